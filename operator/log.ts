@@ -1,0 +1,12 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/**
+ * The process-wide JSON logger. Objects are logged by key: `log.info({ namespace, name }, 'msg')`.
+ * Level comes from KGW_LOG_LEVEL (default info); tests default to `silent` unless KGW_LOG_LEVEL is set.
+ */
+export function newLogger(component: string, level?: string): Logger {
+  const fallback = process.env.JEST_WORKER_ID !== undefined ? 'silent' : 'info';
+  return pino({ name: 'kgw', level: level ?? process.env.KGW_LOG_LEVEL ?? fallback, base: { component } });
+}
