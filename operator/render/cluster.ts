@@ -1,0 +1,47 @@
+// ClusterIR → Envoy Cluster. Kubernetes Service ports are EDS clusters fed over ADS; DNS names
+// (ExternalName Services outside the cluster) are LOGICAL_DNS clusters. h2c upstreams get
+// explicit HTTP/2 protocol options.
+import type { ClusterIR } from '../translate/ir.ts';
+import { ADS_SOURCE, T, type Json } from './types.ts';
+
+export const CONNECT_TIMEOUT = '5s';
+
+export function renderCluster(c: ClusterIR): Json {
+  const base: Json = {
+    name: c.name,
+    connect_timeout: CONNECT_TIMEOUT,
+    lb_policy: 'ROUND_ROBIN',
+    ...(c.http2
+      ? {
+          typed_extension_protocol_options: {
+            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+              '@type': T.httpProtocolOptions,
+              explicit_http_config: { http2_protocol_options: {} },
+            },
+          },
+        }
+      : {}),
+  };
+  if (c.kind === 'dns') {
+    return {
+      ...base,
+      type: 'LOGICAL_DNS',
+      dns_lookup_family: 'V4_PREFERRED',
+      load_assignment: {
+        cluster_name: c.name,
+        endpoints: [
+          {
+            lb_endpoints: [
+              {
+                endpoint: {
+                  address: { socket_address: { address: c.dnsHost ?? '', port_value: c.dnsPort ?? 80 } },
+                },
+              },
+            ],
+          },
+        ],
+      },
+    };
+  }
+  return { ...base, type: 'EDS', eds_cluster_config: { eds_config: ADS_SOURCE } };
+}

@@ -1,0 +1,53 @@
+// RouteIR → Envoy Route. Prefix match, exact header matches, weighted clusters with per-split
+// set-headers, path-level set-headers, no timeout and no retry policy (Knative's contract:
+// activator and queue-proxy own timeouts; 5xx must never be retried by the ingress).
+import type { HeaderSet, RouteIR } from '../translate/ir.ts';
+import type { Json } from './types.ts';
+
+export function setHeaders(headers: HeaderSet[]): Json[] {
+  return headers.map((h) => ({
+    header: { key: h.name, value: h.value },
+    append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
+  }));
+}
+
+function match(r: RouteIR): Json {
+  const m: Json = { prefix: r.prefix };
+  if (r.headers.length > 0) {
+    m.headers = r.headers.map((h) => ({ name: h.name, string_match: { exact: h.exact } }));
+  }
+  return m;
+}
+
+export function renderRoute(r: RouteIR): Json {
+  const action: Json = { timeout: '0s' };
+  const [only] = r.targets;
+  if (r.targets.length === 1 && only) {
+    action.cluster = only.cluster;
+  } else {
+    action.weighted_clusters = {
+      clusters: r.targets.map((t) => ({
+        name: t.cluster,
+        weight: t.weight,
+        ...(t.headers.length > 0 ? { request_headers_to_add: setHeaders(t.headers) } : {}),
+      })),
+    };
+  }
+  if (r.rewriteHost) action.host_rewrite_literal = r.rewriteHost;
+  // With a single target the split's headers move to the route, after the path-level ones.
+  const headers = [...r.setHeaders, ...(r.targets.length === 1 && only ? only.headers : [])];
+  return {
+    name: r.name,
+    match: match(r),
+    route: action,
+    ...(headers.length > 0 ? { request_headers_to_add: setHeaders(headers) } : {}),
+  };
+}
+
+export function renderRedirectRoute(name: string): Json {
+  return {
+    name,
+    match: { prefix: '/' },
+    redirect: { https_redirect: true, response_code: 'MOVED_PERMANENTLY' },
+  };
+}

@@ -1,0 +1,216 @@
+// KIngress → IngressIR. Pure: reads only the object and the Lookups it is given.
+// Implements Knative's data-plane contract: vhost per host, ordered prefix paths (first match
+// wins), exact header matches, weighted splits (0% dropped), set-semantics appendHeaders at path
+// and split level, probe copies of every path carrying the spec hash, rewriteHost, visibility,
+// TLS by SNI and httpOption Redirected on ExternalIP rules.
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import {
+  ACME_PREFIX,
+  HASH_OVERRIDE,
+  HEADER_HASH,
+  ingressKey,
+  type HTTPIngressPath,
+  type IngressTLS,
+  type KIngress,
+  type Visibility,
+} from '../api/kingress.ts';
+import { resolveBackend } from './backends.ts';
+import { withDefaults } from './defaults.ts';
+import { ingressHash } from './hash.ts';
+import type {
+  ClusterIR,
+  IngressIR,
+  ProbeIR,
+  RouteIR,
+  TlsIR,
+  TranslateProblem,
+  TranslateResult,
+  VirtualHostIR,
+  VisibilityIR,
+} from './ir.ts';
+import type { Lookups } from './lookups.ts';
+
+class Problem extends Error {
+  readonly problem: TranslateProblem;
+  constructor(problem: TranslateProblem) {
+    super(problem.message);
+    this.problem = problem;
+  }
+}
+
+function setHeaders(m: Record<string, string> | undefined): { name: string; value: string }[] {
+  return Object.keys(m ?? {})
+    .sort()
+    .map((name) => ({ name, value: m?.[name] ?? '' }));
+}
+
+interface Ctx {
+  lookups: Lookups;
+  namespace: string;
+  key: string;
+  clusters: Map<string, ClusterIR>;
+  services: Set<string>;
+}
+
+function translatePath(ctx: Ctx, p: HTTPIngressPath, name: string): RouteIR {
+  const targets = [];
+  for (const split of p.splits ?? []) {
+    const weight = split.percent ?? 0;
+    const res = resolveBackend(
+      ctx.lookups,
+      split.serviceNamespace || ctx.namespace,
+      split.serviceName,
+      split.servicePort,
+    );
+    if (!res.ok) throw new Problem(res.problem);
+    for (const s of res.services) ctx.services.add(s);
+    if (weight <= 0) continue; // a 0% split must receive nothing; its Service must still exist
+    ctx.clusters.set(res.cluster.name, res.cluster);
+    targets.push({ cluster: res.cluster.name, weight, headers: setHeaders(split.appendHeaders) });
+  }
+  if (targets.length === 0) {
+    throw new Problem({
+      reason: 'NoBackends',
+      message: `path ${p.path || '/'} has no split with a positive percent`,
+    });
+  }
+  const prefix = p.path || '/';
+  return {
+    name,
+    prefix,
+    headers: Object.keys(p.headers ?? {})
+      .sort()
+      .map((h) => ({ name: h, exact: p.headers?.[h]?.exact ?? '' })),
+    setHeaders: setHeaders(p.appendHeaders),
+    targets,
+    ...(p.rewriteHost ? { rewriteHost: p.rewriteHost } : {}),
+    acme: prefix.startsWith(ACME_PREFIX),
+  };
+}
+
+function probeCopy(p: HTTPIngressPath, hash: string): HTTPIngressPath {
+  return {
+    ...p,
+    headers: { ...p.headers, [HEADER_HASH]: { exact: HASH_OVERRIDE } },
+    appendHeaders: { ...p.appendHeaders, [HEADER_HASH]: hash },
+  };
+}
+
+function decodePem(data: string | undefined): string | undefined {
+  return data ? Buffer.from(data, 'base64').toString('utf8') : undefined;
+}
+
+function checkSecret(lookups: Lookups, namespace: string, t: IngressTLS): string {
+  const ns = t.secretNamespace || namespace;
+  const key = `${ns}/${t.secretName ?? ''}`;
+  const secret = lookups.secret(ns, t.secretName ?? '');
+  if (!secret) throw new Problem({ reason: 'SecretNotFound', message: `TLS Secret ${key} does not exist` });
+  const crt = decodePem(secret.data?.['tls.crt']);
+  const keyPem = decodePem(secret.data?.['tls.key']);
+  if (!crt || !keyPem) {
+    throw new Problem({
+      reason: 'SecretInvalid',
+      message: `TLS Secret ${key} must have tls.crt and tls.key`,
+    });
+  }
+  try {
+    const cert = new X509Certificate(crt);
+    const pk = createPrivateKey(keyPem);
+    if (!cert.checkPrivateKey(pk)) {
+      throw new Problem({
+        reason: 'SecretInvalid',
+        message: `TLS Secret ${key}: tls.key does not match tls.crt`,
+      });
+    }
+  } catch (e) {
+    if (e instanceof Problem) throw e;
+    throw new Problem({
+      reason: 'SecretInvalid',
+      message: `TLS Secret ${key} is not a valid PEM certificate and key`,
+    });
+  }
+  return key;
+}
+
+export function translateIngress(ing: KIngress, lookups: Lookups): TranslateResult {
+  try {
+    return { ok: true, ir: translate(ing, lookups) };
+  } catch (e) {
+    if (e instanceof Problem) return { ok: false, problem: e.problem };
+    throw e;
+  }
+}
+
+function translate(ing: KIngress, lookups: Lookups): IngressIR {
+  const namespace = ing.metadata.namespace ?? '';
+  const name = ing.metadata.name;
+  const key = ingressKey(ing);
+  const spec = withDefaults(ing.spec ?? {});
+  const hash = ingressHash(spec, namespace, name);
+  const ctx: Ctx = { lookups, namespace, key, clusters: new Map(), services: new Set() };
+  const redirected = spec.httpOption === 'Redirected';
+
+  const external = new Map<string, VirtualHostIR>();
+  const local = new Map<string, VirtualHostIR>();
+  const hostsByVisibility: Record<Visibility, string[]> = { ExternalIP: [], ClusterLocal: [] };
+
+  (spec.rules ?? []).forEach((rule, ri) => {
+    const visibility = rule.visibility ?? 'ExternalIP';
+    const paths = rule.http?.paths ?? [];
+    const routes: RouteIR[] = [
+      ...paths.map((p, pi) => translatePath(ctx, probeCopy(p, hash), `${key}/r${ri}/p${pi}/probe`)),
+      ...paths.map((p, pi) => translatePath(ctx, p, `${key}/r${ri}/p${pi}`)),
+    ];
+    const hosts = rule.hosts && rule.hosts.length > 0 ? rule.hosts : ['*'];
+    for (const host of hosts) {
+      hostsByVisibility[visibility].push(host);
+      const targets: [Map<string, VirtualHostIR>, boolean][] =
+        visibility === 'ExternalIP'
+          ? [
+              [external, redirected],
+              [local, false],
+            ]
+          : [[local, false]];
+      for (const [map, redirectHttp] of targets) {
+        const vh = map.get(host);
+        if (vh) vh.routes.push(...routes);
+        else map.set(host, { host, owner: key, routes: [...routes], redirectHttp });
+      }
+    }
+  });
+
+  const secrets = new Set<string>();
+  const tlsFor = (hosts: Set<string>): TlsIR[] =>
+    (spec.tls ?? []).flatMap((t) => {
+      const served = (t.hosts ?? []).filter((h) => hosts.has(h));
+      if (served.length === 0) return [];
+      const secret = checkSecret(lookups, namespace, t);
+      secrets.add(secret);
+      return [{ hosts: served, secret, owner: key }];
+    });
+  const externalIR: VisibilityIR = { vhosts: [...external.values()], tls: tlsFor(new Set(external.keys())) };
+  const localIR: VisibilityIR = { vhosts: [...local.values()], tls: tlsFor(new Set(local.keys())) };
+
+  const probes: ProbeIR[] = [];
+  const tlsHosts = new Set(externalIR.tls.flatMap((t) => t.hosts));
+  for (const host of hostsByVisibility.ExternalIP) {
+    if (host !== '*') probes.push({ visibility: 'ExternalIP', host, tls: redirected && tlsHosts.has(host) });
+  }
+  const localProbeHosts =
+    hostsByVisibility.ClusterLocal.length > 0 ? hostsByVisibility.ClusterLocal : hostsByVisibility.ExternalIP;
+  for (const host of localProbeHosts) {
+    if (host !== '*') probes.push({ visibility: 'ClusterLocal', host, tls: false });
+  }
+
+  return {
+    key,
+    hash,
+    generation: ing.metadata.generation ?? 0,
+    external: externalIR,
+    local: localIR,
+    clusters: [...ctx.clusters.values()],
+    secrets: [...secrets],
+    services: [...ctx.services],
+    probes,
+  };
+}

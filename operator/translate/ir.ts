@@ -1,0 +1,102 @@
+// The intermediate representation between translate (KIngress → IR) and render (IR → Envoy).
+// Everything here is plain data: no Envoy types, no Kubernetes client types.
+import type { Visibility } from '../api/kingress.ts';
+
+/** One upstream cluster: a Kubernetes Service port reached through EDS, or a DNS name. */
+export interface ClusterIR {
+  /** `<namespace>/<service>:<port>`, shared by every route that targets the same Service port. */
+  name: string;
+  kind: 'eds' | 'dns';
+  /** HTTP/2 cleartext upstream (port named http2/h2c or appProtocol kubernetes.io/h2c). */
+  http2: boolean;
+  /** For dns clusters: the name and port to resolve. */
+  dnsHost?: string;
+  dnsPort?: number;
+  /** For eds clusters: where the endpoints come from (the Service whose slices are read). */
+  endpoints?: { namespace: string; service: string; port: PortSelector };
+}
+
+/** How to pick the target port from EndpointSlices: by Service port name, or by number. */
+export interface PortSelector {
+  /** The Service port's name ('' when unnamed). EndpointSlice ports carry the same name. */
+  name: string;
+  /** The Service port's targetPort when numeric (used when the slice has no matching named port). */
+  targetPort?: number;
+}
+
+export interface HeaderSet {
+  name: string;
+  value: string;
+}
+
+export interface WeightedTarget {
+  cluster: string;
+  weight: number;
+  headers: HeaderSet[];
+}
+
+export interface RouteIR {
+  /** Stable, human-readable: `<ns>/<name>/r<rule>/p<path>[/probe]`. */
+  name: string;
+  prefix: string;
+  headers: { name: string; exact: string }[];
+  /** Path-level set headers (appendHeaders, probe hash). */
+  setHeaders: HeaderSet[];
+  targets: WeightedTarget[];
+  rewriteHost?: string;
+  /** True for an ACME HTTP-01 challenge path: never redirected to HTTPS. */
+  acme: boolean;
+}
+
+export interface VirtualHostIR {
+  /** The host as written in the KIngress, or `*` for a rule without hosts. */
+  host: string;
+  /** Owning KIngress key `<ns>/<name>`. */
+  owner: string;
+  routes: RouteIR[];
+  /** Plain HTTP requests get 301 to https (httpOption Redirected on an ExternalIP rule). */
+  redirectHttp: boolean;
+}
+
+export interface TlsIR {
+  /** SNI names served by this certificate. */
+  hosts: string[];
+  /** Secret key `<ns>/<name>`. */
+  secret: string;
+  owner: string;
+}
+
+/** What one KIngress contributes to fleets of one visibility. */
+export interface VisibilityIR {
+  vhosts: VirtualHostIR[];
+  tls: TlsIR[];
+}
+
+export interface IngressIR {
+  key: string;
+  hash: string;
+  generation: number;
+  /** Fleets of visibility ExternalIP serve `external`; ClusterLocal fleets serve `local`. */
+  external: VisibilityIR;
+  local: VisibilityIR;
+  clusters: ClusterIR[];
+  /** Secrets referenced (`<ns>/<name>`), to be sent over SDS. */
+  secrets: string[];
+  /** Services this translation read (`<ns>/<name>`), for dependency tracking. */
+  services: string[];
+  /** Probe targets: which visibilities/hosts to probe, and over which scheme. */
+  probes: ProbeIR[];
+}
+
+export interface ProbeIR {
+  visibility: Visibility;
+  host: string;
+  tls: boolean;
+}
+
+export interface TranslateProblem {
+  reason: string;
+  message: string;
+}
+
+export type TranslateResult = { ok: true; ir: IngressIR } | { ok: false; problem: TranslateProblem };
