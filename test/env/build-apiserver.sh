@@ -7,10 +7,12 @@
 # replaces every staging module with its published v0.Y.Z tag, then build cmd/kube-apiserver.
 #
 # Usage: build-apiserver.sh            prints the binary path on the last line of stdout
-# Env:   KGW_K8S_VERSION (default below), KGW_CACHE_DIR (default ${XDG_CACHE_HOME:-~/.cache}/kgw)
+# Env:   KGW_K8S_VERSION (default in versions.env), KGW_CACHE_DIR (default ${XDG_CACHE_HOME:-~/.cache}/kgw)
 set -euo pipefail
 
-version="${KGW_K8S_VERSION:-v1.34.4}"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+default_version=$(sed -n 's/^KGW_K8S_VERSION=//p' "$here/versions.env")
+version="${KGW_K8S_VERSION:-$default_version}"
 cache="${KGW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kgw}"
 out="$cache/kube-apiserver-$version"
 bin="$out/kube-apiserver"
@@ -61,16 +63,25 @@ GOFLAGS=-mod=mod go mod tidy 2>&1 | sed 's/^/  /' >&2 || true
 GOFLAGS=-mod=mod go get "k8s.io/kubernetes/cmd/kube-apiserver@$version" 2>&1 | sed 's/^/  /' >&2
 
 log "step 4/4: compiling kube-apiserver (several minutes on 2 cores; package count shown)"
+# `go build -v` prints one import path per compiled package: a line without spaces. Everything
+# else (`# pkg` headers, `file.go:12:3: message` diagnostics, `go: ...` errors) is a real
+# diagnostic and is shown as is.
 n=0
+set +e
 GOFLAGS=-mod=mod CGO_ENABLED=0 go build -v -trimpath -ldflags='-s -w' -o "$bin.tmp" k8s.io/kubernetes/cmd/kube-apiserver 2>&1 |
   while IFS= read -r line; do
-    n=$((n + 1))
     case "$line" in
-      *error*|*cannot*|*undefined*) printf '  %s\n' "$line" >&2 ;;
+      '' ) ;;
+      *' '* | '#'* | *.go:[0-9]*) printf '  %s\n' "$line" >&2 ;;
+      *)
+        n=$((n + 1))
+        if [ $((n % 100)) -eq 0 ]; then log "  compiled $n packages…"; fi
+        ;;
     esac
-    if [ $((n % 100)) -eq 0 ]; then log "  compiled $n packages…"; fi
   done
-[ -x "$bin.tmp" ] || { log "build failed"; exit 1; }
+status=${PIPESTATUS[0]}
+set -e
+[ "$status" -eq 0 ] && [ -x "$bin.tmp" ] || { rm -f "$bin.tmp"; log "build failed (go build exit $status)"; exit 1; }
 mv "$bin.tmp" "$bin"
 log "built $bin ($(du -h "$bin" | cut -f1))"
 echo "$bin"

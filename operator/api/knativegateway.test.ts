@@ -1,0 +1,351 @@
+import {
+  DEFAULT_CLUSTER_DOMAIN,
+  DEFAULT_INGRESS_CLASS,
+  DEFAULT_NAMESPACE,
+  LABEL_FLEET,
+  LABEL_GATEWAY,
+  LABEL_MANAGED_BY,
+  MESSAGES,
+  fleetDomainInternal,
+  fleetLabels,
+  fleetServiceName,
+  fleetServiceNameCollisions,
+  fleetXdsCluster,
+  isFleetReady,
+  parseFleetXdsCluster,
+  readyFleetsSummary,
+  validateGateway,
+  validateGatewaySpec,
+  withGatewayDefaults,
+  type FleetSpec,
+  type FleetStatus,
+  type KnativeGateway,
+  type KnativeGatewaySpec,
+} from './knativegateway.ts';
+
+const SERVICE_NAME_RE = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+function spec(...fleets: FleetSpec[]): KnativeGatewaySpec {
+  return { fleets };
+}
+
+function gw(name: string, s: KnativeGatewaySpec): KnativeGateway {
+  return { metadata: { name }, spec: s };
+}
+
+/** Lets a test feed shapes the types forbid, as decoded JSON may have them. */
+function untyped(v: unknown): KnativeGatewaySpec {
+  return v as KnativeGatewaySpec;
+}
+
+describe('withGatewayDefaults', () => {
+  test('fills every default, listener ports by visibility', () => {
+    const got = withGatewayDefaults(
+      spec({ name: 'external', visibility: 'ExternalIP' }, { name: 'local', visibility: 'ClusterLocal' }),
+    );
+    expect(got).toEqual({
+      ingressClass: DEFAULT_INGRESS_CLASS,
+      namespace: 'kgw-system',
+      clusterDomain: 'cluster.local',
+      fleets: [
+        {
+          name: 'external',
+          visibility: 'ExternalIP',
+          replicas: 1,
+          ports: { http: 8080, https: 8443 },
+          service: { httpPort: 80, httpsPort: 443 },
+          accessLog: false,
+        },
+        {
+          name: 'local',
+          visibility: 'ClusterLocal',
+          replicas: 1,
+          ports: { http: 8081, https: 8444 },
+          service: { httpPort: 80, httpsPort: 443 },
+          accessLog: false,
+        },
+      ],
+    });
+    expect(DEFAULT_INGRESS_CLASS).toBe('kgw.ingress.networking.knative.dev');
+  });
+
+  test('keeps what is set, defaults the rest field by field, and does not modify the input', () => {
+    const input: KnativeGatewaySpec = {
+      ingressClass: 'other.ingress.networking.knative.dev',
+      namespace: 'edge',
+      clusterDomain: 'corp.example',
+      fleets: [
+        {
+          name: 'a',
+          visibility: 'ClusterLocal',
+          replicas: 3,
+          ports: { http: 9000 },
+          service: { httpsPort: 8443 },
+          accessLog: true,
+        },
+      ],
+    };
+    const before = structuredClone(input);
+    const got = withGatewayDefaults(input);
+    expect(input).toEqual(before);
+    expect(got.ingressClass).toBe('other.ingress.networking.knative.dev');
+    expect(got.namespace).toBe('edge');
+    expect(got.clusterDomain).toBe('corp.example');
+    expect(got.fleets[0]).toEqual({
+      name: 'a',
+      visibility: 'ClusterLocal',
+      replicas: 3,
+      ports: { http: 9000, https: 8444 },
+      service: { httpPort: 80, httpsPort: 8443 },
+      accessLog: true,
+    });
+  });
+
+  test('drops unknown fields', () => {
+    const got = withGatewayDefaults(
+      untyped({ fleets: [{ name: 'a', visibility: 'ExternalIP', extra: 1 }], surprise: true }),
+    );
+    expect(Object.keys(got).sort()).toEqual(['clusterDomain', 'fleets', 'ingressClass', 'namespace']);
+    expect(got.fleets[0]).not.toHaveProperty('extra');
+  });
+});
+
+describe('validateGatewaySpec', () => {
+  test('a valid spec has no problems', () => {
+    expect(
+      validateGatewaySpec({
+        ingressClass: DEFAULT_INGRESS_CLASS,
+        namespace: 'kgw-system',
+        clusterDomain: 'cluster.local',
+        fleets: [
+          {
+            name: 'external',
+            visibility: 'ExternalIP',
+            replicas: 20,
+            ports: { http: 1024, https: 65535 },
+            service: { httpPort: 1, httpsPort: 65535 },
+            accessLog: true,
+          },
+          { name: 'local', visibility: 'ClusterLocal' },
+        ],
+      }),
+    ).toEqual([]);
+  });
+
+  test.each<[string, unknown, string]>([
+    ['not an object', 'x', 'spec: must be an object'],
+    ['no fleets', {}, 'spec.fleets: required'],
+    ['empty fleets', { fleets: [] }, 'spec.fleets: must have 1 to 16 items, has 0'],
+    [
+      'too many fleets',
+      { fleets: Array.from({ length: 17 }, (_, i) => ({ name: `f${i}`, visibility: 'ExternalIP' })) },
+      'spec.fleets: must have 1 to 16 items, has 17',
+    ],
+    [
+      'duplicate names',
+      {
+        fleets: [
+          { name: 'a', visibility: 'ExternalIP' },
+          { name: 'a', visibility: 'ClusterLocal' },
+        ],
+      },
+      `spec.fleets: ${MESSAGES.uniqueFleetNames}`,
+    ],
+    ['fleet not an object', { fleets: [7] }, 'spec.fleets[0]: must be an object'],
+    ['no name', { fleets: [{ visibility: 'ExternalIP' }] }, 'spec.fleets[0].name: required'],
+    [
+      'name not a label',
+      { fleets: [{ name: 'Ext', visibility: 'ExternalIP' }] },
+      'spec.fleets[0].name: "Ext" must be an RFC 1123 label',
+    ],
+    [
+      'name too long',
+      { fleets: [{ name: 'a'.repeat(41), visibility: 'ExternalIP' }] },
+      'spec.fleets[0].name: must be at most 40 characters',
+    ],
+    [
+      'bad visibility',
+      { fleets: [{ name: 'a', visibility: 'Public' }] },
+      'spec.fleets[0].visibility: must be one of ExternalIP, ClusterLocal',
+    ],
+    [
+      'zero replicas',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', replicas: 0 }] },
+      'spec.fleets[0].replicas: must be between 1 and 20, is 0',
+    ],
+    [
+      'too many replicas',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', replicas: 21 }] },
+      'spec.fleets[0].replicas: must be between 1 and 20, is 21',
+    ],
+    [
+      'fractional replicas',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', replicas: 1.5 }] },
+      'spec.fleets[0].replicas: must be an integer',
+    ],
+    [
+      'privileged listener port',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', ports: { http: 80 } }] },
+      'spec.fleets[0].ports.http: must be between 1024 and 65535, is 80',
+    ],
+    [
+      'listener ports equal',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', ports: { http: 9000, https: 9000 } }] },
+      `spec.fleets[0]: ${MESSAGES.listenerPortsDiffer}`,
+    ],
+    [
+      'http equal to the default https',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', ports: { http: 8443 } }] },
+      `spec.fleets[0]: ${MESSAGES.listenerPortsDiffer}`,
+    ],
+    [
+      'https equal to the ClusterLocal default http',
+      { fleets: [{ name: 'a', visibility: 'ClusterLocal', ports: { https: 8081 } }] },
+      `spec.fleets[0]: ${MESSAGES.listenerPortsDiffer}`,
+    ],
+    [
+      'service ports equal',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', service: { httpPort: 443 } }] },
+      `spec.fleets[0].service: ${MESSAGES.servicePortsDiffer}`,
+    ],
+    [
+      'service port out of range',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', service: { httpPort: 0 } }] },
+      'spec.fleets[0].service.httpPort: must be between 1 and 65535, is 0',
+    ],
+    [
+      'accessLog not a boolean',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', accessLog: 'yes' }] },
+      'spec.fleets[0].accessLog: must be a boolean',
+    ],
+    [
+      'namespace not a label',
+      { namespace: 'kgw.system', fleets: [{ name: 'a', visibility: 'ExternalIP' }] },
+      'spec.namespace: "kgw.system" must be an RFC 1123 label',
+    ],
+    [
+      'cluster domain not a subdomain',
+      { clusterDomain: 'Cluster_Local', fleets: [{ name: 'a', visibility: 'ExternalIP' }] },
+      'spec.clusterDomain: "Cluster_Local" must be an RFC 1123 subdomain',
+    ],
+    [
+      'ingress class empty',
+      { ingressClass: '', fleets: [{ name: 'a', visibility: 'ExternalIP' }] },
+      'spec.ingressClass: "" must be an RFC 1123 subdomain',
+    ],
+  ])('%s', (_name, input, expected) => {
+    const errs = validateGatewaySpec(untyped(input));
+    expect(errs.some((e) => e.startsWith(expected))).toBe(true);
+  });
+
+  test('a ClusterLocal fleet may use the ExternalIP defaults, since its own differ', () => {
+    expect(
+      validateGatewaySpec(
+        spec({ name: 'a', visibility: 'ClusterLocal', ports: { http: 8443, https: 8080 } }),
+      ),
+    ).toEqual([]);
+  });
+});
+
+describe('validateGateway', () => {
+  const ok = spec({ name: 'a', visibility: 'ExternalIP' });
+
+  test('accepts a dotted name of up to 63 characters', () => {
+    expect(validateGateway(gw('edge.example', ok))).toEqual([]);
+    expect(validateGateway(gw('a'.repeat(63), ok))).toEqual([]);
+  });
+
+  test('rejects a name longer than 63 characters or not a subdomain', () => {
+    expect(validateGateway(gw('a'.repeat(64), ok))).toEqual([
+      `metadata.name: ${MESSAGES.gatewayNameTooLong}`,
+    ]);
+    expect(validateGateway(gw('Edge', ok))).toEqual(['metadata.name: must be an RFC 1123 subdomain']);
+  });
+
+  test('includes the spec problems', () => {
+    expect(validateGateway(gw('g', untyped({ fleets: [] })))).toEqual([
+      'spec.fleets: must have 1 to 16 items, has 0',
+    ]);
+  });
+});
+
+describe('derived names', () => {
+  test('service name, xDS cluster, domainInternal and labels', () => {
+    expect(fleetServiceName('default', 'external')).toBe('kgw-default-external');
+    expect(fleetXdsCluster('default', 'external')).toBe('default/external');
+    expect(parseFleetXdsCluster('default/external')).toEqual({ gateway: 'default', fleet: 'external' });
+    expect(parseFleetXdsCluster('default')).toBeUndefined();
+    expect(parseFleetXdsCluster('a/b/c')).toBeUndefined();
+    expect(parseFleetXdsCluster('/b')).toBeUndefined();
+    expect(fleetDomainInternal('default', 'local')).toBe(
+      `kgw-default-local.${DEFAULT_NAMESPACE}.svc.${DEFAULT_CLUSTER_DOMAIN}`,
+    );
+    expect(fleetDomainInternal('default', 'local', 'edge', 'corp.example')).toBe(
+      'kgw-default-local.edge.svc.corp.example',
+    );
+    expect(fleetLabels('default', 'local')).toEqual({
+      [LABEL_MANAGED_BY]: 'kgw',
+      [LABEL_GATEWAY]: 'default',
+      [LABEL_FLEET]: 'local',
+    });
+  });
+
+  test('a name of exactly 63 characters is kept', () => {
+    const gateway = 'g'.repeat(63 - 'kgw--'.length - 40);
+    const fleet = 'f'.repeat(40);
+    expect(fleetServiceName(gateway, fleet)).toBe(`kgw-${gateway}-${fleet}`);
+    expect(fleetServiceName(gateway, fleet)).toHaveLength(63);
+  });
+
+  test('long names are shortened with a stable hash, staying valid and distinct', () => {
+    const gateway = 'g'.repeat(63);
+    const a = fleetServiceName(gateway, 'f'.repeat(40));
+    const b = fleetServiceName(gateway, `${'f'.repeat(39)}g`);
+    expect(a.length).toBeLessThanOrEqual(63);
+    expect(a).toMatch(SERVICE_NAME_RE);
+    expect(a.startsWith('kgw-ggg')).toBe(true);
+    expect(b).toMatch(SERVICE_NAME_RE);
+    expect(a).not.toBe(b);
+    expect(fleetServiceName(gateway, 'f'.repeat(40))).toBe(a);
+  });
+
+  test('dotted gateway names become valid Service names, distinct from the dashed spelling', () => {
+    const dotted = fleetServiceName('edge.example', 'a');
+    expect(dotted).toMatch(SERVICE_NAME_RE);
+    expect(dotted.startsWith('kgw-edge-example-a-')).toBe(true);
+    expect(dotted).not.toBe(fleetServiceName('edge-example', 'a'));
+  });
+
+  test('collisions across gateways sharing a namespace are found', () => {
+    const one = { name: 'c', visibility: 'ExternalIP' } as const;
+    const two = { name: 'b-c', visibility: 'ExternalIP' } as const;
+    expect(fleetServiceNameCollisions([gw('a-b', spec(one)), gw('a', spec(two))])).toEqual([
+      'fleets a-b/c, a/b-c would all be published as Service kgw-system/kgw-a-b-c',
+    ]);
+    expect(
+      fleetServiceNameCollisions([gw('a-b', spec(one)), gw('a', { namespace: 'other', fleets: [two] })]),
+    ).toEqual([]);
+  });
+});
+
+describe('status helpers', () => {
+  const fs = (readyReplicas: number, replicas: number): FleetStatus => ({
+    name: 'a',
+    visibility: 'ExternalIP',
+    service: 'kgw-g-a.kgw-system.svc.cluster.local',
+    readyReplicas,
+    replicas,
+    connectedProxies: readyReplicas,
+  });
+
+  test('a fleet is ready when all the replicas it wants are ready', () => {
+    expect(isFleetReady(fs(2, 2))).toBe(true);
+    expect(isFleetReady(fs(1, 2))).toBe(false);
+    expect(isFleetReady(fs(0, 0))).toBe(false);
+  });
+
+  test('readyFleets counts ready fleets over the spec fleets', () => {
+    expect(readyFleetsSummary(3, [fs(1, 1), fs(0, 1)])).toBe('1/3');
+    expect(readyFleetsSummary(2, [fs(1, 1), fs(2, 2)])).toBe('2/2');
+  });
+});

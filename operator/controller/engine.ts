@@ -1,0 +1,420 @@
+// The operator's core loop. Reflectors keep caches of KnativeGateways, KIngresses, Services,
+// EndpointSlices and Secrets; changes mark KIngresses (or only endpoints) dirty; a coalescing
+// flush re-translates just the dirty KIngresses, re-renders the fleets of the affected gateways,
+// pushes snapshots to the xDS server, and drives probing and status. A KIngress whose class no
+// gateway serves is never written to.
+import type { EndpointSlice, Secret, Service } from '../api/core.ts';
+import { hasClass, ingressKey, type KIngress, type LoadBalancerIngressStatus } from '../api/kingress.ts';
+import type { FleetDef, FleetRuntime } from '../fleets/runtime.ts';
+import { publishFleet } from '../fleets/publish.ts';
+import type { Logger } from '../log.ts';
+import { Reflector, type KubeObject } from '../kube/reflector.ts';
+import type { KubeRest } from '../kube/rest.ts';
+import { renderEndpoints, renderFleet, fleetClusters, type FleetResources } from '../render/fleet.ts';
+import { desiredStatus, sameStatus, type Outcome } from '../status/conditions.ts';
+import { probeAll, type ProbeRound, type ProbeTarget } from '../status/prober.ts';
+import { resolveConflicts, type Candidate } from '../translate/conflicts.ts';
+import { translateIngress } from '../translate/ingress.ts';
+import type { IngressIR, TranslateProblem } from '../translate/ir.ts';
+import type { Lookups } from '../translate/lookups.ts';
+import { TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE, TYPE_SECRET } from '../xds/protos.ts';
+
+export interface GatewayConfig {
+  name: string;
+  ingressClass: string;
+  clusterDomain: string;
+  fleets: FleetDef[];
+}
+
+/** What the engine needs from the xDS server. */
+export interface SnapshotSink {
+  setSnapshot(fleet: string, resources: Record<string, Map<string, object>>): void;
+  markSynced(): void;
+}
+
+export interface EngineOptions {
+  rest: KubeRest;
+  log: Logger;
+  xds: SnapshotSink;
+  runtime: FleetRuntime;
+  /** KnativeGateway → gateway config (defaults applied); undefined when the object is invalid. */
+  gatewayConfig(obj: KubeObject): GatewayConfig | undefined;
+  /** Write status of KIngresses (false for a non-leader replica). */
+  writeStatus?: boolean;
+  now?: () => string;
+}
+
+interface IngressState {
+  /** Last successful translation (kept while a later change fails: last good config). */
+  good?: IngressIR;
+  created: string;
+  problem?: TranslateProblem;
+  probe?: { hash: string; generation: number; round: ProbeRound };
+}
+
+const KINGRESS_PATH = '/apis/networking.internal.knative.dev/v1alpha1/ingresses';
+const GATEWAY_PATH = '/apis/operator.kgw.dev/v1alpha1/knativegateways';
+
+export class Engine {
+  private readonly o: EngineOptions;
+  private readonly log: Logger;
+  readonly ingresses: Reflector<KIngress & KubeObject>;
+  readonly services: Reflector<Service & KubeObject>;
+  readonly slices: Reflector<EndpointSlice & KubeObject>;
+  readonly secrets: Reflector<Secret & KubeObject>;
+  readonly gateways: Reflector<KubeObject>;
+  private readonly states = new Map<string, IngressState>();
+  private gatewayConfigs = new Map<string, GatewayConfig>();
+  private readonly dirty = new Set<string>();
+  private readonly statusDirty = new Set<string>();
+  private endpointsDirty = false;
+  private gatewaysDirty = true;
+  private flushScheduled = false;
+  private flushing: Promise<void> = Promise.resolve();
+  private synced = false;
+  private closed = false;
+  /** refs (`svc:ns/name`, `secret:ns/name`) → KIngress keys that read them */
+  private readonly refIndex = new Map<string, Set<string>>();
+  private readonly refsOf = new Map<string, string[]>();
+  private readonly lookups: Lookups;
+  /** Last rendered resources per fleet, for endpoint-only updates. */
+  private readonly rendered = new Map<string, { def: FleetDef; res: FleetResources; irs: IngressIR[] }>();
+
+  constructor(o: EngineOptions) {
+    this.o = o;
+    this.log = o.log;
+    const mk = <T extends KubeObject>(path: string) => new Reflector<T>(o.rest, { path, log: o.log });
+    this.ingresses = mk(KINGRESS_PATH);
+    this.services = mk('/api/v1/services');
+    this.slices = mk('/apis/discovery.k8s.io/v1/endpointslices');
+    this.secrets = mk('/api/v1/secrets');
+    this.gateways = mk(GATEWAY_PATH);
+    const key = (ns: string, n: string) => `${ns}/${n}`;
+    const sliceIndex = new Map<string, Set<string>>();
+    this.slices.onEvent((e) => {
+      const svc = e.obj.metadata.labels?.['kubernetes.io/service-name'];
+      if (!svc) return;
+      const k = key(e.obj.metadata.namespace ?? '', svc);
+      const set = sliceIndex.get(k) ?? new Set<string>();
+      if (e.type === 'delete') set.delete(e.obj.metadata.name);
+      else set.add(e.obj.metadata.name);
+      sliceIndex.set(k, set);
+      this.endpointsDirty = true;
+      this.schedule();
+    });
+    this.lookups = {
+      clusterDomain: 'cluster.local',
+      service: (ns, n) => this.services.store.get(key(ns, n)),
+      secret: (ns, n) => this.secrets.store.get(key(ns, n)),
+      endpointSlices: (ns, svc) =>
+        [...(sliceIndex.get(key(ns, svc)) ?? [])]
+          .map((name) => this.slices.store.get(key(ns, name)))
+          .filter((s): s is EndpointSlice & KubeObject => s !== undefined),
+    };
+    this.ingresses.onEvent((e) => {
+      const k = ingressKey(e.obj);
+      if (e.type === 'upsert' && e.old && e.old.metadata.generation === e.obj.metadata.generation && this.states.has(k)) {
+        // status-only change (often our own write): nothing to translate
+        if (!sameStatus(e.old.status, e.obj.status ?? {})) this.statusDirty.add(k);
+        this.schedule();
+        return;
+      }
+      this.dirty.add(k);
+      this.schedule();
+    });
+    const onRef = (kind: string) => (e: { obj: KubeObject }) => {
+      for (const k of this.refIndex.get(`${kind}:${e.obj.metadata.namespace ?? ''}/${e.obj.metadata.name}`) ?? []) {
+        this.dirty.add(k);
+      }
+      this.schedule();
+    };
+    this.services.onEvent(onRef('svc'));
+    this.secrets.onEvent(onRef('secret'));
+    this.gateways.onEvent(() => {
+      this.gatewaysDirty = true;
+      this.schedule();
+    });
+    o.runtime.onChange((fleetKey) => this.onFleetChange(fleetKey));
+  }
+
+  async start(): Promise<void> {
+    for (const r of [this.gateways, this.services, this.slices, this.secrets, this.ingresses]) r.start();
+    await Promise.all([this.gateways, this.services, this.slices, this.secrets, this.ingresses].map((r) => r.synced));
+    this.synced = true;
+    this.log.info({ ingresses: this.ingresses.store.size, gateways: this.gateways.store.size }, 'caches synced');
+    this.schedule();
+    await this.flushing;
+    await this.flushNow();
+    this.o.xds.markSynced();
+  }
+
+  async stop(): Promise<void> {
+    this.closed = true;
+    for (const s of this.states.values()) s.probe?.round.cancel();
+    await Promise.all([this.gateways, this.services, this.slices, this.secrets, this.ingresses].map((r) => r.stop()));
+    await this.flushing.catch(() => undefined);
+  }
+
+  private schedule(): void {
+    if (!this.synced || this.flushScheduled || this.closed) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flushing = this.flushing.then(() => this.flushNow()).catch((err: unknown) => {
+        this.log.error({ err }, 'flush failed');
+      });
+    });
+  }
+
+  /** Waits until everything scheduled so far has been flushed (for tests and benchmarks). */
+  async idle(): Promise<void> {
+    for (let i = 0; i < 100 && (this.flushScheduled || this.dirty.size > 0); i++) {
+      await new Promise((r) => setImmediate(r));
+      await this.flushing;
+    }
+    await this.flushing;
+  }
+
+  private gatewayFor(ing: KIngress): GatewayConfig | undefined {
+    for (const g of this.gatewayConfigs.values()) if (hasClass(ing, g.ingressClass)) return g;
+    return undefined;
+  }
+
+  private async flushGateways(): Promise<void> {
+    this.gatewaysDirty = false;
+    const next = new Map<string, GatewayConfig>();
+    const seenClasses = new Map<string, string>();
+    for (const obj of this.gateways.store.values()) {
+      const g = this.o.gatewayConfig(obj);
+      if (!g) continue;
+      const other = seenClasses.get(g.ingressClass);
+      if (other) {
+        this.log.warn({ gateway: g.name, other, ingressClass: g.ingressClass }, 'ingress class already served; ignoring gateway');
+        continue;
+      }
+      seenClasses.set(g.ingressClass, g.name);
+      next.set(g.name, g);
+    }
+    this.gatewayConfigs = next;
+    const fleets = [...next.values()].flatMap((g) => g.fleets);
+    await this.o.runtime.apply(fleets);
+    for (const f of fleets) await this.publish(f);
+    for (const k of this.ingresses.store.keys()) this.dirty.add(k);
+  }
+
+  private async publish(def: FleetDef): Promise<void> {
+    try {
+      await publishFleet(this.o.rest, def, this.o.runtime.replicas(def.key), this.log);
+    } catch (err) {
+      this.log.error({ err: String(err), fleet: def.key }, 'publishing fleet failed');
+    }
+  }
+
+  private onFleetChange(fleetKey: string): void {
+    const def = [...this.gatewayConfigs.values()].flatMap((g) => g.fleets).find((f) => f.key === fleetKey);
+    if (!def) return;
+    void this.publish(def);
+    // Replicas changed: every KIngress of that gateway must be re-probed.
+    for (const [k, s] of this.states) {
+      if (s.good && def.key.startsWith(`${def.gateway}/`)) {
+        s.probe?.round.cancel();
+        s.probe = undefined;
+        this.statusDirty.add(k);
+      }
+    }
+    this.schedule();
+  }
+
+  private setRefs(key: string, refs: string[]): void {
+    for (const r of this.refsOf.get(key) ?? []) this.refIndex.get(r)?.delete(key);
+    this.refsOf.set(key, refs);
+    for (const r of refs) {
+      const set = this.refIndex.get(r) ?? new Set<string>();
+      set.add(key);
+      this.refIndex.set(r, set);
+    }
+  }
+
+  private specRefs(ing: KIngress, ir?: IngressIR): string[] {
+    const ns = ing.metadata.namespace ?? '';
+    const refs = new Set<string>();
+    for (const r of ing.spec?.rules ?? [])
+      for (const p of r.http?.paths ?? [])
+        for (const s of p.splits ?? []) refs.add(`svc:${s.serviceNamespace || ns}/${s.serviceName}`);
+    for (const t of ing.spec?.tls ?? []) refs.add(`secret:${t.secretNamespace || ns}/${t.secretName ?? ''}`);
+    for (const s of ir?.services ?? []) refs.add(`svc:${s}`);
+    return [...refs];
+  }
+
+  private async flushNow(): Promise<void> {
+    if (this.closed) return;
+    if (this.gatewaysDirty) await this.flushGateways();
+    const touched = new Set<string>(); // gateways whose fleets must be re-rendered
+    for (const k of this.dirty) {
+      this.dirty.delete(k);
+      const ing = this.ingresses.store.get(k);
+      const gw = ing && this.gatewayFor(ing);
+      const prev = this.states.get(k);
+      if (!ing || !gw) {
+        if (prev) {
+          prev.probe?.round.cancel();
+          this.states.delete(k);
+          this.setRefs(k, []);
+          for (const g of this.gatewayConfigs.values()) touched.add(g.name);
+        }
+        continue;
+      }
+      const res = translateIngress(ing, { ...this.lookups, clusterDomain: gw.clusterDomain });
+      const state: IngressState = prev ?? { created: ing.metadata.creationTimestamp ?? '' };
+      if (res.ok) {
+        state.good = res.ir;
+        state.problem = undefined;
+      } else {
+        state.problem = res.problem;
+        this.log.warn({ namespace: ing.metadata.namespace, name: ing.metadata.name, ...res.problem }, 'KIngress not programmed');
+      }
+      this.states.set(k, state);
+      this.setRefs(k, this.specRefs(ing, res.ok ? res.ir : undefined));
+      this.statusDirty.add(k);
+      touched.add(gw.name);
+    }
+    const conflicts = new Map<string, { host: string; owner: string }>();
+    for (const g of this.gatewayConfigs.values()) {
+      const candidates: Candidate[] = [];
+      for (const [k, s] of this.states) {
+        const ing = this.ingresses.store.get(k);
+        if (s.good && ing && this.gatewayFor(ing) === g) candidates.push({ ir: s.good, created: s.created });
+      }
+      const { accepted, conflicts: c } = resolveConflicts(candidates);
+      for (const [k, v] of c) conflicts.set(k, v);
+      if (touched.has(g.name) || !this.rendered.has(g.fleets[0]?.key ?? '')) this.renderGateway(g, accepted);
+    }
+    this.conflicts = conflicts;
+    if (this.endpointsDirty) {
+      this.endpointsDirty = false;
+      for (const [key, r] of this.rendered) {
+        const endpoints = renderEndpoints(fleetClusters(r.irs, r.def.visibility), this.lookups);
+        r.res.endpoints = endpoints;
+        this.o.xds.setSnapshot(key, { [TYPE_ENDPOINT]: endpoints });
+      }
+    }
+    for (const k of this.statusDirty) {
+      this.statusDirty.delete(k);
+      this.updateStatus(k);
+    }
+  }
+
+  private conflicts = new Map<string, { host: string; owner: string }>();
+
+  private renderGateway(g: GatewayConfig, accepted: IngressIR[]): void {
+    for (const def of g.fleets) {
+      const res = renderFleet(
+        { visibility: def.visibility, httpPort: def.ports.http, httpsPort: def.ports.https, accessLog: def.accessLog },
+        accepted,
+        this.lookups,
+      );
+      this.rendered.set(def.key, { def, res, irs: accepted });
+      this.o.xds.setSnapshot(def.key, {
+        [TYPE_CLUSTER]: res.clusters,
+        [TYPE_ENDPOINT]: res.endpoints,
+        [TYPE_SECRET]: res.secrets,
+        [TYPE_LISTENER]: res.listeners,
+        [TYPE_ROUTE]: res.routes,
+      });
+    }
+  }
+
+  private lbStatus(g: GatewayConfig, visibility: 'ExternalIP' | 'ClusterLocal'): LoadBalancerIngressStatus[] {
+    const f = g.fleets.find((x) => x.visibility === visibility);
+    return f ? [{ domainInternal: `${f.serviceName}.${f.namespace}.svc.${g.clusterDomain}` }] : [];
+  }
+
+  private updateStatus(k: string): void {
+    const ing = this.ingresses.store.get(k);
+    const state = this.states.get(k);
+    const gw = ing && this.gatewayFor(ing);
+    if (!ing || !state || !gw) return;
+    const conflict = this.conflicts.get(k);
+    let outcome: Outcome;
+    if (state.problem) outcome = { kind: 'problem', ...state.problem };
+    else if (conflict) outcome = { kind: 'conflict', ...conflict };
+    else if (!state.good) return;
+    else {
+      const ir = state.good;
+      const ready = { kind: 'ready' as const, public: this.lbStatus(gw, 'ExternalIP'), private: this.lbStatus(gw, 'ClusterLocal') };
+      if (state.probe?.hash === ir.hash && state.probe.generation === ir.generation) {
+        return; // a probe round for exactly this config is already running
+      }
+      state.probe?.round.cancel();
+      const targets = this.probeTargets(gw, ir);
+      if (targets.length === 0 || this.allReplicasMissing(gw, ir)) {
+        outcome = targets.length === 0 && !this.allReplicasMissing(gw, ir) ? ready : { kind: 'probing' };
+      } else {
+        const round = probeAll(targets, ir.hash);
+        state.probe = { hash: ir.hash, generation: ir.generation, round };
+        void round.done.then((ok) => {
+          if (!ok || this.closed || this.states.get(k) !== state || state.good !== ir) return;
+          void this.writeStatus(k, ready);
+        });
+        outcome = { kind: 'probing' };
+        const cur = ing.status;
+        // Already Ready for this generation: don't flap to Unknown while re-probing.
+        if (cur?.observedGeneration === ing.metadata.generation && cur?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return;
+      }
+    }
+    void this.writeStatus(k, outcome);
+  }
+
+  private allReplicasMissing(g: GatewayConfig, ir: IngressIR): boolean {
+    const vis = new Set(ir.probes.map((p) => p.visibility));
+    return g.fleets
+      .filter((f) => vis.has(f.visibility))
+      .some((f) => this.o.runtime.replicas(f.key).filter((r) => r.ready).length === 0);
+  }
+
+  private probeTargets(g: GatewayConfig, ir: IngressIR): ProbeTarget[] {
+    const out: ProbeTarget[] = [];
+    for (const p of ir.probes) {
+      for (const f of g.fleets.filter((x) => x.visibility === p.visibility)) {
+        for (const r of this.o.runtime.replicas(f.key)) {
+          if (!r.ready) continue;
+          out.push({ address: r.address, port: p.tls ? f.ports.https : f.ports.http, host: p.host, tls: p.tls });
+        }
+      }
+    }
+    return out;
+  }
+
+  private readonly writes = new Map<string, Promise<void>>();
+
+  /** Status writes of one KIngress are serialised so a late "probing" never overtakes "ready". */
+  private writeStatus(k: string, outcome: Outcome): Promise<void> {
+    const prev = this.writes.get(k) ?? Promise.resolve();
+    const next = prev.then(() => this.doWriteStatus(k, outcome));
+    this.writes.set(k, next);
+    void next.finally(() => {
+      if (this.writes.get(k) === next) this.writes.delete(k);
+    });
+    return next;
+  }
+
+  private async doWriteStatus(k: string, outcome: Outcome): Promise<void> {
+    if (this.o.writeStatus === false || this.closed) return;
+    const ing = this.ingresses.store.get(k);
+    if (!ing) return;
+    const status = desiredStatus(ing, outcome, (this.o.now ?? (() => new Date().toISOString()))());
+    if (sameStatus(ing.status, status)) return;
+    const ns = ing.metadata.namespace ?? '';
+    try {
+      await this.o.rest.request(
+        'PATCH',
+        `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses/${ing.metadata.name}/status`,
+        { status },
+        'application/merge-patch+json',
+      );
+      this.log.info({ namespace: ns, name: ing.metadata.name, outcome: outcome.kind }, 'status written');
+    } catch (err) {
+      this.log.warn({ namespace: ns, name: ing.metadata.name, err: String(err) }, 'status write failed');
+    }
+  }
+}

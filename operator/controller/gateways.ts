@@ -1,0 +1,39 @@
+// KnativeGateway object → the engine's GatewayConfig: defaults applied, fleets expanded into
+// FleetDefs (Service name, xDS node cluster). Invalid specs yield undefined and are logged.
+import {
+  fleetServiceName,
+  fleetXdsCluster,
+  validateGatewaySpec,
+  withGatewayDefaults,
+  type KnativeGateway,
+} from '../api/knativegateway.ts';
+import type { KubeObject } from '../kube/reflector.ts';
+import type { Logger } from '../log.ts';
+import type { GatewayConfig } from './engine.ts';
+
+export function gatewayConfig(obj: KubeObject, log: Logger): GatewayConfig | undefined {
+  const gw = obj as unknown as KnativeGateway;
+  const errors = validateGatewaySpec(gw.spec);
+  if (errors.length > 0) {
+    log.warn({ gateway: gw.metadata.name, errors }, 'KnativeGateway is invalid; ignoring it');
+    return undefined;
+  }
+  const spec = withGatewayDefaults(gw.spec);
+  return {
+    name: gw.metadata.name,
+    ingressClass: spec.ingressClass,
+    clusterDomain: spec.clusterDomain,
+    fleets: spec.fleets.map((f) => ({
+      key: fleetXdsCluster(gw.metadata.name, f.name),
+      gateway: gw.metadata.name,
+      name: f.name,
+      visibility: f.visibility,
+      replicas: f.replicas,
+      ports: f.ports,
+      service: f.service,
+      namespace: spec.namespace,
+      serviceName: fleetServiceName(gw.metadata.name, f.name),
+      accessLog: f.accessLog,
+    })),
+  };
+}

@@ -1,0 +1,55 @@
+// `kgw demo`: a self-contained local run — a real kube-apiserver and etcd, the kgw operator with
+// real Envoy fleets (local runtime), a sample KnativeGateway, a backend and a KIngress for
+// hello.default.example.com — then prints the curl that answers through Envoy. Ctrl-C stops it
+// all. Needs root (network namespaces) and `bash test/env/setup.sh` (npm run demo does that).
+import { parseArgs } from 'node:util';
+import { newLogger } from './log.ts';
+
+export async function demo(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { 'exit-after-ready': { type: 'boolean', default: false } } });
+  const log = newLogger('demo', process.env.KGW_LOG_LEVEL ?? 'warn');
+  const say = (m: string) => process.stderr.write(`[kgw demo] ${m}\n`);
+  const h = await import('../test/e2e/harness.ts');
+  say('starting etcd and kube-apiserver, installing CRDs, starting the operator and its Envoy fleets…');
+  const env = await h.startEnv({ log });
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping…');
+    await env.stop();
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void stop(0));
+  process.once('SIGTERM', () => void stop(0));
+  try {
+    say(`apiserver ${env.cp.server} (kubeconfig: ${env.cp.kubeconfigPath})`);
+    say('starting the hello backend and creating KIngress default/hello…');
+    await h.startTestBackend(env, { name: 'hello', namespace: 'default', suffix: 'hello from kgw' });
+    const host = 'hello.default.example.com';
+    await h.createIngress(
+      env,
+      'hello',
+      {
+        rules: [
+          {
+            hosts: [host],
+            visibility: 'ExternalIP',
+            http: { paths: [{ splits: [{ serviceNamespace: 'default', serviceName: 'hello', servicePort: 80 }] }] },
+          },
+        ],
+      },
+      'default',
+    );
+    const ing = await h.waitReady(env, 'hello', 'default');
+    const gw = await h.publicGateway(env, ing);
+    say('KIngress default/hello is Ready. Try:');
+    process.stdout.write(`curl -H 'Host: ${host}' http://${gw.address}:${gw.port}/\n`);
+    say(`kubectl --kubeconfig ${env.cp.kubeconfigPath} get kingress -A   (if you have kubectl)`);
+    if (values['exit-after-ready']) await stop(0);
+    else say('press Ctrl-C to stop');
+  } catch (err) {
+    say(`failed: ${err instanceof Error ? err.message : String(err)}`);
+    await stop(1);
+  }
+}

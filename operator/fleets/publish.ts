@@ -1,0 +1,80 @@
+// Publishes a fleet to the API server the way a cluster would see it: a selector-less Service
+// `kgw-<gateway>-<fleet>` with ports http/https, and an EndpointSlice listing the ready replicas.
+// Objects are labelled managed-by kgw; an existing object without that label is never changed.
+import type { Logger } from '../log.ts';
+import { ApiError, type KubeRest } from '../kube/rest.ts';
+import type { FleetDef, Replica } from './runtime.ts';
+
+export const MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const LABEL_GATEWAY = 'operator.kgw.dev/gateway';
+export const LABEL_FLEET = 'operator.kgw.dev/fleet';
+
+export class NotOwnedError extends Error {}
+
+function labels(def: FleetDef): Record<string, string> {
+  return { [MANAGED_BY]: 'kgw', [LABEL_GATEWAY]: def.gateway, [LABEL_FLEET]: def.name };
+}
+
+async function getOrUndefined<T>(rest: KubeRest, path: string): Promise<T | undefined> {
+  try {
+    return await rest.get<T>(path);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return undefined;
+    throw e;
+  }
+}
+
+async function apply(rest: KubeRest, path: string, obj: Record<string, unknown>): Promise<void> {
+  const existing = await getOrUndefined<{ metadata: { labels?: Record<string, string> } }>(rest, path);
+  if (existing && existing.metadata.labels?.[MANAGED_BY] !== 'kgw') {
+    throw new NotOwnedError(`${path} exists and is not managed by kgw; refusing to change it`);
+  }
+  await rest.request('PATCH', path, obj, 'application/apply-patch+yaml', { fieldManager: 'kgw', force: true });
+}
+
+export async function ensureNamespace(rest: KubeRest, name: string): Promise<void> {
+  if (await getOrUndefined(rest, `/api/v1/namespaces/${name}`)) return;
+  try {
+    await rest.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 409)) throw e;
+  }
+}
+
+export async function publishFleet(rest: KubeRest, def: FleetDef, replicas: Replica[], log: Logger): Promise<void> {
+  const ns = def.namespace;
+  await ensureNamespace(rest, ns);
+  await apply(rest, `/api/v1/namespaces/${ns}/services/${def.serviceName}`, {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: def.serviceName, namespace: ns, labels: labels(def) },
+    spec: {
+      type: 'ClusterIP',
+      ports: [
+        { name: 'http', port: def.service.httpPort, targetPort: def.ports.http, protocol: 'TCP' },
+        { name: 'https', port: def.service.httpsPort, targetPort: def.ports.https, protocol: 'TCP' },
+      ],
+    },
+  });
+  const ready = replicas.filter((r) => r.ready);
+  await apply(rest, `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/${def.serviceName}-kgw`, {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name: `${def.serviceName}-kgw`,
+      namespace: ns,
+      labels: {
+        ...labels(def),
+        'kubernetes.io/service-name': def.serviceName,
+        'endpointslice.kubernetes.io/managed-by': 'kgw.dev',
+      },
+    },
+    addressType: 'IPv4',
+    ports: [
+      { name: 'http', port: def.ports.http, protocol: 'TCP' },
+      { name: 'https', port: def.ports.https, protocol: 'TCP' },
+    ],
+    endpoints: ready.map((r) => ({ addresses: [r.address], conditions: { ready: true }, targetRef: undefined })),
+  });
+  log.debug({ fleet: def.key, ready: ready.length }, 'fleet published');
+}

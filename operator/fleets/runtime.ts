@@ -1,0 +1,34 @@
+// The fleet runtime interface: something that runs the Envoy replicas of each fleet. Two
+// implementations: local Envoy processes (demo, end-to-end tests) and Kubernetes objects
+// (production, a later issue). Both render the same bootstrap.
+import type { Visibility } from '../api/kingress.ts';
+
+export interface FleetDef {
+  /** `<gateway>/<fleet>`: the Envoy node.cluster and the xDS snapshot key. */
+  key: string;
+  gateway: string;
+  name: string;
+  visibility: Visibility;
+  replicas: number;
+  ports: { http: number; https: number };
+  service: { httpPort: number; httpsPort: number };
+  /** Namespace and name of the Service that publishes the fleet. */
+  namespace: string;
+  serviceName: string;
+  accessLog: boolean;
+}
+
+export interface Replica {
+  id: string;
+  address: string;
+  ready: boolean;
+}
+
+export interface FleetRuntime {
+  /** Makes the running fleets match `fleets` exactly (starts, resizes, stops). */
+  apply(fleets: FleetDef[]): Promise<void>;
+  replicas(fleetKey: string): Replica[];
+  /** Called when a replica becomes ready, stops being ready, appears or goes. */
+  onChange(cb: (fleetKey: string) => void): void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,154 @@
+// A small Kubernetes REST client on node:https, configured from a client-node KubeConfig. It does
+// exactly what kgw needs — JSON requests, merge/apply patches and line-delimited watch streams —
+// with explicit timeouts, so reconnect and backoff policy stay in kgw's hands (see reflector.ts).
+import http from 'node:http';
+import https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly reason: string;
+  readonly body: unknown;
+  constructor(status: number, reason: string, message: string, body: unknown) {
+    super(message);
+    this.status = status;
+    this.reason = reason;
+    this.body = body;
+  }
+}
+
+export interface WatchEvent<T = unknown> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+function qs(q: Query | undefined): string {
+  if (!q) return '';
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined) p.set(k, String(v));
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
+
+export class KubeRest {
+  private readonly kc: KubeConfig;
+  private readonly server: URL;
+
+  constructor(kc: KubeConfig) {
+    this.kc = kc;
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    this.server = new URL(cluster.server);
+  }
+
+  private async options(method: string, path: string, headers: Record<string, string>): Promise<https.RequestOptions> {
+    const opts: https.RequestOptions = {
+      method,
+      protocol: this.server.protocol,
+      hostname: this.server.hostname,
+      port: this.server.port || (this.server.protocol === 'https:' ? 443 : 80),
+      path: `${this.server.pathname.replace(/\/$/, '')}${path}`,
+      headers: { Accept: 'application/json', ...headers },
+    };
+    await this.kc.applyToHTTPSOptions(opts);
+    return opts;
+  }
+
+  private transport() {
+    return this.server.protocol === 'https:' ? https : http;
+  }
+
+  /** A JSON request. Non-2xx answers throw ApiError with the Status reason and message. */
+  async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json', query?: Query): Promise<T> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const opts = await this.options(method, path + qs(query), payload ? { 'Content-Type': contentType } : {});
+    opts.timeout = 30_000;
+    return new Promise<T>((resolve, reject) => {
+      const req = this.transport().request(opts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = text;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {
+            /* non-JSON body: keep the text */
+          }
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) resolve(parsed as T);
+          else {
+            const st = parsed as { reason?: string; message?: string } | undefined;
+            reject(new ApiError(status, st?.reason ?? '', st?.message ?? `HTTP ${status} for ${method} ${path}`, parsed));
+          }
+        });
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${path}`)));
+      req.on('error', reject);
+      if (payload) req.write(payload);
+      req.end();
+    });
+  }
+
+  get<T>(path: string, query?: Query): Promise<T> {
+    return this.request<T>('GET', path, undefined, undefined, query);
+  }
+
+  /**
+   * Streams watch events until the server closes the stream, the signal aborts, or an error
+   * occurs. Resolves on a clean end; rejects with ApiError for a non-200 answer.
+   */
+  async watch<T>(path: string, query: Query, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
+    const opts = await this.options('GET', path + qs({ ...query, watch: true }), {});
+    return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return resolve();
+      const req = this.transport().request(opts, (res) => {
+        if (res.statusCode !== 200) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let st: { reason?: string; message?: string } = {};
+            try {
+              st = JSON.parse(text) as typeof st;
+            } catch {
+              /* keep empty */
+            }
+            reject(new ApiError(res.statusCode ?? 0, st.reason ?? '', st.message ?? text, st));
+          });
+          return;
+        }
+        let buf = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buf += chunk;
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, nl).trim();
+            buf = buf.slice(nl + 1);
+            if (!line) continue;
+            try {
+              onEvent(JSON.parse(line) as WatchEvent<T>);
+            } catch (e) {
+              req.destroy(e instanceof Error ? e : new Error(String(e)));
+              return;
+            }
+          }
+        });
+        res.on('end', () => resolve());
+        res.on('error', reject);
+      });
+      const abort = () => {
+        req.destroy();
+        resolve();
+      };
+      signal.addEventListener('abort', abort, { once: true });
+      req.on('error', (e) => (signal.aborted ? resolve() : reject(e)));
+      req.on('close', () => signal.removeEventListener('abort', abort));
+      req.end();
+    });
+  }
+}

@@ -1,0 +1,88 @@
+// Knative's readiness probe contract: request every Envoy replica of every fleet a KIngress uses,
+// for each of its hosts, with `K-Network-Probe: probe` and `K-Network-Hash: override`; the probe
+// routes overwrite the hash with the programmed one and the backend echoes it. A replica is done
+// when the echoed hash equals the expected one. Retries back off from 50 ms to 2 s; a newer hash
+// (or cancel) abandons the old round.
+import http from 'node:http';
+import https from 'node:https';
+import { HASH_OVERRIDE, HEADER_HASH, HEADER_PROBE } from '../api/kingress.ts';
+
+export interface ProbeTarget {
+  address: string;
+  port: number;
+  host: string;
+  tls: boolean;
+}
+
+export type ProbeVerdict = 'ok' | 'retry';
+
+/** One probe request (1 s timeout, no keep-alive, certificate not verified, SNI = host). */
+export function probeOnce(t: ProbeTarget, hash: string, timeoutMs = 1000): Promise<ProbeVerdict> {
+  return new Promise((resolve) => {
+    const opts: https.RequestOptions = {
+      host: t.address,
+      port: t.port,
+      path: '/healthz',
+      method: 'GET',
+      agent: false,
+      timeout: timeoutMs,
+      headers: {
+        Host: t.host,
+        'User-Agent': 'Knative-Ingress-Probe',
+        [HEADER_PROBE]: 'probe',
+        [HEADER_HASH]: HASH_OVERRIDE,
+      },
+      ...(t.tls ? { servername: t.host, rejectUnauthorized: false } : {}),
+    };
+    const req = (t.tls ? https : http).request(opts, (res) => {
+      res.resume();
+      const status = res.statusCode ?? 0;
+      const got = res.headers[HEADER_HASH.toLowerCase()];
+      if (status === 200) resolve(got === undefined || got === hash ? 'ok' : 'retry');
+      else if (status === 404 || status === 503 || status >= 500) resolve('retry');
+      else resolve('ok'); // Knative treats other answers (e.g. 301, 400) as best-effort success
+    });
+    req.on('timeout', () => req.destroy(new Error('probe timeout')));
+    req.on('error', () => resolve('retry'));
+    req.end();
+  });
+}
+
+export interface ProbeRound {
+  readonly done: Promise<boolean>;
+  cancel(): void;
+}
+
+/** Probes all targets until each answers with the hash; resolves true, or false when cancelled. */
+export function probeAll(targets: ProbeTarget[], hash: string, maxDelayMs = 2000): ProbeRound {
+  let cancelled = false;
+  const timers = new Map<NodeJS.Timeout, () => void>();
+  const sleep = (ms: number) =>
+    new Promise<void>((r) => {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        r();
+      }, ms);
+      timers.set(t, r);
+    });
+  const one = async (t: ProbeTarget): Promise<void> => {
+    let delay = 50;
+    while (!cancelled) {
+      if ((await probeOnce(t, hash)) === 'ok') return;
+      await sleep(delay);
+      delay = Math.min(delay * 2, maxDelayMs);
+    }
+  };
+  const done = Promise.all(targets.map(one)).then(() => !cancelled);
+  return {
+    done,
+    cancel() {
+      cancelled = true;
+      for (const [t, wake] of timers) {
+        clearTimeout(t);
+        wake();
+      }
+      timers.clear();
+    },
+  };
+}

@@ -1,0 +1,13 @@
+import { messageType, protoRoot } from '../protos.ts';
+import { decodeMessage, encodeMessage } from '../protojson.ts';
+import protojson from 'protobufjs/ext/protojson.js';
+protoRoot();
+const T = messageType('envoy.config.core.v3.Metadata');
+const j = { filter_metadata: { kgw: { a: 1, b: [true, null, "x", {c: 2.5}] } } };
+const b = encodeMessage(T, j);
+console.log(JSON.stringify(decodeMessage(T, b)));
+const b2 = T.encode(protojson.fromJson(T, j)).finish();
+console.log(Buffer.from(b).equals(Buffer.from(b2)), b.length, b2.length);
+console.log(JSON.stringify(protojson.toJson(T, T.decode(b2))));
+const V = messageType('google.protobuf.Value');
+console.log(V.decode(V.encode({number_value: 1}).finish()));

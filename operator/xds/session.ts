@@ -1,0 +1,534 @@
+// One ADS stream (one Envoy): subscriptions, what was sent, ACK/NACK bookkeeping and the pump that
+// decides what to send next, for both state-of-the-world and delta streams. The ordering rules
+// (make-before-break) live in ordering.ts; this module tracks the state they look at.
+//
+// Per type the session keeps `sent`: the resources the proxy has or is receiving, by name with
+// their versions. SotW compares the content key (hash of names+versions) of what it would send now
+// with what it last sent; delta diffs the two maps. At most one response per type is in flight: the
+// next one waits for the ACK/NACK, and a NACKed response is never repeated (`sent` already holds
+// it), so a proxy only hears again about a type once the snapshot or its subscription changes.
+import type { Logger } from '../log.ts';
+import { setVersion, type CachedResource, type FleetSnapshot, type TypeSnapshot } from './cache.ts';
+import { RETAINED_TYPES, listenersMayGo, mayRemove, type TypeView } from './ordering.ts';
+import {
+  TYPE_CLUSTER,
+  TYPE_ENDPOINT,
+  TYPE_LISTENER,
+  TYPE_ROUTE,
+  TYPE_SECRET,
+  TYPE_SHORT,
+  TYPE_URLS,
+  isTypeUrl,
+  type TypeUrl,
+} from './protos.ts';
+import type { AckEvent, NackInfo, ProxyInfo, StreamMode } from './types.ts';
+import {
+  encodeDeltaResponse,
+  encodeSotwResponse,
+  type DeltaRequest,
+  type ErrorDetail,
+  type NodeInfo,
+  type SotwRequest,
+} from './wire.ts';
+
+/** What a session needs from the server that owns it. */
+export interface SessionHost {
+  readonly log: Logger;
+  readonly orderingTimeoutMs: number;
+  synced(): boolean;
+  snapshot(fleet: string): FleetSnapshot | undefined;
+  /** Called once, when the first request names the node. */
+  attach(session: Session): void;
+  write(session: Session, typeUrl: TypeUrl, bytes: Buffer, resources: number): void;
+  ack(event: AckEvent): void;
+  nack(event: AckEvent): void;
+}
+
+interface Entry {
+  version: string;
+  /** Absent only for delta resources the proxy announced in initial_resource_versions. */
+  res?: CachedResource;
+}
+
+interface Retained extends Entry {
+  /** Snapshot generation at which the resource left the set (or was found missing). */
+  since: number;
+}
+
+interface Desired {
+  entries: Map<string, Entry>;
+  /** Hash of the entries' names and versions. */
+  key: string;
+  /** version_info sent: the snapshot set version, suffixed when the response is a subset/superset. */
+  label: string;
+}
+
+interface Pending {
+  nonce: string;
+  label: string;
+  generation: number;
+  names: string[];
+  removed: string[];
+}
+
+interface DeltaWork {
+  updates: CachedResource[];
+  removals: string[];
+}
+
+class TypeState {
+  subscribed = false;
+  wildcard = false;
+  names = new Set<string>();
+  subRev = 0;
+  sent = new Map<string, Entry>();
+  sentRev = 0;
+  /** SotW: content key of the last response. */
+  sentKey: string | undefined;
+  /** Delta: the first request of the type must be answered even if nothing differs. */
+  initialPending = false;
+  pending: Pending | undefined;
+  lastNonce: string | undefined;
+  lastAnswerAck = true;
+  /** Delta: resources of NACKed responses not ACKed since. */
+  nacked = new Set<string>();
+  ackedGeneration = 0;
+  lastAck: AckEvent | undefined;
+  lastNack: NackInfo | undefined;
+  retained = new Map<string, Retained>();
+  retainedRev = 0;
+  desiredMemo: { ts: TypeSnapshot; subRev: number; retainedRev: number; value: Desired } | undefined;
+  workMemo: { desired: Desired; sentRev: number; value: DeltaWork } | undefined;
+  adoptMemo: { ts: TypeSnapshot; sentRev: number; subRev: number } | undefined;
+
+  inScope(name: string): boolean {
+    return this.wildcard || this.names.has(name);
+  }
+
+  setNames(names: Iterable<string>, wildcard: boolean): void {
+    const next = new Set(names);
+    const same = wildcard === this.wildcard && next.size === this.names.size && [...next].every((n) => this.names.has(n));
+    if (same) return;
+    this.names = next;
+    this.wildcard = wildcard;
+    this.subRev++;
+  }
+}
+
+const WILDCARD_TYPES: readonly TypeUrl[] = [TYPE_LISTENER, TYPE_CLUSTER];
+
+function hashEntries(entries: Map<string, Entry>): string {
+  const list: { name: string; version: string }[] = [];
+  for (const [name, e] of entries) list.push({ name, version: e.version });
+  return setVersion(list);
+}
+
+export class Session {
+  readonly mode: StreamMode;
+  readonly connectedAt = new Date();
+  readonly #host: SessionHost;
+  readonly #send: (bytes: Buffer) => void;
+  readonly #types = new Map<TypeUrl, TypeState>();
+  #node: NodeInfo | undefined;
+  #log: Logger;
+  #nonce = 0;
+  #closed = false;
+  #toldUnknownFleet = false;
+  #holdTimer: NodeJS.Timeout | undefined;
+  #gateForced = false;
+
+  constructor(mode: StreamMode, host: SessionHost, send: (bytes: Buffer) => void) {
+    this.mode = mode;
+    this.#host = host;
+    this.#send = send;
+    this.#log = host.log;
+  }
+
+  get fleet(): string | undefined {
+    return this.#node?.cluster;
+  }
+
+  get nodeId(): string {
+    return this.#node?.id ?? '';
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#release();
+  }
+
+  info(): ProxyInfo {
+    const acked: Partial<Record<TypeUrl, string>> = {};
+    let lastNack: NackInfo | undefined;
+    for (const [t, st] of this.#types) {
+      if (st.lastAck) acked[t] = st.lastAck.version;
+      if (st.lastNack && (!lastNack || st.lastNack.at >= lastNack.at)) lastNack = st.lastNack;
+    }
+    const out: ProxyInfo = {
+      nodeId: this.nodeId,
+      fleet: this.fleet ?? '',
+      mode: this.mode,
+      userAgent: this.#node?.userAgent ?? '',
+      connectedAt: this.connectedAt,
+      acked,
+    };
+    if (lastNack) out.lastNack = lastNack;
+    return out;
+  }
+
+  /** Last ACK per type on this stream (for waitForAck). */
+  lastAcks(): AckEvent[] {
+    return [...this.#types.values()].flatMap((st) => (st.lastAck ? [st.lastAck] : []));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // requests
+
+  handleSotw(req: SotwRequest): void {
+    if (!this.#identify(req.node)) return;
+    const t = this.#typeOf(req.type_url);
+    if (!t) return;
+    const st = this.#state(t);
+    if (req.response_nonce !== '' && st.lastNonce !== undefined) {
+      if (req.response_nonce !== st.lastNonce) {
+        this.#log.debug({ ...this.#ids(t), nonce: req.response_nonce }, 'stale xDS request ignored');
+        return;
+      }
+      this.#answer(t, st, req.response_nonce, req.error_detail);
+    } else {
+      // First request for the type on this stream (a nonce from an earlier stream means nothing
+      // here): always answered with the current state.
+      st.sentKey = undefined;
+      st.pending = undefined;
+    }
+    st.subscribed = true;
+    const names = req.resource_names;
+    st.setNames(
+      names.filter((n) => n !== '*'),
+      names.includes('*') || (names.length === 0 && WILDCARD_TYPES.includes(t)),
+    );
+    this.pump();
+  }
+
+  handleDelta(req: DeltaRequest): void {
+    if (!this.#identify(req.node)) return;
+    const t = this.#typeOf(req.type_url);
+    if (!t) return;
+    const st = this.#state(t);
+    if (req.response_nonce !== '') {
+      if (!this.#answer(t, st, req.response_nonce, req.error_detail)) {
+        this.#log.debug({ ...this.#ids(t), nonce: req.response_nonce }, 'stale delta ACK/NACK ignored');
+      }
+    }
+    let wildcard = st.wildcard;
+    const names = new Set(st.names);
+    if (!st.subscribed) {
+      st.subscribed = true;
+      st.initialPending = true;
+      if (req.resource_names_subscribe.length === 0 && WILDCARD_TYPES.includes(t)) wildcard = true;
+      for (const [name, version] of Object.entries(req.initial_resource_versions)) st.sent.set(name, { version });
+      st.sentRev++;
+    }
+    for (const n of req.resource_names_subscribe) {
+      if (n === '*') wildcard = true;
+      else names.add(n);
+    }
+    for (const n of req.resource_names_unsubscribe) {
+      if (n === '*') wildcard = false;
+      else names.delete(n);
+    }
+    st.setNames(names, wildcard);
+    // Unsubscribed resources are forgotten by the proxy: never send their removal.
+    for (const n of [...st.sent.keys()]) {
+      if (!st.inScope(n)) {
+        st.sent.delete(n);
+        st.nacked.delete(n);
+        st.sentRev++;
+      }
+    }
+    this.pump();
+  }
+
+  #identify(node: NodeInfo | undefined): boolean {
+    if (this.#closed) return false;
+    if (this.#node) return true;
+    if (!node) this.#log.warn({ mode: this.mode }, 'first xDS request carries no node; using an empty fleet');
+    this.#node = node ?? { id: '', cluster: '', userAgent: '' };
+    this.#log = this.#host.log.child({ fleet: this.#node.cluster, nodeId: this.#node.id });
+    this.#host.attach(this);
+    this.#log.info({ mode: this.mode, userAgent: this.#node.userAgent }, 'proxy connected');
+    return true;
+  }
+
+  #typeOf(typeUrl: string): TypeUrl | undefined {
+    if (isTypeUrl(typeUrl)) return typeUrl;
+    this.#log.debug({ typeUrl }, 'request for a type kgw does not serve ignored');
+    return undefined;
+  }
+
+  #state(t: TypeUrl): TypeState {
+    let st = this.#types.get(t);
+    if (!st) {
+      st = new TypeState();
+      this.#types.set(t, st);
+    }
+    return st;
+  }
+
+  #ids(t: TypeUrl): { typeUrl: TypeUrl; type: string } {
+    return { typeUrl: t, type: TYPE_SHORT[t] };
+  }
+
+  /** Applies an ACK/NACK of the in-flight response; false if `nonce` is not that response. */
+  #answer(t: TypeUrl, st: TypeState, nonce: string, error: ErrorDetail | undefined): boolean {
+    const p = st.pending;
+    if (!p || p.nonce !== nonce) return false;
+    st.pending = undefined;
+    const event: AckEvent = {
+      fleet: this.fleet ?? '',
+      nodeId: this.nodeId,
+      typeUrl: t,
+      version: p.label,
+      nonce,
+      resourceNames: p.names,
+    };
+    if (this.mode === 'delta') event.removed = p.removed;
+    if (error) {
+      st.lastAnswerAck = false;
+      for (const n of p.names) st.nacked.add(n);
+      event.error = error.message;
+      st.lastNack = { typeUrl: t, version: p.label, nonce, error: error.message, resourceNames: p.names, at: new Date() };
+      this.#log.warn({ ...this.#ids(t), version: p.label, error: error.message }, 'proxy rejected xDS update (NACK)');
+      this.#host.nack(event);
+    } else {
+      for (const n of p.names) st.nacked.delete(n);
+      st.lastAnswerAck = st.nacked.size === 0;
+      if (st.lastAnswerAck) st.ackedGeneration = Math.max(st.ackedGeneration, p.generation);
+      st.lastAck = event;
+      this.#log.debug({ ...this.#ids(t), version: p.label }, 'proxy ACKed xDS update');
+      this.#host.ack(event);
+    }
+    return true;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // the pump
+
+  /** Sends whatever the current snapshot, subscriptions and ordering rules allow. */
+  pump(): void {
+    const fleet = this.fleet;
+    if (this.#closed || fleet === undefined || !this.#host.synced()) return;
+    const snap = this.#host.snapshot(fleet);
+    if (!snap) {
+      if (!this.#toldUnknownFleet) this.#log.info('no snapshot for this fleet yet; proxy gets nothing until one is set');
+      this.#toldUnknownFleet = true;
+      return;
+    }
+    const gen = snap.generation;
+    for (const t of RETAINED_TYPES) this.#adoptRemoved(t, snap, gen);
+    for (const t of TYPE_URLS) this.#refreshAcked(t, snap, gen);
+    const viewOf = (t: TypeUrl): TypeView => this.#view(t, snap);
+    for (const t of RETAINED_TYPES) this.#dropRetained(t, viewOf);
+    for (const t of [TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_SECRET] as const) this.#maybeSend(t, snap);
+    const lr = [TYPE_LISTENER, TYPE_ROUTE] as const;
+    if (this.#gateForced || listenersMayGo(viewOf, this.#edsCovered(snap))) {
+      this.#gateForced = false;
+      this.#release();
+      for (const t of lr) this.#maybeSend(t, snap);
+    } else if (lr.some((t) => this.#hasWork(t, snap))) {
+      this.#hold();
+    } else {
+      this.#release();
+    }
+  }
+
+  #hold(): void {
+    if (this.#holdTimer) return;
+    this.#log.debug('listeners/routes held until clusters and endpoints are acknowledged');
+    this.#holdTimer = setTimeout(() => {
+      this.#holdTimer = undefined;
+      if (this.#closed) return;
+      this.#log.warn(
+        { timeoutMs: this.#host.orderingTimeoutMs },
+        'clusters/endpoints not acknowledged in time; sending listeners/routes anyway',
+      );
+      this.#gateForced = true;
+      this.pump();
+    }, this.#host.orderingTimeoutMs);
+    this.#holdTimer.unref();
+  }
+
+  #release(): void {
+    if (this.#holdTimer) clearTimeout(this.#holdTimer);
+    this.#holdTimer = undefined;
+  }
+
+  #desired(st: TypeState, ts: TypeSnapshot): Desired {
+    const m = st.desiredMemo;
+    if (m && m.ts === ts && m.subRev === st.subRev && m.retainedRev === st.retainedRev) return m.value;
+    const entries = new Map<string, Entry>();
+    if (st.wildcard) {
+      for (const [name, res] of ts.resources) entries.set(name, { version: res.version, res });
+    } else {
+      for (const name of st.names) {
+        const res = ts.resources.get(name);
+        if (res) entries.set(name, { version: res.version, res });
+      }
+    }
+    const fromSnapshot = entries.size;
+    for (const [name, r] of st.retained) {
+      if (!entries.has(name) && st.inScope(name)) entries.set(name, r);
+    }
+    const exact = entries.size === fromSnapshot && fromSnapshot === ts.resources.size;
+    const key = exact ? ts.version : hashEntries(entries);
+    const value: Desired = { entries, key, label: exact ? ts.version : `${ts.version}+${key.slice(0, 8)}` };
+    st.desiredMemo = { ts, subRev: st.subRev, retainedRev: st.retainedRev, value };
+    return value;
+  }
+
+  #deltaWork(st: TypeState, desired: Desired): DeltaWork {
+    const m = st.workMemo;
+    if (m && m.desired === desired && m.sentRev === st.sentRev) return m.value;
+    const updates: CachedResource[] = [];
+    const removals: string[] = [];
+    for (const [name, e] of desired.entries) {
+      if (e.res && st.sent.get(name)?.version !== e.version) updates.push(e.res);
+    }
+    for (const name of st.sent.keys()) if (!desired.entries.has(name)) removals.push(name);
+    const value = { updates, removals };
+    st.workMemo = { desired, sentRev: st.sentRev, value };
+    return value;
+  }
+
+  #hasWork(t: TypeUrl, snap: FleetSnapshot): boolean {
+    const st = this.#types.get(t);
+    const ts = snap.types.get(t);
+    if (!st?.subscribed || !ts) return false;
+    const desired = this.#desired(st, ts);
+    if (this.mode === 'sotw') return st.sentKey !== desired.key;
+    const w = this.#deltaWork(st, desired);
+    return st.initialPending || w.updates.length > 0 || w.removals.length > 0;
+  }
+
+  #view(t: TypeUrl, snap: FleetSnapshot): TypeView {
+    const st = this.#types.get(t);
+    return {
+      subscribed: st?.subscribed ?? false,
+      inSnapshot: snap.types.has(t),
+      pending: st?.pending !== undefined,
+      upToDate: !this.#hasWork(t, snap),
+      lastAnswerAck: st?.lastAnswerAck ?? true,
+      ackedGeneration: st?.ackedGeneration ?? 0,
+      retained: st?.retained.size ?? 0,
+    };
+  }
+
+  /** Resources the proxy has that left the snapshot become retained (make-before-break). */
+  #adoptRemoved(t: TypeUrl, snap: FleetSnapshot, gen: number): void {
+    const st = this.#types.get(t);
+    const ts = snap.types.get(t);
+    if (!st?.subscribed || !ts) return;
+    const m = st.adoptMemo;
+    if (m && m.ts === ts && m.sentRev === st.sentRev && m.subRev === st.subRev) return;
+    for (const [name, e] of st.sent) {
+      if (!ts.resources.has(name) && !st.retained.has(name) && st.inScope(name)) {
+        st.retained.set(name, { ...e, since: gen });
+        st.retainedRev++;
+      }
+    }
+    for (const name of [...st.retained.keys()]) {
+      if (ts.resources.has(name) || !st.inScope(name) || !st.sent.has(name)) {
+        st.retained.delete(name);
+        st.retainedRev++;
+      }
+    }
+    st.adoptMemo = { ts, sentRev: st.sentRev, subRev: st.subRev };
+  }
+
+  /** A type whose current content the proxy has ACKed counts as ACKed at this generation. */
+  #refreshAcked(t: TypeUrl, snap: FleetSnapshot, gen: number): void {
+    const st = this.#types.get(t);
+    if (!st?.subscribed || st.pending || !st.lastAnswerAck || !snap.types.has(t)) return;
+    if (!this.#hasWork(t, snap)) st.ackedGeneration = gen;
+  }
+
+  #dropRetained(t: TypeUrl, viewOf: (t: TypeUrl) => TypeView): void {
+    const st = this.#types.get(t);
+    if (!st || st.retained.size === 0) return;
+    for (const [name, r] of [...st.retained]) {
+      if (!mayRemove(t, r.since, viewOf)) continue;
+      st.retained.delete(name);
+      st.retainedRev++;
+      this.#log.debug({ ...this.#ids(t), name }, 'removing resource no longer referenced by the proxy');
+    }
+  }
+
+  /** Every load assignment needed by an EDS cluster the proxy accepted is subscribed. */
+  #edsCovered(snap: FleetSnapshot): boolean {
+    const clusters = this.#types.get(TYPE_CLUSTER);
+    const cds = snap.types.get(TYPE_CLUSTER);
+    const eds = snap.types.get(TYPE_ENDPOINT);
+    if (!clusters?.subscribed || !clusters.lastAnswerAck || !cds || !eds) return true;
+    const endpoints = this.#types.get(TYPE_ENDPOINT);
+    for (const [name, e] of clusters.sent) {
+      const res = cds.resources.get(name);
+      if (!res?.edsName || res.version !== e.version || !eds.resources.has(res.edsName)) continue;
+      if (!endpoints?.subscribed || !endpoints.inScope(res.edsName)) return false;
+    }
+    return true;
+  }
+
+  #maybeSend(t: TypeUrl, snap: FleetSnapshot): void {
+    const st = this.#types.get(t);
+    const ts = snap.types.get(t);
+    if (!st?.subscribed || !ts || st.pending) return;
+    const desired = this.#desired(st, ts);
+    if (this.mode === 'sotw') {
+      if (st.sentKey !== desired.key) this.#sendSotw(t, st, desired, snap.generation);
+      return;
+    }
+    const work = this.#deltaWork(st, desired);
+    if (st.initialPending || work.updates.length > 0 || work.removals.length > 0) {
+      this.#sendDelta(t, st, desired, work, snap.generation);
+    }
+  }
+
+  #sendSotw(t: TypeUrl, st: TypeState, desired: Desired, gen: number): void {
+    const nonce = String(++this.#nonce);
+    const chunks: Buffer[] = [];
+    for (const e of desired.entries.values()) if (e.res) chunks.push(e.res.sotwChunk);
+    const bytes = encodeSotwResponse({ version_info: desired.label, type_url: t, nonce }, chunks);
+    st.pending = { nonce, label: desired.label, generation: gen, names: [...desired.entries.keys()], removed: [] };
+    st.lastNonce = nonce;
+    st.sentKey = desired.key;
+    st.sent = new Map(desired.entries);
+    st.sentRev++;
+    this.#log.debug({ ...this.#ids(t), version: desired.label, resources: chunks.length, nonce }, 'xDS push');
+    this.#host.write(this, t, bytes, chunks.length);
+    this.#send(bytes);
+  }
+
+  #sendDelta(t: TypeUrl, st: TypeState, desired: Desired, work: DeltaWork, gen: number): void {
+    const nonce = String(++this.#nonce);
+    const bytes = encodeDeltaResponse(
+      { system_version_info: desired.label, type_url: t, nonce, removed_resources: work.removals },
+      work.updates.map((r) => r.deltaChunk),
+    );
+    for (const r of work.updates) st.sent.set(r.name, { version: r.version, res: r });
+    for (const n of work.removals) {
+      st.sent.delete(n);
+      st.nacked.delete(n);
+    }
+    st.sentRev++;
+    st.initialPending = false;
+    const names = work.updates.map((r) => r.name);
+    st.pending = { nonce, label: desired.label, generation: gen, names, removed: work.removals };
+    st.lastNonce = nonce;
+    this.#log.debug(
+      { ...this.#ids(t), version: desired.label, updated: names.length, removed: work.removals.length, nonce },
+      'delta xDS push',
+    );
+    this.#host.write(this, t, bytes, names.length);
+    this.#send(bytes);
+  }
+}

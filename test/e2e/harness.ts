@@ -1,0 +1,255 @@
+// End-to-end harness: a real kube-apiserver + etcd, Knative and kgw CRDs, a local network, the
+// kgw operator with real Envoy fleets, real backends in their own network namespaces, and a
+// KnativeGateway. Used by every test in test/e2e and by `kgw demo`.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { KubeConfig } from '@kubernetes/client-node';
+import { withDefaults } from '../../operator/translate/defaults.ts';
+import {
+  INGRESS_CLASS_ANNOTATION,
+  KGW_INGRESS_CLASS,
+  type IngressSpec,
+  type KIngress,
+} from '../../operator/api/kingress.ts';
+import { LocalNetwork, type Pod } from '../../operator/fleets/network.ts';
+import { KubeRest, ApiError } from '../../operator/kube/rest.ts';
+import { newLogger, type Logger } from '../../operator/log.ts';
+import { startOperator, type RunningOperator } from '../../operator/run.ts';
+import { isReady } from '../../operator/status/conditions.ts';
+import { startControlPlane, type ControlPlane } from '../env/control-plane.ts';
+import { applyManifests } from '../env/manifests.ts';
+import { envoyBin } from '../env/paths.ts';
+import { knativeGatewayCrd } from '../../operator/gen/knativegateway-crd.ts';
+
+export const TEST_NAMESPACE = 'serving-tests';
+const root = join(import.meta.dirname, '../..');
+
+export interface Env {
+  cp: ControlPlane;
+  rest: KubeRest;
+  kc: KubeConfig;
+  network: LocalNetwork;
+  operator: RunningOperator;
+  log: Logger;
+  workDir: string;
+  stop(): Promise<void>;
+}
+
+export const sampleGateway = {
+  apiVersion: 'operator.kgw.dev/v1alpha1',
+  kind: 'KnativeGateway',
+  metadata: { name: 'default' },
+  spec: {
+    fleets: [
+      { name: 'external', visibility: 'ExternalIP', replicas: 2 },
+      { name: 'local', visibility: 'ClusterLocal', replicas: 1 },
+    ],
+  },
+};
+
+export async function startEnv(opts: { gateway?: object; log?: Logger } = {}): Promise<Env> {
+  const log = opts.log ?? newLogger('e2e');
+  const workDir = mkdtempSync(join(tmpdir(), 'kgw-e2e-'));
+  const cp = await startControlPlane({ log });
+  const kc = cp.kubeConfig();
+  const rest = new KubeRest(kc);
+  await applyManifests(kc, [join(root, 'test/env/crds/knative'), knativeGatewayCrd() as never]);
+  await ensureNamespace(rest, TEST_NAMESPACE);
+  const network = await LocalNetwork.create();
+  await applyManifests(kc, [(opts.gateway ?? sampleGateway) as never]);
+  const operator = await startOperator({
+    kubeconfig: cp.kubeconfigPath,
+    runtime: 'local',
+    envoyBin: envoyBin(),
+    workDir,
+    network,
+    log: log.child({ component: 'operator' }),
+  });
+  return {
+    cp,
+    rest,
+    kc,
+    network,
+    operator,
+    log,
+    workDir,
+    async stop() {
+      await operator.stop();
+      await network.destroy();
+      await cp.stop();
+      rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function ensureNamespace(rest: KubeRest, name: string): Promise<void> {
+  try {
+    await rest.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 409)) throw e;
+  }
+}
+
+export interface TestBackend {
+  name: string;
+  pod: Pod;
+  proc: ChildProcess;
+  address: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface BackendSpec {
+  name: string;
+  kind?: 'runtime' | 'timeout' | 'wsserver' | 'grpc-ping' | 'retry' | 'httpproxy';
+  suffix?: string;
+  /** Service port (default 80) and its name (default http). */
+  servicePort?: number;
+  portName?: string;
+  appProtocol?: string;
+  containerPort?: number;
+  gateway?: string;
+  targetHost?: string;
+  namespace?: string;
+}
+
+/** A backend process in its own pod plus a Service and EndpointSlice pointing at it. */
+export async function startTestBackend(env: Env, spec: BackendSpec): Promise<TestBackend> {
+  const ns = spec.namespace ?? TEST_NAMESPACE;
+  const port = spec.containerPort ?? 8000;
+  const pod = await env.network.addPod(`backend-${spec.name}`);
+  const args = [
+    join(root, 'test/backends/main.ts'),
+    '--kind',
+    spec.kind ?? 'runtime',
+    '--host',
+    pod.address,
+    '--port',
+    String(port),
+    '--suffix',
+    spec.suffix ?? spec.name,
+  ];
+  if (spec.gateway) args.push('--gateway', spec.gateway);
+  if (spec.targetHost) args.push('--target-host', spec.targetHost);
+  const proc = pod.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`backend ${spec.name} did not start`)), 20_000);
+    let out = '';
+    proc.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('READY')) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`backend ${spec.name} exited with ${code}`));
+    });
+  });
+  const portName = spec.portName ?? 'http';
+  await env.rest.request('POST', `/api/v1/namespaces/${ns}/services`, {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: spec.name, namespace: ns },
+    spec: {
+      ports: [
+        {
+          name: portName,
+          port: spec.servicePort ?? 80,
+          targetPort: port,
+          ...(spec.appProtocol ? { appProtocol: spec.appProtocol } : {}),
+        },
+      ],
+    },
+  });
+  await env.rest.request('POST', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: `${spec.name}-1`, namespace: ns, labels: { 'kubernetes.io/service-name': spec.name } },
+    addressType: 'IPv4',
+    ports: [{ name: portName, port }],
+    endpoints: [{ addresses: [pod.address], conditions: { ready: true } }],
+  });
+  return {
+    name: spec.name,
+    pod,
+    proc,
+    address: pod.address,
+    port,
+    async stop() {
+      proc.kill('SIGTERM');
+      await pod.destroy();
+    },
+  };
+}
+
+export function ingressPath(ns: string, name = ''): string {
+  return `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses${name ? `/${name}` : ''}`;
+}
+
+/** Creates a KIngress of kgw's class the way Knative's conformance does (defaults, httpOption). */
+export async function createIngress(env: Env, name: string, spec: IngressSpec, ns = TEST_NAMESPACE): Promise<KIngress> {
+  const s = withDefaults(spec);
+  if (!s.httpOption) s.httpOption = 'Enabled';
+  return env.rest.request<KIngress>('POST', ingressPath(ns), {
+    apiVersion: 'networking.internal.knative.dev/v1alpha1',
+    kind: 'Ingress',
+    metadata: { name, namespace: ns, annotations: { [INGRESS_CLASS_ANNOTATION]: KGW_INGRESS_CLASS } },
+    spec: s,
+  });
+}
+
+export async function getIngress(env: Env, name: string, ns = TEST_NAMESPACE): Promise<KIngress> {
+  return env.rest.get<KIngress>(ingressPath(ns, name));
+}
+
+/** Polls (every 200 ms, bounded) until the KIngress is Ready for its current generation. */
+export async function waitReady(env: Env, name: string, ns = TEST_NAMESPACE, timeoutMs = 60_000): Promise<KIngress> {
+  const deadline = Date.now() + timeoutMs;
+  let last: KIngress | undefined;
+  while (Date.now() < deadline) {
+    last = await getIngress(env, name, ns);
+    if (isReady(last)) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`KIngress ${ns}/${name} not ready after ${timeoutMs} ms: ${JSON.stringify(last?.status)}`);
+}
+
+/** Resolves a `domainInternal` (svc.ns.svc.<domain>) to an endpoint address and target port. */
+export async function resolveGateway(
+  env: Env,
+  domainInternal: string,
+  servicePort = 80,
+): Promise<{ address: string; port: number }> {
+  const [svc, ns] = domainInternal.split('.');
+  const service = await env.rest.get<{ spec: { ports: { name?: string; port: number; targetPort: number }[] } }>(
+    `/api/v1/namespaces/${ns}/services/${svc}`,
+  );
+  const sp = service.spec.ports.find((p) => p.port === servicePort);
+  if (!sp) throw new Error(`${domainInternal} has no port ${servicePort}`);
+  const slices = await env.rest.get<{ items: { endpoints?: { addresses: string[] }[]; ports?: { name?: string; port: number }[] }[] }>(
+    `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`,
+    { labelSelector: `kubernetes.io/service-name=${svc}` },
+  );
+  for (const s of slices.items) {
+    const p = s.ports?.find((x) => x.name === sp.name);
+    const a = s.endpoints?.[0]?.addresses[0];
+    if (p && a) return { address: a, port: p.port };
+  }
+  throw new Error(`${domainInternal} has no ready endpoints`);
+}
+
+export async function publicGateway(env: Env, ing: KIngress, servicePort = 80) {
+  const d = ing.status?.publicLoadBalancer?.ingress?.[0]?.domainInternal;
+  if (!d) throw new Error('no public domainInternal in status');
+  return resolveGateway(env, d, servicePort);
+}
+
+export async function privateGateway(env: Env, ing: KIngress, servicePort = 80) {
+  const d = ing.status?.privateLoadBalancer?.ingress?.[0]?.domainInternal;
+  if (!d) throw new Error('no private domainInternal in status');
+  return resolveGateway(env, d, servicePort);
+}

