@@ -6,7 +6,10 @@ import { parseArgs } from 'node:util';
 import { newLogger } from './log.ts';
 
 export async function demo(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { 'exit-after-ready': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    args,
+    options: { 'exit-after-ready': { type: 'boolean', default: false } },
+  });
   const log = newLogger('demo', process.env.KGW_LOG_LEVEL ?? 'warn');
   const say = (m: string) => process.stderr.write(`[kgw demo] ${m}\n`);
   const h = await import('../test/e2e/harness.ts');
@@ -35,7 +38,9 @@ export async function demo(args: string[]): Promise<void> {
           {
             hosts: [host],
             visibility: 'ExternalIP',
-            http: { paths: [{ splits: [{ serviceNamespace: 'default', serviceName: 'hello', servicePort: 80 }] }] },
+            http: {
+              paths: [{ splits: [{ serviceNamespace: 'default', serviceName: 'hello', servicePort: 80 }] }],
+            },
           },
         ],
       },
@@ -43,7 +48,10 @@ export async function demo(args: string[]): Promise<void> {
     );
     const ing = await h.waitReady(env, 'hello', 'default');
     const gw = await h.publicGateway(env, ing);
-    say('KIngress default/hello is Ready. Try:');
+    const { httpRequest } = await import('../test/backends/client.ts');
+    const res = await httpRequest({ address: gw.address, port: gw.port, host });
+    say(`KIngress default/hello is Ready; Envoy at ${gw.address}:${gw.port} answered ${res.status}. Try:`);
+    if (res.status !== 200) throw new Error(`expected 200 through Envoy, got ${res.status}`);
     process.stdout.write(`curl -H 'Host: ${host}' http://${gw.address}:${gw.port}/\n`);
     say(`kubectl --kubeconfig ${env.cp.kubeconfigPath} get kingress -A   (if you have kubectl)`);
     if (values['exit-after-ready']) await stop(0);

@@ -113,7 +113,12 @@ export class Engine {
     };
     this.ingresses.onEvent((e) => {
       const k = ingressKey(e.obj);
-      if (e.type === 'upsert' && e.old && e.old.metadata.generation === e.obj.metadata.generation && this.states.has(k)) {
+      if (
+        e.type === 'upsert' &&
+        e.old &&
+        e.old.metadata.generation === e.obj.metadata.generation &&
+        this.states.has(k)
+      ) {
         // status-only change (often our own write): nothing to translate
         if (!sameStatus(e.old.status, e.obj.status ?? {})) this.statusDirty.add(k);
         this.schedule();
@@ -123,7 +128,8 @@ export class Engine {
       this.schedule();
     });
     const onRef = (kind: string) => (e: { obj: KubeObject }) => {
-      for (const k of this.refIndex.get(`${kind}:${e.obj.metadata.namespace ?? ''}/${e.obj.metadata.name}`) ?? []) {
+      for (const k of this.refIndex.get(`${kind}:${e.obj.metadata.namespace ?? ''}/${e.obj.metadata.name}`) ??
+        []) {
         this.dirty.add(k);
       }
       this.schedule();
@@ -139,9 +145,14 @@ export class Engine {
 
   async start(): Promise<void> {
     for (const r of [this.gateways, this.services, this.slices, this.secrets, this.ingresses]) r.start();
-    await Promise.all([this.gateways, this.services, this.slices, this.secrets, this.ingresses].map((r) => r.synced));
+    await Promise.all(
+      [this.gateways, this.services, this.slices, this.secrets, this.ingresses].map((r) => r.synced),
+    );
     this.synced = true;
-    this.log.info({ ingresses: this.ingresses.store.size, gateways: this.gateways.store.size }, 'caches synced');
+    this.log.info(
+      { ingresses: this.ingresses.store.size, gateways: this.gateways.store.size },
+      'caches synced',
+    );
     this.schedule();
     await this.flushing;
     await this.flushNow();
@@ -151,7 +162,9 @@ export class Engine {
   async stop(): Promise<void> {
     this.closed = true;
     for (const s of this.states.values()) s.probe?.round.cancel();
-    await Promise.all([this.gateways, this.services, this.slices, this.secrets, this.ingresses].map((r) => r.stop()));
+    await Promise.all(
+      [this.gateways, this.services, this.slices, this.secrets, this.ingresses].map((r) => r.stop()),
+    );
     await this.flushing.catch(() => undefined);
   }
 
@@ -160,9 +173,11 @@ export class Engine {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      this.flushing = this.flushing.then(() => this.flushNow()).catch((err: unknown) => {
-        this.log.error({ err }, 'flush failed');
-      });
+      this.flushing = this.flushing
+        .then(() => this.flushNow())
+        .catch((err: unknown) => {
+          this.log.error({ err }, 'flush failed');
+        });
     });
   }
 
@@ -189,7 +204,10 @@ export class Engine {
       if (!g) continue;
       const other = seenClasses.get(g.ingressClass);
       if (other) {
-        this.log.warn({ gateway: g.name, other, ingressClass: g.ingressClass }, 'ingress class already served; ignoring gateway');
+        this.log.warn(
+          { gateway: g.name, other, ingressClass: g.ingressClass },
+          'ingress class already served; ignoring gateway',
+        );
         continue;
       }
       seenClasses.set(g.ingressClass, g.name);
@@ -271,7 +289,10 @@ export class Engine {
         state.problem = undefined;
       } else {
         state.problem = res.problem;
-        this.log.warn({ namespace: ing.metadata.namespace, name: ing.metadata.name, ...res.problem }, 'KIngress not programmed');
+        this.log.warn(
+          { namespace: ing.metadata.namespace, name: ing.metadata.name, ...res.problem },
+          'KIngress not programmed',
+        );
       }
       this.states.set(k, state);
       this.setRefs(k, this.specRefs(ing, res.ok ? res.ir : undefined));
@@ -309,7 +330,12 @@ export class Engine {
   private renderGateway(g: GatewayConfig, accepted: IngressIR[]): void {
     for (const def of g.fleets) {
       const res = renderFleet(
-        { visibility: def.visibility, httpPort: def.ports.http, httpsPort: def.ports.https, accessLog: def.accessLog },
+        {
+          visibility: def.visibility,
+          httpPort: def.ports.http,
+          httpsPort: def.ports.https,
+          accessLog: def.accessLog,
+        },
         accepted,
         this.lookups,
       );
@@ -341,7 +367,11 @@ export class Engine {
     else if (!state.good) return;
     else {
       const ir = state.good;
-      const ready = { kind: 'ready' as const, public: this.lbStatus(gw, 'ExternalIP'), private: this.lbStatus(gw, 'ClusterLocal') };
+      const ready = {
+        kind: 'ready' as const,
+        public: this.lbStatus(gw, 'ExternalIP'),
+        private: this.lbStatus(gw, 'ClusterLocal'),
+      };
       if (state.probe?.hash === ir.hash && state.probe.generation === ir.generation) {
         return; // a probe round for exactly this config is already running
       }
@@ -359,7 +389,11 @@ export class Engine {
         outcome = { kind: 'probing' };
         const cur = ing.status;
         // Already Ready for this generation: don't flap to Unknown while re-probing.
-        if (cur?.observedGeneration === ing.metadata.generation && cur?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return;
+        if (
+          cur?.observedGeneration === ing.metadata.generation &&
+          cur?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+        )
+          return;
       }
     }
     void this.writeStatus(k, outcome);
@@ -378,7 +412,12 @@ export class Engine {
       for (const f of g.fleets.filter((x) => x.visibility === p.visibility)) {
         for (const r of this.o.runtime.replicas(f.key)) {
           if (!r.ready) continue;
-          out.push({ address: r.address, port: p.tls ? f.ports.https : f.ports.http, host: p.host, tls: p.tls });
+          out.push({
+            address: r.address,
+            port: p.tls ? f.ports.https : f.ports.http,
+            host: p.host,
+            tls: p.tls,
+          });
         }
       }
     }

@@ -64,7 +64,11 @@ export class LocalFleetRuntime implements FleetRuntime {
   }
 
   replicas(fleetKey: string): Replica[] {
-    return (this.fleets.get(fleetKey)?.replicas ?? []).map((r) => ({ id: r.id, address: r.address, ready: r.ready }));
+    return (this.fleets.get(fleetKey)?.replicas ?? []).map((r) => ({
+      id: r.id,
+      address: r.address,
+      ready: r.ready,
+    }));
   }
 
   async apply(defs: FleetDef[]): Promise<void> {
@@ -81,7 +85,8 @@ export class LocalFleetRuntime implements FleetRuntime {
       const portsChanged = f.def.ports.http !== def.ports.http || f.def.ports.https !== def.ports.https;
       f.def = def;
       this.fleets.set(def.key, f);
-      while (f.replicas.length < def.replicas) f.replicas.push(await this.startReplica(def, f.replicas.length));
+      while (f.replicas.length < def.replicas)
+        f.replicas.push(await this.startReplica(def, f.replicas.length));
       while (f.replicas.length > def.replicas) {
         const r = f.replicas.pop();
         if (r) await this.stopReplica(r);
@@ -125,7 +130,15 @@ export class LocalFleetRuntime implements FleetRuntime {
     proc.stderr?.on('data', (d: Buffer) => {
       tail = (tail + d.toString()).slice(-4000);
     });
-    const replica: LocalReplica = { id, address: pod.address, ready: false, pod, proc, adminSocket, stopped: false };
+    const replica: LocalReplica = {
+      id,
+      address: pod.address,
+      ready: false,
+      pod,
+      proc,
+      adminSocket,
+      stopped: false,
+    };
     proc.once('exit', (code, signal) => {
       if (replica.stopped) return;
       log.error({ code, signal, stderr: tail }, 'envoy exited');

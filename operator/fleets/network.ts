@@ -186,7 +186,6 @@ export class LocalNetwork {
   }
 }
 
-
 function execFileSyncSafe(args: string[]): string {
   try {
     return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });

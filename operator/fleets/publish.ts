@@ -29,19 +29,31 @@ async function apply(rest: KubeRest, path: string, obj: Record<string, unknown>)
   if (existing && existing.metadata.labels?.[MANAGED_BY] !== 'kgw') {
     throw new NotOwnedError(`${path} exists and is not managed by kgw; refusing to change it`);
   }
-  await rest.request('PATCH', path, obj, 'application/apply-patch+yaml', { fieldManager: 'kgw', force: true });
+  await rest.request('PATCH', path, obj, 'application/apply-patch+yaml', {
+    fieldManager: 'kgw',
+    force: true,
+  });
 }
 
 export async function ensureNamespace(rest: KubeRest, name: string): Promise<void> {
   if (await getOrUndefined(rest, `/api/v1/namespaces/${name}`)) return;
   try {
-    await rest.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    await rest.request('POST', '/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name },
+    });
   } catch (e) {
     if (!(e instanceof ApiError && e.status === 409)) throw e;
   }
 }
 
-export async function publishFleet(rest: KubeRest, def: FleetDef, replicas: Replica[], log: Logger): Promise<void> {
+export async function publishFleet(
+  rest: KubeRest,
+  def: FleetDef,
+  replicas: Replica[],
+  log: Logger,
+): Promise<void> {
   const ns = def.namespace;
   await ensureNamespace(rest, ns);
   await apply(rest, `/api/v1/namespaces/${ns}/services/${def.serviceName}`, {
@@ -74,7 +86,11 @@ export async function publishFleet(rest: KubeRest, def: FleetDef, replicas: Repl
       { name: 'http', port: def.ports.http, protocol: 'TCP' },
       { name: 'https', port: def.ports.https, protocol: 'TCP' },
     ],
-    endpoints: ready.map((r) => ({ addresses: [r.address], conditions: { ready: true }, targetRef: undefined })),
+    endpoints: ready.map((r) => ({
+      addresses: [r.address],
+      conditions: { ready: true },
+      targetRef: undefined,
+    })),
   });
   log.debug({ fleet: def.key, ready: ready.length }, 'fleet published');
 }

@@ -9,9 +9,7 @@ export interface KubeObject {
   metadata: { name: string; namespace?: string; resourceVersion?: string; [k: string]: unknown };
 }
 
-export type ReflectorEvent<T> =
-  | { type: 'upsert'; obj: T; old: T | undefined }
-  | { type: 'delete'; obj: T };
+export type ReflectorEvent<T> = { type: 'upsert'; obj: T; old: T | undefined } | { type: 'delete'; obj: T };
 
 export interface ReflectorOptions {
   /** Collection path, e.g. /api/v1/services or /apis/networking.internal.knative.dev/v1alpha1/ingresses */
@@ -81,15 +79,15 @@ export class Reflector<T extends KubeObject> {
     let cont: string | undefined;
     let rv = '';
     for (let page = 0; page < 10_000; page++) {
-      const res = await this.rest.get<{ metadata: { resourceVersion: string; continue?: string }; items: T[] }>(
-        this.opts.path,
-        {
-          labelSelector: this.opts.labelSelector,
-          fieldSelector: this.opts.fieldSelector,
-          limit: this.opts.limit ?? 500,
-          continue: cont,
-        },
-      );
+      const res = await this.rest.get<{
+        metadata: { resourceVersion: string; continue?: string };
+        items: T[];
+      }>(this.opts.path, {
+        labelSelector: this.opts.labelSelector,
+        fieldSelector: this.opts.fieldSelector,
+        limit: this.opts.limit ?? 500,
+        continue: cont,
+      });
       items.push(...res.items);
       rv = res.metadata.resourceVersion;
       cont = res.metadata.continue;
@@ -162,7 +160,10 @@ export class Reflector<T extends KubeObject> {
           needList = true;
           continue;
         }
-        this.opts.log.warn({ err: String(err), path: this.opts.path, backoffMs: backoff }, 'watch failed, retrying');
+        this.opts.log.warn(
+          { err: String(err), path: this.opts.path, backoffMs: backoff },
+          'watch failed, retrying',
+        );
         await sleep(backoff, this.abort.signal);
         backoff = Math.min(backoff * 2, MAX_BACKOFF);
         if (err instanceof ApiError && err.status >= 400 && err.status !== 429) needList = true;

@@ -43,7 +43,11 @@ export class KubeRest {
     this.server = new URL(cluster.server);
   }
 
-  private async options(method: string, path: string, headers: Record<string, string>): Promise<https.RequestOptions> {
+  private async options(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+  ): Promise<https.RequestOptions> {
     const opts: https.RequestOptions = {
       method,
       protocol: this.server.protocol,
@@ -61,7 +65,13 @@ export class KubeRest {
   }
 
   /** A JSON request. Non-2xx answers throw ApiError with the Status reason and message. */
-  async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json', query?: Query): Promise<T> {
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+    query?: Query,
+  ): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const opts = await this.options(method, path + qs(query), payload ? { 'Content-Type': contentType } : {});
     opts.timeout = 30_000;
@@ -81,7 +91,14 @@ export class KubeRest {
           if (status >= 200 && status < 300) resolve(parsed as T);
           else {
             const st = parsed as { reason?: string; message?: string } | undefined;
-            reject(new ApiError(status, st?.reason ?? '', st?.message ?? `HTTP ${status} for ${method} ${path}`, parsed));
+            reject(
+              new ApiError(
+                status,
+                st?.reason ?? '',
+                st?.message ?? `HTTP ${status} for ${method} ${path}`,
+                parsed,
+              ),
+            );
           }
         });
         res.on('error', reject);
@@ -101,7 +118,12 @@ export class KubeRest {
    * Streams watch events until the server closes the stream, the signal aborts, or an error
    * occurs. Resolves on a clean end; rejects with ApiError for a non-200 answer.
    */
-  async watch<T>(path: string, query: Query, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
+  async watch<T>(
+    path: string,
+    query: Query,
+    onEvent: (e: WatchEvent<T>) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     const opts = await this.options('GET', path + qs({ ...query, watch: true }), {});
     return new Promise<void>((resolve, reject) => {
       if (signal.aborted) return resolve();

@@ -16,7 +16,9 @@ export interface BootstrapOptions {
 }
 
 function address(a: BootstrapOptions['xds']): Json {
-  return 'pipe' in a ? { pipe: { path: a.pipe } } : { socket_address: { address: a.address, port_value: a.port } };
+  return 'pipe' in a
+    ? { pipe: { path: a.pipe } }
+    : { socket_address: { address: a.address, port_value: a.port } };
 }
 
 export function renderBootstrap(o: BootstrapOptions): Json {

@@ -46,7 +46,11 @@ export function desiredStatus(ing: KIngress, o: Outcome, now: string): IngressSt
   const prev = new Map((ing.status?.conditions ?? []).map((c) => [c.type, c]));
   const conditions = conditionsFor(o).map((c) => {
     const p = prev.get(c.type);
-    const same = p && p.status === c.status && (p.reason ?? '') === (c.reason ?? '') && (p.message ?? '') === (c.message ?? '');
+    const same =
+      p &&
+      p.status === c.status &&
+      (p.reason ?? '') === (c.reason ?? '') &&
+      (p.message ?? '') === (c.message ?? '');
     return { ...c, lastTransitionTime: same && p.lastTransitionTime ? p.lastTransitionTime : now };
   });
   const status: IngressStatus = {
@@ -69,9 +73,7 @@ export function sameStatus(a: IngressStatus | undefined, b: IngressStatus): bool
   const norm = (s: IngressStatus | undefined) =>
     JSON.stringify({
       g: s?.observedGeneration,
-      c: [...(s?.conditions ?? [])]
-        .map((c) => [c.type, c.status, c.reason ?? '', c.message ?? ''])
-        .sort(),
+      c: [...(s?.conditions ?? [])].map((c) => [c.type, c.status, c.reason ?? '', c.message ?? '']).sort(),
       p: s?.publicLoadBalancer?.ingress ?? [],
       q: s?.privateLoadBalancer?.ingress ?? [],
     });

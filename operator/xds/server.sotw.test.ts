@@ -87,7 +87,7 @@ describe('state of the world', () => {
     expect(server.stats().responses).toBe(0);
     expect(c.received).toHaveLength(0);
     server.markSynced();
-    await expectNext(c, TYPE_CLUSTER, ['a', 'b']);
+    c.ack(await expectNext(c, TYPE_CLUSTER, ['a', 'b'])); // listeners wait for clusters to be ACKed
     await expectNext(c, TYPE_LISTENER, ['http']);
   });
 
@@ -99,10 +99,10 @@ describe('state of the world', () => {
     const c = connect('a');
     c.subscribe(TYPE_CLUSTER);
     const first = await expectNext(c, TYPE_CLUSTER, ['a', 'b']);
-    c.subscribe(TYPE_LISTENER);
-    await acked(c, await expectNext(c, TYPE_LISTENER, ['http']));
     c.nack(first, 'cluster a: bad connect_timeout');
     await pollUntil(() => nacks.length === 1, 5000, 'the NACK');
+    c.subscribe(TYPE_LISTENER); // a NACK settles clusters: listeners may go
+    await acked(c, await expectNext(c, TYPE_LISTENER, ['http']));
     expect(nacks[0]).toMatchObject({ fleet: 'a', nodeId: 'a-envoy', typeUrl: TYPE_CLUSTER, nonce: first.nonce, error: 'cluster a: bad connect_timeout' });
     expect(nacks[0]?.resourceNames.sort()).toEqual(['a', 'b']);
     expect(server.connections('a')[0]?.lastNack).toMatchObject({ typeUrl: TYPE_CLUSTER, error: 'cluster a: bad connect_timeout' });

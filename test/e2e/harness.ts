@@ -55,10 +55,10 @@ export async function startEnv(opts: { gateway?: object; log?: Logger } = {}): P
   const cp = await startControlPlane({ log });
   const kc = cp.kubeConfig();
   const rest = new KubeRest(kc);
-  await applyManifests(kc, [join(root, 'test/env/crds/knative'), knativeGatewayCrd() as never]);
+  await applyManifests(kc, [join(root, 'test/env/crds/knative'), knativeGatewayCrd()]);
   await ensureNamespace(rest, TEST_NAMESPACE);
   const network = await LocalNetwork.create();
-  await applyManifests(kc, [(opts.gateway ?? sampleGateway) as never]);
+  await applyManifests(kc, [(opts.gateway ?? sampleGateway)]);
   const operator = await startOperator({
     kubeconfig: cp.kubeconfigPath,
     runtime: 'local',
@@ -86,7 +86,11 @@ export async function startEnv(opts: { gateway?: object; log?: Logger } = {}): P
 
 export async function ensureNamespace(rest: KubeRest, name: string): Promise<void> {
   try {
-    await rest.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    await rest.request('POST', '/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name },
+    });
   } catch (e) {
     if (!(e instanceof ApiError && e.status === 409)) throw e;
   }
@@ -191,7 +195,12 @@ export function ingressPath(ns: string, name = ''): string {
 }
 
 /** Creates a KIngress of kgw's class the way Knative's conformance does (defaults, httpOption). */
-export async function createIngress(env: Env, name: string, spec: IngressSpec, ns = TEST_NAMESPACE): Promise<KIngress> {
+export async function createIngress(
+  env: Env,
+  name: string,
+  spec: IngressSpec,
+  ns = TEST_NAMESPACE,
+): Promise<KIngress> {
   const s = withDefaults(spec);
   if (!s.httpOption) s.httpOption = 'Enabled';
   return env.rest.request<KIngress>('POST', ingressPath(ns), {
@@ -207,7 +216,12 @@ export async function getIngress(env: Env, name: string, ns = TEST_NAMESPACE): P
 }
 
 /** Polls (every 200 ms, bounded) until the KIngress is Ready for its current generation. */
-export async function waitReady(env: Env, name: string, ns = TEST_NAMESPACE, timeoutMs = 60_000): Promise<KIngress> {
+export async function waitReady(
+  env: Env,
+  name: string,
+  ns = TEST_NAMESPACE,
+  timeoutMs = 60_000,
+): Promise<KIngress> {
   const deadline = Date.now() + timeoutMs;
   let last: KIngress | undefined;
   while (Date.now() < deadline) {
@@ -225,15 +239,16 @@ export async function resolveGateway(
   servicePort = 80,
 ): Promise<{ address: string; port: number }> {
   const [svc, ns] = domainInternal.split('.');
-  const service = await env.rest.get<{ spec: { ports: { name?: string; port: number; targetPort: number }[] } }>(
-    `/api/v1/namespaces/${ns}/services/${svc}`,
-  );
+  const service = await env.rest.get<{
+    spec: { ports: { name?: string; port: number; targetPort: number }[] };
+  }>(`/api/v1/namespaces/${ns}/services/${svc}`);
   const sp = service.spec.ports.find((p) => p.port === servicePort);
   if (!sp) throw new Error(`${domainInternal} has no port ${servicePort}`);
-  const slices = await env.rest.get<{ items: { endpoints?: { addresses: string[] }[]; ports?: { name?: string; port: number }[] }[] }>(
-    `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`,
-    { labelSelector: `kubernetes.io/service-name=${svc}` },
-  );
+  const slices = await env.rest.get<{
+    items: { endpoints?: { addresses: string[] }[]; ports?: { name?: string; port: number }[] }[];
+  }>(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, {
+    labelSelector: `kubernetes.io/service-name=${svc}`,
+  });
   for (const s of slices.items) {
     const p = s.ports?.find((x) => x.name === sp.name);
     const a = s.endpoints?.[0]?.addresses[0];

@@ -10,6 +10,10 @@ try {
   await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'x' } } });
   console.log('ns', Date.now() - t); t = Date.now();
   const co = kc.makeApiClient(CustomObjectsApi);
+  await co.listNamespacedCustomObject({ group: 'networking.internal.knative.dev', version: 'v1alpha1', namespace: 'x', plural: 'ingresses' });
+  console.log('list', Date.now() - t); t = Date.now();
+  await co.listNamespacedCustomObject({ group: 'networking.internal.knative.dev', version: 'v1alpha1', namespace: 'x', plural: 'certificates' });
+  console.log('list certs', Date.now() - t); t = Date.now();
   await co.createNamespacedCustomObject({ group: 'networking.internal.knative.dev', version: 'v1alpha1', namespace: 'x', plural: 'ingresses', body: { apiVersion: 'networking.internal.knative.dev/v1alpha1', kind: 'Ingress', metadata: { name: 'a' }, spec: {} } });
   console.log('create', Date.now() - t); t = Date.now();
   await co.createNamespacedCustomObject({ group: 'networking.internal.knative.dev', version: 'v1alpha1', namespace: 'x', plural: 'ingresses', body: { apiVersion: 'networking.internal.knative.dev/v1alpha1', kind: 'Ingress', metadata: { name: 'b' }, spec: {} } });

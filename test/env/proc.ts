@@ -21,7 +21,7 @@ export interface OwnedProcess {
   readonly exited: Promise<ExitInfo>;
   /** Set once the process has exited. */
   exitInfo(): ExitInfo | undefined;
-  /** SIGTERM, then SIGKILL after `graceMs` (default 5000); resolves once the process is gone. */
+  /** SIGTERM, then SIGKILL after `graceMs` (default 5000; 0: SIGKILL at once); resolves once the process is gone. */
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -116,8 +116,10 @@ export function spawnOwned(name: string, cmd: string, args: string[], opts: Spaw
   const stop = async (graceMs = 5000): Promise<void> => {
     if (info !== undefined) return;
     child.ref(); // keep the event loop alive until it has exited
-    child.kill('SIGTERM');
-    if (await raceTimeout(exited, graceMs)) return;
+    if (graceMs > 0) {
+      child.kill('SIGTERM');
+      if (await raceTimeout(exited, graceMs)) return;
+    }
     child.kill('SIGKILL');
     if (!(await raceTimeout(exited, 5000))) throw new Error(`${name} (pid ${pid}) did not exit after SIGKILL`);
   };
