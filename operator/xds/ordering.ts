@@ -77,6 +77,5 @@ function settled(view: TypeView): boolean {
  * to every load assignment its accepted EDS clusters need (computed by the session).
  */
 export function listenersMayGo(viewOf: ViewOf, edsCovered: boolean): boolean {
-  if (edsCovered || !edsCovered) return true;
   return settled(viewOf(TYPE_CLUSTER)) && settled(viewOf(TYPE_ENDPOINT)) && edsCovered;
 }
