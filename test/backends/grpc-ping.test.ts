@@ -16,7 +16,12 @@ afterAll(async () => {
 
 describe('grpc-ping backend with a grpc-js client', () => {
   it('Ping replies with msg + suffix', async () => {
-    const c = grpcPing({ address: b.address, port: b.port, authority: 'grpc.example.com:80', timeoutMs: 10_000 });
+    const c = grpcPing({
+      address: b.address,
+      port: b.port,
+      authority: 'grpc.example.com:80',
+      timeoutMs: 10_000,
+    });
     try {
       expect(await c.ping('hello')).toBe('hello- pong');
       expect(await c.ping('')).toBe('- pong');
@@ -26,7 +31,12 @@ describe('grpc-ping backend with a grpc-js client', () => {
   });
 
   it('PingStream answers each message in order on one stream', async () => {
-    const c = grpcPing({ address: b.address, port: b.port, authority: 'grpc.example.com:80', timeoutMs: 10_000 });
+    const c = grpcPing({
+      address: b.address,
+      port: b.port,
+      authority: 'grpc.example.com:80',
+      timeoutMs: 10_000,
+    });
     try {
       const s = c.stream();
       for (let i = 0; i < 50; i++) expect(await s.send(`m${i}`)).toBe(`m${i}- pong`);
@@ -37,7 +47,12 @@ describe('grpc-ping backend with a grpc-js client', () => {
   });
 
   it('serves many concurrent streams', async () => {
-    const c = grpcPing({ address: b.address, port: b.port, authority: 'grpc.example.com:80', timeoutMs: 10_000 });
+    const c = grpcPing({
+      address: b.address,
+      port: b.port,
+      authority: 'grpc.example.com:80',
+      timeoutMs: 10_000,
+    });
     try {
       const out = await runRequests(20, 10, async (i) => {
         const s = c.stream();
@@ -47,7 +62,8 @@ describe('grpc-ping backend with a grpc-js client', () => {
         return replies;
       });
       expect(out.every((o) => o.ok)).toBe(true);
-      for (const o of out) if (o.ok) expect(o.value).toEqual([0, 1, 2, 3, 4].map((j) => `${o.index}.${j}- pong`));
+      for (const o of out)
+        if (o.ok) expect(o.value).toEqual([0, 1, 2, 3, 4].map((j) => `${o.index}.${j}- pong`));
     } finally {
       c.close();
     }

@@ -17,9 +17,23 @@ beforeAll(() => {
   execFileSync(
     'openssl',
     [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1',
-      '-subj', '/CN=secure.example.com', '-addext', 'subjectAltName=DNS:secure.example.com',
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      path.join(dir, 'key.pem'),
+      '-out',
+      path.join(dir, 'cert.pem'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=secure.example.com',
+      '-addext',
+      'subjectAltName=DNS:secure.example.com',
     ],
     { stdio: 'ignore' },
   );
@@ -48,9 +62,18 @@ describe('httpRequest', () => {
     });
     const port = await listen(server);
     try {
-      const res = await httpRequest({ address: '127.0.0.1', port, host: 'secure.example.com:443', tls: { ca: cert } });
+      const res = await httpRequest({
+        address: '127.0.0.1',
+        port,
+        host: 'secure.example.com:443',
+        tls: { ca: cert },
+      });
       expect(res.status).toBe(200);
-      expect(res.json()).toEqual({ sni: 'secure.example.com', host: 'secure.example.com:443', conn: 'close' });
+      expect(res.json()).toEqual({
+        sni: 'secure.example.com',
+        host: 'secure.example.com:443',
+        conn: 'close',
+      });
       // A CA that does not match fails verification.
       await expect(
         httpRequest({ address: '127.0.0.1', port, host: 'other.example.com', tls: { ca: cert } }),
@@ -121,6 +144,8 @@ describe('httpRequest', () => {
     const port = await listen(server);
     await shut(server);
     await expect(httpRequest({ address: '127.0.0.1', port, host: 'x' })).rejects.toThrow(/ECONNREFUSED/);
-    await expect(httpRequest({ address: '127.0.0.1', port, host: 'x', h2c: true })).rejects.toThrow(/ECONNREFUSED/);
+    await expect(httpRequest({ address: '127.0.0.1', port, host: 'x', h2c: true })).rejects.toThrow(
+      /ECONNREFUSED/,
+    );
   });
 });

@@ -100,7 +100,10 @@ function http1(opts: HttpRequestOptions, timeoutMs: number): Promise<HttpRespons
     const req = opts.tls
       ? https.request({ ...common, ca: opts.tls.ca, servername: servername(opts) })
       : http.request(common);
-    const timer = setTimeout(() => req.destroy(new Error(`request timed out after ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => req.destroy(new Error(`request timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     req.on('error', (err) => {
       clearTimeout(timer);
       reject(err);
@@ -150,7 +153,7 @@ function http2Request(opts: HttpRequestOptions, timeoutMs: number): Promise<Http
       } else resolve(res!);
     };
     const timer = setTimeout(() => finish(new Error(`request timed out after ${timeoutMs} ms`)), timeoutMs);
-    session.on('error', (err) => finish(err));
+    session.on('error', (err: Error) => finish(err));
     const stream = session.request({
       ...userHeaders(opts),
       ':method': opts.method ?? 'GET',
@@ -166,8 +169,10 @@ function http2Request(opts: HttpRequestOptions, timeoutMs: number): Promise<Http
       headers = flatten(h);
     });
     stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('error', (err) => finish(err));
-    stream.on('end', () => finish(undefined, makeResponse(status, headers, Buffer.concat(chunks).toString('utf8'), '2')));
+    stream.on('error', (err: Error) => finish(err));
+    stream.on('end', () =>
+      finish(undefined, makeResponse(status, headers, Buffer.concat(chunks).toString('utf8'), '2')),
+    );
     stream.end(opts.body);
   });
 }

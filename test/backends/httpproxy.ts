@@ -44,7 +44,7 @@ function forwardHeaders(req: Req, targetHost: string): http.OutgoingHttpHeaders 
 
 export interface ProxyBackend {
   handler: Handler;
-  close(): void;
+  close: () => void;
 }
 
 export function httpProxyBackend(gateway: string, targetHost: string): ProxyBackend {

@@ -80,15 +80,15 @@ describe('main.ts', () => {
       const port = Number(line.split(':').pop());
       // An idle kept-alive connection…
       await new Promise<void>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port, path: '/', agent }, (res) => res.resume().on('end', resolve)).on(
-          'error',
-          reject,
-        );
+        http
+          .get({ host: '127.0.0.1', port, path: '/', agent }, (res) => res.resume().on('end', resolve))
+          .on('error', reject);
       });
       // …and a request that would sleep for a minute.
       const inflight = new Promise<string>((resolve) => {
-        const req = http.get({ host: '127.0.0.1', port, path: '/?initialTimeout=60000', agent: false }, (res) =>
-          resolve(`status ${res.statusCode}`),
+        const req = http.get(
+          { host: '127.0.0.1', port, path: '/?initialTimeout=60000', agent: false },
+          (res) => resolve(`status ${res.statusCode}`),
         );
         req.on('error', (e) => resolve(`error ${e.message}`));
       });

@@ -33,13 +33,20 @@ describe.each(BACKEND_KINDS.map((k) => [k]))('probe contract on %s', (kind) => {
     const base = { address: b.address, port: b.port, host: 'probe.example.com', path: '/healthz', h2c };
     const ok = await httpRequest({
       ...base,
-      headers: { 'K-Network-Probe': 'probe', 'K-Network-Hash': 'abc123', 'User-Agent': 'Knative-Ingress-Probe' },
+      headers: {
+        'K-Network-Probe': 'probe',
+        'K-Network-Hash': 'abc123',
+        'User-Agent': 'Knative-Ingress-Probe',
+      },
     });
     expect(ok.status).toBe(200);
     expect(ok.headers['k-network-hash']).toBe('abc123');
     expect(ok.httpVersion).toBe(h2c ? '2' : '1.1');
 
-    const empty = await httpRequest({ ...base, headers: { 'K-Network-Probe': 'probe', 'K-Network-Hash': '' } });
+    const empty = await httpRequest({
+      ...base,
+      headers: { 'K-Network-Probe': 'probe', 'K-Network-Hash': '' },
+    });
     expect(empty.status).toBe(400);
     expect(empty.headers['k-network-hash']).toBeUndefined();
 

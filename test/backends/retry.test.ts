@@ -14,7 +14,10 @@ describe('retry backend', () => {
     const b = await startBackend({ kind: 'retry' });
     started.push(b);
     const base = { address: b.address, port: b.port, host: 'retry.example.com', h2c };
-    const probe = await httpRequest({ ...base, headers: { 'K-Network-Probe': 'probe', 'K-Network-Hash': 'h' } });
+    const probe = await httpRequest({
+      ...base,
+      headers: { 'K-Network-Probe': 'probe', 'K-Network-Hash': 'h' },
+    });
     expect(probe.status).toBe(200);
     const first = await httpRequest(base);
     expect(first.status).toBe(503);

@@ -52,7 +52,12 @@ describe('runtime backend', () => {
     expect(res.status).toBe(200);
     expect(res.httpVersion).toBe('2');
     const info = res.json<RuntimeInfo>();
-    expect(info.request).toMatchObject({ uri: '/h2', host: 'app.example.com:80', protoMajor: 2, protoMinor: 0 });
+    expect(info.request).toMatchObject({
+      uri: '/h2',
+      host: 'app.example.com:80',
+      protoMajor: 2,
+      protoMinor: 0,
+    });
     expect(info.request.headers['Foo-Bar-Baz']).toEqual(['two']);
     expect(Object.keys(info.request.headers).some((k) => k.startsWith(':'))).toBe(false);
   });

@@ -68,7 +68,13 @@ function watchH2(path: string): Progress {
 }
 
 const quick = (h2c: boolean) =>
-  httpRequest({ address: b.address, port: b.port, host: 't.example.com', path: '/?initialTimeout=0&timeout=0', h2c });
+  httpRequest({
+    address: b.address,
+    port: b.port,
+    host: 't.example.com',
+    path: '/?initialTimeout=0&timeout=0',
+    h2c,
+  });
 
 describe.each([
   ['HTTP/1.1', false, watchH1],

@@ -27,8 +27,11 @@ export function timeoutHandler(): Handler {
     timer = setTimeout(() => {
       res.statusCode = 200;
       res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-
-      timer = setTimeout(() => res.end(`slept ${initial} ms before headers and ${after} ms before body\n`), after);
+      flushHeaders(res);
+      timer = setTimeout(
+        () => res.end(`slept ${initial} ms before headers and ${after} ms before body\n`),
+        after,
+      );
     }, initial);
   };
 }

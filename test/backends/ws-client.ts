@@ -22,7 +22,10 @@ export interface WsConn {
 export function wsDial(opts: WsDialOptions): Promise<WsConn> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const url = `ws://${urlHost(opts.address)}:${opts.port}${opts.path ?? '/'}`;
-  const ws = new WebSocket(url, { headers: { ...opts.headers, Host: opts.host }, handshakeTimeout: timeoutMs });
+  const ws = new WebSocket(url, {
+    headers: { ...opts.headers, Host: opts.host },
+    handshakeTimeout: timeoutMs,
+  });
   const waiters: Array<{ resolve: (s: string) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> =
     [];
   let failure: Error | undefined;
@@ -37,7 +40,9 @@ export function wsDial(opts: WsDialOptions): Promise<WsConn> {
     const w = waiters.shift();
     if (!w) return;
     clearTimeout(w.timer);
-    w.resolve(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8'));
+    w.resolve(
+      Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8'),
+    );
   });
   ws.on('close', (code: number) => failAll(new Error(`websocket closed (${code})`)));
   const conn: WsConn = {

@@ -23,7 +23,9 @@ describe('wsserver backend', () => {
 
   it('serves several connections at once on any path', async () => {
     const conns = await Promise.all(
-      ['/', '/a', '/b/c'].map((path) => wsDial({ address: b.address, port: b.port, host: 'ws.example.com', path })),
+      ['/', '/a', '/b/c'].map((path) =>
+        wsDial({ address: b.address, port: b.port, host: 'ws.example.com', path }),
+      ),
     );
     try {
       const replies = await Promise.all(conns.map((c, i) => c.send(`m${i}`)));

@@ -16,7 +16,7 @@ export interface WsBackend {
   handler: Handler;
   onUpgrade: UpgradeHandler;
   /** Close every WebSocket with 1001 (going away). */
-  close(): void;
+  close: () => void;
 }
 
 function toBuffer(data: RawData): Buffer {
