@@ -10,7 +10,6 @@ export function renderCluster(c: ClusterIR): Json {
   const base: Json = {
     name: c.name,
     connect_timeout: CONNECT_TIMEOUT,
-    lb_policy: 'ROUND_ROBIN',
     ...(c.http2
       ? {
           typed_extension_protocol_options: {

@@ -32,17 +32,15 @@ export function endpointAddresses(
 }
 
 export function renderLoadAssignment(clusterName: string, addrs: { address: string; port: number }[]): Json {
+  if (addrs.length === 0) return { cluster_name: clusterName };
   return {
     cluster_name: clusterName,
-    endpoints:
-      addrs.length === 0
-        ? []
-        : [
-            {
-              lb_endpoints: addrs.map((a) => ({
-                endpoint: { address: { socket_address: { address: a.address, port_value: a.port } } },
-              })),
-            },
-          ],
+    endpoints: [
+      {
+        lb_endpoints: addrs.map((a) => ({
+          endpoint: { address: { socket_address: { address: a.address, port_value: a.port } } },
+        })),
+      },
+    ],
   };
 }

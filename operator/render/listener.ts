@@ -20,7 +20,6 @@ export function renderHcm(statPrefix: string, routeConfig: string, accessLog: bo
     typed_config: {
       '@type': T.hcm,
       stat_prefix: statPrefix,
-      codec_type: 'AUTO',
       rds: { route_config_name: routeConfig, config_source: ADS_SOURCE },
       http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': T.router } }],
       upgrade_configs: [{ upgrade_type: 'websocket' }],

@@ -48,6 +48,8 @@ export function renderRedirectRoute(name: string): Json {
   return {
     name,
     match: { prefix: '/' },
-    redirect: { https_redirect: true, response_code: 'MOVED_PERMANENTLY' },
+    // response_code defaults to MOVED_PERMANENTLY (301), what Knative's httpoption test expects;
+    // render emits no proto3 default values (canonical form, see render/validate.test.ts).
+    redirect: { https_redirect: true },
   };
 }

@@ -124,10 +124,15 @@ export function protoRoot(): protobuf.Root {
   return root;
 }
 
-/** Looks up a message type by full name (without leading dot); undefined if not loaded. */
+const typeCache = new Map<string, protobuf.Type | undefined>();
+
+/** Looks up a message type by full name (without leading dot); undefined if not loaded. Memoised. */
 export function findType(fullName: string): protobuf.Type | undefined {
+  if (typeCache.has(fullName)) return typeCache.get(fullName);
   const found = protoRoot().lookup(fullName.startsWith('.') ? fullName : `.${fullName}`);
-  return found instanceof protobuf.Type ? found : undefined;
+  const type = found instanceof protobuf.Type ? found : undefined;
+  typeCache.set(fullName, type);
+  return type;
 }
 
 /** Looks up a message type that must exist. */

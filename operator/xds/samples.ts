@@ -292,5 +292,11 @@ export function tlsSecret(name: string, certificate: string): Record<string, unk
 
 /** Map from resource name to resource, for setSnapshot. */
 export function byName(resources: Record<string, unknown>[]): Map<string, Record<string, unknown>> {
-  return new Map(resources.map((r) => [String(r.name ?? r.cluster_name), r]));
+  return new Map(
+    resources.map((r) => {
+      const name = r.name ?? r.cluster_name;
+      if (typeof name !== 'string') throw new Error('resource without a name');
+      return [name, r];
+    }),
+  );
 }

@@ -136,3 +136,29 @@ describe('delta xDS', () => {
     await acked(c, await expectNext(c, TYPE_LISTENER, [], ['two']));
   });
 });
+
+describe('mixed streams', () => {
+  it('serves SotW and delta proxies of one fleet from the same snapshot', async () => {
+    server.setSnapshot('f', { [TYPE_CLUSTER]: byName([staticCluster('a')]) });
+    const delta = connect('delta');
+    const sotw = new AdsClient(target, 'sotw', { id: 'sotw', cluster: 'f' });
+    clients.push(sotw);
+    delta.subscribe(TYPE_CLUSTER);
+    sotw.subscribe(TYPE_CLUSTER);
+    await acked(delta, await expectNext(delta, TYPE_CLUSTER, ['a']));
+    await acked(sotw, await sotw.next());
+    server.setSnapshot('f', { [TYPE_CLUSTER]: byName([staticCluster('a'), staticCluster('b')]) });
+    await acked(delta, await expectNext(delta, TYPE_CLUSTER, ['b']));
+    const full = await sotw.next();
+    expect(resourceNames(full).sort()).toEqual(['a', 'b']);
+    await acked(sotw, full);
+    expect(server.connections('f').map((p) => p.mode).sort()).toEqual(['delta', 'sotw']);
+  });
+
+  it('rejects waitForAck after its timeout, naming what it waited for', async () => {
+    server.setSnapshot('f', { [TYPE_CLUSTER]: byName([staticCluster('a')]) });
+    await expect(server.waitForAck('f', TYPE_CLUSTER, 'nope', 50)).rejects.toThrow(
+      'no CDS ACK matching version nope from fleet f within 50 ms',
+    );
+  });
+});

@@ -223,7 +223,7 @@ describe('state of the world', () => {
     expect(server.connections('a').map((p) => p.nodeId).sort()).toEqual(['one', 'two']);
   });
 
-  it('rejects an invalid snapshot without changing the served one', async () => {
+  it('rejects an invalid snapshot without changing the served one', () => {
     server.setSnapshot('a', fleetA);
     const version = server.snapshotVersion('a', TYPE_CLUSTER);
     expect(() =>

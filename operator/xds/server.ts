@@ -63,7 +63,7 @@ export class XdsServer {
   setSnapshot(fleet: string, resources: SnapshotInput): SnapshotChange {
     const change = this.#cache.set(fleet, resources);
     if (change.changed.length === 0) return change;
-    this.#log.info(
+    this.#log.debug(
       { fleet, generation: change.generation, changed: change.changed.map((t) => TYPE_SHORT[t]) },
       'xDS snapshot updated',
     );
@@ -170,7 +170,8 @@ export class XdsServer {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         off();
-        reject(new Error(`no ${TYPE_SHORT[typeUrl]} ACK matching ${String(match)} from fleet ${fleet} in ${timeoutMs} ms`));
+        const what = typeof match === 'string' ? `version ${match}` : 'the predicate';
+        reject(new Error(`no ${TYPE_SHORT[typeUrl]} ACK matching ${what} from fleet ${fleet} within ${timeoutMs} ms`));
       }, timeoutMs);
       const off = this.onAck((e) => {
         if (!ok(e)) return;

@@ -60,7 +60,11 @@ test('basics/http2', async () => {
       {
         hosts: [host],
         visibility: 'ExternalIP',
-        http: { paths: [{ splits: [{ serviceNamespace: TEST_NAMESPACE, serviceName: 'basics-http2', servicePort: 80 }] }] },
+        http: {
+          paths: [
+            { splits: [{ serviceNamespace: TEST_NAMESPACE, serviceName: 'basics-http2', servicePort: 80 }] },
+          ],
+        },
       },
     ],
   });

@@ -35,7 +35,11 @@ export function split(serviceName: string, extra: Partial<IngressBackendSplit> =
   return { serviceNamespace: TEST_NAMESPACE, serviceName, servicePort: 80, ...extra };
 }
 
-export function rule(hosts: string[], paths: HTTPIngressPath[], visibility: Visibility = 'ExternalIP'): IngressRule {
+export function rule(
+  hosts: string[],
+  paths: HTTPIngressPath[],
+  visibility: Visibility = 'ExternalIP',
+): IngressRule {
   return { hosts, visibility, http: { paths } };
 }
 
@@ -62,7 +66,11 @@ export async function deleteBackend(env: Env, b: TestBackend, ns = TEST_NAMESPAC
 export type RuntimeRequestOptions = Omit<HttpRequestOptions, 'address' | 'port' | 'host'>;
 
 /** One request that must answer 200 with the runtime JSON (like conformance's RuntimeRequest). */
-export async function runtimeGet(gw: Gateway, host: string, opts: RuntimeRequestOptions = {}): Promise<RuntimeInfo> {
+export async function runtimeGet(
+  gw: Gateway,
+  host: string,
+  opts: RuntimeRequestOptions = {},
+): Promise<RuntimeInfo> {
   const res = await httpRequest({ address: gw.address, port: gw.port, host, ...opts });
   if (res.status !== 200) {
     throw new Error(`GET ${host}${opts.path ?? '/'}: status ${res.status}: ${res.body.slice(0, 300)}`);
@@ -111,10 +119,12 @@ export function checkPercentages(
     const got = counts.get(name) ?? 0;
     const gotPct = (100 * got) / total;
     if (pct === 0 && got !== 0) problems.push(`${name}: expected no requests, got ${got}`);
-    else if (Math.abs(gotPct - pct) > marginPP) problems.push(`${name}: expected ${pct}% ±${marginPP}, got ${gotPct}%`);
+    else if (Math.abs(gotPct - pct) > marginPP)
+      problems.push(`${name}: expected ${pct}% ±${marginPP}, got ${gotPct}%`);
   }
   for (const name of counts.keys()) {
-    if (!(name in expected)) problems.push(`unexpected backend ${name} answered ${counts.get(name)} requests`);
+    if (!(name in expected))
+      problems.push(`unexpected backend ${name} answered ${counts.get(name)} requests`);
   }
   return problems;
 }
@@ -124,7 +134,12 @@ export function checkPercentages(
  * CLI, stored as a kubernetes.io/tls Secret labelled like conformance's test secrets. Returns the
  * certificate PEM (clients trust it as their CA).
  */
-export async function createTlsSecret(env: Env, name: string, hosts: string[], ns = TEST_NAMESPACE): Promise<string> {
+export async function createTlsSecret(
+  env: Env,
+  name: string,
+  hosts: string[],
+  ns = TEST_NAMESPACE,
+): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'kgw-tls-'));
   try {
     const key = join(dir, 'tls.key');
@@ -159,7 +174,11 @@ export async function createTlsSecret(env: Env, name: string, hosts: string[], n
       apiVersion: 'v1',
       kind: 'Secret',
       type: 'kubernetes.io/tls',
-      metadata: { name, namespace: ns, labels: { 'networking.internal.knative.dev/certificate-uid': 'test-uid' } },
+      metadata: {
+        name,
+        namespace: ns,
+        labels: { 'networking.internal.knative.dev/certificate-uid': 'test-uid' },
+      },
       data: {
         'tls.crt': Buffer.from(certPem).toString('base64'),
         'tls.key': readFileSync(key).toString('base64'),

@@ -1,7 +1,16 @@
 // Conformance `dispatch/path` (first matching prefix wins, catch-all last), `dispatch/percentage`
 // (weighted splits within ±10 percentage points over 1000 requests; 0% gets nothing) and
 // `dispatch/path_and_percentage` (a 50/50 split on /foo, a catch-all elsewhere).
-import { checkPercentages, createReady, distribution, rule, runtimeGet, seen, split, startBackends } from './conformance.ts';
+import {
+  checkPercentages,
+  createReady,
+  distribution,
+  rule,
+  runtimeGet,
+  seen,
+  split,
+  startBackends,
+} from './conformance.ts';
 import { publicGateway, startEnv, type Env } from './harness.ts';
 
 let env: Env;
@@ -25,9 +34,18 @@ test('dispatch/path', async () => {
       rule(
         [host],
         [
-          { path: '/foo', splits: [split(backends[0]!, { appendHeaders: { 'Which-Backend': backends[0]! } })] },
-          { path: '/bar', splits: [split(backends[1]!, { appendHeaders: { 'Which-Backend': backends[1]! } })] },
-          { path: '/baz', splits: [split(backends[2]!, { appendHeaders: { 'Which-Backend': backends[2]! } })] },
+          {
+            path: '/foo',
+            splits: [split(backends[0]!, { appendHeaders: { 'Which-Backend': backends[0]! } })],
+          },
+          {
+            path: '/bar',
+            splits: [split(backends[1]!, { appendHeaders: { 'Which-Backend': backends[1]! } })],
+          },
+          {
+            path: '/baz',
+            splits: [split(backends[2]!, { appendHeaders: { 'Which-Backend': backends[2]! } })],
+          },
           { splits: [split(backends[3]!, { appendHeaders: { 'Which-Backend': backends[3]! } })] },
         ],
       ),
@@ -92,6 +110,10 @@ test('dispatch/path_and_percentage', async () => {
   expect([...counts.keys()].sort()).toEqual([one, two].sort());
   for (const n of [one, two]) {
     const got = counts.get(n) ?? 0;
-    expect({ backend: n, within: Math.abs(got - 500) <= 150, got }).toEqual({ backend: n, within: true, got });
+    expect({ backend: n, within: Math.abs(got - 500) <= 150, got }).toEqual({
+      backend: n,
+      within: true,
+      got,
+    });
   }
 });

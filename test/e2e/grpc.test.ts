@@ -36,16 +36,26 @@ test('grpc', async () => {
 
 test('grpc/split', async () => {
   const suffixes = { 'grpc-blue': '- blue', 'grpc-green': '- green' };
-  await startBackends(env, [grpcBackend('grpc-blue', suffixes['grpc-blue']), grpcBackend('grpc-green', suffixes['grpc-green'])]);
+  await startBackends(env, [
+    grpcBackend('grpc-blue', suffixes['grpc-blue']),
+    grpcBackend('grpc-green', suffixes['grpc-green']),
+  ]);
   const host = 'grpc-split.example.com';
   const ing = await createReady(env, 'grpc-split', {
-    rules: [rule([host], [{ splits: [split('grpc-blue', { percent: 50 }), split('grpc-green', { percent: 50 })] }])],
+    rules: [
+      rule([host], [{ splits: [split('grpc-blue', { percent: 50 }), split('grpc-green', { percent: 50 })] }]),
+    ],
   });
   const gw = await publicGateway(env, ing);
   const seenSuffixes = new Set<string>();
   for (let s = 0; s < 100 && seenSuffixes.size < 2; s++) {
     // A fresh client (connection) per stream, like conformance's per-stream dial.
-    const client = grpcPing({ address: gw.address, port: gw.port, authority: `${host}:80`, timeoutMs: 30_000 });
+    const client = grpcPing({
+      address: gw.address,
+      port: gw.port,
+      authority: `${host}:80`,
+      timeoutMs: 30_000,
+    });
     try {
       const stream = client.stream();
       let streamSuffix: string | undefined;

@@ -58,7 +58,7 @@ export async function startEnv(opts: { gateway?: object; log?: Logger } = {}): P
   await applyManifests(kc, [join(root, 'test/env/crds/knative'), knativeGatewayCrd()]);
   await ensureNamespace(rest, TEST_NAMESPACE);
   const network = await LocalNetwork.create();
-  await applyManifests(kc, [(opts.gateway ?? sampleGateway)]);
+  await applyManifests(kc, [opts.gateway ?? sampleGateway]);
   const operator = await startOperator({
     kubeconfig: cp.kubeconfigPath,
     runtime: 'local',
@@ -132,8 +132,9 @@ export async function startTestBackend(env: Env, spec: BackendSpec): Promise<Tes
     pod.address,
     '--port',
     String(port),
-    '--suffix',
-    spec.suffix ?? spec.name,
+    // `--suffix=<s>` form: suffixes like `- pong` start with a dash, which parseArgs rejects as
+    // an ambiguous separate argument.
+    `--suffix=${spec.suffix ?? spec.name}`,
   ];
   if (spec.gateway) args.push('--gateway', spec.gateway);
   if (spec.targetHost) args.push('--target-host', spec.targetHost);

@@ -42,7 +42,9 @@ test('headers/post-split', async () => {
   );
   const host = `${name}.example.com`;
   const ing = await createReady(env, name, {
-    rules: [rule([host], [{ splits: names.map((n) => split(n, { percent: 25, appendHeaders: { [HEADER]: n } })) }])],
+    rules: [
+      rule([host], [{ splits: names.map((n) => split(n, { percent: 25, appendHeaders: { [HEADER]: n } })) }]),
+    ],
   });
   const gw = await publicGateway(env, ing);
   const seenNames = new Set<string>();
@@ -96,7 +98,11 @@ test('headers/tags', async () => {
       rule(
         [host],
         [
-          { headers: { [TAG]: { exact: 'the-tag' } }, splits: [split(name)], appendHeaders: { 'Which-Backend': 'tag' } },
+          {
+            headers: { [TAG]: { exact: 'the-tag' } },
+            splits: [split(name)],
+            appendHeaders: { 'Which-Backend': 'tag' },
+          },
           { splits: [split(name)], appendHeaders: { 'Which-Backend': 'no-tag' } },
         ],
       ),

@@ -16,7 +16,9 @@ test('websocket', async () => {
   const suffix = '- pong';
   await startBackends(env, [{ name: 'websocket', kind: 'wsserver', suffix }]);
   const host = 'websocket.example.com';
-  const ing = await createReady(env, 'websocket', { rules: [rule([host], [{ splits: [split('websocket')] }])] });
+  const ing = await createReady(env, 'websocket', {
+    rules: [rule([host], [{ splits: [split('websocket')] }])],
+  });
   const gw = await publicGateway(env, ing);
   const conn = await wsDial({ address: gw.address, port: gw.port, host });
   try {
@@ -38,7 +40,10 @@ test('websocket/split', async () => {
   const host = 'websocket-split.example.com';
   const ing = await createReady(env, 'websocket-split', {
     rules: [
-      rule([host], [{ splits: [split('websocket-blue', { percent: 50 }), split('websocket-green', { percent: 50 })] }]),
+      rule(
+        [host],
+        [{ splits: [split('websocket-blue', { percent: 50 }), split('websocket-green', { percent: 50 })] }],
+      ),
     ],
   });
   const gw = await publicGateway(env, ing);

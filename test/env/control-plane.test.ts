@@ -106,7 +106,12 @@ describe('control plane', () => {
     await expect(
       co.createClusterCustomObject({
         ...cdc,
-        body: { apiVersion: `${GROUP}/v1alpha1`, kind: 'ClusterDomainClaim', metadata: { name: 'a.example.com' }, spec: {} },
+        body: {
+          apiVersion: `${GROUP}/v1alpha1`,
+          kind: 'ClusterDomainClaim',
+          metadata: { name: 'a.example.com' },
+          spec: {},
+        },
       }),
     ).rejects.toMatchObject({ code: 422 });
     await co.createClusterCustomObject({
@@ -161,15 +166,22 @@ describe('control plane', () => {
         expect(applied.map((o) => o.kind)).toEqual(['CustomResourceDefinition', 'Namespace', 'Widget']);
       }
       await waitForCRDs(kc, ['widgets.test.kgw.dev']);
-      const w = (await kc
-        .makeApiClient(CustomObjectsApi)
-        .getNamespacedCustomObject({ group: 'test.kgw.dev', version: 'v1', namespace: 'apply-test', plural: 'widgets', name: 'w1' })) as {
+      const w = (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+        group: 'test.kgw.dev',
+        version: 'v1',
+        namespace: 'apply-test',
+        plural: 'widgets',
+        name: 'w1',
+      })) as {
         size?: number;
       };
       expect(w.size).toBe(3);
       // kgw's own CRDs: an empty or missing folder installs nothing
       expect(await installKgwCRDs(kc, join(dir, 'missing'))).toEqual([]);
-      writeFileSync(file.replace('widget.yaml', 'only.yml'), JSON.stringify({ ...crd, metadata: { name: 'widgets.test.kgw.dev' } }));
+      writeFileSync(
+        file.replace('widget.yaml', 'only.yml'),
+        JSON.stringify({ ...crd, metadata: { name: 'widgets.test.kgw.dev' } }),
+      );
       rmSync(file);
       expect((await installKgwCRDs(kc, dir)).map((o) => o.metadata?.name)).toEqual(['widgets.test.kgw.dev']);
     } finally {
@@ -180,13 +192,20 @@ describe('control plane', () => {
   it('reports a bad manifest with the object and the server message', async () => {
     await expect(
       applyManifests(kc, [
-        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'bad', namespace: 'default' }, spec: { ports: [{ port: 0 }] } },
+        {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: 'bad', namespace: 'default' },
+          spec: { ports: [{ port: 0 }] },
+        },
       ]),
     ).rejects.toThrow(/v1\/Service default\/bad: PATCH .*: HTTP 422/);
   });
 
   it('times out waiting for a CRD that does not exist, naming it', async () => {
-    await expect(waitForCRDs(kc, ['nothings.test.kgw.dev'], { timeoutMs: 300 })).rejects.toThrow(/nothings\.test\.kgw\.dev/);
+    await expect(waitForCRDs(kc, ['nothings.test.kgw.dev'], { timeoutMs: 300 })).rejects.toThrow(
+      /nothings\.test\.kgw\.dev/,
+    );
   });
 });
 
@@ -196,8 +215,13 @@ describe('two control planes at once', () => {
     try {
       expect(a.server).not.toEqual(b.server);
       expect(a.dir).not.toEqual(b.dir);
-      await a.kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'only-in-a' } } });
-      const inB = (await b.kubeConfig().makeApiClient(CoreV1Api).listNamespace()).items.map((n) => n.metadata?.name);
+      await a
+        .kubeConfig()
+        .makeApiClient(CoreV1Api)
+        .createNamespace({ body: { metadata: { name: 'only-in-a' } } });
+      const inB = (await b.kubeConfig().makeApiClient(CoreV1Api).listNamespace()).items.map(
+        (n) => n.metadata?.name,
+      );
       expect(inB).not.toContain('only-in-a');
       // b does not accept a's token
       const cross = b.kubeConfig();

@@ -84,7 +84,10 @@ async function startOnce(opts: ControlPlaneOptions, attempt: number): Promise<Co
   const apiserverLogPath = join(dir, 'kube-apiserver.log');
   const etcdPath = etcdBin();
   const apiserverPath = apiserverBin();
-  progress(`control plane: starting etcd + kube-apiserver in ${dir}${attempt > 1 ? ` (attempt ${attempt})` : ''}`, opts.log);
+  progress(
+    `control plane: starting etcd + kube-apiserver in ${dir}${attempt > 1 ? ` (attempt ${attempt})` : ''}`,
+    opts.log,
+  );
 
   const [etcdClientPort, etcdPeerPort, apiPort] = (await freePorts(3)) as [number, number, number];
   const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
@@ -131,14 +134,20 @@ async function startOnce(opts: ControlPlaneOptions, attempt: number): Promise<Co
   // The apiserver would retry a missing etcd, but with a 1 s gRPC backoff: wait for etcd instead.
   const etcdExited = (): string | undefined => {
     const info = etcd.exitInfo();
-    return info === undefined ? undefined : `etcd exited (code ${info.code}); log ${etcdLogPath}:\n${tailFile(etcdLogPath, 20)}`;
+    return info === undefined
+      ? undefined
+      : `etcd exited (code ${info.code}); log ${etcdLogPath}:\n${tailFile(etcdLogPath, 20)}`;
   };
   try {
-    await waitUntil(`etcd ${etcdUrl}/health (log: ${etcdLogPath})`, async () => (await httpGet(`${etcdUrl}/health`)).includes('"true"'), {
-      timeoutMs: 20_000,
-      intervalMs: 10,
-      abort: etcdExited,
-    });
+    await waitUntil(
+      `etcd ${etcdUrl}/health (log: ${etcdLogPath})`,
+      async () => (await httpGet(`${etcdUrl}/health`)).includes('"true"'),
+      {
+        timeoutMs: 20_000,
+        intervalMs: 10,
+        abort: etcdExited,
+      },
+    );
   } catch (err) {
     await etcd.stop();
     unregisterDirCleanup();
@@ -204,7 +213,8 @@ async function startOnce(opts: ControlPlaneOptions, attempt: number): Promise<Co
     caPem = readServingCA(certDir);
     // the serving certificate must verify against the CA we hand out
     const check = await httpsGet(`${server}/version`, token, caPem);
-    if (check.status !== 200) throw new Error(`GET /version with the CA: status ${check.status}: ${check.body}`);
+    if (check.status !== 200)
+      throw new Error(`GET /version with the CA: status ${check.status}: ${check.body}`);
   } catch (err) {
     await stopAll();
     unregisterDirCleanup();
@@ -254,7 +264,9 @@ async function startOnce(opts: ControlPlaneOptions, attempt: number): Promise<Co
 function readServingCA(certDir: string): string {
   const file = join(certDir, 'apiserver.crt');
   if (!existsSync(file)) throw new Error(`no ${file}`);
-  const blocks = readFileSync(file, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  const blocks = readFileSync(file, 'utf8').match(
+    /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g,
+  );
   const last = blocks?.[blocks.length - 1];
   if (last === undefined) throw new Error(`no certificate in ${file}`);
   return `${last}\n`;
@@ -293,7 +305,9 @@ function httpsGet(url: string, token: string, caPem?: string): Promise<{ status:
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
         res.on('error', reject);
       },
     );

@@ -32,7 +32,10 @@ export async function validateEnvoyConfig(config: object): Promise<{ ok: boolean
     writeFileSync(file, JSON.stringify(config));
     const args = ['--mode', 'validate', '-c', file, '--disable-hot-restart', '--log-level', 'warn'];
     try {
-      const { stdout, stderr } = await execFileAsync(envoyBin(), args, { timeout: 60_000, maxBuffer: 16 << 20 });
+      const { stdout, stderr } = await execFileAsync(envoyBin(), args, {
+        timeout: 60_000,
+        maxBuffer: 16 << 20,
+      });
       return { ok: true, output: stdout + stderr };
     } catch (err) {
       const e = err as { stdout?: string; stderr?: string; code?: number | string; killed?: boolean };
@@ -93,7 +96,9 @@ export async function startEnvoy(opts: StartEnvoyOptions): Promise<EnvoyProcess>
   const bin = envoyBin();
   const keep = process.env.KGW_KEEP_ENV === '1';
   const dir = mkdtempSync(join(tmpdir(), `kgw-envoy-${opts.id}-`));
-  const unregisterDir = keep ? () => false : onProcessExit(() => rmSync(dir, { recursive: true, force: true }));
+  const unregisterDir = keep
+    ? () => false
+    : onProcessExit(() => rmSync(dir, { recursive: true, force: true }));
   const adminSocket = join(dir, 'admin.sock');
   const logPath = join(dir, 'envoy.log');
   const configPath = join(dir, 'config.json');
@@ -184,7 +189,9 @@ export function adminRequest(socketPath: string, method: string, path: string): 
     const req = request({ socketPath, method, path, timeout: 10_000, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+      );
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`timeout: admin ${method} ${path}`)));

@@ -40,11 +40,20 @@ export async function kubeRequest(
 ): Promise<KubeResponse> {
   const server = kc.getCurrentCluster()?.server;
   if (server === undefined) throw new Error('kubeconfig has no current cluster');
-  const opts: RequestOptions = { method, headers: { accept: 'application/json' }, timeout: 30_000, agent: false };
+  const opts: RequestOptions = {
+    method,
+    headers: { accept: 'application/json' },
+    timeout: 30_000,
+    agent: false,
+  };
   await kc.applyToHTTPSOptions(opts);
   const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
   if (payload !== undefined) {
-    opts.headers = { ...opts.headers, 'content-type': contentType, 'content-length': Buffer.byteLength(payload) };
+    opts.headers = {
+      ...opts.headers,
+      'content-type': contentType,
+      'content-length': Buffer.byteLength(payload),
+    };
   }
   const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = request(new URL(path, server), opts, (r) => {
@@ -90,7 +99,9 @@ export class ResourceResolver {
     let list: ResourceInfo[];
     try {
       const res = await kubeRequest(this.kc, 'GET', groupVersionPath(apiVersion));
-      list = ((res.json as { resources?: ResourceInfo[] }).resources ?? []).filter((r) => !r.name.includes('/'));
+      list = ((res.json as { resources?: ResourceInfo[] }).resources ?? []).filter(
+        (r) => !r.name.includes('/'),
+      );
     } catch (err) {
       if (err instanceof KubeHttpError && err.status === 404) return undefined;
       throw err;
@@ -100,7 +111,12 @@ export class ResourceResolver {
   }
 
   /** Path of one object (`name` given) or of its collection. */
-  async objectPath(apiVersion: string, kind: string, namespace: string | undefined, name?: string): Promise<string> {
+  async objectPath(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name?: string,
+  ): Promise<string> {
     const r = await this.resolve(apiVersion, kind);
     if (r === undefined) throw new UnknownKindError(apiVersion, kind);
     const parts = [groupVersionPath(apiVersion)];

@@ -15,12 +15,16 @@ export interface ApplyOptions {
   timeoutMs?: number;
 }
 
-/** A manifest file, a folder of *.yaml/*.yml/*.json files (sorted by name), or an object. */
-export type ManifestSource = string | KubernetesObject;
+/**
+ * A manifest file, a folder of *.yaml/*.yml/*.json files (sorted by name), or an object with
+ * apiVersion, kind and metadata.name (a plain value or a typed model such as @kubernetes-models'
+ * classes; it is sent as its JSON).
+ */
+export type ManifestSource = string | object;
 
 /** Reads every object from YAML/JSON files and folders; `kind: List` is flattened, empty docs skipped. */
 export function loadManifests(sources: ManifestSource | ManifestSource[]): KubernetesObject[] {
-  const list = Array.isArray(sources) ? sources : [sources];
+  const list: ManifestSource[] = Array.isArray(sources) ? (sources as ManifestSource[]) : [sources];
   const out: KubernetesObject[] = [];
   for (const src of list) {
     if (typeof src !== 'string') {
@@ -38,8 +42,9 @@ export function loadManifests(sources: ManifestSource | ManifestSource[]): Kuber
         if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors.map((e) => e.message).join('; ')}`);
         const value: unknown = doc.toJS();
         if (value === null || value === undefined) continue;
-        if (typeof value !== 'object' || Array.isArray(value)) throw new Error(`${file}: a document is not an object`);
-        out.push(...flatten(value as KubernetesObject));
+        if (typeof value !== 'object' || Array.isArray(value))
+          throw new Error(`${file}: a document is not an object`);
+        out.push(...flatten(value));
       }
     }
   }
@@ -48,7 +53,8 @@ export function loadManifests(sources: ManifestSource | ManifestSource[]): Kuber
 
 function flatten(obj: KubernetesObject): KubernetesObject[] {
   const items = (obj as { items?: unknown }).items;
-  if (obj.kind === 'List' && Array.isArray(items)) return items.flatMap((i) => flatten(i as KubernetesObject));
+  if (obj.kind === 'List' && Array.isArray(items))
+    return items.flatMap((i) => flatten(i as KubernetesObject));
   return [obj];
 }
 
@@ -115,7 +121,11 @@ export async function applyManifests(
 }
 
 /** Polls until every named CRD has condition Established=True (bounded, default 30 s). */
-export async function waitForCRDs(kc: KubeConfig, names: string[], opts: { timeoutMs?: number } = {}): Promise<void> {
+export async function waitForCRDs(
+  kc: KubeConfig,
+  names: string[],
+  opts: { timeoutMs?: number } = {},
+): Promise<void> {
   if (names.length === 0) return;
   const api = kc.makeApiClient(ApiextensionsV1Api);
   let pending = [...names];

@@ -1,5 +1,6 @@
 // Creates real network namespaces (needs root and iproute2) and reaches servers inside them.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { get } from 'node:http';
 import { createTestNetwork, cleanupStaleNetworks, type TestNetwork } from './netns.ts';
 
@@ -9,6 +10,15 @@ function netnsList(): string[] {
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '')
     .filter(Boolean);
+}
+
+function linkExists(name: string): boolean {
+  try {
+    execFileSync('ip', ['link', 'show', name], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function httpGetText(url: string): Promise<string> {
@@ -85,7 +95,8 @@ describe('test network', () => {
           return { n, addr };
         }),
       );
-      for (const { n, addr } of servers) expect(await httpGetText(`http://${addr}:9000/`)).toBe(`${n.name} from ${addr}`);
+      for (const { n, addr } of servers)
+        expect(await httpGetText(`http://${addr}:9000/`)).toBe(`${n.name} from ${addr}`);
     } finally {
       await Promise.all(nets.map((n) => n.destroy()));
     }
@@ -97,17 +108,22 @@ describe('test network', () => {
     const script = `
       const { createTestNetwork } = await import(${JSON.stringify(new URL('./netns.ts', import.meta.url).href)});
       const net = await createTestNetwork();
-      console.log(net.name);
+      console.log(net.name + ' ' + net.index);
       setInterval(() => {}, 1000);`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const name = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const line = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('child did not create a network within 20 s')), 20_000);
       child.stdout.once('data', (d: Buffer) => {
         clearTimeout(timer);
         resolve(d.toString().trim());
       });
     });
+    const [name = '', index = ''] = line.split(' ');
+    const veth = `kgw${index}r`;
     expect(netnsList()).toContain(name);
+    expect(linkExists(veth)).toBe(true);
     child.kill('SIGKILL');
     await exitOf(child);
     expect(netnsList()).toContain(name); // left behind
@@ -115,7 +131,10 @@ describe('test network', () => {
     try {
       expect(cleanupStaleNetworks()).toContain(name);
       expect(netnsList()).not.toContain(name);
+      expect(linkExists(veth)).toBe(false);
+      expect(existsSync(`/run/kgw-netns/${index}/test-network.json`)).toBe(false);
       expect(netnsList()).toContain(own.name);
+      expect(linkExists(`kgw${own.index}r`)).toBe(true);
     } finally {
       await own.destroy();
     }

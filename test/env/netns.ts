@@ -1,13 +1,14 @@
 // Test networks: a network namespace `kgw-<id>` joined to the root namespace by a veth pair, for
 // servers that need non-loopback addresses (the apiserver rejects 127.0.0.0/8 in EndpointSlices).
-// Network N (1..254) owns 198.18.N.0/24: the root side is 198.18.N.1, addresses handed out by
-// allocateAddress() go on the namespace side. N is claimed by atomically creating a record file
-// (<state dir>/<N>.json with the creator's pid), so parallel test workers never collide and stale
-// networks of dead processes can be found and removed. Needs root and iproute2.
+// Network N owns 198.18.N.0/24: the root side is 198.18.N.1, addresses handed out by
+// allocateAddress() go on the namespace side. N is claimed with the same convention as
+// operator/fleets/network.ts (an exclusively created slot dir /run/kgw-netns/<N> holding `pid`),
+// so the two never pick the same subnet; our slots also hold `test-network.json` (pid, its start
+// time, namespace name), from which stale networks of dead processes are found and removed.
+// Needs root and iproute2.
 import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { onProcessExit, raceTimeout } from './proc.ts';
@@ -39,22 +40,20 @@ interface NetRecord {
   index: number;
 }
 
-let stateDirCache: string | undefined;
-/** Where network records live: /run/kgw-netns when writable (cleared on reboot, like namespaces). */
-function stateDir(): string {
-  if (stateDirCache !== undefined) return stateDirCache;
-  for (const dir of [process.env.KGW_NETNS_STATE_DIR, '/run/kgw-netns', join(tmpdir(), 'kgw-netns')]) {
-    if (dir === undefined || dir === '') continue;
-    try {
-      mkdirSync(dir, { recursive: true });
-      accessSync(dir, constants.W_OK);
-      stateDirCache = dir;
-      return dir;
-    } catch {
-      // next
-    }
-  }
-  throw new Error('no writable state dir for test networks');
+const RECORD = 'test-network.json';
+
+/** Slot dirs, shared with operator/fleets/network.ts (/run is cleared on reboot, like namespaces). */
+function slotDir(): string {
+  const dir = process.env.KGW_NETNS_STATE_DIR ?? '/run/kgw-netns';
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** Where reclaimed slots are moved before their resources are removed (outside slotDir()). */
+function trashDir(): string {
+  const dir = `${slotDir()}.trash`;
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 function processStart(pid: number): string | undefined {
@@ -74,43 +73,63 @@ function isAlive(rec: NetRecord): boolean {
 
 const rootIf = (n: number): string => `kgw${n}r`;
 const nsIf = (n: number): string => `kgw${n}n`;
-const recordPath = (n: number): string => join(stateDir(), `${n}.json`);
-
-/**
- * Runs `fn` holding slot N's reclaim lock (an exclusively created directory), so two processes
- * never both remove a stale record and one of them the other's fresh one. false if it is held.
- */
-function withSlotLock(n: number, fn: () => void): boolean {
-  const lock = join(stateDir(), `${n}.lock`);
-  try {
-    mkdirSync(lock);
-  } catch {
-    // held by another process, or left by one that died while holding it (swept after a minute)
-    try {
-      if (Date.now() - statSync(lock).mtimeMs > 60_000) rmSync(lock, { recursive: true, force: true });
-    } catch {
-      // gone meanwhile
-    }
-    return false;
-  }
-  try {
-    fn();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-  return true;
-}
+const slotPath = (n: number): string => join(slotDir(), String(n));
 
 function sameRecord(a: NetRecord, b: NetRecord | undefined): boolean {
-  return b !== undefined && a.pid === b.pid && a.start === b.start && a.name === b.name && a.index === b.index;
+  return (
+    b !== undefined && a.pid === b.pid && a.start === b.start && a.name === b.name && a.index === b.index
+  );
 }
 
-function readRecord(path: string): NetRecord | undefined {
+function readRecord(dir: string): NetRecord | undefined {
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as NetRecord;
+    return JSON.parse(readFileSync(join(dir, RECORD), 'utf8')) as NetRecord;
   } catch {
     return undefined;
   }
+}
+
+/** Claims slot N: mkdir is atomic; `pid` is written at once (the other user of the dirs reads it). */
+function tryClaim(n: number, rec: NetRecord): boolean {
+  const dir = slotPath(n);
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  writeFileSync(join(dir, 'pid'), String(rec.pid));
+  writeFileSync(join(dir, RECORD), JSON.stringify(rec));
+  return true;
+}
+
+/**
+ * Takes over the slot of a dead test network: the slot dir is renamed away (atomic: of several
+ * reclaimers exactly one wins), then its namespace and veth are removed. If the dir moved turns
+ * out to be a fresh claim (someone reclaimed and re-claimed it meanwhile), it is put back.
+ */
+function reclaim(stale: NetRecord): boolean {
+  const moved = join(trashDir(), `${stale.index}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    renameSync(slotPath(stale.index), moved);
+  } catch {
+    return false; // another process got there first
+  }
+  if (!sameRecord(stale, readRecord(moved))) {
+    try {
+      renameSync(moved, slotPath(stale.index));
+    } catch {
+      // the slot was claimed again meanwhile; the moved record's owner keeps its resources
+    }
+    return false;
+  }
+  removeSync(stale.name, stale.index);
+  rmSync(moved, { recursive: true, force: true });
+  return true;
+}
+
+function releaseSlot(n: number, rec: NetRecord): void {
+  if (sameRecord(rec, readRecord(slotPath(n)))) rmSync(slotPath(n), { recursive: true, force: true });
 }
 
 async function ip(args: string[]): Promise<string> {
@@ -125,7 +144,9 @@ async function ip(args: string[]): Promise<string> {
 
 function ipSync(args: string[]): string {
   try {
-    return execFileSync('ip', args, { timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] }).toString('utf8');
+    return execFileSync('ip', args, { timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] }).toString(
+      'utf8',
+    );
   } catch {
     return '';
   }
@@ -163,30 +184,20 @@ export function cleanupStaleNetworks(): string[] {
   const removed: string[] = [];
   const owned = new Set<string>();
   const ownedIndexes = new Set<number>();
-  for (const f of readdirSync(stateDir())) {
-    if (!/^\d+\.json$/.test(f)) continue;
-    const path = join(stateDir(), f);
-    const rec = readRecord(path);
-    if (rec === undefined || isAlive(rec)) {
-      // unreadable: being written right now; keep its resources too
-      if (rec !== undefined) {
-        owned.add(rec.name);
-        ownedIndexes.add(rec.index);
-      } else {
-        ownedIndexes.add(Number(f.split('.')[0]));
-      }
+  for (const entry of readdirSync(slotDir())) {
+    if (!/^\d+$/.test(entry)) continue;
+    const rec = readRecord(join(slotDir(), entry));
+    if (rec === undefined) {
+      // a LocalNetwork slot (operator/fleets/network.ts sweeps those) or a claim being written
+      ownedIndexes.add(Number(entry));
       continue;
     }
-    const locked = withSlotLock(rec.index, () => {
-      if (!sameRecord(rec, readRecord(path))) return;
-      removeSync(rec.name, rec.index);
-      rmSync(path, { force: true });
-      removed.push(rec.name);
-    });
-    if (!locked) {
+    if (isAlive(rec) || !reclaim(rec)) {
       owned.add(rec.name);
       ownedIndexes.add(rec.index);
+      continue;
     }
+    removed.push(rec.name);
   }
   // namespaces and veths without a live record (their record was lost or never written)
   for (const name of namespaces) {
@@ -199,48 +210,34 @@ export function cleanupStaleNetworks(): string[] {
   return removed;
 }
 
-/** Claims a free N by creating its record file exclusively; reclaims slots of dead processes. */
-function claimIndex(name: string): number {
+/** Claims a free N in 1..254 (random start); takes over slots of dead test networks on the way. */
+function claimIndex(name: string): { n: number; rec: NetRecord } {
   const start = processStart(process.pid) ?? '';
   const offset = Math.floor(Math.random() * 254);
   for (let i = 0; i < 254; i++) {
     const n = ((offset + i) % 254) + 1;
-    const path = recordPath(n);
     const rec: NetRecord = { pid: process.pid, start, name, index: n };
-    try {
-      writeFileSync(path, JSON.stringify(rec), { flag: 'wx' });
-      return n;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const old = readRecord(path);
-    if (old === undefined || isAlive(old)) continue;
-    let claimed = false;
-    withSlotLock(n, () => {
-      if (!sameRecord(old, readRecord(path))) return; // someone else reclaimed it first
-      removeSync(old.name, old.index);
-      rmSync(path, { force: true });
-      writeFileSync(path, JSON.stringify(rec), { flag: 'wx' });
-      claimed = true;
-    });
-    if (claimed) return n;
+    if (tryClaim(n, rec)) return { n, rec };
+    const old = readRecord(slotPath(n));
+    if (old !== undefined && !isAlive(old) && reclaim(old) && tryClaim(n, rec)) return { n, rec };
   }
-  throw new Error(`no free test network slot in ${stateDir()} (all 254 taken)`);
+  throw new Error(`no free test network slot in ${slotDir()} (all 254 taken)`);
 }
 
 /** Creates a namespace `kgw-<id>` (or `opts.name`, which must start with `kgw-`) with a veth link to the root namespace. */
 export async function createTestNetwork(opts: { name?: string } = {}): Promise<TestNetwork> {
   if (!staleSweepDone) cleanupStaleNetworks();
   const name = opts.name ?? `kgw-${randomBytes(3).toString('hex')}`;
-  if (!/^kgw-[a-zA-Z0-9_.-]{1,40}$/.test(name)) throw new Error(`test network name must look like kgw-<id>: ${name}`);
-  const n = claimIndex(name);
+  if (!/^kgw-[a-zA-Z0-9_.-]{1,40}$/.test(name))
+    throw new Error(`test network name must look like kgw-<id>: ${name}`);
+  const { n, rec } = claimIndex(name);
   const hostAddress = `198.18.${n}.1`;
   const children = new Set<ChildProcess>();
   let destroyed = false;
   const unregister = onProcessExit(() => {
     for (const c of children) c.kill('SIGKILL');
     removeSync(name, n);
-    rmSync(recordPath(n), { force: true });
+    releaseSlot(n, rec);
   });
   try {
     await ip(['netns', 'add', name]);
@@ -252,7 +249,7 @@ export async function createTestNetwork(opts: { name?: string } = {}): Promise<T
   } catch (err) {
     unregister();
     removeSync(name, n);
-    rmSync(recordPath(n), { force: true });
+    releaseSlot(n, rec);
     throw err;
   }
 
@@ -289,7 +286,7 @@ export async function createTestNetwork(opts: { name?: string } = {}): Promise<T
         }),
       );
       removeSync(name, n);
-      rmSync(recordPath(n), { force: true });
+      releaseSlot(n, rec);
       unregister();
     },
   };

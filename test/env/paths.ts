@@ -61,7 +61,9 @@ function resolve(what: string, envKey: string, candidates: (string | undefined)[
   }
   for (const c of candidates) if (c !== undefined && isExecutable(c)) return c;
   const looked = candidates.filter((c): c is string => c !== undefined).join(', ');
-  throw new Error(`${what} not found (looked at ${looked || 'PATH'}; override with ${envKey}): ${SETUP_HINT}`);
+  throw new Error(
+    `${what} not found (looked at ${looked || 'PATH'}; override with ${envKey}): ${SETUP_HINT}`,
+  );
 }
 
 /** etcd: KGW_ETCD_BIN, a cached build `<cache>/etcd/etcd`, or `etcd` on PATH (Debian's etcd-server). */

@@ -93,16 +93,16 @@ export function spawnOwned(name: string, cmd: string, args: string[], opts: Spaw
     closeSync(fd);
   }
   let info: ExitInfo | undefined;
-  let proc: OwnedProcess | undefined;
+  const self: { proc?: OwnedProcess } = {}; // set below; the events fire later (or never, if spawn throws)
   const exited = new Promise<ExitInfo>((resolve) => {
     child.once('exit', (code, signal) => {
       info = { code, signal };
-      if (proc) live.delete(proc);
+      if (self.proc) live.delete(self.proc);
       resolve(info);
     });
     child.once('error', () => {
       info = { code: -1, signal: null };
-      if (proc) live.delete(proc);
+      if (self.proc) live.delete(self.proc);
       resolve(info);
     });
   });
@@ -121,9 +121,11 @@ export function spawnOwned(name: string, cmd: string, args: string[], opts: Spaw
       if (await raceTimeout(exited, graceMs)) return;
     }
     child.kill('SIGKILL');
-    if (!(await raceTimeout(exited, 5000))) throw new Error(`${name} (pid ${pid}) did not exit after SIGKILL`);
+    if (!(await raceTimeout(exited, 5000)))
+      throw new Error(`${name} (pid ${pid}) did not exit after SIGKILL`);
   };
-  proc = { name, pid, child, logPath: opts.logPath, exited, exitInfo: () => info, stop };
+  const proc: OwnedProcess = { name, pid, child, logPath: opts.logPath, exited, exitInfo: () => info, stop };
+  self.proc = proc;
   live.add(proc);
   return proc;
 }
@@ -203,7 +205,10 @@ export async function freePorts(n: number): Promise<number[]> {
 export function tailFile(path: string, lines = 30): string {
   try {
     const text = readFileSync(path, 'utf8');
-    return text.split('\n').slice(-lines - 1).join('\n');
+    return text
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
   } catch {
     return '';
   }

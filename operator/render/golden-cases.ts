@@ -1,0 +1,95 @@
+// Golden cases: Kubernetes objects in test/golden/cases/<case>.yaml, translated and rendered for
+// an external and a cluster-local fleet (shared by the golden and the Envoy-validation tests).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { EndpointSlice, Secret, Service } from '../api/core.ts';
+import { hasClass, KGW_INGRESS_CLASS, ingressKey, type KIngress } from '../api/kingress.ts';
+import { resolveConflicts, type Candidate } from '../translate/conflicts.ts';
+import { translateIngress } from '../translate/ingress.ts';
+import { lookupsFromObjects } from '../translate/lookups.ts';
+import { renderFleet, type FleetRenderOptions, type FleetResources } from './fleet.ts';
+
+export const goldenDir = join(import.meta.dirname, '../../test/golden/cases');
+
+export const goldenFleets: Record<string, FleetRenderOptions> = {
+  external: { visibility: 'ExternalIP', httpPort: 8080, httpsPort: 8443, accessLog: false },
+  local: { visibility: 'ClusterLocal', httpPort: 8081, httpsPort: 8444, accessLog: false },
+};
+
+export interface Objects {
+  ingresses: KIngress[];
+  services: Service[];
+  slices: EndpointSlice[];
+  secrets: Secret[];
+}
+
+export function loadCase(file: string): Objects {
+  const docs = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as { kind?: string });
+  const of = <T>(kind: string) => docs.filter((d) => d.kind === kind) as T[];
+  return {
+    ingresses: of<KIngress>('Ingress'),
+    services: of<Service>('Service'),
+    slices: of<EndpointSlice>('EndpointSlice'),
+    secrets: of<Secret>('Secret'),
+  };
+}
+
+export function renderCase(objs: Objects): Record<string, unknown> {
+  const lookups = lookupsFromObjects(objs);
+  const ingresses: Record<string, unknown> = {};
+  const candidates: Candidate[] = [];
+  for (const ing of objs.ingresses) {
+    const key = ingressKey(ing);
+    if (!hasClass(ing, KGW_INGRESS_CLASS)) {
+      ingresses[key] = { result: 'IgnoredOtherClass' };
+      continue;
+    }
+    const res = translateIngress(ing, lookups);
+    if (!res.ok) {
+      ingresses[key] = { result: res.problem.reason, message: res.problem.message };
+      continue;
+    }
+    ingresses[key] = { result: 'Accepted', hash: res.ir.hash, probes: res.ir.probes };
+    candidates.push({ ir: res.ir, created: ing.metadata.creationTimestamp ?? '' });
+  }
+  const { accepted, conflicts } = resolveConflicts(candidates);
+  for (const [key, c] of conflicts) {
+    ingresses[key] = { result: 'DomainConflict', host: c.host, owner: c.owner };
+  }
+  const fleets: Record<string, unknown> = {};
+  for (const [name, opts] of Object.entries(goldenFleets)) {
+    const r = renderFleet(opts, accepted, lookups);
+    fleets[name] = {
+      listeners: [...r.listeners.values()],
+      routes: [...r.routes.values()],
+      clusters: [...r.clusters.values()],
+      endpoints: [...r.endpoints.values()],
+      secrets: [...r.secrets.keys()],
+    };
+  }
+  return { ingresses: Object.fromEntries(Object.entries(ingresses).sort()), fleets };
+}
+
+/** The rendered resources of every golden fleet for one case. */
+export function renderCaseFleets(objs: Objects): { fleet: string; res: FleetResources }[] {
+  const lookups = lookupsFromObjects(objs);
+  const candidates: Candidate[] = objs.ingresses
+    .filter((i) => hasClass(i, KGW_INGRESS_CLASS))
+    .flatMap((i) => {
+      const r = translateIngress(i, lookups);
+      return r.ok ? [{ ir: r.ir, created: i.metadata.creationTimestamp ?? '' }] : [];
+    });
+  const { accepted } = resolveConflicts(candidates);
+  return Object.entries(goldenFleets).map(([fleet, opts]) => ({
+    fleet,
+    res: renderFleet(opts, accepted, lookups),
+  }));
+}
+
+export function goldenCases(files: string[]): string[] {
+  return files
+    .filter((f) => f.endsWith('.yaml') && !f.endsWith('.golden.yaml'))
+    .map((f) => f.replace(/\.yaml$/, ''))
+    .sort();
+}

@@ -1,0 +1,37 @@
+import { XdsServer } from '../server.ts';
+import { AdsClient } from '../client.ts';
+import { TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE, protoRoot } from '../protos.ts';
+import { byName, edsCluster, httpListener, loadAssignment, sampleRoute } from '../samples.ts';
+protoRoot();
+const N = 10000;
+const names = Array.from({ length: N }, (_, i) => `ns${i % 100}/svc${i}-00001/80`);
+const vhost = (n: string, i: number) => ({ ...sampleRoute.virtual_hosts[0], name: n, domains: [`svc${i}.ns.example.com`, `svc${i}.ns.example.com:*`] });
+const route = { ...sampleRoute, name: 'http', virtual_hosts: names.map(vhost) };
+const clusters = byName(names.map((n) => edsCluster(n)));
+const clas = byName(names.map((n, i) => loadAssignment(n, `10.${(i >> 8) & 255}.${i & 255}.1`)));
+const server = new XdsServer({});
+let t = performance.now();
+server.setSnapshot('f', { [TYPE_CLUSTER]: clusters, [TYPE_ENDPOINT]: clas, [TYPE_LISTENER]: byName([httpListener('http', 8080)]), [TYPE_ROUTE]: byName([route]) });
+console.log('initial setSnapshot ms', (performance.now() - t).toFixed(0));
+t = performance.now();
+const route2 = { ...route, virtual_hosts: [...route.virtual_hosts.slice(1), vhost('x', 99999)] };
+server.setSnapshot('f', { [TYPE_ROUTE]: byName([route2]) });
+console.log('route change ms', (performance.now() - t).toFixed(0));
+t = performance.now();
+const clas2 = new Map(clas); clas2.set(names[5]!, loadAssignment(names[5]!, '10.99.99.99'));
+server.setSnapshot('f', { [TYPE_ENDPOINT]: clas2 });
+console.log('one EDS change (identity reuse) ms', (performance.now() - t).toFixed(0));
+const port = await server.listen('127.0.0.1:0');
+server.markSynced();
+for (const mode of ['sotw', 'delta'] as const) {
+  const c = new AdsClient(`127.0.0.1:${port}`, mode, { id: mode, cluster: 'f' });
+  t = performance.now();
+  c.subscribe(TYPE_CLUSTER); c.ack(await c.next(20000));
+  c.subscribe(TYPE_ENDPOINT, names); c.ack(await c.next(20000));
+  c.subscribe(TYPE_LISTENER); c.ack(await c.next(20000));
+  c.subscribe(TYPE_ROUTE, ['http']); c.ack(await c.next(20000));
+  console.log(mode, 'initial fetch ms', (performance.now() - t).toFixed(0), JSON.stringify(server.stats().bytesSent));
+  c.close();
+}
+console.log('rss MB', (process.memoryUsage().rss / 1e6).toFixed(0));
+await server.close();
