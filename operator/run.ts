@@ -20,13 +20,16 @@ export interface OperatorOptions {
   /** Reuse an existing local network (tests share one with their backends). */
   network?: LocalNetwork;
   envoyLogLevel?: string;
+  /** Envoy's xDS flavour (default delta). */
+  xdsProtocol?: 'delta' | 'sotw';
 }
 
 export interface RunningOperator {
   engine: Engine;
   xds: XdsServer;
   network: LocalNetwork;
-  stop(): Promise<void>;
+  /** Stops the operator; with keepFleets the Envoy replicas keep running for a successor. */
+  stop(opts?: { keepFleets?: boolean }): Promise<void>;
 }
 
 export async function startOperator(o: OperatorOptions): Promise<RunningOperator> {
@@ -47,6 +50,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     workDir: join(o.workDir, 'envoy'),
     log: o.log.child({ component: 'fleets' }),
     ...(o.envoyLogLevel ? { envoyLogLevel: o.envoyLogLevel } : {}),
+    ...(o.xdsProtocol ? { xdsProtocol: o.xdsProtocol } : {}),
   });
   const engine = new Engine({
     rest,
@@ -61,11 +65,11 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     engine,
     xds,
     network,
-    async stop() {
+    async stop(opts = {}) {
       await engine.stop();
-      await runtime.close();
+      await runtime.close({ keepReplicas: opts.keepFleets === true });
       await xds.close();
-      if (ownNetwork) await network.destroy();
+      if (ownNetwork && !opts.keepFleets) await network.destroy();
     },
   };
 }

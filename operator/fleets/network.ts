@@ -115,6 +115,11 @@ export class LocalNetwork {
     await ip('link', 'set', `kgw${n}h`, 'up');
   }
 
+  /** The pod with this network namespace, if this network created it and it still exists. */
+  pod(netns: string): Pod | undefined {
+    return this.pods.get(netns);
+  }
+
   /** A new pod namespace with its own address on the network. */
   async addPod(name: string): Promise<Pod> {
     if (this.destroyed) throw new Error('network destroyed');

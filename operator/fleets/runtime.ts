@@ -30,5 +30,6 @@ export interface FleetRuntime {
   replicas(fleetKey: string): Replica[];
   /** Called when a replica becomes ready, stops being ready, appears or goes. */
   onChange(cb: (fleetKey: string) => void): void;
-  close(): Promise<void>;
+  /** Stops the replicas, or leaves them running for a successor when keepReplicas is set. */
+  close(opts?: { keepReplicas?: boolean }): Promise<void>;
 }

@@ -19,14 +19,24 @@ export interface ReflectorOptions {
   log: Logger;
   /** Page size for lists. */
   limit?: number;
+  /** Server-side timeout of each watch. Default: a random 240–299 s, so reflectors do not reconnect in step. */
+  watchTimeoutSeconds?: number;
+  /** Waits between retries and must resolve early when `signal` aborts. Default: abortableSleep. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Uniform [0, 1) source for the watch-timeout jitter. Default: Math.random. */
+  random?: () => number;
 }
 
 export function objectKey(o: KubeObject): string {
   return `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 }
 
-const MIN_BACKOFF = 200;
-const MAX_BACKOFF = 30_000;
+export const MIN_BACKOFF_MS = 200;
+export const MAX_BACKOFF_MS = 30_000;
+/** A watch that delivered an event or stayed open this long was healthy: the backoff starts over. */
+const HEALTHY_WATCH_MS = 5_000;
+/** A watch the server closes this soon without any event counts as a failure (no hot reconnect loop). */
+const SHORT_WATCH_MS = 1_000;
 
 export class Reflector<T extends KubeObject> {
   readonly store = new Map<string, T>();
@@ -35,7 +45,7 @@ export class Reflector<T extends KubeObject> {
   private readonly handlers: ((e: ReflectorEvent<T>) => void)[] = [];
   private abort = new AbortController();
   private running = false;
-  private resourceVersion = '';
+  private rv = '';
   private resolveSynced!: () => void;
   /** Resolves after the first complete list has been applied to the store. */
   readonly synced: Promise<void>;
@@ -45,6 +55,11 @@ export class Reflector<T extends KubeObject> {
     this.rest = rest;
     this.opts = opts;
     this.synced = new Promise((r) => (this.resolveSynced = r));
+  }
+
+  /** The resourceVersion the next watch starts from (the last list, event or bookmark). */
+  get resourceVersion(): string {
+    return this.rv;
   }
 
   onEvent(h: (e: ReflectorEvent<T>) => void): void {
@@ -78,21 +93,28 @@ export class Reflector<T extends KubeObject> {
     const items: T[] = [];
     let cont: string | undefined;
     let rv = '';
-    for (let page = 0; page < 10_000; page++) {
+    for (let page = 0; ; page++) {
+      // a partial list must never be applied: the missing objects would be reported as deleted
+      if (page >= 10_000) throw new Error(`list ${this.opts.path}: more than 10000 pages`);
       const res = await this.rest.get<{
         metadata: { resourceVersion: string; continue?: string };
-        items: T[];
-      }>(this.opts.path, {
-        labelSelector: this.opts.labelSelector,
-        fieldSelector: this.opts.fieldSelector,
-        limit: this.opts.limit ?? 500,
-        continue: cont,
-      });
-      items.push(...res.items);
+        items: T[] | null;
+      }>(
+        this.opts.path,
+        {
+          labelSelector: this.opts.labelSelector,
+          fieldSelector: this.opts.fieldSelector,
+          limit: this.opts.limit ?? 500,
+          continue: cont,
+        },
+        this.abort.signal,
+      );
+      items.push(...(res.items ?? []));
       rv = res.metadata.resourceVersion;
       cont = res.metadata.continue;
       if (!cont) break;
     }
+    if (!this.running) return;
     const seen = new Set<string>();
     for (const obj of items) {
       const key = objectKey(obj);
@@ -108,7 +130,7 @@ export class Reflector<T extends KubeObject> {
         this.emit({ type: 'delete', obj });
       }
     }
-    this.resourceVersion = rv;
+    this.rv = rv;
   }
 
   private apply(e: WatchEvent<T>): void {
@@ -117,7 +139,7 @@ export class Reflector<T extends KubeObject> {
       throw new ApiError(st.code ?? 500, st.reason ?? '', st.message ?? 'watch error', st);
     }
     const obj = e.object;
-    if (obj.metadata.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
+    if (obj.metadata.resourceVersion) this.rv = obj.metadata.resourceVersion;
     if (e.type === 'BOOKMARK') return;
     const key = objectKey(obj);
     if (e.type === 'DELETED') {
@@ -130,58 +152,82 @@ export class Reflector<T extends KubeObject> {
   }
 
   private async run(): Promise<void> {
-    let backoff = MIN_BACKOFF;
+    const sleep = this.opts.sleep ?? abortableSleep;
+    const random = this.opts.random ?? Math.random;
+    let backoff = MIN_BACKOFF_MS;
     let needList = true;
+    let goneInARow = 0;
     while (this.running) {
+      let watchStarted: number | undefined;
+      let events = 0;
+      const healthy = () =>
+        events > 0 || (watchStarted !== undefined && Date.now() - watchStarted >= HEALTHY_WATCH_MS);
       try {
         if (needList) {
           await this.list();
+          if (!this.running) break;
           needList = false;
           this.resolveSynced();
         }
-        const started = Date.now();
+        watchStarted = Date.now();
         await this.rest.watch<T>(
           this.opts.path,
           {
             labelSelector: this.opts.labelSelector,
             fieldSelector: this.opts.fieldSelector,
-            resourceVersion: this.resourceVersion,
+            resourceVersion: this.rv,
             allowWatchBookmarks: true,
-            timeoutSeconds: 240 + Math.floor(Math.random() * 60),
+            timeoutSeconds: this.opts.watchTimeoutSeconds ?? 240 + Math.floor(random() * 60),
           },
-          (e) => this.apply(e),
+          (e) => {
+            this.apply(e);
+            events++;
+          },
           this.abort.signal,
         );
-        if (Date.now() - started > 5_000) backoff = MIN_BACKOFF;
+        if (!this.running) break;
+        const ms = Date.now() - watchStarted;
+        if (events === 0 && ms < SHORT_WATCH_MS) throw new Error(`watch closed after ${ms} ms without events`);
+        if (healthy()) {
+          backoff = MIN_BACKOFF_MS;
+          goneInARow = 0;
+        }
       } catch (err) {
         if (!this.running) break;
+        if (healthy()) {
+          backoff = MIN_BACKOFF_MS;
+          goneInARow = 0;
+        }
         if (err instanceof ApiError && err.status === 410) {
-          this.opts.log.info({ path: this.opts.path }, 'watch expired (410), relisting');
           needList = true;
-          continue;
+          // relist at once; only a 410 again without a healthy watch in between waits
+          if (goneInARow++ === 0) {
+            this.opts.log.info({ path: this.opts.path }, 'watch expired (410), relisting');
+            continue;
+          }
         }
         this.opts.log.warn(
           { err: String(err), path: this.opts.path, backoffMs: backoff },
           'watch failed, retrying',
         );
         await sleep(backoff, this.abort.signal);
-        backoff = Math.min(backoff * 2, MAX_BACKOFF);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
         if (err instanceof ApiError && err.status >= 400 && err.status !== 429) needList = true;
       }
     }
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/** Resolves after `ms`, or at once when `signal` aborts; leaves no listener on the signal behind. */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 }

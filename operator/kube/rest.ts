@@ -71,11 +71,13 @@ export class KubeRest {
     body?: unknown,
     contentType = 'application/json',
     query?: Query,
+    signal?: AbortSignal,
   ): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const opts = await this.options(method, path + qs(query), payload ? { 'Content-Type': contentType } : {});
     opts.timeout = 30_000;
     return new Promise<T>((resolve, reject) => {
+      if (signal?.aborted) return reject(new Error(`aborted: ${method} ${path}`));
       const req = this.transport().request(opts, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -105,26 +107,37 @@ export class KubeRest {
       });
       req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${path}`)));
       req.on('error', reject);
+      if (signal) {
+        const abort = () => req.destroy(new Error(`aborted: ${method} ${path}`));
+        signal.addEventListener('abort', abort, { once: true });
+        req.on('close', () => signal.removeEventListener('abort', abort));
+      }
       if (payload) req.write(payload);
       req.end();
     });
   }
 
-  get<T>(path: string, query?: Query): Promise<T> {
-    return this.request<T>('GET', path, undefined, undefined, query);
+  get<T>(path: string, query?: Query, signal?: AbortSignal): Promise<T> {
+    return this.request<T>('GET', path, undefined, undefined, query, signal);
   }
 
   /**
    * Streams watch events until the server closes the stream, the signal aborts, or an error
-   * occurs. Resolves on a clean end; rejects with ApiError for a non-200 answer.
+   * occurs. Resolves on a clean end or an abort; rejects with ApiError for a non-200 answer, with
+   * the thrown error when `onEvent` throws or a line is not JSON, and with an Error when the
+   * connection breaks or stays silent for `idleTimeoutMs` (default: the query's `timeoutSeconds`,
+   * or an hour, plus 30 s — so a connection that died without a FIN/RST cannot hang a watch).
    */
   async watch<T>(
     path: string,
     query: Query,
     onEvent: (e: WatchEvent<T>) => void,
     signal: AbortSignal,
+    idleTimeoutMs?: number,
   ): Promise<void> {
     const opts = await this.options('GET', path + qs({ ...query, watch: true }), {});
+    const idle = idleTimeoutMs ?? Number(query.timeoutSeconds ?? 3600) * 1000 + 30_000;
+    opts.timeout = idle;
     return new Promise<void>((resolve, reject) => {
       if (signal.aborted) return resolve();
       const req = this.transport().request(opts, (res) => {
@@ -141,6 +154,8 @@ export class KubeRest {
             }
             reject(new ApiError(res.statusCode ?? 0, st.reason ?? '', st.message ?? text, st));
           });
+          // without a listener a connection reset mid-body is silent and the promise never settles
+          res.on('error', reject);
           return;
         }
         let buf = '';
@@ -168,6 +183,7 @@ export class KubeRest {
         resolve();
       };
       signal.addEventListener('abort', abort, { once: true });
+      req.on('timeout', () => req.destroy(new Error(`watch idle for ${idle} ms: ${path}`)));
       req.on('error', (e) => (signal.aborted ? resolve() : reject(e)));
       req.on('close', () => signal.removeEventListener('abort', abort));
       req.end();

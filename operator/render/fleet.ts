@@ -29,7 +29,7 @@ export interface FleetResources {
   secrets: Map<string, Json>;
 }
 
-interface RenderedVhosts {
+export interface RenderedVhosts {
   http: Json[];
   https: Json[];
 }
@@ -43,14 +43,19 @@ export function visibilityPart(ir: IngressIR, visibility: Visibility): Visibilit
   return visibility === 'ExternalIP' ? ir.external : ir.local;
 }
 
-function vhostsOf(ir: IngressIR, visibility: Visibility): RenderedVhosts {
+/**
+ * The vhosts of one IR for the plain and the TLS route table, rendered once per IR object. A
+ * vhost that is not redirected renders the same for both tables and is shared (one object).
+ */
+export function vhostsOf(ir: IngressIR, visibility: Visibility): RenderedVhosts {
   const cache = visibility === 'ExternalIP' ? memo.external : memo.local;
   let r = cache.get(ir);
   if (!r) {
     const part = visibilityPart(ir, visibility);
+    const http = part.vhosts.map((vh) => renderVirtualHost(vh, true));
     r = {
-      http: part.vhosts.map((vh) => renderVirtualHost(vh, true)),
-      https: part.vhosts.map((vh) => renderVirtualHost(vh, false)),
+      http,
+      https: part.vhosts.map((vh, i) => (vh.redirectHttp ? renderVirtualHost(vh, false) : http[i]!)),
     };
     cache.set(ir, r);
   }

@@ -9,8 +9,14 @@ import type {
   IngressTLS,
 } from '../api/kingress.ts';
 
+/** Characters that need escaping (or Unicode care) in Go's encoding; anything else is copied. */
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /["\\\u0000-\u001f<>&\u2028\u2029\ud800-\udfff]/;
+
 /** Go's json string encoding: like JSON.stringify plus \u003c \u003e \u0026 \u2028 \u2029. */
 export function goString(s: string): string {
+  // Fast path: host names, paths, header names and values are almost always plain.
+  if (!NEEDS_ESCAPE.test(s)) return `"${s}"`;
   return JSON.stringify(s).replace(/[<>&\u2028\u2029]/g, (c) => {
     return '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0');
   });
@@ -18,10 +24,21 @@ export function goString(s: string): string {
 
 type Field = [key: string, value: string | undefined];
 
+/** Field names are constants: quote each once. */
+const quotedKeys = new Map<string, string>();
+
 function obj(fields: Field[]): string {
-  const parts: string[] = [];
-  for (const [k, v] of fields) if (v !== undefined) parts.push(`${goString(k)}:${v}`);
-  return `{${parts.join(',')}}`;
+  let out = '';
+  for (const [k, v] of fields) {
+    if (v === undefined) continue;
+    let q = quotedKeys.get(k);
+    if (q === undefined) {
+      q = goString(k);
+      quotedKeys.set(k, q);
+    }
+    out += out === '' ? `${q}:${v}` : `,${q}:${v}`;
+  }
+  return `{${out}}`;
 }
 
 /** omitempty string */

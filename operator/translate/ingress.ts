@@ -27,6 +27,7 @@ import type {
   TranslateResult,
   VirtualHostIR,
   VisibilityIR,
+  WeightedTarget,
 } from './ir.ts';
 import type { Lookups } from './lookups.ts';
 
@@ -52,8 +53,9 @@ interface Ctx {
   services: Set<string>;
 }
 
-function translatePath(ctx: Ctx, p: HTTPIngressPath, name: string): RouteIR {
-  const targets = [];
+/** Resolves the splits of a path once; the probe copy and the path itself share the result. */
+function resolveTargets(ctx: Ctx, p: HTTPIngressPath): WeightedTarget[] {
+  const targets: WeightedTarget[] = [];
   for (const split of p.splits ?? []) {
     const weight = split.percent ?? 0;
     const res = resolveBackend(
@@ -74,6 +76,10 @@ function translatePath(ctx: Ctx, p: HTTPIngressPath, name: string): RouteIR {
       message: `path ${p.path || '/'} has no split with a positive percent`,
     });
   }
+  return targets;
+}
+
+function pathRoute(p: HTTPIngressPath, name: string, targets: WeightedTarget[]): RouteIR {
   const prefix = p.path || '/';
   return {
     name,
@@ -157,9 +163,11 @@ function translate(ing: KIngress, lookups: Lookups): IngressIR {
   (spec.rules ?? []).forEach((rule, ri) => {
     const visibility = rule.visibility ?? 'ExternalIP';
     const paths = rule.http?.paths ?? [];
+    // Probe copies of every path first (they match only the probe header), then the paths.
+    const targets = paths.map((p) => resolveTargets(ctx, p));
     const routes: RouteIR[] = [
-      ...paths.map((p, pi) => translatePath(ctx, probeCopy(p, hash), `${key}/r${ri}/p${pi}/probe`)),
-      ...paths.map((p, pi) => translatePath(ctx, p, `${key}/r${ri}/p${pi}`)),
+      ...paths.map((p, pi) => pathRoute(probeCopy(p, hash), `${key}/r${ri}/p${pi}/probe`, targets[pi]!)),
+      ...paths.map((p, pi) => pathRoute(p, `${key}/r${ri}/p${pi}`, targets[pi]!)),
     ];
     const hosts = rule.hosts && rule.hosts.length > 0 ? rule.hosts : ['*'];
     for (const host of hosts) {

@@ -13,7 +13,10 @@ describe('SnapshotCache', () => {
     expect(first).toMatchObject({ generation: 1, changed: [TYPE_CLUSTER, TYPE_LISTENER] });
     const a = cache.get('f')?.types.get(TYPE_CLUSTER)?.resources.get('a');
     expect(a?.version).toMatch(/^[0-9a-f]{16}$/);
-    expect(decodeResource(TYPE_CLUSTER, a?.bytes ?? Buffer.alloc(0))).toMatchObject({ name: 'a', type: 'STATIC' });
+    expect(decodeResource(TYPE_CLUSTER, a?.bytes ?? Buffer.alloc(0))).toMatchObject({
+      name: 'a',
+      type: 'STATIC',
+    });
 
     const second = cache.set('f', { [TYPE_CLUSTER]: byName([staticCluster('a'), staticCluster('b')]) });
     expect(second).toMatchObject({ generation: 2, changed: [TYPE_CLUSTER] });
@@ -55,7 +58,10 @@ describe('SnapshotCache', () => {
 
   it('knows which load assignment an EDS cluster needs', () => {
     const cache = new SnapshotCache();
-    const named = { ...edsCluster('b'), eds_cluster_config: { eds_config: { ads: {} }, service_name: 'b-endpoints' } };
+    const named = {
+      ...edsCluster('b'),
+      eds_cluster_config: { eds_config: { ads: {} }, service_name: 'b-endpoints' },
+    };
     cache.set('f', { [TYPE_CLUSTER]: byName([edsCluster('a'), named, staticCluster('s')]) });
     const clusters = cache.get('f')?.types.get(TYPE_CLUSTER)?.resources;
     expect([...(clusters?.values() ?? [])].map((c) => [c.name, c.edsName])).toEqual([
@@ -68,9 +74,9 @@ describe('SnapshotCache', () => {
   it('rejects a resource whose name differs from its key, and leaves the snapshot alone', () => {
     const cache = new SnapshotCache();
     cache.set('f', { [TYPE_ENDPOINT]: byName([loadAssignment('a', '10.0.0.1')]) });
-    expect(() => cache.set('f', { [TYPE_ENDPOINT]: new Map([['b', loadAssignment('a', '10.0.0.1')]]) })).toThrow(
-      'EDS resource keyed "b" carries name "a"',
-    );
+    expect(() =>
+      cache.set('f', { [TYPE_ENDPOINT]: new Map([['b', loadAssignment('a', '10.0.0.1')]]) }),
+    ).toThrow('EDS resource keyed "b" carries name "a"');
     expect([...(cache.get('f')?.types.get(TYPE_ENDPOINT)?.resources.keys() ?? [])]).toEqual(['a']);
   });
 

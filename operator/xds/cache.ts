@@ -173,7 +173,9 @@ function encodeAll(
       bytes = encodeResource(typeUrl, json);
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
-      throw new Error(`setSnapshot(${fleet}): ${TYPE_SHORT[typeUrl]} resource "${name}": ${msg}`, { cause: err });
+      throw new Error(`setSnapshot(${fleet}): ${TYPE_SHORT[typeUrl]} resource "${name}": ${msg}`, {
+        cause: err,
+      });
     }
     const fresh = new CachedResource(typeUrl, name, json, bytes);
     if (before) fresh.adoptChunks(before);

@@ -15,7 +15,14 @@
 //      load assignment ← clusters (with no retained cluster left)
 //      secret          ← listeners and clusters (with no retained cluster left)
 //    Listeners and routes themselves are removed at once; they are the referencing side.
-import { TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE, TYPE_SECRET, type TypeUrl } from './protos.ts';
+import {
+  TYPE_CLUSTER,
+  TYPE_ENDPOINT,
+  TYPE_LISTENER,
+  TYPE_ROUTE,
+  TYPE_SECRET,
+  type TypeUrl,
+} from './protos.ts';
 
 /** What the ordering rules need to know about one type on one stream. */
 export interface TypeView {
@@ -61,7 +68,9 @@ export function mayRemove(typeUrl: TypeUrl, since: number, viewOf: ViewOf): bool
     }
     case TYPE_SECRET: {
       const clusters = viewOf(TYPE_CLUSTER);
-      return ackedSince(viewOf(TYPE_LISTENER), since) && ackedSince(clusters, since) && clustersClean(clusters);
+      return (
+        ackedSince(viewOf(TYPE_LISTENER), since) && ackedSince(clusters, since) && clustersClean(clusters)
+      );
     }
     default:
       return true;

@@ -119,7 +119,8 @@ function wellKnownToJson(name: string, msg: Plain, path: string): JsonValue {
     if (!inner) throw new ProtoJsonError(path, `${name} has no value field`);
     const v: unknown = Object.prototype.hasOwnProperty.call(msg, 'value') ? msg.value : inner.typeDefault;
     if (inner.type === 'bytes' && !(v instanceof Uint8Array)) return '';
-    if ((SIGNED64.has(inner.type) || UNSIGNED64.has(inner.type)) && (v === null || v === undefined)) return '0';
+    if ((SIGNED64.has(inner.type) || UNSIGNED64.has(inner.type)) && (v === null || v === undefined))
+      return '0';
     return scalarToJson(inner.type, v);
   }
   switch (name) {
@@ -179,7 +180,8 @@ function valueToJson(msg: Plain): JsonValue {
   if (has('string_value')) return msg[vf('string_value')] as string;
   if (has('bool_value')) return msg[vf('bool_value')] as boolean;
   if (has('struct_value')) return structToJson(msg[vf('struct_value')] as Plain);
-  if (has('list_value')) return (((msg[vf('list_value')] as Plain).values as Plain[] | undefined) ?? []).map(valueToJson);
+  if (has('list_value'))
+    return (((msg[vf('list_value')] as Plain).values as Plain[] | undefined) ?? []).map(valueToJson);
   return null;
 }
 

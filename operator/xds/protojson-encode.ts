@@ -139,7 +139,8 @@ function writeBody(w: Writer, type: protobuf.Type, json: unknown, path: string, 
     type.encode(wellKnownToPlain(plan.name, json, path, depth), w);
     return;
   }
-  if (!isObject(json)) throw new ProtoJsonError(path, `expected an object for ${plan.name}, got ${describe(json)}`);
+  if (!isObject(json))
+    throw new ProtoJsonError(path, `expected an object for ${plan.name}, got ${describe(json)}`);
   const present: FieldPlan[] = [];
   let ordered = true;
   let oneofs: Map<string, string> | undefined;
@@ -152,7 +153,8 @@ function writeBody(w: Writer, type: protobuf.Type, json: unknown, path: string, 
     if (f.oneof !== undefined) {
       oneofs ??= new Map();
       const other = oneofs.get(f.oneof);
-      if (other !== undefined) throw new ProtoJsonError(`${path}.${key}`, `oneof ${f.oneof} already set by field ${other}`);
+      if (other !== undefined)
+        throw new ProtoJsonError(`${path}.${key}`, `oneof ${f.oneof} already set by field ${other}`);
       oneofs.set(f.oneof, key);
     }
     const last = present[present.length - 1];
@@ -178,7 +180,8 @@ function writeField(w: Writer, f: FieldPlan, value: unknown, path: string, depth
     if (value.length === 0) return;
     if (f.message) {
       const cache = depth < ELEMENT_CACHE_DEPTH;
-      for (let i = 0; i < value.length; i++) writeMessageField(w, f, f.message, value[i], `${at}[${i}]`, depth, cache);
+      for (let i = 0; i < value.length; i++)
+        writeMessageField(w, f, f.message, value[i], `${at}[${i}]`, depth, cache);
     } else if (f.packed) {
       w.uint32(((f.id << 3) | 2) >>> 0).fork();
       for (let i = 0; i < value.length; i++) f.scalar?.write(w, scalarValue(f, value[i], `${at}[${i}]`));
@@ -228,7 +231,8 @@ function writeMessageField(
 }
 
 function writeMap(w: Writer, f: FieldPlan, value: unknown, path: string, depth: number): void {
-  if (!isObject(value)) throw new ProtoJsonError(path, `expected an object for map field, got ${describe(value)}`);
+  if (!isObject(value))
+    throw new ProtoJsonError(path, `expected an object for map field, got ${describe(value)}`);
   const keyScalar = SCALARS[f.keyKind];
   if (!keyScalar) throw new ProtoJsonError(path, `unsupported map key type ${f.keyKind}`);
   for (const k of Object.keys(value).sort()) {
@@ -317,10 +321,12 @@ function scalarToPlain(kind: string, value: unknown, path: string): unknown {
     case 'float':
       return floatToPlain(kind, value, path);
     case 'bool':
-      if (typeof value !== 'boolean') throw new ProtoJsonError(path, `expected a boolean, got ${describe(value)}`);
+      if (typeof value !== 'boolean')
+        throw new ProtoJsonError(path, `expected a boolean, got ${describe(value)}`);
       return value;
     case 'string':
-      if (typeof value !== 'string') throw new ProtoJsonError(path, `expected a string, got ${describe(value)}`);
+      if (typeof value !== 'string')
+        throw new ProtoJsonError(path, `expected a string, got ${describe(value)}`);
       return value;
     case 'bytes':
       if (typeof value !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(value)) {
@@ -337,7 +343,8 @@ function floatToPlain(kind: string, value: unknown, path: string): number {
   if (value === 'NaN') return NaN;
   if (value === 'Infinity') return Infinity;
   if (value === '-Infinity') return -Infinity;
-  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
+  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)))
+    return Number(value);
   throw new ProtoJsonError(path, `expected a number (${kind}), got ${describe(value)}`);
 }
 
@@ -346,7 +353,11 @@ function int64ToLongBits(kind: string, value: unknown, path: string): LongBits {
   let big: bigint;
   if (typeof value === 'number' && Number.isSafeInteger(value)) big = BigInt(value);
   else if (typeof value === 'string' && /^-?\d+$/.test(value)) big = BigInt(value);
-  else throw new ProtoJsonError(path, `expected an integer (${kind}) as string or number, got ${describe(value)}`);
+  else
+    throw new ProtoJsonError(
+      path,
+      `expected an integer (${kind}) as string or number, got ${describe(value)}`,
+    );
   const unsigned = UNSIGNED64.has(kind);
   const min = unsigned ? 0n : -(2n ** 63n);
   const max = unsigned ? 2n ** 64n - 1n : 2n ** 63n - 1n;
@@ -373,15 +384,21 @@ function wellKnownToPlain(name: string, json: unknown, path: string, depth: numb
     case 'google.protobuf.Timestamp':
       return timestampToPlain(json, path);
     case 'google.protobuf.FieldMask':
-      if (typeof json !== 'string') throw new ProtoJsonError(path, `expected a FieldMask string, got ${describe(json)}`);
-      return { paths: json === '' ? [] : json.split(',').map((p) => p.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)) };
+      if (typeof json !== 'string')
+        throw new ProtoJsonError(path, `expected a FieldMask string, got ${describe(json)}`);
+      return {
+        paths:
+          json === '' ? [] : json.split(',').map((p) => p.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)),
+      };
     case 'google.protobuf.Struct':
-      if (!isObject(json)) throw new ProtoJsonError(path, `expected an object for Struct, got ${describe(json)}`);
+      if (!isObject(json))
+        throw new ProtoJsonError(path, `expected an object for Struct, got ${describe(json)}`);
       return structToPlain(json, path);
     case 'google.protobuf.Value':
       return valueToPlain(json, path);
     case 'google.protobuf.ListValue':
-      if (!Array.isArray(json)) throw new ProtoJsonError(path, `expected an array for ListValue, got ${describe(json)}`);
+      if (!Array.isArray(json))
+        throw new ProtoJsonError(path, `expected an array for ListValue, got ${describe(json)}`);
       return { values: json.map((v, i) => valueToPlain(v, `${path}[${i}]`)) };
     case 'google.protobuf.Any':
       return anyToPlain(json, path, depth);
@@ -395,7 +412,8 @@ function durationToPlain(json: unknown, path: string): Plain {
   if (!m) throw new ProtoJsonError(path, `expected a Duration like "1.5s", got ${describe(json)}`);
   const negative = m[1] === '-';
   const seconds = BigInt(m[2] ?? '0');
-  if (seconds > MAX_DURATION_SECONDS) throw new ProtoJsonError(path, `Duration ${String(json)} is out of range`);
+  if (seconds > MAX_DURATION_SECONDS)
+    throw new ProtoJsonError(path, `Duration ${String(json)} is out of range`);
   const nanos = Number((m[3] ?? '').padEnd(9, '0'));
   const out: Plain = {};
   const signedSeconds = negative ? -seconds : seconds;

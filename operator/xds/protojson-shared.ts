@@ -73,7 +73,8 @@ export function describe(v: unknown): string {
 export const SIGNED64 = new Set(['int64', 'sint64', 'sfixed64']);
 export const UNSIGNED64 = new Set(['uint64', 'fixed64']);
 
-export type ValueKind = 'null_value' | 'number_value' | 'string_value' | 'bool_value' | 'struct_value' | 'list_value';
+export type ValueKind =
+  'null_value' | 'number_value' | 'string_value' | 'bool_value' | 'struct_value' | 'list_value';
 const VALUE_KINDS: readonly ValueKind[] = [
   'null_value',
   'number_value',
@@ -88,7 +89,8 @@ let valueFields: Record<ValueKind, string> | undefined;
 export function vf(kind: ValueKind): string {
   if (!valueFields) {
     const fields = messageType('google.protobuf.Value').fieldsArray;
-    const byProto = (k: ValueKind): string => fields.find((f) => f.protoName === k || f.name === k)?.name ?? k;
+    const byProto = (k: ValueKind): string =>
+      fields.find((f) => f.protoName === k || f.name === k)?.name ?? k;
     valueFields = Object.fromEntries(VALUE_KINDS.map((k) => [k, byProto(k)])) as Record<ValueKind, string>;
   }
   return valueFields[kind];

@@ -59,6 +59,47 @@ describe('encode/decode round trip', () => {
     expect(decodeResource(typeUrl, referenceEncode(typeUrl, json))).toEqual(json);
   });
 
+  it('encodes independently of JSON key order', () => {
+    const reversed = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? v.map(reversed)
+        : v !== null && typeof v === 'object'
+          ? Object.fromEntries(
+              Object.entries(v)
+                .reverse()
+                .map(([k, x]) => [k, reversed(x)]),
+            )
+          : v;
+    const a = encodeResource(TYPE_LISTENER, sampleListener);
+    const b = encodeResource(TYPE_LISTENER, reversed(sampleListener) as object);
+    expect(b.equals(a)).toBe(true);
+  });
+
+  it('reuses the bytes of a virtual host object passed again, without reading it', () => {
+    let reads = 0;
+    const vhost = new Proxy(structuredClone(sampleRoute.virtual_hosts[0] ?? {}), {
+      get(target, key, receiver): unknown {
+        reads++;
+        return Reflect.get(target, key, receiver) as unknown;
+      },
+    });
+    const first = encodeResource(TYPE_ROUTE, { name: 'r', virtual_hosts: [vhost] });
+    expect(reads).toBeGreaterThan(0);
+    reads = 0;
+    const second = encodeResource(TYPE_ROUTE, {
+      name: 'r',
+      virtual_hosts: [vhost, { name: 'other', domains: ['x'] }],
+    });
+    expect(reads).toBe(0);
+    expect(decodeResource(TYPE_ROUTE, second)).toEqual({
+      name: 'r',
+      virtual_hosts: [
+        decodeResource(TYPE_ROUTE, first).virtual_hosts,
+        { name: 'other', domains: ['x'] },
+      ].flat(),
+    });
+  });
+
   it('encodes deterministically (maps sorted) so equal content hashes equally', () => {
     const a = { filter_metadata: { x: { b: 1, a: 2 }, y: { c: [1, 2] } } };
     const b = { filter_metadata: { y: { c: [1, 2] }, x: { a: 2, b: 1 } } };
@@ -68,7 +109,10 @@ describe('encode/decode round trip', () => {
 });
 
 describe('canonical JSON mapping', () => {
-  const socket = (extra: object): object => ({ name: 'l', address: { socket_address: { address: 'a', ...extra } } });
+  const socket = (extra: object): object => ({
+    name: 'l',
+    address: { socket_address: { address: 'a', ...extra } },
+  });
 
   it('omits implicit defaults and keeps wrapper and oneof values that are zero', () => {
     const json = {
@@ -109,11 +153,17 @@ describe('canonical JSON mapping', () => {
     const json = {
       name: 'l',
       listener_filters: [
-        { name: 's', typed_config: { '@type': 'type.googleapis.com/google.protobuf.Struct', value: { a: [1, 'b'] } } },
+        {
+          name: 's',
+          typed_config: { '@type': 'type.googleapis.com/google.protobuf.Struct', value: { a: [1, 'b'] } },
+        },
         { name: 'd', typed_config: { '@type': 'type.googleapis.com/google.protobuf.Duration', value: '3s' } },
         {
           name: 'ts',
-          typed_config: { '@type': 'type.googleapis.com/google.protobuf.Timestamp', value: '2024-02-29T12:00:00.250Z' },
+          typed_config: {
+            '@type': 'type.googleapis.com/google.protobuf.Timestamp',
+            value: '2024-02-29T12:00:00.250Z',
+          },
         },
       ],
     };
@@ -144,7 +194,8 @@ describe('errors', () => {
           {
             name: 'hcm',
             typed_config: {
-              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+              '@type':
+                'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
               ...extra,
             },
           },
@@ -171,26 +222,48 @@ describe('errors', () => {
   it('rejects an Any whose @type is not loaded, naming the type', () => {
     const err = fail(TYPE_LISTENER, {
       name: 'l',
-      listener_filters: [{ name: 'x', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.Nope' } }],
+      listener_filters: [
+        { name: 'x', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.Nope' } },
+      ],
     });
     expect(err.message).toContain('envoy.extensions.Nope is not loaded');
     expect(err.path).toBe('$.listener_filters[0].typed_config');
   });
 
   it('rejects an Any without @type', () => {
-    expect(fail(TYPE_LISTENER, { name: 'l', listener_filters: [{ name: 'x', typed_config: { a: 1 } }] }).message).toContain(
-      '"@type"',
-    );
+    expect(
+      fail(TYPE_LISTENER, { name: 'l', listener_filters: [{ name: 'x', typed_config: { a: 1 } }] }).message,
+    ).toContain('"@type"');
   });
 
   it.each([
     ['an unknown enum name', { name: 'c', lb_policy: 'FASTEST' }, '$.lb_policy', 'unknown value "FASTEST"'],
     ['a malformed Duration', { name: 'c', connect_timeout: '5' }, '$.connect_timeout', 'Duration'],
-    ['a string for an integer', { name: 'c', per_connection_buffer_limit_bytes: 'ten' }, '$.per_connection_buffer_limit_bytes', 'integer'],
-    ['an out-of-range uint32', { name: 'c', per_connection_buffer_limit_bytes: -1 }, '$.per_connection_buffer_limit_bytes', 'out of range'],
+    [
+      'a string for an integer',
+      { name: 'c', per_connection_buffer_limit_bytes: 'ten' },
+      '$.per_connection_buffer_limit_bytes',
+      'integer',
+    ],
+    [
+      'an out-of-range uint32',
+      { name: 'c', per_connection_buffer_limit_bytes: -1 },
+      '$.per_connection_buffer_limit_bytes',
+      'out of range',
+    ],
     ['an object for a string', { name: { a: 1 } }, '$.name', 'expected a string'],
-    ['a scalar for a message', { name: 'c', eds_cluster_config: 'x' }, '$.eds_cluster_config', 'expected an object'],
-    ['a non-array for a repeated field', { name: 'c', dns_lookup_family: 'AUTO', health_checks: {} }, '$.health_checks', 'expected an array'],
+    [
+      'a scalar for a message',
+      { name: 'c', eds_cluster_config: 'x' },
+      '$.eds_cluster_config',
+      'expected an object',
+    ],
+    [
+      'a non-array for a repeated field',
+      { name: 'c', dns_lookup_family: 'AUTO', health_checks: {} },
+      '$.health_checks',
+      'expected an array',
+    ],
   ])('rejects %s with its path', (_label, json, path, text) => {
     const err = fail(TYPE_CLUSTER, json);
     expect(err.path).toBe(path);
@@ -211,7 +284,12 @@ describe('errors', () => {
     const bytes = listener
       .encode({
         name: 'l',
-        listener_filters: [{ name: 'x', typed_config: any.create({ type_url: 'type.googleapis.com/x.Y', value: Buffer.from([8, 1]) }) }],
+        listener_filters: [
+          {
+            name: 'x',
+            typed_config: any.create({ type_url: 'type.googleapis.com/x.Y', value: Buffer.from([8, 1]) }),
+          },
+        ],
       })
       .finish();
     expect(() => decodeResource(TYPE_LISTENER, bytes)).toThrow('x.Y is not loaded');

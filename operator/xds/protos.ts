@@ -14,14 +14,16 @@ export const TYPE_ENDPOINT = 'type.googleapis.com/envoy.config.endpoint.v3.Clust
 export const TYPE_SECRET = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
 
 export type TypeUrl =
-  | typeof TYPE_LISTENER
-  | typeof TYPE_ROUTE
-  | typeof TYPE_CLUSTER
-  | typeof TYPE_ENDPOINT
-  | typeof TYPE_SECRET;
+  typeof TYPE_LISTENER | typeof TYPE_ROUTE | typeof TYPE_CLUSTER | typeof TYPE_ENDPOINT | typeof TYPE_SECRET;
 
 /** The xDS resource types kgw serves, in push order (see ordering.ts for why). */
-export const TYPE_URLS: readonly TypeUrl[] = [TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_SECRET, TYPE_LISTENER, TYPE_ROUTE];
+export const TYPE_URLS: readonly TypeUrl[] = [
+  TYPE_CLUSTER,
+  TYPE_ENDPOINT,
+  TYPE_SECRET,
+  TYPE_LISTENER,
+  TYPE_ROUTE,
+];
 
 /** Short names for logs and stats keys. */
 export const TYPE_SHORT: Record<TypeUrl, string> = {

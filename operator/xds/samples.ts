@@ -8,7 +8,12 @@ export const ANY_SAMPLES: Record<string, Record<string, unknown>> = {
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager': {
     stat_prefix: 'http',
     rds: { config_source: ADS, route_config_name: 'http-8080' },
-    http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': url('envoy.extensions.filters.http.router.v3.Router') } }],
+    http_filters: [
+      {
+        name: 'envoy.filters.http.router',
+        typed_config: { '@type': url('envoy.extensions.filters.http.router.v3.Router') },
+      },
+    ],
     stream_idle_timeout: '0s',
     use_remote_address: true,
     upgrade_configs: [{ upgrade_type: 'websocket' }],
@@ -40,7 +45,9 @@ export const ANY_SAMPLES: Record<string, Record<string, unknown>> = {
     common_tls_context: {
       validation_context: {
         trusted_ca: { filename: '/etc/kgw/ca.pem' },
-        match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: 'hello.default.svc.cluster.local' } }],
+        match_typed_subject_alt_names: [
+          { san_type: 'DNS', matcher: { exact: 'hello.default.svc.cluster.local' } },
+        ],
       },
     },
     sni: 'hello.default.svc.cluster.local',
@@ -51,7 +58,9 @@ export const ANY_SAMPLES: Record<string, Record<string, unknown>> = {
     explicit_http_config: { http2_protocol_options: { max_concurrent_streams: 100 } },
   },
   'envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector': {},
-  'envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol': { allow_requests_without_proxy_protocol: true },
+  'envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol': {
+    allow_requests_without_proxy_protocol: true,
+  },
   'envoy.extensions.filters.listener.http_inspector.v3.HttpInspector': {},
   'envoy.extensions.access_loggers.stream.v3.StdoutAccessLog': {
     log_format: { json_format: { method: '%REQ(:METHOD)%', code: '%RESPONSE_CODE%', took_ms: '%DURATION%' } },
@@ -65,7 +74,10 @@ export const ANY_SAMPLES: Record<string, Record<string, unknown>> = {
   },
   'envoy.extensions.http.original_ip_detection.xff.v3.XffConfig': { xff_num_trusted_hops: 1 },
   'envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig': { pack_trace_reason: false },
-  'xds.type.v3.TypedStruct': { type_url: url('example.Config'), value: { threshold: 3, tags: ['a', null, true] } },
+  'xds.type.v3.TypedStruct': {
+    type_url: url('example.Config'),
+    value: { threshold: 3, tags: ['a', null, true] },
+  },
 };
 
 export function anySample(typeName: string): Record<string, unknown> {
@@ -164,7 +176,9 @@ export const sampleRoute = {
             upgrade_configs: [{ upgrade_type: 'websocket', enabled: true }],
           },
           typed_per_filter_config: {
-            'envoy.filters.http.ext_authz': anySample('envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute'),
+            'envoy.filters.http.ext_authz': anySample(
+              'envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute',
+            ),
           },
         },
         { match: { path: '/healthz' }, direct_response: { status: 200, body: { inline_string: 'ok' } } },
@@ -219,7 +233,9 @@ export const sampleLoadAssignment = {
 export const sampleSecret = {
   name: 'default/hello-tls',
   tls_certificate: {
-    certificate_chain: { inline_bytes: Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n').toString('base64') },
+    certificate_chain: {
+      inline_bytes: Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n').toString('base64'),
+    },
     private_key: { inline_string: '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n' },
   },
 };
@@ -237,11 +253,16 @@ export function httpListener(name: string, port: number, routeName = name): Reco
           {
             name: 'envoy.filters.network.http_connection_manager',
             typed_config: {
-              '@type': url('envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager'),
+              '@type': url(
+                'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+              ),
               stat_prefix: name,
               rds: { config_source: ADS, route_config_name: routeName },
               http_filters: [
-                { name: 'envoy.filters.http.router', typed_config: { '@type': url('envoy.extensions.filters.http.router.v3.Router') } },
+                {
+                  name: 'envoy.filters.http.router',
+                  typed_config: { '@type': url('envoy.extensions.filters.http.router.v3.Router') },
+                },
               ],
             },
           },
@@ -276,7 +297,9 @@ export function staticCluster(name: string, ip = '10.0.0.1'): Record<string, unk
 export function loadAssignment(cluster: string, ip: string, port = 8080): Record<string, unknown> {
   return {
     cluster_name: cluster,
-    endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: ip, port_value: port } } } }] }],
+    endpoints: [
+      { lb_endpoints: [{ endpoint: { address: { socket_address: { address: ip, port_value: port } } } }] },
+    ],
   };
 }
 

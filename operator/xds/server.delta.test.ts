@@ -26,10 +26,19 @@ function connect(id = 'envoy'): AdsClient {
   return c;
 }
 
-async function expectNext(c: AdsClient, typeUrl: TypeUrl, names: string[], removed: string[] = []): Promise<DeltaResponse> {
+async function expectNext(
+  c: AdsClient,
+  typeUrl: TypeUrl,
+  names: string[],
+  removed: string[] = [],
+): Promise<DeltaResponse> {
   const r = await c.next();
   if (!isDelta(r)) throw new Error('expected a delta response');
-  expect({ type: r.type_url, names: resourceNames(r).sort(), removed: [...r.removed_resources].sort() }).toEqual({
+  expect({
+    type: r.type_url,
+    names: resourceNames(r).sort(),
+    removed: [...r.removed_resources].sort(),
+  }).toEqual({
     type: typeUrl,
     names: [...names].sort(),
     removed: [...removed].sort(),
@@ -39,10 +48,16 @@ async function expectNext(c: AdsClient, typeUrl: TypeUrl, names: string[], remov
 
 async function acked(c: AdsClient, r: AdsResponse): Promise<void> {
   c.ack(r);
-  await server.waitForAck('f', r.type_url as TypeUrl, (e) => e.nonce === r.nonce && e.nodeId === c.node.id, 5000);
+  await server.waitForAck(
+    'f',
+    r.type_url as TypeUrl,
+    (e) => e.nonce === r.nonce && e.nodeId === c.node.id,
+    5000,
+  );
 }
 
-const versions = (r: DeltaResponse): Record<string, string> => Object.fromEntries(r.resources.map((x) => [x.name, x.version]));
+const versions = (r: DeltaResponse): Record<string, string> =>
+  Object.fromEntries(r.resources.map((x) => [x.name, x.version]));
 
 describe('delta xDS', () => {
   it('sends the initial set, then only changed resources, then removals', async () => {
@@ -60,7 +75,10 @@ describe('delta xDS', () => {
 
     server.setSnapshot('f', { [TYPE_CLUSTER]: byName([staticCluster('a', '10.9.9.9')]) });
     await acked(c, await expectNext(c, TYPE_CLUSTER, [], ['b']));
-    expect(server.connections('f')[0]).toMatchObject({ mode: 'delta', acked: { [TYPE_CLUSTER]: server.snapshotVersion('f', TYPE_CLUSTER) } });
+    expect(server.connections('f')[0]).toMatchObject({
+      mode: 'delta',
+      acked: { [TYPE_CLUSTER]: server.snapshotVersion('f', TYPE_CLUSTER) },
+    });
   });
 
   it('on reconnect sends only what differs from initial_resource_versions', async () => {
@@ -71,7 +89,9 @@ describe('delta xDS', () => {
     first.close();
     await pollUntil(() => server.connections('f').length === 0, 5000, 'the stream to close');
 
-    server.setSnapshot('f', { [TYPE_CLUSTER]: byName([staticCluster('a', '10.1.1.1'), staticCluster('b'), staticCluster('c')]) });
+    server.setSnapshot('f', {
+      [TYPE_CLUSTER]: byName([staticCluster('a', '10.1.1.1'), staticCluster('b'), staticCluster('c')]),
+    });
     const again = connect('one');
     again.subscribe(TYPE_CLUSTER, [], { ...had, gone: 'v0' });
     const resent = await expectNext(again, TYPE_CLUSTER, ['a', 'c'], ['gone']);
@@ -85,7 +105,11 @@ describe('delta xDS', () => {
 
   it('follows explicit subscribe and unsubscribe of names', async () => {
     server.setSnapshot('f', {
-      [TYPE_ENDPOINT]: byName([loadAssignment('a', '10.0.0.1'), loadAssignment('b', '10.0.0.2'), loadAssignment('c', '10.0.0.3')]),
+      [TYPE_ENDPOINT]: byName([
+        loadAssignment('a', '10.0.0.1'),
+        loadAssignment('b', '10.0.0.2'),
+        loadAssignment('c', '10.0.0.3'),
+      ]),
       [TYPE_LISTENER]: byName([httpListener('http', 8080)]),
     });
     const c = connect();
@@ -96,7 +120,13 @@ describe('delta xDS', () => {
     // Unsubscribing sends no removal; the answer to the subscription in the same request is just c.
     c.send({ type_url: TYPE_ENDPOINT, resource_names_subscribe: ['c'], resource_names_unsubscribe: ['a'] });
     await acked(c, await expectNext(c, TYPE_ENDPOINT, ['c']));
-    server.setSnapshot('f', { [TYPE_ENDPOINT]: byName([loadAssignment('a', '10.0.0.8'), loadAssignment('b', '10.0.0.9'), loadAssignment('c', '10.0.0.3')]) });
+    server.setSnapshot('f', {
+      [TYPE_ENDPOINT]: byName([
+        loadAssignment('a', '10.0.0.8'),
+        loadAssignment('b', '10.0.0.9'),
+        loadAssignment('c', '10.0.0.3'),
+      ]),
+    });
     await acked(c, await expectNext(c, TYPE_ENDPOINT, ['b']));
     // Barrier: the listener subscription is answered next, so no removal of "a" was queued.
     c.subscribe(TYPE_LISTENER);
@@ -117,18 +147,30 @@ describe('delta xDS', () => {
     server.setSnapshot('f', { [TYPE_CLUSTER]: byName([staticCluster('a', '10.6.6.6')]) });
     c.nack(await expectNext(c, TYPE_CLUSTER, ['a']), 'cluster a: rejected');
     await pollUntil(() => nacks.length === 1, 5000, 'the NACK');
-    expect(nacks[0]).toMatchObject({ typeUrl: TYPE_CLUSTER, resourceNames: ['a'], removed: [], error: 'cluster a: rejected' });
+    expect(nacks[0]).toMatchObject({
+      typeUrl: TYPE_CLUSTER,
+      resourceNames: ['a'],
+      removed: [],
+      error: 'cluster a: rejected',
+    });
     expect(server.connections('f')[0]?.lastNack?.error).toBe('cluster a: rejected');
 
     c.subscribe(TYPE_LISTENER);
     await acked(c, await expectNext(c, TYPE_LISTENER, ['http']));
     server.setSnapshot('f', { [TYPE_CLUSTER]: byName([staticCluster('a', '10.7.7.7')]) });
     await acked(c, await expectNext(c, TYPE_CLUSTER, ['a']));
-    expect(c.received.map((r) => r.type_url)).toEqual([TYPE_CLUSTER, TYPE_CLUSTER, TYPE_LISTENER, TYPE_CLUSTER]);
+    expect(c.received.map((r) => r.type_url)).toEqual([
+      TYPE_CLUSTER,
+      TYPE_CLUSTER,
+      TYPE_LISTENER,
+      TYPE_CLUSTER,
+    ]);
   });
 
   it('removes a listener at once', async () => {
-    server.setSnapshot('f', { [TYPE_LISTENER]: byName([httpListener('one', 8080), httpListener('two', 8081)]) });
+    server.setSnapshot('f', {
+      [TYPE_LISTENER]: byName([httpListener('one', 8080), httpListener('two', 8081)]),
+    });
     const c = connect();
     c.subscribe(TYPE_LISTENER);
     await acked(c, await expectNext(c, TYPE_LISTENER, ['one', 'two']));
@@ -152,7 +194,12 @@ describe('mixed streams', () => {
     const full = await sotw.next();
     expect(resourceNames(full).sort()).toEqual(['a', 'b']);
     await acked(sotw, full);
-    expect(server.connections('f').map((p) => p.mode).sort()).toEqual(['delta', 'sotw']);
+    expect(
+      server
+        .connections('f')
+        .map((p) => p.mode)
+        .sort(),
+    ).toEqual(['delta', 'sotw']);
   });
 
   it('rejects waitForAck after its timeout, naming what it waited for', async () => {

@@ -1,5 +1,12 @@
 import { AdsClient, decodedResources, isDelta, resourceNames, type AdsResponse } from './client.ts';
-import { TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE, TYPE_SECRET, type TypeUrl } from './protos.ts';
+import {
+  TYPE_CLUSTER,
+  TYPE_ENDPOINT,
+  TYPE_LISTENER,
+  TYPE_ROUTE,
+  TYPE_SECRET,
+  type TypeUrl,
+} from './protos.ts';
 import { byName, edsCluster, httpListener, loadAssignment, routeTo, tlsSecret } from './samples.ts';
 import { XdsServer } from './server.ts';
 import type { StreamMode } from './types.ts';
@@ -31,10 +38,19 @@ interface Seen {
 }
 
 function seen(r: AdsResponse): Seen {
-  return { type: r.type_url, names: resourceNames(r).sort(), removed: isDelta(r) ? [...r.removed_resources].sort() : [] };
+  return {
+    type: r.type_url,
+    names: resourceNames(r).sort(),
+    removed: isDelta(r) ? [...r.removed_resources].sort() : [],
+  };
 }
 
-async function expectNext(c: AdsClient, typeUrl: TypeUrl, names: string[], removed: string[] = []): Promise<AdsResponse> {
+async function expectNext(
+  c: AdsClient,
+  typeUrl: TypeUrl,
+  names: string[],
+  removed: string[] = [],
+): Promise<AdsResponse> {
   const r = await c.next();
   expect(seen(r)).toEqual({ type: typeUrl, names: [...names].sort(), removed: [...removed].sort() });
   return r;
@@ -171,4 +187,25 @@ describe('make-before-break', () => {
     const rds = await expectNext(c, TYPE_ROUTE, ['http']);
     expect(routedClusters(rds)).toEqual(['a', 'c']);
   });
+
+  it.each(['sotw', 'delta'] as const)(
+    '%s: re-sends the unchanged load assignment of a modified EDS cluster (Envoy re-warms it)',
+    async (mode) => {
+      await start();
+      server.setSnapshot('f', generation1);
+      server.markSynced();
+      const c = connect(mode);
+      await subscribeAll(c);
+      server.setSnapshot('f', { [TYPE_CLUSTER]: byName([edsCluster('a', '2s'), edsCluster('b')]) });
+      await acked(c, await expectNext(c, TYPE_CLUSTER, mode === 'sotw' ? ['a', 'b'] : ['a']));
+      const eds = await expectNext(c, TYPE_ENDPOINT, mode === 'sotw' ? ['a', 'b'] : ['a']);
+      await acked(c, eds);
+      // Endpoint-only changes afterwards are unaffected: nothing else is queued.
+      server.setSnapshot('f', {
+        [TYPE_ENDPOINT]: byName([loadAssignment('a', '10.0.0.5'), loadAssignment('b', '10.0.0.2')]),
+      });
+      await acked(c, await expectNext(c, TYPE_ENDPOINT, mode === 'sotw' ? ['a', 'b'] : ['a']));
+      expect(c.unread).toBe(0);
+    },
+  );
 });

@@ -2,7 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AdsClient, pollUntil, resourceNames, type AdsResponse } from './client.ts';
-import { TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE, TYPE_SECRET, type TypeUrl } from './protos.ts';
+import {
+  TYPE_CLUSTER,
+  TYPE_ENDPOINT,
+  TYPE_LISTENER,
+  TYPE_ROUTE,
+  TYPE_SECRET,
+  type TypeUrl,
+} from './protos.ts';
 import { byName, httpListener, loadAssignment, routeTo, staticCluster, tlsSecret } from './samples.ts';
 import { XdsServer } from './server.ts';
 import type { AckEvent } from './types.ts';
@@ -29,14 +36,22 @@ function connect(fleet: string, id = `${fleet}-envoy`): AdsClient {
 
 async function expectNext(c: AdsClient, typeUrl: TypeUrl, names: string[]): Promise<AdsResponse> {
   const r = await c.next();
-  expect({ type: r.type_url, names: resourceNames(r).sort() }).toEqual({ type: typeUrl, names: [...names].sort() });
+  expect({ type: r.type_url, names: resourceNames(r).sort() }).toEqual({
+    type: typeUrl,
+    names: [...names].sort(),
+  });
   return r;
 }
 
 /** Waits until the server has processed every request the client sent so far and ACKed `r`. */
 async function acked(c: AdsClient, r: AdsResponse): Promise<void> {
   c.ack(r);
-  await server.waitForAck(c.node.cluster, r.type_url as TypeUrl, (e) => e.nonce === r.nonce && e.nodeId === c.node.id, 5000);
+  await server.waitForAck(
+    c.node.cluster,
+    r.type_url as TypeUrl,
+    (e) => e.nonce === r.nonce && e.nodeId === c.node.id,
+    5000,
+  );
 }
 
 const fleetA = {
@@ -73,7 +88,12 @@ describe('state of the world', () => {
     expect('version_info' in r && r.version_info).toBe(server.snapshotVersion('a', TYPE_CLUSTER));
     await acked(c, r);
     const [info] = server.connections('a');
-    expect(info).toMatchObject({ nodeId: 'a-envoy', fleet: 'a', mode: 'sotw', acked: { [TYPE_CLUSTER]: server.snapshotVersion('a', TYPE_CLUSTER) } });
+    expect(info).toMatchObject({
+      nodeId: 'a-envoy',
+      fleet: 'a',
+      mode: 'sotw',
+      acked: { [TYPE_CLUSTER]: server.snapshotVersion('a', TYPE_CLUSTER) },
+    });
     expect(info?.lastNack).toBeUndefined();
   });
 
@@ -103,9 +123,18 @@ describe('state of the world', () => {
     await pollUntil(() => nacks.length === 1, 5000, 'the NACK');
     c.subscribe(TYPE_LISTENER); // a NACK settles clusters: listeners may go
     await acked(c, await expectNext(c, TYPE_LISTENER, ['http']));
-    expect(nacks[0]).toMatchObject({ fleet: 'a', nodeId: 'a-envoy', typeUrl: TYPE_CLUSTER, nonce: first.nonce, error: 'cluster a: bad connect_timeout' });
+    expect(nacks[0]).toMatchObject({
+      fleet: 'a',
+      nodeId: 'a-envoy',
+      typeUrl: TYPE_CLUSTER,
+      nonce: first.nonce,
+      error: 'cluster a: bad connect_timeout',
+    });
     expect(nacks[0]?.resourceNames.sort()).toEqual(['a', 'b']);
-    expect(server.connections('a')[0]?.lastNack).toMatchObject({ typeUrl: TYPE_CLUSTER, error: 'cluster a: bad connect_timeout' });
+    expect(server.connections('a')[0]?.lastNack).toMatchObject({
+      typeUrl: TYPE_CLUSTER,
+      error: 'cluster a: bad connect_timeout',
+    });
     expect(server.connections('a')[0]?.acked[TYPE_CLUSTER]).toBeUndefined();
 
     // A listener change is the next thing the client hears: the NACKed clusters were not resent.
@@ -133,7 +162,9 @@ describe('state of the world', () => {
     await acked(c, second); // processed after the stale NACK
     expect(nacks).toEqual([]);
     expect(server.connections('a')[0]?.lastNack).toBeUndefined();
-    expect(server.connections('a')[0]?.acked[TYPE_CLUSTER]).toBe('version_info' in second ? second.version_info : '');
+    expect(server.connections('a')[0]?.acked[TYPE_CLUSTER]).toBe(
+      'version_info' in second ? second.version_info : '',
+    );
   });
 
   it('pushes only the type that changed', async () => {
@@ -154,14 +185,20 @@ describe('state of the world', () => {
     const c = await fullySubscribed();
     const before = c.received.length;
     const bytesBefore = server.stats().bytesSent;
-    server.setSnapshot('a', { [TYPE_ENDPOINT]: byName([loadAssignment('a', '10.0.0.7'), loadAssignment('b', '10.0.0.2')]) });
+    server.setSnapshot('a', {
+      [TYPE_ENDPOINT]: byName([loadAssignment('a', '10.0.0.7'), loadAssignment('b', '10.0.0.2')]),
+    });
     await acked(c, await expectNext(c, TYPE_ENDPOINT, ['a', 'b']));
     server.setSnapshot('a', { [TYPE_SECRET]: byName([tlsSecret('cert', 'v2')]) });
     await acked(c, await expectNext(c, TYPE_SECRET, ['cert']));
     // Barrier: a later cluster change arrives next, so nothing else was queued in between.
     server.setSnapshot('a', { [TYPE_CLUSTER]: byName([staticCluster('a', '10.0.0.3'), staticCluster('b')]) });
     await acked(c, await expectNext(c, TYPE_CLUSTER, ['a', 'b']));
-    expect(c.received.slice(before).map((r) => r.type_url)).toEqual([TYPE_ENDPOINT, TYPE_SECRET, TYPE_CLUSTER]);
+    expect(c.received.slice(before).map((r) => r.type_url)).toEqual([
+      TYPE_ENDPOINT,
+      TYPE_SECRET,
+      TYPE_CLUSTER,
+    ]);
     const bytes = server.stats().bytesSent;
     expect(bytes[TYPE_LISTENER] - bytesBefore[TYPE_LISTENER]).toBe(0);
     expect(bytes[TYPE_ROUTE] - bytesBefore[TYPE_ROUTE]).toBe(0);
@@ -190,7 +227,12 @@ describe('state of the world', () => {
     await acked(a, await expectNext(a, TYPE_CLUSTER, ['a1']));
     await pollUntil(() => server.connections('b').length === 1, 5000, 'fleet b to connect');
     expect(b.received).toHaveLength(0);
-    expect(server.connections().map((p) => p.fleet).sort()).toEqual(['a', 'b']);
+    expect(
+      server
+        .connections()
+        .map((p) => p.fleet)
+        .sort(),
+    ).toEqual(['a', 'b']);
 
     server.setSnapshot('b', { [TYPE_CLUSTER]: byName([staticCluster('b1'), staticCluster('b2')]) });
     await acked(b, await expectNext(b, TYPE_CLUSTER, ['b1', 'b2']));
@@ -220,16 +262,34 @@ describe('state of the world', () => {
     const again = connect('a', 'one');
     again.subscribe(TYPE_CLUSTER);
     await acked(again, await expectNext(again, TYPE_CLUSTER, ['d']));
-    expect(server.connections('a').map((p) => p.nodeId).sort()).toEqual(['one', 'two']);
+    expect(
+      server
+        .connections('a')
+        .map((p) => p.nodeId)
+        .sort(),
+    ).toEqual(['one', 'two']);
   });
 
   it('rejects an invalid snapshot without changing the served one', () => {
     server.setSnapshot('a', fleetA);
     const version = server.snapshotVersion('a', TYPE_CLUSTER);
     expect(() =>
-      server.setSnapshot('a', { [TYPE_CLUSTER]: byName([staticCluster('x'), { name: 'y', lb_policy: 'NOPE' }]) }),
+      server.setSnapshot('a', {
+        [TYPE_CLUSTER]: byName([staticCluster('x'), { name: 'y', lb_policy: 'NOPE' }]),
+      }),
     ).toThrow(/setSnapshot\(a\): CDS resource "y": \$\.lb_policy: unknown value "NOPE"/);
     expect(server.snapshotVersion('a', TYPE_CLUSTER)).toBe(version);
+  });
+
+  it('ends open streams on close', async () => {
+    server.setSnapshot('a', fleetA);
+    server.markSynced();
+    const c = connect('a');
+    c.subscribe(TYPE_CLUSTER);
+    await expectNext(c, TYPE_CLUSTER, ['a', 'b']);
+    await server.close();
+    await expect(c.next(5000)).rejects.toThrow('stream ended by server');
+    expect(server.connections()).toEqual([]);
   });
 
   it('listens on a unix socket', async () => {

@@ -171,7 +171,11 @@ export class XdsServer {
       const timer = setTimeout(() => {
         off();
         const what = typeof match === 'string' ? `version ${match}` : 'the predicate';
-        reject(new Error(`no ${TYPE_SHORT[typeUrl]} ACK matching ${what} from fleet ${fleet} within ${timeoutMs} ms`));
+        reject(
+          new Error(
+            `no ${TYPE_SHORT[typeUrl]} ACK matching ${what} from fleet ${fleet} within ${timeoutMs} ms`,
+          ),
+        );
       }, timeoutMs);
       const off = this.onAck((e) => {
         if (!ok(e)) return;

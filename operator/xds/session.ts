@@ -92,6 +92,8 @@ class TypeState {
   lastAnswerAck = true;
   /** Delta: resources of NACKed responses not ACKed since. */
   nacked = new Set<string>();
+  /** Resources to send again even though unchanged (load assignments of modified clusters). */
+  resend = new Set<string>();
   ackedGeneration = 0;
   lastAck: AckEvent | undefined;
   lastNack: NackInfo | undefined;
@@ -107,7 +109,10 @@ class TypeState {
 
   setNames(names: Iterable<string>, wildcard: boolean): void {
     const next = new Set(names);
-    const same = wildcard === this.wildcard && next.size === this.names.size && [...next].every((n) => this.names.has(n));
+    const same =
+      wildcard === this.wildcard &&
+      next.size === this.names.size &&
+      [...next].every((n) => this.names.has(n));
     if (same) return;
     this.names = next;
     this.wildcard = wildcard;
@@ -116,6 +121,10 @@ class TypeState {
 }
 
 const WILDCARD_TYPES: readonly TypeUrl[] = [TYPE_LISTENER, TYPE_CLUSTER];
+
+function* resourcesOf(desired: Desired): Iterable<CachedResource> {
+  for (const e of desired.entries.values()) if (e.res) yield e.res;
+}
 
 function hashEntries(entries: Map<string, Entry>): string {
   const list: { name: string; version: string }[] = [];
@@ -226,7 +235,8 @@ export class Session {
       st.subscribed = true;
       st.initialPending = true;
       if (req.resource_names_subscribe.length === 0 && WILDCARD_TYPES.includes(t)) wildcard = true;
-      for (const [name, version] of Object.entries(req.initial_resource_versions)) st.sent.set(name, { version });
+      for (const [name, version] of Object.entries(req.initial_resource_versions))
+        st.sent.set(name, { version });
       st.sentRev++;
     }
     for (const n of req.resource_names_subscribe) {
@@ -297,11 +307,23 @@ export class Session {
       st.lastAnswerAck = false;
       for (const n of p.names) st.nacked.add(n);
       event.error = error.message;
-      st.lastNack = { typeUrl: t, version: p.label, nonce, error: error.message, resourceNames: p.names, at: new Date() };
-      this.#log.warn({ ...this.#ids(t), version: p.label, error: error.message }, 'proxy rejected xDS update (NACK)');
+      st.lastNack = {
+        typeUrl: t,
+        version: p.label,
+        nonce,
+        error: error.message,
+        resourceNames: p.names,
+        at: new Date(),
+      };
+      this.#log.warn(
+        { ...this.#ids(t), version: p.label, error: error.message },
+        'proxy rejected xDS update (NACK)',
+      );
       this.#host.nack(event);
     } else {
-      for (const n of p.names) st.nacked.delete(n);
+      // SotW: an ACK accepts the whole state. Delta: only the resources of this response.
+      if (this.mode === 'sotw') st.nacked.clear();
+      else for (const n of p.names) st.nacked.delete(n);
       st.lastAnswerAck = st.nacked.size === 0;
       if (st.lastAnswerAck) st.ackedGeneration = Math.max(st.ackedGeneration, p.generation);
       st.lastAck = event;
@@ -320,7 +342,8 @@ export class Session {
     if (this.#closed || fleet === undefined || !this.#host.synced()) return;
     const snap = this.#host.snapshot(fleet);
     if (!snap) {
-      if (!this.#toldUnknownFleet) this.#log.info('no snapshot for this fleet yet; proxy gets nothing until one is set');
+      if (!this.#toldUnknownFleet)
+        this.#log.info('no snapshot for this fleet yet; proxy gets nothing until one is set');
       this.#toldUnknownFleet = true;
       return;
     }
@@ -405,9 +428,37 @@ export class Session {
     const ts = snap.types.get(t);
     if (!st?.subscribed || !ts) return false;
     const desired = this.#desired(st, ts);
+    if (this.#resendable(st, desired).length > 0) return true;
     if (this.mode === 'sotw') return st.sentKey !== desired.key;
     const w = this.#deltaWork(st, desired);
     return st.initialPending || w.updates.length > 0 || w.removals.length > 0;
+  }
+
+  /** Unchanged resources that must go out again (see #noteModifiedClusters). */
+  #resendable(st: TypeState, desired: Desired): CachedResource[] {
+    if (st.resend.size === 0) return [];
+    const out: CachedResource[] = [];
+    for (const name of st.resend) {
+      const res = desired.entries.get(name)?.res;
+      if (res) out.push(res);
+    }
+    return out;
+  }
+
+  /**
+   * Envoy re-creates a cluster whose config changed and keeps the new one warming until it gets
+   * the cluster's load assignment again, even if that did not change (Envoy does not re-request
+   * it). So after pushing modified EDS clusters, their load assignments are queued for resending.
+   */
+  #noteModifiedClusters(previous: ReadonlyMap<string, Entry>, pushed: Iterable<CachedResource>): void {
+    const endpoints = this.#types.get(TYPE_ENDPOINT);
+    if (!endpoints?.subscribed) return;
+    for (const res of pushed) {
+      const before = previous.get(res.name);
+      if (res.edsName !== undefined && before !== undefined && before.version !== res.version) {
+        endpoints.resend.add(res.edsName);
+      }
+    }
   }
 
   #view(t: TypeUrl, snap: FleetSnapshot): TypeView {
@@ -483,12 +534,23 @@ export class Session {
     const ts = snap.types.get(t);
     if (!st?.subscribed || !ts || st.pending) return;
     const desired = this.#desired(st, ts);
+    const again = this.#resendable(st, desired);
     if (this.mode === 'sotw') {
-      if (st.sentKey !== desired.key) this.#sendSotw(t, st, desired, snap.generation);
+      if (st.sentKey !== desired.key || again.length > 0) this.#sendSotw(t, st, desired, snap.generation);
       return;
     }
     const work = this.#deltaWork(st, desired);
-    if (st.initialPending || work.updates.length > 0 || work.removals.length > 0) {
+    if (again.length > 0) {
+      const updating = new Set(work.updates.map((r) => r.name));
+      const extra = again.filter((r) => !updating.has(r.name));
+      this.#sendDelta(
+        t,
+        st,
+        desired,
+        { updates: [...work.updates, ...extra], removals: work.removals },
+        snap.generation,
+      );
+    } else if (st.initialPending || work.updates.length > 0 || work.removals.length > 0) {
       this.#sendDelta(t, st, desired, work, snap.generation);
     }
   }
@@ -498,11 +560,19 @@ export class Session {
     const chunks: Buffer[] = [];
     for (const e of desired.entries.values()) if (e.res) chunks.push(e.res.sotwChunk);
     const bytes = encodeSotwResponse({ version_info: desired.label, type_url: t, nonce }, chunks);
-    st.pending = { nonce, label: desired.label, generation: gen, names: [...desired.entries.keys()], removed: [] };
+    st.pending = {
+      nonce,
+      label: desired.label,
+      generation: gen,
+      names: [...desired.entries.keys()],
+      removed: [],
+    };
     st.lastNonce = nonce;
     st.sentKey = desired.key;
+    if (t === TYPE_CLUSTER) this.#noteModifiedClusters(st.sent, resourcesOf(desired));
     st.sent = new Map(desired.entries);
     st.sentRev++;
+    st.resend.clear();
     this.#log.debug({ ...this.#ids(t), version: desired.label, resources: chunks.length, nonce }, 'xDS push');
     this.#host.write(this, t, bytes, chunks.length);
     this.#send(bytes);
@@ -514,7 +584,9 @@ export class Session {
       { system_version_info: desired.label, type_url: t, nonce, removed_resources: work.removals },
       work.updates.map((r) => r.deltaChunk),
     );
+    if (t === TYPE_CLUSTER) this.#noteModifiedClusters(st.sent, work.updates);
     for (const r of work.updates) st.sent.set(r.name, { version: r.version, res: r });
+    st.resend.clear();
     for (const n of work.removals) {
       st.sent.delete(n);
       st.nacked.delete(n);
@@ -525,7 +597,13 @@ export class Session {
     st.pending = { nonce, label: desired.label, generation: gen, names, removed: work.removals };
     st.lastNonce = nonce;
     this.#log.debug(
-      { ...this.#ids(t), version: desired.label, updated: names.length, removed: work.removals.length, nonce },
+      {
+        ...this.#ids(t),
+        version: desired.label,
+        updated: names.length,
+        removed: work.removals.length,
+        nonce,
+      },
       'delta xDS push',
     );
     this.#host.write(this, t, bytes, names.length);

@@ -88,7 +88,8 @@ function t(): Types {
 }
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
-const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+const strs = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 
 function nodeOf(v: unknown): NodeInfo | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
@@ -144,7 +145,11 @@ function finish(w: protobuf.Writer): Buffer {
 /** `resources` (field 2) entry of a DiscoveryResponse: a length-delimited Any. */
 export function sotwChunk(typeUrl: string, bytes: Buffer): Buffer {
   const any = t().any.encode({ type_url: typeUrl, value: bytes }).finish();
-  return finish(protobuf.Writer.create().uint32((2 << 3) | 2).bytes(any));
+  return finish(
+    protobuf.Writer.create()
+      .uint32((2 << 3) | 2)
+      .bytes(any),
+  );
 }
 
 /** `resources` (field 2) entry of a DeltaDiscoveryResponse: a length-delimited Resource. */
@@ -152,7 +157,11 @@ export function deltaChunk(typeUrl: string, name: string, version: string, bytes
   const resource = t()
     .resource.encode({ name, version, resource: { type_url: typeUrl, value: bytes } })
     .finish();
-  return finish(protobuf.Writer.create().uint32((2 << 3) | 2).bytes(resource));
+  return finish(
+    protobuf.Writer.create()
+      .uint32((2 << 3) | 2)
+      .bytes(resource),
+  );
 }
 
 const CONTROL_PLANE = { identifier: 'kgw' };
@@ -218,7 +227,10 @@ export function encodeDeltaRequest(req: Partial<DeltaRequest> & { node?: Partial
 function requestObject(req: { node?: Partial<NodeInfo> }): Decoded {
   const { node, ...rest } = req as Decoded & { node?: Partial<NodeInfo> };
   if (!node) return rest;
-  return { ...rest, node: { id: node.id ?? '', cluster: node.cluster ?? '', user_agent_name: node.userAgent ?? '' } };
+  return {
+    ...rest,
+    node: { id: node.id ?? '', cluster: node.cluster ?? '', user_agent_name: node.userAgent ?? '' },
+  };
 }
 
 const passThrough = (b: Buffer): Buffer => b;

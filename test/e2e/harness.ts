@@ -84,6 +84,22 @@ export async function startEnv(opts: { gateway?: object; log?: Logger } = {}): P
   };
 }
 
+/**
+ * Restarts the operator in this process: the old one stops with its Envoy replicas left running,
+ * a new one (fresh caches, fresh xDS server on the same socket) adopts them.
+ */
+export async function restartOperator(env: Env): Promise<void> {
+  await env.operator.stop({ keepFleets: true });
+  env.operator = await startOperator({
+    kubeconfig: env.cp.kubeconfigPath,
+    runtime: 'local',
+    envoyBin: envoyBin(),
+    workDir: env.workDir,
+    network: env.network,
+    log: env.log.child({ component: 'operator' }),
+  });
+}
+
 export async function ensureNamespace(rest: KubeRest, name: string): Promise<void> {
   try {
     await rest.request('POST', '/api/v1/namespaces', {

@@ -1,5 +1,5 @@
 // Starts real etcd + kube-apiserver and talks to them through @kubernetes/client-node.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -231,6 +231,21 @@ describe('two control planes at once', () => {
       await Promise.all([a.stop(), b.stop()]);
     }
     for (const cp of [a, b]) expect(existsSync(cp.dir)).toBe(false);
+  });
+
+  it('reports a failed start with the log tail and keeps the logs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kgw-cp-fail-'));
+    try {
+      const before = await childPidsOf(process.pid);
+      await expect(startControlPlane({ dir, apiserverArgs: ['--no-such-flag=1'] })).rejects.toThrow(
+        /logs kept in [\s\S]*kube-apiserver exited[\s\S]*unknown flag: --no-such-flag/,
+      );
+      expect(readFileSync(join(dir, 'kube-apiserver.log'), 'utf8')).toContain('unknown flag');
+      const after = await childPidsOf(process.pid);
+      for (const p of after.filter((x) => !before.includes(x))) expect(isAlive(p)).toBe(false); // etcd stopped
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('stop() ends etcd and kube-apiserver', async () => {

@@ -57,7 +57,7 @@ export const SERVICE_CLUSTER_IP_RANGE = '10.96.0.0/16';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
-/** Starts etcd and kube-apiserver; resolves once /readyz answers ok. Retries once on a port clash. */
+/** Starts etcd and kube-apiserver; resolves once /readyz answers ok. A port clash is retried (3 attempts). */
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const maxAttempts = 3;
   for (let attempt = 1; ; attempt++) {
@@ -80,6 +80,16 @@ async function startOnce(opts: ControlPlaneOptions, attempt: number): Promise<Co
   const keep = process.env.KGW_KEEP_ENV === '1';
   const unregisterDirCleanup =
     ownsDir && !keep ? onProcessExit(() => rmSync(dir, { recursive: true, force: true })) : () => false;
+  // A port clash is retried with a fresh dir; any other failure keeps the dir so its logs can be read.
+  const startupFailure = (err: unknown, clash: boolean): Error => {
+    unregisterDirCleanup();
+    const msg = err instanceof Error ? err.message : String(err);
+    if (clash) {
+      if (ownsDir) rmSync(dir, { recursive: true, force: true });
+      return new PortClashError(msg);
+    }
+    return new Error(`control plane did not start (logs kept in ${dir}): ${msg}`, { cause: err });
+  };
   const etcdLogPath = join(dir, 'etcd.log');
   const apiserverLogPath = join(dir, 'kube-apiserver.log');
   const etcdPath = etcdBin();
@@ -150,12 +160,7 @@ async function startOnce(opts: ControlPlaneOptions, attempt: number): Promise<Co
     );
   } catch (err) {
     await etcd.stop();
-    unregisterDirCleanup();
-    const clash = /address already in use/.test(tailFile(etcdLogPath, 50));
-    if (ownsDir && !keep) rmSync(dir, { recursive: true, force: true });
-    const msg = err instanceof Error ? err.message : String(err);
-    if (clash) throw new PortClashError(msg);
-    throw new Error(`control plane did not start: ${msg}`, { cause: err });
+    throw startupFailure(err, /address already in use/.test(tailFile(etcdLogPath, 50)));
   }
 
   const server = `https://127.0.0.1:${apiPort}`;
@@ -217,12 +222,10 @@ async function startOnce(opts: ControlPlaneOptions, attempt: number): Promise<Co
       throw new Error(`GET /version with the CA: status ${check.status}: ${check.body}`);
   } catch (err) {
     await stopAll();
-    unregisterDirCleanup();
-    const clash = /address already in use/.test(tailFile(apiserverLogPath, 50) + tailFile(etcdLogPath, 50));
-    if (ownsDir && !keep) rmSync(dir, { recursive: true, force: true });
-    const msg = err instanceof Error ? err.message : String(err);
-    if (clash) throw new PortClashError(msg);
-    throw new Error(`control plane did not start: ${msg}`, { cause: err });
+    throw startupFailure(
+      err,
+      /address already in use/.test(tailFile(apiserverLogPath, 50) + tailFile(etcdLogPath, 50)),
+    );
   }
 
   const kubeconfigPath = join(dir, 'kubeconfig');

@@ -1,0 +1,78 @@
+// Synthetic KIngresses and the Services/EndpointSlices they reference, shaped like what Knative
+// Serving creates for a Route with two revisions (90/10 split, tag headers) and its cluster-local
+// hosts. Shared by the benchmarks.
+import type { EndpointSlice, Service } from '../operator/api/core.ts';
+import type { KIngress } from '../operator/api/kingress.ts';
+
+export function ingress(i: number, gen = 1): KIngress {
+  const ns = `ns${i % 50}`;
+  return {
+    metadata: { name: `app${i}`, namespace: ns, generation: gen, creationTimestamp: '2026-01-01T00:00:00Z' },
+    spec: {
+      httpOption: 'Enabled',
+      rules: [
+        {
+          hosts: [`app${i}.${ns}.example.com`],
+          visibility: 'ExternalIP',
+          http: {
+            paths: [
+              {
+                splits: [
+                  {
+                    serviceNamespace: ns,
+                    serviceName: `app${i}-1`,
+                    servicePort: 80,
+                    percent: 90,
+                    appendHeaders: { 'Knative-Serving-Revision': `app${i}-1` },
+                  },
+                  {
+                    serviceNamespace: ns,
+                    serviceName: `app${i}-2`,
+                    servicePort: 80,
+                    percent: 10,
+                    appendHeaders: { 'Knative-Serving-Revision': `app${i}-2-g${gen}` },
+                  },
+                ],
+              },
+            ],
+          },
+        },
+        {
+          hosts: [`app${i}.${ns}.svc.cluster.local`, `app${i}.${ns}.svc`, `app${i}.${ns}`],
+          visibility: 'ClusterLocal',
+          http: {
+            paths: [
+              { splits: [{ serviceNamespace: ns, serviceName: `app${i}-1`, servicePort: 80, percent: 100 }] },
+            ],
+          },
+        },
+      ],
+    },
+  };
+}
+
+export function objects(n: number) {
+  const services: Service[] = [];
+  const slices: EndpointSlice[] = [];
+  for (let i = 0; i < n; i++) {
+    for (const r of [1, 2]) {
+      const ns = `ns${i % 50}`;
+      services.push({
+        metadata: { name: `app${i}-${r}`, namespace: ns },
+        spec: { ports: [{ name: 'http', port: 80, targetPort: 8012 }] },
+      });
+      slices.push({
+        metadata: {
+          name: `app${i}-${r}-x`,
+          namespace: ns,
+          labels: { 'kubernetes.io/service-name': `app${i}-${r}` },
+        },
+        addressType: 'IPv4',
+        ports: [{ name: 'http', port: 8012 }],
+        endpoints: [{ addresses: [`10.${(i >> 8) & 255}.${i & 255}.${r}`] }],
+      });
+    }
+  }
+  return { services, slices };
+}
+

@@ -1,0 +1,368 @@
+// Incremental fleet assembly: the same resources as renderFleet(opts, accepted, lookups), kept up
+// to date one KIngress at a time. The route tables are the concatenation, in KIngress key order,
+// of vhosts rendered once per IngressIR; clusters, endpoints and secrets are maps maintained by
+// reference counts, so a change costs O(that KIngress) plus one pass over the (already rendered)
+// vhost list when the route table changes. Pure: reads only the IRs and the Lookups it is given.
+import type { Secret } from '../api/core.ts';
+import type { ClusterIR, IngressIR, TlsIR } from '../translate/ir.ts';
+import type { Lookups } from '../translate/lookups.ts';
+import { renderCluster } from './cluster.ts';
+import { endpointAddresses, renderLoadAssignment } from './endpoints.ts';
+import { vhostsOf, visibilityPart, type FleetRenderOptions, type FleetResources } from './fleet.ts';
+import { HTTP_ROUTE_CONFIG, HTTPS_ROUTE_CONFIG, renderHttpListener, renderHttpsListener, tlsChains } from './listener.ts';
+import { renderSecret } from './secret.ts';
+import type { Json } from './types.ts';
+
+export type ResourceKind = keyof FleetResources;
+export const RESOURCE_KINDS: readonly ResourceKind[] = ['listeners', 'routes', 'clusters', 'endpoints', 'secrets'];
+
+interface Entry {
+  ir: IngressIR;
+  http: Json[];
+  https: Json[];
+  /** Clusters this KIngress's routes use in this fleet, by name. */
+  clusters: Map<string, ClusterIR>;
+  tls: TlsIR[];
+  /** Distinct secrets of `tls`. */
+  secrets: string[];
+}
+
+interface ClusterSlot {
+  /** KIngress key → the ClusterIR it carries for this name. renderFleet keeps the last one in key order. */
+  users: Map<string, ClusterIR>;
+  winner: string;
+  /** JSON of the winner's ClusterIR: an equal replacement re-renders nothing. */
+  source: string;
+  json: Json;
+  /** `<ns>/<service>` whose EndpointSlices feed this cluster (EDS clusters only). */
+  service: string | undefined;
+}
+
+interface SecretSlot {
+  refs: number;
+  obj: Secret | undefined;
+  json: Json | undefined;
+}
+
+function byKey(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Index of `key` in the sorted array, or where it would be inserted. */
+function search(sorted: string[], key: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
+}
+
+export class FleetAssembler {
+  private readonly opts: FleetRenderOptions;
+  private readonly lookups: Lookups;
+  private readonly entries = new Map<string, Entry>();
+  /** Keys of `entries`, sorted (renderFleet's order). */
+  private readonly order: string[] = [];
+  private readonly clusterSlots = new Map<string, ClusterSlot>();
+  /** `<ns>/<service>` → EDS clusters fed by it. */
+  private readonly byService = new Map<string, Set<string>>();
+  private readonly secretSlots = new Map<string, SecretSlot>();
+  private tlsEntries = 0;
+
+  // The live outputs (see take()).
+  private readonly listeners = new Map<string, Json>();
+  private readonly routes = new Map<string, Json>();
+  private readonly clusters = new Map<string, Json>();
+  private readonly endpoints = new Map<string, Json>();
+  private readonly secrets = new Map<string, Json>();
+
+  private readonly changed = new Set<ResourceKind>(RESOURCE_KINDS);
+  private routesDirty = true;
+  private tlsDirty = true;
+  private chainsKey = '';
+
+  constructor(opts: FleetRenderOptions, lookups: Lookups) {
+    this.opts = opts;
+    this.lookups = lookups;
+    this.listeners.set(HTTP_ROUTE_CONFIG, renderHttpListener(opts));
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Adds or replaces the accepted IR of one KIngress. */
+  set(ir: IngressIR): void {
+    const old = this.entries.get(ir.key);
+    if (old?.ir === ir) {
+      this.refreshSecrets(old.secrets);
+      return;
+    }
+    const part = visibilityPart(ir, this.opts.visibility);
+    const rendered = vhostsOf(ir, this.opts.visibility);
+    const clusters = new Map<string, ClusterIR>();
+    if (part.vhosts.length > 0) {
+      const used = new Set<string>();
+      for (const vh of part.vhosts) for (const r of vh.routes) for (const t of r.targets) used.add(t.cluster);
+      for (const c of ir.clusters) if (used.has(c.name)) clusters.set(c.name, c);
+    }
+    const entry: Entry = {
+      ir,
+      http: rendered.http,
+      https: rendered.https,
+      clusters,
+      tls: part.tls,
+      secrets: [...new Set(part.tls.map((t) => t.secret))],
+    };
+    if (!old) {
+      this.order.splice(search(this.order, ir.key), 0, ir.key);
+      if (entry.http.length > 0) this.routesDirty = true;
+    } else if (sameJson([old.http, old.https], [entry.http, entry.https])) {
+      entry.http = old.http; // equal: keep the objects already in the route tables
+      entry.https = old.https;
+    } else {
+      this.routesDirty = true;
+    }
+    this.entries.set(ir.key, entry);
+    this.updateClusters(ir.key, old?.clusters, clusters);
+    this.updateTls(old, entry);
+  }
+
+  delete(key: string): void {
+    const old = this.entries.get(key);
+    if (!old) return;
+    this.entries.delete(key);
+    this.order.splice(search(this.order, key), 1);
+    if (old.http.length > 0) this.routesDirty = true;
+    this.updateClusters(key, old.clusters, undefined);
+    this.updateTls(old, undefined);
+  }
+
+  /** Re-reads the EndpointSlices of these Services (`<ns>/<name>`). */
+  refreshEndpoints(services: Iterable<string>): void {
+    for (const svc of services) {
+      for (const name of this.byService.get(svc) ?? []) {
+        const slot = this.clusterSlots.get(name);
+        if (slot) this.renderEndpoints(name, slot, true);
+      }
+    }
+  }
+
+  /** Re-reads these Secrets (`<ns>/<name>`) from the lookups. */
+  refreshSecrets(names: Iterable<string>): void {
+    for (const name of names) {
+      const slot = this.secretSlots.get(name);
+      if (slot) this.renderSecret(name, slot);
+    }
+  }
+
+  /** Kinds changed since the last take() (without taking them). */
+  pending(): ResourceKind[] {
+    this.assemble();
+    return RESOURCE_KINDS.filter((k) => this.changed.has(k));
+  }
+
+  /**
+   * The kinds changed since the last take(), with the current maps of those kinds. The maps are
+   * live views owned by the assembler (copying 20k clusters per change would cost more than
+   * the change): read them before the next set/delete/refresh and never mutate them.
+   */
+  take(): Partial<FleetResources> {
+    this.assemble();
+    const all = this.resources();
+    const out: Partial<FleetResources> = {};
+    for (const k of RESOURCE_KINDS) if (this.changed.has(k)) out[k] = all[k];
+    this.changed.clear();
+    return out;
+  }
+
+  /** Every current map (live views, as for take()). */
+  resources(): FleetResources {
+    this.assemble();
+    return {
+      listeners: this.listeners,
+      routes: this.routes,
+      clusters: this.clusters,
+      endpoints: this.endpoints,
+      secrets: this.secrets,
+    };
+  }
+
+  private assemble(): void {
+    if (this.tlsDirty) {
+      this.tlsDirty = false;
+      const tls: TlsIR[] = [];
+      if (this.tlsEntries > 0) for (const k of this.order) tls.push(...this.entries.get(k)!.tls);
+      const chainsKey = JSON.stringify(tlsChains(tls));
+      if (chainsKey !== this.chainsKey) {
+        const hadHttps = this.listeners.has(HTTPS_ROUTE_CONFIG);
+        this.chainsKey = chainsKey;
+        const https = renderHttpsListener(this.opts, tls);
+        if (https) this.listeners.set(HTTPS_ROUTE_CONFIG, https);
+        else this.listeners.delete(HTTPS_ROUTE_CONFIG);
+        this.changed.add('listeners');
+        if (hadHttps !== (https !== undefined)) {
+          this.routesDirty = true;
+          this.changed.add('secrets');
+          this.syncSecrets();
+        }
+      }
+    }
+    if (this.routesDirty) {
+      this.routesDirty = false;
+      const http: Json[] = [];
+      const https: Json[] = [];
+      const withHttps = this.listeners.has(HTTPS_ROUTE_CONFIG);
+      for (const k of this.order) {
+        const e = this.entries.get(k)!;
+        for (const v of e.http) http.push(v);
+        if (withHttps) for (const v of e.https) https.push(v);
+      }
+      this.routes.set(HTTP_ROUTE_CONFIG, { name: HTTP_ROUTE_CONFIG, virtual_hosts: http });
+      if (withHttps) this.routes.set(HTTPS_ROUTE_CONFIG, { name: HTTPS_ROUTE_CONFIG, virtual_hosts: https });
+      else this.routes.delete(HTTPS_ROUTE_CONFIG);
+      this.changed.add('routes');
+    }
+  }
+
+  private updateClusters(
+    key: string,
+    before: Map<string, ClusterIR> | undefined,
+    after: Map<string, ClusterIR> | undefined,
+  ): void {
+    for (const [name, c] of after ?? []) {
+      if (before?.get(name) === c) continue;
+      let slot = this.clusterSlots.get(name);
+      if (!slot) {
+        slot = { users: new Map(), winner: key, source: '', json: {}, service: undefined };
+        this.clusterSlots.set(name, slot);
+      }
+      slot.users.set(key, c);
+      if (key >= slot.winner) {
+        slot.winner = key;
+        this.renderClusterSlot(name, slot);
+      }
+    }
+    for (const name of before?.keys() ?? []) {
+      if (after?.has(name)) continue;
+      const slot = this.clusterSlots.get(name);
+      if (!slot) continue;
+      slot.users.delete(key);
+      if (slot.users.size === 0) {
+        this.clusterSlots.delete(name);
+        this.clusters.delete(name);
+        this.changed.add('clusters');
+        this.setService(name, slot.service, undefined);
+        if (this.endpoints.delete(name)) this.changed.add('endpoints');
+      } else if (slot.winner === key) {
+        let winner = '';
+        for (const k of slot.users.keys()) if (k > winner) winner = k;
+        slot.winner = winner;
+        this.renderClusterSlot(name, slot);
+      }
+    }
+  }
+
+  private renderClusterSlot(name: string, slot: ClusterSlot): void {
+    const c = slot.users.get(slot.winner)!;
+    const source = JSON.stringify(c);
+    if (source === slot.source) return;
+    slot.source = source;
+    slot.json = renderCluster(c);
+    this.clusters.set(name, slot.json);
+    this.changed.add('clusters');
+    const service = c.kind === 'eds' && c.endpoints ? `${c.endpoints.namespace}/${c.endpoints.service}` : undefined;
+    this.setService(name, slot.service, service);
+    slot.service = service;
+    this.renderEndpoints(name, slot, false);
+  }
+
+  private setService(name: string, before: string | undefined, after: string | undefined): void {
+    if (before === after) return;
+    if (before !== undefined) {
+      const set = this.byService.get(before);
+      set?.delete(name);
+      if (set?.size === 0) this.byService.delete(before);
+    }
+    if (after !== undefined) {
+      let set = this.byService.get(after);
+      if (!set) {
+        set = new Set();
+        this.byService.set(after, set);
+      }
+      set.add(name);
+    }
+  }
+
+  private renderEndpoints(name: string, slot: ClusterSlot, compare: boolean): void {
+    const c = slot.users.get(slot.winner)!;
+    if (c.kind !== 'eds' || !c.endpoints) {
+      if (this.endpoints.delete(name)) this.changed.add('endpoints');
+      return;
+    }
+    const slices = this.lookups.endpointSlices(c.endpoints.namespace, c.endpoints.service);
+    const cla = renderLoadAssignment(name, endpointAddresses(slices, c));
+    if (compare && sameJson(this.endpoints.get(name), cla)) return;
+    this.endpoints.set(name, cla);
+    this.changed.add('endpoints');
+  }
+
+  private updateTls(before: Entry | undefined, after: Entry | undefined): void {
+    const b = before?.tls ?? [];
+    const a = after?.tls ?? [];
+    this.tlsEntries += a.length - b.length;
+    if ((b.length > 0 || a.length > 0) && !sameJson(b, a)) this.tlsDirty = true;
+    const old = new Set(before?.secrets ?? []);
+    for (const name of after?.secrets ?? []) {
+      if (old.delete(name)) {
+        this.refreshSecrets([name]);
+        continue;
+      }
+      let slot = this.secretSlots.get(name);
+      if (!slot) {
+        slot = { refs: 0, obj: undefined, json: undefined };
+        this.secretSlots.set(name, slot);
+      }
+      slot.refs++;
+      this.renderSecret(name, slot);
+    }
+    for (const name of old) {
+      const slot = this.secretSlots.get(name);
+      if (!slot) continue;
+      if (--slot.refs === 0) {
+        this.secretSlots.delete(name);
+        if (this.secrets.delete(name)) this.changed.add('secrets');
+      }
+    }
+  }
+
+  private renderSecret(name: string, slot: SecretSlot): void {
+    const [ns = '', n = ''] = name.split('/');
+    const obj = this.lookups.secret(ns, n);
+    if (obj === slot.obj && (slot.json !== undefined || obj === undefined)) return;
+    slot.obj = obj;
+    slot.json = obj ? renderSecret(name, obj) : undefined;
+    this.syncSecret(name, slot);
+  }
+
+  /** Secrets are served only while the fleet has an HTTPS listener (as renderFleet does). */
+  private syncSecret(name: string, slot: SecretSlot): void {
+    const want = this.listeners.has(HTTPS_ROUTE_CONFIG) ? slot.json : undefined;
+    const have = this.secrets.get(name);
+    if (want === have) return;
+    if (want) this.secrets.set(name, want);
+    else this.secrets.delete(name);
+    this.changed.add('secrets');
+  }
+
+  private syncSecrets(): void {
+    for (const [name, slot] of this.secretSlots) this.syncSecret(name, slot);
+  }
+}

@@ -1,0 +1,19 @@
+// A small seeded PRNG (mulberry32) for property-style tests and synthetic benchmark data:
+// the same seed gives the same sequence on every run, so a failure is reproducible.
+
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function pick<T>(rnd: () => number, items: readonly T[]): T {
+  const item = items[Math.floor(rnd() * items.length)];
+  if (item === undefined) throw new Error('pick from an empty list');
+  return item;
+}
