@@ -76,3 +76,31 @@ export function objects(n: number) {
   return { services, slices };
 }
 
+
+/** The two fleets of the sample gateway (the golden fleets' options). */
+export const FLEETS = [
+  { key: 'default/external', opts: { visibility: 'ExternalIP' as const, httpPort: 8080, httpsPort: 8443, accessLog: false } },
+  { key: 'default/local', opts: { visibility: 'ClusterLocal' as const, httpPort: 8081, httpsPort: 8444, accessLog: false } },
+];
+
+export const CREATED = '2026-01-01T00:00:00Z';
+
+export function ms(t0: bigint): number {
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+/** Nearest-rank percentile of a list of figures. */
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+export function fmt(v: number): string {
+  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+}
+
+export function sizes(defaults: number[]): number[] {
+  const args = process.argv.slice(2).filter((a) => /^\d+$/.test(a));
+  return args.length > 0 ? args.map(Number) : defaults;
+}

@@ -1,123 +1,83 @@
-// Benchmark (prints figures, asserts nothing): translate + conflict resolution + render of N
-// KIngresses for one fleet, full and after changing one KIngress.
+// Benchmark (prints figures, asserts nothing): the pure pipeline for N KIngresses and the two
+// fleets of a gateway. Full: translate all, then build host claims + both fleets incrementally
+// (and, for comparison, the from-scratch resolveConflicts + renderFleet). One change: translate
+// one KIngress + claims + re-render of what it touched, as the engine does per flush. Also the
+// cost the xDS layer pays per change today: encoding the whole changed route table.
 //   node bench/translate.ts [N ...]      (default 1000 10000)
-import type { Service, EndpointSlice } from '../operator/api/core.ts';
-import type { KIngress } from '../operator/api/kingress.ts';
+import { IncrementalGateway } from '../operator/controller/incremental.ts';
 import { renderFleet } from '../operator/render/fleet.ts';
-import { resolveConflicts, type Candidate } from '../operator/translate/conflicts.ts';
+import { resolveConflicts } from '../operator/translate/conflicts.ts';
 import { translateIngress } from '../operator/translate/ingress.ts';
 import type { IngressIR } from '../operator/translate/ir.ts';
 import { lookupsFromObjects } from '../operator/translate/lookups.ts';
+import { encodeResource } from '../operator/xds/protojson.ts';
+import { TYPE_ROUTE } from '../operator/xds/protos.ts';
+import { CREATED, FLEETS, fmt, ingress, ms, objects, percentile, sizes } from './fixtures.ts';
 
-function ingress(i: number, gen = 1): KIngress {
-  const ns = `ns${i % 50}`;
-  return {
-    metadata: { name: `app${i}`, namespace: ns, generation: gen, creationTimestamp: '2026-01-01T00:00:00Z' },
-    spec: {
-      httpOption: 'Enabled',
-      rules: [
-        {
-          hosts: [`app${i}.${ns}.example.com`],
-          visibility: 'ExternalIP',
-          http: {
-            paths: [
-              {
-                splits: [
-                  {
-                    serviceNamespace: ns,
-                    serviceName: `app${i}-1`,
-                    servicePort: 80,
-                    percent: 90,
-                    appendHeaders: { 'Knative-Serving-Revision': `app${i}-1` },
-                  },
-                  {
-                    serviceNamespace: ns,
-                    serviceName: `app${i}-2`,
-                    servicePort: 80,
-                    percent: 10,
-                    appendHeaders: { 'Knative-Serving-Revision': `app${i}-2-g${gen}` },
-                  },
-                ],
-              },
-            ],
-          },
-        },
-        {
-          hosts: [`app${i}.${ns}.svc.cluster.local`, `app${i}.${ns}.svc`, `app${i}.${ns}`],
-          visibility: 'ClusterLocal',
-          http: {
-            paths: [
-              { splits: [{ serviceNamespace: ns, serviceName: `app${i}-1`, servicePort: 80, percent: 100 }] },
-            ],
-          },
-        },
-      ],
-    },
-  };
-}
+const CHANGES = 40;
 
-function objects(n: number) {
-  const services: Service[] = [];
-  const slices: EndpointSlice[] = [];
-  for (let i = 0; i < n; i++) {
-    for (const r of [1, 2]) {
-      const ns = `ns${i % 50}`;
-      services.push({
-        metadata: { name: `app${i}-${r}`, namespace: ns },
-        spec: { ports: [{ name: 'http', port: 80, targetPort: 8012 }] },
-      });
-      slices.push({
-        metadata: {
-          name: `app${i}-${r}-x`,
-          namespace: ns,
-          labels: { 'kubernetes.io/service-name': `app${i}-${r}` },
-        },
-        addressType: 'IPv4',
-        ports: [{ name: 'http', port: 8012 }],
-        endpoints: [{ addresses: [`10.${(i >> 8) & 255}.${i & 255}.${r}`] }],
-      });
-    }
-  }
-  return { services, slices };
-}
-
-const opts = { visibility: 'ExternalIP' as const, httpPort: 8080, httpsPort: 8443, accessLog: false };
-
-function ms(t0: bigint): number {
-  return Number(process.hrtime.bigint() - t0) / 1e6;
-}
-
-for (const n of (process.argv.slice(2).length ? process.argv.slice(2) : ['1000', '10000']).map(Number)) {
-  const lookups = lookupsFromObjects(objects(n));
+for (const n of sizes([1000, 10000])) {
+  // Services for n + CHANGES KIngresses: the extra ones are added one at a time below.
+  const lookups = lookupsFromObjects(objects(n + CHANGES));
   const ings = Array.from({ length: n }, (_, i) => ingress(i));
+
   let t0 = process.hrtime.bigint();
-  const irs = new Map<string, IngressIR>();
+  const irs: IngressIR[] = [];
   for (const ing of ings) {
     const r = translateIngress(ing, lookups);
-    if (r.ok) irs.set(`${ing.metadata.namespace}/${ing.metadata.name}`, r.ir);
+    if (r.ok) irs.push(r.ir);
   }
-  const tTranslate = ms(t0);
+  const fullTranslate = ms(t0);
   t0 = process.hrtime.bigint();
-  const cands = (): Candidate[] => [...irs.values()].map((ir) => ({ ir, created: '2026-01-01T00:00:00Z' }));
-  const { accepted } = resolveConflicts(cands());
-  renderFleet(opts, accepted, lookups);
-  const tAssemble = ms(t0);
+  for (const ing of ings) translateIngress(ing, lookups);
+  const fullTranslateWarm = ms(t0);
 
-  // One change: re-translate one KIngress, re-resolve and re-assemble (memoised vhosts).
-  const changes: number[] = [];
-  for (let k = 0; k < 20; k++) {
-    const changed = ingress(k * 7, 2 + k);
+  t0 = process.hrtime.bigint();
+  const gw = new IncrementalGateway(FLEETS, lookups);
+  for (const ir of irs) gw.set(ir, CREATED);
+  gw.flush();
+  const fullAssemble = ms(t0);
+
+  t0 = process.hrtime.bigint();
+  const { accepted } = resolveConflicts(irs.map((ir) => ({ ir, created: CREATED })));
+  for (const f of FLEETS) renderFleet(f.opts, accepted, lookups);
+  const scratch = ms(t0);
+
+  // One spec change (a split's header: a new hash and new routes, same backends).
+  const change: number[] = [];
+  const encode: number[] = [];
+  const kinds = new Set<string>();
+  for (let k = 0; k < CHANGES; k++) {
+    const changed = ingress((k * 7919) % n, 2 + k);
     t0 = process.hrtime.bigint();
     const r = translateIngress(changed, lookups);
-    if (r.ok) irs.set(`${changed.metadata.namespace}/${changed.metadata.name}`, r.ir);
-    const res = resolveConflicts(cands());
-    renderFleet(opts, res.accepted, lookups);
-    changes.push(ms(t0));
+    if (r.ok) gw.set(r.ir, CREATED);
+    const res = gw.flush();
+    change.push(ms(t0));
+    for (const [, kindsOf] of res.fleets) for (const kind of Object.keys(kindsOf)) kinds.add(kind);
+    const table = res.fleets.get(FLEETS[0]!.key)?.routes?.get('http');
+    if (table) {
+      t0 = process.hrtime.bigint();
+      encodeResource(TYPE_ROUTE, table);
+      encode.push(ms(t0));
+    }
   }
-  changes.sort((a, b) => a - b);
+  // One new KIngress (new Services: new clusters and endpoints as well).
+  const add: number[] = [];
+  for (let k = 0; k < CHANGES; k++) {
+    const fresh = ingress(n + k);
+    t0 = process.hrtime.bigint();
+    const r = translateIngress(fresh, lookups);
+    if (r.ok) gw.set(r.ir, CREATED);
+    gw.flush();
+    add.push(ms(t0));
+  }
   const rss = process.memoryUsage().rss / 2 ** 20;
   console.log(
-    `translate n=${n}: full translate ${tTranslate.toFixed(1)} ms, full resolve+render ${tAssemble.toFixed(1)} ms, ` +
-      `one change (translate+resolve+render) median ${changes[10]?.toFixed(2)} ms p95 ${changes[19]?.toFixed(2)} ms, rss ${rss.toFixed(0)} MiB`,
+    `bench translate n=${n} full_translate_ms=${fmt(fullTranslate)} full_translate_warm_ms=${fmt(fullTranslateWarm)} ` +
+      `full_claims_assemble_ms=${fmt(fullAssemble)} scratch_resolve_render_ms=${fmt(scratch)} ` +
+      `change_p50_ms=${fmt(percentile(change, 50))} change_p95_ms=${fmt(percentile(change, 95))} ` +
+      `change_kinds=${[...kinds].sort().join('+')} add_p50_ms=${fmt(percentile(add, 50))} add_p95_ms=${fmt(percentile(add, 95))} ` +
+      `route_table_encode_p50_ms=${fmt(percentile(encode, 50))} bench_rss_mib=${rss.toFixed(0)}`,
   );
 }

@@ -5,7 +5,7 @@ import { newLogger } from './log.ts';
 
 const usage = `Usage:
   kgw operator --kubeconfig <file> [--runtime local] [--envoy-bin <path>] [--work-dir <dir>]
-               [--log-level info] [--envoy-log-level warn]
+               [--log-level info] [--envoy-log-level warn] [--xds-protocol delta|sotw]
   kgw demo     [--keep-running]
 `;
 
@@ -19,10 +19,13 @@ async function operator(args: string[]): Promise<void> {
       'work-dir': { type: 'string', default: '.kgw/operator' },
       'log-level': { type: 'string', default: process.env.KGW_LOG_LEVEL ?? 'info' },
       'envoy-log-level': { type: 'string', default: 'warn' },
+      'xds-protocol': { type: 'string', default: 'delta' },
     },
   });
   const log = newLogger('operator', values['log-level']);
   if (!values.kubeconfig) throw new Error('--kubeconfig is required');
+  const xdsProtocol = values['xds-protocol'];
+  if (xdsProtocol !== 'delta' && xdsProtocol !== 'sotw') throw new Error('--xds-protocol must be delta or sotw');
   if (values.runtime !== 'local') throw new Error(`--runtime ${values.runtime}: only "local" is implemented`);
   const { startOperator } = await import('./run.ts');
   const op = await startOperator({
@@ -31,6 +34,7 @@ async function operator(args: string[]): Promise<void> {
     envoyBin: values['envoy-bin'],
     workDir: values['work-dir'],
     envoyLogLevel: values['envoy-log-level'],
+    xdsProtocol,
     log,
   });
   const shutdown = (signal: string) => {

@@ -1,8 +1,9 @@
 // The operator's core loop. Reflectors keep caches of KnativeGateways, KIngresses, Services,
-// EndpointSlices and Secrets; changes mark KIngresses (or only endpoints) dirty; a coalescing
-// flush re-translates just the dirty KIngresses, re-renders the fleets of the affected gateways,
-// pushes snapshots to the xDS server, and drives probing and status. A KIngress whose class no
-// gateway serves is never written to.
+// EndpointSlices and Secrets; changes mark KIngresses (or only endpoints/secrets) dirty; a
+// coalescing flush re-translates just the dirty KIngresses and hands them to the gateway's
+// IncrementalGateway (host claims + per-fleet assembly), which re-renders only what they touch;
+// only the resource kinds that changed are pushed to the xDS server. The flush also drives
+// probing and status. A KIngress whose class no gateway serves is never written to.
 import type { EndpointSlice, Secret, Service } from '../api/core.ts';
 import { hasClass, ingressKey, type KIngress, type LoadBalancerIngressStatus } from '../api/kingress.ts';
 import type { FleetDef, FleetRuntime } from '../fleets/runtime.ts';
@@ -10,14 +11,23 @@ import { publishFleet } from '../fleets/publish.ts';
 import type { Logger } from '../log.ts';
 import { Reflector, type KubeObject } from '../kube/reflector.ts';
 import type { KubeRest } from '../kube/rest.ts';
-import { renderEndpoints, renderFleet, fleetClusters, type FleetResources } from '../render/fleet.ts';
+import type { ResourceKind } from '../render/assembler.ts';
+import type { FleetResources } from '../render/fleet.ts';
 import { desiredStatus, sameStatus, type Outcome } from '../status/conditions.ts';
 import { probeAll, type ProbeRound, type ProbeTarget } from '../status/prober.ts';
-import { resolveConflicts, type Candidate } from '../translate/conflicts.ts';
 import { translateIngress } from '../translate/ingress.ts';
 import type { IngressIR, TranslateProblem } from '../translate/ir.ts';
 import type { Lookups } from '../translate/lookups.ts';
 import { TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE, TYPE_SECRET } from '../xds/protos.ts';
+import { IncrementalGateway } from './incremental.ts';
+
+const TYPE_OF: Record<ResourceKind, string> = {
+  listeners: TYPE_LISTENER,
+  routes: TYPE_ROUTE,
+  clusters: TYPE_CLUSTER,
+  endpoints: TYPE_ENDPOINT,
+  secrets: TYPE_SECRET,
+};
 
 export interface GatewayConfig {
   name: string;
@@ -48,6 +58,8 @@ interface IngressState {
   /** Last successful translation (kept while a later change fails: last good config). */
   good?: IngressIR;
   created: string;
+  /** The gateway whose IncrementalGateway holds `good`. */
+  gateway?: string;
   problem?: TranslateProblem;
   probe?: { hash: string; generation: number; round: ProbeRound };
 }
@@ -67,7 +79,10 @@ export class Engine {
   private gatewayConfigs = new Map<string, GatewayConfig>();
   private readonly dirty = new Set<string>();
   private readonly statusDirty = new Set<string>();
-  private endpointsDirty = false;
+  /** Services (`<ns>/<name>`) whose EndpointSlices changed since the last flush. */
+  private readonly endpointsDirty = new Set<string>();
+  /** Secrets (`<ns>/<name>`) that changed since the last flush. */
+  private readonly secretsDirty = new Set<string>();
   private gatewaysDirty = true;
   private flushScheduled = false;
   private flushing: Promise<void> = Promise.resolve();
@@ -77,8 +92,8 @@ export class Engine {
   private readonly refIndex = new Map<string, Set<string>>();
   private readonly refsOf = new Map<string, string[]>();
   private readonly lookups: Lookups;
-  /** Last rendered resources per fleet, for endpoint-only updates. */
-  private readonly rendered = new Map<string, { def: FleetDef; res: FleetResources; irs: IngressIR[] }>();
+  /** Gateway name → its incremental conflicts + fleet assembly. */
+  private pipes = new Map<string, IncrementalGateway>();
 
   constructor(o: EngineOptions) {
     this.o = o;
@@ -91,16 +106,27 @@ export class Engine {
     this.gateways = mk(GATEWAY_PATH);
     const key = (ns: string, n: string) => `${ns}/${n}`;
     const sliceIndex = new Map<string, Set<string>>();
+    const serviceOf = (o: KubeObject | undefined) =>
+      (o?.metadata.labels as Record<string, string> | undefined)?.['kubernetes.io/service-name'];
     this.slices.onEvent((e) => {
-      const svc = e.obj.metadata.labels?.['kubernetes.io/service-name'];
-      if (!svc) return;
-      const k = key(e.obj.metadata.namespace ?? '', svc);
-      const set = sliceIndex.get(k) ?? new Set<string>();
-      if (e.type === 'delete') set.delete(e.obj.metadata.name);
-      else set.add(e.obj.metadata.name);
-      sliceIndex.set(k, set);
-      this.endpointsDirty = true;
-      this.schedule();
+      const ns = e.obj.metadata.namespace ?? '';
+      const name = e.obj.metadata.name;
+      const now = e.type === 'delete' ? undefined : serviceOf(e.obj);
+      const before = e.type === 'delete' ? serviceOf(e.obj) : serviceOf(e.old);
+      if (before && before !== now) {
+        const k = key(ns, before);
+        sliceIndex.get(k)?.delete(name);
+        if (sliceIndex.get(k)?.size === 0) sliceIndex.delete(k);
+        this.endpointsDirty.add(k);
+      }
+      if (now) {
+        const k = key(ns, now);
+        const set = sliceIndex.get(k) ?? new Set<string>();
+        set.add(name);
+        sliceIndex.set(k, set);
+        this.endpointsDirty.add(k);
+      }
+      if (before || now) this.schedule();
     });
     this.lookups = {
       clusterDomain: 'cluster.local',
@@ -135,7 +161,11 @@ export class Engine {
       this.schedule();
     };
     this.services.onEvent(onRef('svc'));
-    this.secrets.onEvent(onRef('secret'));
+    this.secrets.onEvent((e) => {
+      const k = `${e.obj.metadata.namespace ?? ''}/${e.obj.metadata.name}`;
+      if (this.refIndex.has(`secret:${k}`)) this.secretsDirty.add(k);
+      onRef('secret')(e);
+    });
     this.gateways.onEvent(() => {
       this.gatewaysDirty = true;
       this.schedule();
@@ -214,6 +244,25 @@ export class Engine {
       next.set(g.name, g);
     }
     this.gatewayConfigs = next;
+    // Fresh incremental state per gateway; every KIngress is re-translated into it below.
+    this.pipes = new Map(
+      [...next.values()].map((g) => [
+        g.name,
+        new IncrementalGateway(
+          g.fleets.map((def) => ({
+            key: def.key,
+            opts: {
+              visibility: def.visibility,
+              httpPort: def.ports.http,
+              httpsPort: def.ports.https,
+              accessLog: def.accessLog,
+            },
+          })),
+          this.lookups,
+        ),
+      ]),
+    );
+    for (const s of this.states.values()) s.gateway = undefined;
     const fleets = [...next.values()].flatMap((g) => g.fleets);
     await this.o.runtime.apply(fleets);
     for (const f of fleets) await this.publish(f);
@@ -267,18 +316,20 @@ export class Engine {
   private async flushNow(): Promise<void> {
     if (this.closed) return;
     if (this.gatewaysDirty) await this.flushGateways();
-    const touched = new Set<string>(); // gateways whose fleets must be re-rendered
     for (const k of this.dirty) {
       this.dirty.delete(k);
       const ing = this.ingresses.store.get(k);
       const gw = ing && this.gatewayFor(ing);
       const prev = this.states.get(k);
+      if (prev?.gateway && prev.gateway !== gw?.name) {
+        this.pipes.get(prev.gateway)?.delete(k);
+        prev.gateway = undefined;
+      }
       if (!ing || !gw) {
         if (prev) {
           prev.probe?.round.cancel();
           this.states.delete(k);
           this.setRefs(k, []);
-          for (const g of this.gatewayConfigs.values()) touched.add(g.name);
         }
         continue;
       }
@@ -295,58 +346,40 @@ export class Engine {
         );
       }
       this.states.set(k, state);
+      // The last good IR stays served while a later change fails.
+      if (state.good) {
+        this.pipes.get(gw.name)?.set(state.good, state.created);
+        state.gateway = gw.name;
+      }
       this.setRefs(k, this.specRefs(ing, res.ok ? res.ir : undefined));
       this.statusDirty.add(k);
-      touched.add(gw.name);
     }
-    const conflicts = new Map<string, { host: string; owner: string }>();
-    for (const g of this.gatewayConfigs.values()) {
-      const candidates: Candidate[] = [];
-      for (const [k, s] of this.states) {
-        const ing = this.ingresses.store.get(k);
-        if (s.good && ing && this.gatewayFor(ing) === g) candidates.push({ ir: s.good, created: s.created });
-      }
-      const { accepted, conflicts: c } = resolveConflicts(candidates);
-      for (const [k, v] of c) conflicts.set(k, v);
-      if (touched.has(g.name) || !this.rendered.has(g.fleets[0]?.key ?? '')) this.renderGateway(g, accepted);
+    for (const pipe of this.pipes.values()) {
+      if (this.endpointsDirty.size > 0) pipe.refreshEndpoints(this.endpointsDirty);
+      if (this.secretsDirty.size > 0) pipe.refreshSecrets(this.secretsDirty);
+      const { outcomes, fleets } = pipe.flush();
+      // Outcome changes include a KIngress that wins a host because its owner went away.
+      for (const k of outcomes) if (this.states.has(k)) this.statusDirty.add(k);
+      for (const [fleet, res] of fleets) this.push(fleet, res);
     }
-    this.conflicts = conflicts;
-    if (this.endpointsDirty) {
-      this.endpointsDirty = false;
-      for (const [key, r] of this.rendered) {
-        const endpoints = renderEndpoints(fleetClusters(r.irs, r.def.visibility), this.lookups);
-        r.res.endpoints = endpoints;
-        this.o.xds.setSnapshot(key, { [TYPE_ENDPOINT]: endpoints });
-      }
-    }
+    this.endpointsDirty.clear();
+    this.secretsDirty.clear();
     for (const k of this.statusDirty) {
       this.statusDirty.delete(k);
       this.updateStatus(k);
     }
   }
 
-  private conflicts = new Map<string, { host: string; owner: string }>();
-
-  private renderGateway(g: GatewayConfig, accepted: IngressIR[]): void {
-    for (const def of g.fleets) {
-      const res = renderFleet(
-        {
-          visibility: def.visibility,
-          httpPort: def.ports.http,
-          httpsPort: def.ports.https,
-          accessLog: def.accessLog,
-        },
-        accepted,
-        this.lookups,
-      );
-      this.rendered.set(def.key, { def, res, irs: accepted });
-      this.o.xds.setSnapshot(def.key, {
-        [TYPE_CLUSTER]: res.clusters,
-        [TYPE_ENDPOINT]: res.endpoints,
-        [TYPE_SECRET]: res.secrets,
-        [TYPE_LISTENER]: res.listeners,
-        [TYPE_ROUTE]: res.routes,
-      });
+  /** Sends the changed kinds of one fleet (an endpoint change sends EDS only). */
+  private push(fleet: string, res: Partial<FleetResources>): void {
+    const snapshot: Record<string, Map<string, object>> = {};
+    for (const [kind, map] of Object.entries(res) as [ResourceKind, Map<string, object>][]) {
+      snapshot[TYPE_OF[kind]] = map;
+    }
+    try {
+      this.o.xds.setSnapshot(fleet, snapshot);
+    } catch (err) {
+      this.log.error({ err: String(err), fleet }, 'xDS snapshot rejected');
     }
   }
 
@@ -360,7 +393,7 @@ export class Engine {
     const state = this.states.get(k);
     const gw = ing && this.gatewayFor(ing);
     if (!ing || !state || !gw) return;
-    const conflict = this.conflicts.get(k);
+    const conflict = state.gateway ? this.pipes.get(state.gateway)?.conflict(k) : undefined;
     let outcome: Outcome;
     if (state.problem) outcome = { kind: 'problem', ...state.problem };
     else if (conflict) outcome = { kind: 'conflict', ...conflict };

@@ -158,24 +158,41 @@ export class KubeRest {
           res.on('error', reject);
           return;
         }
+        // Settle with the first failure at once: the server usually ends the stream right after
+        // an ERROR event, and a later 'end' must not turn the handler's error into a clean end.
+        let failed = false;
+        const fail = (e: unknown): void => {
+          failed = true;
+          reject(e instanceof Error ? e : new Error(String(e)));
+          req.destroy();
+        };
+        const deliver = (line: string): boolean => {
+          try {
+            onEvent(JSON.parse(line) as WatchEvent<T>);
+            return true;
+          } catch (e) {
+            fail(e);
+            return false;
+          }
+        };
         let buf = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
+          if (failed) return;
           buf += chunk;
           let nl: number;
           while ((nl = buf.indexOf('\n')) >= 0) {
             const line = buf.slice(0, nl).trim();
             buf = buf.slice(nl + 1);
-            if (!line) continue;
-            try {
-              onEvent(JSON.parse(line) as WatchEvent<T>);
-            } catch (e) {
-              req.destroy(e instanceof Error ? e : new Error(String(e)));
-              return;
-            }
+            if (line && !deliver(line)) return;
           }
         });
-        res.on('end', () => resolve());
+        res.on('end', () => {
+          if (failed) return;
+          const last = buf.trim();
+          if (last && !deliver(last)) return;
+          resolve();
+        });
         res.on('error', reject);
       });
       const abort = () => {

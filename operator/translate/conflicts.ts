@@ -183,6 +183,11 @@ export class HostClaims {
     return this.entries.has(key);
   }
 
+  /** The IR last set for `key` (accepted or not). */
+  get(key: string): IngressIR | undefined {
+    return this.entries.get(key)?.ir;
+  }
+
   get size(): number {
     return this.entries.size;
   }

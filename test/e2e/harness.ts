@@ -49,7 +49,9 @@ export const sampleGateway = {
   },
 };
 
-export async function startEnv(opts: { gateway?: object; log?: Logger } = {}): Promise<Env> {
+export async function startEnv(
+  opts: { gateway?: object; log?: Logger; xdsProtocol?: 'delta' | 'sotw' } = {},
+): Promise<Env> {
   const log = opts.log ?? newLogger('e2e');
   const workDir = mkdtempSync(join(tmpdir(), 'kgw-e2e-'));
   const cp = await startControlPlane({ log });
@@ -66,6 +68,7 @@ export async function startEnv(opts: { gateway?: object; log?: Logger } = {}): P
     workDir,
     network,
     log: log.child({ component: 'operator' }),
+    ...(opts.xdsProtocol ? { xdsProtocol: opts.xdsProtocol } : {}),
   });
   return {
     cp,

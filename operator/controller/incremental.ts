@@ -1,0 +1,87 @@
+// The incremental core of one gateway: host claims (conflicts) plus one FleetAssembler per fleet.
+// The engine feeds it translated IRs and cache changes; flush() applies them and returns what
+// changed: the KIngresses whose outcome (accepted / DomainConflict) changed, so their status is
+// re-evaluated, and per fleet only the resource kinds that changed. Pure: no I/O, no clock.
+import type { FleetRenderOptions, FleetResources } from '../render/fleet.ts';
+import { FleetAssembler } from '../render/assembler.ts';
+import { HostClaims, type Conflict } from '../translate/conflicts.ts';
+import type { IngressIR } from '../translate/ir.ts';
+import type { Lookups } from '../translate/lookups.ts';
+
+export interface FlushResult {
+  /** KIngress keys whose outcome changed (added, removed, accepted, or another conflict). */
+  outcomes: Set<string>;
+  /** Fleet key → the kinds of resources that changed, with their complete current maps. */
+  fleets: Map<string, Partial<FleetResources>>;
+}
+
+export class IncrementalGateway {
+  private readonly claims = new HostClaims();
+  private readonly assemblers = new Map<string, FleetAssembler>();
+  /** KIngresses set or deleted since the last flush. */
+  private readonly touched = new Set<string>();
+
+  constructor(fleets: { key: string; opts: FleetRenderOptions }[], lookups: Lookups) {
+    for (const f of fleets) this.assemblers.set(f.key, new FleetAssembler(f.opts, lookups));
+  }
+
+  /** Adds or replaces the (last good) IR of a KIngress served by this gateway. */
+  set(ir: IngressIR, created: string): void {
+    if (this.claims.get(ir.key) === ir) return;
+    this.claims.set(ir, created);
+    this.touched.add(ir.key);
+  }
+
+  delete(key: string): void {
+    if (!this.claims.has(key)) return;
+    this.claims.delete(key);
+    this.touched.add(key);
+  }
+
+  has(key: string): boolean {
+    return this.claims.has(key);
+  }
+
+  isAccepted(key: string): boolean {
+    return this.claims.isAccepted(key);
+  }
+
+  conflict(key: string): Conflict | undefined {
+    return this.claims.conflict(key);
+  }
+
+  /** The EndpointSlices of these Services (`<ns>/<name>`) changed. */
+  refreshEndpoints(services: Iterable<string>): void {
+    const list = [...services];
+    for (const a of this.assemblers.values()) a.refreshEndpoints(list);
+  }
+
+  /** These Secrets (`<ns>/<name>`) changed. */
+  refreshSecrets(names: Iterable<string>): void {
+    const list = [...names];
+    for (const a of this.assemblers.values()) a.refreshSecrets(list);
+  }
+
+  /** The complete current resources of a fleet (live maps: read, never mutate). */
+  resources(fleet: string): FleetResources | undefined {
+    return this.assemblers.get(fleet)?.resources();
+  }
+
+  flush(): FlushResult {
+    const outcomes = this.claims.drainChanged();
+    for (const k of [...outcomes, ...this.touched]) {
+      const ir = this.claims.isAccepted(k) ? this.claims.get(k) : undefined;
+      for (const a of this.assemblers.values()) {
+        if (ir) a.set(ir);
+        else a.delete(k);
+      }
+    }
+    this.touched.clear();
+    const fleets = new Map<string, Partial<FleetResources>>();
+    for (const [key, a] of this.assemblers) {
+      const changed = a.take();
+      if (Object.keys(changed).length > 0) fleets.set(key, changed);
+    }
+    return { outcomes, fleets };
+  }
+}

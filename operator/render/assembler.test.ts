@@ -1,0 +1,110 @@
+// FleetAssembler: built one KIngress at a time it gives what renderFleet gives for every golden
+// case, and take() reports only the kinds a change touched (an endpoint change: EDS only; a
+// route change: routes only). The random-sequence property test is controller/incremental.test.ts.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { hasClass, KGW_INGRESS_CLASS } from '../api/kingress.ts';
+import { resolveConflicts } from '../translate/conflicts.ts';
+import { translateIngress } from '../translate/ingress.ts';
+import type { IngressIR } from '../translate/ir.ts';
+import { lookupsFromObjects } from '../translate/lookups.ts';
+import { FleetAssembler } from './assembler.ts';
+import { renderFleet, type FleetResources } from './fleet.ts';
+import { goldenCases, goldenDir, goldenFleets, loadCase } from './golden-cases.ts';
+
+function sortedMaps(r: FleetResources) {
+  const sorted = (m: ReadonlyMap<string, unknown>) => [...m].sort(([a], [b]) => (a < b ? -1 : 1));
+  return {
+    listeners: [...r.listeners],
+    routes: [...r.routes],
+    clusters: sorted(r.clusters),
+    endpoints: sorted(r.endpoints),
+    secrets: sorted(r.secrets),
+  };
+}
+
+describe('FleetAssembler', () => {
+  test.each(goldenCases(readdirSync(goldenDir)))('equals renderFleet for golden case %s', (name) => {
+    const objs = loadCase(join(goldenDir, `${name}.yaml`));
+    const lookups = lookupsFromObjects(objs);
+    const candidates = objs.ingresses
+      .filter((i) => hasClass(i, KGW_INGRESS_CLASS))
+      .flatMap((i) => {
+        const r = translateIngress(i, lookups);
+        return r.ok ? [{ ir: r.ir, created: i.metadata.creationTimestamp ?? '' }] : [];
+      });
+    const { accepted } = resolveConflicts(candidates);
+    for (const opts of Object.values(goldenFleets)) {
+      const a = new FleetAssembler(opts, lookups);
+      // Insertion order must not matter: add in reverse key order.
+      for (const ir of [...accepted].reverse()) a.set(ir);
+      expect(sortedMaps(a.resources())).toEqual(sortedMaps(renderFleet(opts, accepted, lookups)));
+    }
+  });
+
+  test('take() reports only what a change touched', () => {
+    const objs = loadCase(join(goldenDir, 'dispatch.yaml'));
+    const slices = [...objs.slices];
+    const lookups = lookupsFromObjects({ ...objs, slices });
+    const irs: IngressIR[] = objs.ingresses.flatMap((i) => {
+      const r = translateIngress(i, lookups);
+      return r.ok ? [r.ir] : [];
+    });
+    expect(irs.length).toBeGreaterThan(0);
+    const a = new FleetAssembler(goldenFleets.external!, lookups);
+    for (const ir of irs) a.set(ir);
+    expect(Object.keys(a.take()).sort()).toEqual(['clusters', 'endpoints', 'listeners', 'routes', 'secrets']);
+    expect(Object.keys(a.take())).toEqual([]);
+
+    // The same IR again, or an equal re-translation: nothing to send.
+    const first = irs[0]!;
+    a.set(first);
+    const again = translateIngress(objs.ingresses[0]!, lookups);
+    if (!again.ok) throw new Error('re-translation failed');
+    a.set(again.ir);
+    expect(Object.keys(a.take())).toEqual([]);
+
+    // A spec change that keeps the backends (new hash in the probe routes): routes only.
+    const changed = structuredClone(objs.ingresses[0]!);
+    changed.metadata.generation = (changed.metadata.generation ?? 0) + 1;
+    const path = changed.spec.rules?.[0]?.http?.paths[0];
+    if (!path) throw new Error('case has no path');
+    path.appendHeaders = { ...path.appendHeaders, 'X-Changed': 'yes' };
+    const res = translateIngress(changed, lookups);
+    if (!res.ok) throw new Error('translation failed');
+    a.set(res.ir);
+    expect(Object.keys(a.take())).toEqual(['routes']);
+
+    // An endpoint change of a Service in use: endpoints only.
+    const cluster = [...a.resources().endpoints.keys()][0]!;
+    const svc = first.clusters.find((c) => c.name === cluster)?.endpoints;
+    if (!svc) throw new Error('no EDS cluster');
+    const lookups2 = lookupsFromObjects({
+      ...objs,
+      slices: [
+        ...slices,
+        {
+          metadata: {
+            name: 'extra',
+            namespace: svc.namespace,
+            labels: { 'kubernetes.io/service-name': svc.service },
+          },
+          addressType: 'IPv4',
+          ports: [{ name: svc.port.name, port: svc.port.targetPort ?? 8080 }],
+          endpoints: [{ addresses: ['10.9.9.9'] }],
+        },
+      ],
+    });
+    Object.assign(lookups, { endpointSlices: lookups2.endpointSlices });
+    a.refreshEndpoints([`${svc.namespace}/${svc.service}`]);
+    expect(Object.keys(a.take())).toEqual(['endpoints']);
+    expect(JSON.stringify(a.resources().endpoints.get(cluster))).toContain('10.9.9.9');
+
+    // Removing every KIngress leaves the HTTP listener and an empty route table.
+    for (const ir of irs) a.delete(ir.key);
+    const empty = a.resources();
+    expect([...empty.listeners.keys()]).toEqual(['http']);
+    expect(empty.routes.get('http')).toEqual({ name: 'http', virtual_hosts: [] });
+    expect(empty.clusters.size + empty.endpoints.size + empty.secrets.size).toBe(0);
+  });
+});
