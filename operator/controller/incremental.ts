@@ -69,7 +69,7 @@ export class IncrementalGateway {
 
   flush(): FlushResult {
     const outcomes = this.claims.drainChanged();
-    for (const k of [...outcomes, ...this.touched]) {
+    for (const k of new Set([...outcomes, ...this.touched])) {
       const ir = this.claims.isAccepted(k) ? this.claims.get(k) : undefined;
       for (const a of this.assemblers.values()) {
         if (ir) a.set(ir);

@@ -48,13 +48,13 @@ function byKey(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Index of `key` in the sorted array, or where it would be inserted. */
-function search(sorted: string[], key: string): number {
+/** Index of `key` in entries sorted by key, or where it would be inserted. */
+function search(sorted: Entry[], key: string): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (sorted[mid]! < key) lo = mid + 1;
+    if (sorted[mid]!.ir.key < key) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -68,8 +68,12 @@ export class FleetAssembler {
   private readonly opts: FleetRenderOptions;
   private readonly lookups: Lookups;
   private readonly entries = new Map<string, Entry>();
-  /** Keys of `entries`, sorted (renderFleet's order). */
-  private readonly order: string[] = [];
+  /** The values of `entries` sorted by key (renderFleet's order), once `unsorted` is false. */
+  private order: Entry[] = [];
+  /** Entries were appended in bulk (or deleted meanwhile): sort and prune before use. */
+  private unsorted = false;
+  private httpCount = 0;
+  private httpsCount = 0;
   private readonly clusterSlots = new Map<string, ClusterSlot>();
   /** `<ns>/<service>` → EDS clusters fed by it. */
   private readonly byService = new Map<string, Set<string>>();
@@ -122,7 +126,7 @@ export class FleetAssembler {
       secrets: [...new Set(part.tls.map((t) => t.secret))],
     };
     if (!old) {
-      this.order.splice(search(this.order, ir.key), 0, ir.key);
+      this.insert(entry);
       if (entry.http.length > 0) this.routesDirty = true;
     } else if (sameJson([old.http, old.https], [entry.http, entry.https])) {
       entry.http = old.http; // equal: keep the objects already in the route tables
@@ -131,6 +135,9 @@ export class FleetAssembler {
       this.routesDirty = true;
     }
     this.entries.set(ir.key, entry);
+    if (old) this.replace(old, entry);
+    this.httpCount += entry.http.length - (old?.http.length ?? 0);
+    this.httpsCount += entry.https.length - (old?.https.length ?? 0);
     this.updateClusters(ir.key, old?.clusters, clusters);
     this.updateTls(old, entry);
   }
@@ -139,7 +146,9 @@ export class FleetAssembler {
     const old = this.entries.get(key);
     if (!old) return;
     this.entries.delete(key);
-    this.order.splice(search(this.order, key), 1);
+    this.remove(old);
+    this.httpCount -= old.http.length;
+    this.httpsCount -= old.https.length;
     if (old.http.length > 0) this.routesDirty = true;
     this.updateClusters(key, old.clusters, undefined);
     this.updateTls(old, undefined);
@@ -199,7 +208,7 @@ export class FleetAssembler {
     if (this.tlsDirty) {
       this.tlsDirty = false;
       const tls: TlsIR[] = [];
-      if (this.tlsEntries > 0) for (const k of this.order) tls.push(...this.entries.get(k)!.tls);
+      if (this.tlsEntries > 0) for (const e of this.sorted()) for (const t of e.tls) tls.push(t);
       const chainsKey = JSON.stringify(tlsChains(tls));
       if (chainsKey !== this.chainsKey) {
         const hadHttps = this.listeners.has(HTTPS_ROUTE_CONFIG);
@@ -217,19 +226,56 @@ export class FleetAssembler {
     }
     if (this.routesDirty) {
       this.routesDirty = false;
-      const http: Json[] = [];
-      const https: Json[] = [];
+      // The one O(all KIngresses) step of a change: copying references, ~0.2 ms at 10k.
       const withHttps = this.listeners.has(HTTPS_ROUTE_CONFIG);
-      for (const k of this.order) {
-        const e = this.entries.get(k)!;
-        for (const v of e.http) http.push(v);
-        if (withHttps) for (const v of e.https) https.push(v);
+      const http = new Array<Json>(this.httpCount);
+      const https = new Array<Json>(withHttps ? this.httpsCount : 0);
+      const sorted = this.sorted();
+      let h = 0;
+      let s = 0;
+      for (let i = 0; i < sorted.length; i++) {
+        const e = sorted[i]!;
+        for (let j = 0; j < e.http.length; j++) http[h++] = e.http[j]!;
+        if (withHttps) for (let j = 0; j < e.https.length; j++) https[s++] = e.https[j]!;
       }
       this.routes.set(HTTP_ROUTE_CONFIG, { name: HTTP_ROUTE_CONFIG, virtual_hosts: http });
       if (withHttps) this.routes.set(HTTPS_ROUTE_CONFIG, { name: HTTPS_ROUTE_CONFIG, virtual_hosts: https });
       else this.routes.delete(HTTPS_ROUTE_CONFIG);
       this.changed.add('routes');
     }
+  }
+
+  private insert(e: Entry): void {
+    const last = this.order[this.order.length - 1];
+    if (this.unsorted || (last !== undefined && last.ir.key > e.ir.key && this.order.length > 64)) {
+      // Bulk load (start-up, gateway change): append now, sort once when assembling.
+      this.order.push(e);
+      this.unsorted = true;
+    } else {
+      this.order.splice(search(this.order, e.ir.key), 0, e);
+    }
+  }
+
+  private replace(old: Entry, e: Entry): void {
+    if (this.unsorted) {
+      this.order.push(e); // `old` is pruned when sorting
+      return;
+    }
+    const i = search(this.order, old.ir.key);
+    this.order[i] = e;
+  }
+
+  private remove(old: Entry): void {
+    if (this.unsorted) return; // pruned when sorting
+    this.order.splice(search(this.order, old.ir.key), 1);
+  }
+
+  private sorted(): Entry[] {
+    if (this.unsorted) {
+      this.unsorted = false;
+      this.order = this.order.filter((e) => this.entries.get(e.ir.key) === e).sort((a, b) => byKey(a.ir.key, b.ir.key));
+    }
+    return this.order;
   }
 
   private updateClusters(

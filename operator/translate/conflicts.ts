@@ -87,7 +87,7 @@ class AgeQueue {
     this.queued.set(key, created);
     const h = this.heap;
     h.push({ key, created });
-    for (let i = h.length - 1; i > 0; ) {
+    for (let i = h.length - 1; i > 0;) {
       const parent = (i - 1) >> 1;
       if (less(h[parent]!, h[i]!)) break;
       [h[i], h[parent]] = [h[parent]!, h[i]!];
@@ -103,7 +103,7 @@ class AgeQueue {
       const last = h.pop()!;
       if (h.length > 0) {
         h[0] = last;
-        for (let i = 0; ; ) {
+        for (let i = 0; ;) {
           const l = 2 * i + 1;
           const r = l + 1;
           let m = i;
@@ -138,7 +138,10 @@ function less(a: { key: string; created: string }, b: { key: string; created: st
  */
 export class HostClaims {
   private readonly entries = new Map<string, Claimant>();
-  private readonly claimants: Record<Side, Map<string, Set<string>>> = { external: new Map(), local: new Map() };
+  private readonly claimants: Record<Side, Map<string, Set<string>>> = {
+    external: new Map(),
+    local: new Map(),
+  };
   private readonly owners: Record<Side, Map<string, string>> = { external: new Map(), local: new Map() };
   private readonly queue = new AgeQueue();
   /** Outcome before the first change since the last drain, per touched key ('' = absent). */
@@ -233,7 +236,9 @@ export class HostClaims {
   private outcome(key: string): string {
     const e = this.entries.get(key);
     if (!e) return '';
-    return e.accepted ? 'accepted' : `conflict\u0000${e.conflict?.host ?? ''}\u0000${e.conflict?.owner ?? ''}`;
+    return e.accepted
+      ? 'accepted'
+      : `conflict\u0000${e.conflict?.host ?? ''}\u0000${e.conflict?.owner ?? ''}`;
   }
 
   private remember(key: string): void {

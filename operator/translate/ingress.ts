@@ -17,6 +17,7 @@ import {
 import { resolveBackend } from './backends.ts';
 import { withDefaults } from './defaults.ts';
 import { ingressHash } from './hash.ts';
+import { specProblem } from './validate.ts';
 import type {
   ClusterIR,
   IngressIR,
@@ -152,6 +153,8 @@ function translate(ing: KIngress, lookups: Lookups): IngressIR {
   const name = ing.metadata.name;
   const key = ingressKey(ing);
   const spec = withDefaults(ing.spec ?? {});
+  const invalid = specProblem(spec);
+  if (invalid) throw new Problem(invalid);
   const hash = ingressHash(spec, namespace, name);
   const ctx: Ctx = { lookups, namespace, key, clusters: new Map(), services: new Set() };
   const redirected = spec.httpOption === 'Redirected';
