@@ -60,6 +60,18 @@ function search(sorted: Entry[], key: string): number {
   return lo;
 }
 
+/** Rendered clusters by ClusterIR object, shared by the fleets of a gateway. */
+const renderedClusters = new WeakMap<ClusterIR, Json>();
+
+function renderClusterOnce(c: ClusterIR): Json {
+  let out = renderedClusters.get(c);
+  if (!out) {
+    out = renderCluster(c);
+    renderedClusters.set(c, out);
+  }
+  return out;
+}
+
 function sameJson(a: unknown, b: unknown): boolean {
   return a === b || JSON.stringify(a) === JSON.stringify(b);
 }
@@ -321,7 +333,7 @@ export class FleetAssembler {
     const source = JSON.stringify(c);
     if (source === slot.source) return;
     slot.source = source;
-    slot.json = renderCluster(c);
+    slot.json = renderClusterOnce(c);
     this.clusters.set(name, slot.json);
     this.changed.add('clusters');
     const service = c.kind === 'eds' && c.endpoints ? `${c.endpoints.namespace}/${c.endpoints.service}` : undefined;

@@ -44,6 +44,22 @@ export function renderRoute(r: RouteIR): Json {
   };
 }
 
+const renderedRoutes = new WeakMap<RouteIR, Json>();
+
+/**
+ * renderRoute once per RouteIR object (IRs are never mutated): the vhosts of one rule's hosts and
+ * the external and cluster-local fleets all serve the same route object, which keeps memory
+ * per KIngress down.
+ */
+export function renderRouteOnce(r: RouteIR): Json {
+  let out = renderedRoutes.get(r);
+  if (!out) {
+    out = renderRoute(r);
+    renderedRoutes.set(r, out);
+  }
+  return out;
+}
+
 export function renderRedirectRoute(name: string): Json {
   return {
     name,

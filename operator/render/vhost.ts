@@ -1,7 +1,7 @@
 // VirtualHostIR → Envoy VirtualHost. One vhost per host; the domain list carries `host` and
 // `host:*` so an authority with a port (gRPC sends `host:80`) still matches.
 import type { VirtualHostIR } from '../translate/ir.ts';
-import { renderRedirectRoute, renderRoute } from './route.ts';
+import { renderRedirectRoute, renderRouteOnce } from './route.ts';
 import type { Json } from './types.ts';
 
 export function vhostDomains(host: string): string[] {
@@ -15,7 +15,7 @@ export function vhostDomains(host: string): string[] {
 export function renderVirtualHost(vh: VirtualHostIR, plainHttp: boolean): Json {
   const routes =
     plainHttp && vh.redirectHttp
-      ? [...vh.routes.filter((r) => r.acme).map(renderRoute), renderRedirectRoute(`${vh.owner}/redirect`)]
-      : vh.routes.map(renderRoute);
+      ? [...vh.routes.filter((r) => r.acme).map(renderRouteOnce), renderRedirectRoute(`${vh.owner}/redirect`)]
+      : vh.routes.map(renderRouteOnce);
   return { name: `${vh.owner}/${vh.host}`, domains: vhostDomains(vh.host), routes };
 }

@@ -1,0 +1,96 @@
+import type { KnativeGateway } from '../api/knativegateway.ts';
+import type { GatewayConfig } from './engine.ts';
+import { gatewayStatus } from './gateway-status.ts';
+
+const gw: KnativeGateway = {
+  metadata: { name: 'default', generation: 3 },
+  spec: {
+    fleets: [
+      { name: 'external', visibility: 'ExternalIP' },
+      { name: 'local', visibility: 'ClusterLocal' },
+    ],
+  },
+};
+const config: GatewayConfig = {
+  name: 'default',
+  ingressClass: 'kgw.ingress.networking.knative.dev',
+  clusterDomain: 'cluster.local',
+  fleets: ['external', 'local'].map((name, i) => ({
+    key: `default/${name}`,
+    gateway: 'default',
+    name,
+    visibility: i === 0 ? 'ExternalIP' : 'ClusterLocal',
+    replicas: 2,
+    ports: { http: 8080, https: 8443 },
+    service: { httpPort: 80, httpsPort: 443 },
+    namespace: 'kgw-system',
+    serviceName: `kgw-default-${name}`,
+    accessLog: false,
+  })),
+};
+
+test('all fleets ready → Ready True with per-fleet figures', () => {
+  const s = gatewayStatus(
+    gw,
+    config,
+    () => ({ replicas: 2, readyReplicas: 2, connectedProxies: 2 }),
+    [],
+    't1',
+  );
+  expect(s.observedGeneration).toBe(3);
+  expect(s.readyFleets).toBe('2/2');
+  expect(s.conditions?.map((c) => [c.type, c.status])).toEqual([
+    ['FleetsReady', 'True'],
+    ['Ready', 'True'],
+  ]);
+  expect(s.fleets?.[1]).toEqual({
+    name: 'local',
+    visibility: 'ClusterLocal',
+    service: 'kgw-default-local.kgw-system.svc.cluster.local',
+    replicas: 2,
+    readyReplicas: 2,
+    connectedProxies: 2,
+  });
+});
+
+test('a fleet short of ready replicas → Ready False naming it; transition time kept when unchanged', () => {
+  const obs = (k: string) => ({
+    replicas: 2,
+    readyReplicas: k.endsWith('local') ? 1 : 2,
+    connectedProxies: 1,
+  });
+  const s1 = gatewayStatus(gw, config, obs, [], 't1');
+  expect(s1.conditions?.find((c) => c.type === 'Ready')).toEqual({
+    type: 'Ready',
+    status: 'False',
+    reason: 'FleetsNotReady',
+    message: 'fleets not ready: local',
+    lastTransitionTime: 't1',
+  });
+  const s2 = gatewayStatus({ ...gw, status: s1 }, config, obs, [], 't2');
+  expect(s2.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime).toBe('t1');
+  expect(s2.readyFleets).toBe('1/2');
+});
+
+test('invalid spec or a taken ingress class → Ready False with the messages', () => {
+  const s = gatewayStatus(
+    gw,
+    undefined,
+    () => ({ replicas: 0, readyReplicas: 0, connectedProxies: 0 }),
+    ['spec.fleets[0].name: bad'],
+    't',
+  );
+  expect(s.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+    status: 'False',
+    reason: 'InvalidSpec',
+    message: 'spec.fleets[0].name: bad',
+  });
+  const t = gatewayStatus(
+    gw,
+    undefined,
+    () => ({ replicas: 0, readyReplicas: 0, connectedProxies: 0 }),
+    ['ingress class x is already served by KnativeGateway other'],
+    't',
+  );
+  expect(t.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('IngressClassTaken');
+});
