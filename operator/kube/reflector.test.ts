@@ -77,7 +77,13 @@ class FakeApi {
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://fake');
     const watch = url.searchParams.get('watch') === 'true';
-    this.requests.push({ method: req.method ?? '', auth: req.headers.authorization, path: url.pathname, query: url.searchParams, watch });
+    this.requests.push({
+      method: req.method ?? '',
+      auth: req.headers.authorization,
+      path: url.pathname,
+      query: url.searchParams,
+      watch,
+    });
     req.resume();
     const step = watch
       ? (this.watches.shift() ?? this.defaultWatch)
@@ -123,7 +129,11 @@ function status(code: number, reason: string, message: string): unknown {
 }
 
 function listStep(items: unknown[], rv: string, cont?: string): Step {
-  return { kind: 'json', status: 200, body: { kind: 'ConfigMapList', metadata: { resourceVersion: rv, continue: cont }, items } };
+  return {
+    kind: 'json',
+    status: 200,
+    body: { kind: 'ConfigMapList', metadata: { resourceVersion: rv, continue: cont }, items },
+  };
 }
 
 function ev(type: string, object: unknown): string {
@@ -262,7 +272,10 @@ describe('Reflector against a scripted server', () => {
   });
 
   it('relists at once on a watch ERROR event with code 410 and reports what vanished', async () => {
-    api.lists.push(listStep([cm('a', '5'), cm('b', '6')], '10'), listStep([cm('b', '6'), cm('c', '15')], '20'));
+    api.lists.push(
+      listStep([cm('a', '5'), cm('b', '6')], '10'),
+      listStep([cm('b', '6'), cm('c', '15')], '20'),
+    );
     api.watches.push({
       kind: 'stream',
       lines: [ev('ERROR', status(410, 'Expired', 'too old resource version: 10 (15)'))],
@@ -283,7 +296,11 @@ describe('Reflector against a scripted server', () => {
   });
 
   it('backs off before a second 410 in a row', async () => {
-    const gone = (): Step => ({ kind: 'stream', lines: [ev('ERROR', status(410, 'Expired', 'gone'))], then: 'end' });
+    const gone = (): Step => ({
+      kind: 'stream',
+      lines: [ev('ERROR', status(410, 'Expired', 'gone'))],
+      then: 'end',
+    });
     api.watches.push(gone(), gone(), gone());
     startReflector();
     await waitFor('the fourth watch', () => api.watchRequests().length === 4);
@@ -355,7 +372,11 @@ describe('Reflector against a scripted server', () => {
     api.watches.push(
       {
         kind: 'stream',
-        lines: [ev('ADDED', cm('x', '11')), '{"type":"MODIFIED","object":{"metadata":', ev('ADDED', cm('y', '13'))],
+        lines: [
+          ev('ADDED', cm('x', '11')),
+          '{"type":"MODIFIED","object":{"metadata":',
+          ev('ADDED', cm('y', '13')),
+        ],
         then: 'hang',
       },
       { kind: 'stream', lines: [ev('MODIFIED', cm('x', '14'))], then: 'hang' },
@@ -475,7 +496,11 @@ describe('KubeRest against a scripted server', () => {
 
   it('rejects with the handler error even when the stream ends right after that line', async () => {
     // what the apiserver does after an ERROR event; this used to resolve as a clean end
-    api.watches.push({ kind: 'stream', lines: [ev('ERROR', status(410, 'Expired', 'too old'))], then: 'end' });
+    api.watches.push({
+      kind: 'stream',
+      lines: [ev('ERROR', status(410, 'Expired', 'too old'))],
+      then: 'end',
+    });
     const err = await rest
       .watch(
         '/api/v1/configmaps',
@@ -491,8 +516,18 @@ describe('KubeRest against a scripted server', () => {
 
   it('delivers a last line without a newline, and rejects a truncated one', async () => {
     api.watches.push(
-      { kind: 'stream', lines: [ev('ADDED', cm('a', '1')), ev('ADDED', cm('b', '2'))], then: 'end', noFinalNewline: true },
-      { kind: 'stream', lines: [ev('ADDED', cm('a', '1')), '{"type":"ADD'], then: 'end', noFinalNewline: true },
+      {
+        kind: 'stream',
+        lines: [ev('ADDED', cm('a', '1')), ev('ADDED', cm('b', '2'))],
+        then: 'end',
+        noFinalNewline: true,
+      },
+      {
+        kind: 'stream',
+        lines: [ev('ADDED', cm('a', '1')), '{"type":"ADD'],
+        then: 'end',
+        noFinalNewline: true,
+      },
     );
     const seen: string[] = [];
     const onEvent = (e: { object: unknown }) => seen.push((e.object as KubeObject).metadata.name);
@@ -516,7 +551,13 @@ describe('KubeRest against a scripted server', () => {
   it('rejects a watch on a connection that stays silent longer than the idle timeout', async () => {
     api.watches.push({ kind: 'silent' });
     await expect(
-      rest.watch('/api/v1/configmaps', { timeoutSeconds: 300 }, () => undefined, new AbortController().signal, 100),
+      rest.watch(
+        '/api/v1/configmaps',
+        { timeoutSeconds: 300 },
+        () => undefined,
+        new AbortController().signal,
+        100,
+      ),
     ).rejects.toThrow(/idle/);
   });
 

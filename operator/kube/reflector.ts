@@ -1,7 +1,10 @@
 // A reflector keeps an in-memory copy of one resource collection: list, then watch from the
 // list's resourceVersion with bookmarks; relist on 410 Gone; reconnect with exponential backoff
-// (200 ms → 30 s, reset after a healthy watch) on any other error. client-node's informer stops
-// on such errors or reconnects without backoff, which is why kgw has its own.
+// (200 ms → 30 s) on any other error. The backoff starts over after a healthy watch (one that
+// delivered an event or bookmark, or stayed open 5 s). Nothing loops hot: a watch the server
+// closes within 1 s without any event counts as an error, and a second 410 in a row without a
+// healthy watch in between waits like one. client-node's informer stops on such errors or
+// reconnects without backoff, which is why kgw has its own.
 import type { Logger } from '../log.ts';
 import { ApiError, type KubeRest, type WatchEvent } from './rest.ts';
 
@@ -47,7 +50,7 @@ export class Reflector<T extends KubeObject> {
   private running = false;
   private rv = '';
   private resolveSynced!: () => void;
-  /** Resolves after the first complete list has been applied to the store. */
+  /** Resolves after the first complete list has been applied to the store (never if stopped before). */
   readonly synced: Promise<void>;
   private loop: Promise<void> | undefined;
 
@@ -187,7 +190,8 @@ export class Reflector<T extends KubeObject> {
         );
         if (!this.running) break;
         const ms = Date.now() - watchStarted;
-        if (events === 0 && ms < SHORT_WATCH_MS) throw new Error(`watch closed after ${ms} ms without events`);
+        if (events === 0 && ms < SHORT_WATCH_MS)
+          throw new Error(`watch closed after ${ms} ms without events`);
         if (healthy()) {
           backoff = MIN_BACKOFF_MS;
           goneInARow = 0;
