@@ -21,7 +21,10 @@ import {
   type FleetStatus,
   type KnativeGateway,
   type KnativeGatewaySpec,
+  DEFAULT_ENVOY_IMAGE,
+  defaultConcurrency,
 } from './knativegateway.ts';
+import { fullSampleKnativeGateway } from '../gen/sample.ts';
 
 const SERVICE_NAME_RE = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -38,8 +41,34 @@ function untyped(v: unknown): KnativeGatewaySpec {
   return v as KnativeGatewaySpec;
 }
 
+const RESOLVED_KNATIVE = {
+  configure: true,
+  namespace: 'knative-serving',
+  httpProtocol: 'Enabled',
+  externalDomainTLS: 'Disabled',
+  autocreateClusterDomainClaims: false,
+};
+
+/** What withGatewayDefaults adds to a fleet that sets nothing but its name and visibility. */
+function resolvedDefaults(visibility: 'ExternalIP' | 'ClusterLocal') {
+  return {
+    replicas: 1,
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: {} },
+    service: {
+      type: visibility === 'ExternalIP' ? 'LoadBalancer' : 'ClusterIP',
+      annotations: {},
+      httpPort: 80,
+      httpsPort: 443,
+    },
+    placement: { nodeSelector: {}, tolerations: [], topologySpreadConstraints: [] },
+    envoy: { image: DEFAULT_ENVOY_IMAGE, logLevel: 'warning', concurrency: 2, drainSeconds: 30 },
+    accessLog: false,
+    accessLogFormat: 'text',
+  };
+}
+
 describe('withGatewayDefaults', () => {
-  test('fills every default, listener ports by visibility', () => {
+  test('fills every default, listener ports and Service type by visibility', () => {
     const got = withGatewayDefaults(
       spec({ name: 'external', visibility: 'ExternalIP' }, { name: 'local', visibility: 'ClusterLocal' }),
     );
@@ -51,20 +80,18 @@ describe('withGatewayDefaults', () => {
         {
           name: 'external',
           visibility: 'ExternalIP',
-          replicas: 1,
           ports: { http: 8080, https: 8443 },
-          service: { httpPort: 80, httpsPort: 443 },
-          accessLog: false,
+          ...resolvedDefaults('ExternalIP'),
         },
         {
           name: 'local',
           visibility: 'ClusterLocal',
-          replicas: 1,
           ports: { http: 8081, https: 8444 },
-          service: { httpPort: 80, httpsPort: 443 },
-          accessLog: false,
+          ...resolvedDefaults('ClusterLocal'),
         },
       ],
+      domains: { selectors: [] },
+      knative: RESOLVED_KNATIVE,
     });
     expect(DEFAULT_INGRESS_CLASS).toBe('kgw.ingress.networking.knative.dev');
   });
@@ -80,10 +107,13 @@ describe('withGatewayDefaults', () => {
           visibility: 'ClusterLocal',
           replicas: 3,
           ports: { http: 9000 },
-          service: { httpsPort: 8443 },
-          accessLog: true,
+          service: { httpsPort: 8443, annotations: { 'a/b': 'c' } },
+          accessLog: { enabled: true },
+          envoy: { logLevel: 'debug' },
         },
       ],
+      domains: { default: 'example.com', template: '{{.Name}}.{{.Domain}}' },
+      knative: { httpProtocol: 'Redirected' },
     };
     const before = structuredClone(input);
     const got = withGatewayDefaults(input);
@@ -92,20 +122,91 @@ describe('withGatewayDefaults', () => {
     expect(got.namespace).toBe('edge');
     expect(got.clusterDomain).toBe('corp.example');
     expect(got.fleets[0]).toEqual({
+      ...resolvedDefaults('ClusterLocal'),
       name: 'a',
       visibility: 'ClusterLocal',
       replicas: 3,
       ports: { http: 9000, https: 8444 },
-      service: { httpPort: 80, httpsPort: 8443 },
+      service: { type: 'ClusterIP', annotations: { 'a/b': 'c' }, httpPort: 80, httpsPort: 8443 },
+      envoy: { image: DEFAULT_ENVOY_IMAGE, logLevel: 'debug', concurrency: 2, drainSeconds: 30 },
       accessLog: true,
+      accessLogFormat: 'text',
     });
+    expect(got.domains).toEqual({ default: 'example.com', selectors: [], template: '{{.Name}}.{{.Domain}}' });
+    expect(got.knative).toEqual({ ...RESOLVED_KNATIVE, httpProtocol: 'Redirected' });
+    // the resolved copy does not share nested objects with the input
+    const resolvedService = got.fleets[0]?.service;
+    if (resolvedService) resolvedService.annotations.x = 'y';
+    expect(input).toEqual(before);
+  });
+
+  test('autoscaling: minReplicas becomes the replica count, defaults for min and target', () => {
+    const [f] = withGatewayDefaults(
+      spec({ name: 'a', visibility: 'ExternalIP', autoscaling: { maxReplicas: 5 } }),
+    ).fleets;
+    expect(f?.autoscaling).toEqual({ minReplicas: 1, maxReplicas: 5, targetCPUUtilizationPercentage: 80 });
+    expect(f?.replicas).toBe(1);
+    const [g] = withGatewayDefaults(
+      spec({ name: 'a', visibility: 'ExternalIP', autoscaling: { minReplicas: 3, maxReplicas: 5 } }),
+    ).fleets;
+    expect(g?.replicas).toBe(3);
+    const [h] = withGatewayDefaults(spec({ name: 'a', visibility: 'ExternalIP', replicas: 4 })).fleets;
+    expect(h?.autoscaling).toBeUndefined();
+    expect(h?.replicas).toBe(4);
+  });
+
+  test('resources replace the default entirely; the CPU limit sets the default concurrency', () => {
+    const [f] = withGatewayDefaults(
+      spec({ name: 'a', visibility: 'ExternalIP', resources: { limits: { cpu: '1500m', memory: '1Gi' } } }),
+    ).fleets;
+    expect(f?.resources).toEqual({ requests: {}, limits: { cpu: '1500m', memory: '1Gi' } });
+    expect(f?.envoy.concurrency).toBe(2);
+    const [g] = withGatewayDefaults(
+      spec({
+        name: 'a',
+        visibility: 'ExternalIP',
+        resources: { limits: { cpu: 4 } },
+        envoy: { concurrency: 1 },
+      }),
+    ).fleets;
+    expect(g?.envoy.concurrency).toBe(1);
+  });
+
+  test.each<[string | number | undefined, number]>([
+    [undefined, 2],
+    ['100m', 1],
+    ['1000m', 1],
+    ['1001m', 2],
+    ['2', 2],
+    [3, 3],
+    ['2.5', 3],
+    ['.5', 1],
+    ['500', 64],
+    ['1Ki', 2],
+  ])('defaultConcurrency(%p) = %p', (limit, want) => {
+    expect(defaultConcurrency(limit)).toBe(want);
+  });
+
+  test('reads the first cut’s boolean accessLog', () => {
+    const legacy = untyped({ fleets: [{ name: 'a', visibility: 'ExternalIP', accessLog: true }] });
+    expect(withGatewayDefaults(legacy).fleets[0]).toMatchObject({ accessLog: true, accessLogFormat: 'text' });
+    expect(validateGatewaySpec(legacy)).toEqual([]);
+    const json = spec({ name: 'a', visibility: 'ExternalIP', accessLog: { enabled: true, format: 'json' } });
+    expect(withGatewayDefaults(json).fleets[0]).toMatchObject({ accessLog: true, accessLogFormat: 'json' });
   });
 
   test('drops unknown fields', () => {
     const got = withGatewayDefaults(
       untyped({ fleets: [{ name: 'a', visibility: 'ExternalIP', extra: 1 }], surprise: true }),
     );
-    expect(Object.keys(got).sort()).toEqual(['clusterDomain', 'fleets', 'ingressClass', 'namespace']);
+    expect(Object.keys(got).sort()).toEqual([
+      'clusterDomain',
+      'domains',
+      'fleets',
+      'ingressClass',
+      'knative',
+      'namespace',
+    ]);
     expect(got.fleets[0]).not.toHaveProperty('extra');
   });
 });
@@ -121,15 +222,16 @@ describe('validateGatewaySpec', () => {
           {
             name: 'external',
             visibility: 'ExternalIP',
-            replicas: 20,
+            replicas: 100,
             ports: { http: 1024, https: 65535 },
             service: { httpPort: 1, httpsPort: 65535 },
-            accessLog: true,
+            accessLog: { enabled: true, format: 'json' },
           },
           { name: 'local', visibility: 'ClusterLocal' },
         ],
       }),
     ).toEqual([]);
+    expect(validateGatewaySpec(fullSampleKnativeGateway().spec)).toEqual([]);
   });
 
   test.each<[string, unknown, string]>([
@@ -171,12 +273,12 @@ describe('validateGatewaySpec', () => {
     [
       'zero replicas',
       { fleets: [{ name: 'a', visibility: 'ExternalIP', replicas: 0 }] },
-      'spec.fleets[0].replicas: must be between 1 and 20, is 0',
+      'spec.fleets[0].replicas: must be between 1 and 100, is 0',
     ],
     [
       'too many replicas',
-      { fleets: [{ name: 'a', visibility: 'ExternalIP', replicas: 21 }] },
-      'spec.fleets[0].replicas: must be between 1 and 20, is 21',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', replicas: 101 }] },
+      'spec.fleets[0].replicas: must be between 1 and 100, is 101',
     ],
     [
       'fractional replicas',
@@ -214,9 +316,120 @@ describe('validateGatewaySpec', () => {
       'spec.fleets[0].service.httpPort: must be between 1 and 65535, is 0',
     ],
     [
-      'accessLog not a boolean',
+      'accessLog neither an object nor the first cut’s boolean',
       { fleets: [{ name: 'a', visibility: 'ExternalIP', accessLog: 'yes' }] },
-      'spec.fleets[0].accessLog: must be a boolean',
+      'spec.fleets[0].accessLog: must be an object',
+    ],
+    [
+      'accessLog format unknown',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', accessLog: { format: 'xml' } }] },
+      'spec.fleets[0].accessLog.format: must be one of text, json',
+    ],
+    [
+      'autoscaling not an object',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', autoscaling: 3 }] },
+      'spec.fleets[0].autoscaling: must be an object',
+    ],
+    [
+      'autoscaling without maxReplicas',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', autoscaling: { minReplicas: 2 } }] },
+      'spec.fleets[0].autoscaling.maxReplicas: required',
+    ],
+    [
+      'autoscaling min above max with the default min',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', autoscaling: { maxReplicas: 0 } }] },
+      'spec.fleets[0].autoscaling.maxReplicas: must be between 1 and 100, is 0',
+    ],
+    [
+      'target CPU out of range',
+      {
+        fleets: [
+          {
+            name: 'a',
+            visibility: 'ExternalIP',
+            autoscaling: { maxReplicas: 2, targetCPUUtilizationPercentage: 0 },
+          },
+        ],
+      },
+      'spec.fleets[0].autoscaling.targetCPUUtilizationPercentage: must be between 1 and 1000, is 0',
+    ],
+    [
+      'a PodDisruptionBudget percentage without %',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', podDisruptionBudget: { minAvailable: '50' } }] },
+      `spec.fleets[0].podDisruptionBudget.minAvailable: ${MESSAGES.pdbValue}`,
+    ],
+    [
+      'a Service type unknown',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', service: { type: 'ExternalName' } }] },
+      'spec.fleets[0].service.type: must be one of ClusterIP, NodePort, LoadBalancer',
+    ],
+    [
+      'a loadBalancerClass that is not a qualified name',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', service: { loadBalancerClass: 'a b' } }] },
+      'spec.fleets[0].service.loadBalancerClass: must be a qualified name',
+    ],
+    [
+      'too many tolerations',
+      {
+        fleets: [
+          {
+            name: 'a',
+            visibility: 'ExternalIP',
+            placement: { tolerations: Array(33).fill({ operator: 'Exists' }) },
+          },
+        ],
+      },
+      'spec.fleets[0].placement.tolerations: must have at most 32 items',
+    ],
+    [
+      'affinity not an object',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', placement: { affinity: [] } }] },
+      'spec.fleets[0].placement.affinity: must be an object',
+    ],
+    [
+      'spread constraints not objects',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', placement: { topologySpreadConstraints: [1] } }] },
+      'spec.fleets[0].placement.topologySpreadConstraints: must be a list of objects',
+    ],
+    [
+      'priorityClassName not a subdomain',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', placement: { priorityClassName: 'High' } }] },
+      'spec.fleets[0].placement.priorityClassName: "High" must be an RFC 1123 subdomain',
+    ],
+    [
+      'an image with spaces',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', envoy: { image: 'envoy latest' } }] },
+      'spec.fleets[0].envoy.image: must be an image reference without spaces',
+    ],
+    [
+      'concurrency zero',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', envoy: { concurrency: 0 } }] },
+      'spec.fleets[0].envoy.concurrency: must be between 1 and 64, is 0',
+    ],
+    [
+      'a domain template that is empty',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP' }], domains: { template: '' } },
+      'spec.domains.template: must be a non-empty string',
+    ],
+    [
+      'a default domain that is not a subdomain',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP' }], domains: { default: 'Example.com' } },
+      'spec.domains.default: "Example.com" must be an RFC 1123 subdomain',
+    ],
+    [
+      'knative not an object',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP' }], knative: true },
+      'spec.knative: must be an object',
+    ],
+    [
+      'knative.configure not a boolean',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP' }], knative: { configure: 'yes' } },
+      'spec.knative.configure: must be a boolean',
+    ],
+    [
+      'knative namespace not a label',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP' }], knative: { namespace: 'Knative' } },
+      'spec.knative.namespace: "Knative" must be an RFC 1123 label',
     ],
     [
       'namespace not a label',

@@ -1,13 +1,16 @@
 // KnativeGateway (operator.kgw.dev/v1alpha1, cluster-scoped): the ingress class a kgw instance
-// serves and the Envoy fleets that serve it. This module is the single source of the API's names,
-// defaults and limits: the CRD generator (operator/gen) builds the OpenAPI schema and CEL rules
-// from the constants below, and `validateGatewaySpec` reports the same problems with the same
-// messages for callers that do not go through the API server (local runtime, tests, webhooks).
+// serves, the Envoy fleets that serve it, and the Knative Serving configuration it owns. This
+// module is the single source of the API's names, defaults and limits: the CRD generator
+// (operator/gen) builds the OpenAPI schema and CEL rules from the constants below, and
+// `validateGatewaySpec` reports the same problems with the same messages for callers that do not
+// go through the API server (local runtime, tests, webhooks).
 //
-// First cut. Growth path (issue 3) without breaking stored objects: new optional siblings only
-// (fleet `autoscaling`, `pdb`, `resources`, placement, `envoy`, `accessLogFormat`, …; spec
-// `domains`, Knative config). That is why `replicas` has no schema default: a later
-// `autoscaling` can then be made mutually exclusive with an explicitly set `replicas`.
+// Compatibility note (v1alpha1, unreleased): the first cut had `accessLog: <boolean>` on a fleet.
+// It is now an object, `accessLog: {enabled, format}`. The API server no longer accepts the
+// boolean, but kgw still reads it from objects stored by the first-cut CRD (true ≙ {enabled:
+// true}), so an upgrade never makes a stored gateway unreadable. Every other first-cut field
+// keeps its name and meaning; `replicas` still has no schema default, which is what lets it be
+// mutually exclusive with `autoscaling`.
 import { createHash } from 'node:crypto';
 import { KGW_INGRESS_CLASS } from './kingress.ts';
 import type { ObjectMeta, Visibility } from './kingress.ts';
@@ -36,8 +39,42 @@ export const LABEL_FLEET = 'operator.kgw.dev/fleet';
 /** Condition types on KnativeGateway status. `Ready` is the summary of the others. */
 export const CONDITION_READY = 'Ready';
 export const CONDITION_FLEETS_READY = 'FleetsReady';
+/** Knative Serving's config-network and config-domain hold what this gateway asks for. */
+export const CONDITION_KNATIVE_CONFIGURED = 'KnativeConfigured';
 
 export const VISIBILITIES: readonly Visibility[] = ['ExternalIP', 'ClusterLocal'];
+
+export type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer';
+export const SERVICE_TYPES: readonly ServiceType[] = ['ClusterIP', 'NodePort', 'LoadBalancer'];
+export type ExternalTrafficPolicy = 'Cluster' | 'Local';
+export const EXTERNAL_TRAFFIC_POLICIES: readonly ExternalTrafficPolicy[] = ['Cluster', 'Local'];
+/** Envoy's `--log-level` values. */
+export type EnvoyLogLevel = 'trace' | 'debug' | 'info' | 'warning' | 'error' | 'critical' | 'off';
+export const ENVOY_LOG_LEVELS: readonly EnvoyLogLevel[] = [
+  'trace',
+  'debug',
+  'info',
+  'warning',
+  'error',
+  'critical',
+  'off',
+];
+export type AccessLogFormat = 'text' | 'json';
+export const ACCESS_LOG_FORMATS: readonly AccessLogFormat[] = ['text', 'json'];
+/** config-network `http-protocol` (the deprecated `Disabled` is not offered). */
+export type HttpProtocol = 'Enabled' | 'Redirected';
+export const HTTP_PROTOCOLS: readonly HttpProtocol[] = ['Enabled', 'Redirected'];
+/** config-network `external-domain-tls`. */
+export type ExternalDomainTLS = 'Enabled' | 'Disabled';
+export const EXTERNAL_DOMAIN_TLS_VALUES: readonly ExternalDomainTLS[] = ['Enabled', 'Disabled'];
+export type TolerationOperator = 'Exists' | 'Equal';
+export const TOLERATION_OPERATORS: readonly TolerationOperator[] = ['Exists', 'Equal'];
+export type TolerationEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+export const TOLERATION_EFFECTS: readonly TolerationEffect[] = [
+  'NoSchedule',
+  'PreferNoSchedule',
+  'NoExecute',
+];
 
 // ---------------------------------------------------------------------------------------------
 // Defaults and limits (the CRD schema is generated from these)
@@ -47,6 +84,7 @@ export const DEFAULT_NAMESPACE = 'kgw-system';
 export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 export const DEFAULT_REPLICAS = 1;
 export const DEFAULT_ACCESS_LOG = false;
+export const DEFAULT_ACCESS_LOG_FORMAT: AccessLogFormat = 'text';
 export const DEFAULT_SERVICE_HTTP_PORT = 80;
 export const DEFAULT_SERVICE_HTTPS_PORT = 443;
 /** Envoy listener ports per visibility: distinct, so both fleets can share one host (local runtime). */
@@ -54,6 +92,38 @@ export const DEFAULT_LISTENER_PORTS: Readonly<Record<Visibility, { http: number;
   ExternalIP: { http: 8080, https: 8443 },
   ClusterLocal: { http: 8081, https: 8444 },
 };
+/** Service type per visibility when `service.type` is not set. */
+export const DEFAULT_SERVICE_TYPES: Readonly<Record<Visibility, ServiceType>> = {
+  ExternalIP: 'LoadBalancer',
+  ClusterLocal: 'ClusterIP',
+};
+export const DEFAULT_AUTOSCALING_MIN_REPLICAS = 1;
+export const DEFAULT_AUTOSCALING_TARGET_CPU = 80;
+/**
+ * Container resources when `resources` is not set. The CPU request is what a CPU-utilization
+ * HorizontalPodAutoscaler measures against.
+ */
+export const DEFAULT_RESOURCES: Readonly<{ requests: Readonly<Record<string, string>> }> = {
+  requests: { cpu: '100m', memory: '128Mi' },
+};
+/** The Envoy image kgw is tested with (test/env/versions.env pins the same version). */
+export const DEFAULT_ENVOY_IMAGE = 'docker.io/envoyproxy/envoy:v1.40.0';
+export const DEFAULT_ENVOY_LOG_LEVEL: EnvoyLogLevel = 'warning';
+/** Envoy worker threads when neither `envoy.concurrency` nor a CPU limit is set. */
+export const DEFAULT_ENVOY_CONCURRENCY = 2;
+export const DEFAULT_DRAIN_SECONDS = 30;
+export const DEFAULT_KNATIVE_NAMESPACE = 'knative-serving';
+export const DEFAULT_HTTP_PROTOCOL: HttpProtocol = 'Enabled';
+export const DEFAULT_EXTERNAL_DOMAIN_TLS: ExternalDomainTLS = 'Disabled';
+export const DEFAULT_AUTOCREATE_CLUSTER_DOMAIN_CLAIMS = false;
+export const DEFAULT_KNATIVE_CONFIGURE = true;
+
+/** Envoy's admin interface, on 127.0.0.1 only inside each pod. */
+export const ENVOY_ADMIN_PORT = 19000;
+/** The static readiness listener of each Envoy pod (`GET /ready`); open only once xDS config arrived. */
+export const ENVOY_READY_PORT = 19003;
+/** Ports a fleet's listeners may not use: Envoy's own admin and readiness listeners take them. */
+export const RESERVED_LISTENER_PORTS: readonly number[] = [ENVOY_ADMIN_PORT, ENVOY_READY_PORT];
 
 export const LIMITS = {
   /** metadata.name: it is also a label value (operator.kgw.dev/gateway). */
@@ -62,7 +132,9 @@ export const LIMITS = {
   maxFleets: 16,
   fleetNameMaxLength: 40,
   minReplicas: 1,
-  maxReplicas: 20,
+  maxReplicas: 100,
+  minTargetCPU: 1,
+  maxTargetCPU: 1000,
   /** Envoy runs unprivileged, so listener ports stay above the privileged range. */
   minListenerPort: 1024,
   maxListenerPort: 65535,
@@ -73,14 +145,45 @@ export const LIMITS = {
   clusterDomainMaxLength: 253,
   /** Kubernetes object names (Services) are at most 63 characters. */
   serviceNameMaxLength: 63,
+  maxConcurrency: 64,
+  maxDrainSeconds: 600,
+  imageMaxLength: 512,
+  maxTolerations: 32,
+  maxTopologySpreadConstraints: 8,
+  maxMapEntries: 64,
+  labelKeyMaxLength: 317,
+  labelValueMaxLength: 63,
+  annotationValueMaxLength: 4096,
+  domainMaxLength: 253,
+  maxDomainSelectors: 32,
+  domainTemplateMaxLength: 512,
+  priorityClassNameMaxLength: 253,
+  loadBalancerClassMaxLength: 317,
 } as const;
 
 /** RFC 1123 label: lower-case alphanumerics and '-', starting and ending alphanumeric. */
 export const DNS1123_LABEL_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 /** RFC 1123 subdomain: dot-separated RFC 1123 labels. */
 export const DNS1123_SUBDOMAIN_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+/** A label or annotation key: optional DNS-subdomain prefix and '/', then a name of at most 63 characters. */
+export const QUALIFIED_NAME_PATTERN =
+  '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
+/** A label value: empty, or at most 63 alphanumerics, '-', '_' and '.', starting and ending alphanumeric. */
+export const LABEL_VALUE_PATTERN = '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$';
+/** A resource quantity written as a string (Kubernetes' own pattern). */
+export const QUANTITY_PATTERN =
+  '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$';
+/** A PodDisruptionBudget percentage, 0% to 100%. */
+export const PERCENT_PATTERN = '^(100|[1-9]?[0-9])%$';
+/** A container image reference: no whitespace. */
+export const IMAGE_PATTERN = '^\\S+$';
 const DNS1123_LABEL_RE = new RegExp(DNS1123_LABEL_PATTERN);
 const DNS1123_SUBDOMAIN_RE = new RegExp(DNS1123_SUBDOMAIN_PATTERN);
+const QUALIFIED_NAME_RE = new RegExp(QUALIFIED_NAME_PATTERN);
+const LABEL_VALUE_RE = new RegExp(LABEL_VALUE_PATTERN);
+const QUANTITY_RE = new RegExp(QUANTITY_PATTERN);
+const PERCENT_RE = new RegExp(PERCENT_PATTERN);
+const IMAGE_RE = new RegExp(IMAGE_PATTERN);
 /** RFC 1035 label (Service names): like RFC 1123 but starting with a letter. */
 const DNS1035_LABEL_RE = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -92,11 +195,41 @@ export const MESSAGES = {
   gatewayNameTooLong: `must be at most ${LIMITS.gatewayNameMaxLength} characters: it is the value of the ${LABEL_GATEWAY} label on every object kgw creates for the gateway`,
   uniqueFleetNames: 'fleet names must be unique',
   listenerPortsDiffer: `ports.http and ports.https must differ (defaults: ${DEFAULT_LISTENER_PORTS.ExternalIP.http}/${DEFAULT_LISTENER_PORTS.ExternalIP.https} for ExternalIP, ${DEFAULT_LISTENER_PORTS.ClusterLocal.http}/${DEFAULT_LISTENER_PORTS.ClusterLocal.https} for ClusterLocal)`,
+  reservedListenerPorts: `ports ${ENVOY_ADMIN_PORT} (Envoy admin) and ${ENVOY_READY_PORT} (readiness listener) are reserved for Envoy itself`,
   servicePortsDiffer: 'service.httpPort and service.httpsPort must differ',
+  replicasOrAutoscaling:
+    'set replicas or autoscaling, not both: with autoscaling a HorizontalPodAutoscaler sets the replica count between autoscaling.minReplicas and autoscaling.maxReplicas',
+  autoscalingMinAboveMax: 'autoscaling.minReplicas must not be greater than autoscaling.maxReplicas',
+  autoscalingNeedsCpuRequest:
+    'autoscaling scales on CPU utilization, which needs resources.requests.cpu (leave resources out to get the default request of 100m)',
+  pdbExactlyOne: 'set exactly one of minAvailable and maxUnavailable',
+  pdbValue: 'must be a non-negative integer or a percentage from 0% to 100%',
+  externalTrafficPolicyNeedsExternal:
+    'service.externalTrafficPolicy applies only to NodePort and LoadBalancer Services (service.type defaults to LoadBalancer for ExternalIP fleets and ClusterIP for ClusterLocal fleets)',
+  loadBalancerClassNeedsLoadBalancer:
+    'service.loadBalancerClass applies only to LoadBalancer Services (service.type defaults to LoadBalancer for ExternalIP fleets and ClusterIP for ClusterLocal fleets)',
+  qualifiedNameKeys:
+    'keys must be qualified names: an optional DNS subdomain prefix and "/", then at most 63 alphanumerics, "-", "_" or ".", starting and ending alphanumeric',
+  tolerationExistsNoValue: 'a toleration with operator Exists must not have a value',
+  tolerationEmptyKeyNeedsExists:
+    'a toleration without a key must use operator Exists (it then matches every taint)',
+  tolerationSecondsNeedsNoExecute: 'tolerationSeconds applies only to effect NoExecute',
+  uniqueDomains: 'domains in domains.selectors must be unique and differ from domains.default',
+  selectorNotEmpty:
+    'selector must have at least one label: a domain without a selector is the default domain, set it as domains.default',
+  domainsNeedConfigure:
+    'domains requires knative.configure to be true: only the gateway that configures Knative sets its domains',
+  selectorsNeedDefault:
+    'domains.default is required with domains.selectors: Knative needs a default domain for routes that no selector matches',
 } as const;
 
 // ---------------------------------------------------------------------------------------------
 // Types: the object as stored (optional where a default applies) …
+
+/** A Kubernetes int-or-string value (an integer or a string such as "50%"). */
+export type IntOrString = number | string;
+/** A decoded JSON object kgw passes through without looking inside (affinity, spread constraints). */
+export type JsonObject = { [key: string]: unknown };
 
 export interface FleetPorts {
   /** Envoy's plain-HTTP listener port. */
@@ -105,18 +238,98 @@ export interface FleetPorts {
   https?: number;
 }
 
-export interface FleetServicePorts {
+export interface FleetService {
+  /** Defaults by visibility: LoadBalancer for ExternalIP, ClusterIP for ClusterLocal. */
+  type?: ServiceType;
+  annotations?: Record<string, string>;
+  externalTrafficPolicy?: ExternalTrafficPolicy;
+  loadBalancerClass?: string;
   httpPort?: number;
   httpsPort?: number;
+}
+/** First-cut name of `FleetService` (it only had the two ports). */
+export type FleetServicePorts = FleetService;
+
+export interface FleetAutoscaling {
+  minReplicas?: number;
+  maxReplicas: number;
+  targetCPUUtilizationPercentage?: number;
+}
+
+export interface FleetDisruptionBudget {
+  minAvailable?: IntOrString;
+  maxUnavailable?: IntOrString;
+}
+
+export interface ResourceRequirements {
+  requests?: Record<string, IntOrString>;
+  limits?: Record<string, IntOrString>;
+}
+
+export interface Toleration {
+  key?: string;
+  operator?: TolerationOperator;
+  value?: string;
+  effect?: TolerationEffect;
+  tolerationSeconds?: number;
+}
+
+export interface FleetPlacement {
+  nodeSelector?: Record<string, string>;
+  tolerations?: Toleration[];
+  /** A core/v1 Affinity, passed to the pods as written. */
+  affinity?: JsonObject;
+  /** core/v1 TopologySpreadConstraints; a missing labelSelector selects the fleet's own pods. */
+  topologySpreadConstraints?: JsonObject[];
+  priorityClassName?: string;
+}
+
+export interface FleetEnvoy {
+  image?: string;
+  logLevel?: EnvoyLogLevel;
+  concurrency?: number;
+  drainSeconds?: number;
+}
+
+export interface FleetAccessLog {
+  enabled?: boolean;
+  format?: AccessLogFormat;
 }
 
 export interface FleetSpec {
   name: string;
   visibility: Visibility;
   replicas?: number;
+  autoscaling?: FleetAutoscaling;
+  podDisruptionBudget?: FleetDisruptionBudget;
+  resources?: ResourceRequirements;
   ports?: FleetPorts;
-  service?: FleetServicePorts;
-  accessLog?: boolean;
+  service?: FleetService;
+  placement?: FleetPlacement;
+  envoy?: FleetEnvoy;
+  /** An object; the first cut's boolean is still read (see the compatibility note above). */
+  accessLog?: FleetAccessLog;
+}
+
+export interface DomainSelector {
+  /** Domain suffix of the Routes whose labels match `selector`. */
+  domain: string;
+  /** Labels a Route must all carry (equality, ANDed), as in Knative's config-domain. */
+  selector: Record<string, string>;
+}
+
+export interface GatewayDomains {
+  default?: string;
+  selectors?: DomainSelector[];
+  template?: string;
+}
+
+export interface KnativeConfig {
+  configure?: boolean;
+  namespace?: string;
+  httpProtocol?: HttpProtocol;
+  externalDomainTLS?: ExternalDomainTLS;
+  autocreateClusterDomainClaims?: boolean;
 }
 
 export interface KnativeGatewaySpec {
@@ -124,6 +337,8 @@ export interface KnativeGatewaySpec {
   namespace?: string;
   clusterDomain?: string;
   fleets: FleetSpec[];
+  domains?: GatewayDomains;
+  knative?: KnativeConfig;
 }
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
@@ -136,6 +351,20 @@ export interface GatewayCondition {
   lastTransitionTime?: string;
 }
 
+/** The last configuration a fleet's Envoys rejected. */
+export interface FleetNack {
+  /** xDS resource type, e.g. `type.googleapis.com/envoy.config.listener.v3.Listener`. */
+  typeUrl?: string;
+  /** The rejected version. */
+  version?: string;
+  /** Envoy's error message. */
+  message: string;
+  /** Node id of the Envoy that rejected it. */
+  proxy?: string;
+  /** When (RFC 3339). */
+  time?: string;
+}
+
 export interface FleetStatus {
   name: string;
   visibility: Visibility;
@@ -144,6 +373,11 @@ export interface FleetStatus {
   readyReplicas: number;
   replicas: number;
   connectedProxies: number;
+  /** Where clients outside the cluster reach the fleet: its load balancer's IP or host name. */
+  address?: string;
+  /** The configuration version every connected Envoy of the fleet has acknowledged. */
+  configVersion?: string;
+  lastNack?: FleetNack;
 }
 
 export interface KnativeGatewayStatus {
@@ -152,6 +386,8 @@ export interface KnativeGatewayStatus {
   fleets?: FleetStatus[];
   /** `<ready fleets>/<fleets>` (printer column). See `readyFleetsSummary`. */
   readyFleets?: string;
+  /** Address of the first ExternalIP fleet that has one (printer column). */
+  externalAddress?: string;
 }
 
 export interface KnativeGateway {
@@ -164,13 +400,55 @@ export interface KnativeGateway {
 
 // … and with every default applied (what the rest of kgw works with).
 
+export interface ResolvedAutoscaling {
+  minReplicas: number;
+  maxReplicas: number;
+  targetCPUUtilizationPercentage: number;
+}
+
 export interface ResolvedFleet {
   name: string;
   visibility: Visibility;
+  /** The replica count: `replicas`, or `autoscaling.minReplicas` when autoscaled (the local runtime runs that many). */
   replicas: number;
+  /** Set when a HorizontalPodAutoscaler owns the replica count. */
+  autoscaling?: ResolvedAutoscaling;
+  podDisruptionBudget?: FleetDisruptionBudget;
+  resources: { requests: Record<string, IntOrString>; limits: Record<string, IntOrString> };
   ports: { http: number; https: number };
-  service: { httpPort: number; httpsPort: number };
+  service: {
+    type: ServiceType;
+    annotations: Record<string, string>;
+    externalTrafficPolicy?: ExternalTrafficPolicy;
+    loadBalancerClass?: string;
+    httpPort: number;
+    httpsPort: number;
+  };
+  placement: {
+    nodeSelector: Record<string, string>;
+    tolerations: Toleration[];
+    affinity?: JsonObject;
+    topologySpreadConstraints: JsonObject[];
+    priorityClassName?: string;
+  };
+  envoy: { image: string; logLevel: EnvoyLogLevel; concurrency: number; drainSeconds: number };
+  /** Whether Envoy writes access logs (`accessLog.enabled`; the first cut's boolean). */
   accessLog: boolean;
+  accessLogFormat: AccessLogFormat;
+}
+
+export interface ResolvedKnativeConfig {
+  configure: boolean;
+  namespace: string;
+  httpProtocol: HttpProtocol;
+  externalDomainTLS: ExternalDomainTLS;
+  autocreateClusterDomainClaims: boolean;
+}
+
+export interface ResolvedDomains {
+  default?: string;
+  selectors: DomainSelector[];
+  template?: string;
 }
 
 export interface ResolvedGatewaySpec {
@@ -178,6 +456,8 @@ export interface ResolvedGatewaySpec {
   namespace: string;
   clusterDomain: string;
   fleets: ResolvedFleet[];
+  domains: ResolvedDomains;
+  knative: ResolvedKnativeConfig;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -189,33 +469,111 @@ export function defaultListenerPorts(visibility: Visibility): { http: number; ht
   return { http: d.http, https: d.https };
 }
 
+/** Default Service type of a fleet: it depends on its visibility. */
+export function defaultServiceType(visibility: Visibility): ServiceType {
+  return DEFAULT_SERVICE_TYPES[visibility] ?? DEFAULT_SERVICE_TYPES.ExternalIP;
+}
+
 /**
  * Returns a new spec with every default applied (the input is not modified). Unknown fields are
  * dropped. Covers the defaults the CRD schema applies too, so it also works on objects that did
  * not pass through the API server.
  */
 export function withGatewayDefaults(spec: KnativeGatewaySpec): ResolvedGatewaySpec {
+  const domains = spec.domains;
+  const knative = spec.knative;
+  const resolvedDomains: ResolvedDomains = {
+    selectors: (domains?.selectors ?? []).map((s) => ({ domain: s.domain, selector: { ...s.selector } })),
+  };
+  if (domains?.default !== undefined) resolvedDomains.default = domains.default;
+  if (domains?.template !== undefined) resolvedDomains.template = domains.template;
   return {
     ingressClass: spec.ingressClass ?? DEFAULT_INGRESS_CLASS,
     namespace: spec.namespace ?? DEFAULT_NAMESPACE,
     clusterDomain: spec.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN,
     fleets: (spec.fleets ?? []).map(withFleetDefaults),
+    domains: resolvedDomains,
+    knative: {
+      configure: knative?.configure ?? DEFAULT_KNATIVE_CONFIGURE,
+      namespace: knative?.namespace ?? DEFAULT_KNATIVE_NAMESPACE,
+      httpProtocol: knative?.httpProtocol ?? DEFAULT_HTTP_PROTOCOL,
+      externalDomainTLS: knative?.externalDomainTLS ?? DEFAULT_EXTERNAL_DOMAIN_TLS,
+      autocreateClusterDomainClaims:
+        knative?.autocreateClusterDomainClaims ?? DEFAULT_AUTOCREATE_CLUSTER_DOMAIN_CLAIMS,
+    },
   };
 }
 
 export function withFleetDefaults(fleet: FleetSpec): ResolvedFleet {
   const ports = defaultListenerPorts(fleet.visibility);
-  return {
+  const resources = fleet.resources
+    ? { requests: { ...(fleet.resources.requests ?? {}) }, limits: { ...(fleet.resources.limits ?? {}) } }
+    : { requests: { ...DEFAULT_RESOURCES.requests }, limits: {} };
+  const a = fleet.autoscaling;
+  const autoscaling: ResolvedAutoscaling | undefined = a
+    ? {
+        minReplicas: a.minReplicas ?? DEFAULT_AUTOSCALING_MIN_REPLICAS,
+        maxReplicas: a.maxReplicas,
+        targetCPUUtilizationPercentage: a.targetCPUUtilizationPercentage ?? DEFAULT_AUTOSCALING_TARGET_CPU,
+      }
+    : undefined;
+  const svc = fleet.service;
+  const service: ResolvedFleet['service'] = {
+    type: svc?.type ?? defaultServiceType(fleet.visibility),
+    annotations: { ...(svc?.annotations ?? {}) },
+    httpPort: svc?.httpPort ?? DEFAULT_SERVICE_HTTP_PORT,
+    httpsPort: svc?.httpsPort ?? DEFAULT_SERVICE_HTTPS_PORT,
+  };
+  if (svc?.externalTrafficPolicy !== undefined) service.externalTrafficPolicy = svc.externalTrafficPolicy;
+  if (svc?.loadBalancerClass !== undefined) service.loadBalancerClass = svc.loadBalancerClass;
+  const p = fleet.placement;
+  const placement: ResolvedFleet['placement'] = {
+    nodeSelector: { ...(p?.nodeSelector ?? {}) },
+    tolerations: (p?.tolerations ?? []).map((t) => ({ ...t })),
+    topologySpreadConstraints: (p?.topologySpreadConstraints ?? []).map((t) => structuredClone(t)),
+  };
+  if (p?.affinity !== undefined) placement.affinity = structuredClone(p.affinity);
+  if (p?.priorityClassName !== undefined) placement.priorityClassName = p.priorityClassName;
+  const log = accessLogOf(fleet.accessLog);
+  const out: ResolvedFleet = {
     name: fleet.name,
     visibility: fleet.visibility,
-    replicas: fleet.replicas ?? DEFAULT_REPLICAS,
+    replicas: autoscaling ? autoscaling.minReplicas : (fleet.replicas ?? DEFAULT_REPLICAS),
+    resources,
     ports: { http: fleet.ports?.http ?? ports.http, https: fleet.ports?.https ?? ports.https },
-    service: {
-      httpPort: fleet.service?.httpPort ?? DEFAULT_SERVICE_HTTP_PORT,
-      httpsPort: fleet.service?.httpsPort ?? DEFAULT_SERVICE_HTTPS_PORT,
+    service,
+    placement,
+    envoy: {
+      image: fleet.envoy?.image ?? DEFAULT_ENVOY_IMAGE,
+      logLevel: fleet.envoy?.logLevel ?? DEFAULT_ENVOY_LOG_LEVEL,
+      concurrency: fleet.envoy?.concurrency ?? defaultConcurrency(resources.limits.cpu),
+      drainSeconds: fleet.envoy?.drainSeconds ?? DEFAULT_DRAIN_SECONDS,
     },
-    accessLog: fleet.accessLog ?? DEFAULT_ACCESS_LOG,
+    accessLog: log.enabled,
+    accessLogFormat: log.format,
   };
+  if (autoscaling) out.autoscaling = autoscaling;
+  if (fleet.podDisruptionBudget) out.podDisruptionBudget = { ...fleet.podDisruptionBudget };
+  return out;
+}
+
+/** `accessLog` as stored: the object form, or the first cut's boolean (read compatibility). */
+function accessLogOf(v: FleetAccessLog | boolean | undefined): { enabled: boolean; format: AccessLogFormat } {
+  if (typeof v === 'boolean') return { enabled: v, format: DEFAULT_ACCESS_LOG_FORMAT };
+  return { enabled: v?.enabled ?? DEFAULT_ACCESS_LOG, format: v?.format ?? DEFAULT_ACCESS_LOG_FORMAT };
+}
+
+/**
+ * Envoy worker threads for a CPU limit: the limit rounded up (at least 1, at most the maximum), or
+ * the default without a limit or when the limit is not written in cores or millicores. Envoy would
+ * otherwise start one worker per CPU of the node, however small its share of it.
+ */
+export function defaultConcurrency(cpuLimit: IntOrString | undefined): number {
+  if (cpuLimit === undefined) return DEFAULT_ENVOY_CONCURRENCY;
+  const m = /^(\d+(?:\.\d+)?|\.\d+)(m?)$/.exec(String(cpuLimit));
+  if (m === null) return DEFAULT_ENVOY_CONCURRENCY;
+  const cores = Number(m[1]) / (m[2] === 'm' ? 1000 : 1);
+  return Math.min(LIMITS.maxConcurrency, Math.max(1, Math.ceil(cores - 1e-9)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -247,24 +605,29 @@ export function validateGatewaySpec(spec: KnativeGatewaySpec): string[] {
   );
   const fleets: unknown = spec.fleets;
   if (!Array.isArray(fleets)) {
-    errs.push('spec.fleets: required: a list of 1 to 16 fleets');
-    return errs;
-  }
-  if (fleets.length < LIMITS.minFleets || fleets.length > LIMITS.maxFleets) {
-    errs.push(
-      `spec.fleets: must have ${LIMITS.minFleets} to ${LIMITS.maxFleets} items, has ${fleets.length}`,
-    );
-  }
-  const seen = new Set<string>();
-  let duplicate = false;
-  fleets.forEach((f: unknown, i) => {
-    validateFleet(errs, `spec.fleets[${i}]`, f);
-    if (isObject(f) && typeof f.name === 'string') {
-      if (seen.has(f.name)) duplicate = true;
-      seen.add(f.name);
+    errs.push(`spec.fleets: required: a list of ${LIMITS.minFleets} to ${LIMITS.maxFleets} fleets`);
+  } else {
+    if (fleets.length < LIMITS.minFleets || fleets.length > LIMITS.maxFleets) {
+      errs.push(
+        `spec.fleets: must have ${LIMITS.minFleets} to ${LIMITS.maxFleets} items, has ${fleets.length}`,
+      );
     }
-  });
-  if (duplicate) errs.push(`spec.fleets: ${MESSAGES.uniqueFleetNames}`);
+    const seen = new Set<string>();
+    let duplicate = false;
+    fleets.forEach((f: unknown, i) => {
+      validateFleet(errs, `spec.fleets[${i}]`, f);
+      if (isObject(f) && typeof f.name === 'string') {
+        if (seen.has(f.name)) duplicate = true;
+        seen.add(f.name);
+      }
+    });
+    if (duplicate) errs.push(`spec.fleets: ${MESSAGES.uniqueFleetNames}`);
+  }
+  if (spec.domains !== undefined) validateDomains(errs, 'spec.domains', spec.domains);
+  if (spec.knative !== undefined) validateKnative(errs, 'spec.knative', spec.knative);
+  if (spec.domains !== undefined && isObject(spec.knative) && spec.knative.configure === false) {
+    errs.push(`spec: ${MESSAGES.domainsNeedConfigure}`);
+  }
   return errs;
 }
 
@@ -305,8 +668,21 @@ function validateFleet(errs: string[], path: string, f: unknown): void {
   if (f.replicas !== undefined) {
     intInRange(errs, `${path}.replicas`, f.replicas, LIMITS.minReplicas, LIMITS.maxReplicas);
   }
-  if (f.accessLog !== undefined && typeof f.accessLog !== 'boolean') {
-    errs.push(`${path}.accessLog: must be a boolean`);
+  if (f.replicas !== undefined && f.autoscaling !== undefined) {
+    errs.push(`${path}: ${MESSAGES.replicasOrAutoscaling}`);
+  }
+  if (f.autoscaling !== undefined) validateAutoscaling(errs, `${path}.autoscaling`, f.autoscaling);
+  if (f.podDisruptionBudget !== undefined) {
+    validatePdb(errs, `${path}.podDisruptionBudget`, f.podDisruptionBudget);
+  }
+  if (f.resources !== undefined) {
+    validateResources(errs, `${path}.resources`, f.resources);
+    if (f.autoscaling !== undefined && isObject(f.resources)) {
+      const requests = f.resources.requests;
+      if (!isObject(requests) || requests.cpu === undefined) {
+        errs.push(`${path}: ${MESSAGES.autoscalingNeedsCpuRequest}`);
+      }
+    }
   }
   if (f.ports !== undefined) {
     if (!isObject(f.ports)) {
@@ -320,27 +696,282 @@ function validateFleet(errs: string[], path: string, f: unknown): void {
       }
       if (knownVisibility) {
         const d = defaultListenerPorts(visibility as Visibility);
-        if ((f.ports.http ?? d.http) === (f.ports.https ?? d.https)) {
-          errs.push(`${path}: ${MESSAGES.listenerPortsDiffer}`);
+        const http = f.ports.http ?? d.http;
+        const https = f.ports.https ?? d.https;
+        if (http === https) errs.push(`${path}: ${MESSAGES.listenerPortsDiffer}`);
+        if (
+          RESERVED_LISTENER_PORTS.includes(http as number) ||
+          RESERVED_LISTENER_PORTS.includes(https as number)
+        ) {
+          errs.push(`${path}: ${MESSAGES.reservedListenerPorts}`);
         }
       }
     }
   }
   if (f.service !== undefined) {
-    if (!isObject(f.service)) {
-      errs.push(`${path}.service: must be an object`);
+    validateService(errs, path, f.service, knownVisibility ? (visibility as Visibility) : undefined);
+  }
+  if (f.placement !== undefined) validatePlacement(errs, `${path}.placement`, f.placement);
+  if (f.envoy !== undefined) validateEnvoy(errs, `${path}.envoy`, f.envoy);
+  if (f.accessLog !== undefined && typeof f.accessLog !== 'boolean') {
+    // A boolean is the first cut's form, still read (see the compatibility note at the top).
+    if (!isObject(f.accessLog)) {
+      errs.push(`${path}.accessLog: must be an object: {enabled: true|false, format: text|json}`);
     } else {
-      for (const k of ['httpPort', 'httpsPort'] as const) {
-        const v = f.service[k];
-        if (v !== undefined) {
-          intInRange(errs, `${path}.service.${k}`, v, LIMITS.minServicePort, LIMITS.maxServicePort);
-        }
-      }
-      const http = f.service.httpPort ?? DEFAULT_SERVICE_HTTP_PORT;
-      const https = f.service.httpsPort ?? DEFAULT_SERVICE_HTTPS_PORT;
-      if (http === https) errs.push(`${path}.service: ${MESSAGES.servicePortsDiffer}`);
+      optionalBool(errs, `${path}.accessLog.enabled`, f.accessLog.enabled);
+      optionalEnum(errs, `${path}.accessLog.format`, f.accessLog.format, ACCESS_LOG_FORMATS);
     }
   }
+}
+
+function validateAutoscaling(errs: string[], path: string, a: unknown): void {
+  if (!isObject(a)) {
+    errs.push(`${path}: must be an object`);
+    return;
+  }
+  if (a.maxReplicas === undefined) errs.push(`${path}.maxReplicas: required`);
+  else intInRange(errs, `${path}.maxReplicas`, a.maxReplicas, LIMITS.minReplicas, LIMITS.maxReplicas);
+  if (a.minReplicas !== undefined) {
+    intInRange(errs, `${path}.minReplicas`, a.minReplicas, LIMITS.minReplicas, LIMITS.maxReplicas);
+  }
+  if (a.targetCPUUtilizationPercentage !== undefined) {
+    intInRange(
+      errs,
+      `${path}.targetCPUUtilizationPercentage`,
+      a.targetCPUUtilizationPercentage,
+      LIMITS.minTargetCPU,
+      LIMITS.maxTargetCPU,
+    );
+  }
+  const min = a.minReplicas ?? DEFAULT_AUTOSCALING_MIN_REPLICAS;
+  if (typeof min === 'number' && typeof a.maxReplicas === 'number' && min > a.maxReplicas) {
+    errs.push(`${path}: ${MESSAGES.autoscalingMinAboveMax}`);
+  }
+}
+
+function validatePdb(errs: string[], path: string, p: unknown): void {
+  if (!isObject(p)) {
+    errs.push(`${path}: must be an object`);
+    return;
+  }
+  if ((p.minAvailable === undefined) === (p.maxUnavailable === undefined)) {
+    errs.push(`${path}: ${MESSAGES.pdbExactlyOne}`);
+  }
+  for (const k of ['minAvailable', 'maxUnavailable'] as const) {
+    const v = p[k];
+    if (v === undefined) continue;
+    const ok =
+      (typeof v === 'number' && Number.isInteger(v) && v >= 0) ||
+      (typeof v === 'string' && PERCENT_RE.test(v));
+    if (!ok) errs.push(`${path}.${k}: ${MESSAGES.pdbValue}`);
+  }
+}
+
+function validateResources(errs: string[], path: string, r: unknown): void {
+  if (!isObject(r)) {
+    errs.push(`${path}: must be an object`);
+    return;
+  }
+  for (const k of ['requests', 'limits'] as const) {
+    const m = r[k];
+    if (m === undefined) continue;
+    if (!isObject(m)) {
+      errs.push(`${path}.${k}: must be a map of resource name to quantity`);
+      continue;
+    }
+    for (const [name, q] of Object.entries(m)) {
+      const ok =
+        (typeof q === 'number' && Number.isFinite(q)) || (typeof q === 'string' && QUANTITY_RE.test(q));
+      if (!ok)
+        errs.push(`${path}.${k}.${name}: ${JSON.stringify(q)} is not a quantity (e.g. 500m, 2, 128Mi)`);
+    }
+  }
+}
+
+function validateService(
+  errs: string[],
+  fleetPath: string,
+  s: unknown,
+  visibility: Visibility | undefined,
+): void {
+  const path = `${fleetPath}.service`;
+  if (!isObject(s)) {
+    errs.push(`${path}: must be an object`);
+    return;
+  }
+  for (const k of ['httpPort', 'httpsPort'] as const) {
+    const v = s[k];
+    if (v !== undefined) intInRange(errs, `${path}.${k}`, v, LIMITS.minServicePort, LIMITS.maxServicePort);
+  }
+  const http = s.httpPort ?? DEFAULT_SERVICE_HTTP_PORT;
+  const https = s.httpsPort ?? DEFAULT_SERVICE_HTTPS_PORT;
+  if (http === https) errs.push(`${path}: ${MESSAGES.servicePortsDiffer}`);
+  optionalEnum(errs, `${path}.type`, s.type, SERVICE_TYPES);
+  optionalEnum(errs, `${path}.externalTrafficPolicy`, s.externalTrafficPolicy, EXTERNAL_TRAFFIC_POLICIES);
+  if (s.annotations !== undefined) {
+    stringMap(errs, `${path}.annotations`, s.annotations, LIMITS.annotationValueMaxLength);
+  }
+  if (s.loadBalancerClass !== undefined) {
+    if (typeof s.loadBalancerClass !== 'string' || !QUALIFIED_NAME_RE.test(s.loadBalancerClass)) {
+      errs.push(`${path}.loadBalancerClass: must be a qualified name such as example.com/internal-vip`);
+    }
+  }
+  if (visibility !== undefined) {
+    const type = s.type ?? defaultServiceType(visibility);
+    if (s.externalTrafficPolicy !== undefined && type === 'ClusterIP') {
+      errs.push(`${fleetPath}: ${MESSAGES.externalTrafficPolicyNeedsExternal}`);
+    }
+    if (s.loadBalancerClass !== undefined && type !== 'LoadBalancer') {
+      errs.push(`${fleetPath}: ${MESSAGES.loadBalancerClassNeedsLoadBalancer}`);
+    }
+  }
+}
+
+function validatePlacement(errs: string[], path: string, p: unknown): void {
+  if (!isObject(p)) {
+    errs.push(`${path}: must be an object`);
+    return;
+  }
+  if (p.nodeSelector !== undefined) {
+    stringMap(errs, `${path}.nodeSelector`, p.nodeSelector, LIMITS.labelValueMaxLength, LABEL_VALUE_RE);
+  }
+  if (p.tolerations !== undefined) {
+    if (!Array.isArray(p.tolerations)) errs.push(`${path}.tolerations: must be a list`);
+    else {
+      if (p.tolerations.length > LIMITS.maxTolerations) {
+        errs.push(`${path}.tolerations: must have at most ${LIMITS.maxTolerations} items`);
+      }
+      p.tolerations.forEach((t: unknown, i) => validateToleration(errs, `${path}.tolerations[${i}]`, t));
+    }
+  }
+  if (p.affinity !== undefined && !isObject(p.affinity)) errs.push(`${path}.affinity: must be an object`);
+  if (p.topologySpreadConstraints !== undefined) {
+    const t: unknown = p.topologySpreadConstraints;
+    if (!Array.isArray(t) || !t.every(isObject)) {
+      errs.push(`${path}.topologySpreadConstraints: must be a list of objects`);
+    } else if (t.length > LIMITS.maxTopologySpreadConstraints) {
+      errs.push(
+        `${path}.topologySpreadConstraints: must have at most ${LIMITS.maxTopologySpreadConstraints} items`,
+      );
+    }
+  }
+  optionalString(
+    errs,
+    `${path}.priorityClassName`,
+    p.priorityClassName,
+    DNS1123_SUBDOMAIN_RE,
+    LIMITS.priorityClassNameMaxLength,
+  );
+}
+
+function validateToleration(errs: string[], path: string, t: unknown): void {
+  if (!isObject(t)) {
+    errs.push(`${path}: must be an object`);
+    return;
+  }
+  if (
+    t.key !== undefined &&
+    (typeof t.key !== 'string' || (t.key !== '' && !QUALIFIED_NAME_RE.test(t.key)))
+  ) {
+    errs.push(`${path}.key: must be a qualified name (a taint key)`);
+  }
+  optionalEnum(errs, `${path}.operator`, t.operator, TOLERATION_OPERATORS);
+  optionalEnum(errs, `${path}.effect`, t.effect, TOLERATION_EFFECTS);
+  if (t.value !== undefined && typeof t.value !== 'string') errs.push(`${path}.value: must be a string`);
+  if (
+    t.tolerationSeconds !== undefined &&
+    (typeof t.tolerationSeconds !== 'number' || !Number.isInteger(t.tolerationSeconds))
+  ) {
+    errs.push(`${path}.tolerationSeconds: must be an integer`);
+  }
+  const operator = t.operator ?? 'Equal';
+  if (operator === 'Exists' && t.value !== undefined && t.value !== '') {
+    errs.push(`${path}: ${MESSAGES.tolerationExistsNoValue}`);
+  }
+  if ((t.key === undefined || t.key === '') && operator !== 'Exists') {
+    errs.push(`${path}: ${MESSAGES.tolerationEmptyKeyNeedsExists}`);
+  }
+  if (t.tolerationSeconds !== undefined && t.effect !== 'NoExecute') {
+    errs.push(`${path}: ${MESSAGES.tolerationSecondsNeedsNoExecute}`);
+  }
+}
+
+function validateEnvoy(errs: string[], path: string, e: unknown): void {
+  if (!isObject(e)) {
+    errs.push(`${path}: must be an object`);
+    return;
+  }
+  if (e.image !== undefined) {
+    if (typeof e.image !== 'string' || e.image.length > LIMITS.imageMaxLength || !IMAGE_RE.test(e.image)) {
+      errs.push(
+        `${path}.image: must be an image reference without spaces, at most ${LIMITS.imageMaxLength} characters`,
+      );
+    }
+  }
+  optionalEnum(errs, `${path}.logLevel`, e.logLevel, ENVOY_LOG_LEVELS);
+  if (e.concurrency !== undefined)
+    intInRange(errs, `${path}.concurrency`, e.concurrency, 1, LIMITS.maxConcurrency);
+  if (e.drainSeconds !== undefined) {
+    intInRange(errs, `${path}.drainSeconds`, e.drainSeconds, 0, LIMITS.maxDrainSeconds);
+  }
+}
+
+function validateDomains(errs: string[], path: string, d: unknown): void {
+  if (!isObject(d)) {
+    errs.push(`${path}: must be an object`);
+    return;
+  }
+  optionalString(errs, `${path}.default`, d.default, DNS1123_SUBDOMAIN_RE, LIMITS.domainMaxLength);
+  if (d.template !== undefined) {
+    if (typeof d.template !== 'string' || d.template.length === 0) {
+      errs.push(`${path}.template: must be a non-empty string`);
+    } else if (d.template.length > LIMITS.domainTemplateMaxLength) {
+      errs.push(`${path}.template: must be at most ${LIMITS.domainTemplateMaxLength} characters`);
+    }
+  }
+  if (d.selectors === undefined) return;
+  if (!Array.isArray(d.selectors)) {
+    errs.push(`${path}.selectors: must be a list`);
+    return;
+  }
+  if (d.selectors.length > LIMITS.maxDomainSelectors) {
+    errs.push(`${path}.selectors: must have at most ${LIMITS.maxDomainSelectors} items`);
+  }
+  if (d.selectors.length > 0 && d.default === undefined)
+    errs.push(`${path}: ${MESSAGES.selectorsNeedDefault}`);
+  const seen = new Set<unknown>([d.default]);
+  let duplicate = false;
+  d.selectors.forEach((s: unknown, i) => {
+    const p = `${path}.selectors[${i}]`;
+    if (!isObject(s)) {
+      errs.push(`${p}: must be an object`);
+      return;
+    }
+    if (s.domain === undefined) errs.push(`${p}.domain: required`);
+    else optionalString(errs, `${p}.domain`, s.domain, DNS1123_SUBDOMAIN_RE, LIMITS.domainMaxLength);
+    if (seen.has(s.domain)) duplicate = true;
+    seen.add(s.domain);
+    if (s.selector === undefined) errs.push(`${p}.selector: required`);
+    else {
+      stringMap(errs, `${p}.selector`, s.selector, LIMITS.labelValueMaxLength, LABEL_VALUE_RE);
+      if (isObject(s.selector) && Object.keys(s.selector).length === 0) {
+        errs.push(`${p}.selector: ${MESSAGES.selectorNotEmpty}`);
+      }
+    }
+  });
+  if (duplicate) errs.push(`${path}.selectors: ${MESSAGES.uniqueDomains}`);
+}
+
+function validateKnative(errs: string[], path: string, k: unknown): void {
+  if (!isObject(k)) {
+    errs.push(`${path}: must be an object`);
+    return;
+  }
+  optionalBool(errs, `${path}.configure`, k.configure);
+  optionalString(errs, `${path}.namespace`, k.namespace, DNS1123_LABEL_RE, LIMITS.namespaceMaxLength);
+  optionalEnum(errs, `${path}.httpProtocol`, k.httpProtocol, HTTP_PROTOCOLS);
+  optionalEnum(errs, `${path}.externalDomainTLS`, k.externalDomainTLS, EXTERNAL_DOMAIN_TLS_VALUES);
+  optionalBool(errs, `${path}.autocreateClusterDomainClaims`, k.autocreateClusterDomainClaims);
 }
 
 function optionalString(errs: string[], path: string, v: unknown, re: RegExp, maxLength: number): void {
@@ -352,6 +983,35 @@ function optionalString(errs: string[], path: string, v: unknown, re: RegExp, ma
   } else if (!re.test(v)) {
     const what = re === DNS1123_LABEL_RE ? 'an RFC 1123 label' : 'an RFC 1123 subdomain';
     errs.push(`${path}: ${JSON.stringify(v)} must be ${what}`);
+  }
+}
+
+function optionalBool(errs: string[], path: string, v: unknown): void {
+  if (v !== undefined && typeof v !== 'boolean') errs.push(`${path}: must be a boolean`);
+}
+
+function optionalEnum(errs: string[], path: string, v: unknown, values: readonly string[]): void {
+  if (v !== undefined && !values.includes(v as string))
+    errs.push(`${path}: must be one of ${values.join(', ')}`);
+}
+
+/** A map with qualified-name keys and string values (labels, annotations, selectors). */
+function stringMap(errs: string[], path: string, m: unknown, valueMaxLength: number, valueRe?: RegExp): void {
+  if (!isObject(m)) {
+    errs.push(`${path}: must be a map of strings`);
+    return;
+  }
+  const entries = Object.entries(m);
+  if (entries.length > LIMITS.maxMapEntries)
+    errs.push(`${path}: must have at most ${LIMITS.maxMapEntries} entries`);
+  if (!entries.every(([k]) => QUALIFIED_NAME_RE.test(k))) errs.push(`${path}: ${MESSAGES.qualifiedNameKeys}`);
+  for (const [k, v] of entries) {
+    if (typeof v !== 'string') errs.push(`${path}.${k}: must be a string`);
+    else if (v.length > valueMaxLength)
+      errs.push(`${path}.${k}: must be at most ${valueMaxLength} characters`);
+    else if (valueRe !== undefined && !valueRe.test(v)) {
+      errs.push(`${path}.${k}: ${JSON.stringify(v)} is not a valid label value`);
+    }
   }
 }
 

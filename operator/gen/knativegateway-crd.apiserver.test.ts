@@ -7,9 +7,14 @@ import { parse } from 'yaml';
 import { startControlPlane, type ControlPlane } from '../../test/env/control-plane.ts';
 import { KubeHttpError, kubeRequest } from '../../test/env/kube-http.ts';
 import { applyManifests } from '../../test/env/manifests.ts';
-import { MESSAGES, type KnativeGateway } from '../api/knativegateway.ts';
+import {
+  MESSAGES,
+  validateGatewaySpec,
+  type KnativeGateway,
+  type KnativeGatewaySpec,
+} from '../api/knativegateway.ts';
 import { PATHS, generateAll } from './generate.ts';
-import { sampleKnativeGateway } from './sample.ts';
+import { fullSampleKnativeGateway, sampleKnativeGateway } from './sample.ts';
 
 const BASE = '/apis/operator.kgw.dev/v1alpha1/knativegateways';
 
@@ -72,26 +77,45 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
     await cp?.stop();
   });
 
+  const storedFleetDefaults = {
+    service: { httpPort: 80, httpsPort: 443 },
+    envoy: { logLevel: 'warning', drainSeconds: 30 },
+    accessLog: { enabled: false, format: 'text' },
+  };
+  const storedKnativeDefaults = {
+    configure: true,
+    namespace: 'knative-serving',
+    httpProtocol: 'Enabled',
+    externalDomainTLS: 'Disabled',
+    autocreateClusterDomainClaims: false,
+  };
+
   test('the sample is accepted and the schema defaults are stored', async () => {
     const res = await kubeRequest(kc, 'POST', BASE, sampleKnativeGateway());
     const stored = res.json as KnativeGateway;
     expect(stored.spec.clusterDomain).toBe('cluster.local');
     expect(stored.spec.fleets).toEqual([
-      {
-        name: 'external',
-        visibility: 'ExternalIP',
-        replicas: 1,
-        service: { httpPort: 80, httpsPort: 443 },
-        accessLog: false,
-      },
-      {
-        name: 'local',
-        visibility: 'ClusterLocal',
-        replicas: 1,
-        service: { httpPort: 80, httpsPort: 443 },
-        accessLog: false,
-      },
+      { name: 'external', visibility: 'ExternalIP', replicas: 1, ...storedFleetDefaults },
+      { name: 'local', visibility: 'ClusterLocal', replicas: 1, ...storedFleetDefaults },
     ]);
+    expect(stored.spec.knative).toEqual(storedKnativeDefaults);
+  });
+
+  test('the full sample is accepted and stored as written (plus defaults)', async () => {
+    const sample = fullSampleKnativeGateway();
+    const res = await kubeRequest(kc, 'POST', BASE, sample);
+    const stored = res.json as KnativeGateway;
+    expect(stored.spec.domains).toEqual(sample.spec.domains);
+    expect(stored.spec.knative).toEqual(sample.spec.knative);
+    const [pub, priv] = stored.spec.fleets;
+    expect(pub).toEqual({ ...sample.spec.fleets[0], envoy: { logLevel: 'info', drainSeconds: 45 } });
+    expect(priv).toEqual({
+      ...sample.spec.fleets[1],
+      service: { httpPort: 80, httpsPort: 443 },
+      envoy: { logLevel: 'warning', drainSeconds: 30, concurrency: 2 },
+      accessLog: { enabled: false, format: 'text' },
+    });
+    expect(validateGatewaySpec(stored.spec)).toEqual([]);
   });
 
   test('a minimal gateway gets the spec-level defaults and no listener ports or replicas', async () => {
@@ -106,13 +130,17 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
       ingressClass: 'kgw.ingress.networking.knative.dev',
       namespace: 'kgw-system',
       clusterDomain: 'cluster.local',
-      fleets: [
-        { name: 'a', visibility: 'ExternalIP', service: { httpPort: 80, httpsPort: 443 }, accessLog: false },
-      ],
+      fleets: [{ name: 'a', visibility: 'ExternalIP', ...storedFleetDefaults }],
+      knative: storedKnativeDefaults,
     });
   });
 
-  test.each<[string, unknown, string]>([
+  const fleet = (extra: object, visibility = 'ExternalIP'): unknown => ({
+    fleets: [{ name: 'a', visibility, ...extra }],
+  });
+
+  // [name, spec, the API server's message, the text validateGatewaySpec must report too ('' = none)]
+  test.each<[string, unknown, string, string]>([
     [
       'duplicate fleet names',
       {
@@ -122,36 +150,226 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
         ],
       },
       `spec.fleets: Invalid value: "array": ${MESSAGES.uniqueFleetNames}`,
+      MESSAGES.uniqueFleetNames,
     ],
     [
       'equal listener ports',
-      { fleets: [{ name: 'a', visibility: 'ExternalIP', ports: { http: 9000, https: 9000 } }] },
+      fleet({ ports: { http: 9000, https: 9000 } }),
       `spec.fleets[0].ports: Invalid value: "object": ${MESSAGES.listenerPortsDiffer}`,
+      MESSAGES.listenerPortsDiffer,
     ],
     [
       'http equal to the visibility default https',
-      { fleets: [{ name: 'a', visibility: 'ClusterLocal', ports: { http: 8444 } }] },
+      fleet({ ports: { http: 8444 } }, 'ClusterLocal'),
       `spec.fleets[0].ports: Invalid value: "object": ${MESSAGES.listenerPortsDiffer}`,
+      MESSAGES.listenerPortsDiffer,
+    ],
+    [
+      'a reserved listener port',
+      fleet({ ports: { https: 19003 } }),
+      `spec.fleets[0].ports: Invalid value: "object": ${MESSAGES.reservedListenerPorts}`,
+      MESSAGES.reservedListenerPorts,
     ],
     [
       'equal Service ports',
-      { fleets: [{ name: 'a', visibility: 'ExternalIP', service: { httpsPort: 80 } }] },
+      fleet({ service: { httpsPort: 80 } }),
       `spec.fleets[0].service: Invalid value: "object": ${MESSAGES.servicePortsDiffer}`,
+      MESSAGES.servicePortsDiffer,
     ],
-    ['no fleets', { fleets: [] }, 'spec.fleets: Invalid value: 0'],
+    ['no fleets', { fleets: [] }, 'spec.fleets: Invalid value: 0', 'must have 1 to 16 items'],
     [
       'bad visibility',
-      { fleets: [{ name: 'a', visibility: 'Public' }] },
+      fleet({}, 'Public'),
       'spec.fleets[0].visibility: Unsupported value: "Public"',
+      'spec.fleets[0].visibility: must be one of',
     ],
     [
       'privileged listener port',
-      { fleets: [{ name: 'a', visibility: 'ExternalIP', ports: { http: 80 } }] },
+      fleet({ ports: { http: 80 } }),
       'spec.fleets[0].ports.http: Invalid value: 80',
+      'spec.fleets[0].ports.http: must be between 1024 and 65535',
     ],
-  ])('rejects %s', async (name, spec, expected) => {
-    const msg = await rejection(kc, gateway(name.replace(/ /g, '-'), spec));
+    [
+      'replicas together with autoscaling',
+      fleet({ replicas: 2, autoscaling: { maxReplicas: 4 } }),
+      `spec.fleets[0]: Invalid value: "object": ${MESSAGES.replicasOrAutoscaling}`,
+      MESSAGES.replicasOrAutoscaling,
+    ],
+    [
+      'autoscaling min above max',
+      fleet({ autoscaling: { minReplicas: 5, maxReplicas: 3 } }),
+      `spec.fleets[0].autoscaling: Invalid value: "object": ${MESSAGES.autoscalingMinAboveMax}`,
+      MESSAGES.autoscalingMinAboveMax,
+    ],
+    [
+      'autoscaling without a CPU request',
+      fleet({ autoscaling: { maxReplicas: 3 }, resources: { requests: { memory: '1Gi' } } }),
+      `spec.fleets[0].resources: Invalid value: "object": ${MESSAGES.autoscalingNeedsCpuRequest}`,
+      MESSAGES.autoscalingNeedsCpuRequest,
+    ],
+    [
+      'autoscaling without maxReplicas',
+      fleet({ autoscaling: { minReplicas: 2 } }),
+      'spec.fleets[0].autoscaling.maxReplicas: Required value',
+      'spec.fleets[0].autoscaling.maxReplicas: required',
+    ],
+    [
+      'a PodDisruptionBudget with both fields',
+      fleet({ podDisruptionBudget: { minAvailable: 1, maxUnavailable: 1 } }),
+      `spec.fleets[0].podDisruptionBudget: Invalid value: "object": ${MESSAGES.pdbExactlyOne}`,
+      MESSAGES.pdbExactlyOne,
+    ],
+    [
+      'an empty PodDisruptionBudget',
+      fleet({ podDisruptionBudget: {} }),
+      `spec.fleets[0].podDisruptionBudget: Invalid value: "object": ${MESSAGES.pdbExactlyOne}`,
+      MESSAGES.pdbExactlyOne,
+    ],
+    [
+      'a PodDisruptionBudget above 100%',
+      fleet({ podDisruptionBudget: { maxUnavailable: '150%' } }),
+      `spec.fleets[0].podDisruptionBudget.maxUnavailable: Invalid value: "": ${MESSAGES.pdbValue}`,
+      `podDisruptionBudget.maxUnavailable: ${MESSAGES.pdbValue}`,
+    ],
+    [
+      'a negative PodDisruptionBudget',
+      fleet({ podDisruptionBudget: { minAvailable: -1 } }),
+      `spec.fleets[0].podDisruptionBudget.minAvailable: Invalid value: "": ${MESSAGES.pdbValue}`,
+      `podDisruptionBudget.minAvailable: ${MESSAGES.pdbValue}`,
+    ],
+    [
+      'a bad quantity',
+      fleet({ resources: { limits: { memory: 'lots' } } }),
+      'spec.fleets[0].resources.limits.memory: Invalid value: "lots"',
+      'spec.fleets[0].resources.limits.memory: "lots" is not a quantity',
+    ],
+    [
+      'externalTrafficPolicy on a ClusterIP Service by default',
+      fleet({ service: { externalTrafficPolicy: 'Local' } }, 'ClusterLocal'),
+      `spec.fleets[0].service: Invalid value: "object": ${MESSAGES.externalTrafficPolicyNeedsExternal}`,
+      MESSAGES.externalTrafficPolicyNeedsExternal,
+    ],
+    [
+      'loadBalancerClass on a NodePort Service',
+      fleet({ service: { type: 'NodePort', loadBalancerClass: 'example.com/lb' } }),
+      `spec.fleets[0].service: Invalid value: "object": ${MESSAGES.loadBalancerClassNeedsLoadBalancer}`,
+      MESSAGES.loadBalancerClassNeedsLoadBalancer,
+    ],
+    [
+      'a bad annotation key',
+      fleet({ service: { annotations: { 'not a key': 'x' } } }),
+      `spec.fleets[0].service.annotations: Invalid value: "object": ${MESSAGES.qualifiedNameKeys}`,
+      MESSAGES.qualifiedNameKeys,
+    ],
+    [
+      'a bad node selector value',
+      fleet({ placement: { nodeSelector: { zone: 'a b' } } }),
+      'spec.fleets[0].placement.nodeSelector.zone: Invalid value: "a b"',
+      'spec.fleets[0].placement.nodeSelector.zone: "a b" is not a valid label value',
+    ],
+    [
+      'a toleration with operator Exists and a value',
+      fleet({ placement: { tolerations: [{ key: 'k', operator: 'Exists', value: 'v' }] } }),
+      `spec.fleets[0].placement.tolerations[0]: Invalid value: "object": ${MESSAGES.tolerationExistsNoValue}`,
+      MESSAGES.tolerationExistsNoValue,
+    ],
+    [
+      'a toleration without key and operator Equal',
+      fleet({ placement: { tolerations: [{ value: 'v' }] } }),
+      `spec.fleets[0].placement.tolerations[0]: Invalid value: "object": ${MESSAGES.tolerationEmptyKeyNeedsExists}`,
+      MESSAGES.tolerationEmptyKeyNeedsExists,
+    ],
+    [
+      'tolerationSeconds without NoExecute',
+      fleet({ placement: { tolerations: [{ key: 'k', effect: 'NoSchedule', tolerationSeconds: 5 }] } }),
+      `spec.fleets[0].placement.tolerations[0]: Invalid value: "object": ${MESSAGES.tolerationSecondsNeedsNoExecute}`,
+      MESSAGES.tolerationSecondsNeedsNoExecute,
+    ],
+    [
+      'a bad log level',
+      fleet({ envoy: { logLevel: 'verbose' } }),
+      'spec.fleets[0].envoy.logLevel: Unsupported value: "verbose"',
+      'spec.fleets[0].envoy.logLevel: must be one of',
+    ],
+    [
+      'drainSeconds out of range',
+      fleet({ envoy: { drainSeconds: 601 } }),
+      'spec.fleets[0].envoy.drainSeconds: Invalid value: 601',
+      'spec.fleets[0].envoy.drainSeconds: must be between 0 and 600',
+    ],
+    [
+      'the first cut’s boolean accessLog (read by kgw, refused on writes)',
+      fleet({ accessLog: true }),
+      'spec.fleets[0].accessLog: Invalid value: "boolean"',
+      '',
+    ],
+    [
+      'domain selectors without a default domain',
+      { ...(fleet({}) as object), domains: { selectors: [{ domain: 'b.example', selector: { a: 'b' } }] } },
+      `spec.domains: Invalid value: "object": ${MESSAGES.selectorsNeedDefault}`,
+      MESSAGES.selectorsNeedDefault,
+    ],
+    [
+      'a selector domain equal to the default',
+      {
+        ...(fleet({}) as object),
+        domains: { default: 'a.example', selectors: [{ domain: 'a.example', selector: { a: 'b' } }] },
+      },
+      `spec.domains.selectors: Invalid value: "object": ${MESSAGES.uniqueDomains}`,
+      MESSAGES.uniqueDomains,
+    ],
+    [
+      'duplicate selector domains',
+      {
+        ...(fleet({}) as object),
+        domains: {
+          default: 'a.example',
+          selectors: [
+            { domain: 'b.example', selector: { a: 'b' } },
+            { domain: 'b.example', selector: { c: 'd' } },
+          ],
+        },
+      },
+      'spec.domains.selectors[1]: Duplicate value',
+      MESSAGES.uniqueDomains,
+    ],
+    [
+      'an empty selector',
+      {
+        ...(fleet({}) as object),
+        domains: { default: 'a.example', selectors: [{ domain: 'b.example', selector: {} }] },
+      },
+      `spec.domains.selectors[0].selector: Invalid value: "object": ${MESSAGES.selectorNotEmpty}`,
+      MESSAGES.selectorNotEmpty,
+    ],
+    [
+      'domains on a gateway that does not configure Knative',
+      { ...(fleet({}) as object), domains: { default: 'a.example' }, knative: { configure: false } },
+      `spec: Invalid value: "object": ${MESSAGES.domainsNeedConfigure}`,
+      MESSAGES.domainsNeedConfigure,
+    ],
+    [
+      'a bad httpProtocol',
+      { ...(fleet({}) as object), knative: { httpProtocol: 'Disabled' } },
+      'spec.knative.httpProtocol: Unsupported value: "Disabled"',
+      'spec.knative.httpProtocol: must be one of Enabled, Redirected',
+    ],
+  ])('rejects %s', async (name, spec, expected, fromValidator) => {
+    const msg = await rejection(
+      kc,
+      gateway(
+        name
+          .toLowerCase()
+          .replace(/[^a-z0-9]+/g, '-')
+          .slice(0, 60)
+          .replace(/^-+|-+$/g, ''),
+        spec,
+      ),
+    );
     expect(msg).toContain(expected);
+    const local = validateGatewaySpec(spec as KnativeGatewaySpec);
+    if (fromValidator === '') expect(local).toEqual([]);
+    else expect(local.join('\n')).toContain(fromValidator);
   });
 
   test('accepts listener ports that only clash with the other visibility’s defaults', async () => {
@@ -175,13 +393,43 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
       {
         status: {
           readyFleets: '1/2',
-          conditions: [{ type: 'Ready', status: 'False', reason: 'FleetsNotReady' }],
+          externalAddress: '203.0.113.7',
+          conditions: [
+            { type: 'Ready', status: 'False', reason: 'FleetsNotReady' },
+            { type: 'KnativeConfigured', status: 'True' },
+          ],
+          fleets: [
+            {
+              name: 'external',
+              visibility: 'ExternalIP',
+              service: 'kgw-default-external.kgw-system.svc.cluster.local',
+              address: '203.0.113.7',
+              replicas: 1,
+              readyReplicas: 0,
+              connectedProxies: 1,
+              configVersion: 'v7',
+              lastNack: {
+                version: 'v8',
+                message: 'bad cluster',
+                typeUrl: 'x',
+                proxy: 'p',
+                time: '2026-01-01T00:00:00Z',
+              },
+            },
+          ],
         },
       },
       'application/merge-patch+json',
     );
     const t = await table(kc, `${BASE}/default`);
-    expect(t.columns).toEqual(['Name', 'Ready', 'Fleets', 'Class', 'Age']);
-    expect(t.rows[0]?.slice(0, 4)).toEqual(['default', 'False', '1/2', 'kgw.ingress.networking.knative.dev']);
+    expect(t.columns).toEqual(['Name', 'Ready', 'Fleets', 'Address', 'Age', 'Class']);
+    const row = t.rows[0] ?? [];
+    expect([row[0], row[1], row[2], row[3], row[5]]).toEqual([
+      'default',
+      'False',
+      '1/2',
+      '203.0.113.7',
+      'kgw.ingress.networking.knative.dev',
+    ]);
   });
 });

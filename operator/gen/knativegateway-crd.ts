@@ -1,18 +1,39 @@
 // The KnativeGateway CustomResourceDefinition, built from the constants in
 // operator/api/knativegateway.ts so the schema, the defaults in code and the docs cannot drift.
 import {
+  ACCESS_LOG_FORMATS,
   CONDITION_FLEETS_READY,
+  CONDITION_KNATIVE_CONFIGURED,
   CONDITION_READY,
   DEFAULT_ACCESS_LOG,
+  DEFAULT_ACCESS_LOG_FORMAT,
+  DEFAULT_AUTOCREATE_CLUSTER_DOMAIN_CLAIMS,
+  DEFAULT_AUTOSCALING_MIN_REPLICAS,
+  DEFAULT_AUTOSCALING_TARGET_CPU,
   DEFAULT_CLUSTER_DOMAIN,
+  DEFAULT_DRAIN_SECONDS,
+  DEFAULT_ENVOY_CONCURRENCY,
+  DEFAULT_ENVOY_IMAGE,
+  DEFAULT_ENVOY_LOG_LEVEL,
+  DEFAULT_EXTERNAL_DOMAIN_TLS,
+  DEFAULT_HTTP_PROTOCOL,
   DEFAULT_INGRESS_CLASS,
+  DEFAULT_KNATIVE_CONFIGURE,
+  DEFAULT_KNATIVE_NAMESPACE,
   DEFAULT_LISTENER_PORTS,
   DEFAULT_NAMESPACE,
   DEFAULT_REPLICAS,
+  DEFAULT_RESOURCES,
   DEFAULT_SERVICE_HTTPS_PORT,
   DEFAULT_SERVICE_HTTP_PORT,
+  DEFAULT_SERVICE_TYPES,
   DNS1123_LABEL_PATTERN,
   DNS1123_SUBDOMAIN_PATTERN,
+  ENVOY_ADMIN_PORT,
+  ENVOY_LOG_LEVELS,
+  ENVOY_READY_PORT,
+  EXTERNAL_DOMAIN_TLS_VALUES,
+  EXTERNAL_TRAFFIC_POLICIES,
   GATEWAY_API_VERSION,
   GATEWAY_CATEGORY,
   GATEWAY_CRD_NAME,
@@ -23,14 +44,37 @@ import {
   GATEWAY_SHORT_NAME,
   GATEWAY_SINGULAR,
   GATEWAY_VERSION,
+  HTTP_PROTOCOLS,
+  IMAGE_PATTERN,
+  LABEL_FLEET,
   LABEL_GATEWAY,
+  LABEL_VALUE_PATTERN,
   LIMITS,
   MESSAGES,
+  PERCENT_PATTERN,
+  QUALIFIED_NAME_PATTERN,
+  QUANTITY_PATTERN,
+  RESERVED_LISTENER_PORTS,
+  SERVICE_TYPES,
+  TOLERATION_EFFECTS,
+  TOLERATION_OPERATORS,
   VISIBILITIES,
 } from '../api/knativegateway.ts';
 import { INGRESS_CLASS_ANNOTATION } from '../api/kingress.ts';
 import { rootProperties, type CustomResourceDefinition } from './crd.ts';
-import { arr, bool, int, obj, rule, str, type Schema } from './schema.ts';
+import {
+  arr,
+  bool,
+  int,
+  intOrString,
+  mapOf,
+  obj,
+  preservedObject,
+  rule,
+  str,
+  type Schema,
+  type ValidationRule,
+} from './schema.ts';
 
 const EXT = DEFAULT_LISTENER_PORTS.ExternalIP;
 const LOCAL = DEFAULT_LISTENER_PORTS.ClusterLocal;
@@ -43,24 +87,324 @@ function effectivePort(field: 'http' | 'https'): string {
   );
 }
 
+/** CEL: the effective Service type of a fleet (`self`, which has a service). */
+const EFFECTIVE_SERVICE_TYPE =
+  `(has(self.service.type) ? self.service.type : ` +
+  `(self.visibility == 'ClusterLocal' ? '${DEFAULT_SERVICE_TYPES.ClusterLocal}' : '${DEFAULT_SERVICE_TYPES.ExternalIP}'))`;
+
+/** A CEL string literal for `s` (backslashes and quotes escaped). */
+function celString(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** CEL on a map: every key is a qualified name (label/annotation key syntax). */
+function qualifiedKeys(): ValidationRule {
+  return rule(`self.all(k, k.matches(${celString(QUALIFIED_NAME_PATTERN)}))`, MESSAGES.qualifiedNameKeys);
+}
+
+/** A map of label keys to label values (node selectors, domain selectors). */
+function labelMap(description: string): Schema {
+  return mapOf(
+    description,
+    { type: 'string', maxLength: LIMITS.labelValueMaxLength, pattern: LABEL_VALUE_PATTERN },
+    { maxProperties: LIMITS.maxMapEntries, validations: [qualifiedKeys()] },
+  );
+}
+
 function listenerPort(field: 'http' | 'https', what: string): Schema {
   return int(
     `Port Envoy listens on for ${what}, inside its pod (or on the host for the local runtime); ` +
-      `${LIMITS.minListenerPort}-${LIMITS.maxListenerPort}, since Envoy runs without privileges. ` +
+      `${LIMITS.minListenerPort}-${LIMITS.maxListenerPort}, since Envoy runs without privileges, and ` +
+      `neither ${ENVOY_ADMIN_PORT} nor ${ENVOY_READY_PORT} (Envoy's admin and readiness listeners). ` +
       `Defaults to ${EXT[field]} for ExternalIP fleets and ${LOCAL[field]} for ClusterLocal fleets ` +
       `(applied by kgw, because the default depends on the visibility).`,
     { minimum: LIMITS.minListenerPort, maximum: LIMITS.maxListenerPort },
   );
 }
 
+function autoscalingSchema(): Schema {
+  return obj(
+    'Scale the fleet with a HorizontalPodAutoscaler (autoscaling/v2) on CPU utilization instead of a ' +
+      'fixed replica count. Mutually exclusive with replicas. Needs a CPU request (resources.requests.cpu; ' +
+      'the default resources have one). The local runtime runs minReplicas replicas.',
+    {
+      minReplicas: int(
+        `Fewest replicas the autoscaler keeps, ${LIMITS.minReplicas}-${LIMITS.maxReplicas}, at most ` +
+          `maxReplicas. Defaults to ${DEFAULT_AUTOSCALING_MIN_REPLICAS}.`,
+        {
+          minimum: LIMITS.minReplicas,
+          maximum: LIMITS.maxReplicas,
+          default: DEFAULT_AUTOSCALING_MIN_REPLICAS,
+        },
+      ),
+      maxReplicas: int(`Most replicas the autoscaler may run, ${LIMITS.minReplicas}-${LIMITS.maxReplicas}.`, {
+        minimum: LIMITS.minReplicas,
+        maximum: LIMITS.maxReplicas,
+      }),
+      targetCPUUtilizationPercentage: int(
+        'Average CPU use the autoscaler aims for, in percent of the CPU request ' +
+          `(${LIMITS.minTargetCPU}-${LIMITS.maxTargetCPU}). Defaults to ${DEFAULT_AUTOSCALING_TARGET_CPU}.`,
+        {
+          minimum: LIMITS.minTargetCPU,
+          maximum: LIMITS.maxTargetCPU,
+          default: DEFAULT_AUTOSCALING_TARGET_CPU,
+        },
+      ),
+    },
+    {
+      required: ['maxReplicas'],
+      validations: [
+        rule(
+          `(has(self.minReplicas) ? self.minReplicas : ${DEFAULT_AUTOSCALING_MIN_REPLICAS}) <= self.maxReplicas`,
+          MESSAGES.autoscalingMinAboveMax,
+        ),
+      ],
+    },
+  );
+}
+
+function pdbValue(what: string): Schema {
+  return intOrString(
+    `${what}, as a number of pods or a percentage of the fleet's replicas ("50%"). An integer ≥ 0 ` +
+      'or a percentage from 0% to 100%.',
+    {
+      maxLength: 4,
+      validations: [
+        rule(
+          `type(self) == int ? self >= 0 : self.matches(${celString(PERCENT_PATTERN)})`,
+          MESSAGES.pdbValue,
+        ),
+      ],
+    },
+  );
+}
+
+function pdbSchema(): Schema {
+  return obj(
+    "A PodDisruptionBudget (policy/v1) for the fleet's pods, so voluntary disruptions (node drains, " +
+      'cluster upgrades) keep enough Envoys serving. Set exactly one of minAvailable and maxUnavailable. ' +
+      'Without this field kgw creates no PodDisruptionBudget.',
+    {
+      minAvailable: pdbValue('Pods that must stay available during a voluntary disruption'),
+      maxUnavailable: pdbValue('Pods that may be unavailable during a voluntary disruption'),
+    },
+    { validations: [rule('has(self.minAvailable) != has(self.maxUnavailable)', MESSAGES.pdbExactlyOne)] },
+  );
+}
+
+function quantityMap(description: string): Schema {
+  return mapOf(
+    description,
+    intOrString('A quantity such as 500m, 2 or 512Mi.', { pattern: QUANTITY_PATTERN }),
+    { maxProperties: LIMITS.maxMapEntries },
+  );
+}
+
+function resourcesSchema(): Schema {
+  const d = DEFAULT_RESOURCES.requests;
+  return obj(
+    'Compute resources of the Envoy container (core/v1 ResourceRequirements: requests and limits of ' +
+      `cpu, memory, ephemeral-storage). Defaults to requests of cpu ${d.cpu} and memory ${d.memory} and no ` +
+      'limits (applied by kgw). When set, it replaces the default entirely. A CPU limit also sets ' +
+      "Envoy's default concurrency.",
+    {
+      requests: quantityMap('Resources the scheduler reserves for each Envoy pod.'),
+      limits: quantityMap('Most resources each Envoy pod may use.'),
+    },
+  );
+}
+
+function serviceSchema(): Schema {
+  return obj(
+    "The Service that publishes the fleet: what clients, Knative's prober and KIngress status consumers " +
+      'connect to. Its ports forward to the matching listener ports in ports.',
+    {
+      type: str(
+        'Service type. ClusterIP: reachable inside the cluster only. NodePort: also on a port of every ' +
+          'node. LoadBalancer: also through an external load balancer. Defaults to ' +
+          `${DEFAULT_SERVICE_TYPES.ExternalIP} for ExternalIP fleets and ${DEFAULT_SERVICE_TYPES.ClusterLocal} ` +
+          'for ClusterLocal fleets (applied by kgw, because the default depends on the visibility).',
+        { enum: SERVICE_TYPES },
+      ),
+      annotations: mapOf(
+        'Annotations for the Service, e.g. to configure a cloud load balancer ' +
+          '(service.beta.kubernetes.io/aws-load-balancer-type: nlb).',
+        { type: 'string', maxLength: LIMITS.annotationValueMaxLength },
+        { maxProperties: LIMITS.maxMapEntries, validations: [qualifiedKeys()] },
+      ),
+      externalTrafficPolicy: str(
+        'How external traffic reaches the Envoy pods (NodePort and LoadBalancer Services only). ' +
+          'Cluster: through any node, hiding the client address. Local: only through nodes running an ' +
+          "Envoy of the fleet, keeping the client's source address. Unset: Kubernetes' default (Cluster).",
+        { enum: EXTERNAL_TRAFFIC_POLICIES },
+      ),
+      loadBalancerClass: str(
+        'Load balancer implementation to use (LoadBalancer Services only), e.g. ' +
+          "example.com/internal-vip. Unset: the cluster's default. Kubernetes does not allow changing it " +
+          'once set: kgw then has to recreate the Service.',
+        { pattern: QUALIFIED_NAME_PATTERN, maxLength: LIMITS.loadBalancerClassMaxLength },
+      ),
+      httpPort: int(
+        `Service port for plain HTTP, forwarded to ports.http. ${LIMITS.minServicePort}-` +
+          `${LIMITS.maxServicePort}. Defaults to ${DEFAULT_SERVICE_HTTP_PORT}.`,
+        {
+          minimum: LIMITS.minServicePort,
+          maximum: LIMITS.maxServicePort,
+          default: DEFAULT_SERVICE_HTTP_PORT,
+        },
+      ),
+      httpsPort: int(
+        `Service port for TLS, forwarded to ports.https. ${LIMITS.minServicePort}-` +
+          `${LIMITS.maxServicePort}. Defaults to ${DEFAULT_SERVICE_HTTPS_PORT}.`,
+        {
+          minimum: LIMITS.minServicePort,
+          maximum: LIMITS.maxServicePort,
+          default: DEFAULT_SERVICE_HTTPS_PORT,
+        },
+      ),
+    },
+    {
+      default: {},
+      validations: [
+        rule(
+          `(has(self.httpPort) ? self.httpPort : ${DEFAULT_SERVICE_HTTP_PORT}) != ` +
+            `(has(self.httpsPort) ? self.httpsPort : ${DEFAULT_SERVICE_HTTPS_PORT})`,
+          MESSAGES.servicePortsDiffer,
+        ),
+      ],
+    },
+  );
+}
+
+function tolerationSchema(): Schema {
+  return obj(
+    'A core/v1 Toleration: lets the pods run on nodes with a matching taint.',
+    {
+      key: str('Taint key to match. Empty with operator Exists: every taint.', {
+        maxLength: LIMITS.labelKeyMaxLength,
+      }),
+      operator: str('Exists: any value matches. Equal: the value must match. Defaults to Equal.', {
+        enum: TOLERATION_OPERATORS,
+      }),
+      value: str('Taint value to match (operator Equal).', { maxLength: LIMITS.labelValueMaxLength }),
+      effect: str('Taint effect to match. Empty: every effect.', { enum: TOLERATION_EFFECTS }),
+      tolerationSeconds: int(
+        'For effect NoExecute: how long the pods stay on a node after the taint appears. Unset: forever.',
+        { format: 'int64' },
+      ),
+    },
+    {
+      validations: [
+        rule(
+          "!(has(self.operator) && self.operator == 'Exists' && has(self.value) && self.value != '')",
+          MESSAGES.tolerationExistsNoValue,
+        ),
+        rule(
+          "(has(self.key) && self.key != '') || (has(self.operator) && self.operator == 'Exists')",
+          MESSAGES.tolerationEmptyKeyNeedsExists,
+        ),
+        rule(
+          "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+          MESSAGES.tolerationSecondsNeedsNoExecute,
+        ),
+      ],
+    },
+  );
+}
+
+function placementSchema(): Schema {
+  return obj(
+    "Where the fleet's pods may run (the scheduling fields of the pod spec). Unset fields leave the " +
+      'choice to the scheduler.',
+    {
+      nodeSelector: labelMap('Node labels a node must have to run the pods (core/v1 PodSpec.nodeSelector).'),
+      tolerations: arr(`Taints the pods tolerate, at most ${LIMITS.maxTolerations}.`, tolerationSchema(), {
+        maxItems: LIMITS.maxTolerations,
+        listType: 'atomic',
+      }),
+      affinity: preservedObject(
+        'A core/v1 Affinity (nodeAffinity, podAffinity, podAntiAffinity), given to the pods as written; ' +
+          "the Deployment's validation checks it, and kgw reports a rejection on status. To spread " +
+          `replicas over nodes, select the fleet's pods with the labels ${LABEL_GATEWAY} and ${LABEL_FLEET}.`,
+      ),
+      topologySpreadConstraints: arr(
+        'core/v1 TopologySpreadConstraints (maxSkew, topologyKey, whenUnsatisfiable, …), given to the ' +
+          "pods as written, except that a constraint without labelSelector gets one selecting the fleet's " +
+          `own pods. At most ${LIMITS.maxTopologySpreadConstraints}.`,
+        preservedObject('A core/v1 TopologySpreadConstraint.'),
+        { maxItems: LIMITS.maxTopologySpreadConstraints, listType: 'atomic' },
+      ),
+      priorityClassName: str(
+        'PriorityClass of the pods, so Envoys are not preempted by less important pods.',
+        {
+          pattern: DNS1123_SUBDOMAIN_PATTERN,
+          maxLength: LIMITS.priorityClassNameMaxLength,
+        },
+      ),
+    },
+  );
+}
+
+function envoySchema(): Schema {
+  return obj(
+    'The Envoy process of each replica.',
+    {
+      image: str(
+        `Envoy container image. Defaults to ${DEFAULT_ENVOY_IMAGE}, the version this kgw release is tested ` +
+          'with (applied by kgw, so upgrading kgw upgrades Envoy; set it to pin). The image must provide ' +
+          '/bin/bash, which the graceful-drain hook runs; distroless images lack it.',
+        { pattern: IMAGE_PATTERN, minLength: 1, maxLength: LIMITS.imageMaxLength },
+      ),
+      logLevel: str(`Envoy's log level (--log-level). Defaults to ${DEFAULT_ENVOY_LOG_LEVEL}.`, {
+        enum: ENVOY_LOG_LEVELS,
+        default: DEFAULT_ENVOY_LOG_LEVEL,
+      }),
+      concurrency: int(
+        `Envoy worker threads (--concurrency), 1-${LIMITS.maxConcurrency}. Defaults to the CPU limit ` +
+          `rounded up, or ${DEFAULT_ENVOY_CONCURRENCY} without a CPU limit (applied by kgw).`,
+        { minimum: 1, maximum: LIMITS.maxConcurrency },
+      ),
+      drainSeconds: int(
+        'Seconds a terminating Envoy keeps serving while it asks clients to go away (HTTP/1.1 ' +
+          '"Connection: close", HTTP/2 GOAWAY), before it stops. 0 stops at once. The pod\'s ' +
+          `terminationGracePeriodSeconds is this plus 10. 0-${LIMITS.maxDrainSeconds}. Defaults to ` +
+          `${DEFAULT_DRAIN_SECONDS}.`,
+        { minimum: 0, maximum: LIMITS.maxDrainSeconds, default: DEFAULT_DRAIN_SECONDS },
+      ),
+    },
+    { default: {} },
+  );
+}
+
+function accessLogSchema(): Schema {
+  return obj(
+    "Access logging: one line per request on the Envoy container's standard output. (The first version " +
+      'of this API had a boolean here; write {enabled: true} instead of true. kgw still reads the ' +
+      'boolean from objects stored before.)',
+    {
+      enabled: bool(`Whether Envoy writes access logs. Defaults to ${String(DEFAULT_ACCESS_LOG)}.`, {
+        default: DEFAULT_ACCESS_LOG,
+      }),
+      format: str(
+        "Line format. text: Envoy's default format. json: one JSON object per line, for log " +
+          `collectors. Defaults to ${DEFAULT_ACCESS_LOG_FORMAT}.`,
+        { enum: ACCESS_LOG_FORMATS, default: DEFAULT_ACCESS_LOG_FORMAT },
+      ),
+    },
+    { default: {} },
+  );
+}
+
 function fleetSchema(): Schema {
+  const reserved = `[${RESERVED_LISTENER_PORTS.join(', ')}]`;
   return obj(
     'One Envoy fleet: a set of identical Envoy replicas that receive the same configuration over xDS ' +
       'and are published together by one Service.',
     {
       name: str(
         `Name of the fleet, unique within the gateway. An RFC 1123 label of at most ` +
-          `${LIMITS.fleetNameMaxLength} characters. The fleet's Service is named ` +
+          `${LIMITS.fleetNameMaxLength} characters. The fleet's Service (and its Deployment, ` +
+          'ServiceAccount, ConfigMap, PodDisruptionBudget and HorizontalPodAutoscaler) is named ' +
           `kgw-<gateway>-<fleet> (shortened with a hash suffix when longer than 63 characters), and ` +
           `its Envoy replicas identify themselves to kgw with the node cluster <gateway>/<fleet>.`,
         { pattern: DNS1123_LABEL_PATTERN, minLength: 1, maxLength: LIMITS.fleetNameMaxLength },
@@ -74,11 +418,14 @@ function fleetSchema(): Schema {
         { enum: VISIBILITIES },
       ),
       replicas: int(
-        `Number of Envoy replicas, ${LIMITS.minReplicas}-${LIMITS.maxReplicas}. Defaults to ` +
-          `${DEFAULT_REPLICAS} (applied by kgw; left unset in the stored object so a later autoscaling ` +
-          `field can take over).`,
+        `Fixed number of Envoy replicas, ${LIMITS.minReplicas}-${LIMITS.maxReplicas}. Defaults to ` +
+          `${DEFAULT_REPLICAS} (applied by kgw and left unset in the stored object). Mutually exclusive ` +
+          'with autoscaling.',
         { minimum: LIMITS.minReplicas, maximum: LIMITS.maxReplicas },
       ),
+      autoscaling: autoscalingSchema(),
+      podDisruptionBudget: pdbSchema(),
+      resources: resourcesSchema(),
       ports: obj(
         "Envoy's listener ports (container ports). Clients never see them: they connect to the " +
           'Service ports in service. Within a fleet the two ports must differ.',
@@ -87,45 +434,10 @@ function fleetSchema(): Schema {
           https: listenerPort('https', 'TLS (HTTPS and HTTP/2 over TLS, certificates chosen by SNI)'),
         },
       ),
-      service: obj(
-        "Ports of the Service that publishes the fleet: what clients, Knative's prober and KIngress " +
-          'status consumers connect to. Each forwards to the matching listener port in ports.',
-        {
-          httpPort: int(
-            `Service port for plain HTTP, forwarded to ports.http. ${LIMITS.minServicePort}-` +
-              `${LIMITS.maxServicePort}. Defaults to ${DEFAULT_SERVICE_HTTP_PORT}.`,
-            {
-              minimum: LIMITS.minServicePort,
-              maximum: LIMITS.maxServicePort,
-              default: DEFAULT_SERVICE_HTTP_PORT,
-            },
-          ),
-          httpsPort: int(
-            `Service port for TLS, forwarded to ports.https. ${LIMITS.minServicePort}-` +
-              `${LIMITS.maxServicePort}. Defaults to ${DEFAULT_SERVICE_HTTPS_PORT}.`,
-            {
-              minimum: LIMITS.minServicePort,
-              maximum: LIMITS.maxServicePort,
-              default: DEFAULT_SERVICE_HTTPS_PORT,
-            },
-          ),
-        },
-        {
-          default: {},
-          validations: [
-            rule(
-              `(has(self.httpPort) ? self.httpPort : ${DEFAULT_SERVICE_HTTP_PORT}) != ` +
-                `(has(self.httpsPort) ? self.httpsPort : ${DEFAULT_SERVICE_HTTPS_PORT})`,
-              MESSAGES.servicePortsDiffer,
-            ),
-          ],
-        },
-      ),
-      accessLog: bool(
-        `Whether Envoy writes one access log line per request to its standard output. Defaults to ` +
-          `${String(DEFAULT_ACCESS_LOG)}.`,
-        { default: DEFAULT_ACCESS_LOG },
-      ),
+      service: serviceSchema(),
+      placement: placementSchema(),
+      envoy: envoySchema(),
+      accessLog: accessLogSchema(),
     },
     {
       required: ['name', 'visibility'],
@@ -135,20 +447,146 @@ function fleetSchema(): Schema {
           MESSAGES.listenerPortsDiffer,
           { fieldPath: '.ports' },
         ),
+        rule(
+          `!has(self.ports) || !(${effectivePort('http')} in ${reserved} || ${effectivePort('https')} in ${reserved})`,
+          MESSAGES.reservedListenerPorts,
+          { fieldPath: '.ports' },
+        ),
+        rule('!(has(self.replicas) && has(self.autoscaling))', MESSAGES.replicasOrAutoscaling),
+        rule(
+          '!has(self.autoscaling) || !has(self.resources) || ' +
+            "(has(self.resources.requests) && 'cpu' in self.resources.requests)",
+          MESSAGES.autoscalingNeedsCpuRequest,
+          { fieldPath: '.resources' },
+        ),
+        rule(
+          `!has(self.service) || !has(self.service.externalTrafficPolicy) || ${EFFECTIVE_SERVICE_TYPE} != 'ClusterIP'`,
+          MESSAGES.externalTrafficPolicyNeedsExternal,
+          { fieldPath: '.service' },
+        ),
+        rule(
+          `!has(self.service) || !has(self.service.loadBalancerClass) || ${EFFECTIVE_SERVICE_TYPE} == 'LoadBalancer'`,
+          MESSAGES.loadBalancerClassNeedsLoadBalancer,
+          { fieldPath: '.service' },
+        ),
       ],
     },
   );
 }
 
+function domainsSchema(): Schema {
+  return obj(
+    "Route domains: what Knative Serving's config-domain and the domain-template key of config-network " +
+      'express. A Route gets the host <name>.<namespace>.<domain> (or what template makes of it), where ' +
+      'domain is the most specific selector domain whose labels the Route carries, else default. ' +
+      'kgw writes config-domain only when default is set (and then owns all of it), and domain-template ' +
+      'only when template is set. Requires knative.configure.',
+    {
+      default: str(
+        'Domain of Routes that no selector matches, e.g. example.com. Use svc.<clusterDomain> to make ' +
+          'Routes cluster-local unless a selector gives them a public domain.',
+        { pattern: DNS1123_SUBDOMAIN_PATTERN, maxLength: LIMITS.domainMaxLength },
+      ),
+      selectors: arr(
+        `Domains for Routes with particular labels, at most ${LIMITS.maxDomainSelectors}. When several ` +
+          'match, the one with the most labels wins (ties: the alphabetically first domain).',
+        obj(
+          'A domain and the labels a Route must carry to get it.',
+          {
+            domain: str('Domain for the matching Routes, e.g. prod.example.com.', {
+              pattern: DNS1123_SUBDOMAIN_PATTERN,
+              maxLength: LIMITS.domainMaxLength,
+            }),
+            selector: {
+              ...labelMap(
+                'Labels the Route must all carry (key: value, equality only, as in config-domain). At ' +
+                  'least one.',
+              ),
+              'x-kubernetes-validations': [
+                qualifiedKeys(),
+                rule('size(self) > 0', MESSAGES.selectorNotEmpty),
+              ],
+            },
+          },
+          { required: ['domain', 'selector'] },
+        ),
+        { maxItems: LIMITS.maxDomainSelectors, mapKeys: ['domain'] },
+      ),
+      template: str(
+        "Go template for Route host names (config-network's domain-template), with .Name, .Namespace, " +
+          '.Domain, .Annotations and .Labels. Knative checks it when reading config-network; kgw reports a ' +
+          "rejection on the KnativeConfigured condition. Unset: Knative's default, " +
+          '{{.Name}}.{{.Namespace}}.{{.Domain}}.',
+        { minLength: 1, maxLength: LIMITS.domainTemplateMaxLength },
+      ),
+    },
+    {
+      validations: [
+        rule(
+          '!has(self.selectors) || size(self.selectors) == 0 || has(self.default)',
+          MESSAGES.selectorsNeedDefault,
+        ),
+        rule(
+          '!has(self.selectors) || !has(self.default) || self.selectors.all(s, s.domain != self.default)',
+          MESSAGES.uniqueDomains,
+          { fieldPath: '.selectors' },
+        ),
+      ],
+    },
+  );
+}
+
+function knativeSchema(): Schema {
+  return obj(
+    'Knative Serving configuration this gateway owns. kgw writes these keys of config-network (and ' +
+      'config-domain, see domains) in namespace and puts them back when someone changes them, reporting ' +
+      `the correction on the ${CONDITION_KNATIVE_CONFIGURED} condition. Only one gateway in a cluster should ` +
+      'configure Knative: set configure to false on the others (each still serves its own ingressClass).',
+    {
+      configure: bool(
+        'Whether kgw writes config-network and config-domain for this gateway. When several gateways do, ' +
+          `the oldest wins and the others report ${CONDITION_KNATIVE_CONFIGURED}=False. Defaults to ` +
+          `${String(DEFAULT_KNATIVE_CONFIGURE)}.`,
+        { default: DEFAULT_KNATIVE_CONFIGURE },
+      ),
+      namespace: str(`Namespace of Knative Serving. Defaults to ${DEFAULT_KNATIVE_NAMESPACE}.`, {
+        pattern: DNS1123_LABEL_PATTERN,
+        minLength: 1,
+        maxLength: LIMITS.namespaceMaxLength,
+        default: DEFAULT_KNATIVE_NAMESPACE,
+      }),
+      httpProtocol: str(
+        'config-network http-protocol: Enabled serves plain HTTP; Redirected answers plain HTTP on ' +
+          'external hosts with a redirect to HTTPS. Services may override it with the ' +
+          `networking.knative.dev/http-protocol annotation. Defaults to ${DEFAULT_HTTP_PROTOCOL}.`,
+        { enum: HTTP_PROTOCOLS, default: DEFAULT_HTTP_PROTOCOL },
+      ),
+      externalDomainTLS: str(
+        'config-network external-domain-tls: Enabled makes Knative request a certificate for each ' +
+          `external host and serve it over HTTPS. Defaults to ${DEFAULT_EXTERNAL_DOMAIN_TLS}.`,
+        { enum: EXTERNAL_DOMAIN_TLS_VALUES, default: DEFAULT_EXTERNAL_DOMAIN_TLS },
+      ),
+      autocreateClusterDomainClaims: bool(
+        'config-network autocreate-cluster-domain-claims: whether Knative creates a ClusterDomainClaim ' +
+          'for each new DomainMapping (true), or an administrator must create them first (false). ' +
+          `Defaults to ${String(DEFAULT_AUTOCREATE_CLUSTER_DOMAIN_CLAIMS)}.`,
+        { default: DEFAULT_AUTOCREATE_CLUSTER_DOMAIN_CLAIMS },
+      ),
+    },
+    { default: {} },
+  );
+}
+
 function specSchema(): Schema {
   return obj(
-    'Desired state: the Knative ingress class this gateway serves and the Envoy fleets that serve it.',
+    'Desired state: the Knative ingress class this gateway serves, the Envoy fleets that serve it, and ' +
+      'the Knative configuration it owns.',
     {
       ingressClass: str(
         `Knative ingress class this gateway serves. kgw serves only the KIngresses whose ` +
           `${INGRESS_CLASS_ANNOTATION} annotation equals this value, and never writes to the ` +
-          `others. Set the same value as ingress-class in Knative Serving's config-network ConfigMap. ` +
-          `Defaults to ${DEFAULT_INGRESS_CLASS}.`,
+          `others. With knative.configure, kgw also makes it the ingress-class of Knative Serving's ` +
+          `config-network. Defaults to ${DEFAULT_INGRESS_CLASS}.`,
         {
           pattern: DNS1123_SUBDOMAIN_PATTERN,
           minLength: 1,
@@ -157,8 +595,9 @@ function specSchema(): Schema {
         },
       ),
       namespace: str(
-        `Namespace of the Services that publish this gateway's fleets (and, when kgw runs the fleets ` +
-          `on Kubernetes, of their Envoy Deployments). Defaults to ${DEFAULT_NAMESPACE}.`,
+        `Namespace of the objects kgw creates for this gateway's fleets (Services and, when kgw runs the ` +
+          `fleets on Kubernetes, their Deployments, ConfigMaps, …). It must exist. Defaults to ` +
+          `${DEFAULT_NAMESPACE}.`,
         {
           pattern: DNS1123_LABEL_PATTERN,
           minLength: 1,
@@ -189,8 +628,18 @@ function specSchema(): Schema {
           validations: [rule('self.all(f, self.exists_one(g, g.name == f.name))', MESSAGES.uniqueFleetNames)],
         },
       ),
+      domains: domainsSchema(),
+      knative: knativeSchema(),
     },
-    { required: ['fleets'] },
+    {
+      required: ['fleets'],
+      validations: [
+        rule(
+          '!has(self.domains) || !has(self.knative) || !has(self.knative.configure) || self.knative.configure',
+          MESSAGES.domainsNeedConfigure,
+        ),
+      ],
+    },
   );
 }
 
@@ -200,7 +649,9 @@ function conditionSchema(): Schema {
     {
       type: str(
         `Condition type. ${CONDITION_READY}: the gateway is serving (summary of the others). ` +
-          `${CONDITION_FLEETS_READY}: every fleet has all its replicas ready and connected.`,
+          `${CONDITION_FLEETS_READY}: every fleet has all its replicas ready and connected. ` +
+          `${CONDITION_KNATIVE_CONFIGURED}: Knative Serving's config-network and config-domain hold what ` +
+          'spec.knative and spec.domains ask for (its message names corrected drift).',
         { minLength: 1, maxLength: 316 },
       ),
       status: str('Status of the condition: True, False or Unknown.', {
@@ -228,9 +679,28 @@ function fleetStatusSchema(): Schema {
         "In-cluster host name of the fleet's Service, <service>.<namespace>.svc.<clusterDomain>: " +
           'what KIngress status reports as domainInternal.',
       ),
+      address: str(
+        "Where clients outside the cluster reach the fleet: its Service's load-balancer IP address or " +
+          'host name. Empty until the load balancer has one, and for ClusterIP Services.',
+      ),
       readyReplicas: int('Envoy replicas that are ready to serve traffic.', { minimum: 0 }),
       replicas: int('Envoy replicas the fleet is meant to run.', { minimum: 0 }),
       connectedProxies: int('Envoy replicas currently connected to kgw over xDS.', { minimum: 0 }),
+      configVersion: str(
+        "Version of the fleet's configuration that every connected Envoy has acknowledged (applied).",
+      ),
+      lastNack: obj(
+        "The last configuration the fleet's Envoys rejected (NACK). They keep serving the last " +
+          'configuration they accepted.',
+        {
+          typeUrl: str('xDS resource type that was rejected.'),
+          version: str('Rejected configuration version.'),
+          message: str("Envoy's error message.", { maxLength: 32768 }),
+          proxy: str('Node id of the Envoy that rejected it.'),
+          time: str('When it was rejected (RFC 3339).', { format: 'date-time' }),
+        },
+        { required: ['message'] },
+      ),
     },
     { required: ['name', 'visibility'] },
   );
@@ -249,14 +719,19 @@ function statusSchema(): Schema {
       'Ready fleets out of all fleets, as "<ready>/<total>" (shown by kubectl get). A fleet is ready ' +
         'when all its replicas are ready.',
     ),
+    externalAddress: str(
+      'Address of the first ExternalIP fleet that has one (see fleets[].address), shown by kubectl get: ' +
+        'where to point the DNS records of the default domain.',
+    ),
   });
 }
 
 export function knativeGatewayCrd(): CustomResourceDefinition {
   const root = obj(
-    'KnativeGateway is a kgw instance: the Knative ingress class it serves and the Envoy fleets that ' +
-      'serve it. kgw translates the KIngresses of that class into Envoy configuration for each fleet, ' +
-      'publishes each fleet with a Service, and reports the Services in KIngress status. The name ' +
+    'KnativeGateway is a kgw instance: the Knative ingress class it serves, the Envoy fleets that ' +
+      'serve it and the Knative Serving configuration it owns. kgw translates the KIngresses of that ' +
+      'class into Envoy configuration for each fleet, runs and publishes each fleet, and reports the ' +
+      'Services in KIngress status. The name ' +
       `(at most ${LIMITS.gatewayNameMaxLength} characters) is part of the names of the objects kgw ` +
       `creates for the fleets and the value of their ${LABEL_GATEWAY} label.`,
     {
@@ -308,17 +783,23 @@ export function knativeGatewayCrd(): CustomResourceDefinition {
               description: 'Ready fleets out of all fleets.',
             },
             {
-              name: 'Class',
+              name: 'Address',
               type: 'string',
-              jsonPath: '.spec.ingressClass',
-              description: 'Knative ingress class served.',
-              priority: 1,
+              jsonPath: '.status.externalAddress',
+              description: 'External address of the first ExternalIP fleet that has one.',
             },
             {
               name: 'Age',
               type: 'date',
               jsonPath: '.metadata.creationTimestamp',
               description: 'Time since the gateway was created.',
+            },
+            {
+              name: 'Class',
+              type: 'string',
+              jsonPath: '.spec.ingressClass',
+              description: 'Knative ingress class served.',
+              priority: 1,
             },
           ],
         },

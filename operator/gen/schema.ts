@@ -27,7 +27,9 @@ export interface Schema {
   maximum?: number;
   minItems?: number;
   maxItems?: number;
+  maxProperties?: number;
   items?: Schema;
+  anyOf?: Schema[];
   properties?: Record<string, Schema>;
   required?: string[];
   additionalProperties?: Schema | boolean;
@@ -35,6 +37,7 @@ export interface Schema {
   'x-kubernetes-list-map-keys'?: string[];
   'x-kubernetes-map-type'?: 'granular' | 'atomic';
   'x-kubernetes-preserve-unknown-fields'?: boolean;
+  'x-kubernetes-int-or-string'?: boolean;
   'x-kubernetes-validations'?: ValidationRule[];
 }
 
@@ -116,9 +119,47 @@ export function arr(description: string, items: Schema, o: ArrayOptions = {}): S
   return finish(s, o);
 }
 
+export interface MapOptions extends Common {
+  maxProperties?: number;
+}
+
+/** A string-keyed map whose values follow `values` (labels, annotations, resource quantities). */
+export function mapOf(description: string, values: Schema, o: MapOptions = {}): Schema {
+  const s: Schema = { description, type: 'object', additionalProperties: values };
+  if (o.maxProperties !== undefined) s.maxProperties = o.maxProperties;
+  return finish(s, o);
+}
+
 /** A string-to-string map (labels, annotations). */
-export function stringMap(description: string, o: Common = {}): Schema {
-  return finish({ description, type: 'object', additionalProperties: { type: 'string' } }, o);
+export function stringMap(description: string, o: MapOptions = {}): Schema {
+  return mapOf(description, { type: 'string' }, o);
+}
+
+export interface IntOrStringOptions extends Common {
+  /** Applies to string values only. */
+  pattern?: string;
+  /** Applies to string values only. */
+  maxLength?: number;
+}
+
+/** An integer or a string (Kubernetes' IntOrString, e.g. a count or "50%", or a quantity). */
+export function intOrString(description: string, o: IntOrStringOptions = {}): Schema {
+  const s: Schema = {
+    description,
+    anyOf: [{ type: 'integer' }, { type: 'string' }],
+    'x-kubernetes-int-or-string': true,
+  };
+  if (o.pattern !== undefined) s.pattern = o.pattern;
+  if (o.maxLength !== undefined) s.maxLength = o.maxLength;
+  return finish(s, o);
+}
+
+/**
+ * An object kgw passes through without a schema of its own (a big core type such as Affinity):
+ * the API server keeps every field, and the object it ends up in validates it.
+ */
+export function preservedObject(description: string, o: Common = {}): Schema {
+  return finish({ description, type: 'object', 'x-kubernetes-preserve-unknown-fields': true }, o);
 }
 
 export function rule(
@@ -137,6 +178,7 @@ export function structuralProblems(root: Schema, path = '<root>'): string[] {
   const out: string[] = [];
   const walk = (s: Schema, p: string, isItems: boolean): void => {
     const preserve = s['x-kubernetes-preserve-unknown-fields'] === true;
+    const intOrString = s['x-kubernetes-int-or-string'] === true;
     if (p === `${path}.metadata`) {
       if (Object.keys(s).some((k) => k !== 'type' && k !== 'properties')) {
         out.push(`${p}: the API server allows only type and properties on the root metadata`);
@@ -146,7 +188,8 @@ export function structuralProblems(root: Schema, path = '<root>'): string[] {
           out.push(`${p}: only name and generateName may be constrained`);
       }
     }
-    if (s.type === undefined && !preserve) out.push(`${p}: no type`);
+    if (s.type === undefined && !preserve && !intOrString) out.push(`${p}: no type`);
+    if (intOrString && s.type !== undefined) out.push(`${p}: int-or-string with a type`);
     // The API server allows no description on the root's `metadata`.
     const rootMetadata = p === `${path}.metadata`;
     if (!isItems && !rootMetadata && (s.description === undefined || s.description.trim() === '')) {

@@ -1,0 +1,448 @@
+// The pure renderers of the Kubernetes fleet objects: names, labels, owner references, the hardened
+// pod, probes, draining, replicas vs autoscaling, PDB, Service, placement and the bootstrap (every
+// rendered bootstrap also passes `envoy --mode validate`).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { validateEnvoyConfig } from '../../test/env/envoy.ts';
+import {
+  DEFAULT_ENVOY_IMAGE,
+  ENVOY_ADMIN_PORT,
+  ENVOY_READY_PORT,
+  LABEL_FLEET,
+  LABEL_GATEWAY,
+  LABEL_MANAGED_BY,
+  fleetServiceName,
+  withGatewayDefaults,
+  type FleetSpec,
+  type KnativeGateway,
+} from '../api/knativegateway.ts';
+import { fullSampleKnativeGateway, sampleKnativeGateway } from '../gen/sample.ts';
+import { ADS_SOURCE } from '../render/types.ts';
+import {
+  ANNOTATION_BOOTSTRAP_HASH,
+  BOOTSTRAP_KEY,
+  BOOTSTRAP_PATH,
+  FLEET_KINDS,
+  fleetBootstrap,
+  fleetObjectList,
+  operatorXdsEndpoint,
+  preStopCommand,
+  renderGatewayObjects,
+  type FleetObjects,
+} from './kubernetes-objects.ts';
+
+const XDS = operatorXdsEndpoint();
+const UID = '11111111-2222-4333-8444-555555555555';
+
+function gw(name: string, ...fleets: FleetSpec[]): KnativeGateway {
+  return { metadata: { name, uid: UID }, spec: { fleets } };
+}
+
+function withUid(g: KnativeGateway): KnativeGateway {
+  return { ...g, metadata: { ...g.metadata, uid: UID } };
+}
+
+function one(g: KnativeGateway): FleetObjects {
+  const [fo] = renderGatewayObjects(g, { xds: XDS });
+  if (fo === undefined) throw new Error('no fleet');
+  return fo;
+}
+
+function podOf(fo: FleetObjects) {
+  const pod = fo.deployment.spec?.template.spec;
+  const container = pod?.containers[0];
+  if (pod === undefined || container === undefined) throw new Error('no pod');
+  return { pod, container };
+}
+
+type BootstrapShape = {
+  node: { id: string; cluster: string };
+  admin: { address: { socket_address: { address: string; port_value: number } } };
+  dynamic_resources: { lds_config: Record<string, unknown>; cds_config: Record<string, unknown> };
+  static_resources: {
+    clusters: { name: string; type: string; load_assignment: unknown }[];
+    listeners: { name: string; address: { socket_address: { port_value: number } } }[];
+  };
+};
+
+function bootstrapOf(fo: FleetObjects): BootstrapShape {
+  return JSON.parse(fo.configMap.data?.[BOOTSTRAP_KEY] ?? '') as BootstrapShape;
+}
+
+describe('every object', () => {
+  const all = [sampleKnativeGateway(), fullSampleKnativeGateway()].flatMap((g) =>
+    renderGatewayObjects(withUid(g), { xds: XDS }),
+  );
+
+  test('is named after the fleet Service, in the gateway namespace, with kgw labels and owner', () => {
+    expect(all).toHaveLength(4);
+    for (const fo of all) {
+      const list = fleetObjectList(fo);
+      for (const o of list) {
+        expect(o.metadata.name).toBe(fo.name);
+        expect(o.metadata.namespace).toBe('kgw-system');
+        expect(o.metadata.labels).toEqual({
+          [LABEL_MANAGED_BY]: 'kgw',
+          [LABEL_GATEWAY]: fo.name.split('-')[1],
+          [LABEL_FLEET]: fo.fleet,
+        });
+        expect(o.metadata.ownerReferences).toEqual([
+          {
+            apiVersion: 'operator.kgw.dev/v1alpha1',
+            kind: 'KnativeGateway',
+            name: fo.name.split('-')[1],
+            uid: UID,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ]);
+      }
+    }
+  });
+
+  test('comes in apply order, of the kinds kgw knows', () => {
+    const edge = renderGatewayObjects(withUid(fullSampleKnativeGateway()), { xds: XDS });
+    expect(fleetObjectList(edge[0] as FleetObjects).map((o) => o.kind)).toEqual([
+      'ServiceAccount',
+      'ConfigMap',
+      'Deployment',
+      'Service',
+      'HorizontalPodAutoscaler',
+      'PodDisruptionBudget',
+    ]);
+    expect(fleetObjectList(edge[1] as FleetObjects).map((o) => o.kind)).toEqual([
+      'ServiceAccount',
+      'ConfigMap',
+      'Deployment',
+      'Service',
+      'PodDisruptionBudget',
+    ]);
+    const known = FLEET_KINDS.map((k) => `${k.apiVersion}/${k.kind}`);
+    for (const o of all.flatMap(fleetObjectList)) expect(known).toContain(`${o.apiVersion}/${o.kind}`);
+  });
+
+  test('the selectors of Deployment, Service and PDB match the pod labels', () => {
+    for (const fo of all) {
+      const labels = fo.deployment.spec?.template.metadata?.labels;
+      expect(fo.deployment.spec?.selector.matchLabels).toEqual(labels);
+      expect(fo.service.spec?.selector).toEqual(labels);
+      if (fo.podDisruptionBudget) expect(fo.podDisruptionBudget.spec?.selector?.matchLabels).toEqual(labels);
+    }
+  });
+});
+
+describe('the Envoy pod', () => {
+  const fo = one(gw('default', { name: 'external', visibility: 'ExternalIP' }));
+  const { pod, container } = podOf(fo);
+
+  test('is hardened: non-root, read-only root, no capabilities, RuntimeDefault seccomp, no token', () => {
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(container.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      privileged: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(fo.serviceAccount.automountServiceAccountToken).toBe(false);
+    expect(pod.serviceAccountName).toBe(fo.name);
+    expect(pod.enableServiceLinks).toBe(false);
+    expect(container.volumeMounts).toEqual([
+      { name: 'bootstrap', mountPath: '/etc/envoy/kgw', readOnly: true },
+      { name: 'tmp', mountPath: '/tmp' },
+    ]);
+  });
+
+  test('keeps the admin on loopback and probes readiness on the ready listener', () => {
+    const b = bootstrapOf(fo);
+    expect(b.admin.address.socket_address).toEqual({ address: '127.0.0.1', port_value: ENVOY_ADMIN_PORT });
+    expect(container.ports).toEqual([
+      { name: 'http', containerPort: 8080, protocol: 'TCP' },
+      { name: 'https', containerPort: 8443, protocol: 'TCP' },
+      { name: 'ready', containerPort: ENVOY_READY_PORT, protocol: 'TCP' },
+    ]);
+    expect(container.ports?.map((p) => p.containerPort)).not.toContain(ENVOY_ADMIN_PORT);
+    expect(container.readinessProbe?.httpGet).toEqual({ path: '/ready', port: 'ready', scheme: 'HTTP' });
+    expect(container.livenessProbe).toBeUndefined();
+    const ready = b.static_resources.listeners.find((l) => l.name === 'kgw-ready');
+    expect(ready?.address.socket_address.port_value).toBe(ENVOY_READY_PORT);
+    // Without this Envoy would go live (and open the ready listener) 15 s after start, config or not.
+    expect(b.dynamic_resources.lds_config.initial_fetch_timeout).toBe('0s');
+    expect(b.dynamic_resources.cds_config.initial_fetch_timeout).toBe('0s');
+    expect(ADS_SOURCE).toEqual({ ads: {}, resource_api_version: 'V3' });
+  });
+
+  test('drains on termination, within the grace period', () => {
+    expect(container.lifecycle?.preStop?.exec?.command).toEqual(preStopCommand(30));
+    const script = preStopCommand(30)[2] ?? '';
+    expect(script).toContain('/dev/tcp/127.0.0.1/19000');
+    expect(script).toContain('/healthcheck/fail');
+    expect(script).toContain("'/drain_listeners?graceful&skip_exit'");
+    expect(script.trimEnd().endsWith('sleep 30')).toBe(true);
+    expect(pod.terminationGracePeriodSeconds).toBe(40);
+    expect(container.args).toEqual([
+      '--config-path',
+      BOOTSTRAP_PATH,
+      '--service-node',
+      '$(POD_NAME)',
+      '--log-level',
+      'warning',
+      '--concurrency',
+      '2',
+      '--drain-time-s',
+      '30',
+      '--drain-strategy',
+      'immediate',
+      '--disable-hot-restart',
+    ]);
+    expect(container.env?.[0]).toEqual({
+      name: 'POD_NAME',
+      valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } },
+    });
+    const custom = podOf(
+      one(
+        gw('g', {
+          name: 'a',
+          visibility: 'ExternalIP',
+          envoy: { drainSeconds: 5, logLevel: 'debug', concurrency: 4 },
+        }),
+      ),
+    );
+    expect(custom.pod.terminationGracePeriodSeconds).toBe(15);
+    expect(custom.container.args).toEqual(expect.arrayContaining(['debug', '4', '5']));
+  });
+
+  test('uses the default image and resources, or the ones given', () => {
+    expect(container.image).toBe(DEFAULT_ENVOY_IMAGE);
+    expect(container.resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' } });
+    const custom = podOf(
+      one(
+        gw('g', {
+          name: 'a',
+          visibility: 'ExternalIP',
+          envoy: { image: 'example.com/envoy:1' },
+          resources: { limits: { cpu: 3, memory: '1Gi' } },
+        }),
+      ),
+    ).container;
+    expect(custom.image).toBe('example.com/envoy:1');
+    expect(custom.resources).toEqual({ limits: { cpu: '3', memory: '1Gi' } });
+    expect(custom.args).toEqual(expect.arrayContaining(['--concurrency', '3']));
+  });
+
+  test('the default image is the Envoy version the tests run (test/env/versions.env)', () => {
+    const env = readFileSync(join(import.meta.dirname, '../../test/env/versions.env'), 'utf8');
+    const version = /^KGW_ENVOY_VERSION=(\S+)$/m.exec(env)?.[1];
+    expect(DEFAULT_ENVOY_IMAGE).toBe(`docker.io/envoyproxy/envoy:v${version ?? '?'}`);
+  });
+
+  test('a bootstrap change rolls the pods; nothing else changes the hash', () => {
+    const hash = (f: FleetObjects) =>
+      f.deployment.spec?.template.metadata?.annotations?.[ANNOTATION_BOOTSTRAP_HASH];
+    const a = one(gw('default', { name: 'external', visibility: 'ExternalIP' }));
+    const b = one(gw('default', { name: 'external', visibility: 'ExternalIP', replicas: 3 }));
+    const [c] = renderGatewayObjects(gw('default', { name: 'external', visibility: 'ExternalIP' }), {
+      xds: { host: 'kgw-operator.other.svc.cluster.local', port: 18000 },
+    });
+    expect(hash(a)).toMatch(/^[0-9a-f]{16}$/);
+    expect(hash(b)).toBe(hash(a));
+    expect(c && hash(c)).not.toBe(hash(a));
+  });
+});
+
+describe('replicas, autoscaling and disruption budget', () => {
+  test('replicas: a fixed count, no HPA, no PDB unless asked', () => {
+    const fo = one(gw('g', { name: 'a', visibility: 'ExternalIP', replicas: 3 }));
+    expect(fo.deployment.spec?.replicas).toBe(3);
+    expect(fo.horizontalPodAutoscaler).toBeUndefined();
+    expect(fo.podDisruptionBudget).toBeUndefined();
+    expect(one(gw('g', { name: 'a', visibility: 'ExternalIP' })).deployment.spec?.replicas).toBe(1);
+  });
+
+  test('autoscaling: an autoscaling/v2 HPA on CPU and no replicas on the Deployment', () => {
+    const fo = one(
+      gw('g', {
+        name: 'a',
+        visibility: 'ExternalIP',
+        autoscaling: { minReplicas: 2, maxReplicas: 7, targetCPUUtilizationPercentage: 65 },
+      }),
+    );
+    expect(fo.deployment.spec).not.toHaveProperty('replicas');
+    expect(fo.horizontalPodAutoscaler).toMatchObject({
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: fo.name },
+        minReplicas: 2,
+        maxReplicas: 7,
+        metrics: [
+          {
+            type: 'Resource',
+            resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 65 } },
+          },
+        ],
+      },
+    });
+  });
+
+  test('PodDisruptionBudget: the field given, never blocking on unready pods', () => {
+    const min = one(
+      gw('g', { name: 'a', visibility: 'ExternalIP', podDisruptionBudget: { minAvailable: 1 } }),
+    );
+    expect(min.podDisruptionBudget?.spec).toEqual({
+      selector: { matchLabels: min.deployment.spec?.selector.matchLabels },
+      minAvailable: 1,
+      unhealthyPodEvictionPolicy: 'AlwaysAllow',
+    });
+    const max = one(
+      gw('g', { name: 'a', visibility: 'ExternalIP', podDisruptionBudget: { maxUnavailable: '25%' } }),
+    );
+    expect(max.podDisruptionBudget?.spec).toMatchObject({ maxUnavailable: '25%' });
+    expect(max.podDisruptionBudget?.spec).not.toHaveProperty('minAvailable');
+  });
+});
+
+describe('Service', () => {
+  test('type by visibility, ports to the named container ports', () => {
+    const ext = one(gw('g', { name: 'a', visibility: 'ExternalIP' })).service;
+    expect(ext.spec?.type).toBe('LoadBalancer');
+    expect(ext.spec?.ports).toEqual([
+      { name: 'http', protocol: 'TCP', port: 80, targetPort: 'http' },
+      { name: 'https', protocol: 'TCP', port: 443, targetPort: 'https' },
+    ]);
+    expect(ext.metadata).not.toHaveProperty('annotations');
+    const local = one(
+      gw('g', { name: 'a', visibility: 'ClusterLocal', service: { httpPort: 8080 } }),
+    ).service;
+    expect(local.spec?.type).toBe('ClusterIP');
+    expect(local.spec?.ports?.[0]?.port).toBe(8080);
+    expect(local.spec).not.toHaveProperty('externalTrafficPolicy');
+  });
+
+  test('annotations, externalTrafficPolicy and loadBalancerClass as given', () => {
+    const s = one(
+      gw('g', {
+        name: 'a',
+        visibility: 'ExternalIP',
+        service: {
+          annotations: { 'example.com/lb': 'internal' },
+          externalTrafficPolicy: 'Local',
+          loadBalancerClass: 'example.com/internal-vip',
+        },
+      }),
+    ).service;
+    expect(s.metadata?.annotations).toEqual({ 'example.com/lb': 'internal' });
+    expect(s.spec).toMatchObject({
+      type: 'LoadBalancer',
+      externalTrafficPolicy: 'Local',
+      loadBalancerClass: 'example.com/internal-vip',
+    });
+  });
+});
+
+describe('placement', () => {
+  test('nothing by default', () => {
+    const { pod } = podOf(one(gw('g', { name: 'a', visibility: 'ExternalIP' })));
+    for (const k of [
+      'nodeSelector',
+      'tolerations',
+      'affinity',
+      'topologySpreadConstraints',
+      'priorityClassName',
+    ]) {
+      expect(pod).not.toHaveProperty(k);
+    }
+  });
+
+  test('as given; spread constraints without labelSelector select the fleet’s pods', () => {
+    const affinity = {
+      nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [] } },
+    };
+    const own = { matchLabels: { app: 'x' } };
+    const fo = one(
+      gw('g', {
+        name: 'a',
+        visibility: 'ExternalIP',
+        placement: {
+          nodeSelector: { 'kubernetes.io/os': 'linux' },
+          tolerations: [{ key: 'k', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 30 }],
+          affinity,
+          topologySpreadConstraints: [
+            { maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule' },
+            { maxSkew: 2, topologyKey: 'host', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: own },
+          ],
+          priorityClassName: 'high',
+        },
+      }),
+    );
+    const { pod } = podOf(fo);
+    expect(pod.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux' });
+    expect(pod.tolerations).toEqual([
+      { key: 'k', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 30 },
+    ]);
+    expect(pod.affinity).toEqual(affinity);
+    expect(pod.priorityClassName).toBe('high');
+    expect(pod.topologySpreadConstraints?.[0]?.labelSelector).toEqual({
+      matchLabels: fo.deployment.spec?.selector.matchLabels,
+    });
+    expect(pod.topologySpreadConstraints?.[1]?.labelSelector).toEqual(own);
+  });
+});
+
+describe('bootstrap', () => {
+  test('node cluster selects the fleet snapshot; xDS by DNS name or IP address', () => {
+    const fleet = withGatewayDefaults({ fleets: [{ name: 'external', visibility: 'ExternalIP' }] }).fleets[0];
+    if (fleet === undefined) throw new Error('no fleet');
+    const byName = fleetBootstrap('default', fleet, XDS) as unknown as BootstrapShape;
+    expect(byName.node).toEqual({ id: fleetServiceName('default', 'external'), cluster: 'default/external' });
+    const xds = byName.static_resources.clusters[0];
+    expect(xds?.type).toBe('STRICT_DNS');
+    expect(JSON.stringify(xds?.load_assignment)).toContain('"kgw-operator.kgw-system.svc.cluster.local"');
+    expect(JSON.stringify(xds?.load_assignment)).toContain('18000');
+    const byIp = fleetBootstrap('default', fleet, {
+      host: '10.96.0.10',
+      port: 18000,
+    }) as unknown as BootstrapShape;
+    expect(byIp.static_resources.clusters[0]?.type).toBe('STATIC');
+    expect(operatorXdsEndpoint('ops', 'corp.example')).toEqual({
+      host: 'kgw-operator.ops.svc.corp.example',
+      port: 18000,
+    });
+  });
+
+  test('every rendered bootstrap passes envoy --mode validate', async () => {
+    const gateways = [sampleKnativeGateway(), fullSampleKnativeGateway()].map(withUid);
+    const rendered = gateways.flatMap((g) => renderGatewayObjects(g, { xds: XDS }));
+    rendered.push(
+      ...renderGatewayObjects(withUid(sampleKnativeGateway()), { xds: { host: '10.96.0.10', port: 18000 } }),
+    );
+    for (const fo of rendered) {
+      const res = await validateEnvoyConfig(bootstrapOf(fo));
+      expect([fo.name, res.ok, res.ok ? '' : res.output]).toEqual([fo.name, true, '']);
+    }
+  });
+});
+
+describe('renderGatewayObjects', () => {
+  test('refuses an invalid gateway or one without uid', () => {
+    expect(() =>
+      renderGatewayObjects(gw('g', { name: 'A', visibility: 'ExternalIP' }), { xds: XDS }),
+    ).toThrow(/KnativeGateway g is invalid: spec.fleets\[0\].name/);
+    expect(() =>
+      renderGatewayObjects(
+        { metadata: { name: 'g' }, spec: { fleets: [{ name: 'a', visibility: 'ExternalIP' }] } },
+        {
+          xds: XDS,
+        },
+      ),
+    ).toThrow(/no metadata.uid/);
+  });
+});

@@ -1,0 +1,503 @@
+// The Kubernetes objects of a KnativeGateway's fleets (the production fleet runtime): per fleet a
+// ServiceAccount, a ConfigMap with the Envoy bootstrap, a Deployment, a Service, and optionally a
+// HorizontalPodAutoscaler and a PodDisruptionBudget. Pure functions of the gateway and the xDS
+// address; all objects share the fleet's name (`fleetServiceName`), carry kgw's three labels and
+// an ownerReference to the gateway (controller: true), so the garbage collector removes them with
+// the gateway. kubernetes-apply.ts writes them.
+//
+// Pod design:
+// - Hardened: non-root (uid/gid 65532), read-only root filesystem, no capabilities, seccomp
+//   RuntimeDefault, no privilege escalation, no service-account token (Envoy never calls the API).
+// - Envoy's admin interface listens on 127.0.0.1:19000 only: nothing outside the pod reaches it.
+// - Readiness: the bootstrap has one static listener on :19003 answering `GET /ready` (the
+//   health_check filter, not passed through). Envoy opens listeners only once its initial xDS
+//   fetch is done, and `initial_fetch_timeout: 0s` on LDS/CDS makes that wait unbounded (the
+//   default would give up after 15 s and go live without configuration). So the probe answers
+//   200 only after the pod received its configuration.
+// - Termination: a preStop hook (bash, talking HTTP to the admin port over /dev/tcp, since the
+//   Envoy image has no curl) fails the health check, starts a graceful drain
+//   (`drain_listeners?graceful&skip_exit` with `--drain-strategy immediate`: every response says
+//   "Connection: close", HTTP/2 gets GOAWAY, listeners stay open for stragglers), then sleeps
+//   drainSeconds; only then does the kubelet send SIGTERM. terminationGracePeriodSeconds is
+//   drainSeconds + 10.
+// - The node id is the pod name (`--service-node $(POD_NAME)`); node.cluster `<gateway>/<fleet>`
+//   selects the fleet's snapshot. A bootstrap change rolls the pods (hash annotation).
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import type {
+  V1ConfigMap,
+  V1Container,
+  V1Deployment,
+  V1OwnerReference,
+  V1PodDisruptionBudget,
+  V1PodSpec,
+  V1Service,
+  V1ServiceAccount,
+  V1TopologySpreadConstraint,
+  V2HorizontalPodAutoscaler,
+} from '@kubernetes/client-node';
+import {
+  DEFAULT_CLUSTER_DOMAIN,
+  DEFAULT_NAMESPACE,
+  ENVOY_ADMIN_PORT,
+  ENVOY_READY_PORT,
+  GATEWAY_API_VERSION,
+  GATEWAY_KIND,
+  fleetLabels,
+  fleetServiceName,
+  fleetXdsCluster,
+  validateGateway,
+  withGatewayDefaults,
+  type KnativeGateway,
+  type ResolvedFleet,
+  type ResolvedGatewaySpec,
+} from '../api/knativegateway.ts';
+import { XDS_CLUSTER, renderBootstrap } from '../render/bootstrap.ts';
+import { ADS_SOURCE, T, type Json } from '../render/types.ts';
+
+/** The operator's xDS Service (name and port) that Envoy pods connect to. */
+export const XDS_SERVICE_NAME = 'kgw-operator';
+export const XDS_PORT = 18000;
+/** ConfigMap key and mount path of the bootstrap. */
+export const BOOTSTRAP_KEY = 'envoy.json';
+export const BOOTSTRAP_DIR = '/etc/envoy/kgw';
+export const BOOTSTRAP_PATH = `${BOOTSTRAP_DIR}/${BOOTSTRAP_KEY}`;
+export const ENVOY_CONTAINER = 'envoy';
+/** Path of the readiness endpoint on ENVOY_READY_PORT. */
+export const READY_PATH = '/ready';
+export const READY_LISTENER = 'kgw-ready';
+/** Pod template annotation: hash of the bootstrap, so a bootstrap change rolls the pods. */
+export const ANNOTATION_BOOTSTRAP_HASH = 'operator.kgw.dev/bootstrap-hash';
+/** uid and gid of the Envoy process (the conventional unprivileged "nonroot" user). */
+export const ENVOY_UID = 65532;
+/** terminationGracePeriodSeconds = drainSeconds + this. */
+export const TERMINATION_GRACE_EXTRA_SECONDS = 10;
+
+/** Where Envoy finds kgw's xDS server. */
+export interface XdsEndpoint {
+  /** A DNS name (STRICT_DNS cluster) or an IP address (STATIC cluster). */
+  host: string;
+  port: number;
+}
+
+/** `kgw-operator.<namespace>.svc.<clusterDomain>:18000`: the operator Service's xDS port. */
+export function operatorXdsEndpoint(
+  operatorNamespace: string = DEFAULT_NAMESPACE,
+  clusterDomain: string = DEFAULT_CLUSTER_DOMAIN,
+): XdsEndpoint {
+  return { host: `${XDS_SERVICE_NAME}.${operatorNamespace}.svc.${clusterDomain}`, port: XDS_PORT };
+}
+
+export interface FleetObjectsOptions {
+  xds: XdsEndpoint;
+}
+
+/** The objects of one fleet. All have the same name and namespace. */
+export interface FleetObjects {
+  fleet: string;
+  name: string;
+  namespace: string;
+  serviceAccount: V1ServiceAccount;
+  configMap: V1ConfigMap;
+  deployment: V1Deployment;
+  service: V1Service;
+  /** Only with `autoscaling`. */
+  horizontalPodAutoscaler?: V2HorizontalPodAutoscaler;
+  /** Only with `podDisruptionBudget`. */
+  podDisruptionBudget?: V1PodDisruptionBudget;
+}
+
+/** A rendered object: apiVersion, kind and metadata are always set. */
+export interface FleetObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace: string;
+    labels: Record<string, string>;
+    ownerReferences: V1OwnerReference[];
+  };
+}
+
+/** The kinds kgw creates per fleet, in apply order (what others depend on comes first). */
+export const FLEET_KINDS = [
+  { apiVersion: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts' },
+  { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps' },
+  { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' },
+  { apiVersion: 'v1', kind: 'Service', plural: 'services' },
+  { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', plural: 'horizontalpodautoscalers' },
+  { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets' },
+] as const;
+
+/** The controller ownerReference to the gateway (needs its uid). */
+export function gatewayOwnerReference(gw: KnativeGateway): V1OwnerReference {
+  const uid = gw.metadata.uid;
+  if (uid === undefined || uid === '') {
+    throw new Error(`KnativeGateway ${gw.metadata.name} has no metadata.uid: read it from the API server`);
+  }
+  return {
+    apiVersion: GATEWAY_API_VERSION,
+    kind: GATEWAY_KIND,
+    name: gw.metadata.name,
+    uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+/**
+ * The objects of every fleet of a valid gateway, in spec order. Throws when the gateway is
+ * invalid (`validateGateway`) or has no uid.
+ */
+export function renderGatewayObjects(gw: KnativeGateway, opts: FleetObjectsOptions): FleetObjects[] {
+  const errs = validateGateway(gw);
+  if (errs.length > 0) throw new Error(`KnativeGateway ${gw.metadata.name} is invalid: ${errs.join('; ')}`);
+  const spec = withGatewayDefaults(gw.spec);
+  return spec.fleets.map((f) => renderFleetObjects(gw, spec, f, opts));
+}
+
+/** Every object of a fleet in apply order (ServiceAccount, ConfigMap, Deployment, Service, HPA, PDB). */
+export function fleetObjectList(fo: FleetObjects): FleetObject[] {
+  const list: unknown[] = [fo.serviceAccount, fo.configMap, fo.deployment, fo.service];
+  if (fo.horizontalPodAutoscaler) list.push(fo.horizontalPodAutoscaler);
+  if (fo.podDisruptionBudget) list.push(fo.podDisruptionBudget);
+  return list as FleetObject[];
+}
+
+export function renderFleetObjects(
+  gw: KnativeGateway,
+  spec: ResolvedGatewaySpec,
+  fleet: ResolvedFleet,
+  opts: FleetObjectsOptions,
+): FleetObjects {
+  const gateway = gw.metadata.name;
+  const name = fleetServiceName(gateway, fleet.name);
+  const namespace = spec.namespace;
+  const labels = fleetLabels(gateway, fleet.name);
+  const metadata = (): FleetObject['metadata'] => ({
+    name,
+    namespace,
+    labels: { ...labels },
+    ownerReferences: [gatewayOwnerReference(gw)],
+  });
+  const bootstrapJson = `${JSON.stringify(fleetBootstrap(gateway, fleet, opts.xds), null, 2)}\n`;
+  const bootstrapHash = createHash('sha256').update(bootstrapJson).digest('hex').slice(0, 16);
+
+  const serviceAccount: V1ServiceAccount = {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: metadata(),
+    automountServiceAccountToken: false,
+  };
+  const configMap: V1ConfigMap = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: metadata(),
+    data: { [BOOTSTRAP_KEY]: bootstrapJson },
+  };
+  const deployment: V1Deployment = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: metadata(),
+    spec: {
+      // With autoscaling the HorizontalPodAutoscaler owns the count: kgw leaves the field out.
+      ...(fleet.autoscaling ? {} : { replicas: fleet.replicas }),
+      selector: { matchLabels: { ...labels } },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: 0 } },
+      template: {
+        metadata: {
+          labels: { ...labels },
+          annotations: {
+            [ANNOTATION_BOOTSTRAP_HASH]: bootstrapHash,
+            'kubectl.kubernetes.io/default-container': ENVOY_CONTAINER,
+          },
+        },
+        spec: podSpec(name, labels, fleet),
+      },
+    },
+  };
+  const service: V1Service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      ...metadata(),
+      ...(Object.keys(fleet.service.annotations).length > 0
+        ? { annotations: { ...fleet.service.annotations } }
+        : {}),
+    },
+    spec: {
+      type: fleet.service.type,
+      selector: { ...labels },
+      ports: [
+        { name: 'http', protocol: 'TCP', port: fleet.service.httpPort, targetPort: 'http' },
+        { name: 'https', protocol: 'TCP', port: fleet.service.httpsPort, targetPort: 'https' },
+      ],
+      ...(fleet.service.externalTrafficPolicy !== undefined
+        ? { externalTrafficPolicy: fleet.service.externalTrafficPolicy }
+        : {}),
+      ...(fleet.service.loadBalancerClass !== undefined
+        ? { loadBalancerClass: fleet.service.loadBalancerClass }
+        : {}),
+    },
+  };
+  const out: FleetObjects = {
+    fleet: fleet.name,
+    name,
+    namespace,
+    serviceAccount,
+    configMap,
+    deployment,
+    service,
+  };
+  if (fleet.autoscaling) {
+    out.horizontalPodAutoscaler = {
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: metadata(),
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
+        minReplicas: fleet.autoscaling.minReplicas,
+        maxReplicas: fleet.autoscaling.maxReplicas,
+        metrics: [
+          {
+            type: 'Resource',
+            resource: {
+              name: 'cpu',
+              target: {
+                type: 'Utilization',
+                averageUtilization: fleet.autoscaling.targetCPUUtilizationPercentage,
+              },
+            },
+          },
+        ],
+      },
+    };
+  }
+  const pdb = fleet.podDisruptionBudget;
+  if (pdb) {
+    out.podDisruptionBudget = {
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: metadata(),
+      spec: {
+        selector: { matchLabels: { ...labels } },
+        ...(pdb.minAvailable !== undefined ? { minAvailable: pdb.minAvailable } : {}),
+        ...(pdb.maxUnavailable !== undefined ? { maxUnavailable: pdb.maxUnavailable } : {}),
+        // Pods that are not ready (e.g. no config yet) never block a node drain.
+        unhealthyPodEvictionPolicy: 'AlwaysAllow',
+      },
+    };
+  }
+  return out;
+}
+
+function podSpec(name: string, labels: Record<string, string>, fleet: ResolvedFleet): V1PodSpec {
+  const p = fleet.placement;
+  const spec: V1PodSpec = {
+    serviceAccountName: name,
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    terminationGracePeriodSeconds: fleet.envoy.drainSeconds + TERMINATION_GRACE_EXTRA_SECONDS,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: ENVOY_UID,
+      runAsGroup: ENVOY_UID,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    containers: [envoyContainer(fleet)],
+    volumes: [
+      { name: 'bootstrap', configMap: { name } },
+      { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
+    ],
+  };
+  if (Object.keys(p.nodeSelector).length > 0) spec.nodeSelector = { ...p.nodeSelector };
+  if (p.tolerations.length > 0) spec.tolerations = p.tolerations.map((t) => ({ ...t }));
+  // The affinity and spread constraints were validated as JSON objects only; the API server checks
+  // their shape when it validates the Deployment.
+  if (p.affinity !== undefined) spec.affinity = structuredClone(p.affinity);
+  if (p.topologySpreadConstraints.length > 0) {
+    spec.topologySpreadConstraints = p.topologySpreadConstraints.map((c) => {
+      const copy = structuredClone(c) as unknown as V1TopologySpreadConstraint;
+      if (copy.labelSelector === undefined) copy.labelSelector = { matchLabels: { ...labels } };
+      return copy;
+    });
+  }
+  if (p.priorityClassName !== undefined) spec.priorityClassName = p.priorityClassName;
+  return spec;
+}
+
+function envoyContainer(fleet: ResolvedFleet): V1Container {
+  return {
+    name: ENVOY_CONTAINER,
+    image: fleet.envoy.image,
+    imagePullPolicy: 'IfNotPresent',
+    command: ['envoy'],
+    args: envoyArgs(fleet),
+    env: [
+      { name: 'POD_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
+      {
+        name: 'POD_NAMESPACE',
+        valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } },
+      },
+    ],
+    ports: [
+      { name: 'http', containerPort: fleet.ports.http, protocol: 'TCP' },
+      { name: 'https', containerPort: fleet.ports.https, protocol: 'TCP' },
+      { name: 'ready', containerPort: ENVOY_READY_PORT, protocol: 'TCP' },
+    ],
+    readinessProbe: {
+      httpGet: { path: READY_PATH, port: 'ready', scheme: 'HTTP' },
+      periodSeconds: 5,
+      timeoutSeconds: 2,
+      successThreshold: 1,
+      failureThreshold: 2,
+    },
+    // No liveness probe: an Envoy waiting for a control plane that is down is not broken, and
+    // restarting it would throw away the configuration it keeps serving. A crashed Envoy exits.
+    lifecycle: { preStop: { exec: { command: preStopCommand(fleet.envoy.drainSeconds) } } },
+    resources: {
+      ...(Object.keys(fleet.resources.requests).length > 0
+        ? { requests: quantities(fleet.resources.requests) }
+        : {}),
+      ...(Object.keys(fleet.resources.limits).length > 0
+        ? { limits: quantities(fleet.resources.limits) }
+        : {}),
+    },
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      runAsUser: ENVOY_UID,
+      runAsGroup: ENVOY_UID,
+      privileged: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    volumeMounts: [
+      { name: 'bootstrap', mountPath: BOOTSTRAP_DIR, readOnly: true },
+      { name: 'tmp', mountPath: '/tmp' },
+    ],
+  };
+}
+
+/** Resource quantities as strings (the API server takes `2` and `"2"` alike; the types want strings). */
+function quantities(m: Record<string, number | string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, String(v)]));
+}
+
+/** Envoy's command-line arguments (after `envoy`). `$(POD_NAME)` is expanded by the kubelet. */
+export function envoyArgs(fleet: ResolvedFleet): string[] {
+  return [
+    '--config-path',
+    BOOTSTRAP_PATH,
+    '--service-node',
+    '$(POD_NAME)',
+    '--log-level',
+    fleet.envoy.logLevel,
+    '--concurrency',
+    String(fleet.envoy.concurrency),
+    '--drain-time-s',
+    String(fleet.envoy.drainSeconds),
+    '--drain-strategy',
+    'immediate',
+    '--disable-hot-restart',
+  ];
+}
+
+/**
+ * The preStop hook: fail the health check, start a graceful drain through the admin port, wait
+ * drainSeconds. Plain bash (the `/dev/tcp` redirection and `read -t`) plus `sleep`, so it needs
+ * nothing but the Envoy image. Failures to reach the admin never skip the wait.
+ */
+export function preStopCommand(drainSeconds: number, adminPort: number = ENVOY_ADMIN_PORT): string[] {
+  const script = [
+    'admin() {',
+    `  exec 3<>/dev/tcp/127.0.0.1/${adminPort} || return 0`,
+    '  printf \'POST %s HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Length: 0\\r\\nConnection: close\\r\\n\\r\\n\' "$1" >&3',
+    '  read -r -t 5 status <&3 || true',
+    '  echo "kgw preStop: POST $1: $status"',
+    '  exec 3<&-',
+    '}',
+    'admin /healthcheck/fail',
+    "admin '/drain_listeners?graceful&skip_exit'",
+    `sleep ${drainSeconds}`,
+  ].join('\n');
+  return ['/bin/bash', '-c', script];
+}
+
+/**
+ * The Envoy bootstrap of a fleet's pods: `renderBootstrap` (shared with the local runtime) with the
+ * admin on 127.0.0.1:19000, xDS over TCP, and what a pod needs on top: LDS/CDS waiting for their
+ * first answer without a timeout, the readiness listener, and HTTP/2 keepalives on the xDS
+ * connection so a vanished control plane is noticed.
+ */
+export function fleetBootstrap(gateway: string, fleet: ResolvedFleet, xds: XdsEndpoint): Json {
+  const b = renderBootstrap({
+    // Replaced per pod by --service-node $(POD_NAME).
+    nodeId: fleetServiceName(gateway, fleet.name),
+    fleet: fleetXdsCluster(gateway, fleet.name),
+    xds: { address: xds.host, port: xds.port },
+    admin: { address: '127.0.0.1', port: ENVOY_ADMIN_PORT },
+    delta: true,
+  });
+  const dynamic = b.dynamic_resources as Json;
+  dynamic.lds_config = { ...ADS_SOURCE, initial_fetch_timeout: '0s' };
+  dynamic.cds_config = { ...ADS_SOURCE, initial_fetch_timeout: '0s' };
+  const statics = b.static_resources as { clusters: Json[]; listeners?: Json[] };
+  const cluster = statics.clusters.find((c) => c.name === XDS_CLUSTER);
+  if (cluster === undefined) throw new Error(`renderBootstrap produced no ${XDS_CLUSTER} cluster`);
+  // A STATIC cluster needs an IP address; a Service name is resolved (and re-resolved) by DNS.
+  cluster.type = isIP(xds.host) === 0 ? 'STRICT_DNS' : 'STATIC';
+  cluster.typed_extension_protocol_options = {
+    'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+      '@type': T.httpProtocolOptions,
+      explicit_http_config: {
+        http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '5s' } },
+      },
+    },
+  };
+  statics.listeners = [readyListener()];
+  return b;
+}
+
+/** The static readiness listener: `GET /ready` → 200 (503 after /healthcheck/fail), else 404. */
+function readyListener(): Json {
+  return {
+    name: READY_LISTENER,
+    address: { socket_address: { address: '0.0.0.0', port_value: ENVOY_READY_PORT } },
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: {
+              '@type': T.hcm,
+              stat_prefix: 'kgw_ready',
+              route_config: {
+                name: READY_LISTENER,
+                virtual_hosts: [
+                  {
+                    name: READY_LISTENER,
+                    domains: ['*'],
+                    routes: [{ match: { prefix: '/' }, direct_response: { status: 404 } }],
+                  },
+                ],
+              },
+              http_filters: [
+                {
+                  name: 'envoy.filters.http.health_check',
+                  typed_config: {
+                    '@type': 'type.googleapis.com/envoy.extensions.filters.http.health_check.v3.HealthCheck',
+                    pass_through_mode: false,
+                    headers: [{ name: ':path', string_match: { exact: READY_PATH } }],
+                  },
+                },
+                { name: 'envoy.filters.http.router', typed_config: { '@type': T.router } },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
