@@ -1,7 +1,10 @@
 // Two projects: fast unit/golden/protocol tests beside the code, and end-to-end tests in test/e2e
 // that run against a real kube-apiserver, etcd and Envoy (started once per run by globalSetup).
 const transform = {
-  '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2023' }, module: { type: 'es6' } }],
+  '^.+\\.ts$': [
+    '@swc/jest',
+    { jsc: { parser: { syntax: 'typescript' }, target: 'es2023' }, module: { type: 'es6' } },
+  ],
 };
 const common = {
   transform,
@@ -11,7 +14,11 @@ const common = {
 };
 export default {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{operator,webhook,test/env,test/backends,bench}/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/{operator,webhook,test/env,test/backends,bench}/**/*.test.ts'],
+    },
     {
       ...common,
       displayName: 'e2e',

@@ -25,7 +25,8 @@ async function operator(args: string[]): Promise<void> {
   const log = newLogger('operator', values['log-level']);
   if (!values.kubeconfig) throw new Error('--kubeconfig is required');
   const xdsProtocol = values['xds-protocol'];
-  if (xdsProtocol !== 'delta' && xdsProtocol !== 'sotw') throw new Error('--xds-protocol must be delta or sotw');
+  if (xdsProtocol !== 'delta' && xdsProtocol !== 'sotw')
+    throw new Error('--xds-protocol must be delta or sotw');
   if (values.runtime !== 'local') throw new Error(`--runtime ${values.runtime}: only "local" is implemented`);
   const { startOperator } = await import('./run.ts');
   const op = await startOperator({

@@ -124,7 +124,11 @@ export class LocalFleetRuntime implements FleetRuntime {
   }
 
   replicas(fleetKey: string): Replica[] {
-    return (this.fleets.get(fleetKey)?.replicas ?? []).map((r) => ({ id: r.id, address: r.address, ready: r.ready }));
+    return (this.fleets.get(fleetKey)?.replicas ?? []).map((r) => ({
+      id: r.id,
+      address: r.address,
+      ready: r.ready,
+    }));
   }
 
   async apply(defs: FleetDef[]): Promise<void> {
@@ -139,7 +143,8 @@ export class LocalFleetRuntime implements FleetRuntime {
     }
     for (const def of defs) {
       const f = this.fleets.get(def.key) ?? { replicas: [] };
-      const portsChanged = f.def && (f.def.ports.http !== def.ports.http || f.def.ports.https !== def.ports.https);
+      const portsChanged =
+        f.def && (f.def.ports.http !== def.ports.http || f.def.ports.https !== def.ports.https);
       f.def = def;
       this.fleets.set(def.key, f);
       // Replace replicas whose process is gone.
@@ -149,7 +154,8 @@ export class LocalFleetRuntime implements FleetRuntime {
           f.replicas.splice(f.replicas.indexOf(r), 1);
         }
       }
-      while (f.replicas.length < def.replicas) f.replicas.push(await this.startReplica(def, this.nextIndex(f.replicas)));
+      while (f.replicas.length < def.replicas)
+        f.replicas.push(await this.startReplica(def, this.nextIndex(f.replicas)));
       while (f.replicas.length > def.replicas) {
         const r = f.replicas.pop();
         if (r) await this.stopReplica(r);
@@ -227,7 +233,8 @@ export class LocalFleetRuntime implements FleetRuntime {
     r.ready = false;
     if (!r.exited && alive(r.pid)) {
       process.kill(r.pid, 'SIGTERM');
-      for (let i = 0; i < 60 && alive(r.pid) && !r.exited; i++) await new Promise((res) => setTimeout(res, 50));
+      for (let i = 0; i < 60 && alive(r.pid) && !r.exited; i++)
+        await new Promise((res) => setTimeout(res, 50));
       if (!r.exited && alive(r.pid)) process.kill(r.pid, 'SIGKILL');
     }
     await r.pod.destroy();

@@ -9,6 +9,9 @@ import {
   DEFAULT_NAMESPACE,
   DEFAULT_SERVICE_HTTPS_PORT,
   DEFAULT_SERVICE_HTTP_PORT,
+  DEFAULT_DRAIN_SECONDS,
+  DEFAULT_ENVOY_LOG_LEVEL,
+  ENVOY_LOG_LEVELS,
   MESSAGES,
   validateGateway,
 } from '../api/knativegateway.ts';
@@ -22,7 +25,7 @@ import {
   writeGenerated,
   type GeneratedFile,
 } from './generate.ts';
-import { sampleKnativeGateway } from './sample.ts';
+import { fullSampleKnativeGateway, sampleKnativeGateway } from './sample.ts';
 import { obj, str, structuralProblems, type Schema } from './schema.ts';
 
 function file(files: GeneratedFile[], path: string): string {
@@ -49,13 +52,22 @@ function at(path: string): Schema {
 /** A small validator for the OpenAPI subset kgw uses (no CEL): one message per problem. */
 function conforms(s: Schema, v: unknown, p = ''): string[] {
   const errs: string[] = [];
+  if (s['x-kubernetes-int-or-string'] === true) {
+    if (typeof v === 'number') return Number.isInteger(v) ? [] : [`${p}: not an integer`];
+    if (typeof v !== 'string') return [`${p}: not an int-or-string`];
+    if (s.pattern !== undefined && !new RegExp(s.pattern).test(v)) errs.push(`${p}: pattern`);
+    return errs;
+  }
   switch (s.type) {
     case 'object': {
       if (typeof v !== 'object' || v === null || Array.isArray(v)) return [`${p}: not an object`];
       const o = v as Record<string, unknown>;
       for (const r of s.required ?? []) if (!(r in o)) errs.push(`${p}.${r}: required`);
+      if (s['x-kubernetes-preserve-unknown-fields'] === true) break;
       for (const [k, val] of Object.entries(o)) {
-        const child = s.properties?.[k];
+        const child =
+          s.properties?.[k] ??
+          (typeof s.additionalProperties === 'object' ? s.additionalProperties : undefined);
         if (child === undefined) {
           if (s.properties !== undefined) errs.push(`${p}.${k}: unknown field`);
         } else errs.push(...conforms(child, val, `${p}.${k}`));
@@ -105,15 +117,14 @@ describe('KnativeGateway CRD', () => {
     });
     expect(crd.spec.versions.map((v) => [v.name, v.served, v.storage])).toEqual([['v1alpha1', true, true]]);
     expect(version.subresources).toEqual({ status: {} });
-    const cols = Object.fromEntries(
-      (version.additionalPrinterColumns ?? []).map((c) => [c.name, c.jsonPath]),
-    );
-    expect(cols).toEqual({
-      Ready: '.status.conditions[?(@.type=="Ready")].status',
-      Fleets: '.status.readyFleets',
-      Class: '.spec.ingressClass',
-      Age: '.metadata.creationTimestamp',
-    });
+    const cols = (version.additionalPrinterColumns ?? []).map((c) => [c.name, c.jsonPath, c.priority ?? 0]);
+    expect(cols).toEqual([
+      ['Ready', '.status.conditions[?(@.type=="Ready")].status', 0],
+      ['Fleets', '.status.readyFleets', 0],
+      ['Address', '.status.externalAddress', 0],
+      ['Age', '.metadata.creationTimestamp', 0],
+      ['Class', '.spec.ingressClass', 1],
+    ]);
   });
 
   test('is a structural schema with a description on every field', () => {
@@ -121,7 +132,7 @@ describe('KnativeGateway CRD', () => {
     // Independently of structuralProblems: walk the YAML as parsed back.
     const missing: string[] = [];
     const walk = (s: Schema, p: string, isField: boolean): void => {
-      if (s.type === undefined) missing.push(`${p}: type`);
+      if (s.type === undefined && s['x-kubernetes-int-or-string'] !== true) missing.push(`${p}: type`);
       if (isField && p !== '.metadata' && !s.description) missing.push(`${p}: description`);
       for (const [k, v] of Object.entries(s.properties ?? {})) walk(v, `${p}.${k}`, true);
       if (s.items) walk(s.items, `${p}[]`, false);
@@ -163,10 +174,30 @@ describe('KnativeGateway CRD', () => {
     expect(at('spec.fleets.[].service').default).toEqual({});
     expect(at('spec.fleets.[].service.httpPort').default).toBe(DEFAULT_SERVICE_HTTP_PORT);
     expect(at('spec.fleets.[].service.httpsPort').default).toBe(DEFAULT_SERVICE_HTTPS_PORT);
-    expect(at('spec.fleets.[].accessLog').default).toBe(false);
-    // Left to kgw so later fields (autoscaling) and visibility-dependent defaults stay possible.
-    expect(at('spec.fleets.[].replicas').default).toBeUndefined();
-    expect(at('spec.fleets.[].ports.http').default).toBeUndefined();
+    expect(at('spec.fleets.[].accessLog').default).toEqual({});
+    expect(at('spec.fleets.[].accessLog.enabled').default).toBe(false);
+    expect(at('spec.fleets.[].accessLog.format').default).toBe('text');
+    expect(at('spec.fleets.[].envoy').default).toEqual({});
+    expect(at('spec.fleets.[].envoy.logLevel').default).toBe(DEFAULT_ENVOY_LOG_LEVEL);
+    expect(at('spec.fleets.[].envoy.drainSeconds').default).toBe(DEFAULT_DRAIN_SECONDS);
+    expect(at('spec.fleets.[].autoscaling.minReplicas').default).toBe(1);
+    expect(at('spec.fleets.[].autoscaling.targetCPUUtilizationPercentage').default).toBe(80);
+    expect(at('spec.knative').default).toEqual({});
+    expect(at('spec.knative.namespace').default).toBe('knative-serving');
+    expect(at('spec.knative.configure').default).toBe(true);
+    // Left to kgw: replicas (exclusive with autoscaling), visibility-dependent defaults (ports,
+    // Service type), and the image (so upgrading kgw upgrades Envoy unless pinned).
+    for (const p of [
+      'spec.fleets.[].replicas',
+      'spec.fleets.[].ports.http',
+      'spec.fleets.[].service.type',
+      'spec.fleets.[].envoy.image',
+      'spec.fleets.[].envoy.concurrency',
+      'spec.fleets.[].resources',
+      'spec.domains',
+    ]) {
+      expect([p, at(p).default]).toEqual([p, undefined]);
+    }
     const walk = (s: Schema, p: string): void => {
       if (s.default !== undefined && !(typeof s.default === 'object' && s.default !== null)) {
         expect(`${p}: ${s.description ?? ''}`).toContain(`Defaults to ${String(s.default)}`);
@@ -184,7 +215,16 @@ describe('KnativeGateway CRD', () => {
     expect(fleets['x-kubernetes-list-map-keys']).toEqual(['name']);
     expect(at('spec.fleets.[].name').maxLength).toBe(40);
     expect(at('spec.fleets.[].visibility').enum).toEqual(['ExternalIP', 'ClusterLocal']);
-    expect([at('spec.fleets.[].replicas').minimum, at('spec.fleets.[].replicas').maximum]).toEqual([1, 20]);
+    expect([at('spec.fleets.[].replicas').minimum, at('spec.fleets.[].replicas').maximum]).toEqual([1, 100]);
+    expect(at('spec.fleets.[].service.type').enum).toEqual(['ClusterIP', 'NodePort', 'LoadBalancer']);
+    expect(at('spec.fleets.[].envoy.logLevel').enum).toEqual(ENVOY_LOG_LEVELS);
+    expect(at('spec.fleets.[].accessLog.format').enum).toEqual(['text', 'json']);
+    expect(at('spec.knative.httpProtocol').enum).toEqual(['Enabled', 'Redirected']);
+    expect(at('spec.fleets.[].placement.tolerations').maxItems).toBe(32);
+    expect(at('spec.fleets.[].placement.affinity')['x-kubernetes-preserve-unknown-fields']).toBe(true);
+    expect(at('spec.fleets.[].podDisruptionBudget.minAvailable')['x-kubernetes-int-or-string']).toBe(true);
+    expect(at('spec.domains.selectors')['x-kubernetes-list-map-keys']).toEqual(['domain']);
+    expect(at('spec.fleets.[].autoscaling').required).toEqual(['maxReplicas']);
     expect([at('spec.fleets.[].ports.http').minimum, at('spec.fleets.[].ports.http').maximum]).toEqual([
       1024, 65535,
     ]);
@@ -194,13 +234,47 @@ describe('KnativeGateway CRD', () => {
     expect(at('spec.fleets.[]').required).toEqual(['name', 'visibility']);
   });
 
+  test('CEL rules: every message comes from MESSAGES, and each rule sits where documented', () => {
+    const all: string[] = [];
+    const walk = (s: Schema): void => {
+      for (const r of s['x-kubernetes-validations'] ?? []) all.push(r.message);
+      for (const v of Object.values(s.properties ?? {})) walk(v);
+      if (s.items) walk(s.items);
+    };
+    walk(root);
+    const known = new Set<string>(Object.values(MESSAGES));
+    expect(all.filter((m) => !known.has(m))).toEqual([]);
+    expect(new Set(all).size).toBeGreaterThanOrEqual(18);
+    expect(
+      (at('spec.fleets.[].autoscaling')['x-kubernetes-validations'] ?? []).map((r) => r.message),
+    ).toEqual([MESSAGES.autoscalingMinAboveMax]);
+    expect(
+      (at('spec.fleets.[].podDisruptionBudget')['x-kubernetes-validations'] ?? []).map((r) => r.message),
+    ).toEqual([MESSAGES.pdbExactlyOne]);
+    expect((at('spec.domains')['x-kubernetes-validations'] ?? []).map((r) => r.message)).toEqual([
+      MESSAGES.selectorsNeedDefault,
+      MESSAGES.uniqueDomains,
+    ]);
+    expect((at('spec')['x-kubernetes-validations'] ?? []).map((r) => r.message)).toEqual([
+      MESSAGES.domainsNeedConfigure,
+    ]);
+  });
+
   test('CEL rules: unique fleet names, distinct listener ports, distinct Service ports', () => {
     expect(at('spec.fleets')['x-kubernetes-validations']).toEqual([
       { rule: 'self.all(f, self.exists_one(g, g.name == f.name))', message: MESSAGES.uniqueFleetNames },
     ]);
     const fleetRules = at('spec.fleets.[]')['x-kubernetes-validations'] ?? [];
-    expect(fleetRules.map((r) => r.message)).toEqual([MESSAGES.listenerPortsDiffer]);
+    expect(fleetRules.map((r) => r.message)).toEqual([
+      MESSAGES.listenerPortsDiffer,
+      MESSAGES.reservedListenerPorts,
+      MESSAGES.replicasOrAutoscaling,
+      MESSAGES.autoscalingNeedsCpuRequest,
+      MESSAGES.externalTrafficPolicyNeedsExternal,
+      MESSAGES.loadBalancerClassNeedsLoadBalancer,
+    ]);
     expect(fleetRules[0]?.fieldPath).toBe('.ports');
+    expect(fleetRules[1]?.rule).toContain('[19000, 19003]');
     for (const n of ['8080', '8443', '8081', '8444', "'ClusterLocal'"])
       expect(fleetRules[0]?.rule).toContain(n);
     expect((at('spec.fleets.[].service')['x-kubernetes-validations'] ?? []).map((r) => r.message)).toEqual([
@@ -210,6 +284,14 @@ describe('KnativeGateway CRD', () => {
 });
 
 describe('sample', () => {
+  test('the full sample is the generated file, conforms to the schema and passes validateGateway', () => {
+    const fromFile = parse(file(files, PATHS.knativeGatewayFullSample)) as unknown;
+    const sample = fullSampleKnativeGateway();
+    expect(fromFile).toEqual(sample);
+    expect(conforms(root, fromFile)).toEqual([]);
+    expect(validateGateway(sample)).toEqual([]);
+  });
+
   test('is the generated file, conforms to the schema and passes validateGateway', () => {
     const fromFile = parse(file(files, PATHS.knativeGatewaySample)) as unknown;
     const sample = sampleKnativeGateway();
@@ -252,6 +334,17 @@ describe('docs/configuration.md', () => {
     for (const p of paths) expect(doc).toContain(`| \`${p}\` |`);
     expect(doc).toContain(file(files, PATHS.knativeGatewaySample).split('\n').slice(3).join('\n').trim());
     expect(doc).toContain(MESSAGES.uniqueFleetNames);
+    expect(doc).toContain(file(files, PATHS.knativeGatewayFullSample).split('\n').slice(3).join('\n').trim());
+    for (const k of [
+      'ingress-class',
+      'http-protocol',
+      'external-domain-tls',
+      'autocreate-cluster-domain-claims',
+    ]) {
+      expect(doc).toContain(`\`${k}\``);
+    }
+    expect(doc).toContain('`map[string]int-or-string`');
+    expect(doc).toContain('KnativeConfigured');
   });
 });
 

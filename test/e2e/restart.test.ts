@@ -17,7 +17,9 @@ test('operator restart under traffic: every request answers 200, and changes aft
   await startTestBackend(env, { name: 'restart-a' });
   await startTestBackend(env, { name: 'restart-b' });
   const host = 'restart.example.com';
-  const ing = await createReady(env, 'restart', { rules: [rule([host], [{ splits: [split('restart-a')] }])] });
+  const ing = await createReady(env, 'restart', {
+    rules: [rule([host], [{ splits: [split('restart-a')] }])],
+  });
   const gws = [await publicGateway(env, ing)];
 
   let stop = false;
@@ -27,9 +29,11 @@ test('operator restart under traffic: every request answers 200, and changes aft
     const deadline = Date.now() + 90_000;
     for (let i = 0; i < 50_000 && !stop && Date.now() < deadline; i++) {
       const gw = gws[i % gws.length]!;
-      const res = await httpRequest({ address: gw.address, port: gw.port, host, timeoutMs: 5000 }).catch(() => ({
-        status: -1,
-      }));
+      const res = await httpRequest({ address: gw.address, port: gw.port, host, timeoutMs: 5000 }).catch(
+        () => ({
+          status: -1,
+        }),
+      );
       sent++;
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
     }

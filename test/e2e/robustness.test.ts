@@ -35,7 +35,9 @@ async function waitCondition(name: string, reason: string, timeoutMs = 30_000): 
     if (last.status?.observedGeneration === last.metadata.generation && ready?.reason === reason) return last;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`${name}: no Ready reason ${reason} after ${timeoutMs} ms: ${JSON.stringify(last?.status)}`);
+  throw new Error(
+    `${name}: no Ready reason ${reason} after ${timeoutMs} ms: ${JSON.stringify(last?.status)}`,
+  );
 }
 
 async function suffixOf(host: string, gw: { address: string; port: number }): Promise<string> {
@@ -47,16 +49,22 @@ async function suffixOf(host: string, gw: { address: string; port: number }): Pr
 test('bad KIngresses get specific conditions and never disturb the good one', async () => {
   await startTestBackend(env, { name: 'good' });
   await startTestBackend(env, { name: 'other' });
-  const good = await createReady(env, 'good', { rules: [rule(['good.example.com'], [{ splits: [split('good')] }])] });
+  const good = await createReady(env, 'good', {
+    rules: [rule(['good.example.com'], [{ splits: [split('good')] }])],
+  });
   const gw = await publicGateway(env, good);
   expect(await suffixOf('good.example.com', gw)).toBe('good');
 
   // Missing Service.
-  await createIngress(env, 'no-service', { rules: [rule(['no-service.example.com'], [{ splits: [split('ghost')] }])] });
+  await createIngress(env, 'no-service', {
+    rules: [rule(['no-service.example.com'], [{ splits: [split('ghost')] }])],
+  });
   const ns = await waitCondition('no-service', 'ServiceNotFound');
   const lb = ns.status?.conditions?.find((c) => c.type === 'LoadBalancerReady');
   expect(lb).toMatchObject({ status: 'False', reason: 'ServiceNotFound' });
-  expect(ns.status?.conditions?.find((c) => c.type === 'Ready')?.message).toBe(`Service ${TEST_NAMESPACE}/ghost does not exist`);
+  expect(ns.status?.conditions?.find((c) => c.type === 'Ready')?.message).toBe(
+    `Service ${TEST_NAMESPACE}/ghost does not exist`,
+  );
 
   // Missing Secret and malformed Secret.
   const tls = (host: string, secretName: string) => ({
@@ -70,7 +78,10 @@ test('bad KIngresses get specific conditions and never disturb the good one', as
     kind: 'Secret',
     type: 'kubernetes.io/tls',
     metadata: { name: 'garbage', namespace: TEST_NAMESPACE },
-    data: { 'tls.crt': Buffer.from('not a cert').toString('base64'), 'tls.key': Buffer.from('nope').toString('base64') },
+    data: {
+      'tls.crt': Buffer.from('not a cert').toString('base64'),
+      'tls.key': Buffer.from('nope').toString('base64'),
+    },
   });
   await createIngress(env, 'bad-secret', tls('bad-secret.example.com', 'garbage'));
   await waitCondition('bad-secret', 'SecretInvalid');
@@ -82,7 +93,9 @@ test('bad KIngresses get specific conditions and never disturb the good one', as
     `host good.example.com is already served by KIngress ${TEST_NAMESPACE}/good`,
   );
   for (let i = 0; i < 20; i++) expect(await suffixOf('good.example.com', gw)).toBe('good');
-  expect((await getIngress(env, 'good')).status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+  expect((await getIngress(env, 'good')).status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe(
+    'True',
+  );
 
   // The missing Secret appears → Ready and served over HTTPS.
   const cert = await createTlsSecret(env, 'missing-secret', ['no-secret.example.com']);

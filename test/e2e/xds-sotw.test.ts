@@ -26,9 +26,13 @@ test('sotw: create, update and backend switch are served', async () => {
   const gw = await publicGateway(env, ing);
   const first = await httpRequest({ address: gw.address, port: gw.port, host });
   expect(first.status).toBe(200);
-  expect(first.json<{ request: { headers: Record<string, string[]> } }>().request.headers['Who-Are-You']).toEqual(['one']);
+  expect(
+    first.json<{ request: { headers: Record<string, string[]> } }>().request.headers['Who-Are-You'],
+  ).toEqual(['one']);
   await updateIngressReady(env, 'sotw', (spec) => {
-    spec.rules![0]!.http!.paths[0]!.splits = [split('sotw-b', { percent: 100, appendHeaders: { 'Who-Are-You': 'two' } })];
+    spec.rules![0]!.http!.paths[0]!.splits = [
+      split('sotw-b', { percent: 100, appendHeaders: { 'Who-Are-You': 'two' } }),
+    ];
   });
   const second = await httpRequest({ address: gw.address, port: gw.port, host });
   const body = second.json<{ request: { headers: Record<string, string[]> }; host: { suffix: string } }>();

