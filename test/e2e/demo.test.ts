@@ -1,16 +1,30 @@
-// `kgw demo` (README command one) brings everything up, answers through Envoy, and cleans up.
-import { spawn } from 'node:child_process';
+// `kgw demo` (README command one) brings everything up, answers through Envoy, and cleans up —
+// both with --exit-after-ready and on Ctrl-C (SIGINT) while running.
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 
-test('kgw demo --exit-after-ready prints a curl that answered 200 and exits 0', async () => {
-  const cli = join(import.meta.dirname, '../../operator/cli.ts');
-  const child = spawn(process.execPath, [cli, 'demo', '--exit-after-ready'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+const cli = join(import.meta.dirname, '../../operator/cli.ts');
+
+function netnsList(): string[] {
+  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n !== '');
+}
+
+async function runDemo(args: string[], onReady?: (pid: number) => void) {
+  const child = spawn(process.execPath, [cli, 'demo', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
+  let signalled = false;
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+    if (onReady && !signalled && err.includes('press Ctrl-C')) {
+      signalled = true;
+      onReady(child.pid ?? 0);
+    }
+  });
   const code = await new Promise<number | null>((resolve) => {
     const t = setTimeout(() => child.kill('SIGKILL'), 150_000);
     child.on('exit', (c) => {
@@ -18,7 +32,22 @@ test('kgw demo --exit-after-ready prints a curl that answered 200 and exits 0', 
       resolve(c);
     });
   });
+  return { code, out, err };
+}
+
+test('kgw demo --exit-after-ready prints a curl that answered 200 and exits 0', async () => {
+  const { code, out, err } = await runDemo(['--exit-after-ready']);
   expect({ code, err: code === 0 ? '' : err }).toEqual({ code: 0, err: '' });
   expect(err).toContain('answered 200');
   expect(out).toMatch(/^curl -H 'Host: hello\.default\.example\.com' http:\/\/198\.18\.\d+\.\d+:8080\/$/m);
+}, 180_000);
+
+test('kgw demo stops cleanly on Ctrl-C: exit 0, its network namespaces are gone', async () => {
+  let subnet = '';
+  const { code, out, err } = await runDemo([], (pid) => process.kill(pid, 'SIGINT'));
+  subnet = /http:\/\/198\.18\.(\d+)\./.exec(out)?.[1] ?? '';
+  expect({ code, err: code === 0 ? '' : err }).toEqual({ code: 0, err: '' });
+  expect(err).toContain('stopping');
+  expect(subnet).not.toBe('');
+  expect(netnsList().filter((n) => n.startsWith(`kgw${subnet}-`))).toEqual([]);
 }, 180_000);
