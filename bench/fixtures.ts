@@ -76,11 +76,16 @@ export function objects(n: number) {
   return { services, slices };
 }
 
-
 /** The two fleets of the sample gateway (the golden fleets' options). */
 export const FLEETS = [
-  { key: 'default/external', opts: { visibility: 'ExternalIP' as const, httpPort: 8080, httpsPort: 8443, accessLog: false } },
-  { key: 'default/local', opts: { visibility: 'ClusterLocal' as const, httpPort: 8081, httpsPort: 8444, accessLog: false } },
+  {
+    key: 'default/external',
+    opts: { visibility: 'ExternalIP' as const, httpPort: 8080, httpsPort: 8443, accessLog: false },
+  },
+  {
+    key: 'default/local',
+    opts: { visibility: 'ClusterLocal' as const, httpPort: 8081, httpsPort: 8444, accessLog: false },
+  },
 ];
 
 export const CREATED = '2026-01-01T00:00:00Z';

@@ -32,20 +32,21 @@ for (const n of sizes([1000, 10000])) {
   for (const ing of ings) translateIngress(ing, lookups);
   const fullTranslateWarm = ms(t0);
 
+  // From scratch first (both share the per-IR vhost memo: whichever runs first renders them).
+  t0 = process.hrtime.bigint();
+  const { accepted } = resolveConflicts(irs.map((ir) => ({ ir, created: CREATED })));
+  for (const f of FLEETS) renderFleet(f.opts, accepted, lookups);
+  const scratch = ms(t0);
+
   t0 = process.hrtime.bigint();
   const gw = new IncrementalGateway(FLEETS, lookups);
   for (const ir of irs) gw.set(ir, CREATED);
   gw.flush();
   const fullAssemble = ms(t0);
 
-  t0 = process.hrtime.bigint();
-  const { accepted } = resolveConflicts(irs.map((ir) => ({ ir, created: CREATED })));
-  for (const f of FLEETS) renderFleet(f.opts, accepted, lookups);
-  const scratch = ms(t0);
-
   // One spec change (a split's header: a new hash and new routes, same backends).
   const change: number[] = [];
-  const encode: number[] = [];
+  const tables: object[] = [];
   const kinds = new Set<string>();
   for (let k = 0; k < CHANGES; k++) {
     const changed = ingress((k * 7919) % n, 2 + k);
@@ -56,12 +57,14 @@ for (const n of sizes([1000, 10000])) {
     change.push(ms(t0));
     for (const [, kindsOf] of res.fleets) for (const kind of Object.keys(kindsOf)) kinds.add(kind);
     const table = res.fleets.get(FLEETS[0]!.key)?.routes?.get('http');
-    if (table) {
-      t0 = process.hrtime.bigint();
-      encodeResource(TYPE_ROUTE, table);
-      encode.push(ms(t0));
-    }
+    if (table && tables.length < 10) tables.push(table);
   }
+  // What the xDS layer pays per change today: encoding the whole changed route table.
+  const encode = tables.map((table) => {
+    t0 = process.hrtime.bigint();
+    encodeResource(TYPE_ROUTE, table);
+    return ms(t0);
+  });
   // One new KIngress (new Services: new clusters and endpoints as well).
   const add: number[] = [];
   for (let k = 0; k < CHANGES; k++) {

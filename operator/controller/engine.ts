@@ -11,23 +11,15 @@ import { publishFleet } from '../fleets/publish.ts';
 import type { Logger } from '../log.ts';
 import { Reflector, type KubeObject } from '../kube/reflector.ts';
 import type { KubeRest } from '../kube/rest.ts';
-import type { ResourceKind } from '../render/assembler.ts';
 import type { FleetResources } from '../render/fleet.ts';
 import { desiredStatus, sameStatus, type Outcome } from '../status/conditions.ts';
-import { probeAll, type ProbeRound, type ProbeTarget } from '../status/prober.ts';
+import { probeAll, ProbeLimiter, type ProbeRound, type ProbeTarget } from '../status/prober.ts';
 import { translateIngress } from '../translate/ingress.ts';
 import type { IngressIR, TranslateProblem } from '../translate/ir.ts';
 import type { Lookups } from '../translate/lookups.ts';
-import { TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE, TYPE_SECRET } from '../xds/protos.ts';
-import { IncrementalGateway } from './incremental.ts';
-
-const TYPE_OF: Record<ResourceKind, string> = {
-  listeners: TYPE_LISTENER,
-  routes: TYPE_ROUTE,
-  clusters: TYPE_CLUSTER,
-  endpoints: TYPE_ENDPOINT,
-  secrets: TYPE_SECRET,
-};
+import type { SnapshotInput } from '../xds/cache.ts';
+import { IncrementalGateway, snapshotOf } from './incremental.ts';
+import { WrittenStatus } from './written.ts';
 
 export interface GatewayConfig {
   name: string;
@@ -38,7 +30,8 @@ export interface GatewayConfig {
 
 /** What the engine needs from the xDS server. */
 export interface SnapshotSink {
-  setSnapshot(fleet: string, resources: Record<string, Map<string, object>>): void;
+  /** Types not given keep their previous set (an endpoint change gives EDS only). */
+  setSnapshot(fleet: string, resources: SnapshotInput): void;
   markSynced(): void;
 }
 
@@ -64,6 +57,12 @@ interface IngressState {
   probe?: { hash: string; generation: number; round: ProbeRound };
 }
 
+/** Longest a change waits for the previous flush's coalescing window (see schedule()). */
+const MAX_COALESCE_MS = 500;
+/** How long a probe round may run before its KIngress is marked Unknown (see updateStatus). */
+const PROBING_GRACE_MS = 1000;
+/** Probe requests in flight at most (Envoy replicas answer locally; this is plenty). */
+const PROBE_CONCURRENCY = 64;
 const KINGRESS_PATH = '/apis/networking.internal.knative.dev/v1alpha1/ingresses';
 const GATEWAY_PATH = '/apis/operator.kgw.dev/v1alpha1/knativegateways';
 
@@ -85,6 +84,9 @@ export class Engine {
   private readonly secretsDirty = new Set<string>();
   private gatewaysDirty = true;
   private flushScheduled = false;
+  private flushTimer: NodeJS.Timeout | undefined;
+  /** End (performance.now) and duration of the last flush that did work, for coalescing. */
+  private lastFlush = { end: 0, cost: 0 };
   private flushing: Promise<void> = Promise.resolve();
   private synced = false;
   private closed = false;
@@ -92,8 +94,14 @@ export class Engine {
   private readonly refIndex = new Map<string, Set<string>>();
   private readonly refsOf = new Map<string, string[]>();
   private readonly lookups: Lookups;
+  /** Probe requests in flight, across all KIngresses. */
+  private readonly probeLimiter = new ProbeLimiter(PROBE_CONCURRENCY);
+  /** Fleet key → its ready replicas (`id@address`) when last seen, to spot new ones. */
+  private readonly readyReplicas = new Map<string, Set<string>>();
   /** Gateway name → its incremental conflicts + fleet assembly. */
   private pipes = new Map<string, IncrementalGateway>();
+  /** Work counters (for benchmarks and debugging): flushes, KIngresses translated, xDS pushes. */
+  readonly counters = { flushes: 0, translated: 0, pushes: 0, flushMs: 0, pushMs: 0 };
 
   constructor(o: EngineOptions) {
     this.o = o;
@@ -139,6 +147,7 @@ export class Engine {
     };
     this.ingresses.onEvent((e) => {
       const k = ingressKey(e.obj);
+      this.written.observe(k, e.type === 'delete' ? undefined : e.obj);
       if (
         e.type === 'upsert' &&
         e.old &&
@@ -191,6 +200,7 @@ export class Engine {
 
   async stop(): Promise<void> {
     this.closed = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
     for (const s of this.states.values()) s.probe?.round.cancel();
     await Promise.all(
       [this.gateways, this.services, this.slices, this.secrets, this.ingresses].map((r) => r.stop()),
@@ -198,23 +208,33 @@ export class Engine {
     await this.flushing.catch(() => undefined);
   }
 
+  /**
+   * Coalescing: after a flush that took C ms, the next one starts no sooner than C ms after it
+   * ended (capped): a lone change after a quiet spell is flushed at once, while a burst against
+   * a large configuration (where pushing a route table takes long) is batched, so flushing
+   * never takes more than about half the time.
+   */
   private schedule(): void {
     if (!this.synced || this.flushScheduled || this.closed) return;
     this.flushScheduled = true;
-    setImmediate(() => {
+    const run = () => {
+      this.flushTimer = undefined;
       this.flushScheduled = false;
       this.flushing = this.flushing
         .then(() => this.flushNow())
         .catch((err: unknown) => {
           this.log.error({ err }, 'flush failed');
         });
-    });
+    };
+    const wait = Math.min(this.lastFlush.cost, MAX_COALESCE_MS) - (performance.now() - this.lastFlush.end);
+    if (wait >= 1) this.flushTimer = setTimeout(run, wait);
+    else setImmediate(run);
   }
 
   /** Waits until everything scheduled so far has been flushed (for tests and benchmarks). */
   async idle(): Promise<void> {
-    for (let i = 0; i < 100 && (this.flushScheduled || this.dirty.size > 0); i++) {
-      await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 1000 && (this.flushScheduled || this.dirty.size > 0); i++) {
+      await new Promise((r) => setTimeout(r, 2));
       await this.flushing;
     }
     await this.flushing;
@@ -281,9 +301,20 @@ export class Engine {
     const def = [...this.gatewayConfigs.values()].flatMap((g) => g.fleets).find((f) => f.key === fleetKey);
     if (!def) return;
     void this.publish(def);
-    // Replicas changed: every KIngress of that gateway must be re-probed.
+    const ready = new Set(
+      this.o.runtime
+        .replicas(fleetKey)
+        .filter((r) => r.ready)
+        .map((r) => `${r.id}@${r.address}`),
+    );
+    const before = this.readyReplicas.get(fleetKey) ?? new Set<string>();
+    this.readyReplicas.set(fleetKey, ready);
+    // Only a replica that became ready must be probed for every KIngress of the gateway; one
+    // that went away leaves the others' verdicts standing (and re-probing 10k KIngresses on
+    // every readiness blip would swamp the fleet).
+    if (![...ready].some((r) => !before.has(r))) return;
     for (const [k, s] of this.states) {
-      if (s.good && def.key.startsWith(`${def.gateway}/`)) {
+      if (s.good && s.gateway === def.gateway) {
         s.probe?.round.cancel();
         s.probe = undefined;
         this.statusDirty.add(k);
@@ -316,6 +347,9 @@ export class Engine {
   private async flushNow(): Promise<void> {
     if (this.closed) return;
     if (this.gatewaysDirty) await this.flushGateways();
+    const t0 = performance.now();
+    const translated = this.dirty.size;
+    const pushesBefore = this.counters.pushes;
     for (const k of this.dirty) {
       this.dirty.delete(k);
       const ing = this.ingresses.store.get(k);
@@ -364,6 +398,14 @@ export class Engine {
     }
     this.endpointsDirty.clear();
     this.secretsDirty.clear();
+    const pushes = this.counters.pushes - pushesBefore;
+    const ms = performance.now() - t0;
+    this.counters.flushes++;
+    this.counters.translated += translated;
+    this.counters.flushMs += ms;
+    if (translated > 0 || pushes > 0) this.lastFlush = { end: performance.now(), cost: ms };
+    if (translated > 0 || pushes > 0)
+      this.log.debug({ translated, pushes, ms: Math.round(ms * 10) / 10 }, 'flushed');
     for (const k of this.statusDirty) {
       this.statusDirty.delete(k);
       this.updateStatus(k);
@@ -372,14 +414,14 @@ export class Engine {
 
   /** Sends the changed kinds of one fleet (an endpoint change sends EDS only). */
   private push(fleet: string, res: Partial<FleetResources>): void {
-    const snapshot: Record<string, Map<string, object>> = {};
-    for (const [kind, map] of Object.entries(res) as [ResourceKind, Map<string, object>][]) {
-      snapshot[TYPE_OF[kind]] = map;
-    }
+    const t0 = performance.now();
     try {
-      this.o.xds.setSnapshot(fleet, snapshot);
+      this.counters.pushes++;
+      this.o.xds.setSnapshot(fleet, snapshotOf(res));
     } catch (err) {
       this.log.error({ err: String(err), fleet }, 'xDS snapshot rejected');
+    } finally {
+      this.counters.pushMs += performance.now() - t0;
     }
   }
 
@@ -412,24 +454,40 @@ export class Engine {
       const targets = this.probeTargets(gw, ir);
       if (targets.length === 0 || this.allReplicasMissing(gw, ir)) {
         outcome = targets.length === 0 && !this.allReplicasMissing(gw, ir) ? ready : { kind: 'probing' };
+        // No replica to probe right now: a KIngress already Ready for this generation stays so
+        // (it is probed again when a replica becomes ready) instead of flapping to Unknown.
+        if (outcome.kind === 'probing' && this.readyFor(k, ing)) return;
       } else {
-        const round = probeAll(targets, ir.hash);
+        const round = probeAll(targets, ir.hash, undefined, this.probeLimiter);
         state.probe = { hash: ir.hash, generation: ir.generation, round };
+        let settled = false;
         void round.done.then((ok) => {
+          settled = true;
           if (!ok || this.closed || this.states.get(k) !== state || state.good !== ir) return;
           void this.writeStatus(k, ready);
         });
-        outcome = { kind: 'probing' };
-        const cur = ing.status;
         // Already Ready for this generation: don't flap to Unknown while re-probing.
-        if (
-          cur?.observedGeneration === ing.metadata.generation &&
-          cur?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
-        )
-          return;
+        if (this.readyFor(k, ing)) return;
+        // "Probing" is written only if the round is still running after a grace period: most
+        // rounds finish well within it, so a change costs one status write instead of two (and
+        // the Ready write does not queue behind the Unknown one).
+        setTimeout(() => {
+          if (settled || this.closed || state.probe?.round !== round) return;
+          void this.writeStatus(k, { kind: 'probing' });
+        }, PROBING_GRACE_MS).unref();
+        return;
       }
     }
     void this.writeStatus(k, outcome);
+  }
+
+  /** Whether the freshest known status is Ready for the current generation. */
+  private readyFor(k: string, ing: KIngress): boolean {
+    const cur = this.written.current(k, ing);
+    return (
+      cur?.observedGeneration === ing.metadata.generation &&
+      (cur?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
+    );
   }
 
   private allReplicasMissing(g: GatewayConfig, ir: IngressIR): boolean {
@@ -458,6 +516,8 @@ export class Engine {
   }
 
   private readonly writes = new Map<string, Promise<void>>();
+  /** Our last status write per KIngress, until the watch shows it. */
+  private readonly written = new WrittenStatus();
 
   /** Status writes of one KIngress are serialised so a late "probing" never overtakes "ready". */
   private writeStatus(k: string, outcome: Outcome): Promise<void> {
@@ -472,18 +532,22 @@ export class Engine {
 
   private async doWriteStatus(k: string, outcome: Outcome): Promise<void> {
     if (this.o.writeStatus === false || this.closed) return;
-    const ing = this.ingresses.store.get(k);
-    if (!ing) return;
+    const cachedIng = this.ingresses.store.get(k);
+    if (!cachedIng) return;
+    // Decide against the freshest status (the cache lags our own writes).
+    const ing = { ...cachedIng, status: this.written.current(k, cachedIng) };
     const status = desiredStatus(ing, outcome, (this.o.now ?? (() => new Date().toISOString()))());
     if (sameStatus(ing.status, status)) return;
     const ns = ing.metadata.namespace ?? '';
     try {
-      await this.o.rest.request(
+      const res = await this.o.rest.request<KIngress | undefined>(
         'PATCH',
         `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses/${ing.metadata.name}/status`,
         { status },
         'application/merge-patch+json',
       );
+      const rv = res?.metadata?.resourceVersion;
+      if (rv) this.written.record(k, rv, res.status ?? status);
       this.log.info({ namespace: ns, name: ing.metadata.name, outcome: outcome.kind }, 'status written');
     } catch (err) {
       this.log.warn({ namespace: ns, name: ing.metadata.name, err: String(err) }, 'status write failed');

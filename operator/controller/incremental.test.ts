@@ -37,7 +37,14 @@ class World implements Lookups {
 
 const SERVICES = ['a/s1', 'a/s2', 'b/s1', 'b/s2', 'b/ext', 'a/dns', 'a/missing'];
 const SECRETS = ['a/cert', 'a/cert2', 'a/bad'];
-const HOSTS = ['h1.example.com', 'h2.example.com', 'h3.example.com', 'h4.example.com', 'h5.example.com', 'h6.example.com'];
+const HOSTS = [
+  'h1.example.com',
+  'h2.example.com',
+  'h3.example.com',
+  'h4.example.com',
+  'h5.example.com',
+  'h6.example.com',
+];
 const KEYS = ['a/one', 'a/two', 'a/three', 'b/one', 'b/two', 'b/three', 'c/one'];
 const TIMES = ['2026-01-01T00:00:00Z', '2026-01-02T00:00:00Z', '2026-01-03T00:00:00Z'];
 
@@ -48,7 +55,11 @@ function randomService(rnd: () => number, key: string): Service | undefined {
   if (name === 'ext') {
     return {
       metadata,
-      spec: { type: 'ExternalName', externalName: 's1.a.svc.cluster.local', ports: [{ name: 'http', port: 80 }] },
+      spec: {
+        type: 'ExternalName',
+        externalName: 's1.a.svc.cluster.local',
+        ports: [{ name: 'http', port: 80 }],
+      },
     };
   }
   if (name === 'dns') {
@@ -57,7 +68,9 @@ function randomService(rnd: () => number, key: string): Service | undefined {
   const portName = pick(rnd, ['http', 'h2c', '']);
   return {
     metadata,
-    spec: { ports: [{ ...(portName ? { name: portName } : {}), port: 80, targetPort: pick(rnd, [8080, 8012]) }] },
+    spec: {
+      ports: [{ ...(portName ? { name: portName } : {}), port: 80, targetPort: pick(rnd, [8080, 8012]) }],
+    },
   };
 }
 
@@ -76,7 +89,8 @@ function randomSlices(rnd: () => number, key: string): EndpointSlice[] {
 
 function randomSecret(rnd: () => number, key: string): Secret | undefined {
   const [namespace = '', name = ''] = key.split('/');
-  if (name === 'bad') return { metadata: { name, namespace }, data: { 'tls.crt': 'eA==', 'tls.key': 'eA==' } };
+  if (name === 'bad')
+    return { metadata: { name, namespace }, data: { 'tls.crt': 'eA==', 'tls.key': 'eA==' } };
   if (rnd() < 0.15) return undefined;
   return { ...validCert, metadata: { name, namespace } }; // a new object: a changed Secret
 }
@@ -93,7 +107,10 @@ function randomSpec(rnd: () => number): IngressSpec {
         ...(rnd() < 0.2 ? { appendHeaders: { 'X-Path': pick(rnd, ['1', '2']) } } : {}),
         splits: Array.from({ length: 1 + Math.floor(rnd() * 2) }, () => {
           // A missing Service (translation fails, the last good IR stays) now and then.
-          const [serviceNamespace = '', serviceName = ''] = pick(rnd, rnd() < 0.1 ? SERVICES : SERVICES.slice(0, -1)).split('/');
+          const [serviceNamespace = '', serviceName = ''] = pick(
+            rnd,
+            rnd() < 0.1 ? SERVICES : SERVICES.slice(0, -1),
+          ).split('/');
           return {
             serviceNamespace,
             serviceName,
@@ -135,128 +152,134 @@ function canonical(r: FleetResources): Record<string, unknown> {
   };
 }
 
-const fleets: { key: string; opts: FleetRenderOptions }[] = Object.entries(goldenFleets).map(([key, opts]) => ({
-  key,
-  opts,
-}));
+const fleets: { key: string; opts: FleetRenderOptions }[] = Object.entries(goldenFleets).map(
+  ([key, opts]) => ({
+    key,
+    opts,
+  }),
+);
 
 describe('IncrementalGateway', () => {
-  test.each([1, 2, 3, 4, 5, 6])('equals the from-scratch functions after random changes (seed %i)', (seed) => {
-    const rnd = mulberry32(seed);
-    const world = new World();
-    for (const s of SERVICES) {
-      const svc = randomService(rnd, s);
-      if (svc) world.services.set(s, svc);
-      world.slices.set(s, randomSlices(rnd, s));
-    }
-    for (const s of SECRETS) {
-      const sec = randomSecret(rnd, s);
-      if (sec) world.secrets.set(s, sec);
-    }
-    const gw = new IncrementalGateway(fleets, world);
-    const ingresses = new Map<string, KIngress>();
-    const good = new Map<string, { ir: IngressIR; created: string }>();
-    let lastOutcomes = new Map<string, string>();
-    const lastTaken = new Map<string, Record<string, string>>();
-
-    const retranslate = (key: string) => {
-      const ing = ingresses.get(key);
-      if (!ing) {
-        good.delete(key);
-        gw.delete(key);
-        return;
+  test.each([1, 2, 3, 4, 5, 6])(
+    'equals the from-scratch functions after random changes (seed %i)',
+    (seed) => {
+      const rnd = mulberry32(seed);
+      const world = new World();
+      for (const s of SERVICES) {
+        const svc = randomService(rnd, s);
+        if (svc) world.services.set(s, svc);
+        world.slices.set(s, randomSlices(rnd, s));
       }
-      const res = translateIngress(ing, world);
-      const created = ing.metadata.creationTimestamp ?? '';
-      if (res.ok) good.set(key, { ir: res.ir, created });
-      const g = good.get(key);
-      if (g) gw.set(g.ir, g.created); // a failed translation keeps the last good IR
-    };
-    const readers = (ref: string) =>
-      [...ingresses.keys()].filter((k) => {
-        const ing = ingresses.get(k)!;
-        const ns = ing.metadata.namespace ?? '';
-        const reads = new Set(good.get(k)?.ir.services ?? []);
-        for (const r of ing.spec.rules ?? [])
-          for (const p of r.http?.paths ?? []) for (const s of p.splits) reads.add(`${s.serviceNamespace || ns}/${s.serviceName}`);
-        for (const t of ing.spec.tls ?? []) reads.add(`${t.secretNamespace || ns}/${t.secretName ?? ''}`);
-        return reads.has(ref);
-      });
+      for (const s of SECRETS) {
+        const sec = randomSecret(rnd, s);
+        if (sec) world.secrets.set(s, sec);
+      }
+      const gw = new IncrementalGateway(fleets, world);
+      const ingresses = new Map<string, KIngress>();
+      const good = new Map<string, { ir: IngressIR; created: string }>();
+      let lastOutcomes = new Map<string, string>();
+      const lastTaken = new Map<string, Record<string, string>>();
 
-    let kindsReported = 0;
-    for (let step = 0; step < 250; step++) {
-      const batch = 1 + Math.floor(rnd() * 3);
-      for (let b = 0; b < batch; b++) {
-        const op = rnd();
-        if (op < 0.55) {
-          const key = pick(rnd, KEYS);
-          const [namespace = '', name = ''] = key.split('/');
-          const old = ingresses.get(key);
-          ingresses.set(key, {
-            metadata: {
-              name,
-              namespace,
-              generation: (old?.metadata.generation ?? 0) + 1,
-              creationTimestamp: old?.metadata.creationTimestamp ?? pick(rnd, TIMES),
-            },
-            spec: randomSpec(rnd),
-          });
-          retranslate(key);
-        } else if (op < 0.7) {
-          const key = pick(rnd, KEYS);
-          ingresses.delete(key);
-          retranslate(key);
-        } else if (op < 0.8) {
-          const s = pick(rnd, SERVICES);
-          const svc = randomService(rnd, s);
-          if (svc) world.services.set(s, svc);
-          else world.services.delete(s);
-          for (const k of readers(s)) retranslate(k);
-        } else if (op < 0.9) {
-          const s = pick(rnd, SERVICES);
-          world.slices.set(s, randomSlices(rnd, s));
-          gw.refreshEndpoints([s]);
-        } else {
-          const s = pick(rnd, SECRETS);
-          const sec = randomSecret(rnd, s);
-          if (sec) world.secrets.set(s, sec);
-          else world.secrets.delete(s);
-          for (const k of readers(s)) retranslate(k);
-          gw.refreshSecrets([s]);
+      const retranslate = (key: string) => {
+        const ing = ingresses.get(key);
+        if (!ing) {
+          good.delete(key);
+          gw.delete(key);
+          return;
+        }
+        const res = translateIngress(ing, world);
+        const created = ing.metadata.creationTimestamp ?? '';
+        if (res.ok) good.set(key, { ir: res.ir, created });
+        const g = good.get(key);
+        if (g) gw.set(g.ir, g.created); // a failed translation keeps the last good IR
+      };
+      const readers = (ref: string) =>
+        [...ingresses.keys()].filter((k) => {
+          const ing = ingresses.get(k)!;
+          const ns = ing.metadata.namespace ?? '';
+          const reads = new Set(good.get(k)?.ir.services ?? []);
+          for (const r of ing.spec.rules ?? [])
+            for (const p of r.http?.paths ?? [])
+              for (const s of p.splits) reads.add(`${s.serviceNamespace || ns}/${s.serviceName}`);
+          for (const t of ing.spec.tls ?? []) reads.add(`${t.secretNamespace || ns}/${t.secretName ?? ''}`);
+          return reads.has(ref);
+        });
+
+      let kindsReported = 0;
+      for (let step = 0; step < 250; step++) {
+        const batch = 1 + Math.floor(rnd() * 3);
+        for (let b = 0; b < batch; b++) {
+          const op = rnd();
+          if (op < 0.55) {
+            const key = pick(rnd, KEYS);
+            const [namespace = '', name = ''] = key.split('/');
+            const old = ingresses.get(key);
+            ingresses.set(key, {
+              metadata: {
+                name,
+                namespace,
+                generation: (old?.metadata.generation ?? 0) + 1,
+                creationTimestamp: old?.metadata.creationTimestamp ?? pick(rnd, TIMES),
+              },
+              spec: randomSpec(rnd),
+            });
+            retranslate(key);
+          } else if (op < 0.7) {
+            const key = pick(rnd, KEYS);
+            ingresses.delete(key);
+            retranslate(key);
+          } else if (op < 0.8) {
+            const s = pick(rnd, SERVICES);
+            const svc = randomService(rnd, s);
+            if (svc) world.services.set(s, svc);
+            else world.services.delete(s);
+            for (const k of readers(s)) retranslate(k);
+          } else if (op < 0.9) {
+            const s = pick(rnd, SERVICES);
+            world.slices.set(s, randomSlices(rnd, s));
+            gw.refreshEndpoints([s]);
+          } else {
+            const s = pick(rnd, SECRETS);
+            const sec = randomSecret(rnd, s);
+            if (sec) world.secrets.set(s, sec);
+            else world.secrets.delete(s);
+            for (const k of readers(s)) retranslate(k);
+            gw.refreshSecrets([s]);
+          }
+        }
+
+        const { outcomes, fleets: changedFleets } = gw.flush();
+        const want = resolveConflicts([...good.values()]);
+        const nowOutcomes = new Map<string, string>();
+        for (const a of want.accepted) nowOutcomes.set(a.key, 'accepted');
+        for (const [k, c] of want.conflicts) nowOutcomes.set(k, `conflict ${c.host} ${c.owner}`);
+        for (const k of good.keys()) {
+          const c = gw.conflict(k);
+          expect([k, gw.isAccepted(k) ? 'accepted' : `conflict ${c?.host} ${c?.owner}`]).toEqual([
+            k,
+            nowOutcomes.get(k),
+          ]);
+        }
+        for (const k of new Set([...nowOutcomes.keys(), ...lastOutcomes.keys()])) {
+          if (nowOutcomes.get(k) !== lastOutcomes.get(k)) expect([k, outcomes.has(k)]).toEqual([k, true]);
+        }
+        lastOutcomes = nowOutcomes;
+
+        for (const { key, opts } of fleets) {
+          const got = canonical(gw.resources(key)!);
+          expect(got).toEqual(canonical(renderFleet(opts, want.accepted, world)));
+          // Every kind that changed since the previous flush was reported as changed.
+          const reported = changedFleets.get(key) ?? {};
+          const now = Object.fromEntries(RESOURCE_KINDS.map((k) => [k, JSON.stringify(got[k])]));
+          const before = lastTaken.get(key);
+          for (const kind of RESOURCE_KINDS) {
+            if (kind in reported) kindsReported++;
+            else if (before) expect([kind, now[kind]]).toEqual([kind, before[kind]]);
+          }
+          lastTaken.set(key, now);
         }
       }
-
-      const { outcomes, fleets: changedFleets } = gw.flush();
-      const want = resolveConflicts([...good.values()]);
-      const nowOutcomes = new Map<string, string>();
-      for (const a of want.accepted) nowOutcomes.set(a.key, 'accepted');
-      for (const [k, c] of want.conflicts) nowOutcomes.set(k, `conflict ${c.host} ${c.owner}`);
-      for (const k of good.keys()) {
-        const c = gw.conflict(k);
-        expect([k, gw.isAccepted(k) ? 'accepted' : `conflict ${c?.host} ${c?.owner}`]).toEqual([
-          k,
-          nowOutcomes.get(k),
-        ]);
-      }
-      for (const k of new Set([...nowOutcomes.keys(), ...lastOutcomes.keys()])) {
-        if (nowOutcomes.get(k) !== lastOutcomes.get(k)) expect([k, outcomes.has(k)]).toEqual([k, true]);
-      }
-      lastOutcomes = nowOutcomes;
-
-      for (const { key, opts } of fleets) {
-        const got = canonical(gw.resources(key)!);
-        expect(got).toEqual(canonical(renderFleet(opts, want.accepted, world)));
-        // Every kind that changed since the previous flush was reported as changed.
-        const reported = changedFleets.get(key) ?? {};
-        const now = Object.fromEntries(RESOURCE_KINDS.map((k) => [k, JSON.stringify(got[k])]));
-        const before = lastTaken.get(key);
-        for (const kind of RESOURCE_KINDS) {
-          if (kind in reported) kindsReported++;
-          else if (before) expect([kind, now[kind]]).toEqual([kind, before[kind]]);
-        }
-        lastTaken.set(key, now);
-      }
-    }
-    expect(kindsReported).toBeGreaterThan(100); // the sequence exercised real changes
-  });
+      expect(kindsReported).toBeGreaterThan(100); // the sequence exercised real changes
+    },
+  );
 });

@@ -3,10 +3,36 @@
 // changed: the KIngresses whose outcome (accepted / DomainConflict) changed, so their status is
 // re-evaluated, and per fleet only the resource kinds that changed. Pure: no I/O, no clock.
 import type { FleetRenderOptions, FleetResources } from '../render/fleet.ts';
-import { FleetAssembler } from '../render/assembler.ts';
+import { FleetAssembler, type ResourceKind } from '../render/assembler.ts';
 import { HostClaims, type Conflict } from '../translate/conflicts.ts';
 import type { IngressIR } from '../translate/ir.ts';
 import type { Lookups } from '../translate/lookups.ts';
+import type { SnapshotInput } from '../xds/cache.ts';
+import {
+  TYPE_CLUSTER,
+  TYPE_ENDPOINT,
+  TYPE_LISTENER,
+  TYPE_ROUTE,
+  TYPE_SECRET,
+  type TypeUrl,
+} from '../xds/protos.ts';
+
+const TYPE_OF: Record<ResourceKind, TypeUrl> = {
+  listeners: TYPE_LISTENER,
+  routes: TYPE_ROUTE,
+  clusters: TYPE_CLUSTER,
+  endpoints: TYPE_ENDPOINT,
+  secrets: TYPE_SECRET,
+};
+
+/** The changed kinds of a fleet as an xDS snapshot update (type URL → complete map). */
+export function snapshotOf(res: Partial<FleetResources>): SnapshotInput {
+  const out: Record<string, ReadonlyMap<string, object>> = {};
+  for (const [kind, map] of Object.entries(res) as [ResourceKind, ReadonlyMap<string, object>][]) {
+    out[TYPE_OF[kind]] = map;
+  }
+  return out;
+}
 
 export interface FlushResult {
   /** KIngress keys whose outcome changed (added, removed, accepted, or another conflict). */

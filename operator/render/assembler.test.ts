@@ -8,6 +8,8 @@ import { resolveConflicts } from '../translate/conflicts.ts';
 import { translateIngress } from '../translate/ingress.ts';
 import type { IngressIR } from '../translate/ir.ts';
 import { lookupsFromObjects } from '../translate/lookups.ts';
+import { mulberry32 } from '../translate/prng.ts';
+import type { KIngress } from '../api/kingress.ts';
 import { FleetAssembler } from './assembler.ts';
 import { renderFleet, type FleetResources } from './fleet.ts';
 import { goldenCases, goldenDir, goldenFleets, loadCase } from './golden-cases.ts';
@@ -39,6 +41,59 @@ describe('FleetAssembler', () => {
       // Insertion order must not matter: add in reverse key order.
       for (const ir of [...accepted].reverse()) a.set(ir);
       expect(sortedMaps(a.resources())).toEqual(sortedMaps(renderFleet(opts, accepted, lookups)));
+    }
+  });
+
+  test('a bulk load in random order with replacements and deletions equals renderFleet', () => {
+    const rnd = mulberry32(7);
+    const services = Array.from({ length: 20 }, (_, i) => ({
+      metadata: { name: `s${i}`, namespace: 'ns' },
+      spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+    }));
+    const lookups = lookupsFromObjects({ services });
+    const mk = (i: number, gen: number): IngressIR => {
+      const ing: KIngress = {
+        metadata: { name: `k${i}`, namespace: 'ns', generation: gen },
+        spec: {
+          rules: [
+            {
+              hosts: [`k${i}.example.com`],
+              http: {
+                paths: [
+                  {
+                    splits: [
+                      { serviceNamespace: 'ns', serviceName: `s${Math.floor(rnd() * 20)}`, servicePort: 80 },
+                    ],
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      };
+      const r = translateIngress(ing, lookups);
+      if (!r.ok) throw new Error(r.problem.message);
+      return r.ir;
+    };
+    const a = new FleetAssembler(goldenFleets.external!, lookups);
+    const live = new Map<string, IngressIR>();
+    for (let step = 0; step < 3; step++) {
+      // > 64 inserts per batch (the bulk path), in random order, with some replaced and deleted.
+      for (let n = 0; n < 150; n++) {
+        const i = Math.floor(rnd() * 200);
+        if (rnd() < 0.2) {
+          a.delete(`ns/k${i}`);
+          live.delete(`ns/k${i}`);
+        } else {
+          const ir = mk(i, step + 1);
+          a.set(ir);
+          live.set(ir.key, ir);
+        }
+      }
+      const accepted = [...live.values()].sort((x, y) => (x.key < y.key ? -1 : 1));
+      expect(sortedMaps(a.resources())).toEqual(
+        sortedMaps(renderFleet(goldenFleets.external!, accepted, lookups)),
+      );
     }
   });
 
@@ -95,7 +150,7 @@ describe('FleetAssembler', () => {
         },
       ],
     });
-    Object.assign(lookups, { endpointSlices: lookups2.endpointSlices });
+    Object.assign(lookups, { endpointSlices: (ns: string, svc: string) => lookups2.endpointSlices(ns, svc) });
     a.refreshEndpoints([`${svc.namespace}/${svc.service}`]);
     expect(Object.keys(a.take())).toEqual(['endpoints']);
     expect(JSON.stringify(a.resources().endpoints.get(cluster))).toContain('10.9.9.9');

@@ -9,34 +9,90 @@ import type { Lookups } from '../translate/lookups.ts';
 import { renderCluster } from './cluster.ts';
 import { endpointAddresses, renderLoadAssignment } from './endpoints.ts';
 import { vhostsOf, visibilityPart, type FleetRenderOptions, type FleetResources } from './fleet.ts';
-import { HTTP_ROUTE_CONFIG, HTTPS_ROUTE_CONFIG, renderHttpListener, renderHttpsListener, tlsChains } from './listener.ts';
+import {
+  HTTP_ROUTE_CONFIG,
+  HTTPS_ROUTE_CONFIG,
+  renderHttpListener,
+  renderHttpsListener,
+  tlsChains,
+} from './listener.ts';
 import { renderSecret } from './secret.ts';
 import type { Json } from './types.ts';
 
 export type ResourceKind = keyof FleetResources;
-export const RESOURCE_KINDS: readonly ResourceKind[] = ['listeners', 'routes', 'clusters', 'endpoints', 'secrets'];
+export const RESOURCE_KINDS: readonly ResourceKind[] = [
+  'listeners',
+  'routes',
+  'clusters',
+  'endpoints',
+  'secrets',
+];
 
 interface Entry {
   ir: IngressIR;
   http: Json[];
   https: Json[];
-  /** Clusters this KIngress's routes use in this fleet, by name. */
-  clusters: Map<string, ClusterIR>;
+  /** Clusters this KIngress's routes use in this fleet. */
+  clusters: ClusterIR[];
   tls: TlsIR[];
   /** Distinct secrets of `tls`. */
-  secrets: string[];
+  secrets: readonly string[];
 }
 
 interface ClusterSlot {
-  /** KIngress key → the ClusterIR it carries for this name. renderFleet keeps the last one in key order. */
-  users: Map<string, ClusterIR>;
+  /**
+   * KIngress key → the ClusterIR it carries for this name; renderFleet keeps the last one in key
+   * order (the winner). Most clusters serve one KIngress: that user is kept inline, not in a Map.
+   */
+  soloKey: string | undefined;
+  soloIR: ClusterIR | undefined;
+  many: Map<string, ClusterIR> | undefined;
   winner: string;
-  /** JSON of the winner's ClusterIR: an equal replacement re-renders nothing. */
-  source: string;
+  /** The ClusterIR `json` was rendered from; an equal replacement re-renders nothing. */
+  current: ClusterIR | undefined;
   json: Json;
   /** `<ns>/<service>` whose EndpointSlices feed this cluster (EDS clusters only). */
   service: string | undefined;
 }
+
+function userOf(slot: ClusterSlot, key: string): ClusterIR | undefined {
+  return slot.many ? slot.many.get(key) : slot.soloKey === key ? slot.soloIR : undefined;
+}
+
+function setUser(slot: ClusterSlot, key: string, c: ClusterIR): void {
+  if (slot.many) slot.many.set(key, c);
+  else if (slot.soloKey === undefined || slot.soloKey === key) {
+    slot.soloKey = key;
+    slot.soloIR = c;
+  } else {
+    slot.many = new Map([[slot.soloKey, slot.soloIR!]]);
+    slot.many.set(key, c);
+    slot.soloKey = undefined;
+    slot.soloIR = undefined;
+  }
+}
+
+/** Removes a user; returns how many remain. */
+function deleteUser(slot: ClusterSlot, key: string): number {
+  if (slot.many) {
+    slot.many.delete(key);
+    return slot.many.size;
+  }
+  if (slot.soloKey === key) {
+    slot.soloKey = undefined;
+    slot.soloIR = undefined;
+  }
+  return slot.soloKey === undefined ? 0 : 1;
+}
+
+function lastUser(slot: ClusterSlot): string {
+  if (!slot.many) return slot.soloKey ?? '';
+  let last = '';
+  for (const k of slot.many.keys()) if (k > last) last = k;
+  return last;
+}
+
+const NONE: readonly never[] = [];
 
 interface SecretSlot {
   refs: number;
@@ -84,6 +140,8 @@ export class FleetAssembler {
   private order: Entry[] = [];
   /** Entries were appended in bulk (or deleted meanwhile): sort and prune before use. */
   private unsorted = false;
+  /** Inserts since the order was last used: beyond a few, appending and sorting once is cheaper. */
+  private inserts = 0;
   private httpCount = 0;
   private httpsCount = 0;
   private readonly clusterSlots = new Map<string, ClusterSlot>();
@@ -123,11 +181,13 @@ export class FleetAssembler {
     }
     const part = visibilityPart(ir, this.opts.visibility);
     const rendered = vhostsOf(ir, this.opts.visibility);
-    const clusters = new Map<string, ClusterIR>();
+    const clusters: ClusterIR[] = [];
     if (part.vhosts.length > 0) {
-      const used = new Set<string>();
-      for (const vh of part.vhosts) for (const r of vh.routes) for (const t of r.targets) used.add(t.cluster);
-      for (const c of ir.clusters) if (used.has(c.name)) clusters.set(c.name, c);
+      for (const c of ir.clusters) {
+        if (part.vhosts.some((vh) => vh.routes.some((r) => r.targets.some((t) => t.cluster === c.name)))) {
+          clusters.push(c);
+        }
+      }
     }
     const entry: Entry = {
       ir,
@@ -135,7 +195,7 @@ export class FleetAssembler {
       https: rendered.https,
       clusters,
       tls: part.tls,
-      secrets: [...new Set(part.tls.map((t) => t.secret))],
+      secrets: part.tls.length === 0 ? NONE : [...new Set(part.tls.map((t) => t.secret))],
     };
     if (!old) {
       this.insert(entry);
@@ -258,8 +318,7 @@ export class FleetAssembler {
   }
 
   private insert(e: Entry): void {
-    const last = this.order[this.order.length - 1];
-    if (this.unsorted || (last !== undefined && last.ir.key > e.ir.key && this.order.length > 64)) {
+    if (this.unsorted || ++this.inserts > 64) {
       // Bulk load (start-up, gateway change): append now, sort once when assembling.
       this.order.push(e);
       this.unsorted = true;
@@ -283,60 +342,68 @@ export class FleetAssembler {
   }
 
   private sorted(): Entry[] {
+    this.inserts = 0;
     if (this.unsorted) {
       this.unsorted = false;
-      this.order = this.order.filter((e) => this.entries.get(e.ir.key) === e).sort((a, b) => byKey(a.ir.key, b.ir.key));
+      this.order = this.order
+        .filter((e) => this.entries.get(e.ir.key) === e)
+        .sort((a, b) => byKey(a.ir.key, b.ir.key));
     }
     return this.order;
   }
 
-  private updateClusters(
-    key: string,
-    before: Map<string, ClusterIR> | undefined,
-    after: Map<string, ClusterIR> | undefined,
-  ): void {
-    for (const [name, c] of after ?? []) {
-      if (before?.get(name) === c) continue;
-      let slot = this.clusterSlots.get(name);
+  private updateClusters(key: string, before: ClusterIR[] | undefined, after: ClusterIR[] | undefined): void {
+    for (const c of after ?? NONE) {
+      if (before?.includes(c)) continue;
+      let slot = this.clusterSlots.get(c.name);
       if (!slot) {
-        slot = { users: new Map(), winner: key, source: '', json: {}, service: undefined };
-        this.clusterSlots.set(name, slot);
+        slot = {
+          soloKey: undefined,
+          soloIR: undefined,
+          many: undefined,
+          winner: key,
+          current: undefined,
+          json: {},
+          service: undefined,
+        };
+        this.clusterSlots.set(c.name, slot);
       }
-      slot.users.set(key, c);
+      setUser(slot, key, c);
       if (key >= slot.winner) {
         slot.winner = key;
-        this.renderClusterSlot(name, slot);
+        this.renderClusterSlot(c.name, slot);
       }
     }
-    for (const name of before?.keys() ?? []) {
-      if (after?.has(name)) continue;
-      const slot = this.clusterSlots.get(name);
-      if (!slot) continue;
-      slot.users.delete(key);
-      if (slot.users.size === 0) {
-        this.clusterSlots.delete(name);
-        this.clusters.delete(name);
+    for (const c of before ?? NONE) {
+      if (after?.some((a) => a.name === c.name)) continue;
+      const slot = this.clusterSlots.get(c.name);
+      if (!slot || userOf(slot, key) === undefined) continue;
+      if (deleteUser(slot, key) === 0) {
+        this.clusterSlots.delete(c.name);
+        this.clusters.delete(c.name);
         this.changed.add('clusters');
-        this.setService(name, slot.service, undefined);
-        if (this.endpoints.delete(name)) this.changed.add('endpoints');
+        this.setService(c.name, slot.service, undefined);
+        if (this.endpoints.delete(c.name)) this.changed.add('endpoints');
       } else if (slot.winner === key) {
-        let winner = '';
-        for (const k of slot.users.keys()) if (k > winner) winner = k;
-        slot.winner = winner;
-        this.renderClusterSlot(name, slot);
+        slot.winner = lastUser(slot);
+        this.renderClusterSlot(c.name, slot);
       }
     }
   }
 
   private renderClusterSlot(name: string, slot: ClusterSlot): void {
-    const c = slot.users.get(slot.winner)!;
-    const source = JSON.stringify(c);
-    if (source === slot.source) return;
-    slot.source = source;
+    const c = userOf(slot, slot.winner)!;
+    if (c === slot.current) return;
+    if (slot.current && JSON.stringify(c) === JSON.stringify(slot.current)) {
+      slot.current = c; // equal: keep the rendered objects (nothing to send)
+      return;
+    }
+    slot.current = c;
     slot.json = renderClusterOnce(c);
     this.clusters.set(name, slot.json);
     this.changed.add('clusters');
-    const service = c.kind === 'eds' && c.endpoints ? `${c.endpoints.namespace}/${c.endpoints.service}` : undefined;
+    const service =
+      c.kind === 'eds' && c.endpoints ? `${c.endpoints.namespace}/${c.endpoints.service}` : undefined;
     this.setService(name, slot.service, service);
     slot.service = service;
     this.renderEndpoints(name, slot, false);
@@ -360,7 +427,7 @@ export class FleetAssembler {
   }
 
   private renderEndpoints(name: string, slot: ClusterSlot, compare: boolean): void {
-    const c = slot.users.get(slot.winner)!;
+    const c = slot.current!;
     if (c.kind !== 'eds' || !c.endpoints) {
       if (this.endpoints.delete(name)) this.changed.add('endpoints');
       return;

@@ -48,13 +48,56 @@ export function probeOnce(t: ProbeTarget, hash: string, timeoutMs = 1000): Promi
   });
 }
 
+/**
+ * Bounds the probe requests in flight across all rounds, like the fixed worker pool of Knative's
+ * prober: thousands of KIngresses created at once must not turn into tens of thousands of
+ * concurrent connections (a probe storm that starves the operator and the Envoys). FIFO.
+ */
+export class ProbeLimiter {
+  readonly max: number;
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(max: number) {
+    this.max = max;
+  }
+
+  get inFlight(): number {
+    return this.active;
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active < this.max) this.active++;
+    else await new Promise<void>((r) => this.waiting.push(r)); // the releaser hands its slot over
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}
+
 export interface ProbeRound {
   readonly done: Promise<boolean>;
   cancel(): void;
 }
 
-/** Probes all targets until each answers with the hash; resolves true, or false when cancelled. */
-export function probeAll(targets: ProbeTarget[], hash: string, maxDelayMs = 2000): ProbeRound {
+/**
+ * Probes all targets until each answers with the hash; resolves true, or false when cancelled.
+ * With a limiter, every request waits for a slot (a cancelled round gives its turns up at once).
+ */
+export function probeAll(
+  targets: ProbeTarget[],
+  hash: string,
+  maxDelayMs = 2000,
+  limiter?: ProbeLimiter,
+): ProbeRound {
   let cancelled = false;
   const timers = new Map<NodeJS.Timeout, () => void>();
   const sleep = (ms: number) =>
@@ -68,7 +111,11 @@ export function probeAll(targets: ProbeTarget[], hash: string, maxDelayMs = 2000
   const one = async (t: ProbeTarget): Promise<void> => {
     let delay = 50;
     while (!cancelled) {
-      if ((await probeOnce(t, hash)) === 'ok') return;
+      const verdict = limiter
+        ? await limiter.run(() => (cancelled ? Promise.resolve<ProbeVerdict>('retry') : probeOnce(t, hash)))
+        : await probeOnce(t, hash);
+      if (verdict === 'ok') return;
+      if (cancelled) break;
       await sleep(delay);
       delay = Math.min(delay * 2, maxDelayMs);
     }

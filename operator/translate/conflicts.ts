@@ -138,7 +138,8 @@ function less(a: { key: string; created: string }, b: { key: string; created: st
  */
 export class HostClaims {
   private readonly entries = new Map<string, Claimant>();
-  private readonly claimants: Record<Side, Map<string, Set<string>>> = {
+  /** host → the key claiming it, or the keys when several do (most hosts have one claimant). */
+  private readonly claimants: Record<Side, Map<string, string | Set<string>>> = {
     external: new Map(),
     local: new Map(),
   };
@@ -162,13 +163,12 @@ export class HostClaims {
     };
     this.entries.set(key, e);
     for (const side of SIDES) {
+      const claims = this.claimants[side];
       for (const host of e.hosts[side]) {
-        let set = this.claimants[side].get(host);
-        if (!set) {
-          set = new Set();
-          this.claimants[side].set(host, set);
-        }
-        set.add(key);
+        const c = claims.get(host);
+        if (c === undefined || c === key) claims.set(host, key);
+        else if (typeof c === 'string') claims.set(host, new Set([c, key]));
+        else c.add(key);
       }
     }
     this.queue.push(key, created);
@@ -249,10 +249,14 @@ export class HostClaims {
   private release(key: string, e: Claimant): void {
     if (e.accepted) this.disown(key, e);
     for (const side of SIDES) {
+      const claims = this.claimants[side];
       for (const host of e.hosts[side]) {
-        const set = this.claimants[side].get(host);
-        set?.delete(key);
-        if (set?.size === 0) this.claimants[side].delete(host);
+        const c = claims.get(host);
+        if (c === key) claims.delete(host);
+        else if (typeof c === 'object') {
+          c.delete(key);
+          if (c.size === 1) claims.set(host, c.values().next().value!);
+        }
       }
     }
     e.accepted = false;
@@ -270,7 +274,8 @@ export class HostClaims {
   private enqueueYounger(key: string, e: Claimant): void {
     for (const side of SIDES) {
       for (const host of e.hosts[side]) {
-        for (const other of this.claimants[side].get(host) ?? []) {
+        const c = this.claimants[side].get(host);
+        for (const other of typeof c === 'string' ? [c] : (c ?? [])) {
           if (other === key) continue;
           const o = this.entries.get(other);
           if (o && olderFirst(e.created, key, o.created, other) < 0) {

@@ -1,0 +1,140 @@
+// Benchmark (prints figures, asserts nothing): RSS of the operator process with 1k and 10k
+// KIngresses. A real kube-apiserver + etcd; the operator runs as its own process
+// (`node operator/cli.ts operator`, local Envoy fleets), so its RSS is measured alone; one real
+// backend listens on the root side of the operator's network (198.18.N.1) so every KIngress is
+// probed and becomes Ready. The RSS is read once all are Ready and a few seconds have passed.
+//   node bench/rss.ts [N ...]      (default 1000 10000; each N adds to the previous)
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { KubeRest } from '../operator/kube/rest.ts';
+import { newLogger } from '../operator/log.ts';
+import { knativeGatewayCrd } from '../operator/gen/knativegateway-crd.ts';
+import { ensureNamespace, sampleGateway, TEST_NAMESPACE } from '../test/e2e/harness.ts';
+import { startControlPlane } from '../test/env/control-plane.ts';
+import { applyManifests } from '../test/env/manifests.ts';
+import { envoyBin } from '../test/env/paths.ts';
+import { createMany, rssOf, waitReadyCount } from './cluster.ts';
+import { sizes } from './fixtures.ts';
+
+const root = join(import.meta.dirname, '..');
+const BACKEND_PORT = 18080;
+const log = newLogger('bench', process.env.KGW_LOG_LEVEL ?? 'warn');
+
+function waitForLine(proc: ChildProcess, what: string, match: (line: string) => boolean, timeoutMs: number) {
+  return new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs} ms`)), timeoutMs);
+    const lines = createInterface({ input: proc.stdout! });
+    lines.on('line', (line) => {
+      if (!match(line)) return;
+      clearTimeout(timer);
+      resolve(line);
+    });
+    proc.once('exit', (code) => reject(new Error(`${what}: process exited with ${code}`)));
+  });
+}
+
+const cp = await startControlPlane({ log });
+const workDir = mkdtempSync(join(tmpdir(), 'kgw-bench-rss-'));
+const logFile = join(tmpdir(), `kgw-bench-rss-operator-${process.pid}.log`);
+const procs: ChildProcess[] = [];
+let failed = true;
+try {
+  const kc = cp.kubeConfig();
+  const rest = new KubeRest(kc);
+  await applyManifests(kc, [join(root, 'test/env/crds/knative'), knativeGatewayCrd()]);
+  await ensureNamespace(rest, TEST_NAMESPACE);
+  await applyManifests(kc, [sampleGateway]);
+
+  const operator = spawn(
+    process.execPath,
+    [
+      join(root, 'operator/cli.ts'),
+      'operator',
+      '--kubeconfig',
+      cp.kubeconfigPath,
+      '--work-dir',
+      workDir,
+      '--envoy-bin',
+      envoyBin(),
+      '--log-level',
+      process.env.KGW_BENCH_OPERATOR_LOG_LEVEL ?? 'info',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  procs.push(operator);
+  // The operator's log goes to a file, kept when something fails.
+  const logStream = createWriteStream(logFile);
+  operator.stdout?.on('data', (chunk: Buffer) => logStream.write(chunk));
+  const started = await waitForLine(
+    operator,
+    'operator start',
+    (l) => l.includes('"operator started"'),
+    120_000,
+  );
+  const subnet = /198\.18\.(\d+)\.0/.exec(started)?.[1];
+  if (!subnet) throw new Error(`no subnet in ${started}`);
+  const address = `198.18.${subnet}.1`;
+
+  const backend = spawn(
+    process.execPath,
+    [
+      join(root, 'test/backends/main.ts'),
+      '--kind',
+      'runtime',
+      '--host',
+      address,
+      '--port',
+      String(BACKEND_PORT),
+      '--suffix=bench',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  procs.push(backend);
+  await waitForLine(backend, 'backend READY', (l) => l.includes('READY'), 20_000);
+  await rest.request('POST', `/api/v1/namespaces/${TEST_NAMESPACE}/services`, {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'bench', namespace: TEST_NAMESPACE },
+    spec: { ports: [{ name: 'http', port: 80, targetPort: BACKEND_PORT }] },
+  });
+  await rest.request('POST', `/apis/discovery.k8s.io/v1/namespaces/${TEST_NAMESPACE}/endpointslices`, {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name: 'bench-1',
+      namespace: TEST_NAMESPACE,
+      labels: { 'kubernetes.io/service-name': 'bench' },
+    },
+    addressType: 'IPv4',
+    ports: [{ name: 'http', port: BACKEND_PORT }],
+    endpoints: [{ addresses: [address], conditions: { ready: true } }],
+  });
+
+  const pid = operator.pid ?? 0;
+  console.log(`bench rss n=0 operator_rss_mib=${rssOf(pid).toFixed(0)}`);
+  let have = 0;
+  for (const n of sizes([1000, 10000])) {
+    const t0 = Date.now();
+    await createMany(cp, 'rss-', have, n, 'bench');
+    have = n;
+    await waitReadyCount(rest, n, 600_000);
+    const readyMs = Date.now() - t0;
+    await new Promise((r) => setTimeout(r, 5000));
+    console.log(`bench rss n=${n} operator_rss_mib=${rssOf(pid).toFixed(0)} all_ready_ms=${readyMs}`);
+  }
+  failed = false;
+} finally {
+  for (const p of procs.reverse()) {
+    if (p.exitCode !== null) continue;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+  }
+  await cp.stop();
+  rmSync(workDir, { recursive: true, force: true });
+  if (failed) console.error(`operator log: ${logFile}`);
+  else rmSync(logFile, { force: true });
+}

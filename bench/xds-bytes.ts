@@ -1,0 +1,166 @@
+// Benchmark (prints figures, asserts nothing): xDS bytes pushed per change. N KIngresses go
+// through the incremental pipeline into a real XdsServer; a real grpc-js ADS client
+// (operator/xds/client.ts) subscribes the way Envoy does (LDS/CDS wildcard, then RDS and EDS by
+// name), ACKs everything, and XdsServer.stats() is read before and after each change:
+//   spec      one KIngress spec change (a split's header: new probe hash, new routes)
+//   endpoint  one EndpointSlice change of a Service in use (must send EDS only)
+// for delta and state-of-the-world streams. Also the server-side setSnapshot time (encoding).
+//   node bench/xds-bytes.ts [N ...]      (default 1000 10000)
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EndpointSlice } from '../operator/api/core.ts';
+import { IncrementalGateway, snapshotOf } from '../operator/controller/incremental.ts';
+import { newLogger } from '../operator/log.ts';
+import type { FleetResources } from '../operator/render/fleet.ts';
+import { translateIngress } from '../operator/translate/ingress.ts';
+import { lookupsFromObjects, type Lookups } from '../operator/translate/lookups.ts';
+import { AdsClient, isDelta, resourceNames, type AdsResponse } from '../operator/xds/client.ts';
+import {
+  TYPE_CLUSTER,
+  TYPE_ENDPOINT,
+  TYPE_LISTENER,
+  TYPE_ROUTE,
+  TYPE_SHORT,
+  TYPE_URLS,
+  type TypeUrl,
+} from '../operator/xds/protos.ts';
+import { XdsServer } from '../operator/xds/server.ts';
+import type { AckEvent, XdsStats } from '../operator/xds/types.ts';
+import { CREATED, FLEETS, fmt, ingress, ms, objects, sizes } from './fixtures.ts';
+
+const FLEET = FLEETS[0]!.key; // the external fleet
+const QUIET_MS = 300;
+
+/**
+ * Drives one stream like Envoy until it is closed: ACK every response, follow CDS with EDS names
+ * and LDS with RDS names.
+ */
+async function drive(
+  c: AdsClient,
+  state: { eds: Set<string>; rds: Set<string>; closed: boolean },
+): Promise<void> {
+  for (let i = 0; i < 100_000 && !state.closed; i++) {
+    let r: AdsResponse;
+    try {
+      r = await c.next(1000);
+    } catch {
+      continue; // nothing for a second; look again (bounded)
+    }
+    c.ack(r);
+    const names = isDelta(r) ? r.resources.map((x) => x.name) : resourceNames(r);
+    if (r.type_url === TYPE_CLUSTER) {
+      const fresh = names.filter((n) => !state.eds.has(n));
+      for (const n of fresh) state.eds.add(n);
+      if (fresh.length > 0) c.subscribe(TYPE_ENDPOINT, isDelta(r) ? fresh : [...state.eds]);
+    }
+    if (r.type_url === TYPE_LISTENER) {
+      // kgw's listeners name their route configuration after themselves (http, https).
+      const fresh = names.filter((n) => !state.rds.has(n));
+      for (const n of fresh) state.rds.add(n);
+      if (fresh.length > 0) c.subscribe(TYPE_ROUTE, isDelta(r) ? fresh : [...state.rds]);
+    }
+  }
+}
+
+/** Resolves once the stream has ACKed the fleet's current version of every type, then a quiet spell. */
+async function settled(server: XdsServer, nodeId: string): Promise<void> {
+  for (const t of [TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE] as TypeUrl[]) {
+    const v = server.snapshotVersion(FLEET, t);
+    if (v === undefined) continue;
+    const match = (e: AckEvent) => e.nodeId === nodeId && (e.version === v || e.version.startsWith(`${v}+`));
+    await server.waitForAck(FLEET, t, match, 120_000);
+  }
+  await new Promise((r) => setTimeout(r, QUIET_MS));
+}
+
+function diff(a: XdsStats, b: XdsStats): { total: number; byType: string; responses: number } {
+  let total = 0;
+  const parts: string[] = [];
+  for (const t of TYPE_URLS) {
+    const d = b.bytesSent[t] - a.bytesSent[t];
+    total += d;
+    parts.push(`${TYPE_SHORT[t].toLowerCase()}=${d}`);
+  }
+  return { total, byType: parts.join(' '), responses: b.responses - a.responses };
+}
+
+for (const n of sizes([1000, 10000])) {
+  const base = lookupsFromObjects(objects(n));
+  const sliceOverride = new Map<string, EndpointSlice[]>();
+  const lookups: Lookups = {
+    ...base,
+    endpointSlices: (ns, svc) => sliceOverride.get(`${ns}/${svc}`) ?? base.endpointSlices(ns, svc),
+  };
+  const gw = new IncrementalGateway(FLEETS, lookups);
+  for (let i = 0; i < n; i++) {
+    const r = translateIngress(ingress(i), lookups);
+    if (r.ok) gw.set(r.ir, CREATED);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'kgw-bench-xds-'));
+  const server = new XdsServer({ log: newLogger('xds', 'silent') });
+  await server.listen(`unix:${join(dir, 'xds.sock')}`);
+  const push = (fleets: Map<string, Partial<FleetResources>>): number => {
+    const t0 = process.hrtime.bigint();
+    for (const [fleet, res] of fleets) server.setSnapshot(fleet, snapshotOf(res));
+    return ms(t0);
+  };
+  const initialPush = push(gw.flush().fleets);
+  server.markSynced();
+
+  let gen = 2;
+  let endpointRound = 0;
+  for (const mode of ['delta', 'sotw'] as const) {
+    const c = new AdsClient(`unix:${join(dir, 'xds.sock')}`, mode, { id: `bench-${mode}`, cluster: FLEET });
+    const state = { eds: new Set<string>(), rds: new Set<string>(), closed: false };
+    const t0 = process.hrtime.bigint();
+    const before = server.stats();
+    c.subscribe(TYPE_CLUSTER);
+    c.subscribe(TYPE_LISTENER);
+    const driving = drive(c, state);
+    await settled(server, c.node.id);
+    const initial = diff(before, server.stats());
+    const initialMs = ms(t0) - QUIET_MS;
+    console.log(
+      `bench xds n=${n} mode=${mode} change=initial bytes=${initial.total} ${initial.byType} responses=${initial.responses} ` +
+        `sync_ms=${fmt(initialMs)} initial_setsnapshot_ms=${fmt(initialPush)}`,
+    );
+
+    // One KIngress spec change.
+    let s0 = server.stats();
+    const changed = translateIngress(ingress(7, gen++), lookups);
+    if (changed.ok) gw.set(changed.ir, CREATED);
+    const specPush = push(gw.flush().fleets);
+    await settled(server, c.node.id);
+    const spec = diff(s0, server.stats());
+    console.log(
+      `bench xds n=${n} mode=${mode} change=spec bytes=${spec.total} ${spec.byType} responses=${spec.responses} ` +
+        `setsnapshot_ms=${fmt(specPush)}`,
+    );
+
+    // One endpoint change: the 10% revision of KIngress 7 gets another address.
+    s0 = server.stats();
+    endpointRound++;
+    sliceOverride.set('ns7/app7-2', [
+      {
+        metadata: { name: 'app7-2-x', namespace: 'ns7', labels: { 'kubernetes.io/service-name': 'app7-2' } },
+        addressType: 'IPv4',
+        ports: [{ name: 'http', port: 8012 }],
+        endpoints: [{ addresses: ['10.0.7.2', `10.200.0.${endpointRound}`] }],
+      },
+    ]);
+    gw.refreshEndpoints(['ns7/app7-2']);
+    const epPush = push(gw.flush().fleets);
+    await settled(server, c.node.id);
+    const ep = diff(s0, server.stats());
+    console.log(
+      `bench xds n=${n} mode=${mode} change=endpoint bytes=${ep.total} ${ep.byType} responses=${ep.responses} ` +
+        `setsnapshot_ms=${fmt(epPush)}`,
+    );
+    state.closed = true;
+    c.close();
+    await driving;
+  }
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+}
