@@ -55,7 +55,13 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   const engine = new Engine({
     rest,
     log: o.log.child({ component: 'engine' }),
-    xds: { setSnapshot: (f, r) => xds.setSnapshot(f, r), markSynced: () => xds.markSynced() },
+    xds: {
+      setSnapshot: (f, r) => xds.setSnapshot(f, r),
+      markSynced: () => xds.markSynced(),
+      snapshotVersion: (f, t) => xds.snapshotVersion(f, t),
+      onAck: (cb) => xds.onAck(cb),
+      onNack: (cb) => xds.onNack(cb),
+    },
     runtime,
     gatewayConfig: (obj) => gatewayConfig(obj, o.log),
   });

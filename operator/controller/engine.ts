@@ -18,6 +18,9 @@ import { translateIngress } from '../translate/ingress.ts';
 import type { IngressIR, TranslateProblem } from '../translate/ir.ts';
 import type { Lookups } from '../translate/lookups.ts';
 import type { SnapshotInput } from '../xds/cache.ts';
+import { TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE, TYPE_SHORT, type TypeUrl } from '../xds/protos.ts';
+import type { AckEvent } from '../xds/types.ts';
+import { NackGuard } from './nack-guard.ts';
 import { IncrementalGateway, snapshotOf } from './incremental.ts';
 import { WrittenStatus } from './written.ts';
 
@@ -33,6 +36,10 @@ export interface SnapshotSink {
   /** Types not given keep their previous set (an endpoint change gives EDS only). */
   setSnapshot(fleet: string, resources: SnapshotInput): void;
   markSynced(): void;
+  /** Current version of a fleet's resource type (for NACK attribution). */
+  snapshotVersion?(fleet: string, typeUrl: TypeUrl): string | undefined;
+  onAck?(cb: (e: AckEvent) => void): unknown;
+  onNack?(cb: (e: AckEvent) => void): unknown;
 }
 
 export interface EngineOptions {
@@ -55,7 +62,14 @@ interface IngressState {
   gateway?: string;
   problem?: TranslateProblem;
   probe?: { hash: string; generation: number; round: ProbeRound };
+  /** The IR Envoy last accepted for this KIngress (what a NACK reverts to). */
+  served?: IngressIR;
+  /** Generation Envoy rejected: not pushed again until the spec changes. */
+  rejectedGeneration?: number;
 }
+
+/** Resource types a KIngress change can alter (NACKs of these are attributed to KIngresses). */
+const ATTRIBUTED_TYPES: TypeUrl[] = [TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE];
 
 /** Longest a change waits for the previous flush's coalescing window (see schedule()). */
 const MAX_COALESCE_MS = 500;
@@ -100,6 +114,10 @@ export class Engine {
   private readonly readyReplicas = new Map<string, Set<string>>();
   /** Gateway name → its incremental conflicts + fleet assembly. */
   private pipes = new Map<string, IncrementalGateway>();
+  /** Which KIngresses changed in each pushed version, to attribute NACKs. */
+  private readonly nacks = new NackGuard<IngressIR>();
+  /** KIngress IRs set on a gateway pipe in the current flush (pushed next). */
+  private readonly flushChanges = new Map<string, Map<string, IngressIR>>();
   /** Work counters (for benchmarks and debugging): flushes, KIngresses translated, xDS pushes. */
   readonly counters = { flushes: 0, translated: 0, pushes: 0, flushMs: 0, pushMs: 0 };
 
@@ -180,6 +198,8 @@ export class Engine {
       this.schedule();
     });
     o.runtime.onChange((fleetKey) => this.onFleetChange(fleetKey));
+    o.xds.onAck?.((e) => this.onAck(e));
+    o.xds.onNack?.((e) => this.onNack(e));
   }
 
   async start(): Promise<void> {
@@ -369,6 +389,12 @@ export class Engine {
       }
       const res = translateIngress(ing, { ...this.lookups, clusterDomain: gw.clusterDomain });
       const state: IngressState = prev ?? { created: ing.metadata.creationTimestamp ?? '' };
+      if (state.rejectedGeneration !== undefined && state.rejectedGeneration === ing.metadata.generation) {
+        // Envoy rejected this generation: keep serving what it accepted and keep the report.
+        this.statusDirty.add(k);
+        continue;
+      }
+      state.rejectedGeneration = undefined;
       if (res.ok) {
         state.good = res.ir;
         state.problem = undefined;
@@ -384,18 +410,30 @@ export class Engine {
       if (state.good) {
         this.pipes.get(gw.name)?.set(state.good, state.created);
         state.gateway = gw.name;
+        const changes = this.flushChanges.get(gw.name) ?? new Map<string, IngressIR>();
+        changes.set(k, state.good);
+        this.flushChanges.set(gw.name, changes);
       }
       this.setRefs(k, this.specRefs(ing, res.ok ? res.ir : undefined));
       this.statusDirty.add(k);
     }
-    for (const pipe of this.pipes.values()) {
+    for (const [gwName, pipe] of this.pipes) {
       if (this.endpointsDirty.size > 0) pipe.refreshEndpoints(this.endpointsDirty);
       if (this.secretsDirty.size > 0) pipe.refreshSecrets(this.secretsDirty);
       const { outcomes, fleets } = pipe.flush();
       // Outcome changes include a KIngress that wins a host because its owner went away.
       for (const k of outcomes) if (this.states.has(k)) this.statusDirty.add(k);
-      for (const [fleet, res] of fleets) this.push(fleet, res);
+      const changes = this.flushChanges.get(gwName) ?? new Map<string, IngressIR>();
+      for (const [fleet, res] of fleets) {
+        this.push(fleet, res);
+        if (changes.size === 0 || !this.o.xds.snapshotVersion) continue;
+        for (const t of ATTRIBUTED_TYPES) {
+          const version = this.o.xds.snapshotVersion(fleet, t);
+          if (version) this.nacks.pushed(fleet, t, version, changes);
+        }
+      }
     }
+    this.flushChanges.clear();
     this.endpointsDirty.clear();
     this.secretsDirty.clear();
     const pushes = this.counters.pushes - pushesBefore;
@@ -423,6 +461,42 @@ export class Engine {
     } finally {
       this.counters.pushMs += performance.now() - t0;
     }
+  }
+
+  /** Envoy accepted a version: the KIngresses changed in it are now served as pushed. */
+  private onAck(e: AckEvent): void {
+    for (const [k, ir] of this.nacks.acked(e.fleet, e.typeUrl, e.version)) {
+      const st = this.states.get(k);
+      if (st && st.good === ir) st.served = ir;
+    }
+  }
+
+  /**
+   * Envoy rejected a version: the KIngresses changed since the last ACK are reverted to what
+   * Envoy last accepted for them (or withdrawn) and get EnvoyRejected on their status.
+   */
+  private onNack(e: AckEvent): void {
+    const suspects = this.nacks.nacked(e.fleet, e.typeUrl, e.version);
+    for (const [k, ir] of suspects) {
+      const st = this.states.get(k);
+      const ing = this.ingresses.store.get(k);
+      if (!st || !ing || st.good !== ir) continue;
+      const message = `Envoy ${e.nodeId} rejected the ${TYPE_SHORT[e.typeUrl]} update: ${(e.error ?? '').slice(0, 500)}`;
+      this.log.warn(
+        { namespace: ing.metadata.namespace, name: ing.metadata.name, fleet: e.fleet, error: e.error },
+        'Envoy NACK attributed to KIngress',
+      );
+      st.problem = { reason: 'EnvoyRejected', message };
+      st.rejectedGeneration = ing.metadata.generation ?? 0;
+      st.probe?.round.cancel();
+      st.probe = undefined;
+      const pipe = st.gateway ? this.pipes.get(st.gateway) : undefined;
+      if (st.served) pipe?.set(st.served, st.created);
+      else pipe?.delete(k);
+      st.good = st.served;
+      this.statusDirty.add(k);
+    }
+    if (suspects.size > 0) this.schedule();
   }
 
   private lbStatus(g: GatewayConfig, visibility: 'ExternalIP' | 'ClusterLocal'): LoadBalancerIngressStatus[] {

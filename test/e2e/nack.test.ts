@@ -1,0 +1,71 @@
+// An Envoy NACK is attributed to the KIngress that caused it: it gets EnvoyRejected on its
+// status, Envoy keeps serving the last accepted config (including that KIngress's previous
+// version), other KIngresses keep being programmed, and fixing the spec makes it Ready again.
+// The trigger is a header value over Envoy's 16 KiB limit, which kgw does not check itself.
+import type { KIngress } from '../../operator/api/kingress.ts';
+import { httpRequest } from '../backends/client.ts';
+import { createReady, rule, split, updateIngressReady } from './conformance.ts';
+import {
+  TEST_NAMESPACE,
+  getIngress,
+  ingressPath,
+  publicGateway,
+  startEnv,
+  startTestBackend,
+  type Env,
+} from './harness.ts';
+
+let env: Env;
+beforeAll(async () => {
+  env = await startEnv();
+}, 180_000);
+afterAll(async () => {
+  await env?.stop();
+});
+
+async function waitReason(name: string, reason: string): Promise<KIngress> {
+  const deadline = Date.now() + 30_000;
+  let last: KIngress | undefined;
+  while (Date.now() < deadline) {
+    last = await getIngress(env, name);
+    const ready = last.status?.conditions?.find((c) => c.type === 'Ready');
+    if (last.status?.observedGeneration === last.metadata.generation && ready?.reason === reason) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${name}: no Ready reason ${reason}: ${JSON.stringify(last?.status)}`);
+}
+
+test('a NACKed KIngress is reported, reverted to its accepted config, and others keep flowing', async () => {
+  await startTestBackend(env, { name: 'nack-app' });
+  const header = (v: string) => ({ splits: [split('nack-app', { appendHeaders: { 'Who-Are-You': v } })] });
+  const ing = await createReady(env, 'nacked', { rules: [rule(['nacked.example.com'], [header('v1')])] });
+  const gw = await publicGateway(env, ing);
+  const who = async (host: string) => {
+    const res = await httpRequest({ address: gw.address, port: gw.port, host });
+    expect(res.status).toBe(200);
+    return res.json<{ request: { headers: Record<string, string[]> } }>().request.headers['Who-Are-You']?.[0];
+  };
+  expect(await who('nacked.example.com')).toBe('v1');
+
+  // Update with a value Envoy refuses.
+  const cur = await getIngress(env, 'nacked');
+  cur.spec.rules![0]!.http!.paths[0]!.splits[0]!.appendHeaders = { 'Who-Are-You': 'x'.repeat(20_000) };
+  await env.rest.request('PUT', ingressPath(TEST_NAMESPACE, 'nacked'), cur);
+  const rejected = await waitReason('nacked', 'EnvoyRejected');
+  expect(rejected.status?.conditions?.find((c) => c.type === 'Ready')?.message).toMatch(
+    /^Envoy default\/.+ rejected the /,
+  );
+  // The previous, accepted version keeps serving.
+  expect(await who('nacked.example.com')).toBe('v1');
+
+  // Another KIngress is still programmed after the NACK.
+  await createReady(env, 'after-nack', { rules: [rule(['after-nack.example.com'], [header('after')])] });
+  expect(await who('after-nack.example.com')).toBe('after');
+  expect(await who('nacked.example.com')).toBe('v1');
+
+  // Fixing the spec makes it Ready with the new config.
+  await updateIngressReady(env, 'nacked', (spec) => {
+    spec.rules![0]!.http!.paths[0]!.splits[0]!.appendHeaders = { 'Who-Are-You': 'v2' };
+  });
+  expect(await who('nacked.example.com')).toBe('v2');
+}, 120_000);
