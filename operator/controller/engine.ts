@@ -108,6 +108,10 @@ export class Engine {
   private readonly refIndex = new Map<string, Set<string>>();
   private readonly refsOf = new Map<string, string[]>();
   private readonly lookups: Lookups;
+  /** Probe rounds still running, by KIngress (poked when a replica ACKs new config). */
+  private readonly probing = new Map<string, ProbeRound>();
+  /** Fleet key → gateway name. */
+  private fleetGateway = new Map<string, string>();
   /** Probe requests in flight, across all KIngresses. */
   private readonly probeLimiter = new ProbeLimiter(PROBE_CONCURRENCY);
   /** Fleet key → its ready replicas (`id@address`) when last seen, to spot new ones. */
@@ -284,6 +288,7 @@ export class Engine {
       next.set(g.name, g);
     }
     this.gatewayConfigs = next;
+    this.fleetGateway = new Map([...next.values()].flatMap((g) => g.fleets.map((f) => [f.key, g.name])));
     // Fresh incremental state per gateway; every KIngress is re-translated into it below.
     this.pipes = new Map(
       [...next.values()].map((g) => [
@@ -465,6 +470,11 @@ export class Engine {
 
   /** Envoy accepted a version: the KIngresses changed in it are now served as pushed. */
   private onAck(e: AckEvent): void {
+    // New config is in place on that replica: probe rounds of its gateway retry right away.
+    const gateway = this.fleetGateway.get(e.fleet);
+    for (const [k, round] of this.probing) {
+      if (this.states.get(k)?.gateway === gateway) round.poke();
+    }
     for (const [k, ir] of this.nacks.acked(e.fleet, e.typeUrl, e.version)) {
       const st = this.states.get(k);
       if (st && st.good === ir) st.served = ir;
@@ -535,8 +545,10 @@ export class Engine {
         const round = probeAll(targets, ir.hash, undefined, this.probeLimiter);
         state.probe = { hash: ir.hash, generation: ir.generation, round };
         let settled = false;
+        this.probing.set(k, round);
         void round.done.then((ok) => {
           settled = true;
+          if (this.probing.get(k) === round) this.probing.delete(k);
           if (!ok || this.closed || this.states.get(k) !== state || state.good !== ir) return;
           void this.writeStatus(k, ready);
         });

@@ -86,6 +86,11 @@ export class ProbeLimiter {
 export interface ProbeRound {
   readonly done: Promise<boolean>;
   cancel(): void;
+  /**
+   * Retries now the targets waiting out a backoff (e.g. when an Envoy has just ACKed new
+   * config): readiness then follows the config by one probe, not by up to a backoff step.
+   */
+  poke(): void;
 }
 
 /**
@@ -108,28 +113,38 @@ export function probeAll(
       }, ms);
       timers.set(t, r);
     });
+  let pokes = 0;
   const one = async (t: ProbeTarget): Promise<void> => {
     let delay = 50;
     while (!cancelled) {
+      const pokesBefore = pokes;
       const verdict = limiter
         ? await limiter.run(() => (cancelled ? Promise.resolve<ProbeVerdict>('retry') : probeOnce(t, hash)))
         : await probeOnce(t, hash);
       if (verdict === 'ok') return;
       if (cancelled) break;
+      if (pokes !== pokesBefore) continue; // poked while this attempt was in flight: retry now
       await sleep(delay);
       delay = Math.min(delay * 2, maxDelayMs);
     }
   };
   const done = Promise.all(targets.map(one)).then(() => !cancelled);
+  const wakeAll = () => {
+    for (const [t, wake] of timers) {
+      clearTimeout(t);
+      wake();
+    }
+    timers.clear();
+  };
   return {
     done,
     cancel() {
       cancelled = true;
-      for (const [t, wake] of timers) {
-        clearTimeout(t);
-        wake();
-      }
-      timers.clear();
+      wakeAll();
+    },
+    poke() {
+      pokes++;
+      wakeAll();
     },
   };
 }
