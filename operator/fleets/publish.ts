@@ -1,18 +1,15 @@
 // Publishes a fleet to the API server the way a cluster would see it: a selector-less Service
 // `kgw-<gateway>-<fleet>` with ports http/https, and an EndpointSlice listing the ready replicas.
 // Objects are labelled managed-by kgw; an existing object without that label is never changed.
+import { fleetLabels, LABEL_MANAGED_BY, MANAGED_BY_KGW } from '../api/knativegateway.ts';
 import type { Logger } from '../log.ts';
 import { ApiError, type KubeRest } from '../kube/rest.ts';
 import type { FleetDef, Replica } from './runtime.ts';
 
-export const MANAGED_BY = 'app.kubernetes.io/managed-by';
-export const LABEL_GATEWAY = 'operator.kgw.dev/gateway';
-export const LABEL_FLEET = 'operator.kgw.dev/fleet';
-
 export class NotOwnedError extends Error {}
 
 function labels(def: FleetDef): Record<string, string> {
-  return { [MANAGED_BY]: 'kgw', [LABEL_GATEWAY]: def.gateway, [LABEL_FLEET]: def.name };
+  return fleetLabels(def.gateway, def.name);
 }
 
 async function getOrUndefined<T>(rest: KubeRest, path: string): Promise<T | undefined> {
@@ -26,7 +23,7 @@ async function getOrUndefined<T>(rest: KubeRest, path: string): Promise<T | unde
 
 async function apply(rest: KubeRest, path: string, obj: Record<string, unknown>): Promise<void> {
   const existing = await getOrUndefined<{ metadata: { labels?: Record<string, string> } }>(rest, path);
-  if (existing && existing.metadata.labels?.[MANAGED_BY] !== 'kgw') {
+  if (existing && existing.metadata.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY_KGW) {
     throw new NotOwnedError(`${path} exists and is not managed by kgw; refusing to change it`);
   }
   await rest.request('PATCH', path, obj, 'application/apply-patch+yaml', {
