@@ -45,6 +45,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   const network = o.network ?? (await LocalNetwork.create());
   const runtime = new LocalFleetRuntime({
     network,
+    rest,
     envoyBin: o.envoyBin,
     xdsSocket,
     workDir: join(o.workDir, 'envoy'),
@@ -61,6 +62,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       snapshotVersion: (f, t) => xds.snapshotVersion(f, t),
       onAck: (cb) => xds.onAck(cb),
       onNack: (cb) => xds.onNack(cb),
+      connections: () => xds.connections(),
     },
     runtime,
     gatewayConfig: (obj) => gatewayConfig(obj, o.log),

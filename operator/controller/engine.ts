@@ -5,9 +5,9 @@
 // only the resource kinds that changed are pushed to the xDS server. The flush also drives
 // probing and status. A KIngress whose class no gateway serves is never written to.
 import type { EndpointSlice, Secret, Service } from '../api/core.ts';
+import { validateGatewaySpec, type FleetNack, type KnativeGateway } from '../api/knativegateway.ts';
 import { hasClass, ingressKey, type KIngress, type LoadBalancerIngressStatus } from '../api/kingress.ts';
 import type { FleetDef, FleetRuntime } from '../fleets/runtime.ts';
-import { publishFleet } from '../fleets/publish.ts';
 import type { Logger } from '../log.ts';
 import { Reflector, type KubeObject } from '../kube/reflector.ts';
 import type { KubeRest } from '../kube/rest.ts';
@@ -19,7 +19,10 @@ import type { IngressIR, TranslateProblem } from '../translate/ir.ts';
 import type { Lookups } from '../translate/lookups.ts';
 import type { SnapshotInput } from '../xds/cache.ts';
 import { TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE, TYPE_SHORT, type TypeUrl } from '../xds/protos.ts';
-import type { AckEvent } from '../xds/types.ts';
+import type { AckEvent, ProxyInfo } from '../xds/types.ts';
+import { gatewayStatus, type FleetObservation } from './gateway-status.ts';
+import { KnativeConfigWriter, knativeOwner } from './knative-config.ts';
+import { canonicalJson, shortDigest } from './canonical.ts';
 import { NackGuard } from './nack-guard.ts';
 import { IncrementalGateway, snapshotOf } from './incremental.ts';
 import { WrittenStatus } from './written.ts';
@@ -40,6 +43,8 @@ export interface SnapshotSink {
   snapshotVersion?(fleet: string, typeUrl: TypeUrl): string | undefined;
   onAck?(cb: (e: AckEvent) => void): unknown;
   onNack?(cb: (e: AckEvent) => void): unknown;
+  /** Connected Envoys (for the KnativeGateway's per-fleet status). */
+  connections?(): ProxyInfo[];
 }
 
 export interface EngineOptions {
@@ -49,8 +54,14 @@ export interface EngineOptions {
   runtime: FleetRuntime;
   /** KnativeGateway → gateway config (defaults applied); undefined when the object is invalid. */
   gatewayConfig(obj: KubeObject): GatewayConfig | undefined;
-  /** Write status of KIngresses (false for a non-leader replica). */
-  writeStatus?: boolean;
+  /**
+   * Whether this replica leads (default true): only the leader runs the fleets, writes KIngress
+   * and KnativeGateway status and Knative's ConfigMaps. Every replica watches, translates and
+   * serves xDS. Changed later with setLeading().
+   */
+  leading?: boolean;
+  /** How often KnativeGateway status is recomputed besides on events (default 2000 ms). */
+  gatewayStatusIntervalMs?: number;
   now?: () => string;
 }
 
@@ -122,12 +133,32 @@ export class Engine {
   private readonly nacks = new NackGuard<IngressIR>();
   /** KIngress IRs set on a gateway pipe in the current flush (pushed next). */
   private readonly flushChanges = new Map<string, Map<string, IngressIR>>();
+  /** Gateway name → why it is not served (invalid spec, ingress class taken). */
+  private readonly gatewayProblems = new Map<string, string[]>();
+  /** Fleet key → the last configuration its Envoys rejected. */
+  private readonly lastNack = new Map<string, FleetNack>();
+  /** Gateway name → canonical JSON of the status we last wrote. */
+  private readonly gatewayWritten = new Map<string, string>();
+  private gatewayWork: Promise<void> = Promise.resolve();
+  private gatewayQueued = false;
+  private readonly gatewayTimer: NodeJS.Timeout;
+  private readonly knative: KnativeConfigWriter;
+  private leading: boolean;
   /** Work counters (for benchmarks and debugging): flushes, KIngresses translated, xDS pushes. */
   readonly counters = { flushes: 0, translated: 0, pushes: 0, flushMs: 0, pushMs: 0 };
 
   constructor(o: EngineOptions) {
     this.o = o;
     this.log = o.log;
+    this.leading = o.leading ?? true;
+    this.knative = new KnativeConfigWriter({
+      rest: o.rest,
+      log: o.log,
+      onChange: () => this.reconcileGateways(),
+      ...(o.now ? { now: o.now } : {}),
+    });
+    this.gatewayTimer = setInterval(() => this.reconcileGateways(), o.gatewayStatusIntervalMs ?? 2000);
+    this.gatewayTimer.unref();
     const mk = <T extends KubeObject>(path: string) => new Reflector<T>(o.rest, { path, log: o.log });
     this.ingresses = mk(KINGRESS_PATH);
     this.services = mk('/api/v1/services');
@@ -197,7 +228,12 @@ export class Engine {
       if (this.refIndex.has(`secret:${k}`)) this.secretsDirty.add(k);
       onRef('secret')(e);
     });
-    this.gateways.onEvent(() => {
+    this.gateways.onEvent((e) => {
+      // A status-only change (usually our own write) changes nothing to serve.
+      if (e.type === 'upsert' && e.old && e.old.metadata.generation === e.obj.metadata.generation) {
+        const labels = (o: KubeObject) => JSON.stringify(o.metadata.labels ?? {});
+        if (labels(e.old) === labels(e.obj)) return;
+      }
       this.gatewaysDirty = true;
       this.schedule();
     });
@@ -211,6 +247,7 @@ export class Engine {
     await Promise.all(
       [this.gateways, this.services, this.slices, this.secrets, this.ingresses].map((r) => r.synced),
     );
+    await this.knative.start();
     this.synced = true;
     this.log.info(
       { ingresses: this.ingresses.store.size, gateways: this.gateways.store.size },
@@ -224,12 +261,42 @@ export class Engine {
 
   async stop(): Promise<void> {
     this.closed = true;
+    clearInterval(this.gatewayTimer);
     if (this.flushTimer) clearTimeout(this.flushTimer);
     for (const s of this.states.values()) s.probe?.round.cancel();
     await Promise.all(
       [this.gateways, this.services, this.slices, this.secrets, this.ingresses].map((r) => r.stop()),
     );
+    await this.knative.stop();
     await this.flushing.catch(() => undefined);
+    await this.gatewayWork.catch(() => undefined);
+  }
+
+  /** Whether this replica currently leads. */
+  isLeading(): boolean {
+    return this.leading;
+  }
+
+  /**
+   * Leadership changed. A new leader takes over the fleets (the runtime adopts what is running),
+   * re-probes every KIngress and rewrites what is stale; a replica that stops leading stops
+   * probing and writing at once.
+   */
+  setLeading(leading: boolean): void {
+    if (this.leading === leading) return;
+    this.leading = leading;
+    this.log.info({ leading }, leading ? 'leading: writing status' : 'following: not writing status');
+    for (const s of this.states.values()) {
+      s.probe?.round.cancel();
+      s.probe = undefined;
+    }
+    this.probing.clear();
+    if (!leading) return;
+    this.gatewaysDirty = true;
+    this.gatewayWritten.clear();
+    for (const k of this.states.keys()) this.statusDirty.add(k);
+    this.schedule();
+    this.reconcileGateways();
   }
 
   /**
@@ -273,15 +340,30 @@ export class Engine {
     this.gatewaysDirty = false;
     const next = new Map<string, GatewayConfig>();
     const seenClasses = new Map<string, string>();
-    for (const obj of this.gateways.store.values()) {
+    this.gatewayProblems.clear();
+    // Oldest first, so a newer gateway claiming a served class is the one ignored.
+    const created = (o: KubeObject): string =>
+      typeof o.metadata.creationTimestamp === 'string' ? o.metadata.creationTimestamp : '';
+    const objects = [...this.gateways.store.values()].sort(
+      (a, b) => created(a).localeCompare(created(b)) || a.metadata.name.localeCompare(b.metadata.name),
+    );
+    for (const obj of objects) {
       const g = this.o.gatewayConfig(obj);
-      if (!g) continue;
+      if (!g) {
+        const spec = (obj as unknown as KnativeGateway).spec;
+        const errors = spec ? validateGatewaySpec(spec) : ['spec is missing'];
+        this.gatewayProblems.set(obj.metadata.name, errors.length > 0 ? errors : ['invalid spec']);
+        continue;
+      }
       const other = seenClasses.get(g.ingressClass);
       if (other) {
         this.log.warn(
           { gateway: g.name, other, ingressClass: g.ingressClass },
           'ingress class already served; ignoring gateway',
         );
+        this.gatewayProblems.set(g.name, [
+          `ingress class ${g.ingressClass} is already served by KnativeGateway ${other}`,
+        ]);
         continue;
       }
       seenClasses.set(g.ingressClass, g.name);
@@ -309,14 +391,23 @@ export class Engine {
     );
     for (const s of this.states.values()) s.gateway = undefined;
     const fleets = [...next.values()].flatMap((g) => g.fleets);
-    await this.o.runtime.apply(fleets);
-    for (const f of fleets) await this.publish(f);
+    const served = new Map(
+      objects
+        .filter((o) => next.has(o.metadata.name))
+        .map((o) => [o.metadata.name, o as unknown as KnativeGateway]),
+    );
+    if (this.leading) {
+      await this.o.runtime.apply(fleets, served);
+      for (const f of fleets) await this.publish(f);
+    }
+    this.reconcileGateways();
     for (const k of this.ingresses.store.keys()) this.dirty.add(k);
   }
 
   private async publish(def: FleetDef): Promise<void> {
+    if (!this.o.runtime.publish || !this.leading) return;
     try {
-      await publishFleet(this.o.rest, def, this.o.runtime.replicas(def.key), this.log);
+      await this.o.runtime.publish(def);
     } catch (err) {
       this.log.error({ err: String(err), fleet: def.key }, 'publishing fleet failed');
     }
@@ -326,6 +417,7 @@ export class Engine {
     const def = [...this.gatewayConfigs.values()].flatMap((g) => g.fleets).find((f) => f.key === fleetKey);
     if (!def) return;
     void this.publish(def);
+    this.reconcileGateways();
     const ready = new Set(
       this.o.runtime
         .replicas(fleetKey)
@@ -395,7 +487,12 @@ export class Engine {
       const res = translateIngress(ing, { ...this.lookups, clusterDomain: gw.clusterDomain });
       const state: IngressState = prev ?? { created: ing.metadata.creationTimestamp ?? '' };
       if (state.rejectedGeneration !== undefined && state.rejectedGeneration === ing.metadata.generation) {
-        // Envoy rejected this generation: keep serving what it accepted and keep the report.
+        // Envoy rejected this generation: keep serving what it accepted and keep the report
+        // (also into a gateway pipe that was rebuilt since).
+        if (state.served && state.gateway === undefined) {
+          this.pipes.get(gw.name)?.set(state.served, state.created);
+          state.gateway = gw.name;
+        }
         this.statusDirty.add(k);
         continue;
       }
@@ -486,6 +583,14 @@ export class Engine {
    * Envoy last accepted for them (or withdrawn) and get EnvoyRejected on their status.
    */
   private onNack(e: AckEvent): void {
+    this.lastNack.set(e.fleet, {
+      typeUrl: e.typeUrl,
+      version: e.version,
+      message: (e.error ?? '').slice(0, 1000),
+      proxy: e.nodeId,
+      time: (this.o.now ?? (() => new Date().toISOString()))(),
+    });
+    this.reconcileGateways();
     const suspects = this.nacks.nacked(e.fleet, e.typeUrl, e.version);
     for (const [k, ir] of suspects) {
       const st = this.states.get(k);
@@ -515,6 +620,7 @@ export class Engine {
   }
 
   private updateStatus(k: string): void {
+    if (!this.leading) return;
     const ing = this.ingresses.store.get(k);
     const state = this.states.get(k);
     const gw = ing && this.gatewayFor(ing);
@@ -617,7 +723,7 @@ export class Engine {
   }
 
   private async doWriteStatus(k: string, outcome: Outcome): Promise<void> {
-    if (this.o.writeStatus === false || this.closed) return;
+    if (!this.leading || this.closed) return;
     const cachedIng = this.ingresses.store.get(k);
     if (!cachedIng) return;
     // Decide against the freshest status (the cache lags our own writes).
@@ -637,6 +743,92 @@ export class Engine {
       this.log.info({ namespace: ns, name: ing.metadata.name, outcome: outcome.kind }, 'status written');
     } catch (err) {
       this.log.warn({ namespace: ns, name: ing.metadata.name, err: String(err) }, 'status write failed');
+    }
+  }
+
+  /** Queues a KnativeGateway reconcile (Knative ConfigMaps + status); coalesces while one runs. */
+  private reconcileGateways(): void {
+    if (!this.synced || !this.leading || this.closed || this.gatewayQueued) return;
+    this.gatewayQueued = true;
+    this.gatewayWork = this.gatewayWork
+      .then(() => {
+        this.gatewayQueued = false;
+        return this.doReconcileGateways();
+      })
+      .catch((err: unknown) => {
+        this.log.error({ err: String(err) }, 'KnativeGateway reconcile failed');
+      });
+  }
+
+  private observeFleet(def: FleetDef, proxies: ProxyInfo[]): FleetObservation {
+    const mine = proxies.filter((p) => p.fleet === def.key);
+    const acked = new Set(mine.map((p) => canonicalJson(p.acked)));
+    const obs: FleetObservation = {
+      replicas: def.replicas,
+      readyReplicas: this.o.runtime.replicas(def.key).filter((r) => r.ready).length,
+      connectedProxies: mine.length,
+    };
+    // The version every connected Envoy acknowledged: a digest of the per-type versions, when
+    // they all agree.
+    const [only] = acked;
+    if (acked.size === 1 && only !== undefined && only !== '{}') obs.configVersion = shortDigest(only);
+    const address = this.o.runtime.address?.(def.key);
+    if (address !== undefined) obs.address = address;
+    const nack = this.lastNack.get(def.key);
+    if (nack) obs.lastNack = nack;
+    return obs;
+  }
+
+  private async doReconcileGateways(): Promise<void> {
+    if (!this.leading || this.closed) return;
+    const objects = [...this.gateways.store.values()] as unknown as KnativeGateway[];
+    const owner = knativeOwner(objects.filter((g) => this.gatewayConfigs.has(g.metadata.name)));
+    const proxies = this.o.xds.connections?.() ?? [];
+    const now = (this.o.now ?? (() => new Date().toISOString()))();
+    for (const gw of objects) {
+      if (!this.leading || this.closed) return;
+      const name = gw.metadata.name;
+      const config = this.gatewayConfigs.get(name);
+      const knative = config ? await this.knative.reconcile(gw, owner) : undefined;
+      const fleetProblems = config ? (this.o.runtime.problems?.(name) ?? []) : [];
+      const byKey = new Map(config?.fleets.map((f) => [f.key, f]) ?? []);
+      const status = gatewayStatus(
+        gw,
+        config,
+        (k) => {
+          const def = byKey.get(k);
+          return def
+            ? this.observeFleet(def, proxies)
+            : { replicas: 0, readyReplicas: 0, connectedProxies: 0 };
+        },
+        {
+          problems: this.gatewayProblems.get(name) ?? [],
+          fleetProblems,
+          ...(knative ? { knative } : {}),
+        },
+        now,
+      );
+      const json = canonicalJson(status);
+      if (json === canonicalJson(gw.status ?? {}) || json === this.gatewayWritten.get(name)) continue;
+      try {
+        await this.o.rest.request(
+          'PATCH',
+          `${GATEWAY_PATH}/${name}/status`,
+          { status: { ...status, externalAddress: status.externalAddress ?? null } },
+          'application/merge-patch+json',
+        );
+        this.gatewayWritten.set(name, json);
+        this.log.info(
+          {
+            name,
+            ready: status.conditions?.find((c) => c.type === 'Ready')?.status,
+            fleets: status.readyFleets,
+          },
+          'KnativeGateway status written',
+        );
+      } catch (err) {
+        this.log.warn({ name, err: String(err) }, 'KnativeGateway status write failed');
+      }
     }
   }
 }

@@ -33,14 +33,15 @@ test('all fleets ready → Ready True with per-fleet figures', () => {
   const s = gatewayStatus(
     gw,
     config,
-    () => ({ replicas: 2, readyReplicas: 2, connectedProxies: 2 }),
-    [],
+    () => ({ replicas: 2, readyReplicas: 2, connectedProxies: 2, configVersion: 'v7' }),
+    { problems: [], knative: { status: 'True', reason: 'Configured' } },
     't1',
   );
   expect(s.observedGeneration).toBe(3);
   expect(s.readyFleets).toBe('2/2');
   expect(s.conditions?.map((c) => [c.type, c.status])).toEqual([
     ['FleetsReady', 'True'],
+    ['KnativeConfigured', 'True'],
     ['Ready', 'True'],
   ]);
   expect(s.fleets?.[1]).toEqual({
@@ -50,6 +51,7 @@ test('all fleets ready → Ready True with per-fleet figures', () => {
     replicas: 2,
     readyReplicas: 2,
     connectedProxies: 2,
+    configVersion: 'v7',
   });
 });
 
@@ -59,7 +61,7 @@ test('a fleet short of ready replicas → Ready False naming it; transition time
     readyReplicas: k.endsWith('local') ? 1 : 2,
     connectedProxies: 1,
   });
-  const s1 = gatewayStatus(gw, config, obs, [], 't1');
+  const s1 = gatewayStatus(gw, config, obs, { problems: [] }, 't1');
   expect(s1.conditions?.find((c) => c.type === 'Ready')).toEqual({
     type: 'Ready',
     status: 'False',
@@ -67,7 +69,7 @@ test('a fleet short of ready replicas → Ready False naming it; transition time
     message: 'fleets not ready: local',
     lastTransitionTime: 't1',
   });
-  const s2 = gatewayStatus({ ...gw, status: s1 }, config, obs, [], 't2');
+  const s2 = gatewayStatus({ ...gw, status: s1 }, config, obs, { problems: [] }, 't2');
   expect(s2.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime).toBe('t1');
   expect(s2.readyFleets).toBe('1/2');
 });
@@ -77,7 +79,7 @@ test('invalid spec or a taken ingress class → Ready False with the messages', 
     gw,
     undefined,
     () => ({ replicas: 0, readyReplicas: 0, connectedProxies: 0 }),
-    ['spec.fleets[0].name: bad'],
+    { problems: ['spec.fleets[0].name: bad'] },
     't',
   );
   expect(s.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
@@ -89,8 +91,63 @@ test('invalid spec or a taken ingress class → Ready False with the messages', 
     gw,
     undefined,
     () => ({ replicas: 0, readyReplicas: 0, connectedProxies: 0 }),
-    ['ingress class x is already served by KnativeGateway other'],
+    { problems: ['ingress class x is already served by KnativeGateway other'] },
     't',
   );
   expect(t.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('IngressClassTaken');
+});
+
+test('fleets ready but Knative not configured → Ready carries the Knative reason', () => {
+  const obs = () => ({ replicas: 1, readyReplicas: 1, connectedProxies: 1 });
+  const s = gatewayStatus(
+    gw,
+    config,
+    obs,
+    {
+      problems: [],
+      knative: {
+        status: 'False',
+        reason: 'NamespaceNotFound',
+        message: 'namespace knative-serving not found',
+      },
+    },
+    't',
+  );
+  expect(s.conditions?.find((c) => c.type === 'KnativeConfigured')).toMatchObject({
+    status: 'False',
+    reason: 'NamespaceNotFound',
+  });
+  expect(s.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+    status: 'False',
+    reason: 'NamespaceNotFound',
+    message: 'namespace knative-serving not found',
+  });
+  // unknown until the writer reports
+  const u = gatewayStatus(gw, config, obs, { problems: [] }, 't');
+  expect(u.conditions?.find((c) => c.type === 'Ready')?.status).toBe('Unknown');
+});
+
+test('objects kgw does not own → FleetsReady False with the problem; address → externalAddress', () => {
+  const s = gatewayStatus(
+    gw,
+    config,
+    (k) => ({
+      replicas: 1,
+      readyReplicas: 1,
+      connectedProxies: 1,
+      ...(k.endsWith('external') ? { address: '203.0.113.7' } : {}),
+    }),
+    {
+      problems: [],
+      fleetProblems: ["Deployment kgw-system/kgw-default-external already exists and is not kgw's"],
+      knative: { status: 'True' },
+    },
+    't',
+  );
+  expect(s.conditions?.find((c) => c.type === 'FleetsReady')).toMatchObject({
+    status: 'False',
+    reason: 'FleetObjectsNotApplied',
+  });
+  expect(s.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('FleetObjectsNotApplied');
+  expect(s.externalAddress).toBe('203.0.113.7');
 });

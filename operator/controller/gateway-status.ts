@@ -1,11 +1,15 @@
 // KnativeGateway status from what the operator observes: per fleet its Service (domainInternal),
-// replicas, ready replicas and connected proxies; conditions FleetsReady and Ready; or Ready False
+// replicas, ready replicas, connected proxies, the config version they all acknowledged and the
+// last NACK; conditions FleetsReady, KnativeConfigured and Ready (the conjunction); or Ready False
 // with the validation messages when the spec is invalid. Pure: the clock is a parameter.
 import {
   CONDITION_FLEETS_READY,
+  CONDITION_KNATIVE_CONFIGURED,
   CONDITION_READY,
   isFleetReady,
   readyFleetsSummary,
+  type ConditionStatus,
+  type FleetNack,
   type FleetStatus,
   type GatewayCondition,
   type KnativeGateway,
@@ -17,13 +21,30 @@ export interface FleetObservation {
   replicas: number;
   readyReplicas: number;
   connectedProxies: number;
+  /** Where clients outside the cluster reach the fleet (load balancer IP or host name). */
+  address?: string;
+  configVersion?: string;
+  lastNack?: FleetNack;
 }
 
-function condition(
-  prev: GatewayCondition[] | undefined,
-  c: Omit<GatewayCondition, 'lastTransitionTime'>,
-  now: string,
-): GatewayCondition {
+/** The KnativeConfigured condition as the Knative config writer reports it. */
+export interface KnativeObservation {
+  status: ConditionStatus;
+  reason?: string;
+  message?: string;
+}
+
+export interface GatewayObservation {
+  /** Validation problems or a taken ingress class: the gateway is not served at all. */
+  problems: string[];
+  /** Problems applying its fleets' objects (objects kgw does not own, API errors). */
+  fleetProblems?: string[];
+  knative?: KnativeObservation;
+}
+
+type Cond = Omit<GatewayCondition, 'lastTransitionTime'>;
+
+function condition(prev: GatewayCondition[] | undefined, c: Cond, now: string): GatewayCondition {
   const p = prev?.find((x) => x.type === c.type);
   const same = p && p.status === c.status && p.reason === c.reason && p.message === c.message;
   return { ...c, lastTransitionTime: same && p.lastTransitionTime ? p.lastTransitionTime : now };
@@ -33,18 +54,21 @@ export function gatewayStatus(
   gw: KnativeGateway,
   config: GatewayConfig | undefined,
   observe: (fleetKey: string) => FleetObservation,
-  problems: string[],
+  seen: GatewayObservation,
   now: string,
 ): KnativeGatewayStatus {
   const prev = gw.status?.conditions;
   const generation = gw.metadata.generation ?? 0;
-  if (!config || problems.length > 0) {
-    const message = problems.join('; ') || 'invalid spec';
-    const reason = problems.some((p) => p.includes('already served')) ? 'IngressClassTaken' : 'InvalidSpec';
+  if (!config || seen.problems.length > 0) {
+    const message = seen.problems.join('; ') || 'invalid spec';
+    const reason = seen.problems.some((p) => p.includes('already served'))
+      ? 'IngressClassTaken'
+      : 'InvalidSpec';
     return {
       observedGeneration: generation,
       conditions: [
         condition(prev, { type: CONDITION_FLEETS_READY, status: 'False', reason, message }, now),
+        condition(prev, { type: CONDITION_KNATIVE_CONFIGURED, status: 'False', reason, message }, now),
         condition(prev, { type: CONDITION_READY, status: 'False', reason, message }, now),
       ],
       fleets: [],
@@ -53,7 +77,7 @@ export function gatewayStatus(
   }
   const fleets: FleetStatus[] = config.fleets.map((f) => {
     const o = observe(f.key);
-    return {
+    const fs: FleetStatus = {
       name: f.name,
       visibility: f.visibility,
       service: `${f.serviceName}.${f.namespace}.svc.${config.clusterDomain}`,
@@ -61,20 +85,57 @@ export function gatewayStatus(
       readyReplicas: o.readyReplicas,
       connectedProxies: o.connectedProxies,
     };
+    if (o.address !== undefined) fs.address = o.address;
+    if (o.configVersion !== undefined) fs.configVersion = o.configVersion;
+    if (o.lastNack !== undefined) fs.lastNack = o.lastNack;
+    return fs;
   });
   const notReady = fleets.filter((f) => !isFleetReady(f)).map((f) => f.name);
-  const ok = notReady.length === 0;
-  const message = ok ? undefined : `fleets not ready: ${notReady.join(', ')}`;
-  const fleetsReady = ok
-    ? { type: CONDITION_FLEETS_READY, status: 'True' as const }
-    : { type: CONDITION_FLEETS_READY, status: 'False' as const, reason: 'ReplicasNotReady', message };
-  const ready = ok
-    ? { type: CONDITION_READY, status: 'True' as const }
-    : { type: CONDITION_READY, status: 'False' as const, reason: 'FleetsNotReady', message };
-  return {
+  const fleetProblems = seen.fleetProblems ?? [];
+  let fleetsReady: Cond;
+  if (fleetProblems.length > 0) {
+    fleetsReady = {
+      type: CONDITION_FLEETS_READY,
+      status: 'False',
+      reason: 'FleetObjectsNotApplied',
+      message: fleetProblems.join('; '),
+    };
+  } else if (notReady.length > 0) {
+    fleetsReady = {
+      type: CONDITION_FLEETS_READY,
+      status: 'False',
+      reason: 'ReplicasNotReady',
+      message: `fleets not ready: ${notReady.join(', ')}`,
+    };
+  } else fleetsReady = { type: CONDITION_FLEETS_READY, status: 'True' };
+  const knative: Cond = { type: CONDITION_KNATIVE_CONFIGURED, ...(seen.knative ?? { status: 'Unknown' }) };
+  let ready: Cond;
+  if (fleetsReady.status !== 'True') {
+    ready = {
+      type: CONDITION_READY,
+      status: 'False',
+      reason: fleetProblems.length > 0 ? 'FleetObjectsNotApplied' : 'FleetsNotReady',
+      ...(fleetsReady.message !== undefined ? { message: fleetsReady.message } : {}),
+    };
+  } else if (knative.status !== 'True') {
+    ready = {
+      type: CONDITION_READY,
+      status: knative.status,
+      reason: knative.reason ?? 'KnativeNotConfigured',
+      ...(knative.message !== undefined ? { message: knative.message } : {}),
+    };
+  } else ready = { type: CONDITION_READY, status: 'True' };
+  const status: KnativeGatewayStatus = {
     observedGeneration: generation,
-    conditions: [condition(prev, fleetsReady, now), condition(prev, ready, now)],
+    conditions: [
+      condition(prev, fleetsReady, now),
+      condition(prev, knative, now),
+      condition(prev, ready, now),
+    ],
     fleets,
     readyFleets: readyFleetsSummary(config.fleets.length, fleets),
   };
+  const external = fleets.find((f) => f.visibility === 'ExternalIP' && f.address !== undefined);
+  if (external?.address !== undefined) status.externalAddress = external.address;
+  return status;
 }

@@ -1,6 +1,7 @@
 // The fleet runtime interface: something that runs the Envoy replicas of each fleet. Two
 // implementations: local Envoy processes (demo, end-to-end tests) and Kubernetes objects
 // (production, a later issue). Both render the same bootstrap.
+import type { KnativeGateway } from '../api/knativegateway.ts';
 import type { Visibility } from '../api/kingress.ts';
 
 export interface FleetDef {
@@ -25,11 +26,23 @@ export interface Replica {
 }
 
 export interface FleetRuntime {
-  /** Makes the running fleets match `fleets` exactly (starts, resizes, stops). */
-  apply(fleets: FleetDef[]): Promise<void>;
+  /**
+   * Makes the running fleets match `fleets` exactly (starts, resizes, stops). `gateways` holds the
+   * KnativeGateway objects the fleets come from, by name (as read from the API server, with uid).
+   */
+  apply(fleets: FleetDef[], gateways: ReadonlyMap<string, KnativeGateway>): Promise<void>;
   replicas(fleetKey: string): Replica[];
   /** Called when a replica becomes ready, stops being ready, appears or goes. */
   onChange(cb: (fleetKey: string) => void): void;
+  /**
+   * Makes a fleet reachable under its Service name with its current ready replicas. Only runtimes
+   * whose replicas are not already behind a real Service (the local one) implement it.
+   */
+  publish?(def: FleetDef): Promise<void>;
+  /** Where clients outside the cluster reach the fleet (its load balancer), when known. */
+  address?(fleetKey: string): string | undefined;
+  /** Problems found applying a gateway's fleets (objects kgw does not own, API errors). */
+  problems?(gateway: string): string[];
   /** Stops the replicas, or leaves them running for a successor when keepReplicas is set. */
   close(opts?: { keepReplicas?: boolean }): Promise<void>;
 }

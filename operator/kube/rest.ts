@@ -57,7 +57,43 @@ export class KubeRest {
       headers: { Accept: 'application/json', ...headers },
     };
     await this.kc.applyToHTTPSOptions(opts);
+    // client-node makes a new Agent per call: every request would pay a TLS handshake and the
+    // agents' native memory piles up. One keep-alive agent is shared while the TLS material stays
+    // the same (a rotated client certificate gets a fresh agent).
+    if (this.server.protocol === 'https:') opts.agent = this.sharedAgent(opts);
     return opts;
+  }
+
+  private agent: { key: string; agent: https.Agent } | undefined;
+
+  private sharedAgent(opts: https.RequestOptions): https.Agent {
+    const pem = (v: unknown): string =>
+      Array.isArray(v)
+        ? v.map(pem).join('|')
+        : typeof v === 'string'
+          ? v
+          : Buffer.isBuffer(v)
+            ? v.toString('latin1')
+            : '';
+    const key = [pem(opts.ca), pem(opts.cert), pem(opts.key), String(opts.rejectUnauthorized)].join('#');
+    if (this.agent?.key === key) return this.agent.agent;
+    this.agent?.agent.destroy();
+    const agent = new https.Agent({
+      keepAlive: true,
+      maxFreeSockets: 8,
+      ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+      ...(opts.cert !== undefined ? { cert: opts.cert } : {}),
+      ...(opts.key !== undefined ? { key: opts.key } : {}),
+      ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
+    });
+    this.agent = { key, agent };
+    return agent;
+  }
+
+  /** Closes idle keep-alive connections (open watches end on their own). */
+  close(): void {
+    this.agent?.agent.destroy();
+    this.agent = undefined;
   }
 
   private transport() {

@@ -58,6 +58,21 @@ test('a NACKed KIngress is reported, reverted to its accepted config, and others
   // The previous, accepted version keeps serving.
   expect(await who('nacked.example.com')).toBe('v1');
 
+  // A gateway spec change rebuilds the gateway's config: the accepted version still serves.
+  const gwPath = '/apis/operator.kgw.dev/v1alpha1/knativegateways/default';
+  const patched = await env.rest.request<{ metadata: { generation: number } }>(
+    'PATCH',
+    gwPath,
+    { spec: { domains: { template: '{{.Name}}.{{.Namespace}}.{{.Domain}}' } } },
+    'application/merge-patch+json',
+  );
+  for (let i = 0; i < 150; i++) {
+    const g = await env.rest.get<{ status?: { observedGeneration?: number } }>(gwPath);
+    if (g.status?.observedGeneration === patched.metadata.generation) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  expect(await who('nacked.example.com')).toBe('v1');
+
   // Another KIngress is still programmed after the NACK.
   await createReady(env, 'after-nack', { rules: [rule(['after-nack.example.com'], [header('after')])] });
   expect(await who('after-nack.example.com')).toBe('after');

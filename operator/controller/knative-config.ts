@@ -1,0 +1,209 @@
+// Writes the Knative Serving configuration a KnativeGateway owns (config-network keys and, when it
+// sets a default domain, config-domain; see api/knativegateway-knative.ts for what and why) and
+// puts it back when someone changes it. Both ConfigMaps are watched; any difference from what the
+// gateway wants is applied with server-side apply (field manager `kgw`: kgw owns exactly its keys,
+// and a key it stops wanting is released), and keys foreign to the exclusive config-domain are
+// removed. A difference in a ConfigMap kgw had already written (its managedFields name `kgw`) is
+// drift: it is logged and reported on the gateway's KnativeConfigured condition.
+//
+// Only one KnativeGateway can configure Knative (there is one config-network): among those with
+// `knative.configure: true` the oldest wins; the others report KnativeConfigured False.
+import {
+  CONFIG_DOMAIN,
+  CONFIG_NETWORK,
+  desiredConfigDomain,
+  desiredConfigNetwork,
+  knativeConfigDrift,
+  type ConfigDrift,
+  type KnativeConfigMap,
+} from '../api/knativegateway-knative.ts';
+import { withGatewayDefaults, type KnativeGateway } from '../api/knativegateway.ts';
+import { ApiError, type KubeRest } from '../kube/rest.ts';
+import { Reflector, type KubeObject } from '../kube/reflector.ts';
+import type { Logger } from '../log.ts';
+import type { KnativeObservation } from './gateway-status.ts';
+
+export const FIELD_MANAGER = 'kgw';
+
+interface ConfigMapObject extends KubeObject {
+  data?: Record<string, string>;
+  metadata: KubeObject['metadata'] & { managedFields?: { manager?: string }[] };
+}
+
+/** One correction of drift, for the status message and the log. */
+export interface DriftCorrection {
+  configMap: string;
+  drift: ConfigDrift[];
+  at: string;
+}
+
+function describeDrift(c: DriftCorrection): string {
+  const keys = c.drift.map((d) =>
+    d.desired === undefined
+      ? `${d.key} (foreign key removed)`
+      : d.actual === undefined
+        ? `${d.key} (was missing)`
+        : `${d.key} (was ${JSON.stringify(d.actual.slice(0, 60))})`,
+  );
+  return `${c.configMap}: ${keys.join(', ')}`;
+}
+
+/** Which gateways configure Knative: the oldest wanting to; the rest are told who does. */
+export function knativeOwner(gateways: readonly KnativeGateway[]): string | undefined {
+  const wanting = gateways.filter((g) => g.spec && withGatewayDefaults(g.spec).knative.configure);
+  wanting.sort(
+    (a, b) =>
+      (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') ||
+      a.metadata.name.localeCompare(b.metadata.name),
+  );
+  return wanting[0]?.metadata.name;
+}
+
+export interface KnativeConfigWriterOptions {
+  rest: KubeRest;
+  log: Logger;
+  /** Called when a watched ConfigMap changes (the caller reconciles again). */
+  onChange(): void;
+  now?: () => string;
+}
+
+export class KnativeConfigWriter {
+  private readonly o: KnativeConfigWriterOptions;
+  private readonly reflectors: Reflector<ConfigMapObject>[];
+  /** ConfigMap → the resourceVersion last corrected (a stale cache never counts twice). */
+  private readonly handled = new Map<string, string>();
+  /** Drift corrected so far, per gateway (count and the last one). */
+  private readonly corrections = new Map<string, { count: number; last: DriftCorrection }>();
+
+  constructor(o: KnativeConfigWriterOptions) {
+    this.o = o;
+    this.reflectors = [CONFIG_NETWORK, CONFIG_DOMAIN].map(
+      (name) =>
+        new Reflector<ConfigMapObject>(o.rest, {
+          path: '/api/v1/configmaps',
+          fieldSelector: `metadata.name=${name}`,
+          log: o.log,
+        }),
+    );
+    for (const r of this.reflectors) r.onEvent(() => o.onChange());
+  }
+
+  async start(): Promise<void> {
+    for (const r of this.reflectors) r.start();
+    await Promise.all(this.reflectors.map((r) => r.synced));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.reflectors.map((r) => r.stop()));
+  }
+
+  private cached(ns: string, name: string): ConfigMapObject | undefined {
+    for (const r of this.reflectors) {
+      const o = r.store.get(`${ns}/${name}`);
+      if (o) return o;
+    }
+    return undefined;
+  }
+
+  /**
+   * Brings Knative's ConfigMaps in line with `gw` (which must be the owner, see knativeOwner) and
+   * returns its KnativeConfigured condition. Does nothing but report when the gateway does not
+   * configure Knative.
+   */
+  async reconcile(gw: KnativeGateway, owner: string | undefined): Promise<KnativeObservation> {
+    const name = gw.metadata.name;
+    const spec = withGatewayDefaults(gw.spec);
+    if (!spec.knative.configure) {
+      return {
+        status: 'True',
+        reason: 'NotManaged',
+        message: 'spec.knative.configure is false: kgw leaves Knative’s ConfigMaps alone',
+      };
+    }
+    if (owner !== name) {
+      return {
+        status: 'False',
+        reason: 'ConfiguredByAnotherGateway',
+        message:
+          `Knative is configured by KnativeGateway ${owner ?? '?'} (the oldest with knative.configure); ` +
+          `set spec.knative.configure: false on this one`,
+      };
+    }
+    const wanted = [desiredConfigNetwork(gw), desiredConfigDomain(gw)].filter(
+      (x): x is KnativeConfigMap => x !== undefined,
+    );
+    for (const want of wanted) {
+      try {
+        await this.write(name, want);
+      } catch (err) {
+        const notFound = err instanceof ApiError && err.status === 404;
+        const message = notFound
+          ? `namespace ${want.namespace} not found: is Knative Serving installed? (spec.knative.namespace)`
+          : `writing ${want.namespace}/${want.name}: ${err instanceof Error ? err.message : String(err)}`;
+        this.o.log.warn(
+          { gateway: name, namespace: want.namespace, name: want.name, err: String(err) },
+          message,
+        );
+        return { status: 'False', reason: notFound ? 'NamespaceNotFound' : 'WriteFailed', message };
+      }
+    }
+    const names = wanted.map((w) => `${w.namespace}/${w.name}`).join(' and ');
+    const c = this.corrections.get(name);
+    return {
+      status: 'True',
+      reason: c ? 'DriftCorrected' : 'Configured',
+      message: c
+        ? `${names} up to date; drift corrected ${c.count} time(s), last at ${c.last.at}: ${describeDrift(c.last)}`
+        : `${names} up to date`,
+    };
+  }
+
+  private async write(gateway: string, want: KnativeConfigMap): Promise<void> {
+    const cur = this.cached(want.namespace, want.name);
+    const drift = knativeConfigDrift(cur?.data, want);
+    if (drift.length === 0) return;
+    const cmKey = `${want.namespace}/${want.name}`;
+    const rv = cur?.metadata.resourceVersion;
+    if (rv !== undefined && this.handled.get(cmKey) === rv) return; // written; the watch lags
+    const path = `/api/v1/namespaces/${want.namespace}/configmaps/${want.name}`;
+    await this.o.rest.request(
+      'PATCH',
+      path,
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: want.name, namespace: want.namespace },
+        data: want.data,
+      },
+      'application/apply-patch+yaml',
+      { fieldManager: FIELD_MANAGER, force: true },
+    );
+    const foreign = drift.filter((d) => d.desired === undefined).map((d) => d.key);
+    if (foreign.length > 0) {
+      await this.o.rest.request(
+        'PATCH',
+        path,
+        { data: Object.fromEntries(foreign.map((k) => [k, null])) },
+        'application/merge-patch+json',
+      );
+    }
+    if (rv !== undefined) this.handled.set(cmKey, rv);
+    const ours = (cur?.metadata.managedFields ?? []).some((f) => f.manager === FIELD_MANAGER);
+    const keys = drift.map((d) => d.key);
+    if (cur && ours) {
+      const at = (this.o.now ?? (() => new Date().toISOString()))();
+      const last = { configMap: `${want.namespace}/${want.name}`, drift, at };
+      const prev = this.corrections.get(gateway);
+      this.corrections.set(gateway, { count: (prev?.count ?? 0) + 1, last });
+      this.o.log.warn(
+        { gateway, namespace: want.namespace, name: want.name, drift },
+        'Knative configuration drifted; corrected',
+      );
+    } else {
+      this.o.log.info(
+        { gateway, namespace: want.namespace, name: want.name, keys },
+        'Knative configuration written',
+      );
+    }
+  }
+}
