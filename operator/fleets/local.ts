@@ -8,9 +8,11 @@ import http from 'node:http';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import type { KubeRest } from '../kube/rest.ts';
 import type { Logger } from '../log.ts';
 import { renderBootstrap } from '../render/bootstrap.ts';
 import type { LocalNetwork, Pod } from './network.ts';
+import { publishFleet } from './publish.ts';
 import type { FleetDef, FleetRuntime, Replica } from './runtime.ts';
 
 export interface LocalRuntimeOptions {
@@ -23,6 +25,8 @@ export interface LocalRuntimeOptions {
   envoyLogLevel?: string;
   /** Envoy's xDS flavour: delta (default) or state-of-the-world. */
   xdsProtocol?: 'delta' | 'sotw';
+  /** Where fleets are published (selector-less Service + EndpointSlice); none without it. */
+  rest?: KubeRest;
 }
 
 interface LocalReplica extends Replica {
@@ -129,6 +133,10 @@ export class LocalFleetRuntime implements FleetRuntime {
       address: r.address,
       ready: r.ready,
     }));
+  }
+
+  async publish(def: FleetDef): Promise<void> {
+    if (this.opts.rest) await publishFleet(this.opts.rest, def, this.replicas(def.key), this.opts.log);
   }
 
   async apply(defs: FleetDef[]): Promise<void> {
