@@ -1,11 +1,18 @@
 #!/usr/bin/env node
 // kgw command line: `kgw operator` runs the operator; `kgw demo` runs a self-contained demo.
 import { parseArgs } from 'node:util';
+import { LEADER_LEASE_NAME, OPERATOR_NAMESPACE, OPERATOR_PORTS } from './gen/operator-install.ts';
 import { newLogger } from './log.ts';
 
 const usage = `Usage:
-  kgw operator --kubeconfig <file> [--runtime local] [--envoy-bin <path>] [--work-dir <dir>]
-               [--log-level info] [--envoy-log-level warn] [--xds-protocol delta|sotw]
+  kgw operator [--runtime local|kubernetes] [--kubeconfig <file>] [--log-level info]
+               [--leader-elect] [--leader-elect-namespace <ns>] [--leader-elect-name <lease>]
+               [--identity <id>] [--health-port <port>]
+    local runtime:      [--envoy-bin <path>] [--work-dir <dir>] [--envoy-log-level warn]
+                        [--xds-protocol delta|sotw] [--network-subnet <N>]
+                        [--xds-socket <path>] [--xds-peer <path> ...]
+    kubernetes runtime: [--xds-port 18000]  (in-cluster config unless --kubeconfig;
+                        leader election on by default)
   kgw demo     [--keep-running]
 `;
 
@@ -20,23 +27,62 @@ async function operator(args: string[]): Promise<void> {
       'log-level': { type: 'string', default: process.env.KGW_LOG_LEVEL ?? 'info' },
       'envoy-log-level': { type: 'string', default: 'warn' },
       'xds-protocol': { type: 'string', default: 'delta' },
+      'network-subnet': { type: 'string' },
+      'xds-socket': { type: 'string' },
+      'xds-peer': { type: 'string', multiple: true },
+      'xds-port': { type: 'string', default: String(OPERATOR_PORTS.xds) },
+      'health-port': { type: 'string' },
+      'leader-elect': { type: 'boolean' },
+      'leader-elect-namespace': { type: 'string', default: process.env.POD_NAMESPACE ?? OPERATOR_NAMESPACE },
+      'leader-elect-name': { type: 'string', default: LEADER_LEASE_NAME },
+      identity: { type: 'string', default: process.env.POD_NAME },
     },
   });
   const log = newLogger('operator', values['log-level']);
-  if (!values.kubeconfig) throw new Error('--kubeconfig is required');
+  const runtime = values.runtime;
+  if (runtime !== 'local' && runtime !== 'kubernetes')
+    throw new Error('--runtime must be local or kubernetes');
+  if (runtime === 'local' && !values.kubeconfig)
+    throw new Error('--kubeconfig is required with --runtime local');
   const xdsProtocol = values['xds-protocol'];
   if (xdsProtocol !== 'delta' && xdsProtocol !== 'sotw')
     throw new Error('--xds-protocol must be delta or sotw');
-  if (values.runtime !== 'local') throw new Error(`--runtime ${values.runtime}: only "local" is implemented`);
+  const int = (flag: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535)
+      throw new Error(`--${flag} must be an integer (got ${v})`);
+    return n;
+  };
+  const leaderElect = values['leader-elect'] ?? runtime === 'kubernetes';
+  const healthPort =
+    int('health-port', values['health-port']) ??
+    (runtime === 'kubernetes' ? OPERATOR_PORTS.health : undefined);
+  const networkSubnet = int('network-subnet', values['network-subnet']);
+  const xdsPort = int('xds-port', values['xds-port']);
   const { startOperator } = await import('./run.ts');
   const op = await startOperator({
-    kubeconfig: values.kubeconfig,
-    runtime: 'local',
+    ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+    runtime,
     envoyBin: values['envoy-bin'],
     workDir: values['work-dir'],
     envoyLogLevel: values['envoy-log-level'],
     xdsProtocol,
     log,
+    ...(networkSubnet !== undefined ? { networkSubnet } : {}),
+    ...(values['xds-socket'] ? { xdsSocket: values['xds-socket'] } : {}),
+    ...(values['xds-peer'] ? { xdsPeers: values['xds-peer'] } : {}),
+    ...(xdsPort !== undefined ? { xdsPort } : {}),
+    ...(healthPort !== undefined ? { healthPort } : {}),
+    ...(leaderElect
+      ? {
+          leaderElection: {
+            namespace: values['leader-elect-namespace'],
+            name: values['leader-elect-name'],
+            ...(values.identity ? { identity: values.identity } : {}),
+          },
+        }
+      : {}),
   });
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down');

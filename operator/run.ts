@@ -1,58 +1,165 @@
-// Wires the operator together: API client, xDS server, fleet runtime and engine. Used by the
-// `kgw operator` command, the demo and the end-to-end tests.
+// Wires the operator together: API client, xDS server, fleet runtime, engine and (optionally)
+// leader election. Used by the `kgw operator` command, the demo and the end-to-end tests.
+//
+// Runtimes: `local` runs each Envoy replica as a process in its own network namespace on this
+// machine, xDS over unix sockets (demo, tests); `kubernetes` applies Deployments/Services/... per
+// fleet and serves xDS on TCP for the pods (in a cluster).
+//
+// HA: with leaderElection every replica watches, translates and serves xDS; the Lease holder also
+// runs the fleets and writes status. Locally, operator replicas share a work dir and a network:
+// each serves xDS on its own socket, every Envoy knows all sockets (xdsPeers) and fails over; a
+// new leader adopts the Envoy replicas the previous one started.
 import { mkdirSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Engine } from './controller/engine.ts';
 import { gatewayConfig } from './controller/gateways.ts';
+import type { FleetRuntime } from './fleets/runtime.ts';
 import { LocalFleetRuntime } from './fleets/local.ts';
 import { LocalNetwork } from './fleets/network.ts';
 import type { Logger } from './log.ts';
+import { LeaderElector } from './kube/lease.ts';
 import { KubeRest } from './kube/rest.ts';
 import { XdsServer } from './xds/server.ts';
+import { ensureNamespace } from './fleets/publish.ts';
+import { LEADER_LEASE_NAME, OPERATOR_NAMESPACE, XDS_CA_SECRET } from './gen/operator-install.ts';
+import { operatorXdsEndpoint } from './fleets/kubernetes-objects.ts';
+import { loadOrCreateXdsCa } from './pki/xds-ca-secret.ts';
+import { XdsTls } from './pki/xds-tls.ts';
+
+/** How often the xDS certificates are checked for renewal (renewed at 2/3 of their lifetime). */
+const XDS_CERT_CHECK_MS = 60 * 60 * 1000;
+
+export interface LeaderElectionOptions {
+  namespace: string;
+  /** Lease name (default kgw-operator-leader, which the RBAC names). */
+  name?: string;
+  /** Unique per operator process (default: host name + pid). */
+  identity?: string;
+  leaseDurationSeconds?: number;
+  renewDeadlineSeconds?: number;
+  retryPeriodSeconds?: number;
+}
 
 export interface OperatorOptions {
-  kubeconfig: string;
-  runtime: 'local';
-  envoyBin: string;
-  workDir: string;
+  /** Kubeconfig file; without it the in-cluster ServiceAccount is used. */
+  kubeconfig?: string;
+  runtime: 'local' | 'kubernetes';
   log: Logger;
-  /** Reuse an existing local network (tests share one with their backends). */
+  /** Local runtime: the Envoy binary. */
+  envoyBin?: string;
+  /** Local runtime: sockets, Envoy bootstraps and logs, replica state. */
+  workDir: string;
+  /** Local runtime: reuse a network of this process (tests share one with their backends). */
   network?: LocalNetwork;
+  /** Local runtime: attach to the network 198.18.N.0/24 another process created. */
+  networkSubnet?: number;
   envoyLogLevel?: string;
   /** Envoy's xDS flavour (default delta). */
   xdsProtocol?: 'delta' | 'sotw';
+  /** Local runtime: this replica's xDS socket (default <workDir>/xds.sock). */
+  xdsSocket?: string;
+  /** Local runtime: every operator replica's xDS socket, given to Envoy (default: xdsSocket). */
+  xdsPeers?: string[];
+  /** Kubernetes runtime: xDS port (default 18000) and the address Envoys use to reach it. */
+  xdsPort?: number;
+  /**
+   * Mutual TLS between Envoy and the xDS server (default true): a CA kept in the Secret
+   * `kgw-xds-ca` of the operator namespace issues the server's and every fleet's certificates.
+   */
+  xdsTls?: boolean;
+  /** Namespace of the operator (its Lease and the xDS CA Secret). Default kgw-system. */
+  namespace?: string;
+  /** HTTP port for /healthz and /readyz (off when undefined). */
+  healthPort?: number;
+  leaderElection?: LeaderElectionOptions;
 }
 
 export interface RunningOperator {
   engine: Engine;
   xds: XdsServer;
-  network: LocalNetwork;
+  network: LocalNetwork | undefined;
+  elector: LeaderElector | undefined;
   /** Stops the operator; with keepFleets the Envoy replicas keep running for a successor. */
   stop(opts?: { keepFleets?: boolean }): Promise<void>;
 }
 
-export async function startOperator(o: OperatorOptions): Promise<RunningOperator> {
+function kubeConfig(file: string | undefined): KubeConfig {
   const kc = new KubeConfig();
-  kc.loadFromFile(o.kubeconfig);
-  const rest = new KubeRest(kc);
+  if (file) kc.loadFromFile(file);
+  else kc.loadFromCluster();
+  return kc;
+}
+
+export async function startOperator(o: OperatorOptions): Promise<RunningOperator> {
+  const rest = new KubeRest(kubeConfig(o.kubeconfig));
   mkdirSync(o.workDir, { recursive: true });
-  const xdsSocket = join(o.workDir, 'xds.sock');
-  rmSync(xdsSocket, { force: true });
   const xds = new XdsServer({ log: o.log.child({ component: 'xds' }) });
-  await xds.listen(`unix:${xdsSocket}`);
-  const ownNetwork = !o.network;
-  const network = o.network ?? (await LocalNetwork.create());
-  const runtime = new LocalFleetRuntime({
-    network,
-    rest,
-    envoyBin: o.envoyBin,
-    xdsSocket,
-    workDir: join(o.workDir, 'envoy'),
-    log: o.log.child({ component: 'fleets' }),
-    ...(o.envoyLogLevel ? { envoyLogLevel: o.envoyLogLevel } : {}),
-    ...(o.xdsProtocol ? { xdsProtocol: o.xdsProtocol } : {}),
-  });
+  const namespace = o.namespace ?? o.leaderElection?.namespace ?? OPERATOR_NAMESPACE;
+  const serverName = operatorXdsEndpoint(namespace).host;
+  let tls: XdsTls | undefined;
+  if (o.xdsTls !== false) {
+    if (o.runtime === 'local') await ensureNamespace(rest, namespace);
+    const ca = await loadOrCreateXdsCa({ rest, namespace, name: XDS_CA_SECRET, log: o.log });
+    tls = await XdsTls.create(
+      {
+        serverNames: [serverName, `${serverName.split('.svc')[0]}.svc`],
+        log: o.log.child({ component: 'xds-tls' }),
+      },
+      ca,
+    );
+  }
+  const listenTls = async (address: string, dir: string): Promise<void> => {
+    if (!tls) {
+      await xds.listen(address);
+      return;
+    }
+    await tls.writeServerDir(dir);
+    await xds.listen(address, { tls: { dir } });
+  };
+  let runtime: FleetRuntime;
+  let network: LocalNetwork | undefined;
+  let ownNetwork = false;
+  let listening: string;
+  let refreshFleets: (() => Promise<void>) | undefined;
+  if (o.runtime === 'local') {
+    const xdsSocket = o.xdsSocket ?? join(o.workDir, 'xds.sock');
+    rmSync(xdsSocket, { force: true });
+    await listenTls(`unix:${xdsSocket}`, `${xdsSocket}.tls`);
+    listening = xdsSocket;
+    ownNetwork = !o.network && o.networkSubnet === undefined;
+    network =
+      o.network ??
+      (o.networkSubnet !== undefined ? LocalNetwork.attach(o.networkSubnet) : await LocalNetwork.create());
+    runtime = new LocalFleetRuntime({
+      network,
+      rest,
+      envoyBin: o.envoyBin ?? 'envoy',
+      xdsSocket,
+      ...(o.xdsPeers ? { xdsSockets: o.xdsPeers } : {}),
+      workDir: join(o.workDir, 'envoy'),
+      log: o.log.child({ component: 'fleets' }),
+      ...(o.envoyLogLevel ? { envoyLogLevel: o.envoyLogLevel } : {}),
+      ...(o.xdsProtocol ? { xdsProtocol: o.xdsProtocol } : {}),
+      ...(tls ? { xdsTls: { material: tls, serverName } } : {}),
+    });
+  } else {
+    const port = o.xdsPort ?? 18000;
+    await listenTls(`0.0.0.0:${port}`, join(o.workDir, 'xds-server-tls'));
+    listening = `0.0.0.0:${port}`;
+    const { KubernetesFleetRuntime } = await import('./fleets/kubernetes.ts');
+    const k8s = new KubernetesFleetRuntime({
+      rest,
+      log: o.log.child({ component: 'fleets' }),
+      xds: operatorXdsEndpoint(namespace),
+      ...(tls ? { xdsTls: { material: tls, serverName } } : {}),
+      operatorNamespace: namespace,
+    });
+    runtime = k8s;
+    refreshFleets = () => k8s.refresh();
+  }
   const engine = new Engine({
     rest,
     log: o.log.child({ component: 'engine' }),
@@ -66,18 +173,78 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     },
     runtime,
     gatewayConfig: (obj) => gatewayConfig(obj, o.log),
+    leading: o.leaderElection === undefined,
   });
+  let ready = false;
+  const health = o.healthPort !== undefined ? await startHealth(o.healthPort, () => ready) : undefined;
   await engine.start();
-  o.log.info({ xdsSocket, subnet: `198.18.${network.subnet}.0/24` }, 'operator started');
+  ready = true;
+  let elector: LeaderElector | undefined;
+  if (o.leaderElection) {
+    const le = o.leaderElection;
+    elector = new LeaderElector({
+      rest,
+      namespace: le.namespace,
+      name: le.name ?? LEADER_LEASE_NAME,
+      identity: le.identity ?? `${hostname()}_${process.pid}`,
+      log: o.log.child({ component: 'leader-election' }),
+      ...(le.leaseDurationSeconds !== undefined ? { leaseDurationSeconds: le.leaseDurationSeconds } : {}),
+      ...(le.renewDeadlineSeconds !== undefined ? { renewDeadlineSeconds: le.renewDeadlineSeconds } : {}),
+      ...(le.retryPeriodSeconds !== undefined ? { retryPeriodSeconds: le.retryPeriodSeconds } : {}),
+    });
+    elector.onChange((leading) => {
+      engine.setLeading(leading);
+      if (!leading) void runtime.release?.();
+    });
+    elector.start();
+  }
+  const rotation = setInterval(() => {
+    if (!tls?.needsRotation()) return;
+    void tls
+      .rotate()
+      .then(() => refreshFleets?.())
+      .catch((err: unknown) => o.log.error({ err: String(err) }, 'rotating xDS certificates failed'));
+  }, XDS_CERT_CHECK_MS);
+  rotation.unref();
+  o.log.info(
+    {
+      runtime: o.runtime,
+      xdsTls: tls !== undefined,
+      xds: listening,
+      ...(network ? { subnet: `198.18.${network.subnet}.0/24` } : {}),
+      leaderElection: o.leaderElection !== undefined,
+    },
+    'operator started',
+  );
   return {
     engine,
     xds,
     network,
+    elector,
     async stop(opts = {}) {
+      // Step down first so a successor takes over at once; then stop writing and serving.
+      clearInterval(rotation);
+      await elector?.stop({ release: true });
       await engine.stop();
-      await runtime.close({ keepReplicas: opts.keepFleets === true });
+      const keep = opts.keepFleets === true || elector !== undefined;
+      await runtime.close({ keepReplicas: keep });
       await xds.close();
-      if (ownNetwork && !opts.keepFleets) await network.destroy();
+      rest.close();
+      if (health) await new Promise<void>((r) => health.close(() => r()));
+      if (network && ownNetwork && !keep) await network.destroy();
     },
   };
+}
+
+/** /healthz: the process serves; /readyz: caches synced (the engine started). */
+function startHealth(port: number, ready: () => boolean): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    const ok = req.url === '/healthz' || (req.url === '/readyz' && ready());
+    res.writeHead(ok ? 200 : req.url === '/readyz' ? 503 : 404, { 'content-type': 'text/plain' });
+    res.end(ok ? 'ok\n' : 'not ready\n');
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => resolve(server));
+  });
 }

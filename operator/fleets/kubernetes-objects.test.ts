@@ -1,7 +1,8 @@
 // The pure renderers of the Kubernetes fleet objects: names, labels, owner references, the hardened
 // pod, probes, draining, replicas vs autoscaling, PDB, Service, placement and the bootstrap (every
 // rendered bootstrap also passes `envoy --mode validate`).
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateEnvoyConfig } from '../../test/env/envoy.ts';
 import {
@@ -17,14 +18,19 @@ import {
   type KnativeGateway,
 } from '../api/knativegateway.ts';
 import { fullSampleKnativeGateway, sampleKnativeGateway } from '../gen/sample.ts';
+import { XdsTls } from '../pki/xds-tls.ts';
+import { XDS_CA_SDS_FILE, XDS_CLIENT_SDS_FILE } from '../render/bootstrap.ts';
 import { ADS_SOURCE } from '../render/types.ts';
 import {
   ANNOTATION_BOOTSTRAP_HASH,
+  BOOTSTRAP_DIR,
   BOOTSTRAP_KEY,
   BOOTSTRAP_PATH,
+  XDS_TLS_DIR,
   FLEET_KINDS,
   fleetBootstrap,
   fleetObjectList,
+  fleetXdsClientSecretName,
   operatorXdsEndpoint,
   preStopCommand,
   renderGatewayObjects,
@@ -444,5 +450,62 @@ describe('renderGatewayObjects', () => {
         },
       ),
     ).toThrow(/no metadata.uid/);
+  });
+});
+
+describe('xDS over mutual TLS', () => {
+  const TLS = { serverName: 'kgw-operator.kgw-system.svc' };
+  const withTls = (): FleetObjects => {
+    const [fo] = renderGatewayObjects(withUid(sampleKnativeGateway()), { xds: XDS, tls: TLS });
+    if (fo === undefined) throw new Error('no fleet');
+    return fo;
+  };
+
+  test('pods mount the fleet client Secret read-only; the ConfigMap carries the SDS files', () => {
+    const plain = one(withUid(sampleKnativeGateway()));
+    const fo = withTls();
+    const gateway = sampleKnativeGateway().metadata.name;
+    const secretName = fleetXdsClientSecretName(gateway, fo.fleet);
+    expect(secretName).toBe(`${fleetServiceName(gateway, fo.fleet)}-xds-client`);
+    const { pod, container } = podOf(fo);
+    expect(pod.volumes).toContainEqual({ name: 'xds-tls', secret: { secretName } });
+    expect(container.volumeMounts).toContainEqual({
+      name: 'xds-tls',
+      mountPath: XDS_TLS_DIR,
+      readOnly: true,
+    });
+    expect(Object.keys(fo.configMap.data ?? {}).sort()).toEqual(
+      [BOOTSTRAP_KEY, XDS_CA_SDS_FILE, XDS_CLIENT_SDS_FILE].sort(),
+    );
+    expect(fo.configMap.data?.[XDS_CLIENT_SDS_FILE]).toContain(`${XDS_TLS_DIR}/tls.crt`);
+    const bootstrap = fo.configMap.data?.[BOOTSTRAP_KEY] ?? '';
+    expect(bootstrap).toContain('envoy.transport_sockets.tls');
+    expect(bootstrap).toContain(`${BOOTSTRAP_DIR}/${XDS_CLIENT_SDS_FILE}`);
+    // Without the option nothing changes.
+    expect(podOf(plain).pod.volumes?.map((v) => v.name)).toEqual(['bootstrap', 'tmp']);
+    expect(Object.keys(plain.configMap.data ?? {})).toEqual([BOOTSTRAP_KEY]);
+    expect(plain.configMap.data?.[BOOTSTRAP_KEY]).not.toContain('transport_socket');
+    const hash = (f: FleetObjects) =>
+      f.deployment.spec?.template.metadata?.annotations?.[ANNOTATION_BOOTSTRAP_HASH];
+    expect(hash(fo)).not.toBe(hash(plain));
+  });
+
+  test('the TLS bootstrap passes envoy --mode validate (mount paths mapped to a temp dir)', async () => {
+    const fo = withTls();
+    const dir = mkdtempSync(join(tmpdir(), 'kgw-fleet-tls-'));
+    try {
+      const material = await XdsTls.create({ serverNames: [TLS.serverName] });
+      await material.writeClientDir('default/external', join(dir, 'creds'));
+      const local = (text: string): string =>
+        text.replaceAll(XDS_TLS_DIR, join(dir, 'creds')).replaceAll(BOOTSTRAP_DIR, dir);
+      for (const file of [XDS_CLIENT_SDS_FILE, XDS_CA_SDS_FILE]) {
+        writeFileSync(join(dir, file), local(fo.configMap.data?.[file] ?? ''));
+      }
+      const config = JSON.parse(local(fo.configMap.data?.[BOOTSTRAP_KEY] ?? '')) as object;
+      const res = await validateEnvoyConfig(config);
+      expect({ ok: res.ok, output: res.ok ? '' : res.output }).toEqual({ ok: true, output: '' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -52,7 +52,12 @@ import {
   type ResolvedFleet,
   type ResolvedGatewaySpec,
 } from '../api/knativegateway.ts';
-import { XDS_CLUSTER, renderBootstrap } from '../render/bootstrap.ts';
+import {
+  XDS_CLUSTER,
+  renderBootstrap,
+  renderXdsTlsSdsFiles,
+  type XdsTlsBootstrap,
+} from '../render/bootstrap.ts';
 import { ADS_SOURCE, T, type Json } from '../render/types.ts';
 
 /** The operator's xDS Service (name and port) that Envoy pods connect to. */
@@ -88,8 +93,27 @@ export function operatorXdsEndpoint(
   return { host: `${XDS_SERVICE_NAME}.${operatorNamespace}.svc.${clusterDomain}`, port: XDS_PORT };
 }
 
+/** Mount path of the fleet's xDS client credentials (Secret `<fleet>-xds-client`). */
+export const XDS_TLS_DIR = '/etc/envoy/kgw-xds-tls';
+export const XDS_TLS_VOLUME = 'xds-tls';
+
+/** The Secret with a fleet's xDS client credentials: keys tls.crt, tls.key and ca.crt. */
+export function fleetXdsClientSecretName(gateway: string, fleet: string): string {
+  return `${fleetServiceName(gateway, fleet)}-xds-client`;
+}
+
 export interface FleetObjectsOptions {
   xds: XdsEndpoint;
+  /**
+   * Mutual TLS to the xDS server: pods mount the Secret `<fleet>-xds-client` (fleetXdsClientSecretName,
+   * written by the operator) at XDS_TLS_DIR, the ConfigMap carries the two SDS files next to the
+   * bootstrap, and Envoy reloads the certificates when the Secret changes (no pod restart).
+   */
+  tls?: { serverName: string };
+}
+
+function xdsTlsBootstrap(tls: { serverName: string }): XdsTlsBootstrap {
+  return { serverName: tls.serverName, credentialDir: XDS_TLS_DIR, sdsDir: BOOTSTRAP_DIR };
 }
 
 /** The objects of one fleet. All have the same name and namespace. */
@@ -180,8 +204,19 @@ export function renderFleetObjects(
     labels: { ...labels },
     ownerReferences: [gatewayOwnerReference(gw)],
   });
-  const bootstrapJson = `${JSON.stringify(fleetBootstrap(gateway, fleet, opts.xds), null, 2)}\n`;
-  const bootstrapHash = createHash('sha256').update(bootstrapJson).digest('hex').slice(0, 16);
+  const bootstrapJson = `${JSON.stringify(fleetBootstrap(gateway, fleet, opts.xds, opts.tls), null, 2)}\n`;
+  const sdsFiles = opts.tls
+    ? Object.fromEntries(
+        Object.entries(renderXdsTlsSdsFiles(xdsTlsBootstrap(opts.tls))).map(([file, json]) => [
+          file,
+          `${JSON.stringify(json, null, 2)}\n`,
+        ]),
+      )
+    : {};
+  const bootstrapHash = createHash('sha256')
+    .update(bootstrapJson + Object.values(sdsFiles).join(''))
+    .digest('hex')
+    .slice(0, 16);
 
   const serviceAccount: V1ServiceAccount = {
     apiVersion: 'v1',
@@ -193,7 +228,7 @@ export function renderFleetObjects(
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: metadata(),
-    data: { [BOOTSTRAP_KEY]: bootstrapJson },
+    data: { [BOOTSTRAP_KEY]: bootstrapJson, ...sdsFiles },
   };
   const deployment: V1Deployment = {
     apiVersion: 'apps/v1',
@@ -212,7 +247,12 @@ export function renderFleetObjects(
             'kubectl.kubernetes.io/default-container': ENVOY_CONTAINER,
           },
         },
-        spec: podSpec(name, labels, fleet),
+        spec: podSpec(
+          name,
+          labels,
+          fleet,
+          opts.tls ? fleetXdsClientSecretName(gateway, fleet.name) : undefined,
+        ),
       },
     },
   };
@@ -291,7 +331,12 @@ export function renderFleetObjects(
   return out;
 }
 
-function podSpec(name: string, labels: Record<string, string>, fleet: ResolvedFleet): V1PodSpec {
+function podSpec(
+  name: string,
+  labels: Record<string, string>,
+  fleet: ResolvedFleet,
+  xdsTlsSecret: string | undefined,
+): V1PodSpec {
   const p = fleet.placement;
   const spec: V1PodSpec = {
     serviceAccountName: name,
@@ -304,10 +349,11 @@ function podSpec(name: string, labels: Record<string, string>, fleet: ResolvedFl
       runAsGroup: ENVOY_UID,
       seccompProfile: { type: 'RuntimeDefault' },
     },
-    containers: [envoyContainer(fleet)],
+    containers: [envoyContainer(fleet, xdsTlsSecret !== undefined)],
     volumes: [
       { name: 'bootstrap', configMap: { name } },
       { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
+      ...(xdsTlsSecret !== undefined ? [{ name: XDS_TLS_VOLUME, secret: { secretName: xdsTlsSecret } }] : []),
     ],
   };
   if (Object.keys(p.nodeSelector).length > 0) spec.nodeSelector = { ...p.nodeSelector };
@@ -326,7 +372,7 @@ function podSpec(name: string, labels: Record<string, string>, fleet: ResolvedFl
   return spec;
 }
 
-function envoyContainer(fleet: ResolvedFleet): V1Container {
+function envoyContainer(fleet: ResolvedFleet, xdsTls: boolean): V1Container {
   return {
     name: ENVOY_CONTAINER,
     image: fleet.envoy.image,
@@ -376,6 +422,8 @@ function envoyContainer(fleet: ResolvedFleet): V1Container {
     volumeMounts: [
       { name: 'bootstrap', mountPath: BOOTSTRAP_DIR, readOnly: true },
       { name: 'tmp', mountPath: '/tmp' },
+      // A directory mount (not subPath): the kubelet swaps `..data`, Envoy's watched_directory sees it.
+      ...(xdsTls ? [{ name: XDS_TLS_VOLUME, mountPath: XDS_TLS_DIR, readOnly: true }] : []),
     ],
   };
 }
@@ -431,7 +479,12 @@ export function preStopCommand(drainSeconds: number, adminPort: number = ENVOY_A
  * first answer without a timeout, the readiness listener, and HTTP/2 keepalives on the xDS
  * connection so a vanished control plane is noticed.
  */
-export function fleetBootstrap(gateway: string, fleet: ResolvedFleet, xds: XdsEndpoint): Json {
+export function fleetBootstrap(
+  gateway: string,
+  fleet: ResolvedFleet,
+  xds: XdsEndpoint,
+  tls?: { serverName: string },
+): Json {
   const b = renderBootstrap({
     // Replaced per pod by --service-node $(POD_NAME).
     nodeId: fleetServiceName(gateway, fleet.name),
@@ -439,6 +492,7 @@ export function fleetBootstrap(gateway: string, fleet: ResolvedFleet, xds: XdsEn
     xds: { address: xds.host, port: xds.port },
     admin: { address: '127.0.0.1', port: ENVOY_ADMIN_PORT },
     delta: true,
+    ...(tls ? { tls: xdsTlsBootstrap(tls) } : {}),
   });
   const dynamic = b.dynamic_resources as Json;
   dynamic.lds_config = { ...ADS_SOURCE, initial_fetch_timeout: '0s' };

@@ -1,16 +1,29 @@
 // Local fleet runtime: each replica is an Envoy process in its own network namespace (see
 // network.ts), bootstrapped to fetch its configuration from kgw's xDS server over a unix socket.
 // A replica is ready once Envoy's admin /ready answers 200 (it has received its first config).
-// close({ keepReplicas: true }) leaves the Envoys running and records them in
-// <workDir>/replicas.json; the next runtime on the same work dir and network adopts them, so an
-// operator restart never interrupts traffic (Envoy keeps its last config and reconnects to xDS).
+// The running replicas are recorded in <workDir>/replicas.json after every change. The next
+// runtime on the same work dir and network adopts them at its first apply(): after an operator
+// restart (close({ keepReplicas: true })), after the leader died (another operator replica that
+// becomes leader takes over), or after release() (this replica stopped leading). Envoy keeps its
+// last config and reconnects to xDS, so none of these interrupts traffic. Envoy's stderr goes to
+// <workDir>/<replica>.log, never to a pipe, so a replica outlives the process that started it.
 import http from 'node:http';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { KubeRest } from '../kube/rest.ts';
 import type { Logger } from '../log.ts';
-import { renderBootstrap } from '../render/bootstrap.ts';
+import type { XdsTls } from '../pki/xds-tls.ts';
+import { renderBootstrap, renderXdsTlsSdsFiles, type XdsTlsBootstrap } from '../render/bootstrap.ts';
 import type { LocalNetwork, Pod } from './network.ts';
 import { publishFleet } from './publish.ts';
 import type { FleetDef, FleetRuntime, Replica } from './runtime.ts';
@@ -20,6 +33,10 @@ export interface LocalRuntimeOptions {
   envoyBin: string;
   /** Path of the xDS server's unix socket. */
   xdsSocket: string;
+  /**
+   * Every operator replica's xDS socket (HA: Envoy fails over between them). Default: xdsSocket.
+   */
+  xdsSockets?: string[];
   workDir: string;
   log: Logger;
   envoyLogLevel?: string;
@@ -27,6 +44,12 @@ export interface LocalRuntimeOptions {
   xdsProtocol?: 'delta' | 'sotw';
   /** Where fleets are published (selector-less Service + EndpointSlice); none without it. */
   rest?: KubeRest;
+  /**
+   * Mutual TLS to the xDS server: each replica gets its fleet's client credentials in
+   * `<workDir>/<id>.xds-tls/creds` (written, and rewritten on rotation, by `material`), the SDS
+   * files next to them, and the TLS bootstrap; `serverName` is the xDS server certificate's name.
+   */
+  xdsTls?: { material: XdsTls; serverName: string };
 }
 
 interface LocalReplica extends Replica {
@@ -36,6 +59,7 @@ interface LocalReplica extends Replica {
   /** Set for replicas this runtime started; adopted replicas are tracked by pid. */
   proc?: ChildProcess;
   adminSocket: string;
+  logFile: string;
   stopped: boolean;
   exited: boolean;
 }
@@ -69,6 +93,19 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Signals the replica's process group (its shell and Envoy); falls back to the pid alone. */
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
 function safe(s: string): string {
   return s.replace(/[^a-zA-Z0-9-]/g, '-');
 }
@@ -79,18 +116,21 @@ export class LocalFleetRuntime implements FleetRuntime {
   private readonly listeners: ((key: string) => void)[] = [];
   private readonly timer: NodeJS.Timeout;
   private readonly stateFile: string;
+  /** Whether replicas.json has been read (at the first apply after construction or release). */
+  private adopted = false;
 
   constructor(opts: LocalRuntimeOptions) {
     this.opts = opts;
     mkdirSync(opts.workDir, { recursive: true });
     this.stateFile = join(opts.workDir, 'replicas.json');
-    this.adopt();
     this.timer = setInterval(() => void this.checkReadiness(), 250);
     this.timer.unref();
   }
 
   /** Takes over replicas a previous runtime left running (pid alive, pod still on the network). */
   private adopt(): void {
+    if (this.adopted) return;
+    this.adopted = true;
     if (!existsSync(this.stateFile)) return;
     let saved: SavedReplica[] = [];
     try {
@@ -98,9 +138,9 @@ export class LocalFleetRuntime implements FleetRuntime {
     } catch (err) {
       this.opts.log.warn({ err: String(err), file: this.stateFile }, 'unreadable replica state; ignoring it');
     }
-    rmSync(this.stateFile, { force: true });
     for (const s of saved) {
-      const pod = this.opts.network.pod(s.netns);
+      if (this.fleets.get(s.fleet)?.replicas.some((r) => r.id === s.id)) continue;
+      const pod = this.opts.network.pod(s.netns, s.address);
       if (!pod || !alive(s.pid)) continue;
       const f = this.fleets.get(s.fleet) ?? { replicas: [] };
       f.replicas.push({
@@ -111,11 +151,23 @@ export class LocalFleetRuntime implements FleetRuntime {
         pod,
         pid: s.pid,
         adminSocket: s.adminSocket,
+        logFile: join(this.opts.workDir, `${s.id}.log`),
         stopped: false,
         exited: false,
       });
       this.fleets.set(s.fleet, f);
       this.opts.log.info({ fleet: s.fleet, replica: s.id, pid: s.pid }, 'adopted running envoy replica');
+      // Its client certificate now comes from this operator's material (and rotates with it).
+      const x = this.opts.xdsTls;
+      if (x) {
+        const creds = join(this.opts.workDir, `${s.id}.xds-tls`, 'creds');
+        x.material.writeClientDir(s.fleet, creds).catch((err: unknown) => {
+          this.opts.log.warn(
+            { replica: s.id, err: String(err) },
+            'rewriting adopted replica xDS credentials failed',
+          );
+        });
+      }
     }
   }
 
@@ -140,6 +192,15 @@ export class LocalFleetRuntime implements FleetRuntime {
   }
 
   async apply(defs: FleetDef[]): Promise<void> {
+    this.adopt();
+    try {
+      await this.reconcile(defs);
+    } finally {
+      this.saveState();
+    }
+  }
+
+  private async reconcile(defs: FleetDef[]): Promise<void> {
     await this.checkReadiness(); // adopted replicas: know who is ready before publishing
     const wanted = new Map(defs.map((d) => [d.key, d]));
     for (const [key, f] of this.fleets) {
@@ -184,18 +245,29 @@ export class LocalFleetRuntime implements FleetRuntime {
     const pod = await this.opts.network.addPod(id);
     const adminSocket = join(this.opts.workDir, `${id}.admin.sock`);
     rmSync(adminSocket, { force: true });
+    const sockets = this.opts.xdsSockets ?? [this.opts.xdsSocket];
+    const tls = await this.writeXdsTls(def.key, id);
     const config = renderBootstrap({
       nodeId: `${def.key}/${index}`,
       fleet: def.key,
-      xds: { pipe: this.opts.xdsSocket },
+      xds: sockets.map((pipe) => ({ pipe })),
       admin: { pipe: adminSocket },
       delta: this.opts.xdsProtocol !== 'sotw',
+      ...(tls ? { tls } : {}),
     });
     const file = join(this.opts.workDir, `${id}.bootstrap.json`);
     writeFileSync(file, JSON.stringify(config, null, 2));
+    const logFile = join(this.opts.workDir, `${id}.log`);
+    const logFd = openSync(logFile, 'a');
+    // Envoy dies with its parent process (it gets SIGTERM when the parent exits), so it runs
+    // under a shell of its own session that outlives the operator: a successor (after a restart or
+    // a leader change) adopts it. The trailing `exit` keeps the shell from exec'ing Envoy.
     const proc = pod.spawn(
-      this.opts.envoyBin,
+      'sh',
       [
+        '-c',
+        '"$0" "$@"; exit $?',
+        this.opts.envoyBin,
         '-c',
         file,
         '--use-dynamic-base-id',
@@ -206,13 +278,10 @@ export class LocalFleetRuntime implements FleetRuntime {
         '--drain-time-s',
         '2',
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+      { stdio: ['ignore', 'ignore', logFd], detached: true },
     );
+    closeSync(logFd);
     const log = this.opts.log.child({ fleet: def.key, replica: id });
-    let tail = '';
-    proc.stderr?.on('data', (d: Buffer) => {
-      tail = (tail + d.toString()).slice(-4000);
-    });
     const replica: LocalReplica = {
       id,
       fleet: def.key,
@@ -222,13 +291,20 @@ export class LocalFleetRuntime implements FleetRuntime {
       pid: proc.pid ?? 0,
       proc,
       adminSocket,
+      logFile,
       stopped: false,
       exited: false,
     };
     proc.once('exit', (code, signal) => {
       replica.exited = true;
       if (replica.stopped) return;
-      log.error({ code, signal, stderr: tail }, 'envoy exited');
+      let stderr = '';
+      try {
+        stderr = readFileSync(logFile, 'utf8').slice(-4000);
+      } catch {
+        /* no log */
+      }
+      log.error({ code, signal, stderr }, 'envoy exited');
       replica.ready = false;
       this.changed(def.key);
     });
@@ -236,17 +312,63 @@ export class LocalFleetRuntime implements FleetRuntime {
     return replica;
   }
 
+  /** Writes a replica's xDS client credentials and SDS files; returns the bootstrap's `tls`. */
+  private async writeXdsTls(fleet: string, id: string): Promise<XdsTlsBootstrap | undefined> {
+    const x = this.opts.xdsTls;
+    if (!x) return undefined;
+    const sdsDir = join(this.opts.workDir, `${id}.xds-tls`);
+    const tls = { serverName: x.serverName, credentialDir: join(sdsDir, 'creds'), sdsDir };
+    await x.material.writeClientDir(fleet, tls.credentialDir);
+    for (const [file, json] of Object.entries(renderXdsTlsSdsFiles(tls))) {
+      writeFileSync(join(sdsDir, file), JSON.stringify(json, null, 2));
+    }
+    return tls;
+  }
+
   private async stopReplica(r: LocalReplica): Promise<void> {
     r.stopped = true;
     r.ready = false;
     if (!r.exited && alive(r.pid)) {
-      process.kill(r.pid, 'SIGTERM');
+      signalGroup(r.pid, 'SIGTERM');
       for (let i = 0; i < 60 && alive(r.pid) && !r.exited; i++)
         await new Promise((res) => setTimeout(res, 50));
-      if (!r.exited && alive(r.pid)) process.kill(r.pid, 'SIGKILL');
+      if (!r.exited && alive(r.pid)) signalGroup(r.pid, 'SIGKILL');
     }
     await r.pod.destroy();
     rmSync(r.adminSocket, { force: true });
+    if (this.opts.xdsTls) {
+      this.opts.xdsTls.material.forgetDir(join(this.opts.workDir, `${r.id}.xds-tls`, 'creds'));
+      rmSync(join(this.opts.workDir, `${r.id}.xds-tls`), { recursive: true, force: true });
+    }
+    rmSync(r.logFile, { force: true });
+  }
+
+  /** Records the live replicas for whoever runs the fleets next (atomic replace). */
+  private saveState(): void {
+    const saved: SavedReplica[] = [...this.fleets.values()].flatMap((f) =>
+      f.replicas
+        .filter((r) => !r.exited && !r.stopped)
+        .map((r) => ({
+          id: r.id,
+          fleet: r.fleet,
+          netns: r.pod.netns,
+          pid: r.pid,
+          address: r.address,
+          adminSocket: r.adminSocket,
+        })),
+    );
+    const tmp = `${this.stateFile}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(saved, null, 2));
+    renameSync(tmp, this.stateFile);
+  }
+
+  /** Forgets the replicas, leaving them running for the next leader (this one stopped leading). */
+  release(): Promise<void> {
+    if (this.adopted) this.saveState();
+    for (const f of this.fleets.values()) for (const r of f.replicas) r.proc?.unref();
+    this.fleets.clear();
+    this.adopted = false;
+    return Promise.resolve();
   }
 
   private async checkReadiness(): Promise<void> {
@@ -271,28 +393,14 @@ export class LocalFleetRuntime implements FleetRuntime {
    */
   async close(opts: { keepReplicas?: boolean } = {}): Promise<void> {
     clearInterval(this.timer);
-    if (opts.keepReplicas) {
-      const saved: SavedReplica[] = [...this.fleets.values()].flatMap((f) =>
-        f.replicas
-          .filter((r) => !r.exited)
-          .map((r) => ({
-            id: r.id,
-            fleet: r.fleet,
-            netns: r.pod.netns,
-            pid: r.pid,
-            address: r.address,
-            adminSocket: r.adminSocket,
-          })),
-      );
-      for (const f of this.fleets.values()) {
-        for (const r of f.replicas) {
-          r.proc?.stderr?.destroy();
-          r.proc?.unref();
-        }
-      }
-      writeFileSync(this.stateFile, JSON.stringify(saved, null, 2));
+    if (!this.adopted) {
+      // Never led: the replicas (and replicas.json) belong to another operator replica.
+    } else if (opts.keepReplicas) {
+      this.saveState();
+      for (const f of this.fleets.values()) for (const r of f.replicas) r.proc?.unref();
     } else {
       for (const f of this.fleets.values()) for (const r of f.replicas) await this.stopReplica(r);
+      rmSync(this.stateFile, { force: true });
     }
     this.fleets.clear();
   }

@@ -5,6 +5,9 @@
 // bridge; one veth from the root namespace into the bridge (address 198.18.N.1/24); one veth per
 // pod (address 198.18.N.k/24). Needs root (CAP_NET_ADMIN). Everything is removed on destroy() and
 // on process exit; stale networks of dead processes are swept by sweepStaleNetworks().
+// Another process (an operator replica) can attach() to a network: it adds and adopts pods but
+// never removes the network. Pod addresses are claimed atomically (a lock directory per host
+// number), so processes sharing a network never hand out the same address.
 import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -63,14 +66,16 @@ export class LocalNetwork {
   readonly subnet: number;
   readonly gateway: string;
   private readonly hub: string;
-  private nextHost = 10;
+  /** Attached to a network another process created: never removes the network itself. */
+  private readonly attached: boolean;
   private readonly pods = new Map<string, Pod>();
   private readonly procs = new Set<ChildProcess>();
   private destroyed = false;
   private readonly onExit = () => this.destroySync();
 
-  private constructor(subnet: number) {
+  private constructor(subnet: number, attached = false) {
     this.subnet = subnet;
+    this.attached = attached;
     this.gateway = `198.18.${subnet}.1`;
     this.hub = `kgw${subnet}-hub`;
   }
@@ -99,6 +104,33 @@ export class LocalNetwork {
     throw new Error('no free 198.18.N.0/24 subnet for a local network');
   }
 
+  /** Joins the network 198.18.`subnet`.0/24 that another process created (it must exist). */
+  static attach(subnet: number): LocalNetwork {
+    if (!existsSync(`/run/netns/kgw${subnet}-hub`)) {
+      throw new Error(`no local network 198.18.${subnet}.0/24 (netns kgw${subnet}-hub) to attach to`);
+    }
+    return new LocalNetwork(subnet, true);
+  }
+
+  private hostsDir(): string {
+    return `${LOCK_DIR}/${this.subnet}/hosts`;
+  }
+
+  /** Claims a free host number (atomic across processes sharing the network). */
+  private claimHost(): number {
+    mkdirSync(this.hostsDir(), { recursive: true });
+    for (let k = 10; k <= 254; k++) {
+      if (existsSync(`/run/netns/kgw${this.subnet}-p${k}`)) continue;
+      try {
+        mkdirSync(`${this.hostsDir()}/${k}`);
+        return k;
+      } catch {
+        /* taken */
+      }
+    }
+    throw new Error('local network is full (244 pods)');
+  }
+
   private async setup(): Promise<void> {
     process.once('exit', this.onExit);
     const n = this.subnet;
@@ -115,16 +147,28 @@ export class LocalNetwork {
     await ip('link', 'set', `kgw${n}h`, 'up');
   }
 
-  /** The pod with this network namespace, if this network created it and it still exists. */
-  pod(netns: string): Pod | undefined {
-    return this.pods.get(netns);
+  /**
+   * The pod with this network namespace: one this process created, or (given its address) one
+   * another process on the network created that still exists, which this process adopts.
+   */
+  pod(netns: string, address?: string): Pod | undefined {
+    const own = this.pods.get(netns);
+    if (own) return own;
+    const prefix = `kgw${this.subnet}-p`;
+    if (address === undefined || !netns.startsWith(prefix) || !existsSync(`/run/netns/${netns}`))
+      return undefined;
+    return this.track(
+      netns.slice(netns.indexOf('-') + 1),
+      netns,
+      address,
+      Number(netns.slice(prefix.length)),
+    );
   }
 
   /** A new pod namespace with its own address on the network. */
   async addPod(name: string): Promise<Pod> {
     if (this.destroyed) throw new Error('network destroyed');
-    const k = this.nextHost++;
-    if (k > 254) throw new Error('local network is full (244 pods)');
+    const k = this.claimHost();
     const n = this.subnet;
     const netns = `kgw${n}-p${k}`;
     const address = `198.18.${n}.${k}`;
@@ -136,6 +180,10 @@ export class LocalNetwork {
     await ip('-n', this.hub, 'link', 'set', hostIf, 'master', 'br0', 'up');
     await ip('-n', netns, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
     await ip('-n', netns, 'link', 'set', 'eth0', 'up');
+    return this.track(name, netns, address, k);
+  }
+
+  private track(name: string, netns: string, address: string, host: number): Pod {
     const procs = new Set<ChildProcess>();
     const pod: Pod = {
       name,
@@ -155,6 +203,7 @@ export class LocalNetwork {
         for (const p of procs) p.kill('SIGKILL');
         this.pods.delete(netns);
         await ip('netns', 'del', netns).catch(() => undefined);
+        rmSync(`${this.hostsDir()}/${host}`, { recursive: true, force: true });
       },
     };
     this.pods.set(netns, pod);
@@ -167,6 +216,7 @@ export class LocalNetwork {
     process.removeListener('exit', this.onExit);
     for (const p of this.procs) p.kill('SIGKILL');
     for (const pod of [...this.pods.values()]) await pod.destroy();
+    if (this.attached) return;
     await removeNamespaces(`kgw${this.subnet}-`);
     await ip('link', 'del', `kgw${this.subnet}h`).catch(() => undefined);
     rmSync(`${LOCK_DIR}/${this.subnet}`, { recursive: true, force: true });

@@ -43,6 +43,11 @@ export interface FleetRuntime {
   address?(fleetKey: string): string | undefined;
   /** Problems found applying a gateway's fleets (objects kgw does not own, API errors). */
   problems?(gateway: string): string[];
+  /**
+   * This operator replica stopped leading: forget the replicas without stopping them (the next
+   * leader takes them over). Runtimes whose replicas do not belong to a process omit it.
+   */
+  release?(): Promise<void>;
   /** Stops the replicas, or leaves them running for a successor when keepReplicas is set. */
   close(opts?: { keepReplicas?: boolean }): Promise<void>;
 }

@@ -1,9 +1,10 @@
 // The operator's permissions: one list of rules, each with the reason it exists. The plain release
 // manifest turns it into a ClusterRole + ClusterRoleBinding and a Role + RoleBinding in the
 // operator's namespace; the OLM bundle into the CSV's clusterPermissions and permissions. Nothing
-// is granted with wildcards. Rules marked `planned` are for code that issue 3 (Kubernetes fleet
-// runtime, leader election) or issue 4 (webhooks, certificates, domain claims) adds; the others are
-// exercised against the real apiserver by release.apiserver.test.ts with the ServiceAccount's token.
+// is granted with wildcards. Rules marked `planned` are for code that issue 3 (leader election,
+// status, Knative configuration) or issue 4 (webhooks, certificates, domain claims) adds; the others
+// are exercised against the real apiserver by release.apiserver.test.ts with the ServiceAccount's
+// token (the Kubernetes fleet runtime's rules by running operator/fleets/kubernetes.ts with it).
 import type {
   V1ClusterRole,
   V1ClusterRoleBinding,
@@ -130,7 +131,7 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     verbs: READ,
     reason:
       'TLS Secrets named by KIngress spec.tls, in any namespace, are served over SDS and reloaded on ' +
-      'change (engine.ts). Read only: the Secrets kgw writes live in its own namespace (Role).',
+      'change (engine.ts).',
   },
   {
     scope: 'cluster',
@@ -153,7 +154,6 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     resources: [`${GATEWAY_PLURAL}/status`],
     verbs: ['patch'],
     reason: 'Writes KnativeGateway status: Ready, FleetsReady, KnativeConfigured and per-fleet status.',
-    planned: 'issue 3',
   },
   {
     scope: 'cluster',
@@ -163,7 +163,6 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     reason:
       'Fleet objects carry an owner reference with blockOwnerDeletion to their KnativeGateway; the ' +
       "apiserver allows setting it only to users who may update the owner's finalizers.",
-    planned: 'issue 3',
   },
   // --- Fleets on Kubernetes and Knative's configuration -------------------------------------------
   {
@@ -171,8 +170,19 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     apiGroups: ['apps'],
     resources: ['deployments'],
     verbs: OWN,
-    reason: 'One Envoy Deployment per fleet, in the fleet namespace; watched for ready replicas.',
-    planned: 'issue 3',
+    reason:
+      'One Envoy Deployment per fleet, in the fleet namespace (operator/fleets/kubernetes.ts, server-side ' +
+      "apply); kgw-labelled Deployments are watched so a change to kgw's fields is put back.",
+  },
+  {
+    scope: 'cluster',
+    apiGroups: [''],
+    resources: ['pods'],
+    verbs: READ,
+    reason:
+      "Readiness of the fleets' Envoy pods (Ready condition, pod IP) for probing and fleet status: a " +
+      'reflector on kgw-labelled Pods (operator/fleets/kubernetes.ts). Cluster-wide because fleets live ' +
+      "in their gateway's namespace, which can be any; RBAC cannot narrow by label. Read only.",
   },
   {
     scope: 'cluster',
@@ -180,7 +190,6 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     resources: ['serviceaccounts'],
     verbs: OWN,
     reason: 'One ServiceAccount per fleet (no API access: the Envoy pods do not mount its token).',
-    planned: 'issue 3',
   },
   {
     scope: 'cluster',
@@ -190,7 +199,6 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     reason:
       "Fleet bootstrap ConfigMaps (any fleet namespace), and Knative Serving's config-network and " +
       'config-domain in knative-serving, which a KnativeGateway owns (kgw corrects drift there).',
-    planned: 'issue 3',
   },
   {
     scope: 'cluster',
@@ -198,7 +206,6 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     resources: ['poddisruptionbudgets'],
     verbs: OWN,
     reason: 'Per-fleet PodDisruptionBudget.',
-    planned: 'issue 3',
   },
   {
     scope: 'cluster',
@@ -206,7 +213,6 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     resources: ['horizontalpodautoscalers'],
     verbs: OWN,
     reason: 'Per-fleet HorizontalPodAutoscaler when a fleet sets autoscaling.',
-    planned: 'issue 3',
   },
   // --- cert-manager (auto-TLS) --------------------------------------------------------------------
   {
@@ -253,7 +259,6 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     resources: ['leases'],
     verbs: ['create'],
     reason: 'Leader election: creates the Lease when no replica holds it yet.',
-    planned: 'issue 3',
   },
   {
     scope: 'namespace',
@@ -262,7 +267,6 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     verbs: ['get', 'update'],
     resourceNames: [LEADER_LEASE_NAME],
     reason: 'Leader election: reads and renews (compare-and-swap update) its own Lease only.',
-    planned: 'issue 3',
   },
   {
     scope: 'namespace',
@@ -270,7 +274,6 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     resources: ['secrets'],
     verbs: ['create'],
     reason: 'Creates the Secrets holding the CAs kgw manages (webhook serving certificate, xDS mTLS).',
-    planned: 'issue 3',
   },
   {
     scope: 'namespace',
@@ -279,7 +282,16 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     verbs: ['update', 'patch'],
     resourceNames: [WEBHOOK_CERT_SECRET, XDS_CA_SECRET],
     reason: 'Rotates those two Secrets, and no other.',
-    planned: 'issue 3',
+  },
+  {
+    scope: 'namespace',
+    apiGroups: [''],
+    resources: ['secrets'],
+    verbs: ['patch'],
+    reason:
+      "Each fleet's xDS client-certificate Secret `<fleet service>-xds-client` (server-side apply, " +
+      'names follow the gateways, so no resourceNames), owned by its KnativeGateway; only in this ' +
+      "namespace, and never a Secret without kgw's labels (fleets/kubernetes.ts).",
   },
 ];
 

@@ -11,7 +11,10 @@ import { startControlPlane, type ControlPlane } from '../../test/env/control-pla
 import { installKnativeCRDs } from '../../test/env/crds.ts';
 import { KubeHttpError, ResourceResolver, kubeRequest } from '../../test/env/kube-http.ts';
 import { applyManifests } from '../../test/env/manifests.ts';
-import { waitUntil } from '../../test/env/proc.ts';
+import { raceTimeout, waitUntil } from '../../test/env/proc.ts';
+import { fleetLabels, type FleetSpec, type KnativeGateway } from '../api/knativegateway.ts';
+import { KubernetesFleetRuntime } from '../fleets/kubernetes.ts';
+import { operatorXdsEndpoint } from '../fleets/kubernetes-objects.ts';
 import { publishFleet } from '../fleets/publish.ts';
 import type { FleetDef } from '../fleets/runtime.ts';
 import { Reflector, type KubeObject } from '../kube/reflector.ts';
@@ -292,6 +295,97 @@ describe('release manifest on a real kube-apiserver', () => {
       );
     });
 
+    test('runs the Kubernetes fleet runtime: applies, edits and prunes fleet objects, follows pods', async () => {
+      // The KnativeGateway webhook fails closed and nothing serves it here: take it away while the
+      // admin creates the gateway, then put it back.
+      const whPath = `/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/${WEBHOOK_CONFIGURATION_NAME}`;
+      const saved = (await kubeRequest(kc, 'GET', whPath)).json as Obj & {
+        metadata: {
+          resourceVersion?: string;
+          uid?: string;
+          creationTimestamp?: string;
+          managedFields?: unknown;
+        };
+      };
+      const ns = 'kgw-rbac-k8s';
+      const putGateway = async (fleets: FleetSpec[]): Promise<KnativeGateway> =>
+        (
+          await kubeRequest(
+            kc,
+            'PATCH',
+            '/apis/operator.kgw.dev/v1alpha1/knativegateways/rbac-k8s?fieldManager=test-admin&force=true',
+            {
+              apiVersion: 'operator.kgw.dev/v1alpha1',
+              kind: 'KnativeGateway',
+              metadata: { name: 'rbac-k8s' },
+              spec: { namespace: ns, fleets },
+            },
+            'application/apply-patch+yaml',
+          )
+        ).json as KnativeGateway;
+      await kubeRequest(kc, 'POST', '/api/v1/namespaces', { metadata: { name: ns } });
+      let gw: KnativeGateway;
+      let edited: KnativeGateway;
+      await kubeRequest(kc, 'DELETE', whPath);
+      try {
+        gw = await putGateway([
+          {
+            name: 'pub',
+            visibility: 'ExternalIP',
+            autoscaling: { minReplicas: 1, maxReplicas: 3 },
+            podDisruptionBudget: { maxUnavailable: 1 },
+          },
+          { name: 'priv', visibility: 'ClusterLocal' },
+        ]);
+        edited = await putGateway([{ name: 'pub', visibility: 'ExternalIP', replicas: 2 }]);
+      } finally {
+        const {
+          resourceVersion: _rv,
+          uid: _uid,
+          creationTimestamp: _ct,
+          managedFields: _mf,
+          ...meta
+        } = saved.metadata;
+        await kubeRequest(
+          kc,
+          'POST',
+          '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations',
+          {
+            ...saved,
+            metadata: meta,
+          },
+        );
+      }
+      const rt = new KubernetesFleetRuntime({ rest, log, xds: operatorXdsEndpoint() });
+      try {
+        // Pods, Deployments and Services: list and watch, cluster-wide.
+        expect(await raceTimeout(rt.start(), 15_000)).toBe(true);
+        // Creating every kind (incl. HPA and PDB) with a blockOwnerDeletion owner reference.
+        await rt.apply([], new Map([['rbac-k8s', gw]]));
+        expect(rt.problems('rbac-k8s')).toEqual([]);
+        // Updating (and handing replicas over), listing and deleting what is no longer wanted.
+        await rt.apply([], new Map([['rbac-k8s', edited]]));
+        expect(rt.problems('rbac-k8s')).toEqual([]);
+        const left = (await kubeRequest(kc, 'GET', `/apis/apps/v1/namespaces/${ns}/deployments`)).json as {
+          items: Obj[];
+        };
+        expect(left.items.map((d) => d.metadata.name)).toEqual(['kgw-rbac-k8s-pub']);
+        await kubeRequest(kc, 'POST', `/api/v1/namespaces/${ns}/pods`, {
+          metadata: { name: 'pub-1', labels: fleetLabels('rbac-k8s', 'pub') },
+          spec: {
+            serviceAccountName: 'kgw-rbac-k8s-pub',
+            automountServiceAccountToken: false,
+            containers: [{ name: 'envoy', image: 'example.com/envoy:1' }],
+          },
+        });
+        await waitUntil('pod seen', () => Promise.resolve(rt.replicas('rbac-k8s/pub').length === 1), {
+          timeoutMs: 15_000,
+        });
+      } finally {
+        await rt.close();
+      }
+    });
+
     test('every rule of the manifest is in effect for the ServiceAccount', async () => {
       const denied: string[] = [];
       for (const r of OPERATOR_RULES) {
@@ -335,7 +429,9 @@ describe('release manifest on a real kube-apiserver', () => {
         'create Leases elsewhere',
         { group: 'coordination.k8s.io', resource: 'leases', verb: 'create', namespace: 'default' },
       ],
-      ['read Pods', { resource: 'pods', verb: 'list' }],
+      ['change Pods', { resource: 'pods', verb: 'patch', namespace: 'default' }],
+      ['delete Pods', { resource: 'pods', verb: 'delete', namespace: 'default' }],
+      ['exec into Pods', { resource: 'pods', subresource: 'exec', verb: 'create', namespace: 'default' }],
       ['read Nodes', { resource: 'nodes', verb: 'get' }],
       ['delete Namespaces', { resource: 'namespaces', verb: 'delete', name: KNATIVE_SERVING_NAMESPACE }],
       [

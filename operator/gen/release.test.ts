@@ -138,9 +138,10 @@ describe('release manifest deploy/kgw.yaml', () => {
       expect(
         r.verbs.filter((v) => ['escalate', 'bind', 'impersonate', 'deletecollection'].includes(v)),
       ).toEqual([]);
-      expect(r.resources?.filter((x) => /roles|rolebindings|customresourcedefinitions|pods/.test(x))).toEqual(
-        [],
-      );
+      expect(r.resources?.filter((x) => /roles|rolebindings|customresourcedefinitions/.test(x))).toEqual([]);
+      // Pods (the fleet runtime's readiness source) are read only: no writes, no exec/attach/proxy.
+      expect(r.resources?.filter((x) => x.startsWith('pods/'))).toEqual([]);
+      if (r.resources?.includes('pods')) expect(r.verbs).toEqual(['get', 'list', 'watch']);
       // resourceNames cannot restrict create (the name is not known when it is authorized)
       if (r.resourceNames !== undefined) expect(r.verbs).not.toContain('create');
     }
@@ -150,7 +151,7 @@ describe('release manifest deploy/kgw.yaml', () => {
     }
   });
 
-  test('RBAC: Secrets are read-only cluster-wide; kgw writes only its own two, in its namespace', () => {
+  test('RBAC: Secrets are read-only cluster-wide; kgw writes Secrets only in its namespace', () => {
     const cluster = one<V1ClusterRole>('ClusterRole').rules ?? [];
     const secrets = cluster.filter((r) => r.resources?.includes('secrets'));
     expect(secrets.map((r) => r.verbs)).toEqual([['get', 'list', 'watch']]);
@@ -158,7 +159,14 @@ describe('release manifest deploy/kgw.yaml', () => {
     const writes = role.filter(
       (r) => r.resources?.includes('secrets') && r.verbs.some((v) => v !== 'create'),
     );
-    expect(writes.map((r) => r.resourceNames)).toEqual([['kgw-webhook-certs', 'kgw-xds-ca']]);
+    // its two CAs by name; the fleets' xDS client Secrets by server-side apply (patch only)
+    expect(writes.map((r) => [r.verbs, r.resourceNames])).toEqual([
+      [
+        ['update', 'patch'],
+        ['kgw-webhook-certs', 'kgw-xds-ca'],
+      ],
+      [['patch'], undefined],
+    ]);
     const leases = role.filter((r) => r.resources?.includes('leases') && r.resourceNames !== undefined);
     expect(leases.map((r) => r.resourceNames)).toEqual([[`${OPERATOR_NAME}-leader`]]);
   });

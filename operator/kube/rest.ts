@@ -110,7 +110,13 @@ export class KubeRest {
     signal?: AbortSignal,
   ): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const opts = await this.options(method, path + qs(query), payload ? { 'Content-Type': contentType } : {});
+    // Content-Length always: without it Node sends a DELETE/GET body unframed, and on a reused
+    // keep-alive connection those bytes would corrupt the next request.
+    const opts = await this.options(
+      method,
+      path + qs(query),
+      payload ? { 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(payload)) } : {},
+    );
     opts.timeout = 30_000;
     return new Promise<T>((resolve, reject) => {
       if (signal?.aborted) return reject(new Error(`aborted: ${method} ${path}`));

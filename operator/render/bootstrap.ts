@@ -1,24 +1,123 @@
 // The Envoy bootstrap shared by every fleet runtime: node identity (node.cluster selects the
 // fleet's snapshot), the xDS control-plane cluster (unix socket locally, TCP in a cluster), ADS
 // for everything (delta by default), and the admin interface (unix socket or loopback port).
-import { ADS_SOURCE, type Json } from './types.ts';
+//
+// With `tls`, the xDS connection is mutual TLS: the client certificate, its key and the trusted CA
+// bundle come from a credential directory (tls.crt, tls.key, ca.crt; see operator/pki/xds-tls.ts)
+// through file-based SDS: two small SDS files (renderXdsTlsSdsFiles) name those files and the
+// directory to watch. Envoy reloads the secrets when the directory's `..data` link is replaced
+// (an atomic swap by pki/xds-tls.ts, or a Kubernetes Secret update), without a restart; new
+// connections to the xDS server use the new certificate.
+import { ADS_SOURCE, TYPE_PREFIX, type Json } from './types.ts';
 
 export const XDS_CLUSTER = 'kgw-xds';
+/** SDS names of the xDS client certificate and of the CA bundle it trusts. */
+export const XDS_CLIENT_SECRET = 'kgw-xds-client';
+export const XDS_CA_SECRET = 'kgw-xds-ca';
+/** File names of the two SDS files in `tls.sdsDir`. */
+export const XDS_CLIENT_SDS_FILE = 'xds-client-cert.sds.json';
+export const XDS_CA_SDS_FILE = 'xds-ca.sds.json';
+
+export interface XdsTlsBootstrap {
+  /** SNI sent to the xDS server, and the DNS SAN its certificate must carry. */
+  serverName: string;
+  /** Credential directory as Envoy sees it: tls.crt, tls.key, ca.crt (`..data` layout). */
+  credentialDir: string;
+  /** Directory (as Envoy sees it) holding XDS_CLIENT_SDS_FILE and XDS_CA_SDS_FILE. */
+  sdsDir: string;
+}
 
 export interface BootstrapOptions {
   nodeId: string;
   /** The fleet's xDS cluster name, `<gateway>/<fleet>`. */
   fleet: string;
-  xds: { pipe: string } | { address: string; port: number };
+  /** The xDS server, or every operator replica's (HA: Envoy fails over between them). */
+  xds: XdsAddress | XdsAddress[];
   admin: { pipe: string } | { address: string; port: number };
   /** Delta xDS (default) or state-of-the-world. */
   delta?: boolean;
+  /** Mutual TLS to the xDS server (see the header); plaintext without it. */
+  tls?: XdsTlsBootstrap;
 }
 
-function address(a: BootstrapOptions['xds']): Json {
+export type XdsAddress = { pipe: string } | { address: string; port: number };
+
+function address(a: XdsAddress | BootstrapOptions['admin']): Json {
   return 'pipe' in a
     ? { pipe: { path: a.pipe } }
     : { socket_address: { address: a.address, port_value: a.port } };
+}
+
+function join(dir: string, file: string): string {
+  return `${dir.replace(/\/+$/, '')}/${file}`;
+}
+
+function sdsSource(tls: XdsTlsBootstrap, file: string): Json {
+  return { path_config_source: { path: join(tls.sdsDir, file) }, resource_api_version: 'V3' };
+}
+
+/**
+ * The contents of the two SDS files (file name → JSON, a DiscoveryResponse with one Secret each)
+ * that the TLS bootstrap reads from `tls.sdsDir`. They only name files in `tls.credentialDir`, so
+ * they never change when certificates rotate.
+ */
+export function renderXdsTlsSdsFiles(tls: XdsTlsBootstrap): Record<string, Json> {
+  const secret = `${TYPE_PREFIX}envoy.extensions.transport_sockets.tls.v3.Secret`;
+  const dir = tls.credentialDir;
+  return {
+    [XDS_CLIENT_SDS_FILE]: {
+      resources: [
+        {
+          '@type': secret,
+          name: XDS_CLIENT_SECRET,
+          tls_certificate: {
+            certificate_chain: { filename: join(dir, 'tls.crt') },
+            private_key: { filename: join(dir, 'tls.key') },
+            watched_directory: { path: dir },
+          },
+        },
+      ],
+    },
+    [XDS_CA_SDS_FILE]: {
+      resources: [
+        {
+          '@type': secret,
+          name: XDS_CA_SECRET,
+          validation_context: {
+            trusted_ca: { filename: join(dir, 'ca.crt') },
+            watched_directory: { path: dir },
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** The xDS cluster's transport socket: mutual TLS, HTTP/2 by ALPN, secrets from file-based SDS. */
+function xdsTransportSocket(tls: XdsTlsBootstrap): Json {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': `${TYPE_PREFIX}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`,
+      sni: tls.serverName,
+      common_tls_context: {
+        tls_params: { tls_minimum_protocol_version: 'TLSv1_2' },
+        alpn_protocols: ['h2'],
+        tls_certificate_sds_secret_configs: [
+          { name: XDS_CLIENT_SECRET, sds_config: sdsSource(tls, XDS_CLIENT_SDS_FILE) },
+        ],
+        combined_validation_context: {
+          default_validation_context: {
+            match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: tls.serverName } }],
+          },
+          validation_context_sds_secret_config: {
+            name: XDS_CA_SECRET,
+            sds_config: sdsSource(tls, XDS_CA_SDS_FILE),
+          },
+        },
+      },
+    },
+  };
 }
 
 export function renderBootstrap(o: BootstrapOptions): Json {
@@ -49,8 +148,15 @@ export function renderBootstrap(o: BootstrapOptions): Json {
           },
           load_assignment: {
             cluster_name: XDS_CLUSTER,
-            endpoints: [{ lb_endpoints: [{ endpoint: { address: address(o.xds) } }] }],
+            endpoints: [
+              {
+                lb_endpoints: (Array.isArray(o.xds) ? o.xds : [o.xds]).map((a) => ({
+                  endpoint: { address: address(a) },
+                })),
+              },
+            ],
           },
+          ...(o.tls ? { transport_socket: xdsTransportSocket(o.tls) } : {}),
         },
       ],
     },

@@ -4,9 +4,12 @@
 // under the make-before-break rules of ordering.ts. Nothing is sent before markSynced().
 import * as grpc from '@grpc/grpc-js';
 import { newLogger, type Logger } from '../log.ts';
+import { subjectAltNames } from '../pki/ca.ts';
+import { fleetFromUris } from '../pki/xds-tls.ts';
 import { SnapshotCache, type SnapshotInput, type SnapshotChange } from './cache.ts';
 import { TYPE_SHORT, TYPE_URLS, protoRoot, type TypeUrl } from './protos.ts';
 import { Session, type SessionHost } from './session.ts';
+import { DirectoryCertificateProvider } from './tls.ts';
 import type { AckEvent, ProxyInfo, XdsStats } from './types.ts';
 import { adsServerService, type DeltaRequest, type SotwRequest } from './wire.ts';
 
@@ -14,6 +17,40 @@ export interface XdsServerOptions {
   log?: Logger;
   /** Longest time listeners/routes wait for clusters/endpoints to be ACKed first (default 10 s). */
   orderingTimeoutMs?: number;
+}
+
+/** Mutual TLS for one listening address (see operator/pki/xds-tls.ts and ./tls.ts). */
+export interface XdsServerTlsOptions {
+  /**
+   * Credential directory: `tls.crt` + `tls.key` (the server's identity) and `ca.crt` (the CAs that
+   * client certificates must chain to), in the `..data` layout of pki/xds-tls.ts or a mounted
+   * Secret. Re-read every `refreshMs` and by reloadTls(); new material applies to new handshakes
+   * without restarting the server.
+   */
+  dir: string;
+  /** Default 5000 ms. */
+  refreshMs?: number;
+  /**
+   * Serve a stream only the fleet its client certificate names (URI SAN
+   * `spiffe://kgw/fleet/<gateway>/<fleet>`): a stream whose node.cluster differs, or a certificate
+   * naming no fleet, ends with PERMISSION_DENIED. Default true.
+   */
+  enforceFleetIdentity?: boolean;
+}
+
+export interface XdsListenOptions {
+  /** Without it: plaintext (meant for a unix socket only the operator's Envoys can reach). */
+  tls?: XdsServerTlsOptions;
+}
+
+/** A stream refused by the fleet identity check (the last 100 are kept). */
+export interface RefusedStream {
+  /** The fleet the client certificate names; undefined when it names none. */
+  certificateFleet: string | undefined;
+  /** node.cluster of the first request. */
+  requestedFleet: string | undefined;
+  nodeId: string;
+  reason: string;
 }
 
 export type AckListener = (event: AckEvent) => void;
@@ -33,6 +70,9 @@ export class XdsServer {
   readonly #host: SessionHost;
   #synced = false;
   #server: grpc.Server | undefined;
+  readonly #tlsProviders: DirectoryCertificateProvider[] = [];
+  #enforceFleetIdentity = false;
+  readonly #refused: RefusedStream[] = [];
 
   constructor(options: XdsServerOptions = {}) {
     this.#log = options.log ?? newLogger('xds');
@@ -89,18 +129,46 @@ export class XdsServer {
     for (const s of this.#sessions) s.pump();
   }
 
-  /** Binds 'unix:/path.sock' or 'host:port' (port 0 picks one); returns the port (0 for unix). */
-  async listen(address: string): Promise<number> {
+  /**
+   * Binds 'unix:/path.sock' or 'host:port' (port 0 picks one); returns the port (0 for unix).
+   * With `tls`, clients must present a certificate from the directory's CA (mutual TLS).
+   */
+  async listen(address: string, opts: XdsListenOptions = {}): Promise<number> {
     protoRoot(); // parse the protos before the first stream arrives
+    let credentials = grpc.ServerCredentials.createInsecure();
+    if (opts.tls) {
+      const provider = new DirectoryCertificateProvider(opts.tls.dir, {
+        refreshMs: opts.tls.refreshMs ?? 5000,
+        log: this.#log,
+      });
+      await provider.reload(); // the first load must succeed: fail here, not at the first handshake
+      credentials = grpc.experimental.createCertificateProviderServerCredentials(provider, provider, true);
+      this.#tlsProviders.push(provider);
+      if (opts.tls.enforceFleetIdentity !== false) this.#enforceFleetIdentity = true;
+    }
     const server = (this.#server ??= this.#newServer());
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => {
+      server.bindAsync(address, credentials, (err, p) => {
         if (err) reject(err);
         else resolve(p);
       });
     });
-    this.#log.info({ address, port }, 'xDS server listening');
+    this.#log.info({ address, port, tls: opts.tls !== undefined }, 'xDS server listening');
     return address.startsWith('unix:') ? 0 : port;
+  }
+
+  /**
+   * Re-reads every TLS credential directory now (instead of waiting for the next periodic read);
+   * resolves true when any new material was applied. New handshakes use it; open streams stay.
+   */
+  async reloadTls(): Promise<boolean> {
+    const changed = await Promise.all(this.#tlsProviders.map((p) => p.reload()));
+    return changed.some((c) => c);
+  }
+
+  /** Streams refused by the fleet identity check, oldest first (at most the last 100). */
+  refusedStreams(): RefusedStream[] {
+    return this.#refused.map((r) => ({ ...r }));
   }
 
   /** Ends every stream (proxies reconnect elsewhere) and stops the server. */
@@ -111,6 +179,7 @@ export class XdsServer {
       this.#drop(session);
       if (!call.cancelled) call.end();
     }
+    for (const p of this.#tlsProviders.splice(0)) p.close();
     if (!server) return;
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
@@ -216,6 +285,14 @@ export class XdsServer {
     call: grpc.ServerDuplexStream<Req, Buffer>,
     handle: (s: Session, req: Req) => void,
   ): void {
+    // Over TLS, the fleet the client certificate names; checked against the first request's node.
+    const auth = this.#enforceFleetIdentity ? call.getAuthContext() : undefined;
+    const tlsPeer = auth?.transportSecurityType === 'ssl';
+    const certificateFleet = tlsPeer
+      ? fleetFromUris(subjectAltNames(auth.sslPeerCertificate?.subjectaltname, 'URI'))
+      : undefined;
+    let identified = !tlsPeer;
+    let refused = false;
     const session = new Session(mode, this.#host, (bytes) => {
       if (!call.cancelled && !call.writableEnded) call.write(bytes);
     });
@@ -227,6 +304,24 @@ export class XdsServer {
       this.#log.info({ fleet: session.fleet, nodeId: session.nodeId, mode, reason }, 'proxy disconnected');
     };
     call.on('data', (req: Req) => {
+      if (!identified) {
+        identified = true;
+        const node = (req as { node?: { id: string; cluster: string } }).node;
+        if (certificateFleet === undefined || node?.cluster !== certificateFleet) {
+          refused = true;
+          this.#refuse(session, call, {
+            certificateFleet,
+            requestedFleet: node?.cluster,
+            nodeId: node?.id ?? '',
+            reason:
+              certificateFleet === undefined
+                ? 'client certificate names no fleet'
+                : `client certificate is for fleet ${certificateFleet}`,
+          });
+          return;
+        }
+      }
+      if (refused) return; // ignore what the refused stream still sends
       try {
         handle(session, req);
       } catch (err) {
@@ -242,6 +337,22 @@ export class XdsServer {
     call.on('cancelled', () => done('cancelled'));
     call.on('error', (err: Error) => done(err.message));
     call.on('close', () => done('closed'));
+  }
+
+  #refuse(session: Session, call: grpc.ServerDuplexStream<unknown, Buffer>, r: RefusedStream): void {
+    this.#drop(session);
+    this.#refused.push(r);
+    if (this.#refused.length > 100) this.#refused.shift();
+    this.#log.warn(
+      { fleet: r.requestedFleet, nodeId: r.nodeId, certificateFleet: r.certificateFleet, reason: r.reason },
+      'xDS stream refused: fleet does not match the client certificate',
+    );
+    const status: Partial<grpc.StatusObject> = {
+      code: grpc.status.PERMISSION_DENIED,
+      details: `${r.reason}; node.cluster is ${r.requestedFleet ?? '(none)'}`,
+    };
+    // A server stream's 'error' event sets the status it ends with (grpc-js server-call.js).
+    call.emit('error', status);
   }
 
   #attach(session: Session): void {

@@ -1,0 +1,133 @@
+// Pure parts of the Kubernetes fleet runtime: what counts as drift, pods as replicas, problem text.
+import type { V1Pod } from '@kubernetes/client-node';
+import { describeProblem, hasDrifted, podReplica, projectOnto } from './kubernetes.ts';
+
+const shape = {
+  metadata: { name: 'kgw-gw-a', namespace: 'ns', labels: { 'app.kubernetes.io/managed-by': 'kgw' } },
+  spec: {
+    template: { spec: { containers: [{ name: 'envoy', image: 'envoy:1', args: ['-c', 'x'] }] } },
+  },
+};
+/** What the API server returned from kgw's apply: kgw's fields plus defaults, status, metadata. */
+const baseline = {
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: {
+    name: 'kgw-gw-a',
+    namespace: 'ns',
+    resourceVersion: '10',
+    generation: 1,
+    labels: { 'app.kubernetes.io/managed-by': 'kgw' },
+    managedFields: [{ manager: 'kgw' }],
+  },
+  spec: {
+    replicas: 1,
+    template: {
+      spec: {
+        containers: [
+          {
+            name: 'envoy',
+            image: 'envoy:1',
+            args: ['-c', 'x'],
+            terminationMessagePath: '/dev/termination-log',
+          },
+        ],
+        dnsPolicy: 'ClusterFirst',
+      },
+    },
+  },
+  status: {},
+};
+
+function live(mutate: (o: typeof baseline) => void, rv = '11'): unknown {
+  const o = structuredClone(baseline);
+  o.metadata.resourceVersion = rv;
+  mutate(o);
+  return o;
+}
+
+describe('drift', () => {
+  const t = { shape, baseline, known: new Set(['9', '10']) };
+
+  test('projectOnto keeps only the rendered keys', () => {
+    expect(projectOnto(baseline, shape)).toEqual(shape);
+    expect(projectOnto({ a: [1, 2] }, { a: [0] })).toEqual({ a: [1, 2] }); // other length: whole
+    expect(projectOnto({ a: 1 }, { a: 0, b: 0 })).toEqual({ a: 1, b: undefined });
+  });
+
+  test('status, defaults, foreign labels and annotations, other managers are not drift', () => {
+    expect(
+      hasDrifted(
+        t,
+        live((o) => {
+          o.status = { readyReplicas: 1 };
+          (o.metadata as Record<string, unknown>).annotations = { 'deployment.kubernetes.io/revision': '2' };
+          o.metadata.labels = { ...o.metadata.labels, team: 'x' } as typeof o.metadata.labels;
+          o.metadata.generation = 7;
+          o.spec.replicas = 5; // an HPA scaled it: kgw does not render the field then
+          o.spec.template.spec.dnsPolicy = 'Default';
+        }),
+      ),
+    ).toBe(false);
+  });
+
+  test("a changed or removed field kgw renders is drift; kgw's own versions never are", () => {
+    const image = live((o) => {
+      const c = o.spec.template.spec.containers[0];
+      if (c) c.image = 'other:2';
+    });
+    expect(hasDrifted(t, image)).toBe(true);
+    expect(
+      hasDrifted(
+        t,
+        live((o) => (o.metadata.labels = {} as typeof o.metadata.labels)),
+      ),
+    ).toBe(true);
+    expect(
+      hasDrifted(
+        t,
+        live((o) => {
+          const c = o.spec.template.spec.containers[0];
+          if (c) c.args = ['-c', 'x', '--extra'];
+        }),
+      ),
+    ).toBe(true);
+    // The state kgw read before its apply (rv 9) is stale, not drift.
+    expect(hasDrifted(t, { ...(image as object), metadata: { resourceVersion: '9' } })).toBe(false);
+  });
+});
+
+describe('podReplica', () => {
+  const pod = (status: V1Pod['status'], deleting = false): V1Pod => ({
+    metadata: { name: 'p', ...(deleting ? { deletionTimestamp: new Date() } : {}) },
+    status,
+  });
+  const ready = [{ type: 'Ready', status: 'True' }];
+
+  test('ready needs Ready=True, an IP and no deletionTimestamp', () => {
+    expect(podReplica(pod({ podIP: '10.0.0.1', conditions: ready }))).toEqual({
+      id: 'p',
+      address: '10.0.0.1',
+      ready: true,
+    });
+    expect(podReplica(pod({ conditions: ready }))).toEqual({ id: 'p', address: '', ready: false });
+    expect(
+      podReplica(pod({ podIP: '10.0.0.1', conditions: [{ type: 'Ready', status: 'False' }] })).ready,
+    ).toBe(false);
+    expect(podReplica(pod({ podIP: '10.0.0.1', conditions: ready }, true)).ready).toBe(false);
+    expect(podReplica(pod(undefined))).toEqual({ id: 'p', address: '', ready: false });
+  });
+});
+
+test('describeProblem names the object for API failures and keeps NotOwned messages', () => {
+  const ref = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'ns', name: 'kgw-gw-a' };
+  expect(describeProblem({ ref, reason: 'ApplyFailed', message: 'boom' })).toBe(
+    'applying Deployment ns/kgw-gw-a failed: boom',
+  );
+  expect(describeProblem({ ref, reason: 'DeleteFailed', message: 'boom' })).toBe(
+    'deleting Deployment ns/kgw-gw-a failed: boom',
+  );
+  expect(describeProblem({ ref, reason: 'NotOwned', message: 'Deployment ns/kgw-gw-a already exists' })).toBe(
+    'Deployment ns/kgw-gw-a already exists',
+  );
+});

@@ -1,0 +1,670 @@
+// Kubernetes fleet runtime (production): each fleet is a Deployment of Envoy pods behind a Service,
+// rendered by kubernetes-objects.ts and written owner-safely by kubernetes-apply.ts (server-side
+// apply, only kgw's fields, never an object kgw did not create). The objects carry an
+// ownerReference to their KnativeGateway, so the garbage collector removes them with it; this
+// runtime never deletes a fleet because a gateway disappeared from `apply()`'s input.
+//
+// - apply(): per gateway, render and apply; skipped when the rendered objects equal those of the
+//   last successful apply and no owned object drifted since. One gateway's failure does not stop
+//   the others; its problems are kept for `problems(gateway)` (KnativeGateway status) and the
+//   gateway is retried with backoff.
+// - Drift: reflectors on kgw-labelled Deployments and Services. When one of a known gateway's
+//   objects is deleted, or a field kgw renders changes (compared with what the API server returned
+//   from kgw's own apply, so defaults, status and fields others own never count), the gateway is
+//   re-applied after a short debounce. A periodic resync re-applies everything (it also catches
+//   drift of the kinds not watched: ConfigMap, ServiceAccount, HPA, PDB).
+// - Replicas: a reflector on kgw-labelled Pods, grouped by the gateway and fleet labels. A pod is
+//   ready when its Ready condition is True (the readiness probe passes only once Envoy received its
+//   configuration, see kubernetes-objects.ts), it has an IP and is not being deleted.
+// - Publishing is Kubernetes' job here: the rendered Service has a selector.
+import { createHash } from 'node:crypto';
+import type { V1Pod } from '@kubernetes/client-node';
+import {
+  LABEL_FLEET,
+  LABEL_GATEWAY,
+  LABEL_MANAGED_BY,
+  MANAGED_BY_KGW,
+  fleetXdsCluster,
+  type KnativeGateway,
+} from '../api/knativegateway.ts';
+import { Reflector, objectKey, type KubeObject, type ReflectorEvent } from '../kube/reflector.ts';
+import type { KubeRest } from '../kube/rest.ts';
+import type { Logger } from '../log.ts';
+import {
+  applyGatewayFleets,
+  describeRef,
+  objectPath,
+  type ApplyProblem,
+  type FleetApplyResult,
+  type KubeClient,
+} from './kubernetes-apply.ts';
+import {
+  fleetObjectList,
+  renderGatewayObjects,
+  type FleetObject,
+  type XdsEndpoint,
+} from './kubernetes-objects.ts';
+import type { FleetDef, FleetRuntime, Replica } from './runtime.ts';
+import { ApiError } from '../kube/rest.ts';
+import type { XdsTls } from '../pki/xds-tls.ts';
+import { DEFAULT_NAMESPACE, fleetLabels } from '../api/knativegateway.ts';
+import { fleetXdsClientSecretName, gatewayOwnerReference } from './kubernetes-objects.ts';
+
+export interface KubernetesRuntimeOptions {
+  rest: KubeRest;
+  log: Logger;
+  /** Where the fleets' Envoys reach kgw's xDS server (`operatorXdsEndpoint()` in a cluster). */
+  xds: XdsEndpoint;
+  /**
+   * Mutual TLS to the xDS server: each fleet gets a client-certificate Secret (owned by its
+   * gateway) that its pods mount; `serverName` is what Envoy checks the server certificate for.
+   */
+  xdsTls?: { material: XdsTls; serverName: string };
+  /**
+   * The operator's namespace: the only one where kgw may write Secrets (RBAC), so mTLS fleets must
+   * live there (the KnativeGateway default). Default kgw-system.
+   */
+  operatorNamespace?: string;
+  /** Every gateway is re-applied this often (default 300). */
+  resyncSeconds?: number;
+  /** Wait after a drift event before re-applying, so a burst costs one apply (default 1000). */
+  driftDebounceMs?: number;
+  /** First retry delay after a failed apply; doubles up to the resync period (default 5000). */
+  retryMs?: number;
+}
+
+/** `app.kubernetes.io/managed-by=kgw`: everything kgw creates for fleets. */
+export const MANAGED_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY_KGW}`;
+export const DEFAULT_RESYNC_SECONDS = 300;
+export const DEFAULT_DRIFT_DEBOUNCE_MS = 1000;
+export const DEFAULT_RETRY_MS = 5000;
+
+/** The kinds whose drift is watched (the others are put back by the periodic resync). */
+const WATCHED = [
+  { apiVersion: 'apps/v1', kind: 'Deployment', path: '/apis/apps/v1/deployments' },
+  { apiVersion: 'v1', kind: 'Service', path: '/api/v1/services' },
+] as const;
+
+interface Stored {
+  metadata?: { resourceVersion?: string };
+  items?: unknown;
+}
+
+interface TrackedObject {
+  /** Which watched kind (index into WATCHED) and the object's cache key `<namespace>/<name>`. */
+  watched: number;
+  key: string;
+  /** What kgw renders, without apiVersion/kind: the fields whose change counts as drift. */
+  shape: unknown;
+  /** The object as the API server returned it from kgw's apply. */
+  baseline: unknown;
+  /** resourceVersions kgw itself read or wrote during that apply: events carrying them are not drift. */
+  known: Set<string>;
+}
+
+interface GatewayState {
+  name: string;
+  /** The latest gateway object `apply()` was given (drift re-applies use it). */
+  gw: KnativeGateway;
+  /** Hash of the objects rendered at the last apply ('' if rendering failed). */
+  fingerprint: string;
+  /** The last apply had no problems. */
+  ok: boolean;
+  problems: string[];
+  /** Watched objects of the last apply, by REST path. */
+  tracked: Map<string, TrackedObject>;
+  /** An owned object changed or went away since the last apply. */
+  drifted: boolean;
+  applying: boolean;
+  /** Events arrived during an apply: check the store once it is done. */
+  recheck: boolean;
+  /** Paths deleted while applying. */
+  deletedWhileApplying: Set<string>;
+  driftTimer?: NodeJS.Timeout;
+  retryTimer?: NodeJS.Timeout;
+  retryMs: number;
+}
+
+/** Records the resourceVersions of the objects the API server returns to one apply. */
+class RecordingClient implements KubeClient {
+  readonly inner: KubeClient;
+  /** path → resourceVersions seen (GET and PATCH answers). */
+  readonly seen = new Map<string, Set<string>>();
+  /** path → the last PATCH answer (the object after kgw's apply). */
+  readonly written = new Map<string, unknown>();
+
+  constructor(inner: KubeClient) {
+    this.inner = inner;
+  }
+
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType?: string,
+    query?: Record<string, string | number | boolean | undefined>,
+  ): Promise<T> {
+    const res = await this.inner.request<T>(method, path, body, contentType, query);
+    const o = res as Stored | undefined;
+    const rv = o?.metadata?.resourceVersion;
+    if ((method === 'GET' || method === 'PATCH') && o?.items === undefined && rv !== undefined) {
+      const set = this.seen.get(path) ?? new Set<string>();
+      set.add(rv);
+      this.seen.set(path, set);
+      if (method === 'PATCH') this.written.set(path, res);
+    }
+    return res;
+  }
+}
+
+/**
+ * `live` restricted to the keys of `shape`, recursively (arrays element by element when the
+ * lengths match). Fields others own or the API server defaults are thereby ignored.
+ */
+export function projectOnto(live: unknown, shape: unknown): unknown {
+  if (Array.isArray(shape)) {
+    if (!Array.isArray(live) || live.length !== shape.length) return live;
+    return shape.map((s: unknown, i) => projectOnto(live[i], s));
+  }
+  if (shape !== null && typeof shape === 'object') {
+    if (live === null || typeof live !== 'object' || Array.isArray(live)) return live;
+    const l = live as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(shape)) out[k] = projectOnto(l[k], (shape as Record<string, unknown>)[k]);
+    return out;
+  }
+  return live;
+}
+
+/** Whether `live` differs from what kgw's last apply left in the fields kgw renders. */
+export function hasDrifted(t: Pick<TrackedObject, 'shape' | 'baseline' | 'known'>, live: unknown): boolean {
+  const rv = (live as Stored).metadata?.resourceVersion;
+  if (rv !== undefined && t.known.has(rv)) return false;
+  return JSON.stringify(projectOnto(live, t.shape)) !== JSON.stringify(projectOnto(t.baseline, t.shape));
+}
+
+/** The drift-relevant part of a rendered object (apiVersion and kind are not in list items). */
+function shapeOf(o: FleetObject): unknown {
+  const rest: Record<string, unknown> = { ...(o as unknown as Record<string, unknown>) };
+  delete rest.apiVersion;
+  delete rest.kind;
+  return rest;
+}
+
+/** A problem as one line for KnativeGateway status. */
+export function describeProblem(p: ApplyProblem): string {
+  switch (p.reason) {
+    case 'NotOwned':
+    case 'ListFailed':
+      return p.message;
+    case 'ApplyFailed':
+      return `applying ${describeRef(p.ref)} failed: ${p.message}`;
+    case 'DeleteFailed':
+      return `deleting ${describeRef(p.ref)} failed: ${p.message}`;
+  }
+}
+
+/** A Pod as a replica: ready when Ready is True, it has an IP and is not terminating. */
+export function podReplica(pod: V1Pod): Replica {
+  const address = pod.status?.podIP ?? '';
+  const readyCond = (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  return {
+    id: pod.metadata?.name ?? '',
+    address,
+    ready: readyCond && address !== '' && pod.metadata?.deletionTimestamp == null,
+  };
+}
+
+/** The fleet key (`<gateway>/<fleet>`) of a kgw pod, from its labels. */
+function podFleetKey(pod: V1Pod): string | undefined {
+  const labels = pod.metadata?.labels ?? {};
+  const gateway = labels[LABEL_GATEWAY];
+  const fleet = labels[LABEL_FLEET];
+  if (gateway === undefined || fleet === undefined || gateway === '' || fleet === '') return undefined;
+  return fleetXdsCluster(gateway, fleet);
+}
+
+type PodObject = V1Pod & KubeObject;
+type WatchedObject = KubeObject & { metadata: { labels?: Record<string, string> } };
+
+export class KubernetesFleetRuntime implements FleetRuntime {
+  private readonly rest: KubeRest;
+  private readonly log: Logger;
+  private readonly xds: XdsEndpoint;
+  private readonly xdsTls: KubernetesRuntimeOptions['xdsTls'];
+  private readonly operatorNamespace: string;
+  private readonly resyncMs: number;
+  private readonly debounceMs: number;
+  private readonly retryMs: number;
+  private readonly states = new Map<string, GatewayState>();
+  private readonly listeners: ((fleetKey: string) => void)[] = [];
+  private readonly pods: Reflector<PodObject>;
+  private readonly watched: { kind: string; apiVersion: string; reflector: Reflector<WatchedObject> }[];
+  /** Pod key (`<namespace>/<name>`) → its fleet key and replica as last reported. */
+  private readonly podIndex = new Map<string, { fleetKey: string; replica: Replica }>();
+  /** fleet key → pod key → replica. */
+  private readonly fleetPods = new Map<string, Map<string, Replica>>();
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private started: Promise<void> | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(opts: KubernetesRuntimeOptions) {
+    this.rest = opts.rest;
+    this.log = opts.log;
+    this.xds = opts.xds;
+    this.xdsTls = opts.xdsTls;
+    this.operatorNamespace = opts.operatorNamespace ?? DEFAULT_NAMESPACE;
+    this.resyncMs = (opts.resyncSeconds ?? DEFAULT_RESYNC_SECONDS) * 1000;
+    this.debounceMs = opts.driftDebounceMs ?? DEFAULT_DRIFT_DEBOUNCE_MS;
+    this.retryMs = opts.retryMs ?? DEFAULT_RETRY_MS;
+    this.pods = new Reflector<PodObject>(opts.rest, {
+      path: '/api/v1/pods',
+      labelSelector: MANAGED_SELECTOR,
+      log: opts.log,
+    });
+    this.pods.onEvent((e) => this.onPodEvent(e));
+    this.watched = WATCHED.map((w) => {
+      const reflector = new Reflector<WatchedObject>(opts.rest, {
+        path: w.path,
+        labelSelector: MANAGED_SELECTOR,
+        log: opts.log,
+      });
+      reflector.onEvent((e) => this.onWatchedEvent(w.apiVersion, w.kind, e));
+      return { kind: w.kind, apiVersion: w.apiVersion, reflector };
+    });
+  }
+
+  /** Starts the reflectors and the resync timer; resolves once the Pod, Deployment and Service caches are synced. */
+  start(): Promise<void> {
+    if (this.started === undefined) {
+      this.pods.start();
+      for (const w of this.watched) w.reflector.start();
+      this.resyncTimer = setInterval(() => this.resync(), this.resyncMs);
+      this.resyncTimer.unref();
+      this.started = Promise.all([this.pods.synced, ...this.watched.map((w) => w.reflector.synced)]).then(
+        () => {
+          this.log.info({ pods: this.pods.store.size }, 'kubernetes fleet runtime caches synced');
+        },
+      );
+    }
+    return this.started;
+  }
+
+  onChange(cb: (fleetKey: string) => void): void {
+    this.listeners.push(cb);
+  }
+
+  replicas(fleetKey: string): Replica[] {
+    const m = this.fleetPods.get(fleetKey);
+    if (m === undefined) return [];
+    return [...m.values()].map((r) => ({ ...r })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  problems(gateway: string): string[] {
+    return [...(this.states.get(gateway)?.problems ?? [])];
+  }
+
+  /**
+   * Applies every gateway's fleet objects (`fleets` is derived from the same gateways and not
+   * needed). Gateways no longer in `gateways` are forgotten, never deleted: the garbage collector
+   * removes a deleted gateway's objects, and an ignored gateway keeps its fleets.
+   */
+  async apply(_fleets: FleetDef[], gateways: ReadonlyMap<string, KnativeGateway>): Promise<void> {
+    if (this.closed) return;
+    void this.start().catch(() => undefined);
+    for (const [name, st] of this.states) {
+      if (!gateways.has(name)) {
+        this.clearTimers(st);
+        this.states.delete(name);
+        this.log.info({ gateway: name }, 'gateway no longer served; leaving its fleet objects in place');
+      }
+    }
+    await this.enqueue(async () => {
+      for (const gw of gateways.values()) await this.applyGateway(gw, false);
+    });
+  }
+
+  /** The xDS client-certificate Secret of every fleet (none without xdsTls). */
+  private async clientSecrets(
+    gw: KnativeGateway,
+    rendered: readonly { fleet: string; namespace: string }[],
+  ): Promise<Record<string, unknown>[]> {
+    const tls = this.xdsTls;
+    if (!tls) return [];
+    const out: Record<string, unknown>[] = [];
+    for (const fo of rendered) {
+      const c = await tls.material.client(fleetXdsCluster(gw.metadata.name, fo.fleet));
+      const b64 = (v: string) => Buffer.from(v).toString('base64');
+      out.push({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/tls',
+        metadata: {
+          name: fleetXdsClientSecretName(gw.metadata.name, fo.fleet),
+          namespace: fo.namespace,
+          labels: fleetLabels(gw.metadata.name, fo.fleet),
+          ownerReferences: [gatewayOwnerReference(gw)],
+        },
+        data: {
+          'tls.crt': b64(c.certPem),
+          'tls.key': b64(c.keyPem),
+          'ca.crt': b64(tls.material.trustBundle()),
+        },
+      });
+    }
+    return out;
+  }
+
+  /** Applies the client Secrets; one that exists without kgw's labels is left alone and reported. */
+  private async applyClientSecrets(secrets: Record<string, unknown>[]): Promise<string[]> {
+    const problems: string[] = [];
+    for (const sec of secrets) {
+      const meta = sec.metadata as { name: string; namespace: string; labels: Record<string, string> };
+      const home = this.operatorNamespace;
+      if (meta.namespace !== home) {
+        problems.push(
+          `fleet namespace ${meta.namespace}: with xDS mTLS, fleets must run in the operator namespace ` +
+            `${home} (kgw writes Secrets only there); set spec.namespace to ${home}`,
+        );
+        continue;
+      }
+      const path = `/api/v1/namespaces/${meta.namespace}/secrets/${meta.name}`;
+      try {
+        const cur = await this.rest
+          .request<{ metadata?: { labels?: Record<string, string> } }>('GET', path)
+          .catch((err: unknown) => {
+            if (err instanceof ApiError && err.status === 404) return undefined;
+            throw err;
+          });
+        if (cur && cur.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY_KGW) {
+          problems.push(
+            `Secret ${meta.namespace}/${meta.name} already exists and is not kgw's; kgw leaves it untouched ` +
+              `and the fleet's Envoys cannot get their xDS client certificate`,
+          );
+          continue;
+        }
+        await this.rest.request('PATCH', path, sec, 'application/apply-patch+yaml', {
+          fieldManager: 'kgw',
+          force: true,
+        });
+      } catch (err) {
+        problems.push(
+          `applying Secret ${meta.namespace}/${meta.name} failed: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    }
+    return problems;
+  }
+
+  /** Re-applies every gateway (after the xDS certificates rotated). */
+  async refresh(): Promise<void> {
+    await this.enqueue(async () => {
+      for (const st of [...this.states.values()]) await this.applyGateway(st.gw, true);
+    });
+  }
+
+  /** Stops the reflectors and timers. Never deletes anything (keepReplicas is irrelevant here). */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    for (const st of this.states.values()) this.clearTimers(st);
+    await this.chain.catch(() => undefined);
+    await Promise.all([this.pods.stop(), ...this.watched.map((w) => w.reflector.stop())]);
+  }
+
+  // --- applying ---------------------------------------------------------------------------------
+
+  /** Runs `fn` after everything queued before it: applies never interleave. */
+  private enqueue(fn: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(fn);
+    this.chain = next.catch((err: unknown) => {
+      this.log.error({ err: String(err) }, 'fleet apply failed');
+    });
+    return this.chain;
+  }
+
+  private clearTimers(st: GatewayState): void {
+    if (st.driftTimer) clearTimeout(st.driftTimer);
+    if (st.retryTimer) clearTimeout(st.retryTimer);
+    st.driftTimer = undefined;
+    st.retryTimer = undefined;
+  }
+
+  private state(gw: KnativeGateway): GatewayState {
+    const name = gw.metadata.name;
+    let st = this.states.get(name);
+    if (st === undefined) {
+      st = {
+        name,
+        gw,
+        fingerprint: '',
+        ok: false,
+        problems: [],
+        tracked: new Map(),
+        drifted: false,
+        applying: false,
+        recheck: false,
+        deletedWhileApplying: new Set(),
+        retryMs: this.retryMs,
+      };
+      this.states.set(name, st);
+    }
+    st.gw = gw;
+    return st;
+  }
+
+  /**
+   * Re-applies a gateway apply() still passes in, with the latest object it passed (drift, retry,
+   * resync); a forgotten gateway is left alone.
+   */
+  private async reapply(name: string, force: boolean): Promise<void> {
+    const st = this.states.get(name);
+    if (st !== undefined) await this.applyGateway(st.gw, force);
+  }
+
+  /** Renders and applies one gateway; `force` skips the unchanged-input check. */
+  private async applyGateway(gw: KnativeGateway, force: boolean): Promise<void> {
+    if (this.closed) return;
+    const name = gw.metadata.name;
+    const log = this.log.child({ gateway: name });
+    const st = this.state(gw);
+    let rendered;
+    try {
+      rendered = renderGatewayObjects(gw, {
+        xds: this.xds,
+        ...(this.xdsTls ? { tls: { serverName: this.xdsTls.serverName } } : {}),
+      });
+    } catch (err) {
+      st.fingerprint = '';
+      st.ok = false;
+      st.tracked = new Map();
+      st.problems = [err instanceof Error ? err.message : String(err)];
+      log.warn({ problems: st.problems }, 'cannot render fleet objects');
+      return;
+    }
+    const objects = rendered.flatMap(fleetObjectList);
+    const secrets = await this.clientSecrets(gw, rendered);
+    const fingerprint = createHash('sha256')
+      .update(JSON.stringify(objects))
+      .update(JSON.stringify(secrets))
+      .digest('hex');
+    if (!force && st.ok && !st.drifted && st.fingerprint === fingerprint) return;
+
+    if (st.driftTimer) clearTimeout(st.driftTimer);
+    if (st.retryTimer) clearTimeout(st.retryTimer);
+    st.driftTimer = undefined;
+    st.retryTimer = undefined;
+    st.applying = true;
+    st.recheck = false;
+    st.drifted = false;
+    st.deletedWhileApplying.clear();
+    const client = new RecordingClient(this.rest);
+    let result: FleetApplyResult = { applied: [], deleted: [], skippedFleets: [], problems: [] };
+    let problems: string[];
+    try {
+      const secretProblems = await this.applyClientSecrets(secrets);
+      result = await applyGatewayFleets(client, gw, rendered);
+      problems = [...secretProblems, ...result.problems.map(describeProblem)];
+    } catch (err) {
+      // applyGatewayFleets reports API errors per object: this is something unexpected.
+      problems = [`applying fleet objects failed: ${err instanceof Error ? err.message : String(err)}`];
+    } finally {
+      st.applying = false;
+    }
+    st.problems = problems;
+    st.ok = problems.length === 0;
+    st.fingerprint = fingerprint;
+
+    // Track the watched objects that were applied (a skipped fleet's are not kgw's).
+    const tracked = new Map<string, TrackedObject>();
+    for (const o of objects) {
+      const watched = WATCHED.findIndex((w) => w.apiVersion === o.apiVersion && w.kind === o.kind);
+      if (watched < 0) continue;
+      const path = objectPath({ ...o.metadata, apiVersion: o.apiVersion, kind: o.kind });
+      const baseline = client.written.get(path);
+      if (baseline === undefined) continue;
+      tracked.set(path, {
+        watched,
+        key: `${o.metadata.namespace}/${o.metadata.name}`,
+        shape: shapeOf(o),
+        baseline,
+        known: client.seen.get(path) ?? new Set(),
+      });
+    }
+    st.tracked = tracked;
+
+    const changed = result.applied.filter((a) => a.action !== 'unchanged').map((a) => describeRef(a.ref));
+    if (changed.length > 0 || result.deleted.length > 0) {
+      log.info({ changed, deleted: result.deleted.map(describeRef), forced: force }, 'applied fleet objects');
+    } else {
+      log.debug({ forced: force }, 'fleet objects up to date');
+    }
+    if (st.ok) {
+      st.retryMs = this.retryMs;
+    } else {
+      log.warn({ problems: st.problems }, 'problems applying fleet objects; retrying later');
+      this.scheduleRetry(st);
+    }
+    if (st.recheck) this.recheck(st);
+  }
+
+  private scheduleRetry(st: GatewayState): void {
+    if (this.closed) return;
+    const delay = Math.min(st.retryMs, this.resyncMs);
+    st.retryMs = Math.min(st.retryMs * 2, this.resyncMs);
+    st.retryTimer = setTimeout(() => {
+      st.retryTimer = undefined;
+      void this.enqueue(() => this.reapply(st.name, true));
+    }, delay);
+    st.retryTimer.unref();
+  }
+
+  private resync(): void {
+    if (this.closed) return;
+    const names = [...this.states.keys()];
+    this.log.debug({ gateways: names.length }, 'periodic fleet resync');
+    void this.enqueue(async () => {
+      for (const name of names) await this.reapply(name, true);
+    });
+  }
+
+  // --- drift --------------------------------------------------------------------------------------
+
+  private onWatchedEvent(apiVersion: string, kind: string, e: ReflectorEvent<WatchedObject>): void {
+    const gateway = e.obj.metadata.labels?.[LABEL_GATEWAY];
+    if (gateway === undefined) return;
+    const st = this.states.get(gateway);
+    if (st === undefined) return;
+    const path = objectPath({
+      apiVersion,
+      kind,
+      namespace: e.obj.metadata.namespace ?? '',
+      name: e.obj.metadata.name,
+    });
+    const t = st.tracked.get(path);
+    if (st.applying) {
+      // The apply's own writes may arrive before their answers: judge once it is done.
+      st.recheck = true;
+      if (e.type === 'delete') st.deletedWhileApplying.add(path);
+      return;
+    }
+    if (t === undefined) return;
+    if (e.type === 'delete' || hasDrifted(t, e.obj)) {
+      this.log.info(
+        {
+          gateway,
+          kind,
+          namespace: e.obj.metadata.namespace,
+          name: e.obj.metadata.name,
+          deleted: e.type === 'delete',
+        },
+        'fleet object changed by someone else; re-applying',
+      );
+      this.markDrifted(st);
+    }
+  }
+
+  /** After an apply during which events arrived: compare the caches with what was applied. */
+  private recheck(st: GatewayState): void {
+    st.recheck = false;
+    for (const [path, t] of st.tracked) {
+      const live = this.watched[t.watched]?.reflector.store.get(t.key);
+      const drifted = live === undefined ? st.deletedWhileApplying.has(path) : hasDrifted(t, live);
+      if (drifted) {
+        this.markDrifted(st);
+        return;
+      }
+    }
+  }
+
+  private markDrifted(st: GatewayState): void {
+    st.drifted = true;
+    if (st.driftTimer || this.closed) return;
+    st.driftTimer = setTimeout(() => {
+      st.driftTimer = undefined;
+      void this.enqueue(() => this.reapply(st.name, false));
+    }, this.debounceMs);
+    st.driftTimer.unref();
+  }
+
+  // --- pods ---------------------------------------------------------------------------------------
+
+  private onPodEvent(e: ReflectorEvent<PodObject>): void {
+    const key = objectKey(e.obj);
+    const before = this.podIndex.get(key);
+    const fleetKey = e.type === 'delete' ? undefined : podFleetKey(e.obj);
+    const replica = e.type === 'delete' || fleetKey === undefined ? undefined : podReplica(e.obj);
+    const changed = new Set<string>();
+    if (before !== undefined && (fleetKey !== before.fleetKey || replica === undefined)) {
+      const m = this.fleetPods.get(before.fleetKey);
+      m?.delete(key);
+      if (m?.size === 0) this.fleetPods.delete(before.fleetKey);
+      this.podIndex.delete(key);
+      changed.add(before.fleetKey);
+    }
+    if (fleetKey !== undefined && replica !== undefined) {
+      const same =
+        before !== undefined &&
+        before.fleetKey === fleetKey &&
+        before.replica.address === replica.address &&
+        before.replica.ready === replica.ready;
+      if (!same) {
+        const m = this.fleetPods.get(fleetKey) ?? new Map<string, Replica>();
+        m.set(key, replica);
+        this.fleetPods.set(fleetKey, m);
+        this.podIndex.set(key, { fleetKey, replica });
+        changed.add(fleetKey);
+      }
+    }
+    for (const k of changed) {
+      for (const l of this.listeners) {
+        try {
+          l(k);
+        } catch (err) {
+          this.log.error({ err: String(err), fleet: k }, 'replica change listener failed');
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,75 @@
+// The xDS CA lives in a Secret (`kgw-xds-ca` in the operator's namespace) so every operator
+// replica issues server and client certificates from the same CA, and a restart keeps it (Envoys
+// keep trusting the server). The first replica creates it; a lost create race re-reads the
+// winner's. A Secret of that name kgw did not create is used as it is when it holds a valid CA
+// (an admin bringing their own) and is never overwritten; an invalid one is an error naming it.
+import { LABEL_MANAGED_BY, MANAGED_BY_KGW } from '../api/knativegateway.ts';
+import { ApiError, type KubeRest } from '../kube/rest.ts';
+import type { Logger } from '../log.ts';
+import { createCa, type CertificateAuthority } from './ca.ts';
+import { fromSecretData, toSecretData } from './xds-tls.ts';
+
+interface SecretObject {
+  metadata?: { labels?: Record<string, string> };
+  data?: Record<string, string>;
+}
+
+function decode(data: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+  );
+}
+
+export interface XdsCaSecretOptions {
+  rest: Pick<KubeRest, 'request'>;
+  namespace: string;
+  name: string;
+  log: Logger;
+  /** Validity of a CA kgw creates (default 365 days). */
+  validityDays?: number;
+}
+
+export async function loadOrCreateXdsCa(o: XdsCaSecretOptions): Promise<CertificateAuthority> {
+  const path = `/api/v1/namespaces/${o.namespace}/secrets/${o.name}`;
+  const ref = `Secret ${o.namespace}/${o.name}`;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let existing: SecretObject | undefined;
+    try {
+      existing = await o.rest.request<SecretObject>('GET', path);
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 404)) throw err;
+    }
+    if (existing) {
+      try {
+        const ca = fromSecretData(decode(existing.data));
+        const ours = existing.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY_KGW;
+        o.log.info({ namespace: o.namespace, name: o.name, managedByKgw: ours }, 'xDS CA loaded');
+        return ca;
+      } catch (err) {
+        throw new Error(
+          `${ref} does not hold a usable xDS CA (${err instanceof Error ? err.message : String(err)}); ` +
+            `kgw does not overwrite it: fix or delete it`,
+        );
+      }
+    }
+    const ca = await createCa({ commonName: 'kgw xDS CA', validityDays: o.validityDays ?? 365 });
+    const data = Object.fromEntries(
+      Object.entries(toSecretData(ca)).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+    );
+    try {
+      await o.rest.request('POST', `/api/v1/namespaces/${o.namespace}/secrets`, {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'Opaque',
+        metadata: { name: o.name, namespace: o.namespace, labels: { [LABEL_MANAGED_BY]: MANAGED_BY_KGW } },
+        data,
+      });
+      o.log.info({ namespace: o.namespace, name: o.name }, 'xDS CA created');
+      return ca;
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 409)) throw err;
+      // another replica created it first: read theirs
+    }
+  }
+  throw new Error(`${ref}: could not create or read the xDS CA`);
+}

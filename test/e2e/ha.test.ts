@@ -1,0 +1,197 @@
+// Operator HA: two `kgw operator` processes with leader election (the production defaults: lease
+// 10 s, renew deadline 7 s, retry 2 s) share a work dir and a local network. Both serve xDS and
+// every Envoy knows both sockets; only the Lease holder runs the fleets and writes status. The
+// leader is killed with SIGKILL (no release): the other takes the Lease, adopts the running Envoy
+// replicas and writes status again within 15 s, while requests through Envoy never fail.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalNetwork } from '../../operator/fleets/network.ts';
+import { knativeGatewayCrd } from '../../operator/gen/knativegateway-crd.ts';
+import { KubeRest } from '../../operator/kube/rest.ts';
+import { newLogger } from '../../operator/log.ts';
+import { httpRequest } from '../backends/client.ts';
+import { startControlPlane } from '../env/control-plane.ts';
+import { applyManifests } from '../env/manifests.ts';
+import { envoyBin } from '../env/paths.ts';
+import { createReady, rule, sleep, split } from './conformance.ts';
+import {
+  ensureNamespace,
+  getIngress,
+  publicGateway,
+  startTestBackend,
+  TEST_NAMESPACE,
+  type Env,
+} from './harness.ts';
+
+const root = join(import.meta.dirname, '../..');
+const LEASE = '/apis/coordination.k8s.io/v1/namespaces/kgw-system/leases/kgw-operator-leader';
+
+interface Operator {
+  id: string;
+  proc: ChildProcess;
+  logFile: string;
+}
+
+let env: Env;
+let workDir: string;
+const operators: Operator[] = [];
+
+function startOperatorProcess(id: string, kubeconfig: string, subnet: number): Operator {
+  const logFile = join(workDir, `operator-${id}.log`);
+  const fd = openSync(logFile, 'a');
+  const sockets = ['a', 'b'].map((x) => join(workDir, `xds-${x}.sock`));
+  const proc = spawn(
+    process.execPath,
+    [
+      join(root, 'operator/cli.ts'),
+      'operator',
+      '--kubeconfig',
+      kubeconfig,
+      '--runtime',
+      'local',
+      '--envoy-bin',
+      envoyBin(),
+      '--work-dir',
+      workDir,
+      '--network-subnet',
+      String(subnet),
+      '--xds-socket',
+      join(workDir, `xds-${id}.sock`),
+      ...sockets.flatMap((s) => ['--xds-peer', s]),
+      '--leader-elect',
+      '--leader-elect-namespace',
+      'kgw-system',
+      '--identity',
+      `op-${id}`,
+    ],
+    { stdio: ['ignore', fd, fd] },
+  );
+  closeSync(fd);
+  return { id, proc, logFile };
+}
+
+async function holder(): Promise<string | undefined> {
+  const lease = await env.rest
+    .get<{ spec?: { holderIdentity?: string } }>(LEASE)
+    .catch(() => ({ spec: undefined }));
+  return lease.spec?.holderIdentity || undefined;
+}
+
+beforeAll(async () => {
+  const log = newLogger('e2e-ha');
+  workDir = mkdtempSync(join(tmpdir(), 'kgw-ha-'));
+  const cp = await startControlPlane({ log });
+  const kc = cp.kubeConfig();
+  const rest = new KubeRest(kc);
+  await applyManifests(kc, [join(root, 'test/env/crds/knative'), knativeGatewayCrd()]);
+  await ensureNamespace(rest, TEST_NAMESPACE);
+  await ensureNamespace(rest, 'kgw-system');
+  const network = await LocalNetwork.create();
+  await applyManifests(kc, [
+    {
+      apiVersion: 'operator.kgw.dev/v1alpha1',
+      kind: 'KnativeGateway',
+      metadata: { name: 'default' },
+      spec: { fleets: [{ name: 'external', visibility: 'ExternalIP', replicas: 2 }] },
+    },
+  ]);
+  for (const id of ['a', 'b']) operators.push(startOperatorProcess(id, cp.kubeconfigPath, network.subnet));
+  env = {
+    cp,
+    rest,
+    kc,
+    network,
+    log,
+    workDir,
+    // The harness's in-process operator is not used here.
+    operator: undefined as unknown as Env['operator'],
+    async stop() {
+      for (const o of operators) if (o.proc.exitCode === null) o.proc.kill('SIGKILL');
+      // The Envoy replicas outlive the operators by design: stop them from the recorded state.
+      try {
+        const saved = JSON.parse(readFileSync(join(workDir, 'envoy/replicas.json'), 'utf8')) as {
+          pid: number;
+        }[];
+        for (const r of saved) {
+          try {
+            process.kill(-r.pid, 'SIGKILL'); // the replica's shell and Envoy
+          } catch {
+            /* gone */
+          }
+        }
+      } catch {
+        /* none recorded */
+      }
+      await network.destroy();
+      await cp.stop();
+      if (process.env.KGW_KEEP_ENV !== '1') rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+}, 180_000);
+
+afterAll(async () => {
+  await env?.stop();
+});
+
+test('leader killed: the other operator takes over, status writes resume within 15 s, no request fails', async () => {
+  // One leader emerges.
+  let first: string | undefined;
+  for (let i = 0; i < 150 && !first; i++) {
+    first = await holder();
+    if (!first) await sleep(200);
+  }
+  expect(first === 'op-a' || first === 'op-b').toBe(true);
+  const leader = operators.find((o) => `op-${o.id}` === first)!;
+  const follower = operators.find((o) => o !== leader)!;
+
+  await startTestBackend(env, { name: 'ha-app' });
+  const host = 'ha.example.com';
+  const ing = await createReady(env, 'ha', { rules: [rule([host], [{ splits: [split('ha-app')] }])] });
+  const gw = await publicGateway(env, ing);
+
+  let stop = false;
+  let sent = 0;
+  const statuses = new Map<number, number>();
+  const loop = async () => {
+    const deadline = Date.now() + 90_000;
+    for (let i = 0; i < 50_000 && !stop && Date.now() < deadline; i++) {
+      const res = await httpRequest({ address: gw.address, port: gw.port, host, timeoutMs: 5000 }).catch(
+        () => ({
+          status: -1,
+        }),
+      );
+      sent++;
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      await sleep(10);
+    }
+  };
+  const loops = [loop(), loop()];
+  await sleep(500);
+
+  // Kill the leader without giving it a chance to release the Lease.
+  leader.proc.kill('SIGKILL');
+  const killedAt = Date.now();
+  // A KIngress created right after: only a leader writes its status.
+  await createReady(env, 'ha-after', {
+    rules: [rule(['ha-after.example.com'], [{ splits: [split('ha-app')] }])],
+  });
+  const readyAt = Date.now();
+  const failoverMs = readyAt - killedAt;
+  env.log.info({ failoverMs, newLeader: await holder() }, 'failover measured');
+  expect(await holder()).toBe(`op-${follower.id}`);
+  expect(failoverMs).toBeLessThanOrEqual(15_000);
+  // The new leader serves changes and adopted the fleet (no new Envoy replicas were started).
+  const after = await getIngress(env, 'ha-after');
+  const gwAfter = await publicGateway(env, after);
+  expect((await httpRequest({ ...gwAfter, host: 'ha-after.example.com' })).status).toBe(200);
+  expect(readFileSync(follower.logFile, 'utf8')).toContain('adopted running envoy replica');
+  expect(readFileSync(follower.logFile, 'utf8')).not.toContain('envoy replica started');
+
+  await sleep(1000);
+  stop = true;
+  await Promise.all(loops);
+  expect(sent).toBeGreaterThan(100);
+  expect(Object.fromEntries(statuses)).toEqual({ 200: sent });
+}, 150_000);

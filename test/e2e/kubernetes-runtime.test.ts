@@ -1,0 +1,230 @@
+// The Kubernetes runtime end to end against the real apiserver (no kubelet: pods are created by
+// the test, as a ReplicaSet would): applying a KnativeGateway creates the fleet objects and the
+// xDS client-certificate Secret, editing it updates them, pod readiness shows in the gateway's
+// status, and a real Envoy started from the rendered bootstrap ConfigMap with that Secret's
+// certificate gets its configuration over xDS/mTLS on TCP, while one without it gets nothing.
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
+import { LocalNetwork } from '../../operator/fleets/network.ts';
+import { knativeGatewayCrd } from '../../operator/gen/knativegateway-crd.ts';
+import { KubeRest } from '../../operator/kube/rest.ts';
+import { newLogger } from '../../operator/log.ts';
+import { startOperator, type RunningOperator } from '../../operator/run.ts';
+import { startControlPlane, type ControlPlane } from '../env/control-plane.ts';
+import { applyManifests } from '../env/manifests.ts';
+import { envoyBin } from '../env/paths.ts';
+import { sleep } from './conformance.ts';
+import { ensureNamespace } from './harness.ts';
+
+const root = join(import.meta.dirname, '../..');
+const GW = '/apis/operator.kgw.dev/v1alpha1/knativegateways/edge';
+const NS = 'kgw-system';
+
+let cp: ControlPlane;
+let rest: KubeRest;
+let op: RunningOperator;
+let network: LocalNetwork;
+let dir: string;
+let xdsPort: number;
+const envoys: ChildProcess[] = [];
+const log = newLogger('e2e-k8s');
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '0.0.0.0', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function until<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(200);
+  }
+  throw new Error(`${what}: not reached in ${ms} ms (${String(last)})`);
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'kgw-k8s-'));
+  cp = await startControlPlane({ log });
+  rest = new KubeRest(cp.kubeConfig());
+  await applyManifests(cp.kubeConfig(), [join(root, 'test/env/crds/knative'), knativeGatewayCrd()]);
+  await ensureNamespace(rest, NS);
+  await rest.request('POST', `/api/v1/namespaces/${NS}/serviceaccounts`, {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: { name: 'default' },
+  });
+  network = await LocalNetwork.create();
+  xdsPort = await freePort();
+  op = await startOperator({
+    kubeconfig: cp.kubeconfigPath,
+    runtime: 'kubernetes',
+    workDir: join(dir, 'operator'),
+    xdsPort,
+    log: log.child({ component: 'operator' }),
+    leaderElection: { namespace: NS, identity: 'k8s-test' },
+  });
+}, 180_000);
+
+afterAll(async () => {
+  for (const e of envoys) e.kill('SIGKILL');
+  await op?.stop();
+  await network?.destroy();
+  await cp?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('a KnativeGateway becomes fleet objects; edits update them; pods and Envoys over mTLS show in status', async () => {
+  await applyManifests(cp.kubeConfig(), [
+    {
+      apiVersion: 'operator.kgw.dev/v1alpha1',
+      kind: 'KnativeGateway',
+      metadata: { name: 'edge' },
+      spec: {
+        fleets: [
+          { name: 'public', visibility: 'ExternalIP', replicas: 2, podDisruptionBudget: { minAvailable: 1 } },
+        ],
+        knative: { configure: false },
+      },
+    },
+  ]);
+  const base = `/apis/apps/v1/namespaces/${NS}/deployments/kgw-edge-public`;
+  const dep = await until('Deployment created', 30_000, () =>
+    rest.get<{ spec: { replicas: number; template: { spec: { volumes?: { name: string }[] } } } }>(base),
+  );
+  expect(dep.spec.replicas).toBe(2);
+  for (const path of [
+    `/api/v1/namespaces/${NS}/services/kgw-edge-public`,
+    `/api/v1/namespaces/${NS}/serviceaccounts/kgw-edge-public`,
+    `/api/v1/namespaces/${NS}/configmaps/kgw-edge-public`,
+    `/apis/policy/v1/namespaces/${NS}/poddisruptionbudgets/kgw-edge-public`,
+    `/api/v1/namespaces/${NS}/secrets/kgw-edge-public-xds-client`,
+  ]) {
+    await expect(rest.get(path)).resolves.toBeDefined();
+  }
+
+  // Edit: three replicas.
+  await rest.request(
+    'PATCH',
+    GW,
+    {
+      spec: {
+        fleets: [
+          { name: 'public', visibility: 'ExternalIP', replicas: 3, podDisruptionBudget: { minAvailable: 1 } },
+        ],
+      },
+    },
+    'application/merge-patch+json',
+  );
+  await until('Deployment scaled', 30_000, async () =>
+    (await rest.get<{ spec: { replicas: number } }>(base)).spec.replicas === 3 ? true : undefined,
+  );
+
+  // Envoys from the rendered bootstrap, each in its own network namespace, with the client Secret.
+  const cm = await rest.get<{ data: Record<string, string> }>(
+    `/api/v1/namespaces/${NS}/configmaps/kgw-edge-public`,
+  );
+  const secret = await rest.get<{ data: Record<string, string> }>(
+    `/api/v1/namespaces/${NS}/secrets/kgw-edge-public-xds-client`,
+  );
+  const startEnvoy = async (name: string, withCert: boolean) => {
+    const d = join(dir, name);
+    mkdirSync(join(d, 'creds'), { recursive: true });
+    for (const [k, v] of Object.entries(secret.data)) {
+      if (withCert || k === 'ca.crt') writeFileSync(join(d, 'creds', k), Buffer.from(v, 'base64'));
+    }
+    const rewrite = (text: string) =>
+      text.replaceAll('/etc/envoy/kgw-xds-tls', join(d, 'creds')).replaceAll('/etc/envoy/kgw', d);
+    for (const [k, v] of Object.entries(cm.data)) writeFileSync(join(d, k), rewrite(v));
+    // The xDS cluster points at the operator Service's DNS name: here it is the root namespace.
+    const boot = JSON.parse(rewrite(cm.data['envoy.json'] ?? '{}')) as {
+      static_resources: { clusters: { name: string; type: string; load_assignment: unknown }[] };
+    };
+    for (const c of boot.static_resources.clusters) {
+      if (c.name !== 'kgw-xds') continue;
+      c.type = 'STATIC';
+      c.load_assignment = {
+        cluster_name: 'kgw-xds',
+        endpoints: [
+          {
+            lb_endpoints: [
+              {
+                endpoint: { address: { socket_address: { address: network.gateway, port_value: xdsPort } } },
+              },
+            ],
+          },
+        ],
+      };
+    }
+    writeFileSync(join(d, 'envoy.json'), JSON.stringify(boot));
+    const pod = await network.addPod(name);
+    const proc = pod.spawn(
+      envoyBin(),
+      ['-c', join(d, 'envoy.json'), '--use-dynamic-base-id', '--log-level', 'warn'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    envoys.push(proc);
+    return pod;
+  };
+  const good = await startEnvoy('kgw-edge-public-a', true);
+  await startEnvoy('kgw-edge-public-nocert', false);
+
+  // Pods as the ReplicaSet would create them: one Ready at the Envoy's address.
+  await rest.request('POST', `/api/v1/namespaces/${NS}/pods`, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: 'kgw-edge-public-a',
+      labels: {
+        'app.kubernetes.io/managed-by': 'kgw',
+        'operator.kgw.dev/gateway': 'edge',
+        'operator.kgw.dev/fleet': 'public',
+      },
+    },
+    spec: { containers: [{ name: 'envoy', image: 'envoy' }] },
+  });
+  await rest.request(
+    'PATCH',
+    `/api/v1/namespaces/${NS}/pods/kgw-edge-public-a/status`,
+    {
+      status: {
+        podIP: good.address,
+        podIPs: [{ ip: good.address }],
+        conditions: [{ type: 'Ready', status: 'True' }],
+      },
+    },
+    'application/merge-patch+json',
+  );
+
+  const gw = await until('gateway status shows the ready pod and the connected Envoy', 30_000, async () => {
+    const g = await rest.get<KnativeGateway>(GW);
+    const f = g.status?.fleets?.[0];
+    return f?.readyReplicas === 1 && f.connectedProxies === 1 ? g : undefined;
+  });
+  const fleet = gw.status?.fleets?.[0];
+  expect(fleet).toMatchObject({ name: 'public', replicas: 3, readyReplicas: 1, connectedProxies: 1 });
+  expect(fleet?.configVersion).toMatch(/^[0-9a-f]{12}$/);
+  expect(gw.status?.conditions?.find((c) => c.type === 'FleetsReady')).toMatchObject({
+    status: 'False',
+    reason: 'ReplicasNotReady',
+  });
+  // Only the Envoy with the fleet's certificate is connected.
+  expect(op.xds.connections().map((p) => p.fleet)).toEqual(['edge/public']);
+  await sleep(1500);
+  expect(op.xds.connections()).toHaveLength(1);
+}, 120_000);
