@@ -23,7 +23,7 @@ async function operator(args: string[]): Promise<void> {
       kubeconfig: { type: 'string' },
       runtime: { type: 'string', default: 'local' },
       'envoy-bin': { type: 'string', default: process.env.KGW_ENVOY_BIN ?? 'envoy' },
-      'work-dir': { type: 'string', default: '.kgw/operator' },
+      'work-dir': { type: 'string' },
       'log-level': { type: 'string', default: process.env.KGW_LOG_LEVEL ?? 'info' },
       'envoy-log-level': { type: 'string', default: 'warn' },
       'xds-protocol': { type: 'string', default: 'delta' },
@@ -65,7 +65,8 @@ async function operator(args: string[]): Promise<void> {
     ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
     runtime,
     envoyBin: values['envoy-bin'],
-    workDir: values['work-dir'],
+    // In a cluster the root filesystem is read-only: /tmp is the pod's emptyDir.
+    workDir: values['work-dir'] ?? (runtime === 'kubernetes' ? '/tmp/kgw' : '.kgw/operator'),
     envoyLogLevel: values['envoy-log-level'],
     xdsProtocol,
     log,
