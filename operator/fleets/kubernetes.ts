@@ -301,6 +301,19 @@ export class KubernetesFleetRuntime implements FleetRuntime {
     return [...m.values()].map((r) => ({ ...r })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
+  /** The fleet Service's load balancer address (IP or host name), once the cloud assigned one. */
+  address(fleetKey: string): string | undefined {
+    const services = this.watched.find((w) => w.kind === 'Service')?.reflector.store;
+    for (const svc of services?.values() ?? []) {
+      const labels = (svc.metadata.labels ?? {}) as Record<string, string>;
+      if (`${labels[LABEL_GATEWAY]}/${labels[LABEL_FLEET]}` !== fleetKey) continue;
+      const lb = (svc as { status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } } })
+        .status?.loadBalancer?.ingress?.[0];
+      return lb?.ip ?? lb?.hostname;
+    }
+    return undefined;
+  }
+
   problems(gateway: string): string[] {
     return [...(this.states.get(gateway)?.problems ?? [])];
   }

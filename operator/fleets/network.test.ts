@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { LocalNetwork } from './network.ts';
 
@@ -51,4 +52,28 @@ test('pods get their own namespace and address, reachable from the root namespac
   } finally {
     await net.destroy();
   }
+});
+
+test('an address is never handed out twice, also across processes attached to the network', async () => {
+  const net = await LocalNetwork.create();
+  try {
+    const a = await net.addPod('a');
+    await a.destroy();
+    // A second handle on the same network (as another operator replica would attach).
+    const other = LocalNetwork.attach(net.subnet);
+    const b = await other.addPod('b');
+    const c = await net.addPod('c');
+    // Reusing a's address would leave neighbours with a stale ARP entry for it.
+    expect(new Set([a.address, b.address, c.address]).size).toBe(3);
+    await other.destroy(); // its own pods only (b), not the network
+    expect(existsSync(`/run/netns/${b.netns}`)).toBe(false);
+    expect(existsSync(`/run/netns/${c.netns}`)).toBe(true);
+    // A new handle adopts a pod another one created (by namespace and address).
+    const third = LocalNetwork.attach(net.subnet);
+    expect(third.pod(c.netns, c.address)?.address).toBe(c.address);
+    expect(third.pod('kgw-nonexistent', '198.18.0.1')).toBeUndefined();
+  } finally {
+    await net.destroy();
+  }
+  expect(() => LocalNetwork.attach(net.subnet)).toThrow(/no local network/);
 });

@@ -7,7 +7,7 @@
 // on process exit; stale networks of dead processes are swept by sweepStaleNetworks().
 // Another process (an operator replica) can attach() to a network: it adds and adopts pods but
 // never removes the network. Pod addresses are claimed atomically (a lock directory per host
-// number), so processes sharing a network never hand out the same address.
+// number), so processes sharing a network never hand out the same address, and never reused.
 import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -157,12 +157,7 @@ export class LocalNetwork {
     const prefix = `kgw${this.subnet}-p`;
     if (address === undefined || !netns.startsWith(prefix) || !existsSync(`/run/netns/${netns}`))
       return undefined;
-    return this.track(
-      netns.slice(netns.indexOf('-') + 1),
-      netns,
-      address,
-      Number(netns.slice(prefix.length)),
-    );
+    return this.track(netns.slice(netns.indexOf('-') + 1), netns, address);
   }
 
   /** A new pod namespace with its own address on the network. */
@@ -180,10 +175,10 @@ export class LocalNetwork {
     await ip('-n', this.hub, 'link', 'set', hostIf, 'master', 'br0', 'up');
     await ip('-n', netns, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
     await ip('-n', netns, 'link', 'set', 'eth0', 'up');
-    return this.track(name, netns, address, k);
+    return this.track(name, netns, address);
   }
 
-  private track(name: string, netns: string, address: string, host: number): Pod {
+  private track(name: string, netns: string, address: string): Pod {
     const procs = new Set<ChildProcess>();
     const pod: Pod = {
       name,
@@ -203,7 +198,8 @@ export class LocalNetwork {
         for (const p of procs) p.kill('SIGKILL');
         this.pods.delete(netns);
         await ip('netns', 'del', netns).catch(() => undefined);
-        rmSync(`${this.hostsDir()}/${host}`, { recursive: true, force: true });
+        // The claim of `host` stays: an address is never reused on a network, as neighbours
+        // (Envoy, the root namespace) would keep the old pod's MAC for it in their ARP caches.
       },
     };
     this.pods.set(netns, pod);

@@ -170,6 +170,13 @@ test('leader killed: the other operator takes over, status writes resume within 
   const loops = [loop(), loop()];
   await sleep(500);
 
+  // Only the leader writes status (and runs the fleets) while both serve xDS.
+  const followerLog = readFileSync(follower.logFile, 'utf8');
+  expect(followerLog).not.toContain('status written');
+  expect(followerLog).not.toContain('envoy replica started');
+  expect(followerLog).toContain('xDS server synced');
+  expect(readFileSync(leader.logFile, 'utf8')).toContain('status written');
+
   // Kill the leader without giving it a chance to release the Lease.
   leader.proc.kill('SIGKILL');
   const killedAt = Date.now();

@@ -227,4 +227,18 @@ test('a KnativeGateway becomes fleet objects; edits update them; pods and Envoys
   expect(op.xds.connections().map((p) => p.fleet)).toEqual(['edge/public']);
   await sleep(1500);
   expect(op.xds.connections()).toHaveLength(1);
+
+  // The cloud's load balancer gets an address: the gateway reports it (printer column too).
+  await rest.request(
+    'PATCH',
+    `/api/v1/namespaces/${NS}/services/kgw-edge-public/status`,
+    { status: { loadBalancer: { ingress: [{ ip: '203.0.113.10' }] } } },
+    'application/merge-patch+json',
+  );
+  const withAddress = await until('external address reported', 30_000, async () => {
+    const g = await rest.get<KnativeGateway>(GW);
+    return g.status?.externalAddress ? g : undefined;
+  });
+  expect(withAddress.status?.externalAddress).toBe('203.0.113.10');
+  expect(withAddress.status?.fleets?.[0]?.address).toBe('203.0.113.10');
 }, 120_000);
