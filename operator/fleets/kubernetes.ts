@@ -305,7 +305,7 @@ export class KubernetesFleetRuntime implements FleetRuntime {
   address(fleetKey: string): string | undefined {
     const services = this.watched.find((w) => w.kind === 'Service')?.reflector.store;
     for (const svc of services?.values() ?? []) {
-      const labels = (svc.metadata.labels ?? {}) as Record<string, string>;
+      const labels = svc.metadata.labels ?? {};
       if (`${labels[LABEL_GATEWAY]}/${labels[LABEL_FLEET]}` !== fleetKey) continue;
       const lb = (svc as { status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } } })
         .status?.loadBalancer?.ingress?.[0];
