@@ -144,3 +144,22 @@ describe('knativeConfigDrift', () => {
     ).toEqual([{ key: 'other.example', actual: '' }]);
   });
 });
+
+test('auto-TLS: an external issuer sets external-domain-tls and kgw’s certificate class', () => {
+  const cm = desiredConfigNetwork({
+    metadata: { name: 'gw' },
+    spec: {
+      fleets: [{ name: 'a', visibility: 'ExternalIP' }],
+      tls: { externalIssuer: { name: 'letsencrypt' } },
+    },
+  });
+  expect(cm?.data).toMatchObject({
+    'external-domain-tls': 'Enabled',
+    'certificate-class': 'kgw.certificate.networking.knative.dev',
+  });
+  const off = desiredConfigNetwork({
+    metadata: { name: 'gw' },
+    spec: { fleets: [{ name: 'a', visibility: 'ExternalIP' }] },
+  });
+  expect(off?.data).not.toHaveProperty('certificate-class');
+});

@@ -5,13 +5,15 @@
 //
 // Ownership rules:
 // - `config-network`: kgw owns ingress-class, http-protocol, external-domain-tls,
-//   autocreate-cluster-domain-claims, and domain-template when `domains.template` is set. Other
-//   keys (tag-template, certificate-class, …) stay with whoever wrote them.
+//   autocreate-cluster-domain-claims, domain-template when `domains.template` is set, and
+//   certificate-class (kgw's own class) when `tls.externalIssuer` turns auto-TLS on. Other keys
+//   (tag-template, …) stay with whoever wrote them.
 // - `config-domain`: written only when `domains.default` is set. Its keys *are* the domains and
 //   Knative picks among all of them, so a foreign key changes routing: the whole data is kgw's,
 //   and `knativeConfigDrift` reports foreign keys as drift too (the operator removes them).
 // - Nothing at all when `knative.configure` is false (another gateway configures Knative).
 import {
+  KGW_CERTIFICATE_CLASS,
   withGatewayDefaults,
   type DomainSelector,
   type KnativeGateway,
@@ -28,6 +30,7 @@ export const NETWORK_KEYS = {
   externalDomainTLS: 'external-domain-tls',
   autocreateClusterDomainClaims: 'autocreate-cluster-domain-claims',
   domainTemplate: 'domain-template',
+  certificateClass: 'certificate-class',
 } as const;
 
 /** The key Knative's ConfigMaps use for documentation; never configuration. */
@@ -59,6 +62,7 @@ export function desiredConfigNetwork(gw: KnativeGateway | ResolvedGatewaySpec): 
     [NETWORK_KEYS.autocreateClusterDomainClaims]: String(spec.knative.autocreateClusterDomainClaims),
   };
   if (spec.domains.template !== undefined) data[NETWORK_KEYS.domainTemplate] = spec.domains.template;
+  if (spec.tls.externalIssuer !== undefined) data[NETWORK_KEYS.certificateClass] = KGW_CERTIFICATE_CLASS;
   return { namespace: spec.knative.namespace, name: CONFIG_NETWORK, data, exclusive: false };
 }
 

@@ -76,6 +76,8 @@ describe('withGatewayDefaults', () => {
       ingressClass: DEFAULT_INGRESS_CLASS,
       namespace: 'kgw-system',
       clusterDomain: 'cluster.local',
+      tls: {},
+      domainClaims: { autoCreate: false },
       fleets: [
         {
           name: 'external',
@@ -201,11 +203,13 @@ describe('withGatewayDefaults', () => {
     );
     expect(Object.keys(got).sort()).toEqual([
       'clusterDomain',
+      'domainClaims',
       'domains',
       'fleets',
       'ingressClass',
       'knative',
       'namespace',
+      'tls',
     ]);
     expect(got.fleets[0]).not.toHaveProperty('extra');
   });
@@ -560,5 +564,66 @@ describe('status helpers', () => {
   test('readyFleets counts ready fleets over the spec fleets', () => {
     expect(readyFleetsSummary(3, [fs(1, 1), fs(0, 1)])).toBe('1/3');
     expect(readyFleetsSummary(2, [fs(1, 1), fs(2, 2)])).toBe('2/2');
+  });
+});
+
+describe('tls and domainClaims', () => {
+  const base = { fleets: [{ name: 'external', visibility: 'ExternalIP' as const }] };
+  test('defaults: the external issuer turns external-domain-tls on and serves cluster-local too', () => {
+    const r = withGatewayDefaults({
+      ...base,
+      domains: { default: 'example.com' },
+      tls: { externalIssuer: { name: 'le' }, defaultCertificate: { issuer: { name: 'dns01' } } },
+    });
+    expect(r.knative.externalDomainTLS).toBe('Enabled');
+    expect(r.tls).toEqual({
+      externalIssuer: { name: 'le' },
+      clusterLocalIssuer: { name: 'le' },
+      defaultCertificate: { issuer: { name: 'dns01' }, dnsNames: ['*.example.com'], fleets: ['external'] },
+    });
+  });
+  test.each([
+    [{ tls: { externalIssuer: {} } }, 'spec.tls.externalIssuer.name: required'],
+    [
+      { tls: { externalIssuer: { name: 'Bad_Name' } } },
+      'spec.tls.externalIssuer.name: "Bad_Name" must be an RFC 1123 subdomain',
+    ],
+    [
+      { tls: { defaultCertificate: { issuer: { name: 'x' } } } },
+      `spec.tls.defaultCertificate.dnsNames: ${MESSAGES.defaultCertificateNeedsNames}`,
+    ],
+    [
+      { tls: { defaultCertificate: { issuer: { name: 'x' }, dnsNames: ['*.*.example.com'] } } },
+      `spec.tls.defaultCertificate.dnsNames[0]: ${MESSAGES.certificateDnsName}`,
+    ],
+    [
+      {
+        tls: { defaultCertificate: { issuer: { name: 'x' }, dnsNames: ['*.example.com'], fleets: ['nope'] } },
+      },
+      `spec.tls.defaultCertificate.fleets[0]: ${MESSAGES.unknownFleet}`,
+    ],
+    [
+      { domainClaims: { rules: [{ domains: [] }] } },
+      `spec.domainClaims.rules[0].domains: ${MESSAGES.claimRuleDomains}`,
+    ],
+    [
+      {
+        domainClaims: {
+          rules: [
+            {
+              domains: ['example.com'],
+              namespaceSelector: { matchExpressions: [{ key: 'a', operator: 'In' }] },
+            },
+          ],
+        },
+      },
+      `spec.domainClaims.rules[0].namespaceSelector.matchExpressions[0].values: ${MESSAGES.selectorValuesNeeded}`,
+    ],
+    [
+      { domainClaims: { autoCreate: true }, knative: { autocreateClusterDomainClaims: true } },
+      `spec.domainClaims.autoCreate: ${MESSAGES.twoClaimCreators}`,
+    ],
+  ])('rejects %j', (extra, message) => {
+    expect(validateGatewaySpec(untyped({ ...base, ...extra }))).toContain(message);
   });
 });

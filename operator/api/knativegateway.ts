@@ -117,6 +117,10 @@ export const DEFAULT_HTTP_PROTOCOL: HttpProtocol = 'Enabled';
 export const DEFAULT_EXTERNAL_DOMAIN_TLS: ExternalDomainTLS = 'Disabled';
 export const DEFAULT_AUTOCREATE_CLUSTER_DOMAIN_CLAIMS = false;
 export const DEFAULT_KNATIVE_CONFIGURE = true;
+/** kgw creates ClusterDomainClaims for allowed DomainMappings unless told otherwise. */
+export const DEFAULT_AUTOCREATE_CLAIMS = false;
+/** The Knative certificate class kgw implements (KCertificate → cert-manager Certificate). */
+export const KGW_CERTIFICATE_CLASS = 'kgw.certificate.networking.knative.dev';
 
 /** Envoy's admin interface, on 127.0.0.1 only inside each pod. */
 export const ENVOY_ADMIN_PORT = 19000;
@@ -126,6 +130,11 @@ export const ENVOY_READY_PORT = 19003;
 export const RESERVED_LISTENER_PORTS: readonly number[] = [ENVOY_ADMIN_PORT, ENVOY_READY_PORT];
 
 export const LIMITS = {
+  /** A ClusterIssuer's name (a Kubernetes object name). */
+  issuerNameMaxLength: 253,
+  maxClaimRules: 32,
+  maxClaimDomains: 32,
+  maxCertificateNames: 16,
   /** metadata.name: it is also a label value (operator.kgw.dev/gateway). */
   gatewayNameMaxLength: 63,
   minFleets: 1,
@@ -186,12 +195,29 @@ const PERCENT_RE = new RegExp(PERCENT_PATTERN);
 const IMAGE_RE = new RegExp(IMAGE_PATTERN);
 /** RFC 1035 label (Service names): like RFC 1123 but starting with a letter. */
 const DNS1035_LABEL_RE = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+/** A DNS name with an optional leading `*.` label. */
+export const WILDCARD_DNS_PATTERN =
+  '^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$';
+const WILDCARD_DNS_RE = new RegExp(WILDCARD_DNS_PATTERN);
 
 /**
  * Messages shared by the CRD's CEL rules and the validators here, so a user sees the same text
  * whether the API server or kgw itself rejects a spec.
  */
 export const MESSAGES = {
+  certificateDnsName: 'must be a DNS name, optionally with a leading wildcard label (*.example.com)',
+  defaultCertificateNeedsNames:
+    'required when domains.default is not set (the default is *.<domains.default>)',
+  unknownFleet: 'must name a fleet of this gateway',
+  claimRuleDomains: 'at least one domain suffix',
+  twoClaimCreators:
+    'kgw creates claims under its policy: set knative.autocreateClusterDomainClaims to false, or Knative would claim every domain unchecked',
+  selectorValuesNeeded: 'In and NotIn need at least one value',
+  selectorValuesForbidden: 'Exists and DoesNotExist take no values',
+  selectorValues: 'In and NotIn need at least one value; Exists and DoesNotExist take no values',
+  tlsDefaultCertificateNames:
+    'tls.defaultCertificate.dnsNames: required when domains.default is not set (the default is *.<domains.default>)',
+  tlsDefaultCertificateFleets: 'tls.defaultCertificate.fleets: must name a fleet of this gateway',
   gatewayNameTooLong: `must be at most ${LIMITS.gatewayNameMaxLength} characters: it is the value of the ${LABEL_GATEWAY} label on every object kgw creates for the gateway`,
   uniqueFleetNames: 'fleet names must be unique',
   listenerPortsDiffer: `ports.http and ports.https must differ (defaults: ${DEFAULT_LISTENER_PORTS.ExternalIP.http}/${DEFAULT_LISTENER_PORTS.ExternalIP.https} for ExternalIP, ${DEFAULT_LISTENER_PORTS.ClusterLocal.http}/${DEFAULT_LISTENER_PORTS.ClusterLocal.https} for ClusterLocal)`,
@@ -332,6 +358,53 @@ export interface KnativeConfig {
   autocreateClusterDomainClaims?: boolean;
 }
 
+/** A cert-manager ClusterIssuer. */
+export interface IssuerRef {
+  name: string;
+}
+
+export interface DefaultCertificate {
+  /** ClusterIssuer that can solve DNS-01 challenges (wildcard names need them). */
+  issuer: IssuerRef;
+  /** Names on the certificate; default `*.<domains.default>`. */
+  dnsNames?: string[];
+  /** Fleets serving it as their fallback certificate; default every ExternalIP fleet. */
+  fleets?: string[];
+}
+
+export interface GatewayTLS {
+  /** Issuer of certificates for external hosts; setting it turns Knative's external-domain-tls on. */
+  externalIssuer?: IssuerRef;
+  /** Issuer of certificates for cluster-local hosts (default: externalIssuer's). */
+  clusterLocalIssuer?: IssuerRef;
+  defaultCertificate?: DefaultCertificate;
+}
+
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
+}
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: LabelSelectorRequirement[];
+}
+
+export interface DomainClaimRule {
+  /** Domain suffixes: a domain matches one when it equals it or ends with `.<suffix>`. */
+  domains: string[];
+  /** Namespaces whose labels match may map those domains; absent: every namespace. */
+  namespaceSelector?: LabelSelector;
+}
+
+export interface DomainClaimPolicy {
+  /** kgw creates the ClusterDomainClaim of each DomainMapping the policy allows. */
+  autoCreate?: boolean;
+  /** When given, a DomainMapping's domain must match a rule that admits its namespace. */
+  rules?: DomainClaimRule[];
+}
+
 export interface KnativeGatewaySpec {
   ingressClass?: string;
   namespace?: string;
@@ -339,6 +412,8 @@ export interface KnativeGatewaySpec {
   fleets: FleetSpec[];
   domains?: GatewayDomains;
   knative?: KnativeConfig;
+  tls?: GatewayTLS;
+  domainClaims?: DomainClaimPolicy;
 }
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
@@ -451,6 +526,18 @@ export interface ResolvedDomains {
   template?: string;
 }
 
+export interface ResolvedTLS {
+  externalIssuer?: IssuerRef;
+  clusterLocalIssuer?: IssuerRef;
+  defaultCertificate?: { issuer: IssuerRef; dnsNames: string[]; fleets: string[] };
+}
+
+export interface ResolvedDomainClaims {
+  autoCreate: boolean;
+  /** Undefined: no restriction (any namespace may map any domain not claimed by another). */
+  rules?: DomainClaimRule[];
+}
+
 export interface ResolvedGatewaySpec {
   ingressClass: string;
   namespace: string;
@@ -458,6 +545,8 @@ export interface ResolvedGatewaySpec {
   fleets: ResolvedFleet[];
   domains: ResolvedDomains;
   knative: ResolvedKnativeConfig;
+  tls: ResolvedTLS;
+  domainClaims: ResolvedDomainClaims;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -487,17 +576,38 @@ export function withGatewayDefaults(spec: KnativeGatewaySpec): ResolvedGatewaySp
   };
   if (domains?.default !== undefined) resolvedDomains.default = domains.default;
   if (domains?.template !== undefined) resolvedDomains.template = domains.template;
+  const fleets = (spec.fleets ?? []).map(withFleetDefaults);
+  const tls: ResolvedTLS = {};
+  if (spec.tls?.externalIssuer) tls.externalIssuer = { name: spec.tls.externalIssuer.name };
+  const local = spec.tls?.clusterLocalIssuer ?? spec.tls?.externalIssuer;
+  if (local) tls.clusterLocalIssuer = { name: local.name };
+  const dc = spec.tls?.defaultCertificate;
+  if (dc) {
+    tls.defaultCertificate = {
+      issuer: { name: dc.issuer.name },
+      dnsNames: dc.dnsNames ?? (domains?.default !== undefined ? [`*.${domains.default}`] : []),
+      fleets: dc.fleets ?? fleets.filter((f) => f.visibility === 'ExternalIP').map((f) => f.name),
+    };
+  }
+  const domainClaims: ResolvedDomainClaims = {
+    autoCreate: spec.domainClaims?.autoCreate ?? DEFAULT_AUTOCREATE_CLAIMS,
+  };
+  if (spec.domainClaims?.rules !== undefined) domainClaims.rules = spec.domainClaims.rules;
   return {
     ingressClass: spec.ingressClass ?? DEFAULT_INGRESS_CLASS,
     namespace: spec.namespace ?? DEFAULT_NAMESPACE,
     clusterDomain: spec.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN,
-    fleets: (spec.fleets ?? []).map(withFleetDefaults),
+    fleets,
+    tls,
+    domainClaims,
     domains: resolvedDomains,
     knative: {
       configure: knative?.configure ?? DEFAULT_KNATIVE_CONFIGURE,
       namespace: knative?.namespace ?? DEFAULT_KNATIVE_NAMESPACE,
       httpProtocol: knative?.httpProtocol ?? DEFAULT_HTTP_PROTOCOL,
-      externalDomainTLS: knative?.externalDomainTLS ?? DEFAULT_EXTERNAL_DOMAIN_TLS,
+      // An external issuer is auto-TLS: Knative must request certificates for external hosts.
+      externalDomainTLS:
+        knative?.externalDomainTLS ?? (spec.tls?.externalIssuer ? 'Enabled' : DEFAULT_EXTERNAL_DOMAIN_TLS),
       autocreateClusterDomainClaims:
         knative?.autocreateClusterDomainClaims ?? DEFAULT_AUTOCREATE_CLUSTER_DOMAIN_CLAIMS,
     },
@@ -625,6 +735,16 @@ export function validateGatewaySpec(spec: KnativeGatewaySpec): string[] {
   }
   if (spec.domains !== undefined) validateDomains(errs, 'spec.domains', spec.domains);
   if (spec.knative !== undefined) validateKnative(errs, 'spec.knative', spec.knative);
+  if (spec.tls !== undefined) validateTLS(errs, 'spec.tls', spec.tls, spec);
+  if (spec.domainClaims !== undefined) validateDomainClaims(errs, 'spec.domainClaims', spec.domainClaims);
+  if (
+    isObject(spec.domainClaims) &&
+    spec.domainClaims.autoCreate === true &&
+    isObject(spec.knative) &&
+    spec.knative.autocreateClusterDomainClaims === true
+  ) {
+    errs.push(`spec.domainClaims.autoCreate: ${MESSAGES.twoClaimCreators}`);
+  }
   if (spec.domains !== undefined && isObject(spec.knative) && spec.knative.configure === false) {
     errs.push(`spec: ${MESSAGES.domainsNeedConfigure}`);
   }
@@ -972,6 +1092,108 @@ function validateKnative(errs: string[], path: string, k: unknown): void {
   optionalEnum(errs, `${path}.httpProtocol`, k.httpProtocol, HTTP_PROTOCOLS);
   optionalEnum(errs, `${path}.externalDomainTLS`, k.externalDomainTLS, EXTERNAL_DOMAIN_TLS_VALUES);
   optionalBool(errs, `${path}.autocreateClusterDomainClaims`, k.autocreateClusterDomainClaims);
+}
+
+function validateIssuer(errs: string[], path: string, v: unknown): void {
+  if (!isObject(v)) {
+    errs.push(`${path}: must be an object with a name`);
+    return;
+  }
+  if (typeof v.name !== 'string') errs.push(`${path}.name: required`);
+  else optionalString(errs, `${path}.name`, v.name, DNS1123_SUBDOMAIN_RE, LIMITS.issuerNameMaxLength);
+}
+
+function validateTLS(errs: string[], path: string, t: unknown, spec: KnativeGatewaySpec): void {
+  if (!isObject(t)) {
+    errs.push(`${path}: must be an object`);
+    return;
+  }
+  if (t.externalIssuer !== undefined) validateIssuer(errs, `${path}.externalIssuer`, t.externalIssuer);
+  if (t.clusterLocalIssuer !== undefined)
+    validateIssuer(errs, `${path}.clusterLocalIssuer`, t.clusterLocalIssuer);
+  const dc = t.defaultCertificate;
+  if (dc === undefined) return;
+  if (!isObject(dc)) {
+    errs.push(`${path}.defaultCertificate: must be an object`);
+    return;
+  }
+  validateIssuer(errs, `${path}.defaultCertificate.issuer`, dc.issuer);
+  if (dc.dnsNames !== undefined) {
+    if (!Array.isArray(dc.dnsNames) || dc.dnsNames.length === 0) {
+      errs.push(`${path}.defaultCertificate.dnsNames: must be a non-empty list`);
+    } else {
+      dc.dnsNames.forEach((n: unknown, i) => {
+        if (typeof n !== 'string' || !WILDCARD_DNS_RE.test(n)) {
+          errs.push(`${path}.defaultCertificate.dnsNames[${i}]: ${MESSAGES.certificateDnsName}`);
+        }
+      });
+    }
+  } else if (spec.domains?.default === undefined) {
+    errs.push(`${path}.defaultCertificate.dnsNames: ${MESSAGES.defaultCertificateNeedsNames}`);
+  }
+  if (dc.fleets !== undefined) {
+    const names = new Set((spec.fleets ?? []).map((f) => f.name));
+    if (!Array.isArray(dc.fleets))
+      errs.push(`${path}.defaultCertificate.fleets: must be a list of fleet names`);
+    else
+      dc.fleets.forEach((f: unknown, i) => {
+        if (typeof f !== 'string' || !names.has(f))
+          errs.push(`${path}.defaultCertificate.fleets[${i}]: ${MESSAGES.unknownFleet}`);
+      });
+  }
+}
+
+function validateDomainClaims(errs: string[], path: string, d: unknown): void {
+  if (!isObject(d)) {
+    errs.push(`${path}: must be an object`);
+    return;
+  }
+  optionalBool(errs, `${path}.autoCreate`, d.autoCreate);
+  if (d.rules === undefined) return;
+  if (!Array.isArray(d.rules)) {
+    errs.push(`${path}.rules: must be a list`);
+    return;
+  }
+  d.rules.forEach((r: unknown, i) => {
+    const rp = `${path}.rules[${i}]`;
+    if (!isObject(r)) {
+      errs.push(`${rp}: must be an object`);
+      return;
+    }
+    if (!Array.isArray(r.domains) || r.domains.length === 0)
+      errs.push(`${rp}.domains: ${MESSAGES.claimRuleDomains}`);
+    else
+      r.domains.forEach((x: unknown, j) => {
+        if (typeof x !== 'string' || !DNS1123_SUBDOMAIN_RE.test(x))
+          errs.push(`${rp}.domains[${j}]: must be a domain suffix such as example.com`);
+      });
+    const sel = r.namespaceSelector;
+    if (sel === undefined) return;
+    if (!isObject(sel)) {
+      errs.push(`${rp}.namespaceSelector: must be a label selector`);
+      return;
+    }
+    if (sel.matchLabels !== undefined)
+      stringMap(errs, `${rp}.namespaceSelector.matchLabels`, sel.matchLabels, LIMITS.labelValueMaxLength);
+    if (sel.matchExpressions !== undefined) {
+      if (!Array.isArray(sel.matchExpressions))
+        errs.push(`${rp}.namespaceSelector.matchExpressions: must be a list`);
+      else
+        sel.matchExpressions.forEach((e: unknown, k) => {
+          const ep = `${rp}.namespaceSelector.matchExpressions[${k}]`;
+          if (!isObject(e) || typeof e.key !== 'string') {
+            errs.push(`${ep}.key: required`);
+            return;
+          }
+          if (!['In', 'NotIn', 'Exists', 'DoesNotExist'].includes(e.operator as string))
+            errs.push(`${ep}.operator: must be one of In, NotIn, Exists, DoesNotExist`);
+          const withValues = e.operator === 'In' || e.operator === 'NotIn';
+          const n = Array.isArray(e.values) ? e.values.length : 0;
+          if (withValues && n === 0) errs.push(`${ep}.values: ${MESSAGES.selectorValuesNeeded}`);
+          if (!withValues && n > 0) errs.push(`${ep}.values: ${MESSAGES.selectorValuesForbidden}`);
+        });
+    }
+  });
 }
 
 function optionalString(errs: string[], path: string, v: unknown, re: RegExp, maxLength: number): void {

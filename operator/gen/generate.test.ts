@@ -256,6 +256,9 @@ describe('KnativeGateway CRD', () => {
       MESSAGES.uniqueDomains,
     ]);
     expect((at('spec')['x-kubernetes-validations'] ?? []).map((r) => r.message)).toEqual([
+      MESSAGES.twoClaimCreators,
+      MESSAGES.tlsDefaultCertificateNames,
+      MESSAGES.tlsDefaultCertificateFleets,
       MESSAGES.domainsNeedConfigure,
     ]);
   });

@@ -354,6 +354,56 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
       'spec.knative.httpProtocol: Unsupported value: "Disabled"',
       'spec.knative.httpProtocol: must be one of Enabled, Redirected',
     ],
+    [
+      'kgw and Knative both creating domain claims',
+      {
+        fleets: [{ name: 'a', visibility: 'ExternalIP' }],
+        domainClaims: { autoCreate: true },
+        knative: { autocreateClusterDomainClaims: true },
+      },
+      MESSAGES.twoClaimCreators,
+      MESSAGES.twoClaimCreators,
+    ],
+    [
+      'default certificate without names or default domain',
+      {
+        fleets: [{ name: 'a', visibility: 'ExternalIP' }],
+        tls: { defaultCertificate: { issuer: { name: 'dns' } } },
+      },
+      MESSAGES.tlsDefaultCertificateNames,
+      MESSAGES.defaultCertificateNeedsNames,
+    ],
+    [
+      'default certificate for an unknown fleet',
+      {
+        fleets: [{ name: 'a', visibility: 'ExternalIP' }],
+        tls: { defaultCertificate: { issuer: { name: 'dns' }, dnsNames: ['*.example.com'], fleets: ['b'] } },
+      },
+      MESSAGES.tlsDefaultCertificateFleets,
+      MESSAGES.unknownFleet,
+    ],
+    [
+      'In requirement without values',
+      {
+        fleets: [{ name: 'a', visibility: 'ExternalIP' }],
+        domainClaims: {
+          rules: [
+            {
+              domains: ['example.com'],
+              namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'In' }] },
+            },
+          ],
+        },
+      },
+      MESSAGES.selectorValues,
+      MESSAGES.selectorValuesNeeded,
+    ],
+    [
+      'issuer without a name',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP' }], tls: { externalIssuer: {} } },
+      'spec.tls.externalIssuer.name: Required value',
+      'spec.tls.externalIssuer.name: required',
+    ],
   ])('rejects %s', async (name, spec, expected, fromValidator) => {
     const msg = await rejection(
       kc,

@@ -1,6 +1,9 @@
 // The KnativeGateway CustomResourceDefinition, built from the constants in
 // operator/api/knativegateway.ts so the schema, the defaults in code and the docs cannot drift.
 import {
+  DEFAULT_AUTOCREATE_CLAIMS,
+  KGW_CERTIFICATE_CLASS,
+  WILDCARD_DNS_PATTERN,
   ACCESS_LOG_FORMATS,
   CONDITION_FLEETS_READY,
   CONDITION_KNATIVE_CONFIGURED,
@@ -577,6 +580,130 @@ function knativeSchema(): Schema {
   );
 }
 
+function issuerSchema(what: string): Schema {
+  return obj(
+    `cert-manager ClusterIssuer ${what}. It must exist (the webhook warns when it does not).`,
+    {
+      name: str('Name of the ClusterIssuer (cert-manager.io/v1).', {
+        pattern: DNS1123_SUBDOMAIN_PATTERN,
+        minLength: 1,
+        maxLength: LIMITS.issuerNameMaxLength,
+      }),
+    },
+    { required: ['name'] },
+  );
+}
+
+function tlsSchema(): Schema {
+  return obj(
+    'Automatic TLS with cert-manager. With externalIssuer set, kgw implements the Knative certificate ' +
+      `class ${KGW_CERTIFICATE_CLASS}: Knative Serving requests a certificate for each external host ` +
+      '(config-network external-domain-tls and certificate-class are set, when knative.configure) and ' +
+      'kgw turns each request into a cert-manager Certificate from the issuer, serving the issued ' +
+      'Secret over SDS (renewals need no listener drain). ACME HTTP-01 challenge paths are always ' +
+      'answered over plain HTTP, even when HTTP is redirected to HTTPS (knative.httpProtocol Redirected).',
+    {
+      externalIssuer: issuerSchema('issuing certificates for external hosts'),
+      clusterLocalIssuer: issuerSchema(
+        'issuing certificates for cluster-local hosts; defaults to externalIssuer',
+      ),
+      defaultCertificate: obj(
+        'A wildcard certificate kgw requests from a DNS-01 issuer and serves as the fallback of the ' +
+          'fleets named (for TLS connections whose SNI no KIngress certificate covers).',
+        {
+          issuer: issuerSchema('that solves DNS-01 challenges (wildcard names need DNS-01)'),
+          dnsNames: arr(
+            `Names on the certificate, at most ${LIMITS.maxCertificateNames}, e.g. *.example.com. ` +
+              'Defaults to *.<domains.default>.',
+            str('A DNS name, optionally with a leading wildcard label.', {
+              pattern: WILDCARD_DNS_PATTERN,
+              maxLength: LIMITS.domainMaxLength,
+            }),
+            { minItems: 1, maxItems: LIMITS.maxCertificateNames },
+          ),
+          fleets: arr(
+            'Fleets that serve it (names from spec.fleets). Defaults to every ExternalIP fleet.',
+            str('A fleet name.', { pattern: DNS1123_LABEL_PATTERN, maxLength: LIMITS.fleetNameMaxLength }),
+            { maxItems: LIMITS.maxFleets },
+          ),
+        },
+        { required: ['issuer'] },
+      ),
+    },
+  );
+}
+
+function domainClaimsSchema(): Schema {
+  const requirement = obj(
+    'A label requirement: key, operator and (for In and NotIn) values.',
+    {
+      key: str('Label key.', { pattern: QUALIFIED_NAME_PATTERN, maxLength: 317 }),
+      operator: str('In, NotIn, Exists or DoesNotExist.', {
+        enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'],
+      }),
+      values: arr(
+        'Label values; required (at least one) for In and NotIn, empty for Exists and DoesNotExist.',
+        str('A label value.', { pattern: LABEL_VALUE_PATTERN, maxLength: LIMITS.labelValueMaxLength }),
+        { maxItems: LIMITS.maxMapEntries },
+      ),
+    },
+    {
+      required: ['key', 'operator'],
+      validations: [
+        rule(
+          "(self.operator in ['In', 'NotIn']) == (has(self.values) && size(self.values) > 0)",
+          MESSAGES.selectorValues,
+        ),
+      ],
+    },
+  );
+  return obj(
+    'Who may map which domains with a DomainMapping (Knative ClusterDomainClaims). A domain belongs to ' +
+      'the first namespace that claims it; this policy also decides which namespaces may claim which ' +
+      'domains. The admission webhook rejects a DomainMapping the policy denies or whose domain another ' +
+      "namespace claimed, and kgw reports denials on the DomainMapping's status. kgw never deletes a " +
+      'claim it did not create.',
+    {
+      autoCreate: bool(
+        'Whether kgw creates the ClusterDomainClaim for each DomainMapping the policy allows (and deletes ' +
+          'the ones it created when the mapping goes). Leave knative.autocreateClusterDomainClaims ' +
+          `false then. Defaults to ${String(DEFAULT_AUTOCREATE_CLAIMS)}.`,
+        { default: DEFAULT_AUTOCREATE_CLAIMS },
+      ),
+      rules: arr(
+        `Allowed domains, at most ${LIMITS.maxClaimRules} rules. When set, a domain must be under a ` +
+          'suffix of a rule whose namespaceSelector matches the namespace of the DomainMapping. Unset: ' +
+          'any namespace may map any domain nobody else claimed.',
+        obj(
+          'Domain suffixes and the namespaces that may map domains under them.',
+          {
+            domains: arr(
+              `Domain suffixes, 1 to ${LIMITS.maxClaimDomains}: example.com covers example.com and ` +
+                'every name under it.',
+              str('A domain suffix.', {
+                pattern: DNS1123_SUBDOMAIN_PATTERN,
+                maxLength: LIMITS.domainMaxLength,
+              }),
+              { minItems: 1, maxItems: LIMITS.maxClaimDomains },
+            ),
+            namespaceSelector: obj(
+              'Namespaces (by their labels) that may map these domains. Unset: every namespace.',
+              {
+                matchLabels: labelMap('Labels the namespace must all carry.'),
+                matchExpressions: arr('Label requirements, all of which must hold.', requirement, {
+                  maxItems: LIMITS.maxMapEntries,
+                }),
+              },
+            ),
+          },
+          { required: ['domains'] },
+        ),
+        { maxItems: LIMITS.maxClaimRules },
+      ),
+    },
+  );
+}
+
 function specSchema(): Schema {
   return obj(
     'Desired state: the Knative ingress class this gateway serves, the Envoy fleets that serve it, and ' +
@@ -630,10 +757,28 @@ function specSchema(): Schema {
       ),
       domains: domainsSchema(),
       knative: knativeSchema(),
+      tls: tlsSchema(),
+      domainClaims: domainClaimsSchema(),
     },
     {
       required: ['fleets'],
       validations: [
+        rule(
+          '!has(self.domainClaims) || !has(self.domainClaims.autoCreate) || !self.domainClaims.autoCreate || ' +
+            '!has(self.knative) || !has(self.knative.autocreateClusterDomainClaims) || ' +
+            '!self.knative.autocreateClusterDomainClaims',
+          MESSAGES.twoClaimCreators,
+        ),
+        rule(
+          '!has(self.tls) || !has(self.tls.defaultCertificate) || has(self.tls.defaultCertificate.dnsNames) || ' +
+            '(has(self.domains) && has(self.domains.default))',
+          MESSAGES.tlsDefaultCertificateNames,
+        ),
+        rule(
+          '!has(self.tls) || !has(self.tls.defaultCertificate) || !has(self.tls.defaultCertificate.fleets) || ' +
+            'self.tls.defaultCertificate.fleets.all(n, self.fleets.exists(f, f.name == n))',
+          MESSAGES.tlsDefaultCertificateFleets,
+        ),
         rule(
           '!has(self.domains) || !has(self.knative) || !has(self.knative.configure) || self.knative.configure',
           MESSAGES.domainsNeedConfigure,
