@@ -13,7 +13,6 @@ import { mkdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { Engine } from './controller/engine.ts';
 import { gatewayConfig } from './controller/gateways.ts';
 import type { FleetRuntime } from './fleets/runtime.ts';
@@ -22,6 +21,7 @@ import { LocalNetwork } from './fleets/network.ts';
 import type { Logger } from './log.ts';
 import { LeaderElector } from './kube/lease.ts';
 import { KubeRest } from './kube/rest.ts';
+import { inClusterConnection, kubeconfigConnection } from './kube/config.ts';
 import { XdsServer } from './xds/server.ts';
 import { ensureNamespace } from './fleets/publish.ts';
 import { LEADER_LEASE_NAME, OPERATOR_NAMESPACE, XDS_CA_SECRET } from './gen/operator-install.ts';
@@ -86,15 +86,8 @@ export interface RunningOperator {
   stop(opts?: { keepFleets?: boolean }): Promise<void>;
 }
 
-function kubeConfig(file: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (file) kc.loadFromFile(file);
-  else kc.loadFromCluster();
-  return kc;
-}
-
 export async function startOperator(o: OperatorOptions): Promise<RunningOperator> {
-  const rest = new KubeRest(kubeConfig(o.kubeconfig));
+  const rest = new KubeRest(o.kubeconfig ? kubeconfigConnection(o.kubeconfig) : inClusterConnection());
   mkdirSync(o.workDir, { recursive: true });
   const xds = new XdsServer({ log: o.log.child({ component: 'xds' }) });
   const namespace = o.namespace ?? o.leaderElection?.namespace ?? OPERATOR_NAMESPACE;

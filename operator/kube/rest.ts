@@ -4,6 +4,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConnection } from './config.ts';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -33,14 +34,23 @@ function qs(q: Query | undefined): string {
 }
 
 export class KubeRest {
-  private readonly kc: KubeConfig;
+  private readonly auth: (opts: https.RequestOptions) => Promise<void>;
   private readonly server: URL;
 
-  constructor(kc: KubeConfig) {
-    this.kc = kc;
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    this.server = new URL(cluster.server);
+  /**
+   * From kgw's own connection (config.ts: kubeconfig file or in-cluster; what the operator uses) or
+   * a client-node KubeConfig (tests and tools that have one anyway).
+   */
+  constructor(source: KubeConfig | KubeConnection) {
+    if ('apply' in source) {
+      this.server = new URL(source.server);
+      this.auth = (opts) => source.apply(opts);
+    } else {
+      const cluster = source.getCurrentCluster();
+      if (!cluster) throw new Error('kubeconfig has no current cluster');
+      this.server = new URL(cluster.server);
+      this.auth = (opts) => source.applyToHTTPSOptions(opts);
+    }
   }
 
   private async options(
@@ -56,7 +66,7 @@ export class KubeRest {
       path: `${this.server.pathname.replace(/\/$/, '')}${path}`,
       headers: { Accept: 'application/json', ...headers },
     };
-    await this.kc.applyToHTTPSOptions(opts);
+    await this.auth(opts);
     // client-node makes a new Agent per call: every request would pay a TLS handshake and the
     // agents' native memory piles up. One keep-alive agent is shared while the TLS material stays
     // the same (a rotated client certificate gets a fresh agent).
