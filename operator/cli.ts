@@ -7,7 +7,7 @@ import { newLogger } from './log.ts';
 const usage = `Usage:
   kgw operator [--runtime local|kubernetes] [--kubeconfig <file>] [--log-level info]
                [--leader-elect] [--leader-elect-namespace <ns>] [--leader-elect-name <lease>]
-               [--identity <id>] [--health-port <port>]
+               [--identity <id>] [--health-port <port>] [--metrics-port <port>]
     local runtime:      [--envoy-bin <path>] [--work-dir <dir>] [--envoy-log-level warn]
                         [--xds-protocol delta|sotw] [--network-subnet <N>]
                         [--xds-socket <path>] [--xds-peer <path> ...]
@@ -32,6 +32,7 @@ async function operator(args: string[]): Promise<void> {
       'xds-peer': { type: 'string', multiple: true },
       'xds-port': { type: 'string', default: String(OPERATOR_PORTS.xds) },
       'health-port': { type: 'string' },
+      'metrics-port': { type: 'string' },
       'leader-elect': { type: 'boolean' },
       'leader-elect-namespace': { type: 'string', default: process.env.POD_NAMESPACE ?? OPERATOR_NAMESPACE },
       'leader-elect-name': { type: 'string', default: LEADER_LEASE_NAME },
@@ -58,6 +59,9 @@ async function operator(args: string[]): Promise<void> {
   const healthPort =
     int('health-port', values['health-port']) ??
     (runtime === 'kubernetes' ? OPERATOR_PORTS.health : undefined);
+  const metricsPort =
+    int('metrics-port', values['metrics-port']) ??
+    (runtime === 'kubernetes' ? OPERATOR_PORTS.metrics : undefined);
   const networkSubnet = int('network-subnet', values['network-subnet']);
   const xdsPort = int('xds-port', values['xds-port']);
   const { startOperator } = await import('./run.ts');
@@ -75,6 +79,7 @@ async function operator(args: string[]): Promise<void> {
     ...(values['xds-peer'] ? { xdsPeers: values['xds-peer'] } : {}),
     ...(xdsPort !== undefined ? { xdsPort } : {}),
     ...(healthPort !== undefined ? { healthPort } : {}),
+    ...(metricsPort !== undefined ? { metricsPort } : {}),
     ...(leaderElect
       ? {
           leaderElection: {

@@ -23,6 +23,7 @@ import { LeaderElector } from './kube/lease.ts';
 import { KubeRest } from './kube/rest.ts';
 import { inClusterConnection, kubeconfigConnection } from './kube/config.ts';
 import { XdsServer } from './xds/server.ts';
+import { metricsRegistry, startMetricsServer } from './metrics.ts';
 import { ensureNamespace } from './fleets/publish.ts';
 import { LEADER_LEASE_NAME, OPERATOR_NAMESPACE, XDS_CA_SECRET } from './gen/operator-install.ts';
 import { operatorXdsEndpoint } from './fleets/kubernetes-objects.ts';
@@ -72,6 +73,8 @@ export interface OperatorOptions {
   xdsTls?: boolean;
   /** Namespace of the operator (its Lease and the xDS CA Secret). Default kgw-system. */
   namespace?: string;
+  /** HTTP port for Prometheus /metrics (off when undefined). */
+  metricsPort?: number;
   /** HTTP port for /healthz and /readyz (off when undefined). */
   healthPort?: number;
   leaderElection?: LeaderElectionOptions;
@@ -168,11 +171,23 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     gatewayConfig: (obj) => gatewayConfig(obj, o.log),
     leading: o.leaderElection === undefined,
   });
+  let elector: LeaderElector | undefined;
+  let metrics: http.Server | undefined;
+  if (o.metricsPort !== undefined) {
+    const m = metricsRegistry({
+      leading: () => engine.isLeading(),
+      ingresses: () => engine.ingressSummary(),
+      counters: () => engine.counters,
+      xdsStats: () => xds.stats(),
+      proxies: () => xds.connections(),
+    });
+    xds.onNack((e) => m.nack(e.fleet));
+    metrics = await startMetricsServer(o.metricsPort, m.registry);
+  }
   let ready = false;
   const health = o.healthPort !== undefined ? await startHealth(o.healthPort, () => ready) : undefined;
   await engine.start();
   ready = true;
-  let elector: LeaderElector | undefined;
   if (o.leaderElection) {
     const le = o.leaderElection;
     elector = new LeaderElector({
@@ -224,6 +239,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       await xds.close();
       rest.close();
       if (health) await new Promise<void>((r) => health.close(() => r()));
+      if (metrics) await new Promise<void>((r) => metrics.close(() => r()));
       if (network && ownNetwork && !keep) await network.destroy();
     },
   };

@@ -272,6 +272,16 @@ export class Engine {
     await this.gatewayWork.catch(() => undefined);
   }
 
+  /** KIngresses of a served class and how many are Ready for their generation (for metrics). */
+  ingressSummary(): { served: number; ready: number } {
+    let ready = 0;
+    for (const k of this.states.keys()) {
+      const ing = this.ingresses.store.get(k);
+      if (ing && this.readyFor(k, ing)) ready++;
+    }
+    return { served: this.states.size, ready };
+  }
+
   /** Whether this replica currently leads. */
   isLeading(): boolean {
     return this.leading;

@@ -30,6 +30,7 @@ let op: RunningOperator;
 let network: LocalNetwork;
 let dir: string;
 let xdsPort: number;
+let metricsPort: number;
 const envoys: ChildProcess[] = [];
 const log = newLogger('e2e-k8s');
 
@@ -69,11 +70,13 @@ beforeAll(async () => {
   });
   network = await LocalNetwork.create();
   xdsPort = await freePort();
+  metricsPort = await freePort();
   op = await startOperator({
     kubeconfig: cp.kubeconfigPath,
     runtime: 'kubernetes',
     workDir: join(dir, 'operator'),
     xdsPort,
+    metricsPort,
     log: log.child({ component: 'operator' }),
     leaderElection: { namespace: NS, identity: 'k8s-test' },
   });
@@ -227,6 +230,9 @@ test('a KnativeGateway becomes fleet objects; edits update them; pods and Envoys
   expect(op.xds.connections().map((p) => p.fleet)).toEqual(['edge/public']);
   await sleep(1500);
   expect(op.xds.connections()).toHaveLength(1);
+  const scraped = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  expect(scraped).toContain('kgw_leader 1');
+  expect(scraped).toContain('kgw_xds_connected_proxies{fleet="edge/public"} 1');
 
   // The cloud's load balancer gets an address: the gateway reports it (printer column too).
   await rest.request(
