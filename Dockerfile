@@ -21,7 +21,9 @@ COPY package.json package-lock.json ./
 RUN npm install --omit=dev --no-audit --no-fund --ignore-scripts
 
 FROM node:24.21.0-trixie-slim
-ENV NODE_ENV=production
+# A small young generation: with V8's default (up to 128 MiB here) the operator's RSS at 1k
+# KIngresses is ~420 MiB instead of ~280 MiB (bench/rss.ts), for no measurable speed gain.
+ENV NODE_ENV=production NODE_OPTIONS=--max-semi-space-size=8
 WORKDIR /app
 COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules

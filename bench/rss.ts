@@ -51,6 +51,8 @@ try {
   const operator = spawn(
     process.execPath,
     [
+      // as the image runs it (Dockerfile NODE_OPTIONS)
+      '--max-semi-space-size=8',
       join(root, 'operator/cli.ts'),
       'operator',
       '--kubeconfig',

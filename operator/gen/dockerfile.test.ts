@@ -94,7 +94,7 @@ describe('Dockerfile', () => {
         .map(Number)
         .sort((a, b) => a - b),
     ).toEqual(Object.values(OPERATOR_PORTS).sort((a, b) => a - b));
-    expect(args('ENV')).toEqual(['NODE_ENV=production']);
+    expect(args('ENV')).toEqual(['NODE_ENV=production NODE_OPTIONS=--max-semi-space-size=8']);
   });
 });
 
