@@ -14,6 +14,7 @@ import http from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from './controller/engine.ts';
+import { DomainClaimController } from './controller/domain-claims.ts';
 import { gatewayConfig } from './controller/gateways.ts';
 import type { FleetRuntime } from './fleets/runtime.ts';
 import { LocalFleetRuntime } from './fleets/local.ts';
@@ -82,6 +83,7 @@ export interface OperatorOptions {
 
 export interface RunningOperator {
   engine: Engine;
+  claims: DomainClaimController;
   xds: XdsServer;
   network: LocalNetwork | undefined;
   elector: LeaderElector | undefined;
@@ -170,7 +172,16 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     runtime,
     gatewayConfig: (obj) => gatewayConfig(obj, o.log),
     leading: o.leaderElection === undefined,
+    onGatewaysChanged: () => claims.kick(),
   });
+  // DomainMappings against the gateways' domainClaims policy (claims, verdicts; leader writes).
+  const claims: DomainClaimController = new DomainClaimController({
+    rest,
+    log: o.log.child({ component: 'domain-claims' }),
+    gateways: () => engine.servedGateways(),
+    leading: () => engine.isLeading(),
+  });
+  claims.start();
   let elector: LeaderElector | undefined;
   let metrics: http.Server | undefined;
   if (o.metricsPort !== undefined) {
@@ -202,6 +213,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     });
     elector.onChange((leading) => {
       engine.setLeading(leading);
+      claims.kick();
       if (!leading) void runtime.release?.();
     });
     elector.start();
@@ -226,6 +238,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   );
   return {
     engine,
+    claims,
     xds,
     network,
     elector,
@@ -234,6 +247,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       clearInterval(rotation);
       await elector?.stop({ release: true });
       await engine.stop();
+      await claims.stop();
       const keep = opts.keepFleets === true || elector !== undefined;
       await runtime.close({ keepReplicas: keep });
       await xds.close();

@@ -60,6 +60,8 @@ export interface EngineOptions {
    * serves xDS. Changed later with setLeading().
    */
   leading?: boolean;
+  /** Called after the set of served gateways (or their specs) changed. */
+  onGatewaysChanged?(): void;
   /** How often KnativeGateway status is recomputed besides on events (default 2000 ms). */
   gatewayStatusIntervalMs?: number;
   now?: () => string;
@@ -272,6 +274,13 @@ export class Engine {
     await this.gatewayWork.catch(() => undefined);
   }
 
+  /** The KnativeGateway objects currently served (valid, ingress class not taken by an older one). */
+  servedGateways(): KnativeGateway[] {
+    return [...this.gateways.store.values()]
+      .filter((o) => this.gatewayConfigs.has(o.metadata.name))
+      .map((o) => o as unknown as KnativeGateway);
+  }
+
   /** KIngresses of a served class and how many are Ready for their generation (for metrics). */
   ingressSummary(): { served: number; ready: number } {
     let ready = 0;
@@ -411,6 +420,7 @@ export class Engine {
       for (const f of fleets) await this.publish(f);
     }
     this.reconcileGateways();
+    this.o.onGatewaysChanged?.();
     for (const k of this.ingresses.store.keys()) this.dirty.add(k);
   }
 

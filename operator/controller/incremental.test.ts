@@ -7,7 +7,12 @@
 import { join } from 'node:path';
 import type { EndpointSlice, Secret, Service } from '../api/core.ts';
 import type { IngressSpec, KIngress } from '../api/kingress.ts';
-import { renderFleet, type FleetRenderOptions, type FleetResources } from '../render/fleet.ts';
+import {
+  defaultCertificateProblem,
+  renderFleet,
+  type FleetRenderOptions,
+  type FleetResources,
+} from '../render/fleet.ts';
 import { goldenDir, goldenFleets, loadCase } from '../render/golden-cases.ts';
 import { resolveConflicts } from '../translate/conflicts.ts';
 import { translateIngress } from '../translate/ingress.ts';
@@ -152,14 +157,31 @@ function canonical(r: FleetResources): Record<string, unknown> {
   };
 }
 
-const fleets: { key: string; opts: FleetRenderOptions }[] = Object.entries(goldenFleets).map(
-  ([key, opts]) => ({
-    key,
-    opts,
-  }),
-);
+const fleets: { key: string; opts: FleetRenderOptions }[] = [
+  ...Object.entries(goldenFleets).map(([key, opts]) => ({ key, opts })),
+  // Default certificates: one that comes and goes (and is also a KIngress certificate), one invalid.
+  { key: 'external-default', opts: { ...goldenFleets.external!, defaultCertificate: { secret: 'a/cert2' } } },
+  { key: 'local-default', opts: { ...goldenFleets.local!, defaultCertificate: { secret: 'a/bad' } } },
+];
 
 describe('IncrementalGateway', () => {
+  test('reports default certificate Secrets and fleet problems', () => {
+    const world = new World();
+    const gw = new IncrementalGateway(fleets, world);
+    expect([...gw.defaultCertificateSecrets].sort()).toEqual(['a/bad', 'a/cert2']);
+    gw.flush();
+    expect([...gw.fleetProblems()].map(([k, p]) => [k, p.map((x) => x.reason)])).toEqual([
+      ['external-default', ['SecretNotFound']],
+      ['local-default', ['SecretNotFound']],
+    ]);
+    world.secrets.set('a/cert2', { ...validCert, metadata: { name: 'cert2', namespace: 'a' } });
+    gw.refreshSecrets(['a/cert2']);
+    const { fleets: changed } = gw.flush();
+    expect([...changed.keys()]).toEqual(['external-default']);
+    expect(Object.keys(changed.get('external-default')!).sort()).toEqual(['listeners', 'routes', 'secrets']);
+    expect([...gw.fleetProblems().keys()]).toEqual(['local-default']);
+  });
+
   test.each([1, 2, 3, 4, 5, 6])(
     'equals the from-scratch functions after random changes (seed %i)',
     (seed) => {
@@ -268,6 +290,8 @@ describe('IncrementalGateway', () => {
         for (const { key, opts } of fleets) {
           const got = canonical(gw.resources(key)!);
           expect(got).toEqual(canonical(renderFleet(opts, want.accepted, world)));
+          const problem = defaultCertificateProblem(opts, world);
+          expect(gw.fleetProblems().get(key) ?? []).toEqual(problem ? [problem] : []);
           // Every kind that changed since the previous flush was reported as changed.
           const reported = changedFleets.get(key) ?? {};
           const now = Object.fromEntries(RESOURCE_KINDS.map((k) => [k, JSON.stringify(got[k])]));

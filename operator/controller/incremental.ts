@@ -2,7 +2,7 @@
 // The engine feeds it translated IRs and cache changes; flush() applies them and returns what
 // changed: the KIngresses whose outcome (accepted / DomainConflict) changed, so their status is
 // re-evaluated, and per fleet only the resource kinds that changed. Pure: no I/O, no clock.
-import type { FleetRenderOptions, FleetResources } from '../render/fleet.ts';
+import type { FleetProblem, FleetRenderOptions, FleetResources } from '../render/fleet.ts';
 import { FleetAssembler, type ResourceKind } from '../render/assembler.ts';
 import { HostClaims, type Conflict } from '../translate/conflicts.ts';
 import type { IngressIR } from '../translate/ir.ts';
@@ -46,9 +46,24 @@ export class IncrementalGateway {
   private readonly assemblers = new Map<string, FleetAssembler>();
   /** KIngresses set or deleted since the last flush. */
   private readonly touched = new Set<string>();
+  /** The fleets' default certificate Secrets (`<ns>/<name>`), which refreshSecrets must be given. */
+  readonly defaultCertificateSecrets: ReadonlySet<string>;
 
   constructor(fleets: { key: string; opts: FleetRenderOptions }[], lookups: Lookups) {
     for (const f of fleets) this.assemblers.set(f.key, new FleetAssembler(f.opts, lookups));
+    this.defaultCertificateSecrets = new Set(
+      fleets.flatMap((f) => (f.opts.defaultCertificate ? [f.opts.defaultCertificate.secret] : [])),
+    );
+  }
+
+  /** Fleet key → problems with the fleet's own configuration (a missing default certificate). */
+  fleetProblems(): Map<string, FleetProblem[]> {
+    const out = new Map<string, FleetProblem[]>();
+    for (const [key, a] of this.assemblers) {
+      const p = a.problems();
+      if (p.length > 0) out.set(key, p);
+    }
+    return out;
   }
 
   /** Adds or replaces the (last good) IR of a KIngress served by this gateway. */

@@ -87,7 +87,6 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     verbs: ['get', 'list', 'watch', 'create', 'delete'],
     reason:
       'Domain claim policy: creates claims for allowed DomainMappings and deletes only claims it created.',
-    planned: 'issue 4',
   },
   {
     scope: 'cluster',
@@ -95,7 +94,6 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     resources: ['domainmappings'],
     verbs: READ,
     reason: 'DomainMappings are checked against the domain claim policy.',
-    planned: 'issue 4',
   },
   {
     scope: 'cluster',
@@ -103,7 +101,6 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     resources: ['domainmappings/status'],
     verbs: ['patch'],
     reason: 'Reports domain claim denials on the DomainMapping.',
-    planned: 'issue 4',
   },
   // --- Backends and TLS material -----------------------------------------------------------------
   {
@@ -137,8 +134,10 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     scope: 'cluster',
     apiGroups: [''],
     resources: ['namespaces'],
-    verbs: ['get', 'create'],
-    reason: "Creates a KnativeGateway's fleet namespace when it does not exist (publish.ts ensureNamespace).",
+    verbs: ['get', 'list', 'watch', 'create'],
+    reason:
+      "Creates a KnativeGateway's fleet namespace when it does not exist (publish.ts ensureNamespace); " +
+      "watches namespace labels for the domain claim policy's namespace selectors (domain-claims.ts).",
   },
   // --- KnativeGateway -----------------------------------------------------------------------------
   {

@@ -12,7 +12,7 @@ import { mulberry32 } from '../translate/prng.ts';
 import type { KIngress } from '../api/kingress.ts';
 import { FleetAssembler } from './assembler.ts';
 import { renderFleet, type FleetResources } from './fleet.ts';
-import { goldenCases, goldenDir, goldenFleets, loadCase } from './golden-cases.ts';
+import { caseFleets, goldenCases, goldenDir, goldenFleets, loadCase } from './golden-cases.ts';
 
 function sortedMaps(r: FleetResources) {
   const sorted = (m: ReadonlyMap<string, unknown>) => [...m].sort(([a], [b]) => (a < b ? -1 : 1));
@@ -36,7 +36,7 @@ describe('FleetAssembler', () => {
         return r.ok ? [{ ir: r.ir, created: i.metadata.creationTimestamp ?? '' }] : [];
       });
     const { accepted } = resolveConflicts(candidates);
-    for (const opts of Object.values(goldenFleets)) {
+    for (const opts of Object.values(caseFleets(objs))) {
       const a = new FleetAssembler(opts, lookups);
       // Insertion order must not matter: add in reverse key order.
       for (const ir of [...accepted].reverse()) a.set(ir);

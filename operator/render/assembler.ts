@@ -8,7 +8,14 @@ import type { ClusterIR, IngressIR, TlsIR } from '../translate/ir.ts';
 import type { Lookups } from '../translate/lookups.ts';
 import { renderCluster } from './cluster.ts';
 import { endpointAddresses, renderLoadAssignment } from './endpoints.ts';
-import { vhostsOf, visibilityPart, type FleetRenderOptions, type FleetResources } from './fleet.ts';
+import {
+  defaultCertificateProblem,
+  vhostsOf,
+  visibilityPart,
+  type FleetProblem,
+  type FleetRenderOptions,
+  type FleetResources,
+} from './fleet.ts';
 import {
   HTTP_ROUTE_CONFIG,
   HTTPS_ROUTE_CONFIG,
@@ -95,6 +102,7 @@ function lastUser(slot: ClusterSlot): string {
 const NONE: readonly never[] = [];
 
 interface SecretSlot {
+  /** KIngress TLS references, plus one (permanent) for the fleet's default certificate. */
   refs: number;
   obj: Secret | undefined;
   json: Json | undefined;
@@ -149,6 +157,9 @@ export class FleetAssembler {
   private readonly byService = new Map<string, Set<string>>();
   private readonly secretSlots = new Map<string, SecretSlot>();
   private tlsEntries = 0;
+  /** The default certificate's Secret key (when configured) and why it cannot be served. */
+  private readonly defaultKey: string | undefined;
+  private defaultProblem: FleetProblem | undefined;
 
   // The live outputs (see take()).
   private readonly listeners = new Map<string, Json>();
@@ -166,6 +177,24 @@ export class FleetAssembler {
     this.opts = opts;
     this.lookups = lookups;
     this.listeners.set(HTTP_ROUTE_CONFIG, renderHttpListener(opts));
+    this.defaultKey = opts.defaultCertificate?.secret;
+    this.defaultProblem = defaultCertificateProblem(opts, lookups);
+    if (this.defaultKey !== undefined) {
+      // Pinned for the assembler's life; rendered (and re-read by refreshSecrets) like KIngress TLS.
+      const slot: SecretSlot = { refs: 1, obj: undefined, json: undefined };
+      this.secretSlots.set(this.defaultKey, slot);
+      this.renderSecret(this.defaultKey, slot);
+    }
+  }
+
+  /** Problems with the fleet's own configuration (the default certificate), for gateway status. */
+  problems(): FleetProblem[] {
+    return this.defaultProblem ? [this.defaultProblem] : [];
+  }
+
+  /** The default certificate's Secret key when it is served, else undefined. */
+  private servedDefault(): string | undefined {
+    return this.defaultProblem ? undefined : this.defaultKey;
   }
 
   get size(): number {
@@ -281,11 +310,12 @@ export class FleetAssembler {
       this.tlsDirty = false;
       const tls: TlsIR[] = [];
       if (this.tlsEntries > 0) for (const e of this.sorted()) for (const t of e.tls) tls.push(t);
-      const chainsKey = JSON.stringify(tlsChains(tls));
+      const defaultSecret = this.servedDefault();
+      const chainsKey = JSON.stringify([tlsChains(tls), defaultSecret ?? null]);
       if (chainsKey !== this.chainsKey) {
         const hadHttps = this.listeners.has(HTTPS_ROUTE_CONFIG);
         this.chainsKey = chainsKey;
-        const https = renderHttpsListener(this.opts, tls);
+        const https = renderHttpsListener(this.opts, tls, defaultSecret);
         if (https) this.listeners.set(HTTPS_ROUTE_CONFIG, https);
         else this.listeners.delete(HTTPS_ROUTE_CONFIG);
         this.changed.add('listeners');
@@ -457,6 +487,7 @@ export class FleetAssembler {
       }
       slot.refs++;
       this.renderSecret(name, slot);
+      this.syncSecret(name, slot); // the default certificate may be served now that a KIngress uses it
     }
     for (const name of old) {
       const slot = this.secretSlots.get(name);
@@ -464,6 +495,8 @@ export class FleetAssembler {
       if (--slot.refs === 0) {
         this.secretSlots.delete(name);
         if (this.secrets.delete(name)) this.changed.add('secrets');
+      } else {
+        this.syncSecret(name, slot); // still used: by another KIngress or as the default certificate
       }
     }
   }
@@ -474,12 +507,22 @@ export class FleetAssembler {
     if (obj === slot.obj && (slot.json !== undefined || obj === undefined)) return;
     slot.obj = obj;
     slot.json = obj ? renderSecret(name, obj) : undefined;
+    if (name === this.defaultKey) {
+      const problem = defaultCertificateProblem(this.opts, this.lookups);
+      if ((problem === undefined) !== (this.defaultProblem === undefined)) this.tlsDirty = true;
+      this.defaultProblem = problem;
+    }
     this.syncSecret(name, slot);
   }
 
-  /** Secrets are served only while the fleet has an HTTPS listener (as renderFleet does). */
+  /**
+   * Secrets are served only while the fleet has an HTTPS listener (as renderFleet does): those of
+   * KIngress TLS entries when they exist, the default certificate only when it is valid.
+   */
   private syncSecret(name: string, slot: SecretSlot): void {
-    const want = this.listeners.has(HTTPS_ROUTE_CONFIG) ? slot.json : undefined;
+    const isDefault = name === this.defaultKey;
+    const used = slot.refs > (isDefault ? 1 : 0) || (isDefault && this.defaultProblem === undefined);
+    const want = used && this.listeners.has(HTTPS_ROUTE_CONFIG) ? slot.json : undefined;
     const have = this.secrets.get(name);
     if (want === have) return;
     if (want) this.secrets.set(name, want);

@@ -1,9 +1,11 @@
 // Assembles the Envoy resources of one fleet from the accepted IngressIRs: listeners, the plain
-// and TLS route tables, clusters, endpoints (EDS) and certificates (SDS). Vhosts are rendered once
-// per IngressIR object and memoised, so a change to one KIngress re-renders only that KIngress.
+// and TLS route tables, clusters, endpoints (EDS) and certificates (SDS, including the fleet's
+// default certificate). Vhosts are rendered once per IngressIR object and memoised, so a change
+// to one KIngress re-renders only that KIngress.
 import type { Visibility } from '../api/kingress.ts';
-import type { ClusterIR, IngressIR, VisibilityIR } from '../translate/ir.ts';
+import type { ClusterIR, IngressIR, TlsIR, TranslateProblem, VisibilityIR } from '../translate/ir.ts';
 import type { Lookups } from '../translate/lookups.ts';
+import { tlsSecretProblem } from '../translate/tls-secret.ts';
 import { renderCluster } from './cluster.ts';
 import { endpointAddresses, renderLoadAssignment } from './endpoints.ts';
 import {
@@ -19,6 +21,47 @@ import { renderVirtualHost } from './vhost.ts';
 
 export interface FleetRenderOptions extends ListenerOptions {
   visibility: Visibility;
+  /**
+   * The fleet's fallback certificate (e.g. a wildcard), a kubernetes.io/tls Secret `<ns>/<name>`:
+   * served over SDS on the HTTPS listener's default filter chain, for connections whose SNI
+   * matches no KIngress TLS host. A missing or invalid Secret leaves the fleet without the
+   * fallback chain and is reported by defaultCertificateProblem / FleetAssembler.problems().
+   */
+  defaultCertificate?: { secret: string };
+}
+
+/** A problem with a fleet's own configuration (not of one KIngress), for the gateway status. */
+export type FleetProblem = TranslateProblem;
+
+/** `<ns>/<name>` split, or undefined when the reference is malformed. */
+export function secretRef(key: string): { namespace: string; name: string } | undefined {
+  const parts = key.split('/');
+  const [namespace, name] = parts;
+  return parts.length === 2 && namespace && name ? { namespace, name } : undefined;
+}
+
+/** Why the fleet's default certificate cannot be served (undefined: none configured, or fine). */
+export function defaultCertificateProblem(
+  opts: FleetRenderOptions,
+  lookups: Lookups,
+): FleetProblem | undefined {
+  const key = opts.defaultCertificate?.secret;
+  if (key === undefined) return undefined;
+  const ref = secretRef(key);
+  if (!ref) {
+    return {
+      reason: 'DefaultCertificateInvalid',
+      message: `default certificate: Secret reference ${JSON.stringify(key)} is not <namespace>/<name>`,
+    };
+  }
+  const p = tlsSecretProblem(key, lookups.secret(ref.namespace, ref.name));
+  return p && { reason: p.reason, message: `default certificate: ${p.message}` };
+}
+
+/** The fleet's default certificate Secret key when it can be served, else undefined. */
+export function servableDefaultCertificate(opts: FleetRenderOptions, lookups: Lookups): string | undefined {
+  const key = opts.defaultCertificate?.secret;
+  return key !== undefined && !defaultCertificateProblem(opts, lookups) ? key : undefined;
 }
 
 export interface FleetResources {
@@ -89,7 +132,7 @@ export function renderEndpoints(clusters: ClusterIR[], lookups: Lookups): Map<st
 export function renderFleet(opts: FleetRenderOptions, irs: IngressIR[], lookups: Lookups): FleetResources {
   const http: Json[] = [];
   const https: Json[] = [];
-  const tls = [];
+  const tls: TlsIR[] = [];
   for (const ir of irs) {
     const v = vhostsOf(ir, opts.visibility);
     http.push(...v.http);
@@ -100,16 +143,19 @@ export function renderFleet(opts: FleetRenderOptions, irs: IngressIR[], lookups:
   const routes = new Map<string, Json>([
     [HTTP_ROUTE_CONFIG, { name: HTTP_ROUTE_CONFIG, virtual_hosts: http }],
   ]);
-  const httpsListener = renderHttpsListener(opts, tls);
+  const defaultSecret = servableDefaultCertificate(opts, lookups);
+  const httpsListener = renderHttpsListener(opts, tls, defaultSecret);
   const secrets = new Map<string, Json>();
   if (httpsListener) {
     listeners.set(HTTPS_ROUTE_CONFIG, httpsListener);
     routes.set(HTTPS_ROUTE_CONFIG, { name: HTTPS_ROUTE_CONFIG, virtual_hosts: https });
-    for (const t of tls) {
-      if (secrets.has(t.secret)) continue;
-      const [ns = '', name = ''] = t.secret.split('/');
+    const names = tls.map((t) => t.secret);
+    if (defaultSecret !== undefined) names.push(defaultSecret);
+    for (const key of names) {
+      if (secrets.has(key)) continue;
+      const [ns = '', name = ''] = key.split('/');
       const s = lookups.secret(ns, name);
-      if (s) secrets.set(t.secret, renderSecret(t.secret, s));
+      if (s) secrets.set(key, renderSecret(key, s));
     }
   }
   const clusterIRs = fleetClusters(irs, opts.visibility);

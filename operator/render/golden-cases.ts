@@ -8,7 +8,12 @@ import { hasClass, KGW_INGRESS_CLASS, ingressKey, type KIngress } from '../api/k
 import { resolveConflicts, type Candidate } from '../translate/conflicts.ts';
 import { translateIngress } from '../translate/ingress.ts';
 import { lookupsFromObjects } from '../translate/lookups.ts';
-import { renderFleet, type FleetRenderOptions, type FleetResources } from './fleet.ts';
+import {
+  defaultCertificateProblem,
+  renderFleet,
+  type FleetRenderOptions,
+  type FleetResources,
+} from './fleet.ts';
 
 export const goldenDir = join(import.meta.dirname, '../../test/golden/cases');
 
@@ -22,16 +27,30 @@ export interface Objects {
   services: Service[];
   slices: EndpointSlice[];
   secrets: Secret[];
+  /**
+   * Per-fleet render options of this case over goldenFleets, from a test-only document
+   * `kind: GoldenFleets` with `fleets: { <fleet>: { defaultCertificate: … } }`.
+   */
+  fleetOptions?: Record<string, Partial<FleetRenderOptions>>;
+}
+
+/** The golden fleets of a case: goldenFleets with the case's overrides. */
+export function caseFleets(objs: Objects): Record<string, FleetRenderOptions> {
+  return Object.fromEntries(
+    Object.entries(goldenFleets).map(([name, opts]) => [name, { ...opts, ...objs.fleetOptions?.[name] }]),
+  );
 }
 
 export function loadCase(file: string): Objects {
   const docs = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as { kind?: string });
   const of = <T>(kind: string) => docs.filter((d) => d.kind === kind) as T[];
+  const [fleets] = of<{ fleets?: Record<string, Partial<FleetRenderOptions>> }>('GoldenFleets');
   return {
     ingresses: of<KIngress>('Ingress'),
     services: of<Service>('Service'),
     slices: of<EndpointSlice>('EndpointSlice'),
     secrets: of<Secret>('Secret'),
+    ...(fleets?.fleets ? { fleetOptions: fleets.fleets } : {}),
   };
 }
 
@@ -58,14 +77,16 @@ export function renderCase(objs: Objects): Record<string, unknown> {
     ingresses[key] = { result: 'DomainConflict', host: c.host, owner: c.owner };
   }
   const fleets: Record<string, unknown> = {};
-  for (const [name, opts] of Object.entries(goldenFleets)) {
+  for (const [name, opts] of Object.entries(caseFleets(objs))) {
     const r = renderFleet(opts, accepted, lookups);
+    const problem = defaultCertificateProblem(opts, lookups);
     fleets[name] = {
       listeners: [...r.listeners.values()],
       routes: [...r.routes.values()],
       clusters: [...r.clusters.values()],
       endpoints: [...r.endpoints.values()],
       secrets: [...r.secrets.keys()],
+      ...(problem ? { problems: [problem] } : {}),
     };
   }
   return { ingresses: Object.fromEntries(Object.entries(ingresses).sort()), fleets };
@@ -81,7 +102,7 @@ export function renderCaseFleets(objs: Objects): { fleet: string; res: FleetReso
       return r.ok ? [{ ir: r.ir, created: i.metadata.creationTimestamp ?? '' }] : [];
     });
   const { accepted } = resolveConflicts(candidates);
-  return Object.entries(goldenFleets).map(([fleet, opts]) => ({
+  return Object.entries(caseFleets(objs)).map(([fleet, opts]) => ({
     fleet,
     res: renderFleet(opts, accepted, lookups),
   }));

@@ -3,7 +3,6 @@
 // wins), exact header matches, weighted splits (0% dropped), set-semantics appendHeaders at path
 // and split level, probe copies of every path carrying the spec hash, rewriteHost, visibility,
 // TLS by SNI and httpOption Redirected on ExternalIP rules.
-import { X509Certificate, createPrivateKey } from 'node:crypto';
 import {
   ACME_PREFIX,
   HASH_OVERRIDE,
@@ -17,6 +16,7 @@ import {
 import { resolveBackend } from './backends.ts';
 import { withDefaults } from './defaults.ts';
 import { ingressHash } from './hash.ts';
+import { tlsSecretProblem } from './tls-secret.ts';
 import { specProblem } from './validate.ts';
 import type {
   ClusterIR,
@@ -103,39 +103,11 @@ function probeCopy(p: HTTPIngressPath, hash: string): HTTPIngressPath {
   };
 }
 
-function decodePem(data: string | undefined): string | undefined {
-  return data ? Buffer.from(data, 'base64').toString('utf8') : undefined;
-}
-
 function checkSecret(lookups: Lookups, namespace: string, t: IngressTLS): string {
   const ns = t.secretNamespace || namespace;
   const key = `${ns}/${t.secretName ?? ''}`;
-  const secret = lookups.secret(ns, t.secretName ?? '');
-  if (!secret) throw new Problem({ reason: 'SecretNotFound', message: `TLS Secret ${key} does not exist` });
-  const crt = decodePem(secret.data?.['tls.crt']);
-  const keyPem = decodePem(secret.data?.['tls.key']);
-  if (!crt || !keyPem) {
-    throw new Problem({
-      reason: 'SecretInvalid',
-      message: `TLS Secret ${key} must have tls.crt and tls.key`,
-    });
-  }
-  try {
-    const cert = new X509Certificate(crt);
-    const pk = createPrivateKey(keyPem);
-    if (!cert.checkPrivateKey(pk)) {
-      throw new Problem({
-        reason: 'SecretInvalid',
-        message: `TLS Secret ${key}: tls.key does not match tls.crt`,
-      });
-    }
-  } catch (e) {
-    if (e instanceof Problem) throw e;
-    throw new Problem({
-      reason: 'SecretInvalid',
-      message: `TLS Secret ${key} is not a valid PEM certificate and key`,
-    });
-  }
+  const problem = tlsSecretProblem(key, lookups.secret(ns, t.secretName ?? ''));
+  if (problem) throw new Problem(problem);
   return key;
 }
 

@@ -1,0 +1,630 @@
+// ClusterDomainClaim policy: which namespace may map which domain with a DomainMapping, and the
+// claims kgw creates for the mappings its policy allows (issue 4).
+//
+// The gateway whose policy applies to a DomainMapping is the one whose ingress class the mapping
+// names (`networking.knative.dev/ingress.class`), else the gateway that configures Knative. A
+// mapping no gateway answers for is left alone.
+//
+// A pure core (`claimPlan`, `mappingVerdict`) decides, per DomainMapping (its domain is its name):
+//   - a ClusterDomainClaim named like the domain that belongs to another namespace → denied
+//     (`DomainClaimedByOtherNamespace`);
+//   - else the gateway's `domainClaims` rules deny → denied (`DomainClaimPolicyDenied`);
+//   - else allowed, and with `autoCreate` a missing claim is created for the mapping's namespace.
+//     Mappings of one domain in several namespaces are taken oldest first (creationTimestamp, then
+//     namespace/name), so the winner of a not-yet-claimed domain is deterministic.
+// Claims carrying kgw's managed-by label are deleted once no DomainMapping of their namespace uses
+// their domain; claims kgw did not create are never deleted.
+//
+// `DomainClaimController` watches DomainMappings, ClusterDomainClaims and Namespaces, recomputes the
+// plan on every change (debounced, coalesced) and, only while leading, applies it: creates claims
+// (a 409 is re-read, never overwritten), deletes kgw's unused claims with uid/resourceVersion
+// preconditions, and writes the verdict on the DomainMapping's status as its own condition type
+// `DomainClaimPolicy` (the other condition types belong to Knative's reconciler and are kept as
+// they are; a write happens only when the condition changes). `decide` answers the admission
+// webhook from the same caches and rules.
+import { claimDecision } from '../api/knativegateway-claims.ts';
+import {
+  LABEL_MANAGED_BY,
+  MANAGED_BY_KGW,
+  withGatewayDefaults,
+  type KnativeGateway,
+  type ResolvedDomainClaims,
+} from '../api/knativegateway.ts';
+import { INGRESS_CLASS_ANNOTATION, type ObjectMeta } from '../api/kingress.ts';
+import { ApiError, type KubeRest } from '../kube/rest.ts';
+import { Reflector, type KubeObject } from '../kube/reflector.ts';
+import type { Logger } from '../log.ts';
+import { knativeOwner } from './knative-config.ts';
+
+export const DOMAIN_MAPPINGS_PATH = '/apis/serving.knative.dev/v1beta1/domainmappings';
+export const CLAIMS_PATH = '/apis/networking.internal.knative.dev/v1alpha1/clusterdomainclaims';
+export const NAMESPACES_PATH = '/api/v1/namespaces';
+export const CLAIM_API_VERSION = 'networking.internal.knative.dev/v1alpha1';
+export const CLAIM_KIND = 'ClusterDomainClaim';
+/** Annotation on a claim kgw created: the DomainMapping (`<namespace>/<name>`) it was created for. */
+export const CLAIM_FOR_ANNOTATION = 'operator.kgw.dev/domain-mapping';
+/** The DomainMapping condition type kgw owns. */
+export const CONDITION_TYPE = 'DomainClaimPolicy';
+export const REASON_ALLOWED = 'Allowed';
+export const REASON_CLAIMED = 'DomainClaimedByOtherNamespace';
+export const REASON_POLICY = 'DomainClaimPolicyDenied';
+
+export interface DomainMappingCondition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+  [k: string]: unknown;
+}
+
+export interface DomainMapping {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec?: unknown;
+  status?: { conditions?: DomainMappingCondition[]; [k: string]: unknown };
+}
+
+export interface ClusterDomainClaim {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec?: { namespace?: string };
+}
+
+export interface NamespaceObject {
+  metadata: ObjectMeta;
+}
+
+export interface Verdict {
+  allowed: boolean;
+  /** `Allowed`, `DomainClaimedByOtherNamespace` or `DomainClaimPolicyDenied`. */
+  reason: string;
+  message: string;
+}
+
+export interface ClaimPlanInput {
+  mappings: readonly DomainMapping[];
+  claims: readonly ClusterDomainClaim[];
+  namespaces: readonly NamespaceObject[];
+  /** The gateways kgw serves (valid ones). */
+  gateways: readonly KnativeGateway[];
+}
+
+export interface ClaimPlan {
+  /** Claims to create (kgw's label and annotation set). */
+  create: ClusterDomainClaim[];
+  /** kgw-created claims no DomainMapping of their namespace uses any more. */
+  delete: ClusterDomainClaim[];
+  /**
+   * Verdict per DomainMapping (`<namespace>/<name>`) a gateway answers for. Mappings of no
+   * gateway, being deleted, or in a namespace not seen yet (labels unknown) have none.
+   */
+  verdicts: Map<string, Verdict>;
+}
+
+export function mappingKey(dm: { metadata: ObjectMeta }): string {
+  return `${dm.metadata.namespace ?? ''}/${dm.metadata.name}`;
+}
+
+function isKgwClaim(c: ClusterDomainClaim): boolean {
+  return c.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY_KGW;
+}
+
+/** Code-point order (localeCompare would depend on the collation, e.g. for '~' below). */
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Oldest first: creationTimestamp, then namespace, then name. */
+function olderFirst(a: DomainMapping, b: DomainMapping): number {
+  return (
+    cmp(a.metadata.creationTimestamp ?? '', b.metadata.creationTimestamp ?? '') ||
+    cmp(a.metadata.namespace ?? '', b.metadata.namespace ?? '') ||
+    cmp(a.metadata.name, b.metadata.name)
+  );
+}
+
+interface GatewayPolicy {
+  gateway: string;
+  policy: ResolvedDomainClaims;
+}
+
+/** Resolves which gateway's policy applies to a mapping (by its annotations). */
+class GatewayIndex {
+  private readonly byClass = new Map<string, GatewayPolicy>();
+  private readonly owner: GatewayPolicy | undefined;
+
+  constructor(gateways: readonly KnativeGateway[]) {
+    const byName = new Map<string, GatewayPolicy>();
+    // oldest first, so a duplicate class (which the engine does not serve anyway) is stable
+    const sorted = [...gateways].sort(
+      (a, b) =>
+        cmp(a.metadata.creationTimestamp ?? '', b.metadata.creationTimestamp ?? '') ||
+        cmp(a.metadata.name, b.metadata.name),
+    );
+    for (const g of sorted) {
+      if (!g.spec) continue;
+      const spec = withGatewayDefaults(g.spec);
+      const gp = { gateway: g.metadata.name, policy: spec.domainClaims };
+      byName.set(g.metadata.name, gp);
+      if (!this.byClass.has(spec.ingressClass)) this.byClass.set(spec.ingressClass, gp);
+    }
+    const owner = knativeOwner(sorted);
+    this.owner = owner === undefined ? undefined : byName.get(owner);
+  }
+
+  forAnnotations(annotations: Readonly<Record<string, string>> | undefined): GatewayPolicy | undefined {
+    const cls = annotations?.[INGRESS_CLASS_ANNOTATION];
+    if (cls !== undefined && cls !== '') return this.byClass.get(cls);
+    return this.owner;
+  }
+}
+
+/** Which gateway's policy applies to a DomainMapping with these annotations (undefined: none). */
+export function gatewayForMapping(
+  annotations: Readonly<Record<string, string>> | undefined,
+  gateways: readonly KnativeGateway[],
+): string | undefined {
+  return new GatewayIndex(gateways).forAnnotations(annotations)?.gateway;
+}
+
+interface Context {
+  gateways: GatewayIndex;
+  claims: Map<string, ClusterDomainClaim>;
+  labels: Map<string, Record<string, string>>;
+}
+
+function context(input: Omit<ClaimPlanInput, 'mappings'>): Context {
+  return {
+    gateways: new GatewayIndex(input.gateways),
+    claims: new Map(input.claims.map((c) => [c.metadata.name, c])),
+    labels: new Map(input.namespaces.map((n) => [n.metadata.name, n.metadata.labels ?? {}])),
+  };
+}
+
+function claimedMessage(domain: string, owner: string): string {
+  return `domain ${domain} is claimed by namespace ${owner} (ClusterDomainClaim ${domain})`;
+}
+
+/**
+ * Verdicts for the live mappings of one domain, oldest first, and the claim to create if any.
+ * `owner` starts as the existing claim's namespace; an allowed mapping whose claim kgw creates
+ * becomes the owner for the younger ones.
+ */
+function evaluateDomain(
+  ctx: Context,
+  domain: string,
+  sorted: readonly DomainMapping[],
+): { verdicts: Map<string, Verdict>; create?: ClusterDomainClaim } {
+  const verdicts = new Map<string, Verdict>();
+  let owner = ctx.claims.get(domain)?.spec?.namespace;
+  let create: ClusterDomainClaim | undefined;
+  for (const dm of sorted) {
+    const gp = ctx.gateways.forAnnotations(dm.metadata.annotations);
+    if (gp === undefined) continue;
+    const ns = dm.metadata.namespace ?? '';
+    if (owner !== undefined && owner !== '' && owner !== ns) {
+      verdicts.set(mappingKey(dm), {
+        allowed: false,
+        reason: REASON_CLAIMED,
+        message: claimedMessage(domain, owner),
+      });
+      continue;
+    }
+    const labels = ctx.labels.get(ns);
+    if (labels === undefined) continue; // namespace not seen yet: decide when its labels are known
+    const d = claimDecision(gp.policy, gp.gateway, domain, ns, labels);
+    if (!d.allowed) {
+      verdicts.set(mappingKey(dm), {
+        allowed: false,
+        reason: REASON_POLICY,
+        message: d.message ?? `domain ${domain} is not allowed in namespace ${ns}`,
+      });
+      continue;
+    }
+    verdicts.set(mappingKey(dm), {
+      allowed: true,
+      reason: REASON_ALLOWED,
+      message: `KnativeGateway ${gp.gateway}'s domainClaims policy allows namespace ${ns} to map ${domain}`,
+    });
+    if ((owner === undefined || owner === '') && gp.policy.autoCreate) {
+      owner = ns;
+      create = {
+        apiVersion: CLAIM_API_VERSION,
+        kind: CLAIM_KIND,
+        metadata: {
+          name: domain,
+          labels: { [LABEL_MANAGED_BY]: MANAGED_BY_KGW },
+          annotations: { [CLAIM_FOR_ANNOTATION]: mappingKey(dm) },
+        },
+        spec: { namespace: ns },
+      };
+    }
+  }
+  return create ? { verdicts, create } : { verdicts };
+}
+
+function live(dm: DomainMapping): boolean {
+  return dm.metadata.deletionTimestamp === undefined;
+}
+
+function groupByDomain(mappings: readonly DomainMapping[]): Map<string, DomainMapping[]> {
+  const out = new Map<string, DomainMapping[]>();
+  for (const dm of mappings) {
+    if (!live(dm)) continue;
+    const list = out.get(dm.metadata.name);
+    if (list) list.push(dm);
+    else out.set(dm.metadata.name, [dm]);
+  }
+  for (const list of out.values()) list.sort(olderFirst);
+  return out;
+}
+
+/** What to create, delete and report, from the current objects. Pure. */
+export function claimPlan(input: ClaimPlanInput): ClaimPlan {
+  const ctx = context(input);
+  const plan: ClaimPlan = { create: [], delete: [], verdicts: new Map() };
+  const byDomain = groupByDomain(input.mappings);
+  for (const domain of [...byDomain.keys()].sort(cmp)) {
+    const r = evaluateDomain(ctx, domain, byDomain.get(domain) ?? []);
+    for (const [k, v] of r.verdicts) plan.verdicts.set(k, v);
+    if (r.create) plan.create.push(r.create);
+  }
+  for (const c of [...input.claims].sort((a, b) => cmp(a.metadata.name, b.metadata.name))) {
+    if (!isKgwClaim(c) || c.metadata.deletionTimestamp !== undefined) continue;
+    const used = (byDomain.get(c.metadata.name) ?? []).some(
+      (dm) => dm.metadata.namespace === c.spec?.namespace,
+    );
+    if (!used) plan.delete.push(c);
+  }
+  return plan;
+}
+
+export interface AdmissionDecision {
+  allowed: boolean;
+  message?: string;
+}
+
+/**
+ * May a DomainMapping for `domain` in `namespace` (with `annotations`) be admitted? Same rules as
+ * the plan: the existing mappings of that domain count (an older allowed mapping in another
+ * namespace holds the domain when its gateway creates claims); the one being admitted is taken as
+ * it is stored (an update) or as the newest (a create). Pure.
+ */
+export function mappingVerdict(
+  input: ClaimPlanInput,
+  domain: string,
+  namespace: string,
+  annotations: Readonly<Record<string, string>> | undefined,
+): AdmissionDecision {
+  const ctx = context(input);
+  const others = input.mappings.filter(
+    (dm) => live(dm) && dm.metadata.name === domain && dm.metadata.namespace !== namespace,
+  );
+  const stored = input.mappings.find(
+    (dm) => dm.metadata.name === domain && dm.metadata.namespace === namespace,
+  );
+  const self: DomainMapping = {
+    metadata: {
+      name: domain,
+      namespace,
+      // a new mapping sorts after every stored one ('~' is after every RFC 3339 digit)
+      creationTimestamp: stored?.metadata.creationTimestamp ?? '~',
+      ...(annotations !== undefined ? { annotations: { ...annotations } } : {}),
+    },
+  };
+  if (ctx.gateways.forAnnotations(annotations) === undefined) return { allowed: true };
+  if (!ctx.labels.has(namespace)) ctx.labels.set(namespace, {}); // not seen yet: judge with no labels
+  const r = evaluateDomain(ctx, domain, [...others, self].sort(olderFirst));
+  const v = r.verdicts.get(mappingKey(self));
+  if (v === undefined || v.allowed) return { allowed: true };
+  return { allowed: false, message: v.message };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The condition on the DomainMapping
+
+/** The mapping's conditions with kgw's set to `v`; undefined when it already says that. */
+export function conditionsWith(
+  current: readonly DomainMappingCondition[] | undefined,
+  v: Verdict,
+  now: string,
+): DomainMappingCondition[] | undefined {
+  const list = current ?? [];
+  const status = v.allowed ? 'True' : 'False';
+  const old = list.find((c) => c.type === CONDITION_TYPE);
+  if (old && old.status === status && old.reason === v.reason && old.message === v.message) return undefined;
+  const cond: DomainMappingCondition = {
+    type: CONDITION_TYPE,
+    status,
+    reason: v.reason,
+    message: v.message,
+    lastTransitionTime: old && old.status === status && old.lastTransitionTime ? old.lastTransitionTime : now,
+  };
+  return old ? list.map((c) => (c.type === CONDITION_TYPE ? cond : c)) : [...list, cond];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Controller
+
+export interface DomainClaimControllerOptions {
+  rest: KubeRest;
+  log: Logger;
+  /** The gateways kgw serves (the engine's valid gateways). */
+  gateways: () => readonly KnativeGateway[];
+  /** Writes happen only while this is true. */
+  leading: () => boolean;
+  /** Debounce of change events (default 100 ms). */
+  debounceMs?: number;
+  /** Full recompute this often even without events (default 60 s; 0: never). */
+  resyncMs?: number;
+  now?: () => string;
+}
+
+export interface DomainClaimStats {
+  /** Passes completed (plan computed and, when leading, applied) after the caches synced. */
+  passes: number;
+  /** API writes made (claims created/deleted, statuses patched). */
+  writes: number;
+  /** Writes that failed (retried with backoff). */
+  failures: number;
+}
+
+const MIN_RETRY_MS = 1_000;
+const MAX_RETRY_MS = 30_000;
+/** Passes run back to back while events keep arriving during a pass, at most. */
+const MAX_PASSES_IN_A_ROW = 10;
+
+type DM = DomainMapping & KubeObject;
+type CDC = ClusterDomainClaim & KubeObject;
+type NS = NamespaceObject & KubeObject;
+
+export class DomainClaimController {
+  private readonly o: DomainClaimControllerOptions;
+  private readonly mappings: Reflector<DM>;
+  private readonly claims: Reflector<CDC>;
+  private readonly namespaces: Reflector<NS>;
+  /** Resolves once all three caches hold a complete list. */
+  readonly synced: Promise<void>;
+  private isSynced = false;
+  private started = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private resync: NodeJS.Timeout | undefined;
+  private busy: Promise<void> | undefined;
+  private again = false;
+  private retryMs = 0;
+  /** DomainMapping key → the resourceVersion it had when kgw patched its condition, and what it wrote. */
+  private readonly handled = new Map<string, { rv: string; sig: string }>();
+  private readonly counters: DomainClaimStats = { passes: 0, writes: 0, failures: 0 };
+
+  constructor(o: DomainClaimControllerOptions) {
+    this.o = o;
+    this.mappings = new Reflector<DM>(o.rest, { path: DOMAIN_MAPPINGS_PATH, log: o.log });
+    this.claims = new Reflector<CDC>(o.rest, { path: CLAIMS_PATH, log: o.log });
+    this.namespaces = new Reflector<NS>(o.rest, { path: NAMESPACES_PATH, log: o.log });
+    for (const r of [this.mappings, this.claims, this.namespaces]) r.onEvent(() => this.schedule());
+    this.mappings.onEvent((e) => {
+      if (e.type === 'delete') this.handled.delete(mappingKey(e.obj));
+    });
+    this.synced = Promise.all([this.mappings.synced, this.claims.synced, this.namespaces.synced]).then(() => {
+      this.isSynced = true;
+    });
+  }
+
+  get stats(): Readonly<DomainClaimStats> {
+    return { ...this.counters };
+  }
+
+  /** Starts watching; returns at once (the CRDs may not be installed yet: the reflectors retry). */
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    for (const r of [this.mappings, this.claims, this.namespaces]) r.start();
+    void this.synced.then(() => this.kick());
+    const every = this.o.resyncMs ?? 60_000;
+    if (every > 0) {
+      this.resync = setInterval(() => this.schedule(), every);
+      this.resync.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.resync) clearInterval(this.resync);
+    this.resync = undefined;
+    await Promise.all([this.mappings.stop(), this.claims.stop(), this.namespaces.stop()]);
+    await this.busy;
+  }
+
+  /** Recompute now (gateways changed, leadership gained). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.schedule(0);
+  }
+
+  /** The admission answer for a DomainMapping, from the caches (see `mappingVerdict`). */
+  decide(
+    domain: string,
+    namespace: string,
+    annotations: Readonly<Record<string, string>> | undefined,
+  ): AdmissionDecision {
+    return mappingVerdict(this.input(), domain, namespace, annotations);
+  }
+
+  /** The current plan (for inspection). */
+  plan(): ClaimPlan {
+    return claimPlan(this.input());
+  }
+
+  private input(): ClaimPlanInput {
+    return {
+      mappings: [...this.mappings.store.values()],
+      claims: [...this.claims.store.values()],
+      namespaces: [...this.namespaces.store.values()],
+      gateways: this.o.gateways(),
+    };
+  }
+
+  private schedule(delay = this.o.debounceMs ?? 100): void {
+    if (this.stopped || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.run();
+    }, delay);
+  }
+
+  private async run(): Promise<void> {
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    let failed = false;
+    const work = (async () => {
+      for (let n = 0; n < MAX_PASSES_IN_A_ROW && !this.stopped; n++) {
+        this.again = false;
+        failed = !(await this.pass());
+        if (!this.again || failed) break;
+      }
+    })();
+    this.busy = work;
+    try {
+      await work;
+    } catch (err) {
+      failed = true;
+      this.o.log.error({ err: String(err) }, 'domain claim pass failed');
+    } finally {
+      this.busy = undefined;
+    }
+    if (failed) {
+      this.retryMs = Math.min(Math.max(this.retryMs * 2, MIN_RETRY_MS), MAX_RETRY_MS);
+      this.schedule(this.retryMs);
+    } else {
+      this.retryMs = 0;
+      if (this.again) this.schedule();
+    }
+  }
+
+  /** One computation and, when leading, its application. Returns false when a write failed. */
+  private async pass(): Promise<boolean> {
+    if (!this.isSynced) return true;
+    try {
+      return await this.applyPlan(this.plan());
+    } finally {
+      this.counters.passes++;
+    }
+  }
+
+  private async applyPlan(plan: ClaimPlan): Promise<boolean> {
+    if (!this.o.leading()) return true;
+    let ok = true;
+    for (const c of plan.create) ok = (await this.create(c)) && ok;
+    for (const c of plan.delete) ok = (await this.remove(c)) && ok;
+    for (const [key, v] of plan.verdicts) {
+      if (this.stopped || !this.o.leading()) break;
+      ok = (await this.report(key, v)) && ok;
+    }
+    return ok;
+  }
+
+  private failed(err: unknown, fields: Record<string, unknown>, msg: string): false {
+    this.counters.failures++;
+    this.o.log.warn({ ...fields, err: err instanceof Error ? err.message : String(err) }, msg);
+    return false;
+  }
+
+  private async create(c: ClusterDomainClaim): Promise<boolean> {
+    const name = c.metadata.name;
+    const namespace = c.spec?.namespace;
+    try {
+      this.counters.writes++;
+      await this.o.rest.request('POST', CLAIMS_PATH, c);
+      this.o.log.info(
+        { name, namespace, domainMapping: c.metadata.annotations?.[CLAIM_FOR_ANNOTATION] },
+        'ClusterDomainClaim created',
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409) {
+        // someone claimed it meanwhile: keep theirs; the watch brings it and the next pass reports
+        try {
+          const cur = await this.o.rest.get<ClusterDomainClaim>(`${CLAIMS_PATH}/${name}`);
+          this.o.log.info(
+            { name, namespace, owner: cur.spec?.namespace },
+            'ClusterDomainClaim already exists; left as it is',
+          );
+          return true;
+        } catch (e) {
+          return this.failed(e, { name }, 'reading ClusterDomainClaim after a conflict failed');
+        }
+      }
+      return this.failed(err, { name, namespace }, 'creating ClusterDomainClaim failed');
+    }
+  }
+
+  private async remove(c: ClusterDomainClaim): Promise<boolean> {
+    const name = c.metadata.name;
+    const preconditions: Record<string, string> = {};
+    if (c.metadata.uid !== undefined) preconditions.uid = c.metadata.uid;
+    // the resourceVersion too: a claim relabelled meanwhile (no longer kgw's) is not deleted
+    if (c.metadata.resourceVersion !== undefined) preconditions.resourceVersion = c.metadata.resourceVersion;
+    try {
+      this.counters.writes++;
+      await this.o.rest.request('DELETE', `${CLAIMS_PATH}/${name}`, {
+        apiVersion: 'v1',
+        kind: 'DeleteOptions',
+        preconditions,
+      });
+      this.o.log.info({ name, namespace: c.spec?.namespace }, 'unused ClusterDomainClaim deleted');
+      return true;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return true;
+      if (err instanceof ApiError && err.status === 409) {
+        // changed since the cache saw it: the watch brings the new version and the next pass decides
+        this.o.log.info({ name }, 'ClusterDomainClaim changed before deletion; re-evaluating');
+        return true;
+      }
+      return this.failed(err, { name }, 'deleting ClusterDomainClaim failed');
+    }
+  }
+
+  private async report(key: string, v: Verdict): Promise<boolean> {
+    const dm = this.mappings.store.get(key);
+    if (!dm || dm.metadata.deletionTimestamp !== undefined) return true;
+    const now = (this.o.now ?? (() => new Date().toISOString()))();
+    const conditions = conditionsWith(dm.status?.conditions, v, now);
+    if (conditions === undefined) return true;
+    const rv = dm.metadata.resourceVersion ?? '';
+    const sig = `${v.reason}\n${v.message}`;
+    const h = this.handled.get(key);
+    if (h && h.rv === rv && h.sig === sig) return true; // written; the watch lags
+    const namespace = dm.metadata.namespace ?? '';
+    const name = dm.metadata.name;
+    try {
+      this.counters.writes++;
+      await this.o.rest.request(
+        'PATCH',
+        `/apis/serving.knative.dev/v1beta1/namespaces/${namespace}/domainmappings/${name}/status`,
+        // the resourceVersion makes this a compare-and-swap: the conditions list is replaced whole,
+        // so a concurrent write by Knative's reconciler must not be lost
+        { metadata: { resourceVersion: rv }, status: { conditions } },
+        'application/merge-patch+json',
+      );
+      this.handled.set(key, { rv, sig });
+      const log = v.allowed ? this.o.log.info.bind(this.o.log) : this.o.log.warn.bind(this.o.log);
+      log({ namespace, name, reason: v.reason, detail: v.message }, 'DomainMapping domain claim verdict');
+      return true;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return true;
+      // changed meanwhile: the watch brings the newer version, and its event another pass
+      if (err instanceof ApiError && err.status === 409) return true;
+      return this.failed(err, { namespace, name }, 'writing DomainMapping status failed');
+    }
+  }
+}
