@@ -22,6 +22,7 @@ import { TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE, TYPE_SHORT, type TypeUrl } fro
 import type { AckEvent, ProxyInfo } from '../xds/types.ts';
 import { gatewayStatus, type FleetObservation } from './gateway-status.ts';
 import { KnativeConfigWriter, knativeOwner } from './knative-config.ts';
+import { applyDefaultCertificate } from './default-certificate.ts';
 import { canonicalJson, shortDigest } from './canonical.ts';
 import { NackGuard } from './nack-guard.ts';
 import { IncrementalGateway, snapshotOf } from './incremental.ts';
@@ -32,6 +33,8 @@ export interface GatewayConfig {
   ingressClass: string;
   clusterDomain: string;
   fleets: FleetDef[];
+  /** The fallback certificate's Secret (`<ns>/<name>`) and the fleets serving it. */
+  defaultCertificate?: { secret: string; fleets: string[] };
 }
 
 /** What the engine needs from the xDS server. */
@@ -227,7 +230,9 @@ export class Engine {
     this.services.onEvent(onRef('svc'));
     this.secrets.onEvent((e) => {
       const k = `${e.obj.metadata.namespace ?? ''}/${e.obj.metadata.name}`;
-      if (this.refIndex.has(`secret:${k}`)) this.secretsDirty.add(k);
+      const fallback = [...this.pipes.values()].some((p) => p.defaultCertificateSecrets.has(k));
+      if (this.refIndex.has(`secret:${k}`) || fallback) this.secretsDirty.add(k);
+      if (fallback) this.reconcileGateways();
       onRef('secret')(e);
     });
     this.gateways.onEvent((e) => {
@@ -402,6 +407,9 @@ export class Engine {
               httpPort: def.ports.http,
               httpsPort: def.ports.https,
               accessLog: def.accessLog,
+              ...(g.defaultCertificate?.fleets.includes(def.name)
+                ? { defaultCertificate: { secret: g.defaultCertificate.secret } }
+                : {}),
             },
           })),
           this.lookups,
@@ -811,6 +819,14 @@ export class Engine {
       const config = this.gatewayConfigs.get(name);
       const knative = config ? await this.knative.reconcile(gw, owner) : undefined;
       const fleetProblems = config ? (this.o.runtime.problems?.(name) ?? []) : [];
+      const tlsProblems: string[] = [];
+      if (config?.defaultCertificate) {
+        const applied = await applyDefaultCertificate(this.o.rest, gw);
+        if (applied) tlsProblems.push(applied);
+        for (const [fleet, problems] of this.pipes.get(name)?.fleetProblems() ?? []) {
+          for (const p of problems) tlsProblems.push(`${fleet}: ${p.message}`);
+        }
+      }
       const byKey = new Map(config?.fleets.map((f) => [f.key, f]) ?? []);
       const status = gatewayStatus(
         gw,
@@ -824,6 +840,7 @@ export class Engine {
         {
           problems: this.gatewayProblems.get(name) ?? [],
           fleetProblems,
+          tlsProblems,
           ...(knative ? { knative } : {}),
         },
         now,

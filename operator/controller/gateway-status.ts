@@ -39,6 +39,8 @@ export interface GatewayObservation {
   problems: string[];
   /** Problems applying its fleets' objects (objects kgw does not own, API errors). */
   fleetProblems?: string[];
+  /** The default certificate not requested or not (yet) servable. */
+  tlsProblems?: string[];
   knative?: KnativeObservation;
 }
 
@@ -100,6 +102,13 @@ export function gatewayStatus(
       reason: 'FleetObjectsNotApplied',
       message: fleetProblems.join('; '),
     };
+  } else if ((seen.tlsProblems ?? []).length > 0) {
+    fleetsReady = {
+      type: CONDITION_FLEETS_READY,
+      status: 'False',
+      reason: 'DefaultCertificateNotReady',
+      message: (seen.tlsProblems ?? []).join('; '),
+    };
   } else if (notReady.length > 0) {
     fleetsReady = {
       type: CONDITION_FLEETS_READY,
@@ -114,7 +123,10 @@ export function gatewayStatus(
     ready = {
       type: CONDITION_READY,
       status: 'False',
-      reason: fleetProblems.length > 0 ? 'FleetObjectsNotApplied' : 'FleetsNotReady',
+      reason:
+        fleetsReady.reason === 'ReplicasNotReady'
+          ? 'FleetsNotReady'
+          : (fleetsReady.reason ?? 'FleetsNotReady'),
       ...(fleetsReady.message !== undefined ? { message: fleetsReady.message } : {}),
     };
   } else if (knative.status !== 'True') {

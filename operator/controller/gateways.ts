@@ -9,6 +9,7 @@ import {
 } from '../api/knativegateway.ts';
 import type { KubeObject } from '../kube/reflector.ts';
 import type { Logger } from '../log.ts';
+import { defaultCertificateName } from './default-certificate.ts';
 import type { GatewayConfig } from './engine.ts';
 
 export function gatewayConfig(obj: KubeObject, log: Logger): GatewayConfig | undefined {
@@ -35,5 +36,13 @@ export function gatewayConfig(obj: KubeObject, log: Logger): GatewayConfig | und
       serviceName: fleetServiceName(gw.metadata.name, f.name),
       accessLog: f.accessLog,
     })),
+    ...(spec.tls.defaultCertificate
+      ? {
+          defaultCertificate: {
+            secret: `${spec.namespace}/${defaultCertificateName(gw.metadata.name)}`,
+            fleets: spec.tls.defaultCertificate.fleets,
+          },
+        }
+      : {}),
   };
 }

@@ -220,7 +220,6 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     resources: ['certificates'],
     verbs: OWN,
     reason: "cert-manager Certificates for KCertificates of kgw's class and per-fleet default certificates.",
-    planned: 'issue 4',
   },
   {
     scope: 'cluster',
