@@ -8,6 +8,7 @@ const usage = `Usage:
   kgw operator [--runtime local|kubernetes] [--kubeconfig <file>] [--log-level info]
                [--leader-elect] [--leader-elect-namespace <ns>] [--leader-elect-name <lease>]
                [--identity <id>] [--health-port <port>] [--metrics-port <port>]
+               [--webhook-port <port>] [--webhook-cert-source self|mounted]
     local runtime:      [--envoy-bin <path>] [--work-dir <dir>] [--envoy-log-level warn]
                         [--xds-protocol delta|sotw] [--network-subnet <N>]
                         [--xds-socket <path>] [--xds-peer <path> ...]
@@ -33,6 +34,8 @@ async function operator(args: string[]): Promise<void> {
       'xds-port': { type: 'string', default: String(OPERATOR_PORTS.xds) },
       'health-port': { type: 'string' },
       'metrics-port': { type: 'string' },
+      'webhook-port': { type: 'string' },
+      'webhook-cert-source': { type: 'string' },
       'leader-elect': { type: 'boolean' },
       'leader-elect-namespace': { type: 'string', default: process.env.POD_NAMESPACE ?? OPERATOR_NAMESPACE },
       'leader-elect-name': { type: 'string', default: LEADER_LEASE_NAME },
@@ -62,6 +65,12 @@ async function operator(args: string[]): Promise<void> {
   const metricsPort =
     int('metrics-port', values['metrics-port']) ??
     (runtime === 'kubernetes' ? OPERATOR_PORTS.metrics : undefined);
+  const webhookPort =
+    int('webhook-port', values['webhook-port']) ??
+    (runtime === 'kubernetes' ? OPERATOR_PORTS.webhook : undefined);
+  const certSource = values['webhook-cert-source'];
+  if (certSource !== undefined && certSource !== 'self' && certSource !== 'mounted')
+    throw new Error('--webhook-cert-source must be self or mounted');
   const networkSubnet = int('network-subnet', values['network-subnet']);
   const xdsPort = int('xds-port', values['xds-port']);
   const { startOperator } = await import('./run.ts');
@@ -80,6 +89,9 @@ async function operator(args: string[]): Promise<void> {
     ...(xdsPort !== undefined ? { xdsPort } : {}),
     ...(healthPort !== undefined ? { healthPort } : {}),
     ...(metricsPort !== undefined ? { metricsPort } : {}),
+    ...(webhookPort !== undefined
+      ? { webhook: { port: webhookPort, ...(certSource ? { certSource } : {}) } }
+      : {}),
     ...(leaderElect
       ? {
           leaderElection: {

@@ -14,7 +14,7 @@ export interface MetricsSources {
   proxies(): ProxyInfo[];
 }
 
-export function metricsRegistry(src: MetricsSources): { registry: Registry; nack(fleet: string): void } {
+export function metricsRegistry(src: MetricsSources): { registry: Registry; nack: (fleet: string) => void } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'kgw_' });
   new Gauge({

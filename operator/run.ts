@@ -15,6 +15,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from './controller/engine.ts';
 import { DomainClaimController } from './controller/domain-claims.ts';
+import { CertificateController } from './controller/certificates.ts';
+import { knativeOwner } from './controller/knative-config.ts';
 import { gatewayConfig } from './controller/gateways.ts';
 import type { FleetRuntime } from './fleets/runtime.ts';
 import { LocalFleetRuntime } from './fleets/local.ts';
@@ -25,6 +27,10 @@ import { KubeRest } from './kube/rest.ts';
 import { inClusterConnection, kubeconfigConnection } from './kube/config.ts';
 import { XdsServer } from './xds/server.ts';
 import { metricsRegistry, startMetricsServer } from './metrics.ts';
+import { detectCertSource, startWebhookCerts, type WebhookCerts } from '../webhook/certs.ts';
+import { liveLookups, type LiveLookups } from '../webhook/lookups.ts';
+import { startWebhookServer } from '../webhook/server.ts';
+import { WEBHOOK_CERT_DIR } from './gen/operator-install.ts';
 import { ensureNamespace } from './fleets/publish.ts';
 import { LEADER_LEASE_NAME, OPERATOR_NAMESPACE, XDS_CA_SECRET } from './gen/operator-install.ts';
 import { operatorXdsEndpoint } from './fleets/kubernetes-objects.ts';
@@ -74,6 +80,11 @@ export interface OperatorOptions {
   xdsTls?: boolean;
   /** Namespace of the operator (its Lease and the xDS CA Secret). Default kgw-system. */
   namespace?: string;
+  /**
+   * Admission webhooks (HTTPS) on this port (off when undefined). Certificates: `self` (kgw's own
+   * CA in Secret kgw-webhook-certs, written to certDir, caBundle patched) or `mounted` (OLM's).
+   */
+  webhook?: { port: number; certDir?: string; certSource?: 'self' | 'mounted' };
   /** HTTP port for Prometheus /metrics (off when undefined). */
   metricsPort?: number;
   /** HTTP port for /healthz and /readyz (off when undefined). */
@@ -172,7 +183,10 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     runtime,
     gatewayConfig: (obj) => gatewayConfig(obj, o.log),
     leading: o.leaderElection === undefined,
-    onGatewaysChanged: () => claims.kick(),
+    onGatewaysChanged: () => {
+      claims.kick();
+      certificates.resync();
+    },
   });
   // DomainMappings against the gateways' domainClaims policy (claims, verdicts; leader writes).
   const claims: DomainClaimController = new DomainClaimController({
@@ -182,6 +196,19 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     leading: () => engine.isLeading(),
   });
   claims.start();
+  // KCertificates of kgw's class → cert-manager Certificates from the gateway that configures
+  // Knative (certificate-class is one key of the one config-network).
+  const certificates: CertificateController = new CertificateController({
+    rest,
+    log: o.log.child({ component: 'certificates' }),
+    gateway: () => {
+      const served = engine.servedGateways();
+      const owner = knativeOwner(served);
+      return served.find((g) => g.metadata.name === owner);
+    },
+    leading: () => engine.isLeading(),
+  });
+  certificates.start();
   let elector: LeaderElector | undefined;
   let metrics: http.Server | undefined;
   if (o.metricsPort !== undefined) {
@@ -194,6 +221,31 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     });
     xds.onNack((e) => m.nack(e.fleet));
     metrics = await startMetricsServer(o.metricsPort, m.registry);
+  }
+  // Admission webhooks: every replica serves them (not only the leader).
+  let webhook: { close(): Promise<void> } | undefined;
+  let webhookLookups: LiveLookups | undefined;
+  let webhookCerts: WebhookCerts | undefined;
+  if (o.webhook) {
+    const certSource = o.webhook.certSource ?? detectCertSource();
+    const certDir =
+      o.webhook.certDir ?? (o.runtime === 'kubernetes' ? WEBHOOK_CERT_DIR : join(o.workDir, 'webhook-certs'));
+    const wlog = o.log.child({ component: 'webhook' });
+    webhookCerts = await startWebhookCerts({ certSource, rest, log: wlog, namespace, certDir });
+    webhookLookups = liveLookups({
+      rest,
+      log: wlog,
+      // The policy part only: a claim of another namespace is reported by the validator itself.
+      domainPolicy: (domain, ns, annotations) => {
+        const v = claims.decide(domain, ns, annotations);
+        if (v.allowed) return undefined;
+        const claim = webhookLookups?.clusterDomainClaim(domain);
+        if (claim !== undefined && claim !== 'unavailable' && claim.spec?.namespace !== ns) return undefined;
+        return v.message;
+      },
+    });
+    await webhookLookups.start();
+    webhook = await startWebhookServer({ port: o.webhook.port, certDir, lookups: webhookLookups, log: wlog });
   }
   let ready = false;
   const health = o.healthPort !== undefined ? await startHealth(o.healthPort, () => ready) : undefined;
@@ -214,6 +266,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     elector.onChange((leading) => {
       engine.setLeading(leading);
       claims.kick();
+      certificates.resync();
       if (!leading) void runtime.release?.();
     });
     elector.start();
@@ -248,12 +301,16 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       await elector?.stop({ release: true });
       await engine.stop();
       await claims.stop();
+      await certificates.stop();
       const keep = opts.keepFleets === true || elector !== undefined;
       await runtime.close({ keepReplicas: keep });
       await xds.close();
       rest.close();
       if (health) await new Promise<void>((r) => health.close(() => r()));
       if (metrics) await new Promise<void>((r) => metrics.close(() => r()));
+      await webhook?.close();
+      await webhookLookups?.stop();
+      await webhookCerts?.stop();
       if (network && ownNetwork && !keep) await network.destroy();
     },
   };

@@ -103,10 +103,10 @@ export function serviceAccount(): V1ServiceAccount {
   };
 }
 
-function operatorContainer(variant: InstallVariant): V1Container {
+function operatorContainer(): V1Container {
+  // Plain installs: the operator writes its serving certificate into WEBHOOK_CERT_DIR (under the
+  // /tmp emptyDir) from its own CA; under OLM, OLM mounts its certificate there.
   const mounts: V1VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }];
-  if (variant === 'plain')
-    mounts.push({ name: 'webhook-certs', mountPath: WEBHOOK_CERT_DIR, readOnly: true });
   return {
     name: 'operator',
     image: operatorImage(),
@@ -154,13 +154,12 @@ function operatorContainer(variant: InstallVariant): V1Container {
   };
 }
 
-/** The Deployment's spec (the CSV's install strategy carries exactly this). */
-export function operatorDeploymentSpec(variant: InstallVariant): V1DeploymentSpec {
+/**
+ * The Deployment's spec (the CSV's install strategy carries exactly this). The same for both
+ * variants: OLM adds its certificate mount itself; a plain install writes its own.
+ */
+export function operatorDeploymentSpec(_variant: InstallVariant): V1DeploymentSpec {
   const volumes: V1Volume[] = [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }];
-  if (variant === 'plain') {
-    // Optional: the leader creates the Secret at start; kubelet fills the volume once it exists.
-    volumes.push({ name: 'webhook-certs', secret: { secretName: WEBHOOK_CERT_SECRET, optional: true } });
-  }
   return {
     // Two replicas: every replica serves xDS and webhooks, one leader writes status (issue 3).
     replicas: 2,
@@ -193,7 +192,7 @@ export function operatorDeploymentSpec(variant: InstallVariant): V1DeploymentSpe
             ],
           },
         },
-        containers: [operatorContainer(variant)],
+        containers: [operatorContainer()],
         volumes,
       },
     },

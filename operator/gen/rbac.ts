@@ -70,15 +70,22 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     resources: ['certificates'],
     verbs: READ,
     reason: "KCertificates of kgw's certificate class become cert-manager Certificates.",
-    planned: 'issue 4',
   },
   {
     scope: 'cluster',
     apiGroups: ['networking.internal.knative.dev'],
     resources: ['certificates/status'],
-    verbs: ['patch'],
-    reason: 'Reports Ready, notAfter, Renewing and http01Challenges on those KCertificates.',
-    planned: 'issue 4',
+    verbs: ['update'],
+    reason:
+      'Reports Ready, notAfter, Renewing and http01Challenges on those KCertificates (update with ' +
+      'resourceVersion, certificates.ts).',
+  },
+  {
+    scope: 'cluster',
+    apiGroups: ['networking.internal.knative.dev'],
+    resources: ['certificates/finalizers'],
+    verbs: ['update'],
+    reason: 'The cert-manager Certificate is owned by its KCertificate with blockOwnerDeletion.',
   },
   {
     scope: 'cluster',
@@ -218,7 +225,7 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     scope: 'cluster',
     apiGroups: ['cert-manager.io'],
     resources: ['certificates'],
-    verbs: OWN,
+    verbs: [...OWN, 'update'],
     reason: "cert-manager Certificates for KCertificates of kgw's class and per-fleet default certificates.",
   },
   {
@@ -227,7 +234,6 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     resources: ['clusterissuers'],
     verbs: READ,
     reason: 'Checks the ClusterIssuers a KnativeGateway references (webhook warning, HTTP-01 detection).',
-    planned: 'issue 4',
   },
   {
     scope: 'cluster',
@@ -235,7 +241,6 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     resources: ['challenges'],
     verbs: READ,
     reason: 'HTTP-01 challenges (URL, token, solver Service) reported on KCertificate status.',
-    planned: 'issue 4',
   },
   // --- Admission webhook configuration (plain install) --------------------------------------------
   {
@@ -247,7 +252,6 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     reason:
       'Sets caBundle on its own webhook configuration (plain install: kgw manages the webhook CA). ' +
       'Under OLM, OLM owns the configuration and its CA, so the bundle does not grant this.',
-    planned: 'issue 4',
     plainOnly: true,
   },
   // --- Operator namespace only (Role) -------------------------------------------------------------

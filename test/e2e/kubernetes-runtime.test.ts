@@ -31,6 +31,7 @@ let network: LocalNetwork;
 let dir: string;
 let xdsPort: number;
 let metricsPort: number;
+let webhookPort: number;
 const envoys: ChildProcess[] = [];
 const log = newLogger('e2e-k8s');
 
@@ -71,12 +72,38 @@ beforeAll(async () => {
   network = await LocalNetwork.create();
   xdsPort = await freePort();
   metricsPort = await freePort();
+  webhookPort = await freePort();
+  // kgw's webhook configuration, as the release manifest creates it (labelled kgw's, no caBundle);
+  // its rules match nothing here: the apiserver cannot reach a Service without kube-proxy, so the
+  // test calls the server itself, as the apiserver would.
+  await rest.request('POST', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
+    metadata: { name: 'kgw-validation', labels: { 'app.kubernetes.io/managed-by': 'kgw' } },
+    webhooks: ['kingress', 'domainmapping'].map((w) => ({
+      name: `${w}.validation.kgw.dev`,
+      admissionReviewVersions: ['v1'],
+      sideEffects: 'None',
+      clientConfig: {
+        service: { name: 'kgw-operator-service', namespace: NS, port: 9443, path: `/validate/${w}` },
+      },
+      rules: [
+        {
+          apiGroups: ['never.kgw.test'],
+          apiVersions: ['v1'],
+          operations: ['CREATE'],
+          resources: ['nothings'],
+        },
+      ],
+    })),
+  });
   op = await startOperator({
     kubeconfig: cp.kubeconfigPath,
     runtime: 'kubernetes',
     workDir: join(dir, 'operator'),
     xdsPort,
     metricsPort,
+    webhook: { port: webhookPort, certSource: 'self' },
     log: log.child({ component: 'operator' }),
     leaderElection: { namespace: NS, identity: 'k8s-test' },
   });
@@ -248,3 +275,113 @@ test('a KnativeGateway becomes fleet objects; edits update them; pods and Envoys
   expect(withAddress.status?.externalAddress).toBe('203.0.113.10');
   expect(withAddress.status?.fleets?.[0]?.address).toBe('203.0.113.10');
 }, 120_000);
+
+/** POSTs an AdmissionReview to the operator's webhook server the way the apiserver does. */
+async function review(
+  path: string,
+  ca: string,
+  kind: { group: string; version: string; kind: string },
+  object: object,
+) {
+  const body = JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: 'u-1',
+      kind,
+      resource: { group: kind.group, version: kind.version, resource: `${kind.kind.toLowerCase()}s` },
+      namespace: NS,
+      operation: 'CREATE',
+      userInfo: { username: 'test' },
+      object,
+      dryRun: false,
+    },
+  });
+  const { request } = await import('node:https');
+  return new Promise<{ uid: string; allowed: boolean; status?: { message?: string } }>((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: webhookPort,
+        path,
+        method: 'POST',
+        ca,
+        servername: `kgw-operator-service.${NS}.svc`,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve((JSON.parse(text) as { response: never }).response));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('the operator serves its admission webhooks with its own CA and the gateway’s claim policy', async () => {
+  // self mode: kgw's CA went into its webhook configuration's caBundle.
+  const cfg = await until('caBundle set', 30_000, async () => {
+    const c = await rest.get<{ webhooks: { clientConfig: { caBundle?: string } }[] }>(
+      '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/kgw-validation',
+    );
+    return c.webhooks.every((w) => w.clientConfig.caBundle) ? c : undefined;
+  });
+  const ca = Buffer.from(cfg.webhooks[0]!.clientConfig.caBundle!, 'base64').toString();
+
+  const kingress = { group: 'networking.internal.knative.dev', version: 'v1alpha1', kind: 'Ingress' };
+  const bad = await review('/validate/kingress', ca, kingress, {
+    apiVersion: 'networking.internal.knative.dev/v1alpha1',
+    kind: 'Ingress',
+    metadata: {
+      name: 'bad',
+      namespace: NS,
+      annotations: { 'networking.knative.dev/ingress.class': 'kgw.ingress.networking.knative.dev' },
+    },
+    spec: {
+      rules: [
+        {
+          hosts: ['bad.example.com'],
+          visibility: 'ExternalIP',
+          http: {
+            paths: [
+              {
+                splits: [{ serviceName: 's', serviceNamespace: 'elsewhere', servicePort: 80, percent: 100 }],
+              },
+            ],
+          },
+        },
+      ],
+    },
+  });
+  expect(bad.uid).toBe('u-1');
+  expect(bad.allowed).toBe(false);
+  expect(bad.status?.message).toContain('serviceNamespace');
+
+  // The gateway's domainClaims policy reaches the DomainMapping webhook.
+  await rest.request(
+    'PATCH',
+    GW,
+    { spec: { domainClaims: { rules: [{ domains: ['allowed.example.com'] }] } } },
+    'application/merge-patch+json',
+  );
+  const dm = (name: string) => ({
+    apiVersion: 'serving.knative.dev/v1beta1',
+    kind: 'DomainMapping',
+    metadata: {
+      name,
+      namespace: NS,
+      annotations: { 'networking.knative.dev/ingress.class': 'kgw.ingress.networking.knative.dev' },
+    },
+    spec: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'hello' } },
+  });
+  const dmKind = { group: 'serving.knative.dev', version: 'v1beta1', kind: 'DomainMapping' };
+  const denied = await until('policy applied to DomainMappings', 30_000, async () => {
+    const r = await review('/validate/domainmapping', ca, dmKind, dm('app.evil.org'));
+    return r.allowed ? undefined : r;
+  });
+  expect(denied.status?.message).toContain("KnativeGateway edge's domainClaims policy");
+  const allowed = await review('/validate/domainmapping', ca, dmKind, dm('app.allowed.example.com'));
+  expect(allowed.allowed).toBe(true);
+});

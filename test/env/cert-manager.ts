@@ -1,0 +1,148 @@
+// The real cert-manager controller for tests: the binary and CRDs `build-cert-manager.sh` builds
+// from the Go module proxy (cached under `<cache>/cert-manager-<version>/`), run against a test
+// apiserver with CA ClusterIssuers (a CA kgw's pki makes, kept in a Secret in the cluster resource
+// namespace; no ACME, no network). The webhook and cainjector are not needed: the controller
+// alone issues (CertificateRequests of cert-manager.io issuers are approved by its built-in
+// approver).
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { createCa, type CertificateAuthority } from '../../operator/pki/ca.ts';
+import type { Logger } from '../../operator/log.ts';
+import type { ControlPlane } from './control-plane.ts';
+import { kubeRequest } from './kube-http.ts';
+import { applyManifests, loadManifests } from './manifests.ts';
+import { cacheDir, pinnedVersions } from './paths.ts';
+import { freePorts, progress, spawnOwned, tailFile, waitUntil, type OwnedProcess } from './proc.ts';
+
+/** Used when versions.env pins no KGW_CERT_MANAGER_VERSION (see build-cert-manager.sh for why 1.11). */
+export const DEFAULT_CERT_MANAGER_VERSION = 'v1.11.5';
+
+export function certManagerVersion(): string {
+  return (
+    process.env.KGW_CERT_MANAGER_VERSION ??
+    pinnedVersions().KGW_CERT_MANAGER_VERSION ??
+    DEFAULT_CERT_MANAGER_VERSION
+  );
+}
+
+/** `<cache>/cert-manager-<version>` (binary `controller`, `crds/`), or KGW_CERT_MANAGER_DIR. */
+export function certManagerDir(): string {
+  const dir = process.env.KGW_CERT_MANAGER_DIR ?? join(cacheDir(), `cert-manager-${certManagerVersion()}`);
+  if (!existsSync(join(dir, 'controller')) || !existsSync(join(dir, 'crds'))) {
+    throw new Error(
+      `cert-manager is not built in ${dir}: run \`bash test/env/setup.sh\` (it runs build-cert-manager.sh)`,
+    );
+  }
+  return dir;
+}
+
+/** cert-manager's CRDs as objects (the module ships them as Helm templates: labels are dropped). */
+export function certManagerCrds(dir = certManagerDir()): KubernetesObject[] {
+  return loadManifests(join(dir, 'crds')).map((o) => {
+    const meta = { ...o.metadata };
+    delete meta.labels;
+    return { ...o, metadata: meta };
+  });
+}
+
+export async function installCertManagerCrds(kc: KubeConfig): Promise<void> {
+  await applyManifests(kc, certManagerCrds());
+}
+
+export interface CertManager {
+  version: string;
+  /** The issuing CA (clients trust its certificate). */
+  ca: CertificateAuthority;
+  /** Namespace holding the CA Secret (the controller's --cluster-resource-namespace). */
+  namespace: string;
+  proc: OwnedProcess;
+  logPath: string;
+  stop(): Promise<void>;
+}
+
+export interface StartCertManagerOptions {
+  cp: ControlPlane;
+  /** CA ClusterIssuers to create (all signing with the same CA). Default: none. */
+  clusterIssuers?: string[];
+  /** Default `cert-manager`. */
+  namespace?: string;
+  log?: Logger;
+}
+
+/**
+ * Installs the CRDs, creates the CA Secret and ClusterIssuers, and starts the controller (no
+ * leader election, metrics on a free local port). Resolves once every ClusterIssuer is Ready.
+ */
+export async function startCertManager(opts: StartCertManagerOptions): Promise<CertManager> {
+  const dir = certManagerDir();
+  const version = certManagerVersion();
+  const kc = opts.cp.kubeConfig();
+  const namespace = opts.namespace ?? 'cert-manager';
+  const issuers = opts.clusterIssuers ?? [];
+  progress(`cert-manager ${version}: CRDs, CA, ClusterIssuers ${issuers.join(', ') || '(none)'}`, opts.log);
+  await applyManifests(kc, certManagerCrds(dir));
+  const ca = await createCa({ commonName: 'kgw test CA (cert-manager CA issuer)', validityDays: 30 });
+  await applyManifests(kc, [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/tls',
+      metadata: { name: 'kgw-test-ca', namespace },
+      data: {
+        'tls.crt': Buffer.from(ca.certPem).toString('base64'),
+        'tls.key': Buffer.from(ca.keyPem).toString('base64'),
+      },
+    },
+    ...issuers.map((name) => ({
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'ClusterIssuer',
+      metadata: { name },
+      spec: { ca: { secretName: 'kgw-test-ca' } },
+    })),
+  ]);
+  const logDir = mkdtempSync(join(tmpdir(), 'kgw-cert-manager-'));
+  const logPath = join(logDir, 'cert-manager.log');
+  const [metricsPort] = await freePorts(1);
+  const proc = spawnOwned(
+    'cert-manager',
+    join(dir, 'controller'),
+    [
+      `--kubeconfig=${opts.cp.kubeconfigPath}`,
+      `--cluster-resource-namespace=${namespace}`,
+      '--leader-elect=false',
+      `--metrics-listen-address=127.0.0.1:${metricsPort ?? 0}`,
+      '--v=2',
+    ],
+    { logPath },
+  );
+  const stop = async (): Promise<void> => {
+    await proc.stop();
+    if (process.env.KGW_KEEP_ENV !== '1') rmSync(logDir, { recursive: true, force: true });
+  };
+  try {
+    for (const name of issuers) {
+      await waitUntil(
+        `ClusterIssuer ${name} Ready`,
+        async () => {
+          const res = await kubeRequest(kc, 'GET', `/apis/cert-manager.io/v1/clusterissuers/${name}`);
+          const st = res.json as { status?: { conditions?: { type: string; status: string }[] } };
+          return st.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+        },
+        {
+          timeoutMs: 60_000,
+          intervalMs: 200,
+          abort: () => (proc.exitInfo() ? `cert-manager exited:\n${tailFile(logPath)}` : undefined),
+        },
+      );
+    }
+  } catch (err) {
+    const tail = tailFile(logPath);
+    await stop();
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${tail}`, { cause: err });
+  }
+  progress(`cert-manager ${version} running (log ${logPath})`, opts.log);
+  return { version, ca, namespace, proc, logPath, stop };
+}
