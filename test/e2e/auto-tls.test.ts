@@ -6,13 +6,13 @@
 // certificate; a renewal (what `cmctl renew` does: Issuing=True on the Certificate) changes the
 // certificate new connections get while an open keep-alive connection keeps answering.
 //
-// The CertificateController runs in the test process (the operator does not run it yet).
+// The operator's own CertificateController does the work (the gateway configures Knative, so its
+// issuers apply).
 import { X509Certificate } from 'node:crypto';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { KGW_CERTIFICATE_CLASS, type KnativeGateway } from '../../operator/api/knativegateway.ts';
 import {
-  CertificateController,
   type CertManagerCertificate,
   type Condition,
   type KCertificate,
@@ -45,23 +45,13 @@ const gateway = {
 
 let env: Env;
 let certManager: CertManager;
-let controller: CertificateController;
 
 beforeAll(async () => {
   env = await startEnv({ gateway });
   certManager = await startCertManager({ cp: env.cp, clusterIssuers: [ISSUER], log: env.log });
-  controller = new CertificateController({
-    rest: env.rest,
-    log: env.log.child({ component: 'certificates' }),
-    gateway: () => gateway,
-    leading: () => true,
-  });
-  controller.start();
-  await controller.synced;
 }, 240_000);
 
 afterAll(async () => {
-  await controller?.stop();
   await certManager?.stop();
   await env?.stop();
 });

@@ -4,7 +4,9 @@
 // cert-manager, the gateway says it cannot request the certificate.
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
+import { startCertManager, type CertManager } from '../env/cert-manager.ts';
 import { createTlsSecret, rule, sleep, split, startBackends } from './conformance.ts';
 import { createIngress, publicGateway, startEnv, waitReady, type Env } from './harness.ts';
 
@@ -22,10 +24,12 @@ const SECRET = 'kgw-default-default-tls';
 const GW = '/apis/operator.kgw.dev/v1alpha1/knativegateways/default';
 
 let env: Env;
+let certManager: CertManager | undefined;
 beforeAll(async () => {
   env = await startEnv({ gateway });
 }, 180_000);
 afterAll(async () => {
+  await certManager?.stop();
   await env?.stop();
 });
 
@@ -99,3 +103,37 @@ test('fallback certificate over SDS: served for uncovered SNI, renewed without d
   expect(again.status).toBe(200);
   keep.destroy();
 });
+
+test('with cert-manager: kgw requests the wildcard certificate and the fleets serve what it issues', async () => {
+  // A fresh start: the Secret the first test wrote by hand goes; cert-manager issues its own.
+  await env.rest.request('DELETE', `/api/v1/namespaces/kgw-system/secrets/${SECRET}`);
+  certManager = await startCertManager({ cp: env.cp, clusterIssuers: ['dns01'], log: env.log });
+  const cert = await until('Certificate requested', 60_000, () =>
+    env.rest.get<{
+      metadata: { ownerReferences?: { kind: string; name: string }[] };
+      spec: { dnsNames: string[]; issuerRef: { kind: string; name: string }; secretName: string };
+    }>(`/apis/cert-manager.io/v1/namespaces/kgw-system/certificates/${SECRET}`),
+  );
+  expect(cert.spec).toMatchObject({
+    dnsNames: ['*.example.com'],
+    secretName: SECRET,
+    issuerRef: { kind: 'ClusterIssuer', name: 'dns01' },
+  });
+  expect(cert.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'KnativeGateway', name: 'default' });
+  const ca = certManager.ca.certPem;
+  const ing = await waitReady(env, 'wild');
+  const gw = await publicGateway(env, ing, 443);
+  const served = await until('issued certificate served', 60_000, async () => {
+    const r = await get(new https.Agent({ keepAlive: false }), gw.address, gw.port, 'wild.example.com', [
+      ca,
+    ]).catch(() => undefined);
+    return r?.status === 200 ? r : undefined;
+  });
+  const peer = new X509Certificate(served.socket.getPeerX509Certificate()?.raw ?? Buffer.alloc(0));
+  expect(peer.subjectAltName).toContain('DNS:*.example.com');
+  expect(peer.checkIssued(new X509Certificate(ca))).toBe(true);
+  await until('gateway FleetsReady', 30_000, async () => {
+    const g = await env.rest.get<KnativeGateway>(GW);
+    return g.status?.conditions?.find((c) => c.type === 'FleetsReady')?.status === 'True' ? g : undefined;
+  });
+}, 180_000);
