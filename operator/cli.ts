@@ -8,7 +8,8 @@ const usage = `Usage:
   kgw operator [--runtime local|kubernetes] [--kubeconfig <file>] [--log-level info]
                [--leader-elect] [--leader-elect-namespace <ns>] [--leader-elect-name <lease>]
                [--identity <id>] [--health-port <port>] [--metrics-port <port>]
-               [--webhook-port <port>] [--webhook-cert-source self|mounted]
+               [--webhook-port <port>] [--webhook-cert-source self|mounted|cert-manager]
+               [--webhook-issuer <ClusterIssuer>]
     local runtime:      [--envoy-bin <path>] [--work-dir <dir>] [--envoy-log-level warn]
                         [--xds-protocol delta|sotw] [--network-subnet <N>]
                         [--xds-socket <path>] [--xds-peer <path> ...]
@@ -36,6 +37,7 @@ async function operator(args: string[]): Promise<void> {
       'metrics-port': { type: 'string' },
       'webhook-port': { type: 'string' },
       'webhook-cert-source': { type: 'string' },
+      'webhook-issuer': { type: 'string' },
       'leader-elect': { type: 'boolean' },
       'leader-elect-namespace': { type: 'string', default: process.env.POD_NAMESPACE ?? OPERATOR_NAMESPACE },
       'leader-elect-name': { type: 'string', default: LEADER_LEASE_NAME },
@@ -69,8 +71,16 @@ async function operator(args: string[]): Promise<void> {
     int('webhook-port', values['webhook-port']) ??
     (runtime === 'kubernetes' ? OPERATOR_PORTS.webhook : undefined);
   const certSource = values['webhook-cert-source'];
-  if (certSource !== undefined && certSource !== 'self' && certSource !== 'mounted')
-    throw new Error('--webhook-cert-source must be self or mounted');
+  if (
+    certSource !== undefined &&
+    certSource !== 'self' &&
+    certSource !== 'mounted' &&
+    certSource !== 'cert-manager'
+  )
+    throw new Error('--webhook-cert-source must be self, mounted or cert-manager');
+  const issuer = values['webhook-issuer'];
+  if (certSource === 'cert-manager' && !issuer)
+    throw new Error('--webhook-cert-source cert-manager needs --webhook-issuer <ClusterIssuer>');
   const networkSubnet = int('network-subnet', values['network-subnet']);
   const xdsPort = int('xds-port', values['xds-port']);
   const { startOperator } = await import('./run.ts');
@@ -90,7 +100,13 @@ async function operator(args: string[]): Promise<void> {
     ...(healthPort !== undefined ? { healthPort } : {}),
     ...(metricsPort !== undefined ? { metricsPort } : {}),
     ...(webhookPort !== undefined
-      ? { webhook: { port: webhookPort, ...(certSource ? { certSource } : {}) } }
+      ? {
+          webhook: {
+            port: webhookPort,
+            ...(certSource ? { certSource } : {}),
+            ...(issuer ? { issuer } : {}),
+          },
+        }
       : {}),
     ...(leaderElect
       ? {

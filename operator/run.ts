@@ -27,7 +27,8 @@ import { KubeRest } from './kube/rest.ts';
 import { inClusterConnection, kubeconfigConnection } from './kube/config.ts';
 import { XdsServer } from './xds/server.ts';
 import { metricsRegistry, startMetricsServer } from './metrics.ts';
-import { detectCertSource, startWebhookCerts, type WebhookCerts } from '../webhook/certs.ts';
+import { detectCertSource, startWebhookCerts } from '../webhook/certs.ts';
+import { startCertManagerWebhookCerts } from '../webhook/cert-manager-certs.ts';
 import { liveLookups, type LiveLookups } from '../webhook/lookups.ts';
 import { startWebhookServer } from '../webhook/server.ts';
 import { WEBHOOK_CERT_DIR } from './gen/operator-install.ts';
@@ -84,7 +85,13 @@ export interface OperatorOptions {
    * Admission webhooks (HTTPS) on this port (off when undefined). Certificates: `self` (kgw's own
    * CA in Secret kgw-webhook-certs, written to certDir, caBundle patched) or `mounted` (OLM's).
    */
-  webhook?: { port: number; certDir?: string; certSource?: 'self' | 'mounted' };
+  webhook?: {
+    port: number;
+    certDir?: string;
+    /** `cert-manager`: a Certificate from `issuer`, CA injected by cert-manager's cainjector. */
+    certSource?: 'self' | 'mounted' | 'cert-manager';
+    issuer?: string;
+  };
   /** HTTP port for Prometheus /metrics (off when undefined). */
   metricsPort?: number;
   /** HTTP port for /healthz and /readyz (off when undefined). */
@@ -225,13 +232,24 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   // Admission webhooks: every replica serves them (not only the leader).
   let webhook: { close(): Promise<void> } | undefined;
   let webhookLookups: LiveLookups | undefined;
-  let webhookCerts: WebhookCerts | undefined;
+  let webhookCerts: { stop(): Promise<void> } | undefined;
   if (o.webhook) {
     const certSource = o.webhook.certSource ?? detectCertSource();
     const certDir =
       o.webhook.certDir ?? (o.runtime === 'kubernetes' ? WEBHOOK_CERT_DIR : join(o.workDir, 'webhook-certs'));
     const wlog = o.log.child({ component: 'webhook' });
-    webhookCerts = await startWebhookCerts({ certSource, rest, log: wlog, namespace, certDir });
+    if (certSource === 'cert-manager') {
+      if (!o.webhook.issuer) throw new Error('webhook certificates from cert-manager need an issuer');
+      webhookCerts = await startCertManagerWebhookCerts({
+        rest,
+        log: wlog,
+        issuer: o.webhook.issuer,
+        namespace,
+        certDir,
+      });
+    } else {
+      webhookCerts = await startWebhookCerts({ certSource, rest, log: wlog, namespace, certDir });
+    }
     webhookLookups = liveLookups({
       rest,
       log: wlog,
