@@ -50,6 +50,7 @@ describe('desiredConfigNetwork', () => {
         'external-domain-tls': 'Enabled',
         'autocreate-cluster-domain-claims': 'true',
         'domain-template': '{{.Name}}-{{.Namespace}}.{{.Domain}}',
+        'certificate-class': 'kgw.certificate.networking.knative.dev',
       },
     });
     expect(

@@ -111,6 +111,16 @@ export function fullSampleKnativeGateway(): KnativeGateway {
         externalDomainTLS: 'Enabled',
         autocreateClusterDomainClaims: true,
       },
+      tls: {
+        externalIssuer: { name: 'letsencrypt' },
+        defaultCertificate: { issuer: { name: 'letsencrypt-dns01' } },
+      },
+      domainClaims: {
+        rules: [
+          { domains: ['apps.example.com'] },
+          { domains: ['example.com'], namespaceSelector: { matchLabels: { 'example.com/tenant': 'true' } } },
+        ],
+      },
     },
   };
 }
