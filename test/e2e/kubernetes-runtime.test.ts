@@ -143,7 +143,8 @@ test('a KnativeGateway becomes fleet objects; edits update them; pods and Envoys
     `/apis/policy/v1/namespaces/${NS}/poddisruptionbudgets/kgw-edge-public`,
     `/api/v1/namespaces/${NS}/secrets/kgw-edge-public-xds-client`,
   ]) {
-    await expect(rest.get(path)).resolves.toBeDefined();
+    // applied in order (ServiceAccount, ConfigMap, Deployment, Service, PDB): wait for each
+    await until(`${path} created`, 30_000, () => rest.get(path));
   }
 
   // Edit: three replicas.
