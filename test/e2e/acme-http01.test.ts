@@ -57,3 +57,24 @@ test('challenge path served over plain HTTP under httpOption Redirected, the res
   expect((await runtimeGet(secure, host, { path: '/other', tls: { ca } })).host.suffix).toBe(name);
   expect((await runtimeGet(secure, host, { path: challenge, tls: { ca } })).host.suffix).toBe(solver);
 });
+
+test('a Redirected KIngress without a certificate yet turns Ready (its HTTP probe is redirected, which counts as served, as in Knative)', async () => {
+  // Knative's first issuance: the host has no TLS entry yet, only the challenge path.
+  const name = 'acme-first';
+  await startTestBackend(env, { name });
+  const host = `${name}.example.com`;
+  await createIngress(env, name, {
+    httpOption: 'Redirected',
+    rules: [
+      rule(
+        [host],
+        [{ path: '/.well-known/acme-challenge/t0', splits: [split(name)] }, { splits: [split(name)] }],
+      ),
+    ],
+  });
+  const ing = await waitReady(env, name);
+  const plain = await publicGateway(env, ing, 80);
+  expect((await runtimeGet(plain, host, { path: '/.well-known/acme-challenge/t0' })).host.suffix).toBe(name);
+  const other = await httpRequest({ address: plain.address, port: plain.port, host, path: '/x' });
+  expect(other.status).toBe(301);
+});
