@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { startCertManager, type CertManager } from '../test/env/cert-manager.ts';
+import { renewCertificate, startCertManager, type CertManager } from '../test/env/cert-manager.ts';
 import { startControlPlane, type ControlPlane } from '../test/env/control-plane.ts';
 import { KubeRest } from '../operator/kube/rest.ts';
 import { newLogger } from '../operator/log.ts';
@@ -108,25 +108,7 @@ test('kgw requests the serving certificate from cert-manager, serves it, and fol
       expect(first.subjectAltName).toContain(`DNS:kgw-operator-service.${NS}.svc`);
 
       // Renewal, as `cmctl renew` triggers it.
-      const cur = await rest.get<{
-        metadata: { generation?: number };
-        status?: { conditions?: { type: string }[] };
-      }>(`${CERTS}/${WEBHOOK_CERTIFICATE}`);
-      const conditions = [
-        ...(cur.status?.conditions ?? []).filter((c) => c.type !== 'Issuing'),
-        {
-          type: 'Issuing',
-          status: 'True',
-          reason: 'ManuallyTriggered',
-          message: 'renewal triggered by the kgw test',
-          lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-          observedGeneration: cur.metadata.generation ?? 1,
-        },
-      ];
-      await rest.request('PUT', `${CERTS}/${WEBHOOK_CERTIFICATE}/status`, {
-        ...cur,
-        status: { ...cur.status, conditions },
-      });
+      await renewCertificate(rest, NS, WEBHOOK_CERTIFICATE);
       const renewed = await until('renewed certificate served', async () => {
         await server.reload();
         const now = await served(server.port);

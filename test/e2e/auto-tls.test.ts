@@ -18,7 +18,7 @@ import {
   type KCertificate,
 } from '../../operator/controller/certificates.ts';
 import type { Secret } from '../../operator/api/core.ts';
-import { startCertManager, type CertManager } from '../env/cert-manager.ts';
+import { renewCertificate, startCertManager, type CertManager } from '../env/cert-manager.ts';
 import { waitUntil } from '../env/proc.ts';
 import { rule, split, startBackends } from './conformance.ts';
 import {
@@ -164,22 +164,7 @@ test('KCertificate → cert-manager Certificate → Secret → HTTPS; renewal re
     expect(opened).toEqual({ status: 200, serial: firstSerial, reused: false });
 
     // 4. renew: what `cmctl renew` does, Issuing=True (ManuallyTriggered) on the Certificate status
-    const cur = await env.rest.get<CertManagerCertificate & { metadata: { generation?: number } }>(
-      `${CERTS}/${NAME}`,
-    );
-    const conditions = (cur.status?.conditions ?? []).filter((c) => c.type !== 'Issuing');
-    conditions.push({
-      type: 'Issuing',
-      status: 'True',
-      reason: 'ManuallyTriggered',
-      message: 'Certificate re-issuance manually triggered (kgw auto-TLS test)',
-      lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-      ...(cur.metadata.generation !== undefined ? { observedGeneration: cur.metadata.generation } : {}),
-    });
-    await env.rest.request('PUT', `${CERTS}/${NAME}/status`, {
-      ...cur,
-      status: { ...cur.status, conditions },
-    });
+    await renewCertificate(env.rest, TEST_NAMESPACE, NAME);
 
     const renewedSerial = await waitUntil(
       'renewed Secret',

@@ -146,3 +146,44 @@ export async function startCertManager(opts: StartCertManagerOptions): Promise<C
   progress(`cert-manager ${version} running (log ${logPath})`, opts.log);
   return { version, ca, namespace, proc, logPath, stop };
 }
+
+/** The part of kgw's REST client renewal needs. */
+interface StatusClient {
+  request<T>(method: string, path: string, body?: unknown): Promise<T>;
+}
+
+interface CertificateWithStatus {
+  metadata: { generation?: number };
+  status?: { conditions?: { type: string }[] };
+}
+
+/**
+ * Triggers re-issuance of a cert-manager Certificate the way `cmctl renew` does: condition
+ * Issuing=True (ManuallyTriggered) on its status. cert-manager writes the same status, so a
+ * conflict (409) re-reads and tries again (at most 10 times).
+ */
+export async function renewCertificate(rest: StatusClient, namespace: string, name: string): Promise<void> {
+  const path = `/apis/cert-manager.io/v1/namespaces/${namespace}/certificates/${name}`;
+  for (let attempt = 0; ; attempt++) {
+    const cur = await rest.request<CertificateWithStatus>('GET', path);
+    const conditions = [
+      ...(cur.status?.conditions ?? []).filter((c) => c.type !== 'Issuing'),
+      {
+        type: 'Issuing',
+        status: 'True',
+        reason: 'ManuallyTriggered',
+        message: 'Certificate re-issuance manually triggered (kgw test)',
+        lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        ...(cur.metadata.generation !== undefined ? { observedGeneration: cur.metadata.generation } : {}),
+      },
+    ];
+    try {
+      await rest.request('PUT', `${path}/status`, { ...cur, status: { ...cur.status, conditions } });
+      return;
+    } catch (err) {
+      const conflict = (err as { status?: number }).status === 409;
+      if (!conflict || attempt >= 9) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
