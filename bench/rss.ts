@@ -21,6 +21,20 @@ import { sizes } from './fixtures.ts';
 
 const root = join(import.meta.dirname, '..');
 const BACKEND_PORT = 18080;
+const METRICS_PORT = 18090;
+
+/** Where the operator's memory is, from its /metrics: V8 heap in use and total, external (buffers). */
+async function memoryBreakdown(): Promise<string> {
+  const text = await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text();
+  const mib = (name: string) => {
+    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text);
+    return m?.[1] ? (Number(m[1]) / 1048576).toFixed(0) : '?';
+  };
+  return (
+    `heap_used_mib=${mib('kgw_nodejs_heap_size_used_bytes')} heap_total_mib=${mib('kgw_nodejs_heap_size_total_bytes')} ` +
+    `external_mib=${mib('kgw_nodejs_external_memory_bytes')}`
+  );
+}
 const log = newLogger('bench', process.env.KGW_LOG_LEVEL ?? 'warn');
 
 function waitForLine(proc: ChildProcess, what: string, match: (line: string) => boolean, timeoutMs: number) {
@@ -63,6 +77,8 @@ try {
       envoyBin(),
       '--log-level',
       process.env.KGW_BENCH_OPERATOR_LOG_LEVEL ?? 'info',
+      '--metrics-port',
+      String(METRICS_PORT),
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
@@ -116,7 +132,7 @@ try {
   });
 
   const pid = operator.pid ?? 0;
-  console.log(`bench rss n=0 operator_rss_mib=${rssOf(pid).toFixed(0)}`);
+  console.log(`bench rss n=0 operator_rss_mib=${rssOf(pid).toFixed(0)} ${await memoryBreakdown()}`);
   let have = 0;
   for (const n of sizes([1000, 10000])) {
     const t0 = Date.now();
@@ -125,7 +141,9 @@ try {
     await waitReadyCount(rest, n, 600_000);
     const readyMs = Date.now() - t0;
     await new Promise((r) => setTimeout(r, 5000));
-    console.log(`bench rss n=${n} operator_rss_mib=${rssOf(pid).toFixed(0)} all_ready_ms=${readyMs}`);
+    console.log(
+      `bench rss n=${n} operator_rss_mib=${rssOf(pid).toFixed(0)} all_ready_ms=${readyMs} ${await memoryBreakdown()}`,
+    );
   }
   failed = false;
 } finally {
