@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { renewCertificate, startCertManager, type CertManager } from '../test/env/cert-manager.ts';
 import { startControlPlane, type ControlPlane } from '../test/env/control-plane.ts';
+import { waitUntil } from '../test/env/proc.ts';
 import { KubeRest } from '../operator/kube/rest.ts';
 import { newLogger } from '../operator/log.ts';
 import {
@@ -60,14 +61,9 @@ function served(port: number): Promise<X509Certificate> {
   });
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 300; i++) {
-    const v = await check().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what}: not reached in 60 s`);
-}
+/** Polls `check` every 200 ms for at most 60 s (waitUntil, test/env/proc.ts). */
+const until = <T>(what: string, check: () => Promise<T | undefined>): Promise<T> =>
+  waitUntil(what, check, { timeoutMs: 60_000, intervalMs: 200 });
 
 test('kgw requests the serving certificate from cert-manager, serves it, and follows renewals', async () => {
   await rest.request('POST', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', {

@@ -7,8 +7,9 @@ import type { TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
 import { startCertManager, type CertManager } from '../env/cert-manager.ts';
-import { createTlsSecret, rule, sleep, split, startBackends } from './conformance.ts';
+import { createTlsSecret, rule, split, startBackends } from './conformance.ts';
 import { createIngress, publicGateway, startEnv, waitReady, type Env } from './harness.ts';
+import { waitUntil } from '../env/proc.ts';
 
 const gateway = {
   apiVersion: 'operator.kgw.dev/v1alpha1',
@@ -33,15 +34,9 @@ afterAll(async () => {
   await env?.stop();
 });
 
-async function until<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await check().catch(() => undefined);
-    if (v !== undefined) return v;
-    await sleep(200);
-  }
-  throw new Error(`${what}: not reached in ${ms} ms`);
-}
+/** Polls `check` every 200 ms for at most `ms` (waitUntil, test/env/proc.ts). */
+const until = <T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> =>
+  waitUntil(what, check, { timeoutMs: ms, intervalMs: 200 });
 
 /** GET over `agent` with SNI `host`; resolves with the status and the served certificate's serial. */
 function get(agent: https.Agent, address: string, port: number, host: string, ca: string[]) {

@@ -5,7 +5,7 @@ import { INGRESS_CLASS_ANNOTATION, type KIngress } from '../../operator/api/king
 import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
 import { withDefaults } from '../../operator/translate/defaults.ts';
 import { httpRequest } from '../backends/client.ts';
-import { rule, runtimeGet, sleep, split, startBackends } from './conformance.ts';
+import { rule, runtimeGet, split, startBackends } from './conformance.ts';
 import { applyManifests } from '../env/manifests.ts';
 import {
   ensureNamespace,
@@ -16,6 +16,7 @@ import {
   waitReady,
   type Env,
 } from './harness.ts';
+import { waitUntil } from '../env/proc.ts';
 
 const GATEWAYS = '/apis/operator.kgw.dev/v1alpha1/knativegateways';
 const CONFIG_NETWORK = '/api/v1/namespaces/knative-serving/configmaps/config-network';
@@ -52,20 +53,9 @@ afterAll(async () => {
 });
 
 /** Polls (every 200 ms, at most `ms`) until `check` returns a value; throws with the last one. */
-async function until<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(200);
-  }
-  throw new Error(`${what}: not reached in ${ms} ms (${String(last)})`);
-}
+/** Polls `check` every 200 ms for at most `ms` (waitUntil, test/env/proc.ts). */
+const until = <T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> =>
+  waitUntil(what, check, { timeoutMs: ms, intervalMs: 200 });
 
 const getGateway = (name: string) => env.rest.get<KnativeGateway>(`${GATEWAYS}/${name}`);
 const cond = (gw: KnativeGateway, type: string) => gw.status?.conditions?.find((c) => c.type === type);

@@ -6,7 +6,6 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
 import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
 import { LocalNetwork } from '../../operator/fleets/network.ts';
@@ -19,6 +18,7 @@ import { applyManifests } from '../env/manifests.ts';
 import { envoyBin } from '../env/paths.ts';
 import { sleep } from './conformance.ts';
 import { ensureNamespace } from './harness.ts';
+import { freePorts, waitUntil } from '../env/proc.ts';
 
 const root = join(import.meta.dirname, '../..');
 const GW = '/apis/operator.kgw.dev/v1alpha1/knativegateways/edge';
@@ -35,28 +35,9 @@ let webhookPort: number;
 const envoys: ChildProcess[] = [];
 const log = newLogger('e2e-k8s');
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '0.0.0.0', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function until<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(200);
-  }
-  throw new Error(`${what}: not reached in ${ms} ms (${String(last)})`);
-}
+/** Polls `check` every 200 ms for at most `ms` (waitUntil, test/env/proc.ts). */
+const until = <T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> =>
+  waitUntil(what, check, { timeoutMs: ms, intervalMs: 200 });
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kgw-k8s-'));
@@ -70,9 +51,7 @@ beforeAll(async () => {
     metadata: { name: 'default' },
   });
   network = await LocalNetwork.create();
-  xdsPort = await freePort();
-  metricsPort = await freePort();
-  webhookPort = await freePort();
+  [xdsPort, metricsPort, webhookPort] = (await freePorts(3)) as [number, number, number];
   // kgw's webhook configuration, as the release manifest creates it (labelled kgw's, no caBundle);
   // its rules match nothing here: the apiserver cannot reach a Service without kube-proxy, so the
   // test calls the server itself, as the apiserver would.
