@@ -83,3 +83,41 @@ export async function applyDefaultCertificate(
       : `default certificate: applying Certificate ${meta.namespace}/${meta.name} failed: ${err instanceof Error ? err.message : String(err)}`;
   }
 }
+
+/** How often an unchanged, successfully applied Certificate is applied again (drift). */
+export const DEFAULT_CERTIFICATE_RESYNC_MS = 300_000;
+/** How long a failed apply is reported as it is before it is tried again. */
+export const DEFAULT_CERTIFICATE_RETRY_MS = 10_000;
+
+/**
+ * Applies each gateway's default Certificate when it changed, after a failure once the retry
+ * delay has passed, and otherwise only every resync period: the gateway status is recomputed every
+ * few seconds, and that must not become a GET and a PATCH each time.
+ */
+export class DefaultCertificates {
+  private readonly rest: Pick<KubeRest, 'request'>;
+  private readonly now: () => number;
+  private readonly last = new Map<string, { want: string; at: number; problem: string | undefined }>();
+
+  constructor(rest: Pick<KubeRest, 'request'>, now: () => number = () => performance.now()) {
+    this.rest = rest;
+    this.now = now;
+  }
+
+  /** The problem to report for the gateway's default certificate, if any. */
+  async apply(gw: KnativeGateway): Promise<string | undefined> {
+    const name = gw.metadata.name;
+    const desired = desiredDefaultCertificate(gw);
+    if (!desired) {
+      this.last.delete(name);
+      return undefined;
+    }
+    const want = JSON.stringify(desired);
+    const prev = this.last.get(name);
+    const wait = prev?.problem === undefined ? DEFAULT_CERTIFICATE_RESYNC_MS : DEFAULT_CERTIFICATE_RETRY_MS;
+    if (prev && prev.want === want && this.now() - prev.at < wait) return prev.problem;
+    const problem = await applyDefaultCertificate(this.rest, gw);
+    this.last.set(name, { want, at: this.now(), problem });
+    return problem;
+  }
+}

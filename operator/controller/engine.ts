@@ -22,7 +22,7 @@ import { TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE, TYPE_SHORT, type TypeUrl } fro
 import type { AckEvent, ProxyInfo } from '../xds/types.ts';
 import { gatewayStatus, type FleetObservation } from './gateway-status.ts';
 import { KnativeConfigWriter, knativeOwner } from './knative-config.ts';
-import { applyDefaultCertificate } from './default-certificate.ts';
+import { DefaultCertificates } from './default-certificate.ts';
 import { canonicalJson, shortDigest } from './canonical.ts';
 import { NackGuard } from './nack-guard.ts';
 import { IncrementalGateway, snapshotOf } from './incremental.ts';
@@ -148,6 +148,7 @@ export class Engine {
   private gatewayQueued = false;
   private readonly gatewayTimer: NodeJS.Timeout;
   private readonly knative: KnativeConfigWriter;
+  private readonly defaultCertificates: DefaultCertificates;
   private leading: boolean;
   /** Work counters (for benchmarks and debugging): flushes, KIngresses translated, xDS pushes. */
   readonly counters = { flushes: 0, translated: 0, pushes: 0, flushMs: 0, pushMs: 0 };
@@ -162,6 +163,7 @@ export class Engine {
       onChange: () => this.reconcileGateways(),
       ...(o.now ? { now: o.now } : {}),
     });
+    this.defaultCertificates = new DefaultCertificates(o.rest);
     this.gatewayTimer = setInterval(() => this.reconcileGateways(), o.gatewayStatusIntervalMs ?? 2000);
     this.gatewayTimer.unref();
     const mk = <T extends KubeObject>(path: string) => new Reflector<T>(o.rest, { path, log: o.log });
@@ -821,7 +823,7 @@ export class Engine {
       const fleetProblems = config ? (this.o.runtime.problems?.(name) ?? []) : [];
       const tlsProblems: string[] = [];
       if (config?.defaultCertificate) {
-        const applied = await applyDefaultCertificate(this.o.rest, gw);
+        const applied = await this.defaultCertificates.apply(gw);
         if (applied) tlsProblems.push(applied);
         for (const [fleet, problems] of this.pipes.get(name)?.fleetProblems() ?? []) {
           for (const p of problems) tlsProblems.push(`${fleet}: ${p.message}`);
