@@ -24,6 +24,8 @@ import type { Logger } from '../log.ts';
 import type { KnativeObservation } from './gateway-status.ts';
 
 export const FIELD_MANAGER = 'kgw';
+/** How long a failed write is reported as it is before it is tried again (unless a ConfigMap changes). */
+export const FAILURE_RETRY_MS = 10_000;
 
 interface ConfigMapObject extends KubeObject {
   data?: Record<string, string>;
@@ -65,18 +67,28 @@ export interface KnativeConfigWriterOptions {
   /** Called when a watched ConfigMap changes (the caller reconciles again). */
   onChange(): void;
   now?: () => string;
+  /** Monotonic milliseconds for the retry delay (default performance.now). */
+  monotonic?: () => number;
 }
 
 export class KnativeConfigWriter {
   private readonly o: KnativeConfigWriterOptions;
   private readonly reflectors: Reflector<ConfigMapObject>[];
+  /**
+   * Gateway → its last failed write (reported as it is, without a request or a log line, until
+   * FAILURE_RETRY_MS have passed or a watched ConfigMap changes: the status pass runs every 2 s).
+   */
+  private readonly failures = new Map<string, { at: number; result: KnativeObservation }>();
   /** ConfigMap → the resourceVersion last corrected (a stale cache never counts twice). */
   private readonly handled = new Map<string, string>();
   /** Drift corrected so far, per gateway (count and the last one). */
   private readonly corrections = new Map<string, { count: number; last: DriftCorrection }>();
 
+  private readonly monotonic: () => number;
+
   constructor(o: KnativeConfigWriterOptions) {
     this.o = o;
+    this.monotonic = o.monotonic ?? (() => performance.now());
     this.reflectors = [CONFIG_NETWORK, CONFIG_DOMAIN].map(
       (name) =>
         new Reflector<ConfigMapObject>(o.rest, {
@@ -85,7 +97,11 @@ export class KnativeConfigWriter {
           log: o.log,
         }),
     );
-    for (const r of this.reflectors) r.onEvent(() => o.onChange());
+    for (const r of this.reflectors)
+      r.onEvent(() => {
+        this.failures.clear(); // a ConfigMap appeared or changed: try again at once
+        o.onChange();
+      });
   }
 
   async start(): Promise<void> {
@@ -132,6 +148,8 @@ export class KnativeConfigWriter {
     const wanted = [desiredConfigNetwork(gw), desiredConfigDomain(gw)].filter(
       (x): x is KnativeConfigMap => x !== undefined,
     );
+    const failed = this.failures.get(name);
+    if (failed && this.monotonic() - failed.at < FAILURE_RETRY_MS) return failed.result;
     for (const want of wanted) {
       try {
         await this.write(name, want);
@@ -140,13 +158,22 @@ export class KnativeConfigWriter {
         const message = notFound
           ? `namespace ${want.namespace} not found: is Knative Serving installed? (spec.knative.namespace)`
           : `writing ${want.namespace}/${want.name}: ${err instanceof Error ? err.message : String(err)}`;
-        this.o.log.warn(
-          { gateway: name, namespace: want.namespace, name: want.name, err: String(err) },
+        const result: KnativeObservation = {
+          status: 'False',
+          reason: notFound ? 'NamespaceNotFound' : 'WriteFailed',
           message,
-        );
-        return { status: 'False', reason: notFound ? 'NamespaceNotFound' : 'WriteFailed', message };
+        };
+        if (failed?.result.message !== message) {
+          this.o.log.warn(
+            { gateway: name, namespace: want.namespace, name: want.name, err: String(err) },
+            message,
+          );
+        }
+        this.failures.set(name, { at: this.monotonic(), result });
+        return result;
       }
     }
+    this.failures.delete(name);
     const names = wanted.map((w) => `${w.namespace}/${w.name}`).join(' and ');
     const c = this.corrections.get(name);
     return {
