@@ -229,7 +229,11 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     xds.onNack((e) => m.nack(e.fleet));
     metrics = await startMetricsServer(o.metricsPort, m.registry);
   }
-  // Admission webhooks: every replica serves them (not only the leader).
+  let ready = false;
+  const health = o.healthPort !== undefined ? await startHealth(o.healthPort, () => ready) : undefined;
+  await engine.start();
+  // Admission webhooks: every replica serves them (not only the leader). Their lookups read the
+  // engine's KIngress and KnativeGateway caches, synced by now.
   let webhook: { close(): Promise<void> } | undefined;
   let webhookLookups: LiveLookups | undefined;
   let webhookCerts: { stop(): Promise<void> } | undefined;
@@ -253,6 +257,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     webhookLookups = liveLookups({
       rest,
       log: wlog,
+      shared: { ingresses: engine.ingresses, gateways: engine.gateways },
       // The policy part only: a claim of another namespace is reported by the validator itself.
       domainPolicy: (domain, ns, annotations) => {
         const v = claims.decide(domain, ns, annotations);
@@ -265,9 +270,6 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     await webhookLookups.start();
     webhook = await startWebhookServer({ port: o.webhook.port, certDir, lookups: webhookLookups, log: wlog });
   }
-  let ready = false;
-  const health = o.healthPort !== undefined ? await startHealth(o.healthPort, () => ready) : undefined;
-  await engine.start();
   ready = true;
   if (o.leaderElection) {
     const le = o.leaderElection;
@@ -334,7 +336,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   };
 }
 
-/** /healthz: the process serves; /readyz: caches synced (the engine started). */
+/** /healthz: the process serves; /readyz: caches synced (the engine started) and webhooks serving. */
 function startHealth(port: number, ready: () => boolean): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const ok = req.url === '/healthz' || (req.url === '/readyz' && ready());

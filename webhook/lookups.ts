@@ -20,7 +20,7 @@ import {
   KINGRESS_VERSION,
   type KIngress,
 } from '../operator/api/kingress.ts';
-import { Reflector, type KubeObject } from '../operator/kube/reflector.ts';
+import { Reflector, type KubeObject, type ReflectorEvent } from '../operator/kube/reflector.ts';
 import { ApiError, type KubeRest } from '../operator/kube/rest.ts';
 import type { Logger } from '../operator/log.ts';
 
@@ -112,9 +112,21 @@ export const CLUSTER_DOMAIN_CLAIMS_PATH =
   '/apis/networking.internal.knative.dev/v1alpha1/clusterdomainclaims';
 export const CLUSTER_ISSUERS_PATH = '/apis/cert-manager.io/v1/clusterissuers';
 
+/** The part of a Reflector the lookups read (the operator's engine shares its own). */
+export interface SharedCache {
+  readonly store: ReadonlyMap<string, KubeObject>;
+  onEvent(h: (e: ReflectorEvent<KubeObject>) => void): void;
+  readonly synced: Promise<void>;
+}
+
 export interface LiveLookupsOptions {
   rest: KubeRest;
   log: Logger;
+  /**
+   * Caches someone else keeps (started and stopped by them): the operator passes its engine's
+   * KIngress and KnativeGateway reflectors so they are not listed and watched twice.
+   */
+  shared?: { ingresses?: SharedCache; gateways?: SharedCache };
   domainPolicy?: DomainPolicy;
   /** Bound for start() waiting on the required caches (default 60 s). */
   syncTimeoutMs?: number;
@@ -136,10 +148,14 @@ type Obj = KubeObject & Record<string, unknown>;
 /** Lookups backed by reflectors. KIngresses are indexed by `<class>\n<host>` for kingressesByHost. */
 export function liveLookups(o: LiveLookupsOptions): LiveLookups {
   const mk = (path: string) => new Reflector<Obj>(o.rest, { path, log: o.log });
-  const ingresses = mk(KINGRESSES_PATH);
-  const gateways = mk(GATEWAYS_PATH);
+  const ingresses: SharedCache = o.shared?.ingresses ?? mk(KINGRESSES_PATH);
+  const gateways: SharedCache = o.shared?.gateways ?? mk(GATEWAYS_PATH);
   const claims = mk(CLUSTER_DOMAIN_CLAIMS_PATH);
   const issuers = mk(CLUSTER_ISSUERS_PATH);
+  /** The reflectors these lookups start and stop (not the shared ones). */
+  const owned = [ingresses, gateways, claims, issuers].filter(
+    (r): r is Reflector<Obj> => r instanceof Reflector,
+  );
   let claimsSynced = false;
   let issuersSynced = false;
   void claims.synced.then(() => (claimsSynced = true));
@@ -159,15 +175,20 @@ export function liveLookups(o: LiveLookupsOptions): LiveLookups {
       if (set?.size === 0) byHost.delete(ik);
     }
   };
-  ingresses.onEvent((e) => {
-    const obj = e.obj as unknown as KIngress;
-    if (e.type === 'delete') return unindex(obj);
-    if (e.old) unindex(e.old as unknown as KIngress);
+  const index = (obj: KIngress) => {
     for (const ik of indexKeys(obj)) {
       let set = byHost.get(ik);
       if (!set) byHost.set(ik, (set = new Set()));
       set.add(keyOf(obj));
     }
+  };
+  // A shared cache may already hold objects: index them, then follow its events.
+  for (const obj of ingresses.store.values()) index(obj as unknown as KIngress);
+  ingresses.onEvent((e) => {
+    const obj = e.obj as unknown as KIngress;
+    if (e.type === 'delete') return unindex(obj);
+    if (e.old) unindex(e.old as unknown as KIngress);
+    index(obj);
   });
 
   const out: LiveLookups = {
@@ -180,7 +201,7 @@ export function liveLookups(o: LiveLookupsOptions): LiveLookups {
     clusterIssuer: (name) =>
       issuersSynced ? (issuers.store.has(`/${name}`) ? 'found' : 'missing') : 'unavailable',
     async start() {
-      for (const r of [ingresses, gateways, claims, issuers]) r.start();
+      for (const r of owned) r.start();
       const timeoutMs = o.syncTimeoutMs ?? 60_000;
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
@@ -204,7 +225,7 @@ export function liveLookups(o: LiveLookupsOptions): LiveLookups {
       }
     },
     async stop() {
-      await Promise.all([ingresses, gateways, claims, issuers].map((r) => r.stop()));
+      await Promise.all(owned.map((r) => r.stop()));
     },
     available: () => ({ clusterDomainClaims: claimsSynced, clusterIssuers: issuersSynced }),
   };
