@@ -12,7 +12,7 @@ import {
   WEBHOOK_SERVICE_NAME,
 } from '../operator/gen/operator-install.ts';
 import { WEBHOOK_CONFIGURATION_NAME } from '../operator/gen/webhooks.ts';
-import { ApiError, type KubeRest } from '../operator/kube/rest.ts';
+import { ApiError, getIfExists, type KubeRest } from '../operator/kube/rest.ts';
 import { Reflector, type KubeObject } from '../operator/kube/reflector.ts';
 import type { Logger } from '../operator/log.ts';
 import { writeCredentialDir } from '../operator/pki/xds-tls.ts';
@@ -71,12 +71,7 @@ export async function startCertManagerWebhookCerts(
   const log = o.log;
   const cert = webhookCertificate(o.issuer, ns, o.serviceName ?? WEBHOOK_SERVICE_NAME);
   const certPath = `/apis/cert-manager.io/v1/namespaces/${ns}/certificates/${WEBHOOK_CERTIFICATE}`;
-  const existing = await o.rest
-    .request<{ metadata?: { labels?: Record<string, string> } }>('GET', certPath)
-    .catch((err: unknown) => {
-      if (err instanceof ApiError && err.status === 404) return undefined;
-      throw err;
-    });
+  const existing = await getIfExists<{ metadata?: { labels?: Record<string, string> } }>(o.rest, certPath);
   if (existing && existing.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY_KGW) {
     log.warn(
       { namespace: ns, name: WEBHOOK_CERTIFICATE },

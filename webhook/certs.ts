@@ -25,7 +25,7 @@ import {
   WEBHOOK_SERVICE_NAME,
 } from '../operator/gen/operator-install.ts';
 import { WEBHOOK_CONFIGURATION_NAME } from '../operator/gen/webhooks.ts';
-import { ApiError, type KubeRest } from '../operator/kube/rest.ts';
+import { ApiError, getIfExists, type KubeRest } from '../operator/kube/rest.ts';
 import type { Logger } from '../operator/log.ts';
 import {
   createCa,
@@ -152,12 +152,7 @@ export async function startWebhookCerts(o: WebhookCertsOptions): Promise<Webhook
   /** The material to serve: from the Secret, creating or renewing it when it is kgw's. */
   const secretMaterial = async (): Promise<{ cert: string; key: string; ca: string | undefined }> => {
     for (let attempt = 0; attempt < 5; attempt++) {
-      let existing: SecretObject | undefined;
-      try {
-        existing = await o.rest.request<SecretObject>('GET', secretPath);
-      } catch (err) {
-        if (!(err instanceof ApiError && err.status === 404)) throw err;
-      }
+      const existing = await getIfExists<SecretObject>(o.rest, secretPath);
       if (existing === undefined) {
         const ca = await newCa();
         const leaf = await issue(ca);

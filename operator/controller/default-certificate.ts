@@ -11,7 +11,7 @@ import {
   type KnativeGateway,
 } from '../api/knativegateway.ts';
 import { gatewayOwnerReference } from '../fleets/kubernetes-objects.ts';
-import { ApiError, type KubeRest } from '../kube/rest.ts';
+import { ApiError, getIfExists, type KubeRest } from '../kube/rest.ts';
 
 export const CERT_MANAGER_CERTIFICATES = '/apis/cert-manager.io/v1';
 
@@ -62,12 +62,7 @@ export async function applyDefaultCertificate(
   const meta = want.metadata as { name: string; namespace: string };
   const path = `${CERT_MANAGER_CERTIFICATES}/namespaces/${meta.namespace}/certificates/${meta.name}`;
   try {
-    const cur = await rest
-      .request<{ metadata?: { labels?: Record<string, string> } }>('GET', path)
-      .catch((err: unknown) => {
-        if (err instanceof ApiError && err.status === 404) return undefined;
-        throw err;
-      });
+    const cur = await getIfExists<{ metadata?: { labels?: Record<string, string> } }>(rest, path);
     if (cur && cur.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY_KGW) {
       return `default certificate: Certificate ${meta.namespace}/${meta.name} exists and is not kgw's; left untouched`;
     }

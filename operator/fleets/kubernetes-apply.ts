@@ -15,7 +15,7 @@
 //   `kgw-replicas-handover`), then applies without it; the HPA takes it from there. A new
 //   autoscaled Deployment is likewise set to minReplicas by that manager right after creation.
 // One object's failure does not stop the others; every problem is returned.
-import { ApiError } from '../kube/rest.ts';
+import { ApiError, getIfExists } from '../kube/rest.ts';
 import {
   LABEL_FLEET,
   LABEL_GATEWAY,
@@ -177,15 +177,6 @@ function kgwAppliesReplicas(existing: StoredObject, fieldManager: string): boole
   });
 }
 
-async function getOrUndefined(client: KubeClient, path: string): Promise<StoredObject | undefined> {
-  try {
-    return await client.request<StoredObject>('GET', path);
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 404) return undefined;
-    throw err;
-  }
-}
-
 function applyQuery(fieldManager: string, force: boolean): Record<string, string | boolean> {
   return { fieldManager, force };
 }
@@ -236,7 +227,7 @@ export async function applyGatewayFleets(
     for (const o of objects) {
       const ref = refOf(o);
       try {
-        existing.set(o, await getOrUndefined(client, objectPath(ref)));
+        existing.set(o, await getIfExists<StoredObject>(client, objectPath(ref)));
       } catch (err) {
         readable = false;
         result.problems.push({ ref, fleet: fo.fleet, reason: 'ApplyFailed', message: errorMessage(err) });

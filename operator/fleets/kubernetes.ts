@@ -45,7 +45,7 @@ import {
   type XdsEndpoint,
 } from './kubernetes-objects.ts';
 import type { FleetDef, FleetRuntime, Replica } from './runtime.ts';
-import { ApiError } from '../kube/rest.ts';
+import { getIfExists } from '../kube/rest.ts';
 import type { XdsTls } from '../pki/xds-tls.ts';
 import { DEFAULT_NAMESPACE, fleetLabels } from '../api/knativegateway.ts';
 import { fleetXdsClientSecretName, gatewayOwnerReference } from './kubernetes-objects.ts';
@@ -384,12 +384,7 @@ export class KubernetesFleetRuntime implements FleetRuntime {
       }
       const path = `/api/v1/namespaces/${meta.namespace}/secrets/${meta.name}`;
       try {
-        const cur = await this.rest
-          .request<{ metadata?: { labels?: Record<string, string> } }>('GET', path)
-          .catch((err: unknown) => {
-            if (err instanceof ApiError && err.status === 404) return undefined;
-            throw err;
-          });
+        const cur = await getIfExists<{ metadata?: { labels?: Record<string, string> } }>(this.rest, path);
         if (cur && cur.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY_KGW) {
           problems.push(
             `Secret ${meta.namespace}/${meta.name} already exists and is not kgw's; kgw leaves it untouched ` +

@@ -3,7 +3,7 @@
 // Objects are labelled managed-by kgw; an existing object without that label is never changed.
 import { fleetLabels, LABEL_MANAGED_BY, MANAGED_BY_KGW } from '../api/knativegateway.ts';
 import type { Logger } from '../log.ts';
-import { ApiError, type KubeRest } from '../kube/rest.ts';
+import { ApiError, getIfExists, type KubeRest } from '../kube/rest.ts';
 import type { FleetDef, Replica } from './runtime.ts';
 
 export class NotOwnedError extends Error {}
@@ -12,17 +12,8 @@ function labels(def: FleetDef): Record<string, string> {
   return fleetLabels(def.gateway, def.name);
 }
 
-async function getOrUndefined<T>(rest: KubeRest, path: string): Promise<T | undefined> {
-  try {
-    return await rest.get<T>(path);
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 404) return undefined;
-    throw e;
-  }
-}
-
 async function apply(rest: KubeRest, path: string, obj: Record<string, unknown>): Promise<void> {
-  const existing = await getOrUndefined<{ metadata: { labels?: Record<string, string> } }>(rest, path);
+  const existing = await getIfExists<{ metadata: { labels?: Record<string, string> } }>(rest, path);
   if (existing && existing.metadata.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY_KGW) {
     throw new NotOwnedError(`${path} exists and is not managed by kgw; refusing to change it`);
   }
@@ -33,7 +24,7 @@ async function apply(rest: KubeRest, path: string, obj: Record<string, unknown>)
 }
 
 export async function ensureNamespace(rest: KubeRest, name: string): Promise<void> {
-  if (await getOrUndefined(rest, `/api/v1/namespaces/${name}`)) return;
+  if (await getIfExists(rest, `/api/v1/namespaces/${name}`)) return;
   try {
     await rest.request('POST', '/api/v1/namespaces', {
       apiVersion: 'v1',

@@ -18,6 +18,19 @@ export class ApiError extends Error {
   }
 }
 
+/** GET `path`; undefined when the object does not exist (404), any other error thrown. */
+export async function getIfExists<T>(
+  client: { request<R>(method: string, path: string): Promise<R> },
+  path: string,
+): Promise<T | undefined> {
+  try {
+    return await client.request<T>('GET', path);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return undefined;
+    throw err;
+  }
+}
+
 export interface WatchEvent<T = unknown> {
   type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
   object: T;

@@ -4,7 +4,7 @@
 // winner's. A Secret of that name kgw did not create is used as it is when it holds a valid CA
 // (an admin bringing their own) and is never overwritten; an invalid one is an error naming it.
 import { LABEL_MANAGED_BY, MANAGED_BY_KGW } from '../api/knativegateway.ts';
-import { ApiError, type KubeRest } from '../kube/rest.ts';
+import { ApiError, getIfExists, type KubeRest } from '../kube/rest.ts';
 import type { Logger } from '../log.ts';
 import { createCa, type CertificateAuthority } from './ca.ts';
 import { fromSecretData, toSecretData } from './xds-tls.ts';
@@ -33,12 +33,7 @@ export async function loadOrCreateXdsCa(o: XdsCaSecretOptions): Promise<Certific
   const path = `/api/v1/namespaces/${o.namespace}/secrets/${o.name}`;
   const ref = `Secret ${o.namespace}/${o.name}`;
   for (let attempt = 0; attempt < 3; attempt++) {
-    let existing: SecretObject | undefined;
-    try {
-      existing = await o.rest.request<SecretObject>('GET', path);
-    } catch (err) {
-      if (!(err instanceof ApiError && err.status === 404)) throw err;
-    }
+    const existing = await getIfExists<SecretObject>(o.rest, path);
     if (existing) {
       try {
         const ca = fromSecretData(decode(existing.data));
