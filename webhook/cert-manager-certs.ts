@@ -5,6 +5,7 @@
 // the issued Secret (`kgw-webhook-tls`) into the serving-certificate directory whenever it changes,
 // which the webhook server picks up without a restart (no Secret volume, so no kubelet delay).
 // Objects without kgw's label are never changed.
+import { decodeSecretData } from '../operator/api/core.ts';
 import { LABEL_MANAGED_BY, MANAGED_BY_KGW } from '../operator/api/knativegateway.ts';
 import {
   OPERATOR_NAMESPACE,
@@ -119,9 +120,8 @@ export async function startCertManagerWebhookCerts(
   let chain: Promise<void> = Promise.resolve();
   secrets.onEvent((e) => {
     if (e.type === 'delete') return;
-    const d = e.obj.data ?? {};
-    const dec = (k: string) => (d[k] ? Buffer.from(d[k], 'base64').toString('utf8') : '');
-    const material = { cert: dec('tls.crt'), key: dec('tls.key'), ca: dec('ca.crt') };
+    const d = decodeSecretData(e.obj.data);
+    const material = { cert: d['tls.crt'] ?? '', key: d['tls.key'] ?? '', ca: d['ca.crt'] ?? '' };
     if (!material.cert || !material.key || `${material.cert}${material.key}${material.ca}` === written)
       return;
     written = `${material.cert}${material.key}${material.ca}`;

@@ -16,6 +16,7 @@
 //     kept in the bundle until it expires, so the apiserver trusts both while replicas catch up.
 // `certSource: 'mounted'` (OLM, or cert-manager's Certificate mounted at the cert dir with the
 // cainjector filling caBundle) does none of this: someone else owns the files and the caBundle.
+import { decodeSecretData, encodeSecretData } from '../operator/api/core.ts';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { LABEL_MANAGED_BY, MANAGED_BY_KGW } from '../operator/api/knativegateway.ts';
 import {
@@ -94,18 +95,9 @@ interface Material {
 
 const KEYS = { cert: 'tls.crt', key: 'tls.key', ca: 'ca.crt', caKey: 'ca.key' } as const;
 
-function decode(data: Record<string, string> | undefined): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
-  );
-}
-
 function encode(m: Material): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(KEYS).map(([field, key]) => [
-      key,
-      Buffer.from(m[field as keyof Material]).toString('base64'),
-    ]),
+  return encodeSecretData(
+    Object.fromEntries(Object.entries(KEYS).map(([field, key]) => [key, m[field as keyof Material]])),
   );
 }
 
@@ -172,7 +164,7 @@ export async function startWebhookCerts(o: WebhookCertsOptions): Promise<Webhook
           throw err;
         }
       }
-      const d = decode(existing.data);
+      const d = decodeSecretData(existing.data);
       const ours = existing.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY_KGW;
       if (!ours) {
         if (usablePair(d[KEYS.cert], d[KEYS.key])) {

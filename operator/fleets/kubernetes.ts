@@ -17,6 +17,7 @@
 //   ready when its Ready condition is True (the readiness probe passes only once Envoy received its
 //   configuration, see kubernetes-objects.ts), it has an IP and is not being deleted.
 // - Publishing is Kubernetes' job here: the rendered Service has a selector.
+import { encodeSecretData } from '../api/core.ts';
 import { createHash } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
@@ -348,7 +349,6 @@ export class KubernetesFleetRuntime implements FleetRuntime {
     const out: Record<string, unknown>[] = [];
     for (const fo of rendered) {
       const c = await tls.material.client(fleetXdsCluster(gw.metadata.name, fo.fleet));
-      const b64 = (v: string) => Buffer.from(v).toString('base64');
       out.push({
         apiVersion: 'v1',
         kind: 'Secret',
@@ -359,11 +359,11 @@ export class KubernetesFleetRuntime implements FleetRuntime {
           labels: fleetLabels(gw.metadata.name, fo.fleet),
           ownerReferences: [gatewayOwnerReference(gw)],
         },
-        data: {
-          'tls.crt': b64(c.certPem),
-          'tls.key': b64(c.keyPem),
-          'ca.crt': b64(tls.material.trustBundle()),
-        },
+        data: encodeSecretData({
+          'tls.crt': c.certPem,
+          'tls.key': c.keyPem,
+          'ca.crt': tls.material.trustBundle(),
+        }),
       });
     }
     return out;

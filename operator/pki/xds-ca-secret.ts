@@ -4,6 +4,7 @@
 // winner's. A Secret of that name kgw did not create is used as it is when it holds a valid CA
 // (an admin bringing their own) and is never overwritten; an invalid one is an error naming it.
 import { LABEL_MANAGED_BY, MANAGED_BY_KGW } from '../api/knativegateway.ts';
+import { decodeSecretData, encodeSecretData } from '../api/core.ts';
 import { ApiError, getIfExists, type KubeRest } from '../kube/rest.ts';
 import type { Logger } from '../log.ts';
 import { createCa, type CertificateAuthority } from './ca.ts';
@@ -12,12 +13,6 @@ import { fromSecretData, toSecretData } from './xds-tls.ts';
 interface SecretObject {
   metadata?: { labels?: Record<string, string> };
   data?: Record<string, string>;
-}
-
-function decode(data: Record<string, string> | undefined): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
-  );
 }
 
 export interface XdsCaSecretOptions {
@@ -36,7 +31,7 @@ export async function loadOrCreateXdsCa(o: XdsCaSecretOptions): Promise<Certific
     const existing = await getIfExists<SecretObject>(o.rest, path);
     if (existing) {
       try {
-        const ca = fromSecretData(decode(existing.data));
+        const ca = fromSecretData(decodeSecretData(existing.data));
         const ours = existing.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY_KGW;
         o.log.info({ namespace: o.namespace, name: o.name, managedByKgw: ours }, 'xDS CA loaded');
         return ca;
@@ -48,9 +43,7 @@ export async function loadOrCreateXdsCa(o: XdsCaSecretOptions): Promise<Certific
       }
     }
     const ca = await createCa({ commonName: 'kgw xDS CA', validityDays: o.validityDays ?? 365 });
-    const data = Object.fromEntries(
-      Object.entries(toSecretData(ca)).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
-    );
+    const data = encodeSecretData(toSecretData(ca));
     try {
       await o.rest.request('POST', `/api/v1/namespaces/${o.namespace}/secrets`, {
         apiVersion: 'v1',
