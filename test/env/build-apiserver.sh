@@ -18,6 +18,8 @@ out="$cache/kube-apiserver-$version"
 bin="$out/kube-apiserver"
 
 log() { printf '[build-apiserver] %s\n' "$*" >&2; }
+# shellcheck source=go-build.sh
+. "$here/go-build.sh"
 
 if [ -x "$bin" ]; then
   log "cached: $bin"
@@ -63,25 +65,7 @@ GOFLAGS=-mod=mod go mod tidy 2>&1 | sed 's/^/  /' >&2 || true
 GOFLAGS=-mod=mod go get "k8s.io/kubernetes/cmd/kube-apiserver@$version" 2>&1 | sed 's/^/  /' >&2
 
 log "step 4/4: compiling kube-apiserver (several minutes on 2 cores; package count shown)"
-# `go build -v` prints one import path per compiled package: a line without spaces. Everything
-# else (`# pkg` headers, `file.go:12:3: message` diagnostics, `go: ...` errors) is a real
-# diagnostic and is shown as is.
-n=0
-set +e
-GOFLAGS=-mod=mod CGO_ENABLED=0 go build -v -trimpath -ldflags='-s -w' -o "$bin.tmp" k8s.io/kubernetes/cmd/kube-apiserver 2>&1 |
-  while IFS= read -r line; do
-    case "$line" in
-      '' ) ;;
-      *' '* | '#'* | *.go:[0-9]*) printf '  %s\n' "$line" >&2 ;;
-      *)
-        n=$((n + 1))
-        if [ $((n % 100)) -eq 0 ]; then log "  compiled $n packages…"; fi
-        ;;
-    esac
-  done
-status=${PIPESTATUS[0]}
-set -e
-[ "$status" -eq 0 ] && [ -x "$bin.tmp" ] || { rm -f "$bin.tmp"; log "build failed (go build exit $status)"; exit 1; }
+go_build "$bin.tmp" k8s.io/kubernetes/cmd/kube-apiserver
 mv "$bin.tmp" "$bin"
 log "built $bin ($(du -h "$bin" | cut -f1))"
 echo "$bin"

