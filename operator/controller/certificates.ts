@@ -9,6 +9,7 @@
 // The translation (`certManagerCertificate`) and the status mapping (`kcertStatus`,
 // `http01Challenges`) are pure; `CertificateController` watches and writes. Only the leader
 // writes (both cert-manager Certificates and KCertificate status), and only what differs.
+import type { ObjectMeta } from '../api/kingress.ts';
 import { withGatewayDefaults, KGW_CERTIFICATE_CLASS, type KnativeGateway } from '../api/knativegateway.ts';
 import { ApiError, type KubeRest } from '../kube/rest.ts';
 import { Reflector, objectKey, type KubeObject } from '../kube/reflector.ts';
@@ -44,18 +45,8 @@ export interface OwnerReference {
   blockOwnerDeletion?: boolean;
 }
 
-export interface Meta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  generation?: number;
-  resourceVersion?: string;
-  creationTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: OwnerReference[];
-  [k: string]: unknown;
-}
+/** Object metadata with the owner references kgw sets and reads. */
+export type Meta = ObjectMeta & { ownerReferences?: OwnerReference[]; [k: string]: unknown };
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 

@@ -40,6 +40,7 @@
 // RBAC: coordination.k8s.io leases — get, create, update — in the Lease's namespace.
 import type { Logger } from '../log.ts';
 import { ApiError, type KubeRest } from './rest.ts';
+import { abortableSleep } from './reflector.ts';
 
 /** The part of KubeRest the elector uses (a KubeRest satisfies it; tests pass scripted fakes). */
 export type LeaseRest = Pick<KubeRest, 'request'>;
@@ -279,7 +280,7 @@ export class LeaderElector {
         delay = this.jitteredRetry();
       }
       if (stop.aborted) break;
-      await sleep(Math.max(MIN_SLEEP_MS, delay), stop);
+      await abortableSleep(Math.max(MIN_SLEEP_MS, delay), stop);
     }
   }
 
@@ -484,19 +485,4 @@ export class LeaderElector {
       }
     }
   }
-}
-
-/** Resolves after `ms` or at once when `signal` aborts; the timer never keeps the process alive. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    t.unref();
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

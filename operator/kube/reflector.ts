@@ -222,7 +222,10 @@ export class Reflector<T extends KubeObject> {
   }
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts; leaves no listener on the signal behind. */
+/**
+ * Resolves after `ms`, or at once when `signal` aborts; leaves no listener on the signal behind,
+ * and the timer never keeps the process alive.
+ */
 export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
@@ -232,6 +235,7 @@ export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
       resolve();
     };
     const t = setTimeout(done, ms);
+    t.unref();
     signal.addEventListener('abort', done, { once: true });
   });
 }
