@@ -154,16 +154,35 @@ interface StatusClient {
 
 interface CertificateWithStatus {
   metadata: { generation?: number };
-  status?: { conditions?: { type: string }[] };
+  status?: { revision?: number; conditions?: { type: string; status?: string }[] };
+}
+
+/** Issued, Ready and not issuing: a renewal requested now cannot be folded into the last one. */
+function atRest(c: CertificateWithStatus): boolean {
+  const conds = c.status?.conditions ?? [];
+  return (
+    (c.status?.revision ?? 0) >= 1 &&
+    conds.some((x) => x.type === 'Ready' && x.status === 'True') &&
+    !conds.some((x) => x.type === 'Issuing' && x.status === 'True')
+  );
 }
 
 /**
  * Triggers re-issuance of a cert-manager Certificate the way `cmctl renew` does: condition
- * Issuing=True (ManuallyTriggered) on its status. cert-manager writes the same status, so a
- * conflict (409) re-reads and tries again (at most 10 times).
+ * Issuing=True (ManuallyTriggered) on its status. It first waits (at most 60 s) until the
+ * Certificate is at rest: Ready, `status.revision` set and no Issuing condition. cert-manager
+ * writes the Secret before it records the revision, so an Issuing condition set in between is
+ * taken as the issuance already done, and no new certificate comes. cert-manager writes the same
+ * status, so a conflict (409) re-reads and tries again (at most 10 times). Returns the revision
+ * the renewal starts from (the renewed certificate is revision + 1).
  */
-export async function renewCertificate(rest: StatusClient, namespace: string, name: string): Promise<void> {
+export async function renewCertificate(rest: StatusClient, namespace: string, name: string): Promise<number> {
   const path = `/apis/cert-manager.io/v1/namespaces/${namespace}/certificates/${name}`;
+  await waitUntil(
+    `Certificate ${namespace}/${name} issued and not issuing`,
+    async () => atRest(await rest.request<CertificateWithStatus>('GET', path)) || undefined,
+    { timeoutMs: 60_000, intervalMs: 100 },
+  );
   for (let attempt = 0; ; attempt++) {
     const cur = await rest.request<CertificateWithStatus>('GET', path);
     const conditions = [
@@ -179,7 +198,7 @@ export async function renewCertificate(rest: StatusClient, namespace: string, na
     ];
     try {
       await rest.request('PUT', `${path}/status`, { ...cur, status: { ...cur.status, conditions } });
-      return;
+      return cur.status?.revision ?? 0;
     } catch (err) {
       const conflict = (err as { status?: number }).status === 409;
       if (!conflict || attempt >= 9) throw err;
