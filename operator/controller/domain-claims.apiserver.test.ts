@@ -145,6 +145,7 @@ async function settle(c: DomainClaimController, what: string, check: () => boole
 
 describe('a leading controller', () => {
   let policy: DomainClaimPolicy = POLICY;
+  let gatewayPresent = true;
   let ctl: DomainClaimController;
 
   beforeAll(async () => {
@@ -156,7 +157,7 @@ describe('a leading controller', () => {
       spec: { namespace: 'a' },
     });
     ctl = controller(
-      () => [{ ...gateway, spec: { ...gateway.spec, domainClaims: policy } }],
+      () => (gatewayPresent ? [{ ...gateway, spec: { ...gateway.spec, domainClaims: policy } }] : []),
       () => true,
     );
     await ctl.synced;
@@ -257,6 +258,39 @@ describe('a leading controller', () => {
     await waitForCondition('b', 'app.a.example.com', 'DomainClaimPolicyDenied');
     expect(await getClaim('app.a.example.com')).toBeUndefined();
     await deleteDM('b', 'app.a.example.com');
+  });
+
+  test('when the gateway goes away its condition is removed from the mapping; Knative’s stay', async () => {
+    await createDM('b', 'gw.shared.example.com');
+    await waitForCondition('b', 'gw.shared.example.com', 'Allowed');
+    const knative = { type: 'Ready', status: 'True', reason: 'Ready', message: 'by knative' };
+    const dm = await getDM('b', 'gw.shared.example.com');
+    await rest.request(
+      'PATCH',
+      `${dmPath('b', 'gw.shared.example.com')}/status`,
+      { status: { conditions: [knative, ...(dm.status?.conditions ?? [])] } },
+      'application/merge-patch+json',
+    );
+    gatewayPresent = false;
+    ctl.kick();
+    try {
+      const conds = await waitUntil(
+        'b/gw.shared.example.com without kgw’s condition',
+        async () => {
+          const c = (await getDM('b', 'gw.shared.example.com')).status?.conditions ?? [];
+          return c.some((x) => x.type === CONDITION_TYPE) ? undefined : c;
+        },
+        WAIT,
+      );
+      expect(conds).toEqual([knative]);
+      // the claim kgw made stays while its mapping uses it
+      expect((await getClaim('gw.shared.example.com'))?.spec).toEqual({ namespace: 'b' });
+    } finally {
+      gatewayPresent = true;
+      ctl.kick();
+    }
+    await waitForCondition('b', 'gw.shared.example.com', 'Allowed');
+    await deleteDM('b', 'gw.shared.example.com');
   });
 
   test('with autoCreate off an allowed mapping gets its verdict but no claim', async () => {

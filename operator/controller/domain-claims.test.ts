@@ -8,6 +8,7 @@ import {
   REASON_POLICY,
   claimPlan,
   conditionsWith,
+  conditionsWithout,
   gatewayForMapping,
   mappingVerdict,
   type ClaimPlanInput,
@@ -242,6 +243,35 @@ test('which gateway: the ingress-class annotation, else the one configuring Knat
   // no gateway at all: nothing
   const none = claimPlan(input({ gateways: [], mappings: [dm('b', 'x.org')] }));
   expect(none.verdicts.size + none.create.length + none.delete.length).toBe(0);
+});
+
+test('kgw’s condition is withdrawn from mappings no gateway answers for any more, and only from those', () => {
+  const ours = { type: CONDITION_TYPE, status: 'True', reason: REASON_ALLOWED };
+  const knative = { type: 'Ready', status: 'True' };
+  const withCond = (m: DomainMapping, conditions = [knative, ours]): DomainMapping => ({
+    ...m,
+    status: { conditions },
+  });
+  const istio = { [INGRESS_CLASS_ANNOTATION]: 'istio.ingress.networking.knative.dev' };
+  const mappings = [
+    withCond(dm('a', 'app.shared.example.com')),
+    withCond(dm('b', 'moved.shared.example.com', undefined, istio)), // class changed away from kgw
+    withCond(dm('b', 'plain.shared.example.com', undefined, istio), [knative]), // never ours
+    withCond({ metadata: { ...dm('b', 'gone.shared.example.com').metadata, deletionTimestamp: 't' } }),
+  ];
+  const plan = claimPlan(input({ mappings }));
+  expect(plan.withdraw).toEqual(['b/moved.shared.example.com']);
+  expect(plan.verdicts.has('a/app.shared.example.com')).toBe(true);
+  // the gateway is deleted: every live mapping that carries the condition loses it
+  expect(claimPlan(input({ mappings, gateways: [] })).withdraw.sort()).toEqual([
+    'a/app.shared.example.com',
+    'b/moved.shared.example.com',
+  ]);
+  // a namespace not seen yet keeps its condition (its gateway still answers; labels pending)
+  expect(claimPlan(input({ mappings: [withCond(dm('new', 'n.shared.example.com'))] })).withdraw).toEqual([]);
+  expect(conditionsWithout([knative, ours])).toEqual([knative]);
+  expect(conditionsWithout([knative])).toBeUndefined();
+  expect(conditionsWithout(undefined)).toBeUndefined();
 });
 
 test('a namespace not seen yet gets no verdict and no claim (unless claimed by another)', () => {

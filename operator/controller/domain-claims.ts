@@ -20,8 +20,9 @@
 // (a 409 is re-read, never overwritten), deletes kgw's unused claims with uid/resourceVersion
 // preconditions, and writes the verdict on the DomainMapping's status as its own condition type
 // `DomainClaimPolicy` (the other condition types belong to Knative's reconciler and are kept as
-// they are; a write happens only when the condition changes). `decide` answers the admission
-// webhook from the same caches and rules.
+// they are; a write happens only when the condition changes). A mapping no gateway answers for
+// any more (gateway deleted, ingress class changed) gets kgw's condition removed. `decide` answers
+// the admission webhook from the same caches and rules.
 import { claimDecision } from '../api/knativegateway-claims.ts';
 import {
   LABEL_MANAGED_BY,
@@ -102,6 +103,11 @@ export interface ClaimPlan {
    * gateway, being deleted, or in a namespace not seen yet (labels unknown) have none.
    */
   verdicts: Map<string, Verdict>;
+  /**
+   * Live mappings that still carry kgw's condition although no gateway answers for them any more
+   * (the gateway was deleted, or the mapping's ingress class changed): the condition is removed.
+   */
+  withdraw: string[];
 }
 
 export function mappingKey(dm: { metadata: ObjectMeta }): string {
@@ -265,12 +271,18 @@ function groupByDomain(mappings: readonly DomainMapping[]): Map<string, DomainMa
 /** What to create, delete and report, from the current objects. Pure. */
 export function claimPlan(input: ClaimPlanInput): ClaimPlan {
   const ctx = context(input);
-  const plan: ClaimPlan = { create: [], delete: [], verdicts: new Map() };
+  const plan: ClaimPlan = { create: [], delete: [], verdicts: new Map(), withdraw: [] };
   const byDomain = groupByDomain(input.mappings);
   for (const domain of [...byDomain.keys()].sort(cmp)) {
-    const r = evaluateDomain(ctx, domain, byDomain.get(domain) ?? []);
+    const mappings = byDomain.get(domain) ?? [];
+    const r = evaluateDomain(ctx, domain, mappings);
     for (const [k, v] of r.verdicts) plan.verdicts.set(k, v);
     if (r.create) plan.create.push(r.create);
+    for (const dm of mappings) {
+      const ours = dm.status?.conditions?.some((c) => c.type === CONDITION_TYPE) ?? false;
+      if (ours && ctx.gateways.forAnnotations(dm.metadata.annotations) === undefined)
+        plan.withdraw.push(mappingKey(dm));
+    }
   }
   for (const c of [...input.claims].sort((a, b) => cmp(a.metadata.name, b.metadata.name))) {
     if (!isKgwClaim(c) || c.metadata.deletionTimestamp !== undefined) continue;
@@ -344,6 +356,16 @@ export function conditionsWith(
     lastTransitionTime: old && old.status === status && old.lastTransitionTime ? old.lastTransitionTime : now,
   };
   return old ? list.map((c) => (c.type === CONDITION_TYPE ? cond : c)) : [...list, cond];
+}
+
+/** The mapping's conditions without kgw's; undefined when it has none. */
+export function conditionsWithout(
+  current: readonly DomainMappingCondition[] | undefined,
+): DomainMappingCondition[] | undefined {
+  const list = current ?? [];
+  return list.some((c) => c.type === CONDITION_TYPE)
+    ? list.filter((c) => c.type !== CONDITION_TYPE)
+    : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -530,6 +552,10 @@ export class DomainClaimController {
       if (this.stopped || !this.o.leading()) break;
       ok = (await this.report(key, v)) && ok;
     }
+    for (const key of plan.withdraw) {
+      if (this.stopped || !this.o.leading()) break;
+      ok = (await this.report(key, undefined)) && ok;
+    }
     return ok;
   }
 
@@ -594,14 +620,18 @@ export class DomainClaimController {
     }
   }
 
-  private async report(key: string, v: Verdict): Promise<boolean> {
+  /** Writes verdict `v` as kgw's condition on the mapping, or removes that condition (undefined). */
+  private async report(key: string, v: Verdict | undefined): Promise<boolean> {
     const dm = this.mappings.store.get(key);
     if (!dm || dm.metadata.deletionTimestamp !== undefined) return true;
     const now = (this.o.now ?? (() => new Date().toISOString()))();
-    const conditions = conditionsWith(dm.status?.conditions, v, now);
+    const conditions =
+      v === undefined
+        ? conditionsWithout(dm.status?.conditions)
+        : conditionsWith(dm.status?.conditions, v, now);
     if (conditions === undefined) return true;
     const rv = dm.metadata.resourceVersion ?? '';
-    const sig = `${v.reason}\n${v.message}`;
+    const sig = v === undefined ? '' : `${v.reason}\n${v.message}`;
     const h = this.handled.get(key);
     if (h && h.rv === rv && h.sig === sig) return true; // written; the watch lags
     const namespace = dm.metadata.namespace ?? '';
@@ -617,8 +647,15 @@ export class DomainClaimController {
         'application/merge-patch+json',
       );
       this.handled.set(key, { rv, sig });
-      const log = v.allowed ? this.o.log.info.bind(this.o.log) : this.o.log.warn.bind(this.o.log);
-      log({ namespace, name, reason: v.reason, detail: v.message }, 'DomainMapping domain claim verdict');
+      if (v === undefined) {
+        this.o.log.info(
+          { namespace, name },
+          'DomainMapping no gateway answers for: domain claim condition removed',
+        );
+      } else {
+        const log = v.allowed ? this.o.log.info.bind(this.o.log) : this.o.log.warn.bind(this.o.log);
+        log({ namespace, name, reason: v.reason, detail: v.message }, 'DomainMapping domain claim verdict');
+      }
       return true;
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return true;
