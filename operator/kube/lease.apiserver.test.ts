@@ -3,16 +3,12 @@
 // on release, a renewing foreign holder that is never taken over, leaseTransitions, and step-down
 // when renewals hang. Durations are short (lease 3 s, renew deadline 2 s, retry 0.5 s) so the
 // runs stay quick; the bounds asserted are built from these durations.
-import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startControlPlane, type ControlPlane } from '../../test/env/control-plane.ts';
+import { runInFreshProcess } from '../../test/env/fresh-process.ts';
 import { newLogger } from '../log.ts';
 import { LeaderElector, microTime, type Lease, type LeaderElectorOptions, type LeaseRest } from './lease.ts';
 import { KubeRest, type Query } from './rest.ts';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const NS = 'kgw-system';
 const LEASE_S = 3;
 const RENEW_DEADLINE_S = 2;
@@ -324,17 +320,12 @@ describe('LeaderElector against a real kube-apiserver', () => {
 
   it('stop() leaves nothing that keeps the process alive', async () => {
     // a fresh process: a leader and a follower (with a poll in flight or pending), both stopped
-    const script = join(cp.dir, 'lease-stop-check.mjs');
-    const url = (p: string) => JSON.stringify(new URL(p, `file://${repoRoot}`).href);
-    writeFileSync(
-      script,
-      [
-        `import { KubeConfig } from ${url('node_modules/@kubernetes/client-node/dist/index.js')};`,
-        `import { KubeRest } from ${url('operator/kube/rest.ts')};`,
-        `import { LeaderElector } from ${url('operator/kube/lease.ts')};`,
-        `const kc = new KubeConfig(); kc.loadFromFile(${JSON.stringify(cp.kubeconfigPath)});`,
-        'const rest = new KubeRest(kc);',
-        'const log = { info() {}, warn() {}, error() {}, debug() {} };',
+    const result = await runInFreshProcess({
+      dir: cp.dir,
+      name: 'lease-stop-check',
+      kubeconfigPath: cp.kubeconfigPath,
+      imports: { LeaderElector: 'operator/kube/lease.ts' },
+      body: [
         `const opts = { rest, namespace: ${JSON.stringify(NS)}, name: 'stop-check', log };`,
         "const a = new LeaderElector({ ...opts, identity: 'a' });",
         "const b = new LeaderElector({ ...opts, identity: 'b' });",
@@ -345,26 +336,7 @@ describe('LeaderElector against a real kube-apiserver', () => {
         'await new Promise((r) => setTimeout(r, 300));',
         'await Promise.all([a.stop(), b.stop()]);',
         "process.stdout.write('stopped\\n');",
-      ].join('\n'),
-    );
-    const result = await new Promise<{
-      code: number | null;
-      signal: string | null;
-      stdout: string;
-      stderr: string;
-    }>((resolve) => {
-      const child = execFile(
-        process.execPath,
-        [script],
-        { timeout: 30_000, killSignal: 'SIGKILL', cwd: repoRoot },
-        (err, stdout, stderr) =>
-          resolve({
-            code: err ? ((err as { code?: number }).code ?? null) : 0,
-            signal: child.signalCode,
-            stdout,
-            stderr,
-          }),
-      );
+      ],
     });
     // killed by the 30 s bound (SIGKILL) ⇒ something kept the event loop alive after stop()
     expect(result).toMatchObject({ signal: null, code: 0, stdout: 'stopped\n' });

@@ -5,15 +5,14 @@
 // Secrets are served without the watch cache (--watch-cache-sizes=secrets#0), so a watch on them
 // reads etcd directly and a compacted etcd answers an old resourceVersion with 410 Expired;
 // ConfigMaps keep the watch cache, which is what sends bookmarks.
-import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { startControlPlane, type ControlPlane } from '../../test/env/control-plane.ts';
+import { runInFreshProcess } from '../../test/env/fresh-process.ts';
 import type { Logger } from '../log.ts';
 import {
   abortableSleep,
@@ -27,8 +26,6 @@ import { ApiError, KubeRest, type Query, type WatchEvent } from './rest.ts';
 interface ConfigMap extends KubeObject {
   data?: Record<string, string>;
 }
-
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 /** KubeRest that records list GETs and every watch request and event it passes on. */
 class SpyRest extends KubeRest {
@@ -502,17 +499,12 @@ describe('KubeRest and Reflector against a real kube-apiserver', () => {
   it('stop() ends the watch and leaves nothing that keeps the process alive', async () => {
     await namespace('stopping');
     // a fresh process that syncs, sees one watch event, stops, and must then exit by itself
-    const script = join(cp.dir, 'stop-check.mjs');
-    const url = (p: string) => JSON.stringify(new URL(p, `file://${repoRoot}`).href);
-    writeFileSync(
-      script,
-      [
-        `import { KubeConfig } from ${url('node_modules/@kubernetes/client-node/dist/index.js')};`,
-        `import { KubeRest } from ${url('operator/kube/rest.ts')};`,
-        `import { Reflector } from ${url('operator/kube/reflector.ts')};`,
-        `const kc = new KubeConfig(); kc.loadFromFile(${JSON.stringify(cp.kubeconfigPath)});`,
-        'const rest = new KubeRest(kc);',
-        'const log = { info() {}, warn() {}, error() {}, debug() {} };',
+    const result = await runInFreshProcess({
+      dir: cp.dir,
+      name: 'stop-check',
+      kubeconfigPath: cp.kubeconfigPath,
+      imports: { Reflector: 'operator/kube/reflector.ts' },
+      body: [
         "const r = new Reflector(rest, { path: '/api/v1/namespaces/stopping/configmaps', log });",
         'const seen = new Promise((resolve) => r.onEvent(resolve));',
         'r.start();',
@@ -521,26 +513,7 @@ describe('KubeRest and Reflector against a real kube-apiserver', () => {
         'await seen;',
         'await r.stop();',
         "process.stdout.write('stopped\\n');",
-      ].join('\n'),
-    );
-    const result = await new Promise<{
-      code: number | null;
-      signal: string | null;
-      stdout: string;
-      stderr: string;
-    }>((resolve) => {
-      const child = execFile(
-        process.execPath,
-        [script],
-        { timeout: 30_000, killSignal: 'SIGKILL', cwd: repoRoot },
-        (err, stdout, stderr) =>
-          resolve({
-            code: err ? ((err as { code?: number }).code ?? null) : 0,
-            signal: child.signalCode,
-            stdout,
-            stderr,
-          }),
-      );
+      ],
     });
     // killed by the 30 s bound (signal SIGKILL) ⇒ something kept the event loop alive after stop();
     // on a failure the whole result, stderr included, is printed
