@@ -26,6 +26,7 @@ import {
   WEBHOOK_SERVICE_NAME,
 } from '../operator/gen/operator-install.ts';
 import { WEBHOOK_CONFIGURATION_NAME } from '../operator/gen/webhooks.ts';
+import { createKgwSecret } from '../operator/kube/kgw-secret.ts';
 import { ApiError, getIfExists, type KubeRest } from '../operator/kube/rest.ts';
 import type { Logger } from '../operator/log.ts';
 import {
@@ -95,10 +96,8 @@ interface Material {
 
 const KEYS = { cert: 'tls.crt', key: 'tls.key', ca: 'ca.crt', caKey: 'ca.key' } as const;
 
-function encode(m: Material): Record<string, string> {
-  return encodeSecretData(
-    Object.fromEntries(Object.entries(KEYS).map(([field, key]) => [key, m[field as keyof Material]])),
-  );
+function secretValues(m: Material): Record<string, string> {
+  return Object.fromEntries(Object.entries(KEYS).map(([field, key]) => [key, m[field as keyof Material]]));
 }
 
 function usablePair(cert: string | undefined, key: string | undefined): boolean {
@@ -149,20 +148,9 @@ export async function startWebhookCerts(o: WebhookCertsOptions): Promise<Webhook
         const ca = await newCa();
         const leaf = await issue(ca);
         const m: Material = { cert: leaf.certPem, key: leaf.keyPem, ca: ca.certPem, caKey: ca.keyPem };
-        try {
-          await o.rest.request('POST', `/api/v1/namespaces/${namespace}/secrets`, {
-            apiVersion: 'v1',
-            kind: 'Secret',
-            type: 'Opaque',
-            metadata: { name: secretName, namespace, labels: { [LABEL_MANAGED_BY]: MANAGED_BY_KGW } },
-            data: encode(m),
-          });
-          log.info({ namespace, name: secretName }, 'webhook CA and serving certificate created');
-          return m;
-        } catch (err) {
-          if (err instanceof ApiError && err.status === 409) continue; // another replica won: read theirs
-          throw err;
-        }
+        if (!(await createKgwSecret(o.rest, namespace, secretName, secretValues(m)))) continue; // another replica won: read theirs
+        log.info({ namespace, name: secretName }, 'webhook CA and serving certificate created');
+        return m;
       }
       const d = decodeSecretData(existing.data);
       const ours = existing.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY_KGW;
@@ -186,7 +174,7 @@ export async function startWebhookCerts(o: WebhookCertsOptions): Promise<Webhook
           ...existing,
           apiVersion: 'v1',
           kind: 'Secret',
-          data: encode(updated),
+          data: encodeSecretData(secretValues(updated)),
         });
         log.info({ namespace, name: secretName }, 'webhook serving certificate renewed');
         return updated;

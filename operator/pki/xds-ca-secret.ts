@@ -4,8 +4,9 @@
 // winner's. A Secret of that name kgw did not create is used as it is when it holds a valid CA
 // (an admin bringing their own) and is never overwritten; an invalid one is an error naming it.
 import { LABEL_MANAGED_BY, MANAGED_BY_KGW } from '../api/knativegateway.ts';
-import { decodeSecretData, encodeSecretData } from '../api/core.ts';
-import { ApiError, getIfExists, type KubeRest } from '../kube/rest.ts';
+import { decodeSecretData } from '../api/core.ts';
+import { createKgwSecret } from '../kube/kgw-secret.ts';
+import { getIfExists, type KubeRest } from '../kube/rest.ts';
 import type { Logger } from '../log.ts';
 import { createCa, type CertificateAuthority } from './ca.ts';
 import { fromSecretData, toSecretData } from './xds-tls.ts';
@@ -43,21 +44,11 @@ export async function loadOrCreateXdsCa(o: XdsCaSecretOptions): Promise<Certific
       }
     }
     const ca = await createCa({ commonName: 'kgw xDS CA', validityDays: o.validityDays ?? 365 });
-    const data = encodeSecretData(toSecretData(ca));
-    try {
-      await o.rest.request('POST', `/api/v1/namespaces/${o.namespace}/secrets`, {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        type: 'Opaque',
-        metadata: { name: o.name, namespace: o.namespace, labels: { [LABEL_MANAGED_BY]: MANAGED_BY_KGW } },
-        data,
-      });
+    if (await createKgwSecret(o.rest, o.namespace, o.name, toSecretData(ca))) {
       o.log.info({ namespace: o.namespace, name: o.name }, 'xDS CA created');
       return ca;
-    } catch (err) {
-      if (!(err instanceof ApiError && err.status === 409)) throw err;
-      // another replica created it first: read theirs
     }
+    // another replica created it first: read theirs
   }
   throw new Error(`${ref}: could not create or read the xDS CA`);
 }
