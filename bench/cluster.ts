@@ -131,9 +131,19 @@ export function memory(): { rss: number; heap: number } {
 }
 
 /** RSS of another process, in MiB (Linux). */
-export function rssOf(pid: number): number {
+/** A `/proc/<pid>/status` field in kB, as MiB (NaN when missing). */
+function statusMib(pid: number, field: string): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8')
     .split('\n')
-    .find((l) => l.startsWith('VmRSS:'));
+    .find((l) => l.startsWith(`${field}:`));
   return Number(/(\d+)/.exec(line ?? '')?.[1] ?? NaN) / 1024;
+}
+
+export function rssOf(pid: number): number {
+  return statusMib(pid, 'VmRSS');
+}
+
+/** RSS split: anonymous memory (heaps, malloc) and file-backed pages (mostly the node binary). */
+export function rssParts(pid: number): string {
+  return `rss_anon_mib=${statusMib(pid, 'RssAnon').toFixed(0)} rss_file_mib=${statusMib(pid, 'RssFile').toFixed(0)}`;
 }

@@ -4,6 +4,11 @@
 // backend listens on the root side of the operator's network (198.18.N.1) so every KIngress is
 // probed and becomes Ready. The RSS is read once all are Ready and a few seconds have passed.
 //   node bench/rss.ts [N ...]      (default 1000 10000; each N adds to the previous)
+//   The operator runs as the image runs it (operator-install.ts OPERATOR_NODE_OPTIONS, jemalloc with
+//   OPERATOR_MALLOC_CONF; KGW_BENCH_ALLOCATOR=glibc runs it on glibc's malloc instead).
+//   Each N is read 5 s after all are Ready and again KGW_BENCH_SETTLE_S (default 60) later, once
+//   V8's memory reducer has run; KGW_BENCH_HOLD_S=60 keeps the operator running that long after the
+//   last N, for inspection (gdb, heaptrack, /proc/<pid>/smaps).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,11 +17,12 @@ import { createInterface } from 'node:readline';
 import { KubeRest } from '../operator/kube/rest.ts';
 import { newLogger } from '../operator/log.ts';
 import { knativeGatewayCrd } from '../operator/gen/knativegateway-crd.ts';
+import { OPERATOR_MALLOC_CONF, OPERATOR_NODE_OPTIONS } from '../operator/gen/operator-install.ts';
 import { ensureNamespace, sampleGateway, TEST_NAMESPACE } from '../test/e2e/harness.ts';
 import { startControlPlane } from '../test/env/control-plane.ts';
 import { applyManifests } from '../test/env/manifests.ts';
-import { envoyBin } from '../test/env/paths.ts';
-import { createMany, rssOf, waitReadyCount } from './cluster.ts';
+import { envoyBin, jemallocLib } from '../test/env/paths.ts';
+import { createMany, rssOf, rssParts, waitReadyCount } from './cluster.ts';
 import { sizes } from './fixtures.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -35,6 +41,11 @@ async function memoryBreakdown(): Promise<string> {
     `external_mib=${mib('kgw_nodejs_external_memory_bytes')}`
   );
 }
+/** jemalloc, preloaded as the image does (Dockerfile); KGW_BENCH_ALLOCATOR=glibc measures without it. */
+const jemalloc = process.env.KGW_BENCH_ALLOCATOR === 'glibc' ? undefined : jemallocLib();
+
+/** Seconds to wait after the first reading at each N for the settled one (0: none). */
+const settleS = Number(process.env.KGW_BENCH_SETTLE_S ?? 60);
 const log = newLogger('bench', process.env.KGW_LOG_LEVEL ?? 'warn');
 
 function waitForLine(proc: ChildProcess, what: string, match: (line: string) => boolean, timeoutMs: number) {
@@ -65,8 +76,8 @@ try {
   const operator = spawn(
     process.execPath,
     [
-      // as the image runs it (Dockerfile NODE_OPTIONS)
-      '--max-semi-space-size=8',
+      // as the image runs it (Dockerfile ENV)
+      OPERATOR_NODE_OPTIONS,
       join(root, 'operator/cli.ts'),
       'operator',
       '--kubeconfig',
@@ -80,7 +91,17 @@ try {
       '--metrics-port',
       String(METRICS_PORT),
     ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env:
+        jemalloc !== undefined
+          ? {
+              ...process.env,
+              LD_PRELOAD: jemalloc,
+              MALLOC_CONF: process.env.MALLOC_CONF ?? OPERATOR_MALLOC_CONF,
+            }
+          : process.env,
+    },
   );
   procs.push(operator);
   // The operator's log goes to a file, kept when something fails.
@@ -132,7 +153,9 @@ try {
   });
 
   const pid = operator.pid ?? 0;
-  console.log(`bench rss n=0 operator_rss_mib=${rssOf(pid).toFixed(0)} ${await memoryBreakdown()}`);
+  console.log(
+    `bench rss n=0 allocator=${jemalloc !== undefined ? 'jemalloc' : 'glibc'} operator_rss_mib=${rssOf(pid).toFixed(0)} ${rssParts(pid)} ${await memoryBreakdown()}`,
+  );
   let have = 0;
   for (const n of sizes([1000, 10000])) {
     const t0 = Date.now();
@@ -142,7 +165,23 @@ try {
     const readyMs = Date.now() - t0;
     await new Promise((r) => setTimeout(r, 5000));
     console.log(
-      `bench rss n=${n} operator_rss_mib=${rssOf(pid).toFixed(0)} all_ready_ms=${readyMs} ${await memoryBreakdown()}`,
+      `bench rss n=${n} operator_rss_mib=${rssOf(pid).toFixed(0)} all_ready_ms=${readyMs} ${rssParts(pid)} ${await memoryBreakdown()}`,
+    );
+    // V8's memory reducer shrinks the heap only after some idle seconds: the settled figure
+    if (settleS > 0) {
+      await new Promise((r) => setTimeout(r, settleS * 1000));
+      console.log(
+        `bench rss n=${n} settled_after_s=${settleS} operator_rss_mib=${rssOf(pid).toFixed(0)} ${rssParts(pid)} ${await memoryBreakdown()}`,
+      );
+    }
+  }
+  const holdS = Number(process.env.KGW_BENCH_HOLD_S ?? 0);
+  if (holdS > 0) {
+    // keeps the operator running for inspection (gdb, heaptrack, /proc/<pid>/smaps)
+    console.log(`bench rss holding operator pid=${pid} for ${holdS} s`);
+    await new Promise((r) => setTimeout(r, holdS * 1000));
+    console.log(
+      `bench rss after hold operator_rss_mib=${rssOf(pid).toFixed(0)} ${rssParts(pid)} ${await memoryBreakdown()}`,
     );
   }
   failed = false;

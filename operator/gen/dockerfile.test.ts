@@ -6,11 +6,18 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hadolintBin } from '../../test/env/paths.ts';
+import { hadolintBin, jemallocLib } from '../../test/env/paths.ts';
 import { execForm, parseDockerfile, stages } from './dockerfile.ts';
 import { BUNDLE_PATHS } from './bundle.ts';
 import { repoRoot } from './generate.ts';
-import { OPERATOR_PORTS, OPERATOR_UID, operatorDeploymentSpec } from './operator-install.ts';
+import {
+  OPERATOR_JEMALLOC,
+  OPERATOR_MALLOC_CONF,
+  OPERATOR_NODE_OPTIONS,
+  OPERATOR_PORTS,
+  OPERATOR_UID,
+  operatorDeploymentSpec,
+} from './operator-install.ts';
 
 const root = repoRoot();
 const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
@@ -48,7 +55,25 @@ describe('Dockerfile', () => {
     }
     expect(dockerfile).not.toMatch(/:latest\b/);
     expect(args('ADD', undefined)).toEqual([]);
-    expect(st.flatMap((s) => args('RUN', s)).join('\n')).not.toMatch(/\b(curl|wget|sudo|apt-get)\b/);
+    expect(st.flatMap((s) => args('RUN', s)).join('\n')).not.toMatch(/\b(curl|wget|sudo)\b/);
+    // apt only in the jemalloc stage, for that one package, without recommends, lists removed
+    const apt = st.filter((s) => args('RUN', s).some((r) => /\bapt-get\b/.test(r)));
+    expect(apt.map((s) => s.name)).toEqual(['jemalloc']);
+    const run = args('RUN', apt[0]).join('\n');
+    expect(run).toMatch(/apt-get install -y --no-install-recommends libjemalloc2 /);
+    expect(run).toMatch(/rm -rf \/var\/lib\/apt\/lists\/\*/);
+  });
+
+  test('Node options and jemalloc (preloaded, copied from the jemalloc stage) as operator-install.ts says', () => {
+    expect(args('ENV').map((e) => e.split(/\s+/))).toEqual([
+      [
+        'NODE_ENV=production',
+        `NODE_OPTIONS=${OPERATOR_NODE_OPTIONS}`,
+        `LD_PRELOAD=${OPERATOR_JEMALLOC}`,
+        `MALLOC_CONF=${OPERATOR_MALLOC_CONF}`,
+      ],
+    ]);
+    expect(args('COPY')).toContain(`--from=jemalloc /libjemalloc.so.2 ${OPERATOR_JEMALLOC}`);
   });
 
   test('the final stage gets production dependencies only, and installs nothing itself', () => {
@@ -61,8 +86,10 @@ describe('Dockerfile', () => {
     expect(installs.length).toBe(1);
     expect(installs[0]).toContain('--omit=dev');
     expect(installs[0]).toContain('--ignore-scripts');
-    // only package.json (ESM: "type": "module"), the production node_modules and the build output
+    // only jemalloc, package.json (ESM: "type": "module"), the production node_modules and the
+    // build output
     expect(args('COPY')).toEqual([
+      '--from=jemalloc /libjemalloc.so.2 /usr/local/lib/libjemalloc.so.2',
       'package.json ./',
       `${nodeModules?.join(' ') ?? ''}`,
       '--from=build /src/dist ./dist',
@@ -82,6 +109,34 @@ describe('Dockerfile', () => {
     expect(finalIns.slice(lastUser + 1).map((i) => i.keyword)).toEqual(['EXPOSE', 'ENTRYPOINT', 'CMD']);
   });
 
+  test('Node starts with the image’s options and jemalloc settings, and jemalloc takes every setting', () => {
+    const res = spawnSync(
+      process.execPath,
+      [...OPERATOR_NODE_OPTIONS.split(' '), '-e', "process.stdout.write('started')"],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+        maxBuffer: 16 << 20,
+        // stats_print: jemalloc prints the options it runs with to stderr when the process exits
+        env: {
+          ...process.env,
+          LD_PRELOAD: jemallocLib(),
+          MALLOC_CONF: `${OPERATOR_MALLOC_CONF},stats_print:true`,
+        },
+      },
+    );
+    expect(res.status).toBe(0);
+    expect(res.stdout).toMatch(/^started/);
+    expect(`${res.stdout}${res.stderr}`).not.toContain('Invalid conf');
+    const opts = Object.fromEntries(
+      [...res.stderr.matchAll(/^\s*opt\.(\w+): (\S+)/gm)].map((m) => [m[1] ?? '', m[2] ?? '']),
+    );
+    for (const pair of OPERATOR_MALLOC_CONF.split(',')) {
+      const [key, value] = pair.split(':');
+      expect({ key, value: opts[key ?? ''] }).toEqual({ key, value });
+    }
+  });
+
   test('entrypoint is the package bin in exec form, the default command is the Deployment’s', () => {
     const entry = execForm(args('ENTRYPOINT')[0] ?? '');
     expect(entry).toEqual(['node', pkg.bin.kgw?.replace(/^\.\//, '')]);
@@ -94,7 +149,6 @@ describe('Dockerfile', () => {
         .map(Number)
         .sort((a, b) => a - b),
     ).toEqual(Object.values(OPERATOR_PORTS).sort((a, b) => a - b));
-    expect(args('ENV')).toEqual(['NODE_ENV=production NODE_OPTIONS=--max-semi-space-size=8']);
   });
 });
 

@@ -58,6 +58,15 @@ export const OPERATOR_PORTS = {
 /** Non-root user and group the image and the pod run as (the Dockerfile's USER must match). */
 export const OPERATOR_UID = 65532;
 
+/**
+ * How the image runs Node (the Dockerfile's ENV must match; bench/rss.ts runs the operator the same
+ * way): a small young generation, and jemalloc preloaded with a short decay, background purging
+ * and two arenas, so native memory freed after a burst goes back to the system (bench/README.md).
+ */
+export const OPERATOR_NODE_OPTIONS = '--max-semi-space-size=8';
+export const OPERATOR_JEMALLOC = '/usr/local/lib/libjemalloc.so.2';
+export const OPERATOR_MALLOC_CONF = 'background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:2';
+
 /** Envoy release the fleets run (same as the one the tests use, test/env/versions.env). */
 export const ENVOY_VERSION = '1.40.0';
 export const ENVOY_IMAGE = `docker.io/envoyproxy/envoy:v${ENVOY_VERSION}`;

