@@ -557,12 +557,16 @@ export class Engine {
       for (const k of outcomes) if (this.states.has(k)) this.statusDirty.add(k);
       const changes = this.flushChanges.get(gwName) ?? new Map<string, IngressIR>();
       for (const [fleet, res] of fleets) {
+        const versionOf = (t: TypeUrl) => this.o.xds.snapshotVersion?.(fleet, t);
+        const before = ATTRIBUTED_TYPES.map(versionOf);
         this.push(fleet, res);
-        if (changes.size === 0 || !this.o.xds.snapshotVersion) continue;
-        for (const t of ATTRIBUTED_TYPES) {
-          const version = this.o.xds.snapshotVersion(fleet, t);
-          if (version) this.nacks.pushed(fleet, t, version, changes);
-        }
+        if (changes.size === 0) continue;
+        // Only the types this push gave a new version: Envoy answers those (an unchanged type's
+        // version was answered before and would never be confirmed).
+        ATTRIBUTED_TYPES.forEach((t, i) => {
+          const version = versionOf(t);
+          if (version !== undefined && version !== before[i]) this.nacks.pushed(fleet, t, version, changes);
+        });
       }
     }
     this.flushChanges.clear();

@@ -33,3 +33,29 @@ test('an ACK of a later version confirms everything before it; forget drops a ke
   g.forget('b');
   expect([...g.acked('f', 't', 'v2').keys()].sort()).toEqual(['a', 'c']);
 });
+
+test('a change pending in two types of a fleet is confirmed only when both accepted it', () => {
+  const g = new NackGuard<string>();
+  const change = m('ns/a', 'ns/b');
+  g.pushed('f', 'cluster', 'c1', change);
+  g.pushed('f', 'route', 'r1', change);
+  g.pushed('other', 'route', 'r1', m('ns/a'));
+  // the new clusters are accepted: nothing confirmed while the routes are still pending
+  expect(g.acked('f', 'cluster', 'c1').size).toBe(0);
+  // … and the routes rejected: both are suspects (and were never confirmed)
+  expect([...g.nacked('f', 'route', 'r1').keys()].sort()).toEqual(['ns/a', 'ns/b']);
+
+  g.pushed('f', 'cluster', 'c2', m('ns/c'));
+  g.pushed('f', 'route', 'r2', m('ns/c'));
+  expect(g.acked('f', 'route', 'r2').size).toBe(0);
+  expect([...g.acked('f', 'cluster', 'c2').keys()]).toEqual(['ns/c']);
+  // another fleet's pending change does not hold this fleet's back
+  expect([...g.acked('other', 'route', 'r1').keys()]).toEqual(['ns/a']);
+});
+
+test('only the same value pending in another type holds a confirmation back', () => {
+  const g = new NackGuard<string>();
+  g.pushed('f', 'cluster', 'c1', new Map([['a', 'a@1']]));
+  g.pushed('f', 'route', 'r1', new Map([['a', 'a@2']]));
+  expect([...g.acked('f', 'cluster', 'c1').entries()]).toEqual([['a', 'a@1']]);
+});

@@ -1,8 +1,10 @@
 // Attributes Envoy NACKs to KIngresses. Envoy's error messages rarely name the object that broke
 // a resource, so the guard remembers which KIngresses changed in each pushed version of a fleet's
 // resource type; a NACK of a version blames the KIngresses changed since the last ACKed version of
-// that fleet and type, and an ACK confirms them. The engine then reverts the suspects to the
-// configuration Envoy last accepted for them and reports the NACK on their status.
+// that fleet and type. An ACK confirms a change only once no other type of that fleet still waits
+// for Envoy's answer on it: one change can make a new cluster (accepted) and a route Envoy then
+// rejects. The engine reverts the suspects to the configuration Envoy last accepted for them and
+// reports the NACK on their status.
 export interface Push<V> {
   version: string;
   changes: Map<string, V>;
@@ -37,9 +39,17 @@ export class NackGuard<V> {
     return out;
   }
 
-  /** Envoy accepted `version`: returns the changes it confirmed (latest value per KIngress). */
+  /**
+   * Envoy accepted `version`: returns the changes it confirmed (latest value per KIngress), that is
+   * those no other type of the fleet still has pending with the same value.
+   */
   acked(fleet: string, typeUrl: string, version: string): Map<string, V> {
-    return this.take(fleet, typeUrl, version);
+    const out = this.take(fleet, typeUrl, version);
+    for (const [key, list] of this.pending) {
+      if (!key.startsWith(`${fleet}\u0000`) || key === this.key(fleet, typeUrl)) continue;
+      for (const p of list) for (const [k, v] of p.changes) if (out.get(k) === v) out.delete(k);
+    }
+    return out;
   }
 
   /** Envoy rejected `version`: returns the suspects (KIngresses changed since the last ACK). */

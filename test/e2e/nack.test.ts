@@ -1,10 +1,12 @@
 // An Envoy NACK is attributed to the KIngress that caused it: it gets EnvoyRejected on its
 // status, Envoy keeps serving the last accepted config (including that KIngress's previous
 // version), other KIngresses keep being programmed, and fixing the spec makes it Ready again.
-// The trigger is a header value over Envoy's 16 KiB limit, which kgw does not check itself.
+// The trigger is a header value over Envoy's 16 KiB limit, which kgw does not check itself. A change
+// Envoy accepts in part (a new cluster) and rejects in part (its route) is not taken as served, so
+// the rejected route never comes back to get a later, innocent change blamed.
 import type { KIngress } from '../../operator/api/kingress.ts';
 import { httpRequest } from '../backends/client.ts';
-import { createReady, rule, split, updateIngressReady } from './conformance.ts';
+import { createReady, rule, split, startBackends, updateIngressReady } from './conformance.ts';
 import {
   TEST_NAMESPACE,
   getIngress,
@@ -83,4 +85,49 @@ test('a NACKed KIngress is reported, reverted to its accepted config, and others
     spec.rules![0]!.http!.paths[0]!.splits[0]!.appendHeaders = { 'Who-Are-You': 'v2' };
   });
   expect(await who('nacked.example.com')).toBe('v2');
+}, 120_000);
+
+test('a change Envoy accepts in one type (a new cluster) and rejects in another (its route) is not taken as served', async () => {
+  // The update adds a split to a new service (CDS: accepted) with a header Envoy refuses (RDS:
+  // rejected). The KIngress must be reverted to v1 everywhere, so a later, unrelated change in
+  // the same fleet is accepted and not blamed for the bad route.
+  await startBackends(env, [{ name: 'mixed-a' }, { name: 'mixed-b' }]);
+  const ing = await createReady(env, 'mixed', {
+    rules: [
+      rule(
+        ['mixed.example.com'],
+        [{ splits: [split('mixed-a', { appendHeaders: { 'Who-Are-You': 'v1' } })] }],
+      ),
+    ],
+  });
+  const gw = await publicGateway(env, ing);
+  const cur = await getIngress(env, 'mixed');
+  cur.spec.rules![0]!.http!.paths[0]!.splits = [
+    split('mixed-a', { percent: 50, appendHeaders: { 'Who-Are-You': 'x'.repeat(20_000) } }),
+    split('mixed-b', { percent: 50 }),
+  ];
+  await env.rest.request('PUT', ingressPath(TEST_NAMESPACE, 'mixed'), cur);
+  await waitReason('mixed', 'EnvoyRejected');
+
+  // An unrelated KIngress in the same fleet becomes Ready, and both answer.
+  await createReady(env, 'bystander', {
+    rules: [
+      rule(
+        ['bystander.example.com'],
+        [{ splits: [split('mixed-b', { appendHeaders: { 'Who-Are-You': 'by' } })] }],
+      ),
+    ],
+  });
+  const who = async (host: string) => {
+    const res = await httpRequest({ address: gw.address, port: gw.port, host });
+    expect(res.status).toBe(200);
+    return res.json<{ request: { headers: Record<string, string[]> } }>().request.headers['Who-Are-You']?.[0];
+  };
+  expect(await who('bystander.example.com')).toBe('by');
+  expect(await who('mixed.example.com')).toBe('v1');
+  const by = await getIngress(env, 'bystander');
+  expect(by.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+  expect((await getIngress(env, 'mixed')).status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe(
+    'EnvoyRejected',
+  );
 }, 120_000);
