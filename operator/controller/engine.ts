@@ -82,7 +82,15 @@ interface IngressState {
   served?: IngressIR;
   /** Generation Envoy rejected: not pushed again until the spec changes. */
   rejectedGeneration?: number;
+  /**
+   * A config Envoy rejected together with other KIngresses' changes, waiting in `retryGroups` to
+   * be pushed again with fewer of them (status is left alone meanwhile).
+   */
+  held?: IngressIR;
 }
+
+/** How long a group of retried KIngresses waits for Envoy's answer before the next group goes. */
+const RETRY_GROUP_TIMEOUT_MS = 10_000;
 
 /** Resource types a KIngress change can alter (NACKs of these are attributed to KIngresses). */
 const ATTRIBUTED_TYPES: TypeUrl[] = [TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE];
@@ -142,6 +150,13 @@ export class Engine {
   private readonly gatewayProblems = new Map<string, string[]>();
   /** Fleet key → the last configuration its Envoys rejected. */
   private readonly lastNack = new Map<string, FleetNack>();
+  /**
+   * KIngresses a NACK blamed together, in halves, to be pushed again one group at a time until a
+   * NACK names a single KIngress (bisection): one bad change in a burst rejects only itself.
+   */
+  private readonly retryGroups: string[][] = [];
+  /** The group pushed last and not yet answered (ACKed or NACKed) by Envoy. */
+  private retrying: { keys: Set<string>; timer: NodeJS.Timeout } | undefined;
   /** Gateway name → canonical JSON of the status we last wrote. */
   private readonly gatewayWritten = new Map<string, string>();
   private gatewayWork: Promise<void> = Promise.resolve();
@@ -271,6 +286,7 @@ export class Engine {
   async stop(): Promise<void> {
     this.closed = true;
     clearInterval(this.gatewayTimer);
+    if (this.retrying) clearTimeout(this.retrying.timer);
     if (this.flushTimer) clearTimeout(this.flushTimer);
     for (const s of this.states.values()) s.probe?.round.cancel();
     await Promise.all(
@@ -494,6 +510,7 @@ export class Engine {
   private async flushNow(): Promise<void> {
     if (this.closed) return;
     if (this.gatewaysDirty) await this.flushGateways();
+    this.releaseRetryGroup();
     const t0 = performance.now();
     const translated = this.dirty.size;
     const pushesBefore = this.counters.pushes;
@@ -511,6 +528,7 @@ export class Engine {
           prev.probe?.round.cancel();
           this.states.delete(k);
           this.setRefs(k, []);
+          this.answered(k);
         }
         continue;
       }
@@ -527,6 +545,7 @@ export class Engine {
         continue;
       }
       state.rejectedGeneration = undefined;
+      state.held = undefined; // translated anew: pushed as a change of its own
       if (res.ok) {
         state.good = res.ir;
         state.problem = undefined;
@@ -609,6 +628,50 @@ export class Engine {
     for (const [k, ir] of this.nacks.acked(e.fleet, e.typeUrl, e.version)) {
       const st = this.states.get(k);
       if (st && st.good === ir) st.served = ir;
+      this.answered(k);
+    }
+  }
+
+  /** Envoy answered for a retried KIngress; the next group goes once the whole group is answered. */
+  private answered(k: string): void {
+    const r = this.retrying;
+    if (!r || !r.keys.delete(k) || r.keys.size > 0) return;
+    clearTimeout(r.timer);
+    this.retrying = undefined;
+    this.schedule();
+  }
+
+  /** Pushes the next group of held KIngresses again, when no group waits for Envoy's answer. */
+  private releaseRetryGroup(): void {
+    while (!this.retrying && this.retryGroups.length > 0) {
+      const keys = (this.retryGroups.shift() ?? []).filter((k) => this.states.get(k)?.held);
+      if (keys.length === 0) continue;
+      for (const k of keys) {
+        const st = this.states.get(k);
+        const ir = st?.held;
+        if (!st || !ir) continue;
+        st.held = undefined;
+        this.statusDirty.add(k);
+        const pipe = st.gateway !== undefined ? this.pipes.get(st.gateway) : undefined;
+        if (!pipe || st.gateway === undefined) continue; // no gateway any more: nothing to push
+        st.good = ir;
+        pipe.set(ir, st.created);
+        const changes = this.flushChanges.get(st.gateway) ?? new Map<string, IngressIR>();
+        changes.set(k, ir);
+        this.flushChanges.set(st.gateway, changes);
+      }
+      const timer = setTimeout(() => {
+        // no answer (no replica connected, or nothing changed for Envoy): go on with the next group
+        if (this.retrying?.timer !== timer) return;
+        this.retrying = undefined;
+        this.schedule();
+      }, RETRY_GROUP_TIMEOUT_MS);
+      timer.unref();
+      this.retrying = { keys: new Set(keys), timer };
+      this.log.info(
+        { count: keys.length, left: this.retryGroups.length },
+        'retrying KIngresses an Envoy NACK blamed together',
+      );
     }
   }
 
@@ -625,27 +688,53 @@ export class Engine {
       time: (this.o.now ?? (() => new Date().toISOString()))(),
     });
     this.reconcileGateways();
-    const suspects = this.nacks.nacked(e.fleet, e.typeUrl, e.version);
+    const suspects = [...this.nacks.nacked(e.fleet, e.typeUrl, e.version)].filter(([k, ir]) => {
+      const st = this.states.get(k);
+      return st !== undefined && this.ingresses.store.has(k) && st.good === ir;
+    });
+    // The suspects' earlier pushes are settled by this NACK: the same change pending in another
+    // fleet (or another type) must not be answered again later, by a NACK or an ACK that would
+    // then land on the group being retried.
+    for (const [k] of suspects) this.nacks.forget(k);
+    const fromRetry = suspects.some(([k]) => this.retrying?.keys.has(k));
+    const isolate = suspects.length > 1;
     for (const [k, ir] of suspects) {
       const st = this.states.get(k);
       const ing = this.ingresses.store.get(k);
-      if (!st || !ing || st.good !== ir) continue;
-      const message = `Envoy ${e.nodeId} rejected the ${TYPE_SHORT[e.typeUrl]} update: ${(e.error ?? '').slice(0, 500)}`;
-      this.log.warn(
-        { namespace: ing.metadata.namespace, name: ing.metadata.name, fleet: e.fleet, error: e.error },
-        'Envoy NACK attributed to KIngress',
-      );
-      st.problem = { reason: 'EnvoyRejected', message };
-      st.rejectedGeneration = ing.metadata.generation ?? 0;
+      if (!st || !ing) continue;
       st.probe?.round.cancel();
       st.probe = undefined;
       const pipe = st.gateway ? this.pipes.get(st.gateway) : undefined;
       if (st.served) pipe?.set(st.served, st.created);
       else pipe?.delete(k);
       st.good = st.served;
-      this.statusDirty.add(k);
+      if (isolate) {
+        st.held = ir; // retried with fewer others (below)
+      } else {
+        const message = `Envoy ${e.nodeId} rejected the ${TYPE_SHORT[e.typeUrl]} update: ${(e.error ?? '').slice(0, 500)}`;
+        this.log.warn(
+          { namespace: ing.metadata.namespace, name: ing.metadata.name, fleet: e.fleet, error: e.error },
+          'Envoy NACK attributed to KIngress',
+        );
+        st.problem = { reason: 'EnvoyRejected', message };
+        st.rejectedGeneration = ing.metadata.generation ?? 0;
+        this.statusDirty.add(k);
+      }
     }
-    if (suspects.size > 0) this.schedule();
+    if (isolate) {
+      const keys = suspects.map(([k]) => k).sort();
+      const half = Math.ceil(keys.length / 2);
+      const halves = [keys.slice(0, half), keys.slice(half)];
+      // a group that was itself being retried is split and tried again first
+      if (fromRetry) this.retryGroups.unshift(...halves);
+      else this.retryGroups.push(...halves);
+      this.log.info(
+        { fleet: e.fleet, count: keys.length, error: (e.error ?? '').slice(0, 200) },
+        'Envoy NACK blames several KIngresses: retrying them in halves to find the one it rejects',
+      );
+    }
+    for (const [k] of suspects) this.answered(k);
+    if (suspects.length > 0) this.schedule();
   }
 
   private lbStatus(g: GatewayConfig, visibility: 'ExternalIP' | 'ClusterLocal'): LoadBalancerIngressStatus[] {
@@ -659,6 +748,7 @@ export class Engine {
     const state = this.states.get(k);
     const gw = ing && this.gatewayFor(ing);
     if (!ing || !state || !gw) return;
+    if (state.held) return; // reported once its retry is answered
     const conflict = state.gateway ? this.pipes.get(state.gateway)?.conflict(k) : undefined;
     let outcome: Outcome;
     if (state.problem) outcome = { kind: 'problem', ...state.problem };

@@ -4,7 +4,8 @@
 // that fleet and type. An ACK confirms a change only once no other type of that fleet still waits
 // for Envoy's answer on it: one change can make a new cluster (accepted) and a route Envoy then
 // rejects. The engine reverts the suspects to the configuration Envoy last accepted for them and
-// reports the NACK on their status.
+// reports the NACK on their status, or, when there are several, retries them in halves (engine.ts
+// `retryGroups`) until a NACK names one.
 export interface Push<V> {
   version: string;
   changes: Map<string, V>;

@@ -9,11 +9,13 @@ import { httpRequest } from '../backends/client.ts';
 import { createReady, rule, split, startBackends, updateIngressReady } from './conformance.ts';
 import {
   TEST_NAMESPACE,
+  createIngress,
   getIngress,
   ingressPath,
   publicGateway,
   startEnv,
   startTestBackend,
+  waitReady,
   type Env,
 } from './harness.ts';
 
@@ -130,4 +132,52 @@ test('a change Envoy accepts in one type (a new cluster) and rejects in another 
   expect((await getIngress(env, 'mixed')).status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe(
     'EnvoyRejected',
   );
+}, 120_000);
+
+test('a burst with one KIngress Envoy rejects: only that one is rejected, the others become Ready', async () => {
+  // Created together, they reach Envoy in one update, which it rejects as a whole; kgw retries the
+  // suspects in halves until the NACK names one KIngress.
+  await startBackends(env, [{ name: 'burst-app' }]);
+  const names = ['burst-0', 'burst-1', 'burst-2', 'burst-3', 'burst-4'];
+  const bad = 'burst-3';
+  await Promise.all(
+    names.map((n) =>
+      createIngress(env, n, {
+        rules: [
+          rule(
+            [`${n}.example.com`],
+            [
+              {
+                splits: [
+                  split('burst-app', {
+                    appendHeaders: { 'Who-Are-You': n === bad ? 'x'.repeat(20_000) : n },
+                  }),
+                ],
+              },
+            ],
+          ),
+        ],
+      }),
+    ),
+  );
+  const good = names.filter((n) => n !== bad);
+  const ready = await Promise.all(good.map((n) => waitReady(env, n)));
+  const rejected = await waitReason(bad, 'EnvoyRejected');
+  expect(rejected.status?.conditions?.find((c) => c.type === 'Ready')?.message).toMatch(
+    /rejected the RDS update/,
+  );
+  const gw = await publicGateway(env, ready[0]!);
+  for (const n of good) {
+    const res = await httpRequest({ address: gw.address, port: gw.port, host: `${n}.example.com` });
+    expect({ n, status: res.status }).toEqual({ n, status: 200 });
+    expect(
+      res.json<{ request: { headers: Record<string, string[]> } }>().request.headers['Who-Are-You']?.[0],
+    ).toBe(n);
+  }
+  const res = await httpRequest({ address: gw.address, port: gw.port, host: `${bad}.example.com` });
+  expect(res.status).toBe(404);
+  for (const n of good) {
+    const cond = (await getIngress(env, n)).status?.conditions?.find((c) => c.type === 'Ready');
+    expect({ n, status: cond?.status }).toEqual({ n, status: 'True' });
+  }
 }, 120_000);
