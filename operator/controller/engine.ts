@@ -559,11 +559,8 @@ export class Engine {
       this.states.set(k, state);
       // The last good IR stays served while a later change fails.
       if (state.good) {
-        this.pipes.get(gw.name)?.set(state.good, state.created);
+        this.stage(gw.name, k, state.good, state.created);
         state.gateway = gw.name;
-        const changes = this.flushChanges.get(gw.name) ?? new Map<string, IngressIR>();
-        changes.set(k, state.good);
-        this.flushChanges.set(gw.name, changes);
       }
       this.setRefs(k, this.specRefs(ing, res.ok ? res.ir : undefined));
       this.statusDirty.add(k);
@@ -632,6 +629,20 @@ export class Engine {
     }
   }
 
+  /**
+   * Sets a KIngress's IR on its gateway's pipe and records it as a change of this flush (for NACK
+   * attribution); false when the gateway has no pipe.
+   */
+  private stage(gateway: string, k: string, ir: IngressIR, created: string): boolean {
+    const pipe = this.pipes.get(gateway);
+    if (!pipe) return false;
+    pipe.set(ir, created);
+    const changes = this.flushChanges.get(gateway) ?? new Map<string, IngressIR>();
+    changes.set(k, ir);
+    this.flushChanges.set(gateway, changes);
+    return true;
+  }
+
   /** Envoy answered for a retried KIngress; the next group goes once the whole group is answered. */
   private answered(k: string): void {
     const r = this.retrying;
@@ -652,13 +663,8 @@ export class Engine {
         if (!st || !ir) continue;
         st.held = undefined;
         this.statusDirty.add(k);
-        const pipe = st.gateway !== undefined ? this.pipes.get(st.gateway) : undefined;
-        if (!pipe || st.gateway === undefined) continue; // no gateway any more: nothing to push
-        st.good = ir;
-        pipe.set(ir, st.created);
-        const changes = this.flushChanges.get(st.gateway) ?? new Map<string, IngressIR>();
-        changes.set(k, ir);
-        this.flushChanges.set(st.gateway, changes);
+        // without a gateway any more there is nothing to push
+        if (st.gateway !== undefined && this.stage(st.gateway, k, ir, st.created)) st.good = ir;
       }
       const timer = setTimeout(() => {
         // no answer (no replica connected, or nothing changed for Envoy): go on with the next group
@@ -688,20 +694,19 @@ export class Engine {
       time: (this.o.now ?? (() => new Date().toISOString()))(),
     });
     this.reconcileGateways();
-    const suspects = [...this.nacks.nacked(e.fleet, e.typeUrl, e.version)].filter(([k, ir]) => {
+    const suspects: { k: string; ir: IngressIR; st: IngressState; ing: KIngress }[] = [];
+    for (const [k, ir] of this.nacks.nacked(e.fleet, e.typeUrl, e.version)) {
       const st = this.states.get(k);
-      return st !== undefined && this.ingresses.store.has(k) && st.good === ir;
-    });
+      const ing = this.ingresses.store.get(k);
+      if (st && ing && st.good === ir) suspects.push({ k, ir, st, ing });
+    }
     // The suspects' earlier pushes are settled by this NACK: the same change pending in another
     // fleet (or another type) must not be answered again later, by a NACK or an ACK that would
     // then land on the group being retried.
-    for (const [k] of suspects) this.nacks.forget(k);
-    const fromRetry = suspects.some(([k]) => this.retrying?.keys.has(k));
+    for (const { k } of suspects) this.nacks.forget(k);
+    const fromRetry = suspects.some(({ k }) => this.retrying?.keys.has(k));
     const isolate = suspects.length > 1;
-    for (const [k, ir] of suspects) {
-      const st = this.states.get(k);
-      const ing = this.ingresses.store.get(k);
-      if (!st || !ing) continue;
+    for (const { k, ir, st, ing } of suspects) {
       st.probe?.round.cancel();
       st.probe = undefined;
       const pipe = st.gateway ? this.pipes.get(st.gateway) : undefined;
@@ -722,7 +727,7 @@ export class Engine {
       }
     }
     if (isolate) {
-      const keys = suspects.map(([k]) => k).sort();
+      const keys = suspects.map(({ k }) => k).sort();
       const half = Math.ceil(keys.length / 2);
       const halves = [keys.slice(0, half), keys.slice(half)];
       // a group that was itself being retried is split and tried again first
@@ -733,7 +738,7 @@ export class Engine {
         'Envoy NACK blames several KIngresses: retrying them in halves to find the one it rejects',
       );
     }
-    for (const [k] of suspects) this.answered(k);
+    for (const { k } of suspects) this.answered(k);
     if (suspects.length > 0) this.schedule();
   }
 
