@@ -41,6 +41,11 @@ async function memoryBreakdown(): Promise<string> {
     `external_mib=${mib('kgw_nodejs_external_memory_bytes')}`
   );
 }
+/** One reading of the operator's memory: RSS, its anon/file split and the /metrics breakdown. */
+async function reading(pid: number): Promise<string> {
+  return `operator_rss_mib=${rssOf(pid).toFixed(0)} ${rssParts(pid)} ${await memoryBreakdown()}`;
+}
+
 /** jemalloc, preloaded as the image does (Dockerfile); KGW_BENCH_ALLOCATOR=glibc measures without it. */
 const jemalloc = process.env.KGW_BENCH_ALLOCATOR === 'glibc' ? undefined : jemallocLib();
 
@@ -154,7 +159,7 @@ try {
 
   const pid = operator.pid ?? 0;
   console.log(
-    `bench rss n=0 allocator=${jemalloc !== undefined ? 'jemalloc' : 'glibc'} operator_rss_mib=${rssOf(pid).toFixed(0)} ${rssParts(pid)} ${await memoryBreakdown()}`,
+    `bench rss n=0 allocator=${jemalloc !== undefined ? 'jemalloc' : 'glibc'} ${await reading(pid)}`,
   );
   let have = 0;
   for (const n of sizes([1000, 10000])) {
@@ -164,15 +169,11 @@ try {
     await waitReadyCount(rest, n, 600_000);
     const readyMs = Date.now() - t0;
     await new Promise((r) => setTimeout(r, 5000));
-    console.log(
-      `bench rss n=${n} operator_rss_mib=${rssOf(pid).toFixed(0)} all_ready_ms=${readyMs} ${rssParts(pid)} ${await memoryBreakdown()}`,
-    );
+    console.log(`bench rss n=${n} all_ready_ms=${readyMs} ${await reading(pid)}`);
     // V8's memory reducer shrinks the heap only after some idle seconds: the settled figure
     if (settleS > 0) {
       await new Promise((r) => setTimeout(r, settleS * 1000));
-      console.log(
-        `bench rss n=${n} settled_after_s=${settleS} operator_rss_mib=${rssOf(pid).toFixed(0)} ${rssParts(pid)} ${await memoryBreakdown()}`,
-      );
+      console.log(`bench rss n=${n} settled_after_s=${settleS} ${await reading(pid)}`);
     }
   }
   const holdS = Number(process.env.KGW_BENCH_HOLD_S ?? 0);
@@ -180,9 +181,7 @@ try {
     // keeps the operator running for inspection (gdb, heaptrack, /proc/<pid>/smaps)
     console.log(`bench rss holding operator pid=${pid} for ${holdS} s`);
     await new Promise((r) => setTimeout(r, holdS * 1000));
-    console.log(
-      `bench rss after hold operator_rss_mib=${rssOf(pid).toFixed(0)} ${rssParts(pid)} ${await memoryBreakdown()}`,
-    );
+    console.log(`bench rss after hold ${await reading(pid)}`);
   }
   failed = false;
 } finally {
