@@ -8,6 +8,7 @@ import { runInFreshProcess } from '../../test/env/fresh-process.ts';
 import { newLogger } from '../log.ts';
 import { LeaderElector, microTime, type Lease, type LeaderElectorOptions, type LeaseRest } from './lease.ts';
 import { KubeRest, type Query } from './rest.ts';
+import { waitUntil } from '../../test/env/proc.ts';
 
 const NS = 'kgw-system';
 const LEASE_S = 3;
@@ -17,14 +18,9 @@ const LEASE_MS = LEASE_S * 1000;
 const RETRY_MS = RETRY_S * 1000;
 const RENEW_DEADLINE_MS = RENEW_DEADLINE_S * 1000;
 
-/** Polls `cond` every 20 ms, at most 1000 times (≈20 s), then fails naming `what`. */
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (await cond()) return;
-    await delay(20);
-  }
-  throw new Error(`timed out waiting for: ${what}`);
-}
+/** Polls `cond` every 20 ms for at most 20 s (waitUntil); an error it throws fails at once. */
+const waitFor = (what: string, cond: () => boolean | Promise<boolean>): Promise<true> =>
+  waitUntil(what, async () => await cond(), { timeoutMs: 20_000, intervalMs: 20, retryIf: () => false });
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

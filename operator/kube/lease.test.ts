@@ -2,10 +2,10 @@
 // apiserver: a PUT whose metadata.resourceVersion is stale answers 409): the 409 paths, the
 // local-clock expiry rule with an injected clock, renew failures, release and stop. The real
 // apiserver runs are in lease.apiserver.test.ts.
-import { pino } from 'pino';
-import type { Logger } from '../log.ts';
 import { LeaderElector, microTime, type Lease, type LeaderElectorOptions, type LeaseRest } from './lease.ts';
 import { ApiError, type Query } from './rest.ts';
+import { captureLog } from '../../test/env/capture-log.ts';
+import { waitUntil } from '../../test/env/proc.ts';
 
 interface Call {
   method: string;
@@ -111,26 +111,9 @@ class FakeLeaseApi implements LeaseRest {
   }
 }
 
-interface LogLine {
-  level: number;
-  msg: string;
-  [k: string]: unknown;
-}
-
-function captureLog(): { log: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) });
-  return { log, lines };
-}
-
-/** Polls `cond` every 5 ms, at most 2000 times (≈10 s), then fails naming `what`. */
-async function waitFor(what: string, cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for: ${what}`);
-}
+/** Polls `cond` every 5 ms for at most 10 s (waitUntil); an error it throws fails at once. */
+const waitFor = (what: string, cond: () => boolean): Promise<true> =>
+  waitUntil(what, () => Promise.resolve(cond()), { timeoutMs: 10_000, intervalMs: 5, retryIf: () => false });
 
 const MICRO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 

@@ -10,10 +10,8 @@ import { request as httpRequest } from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { pino } from 'pino';
 import { startControlPlane, type ControlPlane } from '../../test/env/control-plane.ts';
 import { runInFreshProcess } from '../../test/env/fresh-process.ts';
-import type { Logger } from '../log.ts';
 import {
   abortableSleep,
   Reflector,
@@ -22,6 +20,8 @@ import {
   type ReflectorOptions,
 } from './reflector.ts';
 import { ApiError, KubeRest, type Query, type WatchEvent } from './rest.ts';
+import { captureLog } from '../../test/env/capture-log.ts';
+import { waitUntil } from '../../test/env/proc.ts';
 
 interface ConfigMap extends KubeObject {
   data?: Record<string, string>;
@@ -59,26 +59,9 @@ class SpyRest extends KubeRest {
   }
 }
 
-interface LogLine {
-  level: number;
-  msg: string;
-  [k: string]: unknown;
-}
-
-function captureLog(): { log: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) });
-  return { log, lines };
-}
-
-/** Polls `cond` every 20 ms, at most 1000 times (≈20 s), then fails naming `what`. */
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for: ${what}`);
-}
+/** Polls `cond` every 20 ms for at most 20 s (waitUntil); an error it throws fails at once. */
+const waitFor = (what: string, cond: () => boolean | Promise<boolean>): Promise<true> =>
+  waitUntil(what, async () => await cond(), { timeoutMs: 20_000, intervalMs: 20, retryIf: () => false });
 
 function brief(e: ReflectorEvent<KubeObject>): string {
   return `${e.type} ${e.obj.metadata.name}`;

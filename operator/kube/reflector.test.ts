@@ -6,8 +6,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getEventListeners } from 'node:events';
 import { KubeConfig } from '@kubernetes/client-node';
-import { pino } from 'pino';
-import type { Logger } from '../log.ts';
 import {
   abortableSleep,
   MAX_BACKOFF_MS,
@@ -17,6 +15,8 @@ import {
   type ReflectorEvent,
 } from './reflector.ts';
 import { ApiError, KubeRest } from './rest.ts';
+import { captureLog, type LogLine } from '../../test/env/capture-log.ts';
+import { waitUntil } from '../../test/env/proc.ts';
 
 type Step =
   | { kind: 'json'; status: number; body: unknown }
@@ -151,26 +151,9 @@ function kubeConfigFor(server: string): KubeConfig {
   return kc;
 }
 
-interface LogLine {
-  level: number;
-  msg: string;
-  [k: string]: unknown;
-}
-
-function captureLog(): { log: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) });
-  return { log, lines };
-}
-
-/** Polls `cond` every 5 ms, at most 2000 times (≈10 s), then fails naming `what`. */
-async function waitFor(what: string, cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for: ${what}`);
-}
+/** Polls `cond` every 5 ms for at most 10 s (waitUntil); an error it throws fails at once. */
+const waitFor = (what: string, cond: () => boolean): Promise<true> =>
+  waitUntil(what, () => Promise.resolve(cond()), { timeoutMs: 10_000, intervalMs: 5, retryIf: () => false });
 
 /** Brief summary of a reflector event for order assertions. */
 function brief(e: ReflectorEvent<KubeObject>): string {
