@@ -78,6 +78,7 @@ describe('withGatewayDefaults', () => {
       clusterDomain: 'cluster.local',
       tls: {},
       domainClaims: { autoCreate: false },
+      externalNames: { allowedNamespaces: [], allowedHosts: [] },
       fleets: [
         {
           name: 'external',
@@ -205,6 +206,7 @@ describe('withGatewayDefaults', () => {
       'clusterDomain',
       'domainClaims',
       'domains',
+      'externalNames',
       'fleets',
       'ingressClass',
       'knative',

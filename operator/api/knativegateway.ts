@@ -122,12 +122,15 @@ export const DEFAULT_AUTOCREATE_CLAIMS = false;
 /** The Knative certificate class kgw implements (KCertificate → cert-manager Certificate). */
 export const KGW_CERTIFICATE_CLASS = 'kgw.certificate.networking.knative.dev';
 
-/** Envoy's admin interface, on 127.0.0.1 only inside each pod. */
-export const ENVOY_ADMIN_PORT = 19000;
+/**
+ * Envoy's admin interface in each fleet pod: a unix socket (mode 0600) in the pod's memory-backed
+ * /tmp, never a TCP port (see operator/render/bootstrap.ts for why).
+ */
+export const ENVOY_ADMIN_SOCKET = '/tmp/envoy-admin.sock';
 /** The static readiness listener of each Envoy pod (`GET /ready`); open only once xDS config arrived. */
 export const ENVOY_READY_PORT = 19003;
-/** Ports a fleet's listeners may not use: Envoy's own admin and readiness listeners take them. */
-export const RESERVED_LISTENER_PORTS: readonly number[] = [ENVOY_ADMIN_PORT, ENVOY_READY_PORT];
+/** Ports a fleet's listeners may not use: Envoy's own readiness listener takes it. */
+export const RESERVED_LISTENER_PORTS: readonly number[] = [ENVOY_READY_PORT];
 
 export const LIMITS = {
   /** A ClusterIssuer's name (a Kubernetes object name). */
@@ -168,6 +171,9 @@ export const LIMITS = {
   domainTemplateMaxLength: 512,
   priorityClassNameMaxLength: 253,
   loadBalancerClassMaxLength: 317,
+  maxExternalNameNamespaces: 32,
+  maxExternalNameHosts: 32,
+  maxExternalNamePorts: 16,
 } as const;
 
 /** RFC 1123 label: lower-case alphanumerics and '-', starting and ending alphanumeric. */
@@ -221,7 +227,7 @@ export const MESSAGES = {
   gatewayNameTooLong: `must be at most ${LIMITS.gatewayNameMaxLength} characters: it is the value of the ${LABEL_GATEWAY} label on every object kgw creates for the gateway`,
   uniqueFleetNames: 'fleet names must be unique',
   listenerPortsDiffer: `ports.http and ports.https must differ (defaults: ${DEFAULT_LISTENER_PORTS.ExternalIP.http}/${DEFAULT_LISTENER_PORTS.ExternalIP.https} for ExternalIP, ${DEFAULT_LISTENER_PORTS.ClusterLocal.http}/${DEFAULT_LISTENER_PORTS.ClusterLocal.https} for ClusterLocal)`,
-  reservedListenerPorts: `ports ${ENVOY_ADMIN_PORT} (Envoy admin) and ${ENVOY_READY_PORT} (readiness listener) are reserved for Envoy itself`,
+  reservedListenerPorts: `port ${ENVOY_READY_PORT} is reserved for Envoy's readiness listener`,
   servicePortsDiffer: 'service.httpPort and service.httpsPort must differ',
   replicasOrAutoscaling:
     'set replicas or autoscaling, not both: with autoscaling a HorizontalPodAutoscaler sets the replica count between autoscaling.minReplicas and autoscaling.maxReplicas',
@@ -245,6 +251,9 @@ export const MESSAGES = {
     'selector must have at least one label: a domain without a selector is the default domain, set it as domains.default',
   domainsNeedConfigure:
     'domains requires knative.configure to be true: only the gateway that configures Knative sets its domains',
+  externalHostSuffix:
+    'must be a DNS name with at least two labels (example.com allows example.com and every name under it)',
+  externalHostPortsUnique: 'ports must be unique',
   selectorsNeedDefault:
     'domains.default is required with domains.selectors: Knative needs a default domain for routes that no selector matches',
 } as const;
@@ -405,6 +414,21 @@ export interface DomainClaimPolicy {
   rules?: DomainClaimRule[];
 }
 
+/** A name outside the cluster that ExternalName Services may lead to, and on which ports. */
+export interface ExternalHostRule {
+  /** A host is allowed when it equals the suffix or ends with `.<suffix>`. */
+  suffix: string;
+  ports: number[];
+}
+
+/** Where ExternalName Services of the KIngresses this gateway serves may lead. */
+export interface ExternalNamesSpec {
+  /** Namespaces, besides the KIngress's own, whose Services an in-cluster ExternalName may name. */
+  allowedNamespaces?: string[];
+  /** Names outside the cluster (opt-in; none by default). */
+  allowedHosts?: ExternalHostRule[];
+}
+
 export interface KnativeGatewaySpec {
   ingressClass?: string;
   namespace?: string;
@@ -414,6 +438,7 @@ export interface KnativeGatewaySpec {
   knative?: KnativeConfig;
   tls?: GatewayTLS;
   domainClaims?: DomainClaimPolicy;
+  externalNames?: ExternalNamesSpec;
 }
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
@@ -547,6 +572,7 @@ export interface ResolvedGatewaySpec {
   knative: ResolvedKnativeConfig;
   tls: ResolvedTLS;
   domainClaims: ResolvedDomainClaims;
+  externalNames: { allowedNamespaces: string[]; allowedHosts: ExternalHostRule[] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -600,6 +626,13 @@ export function withGatewayDefaults(spec: KnativeGatewaySpec): ResolvedGatewaySp
     fleets,
     tls,
     domainClaims,
+    externalNames: {
+      allowedNamespaces: [...(spec.externalNames?.allowedNamespaces ?? [])],
+      allowedHosts: (spec.externalNames?.allowedHosts ?? []).map((h) => ({
+        suffix: h.suffix.toLowerCase(),
+        ports: [...h.ports],
+      })),
+    },
     domains: resolvedDomains,
     knative: {
       configure: knative?.configure ?? DEFAULT_KNATIVE_CONFIGURE,
@@ -737,6 +770,7 @@ export function validateGatewaySpec(spec: KnativeGatewaySpec): string[] {
   if (spec.knative !== undefined) validateKnative(errs, 'spec.knative', spec.knative);
   if (spec.tls !== undefined) validateTLS(errs, 'spec.tls', spec.tls, spec);
   if (spec.domainClaims !== undefined) validateDomainClaims(errs, 'spec.domainClaims', spec.domainClaims);
+  if (spec.externalNames !== undefined) validateExternalNames(errs, 'spec.externalNames', spec.externalNames);
   if (
     isObject(spec.domainClaims) &&
     spec.domainClaims.autoCreate === true &&
@@ -1141,6 +1175,59 @@ function validateTLS(errs: string[], path: string, t: unknown, spec: KnativeGate
           errs.push(`${path}.defaultCertificate.fleets[${i}]: ${MESSAGES.unknownFleet}`);
       });
   }
+}
+
+/** A DNS name with at least two labels (an allowed suffix for ExternalName targets). */
+export const EXTERNAL_HOST_SUFFIX_PATTERN =
+  '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$';
+const EXTERNAL_HOST_SUFFIX_RE = new RegExp(EXTERNAL_HOST_SUFFIX_PATTERN);
+
+function validateExternalNames(errs: string[], path: string, e: unknown): void {
+  if (!isObject(e)) {
+    errs.push(`${path}: must be an object`);
+    return;
+  }
+  const ns = e.allowedNamespaces;
+  if (ns !== undefined) {
+    if (!Array.isArray(ns) || ns.length > LIMITS.maxExternalNameNamespaces)
+      errs.push(
+        `${path}.allowedNamespaces: must be a list of at most ${LIMITS.maxExternalNameNamespaces} namespaces`,
+      );
+    else
+      ns.forEach((n: unknown, i) => {
+        if (typeof n !== 'string' || n.length > LIMITS.namespaceMaxLength || !DNS1123_LABEL_RE.test(n))
+          errs.push(`${path}.allowedNamespaces[${i}]: must be a namespace name`);
+      });
+  }
+  const hosts = e.allowedHosts;
+  if (hosts === undefined) return;
+  if (!Array.isArray(hosts) || hosts.length > LIMITS.maxExternalNameHosts) {
+    errs.push(`${path}.allowedHosts: must be a list of at most ${LIMITS.maxExternalNameHosts} entries`);
+    return;
+  }
+  hosts.forEach((h: unknown, i) => {
+    const hp = `${path}.allowedHosts[${i}]`;
+    if (!isObject(h)) {
+      errs.push(`${hp}: must be an object`);
+      return;
+    }
+    if (
+      typeof h.suffix !== 'string' ||
+      h.suffix.length > LIMITS.domainMaxLength ||
+      !EXTERNAL_HOST_SUFFIX_RE.test(h.suffix)
+    )
+      errs.push(`${hp}.suffix: ${MESSAGES.externalHostSuffix}`);
+    const ports = h.ports;
+    if (!Array.isArray(ports) || ports.length === 0 || ports.length > LIMITS.maxExternalNamePorts) {
+      errs.push(`${hp}.ports: must list 1 to ${LIMITS.maxExternalNamePorts} ports`);
+      return;
+    }
+    ports.forEach((p: unknown, j) => {
+      if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 65535)
+        errs.push(`${hp}.ports[${j}]: must be a port number from 1 to 65535`);
+    });
+    if (new Set(ports).size !== ports.length) errs.push(`${hp}.ports: ${MESSAGES.externalHostPortsUnique}`);
+  });
 }
 
 function validateDomainClaims(errs: string[], path: string, d: unknown): void {

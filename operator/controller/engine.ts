@@ -15,6 +15,7 @@ import type { FleetResources } from '../render/fleet.ts';
 import { desiredStatus, sameStatus, type Outcome } from '../status/conditions.ts';
 import { probeAll, ProbeLimiter, type ProbeRound, type ProbeTarget } from '../status/prober.ts';
 import { translateIngress } from '../translate/ingress.ts';
+import type { ExternalNamePolicy } from '../translate/external-names.ts';
 import type { IngressIR, TranslateProblem } from '../translate/ir.ts';
 import type { Lookups } from '../translate/lookups.ts';
 import type { SnapshotInput } from '../xds/cache.ts';
@@ -32,6 +33,8 @@ export interface GatewayConfig {
   name: string;
   ingressClass: string;
   clusterDomain: string;
+  /** Where the ExternalName Services of its KIngresses may lead. */
+  externalNames: ExternalNamePolicy;
   fleets: FleetDef[];
   /** The fallback certificate's Secret (`<ns>/<name>`) and the fleets serving it. */
   defaultCertificate?: { secret: string; fleets: string[] };
@@ -532,7 +535,11 @@ export class Engine {
         }
         continue;
       }
-      const res = translateIngress(ing, { ...this.lookups, clusterDomain: gw.clusterDomain });
+      const res = translateIngress(ing, {
+        ...this.lookups,
+        clusterDomain: gw.clusterDomain,
+        externalNames: gw.externalNames,
+      });
       const state: IngressState = prev ?? { created: ing.metadata.creationTimestamp ?? '' };
       if (state.rejectedGeneration !== undefined && state.rejectedGeneration === ing.metadata.generation) {
         // Envoy rejected this generation: keep serving what it accepted and keep the report

@@ -16,6 +16,7 @@ import {
 import { goldenDir, goldenFleets, loadCase } from '../render/golden-cases.ts';
 import { resolveConflicts } from '../translate/conflicts.ts';
 import { translateIngress } from '../translate/ingress.ts';
+import type { ExternalNamePolicy } from '../translate/external-names.ts';
 import type { IngressIR } from '../translate/ir.ts';
 import type { Lookups } from '../translate/lookups.ts';
 import { mulberry32, pick } from '../translate/prng.ts';
@@ -26,6 +27,13 @@ const validCert = loadCase(join(goldenDir, 'tls-redirect.yaml')).secrets[0]!;
 
 class World implements Lookups {
   readonly clusterDomain = 'cluster.local';
+  /** b/ext names a Service of namespace a; a/dns names example.org. */
+  readonly externalNames: ExternalNamePolicy = {
+    namespaces: ['a'],
+    services: [],
+    hosts: [{ suffix: 'example.org', ports: [80] }],
+    reservedPorts: [],
+  };
   readonly services = new Map<string, Service>();
   readonly secrets = new Map<string, Secret>();
   readonly slices = new Map<string, EndpointSlice[]>();

@@ -178,6 +178,27 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
     ],
     ['no fleets', { fleets: [] }, 'spec.fleets: Invalid value: 0', 'must have 1 to 16 items'],
     [
+      'an ExternalName host suffix with one label',
+      { ...(fleet({}) as object), externalNames: { allowedHosts: [{ suffix: 'com', ports: [443] }] } },
+      'spec.externalNames.allowedHosts[0].suffix: Invalid value: "com"',
+      `spec.externalNames.allowedHosts[0].suffix: ${MESSAGES.externalHostSuffix}`,
+    ],
+    [
+      'repeated ExternalName ports',
+      {
+        ...(fleet({}) as object),
+        externalNames: { allowedHosts: [{ suffix: 'example.com', ports: [443, 443] }] },
+      },
+      `spec.externalNames.allowedHosts[0].ports: Invalid value: "array": ${MESSAGES.externalHostPortsUnique}`,
+      MESSAGES.externalHostPortsUnique,
+    ],
+    [
+      'an ExternalName host without ports',
+      { ...(fleet({}) as object), externalNames: { allowedHosts: [{ suffix: 'example.com', ports: [] }] } },
+      'spec.externalNames.allowedHosts[0].ports: Invalid value: 0',
+      'spec.externalNames.allowedHosts[0].ports: must list 1 to 16 ports',
+    ],
+    [
       'bad visibility',
       fleet({}, 'Public'),
       'spec.fleets[0].visibility: Unsupported value: "Public"',

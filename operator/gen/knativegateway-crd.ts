@@ -31,8 +31,8 @@ import {
   DEFAULT_SERVICE_HTTP_PORT,
   DEFAULT_SERVICE_TYPES,
   DNS1123_LABEL_PATTERN,
+  EXTERNAL_HOST_SUFFIX_PATTERN,
   DNS1123_SUBDOMAIN_PATTERN,
-  ENVOY_ADMIN_PORT,
   ENVOY_LOG_LEVELS,
   ENVOY_READY_PORT,
   EXTERNAL_DOMAIN_TLS_VALUES,
@@ -118,7 +118,7 @@ function listenerPort(field: 'http' | 'https', what: string): Schema {
   return int(
     `Port Envoy listens on for ${what}, inside its pod (or on the host for the local runtime); ` +
       `${LIMITS.minListenerPort}-${LIMITS.maxListenerPort}, since Envoy runs without privileges, and ` +
-      `neither ${ENVOY_ADMIN_PORT} nor ${ENVOY_READY_PORT} (Envoy's admin and readiness listeners). ` +
+      `not ${ENVOY_READY_PORT} (Envoy's readiness listener). ` +
       `Defaults to ${EXT[field]} for ExternalIP fleets and ${LOCAL[field]} for ClusterLocal fleets ` +
       `(applied by kgw, because the default depends on the visibility).`,
     { minimum: LIMITS.minListenerPort, maximum: LIMITS.maxListenerPort },
@@ -704,6 +704,54 @@ function domainClaimsSchema(): Schema {
   );
 }
 
+function externalNamesSchema(): Schema {
+  return obj(
+    'Where ExternalName Services may send traffic. A KIngress backend that is an ExternalName Service ' +
+      'naming <service>.<namespace>.svc.<clusterDomain> is followed to that Service (no DNS) when it is in ' +
+      "the KIngress's own namespace, in allowedNamespaces, or is one of this gateway's fleet Services. " +
+      'Names outside the cluster are refused unless allowedHosts lists them. Always refused, whatever is ' +
+      'allowed here: IP addresses, localhost, single-label names, cloud metadata names, other names under ' +
+      "the cluster domain, and the ports Envoy listens on. A refused backend sets the KIngress's Ready " +
+      'condition to False with reason ExternalNameRefused or ExternalNameNotAllowed.',
+    {
+      allowedNamespaces: arr(
+        `Namespaces (at most ${LIMITS.maxExternalNameNamespaces}) whose Services an ExternalName of any ` +
+          "namespace may name, e.g. a shared-services namespace. Unset: only the KIngress's own namespace.",
+        str('A namespace name.', { pattern: DNS1123_LABEL_PATTERN, maxLength: LIMITS.namespaceMaxLength }),
+        { maxItems: LIMITS.maxExternalNameNamespaces, listType: 'set' },
+      ),
+      allowedHosts: arr(
+        `Names outside the cluster that ExternalName Services may lead to, at most ` +
+          `${LIMITS.maxExternalNameHosts} entries. Unset: none (the default, because any namespace can create ` +
+          'an ExternalName Service).',
+        obj(
+          'A domain suffix and the ports allowed under it.',
+          {
+            suffix: str(
+              'Allowed names: the suffix itself and every name under it (api.example.com allows ' +
+                `api.example.com and eu.api.example.com). ${MESSAGES.externalHostSuffix}.`,
+              { pattern: EXTERNAL_HOST_SUFFIX_PATTERN, maxLength: LIMITS.domainMaxLength },
+            ),
+            ports: arr(
+              `Ports allowed on those names, 1 to ${LIMITS.maxExternalNamePorts}.`,
+              int('A port number.', { minimum: 1, maximum: 65535 }),
+              {
+                minItems: 1,
+                maxItems: LIMITS.maxExternalNamePorts,
+                validations: [
+                  rule('self.all(p, self.exists_one(q, q == p))', MESSAGES.externalHostPortsUnique),
+                ],
+              },
+            ),
+          },
+          { required: ['suffix', 'ports'] },
+        ),
+        { maxItems: LIMITS.maxExternalNameHosts },
+      ),
+    },
+  );
+}
+
 function specSchema(): Schema {
   return obj(
     'Desired state: the Knative ingress class this gateway serves, the Envoy fleets that serve it, and ' +
@@ -759,6 +807,7 @@ function specSchema(): Schema {
       knative: knativeSchema(),
       tls: tlsSchema(),
       domainClaims: domainClaimsSchema(),
+      externalNames: externalNamesSchema(),
     },
     {
       required: ['fleets'],

@@ -1,6 +1,11 @@
 // The Envoy bootstrap shared by every fleet runtime: node identity (node.cluster selects the
 // fleet's snapshot), the xDS control-plane cluster (unix socket locally, TCP in a cluster), ADS
-// for everything (delta by default), and the admin interface (unix socket or loopback port).
+// for everything (delta by default), and the admin interface.
+//
+// The admin interface is only ever a unix socket (mode 0600), never a TCP port: it can dump every
+// private key (/config_dump), stop the process (/quitquitquit) or fail health checks, and a TCP
+// port on loopback is reachable from any cluster Envoy routes to that resolves to 127.0.0.1 (the
+// ExternalName-to-localhost attack, Contour CVE-2021-32783). The type below has no TCP form.
 //
 // With `tls`, the xDS connection is mutual TLS: the client certificate, its key and the trusted CA
 // bundle come from a credential directory (tls.crt, tls.key, ca.crt; see operator/pki/xds-tls.ts)
@@ -33,7 +38,8 @@ export interface BootstrapOptions {
   fleet: string;
   /** The xDS server, or every operator replica's (HA: Envoy fails over between them). */
   xds: XdsAddress | XdsAddress[];
-  admin: { pipe: string } | { address: string; port: number };
+  /** Unix socket path of the admin interface (created with mode 0600). */
+  admin: { pipe: string };
   /** Delta xDS (default) or state-of-the-world. */
   delta?: boolean;
   /** Mutual TLS to the xDS server (see the header); plaintext without it. */
@@ -42,7 +48,10 @@ export interface BootstrapOptions {
 
 export type XdsAddress = { pipe: string } | { address: string; port: number };
 
-function address(a: XdsAddress | BootstrapOptions['admin']): Json {
+/** Owner read/write only: the admin interface is for the Envoy user (preStop hook) and root. */
+export const ADMIN_SOCKET_MODE = 0o600;
+
+function address(a: XdsAddress): Json {
   return 'pipe' in a
     ? { pipe: { path: a.pipe } }
     : { socket_address: { address: a.address, port_value: a.port } };
@@ -123,7 +132,7 @@ function xdsTransportSocket(tls: XdsTlsBootstrap): Json {
 export function renderBootstrap(o: BootstrapOptions): Json {
   return {
     node: { id: o.nodeId, cluster: o.fleet },
-    admin: { address: address(o.admin) },
+    admin: { address: { pipe: { path: o.admin.pipe, mode: ADMIN_SOCKET_MODE } } },
     dynamic_resources: {
       ads_config: {
         api_type: o.delta === false ? 'GRPC' : 'DELTA_GRPC',

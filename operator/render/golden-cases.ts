@@ -7,7 +7,9 @@ import type { EndpointSlice, Secret, Service } from '../api/core.ts';
 import { hasClass, KGW_INGRESS_CLASS, ingressKey, type KIngress } from '../api/kingress.ts';
 import { resolveConflicts, type Candidate } from '../translate/conflicts.ts';
 import { translateIngress } from '../translate/ingress.ts';
-import { lookupsFromObjects } from '../translate/lookups.ts';
+import { withGatewayDefaults, type KnativeGateway } from '../api/knativegateway.ts';
+import { gatewayExternalNamePolicy } from '../translate/external-names.ts';
+import { lookupsFromObjects, type Lookups } from '../translate/lookups.ts';
 import {
   defaultCertificateProblem,
   renderFleet,
@@ -27,6 +29,8 @@ export interface Objects {
   services: Service[];
   slices: EndpointSlice[];
   secrets: Secret[];
+  /** The case's KnativeGateway, when it has one: its ExternalName policy applies to translation. */
+  gateway?: KnativeGateway;
   /**
    * Per-fleet render options of this case over goldenFleets, from a test-only document
    * `kind: GoldenFleets` with `fleets: { <fleet>: { defaultCertificate: … } }`.
@@ -51,11 +55,22 @@ export function loadCase(file: string): Objects {
     slices: of<EndpointSlice>('EndpointSlice'),
     secrets: of<Secret>('Secret'),
     ...(fleets?.fleets ? { fleetOptions: fleets.fleets } : {}),
+    ...(of<KnativeGateway>('KnativeGateway')[0] ? { gateway: of<KnativeGateway>('KnativeGateway')[0] } : {}),
   };
 }
 
+/** The case's objects as translation sees them, with its gateway's ExternalName policy. */
+function caseLookups(objs: Objects): Lookups {
+  const gw = objs.gateway;
+  return lookupsFromObjects(
+    objs,
+    'cluster.local',
+    gw ? gatewayExternalNamePolicy(gw.metadata.name, withGatewayDefaults(gw.spec)) : undefined,
+  );
+}
+
 export function renderCase(objs: Objects): Record<string, unknown> {
-  const lookups = lookupsFromObjects(objs);
+  const lookups = caseLookups(objs);
   const ingresses: Record<string, unknown> = {};
   const candidates: Candidate[] = [];
   for (const ing of objs.ingresses) {
@@ -94,7 +109,7 @@ export function renderCase(objs: Objects): Record<string, unknown> {
 
 /** The rendered resources of every golden fleet for one case. */
 export function renderCaseFleets(objs: Objects): { fleet: string; res: FleetResources }[] {
-  const lookups = lookupsFromObjects(objs);
+  const lookups = caseLookups(objs);
   const candidates: Candidate[] = objs.ingresses
     .filter((i) => hasClass(i, KGW_INGRESS_CLASS))
     .flatMap((i) => {

@@ -252,6 +252,30 @@ export async function waitReady(
   throw new Error(`KIngress ${ns}/${name} not ready after ${timeoutMs} ms: ${JSON.stringify(last?.status)}`);
 }
 
+/**
+ * Polls (every 200 ms, bounded) until the KIngress's Ready condition has `reason` for its current
+ * generation; returns the KIngress.
+ */
+export async function waitReason(
+  env: Env,
+  name: string,
+  reason: string,
+  ns = TEST_NAMESPACE,
+  timeoutMs = 30_000,
+): Promise<KIngress> {
+  const deadline = Date.now() + timeoutMs;
+  let last: KIngress | undefined;
+  while (Date.now() < deadline) {
+    last = await getIngress(env, name, ns);
+    const ready = last.status?.conditions?.find((c) => c.type === 'Ready');
+    if (last.status?.observedGeneration === last.metadata.generation && ready?.reason === reason) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(
+    `KIngress ${ns}/${name}: no Ready reason ${reason} after ${timeoutMs} ms: ${JSON.stringify(last?.status)}`,
+  );
+}
+
 /** Resolves a `domainInternal` (svc.ns.svc.<domain>) to an endpoint address and target port. */
 export async function resolveGateway(
   env: Env,
