@@ -770,10 +770,7 @@ export function withFleetDefaults(fleet: FleetSpec): ResolvedFleet {
     accessLog: log.enabled,
     accessLogFormat: log.format,
     http: withHttpDefaults(fleet.http),
-    clientIP: {
-      xffNumTrustedHops: fleet.clientIP?.xffNumTrustedHops ?? DEFAULT_XFF_NUM_TRUSTED_HOPS,
-      proxyProtocol: fleet.clientIP?.proxyProtocol ?? DEFAULT_PROXY_PROTOCOL,
-    },
+    clientIP: withClientIPDefaults(fleet.clientIP),
   };
   if (autoscaling) out.autoscaling = autoscaling;
   if (fleet.podDisruptionBudget) out.podDisruptionBudget = { ...fleet.podDisruptionBudget };
@@ -795,6 +792,14 @@ export function withHttpDefaults(h: FleetHttp | undefined): ResolvedFleetHttp {
     maxRequestHeadersKiB: h?.maxRequestHeadersKiB ?? DEFAULT_MAX_REQUEST_HEADERS_KIB,
     maxRequestHeaders: h?.maxRequestHeaders ?? DEFAULT_MAX_REQUEST_HEADERS,
     http10,
+  };
+}
+
+/** A fleet's `clientIP` settings with every default applied. */
+export function withClientIPDefaults(c: FleetClientIP | undefined): ResolvedClientIP {
+  return {
+    xffNumTrustedHops: c?.xffNumTrustedHops ?? DEFAULT_XFF_NUM_TRUSTED_HOPS,
+    proxyProtocol: c?.proxyProtocol ?? DEFAULT_PROXY_PROTOCOL,
   };
 }
 

@@ -1,4 +1,4 @@
-import type { KnativeGateway } from '../api/knativegateway.ts';
+import { withClientIPDefaults, withHttpDefaults, type KnativeGateway } from '../api/knativegateway.ts';
 import type { GatewayConfig } from './engine.ts';
 import { gatewayStatus } from './gateway-status.ts';
 
@@ -26,6 +26,9 @@ const config: GatewayConfig = {
     namespace: 'kgw-system',
     serviceName: `kgw-default-${name}`,
     accessLog: false,
+    http: withHttpDefaults(undefined),
+    clientIP: withClientIPDefaults(undefined),
+    maxHeapMiB: 0,
   })),
 };
 

@@ -35,6 +35,9 @@ export function gatewayConfig(obj: KubeObject, log: Logger): GatewayConfig | und
       namespace: spec.namespace,
       serviceName: fleetServiceName(gw.metadata.name, f.name),
       accessLog: f.accessLog,
+      http: f.http,
+      clientIP: f.clientIP,
+      maxHeapMiB: f.envoy.maxHeapMiB,
     })),
     ...(spec.tls.defaultCertificate
       ? {
