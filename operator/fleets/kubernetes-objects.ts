@@ -493,6 +493,7 @@ export function fleetBootstrap(
     admin: { address: '127.0.0.1', port: ENVOY_ADMIN_PORT },
     delta: true,
     ...(tls ? { tls: xdsTlsBootstrap(tls) } : {}),
+    maxHeapMiB: fleet.envoy.maxHeapMiB,
   });
   const dynamic = b.dynamic_resources as Json;
   dynamic.lds_config = { ...ADS_SOURCE, initial_fetch_timeout: '0s' };
