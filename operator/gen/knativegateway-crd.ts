@@ -452,9 +452,10 @@ function httpSchema(): Schema {
       ),
       streamIdleTimeoutSeconds: int(
         'Seconds a request may go without any traffic in either direction (client or backend) before ' +
-          'Envoy ends it (408 when no response has started, else a reset). It bounds, among others, ' +
-          'requests to backends that answer nothing for that long: raise it for long-polling or ' +
-          `streaming applications. 0 turns it off. 0-${LIMITS.maxStreamIdleTimeoutSeconds}. Defaults to ` +
+          'Envoy ends it: 408 while the request is still arriving, 504 while the backend has not ' +
+          'answered, a reset once the response has started. It also ends quiet WebSocket connections ' +
+          'and requests to backends that answer nothing for that long: raise it for long-polling, ' +
+          `streaming or WebSocket applications. 0 turns it off. 0-${LIMITS.maxStreamIdleTimeoutSeconds}. Defaults to ` +
           `${DEFAULT_STREAM_IDLE_TIMEOUT_SECONDS}.`,
         { minimum: 0, maximum: LIMITS.maxStreamIdleTimeoutSeconds },
       ),
