@@ -132,6 +132,41 @@ export const ENVOY_READY_PORT = 19003;
 /** Ports a fleet's listeners may not use: Envoy's own readiness listener takes it. */
 export const RESERVED_LISTENER_PORTS: readonly number[] = [ENVOY_READY_PORT];
 
+// Edge defaults: how each fleet's Envoys treat requests before routing them, and how they protect
+// themselves. The defaults suit an internet-facing gateway; kgw applies them (the CRD stores none),
+// so upgrading kgw brings its current defaults and a field that is set pins its value.
+
+/** What Envoy does with a request path holding escaped slashes (%2F, %2f, %5C, %5c). */
+export type EscapedSlashesAction =
+  'KeepUnchanged' | 'RejectRequest' | 'UnescapeAndRedirect' | 'UnescapeAndForward';
+export const ESCAPED_SLASHES_ACTIONS: readonly EscapedSlashesAction[] = [
+  'KeepUnchanged',
+  'RejectRequest',
+  'UnescapeAndRedirect',
+  'UnescapeAndForward',
+];
+export const DEFAULT_NORMALIZE_PATH = true;
+export const DEFAULT_MERGE_SLASHES = true;
+export const DEFAULT_ESCAPED_SLASHES: EscapedSlashesAction = 'UnescapeAndRedirect';
+export const DEFAULT_STRIP_TRAILING_HOST_DOT = true;
+export const DEFAULT_STRIP_HOST_PORT = true;
+export const DEFAULT_REQUEST_HEADERS_TIMEOUT_SECONDS = 10;
+/** Envoy's own default: 5 minutes. */
+export const DEFAULT_STREAM_IDLE_TIMEOUT_SECONDS = 300;
+/** Envoy's own defaults: 60 KiB and 100 headers. */
+export const DEFAULT_MAX_REQUEST_HEADERS_KIB = 60;
+export const DEFAULT_MAX_REQUEST_HEADERS = 100;
+export const DEFAULT_HTTP10 = true;
+export const DEFAULT_XFF_NUM_TRUSTED_HOPS = 0;
+export const DEFAULT_PROXY_PROTOCOL = false;
+/** Envoy heap limit of the overload manager when the fleet has no memory limit. */
+export const DEFAULT_MAX_HEAP_MIB = 2048;
+/**
+ * With a memory limit, the heap limit is this share of it: the rest is for what is not heap (the
+ * binary, thread stacks, kernel buffers charged to the container).
+ */
+export const MAX_HEAP_SHARE_OF_MEMORY_LIMIT = 0.8;
+
 export const LIMITS = {
   /** A ClusterIssuer's name (a Kubernetes object name). */
   issuerNameMaxLength: 253,
@@ -159,6 +194,15 @@ export const LIMITS = {
   serviceNameMaxLength: 63,
   maxConcurrency: 64,
   maxDrainSeconds: 600,
+  maxRequestHeadersTimeoutSeconds: 3600,
+  maxStreamIdleTimeoutSeconds: 86400,
+  /** Envoy's upper bound for max_request_headers_kb. */
+  maxRequestHeadersKiB: 8192,
+  maxRequestHeaders: 10000,
+  maxXffNumTrustedHops: 16,
+  /** Below this Envoy's own footprint would keep the overload manager's actions on. */
+  minHeapMiB: 64,
+  maxHeapMiB: 1048576,
   imageMaxLength: 512,
   maxTolerations: 32,
   maxTopologySpreadConstraints: 8,
@@ -229,6 +273,7 @@ export const MESSAGES = {
   listenerPortsDiffer: `ports.http and ports.https must differ (defaults: ${DEFAULT_LISTENER_PORTS.ExternalIP.http}/${DEFAULT_LISTENER_PORTS.ExternalIP.https} for ExternalIP, ${DEFAULT_LISTENER_PORTS.ClusterLocal.http}/${DEFAULT_LISTENER_PORTS.ClusterLocal.https} for ClusterLocal)`,
   reservedListenerPorts: `port ${ENVOY_READY_PORT} is reserved for Envoy's readiness listener`,
   servicePortsDiffer: 'service.httpPort and service.httpsPort must differ',
+  maxHeapMiB: `must be 0 (no overload manager) or at least ${LIMITS.minHeapMiB}`,
   replicasOrAutoscaling:
     'set replicas or autoscaling, not both: with autoscaling a HorizontalPodAutoscaler sets the replica count between autoscaling.minReplicas and autoscaling.maxReplicas',
   autoscalingMinAboveMax: 'autoscaling.minReplicas must not be greater than autoscaling.maxReplicas',
@@ -324,11 +369,44 @@ export interface FleetEnvoy {
   logLevel?: EnvoyLogLevel;
   concurrency?: number;
   drainSeconds?: number;
+  /** Heap limit of Envoy's overload manager in MiB; 0: no overload manager. */
+  maxHeapMiB?: number;
 }
 
 export interface FleetAccessLog {
   enabled?: boolean;
   format?: AccessLogFormat;
+}
+
+export interface FleetHttp10 {
+  /** Accept HTTP/1.0 requests (Envoy answers them with 426 otherwise). */
+  enabled?: boolean;
+  /** Host for HTTP/1.0 requests without a Host header; without it they get 400. */
+  defaultHost?: string;
+}
+
+/** How the fleet's Envoys treat requests before routing them (see "Edge defaults" above). */
+export interface FleetHttp {
+  normalizePath?: boolean;
+  mergeSlashes?: boolean;
+  escapedSlashes?: EscapedSlashesAction;
+  stripTrailingHostDot?: boolean;
+  stripHostPort?: boolean;
+  /** 0 turns the timeout off. */
+  requestHeadersTimeoutSeconds?: number;
+  /** 0 turns the timeout off. */
+  streamIdleTimeoutSeconds?: number;
+  maxRequestHeadersKiB?: number;
+  maxRequestHeaders?: number;
+  http10?: FleetHttp10;
+}
+
+/** Where the client address comes from. */
+export interface FleetClientIP {
+  /** Proxies in front of the fleet whose X-Forwarded-For entries are trusted. */
+  xffNumTrustedHops?: number;
+  /** Connections start with a PROXY protocol (v1 or v2) header from a load balancer. */
+  proxyProtocol?: boolean;
 }
 
 export interface FleetSpec {
@@ -344,6 +422,8 @@ export interface FleetSpec {
   envoy?: FleetEnvoy;
   /** An object; the first cut's boolean is still read (see the compatibility note above). */
   accessLog?: FleetAccessLog;
+  http?: FleetHttp;
+  clientIP?: FleetClientIP;
 }
 
 export interface DomainSelector {
@@ -531,10 +611,37 @@ export interface ResolvedFleet {
     topologySpreadConstraints: JsonObject[];
     priorityClassName?: string;
   };
-  envoy: { image: string; logLevel: EnvoyLogLevel; concurrency: number; drainSeconds: number };
+  envoy: {
+    image: string;
+    logLevel: EnvoyLogLevel;
+    concurrency: number;
+    drainSeconds: number;
+    /** 0: no overload manager. */
+    maxHeapMiB: number;
+  };
   /** Whether Envoy writes access logs (`accessLog.enabled`; the first cut's boolean). */
   accessLog: boolean;
   accessLogFormat: AccessLogFormat;
+  http: ResolvedFleetHttp;
+  clientIP: ResolvedClientIP;
+}
+
+export interface ResolvedFleetHttp {
+  normalizePath: boolean;
+  mergeSlashes: boolean;
+  escapedSlashes: EscapedSlashesAction;
+  stripTrailingHostDot: boolean;
+  stripHostPort: boolean;
+  requestHeadersTimeoutSeconds: number;
+  streamIdleTimeoutSeconds: number;
+  maxRequestHeadersKiB: number;
+  maxRequestHeaders: number;
+  http10: { enabled: boolean; defaultHost?: string };
+}
+
+export interface ResolvedClientIP {
+  xffNumTrustedHops: number;
+  proxyProtocol: boolean;
 }
 
 export interface ResolvedKnativeConfig {
@@ -691,13 +798,81 @@ export function withFleetDefaults(fleet: FleetSpec): ResolvedFleet {
       logLevel: fleet.envoy?.logLevel ?? DEFAULT_ENVOY_LOG_LEVEL,
       concurrency: fleet.envoy?.concurrency ?? defaultConcurrency(resources.limits.cpu),
       drainSeconds: fleet.envoy?.drainSeconds ?? DEFAULT_DRAIN_SECONDS,
+      maxHeapMiB: fleet.envoy?.maxHeapMiB ?? defaultMaxHeapMiB(resources.limits.memory),
     },
     accessLog: log.enabled,
     accessLogFormat: log.format,
+    http: withHttpDefaults(fleet.http),
+    clientIP: withClientIPDefaults(fleet.clientIP),
   };
   if (autoscaling) out.autoscaling = autoscaling;
   if (fleet.podDisruptionBudget) out.podDisruptionBudget = { ...fleet.podDisruptionBudget };
   return out;
+}
+
+/** A fleet's `http` settings with every default applied. */
+export function withHttpDefaults(h: FleetHttp | undefined): ResolvedFleetHttp {
+  const http10: ResolvedFleetHttp['http10'] = { enabled: h?.http10?.enabled ?? DEFAULT_HTTP10 };
+  if (h?.http10?.defaultHost !== undefined) http10.defaultHost = h.http10.defaultHost;
+  return {
+    normalizePath: h?.normalizePath ?? DEFAULT_NORMALIZE_PATH,
+    mergeSlashes: h?.mergeSlashes ?? DEFAULT_MERGE_SLASHES,
+    escapedSlashes: h?.escapedSlashes ?? DEFAULT_ESCAPED_SLASHES,
+    stripTrailingHostDot: h?.stripTrailingHostDot ?? DEFAULT_STRIP_TRAILING_HOST_DOT,
+    stripHostPort: h?.stripHostPort ?? DEFAULT_STRIP_HOST_PORT,
+    requestHeadersTimeoutSeconds: h?.requestHeadersTimeoutSeconds ?? DEFAULT_REQUEST_HEADERS_TIMEOUT_SECONDS,
+    streamIdleTimeoutSeconds: h?.streamIdleTimeoutSeconds ?? DEFAULT_STREAM_IDLE_TIMEOUT_SECONDS,
+    maxRequestHeadersKiB: h?.maxRequestHeadersKiB ?? DEFAULT_MAX_REQUEST_HEADERS_KIB,
+    maxRequestHeaders: h?.maxRequestHeaders ?? DEFAULT_MAX_REQUEST_HEADERS,
+    http10,
+  };
+}
+
+/** A fleet's `clientIP` settings with every default applied. */
+export function withClientIPDefaults(c: FleetClientIP | undefined): ResolvedClientIP {
+  return {
+    xffNumTrustedHops: c?.xffNumTrustedHops ?? DEFAULT_XFF_NUM_TRUSTED_HOPS,
+    proxyProtocol: c?.proxyProtocol ?? DEFAULT_PROXY_PROTOCOL,
+  };
+}
+
+/** Binary and decimal multipliers of Kubernetes quantity suffixes. */
+const QUANTITY_SUFFIXES: Readonly<Record<string, number>> = {
+  '': 1,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+
+/** A quantity (`512Mi`, `1G`, `1e9`, 1073741824) in its base unit; undefined when not one. */
+export function quantityValue(q: IntOrString): number | undefined {
+  if (typeof q === 'number') return Number.isFinite(q) ? q : undefined;
+  const m = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)([KMGTPE]i|[mkMGTPE])?$/.exec(q);
+  if (m === null) return undefined;
+  const factor = QUANTITY_SUFFIXES[m[2] ?? ''];
+  return factor === undefined ? undefined : Number(m[1]) * factor;
+}
+
+/**
+ * The overload manager's heap limit for a memory limit: its share MAX_HEAP_SHARE_OF_MEMORY_LIMIT
+ * in whole MiB (at least the minimum), or DEFAULT_MAX_HEAP_MIB without a limit or when the limit
+ * is not a quantity.
+ */
+export function defaultMaxHeapMiB(memoryLimit: IntOrString | undefined): number {
+  const bytes = memoryLimit === undefined ? undefined : quantityValue(memoryLimit);
+  if (bytes === undefined || bytes <= 0) return DEFAULT_MAX_HEAP_MIB;
+  const mib = Math.floor((bytes * MAX_HEAP_SHARE_OF_MEMORY_LIMIT) / 2 ** 20);
+  return Math.min(LIMITS.maxHeapMiB, Math.max(LIMITS.minHeapMiB, mib));
 }
 
 /** `accessLog` as stored: the object form, or the first cut's boolean (read compatibility). */
@@ -876,6 +1051,53 @@ function validateFleet(errs: string[], path: string, f: unknown): void {
       optionalEnum(errs, `${path}.accessLog.format`, f.accessLog.format, ACCESS_LOG_FORMATS);
     }
   }
+  if (f.http !== undefined) validateHttp(errs, `${path}.http`, f.http);
+  if (f.clientIP !== undefined) validateClientIP(errs, `${path}.clientIP`, f.clientIP);
+}
+
+function validateHttp(errs: string[], path: string, h: unknown): void {
+  if (!isObject(h)) {
+    errs.push(`${path}: must be an object`);
+    return;
+  }
+  for (const k of ['normalizePath', 'mergeSlashes', 'stripTrailingHostDot', 'stripHostPort'] as const) {
+    optionalBool(errs, `${path}.${k}`, h[k]);
+  }
+  optionalEnum(errs, `${path}.escapedSlashes`, h.escapedSlashes, ESCAPED_SLASHES_ACTIONS);
+  const ranges = {
+    requestHeadersTimeoutSeconds: [0, LIMITS.maxRequestHeadersTimeoutSeconds],
+    streamIdleTimeoutSeconds: [0, LIMITS.maxStreamIdleTimeoutSeconds],
+    maxRequestHeadersKiB: [1, LIMITS.maxRequestHeadersKiB],
+    maxRequestHeaders: [1, LIMITS.maxRequestHeaders],
+  } as const;
+  for (const [k, [min, max]] of Object.entries(ranges)) {
+    if (h[k] !== undefined) intInRange(errs, `${path}.${k}`, h[k], min, max);
+  }
+  const v = h.http10;
+  if (v === undefined) return;
+  if (!isObject(v)) {
+    errs.push(`${path}.http10: must be an object`);
+    return;
+  }
+  optionalBool(errs, `${path}.http10.enabled`, v.enabled);
+  optionalString(
+    errs,
+    `${path}.http10.defaultHost`,
+    v.defaultHost,
+    DNS1123_SUBDOMAIN_RE,
+    LIMITS.domainMaxLength,
+  );
+}
+
+function validateClientIP(errs: string[], path: string, c: unknown): void {
+  if (!isObject(c)) {
+    errs.push(`${path}: must be an object`);
+    return;
+  }
+  if (c.xffNumTrustedHops !== undefined) {
+    intInRange(errs, `${path}.xffNumTrustedHops`, c.xffNumTrustedHops, 0, LIMITS.maxXffNumTrustedHops);
+  }
+  optionalBool(errs, `${path}.proxyProtocol`, c.proxyProtocol);
 }
 
 function validateAutoscaling(errs: string[], path: string, a: unknown): void {
@@ -1067,6 +1289,12 @@ function validateEnvoy(errs: string[], path: string, e: unknown): void {
     intInRange(errs, `${path}.concurrency`, e.concurrency, 1, LIMITS.maxConcurrency);
   if (e.drainSeconds !== undefined) {
     intInRange(errs, `${path}.drainSeconds`, e.drainSeconds, 0, LIMITS.maxDrainSeconds);
+  }
+  if (e.maxHeapMiB !== undefined) {
+    intInRange(errs, `${path}.maxHeapMiB`, e.maxHeapMiB, 0, LIMITS.maxHeapMiB);
+    if (typeof e.maxHeapMiB === 'number' && e.maxHeapMiB > 0 && e.maxHeapMiB < LIMITS.minHeapMiB) {
+      errs.push(`${path}.maxHeapMiB: ${MESSAGES.maxHeapMiB}`);
+    }
   }
 }
 

@@ -429,6 +429,8 @@ export class Engine {
               httpPort: def.ports.http,
               httpsPort: def.ports.https,
               accessLog: def.accessLog,
+              http: def.http,
+              clientIP: def.clientIP,
               ...(g.defaultCertificate?.fleets.includes(def.name)
                 ? { defaultCertificate: { secret: g.defaultCertificate.secret } }
                 : {}),
@@ -902,6 +904,7 @@ export class Engine {
             port: p.tls ? f.ports.https : f.ports.http,
             host: p.host,
             tls: p.tls,
+            ...(f.clientIP.proxyProtocol ? { proxyProtocol: true } : {}),
           });
         }
       }

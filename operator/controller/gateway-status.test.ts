@@ -1,4 +1,4 @@
-import type { KnativeGateway } from '../api/knativegateway.ts';
+import { withClientIPDefaults, withHttpDefaults, type KnativeGateway } from '../api/knativegateway.ts';
 import type { GatewayConfig } from './engine.ts';
 import { gatewayStatus } from './gateway-status.ts';
 import { STRICT_POLICY } from '../translate/external-names.ts';
@@ -28,6 +28,9 @@ const config: GatewayConfig = {
     namespace: 'kgw-system',
     serviceName: `kgw-default-${name}`,
     accessLog: false,
+    http: withHttpDefaults(undefined),
+    clientIP: withClientIPDefaults(undefined),
+    maxHeapMiB: 0,
   })),
 };
 

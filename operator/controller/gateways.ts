@@ -37,6 +37,9 @@ export function gatewayConfig(obj: KubeObject, log: Logger): GatewayConfig | und
       namespace: spec.namespace,
       serviceName: fleetServiceName(gw.metadata.name, f.name),
       accessLog: f.accessLog,
+      http: f.http,
+      clientIP: f.clientIP,
+      maxHeapMiB: f.envoy.maxHeapMiB,
     })),
     externalNames: gatewayExternalNamePolicy(name, spec),
     ...(spec.tls.defaultCertificate

@@ -501,6 +501,7 @@ export function fleetBootstrap(
     admin: { pipe: ENVOY_ADMIN_SOCKET },
     delta: true,
     ...(tls ? { tls: xdsTlsBootstrap(tls) } : {}),
+    maxHeapMiB: fleet.envoy.maxHeapMiB,
   });
   const dynamic = b.dynamic_resources as Json;
   dynamic.lds_config = { ...ADS_SOURCE, initial_fetch_timeout: '0s' };

@@ -12,7 +12,13 @@ import { installKnativeCRDs } from '../../test/env/crds.ts';
 import { KubeHttpError, ResourceResolver, kubeRequest } from '../../test/env/kube-http.ts';
 import { applyManifests } from '../../test/env/manifests.ts';
 import { raceTimeout, waitUntil } from '../../test/env/proc.ts';
-import { fleetLabels, type FleetSpec, type KnativeGateway } from '../api/knativegateway.ts';
+import {
+  fleetLabels,
+  withClientIPDefaults,
+  withHttpDefaults,
+  type FleetSpec,
+  type KnativeGateway,
+} from '../api/knativegateway.ts';
 import { KubernetesFleetRuntime } from '../fleets/kubernetes.ts';
 import { operatorXdsEndpoint } from '../fleets/kubernetes-objects.ts';
 import { publishFleet } from '../fleets/publish.ts';
@@ -274,6 +280,9 @@ describe('release manifest on a real kube-apiserver', () => {
         namespace: 'kgw-rbac-fleets',
         serviceName: 'kgw-rbac-ext',
         accessLog: false,
+        http: withHttpDefaults(undefined),
+        clientIP: withClientIPDefaults(undefined),
+        maxHeapMiB: 0,
       };
       // 198.18.0.0/15 is a benchmarking range; nothing is ever sent to it here.
       await publishFleet(rest, def, [{ id: 'r0', address: '198.18.200.10', ready: true }], log);

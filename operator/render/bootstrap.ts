@@ -1,6 +1,7 @@
 // The Envoy bootstrap shared by every fleet runtime: node identity (node.cluster selects the
 // fleet's snapshot), the xDS control-plane cluster (unix socket locally, TCP in a cluster), ADS
-// for everything (delta by default), and the admin interface.
+// for everything (delta by default), the admin interface, and the overload manager with the
+// fleet's heap limit.
 //
 // The admin interface is only ever a unix socket (mode 0600), never a TCP port: it can dump every
 // private key (/config_dump), stop the process (/quitquitquit) or fail health checks, and a TCP
@@ -44,6 +45,8 @@ export interface BootstrapOptions {
   delta?: boolean;
   /** Mutual TLS to the xDS server (see the header); plaintext without it. */
   tls?: XdsTlsBootstrap;
+  /** Heap limit of Envoy's overload manager (see overloadManager); none without it. */
+  maxHeapMiB?: number;
 }
 
 export type XdsAddress = { pipe: string } | { address: string; port: number };
@@ -129,6 +132,37 @@ function xdsTransportSocket(tls: XdsTlsBootstrap): Json {
   };
 }
 
+export const FIXED_HEAP_MONITOR = 'envoy.resource_monitors.fixed_heap';
+/** Heap pressure (share of the limit) at which Envoy returns free heap memory to the system. */
+export const SHRINK_HEAP_AT = 0.95;
+/** Heap pressure at which Envoy answers new requests with 503 instead of growing further. */
+export const STOP_ACCEPTING_REQUESTS_AT = 0.98;
+
+/**
+ * Envoy's overload manager with a fixed heap limit: from SHRINK_HEAP_AT of the limit Envoy
+ * releases free memory, from STOP_ACCEPTING_REQUESTS_AT it refuses new requests (503), so a
+ * replica under memory pressure sheds load instead of being killed for running out of memory.
+ */
+export function overloadManager(maxHeapMiB: number): Json {
+  const at = (value: number) => [{ name: FIXED_HEAP_MONITOR, threshold: { value } }];
+  return {
+    refresh_interval: '0.250s',
+    resource_monitors: [
+      {
+        name: FIXED_HEAP_MONITOR,
+        typed_config: {
+          '@type': `${TYPE_PREFIX}envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig`,
+          max_heap_size_bytes: maxHeapMiB * 2 ** 20,
+        },
+      },
+    ],
+    actions: [
+      { name: 'envoy.overload_actions.shrink_heap', triggers: at(SHRINK_HEAP_AT) },
+      { name: 'envoy.overload_actions.stop_accepting_requests', triggers: at(STOP_ACCEPTING_REQUESTS_AT) },
+    ],
+  };
+}
+
 export function renderBootstrap(o: BootstrapOptions): Json {
   return {
     node: { id: o.nodeId, cluster: o.fleet },
@@ -172,5 +206,8 @@ export function renderBootstrap(o: BootstrapOptions): Json {
     layered_runtime: {
       layers: [{ name: 'static', static_layer: { 'overload.global_downstream_max_connections': 50000 } }],
     },
+    ...(o.maxHeapMiB !== undefined && o.maxHeapMiB > 0
+      ? { overload_manager: overloadManager(o.maxHeapMiB) }
+      : {}),
   };
 }

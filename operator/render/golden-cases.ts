@@ -4,6 +4,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { EndpointSlice, Secret, Service } from '../api/core.ts';
+import {
+  withClientIPDefaults,
+  withHttpDefaults,
+  type FleetClientIP,
+  type FleetHttp,
+} from '../api/knativegateway.ts';
 import { hasClass, KGW_INGRESS_CLASS, ingressKey, type KIngress } from '../api/kingress.ts';
 import { resolveConflicts, type Candidate } from '../translate/conflicts.ts';
 import { translateIngress } from '../translate/ingress.ts';
@@ -19,9 +25,21 @@ import {
 
 export const goldenDir = join(import.meta.dirname, '../../test/golden/cases');
 
+/** The fleets' edge settings: kgw's defaults. */
+const EDGE = { http: withHttpDefaults(undefined), clientIP: withClientIPDefaults(undefined) };
+
 export const goldenFleets: Record<string, FleetRenderOptions> = {
-  external: { visibility: 'ExternalIP', httpPort: 8080, httpsPort: 8443, accessLog: false },
-  local: { visibility: 'ClusterLocal', httpPort: 8081, httpsPort: 8444, accessLog: false },
+  external: { visibility: 'ExternalIP', httpPort: 8080, httpsPort: 8443, accessLog: false, ...EDGE },
+  local: { visibility: 'ClusterLocal', httpPort: 8081, httpsPort: 8444, accessLog: false, ...EDGE },
+};
+
+/**
+ * A case's overrides of a golden fleet's options; `http` and `clientIP` as written in a
+ * KnativeGateway fleet (the defaults fill in the rest).
+ */
+export type GoldenFleetOverrides = Partial<Omit<FleetRenderOptions, 'http' | 'clientIP'>> & {
+  http?: FleetHttp;
+  clientIP?: FleetClientIP;
 };
 
 export interface Objects {
@@ -35,20 +53,27 @@ export interface Objects {
    * Per-fleet render options of this case over goldenFleets, from a test-only document
    * `kind: GoldenFleets` with `fleets: { <fleet>: { defaultCertificate: … } }`.
    */
-  fleetOptions?: Record<string, Partial<FleetRenderOptions>>;
+  fleetOptions?: Record<string, GoldenFleetOverrides>;
 }
 
 /** The golden fleets of a case: goldenFleets with the case's overrides. */
 export function caseFleets(objs: Objects): Record<string, FleetRenderOptions> {
   return Object.fromEntries(
-    Object.entries(goldenFleets).map(([name, opts]) => [name, { ...opts, ...objs.fleetOptions?.[name] }]),
+    Object.entries(goldenFleets).map(([name, opts]) => {
+      const { http, clientIP, ...rest } = objs.fleetOptions?.[name] ?? {};
+      const edge = {
+        ...(http !== undefined ? { http: withHttpDefaults(http) } : {}),
+        ...(clientIP !== undefined ? { clientIP: withClientIPDefaults(clientIP) } : {}),
+      };
+      return [name, { ...opts, ...rest, ...edge }];
+    }),
   );
 }
 
 export function loadCase(file: string): Objects {
   const docs = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as { kind?: string });
   const of = <T>(kind: string) => docs.filter((d) => d.kind === kind) as T[];
-  const [fleets] = of<{ fleets?: Record<string, Partial<FleetRenderOptions>> }>('GoldenFleets');
+  const [fleets] = of<{ fleets?: Record<string, GoldenFleetOverrides> }>('GoldenFleets');
   return {
     ingresses: of<KIngress>('Ingress'),
     services: of<Service>('Service'),
