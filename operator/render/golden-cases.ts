@@ -15,7 +15,13 @@ import { resolveConflicts, type Candidate } from '../translate/conflicts.ts';
 import { translateIngress } from '../translate/ingress.ts';
 import { withGatewayDefaults, type KnativeGateway } from '../api/knativegateway.ts';
 import { gatewayExternalNamePolicy } from '../translate/external-names.ts';
-import { lookupsFromObjects, type Lookups } from '../translate/lookups.ts';
+import { gatewayHostPolicy } from '../translate/host-ownership.ts';
+import {
+  lookupsFromObjects,
+  type ClaimObject,
+  type Lookups,
+  type NamespaceObject,
+} from '../translate/lookups.ts';
 import {
   defaultCertificateProblem,
   renderFleet,
@@ -47,8 +53,14 @@ export interface Objects {
   services: Service[];
   slices: EndpointSlice[];
   secrets: Secret[];
-  /** The case's KnativeGateway, when it has one: its ExternalName policy applies to translation. */
+  /**
+   * The case's KnativeGateway, when it has one: its ExternalName policy and host policy (domains,
+   * template, claim rules) apply to translation.
+   */
   gateway?: KnativeGateway;
+  /** ClusterDomainClaims and Namespaces (labels) the host rule reads. */
+  claims?: ClaimObject[];
+  namespaces?: NamespaceObject[];
   /**
    * Per-fleet render options of this case over goldenFleets, from a test-only document
    * `kind: GoldenFleets` with `fleets: { <fleet>: { defaultCertificate: … } }`.
@@ -79,18 +91,22 @@ export function loadCase(file: string): Objects {
     services: of<Service>('Service'),
     slices: of<EndpointSlice>('EndpointSlice'),
     secrets: of<Secret>('Secret'),
+    claims: of<ClaimObject>('ClusterDomainClaim'),
+    namespaces: of<NamespaceObject>('Namespace'),
     ...(fleets?.fleets ? { fleetOptions: fleets.fleets } : {}),
     ...(of<KnativeGateway>('KnativeGateway')[0] ? { gateway: of<KnativeGateway>('KnativeGateway')[0] } : {}),
   };
 }
 
-/** The case's objects as translation sees them, with its gateway's ExternalName policy. */
+/** The case's objects as translation sees them, with its gateway's ExternalName and host policy. */
 function caseLookups(objs: Objects): Lookups {
   const gw = objs.gateway;
+  const spec = gw ? withGatewayDefaults(gw.spec) : undefined;
   return lookupsFromObjects(
     objs,
     'cluster.local',
-    gw ? gatewayExternalNamePolicy(gw.metadata.name, withGatewayDefaults(gw.spec)) : undefined,
+    gw && spec ? gatewayExternalNamePolicy(gw.metadata.name, spec) : undefined,
+    gw && spec ? gatewayHostPolicy(gw.metadata.name, spec) : undefined,
   );
 }
 

@@ -9,6 +9,7 @@ import {
   HEADER_HASH,
   ingressKey,
   type HTTPIngressPath,
+  type IngressSpec,
   type IngressTLS,
   type KIngress,
   type Visibility,
@@ -17,6 +18,7 @@ import { resolveBackend } from './backends.ts';
 import { ingressHash } from './hash.ts';
 import { tlsSecretProblem } from './tls-secret.ts';
 import { parseIngressSpec } from './parse.ts';
+import { hostDecision, REASON_HOST_NOT_ALLOWED } from './host-ownership.ts';
 import type {
   ClusterIR,
   IngressIR,
@@ -121,6 +123,26 @@ function invalidSpec(problems: string[]): TranslateProblem {
   };
 }
 
+/**
+ * Every rule host must be the KIngress's to serve (host-ownership.ts). A refusal withdraws the
+ * KIngress: its last good configuration served that host too.
+ */
+function checkHosts(spec: IngressSpec, namespace: string, lookups: Lookups): void {
+  for (const rule of spec.rules ?? []) {
+    for (const host of rule.hosts ?? []) {
+      const d = hostDecision(host, {
+        namespace,
+        visibility: rule.visibility ?? 'ExternalIP',
+        clusterDomain: lookups.clusterDomain,
+        ...(lookups.hostPolicy ? { policy: lookups.hostPolicy } : {}),
+        ...(lookups.hostOwners ? { owners: lookups.hostOwners } : {}),
+      });
+      if (!d.allowed)
+        throw new Problem({ reason: REASON_HOST_NOT_ALLOWED, message: d.message, withdraw: true });
+    }
+  }
+}
+
 export function translateIngress(ing: KIngress, lookups: Lookups): TranslateResult {
   try {
     return { ok: true, ir: translate(ing, lookups) };
@@ -137,6 +159,7 @@ function translate(ing: KIngress, lookups: Lookups): IngressIR {
   const parsed = parseIngressSpec(ing.spec, namespace);
   if (!parsed.ok) throw new Problem(invalidSpec(parsed.problems));
   const spec = parsed.spec;
+  checkHosts(spec, namespace, lookups);
   const hash = ingressHash(spec, namespace, name);
   const ctx: Ctx = { lookups, namespace, key, clusters: new Map(), services: new Set() };
   const redirected = spec.httpOption === 'Redirected';

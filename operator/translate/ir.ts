@@ -97,6 +97,11 @@ export interface ProbeIR {
 export interface TranslateProblem {
   reason: string;
   message: string;
+  /**
+   * The KIngress may not keep serving its last good configuration either (a host it may not
+   * serve: that configuration served the host too). Other problems keep the last good config.
+   */
+  withdraw?: boolean;
 }
 
 export type TranslateResult = { ok: true; ir: IngressIR } | { ok: false; problem: TranslateProblem };
