@@ -11,7 +11,7 @@ import {
   type FleetHttp,
 } from '../api/knativegateway.ts';
 import { hasClass, KGW_INGRESS_CLASS, ingressKey, type KIngress } from '../api/kingress.ts';
-import { resolveConflicts, type Candidate } from '../translate/conflicts.ts';
+import { conflictMessage, resolveConflicts, type Candidate } from '../translate/conflicts.ts';
 import { translateIngress } from '../translate/ingress.ts';
 import { withGatewayDefaults, type KnativeGateway } from '../api/knativegateway.ts';
 import { gatewayExternalNamePolicy } from '../translate/external-names.ts';
@@ -130,7 +130,13 @@ export function renderCase(objs: Objects): Record<string, unknown> {
   }
   const { accepted, conflicts } = resolveConflicts(candidates);
   for (const [key, c] of conflicts) {
-    ingresses[key] = { result: 'DomainConflict', host: c.host, owner: c.owner };
+    const namespace = key.slice(0, key.indexOf('/'));
+    ingresses[key] = {
+      result: 'DomainConflict',
+      host: c.host,
+      owner: c.owner,
+      message: conflictMessage(namespace, c),
+    };
   }
   const fleets: Record<string, unknown> = {};
   for (const [name, opts] of Object.entries(caseFleets(objs))) {

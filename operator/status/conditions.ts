@@ -1,6 +1,7 @@
 // KIngress status as Knative defines it: NetworkConfigured and LoadBalancerReady roll up into
 // Ready; observedGeneration; public/private load balancer entries. Pure: the clock is a parameter.
 import type { Condition, IngressStatus, KIngress, LoadBalancerIngressStatus } from '../api/kingress.ts';
+import { conflictMessage } from '../translate/conflicts.ts';
 
 export type Outcome =
   | { kind: 'ready'; public: LoadBalancerIngressStatus[]; private: LoadBalancerIngressStatus[] }
@@ -12,7 +13,7 @@ function cond(type: string, status: Condition['status'], reason?: string, messag
   return { type, status, ...(reason ? { reason } : {}), ...(message ? { message } : {}) };
 }
 
-function conditionsFor(o: Outcome): Condition[] {
+function conditionsFor(o: Outcome, namespace: string): Condition[] {
   switch (o.kind) {
     case 'ready':
       return [cond('LoadBalancerReady', 'True'), cond('NetworkConfigured', 'True'), cond('Ready', 'True')];
@@ -25,7 +26,7 @@ function conditionsFor(o: Outcome): Condition[] {
       ];
     }
     case 'conflict': {
-      const msg = `host ${o.host} is already served by KIngress ${o.owner}`;
+      const msg = conflictMessage(namespace, o);
       return [
         cond('LoadBalancerReady', 'False', 'DomainConflict', msg),
         cond('NetworkConfigured', 'True'),
@@ -44,7 +45,7 @@ function conditionsFor(o: Outcome): Condition[] {
 /** The status kgw wants on the object; lastTransitionTime kept when a condition did not change. */
 export function desiredStatus(ing: KIngress, o: Outcome, now: string): IngressStatus {
   const prev = new Map((ing.status?.conditions ?? []).map((c) => [c.type, c]));
-  const conditions = conditionsFor(o).map((c) => {
+  const conditions = conditionsFor(o, ing.metadata.namespace ?? '').map((c) => {
     const p = prev.get(c.type);
     const same =
       p &&

@@ -14,6 +14,17 @@ export interface Conflict {
   owner: string;
 }
 
+/**
+ * The DomainConflict message for a KIngress of `namespace`: the owner (`<ns>/<name>`) is named
+ * only when it is in the same namespace; another tenant's object is not (that would tell one
+ * namespace about another's).
+ */
+export function conflictMessage(namespace: string, c: Conflict): string {
+  const slash = c.owner.indexOf('/');
+  const sameNamespace = slash >= 0 && c.owner.slice(0, slash) === namespace;
+  return `host ${c.host} is already served by ${sameNamespace ? `KIngress ${c.owner}` : 'a KIngress of another namespace'}`;
+}
+
 export function resolveConflicts(candidates: Candidate[]): {
   accepted: IngressIR[];
   conflicts: Map<string, Conflict>;
