@@ -183,9 +183,19 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     runtime = k8s;
     refreshFleets = () => k8s.refresh();
   }
+  // DomainMappings against the gateways' domainClaims policy (claims, verdicts; leader writes).
+  // Its claim and namespace caches also decide which KIngress may serve which host.
+  const claims: DomainClaimController = new DomainClaimController({
+    rest,
+    log: o.log.child({ component: 'domain-claims' }),
+    gateways: () => engine.servedGateways(),
+    leading: () => engine.isLeading(),
+    invalidate: (refs) => engine.invalidate(refs),
+  });
   const engine = new Engine({
     rest,
     log: o.log.child({ component: 'engine' }),
+    hostOwners: claims.hostOwners(),
     xds: {
       setSnapshot: (f, r) => xds.setSnapshot(f, o.snapshotFilter ? o.snapshotFilter(f, r) : r),
       markSynced: () => xds.markSynced(),
@@ -201,13 +211,6 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       claims.kick();
       certificates.resync();
     },
-  });
-  // DomainMappings against the gateways' domainClaims policy (claims, verdicts; leader writes).
-  const claims: DomainClaimController = new DomainClaimController({
-    rest,
-    log: o.log.child({ component: 'domain-claims' }),
-    gateways: () => engine.servedGateways(),
-    leading: () => engine.isLeading(),
   });
   claims.start();
   // KCertificates of kgw's class → cert-manager Certificates from the gateway that configures

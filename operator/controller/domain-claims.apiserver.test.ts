@@ -335,3 +335,76 @@ test('a controller that is not leading writes nothing; once leading it does', as
   expect((await getClaim('lead.shared.example.com'))?.spec).toEqual({ namespace: 'a' });
   await follower.stop();
 });
+
+test('KIngress host rule: claim and namespace views, and the refs a change concerns', async () => {
+  const told: string[][] = [];
+  const c = new DomainClaimController({
+    rest,
+    log,
+    gateways: () => [gateway],
+    leading: () => false,
+    resyncMs: 0,
+    invalidate: (refs) => told.push(refs),
+  });
+  controllers.push(c);
+  c.start();
+  const owners = c.hostOwners();
+  await owners.synced;
+  expect(owners.namespaceLabels('a')).toMatchObject({ team: 'a' });
+  expect(owners.namespaceLabels('nowhere')).toBeUndefined();
+  const heard = (refs: string[]) => told.some((t) => refs.every((r) => t.includes(r)));
+  const until = (what: string, check: () => boolean) => waitUntil(what, () => Promise.resolve(check()), WAIT);
+
+  const claim = await rest.request<ClusterDomainClaim>('POST', CLAIMS_PATH, {
+    apiVersion: 'networking.internal.knative.dev/v1alpha1',
+    kind: 'ClusterDomainClaim',
+    metadata: { name: 'shop.hosts.example.com' },
+    spec: { namespace: 'a' },
+  });
+  const refs = [
+    'host:shop.hosts.example.com',
+    'host:*.hosts.example.com',
+    'host:*.example.com',
+    'host:*.com',
+  ];
+  await until('claim heard', () => heard(refs));
+  expect(owners.claimOwner('shop.hosts.example.com')).toBe('a');
+  expect([...owners.claimsUnder('hosts.example.com')]).toEqual([
+    { domain: 'shop.hosts.example.com', namespace: 'a' },
+  ]);
+
+  // a label change of a namespace concerns its KIngresses; an annotation does not
+  told.length = 0;
+  await rest.request(
+    'PATCH',
+    '/api/v1/namespaces/b',
+    { metadata: { annotations: { note: 'x' } } },
+    'application/merge-patch+json',
+  );
+  await rest.request(
+    'PATCH',
+    '/api/v1/namespaces/b',
+    { metadata: { labels: { tier: 'gold' } } },
+    'application/merge-patch+json',
+  );
+  await until('label change heard', () => heard(['ns:b']));
+  expect(told.filter((t) => t.includes('ns:b'))).toHaveLength(1);
+  expect(owners.namespaceLabels('b')).toMatchObject({ team: 'b', tier: 'gold' });
+
+  // the claim changing hands and going away are heard too
+  told.length = 0;
+  await rest.request(
+    'PATCH',
+    `${CLAIMS_PATH}/${claim.metadata.name}`,
+    { spec: { namespace: 'b' } },
+    'application/merge-patch+json',
+  );
+  await until('new owner heard', () => heard(refs) && owners.claimOwner('shop.hosts.example.com') === 'b');
+  told.length = 0;
+  await rest.request('DELETE', `${CLAIMS_PATH}/${claim.metadata.name}`);
+  await until(
+    'deletion heard',
+    () => heard(refs) && owners.claimOwner('shop.hosts.example.com') === undefined,
+  );
+  await c.stop();
+});

@@ -35,6 +35,7 @@ import { INGRESS_CLASS_ANNOTATION, type ObjectMeta } from '../api/kingress.ts';
 import { ApiError, type KubeRest } from '../kube/rest.ts';
 import { Reflector, type KubeObject } from '../kube/reflector.ts';
 import type { Logger } from '../log.ts';
+import { claimRefs, type HostOwners } from '../translate/host-ownership.ts';
 import { knativeOwner } from './knative-config.ts';
 
 export const DOMAIN_MAPPINGS_PATH = '/apis/serving.knative.dev/v1beta1/domainmappings';
@@ -383,6 +384,11 @@ export interface DomainClaimControllerOptions {
   /** Full recompute this often even without events (default 60 s; 0: never). */
   resyncMs?: number;
   now?: () => string;
+  /**
+   * Told which KIngress host-rule refs a claim or namespace change concerns (`host:<h>`,
+   * `host:*.<suffix>`, `ns:<namespace>`; see hostOwners()), so they are judged again.
+   */
+  invalidate?: (refs: string[]) => void;
 }
 
 export interface DomainClaimStats {
@@ -434,6 +440,52 @@ export class DomainClaimController {
     this.synced = Promise.all([this.mappings.synced, this.claims.synced, this.namespaces.synced]).then(() => {
       this.isSynced = true;
     });
+    // KIngress hosts: a claim concerns its host and the wildcards over it, a namespace's labels
+    // the KIngresses of that namespace (only the changes that can alter a verdict)
+    this.claims.onEvent((e) => {
+      if (e.type === 'upsert' && e.old && e.old.spec?.namespace === e.obj.spec?.namespace) return;
+      o.invalidate?.(claimRefs(e.obj.metadata.name));
+    });
+    this.namespaces.onEvent((e) => {
+      const labels = (n: NS | undefined) => JSON.stringify(Object.entries(n?.metadata.labels ?? {}).sort());
+      if (e.type === 'upsert' && e.old && labels(e.old) === labels(e.obj)) return;
+      o.invalidate?.([`ns:${e.obj.metadata.name}`]);
+    });
+    this.ownersSynced = Promise.all([
+      this.namespaces.synced,
+      new Promise<void>((resolve) => {
+        void this.claims.synced.then(resolve);
+        this.claimsMissing = resolve;
+      }),
+    ]).then(() => undefined);
+  }
+
+  /** Resolves when the claim API turns out not to be installed (nothing to wait for). */
+  private claimsMissing: () => void = () => undefined;
+  /** Resolves once the namespaces and claims are listed (or claims are not installed). */
+  private readonly ownersSynced: Promise<void>;
+
+  /**
+   * Read-only views for the KIngress host rule (translate/host-ownership.ts), from this
+   * controller's caches: ClusterDomainClaims and namespace labels.
+   */
+  hostOwners(): HostOwners & { synced: Promise<void> } {
+    return {
+      synced: this.ownersSynced,
+      claimOwner: (domain) => {
+        const c = this.claims.store.get(`/${domain}`);
+        return c ? (c.spec?.namespace ?? '') : undefined;
+      },
+      claimsUnder: (suffix) => {
+        const out: { domain: string; namespace: string }[] = [];
+        for (const c of this.claims.store.values()) {
+          if (c.metadata.name.endsWith(`.${suffix}`))
+            out.push({ domain: c.metadata.name, namespace: c.spec?.namespace ?? '' });
+        }
+        return out;
+      },
+      namespaceLabels: (ns) => this.namespaces.store.get(`/${ns}`)?.metadata.labels,
+    };
   }
 
   get stats(): Readonly<DomainClaimStats> {
@@ -445,6 +497,12 @@ export class DomainClaimController {
     if (this.started || this.stopped) return;
     this.started = true;
     for (const r of [this.mappings, this.claims, this.namespaces]) r.start();
+    void this.o.rest.get(CLAIMS_PATH, { limit: 1 }).then(
+      () => undefined,
+      (err: unknown) => {
+        if (err instanceof ApiError && err.status === 404) this.claimsMissing();
+      },
+    );
     void this.synced.then(() => this.kick());
     const every = this.o.resyncMs ?? 60_000;
     if (every > 0) {

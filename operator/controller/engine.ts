@@ -17,6 +17,7 @@ import { probeAll, ProbeLimiter, type ProbeRound, type ProbeTarget } from '../st
 import { translateIngress } from '../translate/ingress.ts';
 import { encodeProblem } from './encode-check.ts';
 import type { ExternalNamePolicy } from '../translate/external-names.ts';
+import { hostRefs, type HostOwners, type HostPolicy } from '../translate/host-ownership.ts';
 import type { IngressIR, TranslateProblem, TranslateResult } from '../translate/ir.ts';
 import type { Lookups } from '../translate/lookups.ts';
 import type { SnapshotInput } from '../xds/cache.ts';
@@ -36,6 +37,8 @@ export interface GatewayConfig {
   clusterDomain: string;
   /** Where the ExternalName Services of its KIngresses may lead. */
   externalNames: ExternalNamePolicy;
+  /** Who may serve which host: its domains, domain template and claim rules. */
+  hostPolicy?: HostPolicy;
   fleets: FleetDef[];
   /** The fallback certificate's Secret (`<ns>/<name>`) and the fleets serving it. */
   defaultCertificate?: { secret: string; fleets: string[] };
@@ -72,7 +75,16 @@ export interface EngineOptions {
   /** How often KnativeGateway status is recomputed besides on events (default 2000 ms). */
   gatewayStatusIntervalMs?: number;
   now?: () => string;
+  /**
+   * ClusterDomainClaims and namespace labels for the host rule (translate/host-ownership.ts).
+   * start() waits for `synced` (at most HOST_OWNERS_WAIT_MS); the provider calls invalidate()
+   * with `host:<h>` / `ns:<namespace>` refs when they change.
+   */
+  hostOwners?: HostOwners & { synced?: Promise<void> };
 }
+
+/** Longest start() waits for the host owners' caches before translating without them. */
+const HOST_OWNERS_WAIT_MS = 10_000;
 
 interface IngressState {
   /** Last successful translation (kept while a later change fails: last good config). */
@@ -276,6 +288,12 @@ export class Engine {
       [this.gateways, this.services, this.slices, this.secrets, this.ingresses].map((r) => r.synced),
     );
     await this.knative.start();
+    if (this.o.hostOwners?.synced) {
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((r) => (timer = setTimeout(r, HOST_OWNERS_WAIT_MS)));
+      await Promise.race([this.o.hostOwners.synced, bound]);
+      clearTimeout(timer);
+    }
     this.synced = true;
     this.log.info(
       { ingresses: this.ingresses.store.size, gateways: this.gateways.store.size },
@@ -502,6 +520,18 @@ export class Engine {
     }
   }
 
+  /** KIngresses that read any of `refs` (e.g. `host:<h>`, `ns:<namespace>`) are translated again. */
+  invalidate(refs: readonly string[]): void {
+    let any = false;
+    for (const r of refs) {
+      for (const k of this.refIndex.get(r) ?? []) {
+        this.dirty.add(k);
+        any = true;
+      }
+    }
+    if (any) this.schedule();
+  }
+
   /**
    * The Services and Secrets a KIngress names (`svc:ns/name`, `secret:ns/name`), so it is
    * translated again when one appears or changes. Read from the raw spec, which may be any JSON,
@@ -616,6 +646,15 @@ export class Engine {
     }
     const res = this.translate(ing, gw);
     const state: IngressState = prev ?? { created: ing.metadata.creationTimestamp ?? '' };
+    if (!res.ok && res.problem.withdraw) {
+      // e.g. a host it may not serve: its last good configuration must not stay served either
+      this.pipes.get(gw.name)?.delete(k);
+      state.good = undefined;
+      state.served = undefined;
+      state.held = undefined;
+      state.gateway = undefined;
+      state.rejectedGeneration = undefined;
+    }
     if (state.rejectedGeneration !== undefined && state.rejectedGeneration === ing.metadata.generation) {
       // Envoy rejected this generation: keep serving what it accepted and keep the report
       // (also into a gateway pipe that was rebuilt since).
@@ -644,7 +683,10 @@ export class Engine {
       this.stage(gw.name, k, state.good, state.created);
       state.gateway = gw.name;
     }
-    this.setRefs(k, this.specRefs(ing, res.ok ? res.ir : undefined));
+    this.setRefs(k, [
+      ...this.specRefs(ing, res.ok ? res.ir : undefined),
+      ...hostRefs(ing.spec, ing.metadata.namespace ?? '', gw.clusterDomain, gw.hostPolicy),
+    ]);
     this.statusDirty.add(k);
   }
 
@@ -658,6 +700,8 @@ export class Engine {
         ...this.lookups,
         clusterDomain: gw.clusterDomain,
         externalNames: gw.externalNames,
+        ...(gw.hostPolicy ? { hostPolicy: gw.hostPolicy } : {}),
+        ...(this.o.hostOwners ? { hostOwners: this.o.hostOwners } : {}),
       });
       if (!res.ok) return res;
       const problem = encodeProblem(res.ir);

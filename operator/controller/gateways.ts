@@ -1,6 +1,7 @@
 // KnativeGateway object → the engine's GatewayConfig: defaults applied, fleets expanded into
 // FleetDefs (Service name, xDS node cluster). Invalid specs yield undefined and are logged.
 import { gatewayExternalNamePolicy } from '../translate/external-names.ts';
+import { gatewayHostPolicy } from '../translate/host-ownership.ts';
 import {
   fleetServiceName,
   fleetXdsCluster,
@@ -42,6 +43,7 @@ export function gatewayConfig(obj: KubeObject, log: Logger): GatewayConfig | und
       maxHeapMiB: f.envoy.maxHeapMiB,
     })),
     externalNames: gatewayExternalNamePolicy(name, spec),
+    hostPolicy: gatewayHostPolicy(name, spec),
     ...(spec.tls.defaultCertificate
       ? {
           defaultCertificate: {
