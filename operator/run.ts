@@ -268,6 +268,8 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       rest,
       log: wlog,
       shared: { ingresses: engine.ingresses, gateways: engine.gateways },
+      // the claim and namespace caches translation reads: admission gives the same host verdicts
+      hostOwners: claims.hostOwners(),
       // The policy part only: a claim of another namespace is reported by the validator itself.
       domainPolicy: (domain, ns, annotations) => {
         const v = claims.decide(domain, ns, annotations);

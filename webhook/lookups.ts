@@ -23,6 +23,8 @@ import {
 import { Reflector, type KubeObject, type ReflectorEvent } from '../operator/kube/reflector.ts';
 import { ApiError, type KubeRest } from '../operator/kube/rest.ts';
 import type { Logger } from '../operator/log.ts';
+import type { HostOwners } from '../operator/translate/host-ownership.ts';
+import { hostOwnersFromObjects, type NamespaceObject } from '../operator/translate/lookups.ts';
 
 export interface ClusterDomainClaim {
   metadata: { name: string; deletionTimestamp?: string };
@@ -59,6 +61,8 @@ export interface Lookups {
   clusterIssuer(name: string): IssuerPresence;
   /** Namespace policy for DomainMappings (default: every namespace may map any unclaimed domain). */
   domainPolicy?: DomainPolicy;
+  /** Claims and namespace labels for the KIngress host rule (absent: none known). */
+  hostOwners?: HostOwners;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -72,6 +76,8 @@ export interface StaticLookupsData {
   /** undefined: cert-manager's CRD is absent. */
   clusterIssuers?: string[];
   domainPolicy?: DomainPolicy;
+  /** Namespaces (with their labels) the KIngress host rule may read. */
+  namespaces?: NamespaceObject[];
 }
 
 /** Lookups over fixed lists (unit tests). */
@@ -88,6 +94,7 @@ export function staticLookups(d: StaticLookupsData): Lookups {
       d.clusterIssuers === undefined ? 'unavailable' : d.clusterIssuers.includes(name) ? 'found' : 'missing',
   };
   if (d.domainPolicy) out.domainPolicy = d.domainPolicy;
+  out.hostOwners = hostOwnersFromObjects(d.claims ?? [], d.namespaces ?? []);
   return out;
 }
 
@@ -128,6 +135,12 @@ export interface LiveLookupsOptions {
    */
   shared?: { ingresses?: SharedCache; gateways?: SharedCache };
   domainPolicy?: DomainPolicy;
+  /**
+   * Claims and namespace labels for the KIngress host rule; the operator passes its claim
+   * controller's, so admission and translation read the same caches. Default: this lookup's own
+   * ClusterDomainClaim cache, no namespace labels.
+   */
+  hostOwners?: HostOwners;
   /** Bound for start() waiting on the required caches (default 60 s). */
   syncTimeoutMs?: number;
 }
@@ -230,6 +243,21 @@ export function liveLookups(o: LiveLookupsOptions): LiveLookups {
     available: () => ({ clusterDomainClaims: claimsSynced, clusterIssuers: issuersSynced }),
   };
   if (o.domainPolicy) out.domainPolicy = o.domainPolicy;
+  const claimNamespace = (c: Obj): string => {
+    const ns = (c as unknown as ClusterDomainClaim).spec?.namespace;
+    return typeof ns === 'string' ? ns : '';
+  };
+  out.hostOwners = o.hostOwners ?? {
+    claimOwner: (d) => {
+      const c = claims.store.get(`/${d}`);
+      return c === undefined ? undefined : claimNamespace(c);
+    },
+    claimsUnder: (suffix) =>
+      [...claims.store.values()]
+        .filter((c) => c.metadata.name.endsWith(`.${suffix}`))
+        .map((c) => ({ domain: c.metadata.name, namespace: claimNamespace(c) })),
+    namespaceLabels: () => undefined,
+  };
   return out;
 }
 

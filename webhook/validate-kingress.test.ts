@@ -1,5 +1,7 @@
 import type { KnativeGateway } from '../operator/api/knativegateway.ts';
 import { INGRESS_CLASS_ANNOTATION, KGW_INGRESS_CLASS, type KIngress } from '../operator/api/kingress.ts';
+import { withGatewayDefaults } from '../operator/api/knativegateway.ts';
+import { gatewayHostPolicy, hostDecision } from '../operator/translate/host-ownership.ts';
 import { staticLookups } from './lookups.ts';
 import { validateKIngress } from './validate-kingress.ts';
 
@@ -311,6 +313,126 @@ describe('validateKIngress', () => {
         kingressesByHost: () => [broken as unknown as KIngress],
       };
       expect(validateKIngress(ing(good()), undefined, l).allowed).toBe(true);
+    });
+  });
+
+  describe('hosts the KIngress may not serve (the host rule translation applies)', () => {
+    const domains = gw('main', { domains: { default: 'example.com' } });
+    const at = (namespace: string, hosts: string[], visibility = 'ExternalIP') =>
+      ing(
+        good({
+          rules: [
+            { hosts, visibility, http: { paths: [{ splits: [split({ serviceNamespace: namespace })] }] } },
+          ],
+        }),
+        { namespace },
+      );
+
+    test("another namespace's generated name is refused with translation's message", () => {
+      const v = validateKIngress(
+        at('attacker', ['app.victim.example.com']),
+        undefined,
+        staticLookups({ gateways: [domains] }),
+      );
+      // one source of truth: the message is the rule's own
+      const rule = hostDecision('app.victim.example.com', {
+        namespace: 'attacker',
+        visibility: 'ExternalIP',
+        clusterDomain: 'cluster.local',
+        policy: gatewayHostPolicy('main', withGatewayDefaults(domains.spec)),
+      });
+      expect(rule.allowed).toBe(false);
+      expect(v).toEqual({
+        allowed: false,
+        message: `spec.rules[0].hosts[0]: ${rule.allowed ? '' : rule.message}`,
+      });
+      expect(v.message).toContain("is a name Knative generates for another namespace's Routes");
+      // its own generated names are fine, whoever else serves other names
+      expect(
+        validateKIngress(
+          at('victim', ['app.victim.example.com']),
+          undefined,
+          staticLookups({ gateways: [domains] }),
+        ).allowed,
+      ).toBe(true);
+    });
+
+    test('cluster-local names of another namespace are refused even without gateway domains', () => {
+      const v = validateKIngress(
+        at(
+          'attacker',
+          ['app.attacker.svc.cluster.local', 'app.victim.svc.cluster.local', 'app.victim'],
+          'ClusterLocal',
+        ),
+        undefined,
+        lookups,
+      );
+      expect(v.allowed).toBe(false);
+      expect(v.message).toMatch(
+        /^spec\.rules\[0\]\.hosts\[1\]: host app\.victim\.svc\.cluster\.local is a name/,
+      );
+      expect(v.message).toContain('spec.rules[0].hosts[2]: host app.victim is a name');
+      expect(v.message).not.toContain('hosts[0]');
+    });
+
+    test('a host claimed for another namespace is refused; for its own namespace allowed', () => {
+      const l = staticLookups({
+        gateways: [gw('main')],
+        claims: [{ metadata: { name: 'shop.example.net' }, spec: { namespace: 'victim' } }],
+      });
+      const v = validateKIngress(at('attacker', ['shop.example.net']), undefined, l);
+      expect(v.allowed).toBe(false);
+      expect(v.message).toContain(
+        'spec.rules[0].hosts[0]: host shop.example.net is claimed by another namespace',
+      );
+      expect(v.message).not.toContain('victim');
+      expect(validateKIngress(at('victim', ['shop.example.net']), undefined, l).allowed).toBe(true);
+    });
+
+    test("the gateway's claim rules, with the namespace's labels", () => {
+      const rules = gw('main', {
+        domainClaims: {
+          rules: [{ domains: ['example.org'], namespaceSelector: { matchLabels: { tenant: 'true' } } }],
+        },
+      });
+      const l = staticLookups({
+        gateways: [rules],
+        namespaces: [
+          { metadata: { name: 'labelled', labels: { tenant: 'true' } } },
+          { metadata: { name: 'plain' } },
+        ],
+      });
+      expect(validateKIngress(at('labelled', ['www.example.org']), undefined, l).allowed).toBe(true);
+      const v = validateKIngress(at('plain', ['www.example.org']), undefined, l);
+      expect(v.allowed).toBe(false);
+      expect(v.message).toContain(
+        "KnativeGateway main's domainClaims policy allows it only for namespaces with labels tenant=true",
+      );
+    });
+
+    test("the serving gateway's policy applies, not another class's", () => {
+      const other = gw('other', {
+        ingressClass: 'other.ingress.networking.knative.dev',
+        domains: { default: 'example.com' },
+      });
+      const l = staticLookups({ gateways: [gw('main'), other] });
+      expect(validateKIngress(at('attacker', ['app.victim.example.com']), undefined, l).allowed).toBe(true);
+    });
+
+    test('a refused host is not also reported as served elsewhere', () => {
+      const theirs = ing(
+        good({ rules: [{ hosts: ['app.victim.example.com'], http: { paths: [{ splits: [split()] }] } }] }),
+        {
+          name: 'app',
+          namespace: 'victim',
+        },
+      );
+      const v = validateKIngress(
+        at('attacker', ['app.victim.example.com']),
+        undefined,
+        staticLookups({ gateways: [domains], kingresses: [theirs] }),
+      );
+      expect(v.message).not.toContain('already served');
     });
   });
 

@@ -3,16 +3,26 @@
 //
 // The spec is judged by operator/translate/parse.ts, the same rules translation applies
 // (Knative's own, kgw's namespace and type rules, and Envoy's limits), so admission and the
-// KIngress's status never disagree; every problem is listed. kgw adds one cross-object check: no
-// host already served by another KIngress of the same class (the controller would report
-// DomainConflict; rejecting early tells the writer at once). The cross-object check ignores the
-// object itself (UPDATE) and KIngresses being deleted, and names the other KIngress only when it
-// is in the same namespace.
+// KIngress's status never disagree; every problem is listed. kgw adds two cross-object checks:
+// - every host must be the KIngress's to serve under the serving gateway's policy
+//   (operator/translate/host-ownership.ts, the rule translation applies, same message): another
+//   namespace's generated names, hosts claimed by another namespace and hosts the gateway's
+//   domainClaims rules do not allow the namespace are refused (HostNotAllowed in status);
+// - no host already served by another KIngress of the same class (the controller would report
+//   DomainConflict; rejecting early tells the writer at once). This check ignores the object
+//   itself (UPDATE) and KIngresses being deleted, and names the other KIngress only when it is in
+//   the same namespace.
+import {
+  DEFAULT_CLUSTER_DOMAIN,
+  withGatewayDefaults,
+  type KnativeGateway,
+} from '../operator/api/knativegateway.ts';
 import { INGRESS_CLASS_ANNOTATION, type KIngress } from '../operator/api/kingress.ts';
+import { gatewayHostPolicy, hostDecision, type HostPolicy } from '../operator/translate/host-ownership.ts';
 import { parseIngressSpec } from '../operator/translate/parse.ts';
 import { verdictOf, allow, type Verdict } from './admission.ts';
 import type { Lookups } from './lookups.ts';
-import { servedClasses } from './validate-knativegateway.ts';
+import { servedClasses, servingGateway } from './validate-knativegateway.ts';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -37,10 +47,21 @@ function deleting(k: KIngress): boolean {
   return k.metadata?.deletionTimestamp !== undefined && k.metadata.deletionTimestamp !== '';
 }
 
+/** The serving gateway's host policy and cluster domain (none when its spec cannot be read). */
+function gatewayPolicy(gw: KnativeGateway | undefined): { policy?: HostPolicy; clusterDomain: string } {
+  if (gw === undefined) return { clusterDomain: DEFAULT_CLUSTER_DOMAIN };
+  try {
+    const spec = withGatewayDefaults(gw.spec);
+    return { policy: gatewayHostPolicy(gw.metadata.name, spec), clusterDomain: spec.clusterDomain };
+  } catch {
+    return { clusterDomain: DEFAULT_CLUSTER_DOMAIN }; // a spec the schema has already refused
+  }
+}
+
 export function validateKIngress(
   object: unknown,
   _oldObject: unknown,
-  lookups: Pick<Lookups, 'gateways' | 'kingressesByHost'>,
+  lookups: Pick<Lookups, 'gateways' | 'kingressesByHost' | 'hostOwners'>,
 ): Verdict {
   if (!isObject(object) || !isObject(object.metadata)) return verdictOf(['object: must be a KIngress']);
   const ing = object as unknown as KIngress;
@@ -50,6 +71,7 @@ export function validateKIngress(
   const parsed = parseIngressSpec(ing.spec, namespace);
   if (!parsed.ok) return verdictOf(parsed.problems);
   const problems: string[] = [];
+  const { policy, clusterDomain } = gatewayPolicy(servingGateway(lookups.gateways(), cls));
 
   // hosts already served by another KIngress of the class, for the same visibility (the
   // controller's conflict rule: a host has one owner per visibility)
@@ -58,6 +80,17 @@ export function validateKIngress(
   for (const [ri, rule] of (parsed.spec.rules ?? []).entries()) {
     const vis = rule.visibility ?? 'ExternalIP';
     for (const [hi, host] of (rule.hosts ?? []).entries()) {
+      const owned = hostDecision(host, {
+        namespace,
+        visibility: vis,
+        clusterDomain,
+        ...(policy ? { policy } : {}),
+        ...(lookups.hostOwners ? { owners: lookups.hostOwners } : {}),
+      });
+      if (!owned.allowed) {
+        problems.push(`spec.rules[${ri}].hosts[${hi}]: ${owned.message}`);
+        continue;
+      }
       if (seen.has(`${vis}\n${host}`)) continue;
       seen.add(`${vis}\n${host}`);
       const other = lookups

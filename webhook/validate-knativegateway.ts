@@ -78,6 +78,16 @@ function issuerWarning(path: string, name: string, presence: IssuerPresence): st
   return undefined;
 }
 
+/** The gateway serving `ingressClass`: the oldest one of that class not being deleted. */
+export function servingGateway(
+  gateways: readonly KnativeGateway[],
+  ingressClass: string,
+): KnativeGateway | undefined {
+  return gateways
+    .filter((g) => !deleting(g) && effectiveIngressClass(g) === ingressClass)
+    .sort(olderFirst)[0];
+}
+
 /** Older first: creation time, then name (the controller's rule for who keeps a class). */
 function olderFirst(
   a: { metadata: { name: string; creationTimestamp?: string } },
