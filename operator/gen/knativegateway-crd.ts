@@ -615,7 +615,10 @@ function domainsSchema(): Schema {
       'express. A Route gets the host <name>.<namespace>.<domain> (or what template makes of it), where ' +
       'domain is the most specific selector domain whose labels the Route carries, else default. ' +
       'kgw writes config-domain only when default is set (and then owns all of it), and domain-template ' +
-      'only when template is set. Requires knative.configure.',
+      'only when template is set. Requires knative.configure. These names also decide who may serve a ' +
+      'KIngress host: a name the template makes for a namespace under these domains (like its cluster-local ' +
+      "names <name>.<namespace>.svc) is served only by that namespace's KIngresses, however old another's; " +
+      'others get Ready=False, HostNotAllowed.',
     {
       default: str(
         'Domain of Routes that no selector matches, e.g. example.com. Use svc.<clusterDomain> to make ' +
@@ -794,7 +797,9 @@ function domainClaimsSchema(): Schema {
       'the first namespace that claims it; this policy also decides which namespaces may claim which ' +
       'domains. The admission webhook rejects a DomainMapping the policy denies or whose domain another ' +
       "namespace claimed, and kgw reports denials on the DomainMapping's status. kgw never deletes a " +
-      'claim it did not create.',
+      'claim it did not create. The same policy applies to KIngress hosts that are not Knative-generated ' +
+      "names (see domains): a host claimed by another namespace, or one the rules do not allow the KIngress's " +
+      'namespace, gets Ready=False, HostNotAllowed, and the admission webhook rejects it.',
     {
       autoCreate: bool(
         'Whether kgw creates the ClusterDomainClaim for each DomainMapping the policy allows (and deletes ' +
@@ -804,8 +809,9 @@ function domainClaimsSchema(): Schema {
       ),
       rules: arr(
         `Allowed domains, at most ${LIMITS.maxClaimRules} rules. When set, a domain must be under a ` +
-          'suffix of a rule whose namespaceSelector matches the namespace of the DomainMapping. Unset: ' +
-          'any namespace may map any domain nobody else claimed.',
+          'suffix of a rule whose namespaceSelector matches the namespace of the DomainMapping (or of the ' +
+          'KIngress serving it as a custom host). Unset: any namespace may map any domain nobody else ' +
+          'claimed.',
         obj(
           'Domain suffixes and the namespaces that may map domains under them.',
           {
