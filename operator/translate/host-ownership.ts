@@ -51,6 +51,11 @@ export interface DomainTemplate {
   segments?: readonly Segment[];
   /** Whether the names it makes depend on the namespace (it has a followed {{.Namespace}}). */
   namespaced: boolean;
+  /**
+   * What must follow each piece: the first character of the text after it (-2: the end of the
+   * host, -1: anything), so the variable-length pieces only try ends that can lead somewhere.
+   */
+  next?: readonly number[];
 }
 
 const ACTION = /\{\{(-\s)?\s*([\s\S]*?)\s*(\s-)?\}\}/g;
@@ -87,7 +92,11 @@ export function compileDomainTemplate(source: string): DomainTemplate {
   }
   text(source.slice(last));
   if (!followed || source.slice(last).includes('{{')) return { source, namespaced: false };
-  return { source, segments, namespaced: segments.some((s) => s.kind === 'namespace') };
+  const next = segments.map((_, i) => {
+    const after = segments[i + 1];
+    return after === undefined ? -2 : after.kind === 'text' ? after.text.charCodeAt(0) : -1;
+  });
+  return { source, segments, next, namespaced: segments.some((s) => s.kind === 'namespace') };
 }
 
 const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -108,23 +117,20 @@ function matchTemplate(
   template: DomainTemplate,
   domains: readonly string[],
   host: string,
-  opts: { only?: string; except?: string; first?: boolean } = {},
+  opts: { only?: string; except?: string } = {},
+  first = false,
 ): Set<string> {
   const out = new Set<string>();
   const segs = template.segments;
   if (!segs || !template.namespaced || domains.length === 0) return out;
-  // cheap rejection: the text or domain the template ends with
+  // cheap rejections: the namespace asked for, the text or domain the template ends with
+  if (opts.only !== undefined && !host.includes(opts.only)) return out;
   const tail = segs[segs.length - 1];
   if (tail?.kind === 'text' && !host.endsWith(tail.text)) return out;
   if (tail?.kind === 'domain' && !domains.some((d) => host.endsWith(d))) return out;
   const n = host.length + 1;
   const seen = new Set<number>();
-  // what must follow each piece: the first character of the text after it, or the end of the host
-  // (-1: anything), so the variable-length pieces only try ends that can lead somewhere
-  const next = segs.map((_, i) => {
-    const after = segs[i + 1];
-    return after === undefined ? -2 : after.kind === 'text' ? after.text.charCodeAt(0) : -1;
-  });
+  const next = template.next ?? [];
   const leads = (i: number, end: number): boolean => {
     const want = next[i] ?? -1;
     return want === -1 || (want === -2 ? end === host.length : host.charCodeAt(end) === want);
@@ -140,7 +146,7 @@ function matchTemplate(
     if (seg === undefined) {
       if (pos !== host.length || nsStart < 0) return;
       out.add(host.slice(nsStart, nsEnd));
-      if (opts.first) done = true;
+      if (first) done = true;
       return;
     }
     switch (seg.kind) {
@@ -290,16 +296,20 @@ type GeneratedContext = Omit<HostContext, 'namespace' | 'owners'>;
 /** The namespaces whose cluster-local names include `host`. */
 function clusterLocalNamespaces(host: string, ctx: GeneratedContext): string[] {
   const out: string[] = [];
-  const cd = ctx.clusterDomain.toLowerCase();
-  for (const suffix of [`.svc.${cd}`, '.svc']) {
-    if (!host.endsWith(suffix)) continue;
-    const labels = host.slice(0, -suffix.length).split('.');
-    const m = labels[labels.length - 1] ?? '';
-    if (labels.length >= 2 && LABEL.test(m)) out.push(m);
-  }
+  // the label before `suffix`, when at least one label precedes it
+  const before = (suffix: string): void => {
+    if (!host.endsWith(suffix)) return;
+    const rest = host.slice(0, host.length - suffix.length);
+    const dot = rest.lastIndexOf('.');
+    const m = rest.slice(dot + 1);
+    if (dot > 0 && LABEL.test(m)) out.push(m);
+  };
+  before(`.svc.${ctx.clusterDomain.toLowerCase()}`);
+  before('.svc');
   if (ctx.visibility === 'ClusterLocal') {
-    const labels = host.split('.');
-    if (labels.length === 2 && LABEL.test(labels[1] ?? '')) out.push(labels[1] ?? '');
+    const dot = host.indexOf('.');
+    const m = host.slice(dot + 1);
+    if (dot > 0 && !m.includes('.') && LABEL.test(m)) out.push(m);
   }
   return out;
 }
@@ -313,10 +323,11 @@ function isGenerated(
   ctx: GeneratedContext,
   o: { only?: string; except?: string } = {},
 ): boolean {
-  const fits = (m: string) => (o.only === undefined || m === o.only) && m !== o.except;
-  if (clusterLocalNamespaces(host, ctx).some(fits)) return true;
+  for (const m of clusterLocalNamespaces(host, ctx)) {
+    if ((o.only === undefined || m === o.only) && m !== o.except) return true;
+  }
   const p = ctx.policy;
-  return p !== undefined && matchTemplate(p.template, p.domains, host, { ...o, first: true }).size > 0;
+  return p !== undefined && matchTemplate(p.template, p.domains, host, o, true).size > 0;
 }
 
 /** Namespaces whose generated names include `host` (cluster-local forms and the template). */
@@ -356,7 +367,8 @@ function refuse(message: string): HostDecision {
 
 /** May a KIngress in `ctx.namespace` serve `host` (a valid host, lower case; `*.` for wildcards)? */
 export function hostDecision(host: string, ctx: HostContext): HostDecision {
-  const h = host.toLowerCase().replace(/\.$/, '');
+  // parsed hosts are lower case without a trailing dot already
+  const h = /[A-Z]|\.$/.test(host) ? host.toLowerCase().replace(/\.$/, '') : host;
   const ns = ctx.namespace;
   if (h.startsWith('*.')) return wildcardDecision(h, ctx);
   if (isGenerated(h, ctx, { only: ns })) return { allowed: true, kind: 'generated' };

@@ -128,15 +128,16 @@ function invalidSpec(problems: string[]): TranslateProblem {
  * KIngress: its last good configuration served that host too.
  */
 function checkHosts(spec: IngressSpec, namespace: string, lookups: Lookups): void {
+  const base = {
+    namespace,
+    clusterDomain: lookups.clusterDomain,
+    ...(lookups.hostPolicy ? { policy: lookups.hostPolicy } : {}),
+    ...(lookups.hostOwners ? { owners: lookups.hostOwners } : {}),
+  };
   for (const rule of spec.rules ?? []) {
+    const ctx = { ...base, visibility: rule.visibility ?? 'ExternalIP' };
     for (const host of rule.hosts ?? []) {
-      const d = hostDecision(host, {
-        namespace,
-        visibility: rule.visibility ?? 'ExternalIP',
-        clusterDomain: lookups.clusterDomain,
-        ...(lookups.hostPolicy ? { policy: lookups.hostPolicy } : {}),
-        ...(lookups.hostOwners ? { owners: lookups.hostOwners } : {}),
-      });
+      const d = hostDecision(host, ctx);
       if (!d.allowed)
         throw new Problem({ reason: REASON_HOST_NOT_ALLOWED, message: d.message, withdraw: true });
     }
