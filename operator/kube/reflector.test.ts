@@ -322,9 +322,11 @@ describe('Reflector against a scripted server', () => {
     await waitFor('the first failure', () => delays.length === 1);
     expect(r.lastError).toBeInstanceOf(ApiError);
     expect((r.lastError as ApiError).status).toBe(404);
+    expect(r.hasSynced).toBe(false);
     open();
     await r.synced;
     expect(r.lastError).toBeUndefined();
+    expect(r.hasSynced).toBe(true);
     const retries = logs.filter((l) => l.msg === 'watch failed, retrying').map((l) => l.level);
     expect(retries).toEqual([20, 40]); // the 404 at debug, the 403 at warn
   });

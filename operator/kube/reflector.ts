@@ -55,6 +55,7 @@ export class Reflector<T extends KubeObject> {
   private running = false;
   private rv = '';
   private failure: unknown;
+  private listed = false;
   private resolveSynced!: () => void;
   /** Resolves after the first complete list has been applied to the store (never if stopped before). */
   readonly synced: Promise<void>;
@@ -73,6 +74,11 @@ export class Reflector<T extends KubeObject> {
    */
   get lastError(): unknown {
     return this.failure;
+  }
+
+  /** True once the first complete list has been applied (what `synced` resolves on). */
+  get hasSynced(): boolean {
+    return this.listed;
   }
 
   /** The resourceVersion the next watch starts from (the last list, event or bookmark). */
@@ -186,6 +192,7 @@ export class Reflector<T extends KubeObject> {
           if (!this.running) break;
           needList = false;
           this.failure = undefined;
+          this.listed = true;
           this.resolveSynced();
         }
         watchStarted = Date.now();
