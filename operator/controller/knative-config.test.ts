@@ -153,12 +153,10 @@ test('a Knative namespace kgw may not read is reported with the RoleBinding that
       return Promise.resolve({});
     },
   );
-  const writer = new KnativeConfigWriter({
-    rest,
-    log: newLogger('test', 'silent'),
-    onChange: () => undefined,
-    serviceAccount: sa,
-  });
+  const log = newLogger('test', 'silent');
+  const warned: string[] = [];
+  log.warn = ((_obj: unknown, msg: string) => void warned.push(msg)) as typeof log.warn;
+  const writer = new KnativeConfigWriter({ rest, log, onChange: () => undefined, serviceAccount: sa });
   try {
     expect(await settled(writer, gw)).toEqual({
       status: 'False',
@@ -169,7 +167,10 @@ test('a Knative namespace kgw may not read is reported with the RoleBinding that
       'kubectl create rolebinding kgw-knative-config --namespace knative-serving --clusterrole kgw-knative-config ' +
         '--serviceaccount kgw-system:kgw-operator',
     );
+    for (let i = 0; i < 5; i++) await writer.reconcile(gw, 'default');
     expect(patches).toBe(0);
+    // said once, not on every retry of the three watches
+    expect(warned).toEqual([knativeForbiddenMessage('knative-serving', sa)]);
   } finally {
     await writer.stop();
   }

@@ -126,6 +126,8 @@ export class KnativeConfigWriter {
   /** Knative namespace → its watches (only the owner's namespace is kept). */
   private readonly watches = new Map<string, NamespaceWatch>();
   private stopped = false;
+  /** Knative namespaces reported as forbidden (logged once; the reflectors retry quietly). */
+  private readonly forbidden = new Set<string>();
   /**
    * Gateway → its last failed write (reported as it is, without a request or a log line, until
    * FAILURE_RETRY_MS have passed or a watched ConfigMap changes: the status pass runs every 2 s).
@@ -171,13 +173,14 @@ export class KnativeConfigWriter {
           path: `/api/v1/namespaces/${ns}/configmaps`,
           fieldSelector: `metadata.name=${name}`,
           log: this.o.log,
+          quiet: isForbidden, // reported on the gateway and logged once by view()
         }),
     );
     // 404: the Knative Operator's CRD is not installed, the usual case.
     const servings = new Reflector<KubeObject>(this.o.rest, {
       path: `${KNATIVE_SERVING_API}/namespaces/${ns}/${KNATIVE_SERVING_PLURAL}`,
       log: this.o.log,
-      quiet: isNotFound,
+      quiet: (err) => isNotFound(err) || isForbidden(err),
     });
     w = { configMaps, servings };
     for (const r of [...configMaps, servings]) {
@@ -218,7 +221,14 @@ export class KnativeConfigWriter {
   private view(namespace: string): { state: 'forbidden' | 'waiting' | 'ready'; manager?: string } {
     const w = this.watch(namespace);
     const readers = [...w.configMaps, w.servings];
-    if (readers.some((r) => isForbidden(r.lastError))) return { state: 'forbidden' };
+    if (readers.some((r) => isForbidden(r.lastError))) {
+      if (!this.forbidden.has(namespace)) {
+        this.forbidden.add(namespace);
+        this.o.log.warn({ namespace }, knativeForbiddenMessage(namespace, this.sa));
+      }
+      return { state: 'forbidden' };
+    }
+    this.forbidden.delete(namespace);
     const servingsKnown = w.servings.hasSynced || isNotFound(w.servings.lastError);
     if (!w.configMaps.every((r) => r.hasSynced) || !servingsKnown) return { state: 'waiting' };
     const manager = knativeServingManager(
