@@ -2,6 +2,7 @@
 // Serving creates for a Route with two revisions (90/10 split, tag headers) and its cluster-local
 // hosts. Shared by the benchmarks.
 import type { EndpointSlice, Service } from '../operator/api/core.ts';
+import { withClientIPDefaults, withHttpDefaults } from '../operator/api/knativegateway.ts';
 import type { KIngress } from '../operator/api/kingress.ts';
 
 export function ingress(i: number, gen = 1): KIngress {
@@ -76,15 +77,18 @@ export function objects(n: number) {
   return { services, slices };
 }
 
+/** The default edge settings of a fleet. */
+const EDGE = { http: withHttpDefaults(undefined), clientIP: withClientIPDefaults(undefined) };
+
 /** The two fleets of the sample gateway (the golden fleets' options). */
 export const FLEETS = [
   {
     key: 'default/external',
-    opts: { visibility: 'ExternalIP' as const, httpPort: 8080, httpsPort: 8443, accessLog: false },
+    opts: { visibility: 'ExternalIP' as const, httpPort: 8080, httpsPort: 8443, accessLog: false, ...EDGE },
   },
   {
     key: 'default/local',
-    opts: { visibility: 'ClusterLocal' as const, httpPort: 8081, httpsPort: 8444, accessLog: false },
+    opts: { visibility: 'ClusterLocal' as const, httpPort: 8081, httpsPort: 8444, accessLog: false, ...EDGE },
   },
 ];
 

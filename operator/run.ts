@@ -25,6 +25,7 @@ import type { Logger } from './log.ts';
 import { LeaderElector } from './kube/lease.ts';
 import { KubeRest } from './kube/rest.ts';
 import { inClusterConnection, kubeconfigConnection } from './kube/config.ts';
+import type { SnapshotInput } from './xds/cache.ts';
 import { XdsServer } from './xds/server.ts';
 import { metricsRegistry, startMetricsServer } from './metrics.ts';
 import { detectCertSource, startWebhookCerts } from '../webhook/certs.ts';
@@ -53,6 +54,12 @@ export interface LeaderElectionOptions {
 }
 
 export interface OperatorOptions {
+  /**
+   * Fault injection for tests: rewrites each snapshot on its way to the xDS server. kgw refuses
+   * everything it knows Envoy would reject, so the NACK handling (attribution, bisection, revert)
+   * can only be exercised against a real Envoy by corrupting what it is sent. Never set in kgw.
+   */
+  snapshotFilter?: (fleet: string, resources: SnapshotInput) => SnapshotInput;
   /** Kubeconfig file; without it the in-cluster ServiceAccount is used. */
   kubeconfig?: string;
   runtime: 'local' | 'kubernetes';
@@ -180,7 +187,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     rest,
     log: o.log.child({ component: 'engine' }),
     xds: {
-      setSnapshot: (f, r) => xds.setSnapshot(f, r),
+      setSnapshot: (f, r) => xds.setSnapshot(f, o.snapshotFilter ? o.snapshotFilter(f, r) : r),
       markSynced: () => xds.markSynced(),
       snapshotVersion: (f, t) => xds.snapshotVersion(f, t),
       onAck: (cb) => xds.onAck(cb),

@@ -309,7 +309,7 @@ describe('KIngress', () => {
     expect(second.body.message).toBe(
       denied(
         KING,
-        'spec.rules[0].hosts[0]: host "shared.example.com" (ExternalIP) is already served by KIngress team-a/first of ingress class kgw.ingress.networking.knative.dev',
+        'spec.rules[0].hosts[0]: host "shared.example.com" (ExternalIP) is already served by a KIngress of another namespace of ingress class kgw.ingress.networking.knative.dev',
       ),
     );
     const stored = await rest.get<Record<string, unknown>>(`${ingresses('team-a')}/first`);

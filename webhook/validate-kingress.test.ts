@@ -207,7 +207,7 @@ describe('validateKIngress', () => {
     [
       'split header value with newline',
       withPath({ splits: [split({ appendHeaders: { 'X-A': 'a\nb' } })] }),
-      'spec.rules[0].http.paths[0].splits[0].appendHeaders: value of header "X-A" has control characters',
+      'spec.rules[0].http.paths[0].splits[0].appendHeaders.X-A: has control characters',
     ],
     [
       'path without slash',
@@ -254,14 +254,22 @@ describe('validateKIngress', () => {
       ),
     });
 
-    test('denied, naming the other KIngress', () => {
+    test("denied, without naming another namespace's KIngress", () => {
       const l = staticLookups({ gateways: [gw('main')], kingresses: [other({ namespace: 'team-a' })] });
       const v = validateKIngress(ing(good()), undefined, l);
       expect(v).toEqual({
         allowed: false,
         message:
-          'spec.rules[0].hosts[0]: host "hello.default.example.com" (ExternalIP) is already served by KIngress team-a/first of ingress class kgw.ingress.networking.knative.dev',
+          'spec.rules[0].hosts[0]: host "hello.default.example.com" (ExternalIP) is already served by a KIngress of another namespace of ingress class kgw.ingress.networking.knative.dev',
       });
+      expect(v.message).not.toContain('team-a');
+    });
+
+    test('denied, naming the other KIngress of the same namespace', () => {
+      const l = staticLookups({ gateways: [gw('main')], kingresses: [other({ namespace: 'default' })] });
+      expect(validateKIngress(ing(good()), undefined, l).message).toContain(
+        'is already served by KIngress default/first of ingress class',
+      );
     });
 
     test('the object itself (UPDATE) does not conflict', () => {

@@ -61,11 +61,33 @@ function resolvedDefaults(visibility: 'ExternalIP' | 'ClusterLocal') {
       httpsPort: 443,
     },
     placement: { nodeSelector: {}, tolerations: [], topologySpreadConstraints: [] },
-    envoy: { image: DEFAULT_ENVOY_IMAGE, logLevel: 'warning', concurrency: 2, drainSeconds: 30 },
+    envoy: {
+      image: DEFAULT_ENVOY_IMAGE,
+      logLevel: 'warning',
+      concurrency: 2,
+      drainSeconds: 30,
+      maxHeapMiB: 2048,
+    },
     accessLog: false,
     accessLogFormat: 'text',
+    http: RESOLVED_HTTP,
+    clientIP: { xffNumTrustedHops: 0, proxyProtocol: false },
   };
 }
+
+/** The edge defaults of a fleet's `http` settings. */
+const RESOLVED_HTTP = {
+  normalizePath: true,
+  mergeSlashes: true,
+  escapedSlashes: 'UnescapeAndRedirect',
+  stripTrailingHostDot: true,
+  stripHostPort: true,
+  requestHeadersTimeoutSeconds: 10,
+  streamIdleTimeoutSeconds: 300,
+  maxRequestHeadersKiB: 60,
+  maxRequestHeaders: 100,
+  http10: { enabled: true },
+};
 
 describe('withGatewayDefaults', () => {
   test('fills every default, listener ports and Service type by visibility', () => {
@@ -78,6 +100,7 @@ describe('withGatewayDefaults', () => {
       clusterDomain: 'cluster.local',
       tls: {},
       domainClaims: { autoCreate: false },
+      externalNames: { allowedNamespaces: [], allowedHosts: [] },
       fleets: [
         {
           name: 'external',
@@ -130,7 +153,13 @@ describe('withGatewayDefaults', () => {
       replicas: 3,
       ports: { http: 9000, https: 8444 },
       service: { type: 'ClusterIP', annotations: { 'a/b': 'c' }, httpPort: 80, httpsPort: 8443 },
-      envoy: { image: DEFAULT_ENVOY_IMAGE, logLevel: 'debug', concurrency: 2, drainSeconds: 30 },
+      envoy: {
+        image: DEFAULT_ENVOY_IMAGE,
+        logLevel: 'debug',
+        concurrency: 2,
+        drainSeconds: 30,
+        maxHeapMiB: 2048,
+      },
       accessLog: true,
       accessLogFormat: 'text',
     });
@@ -189,6 +218,50 @@ describe('withGatewayDefaults', () => {
     expect(defaultConcurrency(limit)).toBe(want);
   });
 
+  test('edge settings: each field set keeps its value, the others take the defaults', () => {
+    const [f] = withGatewayDefaults(
+      spec({
+        name: 'a',
+        visibility: 'ExternalIP',
+        http: {
+          mergeSlashes: false,
+          escapedSlashes: 'KeepUnchanged',
+          requestHeadersTimeoutSeconds: 0,
+          http10: { defaultHost: 'example.com' },
+        },
+        clientIP: { proxyProtocol: true },
+      }),
+    ).fleets;
+    expect(f?.http).toEqual({
+      ...RESOLVED_HTTP,
+      mergeSlashes: false,
+      escapedSlashes: 'KeepUnchanged',
+      requestHeadersTimeoutSeconds: 0,
+      http10: { enabled: true, defaultHost: 'example.com' },
+    });
+    expect(f?.clientIP).toEqual({ xffNumTrustedHops: 0, proxyProtocol: true });
+  });
+
+  test.each<[string | number | undefined, number]>([
+    [undefined, 2048],
+    ['1Gi', 819],
+    ['512Mi', 409],
+    ['1G', 762],
+    ['2e9', 1525],
+    [1073741824, 819],
+    ['64Mi', 64],
+    ['100m', 64],
+    ['lots', 2048],
+  ])('maxHeapMiB defaults to 80%% of the memory limit %p: %p', (limit, want) => {
+    const resources = limit === undefined ? {} : { resources: { limits: { memory: limit } } };
+    const [f] = withGatewayDefaults(spec({ name: 'a', visibility: 'ExternalIP', ...resources })).fleets;
+    expect(f?.envoy.maxHeapMiB).toBe(want);
+    const [g] = withGatewayDefaults(
+      spec({ name: 'a', visibility: 'ExternalIP', ...resources, envoy: { maxHeapMiB: 0 } }),
+    ).fleets;
+    expect(g?.envoy.maxHeapMiB).toBe(0);
+  });
+
   test('reads the first cut’s boolean accessLog', () => {
     const legacy = untyped({ fleets: [{ name: 'a', visibility: 'ExternalIP', accessLog: true }] });
     expect(withGatewayDefaults(legacy).fleets[0]).toMatchObject({ accessLog: true, accessLogFormat: 'text' });
@@ -205,6 +278,7 @@ describe('withGatewayDefaults', () => {
       'clusterDomain',
       'domainClaims',
       'domains',
+      'externalNames',
       'fleets',
       'ingressClass',
       'knative',
@@ -230,8 +304,22 @@ describe('validateGatewaySpec', () => {
             ports: { http: 1024, https: 65535 },
             service: { httpPort: 1, httpsPort: 65535 },
             accessLog: { enabled: true, format: 'json' },
+            http: {
+              normalizePath: false,
+              mergeSlashes: false,
+              escapedSlashes: 'RejectRequest',
+              stripTrailingHostDot: false,
+              stripHostPort: false,
+              requestHeadersTimeoutSeconds: 3600,
+              streamIdleTimeoutSeconds: 0,
+              maxRequestHeadersKiB: 8192,
+              maxRequestHeaders: 1,
+              http10: { enabled: false, defaultHost: 'example.com' },
+            },
+            clientIP: { xffNumTrustedHops: 16, proxyProtocol: true },
+            envoy: { maxHeapMiB: 0 },
           },
-          { name: 'local', visibility: 'ClusterLocal' },
+          { name: 'local', visibility: 'ClusterLocal', envoy: { maxHeapMiB: 64 } },
         ],
       }),
     ).toEqual([]);
@@ -323,6 +411,61 @@ describe('validateGatewaySpec', () => {
       'accessLog neither an object nor the first cut’s boolean',
       { fleets: [{ name: 'a', visibility: 'ExternalIP', accessLog: 'yes' }] },
       'spec.fleets[0].accessLog: must be an object',
+    ],
+    [
+      'http not an object',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', http: true }] },
+      'spec.fleets[0].http: must be an object',
+    ],
+    [
+      'normalizePath not a boolean',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', http: { normalizePath: 'yes' } }] },
+      'spec.fleets[0].http.normalizePath: must be a boolean',
+    ],
+    [
+      'an unknown escapedSlashes action',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', http: { escapedSlashes: 'Drop' } }] },
+      'spec.fleets[0].http.escapedSlashes: must be one of KeepUnchanged, RejectRequest, UnescapeAndRedirect, UnescapeAndForward',
+    ],
+    [
+      'a negative header timeout',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', http: { requestHeadersTimeoutSeconds: -1 } }] },
+      'spec.fleets[0].http.requestHeadersTimeoutSeconds: must be between 0 and 3600, is -1',
+    ],
+    [
+      'a stream idle timeout over a day',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', http: { streamIdleTimeoutSeconds: 86401 } }] },
+      'spec.fleets[0].http.streamIdleTimeoutSeconds: must be between 0 and 86400, is 86401',
+    ],
+    [
+      'headers larger than Envoy allows',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', http: { maxRequestHeadersKiB: 8193 } }] },
+      'spec.fleets[0].http.maxRequestHeadersKiB: must be between 1 and 8192, is 8193',
+    ],
+    [
+      'zero headers',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', http: { maxRequestHeaders: 0 } }] },
+      'spec.fleets[0].http.maxRequestHeaders: must be between 1 and 10000, is 0',
+    ],
+    [
+      'an HTTP/1.0 default host that is not a host name',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', http: { http10: { defaultHost: 'a b' } } }] },
+      'spec.fleets[0].http.http10.defaultHost: "a b" must be an RFC 1123 subdomain',
+    ],
+    [
+      'too many trusted hops',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', clientIP: { xffNumTrustedHops: 17 } }] },
+      'spec.fleets[0].clientIP.xffNumTrustedHops: must be between 0 and 16, is 17',
+    ],
+    [
+      'proxyProtocol not a boolean',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', clientIP: { proxyProtocol: 1 } }] },
+      'spec.fleets[0].clientIP.proxyProtocol: must be a boolean',
+    ],
+    [
+      'a heap limit below the minimum',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', envoy: { maxHeapMiB: 63 } }] },
+      `spec.fleets[0].envoy.maxHeapMiB: ${MESSAGES.maxHeapMiB}`,
     ],
     [
       'accessLog format unknown',

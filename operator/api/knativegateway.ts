@@ -122,12 +122,50 @@ export const DEFAULT_AUTOCREATE_CLAIMS = false;
 /** The Knative certificate class kgw implements (KCertificate → cert-manager Certificate). */
 export const KGW_CERTIFICATE_CLASS = 'kgw.certificate.networking.knative.dev';
 
-/** Envoy's admin interface, on 127.0.0.1 only inside each pod. */
-export const ENVOY_ADMIN_PORT = 19000;
+/**
+ * Envoy's admin interface in each fleet pod: a unix socket (mode 0600) in the pod's memory-backed
+ * /tmp, never a TCP port (see operator/render/bootstrap.ts for why).
+ */
+export const ENVOY_ADMIN_SOCKET = '/tmp/envoy-admin.sock';
 /** The static readiness listener of each Envoy pod (`GET /ready`); open only once xDS config arrived. */
 export const ENVOY_READY_PORT = 19003;
-/** Ports a fleet's listeners may not use: Envoy's own admin and readiness listeners take them. */
-export const RESERVED_LISTENER_PORTS: readonly number[] = [ENVOY_ADMIN_PORT, ENVOY_READY_PORT];
+/** Ports a fleet's listeners may not use: Envoy's own readiness listener takes it. */
+export const RESERVED_LISTENER_PORTS: readonly number[] = [ENVOY_READY_PORT];
+
+// Edge defaults: how each fleet's Envoys treat requests before routing them, and how they protect
+// themselves. The defaults suit an internet-facing gateway; kgw applies them (the CRD stores none),
+// so upgrading kgw brings its current defaults and a field that is set pins its value.
+
+/** What Envoy does with a request path holding escaped slashes (%2F, %2f, %5C, %5c). */
+export type EscapedSlashesAction =
+  'KeepUnchanged' | 'RejectRequest' | 'UnescapeAndRedirect' | 'UnescapeAndForward';
+export const ESCAPED_SLASHES_ACTIONS: readonly EscapedSlashesAction[] = [
+  'KeepUnchanged',
+  'RejectRequest',
+  'UnescapeAndRedirect',
+  'UnescapeAndForward',
+];
+export const DEFAULT_NORMALIZE_PATH = true;
+export const DEFAULT_MERGE_SLASHES = true;
+export const DEFAULT_ESCAPED_SLASHES: EscapedSlashesAction = 'UnescapeAndRedirect';
+export const DEFAULT_STRIP_TRAILING_HOST_DOT = true;
+export const DEFAULT_STRIP_HOST_PORT = true;
+export const DEFAULT_REQUEST_HEADERS_TIMEOUT_SECONDS = 10;
+/** Envoy's own default: 5 minutes. */
+export const DEFAULT_STREAM_IDLE_TIMEOUT_SECONDS = 300;
+/** Envoy's own defaults: 60 KiB and 100 headers. */
+export const DEFAULT_MAX_REQUEST_HEADERS_KIB = 60;
+export const DEFAULT_MAX_REQUEST_HEADERS = 100;
+export const DEFAULT_HTTP10 = true;
+export const DEFAULT_XFF_NUM_TRUSTED_HOPS = 0;
+export const DEFAULT_PROXY_PROTOCOL = false;
+/** Envoy heap limit of the overload manager when the fleet has no memory limit. */
+export const DEFAULT_MAX_HEAP_MIB = 2048;
+/**
+ * With a memory limit, the heap limit is this share of it: the rest is for what is not heap (the
+ * binary, thread stacks, kernel buffers charged to the container).
+ */
+export const MAX_HEAP_SHARE_OF_MEMORY_LIMIT = 0.8;
 
 export const LIMITS = {
   /** A ClusterIssuer's name (a Kubernetes object name). */
@@ -156,6 +194,15 @@ export const LIMITS = {
   serviceNameMaxLength: 63,
   maxConcurrency: 64,
   maxDrainSeconds: 600,
+  maxRequestHeadersTimeoutSeconds: 3600,
+  maxStreamIdleTimeoutSeconds: 86400,
+  /** Envoy's upper bound for max_request_headers_kb. */
+  maxRequestHeadersKiB: 8192,
+  maxRequestHeaders: 10000,
+  maxXffNumTrustedHops: 16,
+  /** Below this Envoy's own footprint would keep the overload manager's actions on. */
+  minHeapMiB: 64,
+  maxHeapMiB: 1048576,
   imageMaxLength: 512,
   maxTolerations: 32,
   maxTopologySpreadConstraints: 8,
@@ -168,6 +215,9 @@ export const LIMITS = {
   domainTemplateMaxLength: 512,
   priorityClassNameMaxLength: 253,
   loadBalancerClassMaxLength: 317,
+  maxExternalNameNamespaces: 32,
+  maxExternalNameHosts: 32,
+  maxExternalNamePorts: 16,
 } as const;
 
 /** RFC 1123 label: lower-case alphanumerics and '-', starting and ending alphanumeric. */
@@ -221,8 +271,9 @@ export const MESSAGES = {
   gatewayNameTooLong: `must be at most ${LIMITS.gatewayNameMaxLength} characters: it is the value of the ${LABEL_GATEWAY} label on every object kgw creates for the gateway`,
   uniqueFleetNames: 'fleet names must be unique',
   listenerPortsDiffer: `ports.http and ports.https must differ (defaults: ${DEFAULT_LISTENER_PORTS.ExternalIP.http}/${DEFAULT_LISTENER_PORTS.ExternalIP.https} for ExternalIP, ${DEFAULT_LISTENER_PORTS.ClusterLocal.http}/${DEFAULT_LISTENER_PORTS.ClusterLocal.https} for ClusterLocal)`,
-  reservedListenerPorts: `ports ${ENVOY_ADMIN_PORT} (Envoy admin) and ${ENVOY_READY_PORT} (readiness listener) are reserved for Envoy itself`,
+  reservedListenerPorts: `port ${ENVOY_READY_PORT} is reserved for Envoy's readiness listener`,
   servicePortsDiffer: 'service.httpPort and service.httpsPort must differ',
+  maxHeapMiB: `must be 0 (no overload manager) or at least ${LIMITS.minHeapMiB}`,
   replicasOrAutoscaling:
     'set replicas or autoscaling, not both: with autoscaling a HorizontalPodAutoscaler sets the replica count between autoscaling.minReplicas and autoscaling.maxReplicas',
   autoscalingMinAboveMax: 'autoscaling.minReplicas must not be greater than autoscaling.maxReplicas',
@@ -245,6 +296,9 @@ export const MESSAGES = {
     'selector must have at least one label: a domain without a selector is the default domain, set it as domains.default',
   domainsNeedConfigure:
     'domains requires knative.configure to be true: only the gateway that configures Knative sets its domains',
+  externalHostSuffix:
+    'must be a DNS name with at least two labels (example.com allows example.com and every name under it)',
+  externalHostPortsUnique: 'ports must be unique',
   selectorsNeedDefault:
     'domains.default is required with domains.selectors: Knative needs a default domain for routes that no selector matches',
 } as const;
@@ -315,11 +369,44 @@ export interface FleetEnvoy {
   logLevel?: EnvoyLogLevel;
   concurrency?: number;
   drainSeconds?: number;
+  /** Heap limit of Envoy's overload manager in MiB; 0: no overload manager. */
+  maxHeapMiB?: number;
 }
 
 export interface FleetAccessLog {
   enabled?: boolean;
   format?: AccessLogFormat;
+}
+
+export interface FleetHttp10 {
+  /** Accept HTTP/1.0 requests (Envoy answers them with 426 otherwise). */
+  enabled?: boolean;
+  /** Host for HTTP/1.0 requests without a Host header; without it they get 400. */
+  defaultHost?: string;
+}
+
+/** How the fleet's Envoys treat requests before routing them (see "Edge defaults" above). */
+export interface FleetHttp {
+  normalizePath?: boolean;
+  mergeSlashes?: boolean;
+  escapedSlashes?: EscapedSlashesAction;
+  stripTrailingHostDot?: boolean;
+  stripHostPort?: boolean;
+  /** 0 turns the timeout off. */
+  requestHeadersTimeoutSeconds?: number;
+  /** 0 turns the timeout off. */
+  streamIdleTimeoutSeconds?: number;
+  maxRequestHeadersKiB?: number;
+  maxRequestHeaders?: number;
+  http10?: FleetHttp10;
+}
+
+/** Where the client address comes from. */
+export interface FleetClientIP {
+  /** Proxies in front of the fleet whose X-Forwarded-For entries are trusted. */
+  xffNumTrustedHops?: number;
+  /** Connections start with a PROXY protocol (v1 or v2) header from a load balancer. */
+  proxyProtocol?: boolean;
 }
 
 export interface FleetSpec {
@@ -335,6 +422,8 @@ export interface FleetSpec {
   envoy?: FleetEnvoy;
   /** An object; the first cut's boolean is still read (see the compatibility note above). */
   accessLog?: FleetAccessLog;
+  http?: FleetHttp;
+  clientIP?: FleetClientIP;
 }
 
 export interface DomainSelector {
@@ -405,6 +494,21 @@ export interface DomainClaimPolicy {
   rules?: DomainClaimRule[];
 }
 
+/** A name outside the cluster that ExternalName Services may lead to, and on which ports. */
+export interface ExternalHostRule {
+  /** A host is allowed when it equals the suffix or ends with `.<suffix>`. */
+  suffix: string;
+  ports: number[];
+}
+
+/** Where ExternalName Services of the KIngresses this gateway serves may lead. */
+export interface ExternalNamesSpec {
+  /** Namespaces, besides the KIngress's own, whose Services an in-cluster ExternalName may name. */
+  allowedNamespaces?: string[];
+  /** Names outside the cluster (opt-in; none by default). */
+  allowedHosts?: ExternalHostRule[];
+}
+
 export interface KnativeGatewaySpec {
   ingressClass?: string;
   namespace?: string;
@@ -414,6 +518,7 @@ export interface KnativeGatewaySpec {
   knative?: KnativeConfig;
   tls?: GatewayTLS;
   domainClaims?: DomainClaimPolicy;
+  externalNames?: ExternalNamesSpec;
 }
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
@@ -506,10 +611,37 @@ export interface ResolvedFleet {
     topologySpreadConstraints: JsonObject[];
     priorityClassName?: string;
   };
-  envoy: { image: string; logLevel: EnvoyLogLevel; concurrency: number; drainSeconds: number };
+  envoy: {
+    image: string;
+    logLevel: EnvoyLogLevel;
+    concurrency: number;
+    drainSeconds: number;
+    /** 0: no overload manager. */
+    maxHeapMiB: number;
+  };
   /** Whether Envoy writes access logs (`accessLog.enabled`; the first cut's boolean). */
   accessLog: boolean;
   accessLogFormat: AccessLogFormat;
+  http: ResolvedFleetHttp;
+  clientIP: ResolvedClientIP;
+}
+
+export interface ResolvedFleetHttp {
+  normalizePath: boolean;
+  mergeSlashes: boolean;
+  escapedSlashes: EscapedSlashesAction;
+  stripTrailingHostDot: boolean;
+  stripHostPort: boolean;
+  requestHeadersTimeoutSeconds: number;
+  streamIdleTimeoutSeconds: number;
+  maxRequestHeadersKiB: number;
+  maxRequestHeaders: number;
+  http10: { enabled: boolean; defaultHost?: string };
+}
+
+export interface ResolvedClientIP {
+  xffNumTrustedHops: number;
+  proxyProtocol: boolean;
 }
 
 export interface ResolvedKnativeConfig {
@@ -547,6 +679,7 @@ export interface ResolvedGatewaySpec {
   knative: ResolvedKnativeConfig;
   tls: ResolvedTLS;
   domainClaims: ResolvedDomainClaims;
+  externalNames: { allowedNamespaces: string[]; allowedHosts: ExternalHostRule[] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -600,6 +733,13 @@ export function withGatewayDefaults(spec: KnativeGatewaySpec): ResolvedGatewaySp
     fleets,
     tls,
     domainClaims,
+    externalNames: {
+      allowedNamespaces: [...(spec.externalNames?.allowedNamespaces ?? [])],
+      allowedHosts: (spec.externalNames?.allowedHosts ?? []).map((h) => ({
+        suffix: h.suffix.toLowerCase(),
+        ports: [...h.ports],
+      })),
+    },
     domains: resolvedDomains,
     knative: {
       configure: knative?.configure ?? DEFAULT_KNATIVE_CONFIGURE,
@@ -658,13 +798,81 @@ export function withFleetDefaults(fleet: FleetSpec): ResolvedFleet {
       logLevel: fleet.envoy?.logLevel ?? DEFAULT_ENVOY_LOG_LEVEL,
       concurrency: fleet.envoy?.concurrency ?? defaultConcurrency(resources.limits.cpu),
       drainSeconds: fleet.envoy?.drainSeconds ?? DEFAULT_DRAIN_SECONDS,
+      maxHeapMiB: fleet.envoy?.maxHeapMiB ?? defaultMaxHeapMiB(resources.limits.memory),
     },
     accessLog: log.enabled,
     accessLogFormat: log.format,
+    http: withHttpDefaults(fleet.http),
+    clientIP: withClientIPDefaults(fleet.clientIP),
   };
   if (autoscaling) out.autoscaling = autoscaling;
   if (fleet.podDisruptionBudget) out.podDisruptionBudget = { ...fleet.podDisruptionBudget };
   return out;
+}
+
+/** A fleet's `http` settings with every default applied. */
+export function withHttpDefaults(h: FleetHttp | undefined): ResolvedFleetHttp {
+  const http10: ResolvedFleetHttp['http10'] = { enabled: h?.http10?.enabled ?? DEFAULT_HTTP10 };
+  if (h?.http10?.defaultHost !== undefined) http10.defaultHost = h.http10.defaultHost;
+  return {
+    normalizePath: h?.normalizePath ?? DEFAULT_NORMALIZE_PATH,
+    mergeSlashes: h?.mergeSlashes ?? DEFAULT_MERGE_SLASHES,
+    escapedSlashes: h?.escapedSlashes ?? DEFAULT_ESCAPED_SLASHES,
+    stripTrailingHostDot: h?.stripTrailingHostDot ?? DEFAULT_STRIP_TRAILING_HOST_DOT,
+    stripHostPort: h?.stripHostPort ?? DEFAULT_STRIP_HOST_PORT,
+    requestHeadersTimeoutSeconds: h?.requestHeadersTimeoutSeconds ?? DEFAULT_REQUEST_HEADERS_TIMEOUT_SECONDS,
+    streamIdleTimeoutSeconds: h?.streamIdleTimeoutSeconds ?? DEFAULT_STREAM_IDLE_TIMEOUT_SECONDS,
+    maxRequestHeadersKiB: h?.maxRequestHeadersKiB ?? DEFAULT_MAX_REQUEST_HEADERS_KIB,
+    maxRequestHeaders: h?.maxRequestHeaders ?? DEFAULT_MAX_REQUEST_HEADERS,
+    http10,
+  };
+}
+
+/** A fleet's `clientIP` settings with every default applied. */
+export function withClientIPDefaults(c: FleetClientIP | undefined): ResolvedClientIP {
+  return {
+    xffNumTrustedHops: c?.xffNumTrustedHops ?? DEFAULT_XFF_NUM_TRUSTED_HOPS,
+    proxyProtocol: c?.proxyProtocol ?? DEFAULT_PROXY_PROTOCOL,
+  };
+}
+
+/** Binary and decimal multipliers of Kubernetes quantity suffixes. */
+const QUANTITY_SUFFIXES: Readonly<Record<string, number>> = {
+  '': 1,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+
+/** A quantity (`512Mi`, `1G`, `1e9`, 1073741824) in its base unit; undefined when not one. */
+export function quantityValue(q: IntOrString): number | undefined {
+  if (typeof q === 'number') return Number.isFinite(q) ? q : undefined;
+  const m = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)([KMGTPE]i|[mkMGTPE])?$/.exec(q);
+  if (m === null) return undefined;
+  const factor = QUANTITY_SUFFIXES[m[2] ?? ''];
+  return factor === undefined ? undefined : Number(m[1]) * factor;
+}
+
+/**
+ * The overload manager's heap limit for a memory limit: its share MAX_HEAP_SHARE_OF_MEMORY_LIMIT
+ * in whole MiB (at least the minimum), or DEFAULT_MAX_HEAP_MIB without a limit or when the limit
+ * is not a quantity.
+ */
+export function defaultMaxHeapMiB(memoryLimit: IntOrString | undefined): number {
+  const bytes = memoryLimit === undefined ? undefined : quantityValue(memoryLimit);
+  if (bytes === undefined || bytes <= 0) return DEFAULT_MAX_HEAP_MIB;
+  const mib = Math.floor((bytes * MAX_HEAP_SHARE_OF_MEMORY_LIMIT) / 2 ** 20);
+  return Math.min(LIMITS.maxHeapMiB, Math.max(LIMITS.minHeapMiB, mib));
 }
 
 /** `accessLog` as stored: the object form, or the first cut's boolean (read compatibility). */
@@ -737,6 +945,7 @@ export function validateGatewaySpec(spec: KnativeGatewaySpec): string[] {
   if (spec.knative !== undefined) validateKnative(errs, 'spec.knative', spec.knative);
   if (spec.tls !== undefined) validateTLS(errs, 'spec.tls', spec.tls, spec);
   if (spec.domainClaims !== undefined) validateDomainClaims(errs, 'spec.domainClaims', spec.domainClaims);
+  if (spec.externalNames !== undefined) validateExternalNames(errs, 'spec.externalNames', spec.externalNames);
   if (
     isObject(spec.domainClaims) &&
     spec.domainClaims.autoCreate === true &&
@@ -842,6 +1051,53 @@ function validateFleet(errs: string[], path: string, f: unknown): void {
       optionalEnum(errs, `${path}.accessLog.format`, f.accessLog.format, ACCESS_LOG_FORMATS);
     }
   }
+  if (f.http !== undefined) validateHttp(errs, `${path}.http`, f.http);
+  if (f.clientIP !== undefined) validateClientIP(errs, `${path}.clientIP`, f.clientIP);
+}
+
+function validateHttp(errs: string[], path: string, h: unknown): void {
+  if (!isObject(h)) {
+    errs.push(`${path}: must be an object`);
+    return;
+  }
+  for (const k of ['normalizePath', 'mergeSlashes', 'stripTrailingHostDot', 'stripHostPort'] as const) {
+    optionalBool(errs, `${path}.${k}`, h[k]);
+  }
+  optionalEnum(errs, `${path}.escapedSlashes`, h.escapedSlashes, ESCAPED_SLASHES_ACTIONS);
+  const ranges = {
+    requestHeadersTimeoutSeconds: [0, LIMITS.maxRequestHeadersTimeoutSeconds],
+    streamIdleTimeoutSeconds: [0, LIMITS.maxStreamIdleTimeoutSeconds],
+    maxRequestHeadersKiB: [1, LIMITS.maxRequestHeadersKiB],
+    maxRequestHeaders: [1, LIMITS.maxRequestHeaders],
+  } as const;
+  for (const [k, [min, max]] of Object.entries(ranges)) {
+    if (h[k] !== undefined) intInRange(errs, `${path}.${k}`, h[k], min, max);
+  }
+  const v = h.http10;
+  if (v === undefined) return;
+  if (!isObject(v)) {
+    errs.push(`${path}.http10: must be an object`);
+    return;
+  }
+  optionalBool(errs, `${path}.http10.enabled`, v.enabled);
+  optionalString(
+    errs,
+    `${path}.http10.defaultHost`,
+    v.defaultHost,
+    DNS1123_SUBDOMAIN_RE,
+    LIMITS.domainMaxLength,
+  );
+}
+
+function validateClientIP(errs: string[], path: string, c: unknown): void {
+  if (!isObject(c)) {
+    errs.push(`${path}: must be an object`);
+    return;
+  }
+  if (c.xffNumTrustedHops !== undefined) {
+    intInRange(errs, `${path}.xffNumTrustedHops`, c.xffNumTrustedHops, 0, LIMITS.maxXffNumTrustedHops);
+  }
+  optionalBool(errs, `${path}.proxyProtocol`, c.proxyProtocol);
 }
 
 function validateAutoscaling(errs: string[], path: string, a: unknown): void {
@@ -1034,6 +1290,12 @@ function validateEnvoy(errs: string[], path: string, e: unknown): void {
   if (e.drainSeconds !== undefined) {
     intInRange(errs, `${path}.drainSeconds`, e.drainSeconds, 0, LIMITS.maxDrainSeconds);
   }
+  if (e.maxHeapMiB !== undefined) {
+    intInRange(errs, `${path}.maxHeapMiB`, e.maxHeapMiB, 0, LIMITS.maxHeapMiB);
+    if (typeof e.maxHeapMiB === 'number' && e.maxHeapMiB > 0 && e.maxHeapMiB < LIMITS.minHeapMiB) {
+      errs.push(`${path}.maxHeapMiB: ${MESSAGES.maxHeapMiB}`);
+    }
+  }
 }
 
 function validateDomains(errs: string[], path: string, d: unknown): void {
@@ -1141,6 +1403,59 @@ function validateTLS(errs: string[], path: string, t: unknown, spec: KnativeGate
           errs.push(`${path}.defaultCertificate.fleets[${i}]: ${MESSAGES.unknownFleet}`);
       });
   }
+}
+
+/** A DNS name with at least two labels (an allowed suffix for ExternalName targets). */
+export const EXTERNAL_HOST_SUFFIX_PATTERN =
+  '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$';
+const EXTERNAL_HOST_SUFFIX_RE = new RegExp(EXTERNAL_HOST_SUFFIX_PATTERN);
+
+function validateExternalNames(errs: string[], path: string, e: unknown): void {
+  if (!isObject(e)) {
+    errs.push(`${path}: must be an object`);
+    return;
+  }
+  const ns = e.allowedNamespaces;
+  if (ns !== undefined) {
+    if (!Array.isArray(ns) || ns.length > LIMITS.maxExternalNameNamespaces)
+      errs.push(
+        `${path}.allowedNamespaces: must be a list of at most ${LIMITS.maxExternalNameNamespaces} namespaces`,
+      );
+    else
+      ns.forEach((n: unknown, i) => {
+        if (typeof n !== 'string' || n.length > LIMITS.namespaceMaxLength || !DNS1123_LABEL_RE.test(n))
+          errs.push(`${path}.allowedNamespaces[${i}]: must be a namespace name`);
+      });
+  }
+  const hosts = e.allowedHosts;
+  if (hosts === undefined) return;
+  if (!Array.isArray(hosts) || hosts.length > LIMITS.maxExternalNameHosts) {
+    errs.push(`${path}.allowedHosts: must be a list of at most ${LIMITS.maxExternalNameHosts} entries`);
+    return;
+  }
+  hosts.forEach((h: unknown, i) => {
+    const hp = `${path}.allowedHosts[${i}]`;
+    if (!isObject(h)) {
+      errs.push(`${hp}: must be an object`);
+      return;
+    }
+    if (
+      typeof h.suffix !== 'string' ||
+      h.suffix.length > LIMITS.domainMaxLength ||
+      !EXTERNAL_HOST_SUFFIX_RE.test(h.suffix)
+    )
+      errs.push(`${hp}.suffix: ${MESSAGES.externalHostSuffix}`);
+    const ports = h.ports;
+    if (!Array.isArray(ports) || ports.length === 0 || ports.length > LIMITS.maxExternalNamePorts) {
+      errs.push(`${hp}.ports: must list 1 to ${LIMITS.maxExternalNamePorts} ports`);
+      return;
+    }
+    ports.forEach((p: unknown, j) => {
+      if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 65535)
+        errs.push(`${hp}.ports[${j}]: must be a port number from 1 to 65535`);
+    });
+    if (new Set(ports).size !== ports.length) errs.push(`${hp}.ports: ${MESSAGES.externalHostPortsUnique}`);
+  });
 }
 
 function validateDomainClaims(errs: string[], path: string, d: unknown): void {

@@ -15,7 +15,9 @@ import type { FleetResources } from '../render/fleet.ts';
 import { desiredStatus, sameStatus, type Outcome } from '../status/conditions.ts';
 import { probeAll, ProbeLimiter, type ProbeRound, type ProbeTarget } from '../status/prober.ts';
 import { translateIngress } from '../translate/ingress.ts';
-import type { IngressIR, TranslateProblem } from '../translate/ir.ts';
+import { encodeProblem } from './encode-check.ts';
+import type { ExternalNamePolicy } from '../translate/external-names.ts';
+import type { IngressIR, TranslateProblem, TranslateResult } from '../translate/ir.ts';
 import type { Lookups } from '../translate/lookups.ts';
 import type { SnapshotInput } from '../xds/cache.ts';
 import { TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE, TYPE_SHORT, type TypeUrl } from '../xds/protos.ts';
@@ -32,6 +34,8 @@ export interface GatewayConfig {
   name: string;
   ingressClass: string;
   clusterDomain: string;
+  /** Where the ExternalName Services of its KIngresses may lead. */
+  externalNames: ExternalNamePolicy;
   fleets: FleetDef[];
   /** The fallback certificate's Secret (`<ns>/<name>`) and the fleets serving it. */
   defaultCertificate?: { secret: string; fleets: string[] };
@@ -425,6 +429,8 @@ export class Engine {
               httpPort: def.ports.http,
               httpsPort: def.ports.https,
               accessLog: def.accessLog,
+              http: def.http,
+              clientIP: def.clientIP,
               ...(g.defaultCertificate?.fleets.includes(def.name)
                 ? { defaultCertificate: { secret: g.defaultCertificate.secret } }
                 : {}),
@@ -496,13 +502,29 @@ export class Engine {
     }
   }
 
+  /**
+   * The Services and Secrets a KIngress names (`svc:ns/name`, `secret:ns/name`), so it is
+   * translated again when one appears or changes. Read from the raw spec, which may be any JSON,
+   * so that a KIngress waiting for a missing Service still hears about it.
+   */
   private specRefs(ing: KIngress, ir?: IngressIR): string[] {
     const ns = ing.metadata.namespace ?? '';
     const refs = new Set<string>();
-    for (const r of ing.spec?.rules ?? [])
-      for (const p of r.http?.paths ?? [])
-        for (const s of p.splits ?? []) refs.add(`svc:${s.serviceNamespace || ns}/${s.serviceName}`);
-    for (const t of ing.spec?.tls ?? []) refs.add(`secret:${t.secretNamespace || ns}/${t.secretName ?? ''}`);
+    const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+    const field = (v: unknown, k: string): unknown =>
+      typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined;
+    const name = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+    const spec: unknown = ing.spec;
+    for (const r of list(field(spec, 'rules')))
+      for (const p of list(field(field(r, 'http'), 'paths')))
+        for (const s of list(field(p, 'splits'))) {
+          const svc = name(field(s, 'serviceName'));
+          if (svc) refs.add(`svc:${ns}/${svc}`);
+        }
+    for (const t of list(field(spec, 'tls'))) {
+      const secret = name(field(t, 'secretName'));
+      if (secret) refs.add(`secret:${ns}/${secret}`);
+    }
     for (const s of ir?.services ?? []) refs.add(`svc:${s}`);
     return [...refs];
   }
@@ -516,73 +538,19 @@ export class Engine {
     const pushesBefore = this.counters.pushes;
     for (const k of this.dirty) {
       this.dirty.delete(k);
-      const ing = this.ingresses.store.get(k);
-      const gw = ing && this.gatewayFor(ing);
-      const prev = this.states.get(k);
-      if (prev?.gateway && prev.gateway !== gw?.name) {
-        this.pipes.get(prev.gateway)?.delete(k);
-        prev.gateway = undefined;
+      // One KIngress can never stop the others: whatever goes wrong with it is its own problem.
+      try {
+        this.flushIngress(k);
+      } catch (err) {
+        this.log.error({ key: k, err: String(err) }, 'KIngress flush failed');
       }
-      if (!ing || !gw) {
-        if (prev) {
-          prev.probe?.round.cancel();
-          this.states.delete(k);
-          this.setRefs(k, []);
-          this.answered(k);
-        }
-        continue;
-      }
-      const res = translateIngress(ing, { ...this.lookups, clusterDomain: gw.clusterDomain });
-      const state: IngressState = prev ?? { created: ing.metadata.creationTimestamp ?? '' };
-      if (state.rejectedGeneration !== undefined && state.rejectedGeneration === ing.metadata.generation) {
-        // Envoy rejected this generation: keep serving what it accepted and keep the report
-        // (also into a gateway pipe that was rebuilt since).
-        if (state.served && state.gateway === undefined) {
-          this.pipes.get(gw.name)?.set(state.served, state.created);
-          state.gateway = gw.name;
-        }
-        this.statusDirty.add(k);
-        continue;
-      }
-      state.rejectedGeneration = undefined;
-      state.held = undefined; // translated anew: pushed as a change of its own
-      if (res.ok) {
-        state.good = res.ir;
-        state.problem = undefined;
-      } else {
-        state.problem = res.problem;
-        this.log.warn(
-          { namespace: ing.metadata.namespace, name: ing.metadata.name, ...res.problem },
-          'KIngress not programmed',
-        );
-      }
-      this.states.set(k, state);
-      // The last good IR stays served while a later change fails.
-      if (state.good) {
-        this.stage(gw.name, k, state.good, state.created);
-        state.gateway = gw.name;
-      }
-      this.setRefs(k, this.specRefs(ing, res.ok ? res.ir : undefined));
-      this.statusDirty.add(k);
     }
     for (const [gwName, pipe] of this.pipes) {
-      if (this.endpointsDirty.size > 0) pipe.refreshEndpoints(this.endpointsDirty);
-      if (this.secretsDirty.size > 0) pipe.refreshSecrets(this.secretsDirty);
-      const { outcomes, fleets } = pipe.flush();
-      // Outcome changes include a KIngress that wins a host because its owner went away.
-      for (const k of outcomes) if (this.states.has(k)) this.statusDirty.add(k);
-      const changes = this.flushChanges.get(gwName) ?? new Map<string, IngressIR>();
-      for (const [fleet, res] of fleets) {
-        const versionOf = (t: TypeUrl) => this.o.xds.snapshotVersion?.(fleet, t);
-        const before = ATTRIBUTED_TYPES.map(versionOf);
-        this.push(fleet, res);
-        if (changes.size === 0) continue;
-        // Only the types this push gave a new version: Envoy answers those (an unchanged type's
-        // version was answered before and would never be confirmed).
-        ATTRIBUTED_TYPES.forEach((t, i) => {
-          const version = versionOf(t);
-          if (version !== undefined && version !== before[i]) this.nacks.pushed(fleet, t, version, changes);
-        });
+      try {
+        this.flushGateway(gwName, pipe);
+      } catch (err) {
+        // a kgw bug; the other gateways' fleets still get their configuration
+        this.log.error({ gateway: gwName, err: String(err) }, 'flushing a gateway failed');
       }
     }
     this.flushChanges.clear();
@@ -598,7 +566,114 @@ export class Engine {
       this.log.debug({ translated, pushes, ms: Math.round(ms * 10) / 10 }, 'flushed');
     for (const k of this.statusDirty) {
       this.statusDirty.delete(k);
-      this.updateStatus(k);
+      try {
+        this.updateStatus(k);
+      } catch (err) {
+        this.log.error({ key: k, err: String(err) }, 'KIngress status update failed');
+      }
+    }
+  }
+
+  /** Assembles one gateway's fleets from its staged changes and pushes what changed. */
+  private flushGateway(gwName: string, pipe: IncrementalGateway): void {
+    if (this.endpointsDirty.size > 0) pipe.refreshEndpoints(this.endpointsDirty);
+    if (this.secretsDirty.size > 0) pipe.refreshSecrets(this.secretsDirty);
+    const { outcomes, fleets } = pipe.flush();
+    // Outcome changes include a KIngress that wins a host because its owner went away.
+    for (const k of outcomes) if (this.states.has(k)) this.statusDirty.add(k);
+    const changes = this.flushChanges.get(gwName) ?? new Map<string, IngressIR>();
+    for (const [fleet, res] of fleets) {
+      const versionOf = (t: TypeUrl) => this.o.xds.snapshotVersion?.(fleet, t);
+      const before = ATTRIBUTED_TYPES.map(versionOf);
+      this.push(fleet, res);
+      if (changes.size === 0) continue;
+      // Only the types this push gave a new version: Envoy answers those (an unchanged type's
+      // version was answered before and would never be confirmed).
+      ATTRIBUTED_TYPES.forEach((t, i) => {
+        const version = versionOf(t);
+        if (version !== undefined && version !== before[i]) this.nacks.pushed(fleet, t, version, changes);
+      });
+    }
+  }
+
+  /** Translates one dirty KIngress and stages its IR (or records its problem). */
+  private flushIngress(k: string): void {
+    const ing = this.ingresses.store.get(k);
+    const gw = ing && this.gatewayFor(ing);
+    const prev = this.states.get(k);
+    if (prev?.gateway && prev.gateway !== gw?.name) {
+      this.pipes.get(prev.gateway)?.delete(k);
+      prev.gateway = undefined;
+    }
+    if (!ing || !gw) {
+      if (prev) {
+        prev.probe?.round.cancel();
+        this.states.delete(k);
+        this.setRefs(k, []);
+        this.answered(k);
+      }
+      return;
+    }
+    const res = this.translate(ing, gw);
+    const state: IngressState = prev ?? { created: ing.metadata.creationTimestamp ?? '' };
+    if (state.rejectedGeneration !== undefined && state.rejectedGeneration === ing.metadata.generation) {
+      // Envoy rejected this generation: keep serving what it accepted and keep the report
+      // (also into a gateway pipe that was rebuilt since).
+      if (state.served && state.gateway === undefined) {
+        this.pipes.get(gw.name)?.set(state.served, state.created);
+        state.gateway = gw.name;
+      }
+      this.statusDirty.add(k);
+      return;
+    }
+    state.rejectedGeneration = undefined;
+    state.held = undefined; // translated anew: pushed as a change of its own
+    if (res.ok) {
+      state.good = res.ir;
+      state.problem = undefined;
+    } else {
+      state.problem = res.problem;
+      this.log.warn(
+        { namespace: ing.metadata.namespace, name: ing.metadata.name, ...res.problem },
+        'KIngress not programmed',
+      );
+    }
+    this.states.set(k, state);
+    // The last good IR stays served while a later change fails.
+    if (state.good) {
+      this.stage(gw.name, k, state.good, state.created);
+      state.gateway = gw.name;
+    }
+    this.setRefs(k, this.specRefs(ing, res.ok ? res.ir : undefined));
+    this.statusDirty.add(k);
+  }
+
+  /**
+   * translate + the encode check, with any exception turned into the KIngress's own problem (an
+   * exception is a kgw bug, but it must not cost the other KIngresses their configuration).
+   */
+  private translate(ing: KIngress, gw: GatewayConfig): TranslateResult {
+    try {
+      const res = translateIngress(ing, {
+        ...this.lookups,
+        clusterDomain: gw.clusterDomain,
+        externalNames: gw.externalNames,
+      });
+      if (!res.ok) return res;
+      const problem = encodeProblem(res.ir);
+      return problem ? { ok: false, problem } : res;
+    } catch (err) {
+      this.log.error(
+        { namespace: ing.metadata.namespace, name: ing.metadata.name, err: String(err) },
+        'translating a KIngress failed',
+      );
+      return {
+        ok: false,
+        problem: {
+          reason: 'InternalError',
+          message: `kgw could not translate this KIngress: ${String(err)}`.slice(0, 1000),
+        },
+      };
     }
   }
 
@@ -829,6 +904,7 @@ export class Engine {
             port: p.tls ? f.ports.https : f.ports.http,
             host: p.host,
             tls: p.tls,
+            ...(f.clientIP.proxyProtocol ? { proxyProtocol: true } : {}),
           });
         }
       }

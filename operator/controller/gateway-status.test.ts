@@ -1,6 +1,7 @@
-import type { KnativeGateway } from '../api/knativegateway.ts';
+import { withClientIPDefaults, withHttpDefaults, type KnativeGateway } from '../api/knativegateway.ts';
 import type { GatewayConfig } from './engine.ts';
 import { gatewayStatus } from './gateway-status.ts';
+import { STRICT_POLICY } from '../translate/external-names.ts';
 
 const gw: KnativeGateway = {
   metadata: { name: 'default', generation: 3 },
@@ -15,6 +16,7 @@ const config: GatewayConfig = {
   name: 'default',
   ingressClass: 'kgw.ingress.networking.knative.dev',
   clusterDomain: 'cluster.local',
+  externalNames: STRICT_POLICY,
   fleets: ['external', 'local'].map((name, i) => ({
     key: `default/${name}`,
     gateway: 'default',
@@ -26,6 +28,9 @@ const config: GatewayConfig = {
     namespace: 'kgw-system',
     serviceName: `kgw-default-${name}`,
     accessLog: false,
+    http: withHttpDefaults(undefined),
+    clientIP: withClientIPDefaults(undefined),
+    maxHeapMiB: 0,
   })),
 };
 

@@ -1,5 +1,6 @@
 // KnativeGateway object → the engine's GatewayConfig: defaults applied, fleets expanded into
 // FleetDefs (Service name, xDS node cluster). Invalid specs yield undefined and are logged.
+import { gatewayExternalNamePolicy } from '../translate/external-names.ts';
 import {
   fleetServiceName,
   fleetXdsCluster,
@@ -20,6 +21,7 @@ export function gatewayConfig(obj: KubeObject, log: Logger): GatewayConfig | und
     return undefined;
   }
   const spec = withGatewayDefaults(gw.spec);
+  const name = gw.metadata.name;
   return {
     name: gw.metadata.name,
     ingressClass: spec.ingressClass,
@@ -35,7 +37,11 @@ export function gatewayConfig(obj: KubeObject, log: Logger): GatewayConfig | und
       namespace: spec.namespace,
       serviceName: fleetServiceName(gw.metadata.name, f.name),
       accessLog: f.accessLog,
+      http: f.http,
+      clientIP: f.clientIP,
+      maxHeapMiB: f.envoy.maxHeapMiB,
     })),
+    externalNames: gatewayExternalNamePolicy(name, spec),
     ...(spec.tls.defaultCertificate
       ? {
           defaultCertificate: {

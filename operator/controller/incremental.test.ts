@@ -16,6 +16,7 @@ import {
 import { goldenDir, goldenFleets, loadCase } from '../render/golden-cases.ts';
 import { resolveConflicts } from '../translate/conflicts.ts';
 import { translateIngress } from '../translate/ingress.ts';
+import type { ExternalNamePolicy } from '../translate/external-names.ts';
 import type { IngressIR } from '../translate/ir.ts';
 import type { Lookups } from '../translate/lookups.ts';
 import { mulberry32, pick } from '../translate/prng.ts';
@@ -26,6 +27,13 @@ const validCert = loadCase(join(goldenDir, 'tls-redirect.yaml')).secrets[0]!;
 
 class World implements Lookups {
   readonly clusterDomain = 'cluster.local';
+  /** b/ext names a Service of namespace a; a/dns names example.org. */
+  readonly externalNames: ExternalNamePolicy = {
+    namespaces: ['a'],
+    services: [],
+    hosts: [{ suffix: 'example.org', ports: [80] }],
+    reservedPorts: [],
+  };
   readonly services = new Map<string, Service>();
   readonly secrets = new Map<string, Secret>();
   readonly slices = new Map<string, EndpointSlice[]>();
@@ -100,8 +108,16 @@ function randomSecret(rnd: () => number, key: string): Secret | undefined {
   return { ...validCert, metadata: { name, namespace } }; // a new object: a changed Secret
 }
 
-function randomSpec(rnd: () => number): IngressSpec {
-  const hosts = () => HOSTS.filter(() => rnd() < 0.2);
+/** A spec for a KIngress of `namespace`: its splits and certificates are in that namespace. */
+function randomSpec(rnd: () => number, namespace: string): IngressSpec {
+  const hosts = () => {
+    const some = HOSTS.filter(() => rnd() < 0.2);
+    return some.length > 0 ? some : [pick(rnd, HOSTS)];
+  };
+  // A missing Service (translation fails, the last good IR stays) now and then; namespace c has none.
+  const names = (all: string[]) =>
+    all.filter((k) => k.startsWith(`${namespace}/`)).map((k) => k.split('/')[1]!);
+  const serviceNames = names(SERVICES.slice(0, -1));
   const rules = Array.from({ length: 1 + Math.floor(rnd() * 2) }, () => ({
     hosts: hosts(),
     visibility: pick(rnd, ['ExternalIP', 'ClusterLocal'] as const),
@@ -111,13 +127,9 @@ function randomSpec(rnd: () => number): IngressSpec {
         ...(rnd() < 0.2 ? { headers: { 'X-Tag': { exact: pick(rnd, ['a', 'b']) } } } : {}),
         ...(rnd() < 0.2 ? { appendHeaders: { 'X-Path': pick(rnd, ['1', '2']) } } : {}),
         splits: Array.from({ length: 1 + Math.floor(rnd() * 2) }, () => {
-          // A missing Service (translation fails, the last good IR stays) now and then.
-          const [serviceNamespace = '', serviceName = ''] = pick(
-            rnd,
-            rnd() < 0.1 ? SERVICES : SERVICES.slice(0, -1),
-          ).split('/');
+          const serviceName = rnd() < 0.1 || serviceNames.length === 0 ? 'missing' : pick(rnd, serviceNames);
           return {
-            serviceNamespace,
+            serviceNamespace: namespace,
             serviceName,
             servicePort: 80,
             percent: pick(rnd, [0, 30, 70, 100]),
@@ -134,7 +146,7 @@ function randomSpec(rnd: () => number): IngressSpec {
           {
             hosts: ruleHosts.filter(() => rnd() < 0.7),
             secretName: pick(rnd, SECRETS).split('/')[1],
-            secretNamespace: 'a',
+            secretNamespace: namespace,
           },
         ]
       : [];
@@ -243,7 +255,7 @@ describe('IncrementalGateway', () => {
                 generation: (old?.metadata.generation ?? 0) + 1,
                 creationTimestamp: old?.metadata.creationTimestamp ?? pick(rnd, TIMES),
               },
-              spec: randomSpec(rnd),
+              spec: randomSpec(rnd, namespace),
             });
             retranslate(key);
           } else if (op < 0.7) {

@@ -2,7 +2,9 @@
 // the rendered bootstrap (from the ConfigMap) and the container's command line, inside a network
 // namespace with the pod's own address, talking xDS over TCP to kgw's xDS server. Checks the
 // readiness design (the probe endpoint stays closed until the configuration arrives, then answers
-// 200) and the preStop hook (health check failed, listeners draining but still open).
+// 200), that the admin interface is on no TCP port (a route to 127.0.0.1:19000 through the public
+// listener reaches nothing), and the preStop hook (health check failed, listeners draining but
+// still open, spoken over the admin unix socket).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -10,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestNetwork, type TestNetwork } from '../../test/env/netns.ts';
 import { envoyBin } from '../../test/env/paths.ts';
-import { freePorts, waitUntil } from '../../test/env/proc.ts';
-import { ENVOY_READY_PORT, fleetXdsCluster } from '../api/knativegateway.ts';
+import { waitUntil } from '../../test/env/proc.ts';
+import { ENVOY_ADMIN_SOCKET, ENVOY_READY_PORT, fleetXdsCluster } from '../api/knativegateway.ts';
 import { TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE } from '../xds/protos.ts';
-import { byName, httpListener, staticCluster } from '../xds/samples.ts';
+import { byName, httpListener, loadAssignment, staticCluster } from '../xds/samples.ts';
 import { XdsServer } from '../xds/server.ts';
 import {
   BOOTSTRAP_KEY,
@@ -79,6 +81,8 @@ let envoy: ChildProcess | undefined;
 let dir: string;
 let podIp: string;
 let logPath: string;
+/** The pod's admin socket, moved from the pod's /tmp into this test's directory. */
+let adminSocket: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kgw-k8s-envoy-'));
@@ -98,9 +102,17 @@ beforeAll(async () => {
   if (container?.args === undefined || container.command === undefined || bootstrap === undefined) {
     throw new Error('nothing rendered');
   }
+  // The pod's /tmp is its own emptyDir; here the test directory stands in for it.
+  adminSocket = join(dir, 'envoy-admin.sock');
+  expect(bootstrap).toContain(ENVOY_ADMIN_SOCKET);
   const bootstrapFile = join(dir, 'envoy.json');
-  writeFileSync(bootstrapFile, bootstrap);
-  writeFileSync(join(dir, 'prestop.json'), JSON.stringify(container.lifecycle?.preStop?.exec?.command));
+  writeFileSync(bootstrapFile, bootstrap.replaceAll(ENVOY_ADMIN_SOCKET, adminSocket));
+  const preStop = container.lifecycle?.preStop?.exec?.command ?? [];
+  expect(preStop).toContain(ENVOY_ADMIN_SOCKET);
+  writeFileSync(
+    join(dir, 'prestop.json'),
+    JSON.stringify(preStop.map((a) => (a === ENVOY_ADMIN_SOCKET ? adminSocket : a))),
+  );
   // What the kubelet runs: the command and args, with $(POD_NAME) expanded and the ConfigMap mounted.
   const args = container.args.map((a) =>
     a === '$(POD_NAME)' ? POD : a === BOOTSTRAP_PATH ? bootstrapFile : a,
@@ -132,8 +144,14 @@ test('ready only once the configuration arrived; the preStop hook drains', async
   expect((await httpGet(podIp, ENVOY_READY_PORT, READY_PATH)).error).toBe('ECONNREFUSED');
   expect((await httpGet(podIp, 8080, '/')).error).toBe('ECONNREFUSED');
 
+  // `loopback-admin` is what a route to an ExternalName Service naming localhost:19000 became
+  // before kgw refused such targets: the admin port of the Envoy itself (Contour CVE-2021-32783).
+  const loopback = (port: number) => ({
+    ...staticCluster(`loopback-${port}`, '127.0.0.1'),
+    load_assignment: loadAssignment(`loopback-${port}`, '127.0.0.1', port),
+  });
   server.setSnapshot(FLEET, {
-    [TYPE_CLUSTER]: byName([staticCluster('unused', '10.0.0.1')]),
+    [TYPE_CLUSTER]: byName([staticCluster('unused', '10.0.0.1'), loopback(19000), loopback(9901)]),
     [TYPE_LISTENER]: byName([httpListener('http', 8080)]),
     [TYPE_ROUTE]: byName([
       {
@@ -143,6 +161,11 @@ test('ready only once the configuration arrived; the preStop hook drains', async
             name: 'all',
             domains: ['*'],
             routes: [
+              {
+                match: { prefix: '/admin-19000/' },
+                route: { cluster: 'loopback-19000', prefix_rewrite: '/' },
+              },
+              { match: { prefix: '/admin-9901/' }, route: { cluster: 'loopback-9901', prefix_rewrite: '/' } },
               { match: { prefix: '/' }, direct_response: { status: 200, body: { inline_string: 'hello' } } },
             ],
           },
@@ -166,6 +189,14 @@ test('ready only once the configuration arrived; the preStop hook drains', async
   // HTTP/1.1 keeps the connection: no Connection header.
   expect([before.status, before.body, before.connection]).toEqual([200, 'hello', undefined]);
 
+  // No admin on any loopback port: through the public listener, /server_info and
+  // /healthcheck/fail find no upstream (503), and nothing listens on the pod's address either.
+  for (const port of [19000, 9901]) {
+    const info = await httpGet(podIp, 8080, `/admin-${port}/server_info`);
+    expect([info.status, info.body]).toEqual([503, expect.stringContaining('upstream connect error')]);
+    expect((await httpGet(podIp, port, '/server_info')).error).toBe('ECONNREFUSED');
+  }
+
   // The preStop hook, as the kubelet runs it inside the pod (its network namespace).
   const command = JSON.parse(readFileSync(join(dir, 'prestop.json'), 'utf8')) as string[];
   const [cmd, ...cmdArgs] = command;
@@ -185,15 +216,14 @@ test('ready only once the configuration arrived; the preStop hook drains', async
   expect(envoy?.exitCode).toBeNull();
 });
 
-test('the preStop hook still waits when the admin port cannot be reached', async () => {
-  const [closedPort = 1] = await freePorts(1); // free: nothing listens there
-  const [cmd, ...cmdArgs] = preStopCommand(1, closedPort);
+test('the preStop hook still waits when the admin socket cannot be reached', async () => {
+  const [cmd, ...cmdArgs] = preStopCommand(1, join(dir, 'no-such-admin.sock'));
   if (cmd === undefined) throw new Error('no preStop command');
   const hook = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   hook.stdout?.on('data', (c: Buffer) => (out += c.toString()));
   hook.stderr?.on('data', (c: Buffer) => (out += c.toString()));
   expect(await exitOf(hook)).toBe(0);
-  expect(out).toContain('Connection refused');
+  expect(out).toContain('No such file or directory');
   expect(out).not.toContain('kgw preStop: POST');
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { validateEnvoyConfig } from '../../test/env/envoy.ts';
 import {
   DEFAULT_ENVOY_IMAGE,
-  ENVOY_ADMIN_PORT,
+  ENVOY_ADMIN_SOCKET,
   ENVOY_READY_PORT,
   LABEL_FLEET,
   LABEL_GATEWAY,
@@ -63,7 +63,7 @@ function podOf(fo: FleetObjects) {
 
 type BootstrapShape = {
   node: { id: string; cluster: string };
-  admin: { address: { socket_address: { address: string; port_value: number } } };
+  admin: { address: { pipe?: { path: string; mode: number }; socket_address?: unknown } };
   dynamic_resources: { lds_config: Record<string, unknown>; cds_config: Record<string, unknown> };
   static_resources: {
     clusters: { name: string; type: string; load_assignment: unknown }[];
@@ -167,15 +167,15 @@ describe('the Envoy pod', () => {
     ]);
   });
 
-  test('keeps the admin on loopback and probes readiness on the ready listener', () => {
+  test('keeps the admin on a unix socket only and probes readiness on the ready listener', () => {
     const b = bootstrapOf(fo);
-    expect(b.admin.address.socket_address).toEqual({ address: '127.0.0.1', port_value: ENVOY_ADMIN_PORT });
+    expect(b.admin.address).toEqual({ pipe: { path: ENVOY_ADMIN_SOCKET, mode: 0o600 } });
+    expect(ENVOY_ADMIN_SOCKET.startsWith('/tmp/')).toBe(true); // the pod's memory-backed emptyDir
     expect(container.ports).toEqual([
       { name: 'http', containerPort: 8080, protocol: 'TCP' },
       { name: 'https', containerPort: 8443, protocol: 'TCP' },
       { name: 'ready', containerPort: ENVOY_READY_PORT, protocol: 'TCP' },
     ]);
-    expect(container.ports?.map((p) => p.containerPort)).not.toContain(ENVOY_ADMIN_PORT);
     expect(container.readinessProbe?.httpGet).toEqual({ path: '/ready', port: 'ready', scheme: 'HTTP' });
     expect(container.livenessProbe).toBeUndefined();
     const ready = b.static_resources.listeners.find((l) => l.name === 'kgw-ready');
@@ -189,7 +189,8 @@ describe('the Envoy pod', () => {
   test('drains on termination, within the grace period', () => {
     expect(container.lifecycle?.preStop?.exec?.command).toEqual(preStopCommand(30));
     const script = preStopCommand(30)[2] ?? '';
-    expect(script).toContain('/dev/tcp/127.0.0.1/19000');
+    expect(preStopCommand(30)[3]).toBe(ENVOY_ADMIN_SOCKET);
+    expect(script).toContain('IO::Socket::UNIX');
     expect(script).toContain('/healthcheck/fail');
     expect(script).toContain("'/drain_listeners?graceful&skip_exit'");
     expect(script.trimEnd().endsWith('sleep 30')).toBe(true);

@@ -8,14 +8,16 @@
 // Pod design:
 // - Hardened: non-root (uid/gid 65532), read-only root filesystem, no capabilities, seccomp
 //   RuntimeDefault, no privilege escalation, no service-account token (Envoy never calls the API).
-// - Envoy's admin interface listens on 127.0.0.1:19000 only: nothing outside the pod reaches it.
+// - Envoy's admin interface is a unix socket in the pod's memory-backed /tmp (mode 0600), never a
+//   TCP port: a route to 127.0.0.1 (an ExternalName Service naming localhost, a DNS name that
+//   resolves to loopback) finds nothing there.
 // - Readiness: the bootstrap has one static listener on :19003 answering `GET /ready` (the
 //   health_check filter, not passed through). Envoy opens listeners only once its initial xDS
 //   fetch is done, and `initial_fetch_timeout: 0s` on LDS/CDS makes that wait unbounded (the
 //   default would give up after 15 s and go live without configuration). So the probe answers
 //   200 only after the pod received its configuration.
-// - Termination: a preStop hook (bash, talking HTTP to the admin port over /dev/tcp, since the
-//   Envoy image has no curl) fails the health check, starts a graceful drain
+// - Termination: a preStop hook (perl from the image's essential perl-base, talking HTTP over the
+//   admin socket, since the Envoy image has no curl) fails the health check, starts a graceful drain
 //   (`drain_listeners?graceful&skip_exit` with `--drain-strategy immediate`: every response says
 //   "Connection: close", HTTP/2 gets GOAWAY, listeners stay open for stragglers), then sleeps
 //   drainSeconds; only then does the kubelet send SIGTERM. terminationGracePeriodSeconds is
@@ -39,7 +41,7 @@ import type {
 import {
   DEFAULT_CLUSTER_DOMAIN,
   DEFAULT_NAMESPACE,
-  ENVOY_ADMIN_PORT,
+  ENVOY_ADMIN_SOCKET,
   ENVOY_READY_PORT,
   GATEWAY_API_VERSION,
   GATEWAY_KIND,
@@ -453,29 +455,35 @@ export function envoyArgs(fleet: ResolvedFleet): string[] {
 }
 
 /**
- * The preStop hook: fail the health check, start a graceful drain through the admin port, wait
- * drainSeconds. Plain bash (the `/dev/tcp` redirection and `read -t`) plus `sleep`, so it needs
- * nothing but the Envoy image. Failures to reach the admin never skip the wait.
+ * The preStop hook: fail the health check, start a graceful drain through the admin socket, wait
+ * drainSeconds. bash cannot open a unix socket, so the two POSTs are a few lines of perl
+ * (IO::Socket::UNIX is in perl-base, which Debian and Ubuntu images always have), bounded by a 5 s
+ * alarm each. Failures to reach the admin (no perl, no socket, Envoy stuck) never skip the wait.
  */
-export function preStopCommand(drainSeconds: number, adminPort: number = ENVOY_ADMIN_PORT): string[] {
-  const script = [
-    'admin() {',
-    `  exec 3<>/dev/tcp/127.0.0.1/${adminPort} || return 0`,
-    '  printf \'POST %s HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Length: 0\\r\\nConnection: close\\r\\n\\r\\n\' "$1" >&3',
-    '  read -r -t 5 status <&3 || true',
-    '  echo "kgw preStop: POST $1: $status"',
-    '  exec 3<&-',
+export function preStopCommand(drainSeconds: number, adminSocket: string = ENVOY_ADMIN_SOCKET): string[] {
+  const perl = [
+    'use IO::Socket::UNIX;',
+    'for my $p (@ARGV[1..$#ARGV]) {',
+    '  my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Peer => $ARGV[0]);',
+    '  if (!$s) { print "kgw preStop: $ARGV[0]: $!\\n"; next }',
+    '  local $SIG{ALRM} = sub { die "timeout\\n" }; alarm 5;',
+    '  my $st = eval { print $s "POST $p HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Length: 0\\r\\nConnection: close\\r\\n\\r\\n"; <$s> };',
+    '  alarm 0; $st = $@ if !defined $st; $st =~ s/\\s+$//;',
+    '  print "kgw preStop: POST $p: $st\\n";',
     '}',
-    'admin /healthcheck/fail',
-    "admin '/drain_listeners?graceful&skip_exit'",
+  ].join(' ');
+  const script = [
+    `if command -v perl >/dev/null 2>&1; then`,
+    `  perl -e '${perl}' -- "$0" /healthcheck/fail '/drain_listeners?graceful&skip_exit'`,
+    `else echo 'kgw preStop: no perl in the image: not draining'; fi`,
     `sleep ${drainSeconds}`,
   ].join('\n');
-  return ['/bin/bash', '-c', script];
+  return ['/bin/sh', '-c', script, adminSocket];
 }
 
 /**
  * The Envoy bootstrap of a fleet's pods: `renderBootstrap` (shared with the local runtime) with the
- * admin on 127.0.0.1:19000, xDS over TCP, and what a pod needs on top: LDS/CDS waiting for their
+ * admin on its unix socket, xDS over TCP, and what a pod needs on top: LDS/CDS waiting for their
  * first answer without a timeout, the readiness listener, and HTTP/2 keepalives on the xDS
  * connection so a vanished control plane is noticed.
  */
@@ -490,9 +498,10 @@ export function fleetBootstrap(
     nodeId: fleetServiceName(gateway, fleet.name),
     fleet: fleetXdsCluster(gateway, fleet.name),
     xds: { address: xds.host, port: xds.port },
-    admin: { address: '127.0.0.1', port: ENVOY_ADMIN_PORT },
+    admin: { pipe: ENVOY_ADMIN_SOCKET },
     delta: true,
     ...(tls ? { tls: xdsTlsBootstrap(tls) } : {}),
+    maxHeapMiB: fleet.envoy.maxHeapMiB,
   });
   const dynamic = b.dynamic_resources as Json;
   dynamic.lds_config = { ...ADS_SOURCE, initial_fetch_timeout: '0s' };

@@ -58,6 +58,8 @@ interface LocalReplica extends Replica {
   pid: number;
   /** Set for replicas this runtime started; adopted replicas are tracked by pid. */
   proc?: ChildProcess;
+  /** The overload manager's heap limit in its bootstrap (unknown for adopted replicas). */
+  maxHeapMiB?: number;
   adminSocket: string;
   logFile: string;
   stopped: boolean;
@@ -216,9 +218,12 @@ export class LocalFleetRuntime implements FleetRuntime {
         f.def && (f.def.ports.http !== def.ports.http || f.def.ports.https !== def.ports.https);
       f.def = def;
       this.fleets.set(def.key, f);
-      // Replace replicas whose process is gone.
+      // Replace replicas whose process is gone, or whose bootstrap has an old heap limit.
+      let replaced = false;
       for (const r of [...f.replicas]) {
-        if (r.exited) {
+        const stale = r.maxHeapMiB !== undefined && r.maxHeapMiB !== def.maxHeapMiB;
+        if (r.exited || stale) {
+          replaced ||= r.ready;
           await this.stopReplica(r);
           f.replicas.splice(f.replicas.indexOf(r), 1);
         }
@@ -229,7 +234,7 @@ export class LocalFleetRuntime implements FleetRuntime {
         const r = f.replicas.pop();
         if (r) await this.stopReplica(r);
       }
-      if (portsChanged) this.changed(def.key);
+      if (portsChanged || replaced) this.changed(def.key);
     }
   }
 
@@ -254,6 +259,7 @@ export class LocalFleetRuntime implements FleetRuntime {
       admin: { pipe: adminSocket },
       delta: this.opts.xdsProtocol !== 'sotw',
       ...(tls ? { tls } : {}),
+      maxHeapMiB: def.maxHeapMiB,
     });
     const file = join(this.opts.workDir, `${id}.bootstrap.json`);
     writeFileSync(file, JSON.stringify(config, null, 2));
@@ -290,6 +296,7 @@ export class LocalFleetRuntime implements FleetRuntime {
       pod,
       pid: proc.pid ?? 0,
       proc,
+      maxHeapMiB: def.maxHeapMiB,
       adminSocket,
       logFile,
       stopped: false,

@@ -1,7 +1,7 @@
 // The fleet runtime interface: something that runs the Envoy replicas of each fleet. Two
 // implementations: local Envoy processes (demo, end-to-end tests) and Kubernetes objects
 // (production, a later issue). Both render the same bootstrap.
-import type { KnativeGateway } from '../api/knativegateway.ts';
+import type { KnativeGateway, ResolvedClientIP, ResolvedFleetHttp } from '../api/knativegateway.ts';
 import type { Visibility } from '../api/kingress.ts';
 
 export interface FleetDef {
@@ -17,6 +17,11 @@ export interface FleetDef {
   namespace: string;
   serviceName: string;
   accessLog: boolean;
+  /** Edge settings of the fleet's listeners (defaults applied). */
+  http: ResolvedFleetHttp;
+  clientIP: ResolvedClientIP;
+  /** Heap limit of the Envoys' overload manager (bootstrap); 0: none. */
+  maxHeapMiB: number;
 }
 
 /**

@@ -6,7 +6,7 @@ import {
   CONDITION_READY,
   DEFAULT_ENVOY_IMAGE,
   DEFAULT_LISTENER_PORTS,
-  ENVOY_ADMIN_PORT,
+  ENVOY_ADMIN_SOCKET,
   ENVOY_READY_PORT,
   GATEWAY_API_VERSION,
   GATEWAY_CRD_NAME,
@@ -243,7 +243,7 @@ reference.
 | Kind | When | What |
 |---|---|---|
 | ServiceAccount | always | no API token mounted: Envoy never calls the API server |
-| ConfigMap | always | \`${BOOTSTRAP_PATH.split('/').pop() ?? ''}\`: the Envoy bootstrap (node cluster \`<gateway>/<fleet>\`, xDS at \`${XDS_SERVICE_NAME}.<operator namespace>.svc.<clusterDomain>:${XDS_PORT}\`, admin on 127.0.0.1:${ENVOY_ADMIN_PORT}, readiness listener on :${ENVOY_READY_PORT}) |
+| ConfigMap | always | \`${BOOTSTRAP_PATH.split('/').pop() ?? ''}\`: the Envoy bootstrap (node cluster \`<gateway>/<fleet>\`, xDS at \`${XDS_SERVICE_NAME}.<operator namespace>.svc.<clusterDomain>:${XDS_PORT}\`, admin on the unix socket \`${ENVOY_ADMIN_SOCKET}\` only, readiness listener on :${ENVOY_READY_PORT}) |
 | Deployment | always | Envoy pods; \`replicas\` unless autoscaled; a bootstrap change rolls the pods (\`${ANNOTATION_BOOTSTRAP_HASH}\` annotation) |
 | Service | always | ports \`service.httpPort\`/\`httpsPort\` → container ports \`http\`/\`https\`; type, annotations, externalTrafficPolicy and loadBalancerClass from \`service\` |
 | HorizontalPodAutoscaler (autoscaling/v2) | \`autoscaling\` set | CPU utilization target; kgw hands \`spec.replicas\` over without a drop to 1 |
@@ -253,15 +253,17 @@ The Envoy pods:
 - run as uid/gid ${ENVOY_UID}, non-root, with a read-only root filesystem, no capabilities, no
   privilege escalation and the RuntimeDefault seccomp profile; the image defaults to
   \`${DEFAULT_ENVOY_IMAGE}\`;
-- keep Envoy's admin interface on 127.0.0.1:${ENVOY_ADMIN_PORT}, unreachable from outside the pod;
+- keep Envoy's admin interface on the unix socket \`${ENVOY_ADMIN_SOCKET}\` (mode 0600), never on a TCP
+  port: nothing that connects to the pod's addresses, loopback included, reaches it;
 - are Ready only once they have their configuration: the readiness probe is \`GET ${READY_PATH}\` on port
   ${ENVOY_READY_PORT}, a listener in the bootstrap that Envoy opens only after its first xDS answer (LDS
   and CDS wait for it without a timeout);
 - drain on termination: a preStop hook fails the health check, starts a graceful drain through the
-  admin port (\`drain_listeners?graceful&skip_exit\`, \`--drain-strategy immediate\`: clients are told
+  admin socket (\`drain_listeners?graceful&skip_exit\`, \`--drain-strategy immediate\`: clients are told
   to reconnect elsewhere while the listeners stay open) and waits \`envoy.drainSeconds\`;
   \`terminationGracePeriodSeconds\` is \`drainSeconds + ${TERMINATION_GRACE_EXTRA_SECONDS}\`. The hook needs
-  \`/bin/bash\` in the image.
+  \`/bin/sh\` and \`perl\` (Debian's and Ubuntu's essential perl-base, which the official Envoy image
+  has) to speak HTTP over the unix socket; without perl it still waits, without draining.
 
 ## Knative configuration kgw writes
 

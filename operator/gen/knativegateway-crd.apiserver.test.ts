@@ -178,6 +178,27 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
     ],
     ['no fleets', { fleets: [] }, 'spec.fleets: Invalid value: 0', 'must have 1 to 16 items'],
     [
+      'an ExternalName host suffix with one label',
+      { ...(fleet({}) as object), externalNames: { allowedHosts: [{ suffix: 'com', ports: [443] }] } },
+      'spec.externalNames.allowedHosts[0].suffix: Invalid value: "com"',
+      `spec.externalNames.allowedHosts[0].suffix: ${MESSAGES.externalHostSuffix}`,
+    ],
+    [
+      'repeated ExternalName ports',
+      {
+        ...(fleet({}) as object),
+        externalNames: { allowedHosts: [{ suffix: 'example.com', ports: [443, 443] }] },
+      },
+      `spec.externalNames.allowedHosts[0].ports: Invalid value: "array": ${MESSAGES.externalHostPortsUnique}`,
+      MESSAGES.externalHostPortsUnique,
+    ],
+    [
+      'an ExternalName host without ports',
+      { ...(fleet({}) as object), externalNames: { allowedHosts: [{ suffix: 'example.com', ports: [] }] } },
+      'spec.externalNames.allowedHosts[0].ports: Invalid value: 0',
+      'spec.externalNames.allowedHosts[0].ports: must list 1 to 16 ports',
+    ],
+    [
       'bad visibility',
       fleet({}, 'Public'),
       'spec.fleets[0].visibility: Unsupported value: "Public"',
@@ -296,6 +317,36 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
       fleet({ envoy: { drainSeconds: 601 } }),
       'spec.fleets[0].envoy.drainSeconds: Invalid value: 601',
       'spec.fleets[0].envoy.drainSeconds: must be between 0 and 600',
+    ],
+    [
+      'a heap limit below the minimum',
+      fleet({ envoy: { maxHeapMiB: 32 } }),
+      `spec.fleets[0].envoy.maxHeapMiB: Invalid value: "integer": ${MESSAGES.maxHeapMiB}`,
+      `spec.fleets[0].envoy.maxHeapMiB: ${MESSAGES.maxHeapMiB}`,
+    ],
+    [
+      'an unknown escapedSlashes action',
+      fleet({ http: { escapedSlashes: 'Drop' } }),
+      'spec.fleets[0].http.escapedSlashes: Unsupported value: "Drop"',
+      'spec.fleets[0].http.escapedSlashes: must be one of',
+    ],
+    [
+      'a header size over Envoy’s bound',
+      fleet({ http: { maxRequestHeadersKiB: 8193 } }),
+      'spec.fleets[0].http.maxRequestHeadersKiB: Invalid value: 8193',
+      'spec.fleets[0].http.maxRequestHeadersKiB: must be between 1 and 8192',
+    ],
+    [
+      'an HTTP/1.0 default host with a port',
+      fleet({ http: { http10: { defaultHost: 'example.com:80' } } }),
+      'spec.fleets[0].http.http10.defaultHost: Invalid value: "example.com:80"',
+      'spec.fleets[0].http.http10.defaultHost: "example.com:80" must be an RFC 1123 subdomain',
+    ],
+    [
+      'too many trusted hops',
+      fleet({ clientIP: { xffNumTrustedHops: 17 } }),
+      'spec.fleets[0].clientIP.xffNumTrustedHops: Invalid value: 17',
+      'spec.fleets[0].clientIP.xffNumTrustedHops: must be between 0 and 16',
     ],
     [
       'the first cut’s boolean accessLog (read by kgw, refused on writes)',
@@ -420,6 +471,27 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
     const local = validateGatewaySpec(spec as KnativeGatewaySpec);
     if (fromValidator === '') expect(local).toEqual([]);
     else expect(local.join('\n')).toContain(fromValidator);
+  });
+
+  test('edge settings are stored as written, without defaults (kgw applies those)', async () => {
+    const edge = {
+      http: { requestHeadersTimeoutSeconds: 0, http10: { enabled: false } },
+      clientIP: { proxyProtocol: true },
+    };
+    const res = await kubeRequest(
+      kc,
+      'POST',
+      BASE,
+      gateway('edge-settings', fleet({ ...edge, envoy: { maxHeapMiB: 0 } })),
+    );
+    const [stored] = (res.json as KnativeGateway).spec.fleets;
+    expect(stored).toEqual({
+      name: 'a',
+      visibility: 'ExternalIP',
+      ...storedFleetDefaults,
+      ...edge,
+      envoy: { ...storedFleetDefaults.envoy, maxHeapMiB: 0 },
+    });
   });
 
   test('accepts listener ports that only clash with the other visibility’s defaults', async () => {

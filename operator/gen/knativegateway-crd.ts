@@ -15,6 +15,21 @@ import {
   DEFAULT_AUTOSCALING_TARGET_CPU,
   DEFAULT_CLUSTER_DOMAIN,
   DEFAULT_DRAIN_SECONDS,
+  DEFAULT_ESCAPED_SLASHES,
+  DEFAULT_HTTP10,
+  DEFAULT_MAX_HEAP_MIB,
+  DEFAULT_MAX_REQUEST_HEADERS,
+  DEFAULT_MAX_REQUEST_HEADERS_KIB,
+  DEFAULT_MERGE_SLASHES,
+  DEFAULT_NORMALIZE_PATH,
+  DEFAULT_PROXY_PROTOCOL,
+  DEFAULT_REQUEST_HEADERS_TIMEOUT_SECONDS,
+  DEFAULT_STREAM_IDLE_TIMEOUT_SECONDS,
+  DEFAULT_STRIP_HOST_PORT,
+  DEFAULT_STRIP_TRAILING_HOST_DOT,
+  DEFAULT_XFF_NUM_TRUSTED_HOPS,
+  ESCAPED_SLASHES_ACTIONS,
+  MAX_HEAP_SHARE_OF_MEMORY_LIMIT,
   DEFAULT_ENVOY_CONCURRENCY,
   DEFAULT_ENVOY_IMAGE,
   DEFAULT_ENVOY_LOG_LEVEL,
@@ -31,8 +46,8 @@ import {
   DEFAULT_SERVICE_HTTP_PORT,
   DEFAULT_SERVICE_TYPES,
   DNS1123_LABEL_PATTERN,
+  EXTERNAL_HOST_SUFFIX_PATTERN,
   DNS1123_SUBDOMAIN_PATTERN,
-  ENVOY_ADMIN_PORT,
   ENVOY_LOG_LEVELS,
   ENVOY_READY_PORT,
   EXTERNAL_DOMAIN_TLS_VALUES,
@@ -118,7 +133,7 @@ function listenerPort(field: 'http' | 'https', what: string): Schema {
   return int(
     `Port Envoy listens on for ${what}, inside its pod (or on the host for the local runtime); ` +
       `${LIMITS.minListenerPort}-${LIMITS.maxListenerPort}, since Envoy runs without privileges, and ` +
-      `neither ${ENVOY_ADMIN_PORT} nor ${ENVOY_READY_PORT} (Envoy's admin and readiness listeners). ` +
+      `not ${ENVOY_READY_PORT} (Envoy's readiness listener). ` +
       `Defaults to ${EXT[field]} for ExternalIP fleets and ${LOCAL[field]} for ClusterLocal fleets ` +
       `(applied by kgw, because the default depends on the visibility).`,
     { minimum: LIMITS.minListenerPort, maximum: LIMITS.maxListenerPort },
@@ -374,8 +389,123 @@ function envoySchema(): Schema {
           `${DEFAULT_DRAIN_SECONDS}.`,
         { minimum: 0, maximum: LIMITS.maxDrainSeconds, default: DEFAULT_DRAIN_SECONDS },
       ),
+      maxHeapMiB: int(
+        "Heap limit, in MiB, of Envoy's overload manager: at 95% of it Envoy returns free memory to " +
+          'the system, at 98% it answers new requests with 503 instead of growing until the container ' +
+          `is killed for running out of memory. 0 turns the overload manager off; otherwise ${LIMITS.minHeapMiB}-` +
+          `${LIMITS.maxHeapMiB}. Defaults to ${MAX_HEAP_SHARE_OF_MEMORY_LIMIT * 100}% of ` +
+          `resources.limits.memory, or ${DEFAULT_MAX_HEAP_MIB} without a memory limit (applied by kgw). ` +
+          'A change restarts the Envoys (it is part of their bootstrap).',
+        {
+          minimum: 0,
+          maximum: LIMITS.maxHeapMiB,
+          validations: [rule(`self == 0 || self >= ${LIMITS.minHeapMiB}`, MESSAGES.maxHeapMiB)],
+        },
+      ),
     },
     { default: {} },
+  );
+}
+
+function httpSchema(): Schema {
+  return obj(
+    "How the fleet's Envoys treat each request before routing it: path normalisation, Host " +
+      'clean-up, timeouts and size limits against slow or oversized requests, HTTP/1.0. Every field ' +
+      'has a default suited to an internet-facing gateway, applied by kgw rather than stored, so an ' +
+      'upgrade of kgw brings its current defaults; set a field to pin it.',
+    {
+      normalizePath: bool(
+        'Normalise the path as RFC 3986 says (resolve "." and ".." segments, decode percent-encoded ' +
+          'unreserved characters) before routing; the backend gets the normalised path. Without it ' +
+          '/public/../admin is routed by the rule for /public but may be read as /admin by the backend. ' +
+          `Defaults to ${String(DEFAULT_NORMALIZE_PATH)}.`,
+      ),
+      mergeSlashes: bool(
+        'Merge adjacent slashes in the path (//a///b becomes /a/b) before routing; the backend gets the ' +
+          `merged path. Defaults to ${String(DEFAULT_MERGE_SLASHES)}.`,
+      ),
+      escapedSlashes: str(
+        'What to do with a path holding escaped slashes (%2F, %2f, %5C, %5c), which a backend may ' +
+          'decode into path separators the routing never saw. KeepUnchanged: route and forward the path ' +
+          'as it is. RejectRequest: answer 400. UnescapeAndRedirect: redirect the client to the unescaped ' +
+          'path (gRPC requests fail instead). UnescapeAndForward: unescape, then route and forward. ' +
+          `Defaults to ${DEFAULT_ESCAPED_SLASHES}; choose KeepUnchanged for applications that need ` +
+          'encoded slashes in paths.',
+        { enum: ESCAPED_SLASHES_ACTIONS },
+      ),
+      stripTrailingHostDot: bool(
+        'Remove a trailing dot from the Host header before routing, so example.com. is served as ' +
+          `example.com (the backend gets the host without the dot). Defaults to ` +
+          `${String(DEFAULT_STRIP_TRAILING_HOST_DOT)}.`,
+      ),
+      stripHostPort: bool(
+        'Remove any port from the Host header before routing, so example.com:8080 is served as ' +
+          'example.com, also for wildcard hosts (*.example.com); the backend gets the host without the ' +
+          `port. Defaults to ${String(DEFAULT_STRIP_HOST_PORT)}.`,
+      ),
+      requestHeadersTimeoutSeconds: int(
+        'Seconds a client may take to send the request headers, counted from their first byte; a slower ' +
+          'client (e.g. one that trickles headers to hold connections open) gets 408 and the connection ' +
+          `is closed. 0 turns it off. 0-${LIMITS.maxRequestHeadersTimeoutSeconds}. Defaults to ` +
+          `${DEFAULT_REQUEST_HEADERS_TIMEOUT_SECONDS}.`,
+        { minimum: 0, maximum: LIMITS.maxRequestHeadersTimeoutSeconds },
+      ),
+      streamIdleTimeoutSeconds: int(
+        'Seconds a request may go without any traffic in either direction (client or backend) before ' +
+          'Envoy ends it: 408 while the request is still arriving, 504 while the backend has not ' +
+          'answered, a reset once the response has started. It also ends quiet WebSocket connections ' +
+          'and requests to backends that answer nothing for that long: raise it for long-polling, ' +
+          `streaming or WebSocket applications. 0 turns it off. 0-${LIMITS.maxStreamIdleTimeoutSeconds}. Defaults to ` +
+          `${DEFAULT_STREAM_IDLE_TIMEOUT_SECONDS}.`,
+        { minimum: 0, maximum: LIMITS.maxStreamIdleTimeoutSeconds },
+      ),
+      maxRequestHeadersKiB: int(
+        'Largest size of all request headers together, in KiB; larger requests get 431. ' +
+          `1-${LIMITS.maxRequestHeadersKiB}. Defaults to ${DEFAULT_MAX_REQUEST_HEADERS_KIB}.`,
+        { minimum: 1, maximum: LIMITS.maxRequestHeadersKiB },
+      ),
+      maxRequestHeaders: int(
+        'Most request headers a request may have; HTTP/1 requests with more get 431, HTTP/2 streams ' +
+          `are reset. 1-${LIMITS.maxRequestHeaders}. Defaults to ${DEFAULT_MAX_REQUEST_HEADERS}.`,
+        { minimum: 1, maximum: LIMITS.maxRequestHeaders },
+      ),
+      http10: obj('HTTP/1.0 requests (old clients, simple health checkers, load testers).', {
+        enabled: bool(
+          'Serve HTTP/1.0 requests (the response is HTTP/1.0 and closes the connection); disabled, ' +
+            `they get 426 Upgrade Required. Defaults to ${String(DEFAULT_HTTP10)}.`,
+        ),
+        defaultHost: str(
+          'Host given to HTTP/1.0 requests that send no Host header. Unset: such requests get 400.',
+          { pattern: DNS1123_SUBDOMAIN_PATTERN, maxLength: LIMITS.domainMaxLength },
+        ),
+      }),
+    },
+  );
+}
+
+function clientIPSchema(): Schema {
+  return obj(
+    "Where the fleet's Envoys take each request's client address from: what backends see in " +
+      'X-Forwarded-For and X-Envoy-External-Address. By default it is the address that connects to ' +
+      'Envoy (appended to X-Forwarded-For); entries a client wrote into X-Forwarded-For itself are passed ' +
+      'on but never taken as its address.',
+    {
+      xffNumTrustedHops: int(
+        'Proxies in front of the fleet (load balancers, CDNs) that append to X-Forwarded-For and are ' +
+          'trusted: the client address is the entry that many places from the right of ' +
+          'X-Forwarded-For (the last one with 1). Set it only when every request passes through those ' +
+          `proxies, or clients can choose their address. 0-${LIMITS.maxXffNumTrustedHops}. Defaults to ` +
+          `${DEFAULT_XFF_NUM_TRUSTED_HOPS}.`,
+        { minimum: 0, maximum: LIMITS.maxXffNumTrustedHops },
+      ),
+      proxyProtocol: bool(
+        'Every connection, plain and TLS, starts with a PROXY protocol header (v1 or v2) carrying the ' +
+          "client's address, as sent by load balancers configured for it (e.g. the AWS NLB annotation " +
+          'service.beta.kubernetes.io/aws-load-balancer-proxy-protocol). Connections without one are ' +
+          "closed, so turn it on together with the load balancer's setting. kgw's readiness probes send " +
+          `the header themselves. Defaults to ${String(DEFAULT_PROXY_PROTOCOL)}.`,
+      ),
+    },
   );
 }
 
@@ -441,6 +571,8 @@ function fleetSchema(): Schema {
       placement: placementSchema(),
       envoy: envoySchema(),
       accessLog: accessLogSchema(),
+      http: httpSchema(),
+      clientIP: clientIPSchema(),
     },
     {
       required: ['name', 'visibility'],
@@ -705,6 +837,54 @@ function domainClaimsSchema(): Schema {
   );
 }
 
+function externalNamesSchema(): Schema {
+  return obj(
+    'Where ExternalName Services may send traffic. A KIngress backend that is an ExternalName Service ' +
+      'naming <service>.<namespace>.svc.<clusterDomain> is followed to that Service (no DNS) when it is in ' +
+      "the KIngress's own namespace, in allowedNamespaces, or is one of this gateway's fleet Services. " +
+      'Names outside the cluster are refused unless allowedHosts lists them. Always refused, whatever is ' +
+      'allowed here: IP addresses, localhost, single-label names, cloud metadata names, other names under ' +
+      "the cluster domain, and the ports Envoy listens on. A refused backend sets the KIngress's Ready " +
+      'condition to False with reason ExternalNameRefused or ExternalNameNotAllowed.',
+    {
+      allowedNamespaces: arr(
+        `Namespaces (at most ${LIMITS.maxExternalNameNamespaces}) whose Services an ExternalName of any ` +
+          "namespace may name, e.g. a shared-services namespace. Unset: only the KIngress's own namespace.",
+        str('A namespace name.', { pattern: DNS1123_LABEL_PATTERN, maxLength: LIMITS.namespaceMaxLength }),
+        { maxItems: LIMITS.maxExternalNameNamespaces, listType: 'set' },
+      ),
+      allowedHosts: arr(
+        `Names outside the cluster that ExternalName Services may lead to, at most ` +
+          `${LIMITS.maxExternalNameHosts} entries. Unset: none (the default, because any namespace can create ` +
+          'an ExternalName Service).',
+        obj(
+          'A domain suffix and the ports allowed under it.',
+          {
+            suffix: str(
+              'Allowed names: the suffix itself and every name under it (api.example.com allows ' +
+                `api.example.com and eu.api.example.com). ${MESSAGES.externalHostSuffix}.`,
+              { pattern: EXTERNAL_HOST_SUFFIX_PATTERN, maxLength: LIMITS.domainMaxLength },
+            ),
+            ports: arr(
+              `Ports allowed on those names, 1 to ${LIMITS.maxExternalNamePorts}.`,
+              int('A port number.', { minimum: 1, maximum: 65535 }),
+              {
+                minItems: 1,
+                maxItems: LIMITS.maxExternalNamePorts,
+                validations: [
+                  rule('self.all(p, self.exists_one(q, q == p))', MESSAGES.externalHostPortsUnique),
+                ],
+              },
+            ),
+          },
+          { required: ['suffix', 'ports'] },
+        ),
+        { maxItems: LIMITS.maxExternalNameHosts },
+      ),
+    },
+  );
+}
+
 function specSchema(): Schema {
   return obj(
     'Desired state: the Knative ingress class this gateway serves, the Envoy fleets that serve it, and ' +
@@ -762,6 +942,7 @@ function specSchema(): Schema {
       knative: knativeSchema(),
       tls: tlsSchema(),
       domainClaims: domainClaimsSchema(),
+      externalNames: externalNamesSchema(),
     },
     {
       required: ['fleets'],

@@ -15,7 +15,13 @@ import { installKnativeCRDs } from '../../test/env/crds.ts';
 import { KubeHttpError, ResourceResolver, kubeRequest } from '../../test/env/kube-http.ts';
 import { applyManifests } from '../../test/env/manifests.ts';
 import { raceTimeout, waitUntil } from '../../test/env/proc.ts';
-import { fleetLabels, type FleetSpec, type KnativeGateway } from '../api/knativegateway.ts';
+import {
+  fleetLabels,
+  withClientIPDefaults,
+  withHttpDefaults,
+  type FleetSpec,
+  type KnativeGateway,
+} from '../api/knativegateway.ts';
 import { KnativeConfigWriter } from '../controller/knative-config.ts';
 import { KubernetesFleetRuntime, PREFLIGHT_RETRY_CAP_MS } from '../fleets/kubernetes.ts';
 import { fleetXdsClientSecretName, operatorXdsEndpoint } from '../fleets/kubernetes-objects.ts';
@@ -287,6 +293,9 @@ describe('release manifest on a real kube-apiserver', () => {
         namespace: 'kgw-rbac-fleets',
         serviceName: 'kgw-rbac-ext',
         accessLog: false,
+        http: withHttpDefaults(undefined),
+        clientIP: withClientIPDefaults(undefined),
+        maxHeapMiB: 0,
       };
       // 198.18.0.0/15 is a benchmarking range; nothing is ever sent to it here.
       const refused = await publishFleet(

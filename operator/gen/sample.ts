@@ -121,6 +121,10 @@ export function fullSampleKnativeGateway(): KnativeGateway {
           { domains: ['example.com'], namespaceSelector: { matchLabels: { 'example.com/tenant': 'true' } } },
         ],
       },
+      externalNames: {
+        allowedNamespaces: ['shared-services'],
+        allowedHosts: [{ suffix: 'api.example.net', ports: [443] }],
+      },
     },
   };
 }

@@ -1,6 +1,12 @@
 // The Envoy bootstrap shared by every fleet runtime: node identity (node.cluster selects the
 // fleet's snapshot), the xDS control-plane cluster (unix socket locally, TCP in a cluster), ADS
-// for everything (delta by default), and the admin interface (unix socket or loopback port).
+// for everything (delta by default), the admin interface, and the overload manager with the
+// fleet's heap limit.
+//
+// The admin interface is only ever a unix socket (mode 0600), never a TCP port: it can dump every
+// private key (/config_dump), stop the process (/quitquitquit) or fail health checks, and a TCP
+// port on loopback is reachable from any cluster Envoy routes to that resolves to 127.0.0.1 (the
+// ExternalName-to-localhost attack, Contour CVE-2021-32783). The type below has no TCP form.
 //
 // With `tls`, the xDS connection is mutual TLS: the client certificate, its key and the trusted CA
 // bundle come from a credential directory (tls.crt, tls.key, ca.crt; see operator/pki/xds-tls.ts)
@@ -33,16 +39,22 @@ export interface BootstrapOptions {
   fleet: string;
   /** The xDS server, or every operator replica's (HA: Envoy fails over between them). */
   xds: XdsAddress | XdsAddress[];
-  admin: { pipe: string } | { address: string; port: number };
+  /** Unix socket path of the admin interface (created with mode 0600). */
+  admin: { pipe: string };
   /** Delta xDS (default) or state-of-the-world. */
   delta?: boolean;
   /** Mutual TLS to the xDS server (see the header); plaintext without it. */
   tls?: XdsTlsBootstrap;
+  /** Heap limit of Envoy's overload manager (see overloadManager); none without it. */
+  maxHeapMiB?: number;
 }
 
 export type XdsAddress = { pipe: string } | { address: string; port: number };
 
-function address(a: XdsAddress | BootstrapOptions['admin']): Json {
+/** Owner read/write only: the admin interface is for the Envoy user (preStop hook) and root. */
+export const ADMIN_SOCKET_MODE = 0o600;
+
+function address(a: XdsAddress): Json {
   return 'pipe' in a
     ? { pipe: { path: a.pipe } }
     : { socket_address: { address: a.address, port_value: a.port } };
@@ -120,10 +132,41 @@ function xdsTransportSocket(tls: XdsTlsBootstrap): Json {
   };
 }
 
+export const FIXED_HEAP_MONITOR = 'envoy.resource_monitors.fixed_heap';
+/** Heap pressure (share of the limit) at which Envoy returns free heap memory to the system. */
+export const SHRINK_HEAP_AT = 0.95;
+/** Heap pressure at which Envoy answers new requests with 503 instead of growing further. */
+export const STOP_ACCEPTING_REQUESTS_AT = 0.98;
+
+/**
+ * Envoy's overload manager with a fixed heap limit: from SHRINK_HEAP_AT of the limit Envoy
+ * releases free memory, from STOP_ACCEPTING_REQUESTS_AT it refuses new requests (503), so a
+ * replica under memory pressure sheds load instead of being killed for running out of memory.
+ */
+export function overloadManager(maxHeapMiB: number): Json {
+  const at = (value: number) => [{ name: FIXED_HEAP_MONITOR, threshold: { value } }];
+  return {
+    refresh_interval: '0.250s',
+    resource_monitors: [
+      {
+        name: FIXED_HEAP_MONITOR,
+        typed_config: {
+          '@type': `${TYPE_PREFIX}envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig`,
+          max_heap_size_bytes: maxHeapMiB * 2 ** 20,
+        },
+      },
+    ],
+    actions: [
+      { name: 'envoy.overload_actions.shrink_heap', triggers: at(SHRINK_HEAP_AT) },
+      { name: 'envoy.overload_actions.stop_accepting_requests', triggers: at(STOP_ACCEPTING_REQUESTS_AT) },
+    ],
+  };
+}
+
 export function renderBootstrap(o: BootstrapOptions): Json {
   return {
     node: { id: o.nodeId, cluster: o.fleet },
-    admin: { address: address(o.admin) },
+    admin: { address: { pipe: { path: o.admin.pipe, mode: ADMIN_SOCKET_MODE } } },
     dynamic_resources: {
       ads_config: {
         api_type: o.delta === false ? 'GRPC' : 'DELTA_GRPC',
@@ -163,5 +206,8 @@ export function renderBootstrap(o: BootstrapOptions): Json {
     layered_runtime: {
       layers: [{ name: 'static', static_layer: { 'overload.global_downstream_max_connections': 50000 } }],
     },
+    ...(o.maxHeapMiB !== undefined && o.maxHeapMiB > 0
+      ? { overload_manager: overloadManager(o.maxHeapMiB) }
+      : {}),
   };
 }

@@ -1,6 +1,8 @@
 // ClusterIR → Envoy Cluster. Kubernetes Service ports are EDS clusters fed over ADS; DNS names
-// (ExternalName Services outside the cluster) are LOGICAL_DNS clusters. h2c upstreams get
-// explicit HTTP/2 protocol options.
+// (ExternalName Services outside the cluster, allowed by the gateway) are LOGICAL_DNS clusters
+// whose names are resolved as written: the pod's DNS search path is not applied, so an allowed
+// `api.example.com` can never become `api.example.com.<namespace>.svc.cluster.local`. h2c upstreams
+// get explicit HTTP/2 protocol options.
 import type { ClusterIR } from '../translate/ir.ts';
 import { ADS_SOURCE, T, type Json } from './types.ts';
 
@@ -26,6 +28,13 @@ export function renderCluster(c: ClusterIR): Json {
       ...base,
       type: 'LOGICAL_DNS',
       dns_lookup_family: 'V4_PREFERRED',
+      typed_dns_resolver_config: {
+        name: 'envoy.network.dns_resolver.cares',
+        typed_config: {
+          '@type': T.caresDnsResolver,
+          dns_resolver_options: { no_default_search_domain: true },
+        },
+      },
       load_assignment: {
         cluster_name: c.name,
         endpoints: [

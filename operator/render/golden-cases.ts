@@ -4,10 +4,18 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { EndpointSlice, Secret, Service } from '../api/core.ts';
+import {
+  withClientIPDefaults,
+  withHttpDefaults,
+  type FleetClientIP,
+  type FleetHttp,
+} from '../api/knativegateway.ts';
 import { hasClass, KGW_INGRESS_CLASS, ingressKey, type KIngress } from '../api/kingress.ts';
 import { resolveConflicts, type Candidate } from '../translate/conflicts.ts';
 import { translateIngress } from '../translate/ingress.ts';
-import { lookupsFromObjects } from '../translate/lookups.ts';
+import { withGatewayDefaults, type KnativeGateway } from '../api/knativegateway.ts';
+import { gatewayExternalNamePolicy } from '../translate/external-names.ts';
+import { lookupsFromObjects, type Lookups } from '../translate/lookups.ts';
 import {
   defaultCertificateProblem,
   renderFleet,
@@ -17,9 +25,21 @@ import {
 
 export const goldenDir = join(import.meta.dirname, '../../test/golden/cases');
 
+/** The fleets' edge settings: kgw's defaults. */
+const EDGE = { http: withHttpDefaults(undefined), clientIP: withClientIPDefaults(undefined) };
+
 export const goldenFleets: Record<string, FleetRenderOptions> = {
-  external: { visibility: 'ExternalIP', httpPort: 8080, httpsPort: 8443, accessLog: false },
-  local: { visibility: 'ClusterLocal', httpPort: 8081, httpsPort: 8444, accessLog: false },
+  external: { visibility: 'ExternalIP', httpPort: 8080, httpsPort: 8443, accessLog: false, ...EDGE },
+  local: { visibility: 'ClusterLocal', httpPort: 8081, httpsPort: 8444, accessLog: false, ...EDGE },
+};
+
+/**
+ * A case's overrides of a golden fleet's options; `http` and `clientIP` as written in a
+ * KnativeGateway fleet (the defaults fill in the rest).
+ */
+export type GoldenFleetOverrides = Partial<Omit<FleetRenderOptions, 'http' | 'clientIP'>> & {
+  http?: FleetHttp;
+  clientIP?: FleetClientIP;
 };
 
 export interface Objects {
@@ -27,35 +47,55 @@ export interface Objects {
   services: Service[];
   slices: EndpointSlice[];
   secrets: Secret[];
+  /** The case's KnativeGateway, when it has one: its ExternalName policy applies to translation. */
+  gateway?: KnativeGateway;
   /**
    * Per-fleet render options of this case over goldenFleets, from a test-only document
    * `kind: GoldenFleets` with `fleets: { <fleet>: { defaultCertificate: … } }`.
    */
-  fleetOptions?: Record<string, Partial<FleetRenderOptions>>;
+  fleetOptions?: Record<string, GoldenFleetOverrides>;
 }
 
 /** The golden fleets of a case: goldenFleets with the case's overrides. */
 export function caseFleets(objs: Objects): Record<string, FleetRenderOptions> {
   return Object.fromEntries(
-    Object.entries(goldenFleets).map(([name, opts]) => [name, { ...opts, ...objs.fleetOptions?.[name] }]),
+    Object.entries(goldenFleets).map(([name, opts]) => {
+      const { http, clientIP, ...rest } = objs.fleetOptions?.[name] ?? {};
+      const edge = {
+        ...(http !== undefined ? { http: withHttpDefaults(http) } : {}),
+        ...(clientIP !== undefined ? { clientIP: withClientIPDefaults(clientIP) } : {}),
+      };
+      return [name, { ...opts, ...rest, ...edge }];
+    }),
   );
 }
 
 export function loadCase(file: string): Objects {
   const docs = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as { kind?: string });
   const of = <T>(kind: string) => docs.filter((d) => d.kind === kind) as T[];
-  const [fleets] = of<{ fleets?: Record<string, Partial<FleetRenderOptions>> }>('GoldenFleets');
+  const [fleets] = of<{ fleets?: Record<string, GoldenFleetOverrides> }>('GoldenFleets');
   return {
     ingresses: of<KIngress>('Ingress'),
     services: of<Service>('Service'),
     slices: of<EndpointSlice>('EndpointSlice'),
     secrets: of<Secret>('Secret'),
     ...(fleets?.fleets ? { fleetOptions: fleets.fleets } : {}),
+    ...(of<KnativeGateway>('KnativeGateway')[0] ? { gateway: of<KnativeGateway>('KnativeGateway')[0] } : {}),
   };
 }
 
+/** The case's objects as translation sees them, with its gateway's ExternalName policy. */
+function caseLookups(objs: Objects): Lookups {
+  const gw = objs.gateway;
+  return lookupsFromObjects(
+    objs,
+    'cluster.local',
+    gw ? gatewayExternalNamePolicy(gw.metadata.name, withGatewayDefaults(gw.spec)) : undefined,
+  );
+}
+
 export function renderCase(objs: Objects): Record<string, unknown> {
-  const lookups = lookupsFromObjects(objs);
+  const lookups = caseLookups(objs);
   const ingresses: Record<string, unknown> = {};
   const candidates: Candidate[] = [];
   for (const ing of objs.ingresses) {
@@ -94,7 +134,7 @@ export function renderCase(objs: Objects): Record<string, unknown> {
 
 /** The rendered resources of every golden fleet for one case. */
 export function renderCaseFleets(objs: Objects): { fleet: string; res: FleetResources }[] {
-  const lookups = lookupsFromObjects(objs);
+  const lookups = caseLookups(objs);
   const candidates: Candidate[] = objs.ingresses
     .filter((i) => hasClass(i, KGW_INGRESS_CLASS))
     .flatMap((i) => {

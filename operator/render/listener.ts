@@ -3,6 +3,12 @@
 // chain per certificate, matched by SNI, plus a default chain for the default certificate;
 // certificates delivered over SDS. Both speak HTTP/1.1 and HTTP/2 (h2c prior knowledge on the
 // plain port, ALPN on TLS) and allow WebSocket upgrades.
+//
+// The fleet's edge settings (KnativeGateway fleets[].http and clientIP) shape every HTTP connection
+// manager: path normalisation and slash handling, Host clean-up (trailing dot, port), header and
+// idle timeouts, header limits, HTTP/1.0, trusted X-Forwarded-For hops; with PROXY protocol both
+// listeners read the client address from a PROXY header first.
+import type { EscapedSlashesAction, ResolvedClientIP, ResolvedFleetHttp } from '../api/knativegateway.ts';
 import type { TlsIR } from '../translate/ir.ts';
 import { ADS_SOURCE, T, type Json } from './types.ts';
 
@@ -13,9 +19,46 @@ export interface ListenerOptions {
   httpPort: number;
   httpsPort: number;
   accessLog: boolean;
+  /** The fleet's `http` settings, defaults applied. */
+  http: ResolvedFleetHttp;
+  clientIP: ResolvedClientIP;
 }
 
-export function renderHcm(statPrefix: string, routeConfig: string, accessLog: boolean): Json {
+const ESCAPED_SLASHES: Readonly<Record<EscapedSlashesAction, string>> = {
+  KeepUnchanged: 'KEEP_UNCHANGED',
+  RejectRequest: 'REJECT_REQUEST',
+  UnescapeAndRedirect: 'UNESCAPE_AND_REDIRECT',
+  UnescapeAndForward: 'UNESCAPE_AND_FORWARD',
+};
+
+/**
+ * The HCM fields of the fleet's edge settings, in canonical proto3 JSON: a plain bool or uint32
+ * that is false or 0 is left out (the encoder would drop it), wrapper types and durations stay.
+ */
+function edgeSettings(h: ResolvedFleetHttp, clientIP: ResolvedClientIP): Json {
+  return {
+    normalize_path: h.normalizePath,
+    ...(h.mergeSlashes ? { merge_slashes: true } : {}),
+    path_with_escaped_slashes_action: ESCAPED_SLASHES[h.escapedSlashes],
+    ...(h.stripTrailingHostDot ? { strip_trailing_host_dot: true } : {}),
+    ...(h.stripHostPort ? { strip_any_host_port: true } : {}),
+    request_headers_timeout: `${h.requestHeadersTimeoutSeconds}s`,
+    stream_idle_timeout: `${h.streamIdleTimeoutSeconds}s`,
+    max_request_headers_kb: h.maxRequestHeadersKiB,
+    common_http_protocol_options: { max_headers_count: h.maxRequestHeaders },
+    ...(h.http10.enabled
+      ? {
+          http_protocol_options: {
+            accept_http_10: true,
+            ...(h.http10.defaultHost !== undefined ? { default_host_for_http_10: h.http10.defaultHost } : {}),
+          },
+        }
+      : {}),
+    ...(clientIP.xffNumTrustedHops > 0 ? { xff_num_trusted_hops: clientIP.xffNumTrustedHops } : {}),
+  };
+}
+
+export function renderHcm(statPrefix: string, routeConfig: string, opts: ListenerOptions): Json {
   return {
     name: 'envoy.filters.network.http_connection_manager',
     typed_config: {
@@ -25,11 +68,19 @@ export function renderHcm(statPrefix: string, routeConfig: string, accessLog: bo
       http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': T.router } }],
       upgrade_configs: [{ upgrade_type: 'websocket' }],
       use_remote_address: true,
-      ...(accessLog
+      ...edgeSettings(opts.http, opts.clientIP),
+      ...(opts.accessLog
         ? { access_log: [{ name: 'envoy.access_loggers.stdout', typed_config: { '@type': T.stdoutLog } }] }
         : {}),
     },
   };
+}
+
+/** With PROXY protocol, the filter that reads the header (v1 or v2) before anything else. */
+function proxyProtocolFilters(opts: ListenerOptions): Json[] {
+  return opts.clientIP.proxyProtocol
+    ? [{ name: 'envoy.filters.listener.proxy_protocol', typed_config: { '@type': T.proxyProtocol } }]
+    : [];
 }
 
 function address(port: number): Json {
@@ -37,10 +88,12 @@ function address(port: number): Json {
 }
 
 export function renderHttpListener(opts: ListenerOptions): Json {
+  const listenerFilters = proxyProtocolFilters(opts);
   return {
     name: HTTP_ROUTE_CONFIG,
     address: address(opts.httpPort),
-    filter_chains: [{ filters: [renderHcm(HTTP_ROUTE_CONFIG, HTTP_ROUTE_CONFIG, opts.accessLog)] }],
+    ...(listenerFilters.length > 0 ? { listener_filters: listenerFilters } : {}),
+    filter_chains: [{ filters: [renderHcm(HTTP_ROUTE_CONFIG, HTTP_ROUTE_CONFIG, opts)] }],
   };
 }
 
@@ -63,7 +116,7 @@ export function tlsChains(tls: TlsIR[]): { secret: string; hosts: string[] }[] {
     .sort((a, b) => (a.secret < b.secret ? -1 : a.secret > b.secret ? 1 : 0));
 }
 
-function tlsChain(name: string, secret: string, accessLog: boolean): Json {
+function tlsChain(name: string, secret: string, opts: ListenerOptions): Json {
   return {
     name,
     transport_socket: {
@@ -76,7 +129,7 @@ function tlsChain(name: string, secret: string, accessLog: boolean): Json {
         },
       },
     },
-    filters: [renderHcm(HTTPS_ROUTE_CONFIG, HTTPS_ROUTE_CONFIG, accessLog)],
+    filters: [renderHcm(HTTPS_ROUTE_CONFIG, HTTPS_ROUTE_CONFIG, opts)],
   };
 }
 
@@ -101,19 +154,20 @@ export function renderHttpsListener(
     name: HTTPS_ROUTE_CONFIG,
     address: address(opts.httpsPort),
     listener_filters: [
+      ...proxyProtocolFilters(opts),
       { name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': T.tlsInspector } },
     ],
     // Canonical proto3 JSON: an empty list is omitted (only a default chain).
     ...(chains.length > 0
       ? {
           filter_chains: chains.map((c) => {
-            const { name, ...rest } = tlsChain(c.secret, c.secret, opts.accessLog);
+            const { name, ...rest } = tlsChain(c.secret, c.secret, opts);
             return { name, filter_chain_match: { server_names: c.hosts }, ...rest };
           }),
         }
       : {}),
     ...(defaultSecret !== undefined
-      ? { default_filter_chain: tlsChain(DEFAULT_CHAIN, defaultSecret, opts.accessLog) }
+      ? { default_filter_chain: tlsChain(DEFAULT_CHAIN, defaultSecret, opts) }
       : {}),
   };
 }

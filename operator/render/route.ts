@@ -1,12 +1,14 @@
 // RouteIR → Envoy Route. Prefix match, exact header matches, weighted clusters with per-split
 // set-headers, path-level set-headers, no timeout and no retry policy (Knative's contract:
 // activator and queue-proxy own timeouts; 5xx must never be retried by the ingress).
+import { escapeHeaderValue } from '../translate/envoy-limits.ts';
 import type { HeaderSet, RouteIR } from '../translate/ir.ts';
 import type { Json } from './types.ts';
 
+/** Headers added literally: `%` is escaped, so Envoy never evaluates a value as a format string. */
 export function setHeaders(headers: HeaderSet[]): Json[] {
   return headers.map((h) => ({
-    header: { key: h.name, value: h.value },
+    header: { key: h.name, value: escapeHeaderValue(h.value) },
     append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
   }));
 }

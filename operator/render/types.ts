@@ -10,6 +10,8 @@ export const T = {
   router: `${TYPE_PREFIX}envoy.extensions.filters.http.router.v3.Router`,
   downstreamTls: `${TYPE_PREFIX}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`,
   tlsInspector: `${TYPE_PREFIX}envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector`,
+  proxyProtocol: `${TYPE_PREFIX}envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol`,
   httpProtocolOptions: `${TYPE_PREFIX}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
   stdoutLog: `${TYPE_PREFIX}envoy.extensions.access_loggers.stream.v3.StdoutAccessLog`,
+  caresDnsResolver: `${TYPE_PREFIX}envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig`,
 } as const;

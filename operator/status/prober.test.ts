@@ -1,8 +1,10 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import https from 'node:https';
+import net, { type AddressInfo } from 'node:net';
 import { jest } from '@jest/globals';
 import { HEADER_HASH } from '../api/kingress.ts';
-import { ProbeLimiter, probeAll } from './prober.ts';
+import { createCa, issueCertificate } from '../pki/ca.ts';
+import { PROXY_V2_LOCAL, ProbeLimiter, probeAll, probeOnce } from './prober.ts';
 
 describe('ProbeLimiter', () => {
   test('runs at most max tasks at once, first come first served', async () => {
@@ -68,6 +70,90 @@ describe('probeAll', () => {
       jest.useRealTimers();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+describe('probeOnce with PROXY protocol', () => {
+  /**
+   * A listener like Envoy's with the proxy_protocol filter: it reads a 16-byte PROXY v2 header
+   * (recorded; a connection without a valid one is closed), then relays the rest of the
+   * connection to an HTTP or HTTPS server.
+   */
+  async function proxyListener(tlsOpts?: { cert: string; key: string }) {
+    const headers: Buffer[] = [];
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      res.writeHead(req.headers.host === 'x.example.com' ? 200 : 404, { [HEADER_HASH]: 'h1' });
+      res.end();
+    };
+    const inner = tlsOpts ? https.createServer(tlsOpts, handler) : http.createServer(handler);
+    await new Promise<void>((r) => inner.listen(0, '127.0.0.1', r));
+    const innerPort = (inner.address() as AddressInfo).port;
+    const sockets = new Set<net.Socket>();
+    const outer = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => socket.destroy());
+      let buf = Buffer.alloc(0);
+      const onData = (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        if (buf.length < PROXY_V2_LOCAL.length) return;
+        socket.off('data', onData);
+        const header = buf.subarray(0, PROXY_V2_LOCAL.length);
+        headers.push(header);
+        if (!header.equals(PROXY_V2_LOCAL)) {
+          socket.destroy();
+          return;
+        }
+        const upstream = net.connect(innerPort, '127.0.0.1');
+        sockets.add(upstream);
+        upstream.on('close', () => sockets.delete(upstream));
+        upstream.on('error', () => socket.destroy());
+        upstream.write(buf.subarray(PROXY_V2_LOCAL.length));
+        socket.pipe(upstream).pipe(socket);
+      };
+      socket.on('data', onData);
+    });
+    await new Promise<void>((r) => outer.listen(0, '127.0.0.1', r));
+    return {
+      headers,
+      port: (outer.address() as AddressInfo).port,
+      async close() {
+        for (const s of sockets) s.destroy();
+        inner.closeAllConnections();
+        await Promise.all([new Promise((r) => outer.close(r)), new Promise((r) => inner.close(r))]);
+      },
+    };
+  }
+
+  test('plain HTTP: the probe starts with a PROXY v2 LOCAL header', async () => {
+    const l = await proxyListener();
+    try {
+      const t = { address: '127.0.0.1', port: l.port, host: 'x.example.com', tls: false };
+      expect(await probeOnce({ ...t, proxyProtocol: true }, 'h1')).toBe('ok');
+      expect(l.headers).toEqual([PROXY_V2_LOCAL]);
+      // Without the flag the listener sees HTTP where the header belongs and closes the connection.
+      expect(await probeOnce(t, 'h1')).toBe('retry');
+    } finally {
+      await l.close();
+    }
+  });
+
+  test('TLS: the PROXY header comes before the TLS handshake, SNI is the host', async () => {
+    const ca = await createCa({ commonName: 'ca', validityDays: 1 });
+    const leaf = await issueCertificate(ca, {
+      commonName: 'x.example.com',
+      dnsNames: ['x.example.com'],
+      usage: 'server',
+      validityDays: 1,
+    });
+    const l = await proxyListener({ cert: leaf.certPem, key: leaf.keyPem });
+    try {
+      const t = { address: '127.0.0.1', port: l.port, host: 'x.example.com', tls: true };
+      expect(await probeOnce({ ...t, proxyProtocol: true }, 'h1')).toBe('ok');
+      expect(l.headers).toEqual([PROXY_V2_LOCAL]);
+    } finally {
+      await l.close();
     }
   });
 });

@@ -3,8 +3,14 @@
 // routes overwrite the hash with the programmed one and the backend echoes it. A replica is done
 // when the echoed hash equals the expected one. Retries back off from 50 ms to 2 s; a newer hash
 // (or cancel) abandons the old round.
+//
+// A fleet whose listeners expect PROXY protocol closes connections that do not start with a
+// PROXY header, so probes to it send one first: version 2 with the LOCAL command, which says
+// "a connection of the proxy's own, such as a health check" and leaves the addresses as they are.
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
 import { HASH_OVERRIDE, HEADER_HASH, HEADER_PROBE } from '../api/kingress.ts';
 
 export interface ProbeTarget {
@@ -12,6 +18,23 @@ export interface ProbeTarget {
   port: number;
   host: string;
   tls: boolean;
+  /** The listener expects a PROXY protocol header first (KnativeGateway clientIP.proxyProtocol). */
+  proxyProtocol?: boolean;
+}
+
+/** A PROXY protocol v2 header: the signature, version 2 + command LOCAL, family UNSPEC, no addresses. */
+export const PROXY_V2_LOCAL = Buffer.from([
+  0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, 0x20, 0x00, 0x00, 0x00,
+]);
+
+/** A connection to `t` that starts with PROXY_V2_LOCAL, then speaks TLS when `t.tls`. */
+function proxiedConnection(t: ProbeTarget): net.Socket {
+  const raw = net.connect({ host: t.address, port: t.port });
+  raw.write(PROXY_V2_LOCAL);
+  if (!t.tls) return raw;
+  const secure = tls.connect({ socket: raw, servername: t.host, rejectUnauthorized: false });
+  raw.once('error', (err) => secure.destroy(err));
+  return secure;
 }
 
 export type ProbeVerdict = 'ok' | 'retry';
@@ -24,7 +47,8 @@ export function probeOnce(t: ProbeTarget, hash: string, timeoutMs = 1000): Promi
       port: t.port,
       path: '/healthz',
       method: 'GET',
-      agent: false,
+      // createConnection is used only without an agent (and never pools either way).
+      ...(t.proxyProtocol ? { createConnection: () => proxiedConnection(t) } : { agent: false }),
       timeout: timeoutMs,
       headers: {
         Host: t.host,

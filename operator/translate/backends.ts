@@ -1,8 +1,18 @@
 // Resolves a KIngress split (namespace, service, port) into an upstream cluster description.
 // ClusterIP and selector-less Services are reached through EDS from their EndpointSlices;
-// ExternalName Services that name an in-cluster Service are resolved to that Service's slices
-// (no DNS needed); other ExternalNames become DNS clusters.
+// ExternalName Services are judged by the gateway's policy (external-names.ts): those naming an
+// in-cluster Service it allows are resolved to that Service's slices (no DNS needed), allowed names
+// outside the cluster become DNS clusters, everything else is refused with a reason.
 import { H2C_APP_PROTOCOL, type Service, type ServicePort } from '../api/core.ts';
+import {
+  MAX_HOPS,
+  REASON_NOT_ALLOWED,
+  REASON_REFUSED,
+  STRICT_POLICY,
+  classifyHost,
+  externalProblem,
+  serviceAllowed,
+} from './external-names.ts';
 import type { ClusterIR, TranslateProblem } from './ir.ts';
 import type { Lookups } from './lookups.ts';
 
@@ -16,22 +26,6 @@ function isH2c(port: ServicePort | undefined): boolean {
 
 function findPort(svc: Service, want: number | string): ServicePort | undefined {
   return (svc.spec?.ports ?? []).find((p) => (typeof want === 'number' ? p.port === want : p.name === want));
-}
-
-/** `name.ns.svc.<domain>`, `name.ns.svc` or `name.ns` → the in-cluster Service it names. */
-export function parseClusterHost(
-  host: string,
-  clusterDomain: string,
-): { namespace: string; name: string } | undefined {
-  const h = host.replace(/\.$/, '').toLowerCase();
-  for (const suffix of [`.svc.${clusterDomain}`, '.svc']) {
-    if (h.endsWith(suffix)) {
-      const parts = h.slice(0, -suffix.length).split('.');
-      if (parts.length === 2 && parts[0] && parts[1]) return { name: parts[0], namespace: parts[1] };
-      return undefined;
-    }
-  }
-  return undefined;
 }
 
 function edsCluster(name: string, target: Service, port: ServicePort, http2: boolean): ClusterIR {
@@ -51,6 +45,11 @@ function edsCluster(name: string, target: Service, port: ServicePort, http2: boo
   };
 }
 
+/** `<ns>/<name>`. */
+function keyOf(svc: Service): string {
+  return `${svc.metadata.namespace ?? ''}/${svc.metadata.name}`;
+}
+
 export function resolveBackend(
   lookups: Lookups,
   namespace: string,
@@ -64,59 +63,8 @@ export function resolveBackend(
   }
   const port = findPort(svc, servicePort);
   const portLabel = typeof servicePort === 'number' ? String(servicePort) : servicePort;
-
-  if (svc.spec?.type === 'ExternalName') {
-    const host = svc.spec.externalName ?? '';
-    if (!host) {
-      return {
-        ok: false,
-        problem: { reason: 'InvalidService', message: `ExternalName Service ${svcKey} has no externalName` },
-      };
-    }
-    const portNumber = port?.port ?? (typeof servicePort === 'number' ? servicePort : undefined);
-    if (portNumber === undefined) {
-      return {
-        ok: false,
-        problem: { reason: 'PortNotFound', message: `Service ${svcKey} has no port named "${servicePort}"` },
-      };
-    }
-    const http2 = isH2c(port);
-    const name = `${svcKey}:${portNumber}`;
-    const inCluster = parseClusterHost(host, lookups.clusterDomain);
-    const target = inCluster && lookups.service(inCluster.namespace, inCluster.name);
-    if (inCluster && !target) {
-      return {
-        ok: false,
-        problem: {
-          reason: 'ServiceNotFound',
-          message: `Service ${svcKey} points at ${inCluster.namespace}/${inCluster.name}, which does not exist`,
-        },
-      };
-    }
-    if (inCluster && target && target.spec?.type !== 'ExternalName') {
-      const targetPort = findPort(target, portNumber);
-      if (!targetPort) {
-        return {
-          ok: false,
-          problem: {
-            reason: 'PortNotFound',
-            message: `Service ${svcKey} points at ${inCluster.namespace}/${inCluster.name}, which has no port ${portNumber}`,
-          },
-        };
-      }
-      return {
-        ok: true,
-        cluster: edsCluster(name, target, targetPort, http2 || isH2c(targetPort)),
-        services: [svcKey, `${inCluster.namespace}/${inCluster.name}`],
-      };
-    }
-    return {
-      ok: true,
-      cluster: { name, kind: 'dns', http2, dnsHost: host, dnsPort: portNumber },
-      services: [svcKey],
-    };
-  }
-
+  if (svc.spec?.type === 'ExternalName')
+    return resolveExternalName(lookups, namespace, svc, servicePort, port);
   if (!port) {
     return {
       ok: false,
@@ -128,4 +76,88 @@ export function resolveBackend(
     cluster: edsCluster(`${svcKey}:${port.port}`, svc, port, isH2c(port)),
     services: [svcKey],
   };
+}
+
+/**
+ * An ExternalName Service: followed through the Service cache while it names in-cluster Services
+ * the policy lets this namespace reach (external-names.ts), then an EDS cluster of the Service
+ * reached, or a DNS cluster for an allowed name outside the cluster. The cluster keeps the first
+ * Service's name, so routes do not change when the chain behind it does.
+ */
+function resolveExternalName(
+  lookups: Lookups,
+  namespace: string,
+  first: Service,
+  servicePort: number | string,
+  port: ServicePort | undefined,
+): BackendResult {
+  const firstKey = keyOf(first);
+  const portNumber = port?.port ?? (typeof servicePort === 'number' ? servicePort : undefined);
+  if (portNumber === undefined) {
+    return {
+      ok: false,
+      problem: { reason: 'PortNotFound', message: `Service ${firstKey} has no port named "${servicePort}"` },
+    };
+  }
+  const policy = lookups.externalNames ?? STRICT_POLICY;
+  const name = `${firstKey}:${portNumber}`;
+  const services = [firstKey];
+  let http2 = isH2c(port);
+  let cur = first;
+  for (let hop = 0; cur.spec?.type === 'ExternalName'; hop++) {
+    const curKey = keyOf(cur);
+    const raw = cur.spec.externalName ?? '';
+    const fail = (reason: string, why: string): BackendResult => ({
+      ok: false,
+      problem: {
+        reason,
+        message:
+          `Service ${curKey} is an ExternalName for "${raw}"${curKey === firstKey ? '' : ` (reached from ${firstKey})`}` +
+          `, which kgw does not route to: ${why}`,
+      },
+    });
+    if (hop >= MAX_HOPS) return fail(REASON_REFUSED, `more than ${MAX_HOPS} ExternalName Services in a row`);
+    const target = classifyHost(raw, lookups.clusterDomain);
+    if (target.kind === 'refused') return fail(REASON_REFUSED, target.why);
+    if (target.kind === 'external') {
+      const problem = externalProblem(policy, target.host, portNumber);
+      if (problem) return fail(problem.reason, problem.why);
+      return {
+        ok: true,
+        cluster: { name, kind: 'dns', http2, dnsHost: target.host, dnsPort: portNumber },
+        services,
+      };
+    }
+    if (!serviceAllowed(policy, namespace, target)) {
+      return fail(
+        REASON_NOT_ALLOWED,
+        `it points into namespace ${target.namespace}; an ExternalName may reach Services of its own namespace, ` +
+          "the gateway's fleets, and namespaces listed in the KnativeGateway's spec.externalNames.allowedNamespaces",
+      );
+    }
+    const next = lookups.service(target.namespace, target.name);
+    if (!next) {
+      return {
+        ok: false,
+        problem: {
+          reason: 'ServiceNotFound',
+          message: `Service ${curKey} points at ${target.namespace}/${target.name}, which does not exist`,
+        },
+      };
+    }
+    services.push(keyOf(next));
+    cur = next;
+  }
+  const targetPort = findPort(cur, portNumber);
+  if (!targetPort) {
+    return {
+      ok: false,
+      problem: {
+        reason: 'PortNotFound',
+        message: `Service ${firstKey} points at ${keyOf(cur)}, which has no port ${portNumber}`,
+      },
+    };
+  }
+  http2 = http2 || isH2c(targetPort);
+  return { ok: true, cluster: edsCluster(name, cur, targetPort, http2), services };
 }

@@ -14,10 +14,9 @@ import {
   type Visibility,
 } from '../api/kingress.ts';
 import { resolveBackend } from './backends.ts';
-import { withDefaults } from './defaults.ts';
 import { ingressHash } from './hash.ts';
 import { tlsSecretProblem } from './tls-secret.ts';
-import { specProblem } from './validate.ts';
+import { parseIngressSpec } from './parse.ts';
 import type {
   ClusterIR,
   IngressIR,
@@ -61,7 +60,7 @@ function resolveTargets(ctx: Ctx, p: HTTPIngressPath): WeightedTarget[] {
     const weight = split.percent ?? 0;
     const res = resolveBackend(
       ctx.lookups,
-      split.serviceNamespace || ctx.namespace,
+      ctx.namespace, // parse.ts: a split reaches only the KIngress's own namespace
       split.serviceName,
       split.servicePort,
     );
@@ -111,6 +110,17 @@ function checkSecret(lookups: Lookups, namespace: string, t: IngressTLS): string
   return key;
 }
 
+/** At most this many problems are listed in the condition message (the webhook lists them all). */
+const MAX_LISTED_PROBLEMS = 3;
+
+function invalidSpec(problems: string[]): TranslateProblem {
+  const more = problems.length - MAX_LISTED_PROBLEMS;
+  return {
+    reason: 'InvalidSpec',
+    message: problems.slice(0, MAX_LISTED_PROBLEMS).join('; ') + (more > 0 ? ` (and ${more} more)` : ''),
+  };
+}
+
 export function translateIngress(ing: KIngress, lookups: Lookups): TranslateResult {
   try {
     return { ok: true, ir: translate(ing, lookups) };
@@ -124,9 +134,9 @@ function translate(ing: KIngress, lookups: Lookups): IngressIR {
   const namespace = ing.metadata.namespace ?? '';
   const name = ing.metadata.name;
   const key = ingressKey(ing);
-  const spec = withDefaults(ing.spec ?? {});
-  const invalid = specProblem(spec);
-  if (invalid) throw new Problem(invalid);
+  const parsed = parseIngressSpec(ing.spec, namespace);
+  if (!parsed.ok) throw new Problem(invalidSpec(parsed.problems));
+  const spec = parsed.spec;
   const hash = ingressHash(spec, namespace, name);
   const ctx: Ctx = { lookups, namespace, key, clusters: new Map(), services: new Set() };
   const redirected = spec.httpOption === 'Redirected';
@@ -144,7 +154,7 @@ function translate(ing: KIngress, lookups: Lookups): IngressIR {
       ...paths.map((p, pi) => pathRoute(probeCopy(p, hash), `${key}/r${ri}/p${pi}/probe`, targets[pi]!)),
       ...paths.map((p, pi) => pathRoute(p, `${key}/r${ri}/p${pi}`, targets[pi]!)),
     ];
-    const hosts = rule.hosts && rule.hosts.length > 0 ? rule.hosts : ['*'];
+    const hosts = rule.hosts ?? []; // parse.ts: never empty
     for (const host of hosts) {
       hostsByVisibility[visibility].push(host);
       const targets: [Map<string, VirtualHostIR>, boolean][] =

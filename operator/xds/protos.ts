@@ -62,6 +62,7 @@ export const ANY_TYPES: readonly string[] = [
   'envoy.extensions.access_loggers.file.v3.FileAccessLog',
   'envoy.extensions.http.original_ip_detection.xff.v3.XffConfig',
   'envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig',
+  'envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig',
   'xds.type.v3.TypedStruct',
 ];
 
@@ -86,6 +87,7 @@ const PROTO_FILES = [
   'envoy/extensions/access_loggers/file/v3/file.proto',
   'envoy/extensions/http/original_ip_detection/xff/v3/xff.proto',
   'envoy/extensions/request_id/uuid/v3/uuid.proto',
+  'envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.proto',
   'xds/type/v3/typed_struct.proto',
 ];
 

@@ -74,6 +74,9 @@ export const ANY_SAMPLES: Record<string, Record<string, unknown>> = {
   },
   'envoy.extensions.http.original_ip_detection.xff.v3.XffConfig': { xff_num_trusted_hops: 1 },
   'envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig': { pack_trace_reason: false },
+  'envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig': {
+    dns_resolver_options: { no_default_search_domain: true },
+  },
   'xds.type.v3.TypedStruct': {
     type_url: url('example.Config'),
     value: { threshold: 3, tags: ['a', null, true] },

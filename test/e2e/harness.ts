@@ -16,7 +16,7 @@ import {
 import { LocalNetwork, type Pod } from '../../operator/fleets/network.ts';
 import { KubeRest, ApiError } from '../../operator/kube/rest.ts';
 import { newLogger, type Logger } from '../../operator/log.ts';
-import { startOperator, type RunningOperator } from '../../operator/run.ts';
+import { startOperator, type OperatorOptions, type RunningOperator } from '../../operator/run.ts';
 import { isReady } from '../../operator/status/conditions.ts';
 import { startControlPlane, type ControlPlane } from '../env/control-plane.ts';
 import { applyManifests } from '../env/manifests.ts';
@@ -34,6 +34,8 @@ export interface Env {
   operator: RunningOperator;
   log: Logger;
   workDir: string;
+  /** The fault injection the operator was started with (kept across restartOperator). */
+  snapshotFilter?: EnvOptions['snapshotFilter'];
   stop(): Promise<void>;
 }
 
@@ -49,9 +51,15 @@ export const sampleGateway = {
   },
 };
 
-export async function startEnv(
-  opts: { gateway?: object; log?: Logger; xdsProtocol?: 'delta' | 'sotw' } = {},
-): Promise<Env> {
+export interface EnvOptions {
+  gateway?: object;
+  log?: Logger;
+  xdsProtocol?: 'delta' | 'sotw';
+  /** Fault injection: what the operator sends Envoy is rewritten by this (see OperatorOptions). */
+  snapshotFilter?: OperatorOptions['snapshotFilter'];
+}
+
+export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
   const log = opts.log ?? newLogger('e2e');
   const workDir = mkdtempSync(join(tmpdir(), 'kgw-e2e-'));
   const cp = await startControlPlane({ log });
@@ -69,8 +77,10 @@ export async function startEnv(
     network,
     log: log.child({ component: 'operator' }),
     ...(opts.xdsProtocol ? { xdsProtocol: opts.xdsProtocol } : {}),
+    ...(opts.snapshotFilter ? { snapshotFilter: opts.snapshotFilter } : {}),
   });
   return {
+    ...(opts.snapshotFilter ? { snapshotFilter: opts.snapshotFilter } : {}),
     cp,
     rest,
     kc,
@@ -100,6 +110,7 @@ export async function restartOperator(env: Env): Promise<void> {
     workDir: env.workDir,
     network: env.network,
     log: env.log.child({ component: 'operator' }),
+    ...(env.snapshotFilter ? { snapshotFilter: env.snapshotFilter } : {}),
   });
 }
 
@@ -250,6 +261,30 @@ export async function waitReady(
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`KIngress ${ns}/${name} not ready after ${timeoutMs} ms: ${JSON.stringify(last?.status)}`);
+}
+
+/**
+ * Polls (every 200 ms, bounded) until the KIngress's Ready condition has `reason` for its current
+ * generation; returns the KIngress.
+ */
+export async function waitReason(
+  env: Env,
+  name: string,
+  reason: string,
+  ns = TEST_NAMESPACE,
+  timeoutMs = 30_000,
+): Promise<KIngress> {
+  const deadline = Date.now() + timeoutMs;
+  let last: KIngress | undefined;
+  while (Date.now() < deadline) {
+    last = await getIngress(env, name, ns);
+    const ready = last.status?.conditions?.find((c) => c.type === 'Ready');
+    if (last.status?.observedGeneration === last.metadata.generation && ready?.reason === reason) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(
+    `KIngress ${ns}/${name}: no Ready reason ${reason} after ${timeoutMs} ms: ${JSON.stringify(last?.status)}`,
+  );
 }
 
 /** Resolves a `domainInternal` (svc.ns.svc.<domain>) to an endpoint address and target port. */

@@ -1,10 +1,14 @@
 // An Envoy NACK is attributed to the KIngress that caused it: it gets EnvoyRejected on its
 // status, Envoy keeps serving the last accepted config (including that KIngress's previous
 // version), other KIngresses keep being programmed, and fixing the spec makes it Ready again.
-// The trigger is a header value over Envoy's 16 KiB limit, which kgw does not check itself. A change
-// Envoy accepts in part (a new cluster) and rejects in part (its route) is not taken as served, so
-// the rejected route never comes back to get a later, innocent change blamed.
+// kgw refuses at translation everything it knows Envoy would reject, so the NACKs here are caused
+// by fault injection: the operator's snapshots pass a filter (OperatorOptions.snapshotFilter) that
+// turns the header value POISON into one over Envoy's 16 KiB limit, and the real Envoy rejects it.
+// A change Envoy accepts in part (a new cluster) and rejects in part (its route) is not taken as
+// served, so the rejected route never comes back to get a later, innocent change blamed.
 import type { KIngress } from '../../operator/api/kingress.ts';
+import type { SnapshotInput } from '../../operator/xds/cache.ts';
+import { TYPE_ROUTE } from '../../operator/xds/protos.ts';
 import { httpRequest } from '../backends/client.ts';
 import { createReady, rule, split, startBackends, updateIngressReady } from './conformance.ts';
 import {
@@ -19,9 +23,25 @@ import {
   type Env,
 } from './harness.ts';
 
+/** A header value kgw accepts and the filter below makes Envoy reject. */
+const POISON = 'kgw-test-nack-poison';
+const OVERSIZED = 'x'.repeat(20_000);
+
+/** Route tables that carry POISON get a copy with the oversized value instead (never mutated). */
+function poison(_fleet: string, resources: SnapshotInput): SnapshotInput {
+  const routes = resources[TYPE_ROUTE];
+  if (!routes) return resources;
+  const out = new Map<string, object>();
+  for (const [name, r] of routes) {
+    const json = JSON.stringify(r);
+    out.set(name, json.includes(POISON) ? (JSON.parse(json.replaceAll(POISON, OVERSIZED)) as object) : r);
+  }
+  return { ...resources, [TYPE_ROUTE]: out };
+}
+
 let env: Env;
 beforeAll(async () => {
-  env = await startEnv();
+  env = await startEnv({ snapshotFilter: poison });
 }, 180_000);
 afterAll(async () => {
   await env?.stop();
@@ -53,7 +73,7 @@ test('a NACKed KIngress is reported, reverted to its accepted config, and others
 
   // Update with a value Envoy refuses.
   const cur = await getIngress(env, 'nacked');
-  cur.spec.rules![0]!.http!.paths[0]!.splits[0]!.appendHeaders = { 'Who-Are-You': 'x'.repeat(20_000) };
+  cur.spec.rules![0]!.http!.paths[0]!.splits[0]!.appendHeaders = { 'Who-Are-You': POISON };
   await env.rest.request('PUT', ingressPath(TEST_NAMESPACE, 'nacked'), cur);
   const rejected = await waitReason('nacked', 'EnvoyRejected');
   expect(rejected.status?.conditions?.find((c) => c.type === 'Ready')?.message).toMatch(
@@ -105,7 +125,7 @@ test('a change Envoy accepts in one type (a new cluster) and rejects in another 
   const gw = await publicGateway(env, ing);
   const cur = await getIngress(env, 'mixed');
   cur.spec.rules![0]!.http!.paths[0]!.splits = [
-    split('mixed-a', { percent: 50, appendHeaders: { 'Who-Are-You': 'x'.repeat(20_000) } }),
+    split('mixed-a', { percent: 50, appendHeaders: { 'Who-Are-You': POISON } }),
     split('mixed-b', { percent: 50 }),
   ];
   await env.rest.request('PUT', ingressPath(TEST_NAMESPACE, 'mixed'), cur);
@@ -150,7 +170,7 @@ test('a burst with one KIngress Envoy rejects: only that one is rejected, the ot
               {
                 splits: [
                   split('burst-app', {
-                    appendHeaders: { 'Who-Are-You': n === bad ? 'x'.repeat(20_000) : n },
+                    appendHeaders: { 'Who-Are-You': n === bad ? POISON : n },
                   }),
                 ],
               },

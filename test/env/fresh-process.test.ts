@@ -47,7 +47,8 @@ test('a script that keeps the event loop alive is killed by the bound', async ()
     kubeconfigPath,
     imports: {},
     body: ['setInterval(() => {}, 1000);', "process.stdout.write('started\\n');"],
-    timeoutMs: 1500,
+    // long enough for a fresh Node to start and print on a loaded 2-core machine (1.5 s was not)
+    timeoutMs: 5000,
   });
   expect(r).toMatchObject({ code: null, signal: 'SIGKILL', stdout: 'started\n' });
 });
