@@ -273,8 +273,9 @@ describe('KubernetesFleetRuntime on a real kube-apiserver', () => {
     expect(await get('Service', 'shared', taken)).toBeUndefined(); // the whole fleet is skipped
     const problems = rt.problems('taken');
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toContain(`Deployment shared/${taken} already exists`);
-    expect(problems[0]).toContain('kgw leaves it untouched');
+    expect(problems[0]?.reason).toBe('FleetObjectsNotApplied');
+    expect(problems[0]?.message).toContain(`Deployment shared/${taken} already exists`);
+    expect(problems[0]?.message).toContain('kgw leaves it untouched');
     expect(rt.problems('fine')).toEqual([]);
     expect(await get('Deployment', 'shared', fleetServiceName('fine', 'b'))).toBeDefined();
 

@@ -28,6 +28,11 @@ export interface ReflectorOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Uniform [0, 1) source for the watch-timeout jitter. Default: Math.random. */
   random?: () => number;
+  /**
+   * Errors that are expected while they last (e.g. 404 while an optional API is not installed):
+   * their retries are logged at debug instead of warn. They still show in `lastError`.
+   */
+  quiet?: (err: unknown) => boolean;
 }
 
 export function objectKey(o: KubeObject): string {
@@ -49,6 +54,8 @@ export class Reflector<T extends KubeObject> {
   private abort = new AbortController();
   private running = false;
   private rv = '';
+  private failure: unknown;
+  private listed = false;
   private resolveSynced!: () => void;
   /** Resolves after the first complete list has been applied to the store (never if stopped before). */
   readonly synced: Promise<void>;
@@ -58,6 +65,20 @@ export class Reflector<T extends KubeObject> {
     this.rest = rest;
     this.opts = opts;
     this.synced = new Promise((r) => (this.resolveSynced = r));
+  }
+
+  /**
+   * The error of the latest failed list or watch (an ApiError carries the HTTP status), or undefined
+   * once a list succeeded or a watch was healthy since. Callers that must tell "not synced yet"
+   * from "cannot list" (403, 404) read it.
+   */
+  get lastError(): unknown {
+    return this.failure;
+  }
+
+  /** True once the first complete list has been applied (what `synced` resolves on). */
+  get hasSynced(): boolean {
+    return this.listed;
   }
 
   /** The resourceVersion the next watch starts from (the last list, event or bookmark). */
@@ -170,6 +191,8 @@ export class Reflector<T extends KubeObject> {
           await this.list();
           if (!this.running) break;
           needList = false;
+          this.failure = undefined;
+          this.listed = true;
           this.resolveSynced();
         }
         watchStarted = Date.now();
@@ -195,9 +218,11 @@ export class Reflector<T extends KubeObject> {
         if (healthy()) {
           backoff = MIN_BACKOFF_MS;
           goneInARow = 0;
+          this.failure = undefined;
         }
       } catch (err) {
         if (!this.running) break;
+        this.failure = err;
         if (healthy()) {
           backoff = MIN_BACKOFF_MS;
           goneInARow = 0;
@@ -210,7 +235,8 @@ export class Reflector<T extends KubeObject> {
             continue;
           }
         }
-        this.opts.log.warn(
+        const level = this.opts.quiet?.(err) === true ? 'debug' : 'warn';
+        this.opts.log[level](
           { err: String(err), path: this.opts.path, backoffMs: backoff },
           'watch failed, retrying',
         );
