@@ -38,7 +38,7 @@ const GOOD = 'good';
 const cert = loadCase(join(goldenDir, 'tls-redirect.yaml')).secrets[0]!;
 
 function svc(namespace: string, name: string, spec: object): Service {
-  return { metadata: { namespace, name }, spec } as Service;
+  return { metadata: { namespace, name }, spec };
 }
 
 function slice(namespace: string, service: string, addresses: unknown[]): EndpointSlice {
