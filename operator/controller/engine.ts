@@ -4,11 +4,12 @@
 // IncrementalGateway (host claims + per-fleet assembly), which re-renders only what they touch;
 // only the resource kinds that changed are pushed to the xDS server. The flush also drives
 // probing and status. A KIngress whose class no gateway serves is never written to.
-import type { EndpointSlice, Secret, Service } from '../api/core.ts';
+import type { EndpointSlice, Service } from '../api/core.ts';
 import { validateGatewaySpec, type FleetNack, type KnativeGateway } from '../api/knativegateway.ts';
 import { hasClass, ingressKey, type KIngress, type LoadBalancerIngressStatus } from '../api/kingress.ts';
 import type { FleetDef, FleetRuntime } from '../fleets/runtime.ts';
 import type { Logger } from '../log.ts';
+import { ReferencedSecrets } from '../kube/referenced-secrets.ts';
 import { Reflector, type KubeObject } from '../kube/reflector.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { FleetResources } from '../render/fleet.ts';
@@ -99,6 +100,9 @@ const RETRY_GROUP_TIMEOUT_MS = 10_000;
 /** Resource types a KIngress change can alter (NACKs of these are attributed to KIngresses). */
 const ATTRIBUTED_TYPES: TypeUrl[] = [TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE];
 
+/** refIndex prefix of a Secret reference (`secret:<ns>/<name>`). */
+const SECRET_REF = 'secret:';
+
 /** Longest a change waits for the previous flush's coalescing window (see schedule()). */
 const MAX_COALESCE_MS = 500;
 /** How long a probe round may run before its KIngress is marked Unknown (see updateStatus). */
@@ -114,7 +118,8 @@ export class Engine {
   readonly ingresses: Reflector<KIngress & KubeObject>;
   readonly services: Reflector<Service & KubeObject>;
   readonly slices: Reflector<EndpointSlice & KubeObject>;
-  readonly secrets: Reflector<Secret & KubeObject>;
+  /** Secrets' metadata, and the data of the referenced ones only (kube/referenced-secrets.ts). */
+  readonly secrets: ReferencedSecrets;
   readonly gateways: Reflector<KubeObject>;
   private readonly states = new Map<string, IngressState>();
   private gatewayConfigs = new Map<string, GatewayConfig>();
@@ -189,7 +194,11 @@ export class Engine {
     this.ingresses = mk(KINGRESS_PATH);
     this.services = mk('/api/v1/services');
     this.slices = mk('/apis/discovery.k8s.io/v1/endpointslices');
-    this.secrets = mk('/api/v1/secrets');
+    this.secrets = new ReferencedSecrets({
+      rest: o.rest,
+      log: o.log,
+      onChange: (k) => this.onSecretChange(k),
+    });
     this.gateways = mk(GATEWAY_PATH);
     const key = (ns: string, n: string) => `${ns}/${n}`;
     const sliceIndex = new Map<string, Set<string>>();
@@ -218,7 +227,7 @@ export class Engine {
     this.lookups = {
       clusterDomain: 'cluster.local',
       service: (ns, n) => this.services.store.get(key(ns, n)),
-      secret: (ns, n) => this.secrets.store.get(key(ns, n)),
+      secret: (ns, n) => this.secrets.get(ns, n),
       endpointSlices: (ns, svc) =>
         [...(sliceIndex.get(key(ns, svc)) ?? [])]
           .map((name) => this.slices.store.get(key(ns, name)))
@@ -249,13 +258,6 @@ export class Engine {
       this.schedule();
     };
     this.services.onEvent(onRef('svc'));
-    this.secrets.onEvent((e) => {
-      const k = `${e.obj.metadata.namespace ?? ''}/${e.obj.metadata.name}`;
-      const fallback = [...this.pipes.values()].some((p) => p.defaultCertificateSecrets.has(k));
-      if (this.refIndex.has(`secret:${k}`) || fallback) this.secretsDirty.add(k);
-      if (fallback) this.reconcileGateways();
-      onRef('secret')(e);
-    });
     this.gateways.onEvent((e) => {
       // A status-only change (usually our own write) changes nothing to serve.
       if (e.type === 'upsert' && e.old && e.old.metadata.generation === e.obj.metadata.generation) {
@@ -275,6 +277,9 @@ export class Engine {
     await Promise.all(
       [this.gateways, this.services, this.slices, this.secrets, this.ingresses].map((r) => r.synced),
     );
+    // The Secrets KIngresses and gateways reference are fetched before anything is pushed: a first
+    // snapshot without them would take TLS away from hosts the Envoys are serving.
+    await this.secrets.prefetch(this.referencedSecretsAtStart());
     await this.knative.start();
     this.synced = true;
     this.log.info(
@@ -285,6 +290,35 @@ export class Engine {
     await this.flushing;
     await this.flushNow();
     this.o.xds.markSynced();
+  }
+
+  /** Secrets (`<ns>/<name>`) the cached KIngresses and gateways reference. */
+  private referencedSecretsAtStart(): string[] {
+    const keys = new Set<string>();
+    for (const ing of this.ingresses.store.values())
+      for (const r of this.specRefs(ing)) if (r.startsWith(SECRET_REF)) keys.add(r.slice(SECRET_REF.length));
+    for (const obj of this.gateways.store.values()) {
+      const secret = this.o.gatewayConfig(obj)?.defaultCertificate?.secret;
+      if (secret) keys.add(secret);
+    }
+    return [...keys];
+  }
+
+  /** A referenced Secret's data arrived, changed or went: re-translate and re-render its users. */
+  private onSecretChange(k: string): void {
+    const fallback = [...this.pipes.values()].some((p) => p.defaultCertificateSecrets.has(k));
+    if (this.refIndex.has(`${SECRET_REF}${k}`) || fallback) this.secretsDirty.add(k);
+    if (fallback) this.reconcileGateways();
+    for (const key of this.refIndex.get(`${SECRET_REF}${k}`) ?? []) this.dirty.add(key);
+    this.schedule();
+  }
+
+  /** The Secrets whose data kgw keeps: those KIngresses name and the gateways' default certificates. */
+  private syncWantedSecrets(): void {
+    const keys: string[] = [];
+    for (const r of this.refIndex.keys()) if (r.startsWith(SECRET_REF)) keys.push(r.slice(SECRET_REF.length));
+    for (const p of this.pipes.values()) keys.push(...p.defaultCertificateSecrets);
+    this.secrets.setWanted(keys);
   }
 
   async stop(): Promise<void> {
@@ -453,6 +487,7 @@ export class Engine {
     }
     this.reconcileGateways();
     this.o.onGatewaysChanged?.();
+    this.syncWantedSecrets(); // the gateways' default certificates
     for (const k of this.ingresses.store.keys()) this.dirty.add(k);
   }
 
@@ -493,13 +528,25 @@ export class Engine {
   }
 
   private setRefs(key: string, refs: string[]): void {
-    for (const r of this.refsOf.get(key) ?? []) this.refIndex.get(r)?.delete(key);
+    const dropped: string[] = [];
+    for (const r of this.refsOf.get(key) ?? []) {
+      const set = this.refIndex.get(r);
+      set?.delete(key);
+      if (set?.size === 0) {
+        this.refIndex.delete(r);
+        if (r.startsWith(SECRET_REF)) dropped.push(r);
+      }
+    }
     this.refsOf.set(key, refs);
+    const added: string[] = [];
     for (const r of refs) {
       const set = this.refIndex.get(r) ?? new Set<string>();
+      if (set.size === 0 && r.startsWith(SECRET_REF)) added.push(r.slice(SECRET_REF.length));
       set.add(key);
       this.refIndex.set(r, set);
     }
+    if (added.length > 0) this.secrets.want(added);
+    if (dropped.some((r) => !this.refIndex.has(r))) this.syncWantedSecrets();
   }
 
   /**
@@ -614,6 +661,12 @@ export class Engine {
       }
       return;
     }
+    // A referenced Secret that exists but whose data is still on its way: wait for it (its
+    // arrival marks this KIngress dirty again) rather than report it missing.
+    const refs = this.specRefs(ing);
+    this.setRefs(k, refs);
+    if (refs.some((r) => r.startsWith(SECRET_REF) && this.secrets.isPending(r.slice(SECRET_REF.length))))
+      return;
     const res = this.translate(ing, gw);
     const state: IngressState = prev ?? { created: ing.metadata.creationTimestamp ?? '' };
     if (state.rejectedGeneration !== undefined && state.rejectedGeneration === ing.metadata.generation) {
@@ -831,6 +884,11 @@ export class Engine {
     if (state.held) return; // reported once its retry is answered
     const conflict = state.gateway ? this.pipes.get(state.gateway)?.conflict(k) : undefined;
     let outcome: Outcome;
+    if (state.problem || conflict) {
+      // not served as it is: a later good config with the same hash must be probed afresh
+      state.probe?.round.cancel();
+      state.probe = undefined;
+    }
     if (state.problem) outcome = { kind: 'problem', ...state.problem };
     else if (conflict) outcome = { kind: 'conflict', ...conflict };
     else if (!state.good) return;

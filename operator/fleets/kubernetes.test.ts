@@ -113,16 +113,16 @@ describe('podReplica', () => {
   const ready = [{ type: 'Ready', status: 'True' }];
 
   test('ready needs Ready=True, an IP and no deletionTimestamp', () => {
-    expect(podReplica(pod({ podIP: '10.0.0.1', conditions: ready }))).toEqual({
+    expect(podReplica(pod({ podIP: '198.19.0.1', conditions: ready }))).toEqual({
       id: 'p',
-      address: '10.0.0.1',
+      address: '198.19.0.1',
       ready: true,
     });
     expect(podReplica(pod({ conditions: ready }))).toEqual({ id: 'p', address: '', ready: false });
     expect(
-      podReplica(pod({ podIP: '10.0.0.1', conditions: [{ type: 'Ready', status: 'False' }] })).ready,
+      podReplica(pod({ podIP: '198.19.0.1', conditions: [{ type: 'Ready', status: 'False' }] })).ready,
     ).toBe(false);
-    expect(podReplica(pod({ podIP: '10.0.0.1', conditions: ready }, true)).ready).toBe(false);
+    expect(podReplica(pod({ podIP: '198.19.0.1', conditions: ready }, true)).ready).toBe(false);
     expect(podReplica(pod(undefined))).toEqual({ id: 'p', address: '', ready: false });
   });
 });

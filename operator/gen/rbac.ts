@@ -190,7 +190,11 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     apiGroups: [''],
     resources: ['secrets'],
     verbs: READ,
-    reason: 'TLS Secrets KIngresses reference, served over SDS and reloaded on change.',
+    reason:
+      'TLS Secrets that KIngresses (spec.tls, any namespace) and default certificates reference, served over ' +
+      'SDS and reloaded on change. kgw lists and watches Secrets as metadata only (PartialObjectMetadata: ' +
+      'no data reaches it) and GETs the data of a referenced Secret alone (kube/referenced-secrets.ts); ' +
+      'RBAC cannot grant metadata-only reads, so the verbs are the usual three.',
   },
   {
     scope: 'cluster',

@@ -14,7 +14,7 @@ export interface KubeObject {
 
 export type ReflectorEvent<T> = { type: 'upsert'; obj: T; old: T | undefined } | { type: 'delete'; obj: T };
 
-export interface ReflectorOptions {
+export interface ReflectorOptions<T extends KubeObject = KubeObject> {
   /** Collection path, e.g. /api/v1/services or /apis/networking.internal.knative.dev/v1alpha1/ingresses */
   path: string;
   labelSelector?: string;
@@ -33,7 +33,17 @@ export interface ReflectorOptions {
    * their retries are logged at debug instead of warn. They still show in `lastError`.
    */
   quiet?: (err: unknown) => boolean;
+  /**
+   * Watch only the objects' metadata (PartialObjectMetadata): for Secrets, their data is never
+   * sent to kgw. The stored objects have `metadata` only.
+   */
+  metadataOnly?: boolean;
+  /** Applied to every object before it is stored (e.g. to keep only the fields kgw reads). */
+  transform?: (obj: T) => T;
 }
+
+const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+const METADATA_OBJECT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
 
 export function objectKey(o: KubeObject): string {
   return `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
@@ -49,7 +59,7 @@ const SHORT_WATCH_MS = 1_000;
 export class Reflector<T extends KubeObject> {
   readonly store = new Map<string, T>();
   private readonly rest: KubeRest;
-  private readonly opts: ReflectorOptions;
+  private readonly opts: ReflectorOptions<T>;
   private readonly handlers: ((e: ReflectorEvent<T>) => void)[] = [];
   private abort = new AbortController();
   private running = false;
@@ -61,7 +71,7 @@ export class Reflector<T extends KubeObject> {
   readonly synced: Promise<void>;
   private loop: Promise<void> | undefined;
 
-  constructor(rest: KubeRest, opts: ReflectorOptions) {
+  constructor(rest: KubeRest, opts: ReflectorOptions<T>) {
     this.rest = rest;
     this.opts = opts;
     this.synced = new Promise((r) => (this.resolveSynced = r));
@@ -132,8 +142,10 @@ export class Reflector<T extends KubeObject> {
           continue: cont,
         },
         this.abort.signal,
+        this.opts.metadataOnly ? METADATA_LIST : undefined,
       );
-      items.push(...(res.items ?? []));
+      const transform = this.opts.transform;
+      items.push(...(transform ? (res.items ?? []).map(transform) : (res.items ?? [])));
       rv = res.metadata.resourceVersion;
       cont = res.metadata.continue;
       if (!cont) break;
@@ -162,9 +174,9 @@ export class Reflector<T extends KubeObject> {
       const st = e.object as unknown as { code?: number; reason?: string; message?: string };
       throw new ApiError(st.code ?? 500, st.reason ?? '', st.message ?? 'watch error', st);
     }
-    const obj = e.object;
-    if (obj.metadata.resourceVersion) this.rv = obj.metadata.resourceVersion;
+    if (e.object.metadata.resourceVersion) this.rv = e.object.metadata.resourceVersion;
     if (e.type === 'BOOKMARK') return;
+    const obj = this.opts.transform ? this.opts.transform(e.object) : e.object;
     const key = objectKey(obj);
     if (e.type === 'DELETED') {
       if (this.store.delete(key)) this.emit({ type: 'delete', obj });
@@ -210,6 +222,8 @@ export class Reflector<T extends KubeObject> {
             events++;
           },
           this.abort.signal,
+          undefined,
+          this.opts.metadataOnly ? METADATA_OBJECT : undefined,
         );
         if (!this.running) break;
         const ms = Date.now() - watchStarted;
