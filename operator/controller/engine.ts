@@ -6,10 +6,17 @@
 // probing and status. A KIngress whose class no gateway serves is never written to.
 import type { EndpointSlice, Service } from '../api/core.ts';
 import { validateGatewaySpec, type FleetNack, type KnativeGateway } from '../api/knativegateway.ts';
-import { hasClass, ingressKey, type KIngress, type LoadBalancerIngressStatus } from '../api/kingress.ts';
+import {
+  INGRESS_CLASS_ANNOTATION,
+  hasClass,
+  ingressKey,
+  type KIngress,
+  type LoadBalancerIngressStatus,
+} from '../api/kingress.ts';
 import type { FleetDef, FleetRuntime } from '../fleets/runtime.ts';
 import type { Logger } from '../log.ts';
 import { ReferencedSecrets } from '../kube/referenced-secrets.ts';
+import { WorkQueue } from '../kube/workqueue.ts';
 import { Reflector, type KubeObject } from '../kube/reflector.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { FleetResources } from '../render/fleet.ts';
@@ -181,6 +188,11 @@ export class Engine {
     this.o = o;
     this.log = o.log;
     this.leading = o.leading ?? true;
+    this.statusQueue = new WorkQueue({
+      name: 'kingress-status',
+      log: o.log,
+      process: (k) => this.writeOutcome(k),
+    });
     this.knative = new KnativeConfigWriter({
       rest: o.rest,
       log: o.log,
@@ -236,10 +248,13 @@ export class Engine {
     this.ingresses.onEvent((e) => {
       const k = ingressKey(e.obj);
       this.written.observe(k, e.type === 'delete' ? undefined : e.obj);
+      const classOf = (i: KIngress) => i.metadata.annotations?.[INGRESS_CLASS_ANNOTATION];
       if (
         e.type === 'upsert' &&
         e.old &&
         e.old.metadata.generation === e.obj.metadata.generation &&
+        // the class annotation changes no generation, but decides who serves the KIngress
+        classOf(e.old) === classOf(e.obj) &&
         this.states.has(k)
       ) {
         // status-only change (often our own write): nothing to translate
@@ -333,6 +348,7 @@ export class Engine {
     await this.knative.stop();
     await this.flushing.catch(() => undefined);
     await this.gatewayWork.catch(() => undefined);
+    await this.statusQueue.stop();
   }
 
   /** The KnativeGateway objects currently served (valid, ingress class not taken by an older one). */
@@ -656,6 +672,8 @@ export class Engine {
       if (prev) {
         prev.probe?.round.cancel();
         this.states.delete(k);
+        this.outcomes.delete(k); // no longer ours to write (deleted, or of another class now)
+        this.statusQueue.forget(k);
         this.setRefs(k, []);
         this.answered(k);
       }
@@ -918,7 +936,7 @@ export class Engine {
           settled = true;
           if (this.probing.get(k) === round) this.probing.delete(k);
           if (!ok || this.closed || this.states.get(k) !== state || state.good !== ir) return;
-          void this.writeStatus(k, ready);
+          this.writeStatus(k, ready);
         });
         // Already Ready for this generation: don't flap to Unknown while re-probing.
         if (this.readyFor(k, ing)) return;
@@ -927,12 +945,12 @@ export class Engine {
         // the Ready write does not queue behind the Unknown one).
         setTimeout(() => {
           if (settled || this.closed || state.probe?.round !== round) return;
-          void this.writeStatus(k, { kind: 'probing' });
+          this.writeStatus(k, { kind: 'probing' });
         }, PROBING_GRACE_MS).unref();
         return;
       }
     }
-    void this.writeStatus(k, outcome);
+    this.writeStatus(k, outcome);
   }
 
   /** Whether the freshest known status is Ready for the current generation. */
@@ -970,31 +988,30 @@ export class Engine {
     return out;
   }
 
-  private readonly writes = new Map<string, Promise<void>>();
   /** Our last status write per KIngress, until the watch shows it. */
   private readonly written = new WrittenStatus();
+  /** The outcome to write per KIngress (the newest wins; written by statusQueue). */
+  private readonly outcomes = new Map<string, Outcome>();
+  /**
+   * KIngress status writes: one at a time per KIngress, so a late "probing" never overtakes
+   * "ready", and a failed write (an API server error) is retried with backoff instead of lost.
+   */
+  private readonly statusQueue: WorkQueue;
 
-  /** Status writes of one KIngress are serialised so a late "probing" never overtakes "ready". */
-  private writeStatus(k: string, outcome: Outcome): Promise<void> {
-    const prev = this.writes.get(k) ?? Promise.resolve();
-    const next = prev.then(() => this.doWriteStatus(k, outcome));
-    this.writes.set(k, next);
-    void next.finally(() => {
-      if (this.writes.get(k) === next) this.writes.delete(k);
-    });
-    return next;
+  private writeStatus(k: string, outcome: Outcome): void {
+    this.outcomes.set(k, outcome);
+    this.statusQueue.add(k);
   }
 
-  private async doWriteStatus(k: string, outcome: Outcome): Promise<void> {
-    if (!this.leading || this.closed) return;
+  private async writeOutcome(k: string): Promise<void> {
+    const outcome = this.outcomes.get(k);
     const cachedIng = this.ingresses.store.get(k);
-    if (!cachedIng) return;
+    if (!this.leading || this.closed || !outcome || !cachedIng) return;
     // Decide against the freshest status (the cache lags our own writes).
     const ing = { ...cachedIng, status: this.written.current(k, cachedIng) };
     const status = desiredStatus(ing, outcome, (this.o.now ?? (() => new Date().toISOString()))());
-    if (sameStatus(ing.status, status)) return;
-    const ns = ing.metadata.namespace ?? '';
-    try {
+    if (!sameStatus(ing.status, status)) {
+      const ns = ing.metadata.namespace ?? '';
       const res = await this.o.rest.request<KIngress | undefined>(
         'PATCH',
         `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses/${ing.metadata.name}/status`,
@@ -1004,9 +1021,8 @@ export class Engine {
       const rv = res?.metadata?.resourceVersion;
       if (rv) this.written.record(k, rv, res.status ?? status);
       this.log.info({ namespace: ns, name: ing.metadata.name, outcome: outcome.kind }, 'status written');
-    } catch (err) {
-      this.log.warn({ namespace: ns, name: ing.metadata.name, err: String(err) }, 'status write failed');
     }
+    if (this.outcomes.get(k) === outcome) this.outcomes.delete(k);
   }
 
   /** Queues a KnativeGateway reconcile (Knative ConfigMaps + status); coalesces while one runs. */
