@@ -935,7 +935,13 @@ export class Engine {
         void round.done.then((ok) => {
           settled = true;
           if (this.probing.get(k) === round) this.probing.delete(k);
-          if (!ok || this.closed || this.states.get(k) !== state || state.good !== ir) return;
+          // The verdict is about what Envoy serves, which the hash pins: a re-translation to an
+          // equal IR (a gateway or Secret event) must not void it, or nothing probes again (the
+          // next updateStatus finds this round's hash and waits for it) and the KIngress stays
+          // Unknown.
+          const current = state.good;
+          if (!ok || this.closed || this.states.get(k) !== state || !current) return;
+          if (current.hash !== ir.hash || current.generation !== ir.generation) return;
           this.writeStatus(k, ready);
         });
         // Already Ready for this generation: don't flap to Unknown while re-probing.

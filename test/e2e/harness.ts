@@ -108,10 +108,12 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
 
 /**
  * Restarts the operator in this process: the old one stops with its Envoy replicas left running,
- * a new one (fresh caches, fresh xDS server on the same socket) adopts them.
+ * `whileDown` runs (e.g. changes made while no operator runs), a new one (fresh caches, fresh xDS
+ * server on the same socket) adopts them.
  */
-export async function restartOperator(env: Env): Promise<void> {
+export async function restartOperator(env: Env, whileDown?: () => Promise<void>): Promise<void> {
   await env.operator.stop({ keepFleets: true });
+  await whileDown?.();
   env.operator = await startOperator({
     kubeconfig: env.proxy?.kubeconfigPath ?? env.cp.kubeconfigPath,
     runtime: 'local',
