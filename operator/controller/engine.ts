@@ -79,6 +79,11 @@ export interface EngineOptions {
   onGatewaysChanged?(): void;
   /** How often KnativeGateway status is recomputed besides on events (default 2000 ms). */
   gatewayStatusIntervalMs?: number;
+  /**
+   * How long watches may fail without a break before this replica reports that its view of the
+   * cluster, and so the configuration it serves, may be stale (default 30 s).
+   */
+  staleAfterMs?: number;
   now?: () => string;
 }
 
@@ -200,7 +205,10 @@ export class Engine {
       ...(o.now ? { now: o.now } : {}),
     });
     this.defaultCertificates = new DefaultCertificates(o.rest);
-    this.gatewayTimer = setInterval(() => this.reconcileGateways(), o.gatewayStatusIntervalMs ?? 2000);
+    this.gatewayTimer = setInterval(() => {
+      this.checkStale();
+      this.reconcileGateways();
+    }, o.gatewayStatusIntervalMs ?? 2000);
     this.gatewayTimer.unref();
     const mk = <T extends KubeObject>(path: string) => new Reflector<T>(o.rest, { path, log: o.log });
     this.ingresses = mk(KINGRESS_PATH);
@@ -366,6 +374,48 @@ export class Engine {
       if (ing && this.readyFor(k, ing)) ready++;
     }
     return { served: this.states.size, ready };
+  }
+
+  /**
+   * Why this replica's view of the cluster may be stale: one of its watches has been failing for
+   * staleAfterMs or longer (the API server unreachable, or a list forbidden). Undefined when all
+   * watches are in touch. Readiness, a metric and the KnativeGateways' FleetsReady report it.
+   */
+  staleness(): { seconds: number; message: string } | undefined {
+    const limit = this.o.staleAfterMs ?? 30_000;
+    const now = performance.now();
+    let worst: { ms: number; path: string; err: unknown } | undefined;
+    const watched: [string, { unhealthySince: number | undefined; lastError: unknown }][] = [
+      ['KnativeGateways', this.gateways],
+      ['KIngresses', this.ingresses],
+      ['Services', this.services],
+      ['EndpointSlices', this.slices],
+      ['Secrets', this.secrets.meta],
+    ];
+    for (const [what, r] of watched) {
+      const since = r.unhealthySince;
+      if (since === undefined || now - since < limit) continue;
+      if (!worst || now - since > worst.ms) worst = { ms: now - since, path: what, err: r.lastError };
+    }
+    if (!worst) return undefined;
+    const seconds = Math.round(worst.ms / 1000);
+    return {
+      seconds,
+      message:
+        `kgw has not been able to watch ${worst.path} for ${seconds} s (${String(worst.err).slice(0, 200)}): ` +
+        'the fleets keep the configuration they have, which may be stale',
+    };
+  }
+
+  private wasStale = false;
+
+  /** Logs when this replica becomes stale and when it is in touch again (see staleness()). */
+  private checkStale(): void {
+    const s = this.staleness();
+    if ((s !== undefined) === this.wasStale) return;
+    this.wasStale = s !== undefined;
+    if (s) this.log.error({ seconds: s.seconds, reason: s.message }, 'cut off from the API server');
+    else this.log.info({}, 'in touch with the API server again');
   }
 
   /** Whether this replica currently leads. */
@@ -1070,6 +1120,7 @@ export class Engine {
     const owner = knativeOwner(objects.filter((g) => this.gatewayConfigs.has(g.metadata.name)));
     const proxies = this.o.xds.connections?.() ?? [];
     const now = (this.o.now ?? (() => new Date().toISOString()))();
+    const stale = this.staleness();
     for (const gw of objects) {
       if (!this.leading || this.closed) return;
       const name = gw.metadata.name;
@@ -1099,6 +1150,7 @@ export class Engine {
           fleetProblems,
           tlsProblems,
           ...(knative ? { knative } : {}),
+          ...(stale ? { controlPlaneStale: stale.message } : {}),
         },
         now,
       );

@@ -43,6 +43,11 @@ export interface GatewayObservation {
   /** The default certificate not requested or not (yet) servable. */
   tlsProblems?: string[];
   knative?: KnativeObservation;
+  /**
+   * Why the operator's view of the cluster may be out of date (its watches have been failing for
+   * a while): the fleets may be serving stale configuration.
+   */
+  controlPlaneStale?: string;
 }
 
 type Cond = Omit<GatewayCondition, 'lastTransitionTime'>;
@@ -103,7 +108,14 @@ export function gatewayStatus(
   const notReady = fleets.filter((f) => !isFleetReady(f)).map((f) => f.name);
   const fleetProblems = seen.fleetProblems ?? [];
   let fleetsReady: Cond;
-  if (fleetProblems.length > 0) {
+  if (seen.controlPlaneStale !== undefined) {
+    fleetsReady = {
+      type: CONDITION_FLEETS_READY,
+      status: 'False',
+      reason: 'ControlPlaneStale',
+      message: seen.controlPlaneStale,
+    };
+  } else if (fleetProblems.length > 0) {
     const reason =
       REASON_ORDER.find((r) => fleetProblems.some((p) => p.reason === r)) ?? 'FleetObjectsNotApplied';
     fleetsReady = {

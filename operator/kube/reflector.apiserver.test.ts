@@ -45,6 +45,7 @@ class SpyRest extends KubeRest {
     signal: AbortSignal,
     idleTimeoutMs?: number,
     accept?: string,
+    onOpen?: () => void,
   ): Promise<void> {
     this.watches.push(query);
     return super.watch<T>(
@@ -57,6 +58,7 @@ class SpyRest extends KubeRest {
       signal,
       idleTimeoutMs,
       accept,
+      onOpen,
     );
   }
 }

@@ -65,6 +65,8 @@ export class Reflector<T extends KubeObject> {
   private running = false;
   private rv = '';
   private failure: unknown;
+  /** When the current run of failures began (performance.now), undefined while healthy. */
+  private failingSince: number | undefined;
   private listed = false;
   private resolveSynced!: () => void;
   /** Resolves after the first complete list has been applied to the store (never if stopped before). */
@@ -84,6 +86,19 @@ export class Reflector<T extends KubeObject> {
    */
   get lastError(): unknown {
     return this.failure;
+  }
+
+  /** An event arrived: the API server is reachable and the stream works. */
+  private inTouch(): void {
+    this.failingSince = undefined;
+  }
+
+  /**
+   * Since when (performance.now) lists and watches have been failing without the API server
+   * answering one in between; undefined while the reflector is in touch with the API server.
+   */
+  get unhealthySince(): number | undefined {
+    return this.failingSince;
   }
 
   /** True once the first complete list has been applied (what `synced` resolves on). */
@@ -204,6 +219,7 @@ export class Reflector<T extends KubeObject> {
           if (!this.running) break;
           needList = false;
           this.failure = undefined;
+          this.failingSince = undefined;
           this.listed = true;
           this.resolveSynced();
         }
@@ -220,10 +236,16 @@ export class Reflector<T extends KubeObject> {
           (e) => {
             this.apply(e);
             events++;
+            this.inTouch();
           },
           this.abort.signal,
           undefined,
           this.opts.metadataOnly ? METADATA_OBJECT : undefined,
+          () => {
+            // the API server answered the watch: in touch again, even before any event (an
+            // error thrown later starts a new run of failures)
+            this.failingSince = undefined;
+          },
         );
         if (!this.running) break;
         const ms = Date.now() - watchStarted;
@@ -233,6 +255,7 @@ export class Reflector<T extends KubeObject> {
           backoff = MIN_BACKOFF_MS;
           goneInARow = 0;
           this.failure = undefined;
+          this.failingSince = undefined;
         }
       } catch (err) {
         if (!this.running) break;
@@ -240,7 +263,9 @@ export class Reflector<T extends KubeObject> {
         if (healthy()) {
           backoff = MIN_BACKOFF_MS;
           goneInARow = 0;
+          this.failingSince = undefined;
         }
+        this.failingSince ??= performance.now();
         if (err instanceof ApiError && err.status === 410) {
           needList = true;
           // relist at once; only a 410 again without a healthy watch in between waits

@@ -206,6 +206,7 @@ export class KubeRest {
     signal: AbortSignal,
     idleTimeoutMs?: number,
     accept?: string,
+    onOpen?: () => void,
   ): Promise<void> {
     const opts = await this.options(
       'GET',
@@ -234,6 +235,7 @@ export class KubeRest {
           res.on('error', reject);
           return;
         }
+        onOpen?.();
         // Settle with the first failure at once: the server usually ends the stream right after
         // an ERROR event, and a later 'end' must not turn the handler's error into a clean end.
         let failed = false;

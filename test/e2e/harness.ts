@@ -62,6 +62,8 @@ export interface EnvOptions {
   snapshotFilter?: OperatorOptions['snapshotFilter'];
   /** The operator talks to the API server through a fault-injecting proxy (env.proxy). */
   apiProxy?: boolean;
+  /** More operator options (health and metrics ports, staleness bound, …). */
+  operator?: Pick<OperatorOptions, 'healthPort' | 'metricsPort' | 'staleAfterMs'>;
 }
 
 export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
@@ -84,6 +86,7 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
     log: log.child({ component: 'operator' }),
     ...(opts.xdsProtocol ? { xdsProtocol: opts.xdsProtocol } : {}),
     ...(opts.snapshotFilter ? { snapshotFilter: opts.snapshotFilter } : {}),
+    ...opts.operator,
   });
   const env: Env = {
     ...(opts.snapshotFilter ? { snapshotFilter: opts.snapshotFilter } : {}),

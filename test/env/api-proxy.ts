@@ -17,6 +17,8 @@ export interface ApiProxy {
   kubeconfigPath: string;
   /** Answers the next `count` requests that match with `status` instead of passing them on. */
   failNext(match: (method: string, path: string) => boolean, status?: number, count?: number): void;
+  /** Forgets every failNext not used up yet. */
+  clearFaults(): void;
   /** Requests answered by failNext so far, as `METHOD path`. */
   readonly failed: string[];
   /** Resets every open connection and refuses new ones until restore(). */
@@ -58,6 +60,7 @@ export async function startApiProxy(cp: ControlPlane): Promise<ApiProxy> {
       { hostname: upstream.hostname, port: upstream.port, method, path, headers, agent },
       (ur) => {
         res.writeHead(ur.statusCode ?? 502, ur.headers);
+        res.flushHeaders(); // a watch answers its headers at once, long before its first event
         ur.pipe(res);
         ur.on('error', () => res.destroy());
       },
@@ -97,6 +100,9 @@ export async function startApiProxy(cp: ControlPlane): Promise<ApiProxy> {
     failed,
     failNext(match, status = 500, count = 1) {
       faults.push({ match, status, left: count });
+    },
+    clearFaults() {
+      faults.length = 0;
     },
     cut() {
       isCut = true;
