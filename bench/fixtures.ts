@@ -70,11 +70,17 @@ export function objects(n: number) {
         },
         addressType: 'IPv4',
         ports: [{ name: 'http', port: 8012 }],
-        endpoints: [{ addresses: [`10.${(i >> 8) & 255}.${i & 255}.${r}`] }],
+        // one address per (i, r) inside 198.18.0.0/15 (the range every kgw test address is in)
+        endpoints: [{ addresses: [ipInTestRange(i * 4 + r)] }],
       });
     }
   }
   return { services, slices };
+}
+
+/** The n-th address of 198.18.0.0/15 (n < 131072). */
+function ipInTestRange(n: number): string {
+  return `198.${18 + ((n >> 16) & 1)}.${(n >> 8) & 255}.${n & 255}`;
 }
 
 /** The default edge settings of a fleet. */

@@ -146,7 +146,7 @@ for (const n of sizes([1000, 10000])) {
         metadata: { name: 'app7-2-x', namespace: 'ns7', labels: { 'kubernetes.io/service-name': 'app7-2' } },
         addressType: 'IPv4',
         ports: [{ name: 'http', port: 8012 }],
-        endpoints: [{ addresses: ['10.0.7.2', `10.200.0.${endpointRound}`] }],
+        endpoints: [{ addresses: ['198.19.7.2', `198.19.200.${endpointRound}`] }],
       },
     ]);
     gw.refreshEndpoints(['ns7/app7-2']);

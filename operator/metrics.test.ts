@@ -5,6 +5,7 @@ import type { ProxyInfo, XdsStats } from './xds/types.ts';
 
 test('/metrics reports leadership, KIngresses, engine work, xDS bytes, proxies and NACKs', async () => {
   let leading = false;
+  let stale: { seconds: number } | undefined;
   const stats = { bytesSent: { [TYPE_ROUTE]: 1234 }, resourcesSent: {}, responses: 1 } as unknown as XdsStats;
   const proxy = (fleet: string) => ({ fleet, nodeId: 'n' }) as ProxyInfo;
   const { registry, nack } = metricsRegistry({
@@ -13,6 +14,7 @@ test('/metrics reports leadership, KIngresses, engine work, xDS bytes, proxies a
     counters: () => ({ flushes: 7, translated: 11, pushes: 13 }),
     xdsStats: () => stats,
     proxies: () => [proxy('gw/a'), proxy('gw/a'), proxy('gw/b')],
+    staleness: () => stale,
   });
   nack('gw/a');
   const server = await startMetricsServer(0, registry, '127.0.0.1');
@@ -28,9 +30,12 @@ test('/metrics reports leadership, KIngresses, engine work, xDS bytes, proxies a
     expect(body).toContain('kgw_xds_connected_proxies{fleet="gw/a"} 2');
     expect(body).toContain('kgw_xds_nacks_total{fleet="gw/a"} 1');
     expect(body).toContain('kgw_process_resident_memory_bytes');
+    expect(body).toContain('kgw_apiserver_stale_seconds 0');
     leading = true;
+    stale = { seconds: 42 };
     body = await scrape();
     expect(body).toContain('kgw_leader 1');
+    expect(body).toContain('kgw_apiserver_stale_seconds 42');
     expect((await fetch(`${url}/other`)).status).toBe(404);
   } finally {
     await new Promise((r) => server.close(r));

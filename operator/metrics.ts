@@ -12,6 +12,8 @@ export interface MetricsSources {
   counters(): { flushes: number; translated: number; pushes: number };
   xdsStats(): XdsStats;
   proxies(): ProxyInfo[];
+  /** Set while the operator's watches have been failing too long (Engine.staleness()). */
+  staleness(): { seconds: number } | undefined;
 }
 
 export function metricsRegistry(src: MetricsSources): { registry: Registry; nack: (fleet: string) => void } {
@@ -23,6 +25,16 @@ export function metricsRegistry(src: MetricsSources): { registry: Registry; nack
     registers: [registry],
     collect() {
       this.set(src.leading() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'kgw_apiserver_stale_seconds',
+    help:
+      'How long a watch of this replica has been failing, once that is longer than the staleness bound ' +
+      '(30 s): the configuration it serves may be stale. 0 while it is in touch with the API server',
+    registers: [registry],
+    collect() {
+      this.set(src.staleness()?.seconds ?? 0);
     },
   });
   new Gauge({

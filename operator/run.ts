@@ -60,6 +60,8 @@ export interface OperatorOptions {
    * can only be exercised against a real Envoy by corrupting what it is sent. Never set in kgw.
    */
   snapshotFilter?: (fleet: string, resources: SnapshotInput) => SnapshotInput;
+  /** How long watches may fail before the replica reports stale configuration (default 30 s). */
+  staleAfterMs?: number;
   /** Kubeconfig file; without it the in-cluster ServiceAccount is used. */
   kubeconfig?: string;
   runtime: 'local' | 'kubernetes';
@@ -206,6 +208,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     },
     runtime,
     gatewayConfig: (obj) => gatewayConfig(obj, o.log),
+    ...(o.staleAfterMs !== undefined ? { staleAfterMs: o.staleAfterMs } : {}),
     leading: o.leaderElection === undefined,
     onGatewaysChanged: () => {
       claims.kick();
@@ -235,12 +238,18 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       counters: () => engine.counters,
       xdsStats: () => xds.stats(),
       proxies: () => xds.connections(),
+      staleness: () => engine.staleness(),
     });
     xds.onNack((e) => m.nack(e.fleet));
     metrics = await startMetricsServer(o.metricsPort, m.registry);
   }
   let ready = false;
-  const health = o.healthPort !== undefined ? await startHealth(o.healthPort, () => ready) : undefined;
+  // Not ready while cut off from the API server: in a cluster the replica leaves the operator
+  // Service, so Envoys that (re)connect get a replica whose configuration is current.
+  const health =
+    o.healthPort !== undefined
+      ? await startHealth(o.healthPort, () => ready && engine.staleness() === undefined)
+      : undefined;
   await engine.start();
   // Admission webhooks: every replica serves them (not only the leader). Their lookups read the
   // engine's KIngress and KnativeGateway caches, synced by now.

@@ -4,11 +4,19 @@
 // IncrementalGateway (host claims + per-fleet assembly), which re-renders only what they touch;
 // only the resource kinds that changed are pushed to the xDS server. The flush also drives
 // probing and status. A KIngress whose class no gateway serves is never written to.
-import type { EndpointSlice, Secret, Service } from '../api/core.ts';
+import type { EndpointSlice, Service } from '../api/core.ts';
 import { validateGatewaySpec, type FleetNack, type KnativeGateway } from '../api/knativegateway.ts';
-import { hasClass, ingressKey, type KIngress, type LoadBalancerIngressStatus } from '../api/kingress.ts';
+import {
+  INGRESS_CLASS_ANNOTATION,
+  hasClass,
+  ingressKey,
+  type KIngress,
+  type LoadBalancerIngressStatus,
+} from '../api/kingress.ts';
 import type { FleetDef, FleetRuntime } from '../fleets/runtime.ts';
 import type { Logger } from '../log.ts';
+import { ReferencedSecrets } from '../kube/referenced-secrets.ts';
+import { WorkQueue } from '../kube/workqueue.ts';
 import { Reflector, type KubeObject } from '../kube/reflector.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { FleetResources } from '../render/fleet.ts';
@@ -74,6 +82,11 @@ export interface EngineOptions {
   onGatewaysChanged?(): void;
   /** How often KnativeGateway status is recomputed besides on events (default 2000 ms). */
   gatewayStatusIntervalMs?: number;
+  /**
+   * How long watches may fail without a break before this replica reports that its view of the
+   * cluster, and so the configuration it serves, may be stale (default 30 s).
+   */
+  staleAfterMs?: number;
   now?: () => string;
   /**
    * ClusterDomainClaims and namespace labels for the host rule (translate/host-ownership.ts).
@@ -111,6 +124,9 @@ const RETRY_GROUP_TIMEOUT_MS = 10_000;
 /** Resource types a KIngress change can alter (NACKs of these are attributed to KIngresses). */
 const ATTRIBUTED_TYPES: TypeUrl[] = [TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE];
 
+/** refIndex prefix of a Secret reference (`secret:<ns>/<name>`). */
+const SECRET_REF = 'secret:';
+
 /** Longest a change waits for the previous flush's coalescing window (see schedule()). */
 const MAX_COALESCE_MS = 500;
 /** How long a probe round may run before its KIngress is marked Unknown (see updateStatus). */
@@ -126,7 +142,8 @@ export class Engine {
   readonly ingresses: Reflector<KIngress & KubeObject>;
   readonly services: Reflector<Service & KubeObject>;
   readonly slices: Reflector<EndpointSlice & KubeObject>;
-  readonly secrets: Reflector<Secret & KubeObject>;
+  /** Secrets' metadata, and the data of the referenced ones only (kube/referenced-secrets.ts). */
+  readonly secrets: ReferencedSecrets;
   readonly gateways: Reflector<KubeObject>;
   private readonly states = new Map<string, IngressState>();
   private gatewayConfigs = new Map<string, GatewayConfig>();
@@ -188,6 +205,11 @@ export class Engine {
     this.o = o;
     this.log = o.log;
     this.leading = o.leading ?? true;
+    this.statusQueue = new WorkQueue({
+      name: 'kingress-status',
+      log: o.log,
+      process: (k) => this.writeOutcome(k),
+    });
     this.knative = new KnativeConfigWriter({
       rest: o.rest,
       log: o.log,
@@ -195,13 +217,20 @@ export class Engine {
       ...(o.now ? { now: o.now } : {}),
     });
     this.defaultCertificates = new DefaultCertificates(o.rest);
-    this.gatewayTimer = setInterval(() => this.reconcileGateways(), o.gatewayStatusIntervalMs ?? 2000);
+    this.gatewayTimer = setInterval(() => {
+      this.checkStale();
+      this.reconcileGateways();
+    }, o.gatewayStatusIntervalMs ?? 2000);
     this.gatewayTimer.unref();
     const mk = <T extends KubeObject>(path: string) => new Reflector<T>(o.rest, { path, log: o.log });
     this.ingresses = mk(KINGRESS_PATH);
     this.services = mk('/api/v1/services');
     this.slices = mk('/apis/discovery.k8s.io/v1/endpointslices');
-    this.secrets = mk('/api/v1/secrets');
+    this.secrets = new ReferencedSecrets({
+      rest: o.rest,
+      log: o.log,
+      onChange: (k) => this.onSecretChange(k),
+    });
     this.gateways = mk(GATEWAY_PATH);
     const key = (ns: string, n: string) => `${ns}/${n}`;
     const sliceIndex = new Map<string, Set<string>>();
@@ -230,7 +259,7 @@ export class Engine {
     this.lookups = {
       clusterDomain: 'cluster.local',
       service: (ns, n) => this.services.store.get(key(ns, n)),
-      secret: (ns, n) => this.secrets.store.get(key(ns, n)),
+      secret: (ns, n) => this.secrets.get(ns, n),
       endpointSlices: (ns, svc) =>
         [...(sliceIndex.get(key(ns, svc)) ?? [])]
           .map((name) => this.slices.store.get(key(ns, name)))
@@ -239,10 +268,13 @@ export class Engine {
     this.ingresses.onEvent((e) => {
       const k = ingressKey(e.obj);
       this.written.observe(k, e.type === 'delete' ? undefined : e.obj);
+      const classOf = (i: KIngress) => i.metadata.annotations?.[INGRESS_CLASS_ANNOTATION];
       if (
         e.type === 'upsert' &&
         e.old &&
         e.old.metadata.generation === e.obj.metadata.generation &&
+        // the class annotation changes no generation, but decides who serves the KIngress
+        classOf(e.old) === classOf(e.obj) &&
         this.states.has(k)
       ) {
         // status-only change (often our own write): nothing to translate
@@ -261,13 +293,6 @@ export class Engine {
       this.schedule();
     };
     this.services.onEvent(onRef('svc'));
-    this.secrets.onEvent((e) => {
-      const k = `${e.obj.metadata.namespace ?? ''}/${e.obj.metadata.name}`;
-      const fallback = [...this.pipes.values()].some((p) => p.defaultCertificateSecrets.has(k));
-      if (this.refIndex.has(`secret:${k}`) || fallback) this.secretsDirty.add(k);
-      if (fallback) this.reconcileGateways();
-      onRef('secret')(e);
-    });
     this.gateways.onEvent((e) => {
       // A status-only change (usually our own write) changes nothing to serve.
       if (e.type === 'upsert' && e.old && e.old.metadata.generation === e.obj.metadata.generation) {
@@ -287,6 +312,9 @@ export class Engine {
     await Promise.all(
       [this.gateways, this.services, this.slices, this.secrets, this.ingresses].map((r) => r.synced),
     );
+    // The Secrets KIngresses and gateways reference are fetched before anything is pushed: a first
+    // snapshot without them would take TLS away from hosts the Envoys are serving.
+    await this.secrets.prefetch(this.referencedSecretsAtStart());
     await this.knative.start();
     if (this.o.hostOwners?.synced) {
       let timer: NodeJS.Timeout | undefined;
@@ -305,6 +333,35 @@ export class Engine {
     this.o.xds.markSynced();
   }
 
+  /** Secrets (`<ns>/<name>`) the cached KIngresses and gateways reference. */
+  private referencedSecretsAtStart(): string[] {
+    const keys = new Set<string>();
+    for (const ing of this.ingresses.store.values())
+      for (const r of this.specRefs(ing)) if (r.startsWith(SECRET_REF)) keys.add(r.slice(SECRET_REF.length));
+    for (const obj of this.gateways.store.values()) {
+      const secret = this.o.gatewayConfig(obj)?.defaultCertificate?.secret;
+      if (secret) keys.add(secret);
+    }
+    return [...keys];
+  }
+
+  /** A referenced Secret's data arrived, changed or went: re-translate and re-render its users. */
+  private onSecretChange(k: string): void {
+    const fallback = [...this.pipes.values()].some((p) => p.defaultCertificateSecrets.has(k));
+    if (this.refIndex.has(`${SECRET_REF}${k}`) || fallback) this.secretsDirty.add(k);
+    if (fallback) this.reconcileGateways();
+    for (const key of this.refIndex.get(`${SECRET_REF}${k}`) ?? []) this.dirty.add(key);
+    this.schedule();
+  }
+
+  /** The Secrets whose data kgw keeps: those KIngresses name and the gateways' default certificates. */
+  private syncWantedSecrets(): void {
+    const keys: string[] = [];
+    for (const r of this.refIndex.keys()) if (r.startsWith(SECRET_REF)) keys.push(r.slice(SECRET_REF.length));
+    for (const p of this.pipes.values()) keys.push(...p.defaultCertificateSecrets);
+    this.secrets.setWanted(keys);
+  }
+
   async stop(): Promise<void> {
     this.closed = true;
     clearInterval(this.gatewayTimer);
@@ -317,6 +374,7 @@ export class Engine {
     await this.knative.stop();
     await this.flushing.catch(() => undefined);
     await this.gatewayWork.catch(() => undefined);
+    await this.statusQueue.stop();
   }
 
   /** The KnativeGateway objects currently served (valid, ingress class not taken by an older one). */
@@ -334,6 +392,48 @@ export class Engine {
       if (ing && this.readyFor(k, ing)) ready++;
     }
     return { served: this.states.size, ready };
+  }
+
+  /**
+   * Why this replica's view of the cluster may be stale: one of its watches has been failing for
+   * staleAfterMs or longer (the API server unreachable, or a list forbidden). Undefined when all
+   * watches are in touch. Readiness, a metric and the KnativeGateways' FleetsReady report it.
+   */
+  staleness(): { seconds: number; message: string } | undefined {
+    const limit = this.o.staleAfterMs ?? 30_000;
+    const now = performance.now();
+    let worst: { ms: number; path: string; err: unknown } | undefined;
+    const watched: [string, { unhealthySince: number | undefined; lastError: unknown }][] = [
+      ['KnativeGateways', this.gateways],
+      ['KIngresses', this.ingresses],
+      ['Services', this.services],
+      ['EndpointSlices', this.slices],
+      ['Secrets', this.secrets.meta],
+    ];
+    for (const [what, r] of watched) {
+      const since = r.unhealthySince;
+      if (since === undefined || now - since < limit) continue;
+      if (!worst || now - since > worst.ms) worst = { ms: now - since, path: what, err: r.lastError };
+    }
+    if (!worst) return undefined;
+    const seconds = Math.round(worst.ms / 1000);
+    return {
+      seconds,
+      message:
+        `kgw has not been able to watch ${worst.path} for ${seconds} s (${String(worst.err).slice(0, 200)}): ` +
+        'the fleets keep the configuration they have, which may be stale',
+    };
+  }
+
+  private wasStale = false;
+
+  /** Logs when this replica becomes stale and when it is in touch again (see staleness()). */
+  private checkStale(): void {
+    const s = this.staleness();
+    if ((s !== undefined) === this.wasStale) return;
+    this.wasStale = s !== undefined;
+    if (s) this.log.error({ seconds: s.seconds, reason: s.message }, 'cut off from the API server');
+    else this.log.info({}, 'in touch with the API server again');
   }
 
   /** Whether this replica currently leads. */
@@ -471,6 +571,7 @@ export class Engine {
     }
     this.reconcileGateways();
     this.o.onGatewaysChanged?.();
+    this.syncWantedSecrets(); // the gateways' default certificates
     for (const k of this.ingresses.store.keys()) this.dirty.add(k);
   }
 
@@ -511,13 +612,25 @@ export class Engine {
   }
 
   private setRefs(key: string, refs: string[]): void {
-    for (const r of this.refsOf.get(key) ?? []) this.refIndex.get(r)?.delete(key);
+    const dropped: string[] = [];
+    for (const r of this.refsOf.get(key) ?? []) {
+      const set = this.refIndex.get(r);
+      set?.delete(key);
+      if (set?.size === 0) {
+        this.refIndex.delete(r);
+        if (r.startsWith(SECRET_REF)) dropped.push(r);
+      }
+    }
     this.refsOf.set(key, refs);
+    const added: string[] = [];
     for (const r of refs) {
       const set = this.refIndex.get(r) ?? new Set<string>();
+      if (set.size === 0 && r.startsWith(SECRET_REF)) added.push(r.slice(SECRET_REF.length));
       set.add(key);
       this.refIndex.set(r, set);
     }
+    if (added.length > 0) this.secrets.want(added);
+    if (dropped.some((r) => !this.refIndex.has(r))) this.syncWantedSecrets();
   }
 
   /** KIngresses that read any of `refs` (e.g. `host:<h>`, `ns:<namespace>`) are translated again. */
@@ -639,11 +752,19 @@ export class Engine {
       if (prev) {
         prev.probe?.round.cancel();
         this.states.delete(k);
+        this.outcomes.delete(k); // no longer ours to write (deleted, or of another class now)
+        this.statusQueue.forget(k);
         this.setRefs(k, []);
         this.answered(k);
       }
       return;
     }
+    // A referenced Secret that exists but whose data is still on its way: wait for it (its
+    // arrival marks this KIngress dirty again) rather than report it missing.
+    const refs = this.specRefs(ing);
+    this.setRefs(k, refs);
+    if (refs.some((r) => r.startsWith(SECRET_REF) && this.secrets.isPending(r.slice(SECRET_REF.length))))
+      return;
     const res = this.translate(ing, gw);
     const state: IngressState = prev ?? { created: ing.metadata.creationTimestamp ?? '' };
     if (!res.ok && res.problem.withdraw) {
@@ -875,6 +996,11 @@ export class Engine {
     if (state.held) return; // reported once its retry is answered
     const conflict = state.gateway ? this.pipes.get(state.gateway)?.conflict(k) : undefined;
     let outcome: Outcome;
+    if (state.problem || conflict) {
+      // not served as it is: a later good config with the same hash must be probed afresh
+      state.probe?.round.cancel();
+      state.probe = undefined;
+    }
     if (state.problem) outcome = { kind: 'problem', ...state.problem };
     else if (conflict) outcome = { kind: 'conflict', ...conflict };
     else if (!state.good) return;
@@ -903,8 +1029,14 @@ export class Engine {
         void round.done.then((ok) => {
           settled = true;
           if (this.probing.get(k) === round) this.probing.delete(k);
-          if (!ok || this.closed || this.states.get(k) !== state || state.good !== ir) return;
-          void this.writeStatus(k, ready);
+          // The verdict is about what Envoy serves, which the hash pins: a re-translation to an
+          // equal IR (a gateway or Secret event) must not void it, or nothing probes again (the
+          // next updateStatus finds this round's hash and waits for it) and the KIngress stays
+          // Unknown.
+          const current = state.good;
+          if (!ok || this.closed || this.states.get(k) !== state || !current) return;
+          if (current.hash !== ir.hash || current.generation !== ir.generation) return;
+          this.writeStatus(k, ready);
         });
         // Already Ready for this generation: don't flap to Unknown while re-probing.
         if (this.readyFor(k, ing)) return;
@@ -913,12 +1045,12 @@ export class Engine {
         // the Ready write does not queue behind the Unknown one).
         setTimeout(() => {
           if (settled || this.closed || state.probe?.round !== round) return;
-          void this.writeStatus(k, { kind: 'probing' });
+          this.writeStatus(k, { kind: 'probing' });
         }, PROBING_GRACE_MS).unref();
         return;
       }
     }
-    void this.writeStatus(k, outcome);
+    this.writeStatus(k, outcome);
   }
 
   /** Whether the freshest known status is Ready for the current generation. */
@@ -956,31 +1088,30 @@ export class Engine {
     return out;
   }
 
-  private readonly writes = new Map<string, Promise<void>>();
   /** Our last status write per KIngress, until the watch shows it. */
   private readonly written = new WrittenStatus();
+  /** The outcome to write per KIngress (the newest wins; written by statusQueue). */
+  private readonly outcomes = new Map<string, Outcome>();
+  /**
+   * KIngress status writes: one at a time per KIngress, so a late "probing" never overtakes
+   * "ready", and a failed write (an API server error) is retried with backoff instead of lost.
+   */
+  private readonly statusQueue: WorkQueue;
 
-  /** Status writes of one KIngress are serialised so a late "probing" never overtakes "ready". */
-  private writeStatus(k: string, outcome: Outcome): Promise<void> {
-    const prev = this.writes.get(k) ?? Promise.resolve();
-    const next = prev.then(() => this.doWriteStatus(k, outcome));
-    this.writes.set(k, next);
-    void next.finally(() => {
-      if (this.writes.get(k) === next) this.writes.delete(k);
-    });
-    return next;
+  private writeStatus(k: string, outcome: Outcome): void {
+    this.outcomes.set(k, outcome);
+    this.statusQueue.add(k);
   }
 
-  private async doWriteStatus(k: string, outcome: Outcome): Promise<void> {
-    if (!this.leading || this.closed) return;
+  private async writeOutcome(k: string): Promise<void> {
+    const outcome = this.outcomes.get(k);
     const cachedIng = this.ingresses.store.get(k);
-    if (!cachedIng) return;
+    if (!this.leading || this.closed || !outcome || !cachedIng) return;
     // Decide against the freshest status (the cache lags our own writes).
     const ing = { ...cachedIng, status: this.written.current(k, cachedIng) };
     const status = desiredStatus(ing, outcome, (this.o.now ?? (() => new Date().toISOString()))());
-    if (sameStatus(ing.status, status)) return;
-    const ns = ing.metadata.namespace ?? '';
-    try {
+    if (!sameStatus(ing.status, status)) {
+      const ns = ing.metadata.namespace ?? '';
       const res = await this.o.rest.request<KIngress | undefined>(
         'PATCH',
         `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses/${ing.metadata.name}/status`,
@@ -990,9 +1121,8 @@ export class Engine {
       const rv = res?.metadata?.resourceVersion;
       if (rv) this.written.record(k, rv, res.status ?? status);
       this.log.info({ namespace: ns, name: ing.metadata.name, outcome: outcome.kind }, 'status written');
-    } catch (err) {
-      this.log.warn({ namespace: ns, name: ing.metadata.name, err: String(err) }, 'status write failed');
     }
+    if (this.outcomes.get(k) === outcome) this.outcomes.delete(k);
   }
 
   /** Queues a KnativeGateway reconcile (Knative ConfigMaps + status); coalesces while one runs. */
@@ -1034,6 +1164,7 @@ export class Engine {
     const owner = knativeOwner(objects.filter((g) => this.gatewayConfigs.has(g.metadata.name)));
     const proxies = this.o.xds.connections?.() ?? [];
     const now = (this.o.now ?? (() => new Date().toISOString()))();
+    const stale = this.staleness();
     for (const gw of objects) {
       if (!this.leading || this.closed) return;
       const name = gw.metadata.name;
@@ -1063,6 +1194,7 @@ export class Engine {
           fleetProblems,
           tlsProblems,
           ...(knative ? { knative } : {}),
+          ...(stale ? { controlPlaneStale: stale.message } : {}),
         },
         now,
       );

@@ -144,7 +144,12 @@ test('objects kgw does not own → FleetsReady False with the problem; address �
     }),
     {
       problems: [],
-      fleetProblems: ["Deployment kgw-system/kgw-default-external already exists and is not kgw's"],
+      fleetProblems: [
+        {
+          reason: 'FleetObjectsNotApplied',
+          message: "Deployment kgw-system/kgw-default-external already exists and is not kgw's",
+        },
+      ],
       knative: { status: 'True' },
     },
     't',
@@ -155,4 +160,38 @@ test('objects kgw does not own → FleetsReady False with the problem; address �
   });
   expect(s.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('FleetObjectsNotApplied');
   expect(s.externalAddress).toBe('203.0.113.7');
+});
+
+test('a missing namespace or a missing RoleBinding names FleetsReady (and Ready) and comes first in the message', () => {
+  const observe = () => ({ replicas: 0, readyReplicas: 0, connectedProxies: 0 });
+  const forbidden = {
+    reason: 'FleetNamespaceForbidden' as const,
+    message: 'kgw may not manage fleet objects in namespace edge: … kubectl create rolebinding …',
+  };
+  const other = { reason: 'FleetObjectsNotApplied' as const, message: 'Service x/y already exists' };
+  const s = gatewayStatus(
+    gw,
+    config,
+    observe,
+    { problems: [], fleetProblems: [other, forbidden], knative: { status: 'True' } },
+    't',
+  );
+  expect(s.conditions?.find((c) => c.type === 'FleetsReady')).toMatchObject({
+    status: 'False',
+    reason: 'FleetNamespaceForbidden',
+    message: `${forbidden.message}; ${other.message}`,
+  });
+  expect(s.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('FleetNamespaceForbidden');
+  const missing = {
+    reason: 'NamespaceNotFound' as const,
+    message: 'namespace edge (spec.namespace) does not exist',
+  };
+  const t = gatewayStatus(
+    gw,
+    config,
+    observe,
+    { problems: [], fleetProblems: [forbidden, missing], knative: { status: 'True' } },
+    't',
+  );
+  expect(t.conditions?.find((c) => c.type === 'FleetsReady')?.reason).toBe('NamespaceNotFound');
 });

@@ -16,6 +16,7 @@ import {
   type KnativeGatewayStatus,
 } from '../api/knativegateway.ts';
 import type { GatewayConfig } from './engine.ts';
+import type { FleetProblemReason, GatewayFleetProblem } from '../fleets/runtime.ts';
 
 export interface FleetObservation {
   replicas: number;
@@ -37,14 +38,26 @@ export interface KnativeObservation {
 export interface GatewayObservation {
   /** Validation problems or a taken ingress class: the gateway is not served at all. */
   problems: string[];
-  /** Problems applying its fleets' objects (objects kgw does not own, API errors). */
-  fleetProblems?: string[];
+  /** Problems applying its fleets' objects (missing namespace, no permission, foreign objects, API errors). */
+  fleetProblems?: GatewayFleetProblem[];
   /** The default certificate not requested or not (yet) servable. */
   tlsProblems?: string[];
   knative?: KnativeObservation;
+  /**
+   * Why the operator's view of the cluster may be out of date (its watches have been failing for
+   * a while): the fleets may be serving stale configuration.
+   */
+  controlPlaneStale?: string;
 }
 
 type Cond = Omit<GatewayCondition, 'lastTransitionTime'>;
+
+/** The FleetsReady reason for a set of problems: what the admin must fix first names it. */
+const REASON_ORDER: readonly FleetProblemReason[] = [
+  'NamespaceNotFound',
+  'FleetNamespaceForbidden',
+  'FleetObjectsNotApplied',
+];
 
 function condition(prev: GatewayCondition[] | undefined, c: Cond, now: string): GatewayCondition {
   const p = prev?.find((x) => x.type === c.type);
@@ -95,12 +108,26 @@ export function gatewayStatus(
   const notReady = fleets.filter((f) => !isFleetReady(f)).map((f) => f.name);
   const fleetProblems = seen.fleetProblems ?? [];
   let fleetsReady: Cond;
-  if (fleetProblems.length > 0) {
+  if (seen.controlPlaneStale !== undefined) {
     fleetsReady = {
       type: CONDITION_FLEETS_READY,
       status: 'False',
-      reason: 'FleetObjectsNotApplied',
-      message: fleetProblems.join('; '),
+      reason: 'ControlPlaneStale',
+      message: seen.controlPlaneStale,
+    };
+  } else if (fleetProblems.length > 0) {
+    const reason =
+      REASON_ORDER.find((r) => fleetProblems.some((p) => p.reason === r)) ?? 'FleetObjectsNotApplied';
+    fleetsReady = {
+      type: CONDITION_FLEETS_READY,
+      status: 'False',
+      reason,
+      message: [
+        ...fleetProblems.filter((p) => p.reason === reason),
+        ...fleetProblems.filter((p) => p.reason !== reason),
+      ]
+        .map((p) => p.message)
+        .join('; '),
     };
   } else if ((seen.tlsProblems ?? []).length > 0) {
     fleetsReady = {

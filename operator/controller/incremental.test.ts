@@ -94,7 +94,7 @@ function randomSlices(rnd: () => number, key: string): EndpointSlice[] {
     addressType: 'IPv4',
     ports: [{ name: pick(rnd, ['http', 'h2c']), port: pick(rnd, [8080, 8012]) }],
     endpoints: Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => ({
-      addresses: [`10.0.${Math.floor(rnd() * 3)}.${Math.floor(rnd() * 5)}`],
+      addresses: [`198.19.${Math.floor(rnd() * 3)}.${Math.floor(rnd() * 5)}`],
       conditions: { ready: rnd() < 0.8 },
     })),
   }));

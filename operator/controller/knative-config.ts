@@ -8,6 +8,14 @@
 //
 // Only one KnativeGateway can configure Knative (there is one config-network): among those with
 // `knative.configure: true` the oldest wins; the others report KnativeConfigured False.
+//
+// Watches are per Knative namespace (the owner's `spec.knative.namespace`), by name: RBAC lets kgw
+// read and write only config-network and config-domain, and only where an admin bound the
+// ClusterRole kgw-knative-config (the release manifest does so in knative-serving); a namespace
+// where it may not is reported (KnativeNamespaceForbidden, with the command). The same watch
+// follows KnativeServing objects there: under the Knative Operator kgw writes nothing and reports
+// ManagedByKnativeOperator (knative-operator.ts). Without the Knative Operator's CRD the 404 is
+// expected and quiet. Nothing is written before these watches have listed.
 import {
   CONFIG_DOMAIN,
   CONFIG_NETWORK,
@@ -17,11 +25,28 @@ import {
   type ConfigDrift,
   type KnativeConfigMap,
 } from '../api/knativegateway-knative.ts';
-import { withGatewayDefaults, type KnativeGateway } from '../api/knativegateway.ts';
+import {
+  CONDITION_KNATIVE_CONFIGURED,
+  withGatewayDefaults,
+  type KnativeGateway,
+} from '../api/knativegateway.ts';
+import {
+  KNATIVE_CONFIG_ROLE,
+  isForbidden,
+  operatorServiceAccount,
+  roleBindingCommand,
+  type ServiceAccountRef,
+} from '../kube/access.ts';
 import { ApiError, type KubeRest } from '../kube/rest.ts';
 import { Reflector, type KubeObject } from '../kube/reflector.ts';
 import type { Logger } from '../log.ts';
 import type { KnativeObservation } from './gateway-status.ts';
+import {
+  KNATIVE_SERVING_API,
+  KNATIVE_SERVING_PLURAL,
+  knativeServingManager,
+  standDown,
+} from './knative-operator.ts';
 
 export const FIELD_MANAGER = 'kgw';
 /** How long a failed write is reported as it is before it is tried again (unless a ConfigMap changes). */
@@ -29,7 +54,29 @@ export const FAILURE_RETRY_MS = 10_000;
 
 interface ConfigMapObject extends KubeObject {
   data?: Record<string, string>;
-  metadata: KubeObject['metadata'] & { managedFields?: { manager?: string }[] };
+  metadata: KubeObject['metadata'] & {
+    managedFields?: { manager?: string }[];
+    ownerReferences?: { apiVersion?: string; kind?: string; name?: string }[];
+  };
+}
+
+/** The watches of one Knative namespace: its two ConfigMaps (by name) and its KnativeServings. */
+interface NamespaceWatch {
+  configMaps: Reflector<ConfigMapObject>[];
+  servings: Reflector<KubeObject>;
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof ApiError && err.status === 404;
+}
+
+/** Why kgw may not configure Knative in `namespace`, and the command that lets it. */
+export function knativeForbiddenMessage(namespace: string, sa: ServiceAccountRef): string {
+  return (
+    `kgw may not read or write Knative's config-network and config-domain in ${namespace}: its ` +
+    `ServiceAccount ${sa.namespace}/${sa.name} is not bound to ClusterRole ${KNATIVE_CONFIG_ROLE} there. ` +
+    `To allow it: ${roleBindingCommand(namespace, KNATIVE_CONFIG_ROLE, sa)}`
+  );
 }
 
 /** One correction of drift, for the status message and the log. */
@@ -69,11 +116,18 @@ export interface KnativeConfigWriterOptions {
   now?: () => string;
   /** Monotonic milliseconds for the retry delay (default performance.now). */
   monotonic?: () => number;
+  /** The operator's ServiceAccount, named in fix-it commands (default: from POD_NAMESPACE / POD_SERVICE_ACCOUNT). */
+  serviceAccount?: ServiceAccountRef;
 }
 
 export class KnativeConfigWriter {
   private readonly o: KnativeConfigWriterOptions;
-  private readonly reflectors: Reflector<ConfigMapObject>[];
+  private readonly sa: ServiceAccountRef;
+  /** Knative namespace → its watches (only the owner's namespace is kept). */
+  private readonly watches = new Map<string, NamespaceWatch>();
+  private stopped = false;
+  /** Knative namespaces reported as forbidden (logged once; the reflectors retry quietly). */
+  private readonly forbidden = new Set<string>();
   /**
    * Gateway → its last failed write (reported as it is, without a request or a log line, until
    * FAILURE_RETRY_MS have passed or a watched ConfigMap changes: the status pass runs every 2 s).
@@ -88,37 +142,101 @@ export class KnativeConfigWriter {
 
   constructor(o: KnativeConfigWriterOptions) {
     this.o = o;
+    this.sa = o.serviceAccount ?? operatorServiceAccount();
     this.monotonic = o.monotonic ?? (() => performance.now());
-    this.reflectors = [CONFIG_NETWORK, CONFIG_DOMAIN].map(
-      (name) =>
-        new Reflector<ConfigMapObject>(o.rest, {
-          path: '/api/v1/configmaps',
-          fieldSelector: `metadata.name=${name}`,
-          log: o.log,
-        }),
-    );
-    for (const r of this.reflectors)
-      r.onEvent(() => {
-        this.failures.clear(); // a ConfigMap appeared or changed: try again at once
-        o.onChange();
-      });
   }
 
+  /** Nothing to start: the watches follow the Knative namespace the owning gateway names. */
   async start(): Promise<void> {
-    for (const r of this.reflectors) r.start();
-    await Promise.all(this.reflectors.map((r) => r.synced));
+    this.stopped = false;
+    return Promise.resolve();
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.reflectors.map((r) => r.stop()));
+    this.stopped = true;
+    const all = [...this.watches.keys()];
+    await Promise.all(all.map((ns) => this.unwatch(ns)));
+  }
+
+  /** The watches of `namespace`, started on first use. */
+  private watch(namespace: string): NamespaceWatch {
+    let w = this.watches.get(namespace);
+    if (w !== undefined) return w;
+    const ns = encodeURIComponent(namespace);
+    const changed = () => {
+      this.failures.clear(); // a ConfigMap or KnativeServing appeared or changed: try again at once
+      this.o.onChange();
+    };
+    const configMaps = [CONFIG_NETWORK, CONFIG_DOMAIN].map(
+      (name) =>
+        new Reflector<ConfigMapObject>(this.o.rest, {
+          path: `/api/v1/namespaces/${ns}/configmaps`,
+          fieldSelector: `metadata.name=${name}`,
+          log: this.o.log,
+          quiet: isForbidden, // reported on the gateway and logged once by view()
+        }),
+    );
+    // 404: the Knative Operator's CRD is not installed, the usual case.
+    const servings = new Reflector<KubeObject>(this.o.rest, {
+      path: `${KNATIVE_SERVING_API}/namespaces/${ns}/${KNATIVE_SERVING_PLURAL}`,
+      log: this.o.log,
+      quiet: (err) => isNotFound(err) || isForbidden(err),
+    });
+    w = { configMaps, servings };
+    for (const r of [...configMaps, servings]) {
+      r.onEvent(changed);
+      void r.synced.then(changed);
+      r.start();
+    }
+    this.watches.set(namespace, w);
+    return w;
+  }
+
+  private async unwatch(namespace: string): Promise<void> {
+    const w = this.watches.get(namespace);
+    if (w === undefined) return;
+    this.watches.delete(namespace);
+    await Promise.all([...w.configMaps, w.servings].map((r) => r.stop()));
+  }
+
+  /** Stops watching every Knative namespace but `keep`. */
+  private keepOnly(keep: string | undefined): void {
+    for (const ns of [...this.watches.keys()]) {
+      if (ns !== keep) void this.unwatch(ns).catch(() => undefined);
+    }
   }
 
   private cached(ns: string, name: string): ConfigMapObject | undefined {
-    for (const r of this.reflectors) {
+    for (const r of this.watches.get(ns)?.configMaps ?? []) {
       const o = r.store.get(`${ns}/${name}`);
       if (o) return o;
     }
     return undefined;
+  }
+
+  /**
+   * What the watches of `namespace` know: `forbidden` (kgw may not read there), `waiting` (not
+   * listed yet), or the KnativeServing that manages it (undefined: none, or the API is absent).
+   */
+  private view(namespace: string): { state: 'forbidden' | 'waiting' | 'ready'; manager?: string } {
+    const w = this.watch(namespace);
+    const readers = [...w.configMaps, w.servings];
+    if (readers.some((r) => isForbidden(r.lastError))) {
+      if (!this.forbidden.has(namespace)) {
+        this.forbidden.add(namespace);
+        this.o.log.warn({ namespace }, knativeForbiddenMessage(namespace, this.sa));
+      }
+      return { state: 'forbidden' };
+    }
+    this.forbidden.delete(namespace);
+    const servingsKnown = w.servings.hasSynced || isNotFound(w.servings.lastError);
+    if (!w.configMaps.every((r) => r.hasSynced) || !servingsKnown) return { state: 'waiting' };
+    const manager = knativeServingManager(
+      namespace,
+      [...w.servings.store.values()],
+      [CONFIG_NETWORK, CONFIG_DOMAIN].map((n) => this.cached(namespace, n)),
+    );
+    return manager === undefined ? { state: 'ready' } : { state: 'ready', manager };
   }
 
   /**
@@ -129,6 +247,7 @@ export class KnativeConfigWriter {
   async reconcile(gw: KnativeGateway, owner: string | undefined): Promise<KnativeObservation> {
     const name = gw.metadata.name;
     const spec = withGatewayDefaults(gw.spec);
+    if (owner === undefined) this.keepOnly(undefined);
     if (!spec.knative.configure) {
       return {
         status: 'True',
@@ -148,19 +267,37 @@ export class KnativeConfigWriter {
     const wanted = [desiredConfigNetwork(gw), desiredConfigDomain(gw)].filter(
       (x): x is KnativeConfigMap => x !== undefined,
     );
+    const namespace = spec.knative.namespace;
+    if (this.stopped) return this.previous(gw);
+    this.keepOnly(namespace);
+    const seen = this.view(namespace);
+    if (seen.state === 'forbidden') {
+      return {
+        status: 'False',
+        reason: 'KnativeNamespaceForbidden',
+        message: knativeForbiddenMessage(namespace, this.sa),
+      };
+    }
+    if (seen.state === 'waiting') return this.previous(gw);
+    if (seen.manager !== undefined) {
+      return standDown(seen.manager, wanted, (n) => this.cached(namespace, n));
+    }
     const failed = this.failures.get(name);
     if (failed && this.monotonic() - failed.at < FAILURE_RETRY_MS) return failed.result;
     for (const want of wanted) {
       try {
         await this.write(name, want);
       } catch (err) {
-        const notFound = err instanceof ApiError && err.status === 404;
+        const notFound = isNotFound(err);
+        const forbidden = isForbidden(err);
         const message = notFound
           ? `namespace ${want.namespace} not found: is Knative Serving installed? (spec.knative.namespace)`
-          : `writing ${want.namespace}/${want.name}: ${err instanceof Error ? err.message : String(err)}`;
+          : forbidden
+            ? knativeForbiddenMessage(want.namespace, this.sa)
+            : `writing ${want.namespace}/${want.name}: ${err instanceof Error ? err.message : String(err)}`;
         const result: KnativeObservation = {
           status: 'False',
-          reason: notFound ? 'NamespaceNotFound' : 'WriteFailed',
+          reason: notFound ? 'NamespaceNotFound' : forbidden ? 'KnativeNamespaceForbidden' : 'WriteFailed',
           message,
         };
         if (failed?.result.message !== message) {
@@ -182,6 +319,19 @@ export class KnativeConfigWriter {
       message: c
         ? `${names} up to date; drift corrected ${c.count} time(s), last at ${c.last.at}: ${describeDrift(c.last)}`
         : `${names} up to date`,
+    };
+  }
+
+  /** The condition as last reported (until the watches have listed), or Unknown. */
+  private previous(gw: KnativeGateway): KnativeObservation {
+    const c = gw.status?.conditions?.find((x) => x.type === CONDITION_KNATIVE_CONFIGURED);
+    if (c === undefined) {
+      return { status: 'Unknown', reason: 'Syncing', message: 'reading Knative Serving’s configuration' };
+    }
+    return {
+      status: c.status,
+      ...(c.reason !== undefined ? { reason: c.reason } : {}),
+      ...(c.message !== undefined ? { message: c.message } : {}),
     };
   }
 

@@ -8,7 +8,10 @@
 // - Deletion (fleets removed from the spec, a HorizontalPodAutoscaler or PodDisruptionBudget no
 //   longer wanted, objects left in a previous namespace) only touches objects that carry kgw's
 //   labels for this gateway AND an ownerReference with this gateway's uid, with a uid
-//   precondition so a recreated object is never hit.
+//   precondition so a recreated object is never hit. Deployments and Services are listed
+//   cluster-wide (kgw may read them everywhere: backends, drift watches); the other kinds only in
+//   the namespaces where this gateway has fleets now or a Deployment or Service left over, since
+//   kgw may read those kinds only where an admin let it manage fleets (RBAC).
 // - Handing the replica count to a HorizontalPodAutoscaler: when kgw's applied configuration drops
 //   `spec.replicas`, server-side apply would remove the field and the Deployment would fall back
 //   to 1 replica. So kgw first gives the current value a second owner (field manager
@@ -60,6 +63,8 @@ export interface ApplyProblem {
    */
   reason: 'NotOwned' | 'ApplyFailed' | 'DeleteFailed' | 'ListFailed';
   message: string;
+  /** The API server's HTTP status when it refused (403: kgw may not do this there). */
+  status?: number;
 }
 
 export interface FleetApplyResult {
@@ -114,17 +119,28 @@ function apiPrefix(apiVersion: string): string {
   return apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
 }
 
-/** REST path of a namespaced object, or of the cluster-wide collection when `ref` has no name. */
+/**
+ * REST path of a namespaced object; without a name, of the collection in `namespace`, or of the
+ * cluster-wide collection when there is no namespace either.
+ */
 export function objectPath(ref: Pick<ObjectRef, 'apiVersion' | 'kind'> & Partial<ObjectRef>): string {
   const base = apiPrefix(ref.apiVersion);
   const p = plural(ref.apiVersion, ref.kind);
-  if (ref.name === undefined) return `${base}/${p}`;
-  return `${base}/namespaces/${encodeURIComponent(ref.namespace ?? '')}/${p}/${encodeURIComponent(ref.name)}`;
+  if (ref.name === undefined && ref.namespace === undefined) return `${base}/${p}`;
+  const collection = `${base}/namespaces/${encodeURIComponent(ref.namespace ?? '')}/${p}`;
+  return ref.name === undefined ? collection : `${collection}/${encodeURIComponent(ref.name)}`;
 }
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+function errorStatus(err: unknown): { status?: number } {
+  return err instanceof ApiError ? { status: err.status } : {};
+}
+
+/** Kinds the prune lists cluster-wide; the others are listed per namespace. */
+const LISTED_CLUSTER_WIDE: ReadonlySet<string> = new Set(['Deployment', 'Service']);
 
 /** The label selector of everything kgw created for a gateway. */
 export function gatewaySelector(gateway: string): string {
@@ -230,7 +246,13 @@ export async function applyGatewayFleets(
         existing.set(o, await getIfExists<StoredObject>(client, objectPath(ref)));
       } catch (err) {
         readable = false;
-        result.problems.push({ ref, fleet: fo.fleet, reason: 'ApplyFailed', message: errorMessage(err) });
+        result.problems.push({
+          ref,
+          fleet: fo.fleet,
+          reason: 'ApplyFailed',
+          message: errorMessage(err),
+          ...errorStatus(err),
+        });
       }
     }
     const foreign = objects.flatMap((o) => {
@@ -288,33 +310,61 @@ export async function applyGatewayFleets(
               : 'updated';
         result.applied.push({ ref, fleet: fo.fleet, action });
       } catch (err) {
-        result.problems.push({ ref, fleet: fo.fleet, reason: 'ApplyFailed', message: errorMessage(err) });
+        result.problems.push({
+          ref,
+          fleet: fo.fleet,
+          reason: 'ApplyFailed',
+          message: errorMessage(err),
+          ...errorStatus(err),
+        });
       }
     }
   }
 
-  // Prune: kgw's objects of this gateway, in any namespace, that are no longer wanted. Reverse
-  // apply order, so a Deployment goes before its ConfigMap and ServiceAccount.
-  for (const k of [...FLEET_KINDS].reverse()) {
-    let items: StoredObject[];
+  // Prune: kgw's objects of this gateway that are no longer wanted. List first (Deployments and
+  // Services cluster-wide, which also finds the namespaces a previous spec used; the other kinds in
+  // those namespaces and the current ones), then delete in reverse apply order, so a Deployment
+  // goes before its ConfigMap and ServiceAccount.
+  const selector = { labelSelector: gatewaySelector(gw.metadata.name) };
+  const namespaces = new Set(fleets.flatMap((fo) => fleetObjectList(fo).map((o) => o.metadata.namespace)));
+  const listed = new Map<string, StoredObject[]>();
+  const list = async (k: (typeof FLEET_KINDS)[number], namespace?: string): Promise<void> => {
+    const items = listed.get(k.kind) ?? [];
+    listed.set(k.kind, items);
     try {
-      const list = await client.request<{ items?: StoredObject[] }>(
+      const res = await client.request<{ items?: StoredObject[] }>(
         'GET',
-        objectPath({ apiVersion: k.apiVersion, kind: k.kind }),
+        objectPath({
+          apiVersion: k.apiVersion,
+          kind: k.kind,
+          ...(namespace !== undefined ? { namespace } : {}),
+        }),
         undefined,
         undefined,
-        { labelSelector: gatewaySelector(gw.metadata.name) },
+        selector,
       );
-      items = list.items ?? [];
+      items.push(...(res.items ?? []));
     } catch (err) {
       result.problems.push({
-        ref: { apiVersion: k.apiVersion, kind: k.kind, namespace: '', name: '' },
+        ref: { apiVersion: k.apiVersion, kind: k.kind, namespace: namespace ?? '', name: '' },
         reason: 'ListFailed',
-        message: `listing ${k.kind}s of gateway ${gw.metadata.name}: ${errorMessage(err)}`,
+        message:
+          `listing ${k.kind}s of gateway ${gw.metadata.name}` +
+          `${namespace === undefined ? '' : ` in namespace ${namespace}`}: ${errorMessage(err)}`,
+        ...errorStatus(err),
       });
-      continue;
     }
-    for (const item of items) {
+  };
+  for (const k of FLEET_KINDS.filter((x) => LISTED_CLUSTER_WIDE.has(x.kind))) {
+    await list(k);
+    for (const item of listed.get(k.kind) ?? []) namespaces.add(item.metadata?.namespace ?? '');
+  }
+  namespaces.delete('');
+  for (const k of FLEET_KINDS.filter((x) => !LISTED_CLUSTER_WIDE.has(x.kind))) {
+    for (const ns of [...namespaces].sort()) await list(k, ns);
+  }
+  for (const k of [...FLEET_KINDS].reverse()) {
+    for (const item of listed.get(k.kind) ?? []) {
       const ref = refOf(item, { apiVersion: k.apiVersion, kind: k.kind });
       if (wanted.has(key(ref)) || !isDeletable(item, gw)) continue;
       const fleet = item.metadata?.labels?.[LABEL_FLEET];
@@ -333,6 +383,7 @@ export async function applyGatewayFleets(
           ...(fleet !== undefined ? { fleet } : {}),
           reason: 'DeleteFailed',
           message: errorMessage(err),
+          ...errorStatus(err),
         });
       }
     }

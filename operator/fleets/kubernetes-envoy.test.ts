@@ -151,7 +151,7 @@ test('ready only once the configuration arrived; the preStop hook drains', async
     load_assignment: loadAssignment(`loopback-${port}`, '127.0.0.1', port),
   });
   server.setSnapshot(FLEET, {
-    [TYPE_CLUSTER]: byName([staticCluster('unused', '10.0.0.1'), loopback(19000), loopback(9901)]),
+    [TYPE_CLUSTER]: byName([staticCluster('unused', '198.19.0.1'), loopback(19000), loopback(9901)]),
     [TYPE_LISTENER]: byName([httpListener('http', 8080)]),
     [TYPE_ROUTE]: byName([
       {

@@ -20,7 +20,7 @@ const cases = readdirSync(dir)
   .map((f) => f.replace(/\.yaml$/, ''))
   .sort();
 /** Cases rendered with another xDS address than the operator Service's default. */
-const XDS: Record<string, XdsEndpoint> = { 'long-names': { host: '10.96.0.10', port: 18000 } };
+const XDS: Record<string, XdsEndpoint> = { 'long-names': { host: '198.19.96.10', port: 18000 } };
 
 function renderGoldenCase(name: string): string {
   const gw = parse(readFileSync(join(dir, `${name}.yaml`), 'utf8')) as KnativeGateway;

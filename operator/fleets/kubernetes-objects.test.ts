@@ -415,7 +415,7 @@ describe('bootstrap', () => {
     expect(JSON.stringify(xds?.load_assignment)).toContain('"kgw-operator.kgw-system.svc.cluster.local"');
     expect(JSON.stringify(xds?.load_assignment)).toContain('18000');
     const byIp = fleetBootstrap('default', fleet, {
-      host: '10.96.0.10',
+      host: '198.19.96.10',
       port: 18000,
     }) as unknown as BootstrapShape;
     expect(byIp.static_resources.clusters[0]?.type).toBe('STATIC');
@@ -429,7 +429,9 @@ describe('bootstrap', () => {
     const gateways = [sampleKnativeGateway(), fullSampleKnativeGateway()].map(withUid);
     const rendered = gateways.flatMap((g) => renderGatewayObjects(g, { xds: XDS }));
     rendered.push(
-      ...renderGatewayObjects(withUid(sampleKnativeGateway()), { xds: { host: '10.96.0.10', port: 18000 } }),
+      ...renderGatewayObjects(withUid(sampleKnativeGateway()), {
+        xds: { host: '198.19.96.10', port: 18000 },
+      }),
     );
     for (const fo of rendered) {
       const res = await validateEnvoyConfig(bootstrapOf(fo));

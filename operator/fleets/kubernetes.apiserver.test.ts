@@ -273,8 +273,9 @@ describe('KubernetesFleetRuntime on a real kube-apiserver', () => {
     expect(await get('Service', 'shared', taken)).toBeUndefined(); // the whole fleet is skipped
     const problems = rt.problems('taken');
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toContain(`Deployment shared/${taken} already exists`);
-    expect(problems[0]).toContain('kgw leaves it untouched');
+    expect(problems[0]?.reason).toBe('FleetObjectsNotApplied');
+    expect(problems[0]?.message).toContain(`Deployment shared/${taken} already exists`);
+    expect(problems[0]?.message).toContain('kgw leaves it untouched');
     expect(rt.problems('fine')).toEqual([]);
     expect(await get('Deployment', 'shared', fleetServiceName('fine', 'b'))).toBeDefined();
 
@@ -408,8 +409,8 @@ describe('KubernetesFleetRuntime on a real kube-apiserver', () => {
     await until('pending pod listed', 'pods/a', [{ id: 'a-1', address: '', ready: false }]);
     expect(events).toContain('pods/a');
 
-    await setStatus('a-1', '10.244.0.11', true);
-    await until('pod ready', 'pods/a', [{ id: 'a-1', address: '10.244.0.11', ready: true }]);
+    await setStatus('a-1', '198.19.244.11', true);
+    await until('pod ready', 'pods/a', [{ id: 'a-1', address: '198.19.244.11', ready: true }]);
 
     // A pod of fleet b, and an unrelated update of a-1: fleet a's listeners are not called.
     events.length = 0;
@@ -420,27 +421,27 @@ describe('KubernetesFleetRuntime on a real kube-apiserver', () => {
       'application/merge-patch+json',
     );
     await createPod('b-1', 'b');
-    await setStatus('b-1', '10.244.0.21', true);
-    await until('b ready', 'pods/b', [{ id: 'b-1', address: '10.244.0.21', ready: true }]);
+    await setStatus('b-1', '198.19.244.21', true);
+    await until('b ready', 'pods/b', [{ id: 'b-1', address: '198.19.244.21', ready: true }]);
     expect(events).not.toContain('pods/a');
     expect(events).toContain('pods/b');
-    expect(rt.replicas('pods/a')).toEqual([{ id: 'a-1', address: '10.244.0.11', ready: true }]);
+    expect(rt.replicas('pods/a')).toEqual([{ id: 'a-1', address: '198.19.244.11', ready: true }]);
 
     // Not ready any more.
     events.length = 0;
-    await setStatus('a-1', '10.244.0.11', false);
-    await until('a not ready', 'pods/a', [{ id: 'a-1', address: '10.244.0.11', ready: false }]);
+    await setStatus('a-1', '198.19.244.11', false);
+    await until('a not ready', 'pods/a', [{ id: 'a-1', address: '198.19.244.11', ready: false }]);
     expect(events).toEqual(['pods/a']);
 
     // Terminating (deletionTimestamp set, the kubelet would still be draining it): not ready.
-    await setStatus('a-1', '10.244.0.11', true);
-    await until('a ready again', 'pods/a', [{ id: 'a-1', address: '10.244.0.11', ready: true }]);
+    await setStatus('a-1', '198.19.244.11', true);
+    await until('a ready again', 'pods/a', [{ id: 'a-1', address: '198.19.244.11', ready: true }]);
     await rest.request('DELETE', `${podsPath}/a-1`, {
       apiVersion: 'v1',
       kind: 'DeleteOptions',
       gracePeriodSeconds: 30,
     });
-    await until('a terminating', 'pods/a', [{ id: 'a-1', address: '10.244.0.11', ready: false }]);
+    await until('a terminating', 'pods/a', [{ id: 'a-1', address: '198.19.244.11', ready: false }]);
     events.length = 0;
     await rest.request('DELETE', `${podsPath}/a-1`, {
       apiVersion: 'v1',
@@ -449,7 +450,7 @@ describe('KubernetesFleetRuntime on a real kube-apiserver', () => {
     });
     await until('a gone', 'pods/a', []);
     expect(events).toEqual(['pods/a']);
-    expect(rt.replicas('pods/b')).toEqual([{ id: 'b-1', address: '10.244.0.21', ready: true }]);
+    expect(rt.replicas('pods/b')).toEqual([{ id: 'b-1', address: '198.19.244.21', ready: true }]);
     expect(rt.replicas('pods/nope')).toEqual([]);
   });
 

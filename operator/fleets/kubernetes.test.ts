@@ -1,6 +1,14 @@
 // Pure parts of the Kubernetes fleet runtime: what counts as drift, pods as replicas, problem text.
 import type { V1Pod } from '@kubernetes/client-node';
-import { describeProblem, hasDrifted, podReplica, projectOnto } from './kubernetes.ts';
+import {
+  describeProblem,
+  forbiddenMessage,
+  hasDrifted,
+  namespaceNotFoundMessage,
+  podReplica,
+  projectOnto,
+  summarizeProblems,
+} from './kubernetes.ts';
 
 const shape = {
   metadata: { name: 'kgw-gw-a', namespace: 'ns', labels: { 'app.kubernetes.io/managed-by': 'kgw' } },
@@ -105,16 +113,16 @@ describe('podReplica', () => {
   const ready = [{ type: 'Ready', status: 'True' }];
 
   test('ready needs Ready=True, an IP and no deletionTimestamp', () => {
-    expect(podReplica(pod({ podIP: '10.0.0.1', conditions: ready }))).toEqual({
+    expect(podReplica(pod({ podIP: '198.19.0.1', conditions: ready }))).toEqual({
       id: 'p',
-      address: '10.0.0.1',
+      address: '198.19.0.1',
       ready: true,
     });
     expect(podReplica(pod({ conditions: ready }))).toEqual({ id: 'p', address: '', ready: false });
     expect(
-      podReplica(pod({ podIP: '10.0.0.1', conditions: [{ type: 'Ready', status: 'False' }] })).ready,
+      podReplica(pod({ podIP: '198.19.0.1', conditions: [{ type: 'Ready', status: 'False' }] })).ready,
     ).toBe(false);
-    expect(podReplica(pod({ podIP: '10.0.0.1', conditions: ready }, true)).ready).toBe(false);
+    expect(podReplica(pod({ podIP: '198.19.0.1', conditions: ready }, true)).ready).toBe(false);
     expect(podReplica(pod(undefined))).toEqual({ id: 'p', address: '', ready: false });
   });
 });
@@ -130,4 +138,76 @@ test('describeProblem names the object for API failures and keeps NotOwned messa
   expect(describeProblem({ ref, reason: 'NotOwned', message: 'Deployment ns/kgw-gw-a already exists' })).toBe(
     'Deployment ns/kgw-gw-a already exists',
   );
+});
+
+describe('fleet namespace problems', () => {
+  const sa = { namespace: 'kgw-system', name: 'kgw-operator' };
+  const cmd =
+    'kubectl create rolebinding kgw-fleet-manager --namespace edge --clusterrole kgw-fleet-manager --serviceaccount kgw-system:kgw-operator';
+
+  test('the messages carry the exact command that fixes them', () => {
+    expect(forbiddenMessage('edge', sa)).toBe(
+      'kgw may not manage fleet objects in namespace edge: its ServiceAccount kgw-system/kgw-operator is not ' +
+        `bound to ClusterRole kgw-fleet-manager there. To allow it: ${cmd}`,
+    );
+    expect(namespaceNotFoundMessage('edge', sa)).toBe(
+      'namespace edge (spec.namespace) does not exist and kgw does not create namespaces: ' +
+        `kubectl create namespace edge, then let kgw manage fleets there: ${cmd}`,
+    );
+    // the operator's own namespace is bound by the install: only the namespace is missing
+    expect(namespaceNotFoundMessage('kgw-system', sa)).toBe(
+      'namespace kgw-system (spec.namespace) does not exist and kgw does not create namespaces: ' +
+        'kubectl create namespace kgw-system',
+    );
+  });
+
+  test('403s become one FleetNamespaceForbidden per namespace; other problems stay as they are', () => {
+    const ref = (kind: string, namespace: string, name: string) => ({
+      apiVersion: 'v1',
+      kind,
+      namespace,
+      name,
+    });
+    const out = summarizeProblems(
+      [
+        {
+          ref: ref('ServiceAccount', 'edge', 'kgw-gw-a'),
+          reason: 'ApplyFailed',
+          message: 'forbidden',
+          status: 403,
+        },
+        {
+          ref: ref('ConfigMap', 'edge', 'kgw-gw-a'),
+          reason: 'ApplyFailed',
+          message: 'forbidden',
+          status: 403,
+        },
+        { ref: ref('ConfigMap', 'old', ''), reason: 'ListFailed', message: 'forbidden', status: 403 },
+        {
+          ref: ref('Service', 'edge', 'kgw-gw-b'),
+          reason: 'NotOwned',
+          message: 'Service edge/kgw-gw-b is not kgw',
+        },
+        {
+          ref: ref('Service', 'edge', 'kgw-gw-c'),
+          reason: 'ApplyFailed',
+          message: 'etcd timeout',
+          status: 500,
+        },
+      ],
+      sa,
+    );
+    expect(out.map((p) => p.reason)).toEqual([
+      'FleetNamespaceForbidden',
+      'FleetNamespaceForbidden',
+      'FleetObjectsNotApplied',
+      'FleetObjectsNotApplied',
+    ]);
+    expect(out[0]?.message).toContain(
+      'namespace edge (refused: ServiceAccount kgw-gw-a, ConfigMap kgw-gw-a)',
+    );
+    expect(out[0]?.message).toContain(cmd);
+    expect(out[1]?.message).toContain('namespace old (refused: list ConfigMaps)');
+    expect(out[3]?.message).toBe('applying Service edge/kgw-gw-c failed: etcd timeout');
+  });
 });

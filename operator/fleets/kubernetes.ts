@@ -8,6 +8,13 @@
 //   last successful apply and no owned object drifted since. One gateway's failure does not stop
 //   the others; its problems are kept for `problems(gateway)` (KnativeGateway status) and the
 //   gateway is retried with backoff.
+// - Where: kgw never creates a namespace, and may manage fleet objects only where an admin bound
+//   the ClusterRole kgw-fleet-manager to its ServiceAccount (the release manifest does so in the
+//   operator's namespace, the default fleet namespace). Before applying, each fleet namespace is
+//   checked (it exists; a SelfSubjectAccessReview says kgw may patch Deployments there); if not,
+//   nothing is written for that gateway and FleetsReady says NamespaceNotFound or
+//   FleetNamespaceForbidden with the command that fixes it. A 403 during the apply (a partial
+//   grant) is reported the same way. Other gateways are unaffected.
 // - Drift: reflectors on kgw-labelled Deployments and Services. When one of a known gateway's
 //   objects is deleted, or a field kgw renders changes (compared with what the API server returned
 //   from kgw's own apply, so defaults, status and fields others own never count), the gateway is
@@ -45,8 +52,15 @@ import {
   type FleetObject,
   type XdsEndpoint,
 } from './kubernetes-objects.ts';
-import type { FleetDef, FleetRuntime, Replica } from './runtime.ts';
-import { getIfExists } from '../kube/rest.ts';
+import type { FleetDef, FleetRuntime, GatewayFleetProblem, Replica } from './runtime.ts';
+import {
+  FLEET_MANAGER_ROLE,
+  mayI,
+  operatorServiceAccount,
+  roleBindingCommand,
+  type ServiceAccountRef,
+} from '../kube/access.ts';
+import { ApiError, getIfExists } from '../kube/rest.ts';
 import type { XdsTls } from '../pki/xds-tls.ts';
 import { DEFAULT_NAMESPACE, fleetLabels } from '../api/knativegateway.ts';
 import { fleetXdsClientSecretName, gatewayOwnerReference } from './kubernetes-objects.ts';
@@ -61,11 +75,10 @@ export interface KubernetesRuntimeOptions {
    * gateway) that its pods mount; `serverName` is what Envoy checks the server certificate for.
    */
   xdsTls?: { material: XdsTls; serverName: string };
-  /**
-   * The operator's namespace: the only one where kgw may write Secrets (RBAC), so mTLS fleets must
-   * live there (the KnativeGateway default). Default kgw-system.
-   */
+  /** The operator's namespace (of its ServiceAccount, named in fix-it commands). Default kgw-system. */
   operatorNamespace?: string;
+  /** The operator's ServiceAccount name (default: POD_SERVICE_ACCOUNT, else kgw-operator). */
+  serviceAccountName?: string;
   /** Every gateway is re-applied this often (default 300). */
   resyncSeconds?: number;
   /** Wait after a drift event before re-applying, so a burst costs one apply (default 1000). */
@@ -73,6 +86,12 @@ export interface KubernetesRuntimeOptions {
   /** First retry delay after a failed apply; doubles up to the resync period (default 5000). */
   retryMs?: number;
 }
+
+/**
+ * Longest wait before checking again a namespace that is missing or where kgw may not act: the
+ * admin's fix (create the namespace, bind the role) is not watched, so it is polled.
+ */
+export const PREFLIGHT_RETRY_CAP_MS = 30_000;
 
 /** `app.kubernetes.io/managed-by=kgw`: everything kgw creates for fleets. */
 export const MANAGED_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY_KGW}`;
@@ -111,7 +130,7 @@ interface GatewayState {
   fingerprint: string;
   /** The last apply had no problems. */
   ok: boolean;
-  problems: string[];
+  problems: GatewayFleetProblem[];
   /** Watched objects of the last apply, by REST path. */
   tracked: Map<string, TrackedObject>;
   /** An owned object changed or went away since the last apply. */
@@ -205,6 +224,52 @@ export function describeProblem(p: ApplyProblem): string {
   }
 }
 
+/** Why kgw may not manage fleets in `namespace`, and the command that lets it. */
+export function forbiddenMessage(namespace: string, sa: ServiceAccountRef, refused?: string): string {
+  return (
+    `kgw may not manage fleet objects in namespace ${namespace}` +
+    (refused !== undefined ? ` (refused: ${refused})` : '') +
+    `: its ServiceAccount ${sa.namespace}/${sa.name} is not bound to ClusterRole ${FLEET_MANAGER_ROLE} ` +
+    `there. To allow it: ${roleBindingCommand(namespace, FLEET_MANAGER_ROLE, sa)}`
+  );
+}
+
+/** The gateway's namespace is missing: kgw does not create namespaces. */
+export function namespaceNotFoundMessage(namespace: string, sa: ServiceAccountRef): string {
+  const bind =
+    namespace === sa.namespace
+      ? ''
+      : `, then let kgw manage fleets there: ${roleBindingCommand(namespace, FLEET_MANAGER_ROLE, sa)}`;
+  return (
+    `namespace ${namespace} (spec.namespace) does not exist and kgw does not create namespaces: ` +
+    `kubectl create namespace ${namespace}${bind}`
+  );
+}
+
+/**
+ * Apply problems as FleetsReady reports them: refusals (403) become one FleetNamespaceForbidden
+ * per namespace, naming what was refused; everything else is FleetObjectsNotApplied.
+ */
+export function summarizeProblems(
+  problems: readonly ApplyProblem[],
+  sa: ServiceAccountRef,
+): GatewayFleetProblem[] {
+  const refused = new Map<string, Set<string>>();
+  const out: GatewayFleetProblem[] = [];
+  for (const p of problems) {
+    if (p.status === 403 && p.ref.namespace !== '') {
+      const what = refused.get(p.ref.namespace) ?? new Set<string>();
+      what.add(p.ref.name === '' ? `list ${p.ref.kind}s` : `${p.ref.kind} ${p.ref.name}`);
+      refused.set(p.ref.namespace, what);
+    } else out.push({ reason: 'FleetObjectsNotApplied', message: describeProblem(p) });
+  }
+  const forbidden = [...refused].map(([ns, what]) => ({
+    reason: 'FleetNamespaceForbidden' as const,
+    message: forbiddenMessage(ns, sa, [...what].join(', ')),
+  }));
+  return [...forbidden, ...out];
+}
+
 /** A Pod as a replica: ready when Ready is True, it has an IP and is not terminating. */
 export function podReplica(pod: V1Pod): Replica {
   const address = pod.status?.podIP ?? '';
@@ -234,6 +299,7 @@ export class KubernetesFleetRuntime implements FleetRuntime {
   private readonly xds: XdsEndpoint;
   private readonly xdsTls: KubernetesRuntimeOptions['xdsTls'];
   private readonly operatorNamespace: string;
+  private readonly sa: ServiceAccountRef;
   private readonly resyncMs: number;
   private readonly debounceMs: number;
   private readonly retryMs: number;
@@ -256,6 +322,10 @@ export class KubernetesFleetRuntime implements FleetRuntime {
     this.xds = opts.xds;
     this.xdsTls = opts.xdsTls;
     this.operatorNamespace = opts.operatorNamespace ?? DEFAULT_NAMESPACE;
+    this.sa = {
+      namespace: this.operatorNamespace,
+      name: opts.serviceAccountName ?? operatorServiceAccount().name,
+    };
     this.resyncMs = (opts.resyncSeconds ?? DEFAULT_RESYNC_SECONDS) * 1000;
     this.debounceMs = opts.driftDebounceMs ?? DEFAULT_DRIFT_DEBOUNCE_MS;
     this.retryMs = opts.retryMs ?? DEFAULT_RETRY_MS;
@@ -315,8 +385,8 @@ export class KubernetesFleetRuntime implements FleetRuntime {
     return undefined;
   }
 
-  problems(gateway: string): string[] {
-    return [...(this.states.get(gateway)?.problems ?? [])];
+  problems(gateway: string): GatewayFleetProblem[] {
+    return (this.states.get(gateway)?.problems ?? []).map((p) => ({ ...p }));
   }
 
   /**
@@ -369,27 +439,26 @@ export class KubernetesFleetRuntime implements FleetRuntime {
     return out;
   }
 
-  /** Applies the client Secrets; one that exists without kgw's labels is left alone and reported. */
-  private async applyClientSecrets(secrets: Record<string, unknown>[]): Promise<string[]> {
-    const problems: string[] = [];
+  /**
+   * Applies the client Secrets (in the fleet's namespace, where its pods mount them); one that
+   * exists without kgw's labels is left alone and reported.
+   */
+  private async applyClientSecrets(secrets: Record<string, unknown>[]): Promise<ApplyProblem[]> {
+    const problems: ApplyProblem[] = [];
     for (const sec of secrets) {
       const meta = sec.metadata as { name: string; namespace: string; labels: Record<string, string> };
-      const home = this.operatorNamespace;
-      if (meta.namespace !== home) {
-        problems.push(
-          `fleet namespace ${meta.namespace}: with xDS mTLS, fleets must run in the operator namespace ` +
-            `${home} (kgw writes Secrets only there); set spec.namespace to ${home}`,
-        );
-        continue;
-      }
+      const ref = { apiVersion: 'v1', kind: 'Secret', namespace: meta.namespace, name: meta.name };
       const path = `/api/v1/namespaces/${meta.namespace}/secrets/${meta.name}`;
       try {
         const cur = await getIfExists<{ metadata?: { labels?: Record<string, string> } }>(this.rest, path);
         if (cur && cur.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY_KGW) {
-          problems.push(
-            `Secret ${meta.namespace}/${meta.name} already exists and is not kgw's; kgw leaves it untouched ` +
+          problems.push({
+            ref,
+            reason: 'NotOwned',
+            message:
+              `Secret ${meta.namespace}/${meta.name} already exists and is not kgw's; kgw leaves it untouched ` +
               `and the fleet's Envoys cannot get their xDS client certificate`,
-          );
+          });
           continue;
         }
         await this.rest.request('PATCH', path, sec, 'application/apply-patch+yaml', {
@@ -397,12 +466,39 @@ export class KubernetesFleetRuntime implements FleetRuntime {
           force: true,
         });
       } catch (err) {
-        problems.push(
-          `applying Secret ${meta.namespace}/${meta.name} failed: ${err instanceof Error ? err.message : String(err)}`,
-        );
+        problems.push({
+          ref,
+          reason: 'ApplyFailed',
+          message: err instanceof Error ? err.message : String(err),
+          ...(err instanceof ApiError ? { status: err.status } : {}),
+        });
       }
     }
     return problems;
+  }
+
+  /**
+   * Whether kgw may apply fleets in `namespace`: it exists, and kgw may patch Deployments there.
+   * Undefined when it may, or when the checks themselves fail (the apply then tells).
+   */
+  private async preflight(namespace: string): Promise<GatewayFleetProblem | undefined> {
+    try {
+      const ns = await getIfExists(this.rest, `/api/v1/namespaces/${encodeURIComponent(namespace)}`);
+      if (ns === undefined) {
+        return { reason: 'NamespaceNotFound', message: namespaceNotFoundMessage(namespace, this.sa) };
+      }
+    } catch {
+      // cannot tell (e.g. no namespace read): let the apply find out
+    }
+    const allowed = await mayI(this.rest, {
+      group: 'apps',
+      resource: 'deployments',
+      verb: 'patch',
+      namespace,
+    });
+    if (allowed === false)
+      return { reason: 'FleetNamespaceForbidden', message: forbiddenMessage(namespace, this.sa) };
+    return undefined;
   }
 
   /** Re-applies every gateway (after the xDS certificates rotated). */
@@ -487,8 +583,10 @@ export class KubernetesFleetRuntime implements FleetRuntime {
       st.fingerprint = '';
       st.ok = false;
       st.tracked = new Map();
-      st.problems = [err instanceof Error ? err.message : String(err)];
-      log.warn({ problems: st.problems }, 'cannot render fleet objects');
+      st.problems = [
+        { reason: 'FleetObjectsNotApplied', message: err instanceof Error ? err.message : String(err) },
+      ];
+      log.warn({ problems: st.problems.map((p) => p.message) }, 'cannot render fleet objects');
       return;
     }
     const objects = rendered.flatMap(fleetObjectList);
@@ -498,6 +596,23 @@ export class KubernetesFleetRuntime implements FleetRuntime {
       .update(JSON.stringify(secrets))
       .digest('hex');
     if (!force && st.ok && !st.drifted && st.fingerprint === fingerprint) return;
+
+    const refused: GatewayFleetProblem[] = [];
+    for (const ns of [...new Set(rendered.map((r) => r.namespace))].sort()) {
+      const p = await this.preflight(ns);
+      if (p !== undefined) refused.push(p);
+    }
+    if (refused.length > 0) {
+      const same = JSON.stringify(refused) === JSON.stringify(st.problems);
+      st.problems = refused;
+      st.ok = false;
+      st.fingerprint = fingerprint;
+      st.tracked = new Map();
+      if (!same) log.warn({ problems: refused.map((p) => p.message) }, 'cannot apply fleet objects here');
+      this.clearTimers(st);
+      this.scheduleRetry(st, PREFLIGHT_RETRY_CAP_MS);
+      return;
+    }
 
     if (st.driftTimer) clearTimeout(st.driftTimer);
     if (st.retryTimer) clearTimeout(st.retryTimer);
@@ -509,14 +624,19 @@ export class KubernetesFleetRuntime implements FleetRuntime {
     st.deletedWhileApplying.clear();
     const client = new RecordingClient(this.rest);
     let result: FleetApplyResult = { applied: [], deleted: [], skippedFleets: [], problems: [] };
-    let problems: string[];
+    let problems: GatewayFleetProblem[];
     try {
       const secretProblems = await this.applyClientSecrets(secrets);
       result = await applyGatewayFleets(client, gw, rendered);
-      problems = [...secretProblems, ...result.problems.map(describeProblem)];
+      problems = summarizeProblems([...secretProblems, ...result.problems], this.sa);
     } catch (err) {
       // applyGatewayFleets reports API errors per object: this is something unexpected.
-      problems = [`applying fleet objects failed: ${err instanceof Error ? err.message : String(err)}`];
+      problems = [
+        {
+          reason: 'FleetObjectsNotApplied',
+          message: `applying fleet objects failed: ${err instanceof Error ? err.message : String(err)}`,
+        },
+      ];
     } finally {
       st.applying = false;
     }
@@ -551,16 +671,20 @@ export class KubernetesFleetRuntime implements FleetRuntime {
     if (st.ok) {
       st.retryMs = this.retryMs;
     } else {
-      log.warn({ problems: st.problems }, 'problems applying fleet objects; retrying later');
+      log.warn(
+        { problems: st.problems.map((p) => p.message) },
+        'problems applying fleet objects; retrying later',
+      );
       this.scheduleRetry(st);
     }
     if (st.recheck) this.recheck(st);
   }
 
-  private scheduleRetry(st: GatewayState): void {
+  private scheduleRetry(st: GatewayState, capMs: number = this.resyncMs): void {
     if (this.closed) return;
-    const delay = Math.min(st.retryMs, this.resyncMs);
-    st.retryMs = Math.min(st.retryMs * 2, this.resyncMs);
+    const cap = Math.min(capMs, this.resyncMs);
+    const delay = Math.min(st.retryMs, cap);
+    st.retryMs = Math.min(st.retryMs * 2, cap);
     st.retryTimer = setTimeout(() => {
       st.retryTimer = undefined;
       void this.enqueue(() => this.reapply(st.name, true));

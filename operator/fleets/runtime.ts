@@ -24,6 +24,20 @@ export interface FleetDef {
   maxHeapMiB: number;
 }
 
+/**
+ * Why a gateway's fleet objects are not (all) applied, for its FleetsReady condition:
+ * - NamespaceNotFound: the gateway's namespace does not exist (kgw does not create namespaces);
+ * - FleetNamespaceForbidden: kgw may not manage fleet objects there (no RoleBinding to the
+ *   fleet role); the message names the command that grants it;
+ * - FleetObjectsNotApplied: anything else (an object kgw did not create, an API error).
+ */
+export type FleetProblemReason = 'NamespaceNotFound' | 'FleetNamespaceForbidden' | 'FleetObjectsNotApplied';
+
+export interface GatewayFleetProblem {
+  reason: FleetProblemReason;
+  message: string;
+}
+
 export interface Replica {
   id: string;
   address: string;
@@ -47,7 +61,7 @@ export interface FleetRuntime {
   /** Where clients outside the cluster reach the fleet (its load balancer), when known. */
   address?(fleetKey: string): string | undefined;
   /** Problems found applying a gateway's fleets (objects kgw does not own, API errors). */
-  problems?(gateway: string): string[];
+  problems?(gateway: string): GatewayFleetProblem[];
   /**
    * This operator replica stopped leading: forget the replicas without stopping them (the next
    * leader takes them over). Runtimes whose replicas do not belong to a process omit it.

@@ -34,7 +34,9 @@ export interface Access {
 
 /**
  * What the operator's code calls today (read from the code, independent of rbac.ts, so dropping a
- * rule there fails validation). release.apiserver.test.ts makes these calls for real.
+ * rule there fails validation). release.apiserver.test.ts makes these calls for real. `namespace`
+ * accesses are needed in the install namespace only: the fleets' objects (their default namespace)
+ * and kgw's own Lease and CA Secrets.
  */
 export const KGW_REQUIRED_ACCESS: readonly Access[] = [
   ...['get', 'list', 'watch'].map((verb) => ({
@@ -57,32 +59,62 @@ export const KGW_REQUIRED_ACCESS: readonly Access[] = [
       ['discovery.k8s.io', 'endpointslices'],
       ['', 'secrets'],
       ['operator.kgw.dev', 'knativegateways'],
+      ['apps', 'deployments'],
+      ['', 'pods'],
     ].map(([apiGroup, resource]) => ({
       apiGroup: apiGroup ?? '',
       resource: resource ?? '',
       verb,
       scope: 'cluster' as const,
-      by: 'engine.ts reflectors',
+      by: 'engine.ts and fleets/kubernetes.ts reflectors',
     })),
   ),
-  ...['get', 'create', 'patch'].flatMap((verb) =>
-    [
-      ['', 'services'],
-      ['discovery.k8s.io', 'endpointslices'],
-    ].map(([apiGroup, resource]) => ({
-      apiGroup: apiGroup ?? '',
-      resource: resource ?? '',
-      verb,
-      scope: 'cluster' as const,
-      by: 'fleets/publish.ts server-side apply',
-    })),
-  ),
-  ...['get', 'create'].map((verb) => ({
+  {
     apiGroup: '',
     resource: 'namespaces',
+    verb: 'get',
+    scope: 'cluster',
+    by: 'fleets/kubernetes.ts preflight (does the fleet namespace exist)',
+  },
+  ...['get', 'list', 'watch', 'create', 'patch'].flatMap((verb) =>
+    ['config-network', 'config-domain'].map((resourceName) => ({
+      apiGroup: '',
+      resource: 'configmaps',
+      verb,
+      scope: 'cluster' as const,
+      resourceName,
+      by: 'controller/knative-config.ts (under OLM the Knative namespace is not the install namespace)',
+    })),
+  ),
+  ...['list', 'watch'].map((verb) => ({
+    apiGroup: 'operator.knative.dev',
+    resource: 'knativeservings',
     verb,
     scope: 'cluster' as const,
-    by: 'fleets/publish.ts ensureNamespace',
+    by: 'controller/knative-config.ts Knative Operator detection',
+  })),
+  ...['get', 'list', 'create', 'patch', 'delete'].flatMap((verb) =>
+    [
+      ['apps', 'deployments'],
+      ['', 'services'],
+      ['', 'serviceaccounts'],
+      ['', 'configmaps'],
+      ['policy', 'poddisruptionbudgets'],
+      ['autoscaling', 'horizontalpodautoscalers'],
+    ].map(([apiGroup, resource]) => ({
+      apiGroup: apiGroup ?? '',
+      resource: resource ?? '',
+      verb,
+      scope: 'namespace' as const,
+      by: 'fleets/kubernetes-apply.ts (fleets in the install namespace)',
+    })),
+  ),
+  ...['create', 'patch'].map((verb) => ({
+    apiGroup: '',
+    resource: 'secrets',
+    verb,
+    scope: 'namespace' as const,
+    by: 'fleets/kubernetes.ts xDS client Secrets, kube/kgw-secret.ts CA Secrets',
   })),
 ];
 
@@ -429,6 +461,10 @@ interface Rule {
   resources?: string[];
   resourceNames?: string[];
   verbs?: string[];
+}
+interface RoleBindingView extends KubeObj {
+  roleRef?: { kind?: string; name?: string };
+  subjects?: { kind?: string; name?: string; namespace?: string }[];
 }
 interface CrdVersionView {
   name?: string;
@@ -966,7 +1002,17 @@ export function validateBundle(dir: string, opts: ValidateOptions = {}): Finding
         `manifests/${o.file}: ServiceAccount ${o.obj.metadata?.name ?? ''} duplicates the install strategy's`,
       );
   }
-  const allRules = [...permissions, ...clusterPermissions].flatMap((p) => p.rules ?? []);
+  // Bundle RoleBindings (OLM creates them in the install namespace) grant the rules of the bundle
+  // (Cluster)Role they name to a ServiceAccount of the install strategy, in that namespace only.
+  const bundleRoles = new Map(
+    objects
+      .filter((o) => o.obj.kind === 'ClusterRole' || o.obj.kind === 'Role')
+      .map((o) => [`${o.obj.kind}/${o.obj.metadata?.name ?? ''}`, (o.obj.rules as Rule[] | undefined) ?? []]),
+  );
+  const allRules = [
+    ...[...permissions, ...clusterPermissions].flatMap((p) => p.rules ?? []),
+    ...[...bundleRoles.values()].flat(),
+  ];
   for (const r of allRules) {
     const what = `rule ${JSON.stringify({ apiGroups: r.apiGroups, resources: r.resources, verbs: r.verbs })}`;
     if ([...(r.apiGroups ?? []), ...(r.resources ?? []), ...(r.verbs ?? [])].includes('*'))
@@ -986,14 +1032,32 @@ export function validateBundle(dir: string, opts: ValidateOptions = {}): Finding
       error('least-privilege', `${what} can grant permissions`);
   }
   const clusterRules = clusterPermissions.flatMap((p) => p.rules ?? []);
+  const boundRules: Rule[] = [];
+  for (const o of objects.filter((x) => x.obj.kind === 'RoleBinding')) {
+    const rb = o.obj as RoleBindingView;
+    const rules = bundleRoles.get(`${rb.roleRef?.kind ?? ''}/${rb.roleRef?.name ?? ''}`);
+    if (rules === undefined) {
+      error(
+        'rbac',
+        `manifests/${o.file}: roleRef ${rb.roleRef?.kind ?? ''} ${rb.roleRef?.name ?? ''} is not in the bundle`,
+      );
+      continue;
+    }
+    const toOperator = (rb.subjects ?? []).some(
+      (x) => x.kind === 'ServiceAccount' && accounts.has(x.name ?? '') && x.namespace === undefined,
+    );
+    if (!toOperator)
+      error(
+        'rbac',
+        `manifests/${o.file}: binds no ServiceAccount of the install strategy (a subject without a namespace, ` +
+          'so it is the install namespace)',
+      );
+    else boundRules.push(...rules);
+  }
   for (const a of opts.requiredAccess ?? KGW_REQUIRED_ACCESS) {
     const ok =
       covers(clusterRules, a) ||
-      (a.scope === 'namespace' &&
-        covers(
-          permissions.flatMap((p) => p.rules ?? []),
-          a,
-        ));
+      (a.scope === 'namespace' && covers([...permissions.flatMap((p) => p.rules ?? []), ...boundRules], a));
     if (!ok)
       error(
         'permissions',

@@ -3,7 +3,8 @@
 // the other manifests apply, and the objects OLM makes from the CSV (the Deployment, the
 // ServiceAccount, Role and ClusterRole from the permissions, the webhook Service and the
 // ValidatingWebhookConfigurations from webhookdefinitions, built the way OLM v0 builds them) pass
-// server-side dry-run.
+// server-side dry-run, and the bundle's fleet RoleBinding grants the fleet role in the install
+// namespace only.
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { startControlPlane, type ControlPlane } from '../../test/env/control-plane.ts';
@@ -11,6 +12,7 @@ import { ResourceResolver, kubeRequest } from '../../test/env/kube-http.ts';
 import { applyManifests } from '../../test/env/manifests.ts';
 import { BUNDLE_DIR, BUNDLE_PATHS, type ClusterServiceVersion } from './bundle.ts';
 import { generateAll } from './generate.ts';
+import { OPERATOR_NAME } from './operator-install.ts';
 
 /** The namespace an admin would install the operator into (OLM's "install namespace"). */
 const INSTALL_NS = 'kgw-olm';
@@ -65,12 +67,41 @@ describe('OLM bundle on a real kube-apiserver', () => {
     }
   });
 
-  test('the other manifests apply in the install namespace', async () => {
+  test('the other manifests apply in the install namespace; the fleet role is bound there and nowhere else', async () => {
     const rest = manifests
       .filter((m) => m.kind !== 'ClusterServiceVersion' && m.kind !== 'CustomResourceDefinition')
-      .map((m) => ({ ...m, metadata: { ...m.metadata, namespace: INSTALL_NS } }));
-    expect(rest.map((m) => m.kind).sort()).toEqual(['PodDisruptionBudget', 'Service']);
+      .map((m) =>
+        m.kind === 'ClusterRole' ? m : { ...m, metadata: { ...m.metadata, namespace: INSTALL_NS } },
+      );
+    expect(rest.map((m) => m.kind).sort()).toEqual([
+      'ClusterRole',
+      'PodDisruptionBudget',
+      'RoleBinding',
+      'Service',
+    ]);
     await applyManifests(kc, rest);
+    // The RoleBinding's ServiceAccount subject has no namespace: RBAC takes the binding's.
+    const may = async (
+      verb: string,
+      resource: string,
+      group: string,
+      namespace: string,
+    ): Promise<boolean> => {
+      const review = await kubeRequest(kc, 'POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: {
+          user: `system:serviceaccount:${INSTALL_NS}:${OPERATOR_NAME}`,
+          groups: ['system:serviceaccounts', `system:serviceaccounts:${INSTALL_NS}`, 'system:authenticated'],
+          resourceAttributes: { verb, resource, group, namespace },
+        },
+      });
+      return (review.json as { status: { allowed?: boolean } }).status.allowed === true;
+    };
+    expect(await may('create', 'deployments', 'apps', INSTALL_NS)).toBe(true);
+    expect(await may('patch', 'configmaps', '', INSTALL_NS)).toBe(true);
+    expect(await may('create', 'deployments', 'apps', 'default')).toBe(false);
+    expect(await may('patch', 'configmaps', '', 'kube-system')).toBe(false);
   });
 
   test('the install strategy: deployments, ServiceAccount, Role and ClusterRole pass dry-run', async () => {

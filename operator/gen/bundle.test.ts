@@ -21,7 +21,7 @@ import {
 } from './bundle-validate.ts';
 import { generateAll, repoRoot } from './generate.ts';
 import { OPERATOR_NAME, operatorImage } from './operator-install.ts';
-import { policyRules } from './rbac.ts';
+import { policyRules, scopedRoleBinding } from './rbac.ts';
 import { releaseObjects } from './release.ts';
 
 let root: string;
@@ -124,14 +124,30 @@ describe('generated OLM bundle', () => {
     pod.volumes = pod.volumes.filter((v) => v.name !== 'webhook-certs');
     for (const c of pod.containers) c.volumeMounts = c.volumeMounts.filter((m) => m.name !== 'webhook-certs');
     expect(bundleSpec).toEqual(plainSpec);
-    expect(csv.spec.install.spec.clusterPermissions?.[0]?.rules).toEqual(policyRules('cluster', 'olm'));
+    // OLM cannot bind a Role in Knative's namespace: the Knative rules (by name) are cluster-wide.
+    expect(csv.spec.install.spec.clusterPermissions?.[0]?.rules).toEqual([
+      ...policyRules('cluster', 'olm'),
+      ...policyRules('knative', 'olm'),
+    ]);
     expect(csv.spec.install.spec.permissions?.[0]?.rules).toEqual(
       release.find((o) => o.kind === 'Role')?.rules,
     );
     // The plain install additionally patches its own webhook configuration; OLM does that itself.
-    const plainCluster = release.find((o) => o.kind === 'ClusterRole')?.rules as { resources: string[] }[];
+    const named = (kind: string, name: string) =>
+      release.find((o) => o.kind === kind && (o as { metadata?: { name?: string } }).metadata?.name === name);
+    const plainCluster = named('ClusterRole', OPERATOR_NAME)?.rules as { resources: string[] }[];
     expect(plainCluster.length - policyRules('cluster', 'olm').length).toBe(1);
     expect(plainCluster.at(-1)?.resources).toEqual(['validatingwebhookconfigurations']);
+    // The fleet role is the same object in both installs; only its binding's namespace differs.
+    const files = generateAll();
+    const bundled = (path: string) => parse(files.find((f) => f.path === path)?.content ?? '') as unknown;
+    expect(bundled(BUNDLE_PATHS.fleetRole)).toEqual(named('ClusterRole', 'kgw-fleet-manager'));
+    const { namespace: _ns, ...meta } = scopedRoleBinding('fleet').metadata ?? {};
+    expect(bundled(BUNDLE_PATHS.fleetBinding)).toEqual({
+      ...scopedRoleBinding('fleet'),
+      metadata: meta,
+      subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME }],
+    });
   });
 
   test('no raw Deployment or webhook configuration in manifests/', () => {
@@ -139,9 +155,11 @@ describe('generated OLM bundle', () => {
       .filter((f) => f.path.startsWith(`${BUNDLE_DIR}/manifests/`))
       .map((f) => (parse(f.content) as { kind: string }).kind);
     expect(kinds.sort()).toEqual([
+      'ClusterRole',
       'ClusterServiceVersion',
       'CustomResourceDefinition',
       'PodDisruptionBudget',
+      'RoleBinding',
       'Service',
     ]);
   });
@@ -317,6 +335,19 @@ describe('bundle validation fails on broken bundles', () => {
       /permissions: no permission allows patch networking.internal.knative.dev\/ingresses\/status/,
     ],
     [
+      'no binding for the fleet role in the install namespace',
+      (d) => unlinkSync(join(d, BUNDLE_PATHS.fleetBinding.slice(BUNDLE_DIR.length + 1))),
+      /permissions: no permission allows create apps\/deployments \(fleets\/kubernetes-apply\.ts/,
+    ],
+    [
+      'a bundle RoleBinding for a ServiceAccount of another namespace',
+      (d) =>
+        editYaml(d, BUNDLE_PATHS.fleetBinding.slice(BUNDLE_DIR.length + 1), (v) => {
+          (v.subjects as { namespace?: string }[])[0]!.namespace = 'elsewhere';
+        }),
+      /rbac: .*binds no ServiceAccount of the install strategy/,
+    ],
+    [
       'a wildcard permission',
       (d) =>
         editCsv(d, (c) =>
@@ -385,6 +416,7 @@ describe('bundle validation fails on broken bundles', () => {
   });
 
   test('the required-access list names only calls the code makes (no planned ones)', () => {
-    for (const a of KGW_REQUIRED_ACCESS) expect(a.by).toMatch(/engine\.ts|publish\.ts/);
+    for (const a of KGW_REQUIRED_ACCESS)
+      expect(a.by).toMatch(/engine\.ts|fleets\/kubernetes(-apply)?\.ts|knative-config\.ts|kgw-secret\.ts/);
   });
 });

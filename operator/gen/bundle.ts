@@ -27,7 +27,7 @@ import {
   podDisruptionBudget,
   xdsService,
 } from './operator-install.ts';
-import { policyRules, ruleComment, rulesFor } from './rbac.ts';
+import { ROLES, policyRules, ruleComment, rulesFor, scopedClusterRole, scopedRoleBinding } from './rbac.ts';
 import { sampleKnativeGateway } from './sample.ts';
 import type { Schema } from './schema.ts';
 import { WEBHOOKS, csvWebhookDefinitions, type CsvWebhookDefinition } from './webhooks.ts';
@@ -59,6 +59,8 @@ export const BUNDLE_PATHS = {
   csv: `${BUNDLE_DIR}/manifests/${PACKAGE_NAME}.clusterserviceversion.yaml`,
   crd: `${BUNDLE_DIR}/manifests/${GATEWAY_GROUP}_${GATEWAY_PLURAL}.yaml`,
   xdsService: `${BUNDLE_DIR}/manifests/${OPERATOR_NAME}_v1_service.yaml`,
+  fleetRole: `${BUNDLE_DIR}/manifests/${ROLES.fleet.name}_rbac.authorization.k8s.io_v1_clusterrole.yaml`,
+  fleetBinding: `${BUNDLE_DIR}/manifests/${ROLES.fleet.name}_rbac.authorization.k8s.io_v1_rolebinding.yaml`,
   pdb: `${BUNDLE_DIR}/manifests/${OPERATOR_NAME}_policy_v1_poddisruptionbudget.yaml`,
   annotations: `${BUNDLE_DIR}/metadata/annotations.yaml`,
   dockerfile: `${BUNDLE_DIR}/bundle.Dockerfile`,
@@ -208,7 +210,12 @@ const DESCRIPTION = [
   '## How it works',
   '* A `KnativeGateway` (cluster-scoped) names the Knative ingress class kgw serves and the Envoy ' +
     'fleets that serve it (public `ExternalIP` and `ClusterLocal` fleets, replicas, Service ports).',
-  "* kgw writes Knative Serving's `config-network` and `config-domain` for the gateways it owns.",
+  "* kgw writes Knative Serving's `config-network` and `config-domain` for the gateway that " +
+    'configures Knative; under the Knative Operator (a `KnativeServing`) it writes nothing and says ' +
+    'what to set in the KnativeServing instead.',
+  `* The fleets run in the install namespace by default. For fleets in another namespace NS, bind ` +
+    `the ClusterRole \`${ROLES.fleet.name}\` there: \`kubectl create rolebinding ${ROLES.fleet.name} ` +
+    `--namespace NS --clusterrole ${ROLES.fleet.name} --serviceaccount <install namespace>:${OPERATOR_NAME}\`.`,
   '* Admission webhooks reject invalid KIngresses, DomainMappings and KnativeGateways with specific ' +
     'messages; problems that only show later are reported as status conditions.',
   '',
@@ -282,8 +289,17 @@ export function clusterServiceVersion(): ClusterServiceVersion {
         strategy: 'deployment',
         spec: {
           deployments: [{ name: OPERATOR_NAME, label: commonLabels(), spec: operatorDeploymentSpec('olm') }],
+          // The fleet role is not here: OLM lifts the permissions of an AllNamespaces operator to
+          // cluster-wide ClusterRoles, so it ships as a bundle ClusterRole and RoleBinding instead.
           permissions: [{ serviceAccountName: OPERATOR_NAME, rules: policyRules('namespace', 'olm') }],
-          clusterPermissions: [{ serviceAccountName: OPERATOR_NAME, rules: policyRules('cluster', 'olm') }],
+          // OLM cannot create Roles outside the install namespace: the Knative rules (by name) are
+          // cluster-wide here.
+          clusterPermissions: [
+            {
+              serviceAccountName: OPERATOR_NAME,
+              rules: [...policyRules('cluster', 'olm'), ...policyRules('knative', 'olm')],
+            },
+          ],
         },
       },
       webhookdefinitions: csvWebhookDefinitions(OPERATOR_NAME, OPERATOR_PORTS.webhook),
@@ -335,7 +351,7 @@ export function bundleFiles(): PackagingFile[] {
       path: rulePath('permissions', i),
       text: wrap(ruleComment(r)),
     })),
-    ...rulesFor('cluster', 'olm').map((r, i) => ({
+    ...[...rulesFor('cluster', 'olm'), ...rulesFor('knative', 'olm')].map((r, i) => ({
       path: rulePath('clusterPermissions', i),
       text: wrap(ruleComment(r)),
     })),
@@ -353,6 +369,26 @@ export function bundleFiles(): PackagingFile[] {
       path: BUNDLE_PATHS.xdsService,
       comment: 'xDS and metrics Service (OLM creates the webhook Service itself).',
       body: renderYamlDoc({ value: withoutNamespace(xdsService()) }),
+    },
+    {
+      path: BUNDLE_PATHS.fleetRole,
+      comment:
+        "The Envoy fleets' objects, bound per namespace (never cluster-wide). OLM lifts an AllNamespaces\n" +
+        "operator's CSV permissions to cluster scope, which is why this role is not among them.",
+      body: renderYamlDoc({
+        value: scopedClusterRole('fleet'),
+        notes: rulesFor('fleet', 'olm').map((r, i) => ({
+          path: ['rules', i] as const,
+          text: wrap(ruleComment(r)),
+        })),
+      }),
+    },
+    {
+      path: BUNDLE_PATHS.fleetBinding,
+      comment:
+        'Fleets in the install namespace (OLM creates this RoleBinding there; the ServiceAccount subject\n' +
+        "without a namespace is the install namespace's).",
+      body: renderYamlDoc({ value: scopedRoleBinding('fleet', { namespace: undefined }) }),
     },
     {
       path: BUNDLE_PATHS.pdb,

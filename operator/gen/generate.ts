@@ -9,6 +9,7 @@ import { GATEWAY_GROUP, GATEWAY_PLURAL } from '../api/knativegateway.ts';
 import { bundleFiles } from './bundle.ts';
 import { configurationDoc } from './docs.ts';
 import { knativeGatewayCrd } from './knativegateway-crd.ts';
+import { rbacDoc } from './rbac.ts';
 import { releaseManifest } from './release.ts';
 import { fullSampleKnativeGateway, sampleKnativeGateway } from './sample.ts';
 import type { PackagingFile } from './yaml-docs.ts';
@@ -30,6 +31,7 @@ export const PATHS = {
   knativeGatewaySample: 'crds/samples/knativegateway.yaml',
   knativeGatewayFullSample: 'crds/samples/knativegateway-full.yaml',
   configurationDoc: 'docs/configuration.md',
+  rbacDoc: 'docs/rbac.md',
 } as const;
 
 /** The generated-file header: the marker and `comment`, as `#` lines (YAML and Dockerfiles). */
@@ -82,6 +84,7 @@ const GENERATORS: Generator[] = [
         path: PATHS.configurationDoc,
         content: configurationDoc(knativeGatewayCrd(), sampleYaml, fullSampleYaml),
       },
+      { path: PATHS.rbacDoc, content: rbacDoc() },
     ];
   },
   () => withHeader([releaseManifest(), ...bundleFiles()]),

@@ -683,8 +683,9 @@ function knativeSchema(): Schema {
     {
       configure: bool(
         'Whether kgw writes config-network and config-domain for this gateway. When several gateways do, ' +
-          `the oldest wins and the others report ${CONDITION_KNATIVE_CONFIGURED}=False. Defaults to ` +
-          `${String(DEFAULT_KNATIVE_CONFIGURE)}.`,
+          `the oldest wins and the others report ${CONDITION_KNATIVE_CONFIGURED}=False. Under the Knative ` +
+          'Operator (a KnativeServing in namespace) kgw writes nothing and reports ManagedByKnativeOperator ' +
+          `with what to set in the KnativeServing. Defaults to ${String(DEFAULT_KNATIVE_CONFIGURE)}.`,
         { default: DEFAULT_KNATIVE_CONFIGURE },
       ),
       namespace: str(`Namespace of Knative Serving. Defaults to ${DEFAULT_KNATIVE_NAMESPACE}.`, {
@@ -909,7 +910,9 @@ function specSchema(): Schema {
       ),
       namespace: str(
         `Namespace of the objects kgw creates for this gateway's fleets (Services and, when kgw runs the ` +
-          `fleets on Kubernetes, their Deployments, ConfigMaps, …). It must exist. Defaults to ` +
+          `fleets on Kubernetes, their Deployments, ConfigMaps, …). It must exist (kgw does not create ` +
+          `namespaces); outside kgw's own namespace an admin lets kgw manage fleets there by binding the ` +
+          `ClusterRole kgw-fleet-manager to kgw's ServiceAccount (FleetsReady names the command). Defaults to ` +
           `${DEFAULT_NAMESPACE}.`,
         {
           pattern: DNS1123_LABEL_PATTERN,

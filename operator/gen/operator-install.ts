@@ -124,6 +124,8 @@ function operatorContainer(): V1Container {
     env: [
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      // named in the kubectl commands kgw reports when it may not act somewhere (kube/access.ts)
+      { name: 'POD_SERVICE_ACCOUNT', valueFrom: { fieldRef: { fieldPath: 'spec.serviceAccountName' } } },
       { name: 'KGW_LOG_LEVEL', value: 'info' },
       // OLM's convention for operand images: mirroring tools rewrite RELATED_IMAGE_* variables.
       { name: 'RELATED_IMAGE_ENVOY', value: ENVOY_IMAGE },

@@ -1,10 +1,23 @@
-// The operator's permissions: one list of rules, each with the reason it exists. The plain release
-// manifest turns it into a ClusterRole + ClusterRoleBinding and a Role + RoleBinding in the
-// operator's namespace; the OLM bundle into the CSV's clusterPermissions and permissions. Nothing
-// is granted with wildcards. Rules marked `planned` are for code that issue 3 (leader election,
-// status, Knative configuration) or issue 4 (webhooks, certificates, domain claims) adds; the others
-// are exercised against the real apiserver by release.apiserver.test.ts with the ServiceAccount's
-// token (the Kubernetes fleet runtime's rules by running operator/fleets/kubernetes.ts with it).
+// The operator's permissions: one list of rules, each with the reason it exists, in four roles:
+//   - cluster:   ClusterRole kgw-operator, bound cluster-wide. Reads (KIngresses, backends, TLS
+//                Secrets, …), status and finalizer subresources, cluster-scoped kinds kgw owns. No
+//                write on workloads, ConfigMaps or Services anywhere.
+//   - namespace: Role kgw-operator in the operator's namespace (leader Lease, kgw's CA Secrets).
+//   - fleet:     ClusterRole kgw-fleet-manager: the fleet objects (Deployment, Service,
+//                ServiceAccount, ConfigMap, PDB, HPA, xDS client Secret). Never bound cluster-wide:
+//                the release manifest binds it in the operator's namespace (the default fleet
+//                namespace); an admin binds it in any other namespace a KnativeGateway names, and
+//                kgw reports the exact `kubectl create rolebinding` where it is missing.
+//   - knative:   ClusterRole kgw-knative-config: config-network and config-domain by name, and
+//                KnativeServing reads; bound in knative-serving (another Knative namespace: the
+//                same one-line RoleBinding).
+// The plain release manifest renders them as above. The OLM bundle: cluster → clusterPermissions,
+// namespace → permissions, knative → clusterPermissions (OLM creates Roles only in the install
+// namespace, so there it is cluster-wide, still restricted to the two ConfigMap names), fleet → a
+// ClusterRole and a RoleBinding shipped as bundle objects (OLM creates the RoleBinding in the
+// install namespace). Nothing is granted with wildcards. release.apiserver.test.ts runs the
+// operator's code paths with the ServiceAccount's real token against a real apiserver to prove the
+// rules sufficient, and checks what they must not allow.
 import type {
   V1ClusterRole,
   V1ClusterRoleBinding,
@@ -13,7 +26,11 @@ import type {
   V1RoleBinding,
 } from '@kubernetes/client-node';
 import { GATEWAY_GROUP, GATEWAY_PLURAL } from '../api/knativegateway.ts';
+import { CONFIG_DOMAIN, CONFIG_NETWORK } from '../api/knativegateway-knative.ts';
+import { KNATIVE_OPERATOR_GROUP, KNATIVE_SERVING_PLURAL } from '../controller/knative-operator.ts';
+import { FLEET_MANAGER_ROLE, KNATIVE_CONFIG_ROLE } from '../kube/access.ts';
 import {
+  KNATIVE_SERVING_NAMESPACE,
   LEADER_LEASE_NAME,
   OPERATOR_NAME,
   OPERATOR_NAMESPACE,
@@ -25,9 +42,15 @@ import { WEBHOOK_CONFIGURATION_NAME } from './webhooks.ts';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete';
 
+export type RbacScope = 'cluster' | 'namespace' | 'fleet' | 'knative';
+
 export interface RbacRule {
-  /** `cluster`: ClusterRole (clusterPermissions); `namespace`: Role in the operator's namespace (permissions). */
-  scope: 'cluster' | 'namespace';
+  /**
+   * `cluster`: ClusterRole kgw-operator, bound cluster-wide; `namespace`: Role in the operator's
+   * namespace; `fleet`: ClusterRole kgw-fleet-manager, bound per fleet namespace; `knative`:
+   * ClusterRole kgw-knative-config, bound in the Knative namespace.
+   */
+  scope: RbacScope;
   apiGroups: string[];
   resources: string[];
   verbs: Verb[];
@@ -40,12 +63,46 @@ export interface RbacRule {
   plainOnly?: boolean;
 }
 
+/**
+ * The roles of the install: name, what it is for, and where the release manifest binds it
+ * (`boundIn`: a namespace, or `cluster` for the one ClusterRoleBinding).
+ */
+export const ROLES: Readonly<
+  Record<RbacScope, { kind: 'ClusterRole' | 'Role'; name: string; boundIn: string; what: string }>
+> = {
+  cluster: {
+    kind: 'ClusterRole',
+    name: OPERATOR_NAME,
+    boundIn: 'cluster',
+    what: 'reads, status and finalizers, cluster-scoped kinds kgw owns',
+  },
+  namespace: {
+    kind: 'Role',
+    name: OPERATOR_NAME,
+    boundIn: OPERATOR_NAMESPACE,
+    what: "leader election and kgw's CA Secrets, in the operator's namespace only",
+  },
+  fleet: {
+    kind: 'ClusterRole',
+    name: FLEET_MANAGER_ROLE,
+    boundIn: OPERATOR_NAMESPACE,
+    what: 'fleet objects, in each namespace it is bound in (RoleBinding; never cluster-wide)',
+  },
+  knative: {
+    kind: 'ClusterRole',
+    name: KNATIVE_CONFIG_ROLE,
+    boundIn: KNATIVE_SERVING_NAMESPACE,
+    what: "Knative Serving's config-network and config-domain, in the namespace it is bound in",
+  },
+};
+
 const READ: Verb[] = ['get', 'list', 'watch'];
 /**
- * Objects kgw creates and owns: read to find drift and foreign objects, server-side apply, delete
- * when gone. A server-side apply that creates the object is authorized as patch *and* create.
+ * Fleet objects kgw creates and owns, where kgw-fleet-manager is bound: read to find foreign
+ * objects, server-side apply (which is authorized as patch, and as create when it creates), and
+ * delete when a fleet or an HPA/PDB goes. Watching is done cluster-wide where needed (cluster rules).
  */
-const OWN: Verb[] = ['get', 'list', 'watch', 'create', 'patch', 'delete'];
+const FLEET: Verb[] = ['get', 'list', 'create', 'patch', 'delete'];
 
 export const OPERATOR_RULES: readonly RbacRule[] = [
   // --- Knative networking: the input ----------------------------------------------------------
@@ -93,7 +150,8 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     resources: ['clusterdomainclaims'],
     verbs: ['get', 'list', 'watch', 'create', 'delete'],
     reason:
-      'Domain claim policy: creates claims for allowed DomainMappings and deletes only claims it created.',
+      'Domain claim policy: creates claims for allowed DomainMappings and deletes only claims it created ' +
+      '(a cluster-scoped kind: no narrower binding exists).',
   },
   {
     scope: 'cluster',
@@ -109,24 +167,23 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     verbs: ['patch'],
     reason: 'Reports domain claim denials on the DomainMapping.',
   },
-  // --- Backends and TLS material -----------------------------------------------------------------
+  // --- Backends and TLS material (read only) ---------------------------------------------------
   {
     scope: 'cluster',
     apiGroups: [''],
     resources: ['services'],
-    verbs: OWN,
+    verbs: READ,
     reason:
-      'Reads the backend Services KIngresses name (ports, engine.ts) and applies and deletes the Services ' +
-      'that publish each fleet (operator/fleets/publish.ts; objects it did not create are never changed).',
+      'Backend Services KIngresses name, in any namespace (ports, engine.ts); and the fleet Services kgw ' +
+      'applied, watched by label wherever their gateway put them (drift, load balancer address, ' +
+      "fleets/kubernetes.ts). RBAC cannot narrow by label. Writing them is kgw-fleet-manager's.",
   },
   {
     scope: 'cluster',
     apiGroups: ['discovery.k8s.io'],
     resources: ['endpointslices'],
-    verbs: ['get', 'list', 'watch', 'create', 'patch'],
-    reason:
-      'Backend endpoints for EDS (engine.ts); the local fleet runtime applies the EndpointSlice of ' +
-      'its selector-less fleet Services (publish.ts).',
+    verbs: READ,
+    reason: 'Backend endpoints for EDS, in any namespace a KIngress points to (engine.ts).',
   },
   {
     scope: 'cluster',
@@ -134,17 +191,19 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     resources: ['secrets'],
     verbs: READ,
     reason:
-      'TLS Secrets named by KIngress spec.tls, in any namespace, are served over SDS and reloaded on ' +
-      'change (engine.ts).',
+      'TLS Secrets that KIngresses (spec.tls, any namespace) and default certificates reference, served over ' +
+      'SDS and reloaded on change. kgw lists and watches Secrets as metadata only (PartialObjectMetadata: ' +
+      'no data reaches it) and GETs the data of a referenced Secret alone (kube/referenced-secrets.ts); ' +
+      'RBAC cannot grant metadata-only reads, so the verbs are the usual three.',
   },
   {
     scope: 'cluster',
     apiGroups: [''],
     resources: ['namespaces'],
-    verbs: ['get', 'list', 'watch', 'create'],
+    verbs: READ,
     reason:
-      "Creates a KnativeGateway's fleet namespace when it does not exist (publish.ts ensureNamespace); " +
-      "watches namespace labels for the domain claim policy's namespace selectors (domain-claims.ts).",
+      "Namespace labels for the domain claim policy's namespace selectors (domain-claims.ts), and whether " +
+      "a gateway's fleet namespace exists (NamespaceNotFound). kgw never creates namespaces.",
   },
   // --- KnativeGateway -----------------------------------------------------------------------------
   {
@@ -170,15 +229,16 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
       'Fleet objects carry an owner reference with blockOwnerDeletion to their KnativeGateway; the ' +
       "apiserver allows setting it only to users who may update the owner's finalizers.",
   },
-  // --- Fleets on Kubernetes and Knative's configuration -------------------------------------------
+  // --- Fleets: what is watched cluster-wide (read only) -------------------------------------------
   {
     scope: 'cluster',
     apiGroups: ['apps'],
     resources: ['deployments'],
-    verbs: OWN,
+    verbs: READ,
     reason:
-      'One Envoy Deployment per fleet, in the fleet namespace (operator/fleets/kubernetes.ts, server-side ' +
-      "apply); kgw-labelled Deployments are watched so a change to kgw's fields is put back.",
+      "kgw-labelled Deployments are watched so a change to kgw's fields is put back, and listed to find " +
+      "a gateway's leftovers in a namespace it no longer uses (fleets/kubernetes*.ts). Cluster-wide " +
+      'because fleets live in whatever namespace their gateway names; RBAC cannot narrow by label.',
   },
   {
     scope: 'cluster',
@@ -190,42 +250,12 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
       'reflector on kgw-labelled Pods (operator/fleets/kubernetes.ts). Cluster-wide because fleets live ' +
       "in their gateway's namespace, which can be any; RBAC cannot narrow by label. Read only.",
   },
-  {
-    scope: 'cluster',
-    apiGroups: [''],
-    resources: ['serviceaccounts'],
-    verbs: OWN,
-    reason: 'One ServiceAccount per fleet (no API access: the Envoy pods do not mount its token).',
-  },
-  {
-    scope: 'cluster',
-    apiGroups: [''],
-    resources: ['configmaps'],
-    verbs: OWN,
-    reason:
-      "Fleet bootstrap ConfigMaps (any fleet namespace), and Knative Serving's config-network and " +
-      'config-domain in knative-serving, which a KnativeGateway owns (kgw corrects drift there).',
-  },
-  {
-    scope: 'cluster',
-    apiGroups: ['policy'],
-    resources: ['poddisruptionbudgets'],
-    verbs: OWN,
-    reason: 'Per-fleet PodDisruptionBudget.',
-  },
-  {
-    scope: 'cluster',
-    apiGroups: ['autoscaling'],
-    resources: ['horizontalpodautoscalers'],
-    verbs: OWN,
-    reason: 'Per-fleet HorizontalPodAutoscaler when a fleet sets autoscaling.',
-  },
   // --- cert-manager (auto-TLS) --------------------------------------------------------------------
   {
     scope: 'cluster',
     apiGroups: ['cert-manager.io'],
     resources: ['certificates'],
-    verbs: [...OWN, 'update'],
+    verbs: [...READ, 'create', 'patch', 'delete', 'update'],
     reason: "cert-manager Certificates for KCertificates of kgw's class and per-fleet default certificates.",
   },
   {
@@ -285,15 +315,81 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     resourceNames: [WEBHOOK_CERT_SECRET, XDS_CA_SECRET],
     reason: 'Rotates those two Secrets, and no other.',
   },
+  // --- kgw-fleet-manager: fleet objects, where an admin binds it ----------------------------------
   {
-    scope: 'namespace',
+    scope: 'fleet',
+    apiGroups: ['apps'],
+    resources: ['deployments'],
+    verbs: FLEET,
+    reason:
+      'One Envoy Deployment per fleet (operator/fleets/kubernetes.ts, server-side apply); removed with ' +
+      "a uid precondition when its fleet goes. Objects without kgw's labels and owner are never changed.",
+  },
+  {
+    scope: 'fleet',
+    apiGroups: [''],
+    resources: ['services'],
+    verbs: FLEET,
+    reason: "The Service that publishes each fleet (of the type the fleet's service.type names).",
+  },
+  {
+    scope: 'fleet',
+    apiGroups: [''],
+    resources: ['serviceaccounts'],
+    verbs: FLEET,
+    reason: 'One ServiceAccount per fleet (no API access: the Envoy pods do not mount its token).',
+  },
+  {
+    scope: 'fleet',
+    apiGroups: [''],
+    resources: ['configmaps'],
+    verbs: FLEET,
+    reason: "Each fleet's Envoy bootstrap ConfigMap.",
+  },
+  {
+    scope: 'fleet',
+    apiGroups: ['policy'],
+    resources: ['poddisruptionbudgets'],
+    verbs: FLEET,
+    reason: 'Per-fleet PodDisruptionBudget.',
+  },
+  {
+    scope: 'fleet',
+    apiGroups: ['autoscaling'],
+    resources: ['horizontalpodautoscalers'],
+    verbs: FLEET,
+    reason: 'Per-fleet HorizontalPodAutoscaler when a fleet sets autoscaling.',
+  },
+  {
+    scope: 'fleet',
     apiGroups: [''],
     resources: ['secrets'],
-    verbs: ['patch'],
+    verbs: ['get', 'create', 'patch'],
     reason:
-      "Each fleet's xDS client-certificate Secret `<fleet service>-xds-client` (server-side apply, " +
-      'names follow the gateways, so no resourceNames), owned by its KnativeGateway; only in this ' +
-      "namespace, and never a Secret without kgw's labels (fleets/kubernetes.ts).",
+      "Each fleet's xDS client-certificate Secret `<fleet service>-xds-client`, which its pods mount " +
+      '(server-side apply; names follow the gateways, so no resourceNames). Owned by the KnativeGateway ' +
+      "and removed by the garbage collector, never by kgw; a Secret without kgw's labels is never written.",
+  },
+  // --- kgw-knative-config: Knative Serving's configuration, where an admin binds it ---------------
+  {
+    scope: 'knative',
+    apiGroups: [''],
+    resources: ['configmaps'],
+    verbs: ['get', 'list', 'watch', 'create', 'patch'],
+    resourceNames: [CONFIG_NETWORK, CONFIG_DOMAIN],
+    reason:
+      'config-network and config-domain, which the KnativeGateway with knative.configure owns ' +
+      '(controller/knative-config.ts): watched by name (a metadata.name field selector, which RBAC ' +
+      'authorizes against resourceNames) and written by server-side apply (its create carries the name too).',
+  },
+  {
+    scope: 'knative',
+    apiGroups: [KNATIVE_OPERATOR_GROUP],
+    resources: [KNATIVE_SERVING_PLURAL],
+    verbs: READ,
+    reason:
+      'A KnativeServing there means the Knative Operator owns those ConfigMaps: kgw then writes nothing ' +
+      'and reports ManagedByKnativeOperator (controller/knative-operator.ts).',
   },
 ];
 
@@ -353,4 +449,101 @@ export function namespaceRoleBinding(): V1RoleBinding {
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: OPERATOR_NAME },
     subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace: OPERATOR_NAMESPACE }],
   };
+}
+
+/**
+ * A ClusterRole that is bound per namespace (kgw-fleet-manager, kgw-knative-config). Its rules are
+ * the same in both install modes.
+ */
+export function scopedClusterRole(scope: 'fleet' | 'knative'): V1ClusterRole {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name: ROLES[scope].name, labels: commonLabels() },
+    rules: policyRules(scope, 'plain'),
+  };
+}
+
+/**
+ * The RoleBinding that lets the operator use `scope`'s ClusterRole in `namespace` (by default the
+ * one the release manifest binds it in). With `namespace: undefined` (the OLM bundle) the binding
+ * and its ServiceAccount subject have no namespace: OLM creates it in the install namespace, and
+ * RBAC takes a subject without a namespace to be in the binding's.
+ */
+export function scopedRoleBinding(
+  scope: 'fleet' | 'knative',
+  where: { namespace: string | undefined } = { namespace: ROLES[scope].boundIn },
+): V1RoleBinding {
+  const name = ROLES[scope].name;
+  const ns = where.namespace;
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name, ...(ns !== undefined ? { namespace: ns } : {}), labels: commonLabels() },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+    subjects: [
+      {
+        kind: 'ServiceAccount',
+        name: OPERATOR_NAME,
+        ...(ns !== undefined ? { namespace: OPERATOR_NAMESPACE } : {}),
+      },
+    ],
+  };
+}
+
+function mdCell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+/**
+ * docs/rbac.md: every rule of every role with its reason, and where each role is bound (plain
+ * install and OLM). Generated, so the table cannot drift from what the manifests grant.
+ */
+export function rbacDoc(): string {
+  const olm: Record<RbacScope, string> = {
+    cluster: '`clusterPermissions`',
+    namespace: '`permissions` (OLM lifts them to a ClusterRole for an AllNamespaces operator)',
+    fleet: 'bundle ClusterRole + RoleBinding in the install namespace',
+    knative: '`clusterPermissions` (cluster-wide, still only these names)',
+  };
+  const scopes: RbacScope[] = ['cluster', 'namespace', 'fleet', 'knative'];
+  const roles = scopes
+    .map((sc) => {
+      const r = ROLES[sc];
+      const bound =
+        r.boundIn === 'cluster' ? 'ClusterRoleBinding (cluster-wide)' : `RoleBinding in \`${r.boundIn}\``;
+      return `| ${r.kind} \`${r.name}\` | ${r.what} | ${bound} | ${olm[sc]} |`;
+    })
+    .join('\n');
+  const rules = scopes
+    .flatMap((sc) =>
+      rulesFor(sc, 'plain').map((r) => {
+        const res = r.resources
+          .map((x) => `\`${r.apiGroups[0] ? `${r.apiGroups[0]}/` : ''}${x}\``)
+          .join(', ');
+        const names = r.resourceNames ? r.resourceNames.map((n) => `\`${n}\``).join(', ') : '';
+        const plain = r.plainOnly === true ? ' (plain install only)' : '';
+        return `| ${ROLES[sc].kind} \`${ROLES[sc].name}\` | ${res} | ${r.verbs.join(', ')} | ${names} | ${mdCell(ruleComment(r))}${plain} |`;
+      }),
+    )
+    .join('\n');
+  return `<!-- Code generated by operator/gen (npm run gen); DO NOT EDIT. -->
+# RBAC: what the kgw operator may do, and why
+
+Generated from \`operator/gen/rbac.ts\`, like the roles in \`deploy/kgw.yaml\` (where each reason is a
+comment above its rule) and the OLM bundle. How to let kgw run fleets or configure Knative in another
+namespace: [operations.md, Security](operations.md#rbac).
+
+## Roles
+
+| role | grants | plain install (\`deploy/kgw.yaml\`) | OLM bundle |
+|---|---|---|---|
+${roles}
+
+## Rules
+
+| role | resources | verbs | only these names | why |
+|---|---|---|---|---|
+${rules}
+`;
 }

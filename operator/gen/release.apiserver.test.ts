@@ -2,7 +2,10 @@
 // real server-side apply (the Deployment gets no pods: there is no kubelet here), re-applying changes
 // nothing, the webhook configuration intercepts what it should and fails closed / open as chosen,
 // and the operator's ServiceAccount can make exactly the calls the operator makes — with its own
-// token, through the operator's own REST client — and not much more.
+// token, through the operator's own REST client — and not much more: fleets only where
+// kgw-fleet-manager is bound (the operator namespace by the manifest, another one once an admin binds
+// it: until then the gateway says FleetNamespaceForbidden with the command), Knative's two ConfigMaps
+// by name in knative-serving only, no workload, ConfigMap or Namespace writes anywhere else.
 // The apiserver runs with --enable-aggregator-routing, so it resolves webhook Services through their
 // endpoints (there are none) instead of DNS: no request leaves the machine.
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
@@ -19,12 +22,14 @@ import {
   type FleetSpec,
   type KnativeGateway,
 } from '../api/knativegateway.ts';
-import { KubernetesFleetRuntime } from '../fleets/kubernetes.ts';
-import { operatorXdsEndpoint } from '../fleets/kubernetes-objects.ts';
+import { KnativeConfigWriter } from '../controller/knative-config.ts';
+import { KubernetesFleetRuntime, PREFLIGHT_RETRY_CAP_MS } from '../fleets/kubernetes.ts';
+import { fleetXdsClientSecretName, operatorXdsEndpoint } from '../fleets/kubernetes-objects.ts';
 import { publishFleet } from '../fleets/publish.ts';
 import type { FleetDef } from '../fleets/runtime.ts';
 import { Reflector, type KubeObject } from '../kube/reflector.ts';
-import { KubeRest } from '../kube/rest.ts';
+import { ApiError, KubeRest } from '../kube/rest.ts';
+import { XdsTls } from '../pki/xds-tls.ts';
 import { newLogger } from '../log.ts';
 import { generateAll } from './generate.ts';
 import {
@@ -60,6 +65,8 @@ beforeAll(async () => {
   kc = cp.kubeConfig();
   resolver = new ResourceResolver(kc);
   await installKnativeCRDs(kc);
+  // Knative Serving's install makes its namespace; the manifest binds kgw-knative-config there.
+  await kubeRequest(kc, 'POST', '/api/v1/namespaces', { metadata: { name: KNATIVE_SERVING_NAMESPACE } });
 });
 afterAll(async () => {
   await cp?.stop();
@@ -268,7 +275,13 @@ describe('release manifest on a real kube-apiserver', () => {
       }
     });
 
-    test('publishes a fleet (namespace, Service, EndpointSlice) and writes KIngress status', async () => {
+    test("writes KIngress status; may not do the local runtime's publishing (namespace, Service, EndpointSlice)", async () => {
+      await rest.request(
+        'PATCH',
+        `${KINGRESS}/namespaces/kube-system/ingresses/probe/status`,
+        { status: { conditions: [{ type: 'Ready', status: 'Unknown' }] } },
+        'application/merge-patch+json',
+      );
       const def: FleetDef = {
         key: 'rbac/ext',
         gateway: 'rbac',
@@ -285,114 +298,348 @@ describe('release manifest on a real kube-apiserver', () => {
         maxHeapMiB: 0,
       };
       // 198.18.0.0/15 is a benchmarking range; nothing is ever sent to it here.
-      await publishFleet(rest, def, [{ id: 'r0', address: '198.18.200.10', ready: true }], log);
-      await publishFleet(rest, def, [{ id: 'r0', address: '198.18.200.11', ready: true }], log); // update path
-      const slice = (
-        await kubeRequest(
-          kc,
-          'GET',
-          `/apis/discovery.k8s.io/v1/namespaces/kgw-rbac-fleets/endpointslices/kgw-rbac-ext-kgw`,
-        )
-      ).json as { endpoints: { addresses: string[] }[] };
-      expect(slice.endpoints.map((e) => e.addresses)).toEqual([['198.18.200.11']]);
-
-      await rest.request(
-        'PATCH',
-        `${KINGRESS}/namespaces/kube-system/ingresses/probe/status`,
-        { status: { conditions: [{ type: 'Ready', status: 'Unknown' }] } },
-        'application/merge-patch+json',
+      const refused = await publishFleet(
+        rest,
+        def,
+        [{ id: 'r0', address: '198.18.200.10', ready: true }],
+        log,
+      ).then(
+        () => undefined,
+        (err: unknown) => err,
       );
+      expect(refused).toBeInstanceOf(ApiError);
+      expect((refused as ApiError).status).toBe(403);
+      await expect(kubeRequest(kc, 'GET', '/api/v1/namespaces/kgw-rbac-fleets')).rejects.toThrow(/HTTP 404/);
     });
 
-    test('runs the Kubernetes fleet runtime: applies, edits and prunes fleet objects, follows pods', async () => {
-      // The KnativeGateway webhook fails closed and nothing serves it here: take it away while the
-      // admin creates the gateway, then put it back.
-      const whPath = `/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/${WEBHOOK_CONFIGURATION_NAME}`;
-      const saved = (await kubeRequest(kc, 'GET', whPath)).json as Obj & {
-        metadata: {
-          resourceVersion?: string;
-          uid?: string;
-          creationTimestamp?: string;
-          managedFields?: unknown;
-        };
+    test('may not write a Deployment, a ServiceAccount or a ConfigMap in kube-system', async () => {
+      const forbidden = async (path: string, body: object): Promise<number | undefined> => {
+        try {
+          await rest.request('POST', path, body);
+          return undefined;
+        } catch (err) {
+          return err instanceof ApiError ? err.status : -1;
+        }
       };
-      const ns = 'kgw-rbac-k8s';
-      const putGateway = async (fleets: FleetSpec[]): Promise<KnativeGateway> =>
-        (
+      expect(
+        await forbidden('/apis/apps/v1/namespaces/kube-system/deployments', {
+          metadata: { name: 'kgw-intruder' },
+          spec: {
+            selector: { matchLabels: { app: 'x' } },
+            template: {
+              metadata: { labels: { app: 'x' } },
+              spec: { containers: [{ name: 'x', image: 'example.com/x:1' }] },
+            },
+          },
+        }),
+      ).toBe(403);
+      expect(
+        await forbidden('/api/v1/namespaces/kube-system/serviceaccounts', { metadata: { name: 'kgw-x' } }),
+      ).toBe(403);
+      expect(
+        await forbidden('/api/v1/namespaces/kube-system/configmaps', {
+          metadata: { name: 'kgw-x' },
+          data: {},
+        }),
+      ).toBe(403);
+      // server-side apply too (what kgw uses): patch and create are both checked
+      await expect(
+        rest.request(
+          'PATCH',
+          '/api/v1/namespaces/kube-system/configmaps/config-network',
+          {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: 'config-network', namespace: 'kube-system' },
+          },
+          'application/apply-patch+yaml',
+          { fieldManager: 'kgw', force: true },
+        ),
+      ).rejects.toThrow(/forbidden/);
+    });
+
+    describe('the Kubernetes fleet runtime with the operator token', () => {
+      const whPath = `/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/${WEBHOOK_CONFIGURATION_NAME}`;
+      const EDGE = 'kgw-rbac-edge';
+      const MISSING = 'kgw-rbac-missing';
+      let rt: KubernetesFleetRuntime;
+      const gateways = new Map<string, KnativeGateway>();
+
+      /** Creates or replaces a gateway as the admin would (the fail-closed webhook has nobody to call here). */
+      async function putGateways(
+        specs: Record<string, { namespace?: string; fleets: FleetSpec[] }>,
+      ): Promise<void> {
+        const saved = (await kubeRequest(kc, 'GET', whPath)).json as Obj & {
+          metadata: {
+            resourceVersion?: string;
+            uid?: string;
+            creationTimestamp?: string;
+            managedFields?: unknown;
+          };
+        };
+        await kubeRequest(kc, 'DELETE', whPath);
+        try {
+          for (const [name, spec] of Object.entries(specs)) {
+            const gw = (
+              await kubeRequest(
+                kc,
+                'PATCH',
+                `/apis/operator.kgw.dev/v1alpha1/knativegateways/${name}?fieldManager=test-admin&force=true`,
+                { apiVersion: 'operator.kgw.dev/v1alpha1', kind: 'KnativeGateway', metadata: { name }, spec },
+                'application/apply-patch+yaml',
+              )
+            ).json as KnativeGateway;
+            gateways.set(name, gw);
+          }
+        } finally {
+          const {
+            resourceVersion: _rv,
+            uid: _uid,
+            creationTimestamp: _ct,
+            managedFields: _mf,
+            ...meta
+          } = saved.metadata;
           await kubeRequest(
             kc,
-            'PATCH',
-            '/apis/operator.kgw.dev/v1alpha1/knativegateways/rbac-k8s?fieldManager=test-admin&force=true',
+            'POST',
+            '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations',
             {
-              apiVersion: 'operator.kgw.dev/v1alpha1',
-              kind: 'KnativeGateway',
-              metadata: { name: 'rbac-k8s' },
-              spec: { namespace: ns, fleets },
+              ...saved,
+              metadata: meta,
             },
-            'application/apply-patch+yaml',
-          )
-        ).json as KnativeGateway;
-      await kubeRequest(kc, 'POST', '/api/v1/namespaces', { metadata: { name: ns } });
-      let gw: KnativeGateway;
-      let edited: KnativeGateway;
-      await kubeRequest(kc, 'DELETE', whPath);
-      try {
-        gw = await putGateway([
-          {
-            name: 'pub',
-            visibility: 'ExternalIP',
-            autoscaling: { minReplicas: 1, maxReplicas: 3 },
-            podDisruptionBudget: { maxUnavailable: 1 },
-          },
-          { name: 'priv', visibility: 'ClusterLocal' },
-        ]);
-        edited = await putGateway([{ name: 'pub', visibility: 'ExternalIP', replicas: 2 }]);
-      } finally {
-        const {
-          resourceVersion: _rv,
-          uid: _uid,
-          creationTimestamp: _ct,
-          managedFields: _mf,
-          ...meta
-        } = saved.metadata;
-        await kubeRequest(
-          kc,
-          'POST',
-          '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations',
-          {
-            ...saved,
-            metadata: meta,
-          },
-        );
+          );
+        }
       }
-      const rt = new KubernetesFleetRuntime({ rest, log, xds: operatorXdsEndpoint() });
-      try {
+
+      async function names(kind: 'deployments' | 'secrets', ns: string): Promise<string[]> {
+        const group = kind === 'deployments' ? '/apis/apps/v1' : '/api/v1';
+        const list = (
+          await kubeRequest(
+            kc,
+            'GET',
+            `${group}/namespaces/${ns}/${kind}?labelSelector=app.kubernetes.io/managed-by%3Dkgw`,
+          )
+        ).json as { items: Obj[] };
+        return list.items.map((d) => d.metadata.name).sort();
+      }
+
+      beforeAll(async () => {
+        await kubeRequest(kc, 'POST', '/api/v1/namespaces', { metadata: { name: EDGE } });
+        const material = await XdsTls.create({ serverNames: ['kgw-operator.kgw-system.svc'] });
+        rt = new KubernetesFleetRuntime({
+          rest,
+          log,
+          xds: operatorXdsEndpoint(),
+          xdsTls: { material, serverName: 'kgw-operator.kgw-system.svc' },
+          operatorNamespace: OPERATOR_NAMESPACE,
+          serviceAccountName: OPERATOR_NAME,
+          retryMs: 200,
+        });
         // Pods, Deployments and Services: list and watch, cluster-wide.
         expect(await raceTimeout(rt.start(), 15_000)).toBe(true);
-        // Creating every kind (incl. HPA and PDB) with a blockOwnerDeletion owner reference.
-        await rt.apply([], new Map([['rbac-k8s', gw]]));
-        expect(rt.problems('rbac-k8s')).toEqual([]);
-        // Updating (and handing replicas over), listing and deleting what is no longer wanted.
-        await rt.apply([], new Map([['rbac-k8s', edited]]));
-        expect(rt.problems('rbac-k8s')).toEqual([]);
-        const left = (await kubeRequest(kc, 'GET', `/apis/apps/v1/namespaces/${ns}/deployments`)).json as {
-          items: Obj[];
-        };
-        expect(left.items.map((d) => d.metadata.name)).toEqual(['kgw-rbac-k8s-pub']);
-        await kubeRequest(kc, 'POST', `/api/v1/namespaces/${ns}/pods`, {
-          metadata: { name: 'pub-1', labels: fleetLabels('rbac-k8s', 'pub') },
-          spec: {
-            serviceAccountName: 'kgw-rbac-k8s-pub',
-            automountServiceAccountToken: false,
-            containers: [{ name: 'envoy', image: 'example.com/envoy:1' }],
+      });
+      afterAll(async () => {
+        await rt?.close();
+      });
+
+      test('applies, edits and prunes fleets in the operator namespace (bound by the manifest), follows pods', async () => {
+        await putGateways({
+          home: {
+            fleets: [
+              {
+                name: 'pub',
+                visibility: 'ExternalIP',
+                autoscaling: { minReplicas: 1, maxReplicas: 3 },
+                podDisruptionBudget: { maxUnavailable: 1 },
+              },
+              { name: 'priv', visibility: 'ClusterLocal' },
+            ],
           },
         });
-        await waitUntil('pod seen', () => Promise.resolve(rt.replicas('rbac-k8s/pub').length === 1), {
+        // Creating every kind (incl. HPA, PDB and the xDS client Secret) with a blockOwnerDeletion owner reference.
+        await rt.apply([], new Map([['home', gateways.get('home') as KnativeGateway]]));
+        expect(rt.problems('home')).toEqual([]);
+        expect(await names('deployments', OPERATOR_NAMESPACE)).toEqual(['kgw-home-priv', 'kgw-home-pub']);
+        expect(await names('secrets', OPERATOR_NAMESPACE)).toEqual([
+          fleetXdsClientSecretName('home', 'priv'),
+          fleetXdsClientSecretName('home', 'pub'),
+        ]);
+        // Updating (and handing replicas over), listing and deleting what is no longer wanted.
+        await putGateways({ home: { fleets: [{ name: 'pub', visibility: 'ExternalIP', replicas: 2 }] } });
+        await rt.apply([], new Map([['home', gateways.get('home') as KnativeGateway]]));
+        expect(rt.problems('home')).toEqual([]);
+        expect(await names('deployments', OPERATOR_NAMESPACE)).toEqual(['kgw-home-pub']);
+        await kubeRequest(kc, 'POST', `/api/v1/namespaces/${OPERATOR_NAMESPACE}/pods`, {
+          metadata: { name: 'pub-1', labels: fleetLabels('home', 'pub') },
+          spec: {
+            serviceAccountName: 'kgw-home-pub',
+            automountServiceAccountToken: false,
+            securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+            containers: [
+              {
+                name: 'envoy',
+                image: 'example.com/envoy:1',
+                securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+              },
+            ],
+          },
+        });
+        await waitUntil('pod seen', () => Promise.resolve(rt.replicas('home/pub').length === 1), {
           timeoutMs: 15_000,
         });
-      } finally {
-        await rt.close();
+      });
+
+      test('in another namespace: forbidden and reported with the command until an admin binds the fleet role there', async () => {
+        await putGateways({ edge: { namespace: EDGE, fleets: [{ name: 'pub', visibility: 'ExternalIP' }] } });
+        const both = () => new Map([...gateways].filter(([n]) => n === 'home' || n === 'edge'));
+        await rt.apply([], both());
+        const command =
+          `kubectl create rolebinding kgw-fleet-manager --namespace ${EDGE} --clusterrole kgw-fleet-manager ` +
+          `--serviceaccount ${OPERATOR_NAMESPACE}:${OPERATOR_NAME}`;
+        expect(rt.problems('edge')).toEqual([
+          {
+            reason: 'FleetNamespaceForbidden',
+            message:
+              `kgw may not manage fleet objects in namespace ${EDGE}: its ServiceAccount ` +
+              `${OPERATOR_NAMESPACE}/${OPERATOR_NAME} is not bound to ClusterRole kgw-fleet-manager there. ` +
+              `To allow it: ${command}`,
+          },
+        ]);
+        expect(await names('deployments', EDGE)).toEqual([]); // nothing was even tried
+        expect(rt.problems('home')).toEqual([]); // the other gateway is unaffected
+        expect(await names('deployments', OPERATOR_NAMESPACE)).toEqual(['kgw-home-pub']);
+
+        // The admin runs the command (the same RoleBinding, made through the API).
+        await kubeRequest(kc, 'POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${EDGE}/rolebindings`, {
+          metadata: { name: 'kgw-fleet-manager' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'kgw-fleet-manager' },
+          subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace: OPERATOR_NAMESPACE }],
+        });
+        // The runtime checks again by itself (no apply() call), within its retry cap.
+        await waitUntil('edge applied', () => Promise.resolve(rt.problems('edge').length === 0), {
+          timeoutMs: PREFLIGHT_RETRY_CAP_MS + 15_000,
+        });
+        expect(await names('deployments', EDGE)).toEqual(['kgw-edge-pub']);
+        expect(await names('secrets', EDGE)).toEqual([fleetXdsClientSecretName('edge', 'pub')]);
+      });
+
+      test('a namespace that does not exist is reported, not created', async () => {
+        await putGateways({
+          lost: { namespace: MISSING, fleets: [{ name: 'pub', visibility: 'ExternalIP' }] },
+        });
+        await rt.apply([], new Map(gateways));
+        expect(rt.problems('lost')).toEqual([
+          {
+            reason: 'NamespaceNotFound',
+            message:
+              `namespace ${MISSING} (spec.namespace) does not exist and kgw does not create namespaces: ` +
+              `kubectl create namespace ${MISSING}, then let kgw manage fleets there: kubectl create rolebinding ` +
+              `kgw-fleet-manager --namespace ${MISSING} --clusterrole kgw-fleet-manager --serviceaccount ` +
+              `${OPERATOR_NAMESPACE}:${OPERATOR_NAME}`,
+          },
+        ]);
+        await expect(kubeRequest(kc, 'GET', `/api/v1/namespaces/${MISSING}`)).rejects.toThrow(/HTTP 404/);
+        expect(rt.problems('home')).toEqual([]);
+      });
+    });
+
+    describe("Knative's ConfigMaps with the operator token", () => {
+      const CM = `/api/v1/namespaces/${KNATIVE_SERVING_NAMESPACE}/configmaps`;
+      const writers: KnativeConfigWriter[] = [];
+      afterAll(async () => {
+        for (const w of writers) await w.stop();
+      });
+
+      function writer(): KnativeConfigWriter {
+        const w = new KnativeConfigWriter({
+          rest,
+          log,
+          onChange: () => undefined,
+          serviceAccount: { namespace: OPERATOR_NAMESPACE, name: OPERATOR_NAME },
+        });
+        writers.push(w);
+        return w;
       }
+
+      function gateway(name: string, knativeNamespace: string): KnativeGateway {
+        return {
+          metadata: { name, uid: `uid-${name}` },
+          spec: {
+            fleets: [{ name: 'pub', visibility: 'ExternalIP' }],
+            domains: { default: 'apps.example.com' },
+            knative: { namespace: knativeNamespace },
+          },
+        };
+      }
+
+      test('creates and corrects config-network and config-domain in knative-serving (by name), and nothing else', async () => {
+        const w = writer();
+        const gw = gateway('knative', KNATIVE_SERVING_NAMESPACE);
+        // Neither ConfigMap exists: kgw's server-side apply creates both (create, restricted by name).
+        const done = await waitUntil(
+          'configured',
+          async () => {
+            const c = await w.reconcile(gw, 'knative');
+            return c.reason === 'Configured' ? c : undefined;
+          },
+          { timeoutMs: 15_000, intervalMs: 100 },
+        );
+        expect(done.status).toBe('True');
+        const cm = async (name: string) =>
+          ((await kubeRequest(kc, 'GET', `${CM}/${name}`)).json as { data?: Record<string, string> }).data ??
+          {};
+        expect((await cm('config-network'))['ingress-class']).toBe('kgw.ingress.networking.knative.dev');
+        expect(await cm('config-domain')).toEqual({ 'apps.example.com': '' });
+        // A foreign domain is removed (merge patch, by name).
+        await kubeRequest(
+          kc,
+          'PATCH',
+          `${CM}/config-domain`,
+          { data: { 'other.example.com': '' } },
+          'application/merge-patch+json',
+        );
+        await waitUntil(
+          'foreign domain removed',
+          async () => {
+            await w.reconcile(gw, 'knative');
+            return (await cm('config-domain'))['other.example.com'] === undefined ? true : undefined;
+          },
+          { timeoutMs: 15_000, intervalMs: 100 },
+        );
+        // Any other ConfigMap there is out of reach.
+        await expect(
+          rest.request(
+            'PATCH',
+            `${CM}/config-features`,
+            { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'config-features' }, data: { a: 'b' } },
+            'application/apply-patch+yaml',
+            { fieldManager: 'kgw', force: true },
+          ),
+        ).rejects.toThrow(/forbidden/);
+        await expect(rest.request('GET', CM)).rejects.toThrow(/forbidden/);
+      });
+
+      test('a Knative namespace without the binding is reported with the command, and nothing is written', async () => {
+        await kubeRequest(kc, 'POST', '/api/v1/namespaces', { metadata: { name: 'knative-other' } });
+        const w = writer();
+        const gw = gateway('other', 'knative-other');
+        const c = await waitUntil(
+          'forbidden',
+          async () => {
+            const r = await w.reconcile(gw, 'other');
+            return r.reason === 'KnativeNamespaceForbidden' ? r : undefined;
+          },
+          { timeoutMs: 15_000, intervalMs: 100 },
+        );
+        expect(c.status).toBe('False');
+        expect(c.message).toContain(
+          'kubectl create rolebinding kgw-knative-config --namespace knative-other --clusterrole kgw-knative-config ' +
+            `--serviceaccount ${OPERATOR_NAMESPACE}:${OPERATOR_NAME}`,
+        );
+        await expect(
+          kubeRequest(kc, 'GET', '/api/v1/namespaces/knative-other/configmaps/config-network'),
+        ).rejects.toThrow(/HTTP 404/);
+      });
     });
 
     test('every rule of the manifest is in effect for the ServiceAccount', async () => {
@@ -404,7 +651,8 @@ describe('release manifest on a real kube-apiserver', () => {
             for (const verb of r.verbs) {
               const attrs: Record<string, string> = { group, resource, verb };
               if (subresource !== undefined) attrs.subresource = subresource;
-              if (r.scope === 'namespace') attrs.namespace = OPERATOR_NAMESPACE;
+              if (r.scope === 'namespace' || r.scope === 'fleet') attrs.namespace = OPERATOR_NAMESPACE;
+              if (r.scope === 'knative') attrs.namespace = KNATIVE_SERVING_NAMESPACE;
               if (r.resourceNames?.[0] !== undefined) attrs.name = r.resourceNames[0];
               if (!(await allowed(attrs))) denied.push(JSON.stringify(attrs));
             }
@@ -443,6 +691,63 @@ describe('release manifest on a real kube-apiserver', () => {
       ['exec into Pods', { resource: 'pods', subresource: 'exec', verb: 'create', namespace: 'default' }],
       ['read Nodes', { resource: 'nodes', verb: 'get' }],
       ['delete Namespaces', { resource: 'namespaces', verb: 'delete', name: KNATIVE_SERVING_NAMESPACE }],
+      ['create Namespaces', { resource: 'namespaces', verb: 'create' }],
+      [
+        'create Deployments in kube-system',
+        { group: 'apps', resource: 'deployments', verb: 'create', namespace: 'kube-system' },
+      ],
+      [
+        'patch Deployments in a namespace nobody bound',
+        { group: 'apps', resource: 'deployments', verb: 'patch', namespace: 'default', name: 'x' },
+      ],
+      [
+        'delete Deployments in kube-system',
+        { group: 'apps', resource: 'deployments', verb: 'delete', namespace: 'kube-system', name: 'coredns' },
+      ],
+      [
+        'create ServiceAccounts in default',
+        { resource: 'serviceaccounts', verb: 'create', namespace: 'default' },
+      ],
+      [
+        'patch ConfigMaps in kube-system',
+        { resource: 'configmaps', verb: 'patch', namespace: 'kube-system', name: 'coredns' },
+      ],
+      ['list ConfigMaps cluster-wide', { resource: 'configmaps', verb: 'list' }],
+      [
+        'patch another ConfigMap in knative-serving',
+        {
+          resource: 'configmaps',
+          verb: 'patch',
+          namespace: KNATIVE_SERVING_NAMESPACE,
+          name: 'config-features',
+        },
+      ],
+      [
+        'delete config-network',
+        {
+          resource: 'configmaps',
+          verb: 'delete',
+          namespace: KNATIVE_SERVING_NAMESPACE,
+          name: 'config-network',
+        },
+      ],
+      [
+        'patch config-network outside the Knative namespace',
+        { resource: 'configmaps', verb: 'patch', namespace: 'default', name: 'config-network' },
+      ],
+      ['create Services in default', { resource: 'services', verb: 'create', namespace: 'default' }],
+      [
+        'delete Services in default',
+        { resource: 'services', verb: 'delete', namespace: 'default', name: 'x' },
+      ],
+      [
+        'create EndpointSlices',
+        { group: 'discovery.k8s.io', resource: 'endpointslices', verb: 'create', namespace: 'default' },
+      ],
+      [
+        'patch Secrets outside its namespace',
+        { resource: 'secrets', verb: 'patch', namespace: 'default', name: 'x' },
+      ],
       [
         'change KIngress specs',
         {

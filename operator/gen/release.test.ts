@@ -3,6 +3,8 @@
 // failure policy and timeout are explained). release.apiserver.test.ts applies it for real.
 import type {
   V1ClusterRole,
+  V1ClusterRoleBinding,
+  V1RoleBinding,
   V1Container,
   V1Deployment,
   V1Role,
@@ -23,6 +25,7 @@ import {
   WEBHOOK_SERVICE_NAME,
 } from './operator-install.ts';
 import { OPERATOR_RULES } from './rbac.ts';
+import { FLEET_MANAGER_ROLE, KNATIVE_CONFIG_ROLE, OPERATOR_SERVICE_ACCOUNT } from '../kube/access.ts';
 import { RELEASE_MANIFEST_PATH } from './release.ts';
 import { WEBHOOKS } from './webhooks.ts';
 
@@ -51,6 +54,10 @@ describe('release manifest deploy/kgw.yaml', () => {
       `ClusterRoleBinding/${OPERATOR_NAME}`,
       `Role/${OPERATOR_NAME}`,
       `RoleBinding/${OPERATOR_NAME}`,
+      'ClusterRole/kgw-fleet-manager',
+      'RoleBinding/kgw-fleet-manager',
+      'ClusterRole/kgw-knative-config',
+      'RoleBinding/kgw-knative-config',
       `Service/${OPERATOR_NAME}`,
       `Service/${WEBHOOK_SERVICE_NAME}`,
       `Deployment/${OPERATOR_NAME}`,
@@ -66,9 +73,11 @@ describe('release manifest deploy/kgw.yaml', () => {
       'PodDisruptionBudget',
     ];
     for (const o of objects) {
+      // the one object outside the operator's namespace: the Knative role's binding
+      const home = o.metadata.name === 'kgw-knative-config' ? 'knative-serving' : OPERATOR_NAMESPACE;
       expect([o.kind, o.metadata.namespace]).toEqual([
         o.kind,
-        namespaced.includes(o.kind) ? OPERATOR_NAMESPACE : undefined,
+        namespaced.includes(o.kind) ? home : undefined,
       ]);
     }
   });
@@ -130,7 +139,10 @@ describe('release manifest deploy/kgw.yaml', () => {
   });
 
   test('RBAC: no wildcards, no escalation, every rule explained in a comment above it', () => {
-    const roles = [one<V1ClusterRole>('ClusterRole'), one<V1Role>('Role')];
+    const roles = objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role') as (
+      V1ClusterRole | V1Role
+    )[];
+    expect(roles).toHaveLength(4);
     for (const r of roles.flatMap((x) => x.rules ?? [])) {
       const words = [...(r.apiGroups ?? []), ...(r.resources ?? []), ...r.verbs];
       expect(words).not.toContain('*');
@@ -141,8 +153,11 @@ describe('release manifest deploy/kgw.yaml', () => {
       // Pods (the fleet runtime's readiness source) are read only: no writes, no exec/attach/proxy.
       expect(r.resources?.filter((x) => x.startsWith('pods/'))).toEqual([]);
       if (r.resources?.includes('pods')) expect(r.verbs).toEqual(['get', 'list', 'watch']);
-      // resourceNames cannot restrict create (the name is not known when it is authorized)
-      if (r.resourceNames !== undefined) expect(r.verbs).not.toContain('create');
+      // resourceNames cannot restrict a POST create (the name is not known when it is authorized);
+      // only the Knative ConfigMaps pair them, which kgw creates by server-side apply, whose create
+      // check carries the name (release.apiserver.test.ts proves it).
+      if (r.resourceNames !== undefined && r.verbs.includes('create'))
+        expect([r.resources, r.resourceNames]).toEqual([['configmaps'], ['config-network', 'config-domain']]);
     }
     for (const rule of OPERATOR_RULES) {
       expect(rule.reason.length).toBeGreaterThan(20);
@@ -150,24 +165,102 @@ describe('release manifest deploy/kgw.yaml', () => {
     }
   });
 
-  test('RBAC: Secrets are read-only cluster-wide; kgw writes Secrets only in its namespace', () => {
-    const cluster = one<V1ClusterRole>('ClusterRole').rules ?? [];
+  test('RBAC: Secrets are read-only cluster-wide; kgw writes Secrets only in its namespace and where it runs fleets', () => {
+    const cluster = one<V1ClusterRole>('ClusterRole', OPERATOR_NAME).rules ?? [];
     const secrets = cluster.filter((r) => r.resources?.includes('secrets'));
     expect(secrets.map((r) => r.verbs)).toEqual([['get', 'list', 'watch']]);
     const role = one<V1Role>('Role').rules ?? [];
     const writes = role.filter(
       (r) => r.resources?.includes('secrets') && r.verbs.some((v) => v !== 'create'),
     );
-    // its two CAs by name; the fleets' xDS client Secrets by server-side apply (patch only)
+    // its two CAs by name
     expect(writes.map((r) => [r.verbs, r.resourceNames])).toEqual([
       [
         ['update', 'patch'],
         ['kgw-webhook-certs', 'kgw-xds-ca'],
       ],
-      [['patch'], undefined],
+    ]);
+    // the fleets' xDS client Secrets by server-side apply, where the fleet role is bound; no delete
+    const fleet = one<V1ClusterRole>('ClusterRole', 'kgw-fleet-manager').rules ?? [];
+    expect(fleet.filter((r) => r.resources?.includes('secrets')).map((r) => r.verbs)).toEqual([
+      ['get', 'create', 'patch'],
     ]);
     const leases = role.filter((r) => r.resources?.includes('leases') && r.resourceNames !== undefined);
     expect(leases.map((r) => r.resourceNames)).toEqual([[`${OPERATOR_NAME}-leader`]]);
+  });
+
+  test('RBAC: no rule bound cluster-wide writes workloads, Services, ConfigMaps or Namespaces', () => {
+    const boundClusterWide = objects
+      .filter((o) => o.kind === 'ClusterRoleBinding')
+      .map((o) => (o as unknown as V1ClusterRoleBinding).roleRef.name);
+    expect(boundClusterWide).toEqual([OPERATOR_NAME]);
+    const rules = one<V1ClusterRole>('ClusterRole', OPERATOR_NAME).rules ?? [];
+    const writes = rules.flatMap((r) =>
+      (r.resources ?? []).flatMap((res) =>
+        r.verbs
+          .filter((v) => !['get', 'list', 'watch'].includes(v))
+          .map(
+            (v) =>
+              `${v} ${r.apiGroups?.[0] ? `${r.apiGroups[0]}/` : ''}${res}${r.resourceNames ? `[${r.resourceNames.join(',')}]` : ''}`,
+          ),
+      ),
+    );
+    for (const res of [
+      'deployments',
+      'services',
+      'serviceaccounts',
+      'configmaps',
+      'poddisruptionbudgets',
+      'horizontalpodautoscalers',
+      'endpointslices',
+      'secrets',
+    ]) {
+      expect(writes.filter((w) => w.endsWith(`/${res}`) || w.endsWith(` ${res}`))).toEqual([]);
+    }
+    expect(writes.filter((w) => w.includes('namespaces'))).toEqual([]);
+    // Every cluster-wide write there is: status and finalizer subresources, kinds kgw owns that
+    // live in other namespaces or none (claims, cert-manager Certificates), its own webhook configuration.
+    expect(writes).toEqual([
+      'patch networking.internal.knative.dev/ingresses/status',
+      'update networking.internal.knative.dev/certificates/status',
+      'update networking.internal.knative.dev/certificates/finalizers',
+      'create networking.internal.knative.dev/clusterdomainclaims',
+      'delete networking.internal.knative.dev/clusterdomainclaims',
+      'patch serving.knative.dev/domainmappings/status',
+      'patch operator.kgw.dev/knativegateways/status',
+      'update operator.kgw.dev/knativegateways/finalizers',
+      'create cert-manager.io/certificates',
+      'patch cert-manager.io/certificates',
+      'delete cert-manager.io/certificates',
+      'update cert-manager.io/certificates',
+      'patch admissionregistration.k8s.io/validatingwebhookconfigurations[kgw-validation]',
+    ]);
+  });
+
+  test('RBAC: the fleet and Knative roles are bound per namespace only, to the operator', () => {
+    const bindings = objects.filter((o) => o.kind === 'RoleBinding') as unknown as V1RoleBinding[];
+    expect(bindings.map((b) => [b.metadata?.namespace, b.roleRef.kind, b.roleRef.name])).toEqual([
+      [OPERATOR_NAMESPACE, 'Role', OPERATOR_NAME],
+      [OPERATOR_NAMESPACE, 'ClusterRole', 'kgw-fleet-manager'],
+      ['knative-serving', 'ClusterRole', 'kgw-knative-config'],
+    ]);
+    for (const b of bindings) {
+      expect(b.subjects).toEqual([
+        { kind: 'ServiceAccount', name: OPERATOR_NAME, namespace: OPERATOR_NAMESPACE },
+      ]);
+    }
+    // the names kgw puts into its fix-it commands
+    expect([FLEET_MANAGER_ROLE, KNATIVE_CONFIG_ROLE, OPERATOR_SERVICE_ACCOUNT]).toEqual([
+      'kgw-fleet-manager',
+      'kgw-knative-config',
+      OPERATOR_NAME,
+    ]);
+    expect(pod?.serviceAccountName).toBe(OPERATOR_SERVICE_ACCOUNT);
+    const env = Object.fromEntries(
+      (container.env ?? []).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]),
+    );
+    expect(env.POD_NAMESPACE).toBe('metadata.namespace');
+    expect(env.POD_SERVICE_ACCOUNT).toBe('spec.serviceAccountName');
   });
 
   test('webhooks: CREATE/UPDATE only, no side effects, short timeouts, system namespaces skipped', () => {

@@ -4,6 +4,7 @@
 import type { V1Namespace } from '@kubernetes/client-node';
 import { knativeGatewayCrd } from './knativegateway-crd.ts';
 import {
+  OPERATOR_NAME,
   OPERATOR_NAMESPACE,
   OPERATOR_PORTS,
   WEBHOOK_SERVICE_NAME,
@@ -15,12 +16,15 @@ import {
   xdsService,
 } from './operator-install.ts';
 import {
+  ROLES,
   clusterRole,
   clusterRoleBinding,
   namespaceRole,
   namespaceRoleBinding,
   ruleComment,
   rulesFor,
+  scopedClusterRole,
+  scopedRoleBinding,
   type RbacRule,
 } from './rbac.ts';
 import { WEBHOOKS, validatingWebhookConfiguration } from './webhooks.ts';
@@ -62,7 +66,10 @@ export function releaseObjects(): { value: object; comment: string; notes?: Yaml
     },
     {
       value: clusterRole(),
-      comment: 'Cluster-wide permissions, each rule with its reason. No wildcards.',
+      comment: wrap(
+        'Cluster-wide permissions, each rule with its reason. No wildcards. Reads, status and ' +
+          'finalizers; no write on workloads, Services or ConfigMaps (those are the two roles below).',
+      ),
       notes: ruleNotes(rulesFor('cluster', 'plain')),
     },
     { value: clusterRoleBinding(), comment: 'Grants the ClusterRole to the operator.' },
@@ -72,6 +79,37 @@ export function releaseObjects(): { value: object; comment: string; notes?: Yaml
       notes: ruleNotes(rulesFor('namespace', 'plain')),
     },
     { value: namespaceRoleBinding(), comment: 'Grants the Role to the operator.' },
+    {
+      value: scopedClusterRole('fleet'),
+      comment: wrap(
+        `The Envoy fleets' objects. Never bound cluster-wide: a RoleBinding per namespace that ` +
+          `KnativeGateways name (spec.namespace). To let kgw run fleets in namespace NS: kubectl create ` +
+          `rolebinding ${ROLES.fleet.name} --namespace NS --clusterrole ${ROLES.fleet.name} ` +
+          `--serviceaccount ${OPERATOR_NAMESPACE}:${OPERATOR_NAME}`,
+      ),
+      notes: ruleNotes(rulesFor('fleet', 'plain')),
+    },
+    {
+      value: scopedRoleBinding('fleet'),
+      comment: `Fleets in ${OPERATOR_NAMESPACE}, the default fleet namespace.`,
+    },
+    {
+      value: scopedClusterRole('knative'),
+      comment: wrap(
+        "Knative Serving's config-network and config-domain (by name), bound in Knative's namespace. " +
+          `For Knative in another namespace NS (spec.knative.namespace): kubectl create rolebinding ` +
+          `${ROLES.knative.name} --namespace NS --clusterrole ${ROLES.knative.name} ` +
+          `--serviceaccount ${OPERATOR_NAMESPACE}:${OPERATOR_NAME}`,
+      ),
+      notes: ruleNotes(rulesFor('knative', 'plain')),
+    },
+    {
+      value: scopedRoleBinding('knative'),
+      comment: wrap(
+        `In ${ROLES.knative.boundIn}, which Knative Serving's install creates: install Knative Serving first ` +
+          '(kubectl reports this object otherwise; apply the file again afterwards).',
+      ),
+    },
     {
       value: xdsService(),
       comment: 'xDS (Envoy fleets connect here over mTLS) and Prometheus metrics.',
@@ -110,7 +148,8 @@ export function releaseManifest(): PackagingFile {
     path: RELEASE_MANIFEST_PATH,
     comment:
       'kgw release manifest. Install: kubectl apply --server-side -f deploy/kgw.yaml\n' +
-      'Needs Knative Serving (its networking.internal.knative.dev CRDs); cert-manager only for auto-TLS.',
+      'Needs Knative Serving (its networking.internal.knative.dev CRDs and its namespace knative-serving);\n' +
+      'cert-manager only for auto-TLS.',
     body: renderYamlDocs(releaseObjects()),
   };
 }

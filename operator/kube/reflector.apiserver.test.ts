@@ -33,9 +33,9 @@ class SpyRest extends KubeRest {
   readonly watches: Query[] = [];
   readonly watchEvents: WatchEvent<KubeObject>[] = [];
 
-  override get<T>(path: string, query?: Query, signal?: AbortSignal): Promise<T> {
+  override get<T>(path: string, query?: Query, signal?: AbortSignal, accept?: string): Promise<T> {
     this.gets.push({ path, query });
-    return super.get<T>(path, query, signal);
+    return super.get<T>(path, query, signal, accept);
   }
 
   override watch<T>(
@@ -44,6 +44,8 @@ class SpyRest extends KubeRest {
     onEvent: (e: WatchEvent<T>) => void,
     signal: AbortSignal,
     idleTimeoutMs?: number,
+    accept?: string,
+    onOpen?: () => void,
   ): Promise<void> {
     this.watches.push(query);
     return super.watch<T>(
@@ -55,6 +57,8 @@ class SpyRest extends KubeRest {
       },
       signal,
       idleTimeoutMs,
+      accept,
+      onOpen,
     );
   }
 }

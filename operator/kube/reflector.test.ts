@@ -186,13 +186,16 @@ describe('Reflector against a scripted server', () => {
    * A reflector on /api/v1/configmaps whose backoff sleeps are recorded and last 1 ms — or, with
    * `gate`, last until the gate resolves (or the reflector stops).
    */
-  function startReflector(extra: { limit?: number; gate?: Promise<void> } = {}): Reflector<KubeObject> {
+  function startReflector(
+    extra: { limit?: number; gate?: Promise<void>; quiet?: (err: unknown) => boolean } = {},
+  ): Reflector<KubeObject> {
     const captured = captureLog();
     logs = captured.lines;
     const r = new Reflector<KubeObject>(rest, {
       path: '/api/v1/configmaps',
       log: captured.log,
       limit: extra.limit,
+      ...(extra.quiet ? { quiet: extra.quiet } : {}),
       random: () => 0.5,
       sleep: async (ms, signal) => {
         delays.push(ms);
@@ -306,6 +309,26 @@ describe('Reflector against a scripted server', () => {
     expect(delays.filter((d) => d === MAX_BACKOFF_MS).length).toBeGreaterThan(1);
     expect(api.listRequests()).toHaveLength(13); // 1 + a relist after every 500
     expect(logs.filter((l) => l.msg === 'watch failed, retrying')).toHaveLength(12);
+  });
+
+  it('keeps the last list error readable (quietly when asked) until a list succeeds', async () => {
+    api.lists.push(
+      { kind: 'json', status: 404, body: status(404, 'NotFound', 'the server could not find the resource') },
+      { kind: 'json', status: 403, body: status(403, 'Forbidden', 'cannot list') },
+    );
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const r = startReflector({ gate, quiet: (e) => e instanceof ApiError && e.status === 404 });
+    await waitFor('the first failure', () => delays.length === 1);
+    expect(r.lastError).toBeInstanceOf(ApiError);
+    expect((r.lastError as ApiError).status).toBe(404);
+    expect(r.hasSynced).toBe(false);
+    open();
+    await r.synced;
+    expect(r.lastError).toBeUndefined();
+    expect(r.hasSynced).toBe(true);
+    const retries = logs.filter((l) => l.msg === 'watch failed, retrying').map((l) => l.level);
+    expect(retries).toEqual([20, 40]); // the 404 at debug, the 403 at warn
   });
 
   it('backs off on connection resets and resumes from the last resourceVersion without relisting', async () => {

@@ -14,7 +14,7 @@ export interface KubeObject {
 
 export type ReflectorEvent<T> = { type: 'upsert'; obj: T; old: T | undefined } | { type: 'delete'; obj: T };
 
-export interface ReflectorOptions {
+export interface ReflectorOptions<T extends KubeObject = KubeObject> {
   /** Collection path, e.g. /api/v1/services or /apis/networking.internal.knative.dev/v1alpha1/ingresses */
   path: string;
   labelSelector?: string;
@@ -28,7 +28,22 @@ export interface ReflectorOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Uniform [0, 1) source for the watch-timeout jitter. Default: Math.random. */
   random?: () => number;
+  /**
+   * Errors that are expected while they last (e.g. 404 while an optional API is not installed):
+   * their retries are logged at debug instead of warn. They still show in `lastError`.
+   */
+  quiet?: (err: unknown) => boolean;
+  /**
+   * Watch only the objects' metadata (PartialObjectMetadata): for Secrets, their data is never
+   * sent to kgw. The stored objects have `metadata` only.
+   */
+  metadataOnly?: boolean;
+  /** Applied to every object before it is stored (e.g. to keep only the fields kgw reads). */
+  transform?: (obj: T) => T;
 }
+
+const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+const METADATA_OBJECT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
 
 export function objectKey(o: KubeObject): string {
   return `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
@@ -44,20 +59,51 @@ const SHORT_WATCH_MS = 1_000;
 export class Reflector<T extends KubeObject> {
   readonly store = new Map<string, T>();
   private readonly rest: KubeRest;
-  private readonly opts: ReflectorOptions;
+  private readonly opts: ReflectorOptions<T>;
   private readonly handlers: ((e: ReflectorEvent<T>) => void)[] = [];
   private abort = new AbortController();
   private running = false;
   private rv = '';
+  private failure: unknown;
+  /** When the current run of failures began (performance.now), undefined while healthy. */
+  private failingSince: number | undefined;
+  private listed = false;
   private resolveSynced!: () => void;
   /** Resolves after the first complete list has been applied to the store (never if stopped before). */
   readonly synced: Promise<void>;
   private loop: Promise<void> | undefined;
 
-  constructor(rest: KubeRest, opts: ReflectorOptions) {
+  constructor(rest: KubeRest, opts: ReflectorOptions<T>) {
     this.rest = rest;
     this.opts = opts;
     this.synced = new Promise((r) => (this.resolveSynced = r));
+  }
+
+  /**
+   * The error of the latest failed list or watch (an ApiError carries the HTTP status), or undefined
+   * once a list succeeded or a watch was healthy since. Callers that must tell "not synced yet"
+   * from "cannot list" (403, 404) read it.
+   */
+  get lastError(): unknown {
+    return this.failure;
+  }
+
+  /** An event arrived: the API server is reachable and the stream works. */
+  private inTouch(): void {
+    this.failingSince = undefined;
+  }
+
+  /**
+   * Since when (performance.now) lists and watches have been failing without the API server
+   * answering one in between; undefined while the reflector is in touch with the API server.
+   */
+  get unhealthySince(): number | undefined {
+    return this.failingSince;
+  }
+
+  /** True once the first complete list has been applied (what `synced` resolves on). */
+  get hasSynced(): boolean {
+    return this.listed;
   }
 
   /** The resourceVersion the next watch starts from (the last list, event or bookmark). */
@@ -111,8 +157,10 @@ export class Reflector<T extends KubeObject> {
           continue: cont,
         },
         this.abort.signal,
+        this.opts.metadataOnly ? METADATA_LIST : undefined,
       );
-      items.push(...(res.items ?? []));
+      const transform = this.opts.transform;
+      items.push(...(transform ? (res.items ?? []).map(transform) : (res.items ?? [])));
       rv = res.metadata.resourceVersion;
       cont = res.metadata.continue;
       if (!cont) break;
@@ -141,9 +189,9 @@ export class Reflector<T extends KubeObject> {
       const st = e.object as unknown as { code?: number; reason?: string; message?: string };
       throw new ApiError(st.code ?? 500, st.reason ?? '', st.message ?? 'watch error', st);
     }
-    const obj = e.object;
-    if (obj.metadata.resourceVersion) this.rv = obj.metadata.resourceVersion;
+    if (e.object.metadata.resourceVersion) this.rv = e.object.metadata.resourceVersion;
     if (e.type === 'BOOKMARK') return;
+    const obj = this.opts.transform ? this.opts.transform(e.object) : e.object;
     const key = objectKey(obj);
     if (e.type === 'DELETED') {
       if (this.store.delete(key)) this.emit({ type: 'delete', obj });
@@ -170,6 +218,9 @@ export class Reflector<T extends KubeObject> {
           await this.list();
           if (!this.running) break;
           needList = false;
+          this.failure = undefined;
+          this.failingSince = undefined;
+          this.listed = true;
           this.resolveSynced();
         }
         watchStarted = Date.now();
@@ -185,8 +236,16 @@ export class Reflector<T extends KubeObject> {
           (e) => {
             this.apply(e);
             events++;
+            this.inTouch();
           },
           this.abort.signal,
+          undefined,
+          this.opts.metadataOnly ? METADATA_OBJECT : undefined,
+          () => {
+            // the API server answered the watch: in touch again, even before any event (an
+            // error thrown later starts a new run of failures)
+            this.failingSince = undefined;
+          },
         );
         if (!this.running) break;
         const ms = Date.now() - watchStarted;
@@ -195,13 +254,18 @@ export class Reflector<T extends KubeObject> {
         if (healthy()) {
           backoff = MIN_BACKOFF_MS;
           goneInARow = 0;
+          this.failure = undefined;
+          this.failingSince = undefined;
         }
       } catch (err) {
         if (!this.running) break;
+        this.failure = err;
         if (healthy()) {
           backoff = MIN_BACKOFF_MS;
           goneInARow = 0;
+          this.failingSince = undefined;
         }
+        this.failingSince ??= performance.now();
         if (err instanceof ApiError && err.status === 410) {
           needList = true;
           // relist at once; only a 410 again without a healthy watch in between waits
@@ -210,7 +274,8 @@ export class Reflector<T extends KubeObject> {
             continue;
           }
         }
-        this.opts.log.warn(
+        const level = this.opts.quiet?.(err) === true ? 'debug' : 'warn';
+        this.opts.log[level](
           { err: String(err), path: this.opts.path, backoffMs: backoff },
           'watch failed, retrying',
         );

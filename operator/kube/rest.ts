@@ -131,15 +131,17 @@ export class KubeRest {
     contentType = 'application/json',
     query?: Query,
     signal?: AbortSignal,
+    accept?: string,
   ): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     // Content-Length always: without it Node sends a DELETE/GET body unframed, and on a reused
     // keep-alive connection those bytes would corrupt the next request.
-    const opts = await this.options(
-      method,
-      path + qs(query),
-      payload ? { 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(payload)) } : {},
-    );
+    const opts = await this.options(method, path + qs(query), {
+      ...(payload
+        ? { 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(payload)) }
+        : {}),
+      ...(accept ? { Accept: accept } : {}),
+    });
     opts.timeout = 30_000;
     return new Promise<T>((resolve, reject) => {
       if (signal?.aborted) return reject(new Error(`aborted: ${method} ${path}`));
@@ -182,8 +184,12 @@ export class KubeRest {
     });
   }
 
-  get<T>(path: string, query?: Query, signal?: AbortSignal): Promise<T> {
-    return this.request<T>('GET', path, undefined, undefined, query, signal);
+  /**
+   * A GET. `accept` replaces the Accept header, e.g. to ask for PartialObjectMetadata (only the
+   * metadata of each object, never its data).
+   */
+  get<T>(path: string, query?: Query, signal?: AbortSignal, accept?: string): Promise<T> {
+    return this.request<T>('GET', path, undefined, undefined, query, signal, accept);
   }
 
   /**
@@ -199,8 +205,14 @@ export class KubeRest {
     onEvent: (e: WatchEvent<T>) => void,
     signal: AbortSignal,
     idleTimeoutMs?: number,
+    accept?: string,
+    onOpen?: () => void,
   ): Promise<void> {
-    const opts = await this.options('GET', path + qs({ ...query, watch: true }), {});
+    const opts = await this.options(
+      'GET',
+      path + qs({ ...query, watch: true }),
+      accept ? { Accept: accept } : {},
+    );
     const idle = idleTimeoutMs ?? Number(query.timeoutSeconds ?? 3600) * 1000 + 30_000;
     opts.timeout = idle;
     return new Promise<void>((resolve, reject) => {
@@ -223,6 +235,7 @@ export class KubeRest {
           res.on('error', reject);
           return;
         }
+        onOpen?.();
         // Settle with the first failure at once: the server usually ends the stream right after
         // an ERROR event, and a later 'end' must not turn the handler's error into a clean end.
         let failed = false;

@@ -2,20 +2,24 @@
 // external fleet routes `/.well-known/acme-challenge/…` paths to their backends and redirects
 // everything else; the HTTPS table, cluster-local fleets and non-Redirected KIngresses are
 // unaffected by the exception.
+import { join } from 'node:path';
 import type { HTTPIngressPath, HTTPOption, KIngress } from '../api/kingress.ts';
 import { translateIngress } from '../translate/ingress.ts';
 import type { IngressIR } from '../translate/ir.ts';
 import { lookupsFromObjects } from '../translate/lookups.ts';
 import { renderFleet } from './fleet.ts';
-import { goldenFleets } from './golden-cases.ts';
+import { goldenDir, goldenFleets, loadCase } from './golden-cases.ts';
 import type { Json } from './types.ts';
 
 const CHALLENGE = '/.well-known/acme-challenge/tok123';
+const cert = loadCase(join(goldenDir, 'tls-redirect.yaml')).secrets[0]!;
 const lookups = lookupsFromObjects({
   services: ['app', 'solver'].map((name) => ({
     metadata: { name, namespace: 'ns' },
     spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
   })),
+  // a certificate is served only when its Secret exists and is valid
+  secrets: [{ ...cert, metadata: { name: 'c', namespace: 'ns' } }],
 });
 
 function ir(httpOption: HTTPOption, paths: HTTPIngressPath[]): IngressIR {

@@ -146,14 +146,14 @@ describe('FleetAssembler', () => {
           },
           addressType: 'IPv4',
           ports: [{ name: svc.port.name, port: svc.port.targetPort ?? 8080 }],
-          endpoints: [{ addresses: ['10.9.9.9'] }],
+          endpoints: [{ addresses: ['198.19.9.9'] }],
         },
       ],
     });
     Object.assign(lookups, { endpointSlices: (ns: string, svc: string) => lookups2.endpointSlices(ns, svc) });
     a.refreshEndpoints([`${svc.namespace}/${svc.service}`]);
     expect(Object.keys(a.take())).toEqual(['endpoints']);
-    expect(JSON.stringify(a.resources().endpoints.get(cluster))).toContain('10.9.9.9');
+    expect(JSON.stringify(a.resources().endpoints.get(cluster))).toContain('198.19.9.9');
 
     // Removing every KIngress leaves the HTTP listener and an empty route table.
     for (const ir of irs) a.delete(ir.key);

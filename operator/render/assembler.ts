@@ -6,6 +6,7 @@
 import type { Secret } from '../api/core.ts';
 import type { ClusterIR, IngressIR, TlsIR } from '../translate/ir.ts';
 import type { Lookups } from '../translate/lookups.ts';
+import { tlsSecretProblem } from '../translate/tls-secret.ts';
 import { renderCluster } from './cluster.ts';
 import { endpointAddresses, renderLoadAssignment } from './endpoints.ts';
 import {
@@ -106,6 +107,8 @@ interface SecretSlot {
   refs: number;
   obj: Secret | undefined;
   json: Json | undefined;
+  /** Exists and is a valid certificate and key (else its SNI chain is left out, as in renderFleet). */
+  servable: boolean;
 }
 
 function byKey(a: string, b: string): number {
@@ -181,7 +184,7 @@ export class FleetAssembler {
     this.defaultProblem = defaultCertificateProblem(opts, lookups);
     if (this.defaultKey !== undefined) {
       // Pinned for the assembler's life; rendered (and re-read by refreshSecrets) like KIngress TLS.
-      const slot: SecretSlot = { refs: 1, obj: undefined, json: undefined };
+      const slot: SecretSlot = { refs: 1, obj: undefined, json: undefined, servable: false };
       this.secretSlots.set(this.defaultKey, slot);
       this.renderSecret(this.defaultKey, slot);
     }
@@ -309,7 +312,9 @@ export class FleetAssembler {
     if (this.tlsDirty) {
       this.tlsDirty = false;
       const tls: TlsIR[] = [];
-      if (this.tlsEntries > 0) for (const e of this.sorted()) for (const t of e.tls) tls.push(t);
+      if (this.tlsEntries > 0)
+        for (const e of this.sorted())
+          for (const t of e.tls) if (this.secretSlots.get(t.secret)?.servable === true) tls.push(t);
       const defaultSecret = this.servedDefault();
       const chainsKey = JSON.stringify([tlsChains(tls), defaultSecret ?? null]);
       if (chainsKey !== this.chainsKey) {
@@ -482,7 +487,7 @@ export class FleetAssembler {
       }
       let slot = this.secretSlots.get(name);
       if (!slot) {
-        slot = { refs: 0, obj: undefined, json: undefined };
+        slot = { refs: 0, obj: undefined, json: undefined, servable: false };
         this.secretSlots.set(name, slot);
       }
       slot.refs++;
@@ -507,6 +512,11 @@ export class FleetAssembler {
     if (obj === slot.obj && (slot.json !== undefined || obj === undefined)) return;
     slot.obj = obj;
     slot.json = obj ? renderSecret(name, obj) : undefined;
+    const servable = tlsSecretProblem(name, obj) === undefined;
+    if (servable !== slot.servable) {
+      slot.servable = servable;
+      this.tlsDirty = true; // its SNI chain comes or goes
+    }
     if (name === this.defaultKey) {
       const problem = defaultCertificateProblem(this.opts, this.lookups);
       if ((problem === undefined) !== (this.defaultProblem === undefined)) this.tlsDirty = true;
@@ -517,11 +527,12 @@ export class FleetAssembler {
 
   /**
    * Secrets are served only while the fleet has an HTTPS listener (as renderFleet does): those of
-   * KIngress TLS entries when they exist, the default certificate only when it is valid.
+   * KIngress TLS entries and the default certificate only when they exist and are valid.
    */
   private syncSecret(name: string, slot: SecretSlot): void {
     const isDefault = name === this.defaultKey;
-    const used = slot.refs > (isDefault ? 1 : 0) || (isDefault && this.defaultProblem === undefined);
+    const used =
+      (slot.refs > (isDefault ? 1 : 0) && slot.servable) || (isDefault && this.defaultProblem === undefined);
     const want = used && this.listeners.has(HTTPS_ROUTE_CONFIG) ? slot.json : undefined;
     const have = this.secrets.get(name);
     if (want === have) return;

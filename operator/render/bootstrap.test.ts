@@ -77,3 +77,16 @@ test('the TLS bootstrap passes envoy --mode validate', async () => {
     expect({ ok, output: ok ? '' : output }).toEqual({ ok: true, output: '' });
   }
 }, 60_000);
+
+test('the admin interface is a 0600 unix socket, and Envoy reconnects to xDS within 2 s', () => {
+  const b = renderBootstrap(base) as unknown as {
+    admin: unknown;
+    dynamic_resources: { ads_config: { grpc_services: { envoy_grpc: Record<string, unknown> }[] } };
+  };
+  expect(b.admin).toEqual({ address: { pipe: { path: '/run/kgw/admin.sock', mode: 0o600 } } });
+  // Envoy's default xDS backoff grows to 30 s: after an operator restart its replicas stayed on
+  // the old configuration that long
+  expect(b.dynamic_resources.ads_config.grpc_services[0]?.envoy_grpc.retry_policy).toEqual({
+    retry_back_off: { base_interval: '0.250s', max_interval: '2s' },
+  });
+});

@@ -133,11 +133,24 @@ export function renderFleet(opts: FleetRenderOptions, irs: IngressIR[], lookups:
   const http: Json[] = [];
   const https: Json[] = [];
   const tls: TlsIR[] = [];
+  // A certificate whose Secret is gone or invalid is not served: its SNI chain is left out, so the
+  // listener never waits for a Secret that will not come (those hosts get the default certificate,
+  // if the fleet has one). Its KIngress reports SecretNotFound/SecretInvalid meanwhile.
+  const servable = new Map<string, boolean>();
+  const serves = (key: string): boolean => {
+    let ok = servable.get(key);
+    if (ok === undefined) {
+      const [ns = '', name = ''] = key.split('/');
+      ok = tlsSecretProblem(key, lookups.secret(ns, name)) === undefined;
+      servable.set(key, ok);
+    }
+    return ok;
+  };
   for (const ir of irs) {
     const v = vhostsOf(ir, opts.visibility);
     http.push(...v.http);
     https.push(...v.https);
-    tls.push(...visibilityPart(ir, opts.visibility).tls);
+    tls.push(...visibilityPart(ir, opts.visibility).tls.filter((t) => serves(t.secret)));
   }
   const listeners = new Map<string, Json>([[HTTP_ROUTE_CONFIG, renderHttpListener(opts)]]);
   const routes = new Map<string, Json>([

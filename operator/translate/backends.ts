@@ -24,8 +24,18 @@ function isH2c(port: ServicePort | undefined): boolean {
   return port.name === 'http2' || port.name === 'h2c' || port.appProtocol === H2C_APP_PROTOCOL;
 }
 
+/** The Service's ports that are objects with an integer port (a cached Service may be any JSON). */
+function portsOf(svc: Service): ServicePort[] {
+  const ports: unknown = svc.spec?.ports;
+  if (!Array.isArray(ports)) return [];
+  return ports.filter(
+    (p: unknown): p is ServicePort =>
+      typeof p === 'object' && p !== null && Number.isInteger((p as ServicePort).port),
+  );
+}
+
 function findPort(svc: Service, want: number | string): ServicePort | undefined {
-  return (svc.spec?.ports ?? []).find((p) => (typeof want === 'number' ? p.port === want : p.name === want));
+  return portsOf(svc).find((p) => (typeof want === 'number' ? p.port === want : p.name === want));
 }
 
 function edsCluster(name: string, target: Service, port: ServicePort, http2: boolean): ClusterIR {
@@ -37,7 +47,7 @@ function edsCluster(name: string, target: Service, port: ServicePort, http2: boo
       namespace: target.metadata.namespace ?? '',
       service: target.metadata.name,
       port: {
-        name: port.name ?? '',
+        name: typeof port.name === 'string' ? port.name : '',
         targetPort:
           typeof port.targetPort === 'number' ? port.targetPort : port.targetPort ? undefined : port.port,
       },
@@ -106,7 +116,7 @@ function resolveExternalName(
   let cur = first;
   for (let hop = 0; cur.spec?.type === 'ExternalName'; hop++) {
     const curKey = keyOf(cur);
-    const raw = cur.spec.externalName ?? '';
+    const raw = typeof cur.spec.externalName === 'string' ? cur.spec.externalName : '';
     const fail = (reason: string, why: string): BackendResult => ({
       ok: false,
       problem: {

@@ -30,7 +30,7 @@ describe('classifyHost', () => {
     ['0x7f000001', 'IP address'],
     ['a.0x7f000001', 'IP address'],
     ['169.254.169.254', 'IP address'],
-    ['10.1.2.3', 'IP address'],
+    ['198.18.1.2', 'IP address'],
     ['kubernetes', 'single-label'],
     ['metadata', 'single-label'],
     ['metadata.google.internal', 'metadata'],

@@ -73,9 +73,9 @@ describe('SnapshotCache', () => {
 
   it('rejects a resource whose name differs from its key, and leaves the snapshot alone', () => {
     const cache = new SnapshotCache();
-    cache.set('f', { [TYPE_ENDPOINT]: byName([loadAssignment('a', '10.0.0.1')]) });
+    cache.set('f', { [TYPE_ENDPOINT]: byName([loadAssignment('a', '198.19.0.1')]) });
     expect(() =>
-      cache.set('f', { [TYPE_ENDPOINT]: new Map([['b', loadAssignment('a', '10.0.0.1')]]) }),
+      cache.set('f', { [TYPE_ENDPOINT]: new Map([['b', loadAssignment('a', '198.19.0.1')]]) }),
     ).toThrow('EDS resource keyed "b" carries name "a"');
     expect([...(cache.get('f')?.types.get(TYPE_ENDPOINT)?.resources.keys() ?? [])]).toEqual(['a']);
   });

@@ -223,7 +223,7 @@ export const sampleLoadAssignment = {
       locality: { zone: 'zone-a' },
       lb_endpoints: [
         {
-          endpoint: { address: { socket_address: { address: '10.20.0.5', port_value: 8012 } } },
+          endpoint: { address: { socket_address: { address: '198.19.20.5', port_value: 8012 } } },
           health_status: 'HEALTHY',
           load_balancing_weight: 1,
         },
@@ -293,7 +293,7 @@ export function edsCluster(name: string, connectTimeout = '5s'): Record<string, 
 }
 
 /** A STATIC cluster with its endpoints inline. */
-export function staticCluster(name: string, ip = '10.0.0.1'): Record<string, unknown> {
+export function staticCluster(name: string, ip = '198.19.0.1'): Record<string, unknown> {
   return { name, type: 'STATIC', connect_timeout: '1s', load_assignment: loadAssignment(name, ip) };
 }
 

@@ -68,12 +68,14 @@ describe('delta xDS', () => {
     expect(first.system_version_info).toBe(server.snapshotVersion('f', TYPE_CLUSTER));
     await acked(c, first);
 
-    server.setSnapshot('f', { [TYPE_CLUSTER]: byName([staticCluster('a', '10.9.9.9'), staticCluster('b')]) });
+    server.setSnapshot('f', {
+      [TYPE_CLUSTER]: byName([staticCluster('a', '198.19.9.9'), staticCluster('b')]),
+    });
     const update = await expectNext(c, TYPE_CLUSTER, ['a']);
     expect(versions(update).a).not.toBe(versions(first).a);
     await acked(c, update);
 
-    server.setSnapshot('f', { [TYPE_CLUSTER]: byName([staticCluster('a', '10.9.9.9')]) });
+    server.setSnapshot('f', { [TYPE_CLUSTER]: byName([staticCluster('a', '198.19.9.9')]) });
     await acked(c, await expectNext(c, TYPE_CLUSTER, [], ['b']));
     expect(server.connections('f')[0]).toMatchObject({
       mode: 'delta',
@@ -90,7 +92,7 @@ describe('delta xDS', () => {
     await pollUntil(() => server.connections('f').length === 0, 5000, 'the stream to close');
 
     server.setSnapshot('f', {
-      [TYPE_CLUSTER]: byName([staticCluster('a', '10.1.1.1'), staticCluster('b'), staticCluster('c')]),
+      [TYPE_CLUSTER]: byName([staticCluster('a', '198.19.1.1'), staticCluster('b'), staticCluster('c')]),
     });
     const again = connect('one');
     again.subscribe(TYPE_CLUSTER, [], { ...had, gone: 'v0' });
@@ -106,9 +108,9 @@ describe('delta xDS', () => {
   it('follows explicit subscribe and unsubscribe of names', async () => {
     server.setSnapshot('f', {
       [TYPE_ENDPOINT]: byName([
-        loadAssignment('a', '10.0.0.1'),
-        loadAssignment('b', '10.0.0.2'),
-        loadAssignment('c', '10.0.0.3'),
+        loadAssignment('a', '198.19.0.1'),
+        loadAssignment('b', '198.19.0.2'),
+        loadAssignment('c', '198.19.0.3'),
       ]),
       [TYPE_LISTENER]: byName([httpListener('http', 8080)]),
     });
@@ -122,9 +124,9 @@ describe('delta xDS', () => {
     await acked(c, await expectNext(c, TYPE_ENDPOINT, ['c']));
     server.setSnapshot('f', {
       [TYPE_ENDPOINT]: byName([
-        loadAssignment('a', '10.0.0.8'),
-        loadAssignment('b', '10.0.0.9'),
-        loadAssignment('c', '10.0.0.3'),
+        loadAssignment('a', '198.19.0.8'),
+        loadAssignment('b', '198.19.0.9'),
+        loadAssignment('c', '198.19.0.3'),
       ]),
     });
     await acked(c, await expectNext(c, TYPE_ENDPOINT, ['b']));
@@ -144,7 +146,7 @@ describe('delta xDS', () => {
     const c = connect();
     c.subscribe(TYPE_CLUSTER);
     await acked(c, await expectNext(c, TYPE_CLUSTER, ['a']));
-    server.setSnapshot('f', { [TYPE_CLUSTER]: byName([staticCluster('a', '10.6.6.6')]) });
+    server.setSnapshot('f', { [TYPE_CLUSTER]: byName([staticCluster('a', '198.19.6.6')]) });
     c.nack(await expectNext(c, TYPE_CLUSTER, ['a']), 'cluster a: rejected');
     await pollUntil(() => nacks.length === 1, 5000, 'the NACK');
     expect(nacks[0]).toMatchObject({
@@ -157,7 +159,7 @@ describe('delta xDS', () => {
 
     c.subscribe(TYPE_LISTENER);
     await acked(c, await expectNext(c, TYPE_LISTENER, ['http']));
-    server.setSnapshot('f', { [TYPE_CLUSTER]: byName([staticCluster('a', '10.7.7.7')]) });
+    server.setSnapshot('f', { [TYPE_CLUSTER]: byName([staticCluster('a', '198.19.7.7')]) });
     await acked(c, await expectNext(c, TYPE_CLUSTER, ['a']));
     expect(c.received.map((r) => r.type_url)).toEqual([
       TYPE_CLUSTER,

@@ -63,7 +63,7 @@ async function acked(c: AdsClient, r: AdsResponse): Promise<void> {
 
 const generation1 = {
   [TYPE_CLUSTER]: byName([edsCluster('a'), edsCluster('b')]),
-  [TYPE_ENDPOINT]: byName([loadAssignment('a', '10.0.0.1'), loadAssignment('b', '10.0.0.2')]),
+  [TYPE_ENDPOINT]: byName([loadAssignment('a', '198.19.0.1'), loadAssignment('b', '198.19.0.2')]),
   [TYPE_LISTENER]: byName([httpListener('http', 8080)]),
   [TYPE_ROUTE]: byName([routeTo('http', ['a', 'b'])]),
 };
@@ -71,7 +71,7 @@ const generation1 = {
 /** Cluster b is replaced by c, and the routes move from b to c. */
 const generation2 = {
   [TYPE_CLUSTER]: byName([edsCluster('a'), edsCluster('c')]),
-  [TYPE_ENDPOINT]: byName([loadAssignment('a', '10.0.0.1'), loadAssignment('c', '10.0.0.3')]),
+  [TYPE_ENDPOINT]: byName([loadAssignment('a', '198.19.0.1'), loadAssignment('c', '198.19.0.3')]),
   [TYPE_ROUTE]: byName([routeTo('http', ['a', 'c'])]),
 };
 
@@ -202,7 +202,7 @@ describe('make-before-break', () => {
       await acked(c, eds);
       // Endpoint-only changes afterwards are unaffected: nothing else is queued.
       server.setSnapshot('f', {
-        [TYPE_ENDPOINT]: byName([loadAssignment('a', '10.0.0.5'), loadAssignment('b', '10.0.0.2')]),
+        [TYPE_ENDPOINT]: byName([loadAssignment('a', '198.19.0.5'), loadAssignment('b', '198.19.0.2')]),
       });
       await acked(c, await expectNext(c, TYPE_ENDPOINT, mode === 'sotw' ? ['a', 'b'] : ['a']));
       expect(c.unread).toBe(0);

@@ -58,7 +58,7 @@ const fleetA = {
   [TYPE_CLUSTER]: byName([staticCluster('a'), staticCluster('b')]),
   [TYPE_LISTENER]: byName([httpListener('http', 8080)]),
   [TYPE_ROUTE]: byName([routeTo('http', ['a', 'b'])]),
-  [TYPE_ENDPOINT]: byName([loadAssignment('a', '10.0.0.1'), loadAssignment('b', '10.0.0.2')]),
+  [TYPE_ENDPOINT]: byName([loadAssignment('a', '198.19.0.1'), loadAssignment('b', '198.19.0.2')]),
   [TYPE_SECRET]: byName([tlsSecret('cert', 'v1')]),
 };
 
@@ -142,7 +142,9 @@ describe('state of the world', () => {
     await acked(c, await expectNext(c, TYPE_LISTENER, ['http']));
     expect(c.unread).toBe(0);
     // A cluster change is sent again.
-    server.setSnapshot('a', { [TYPE_CLUSTER]: byName([staticCluster('a', '10.0.0.9'), staticCluster('b')]) });
+    server.setSnapshot('a', {
+      [TYPE_CLUSTER]: byName([staticCluster('a', '198.19.0.9'), staticCluster('b')]),
+    });
     await acked(c, await expectNext(c, TYPE_CLUSTER, ['a', 'b']));
     expect(c.received.filter((r) => r.type_url === TYPE_CLUSTER)).toHaveLength(2);
   });
@@ -186,13 +188,15 @@ describe('state of the world', () => {
     const before = c.received.length;
     const bytesBefore = server.stats().bytesSent;
     server.setSnapshot('a', {
-      [TYPE_ENDPOINT]: byName([loadAssignment('a', '10.0.0.7'), loadAssignment('b', '10.0.0.2')]),
+      [TYPE_ENDPOINT]: byName([loadAssignment('a', '198.19.0.7'), loadAssignment('b', '198.19.0.2')]),
     });
     await acked(c, await expectNext(c, TYPE_ENDPOINT, ['a', 'b']));
     server.setSnapshot('a', { [TYPE_SECRET]: byName([tlsSecret('cert', 'v2')]) });
     await acked(c, await expectNext(c, TYPE_SECRET, ['cert']));
     // Barrier: a later cluster change arrives next, so nothing else was queued in between.
-    server.setSnapshot('a', { [TYPE_CLUSTER]: byName([staticCluster('a', '10.0.0.3'), staticCluster('b')]) });
+    server.setSnapshot('a', {
+      [TYPE_CLUSTER]: byName([staticCluster('a', '198.19.0.3'), staticCluster('b')]),
+    });
     await acked(c, await expectNext(c, TYPE_CLUSTER, ['a', 'b']));
     expect(c.received.slice(before).map((r) => r.type_url)).toEqual([
       TYPE_ENDPOINT,

@@ -33,7 +33,7 @@ describe('isHttp2Preface', () => {
 
 describe('host:port helpers', () => {
   it('parseHostPort', () => {
-    expect(parseHostPort('10.0.0.1:8080')).toEqual({ host: '10.0.0.1', port: 8080 });
+    expect(parseHostPort('198.19.0.1:8080')).toEqual({ host: '198.19.0.1', port: 8080 });
     expect(parseHostPort('gw.example')).toEqual({ host: 'gw.example', port: 80 });
     expect(parseHostPort('[fd00::1]:81')).toEqual({ host: 'fd00::1', port: 81 });
     expect(() => parseHostPort('a:99999')).toThrow(/port/);

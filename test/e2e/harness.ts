@@ -19,6 +19,7 @@ import { newLogger, type Logger } from '../../operator/log.ts';
 import { startOperator, type OperatorOptions, type RunningOperator } from '../../operator/run.ts';
 import { isReady } from '../../operator/status/conditions.ts';
 import { startControlPlane, type ControlPlane } from '../env/control-plane.ts';
+import { startApiProxy, type ApiProxy } from '../env/api-proxy.ts';
 import { applyManifests } from '../env/manifests.ts';
 import { envoyBin } from '../env/paths.ts';
 import { knativeGatewayCrd } from '../../operator/gen/knativegateway-crd.ts';
@@ -34,6 +35,8 @@ export interface Env {
   operator: RunningOperator;
   log: Logger;
   workDir: string;
+  /** The operator's way to the API server when started with `apiProxy` (kept across restarts). */
+  proxy?: ApiProxy;
   /** The fault injection the operator was started with (kept across restartOperator). */
   snapshotFilter?: EnvOptions['snapshotFilter'];
   stop(): Promise<void>;
@@ -57,6 +60,10 @@ export interface EnvOptions {
   xdsProtocol?: 'delta' | 'sotw';
   /** Fault injection: what the operator sends Envoy is rewritten by this (see OperatorOptions). */
   snapshotFilter?: OperatorOptions['snapshotFilter'];
+  /** The operator talks to the API server through a fault-injecting proxy (env.proxy). */
+  apiProxy?: boolean;
+  /** More operator options (health and metrics ports, staleness bound, …). */
+  operator?: Pick<OperatorOptions, 'healthPort' | 'metricsPort' | 'staleAfterMs'>;
 }
 
 export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
@@ -69,8 +76,9 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
   await ensureNamespace(rest, TEST_NAMESPACE);
   const network = await LocalNetwork.create();
   await applyManifests(kc, [opts.gateway ?? sampleGateway]);
+  const proxy = opts.apiProxy ? await startApiProxy(cp) : undefined;
   const operator = await startOperator({
-    kubeconfig: cp.kubeconfigPath,
+    kubeconfig: proxy?.kubeconfigPath ?? cp.kubeconfigPath,
     runtime: 'local',
     envoyBin: envoyBin(),
     workDir,
@@ -78,9 +86,11 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
     log: log.child({ component: 'operator' }),
     ...(opts.xdsProtocol ? { xdsProtocol: opts.xdsProtocol } : {}),
     ...(opts.snapshotFilter ? { snapshotFilter: opts.snapshotFilter } : {}),
+    ...opts.operator,
   });
-  return {
+  const env: Env = {
     ...(opts.snapshotFilter ? { snapshotFilter: opts.snapshotFilter } : {}),
+    ...(proxy ? { proxy } : {}),
     cp,
     rest,
     kc,
@@ -89,22 +99,26 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
     log,
     workDir,
     async stop() {
-      await operator.stop();
+      await env.operator.stop(); // the current one: restartOperator replaces it
+      await proxy?.stop();
       await network.destroy();
       await cp.stop();
       rmSync(workDir, { recursive: true, force: true });
     },
   };
+  return env;
 }
 
 /**
  * Restarts the operator in this process: the old one stops with its Envoy replicas left running,
- * a new one (fresh caches, fresh xDS server on the same socket) adopts them.
+ * `whileDown` runs (e.g. changes made while no operator runs), a new one (fresh caches, fresh xDS
+ * server on the same socket) adopts them.
  */
-export async function restartOperator(env: Env): Promise<void> {
+export async function restartOperator(env: Env, whileDown?: () => Promise<void>): Promise<void> {
   await env.operator.stop({ keepFleets: true });
+  await whileDown?.();
   env.operator = await startOperator({
-    kubeconfig: env.cp.kubeconfigPath,
+    kubeconfig: env.proxy?.kubeconfigPath ?? env.cp.kubeconfigPath,
     runtime: 'local',
     envoyBin: envoyBin(),
     workDir: env.workDir,

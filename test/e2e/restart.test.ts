@@ -3,7 +3,16 @@
 // synced (so no empty config), adopts the replicas, and programs later changes.
 import { httpRequest } from '../backends/client.ts';
 import { createReady, rule, split, updateIngressReady, sleep } from './conformance.ts';
-import { publicGateway, restartOperator, startEnv, startTestBackend, type Env } from './harness.ts';
+import {
+  TEST_NAMESPACE,
+  createIngress,
+  publicGateway,
+  restartOperator,
+  startEnv,
+  startTestBackend,
+  waitReady,
+  type Env,
+} from './harness.ts';
 
 let env: Env;
 beforeAll(async () => {
@@ -56,3 +65,18 @@ test('operator restart under traffic: every request answers 200, and changes aft
   expect(sent).toBeGreaterThan(20);
   expect(Object.fromEntries(statuses)).toEqual({ 200: sent });
 }, 180_000);
+
+test('a KIngress created while the operator is down is Ready after the restart', async () => {
+  // The Envoys keep serving while the operator is gone and back off reconnecting; after the
+  // restart they must pick up the new KIngress, and the probe verdict must land (it was lost when
+  // the KIngress was re-translated to an equal IR during the round, which left it Unknown).
+  await startTestBackend(env, { name: 'while-down' });
+  const host = 'while-down.example.com';
+  await restartOperator(env, async () => {
+    await createIngress(env, 'while-down', { rules: [rule([host], [{ splits: [split('while-down')] }])] });
+    await sleep(5000); // long enough for the Envoys' reconnect backoff to grow
+  });
+  const ing = await waitReady(env, 'while-down', TEST_NAMESPACE, 60_000);
+  const gw = await publicGateway(env, ing);
+  expect((await httpRequest({ address: gw.address, port: gw.port, host })).status).toBe(200);
+}, 120_000);

@@ -129,3 +129,55 @@ test('bad KIngresses get specific conditions and never disturb the good one', as
   await waitReady(env, 'thief');
   expect(await suffixOf('good.example.com', gw)).toBe('other');
 }, 150_000);
+
+test('a TLS Secret deleted while served: that certificate is withdrawn, everything else keeps serving', async () => {
+  // kgw's definition: the SNI chain of a certificate whose Secret is gone is left out of the HTTPS
+  // listener (so Envoy never waits for it); such connections get the fleet's default certificate
+  // if it has one, else the handshake is refused. Plain HTTP for the host and every other
+  // certificate keep serving; the KIngress says SecretNotFound until the Secret is back.
+  await startTestBackend(env, { name: 'tls-pair' });
+  const hostOf = (n: string) => `${n}.example.com`;
+  const cas: Record<string, string> = {};
+  for (const n of ['cert-goes', 'cert-stays']) {
+    cas[n] = await createTlsSecret(env, n, [hostOf(n)]);
+    await createIngress(env, n, {
+      tls: [{ hosts: [hostOf(n)], secretName: n, secretNamespace: TEST_NAMESPACE }],
+      rules: [rule([hostOf(n)], [{ splits: [split('tls-pair')] }])],
+      httpOption: 'Enabled',
+    });
+  }
+  const goes = await waitReady(env, 'cert-goes');
+  await waitReady(env, 'cert-stays');
+  const https = await publicGateway(env, goes, 443);
+  const http = await publicGateway(env, goes, 80);
+  const get = (n: string) =>
+    httpRequest({
+      address: https.address,
+      port: https.port,
+      host: hostOf(n),
+      tls: { ca: cas[n]! },
+      timeoutMs: 5000,
+    });
+  expect((await get('cert-goes')).status).toBe(200);
+
+  await env.rest.request('DELETE', `/api/v1/namespaces/${TEST_NAMESPACE}/secrets/cert-goes`);
+  await waitCondition('cert-goes', 'SecretNotFound');
+  // the chain is withdrawn: no certificate for that name any more (bounded wait for Envoy's ACK)
+  let refused: unknown;
+  for (let i = 0; i < 50 && refused === undefined; i++) {
+    refused = await get('cert-goes').then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    if (refused === undefined) await new Promise((r) => setTimeout(r, 200));
+  }
+  expect(String(refused)).toMatch(/socket disconnected|ECONNRESET|handshake|alert/i);
+  expect((await get('cert-stays')).status).toBe(200);
+  const plain = await httpRequest({ address: http.address, port: http.port, host: hostOf('cert-goes') });
+  expect(plain.status).toBe(200);
+
+  // back: served again with the new certificate
+  cas['cert-goes'] = await createTlsSecret(env, 'cert-goes', [hostOf('cert-goes')]);
+  await waitReady(env, 'cert-goes');
+  expect((await get('cert-goes')).status).toBe(200);
+}, 120_000);

@@ -52,8 +52,8 @@ export interface ControlPlaneOptions {
   readyTimeoutMs?: number;
 }
 
-/** Cluster IP range handed to the apiserver. No test ever sends traffic to these addresses. */
-export const SERVICE_CLUSTER_IP_RANGE = '10.96.0.0/16';
+/** Cluster IP range handed to the apiserver (inside 198.18.0.0/15, clear of the local runtime's 198.18.N.0/24 networks). No test ever sends traffic to these addresses. */
+export const SERVICE_CLUSTER_IP_RANGE = '198.19.96.0/20';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 

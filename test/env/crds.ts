@@ -9,6 +9,9 @@ import { testEnvDir } from './paths.ts';
 /** Folder of the minimal Knative CRDs shipped with the test env. */
 export const knativeCRDDir = join(testEnvDir, 'crds', 'knative');
 
+/** Folder of the minimal Knative Operator CRD (KnativeServing), installed only on request. */
+export const knativeOperatorCRDDir = join(testEnvDir, 'crds', 'knative-operator');
+
 /** Folder where kgw's own generated CRDs live (repository root `crds/`). */
 export const kgwCRDDir = resolve(testEnvDir, '..', '..', 'crds');
 
@@ -20,6 +23,11 @@ export function knativeCRDNames(): string[] {
 /** Applies the minimal Knative CRDs (KIngress, KCertificate, ClusterDomainClaim, SKS, DomainMapping) and waits for Established. */
 export async function installKnativeCRDs(kc: KubeConfig): Promise<KubernetesObject[]> {
   return applyManifests(kc, knativeCRDDir);
+}
+
+/** Applies the minimal KnativeServing CRD (operator.knative.dev/v1beta1) and waits for Established. */
+export async function installKnativeOperatorCRDs(kc: KubeConfig): Promise<KubernetesObject[]> {
+  return applyManifests(kc, knativeOperatorCRDDir);
 }
 
 /** Applies every *.yaml in `dir` (default: the repository's crds/) and waits for its CRDs; [] if there are none. */
