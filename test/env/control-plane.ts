@@ -52,8 +52,12 @@ export interface ControlPlaneOptions {
   readyTimeoutMs?: number;
 }
 
-/** Cluster IP range handed to the apiserver (inside 198.18.0.0/15, clear of the local runtime's 198.18.N.0/24 networks). No test ever sends traffic to these addresses. */
-export const SERVICE_CLUSTER_IP_RANGE = '198.19.96.0/20';
+/**
+ * Cluster IP range handed to the apiserver: inside 198.18.0.0/15, clear of the local runtime's
+ * 198.18.N.0/24 networks and of the real test cluster's Pod (198.19.0.0/17) and Service
+ * (198.19.128.0/18) ranges. No test ever sends traffic to these addresses.
+ */
+export const SERVICE_CLUSTER_IP_RANGE = '198.19.192.0/20';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
