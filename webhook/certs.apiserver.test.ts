@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startControlPlane, type ControlPlane } from '../test/env/control-plane.ts';
 import { LABEL_MANAGED_BY, MANAGED_BY_KGW } from '../operator/api/knativegateway.ts';
+import { releaseObjects } from '../operator/gen/release.ts';
 import { WEBHOOKS, validatingWebhookConfiguration } from '../operator/gen/webhooks.ts';
 import { ApiError, KubeRest } from '../operator/kube/rest.ts';
 import { newLogger } from '../operator/log.ts';
@@ -59,14 +60,18 @@ beforeAll(async () => {
     kind: 'Namespace',
     metadata: { name: NS },
   });
-  // kgw's configuration (labelled) and a foreign one with the same webhooks
-  await rest.request(
-    'POST',
-    VWC,
-    validatingWebhookConfiguration(SERVICE, { [LABEL_MANAGED_BY]: MANAGED_BY_KGW }),
-  );
-  const foreign = validatingWebhookConfiguration(SERVICE, { 'app.kubernetes.io/managed-by': 'someone-else' });
-  foreign.metadata = { name: 'foreign-validation', labels: foreign.metadata?.labels ?? {} };
+  // kgw's configuration exactly as the release manifest (deploy/kgw.yaml) installs it, and a
+  // foreign one with the same webhooks
+  const released = releaseObjects()
+    .map((o) => o.value as { kind?: string; metadata?: { name?: string } })
+    .find((o) => o.kind === 'ValidatingWebhookConfiguration');
+  if (!released) throw new Error('the release manifest has no ValidatingWebhookConfiguration');
+  await rest.request('POST', VWC, released);
+  const foreign = validatingWebhookConfiguration(SERVICE, {});
+  foreign.metadata = {
+    name: 'foreign-validation',
+    labels: { 'app.kubernetes.io/managed-by': 'someone-else' },
+  };
   await rest.request('POST', VWC, foreign);
 }, 60_000);
 

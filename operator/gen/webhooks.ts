@@ -13,7 +13,13 @@ import type {
   V1ValidatingWebhook,
   V1ValidatingWebhookConfiguration,
 } from '@kubernetes/client-node';
-import { GATEWAY_GROUP, GATEWAY_PLURAL, GATEWAY_VERSION } from '../api/knativegateway.ts';
+import {
+  GATEWAY_GROUP,
+  GATEWAY_PLURAL,
+  GATEWAY_VERSION,
+  LABEL_MANAGED_BY,
+  MANAGED_BY_KGW,
+} from '../api/knativegateway.ts';
 
 /** Name of the plain install's ValidatingWebhookConfiguration (OLM generates its own names). */
 export const WEBHOOK_CONFIGURATION_NAME = 'kgw-validation';
@@ -126,6 +132,12 @@ export function validatingWebhook(
   return out;
 }
 
+/**
+ * kgw's ValidatingWebhookConfiguration. It always carries `app.kubernetes.io/managed-by: kgw`:
+ * the operator fills in caBundle only on a configuration with that label (it never writes to what
+ * it did not create), so without it a plain install would reject every KIngress with an unknown
+ * certificate authority.
+ */
 export function validatingWebhookConfiguration(
   service: { name: string; namespace: string; port: number },
   labels: Record<string, string>,
@@ -133,7 +145,7 @@ export function validatingWebhookConfiguration(
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'ValidatingWebhookConfiguration',
-    metadata: { name: WEBHOOK_CONFIGURATION_NAME, labels },
+    metadata: { name: WEBHOOK_CONFIGURATION_NAME, labels: { ...labels, [LABEL_MANAGED_BY]: MANAGED_BY_KGW } },
     webhooks: WEBHOOKS.map((w) => validatingWebhook(w, service)),
   };
 }
