@@ -1,7 +1,10 @@
 // `kgw demo`: a self-contained local run — a real kube-apiserver and etcd, the kgw operator with
 // real Envoy fleets (local runtime), a sample KnativeGateway, a backend and a KIngress for
 // hello.default.example.com — then prints the curl that answers through Envoy. Ctrl-C stops it
-// all. Needs root (network namespaces) and `bash test/env/setup.sh` (npm run demo does that).
+// all. The terminal gets the demo's own lines; the operator's JSON log goes to a file
+// (.kgw/demo.log). Needs root (network namespaces) and `bash test/env/setup.sh --demo` (npm run
+// demo does that).
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { newLogger } from './log.ts';
 
@@ -10,9 +13,11 @@ export async function demo(args: string[]): Promise<void> {
     args,
     options: { 'exit-after-ready': { type: 'boolean', default: false } },
   });
-  const log = newLogger('demo', process.env.KGW_LOG_LEVEL ?? 'warn');
+  const logFile = join(process.cwd(), '.kgw', 'demo.log');
+  const log = newLogger('demo', process.env.KGW_LOG_LEVEL ?? 'info', logFile);
   const say = (m: string) => process.stderr.write(`[kgw demo] ${m}\n`);
   const h = await import('../test/e2e/harness.ts');
+  say(`the operator's log: ${logFile}`);
   say('starting etcd and kube-apiserver, installing CRDs, starting the operator and its Envoy fleets…');
   const env = await h.startEnv({ log });
   let stopping = false;
@@ -27,6 +32,11 @@ export async function demo(args: string[]): Promise<void> {
   process.once('SIGTERM', () => void stop(0));
   try {
     say(`apiserver ${env.cp.server} (kubeconfig: ${env.cp.kubeconfigPath})`);
+    // Knative Serving's namespace, where the gateway writes config-network and config-domain as it
+    // would in a cluster (no Knative runs here): without it the gateway is not Ready.
+    await h.ensureNamespace(env.rest, 'knative-serving');
+    const ready = await h.waitGatewayReady(env, 'default');
+    say(`KnativeGateway default is Ready (fleets ${ready.status?.readyFleets ?? '?'})`);
     say('starting the hello backend and creating KIngress default/hello…');
     await h.startTestBackend(env, { name: 'hello', namespace: 'default', suffix: 'hello from kgw' });
     const host = 'hello.default.example.com';

@@ -561,13 +561,20 @@ export class CertificateController {
     this.o = o;
     const log = o.log;
     this.kcerts = new Reflector<KCertObject>(o.rest, { path: KCERTS_PATH, log });
-    this.certs = new Reflector<CMCertObject>(o.rest, { path: CM_CERTS_PATH, log });
+    // Without cert-manager (a normal setup: kgw's certificate class is then idle) its APIs answer
+    // 404: retried quietly (debug), picked up once cert-manager is installed.
+    const noCertManager = (err: unknown) => err instanceof ApiError && err.status === 404;
+    this.certs = new Reflector<CMCertObject>(o.rest, { path: CM_CERTS_PATH, log, quiet: noCertManager });
     this.services = new Reflector<ServiceObject>(o.rest, {
       path: '/api/v1/services',
       labelSelector: `${SOLVER_LABEL}=true`,
       log,
     });
-    this.challenges = new Reflector<ChallengeObject>(o.rest, { path: CM_CHALLENGES_PATH, log });
+    this.challenges = new Reflector<ChallengeObject>(o.rest, {
+      path: CM_CHALLENGES_PATH,
+      log,
+      quiet: noCertManager,
+    });
     this.kcerts.onEvent((e) => {
       if (e.type === 'upsert' && hasKgwCertificateClass(e.obj)) this.enqueue(objectKey(e.obj));
       if (e.type === 'delete') this.forget(objectKey(e.obj));

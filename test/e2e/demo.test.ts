@@ -35,11 +35,20 @@ async function runDemo(args: string[], onReady?: (pid: number) => void) {
   return { code, out, err };
 }
 
-test('kgw demo --exit-after-ready prints a curl that answered 200 and exits 0', async () => {
+test('kgw demo --exit-after-ready: a Ready gateway, a curl that answered 200, a clean terminal, exit 0', async () => {
   const { code, out, err } = await runDemo(['--exit-after-ready']);
   expect({ code, err: code === 0 ? '' : err }).toEqual({ code: 0, err: '' });
+  expect(err).toContain('KnativeGateway default is Ready (fleets 2/2)');
   expect(err).toContain('answered 200');
-  expect(out).toMatch(/^curl -H 'Host: hello\.default\.example\.com' http:\/\/198\.18\.\d+\.\d+:8080\/$/m);
+  // stdout is the curl alone; stderr only the demo's and the environment's own lines (the JSON
+  // log goes to .kgw/demo.log)
+  expect(out.trim().split('\n')).toEqual([
+    expect.stringMatching(/^curl -H 'Host: hello\.default\.example\.com' http:\/\/198\.18\.\d+\.\d+:8080\/$/),
+  ]);
+  const stray = err
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('[kgw demo] ') && !l.startsWith('[kgw-env] '));
+  expect(stray).toEqual([]);
 }, 180_000);
 
 test('kgw demo stops cleanly on Ctrl-C: exit 0, its network namespaces are gone', async () => {

