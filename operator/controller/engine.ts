@@ -24,33 +24,20 @@ import { desiredStatus, sameStatus, type Outcome } from '../status/conditions.ts
 import { probeAll, ProbeLimiter, type ProbeRound, type ProbeTarget } from '../status/prober.ts';
 import { translateIngress } from '../translate/ingress.ts';
 import { encodeProblem } from './encode-check.ts';
-import type { ExternalNamePolicy } from '../translate/external-names.ts';
-import { hostRefs, type HostOwners, type HostPolicy } from '../translate/host-ownership.ts';
+import { hostRefs, type HostOwners } from '../translate/host-ownership.ts';
 import type { IngressIR, TranslateProblem, TranslateResult } from '../translate/ir.ts';
 import type { Lookups } from '../translate/lookups.ts';
 import type { SnapshotInput } from '../xds/cache.ts';
 import { TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE, TYPE_SHORT, type TypeUrl } from '../xds/protos.ts';
 import type { AckEvent, ProxyInfo } from '../xds/types.ts';
 import { gatewayStatus, type FleetObservation } from './gateway-status.ts';
+import type { GatewayConfig } from './gateways.ts';
 import { KnativeConfigWriter, knativeOwner } from './knative-config.ts';
 import { DefaultCertificates } from './default-certificate.ts';
 import { canonicalJson, shortDigest } from './canonical.ts';
 import { NackGuard } from './nack-guard.ts';
 import { IncrementalGateway, snapshotOf } from './incremental.ts';
 import { WrittenStatus } from './written.ts';
-
-export interface GatewayConfig {
-  name: string;
-  ingressClass: string;
-  clusterDomain: string;
-  /** Where the ExternalName Services of its KIngresses may lead. */
-  externalNames: ExternalNamePolicy;
-  /** Who may serve which host: its domains, domain template and claim rules. */
-  hostPolicy?: HostPolicy;
-  fleets: FleetDef[];
-  /** The fallback certificate's Secret (`<ns>/<name>`) and the fleets serving it. */
-  defaultCertificate?: { secret: string; fleets: string[] };
-}
 
 /** What the engine needs from the xDS server. */
 export interface SnapshotSink {

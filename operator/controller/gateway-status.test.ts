@@ -1,5 +1,5 @@
 import { withClientIPDefaults, withHttpDefaults, type KnativeGateway } from '../api/knativegateway.ts';
-import type { GatewayConfig } from './engine.ts';
+import type { GatewayConfig } from './gateways.ts';
 import { gatewayStatus } from './gateway-status.ts';
 import { STRICT_POLICY } from '../translate/external-names.ts';
 

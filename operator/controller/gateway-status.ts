@@ -15,7 +15,7 @@ import {
   type KnativeGateway,
   type KnativeGatewayStatus,
 } from '../api/knativegateway.ts';
-import type { GatewayConfig } from './engine.ts';
+import type { GatewayConfig } from './gateways.ts';
 import type { FleetProblemReason, GatewayFleetProblem } from '../fleets/runtime.ts';
 
 export interface FleetObservation {

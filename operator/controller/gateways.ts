@@ -1,7 +1,8 @@
 // KnativeGateway object → the engine's GatewayConfig: defaults applied, fleets expanded into
 // FleetDefs (Service name, xDS node cluster). Invalid specs yield undefined and are logged.
-import { gatewayExternalNamePolicy } from '../translate/external-names.ts';
-import { gatewayHostPolicy } from '../translate/host-ownership.ts';
+import type { FleetDef } from '../fleets/runtime.ts';
+import { gatewayExternalNamePolicy, type ExternalNamePolicy } from '../translate/external-names.ts';
+import { gatewayHostPolicy, type HostPolicy } from '../translate/host-ownership.ts';
 import {
   fleetServiceName,
   fleetXdsCluster,
@@ -12,7 +13,20 @@ import {
 import type { KubeObject } from '../kube/reflector.ts';
 import type { Logger } from '../log.ts';
 import { defaultCertificateName } from './default-certificate.ts';
-import type { GatewayConfig } from './engine.ts';
+
+/** A served KnativeGateway as the engine uses it: defaults applied, fleets expanded. */
+export interface GatewayConfig {
+  name: string;
+  ingressClass: string;
+  clusterDomain: string;
+  /** Where the ExternalName Services of its KIngresses may lead. */
+  externalNames: ExternalNamePolicy;
+  /** Who may serve which host: its domains, domain template and claim rules. */
+  hostPolicy?: HostPolicy;
+  fleets: FleetDef[];
+  /** The fallback certificate's Secret (`<ns>/<name>`) and the fleets serving it. */
+  defaultCertificate?: { secret: string; fleets: string[] };
+}
 
 export function gatewayConfig(obj: KubeObject, log: Logger): GatewayConfig | undefined {
   const gw = obj as unknown as KnativeGateway;
