@@ -6,22 +6,14 @@
 // probing and status. A KIngress whose class no gateway serves is never written to.
 import type { EndpointSlice, Service } from '../api/core.ts';
 import { validateGatewaySpec, type FleetNack, type KnativeGateway } from '../api/knativegateway.ts';
-import {
-  INGRESS_CLASS_ANNOTATION,
-  hasClass,
-  ingressKey,
-  type KIngress,
-  type LoadBalancerIngressStatus,
-} from '../api/kingress.ts';
+import { INGRESS_CLASS_ANNOTATION, hasClass, ingressKey, type KIngress } from '../api/kingress.ts';
 import type { FleetDef, FleetRuntime } from '../fleets/runtime.ts';
 import type { Logger } from '../log.ts';
 import { ReferencedSecrets } from '../kube/referenced-secrets.ts';
-import { WorkQueue } from '../kube/workqueue.ts';
 import { Reflector, type KubeObject } from '../kube/reflector.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { FleetResources } from '../render/fleet.ts';
-import { desiredStatus, sameStatus, type Outcome } from '../status/conditions.ts';
-import { probeAll, ProbeLimiter, type ProbeRound, type ProbeTarget } from '../status/prober.ts';
+import { sameStatus } from '../status/conditions.ts';
 import { translateIngress } from '../translate/ingress.ts';
 import { encodeProblem } from './encode-check.ts';
 import { hostRefs, type HostOwners } from '../translate/host-ownership.ts';
@@ -37,7 +29,7 @@ import { DefaultCertificates } from './default-certificate.ts';
 import { canonicalJson, shortDigest } from './canonical.ts';
 import { NackGuard } from './nack-guard.ts';
 import { IncrementalGateway, snapshotOf } from './incremental.ts';
-import { WrittenStatus } from './written.ts';
+import { IngressStatusWriter } from './ingress-status.ts';
 
 /** What the engine needs from the xDS server. */
 export interface SnapshotSink {
@@ -93,7 +85,6 @@ interface IngressState {
   /** The gateway whose IncrementalGateway holds `good`. */
   gateway?: string;
   problem?: TranslateProblem;
-  probe?: { hash: string; generation: number; round: ProbeRound };
   /** The IR Envoy last accepted for this KIngress (what a NACK reverts to). */
   served?: IngressIR;
   /** Generation Envoy rejected: not pushed again until the spec changes. */
@@ -116,10 +107,6 @@ const SECRET_REF = 'secret:';
 
 /** Longest a change waits for the previous flush's coalescing window (see schedule()). */
 const MAX_COALESCE_MS = 500;
-/** How long a probe round may run before its KIngress is marked Unknown (see updateStatus). */
-const PROBING_GRACE_MS = 1000;
-/** Probe requests in flight at most (Envoy replicas answer locally; this is plenty). */
-const PROBE_CONCURRENCY = 64;
 const KINGRESS_PATH = '/apis/networking.internal.knative.dev/v1alpha1/ingresses';
 const GATEWAY_PATH = '/apis/operator.kgw.dev/v1alpha1/knativegateways';
 
@@ -152,12 +139,8 @@ export class Engine {
   private readonly refIndex = new Map<string, Set<string>>();
   private readonly refsOf = new Map<string, string[]>();
   private readonly lookups: Lookups;
-  /** Probe rounds still running, by KIngress (poked when a replica ACKs new config). */
-  private readonly probing = new Map<string, ProbeRound>();
   /** Fleet key → gateway name. */
   private fleetGateway = new Map<string, string>();
-  /** Probe requests in flight, across all KIngresses. */
-  private readonly probeLimiter = new ProbeLimiter(PROBE_CONCURRENCY);
   /** Fleet key → its ready replicas (`id@address`) when last seen, to spot new ones. */
   private readonly readyReplicas = new Map<string, Set<string>>();
   /** Gateway name → its incremental conflicts + fleet assembly. */
@@ -187,15 +170,19 @@ export class Engine {
   private leading: boolean;
   /** Work counters (for benchmarks and debugging): flushes, KIngresses translated, xDS pushes. */
   readonly counters = { flushes: 0, translated: 0, pushes: 0, flushMs: 0, pushMs: 0 };
+  /** Probing and KIngress status writes. */
+  private readonly status: IngressStatusWriter;
 
   constructor(o: EngineOptions) {
     this.o = o;
     this.log = o.log;
     this.leading = o.leading ?? true;
-    this.statusQueue = new WorkQueue({
-      name: 'kingress-status',
+    this.status = new IngressStatusWriter({
+      rest: o.rest,
       log: o.log,
-      process: (k) => this.writeOutcome(k),
+      ingress: (k) => this.ingresses.store.get(k),
+      replicas: (f) => o.runtime.replicas(f),
+      ...(o.now ? { now: o.now } : {}),
     });
     this.knative = new KnativeConfigWriter({
       rest: o.rest,
@@ -254,7 +241,7 @@ export class Engine {
     };
     this.ingresses.onEvent((e) => {
       const k = ingressKey(e.obj);
-      this.written.observe(k, e.type === 'delete' ? undefined : e.obj);
+      this.status.observe(k, e.type === 'delete' ? undefined : e.obj);
       const classOf = (i: KIngress) => i.metadata.annotations?.[INGRESS_CLASS_ANNOTATION];
       if (
         e.type === 'upsert' &&
@@ -354,14 +341,13 @@ export class Engine {
     clearInterval(this.gatewayTimer);
     if (this.retrying) clearTimeout(this.retrying.timer);
     if (this.flushTimer) clearTimeout(this.flushTimer);
-    for (const s of this.states.values()) s.probe?.round.cancel();
     await Promise.all(
       [this.gateways, this.services, this.slices, this.secrets, this.ingresses].map((r) => r.stop()),
     );
     await this.knative.stop();
     await this.flushing.catch(() => undefined);
     await this.gatewayWork.catch(() => undefined);
-    await this.statusQueue.stop();
+    await this.status.stop();
   }
 
   /** The KnativeGateway objects currently served (valid, ingress class not taken by an older one). */
@@ -376,7 +362,7 @@ export class Engine {
     let ready = 0;
     for (const k of this.states.keys()) {
       const ing = this.ingresses.store.get(k);
-      if (ing && this.readyFor(k, ing)) ready++;
+      if (ing && this.status.readyFor(k)) ready++;
     }
     return { served: this.states.size, ready };
   }
@@ -437,11 +423,7 @@ export class Engine {
     if (this.leading === leading) return;
     this.leading = leading;
     this.log.info({ leading }, leading ? 'leading: writing status' : 'following: not writing status');
-    for (const s of this.states.values()) {
-      s.probe?.round.cancel();
-      s.probe = undefined;
-    }
-    this.probing.clear();
+    this.status.setLeading(leading);
     if (!leading) return;
     this.gatewaysDirty = true;
     this.gatewayWritten.clear();
@@ -588,13 +570,8 @@ export class Engine {
     // that went away leaves the others' verdicts standing (and re-probing 10k KIngresses on
     // every readiness blip would swamp the fleet).
     if (![...ready].some((r) => !before.has(r))) return;
-    for (const [k, s] of this.states) {
-      if (s.good && s.gateway === def.gateway) {
-        s.probe?.round.cancel();
-        s.probe = undefined;
-        this.statusDirty.add(k);
-      }
-    }
+    this.status.restartProbes(def.gateway);
+    for (const [k, s] of this.states) if (s.good && s.gateway === def.gateway) this.statusDirty.add(k);
     this.schedule();
   }
 
@@ -737,10 +714,8 @@ export class Engine {
     }
     if (!ing || !gw) {
       if (prev) {
-        prev.probe?.round.cancel();
         this.states.delete(k);
-        this.outcomes.delete(k); // no longer ours to write (deleted, or of another class now)
-        this.statusQueue.forget(k);
+        this.status.forget(k); // no longer ours to write (deleted, or of another class now)
         this.setRefs(k, []);
         this.answered(k);
       }
@@ -846,9 +821,7 @@ export class Engine {
   private onAck(e: AckEvent): void {
     // New config is in place on that replica: probe rounds of its gateway retry right away.
     const gateway = this.fleetGateway.get(e.fleet);
-    for (const [k, round] of this.probing) {
-      if (this.states.get(k)?.gateway === gateway) round.poke();
-    }
+    if (gateway !== undefined) this.status.poke(gateway);
     for (const [k, ir] of this.nacks.acked(e.fleet, e.typeUrl, e.version)) {
       const st = this.states.get(k);
       if (st && st.good === ir) st.served = ir;
@@ -934,8 +907,7 @@ export class Engine {
     const fromRetry = suspects.some(({ k }) => this.retrying?.keys.has(k));
     const isolate = suspects.length > 1;
     for (const { k, ir, st, ing } of suspects) {
-      st.probe?.round.cancel();
-      st.probe = undefined;
+      this.status.restartProbe(k);
       const pipe = st.gateway ? this.pipes.get(st.gateway) : undefined;
       if (st.served) pipe?.set(st.served, st.created);
       else pipe?.delete(k);
@@ -969,11 +941,7 @@ export class Engine {
     if (suspects.length > 0) this.schedule();
   }
 
-  private lbStatus(g: GatewayConfig, visibility: 'ExternalIP' | 'ClusterLocal'): LoadBalancerIngressStatus[] {
-    const f = g.fleets.find((x) => x.visibility === visibility);
-    return f ? [{ domainInternal: `${f.serviceName}.${f.namespace}.svc.${g.clusterDomain}` }] : [];
-  }
-
+  /** Hands what is known about a KIngress to the status writer (ingress-status.ts). */
   private updateStatus(k: string): void {
     if (!this.leading) return;
     const ing = this.ingresses.store.get(k);
@@ -982,134 +950,9 @@ export class Engine {
     if (!ing || !state || !gw) return;
     if (state.held) return; // reported once its retry is answered
     const conflict = state.gateway ? this.pipes.get(state.gateway)?.conflict(k) : undefined;
-    let outcome: Outcome;
-    if (state.problem || conflict) {
-      // not served as it is: a later good config with the same hash must be probed afresh
-      state.probe?.round.cancel();
-      state.probe = undefined;
-    }
-    if (state.problem) outcome = { kind: 'problem', ...state.problem };
-    else if (conflict) outcome = { kind: 'conflict', ...conflict };
-    else if (!state.good) return;
-    else {
-      const ir = state.good;
-      const ready = {
-        kind: 'ready' as const,
-        public: this.lbStatus(gw, 'ExternalIP'),
-        private: this.lbStatus(gw, 'ClusterLocal'),
-      };
-      if (state.probe?.hash === ir.hash && state.probe.generation === ir.generation) {
-        return; // a probe round for exactly this config is already running
-      }
-      state.probe?.round.cancel();
-      const targets = this.probeTargets(gw, ir);
-      if (targets.length === 0 || this.allReplicasMissing(gw, ir)) {
-        outcome = targets.length === 0 && !this.allReplicasMissing(gw, ir) ? ready : { kind: 'probing' };
-        // No replica to probe right now: a KIngress already Ready for this generation stays so
-        // (it is probed again when a replica becomes ready) instead of flapping to Unknown.
-        if (outcome.kind === 'probing' && this.readyFor(k, ing)) return;
-      } else {
-        const round = probeAll(targets, ir.hash, undefined, this.probeLimiter);
-        state.probe = { hash: ir.hash, generation: ir.generation, round };
-        let settled = false;
-        this.probing.set(k, round);
-        void round.done.then((ok) => {
-          settled = true;
-          if (this.probing.get(k) === round) this.probing.delete(k);
-          // The verdict is about what Envoy serves, which the hash pins: a re-translation to an
-          // equal IR (a gateway or Secret event) must not void it, or nothing probes again (the
-          // next updateStatus finds this round's hash and waits for it) and the KIngress stays
-          // Unknown.
-          const current = state.good;
-          if (!ok || this.closed || this.states.get(k) !== state || !current) return;
-          if (current.hash !== ir.hash || current.generation !== ir.generation) return;
-          this.writeStatus(k, ready);
-        });
-        // Already Ready for this generation: don't flap to Unknown while re-probing.
-        if (this.readyFor(k, ing)) return;
-        // "Probing" is written only if the round is still running after a grace period: most
-        // rounds finish well within it, so a change costs one status write instead of two (and
-        // the Ready write does not queue behind the Unknown one).
-        setTimeout(() => {
-          if (settled || this.closed || state.probe?.round !== round) return;
-          this.writeStatus(k, { kind: 'probing' });
-        }, PROBING_GRACE_MS).unref();
-        return;
-      }
-    }
-    this.writeStatus(k, outcome);
-  }
-
-  /** Whether the freshest known status is Ready for the current generation. */
-  private readyFor(k: string, ing: KIngress): boolean {
-    const cur = this.written.current(k, ing);
-    return (
-      cur?.observedGeneration === ing.metadata.generation &&
-      (cur?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
-    );
-  }
-
-  private allReplicasMissing(g: GatewayConfig, ir: IngressIR): boolean {
-    const vis = new Set(ir.probes.map((p) => p.visibility));
-    return g.fleets
-      .filter((f) => vis.has(f.visibility))
-      .some((f) => this.o.runtime.replicas(f.key).filter((r) => r.ready).length === 0);
-  }
-
-  private probeTargets(g: GatewayConfig, ir: IngressIR): ProbeTarget[] {
-    const out: ProbeTarget[] = [];
-    for (const p of ir.probes) {
-      for (const f of g.fleets.filter((x) => x.visibility === p.visibility)) {
-        for (const r of this.o.runtime.replicas(f.key)) {
-          if (!r.ready) continue;
-          out.push({
-            address: r.address,
-            port: p.tls ? f.ports.https : f.ports.http,
-            host: p.host,
-            tls: p.tls,
-            ...(f.clientIP.proxyProtocol ? { proxyProtocol: true } : {}),
-          });
-        }
-      }
-    }
-    return out;
-  }
-
-  /** Our last status write per KIngress, until the watch shows it. */
-  private readonly written = new WrittenStatus();
-  /** The outcome to write per KIngress (the newest wins; written by statusQueue). */
-  private readonly outcomes = new Map<string, Outcome>();
-  /**
-   * KIngress status writes: one at a time per KIngress, so a late "probing" never overtakes
-   * "ready", and a failed write (an API server error) is retried with backoff instead of lost.
-   */
-  private readonly statusQueue: WorkQueue;
-
-  private writeStatus(k: string, outcome: Outcome): void {
-    this.outcomes.set(k, outcome);
-    this.statusQueue.add(k);
-  }
-
-  private async writeOutcome(k: string): Promise<void> {
-    const outcome = this.outcomes.get(k);
-    const cachedIng = this.ingresses.store.get(k);
-    if (!this.leading || this.closed || !outcome || !cachedIng) return;
-    // Decide against the freshest status (the cache lags our own writes).
-    const ing = { ...cachedIng, status: this.written.current(k, cachedIng) };
-    const status = desiredStatus(ing, outcome, (this.o.now ?? (() => new Date().toISOString()))());
-    if (!sameStatus(ing.status, status)) {
-      const ns = ing.metadata.namespace ?? '';
-      const res = await this.o.rest.request<KIngress | undefined>(
-        'PATCH',
-        `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses/${ing.metadata.name}/status`,
-        { status },
-        'application/merge-patch+json',
-      );
-      const rv = res?.metadata?.resourceVersion;
-      if (rv) this.written.record(k, rv, res.status ?? status);
-      this.log.info({ namespace: ns, name: ing.metadata.name, outcome: outcome.kind }, 'status written');
-    }
-    if (this.outcomes.get(k) === outcome) this.outcomes.delete(k);
+    if (state.problem) this.status.report(k, { kind: 'problem', ...state.problem });
+    else if (conflict) this.status.report(k, { kind: 'conflict', ...conflict });
+    else if (state.good) this.status.report(k, { kind: 'served', ir: state.good, gateway: gw });
   }
 
   /** Queues a KnativeGateway reconcile (Knative ConfigMaps + status); coalesces while one runs. */
