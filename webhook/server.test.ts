@@ -41,7 +41,11 @@ beforeAll(async () => {
     port: 0,
     host: '127.0.0.1',
     certDir: dir,
-    lookups: staticLookups({ gateways: [{ metadata: { name: 'main' }, spec: { fleets: [] } }] }),
+    lookups: staticLookups({
+      gateways: [
+        { metadata: { name: 'main' }, spec: { fleets: [{ name: 'ext', visibility: 'ExternalIP' }] } },
+      ],
+    }),
     log,
     certCheckIntervalMs: 200,
     validators: {

@@ -8,6 +8,7 @@
 //     cert-manager is not installed).
 // On UPDATE a class conflict that already existed before (same class in oldObject) is only a
 // warning, so an admin can still edit a gateway that lost the class to an older one.
+import { olderFirst, resolveGateways } from '../operator/api/gateway-selection.ts';
 import {
   DEFAULT_INGRESS_CLASS,
   DEFAULT_KNATIVE_CONFIGURE,
@@ -48,9 +49,9 @@ export function configuresKnative(gw: unknown): boolean {
   return typeof c === 'boolean' ? c : DEFAULT_KNATIVE_CONFIGURE;
 }
 
-/** The ingress classes kgw serves: one per gateway that is not being deleted. */
+/** The ingress classes kgw serves (api/gateway-selection.ts: valid, not being deleted, oldest per class). */
 export function servedClasses(gateways: readonly KnativeGateway[]): Set<string> {
-  return new Set(gateways.filter((g) => !deleting(g)).map(effectiveIngressClass));
+  return new Set(resolveGateways(gateways).byClass.keys());
 }
 
 /** The cert-manager ClusterIssuers a gateway names, with their field paths (read defensively). */
@@ -78,25 +79,12 @@ function issuerWarning(path: string, name: string, presence: IssuerPresence): st
   return undefined;
 }
 
-/** The gateway serving `ingressClass`: the oldest one of that class not being deleted. */
+/** The gateway serving `ingressClass` (api/gateway-selection.ts). */
 export function servingGateway(
   gateways: readonly KnativeGateway[],
   ingressClass: string,
 ): KnativeGateway | undefined {
-  return gateways
-    .filter((g) => !deleting(g) && effectiveIngressClass(g) === ingressClass)
-    .sort(olderFirst)[0];
-}
-
-/** Older first: creation time, then name (the controller's rule for who keeps a class). */
-function olderFirst(
-  a: { metadata: { name: string; creationTimestamp?: string } },
-  b: { metadata: { name: string; creationTimestamp?: string } },
-): number {
-  const ta = a.metadata?.creationTimestamp ?? '';
-  const tb = b.metadata?.creationTimestamp ?? '';
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  return a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
+  return resolveGateways(gateways).byClass.get(ingressClass);
 }
 
 export function validateKnativeGateway(

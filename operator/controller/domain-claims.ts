@@ -36,7 +36,7 @@ import { ApiError, type KubeRest } from '../kube/rest.ts';
 import { Reflector, type KubeObject } from '../kube/reflector.ts';
 import type { Logger } from '../log.ts';
 import { claimRefs, type HostOwners } from '../translate/host-ownership.ts';
-import { knativeOwner } from './knative-config.ts';
+import { resolveGateways } from '../api/gateway-selection.ts';
 
 export const DOMAIN_MAPPINGS_PATH = '/apis/serving.knative.dev/v1beta1/domainmappings';
 export const CLAIMS_PATH = '/apis/networking.internal.knative.dev/v1alpha1/clusterdomainclaims';
@@ -144,22 +144,13 @@ class GatewayIndex {
   private readonly owner: GatewayPolicy | undefined;
 
   constructor(gateways: readonly KnativeGateway[]) {
-    const byName = new Map<string, GatewayPolicy>();
-    // oldest first, so a duplicate class (which the engine does not serve anyway) is stable
-    const sorted = [...gateways].sort(
-      (a, b) =>
-        cmp(a.metadata.creationTimestamp ?? '', b.metadata.creationTimestamp ?? '') ||
-        cmp(a.metadata.name, b.metadata.name),
-    );
-    for (const g of sorted) {
-      if (!g.spec) continue;
-      const spec = withGatewayDefaults(g.spec);
-      const gp = { gateway: g.metadata.name, policy: spec.domainClaims };
-      byName.set(g.metadata.name, gp);
-      if (!this.byClass.has(spec.ingressClass)) this.byClass.set(spec.ingressClass, gp);
-    }
-    const owner = knativeOwner(sorted);
-    this.owner = owner === undefined ? undefined : byName.get(owner);
+    const selection = resolveGateways(gateways);
+    const policyOf = (g: KnativeGateway): GatewayPolicy => ({
+      gateway: g.metadata.name,
+      policy: withGatewayDefaults(g.spec).domainClaims,
+    });
+    for (const [cls, g] of selection.byClass) this.byClass.set(cls, policyOf(g));
+    this.owner = selection.knativeOwner && policyOf(selection.knativeOwner);
   }
 
   forAnnotations(annotations: Readonly<Record<string, string>> | undefined): GatewayPolicy | undefined {

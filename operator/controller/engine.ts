@@ -5,7 +5,8 @@
 // only the resource kinds that changed are pushed to the xDS server. The flush also drives
 // probing and status. A KIngress whose class no gateway serves is never written to.
 import type { EndpointSlice, Service } from '../api/core.ts';
-import { validateGatewaySpec, type FleetNack, type KnativeGateway } from '../api/knativegateway.ts';
+import { resolveGateways } from '../api/gateway-selection.ts';
+import type { FleetNack, KnativeGateway } from '../api/knativegateway.ts';
 import { INGRESS_CLASS_ANNOTATION, hasClass, ingressKey, type KIngress } from '../api/kingress.ts';
 import type { FleetDef, FleetRuntime } from '../fleets/runtime.ts';
 import type { Logger } from '../log.ts';
@@ -472,35 +473,16 @@ export class Engine {
   private async flushGateways(): Promise<void> {
     this.gatewaysDirty = false;
     const next = new Map<string, GatewayConfig>();
-    const seenClasses = new Map<string, string>();
     this.gatewayProblems.clear();
-    // Oldest first, so a newer gateway claiming a served class is the one ignored.
-    const created = (o: KubeObject): string =>
-      typeof o.metadata.creationTimestamp === 'string' ? o.metadata.creationTimestamp : '';
-    const objects = [...this.gateways.store.values()].sort(
-      (a, b) => created(a).localeCompare(created(b)) || a.metadata.name.localeCompare(b.metadata.name),
-    );
-    for (const obj of objects) {
-      const g = this.o.gatewayConfig(obj);
-      if (!g) {
-        const spec = (obj as unknown as KnativeGateway).spec;
-        const errors = spec ? validateGatewaySpec(spec) : ['spec is missing'];
-        this.gatewayProblems.set(obj.metadata.name, errors.length > 0 ? errors : ['invalid spec']);
-        continue;
-      }
-      const other = seenClasses.get(g.ingressClass);
-      if (other) {
-        this.log.warn(
-          { gateway: g.name, other, ingressClass: g.ingressClass },
-          'ingress class already served; ignoring gateway',
-        );
-        this.gatewayProblems.set(g.name, [
-          `ingress class ${g.ingressClass} is already served by KnativeGateway ${other}`,
-        ]);
-        continue;
-      }
-      seenClasses.set(g.ingressClass, g.name);
-      next.set(g.name, g);
+    const objects = [...this.gateways.store.values()] as unknown as KnativeGateway[];
+    const selection = resolveGateways(objects);
+    for (const [name, problems] of selection.problems) {
+      this.log.warn({ gateway: name, problems }, 'KnativeGateway not served');
+      this.gatewayProblems.set(name, problems);
+    }
+    for (const obj of selection.served) {
+      const g = this.o.gatewayConfig(obj as unknown as KubeObject);
+      if (g) next.set(g.name, g);
     }
     this.gatewayConfigs = next;
     this.fleetGateway = new Map([...next.values()].flatMap((g) => g.fleets.map((f) => [f.key, g.name])));
@@ -530,9 +512,7 @@ export class Engine {
     for (const s of this.states.values()) s.gateway = undefined;
     const fleets = [...next.values()].flatMap((g) => g.fleets);
     const served = new Map(
-      objects
-        .filter((o) => next.has(o.metadata.name))
-        .map((o) => [o.metadata.name, o as unknown as KnativeGateway]),
+      selection.served.filter((o) => next.has(o.metadata.name)).map((o) => [o.metadata.name, o]),
     );
     if (this.leading) {
       await this.o.runtime.apply(fleets, served);

@@ -16,6 +16,7 @@
 // follows KnativeServing objects there: under the Knative Operator kgw writes nothing and reports
 // ManagedByKnativeOperator (knative-operator.ts). Without the Knative Operator's CRD the 404 is
 // expected and quiet. Nothing is written before these watches have listed.
+import { resolveGateways } from '../api/gateway-selection.ts';
 import {
   CONFIG_DOMAIN,
   CONFIG_NETWORK,
@@ -97,15 +98,9 @@ function describeDrift(c: DriftCorrection): string {
   return `${c.configMap}: ${keys.join(', ')}`;
 }
 
-/** Which gateways configure Knative: the oldest wanting to; the rest are told who does. */
+/** Which gateway configures Knative (api/gateway-selection.ts); the rest are told who does. */
 export function knativeOwner(gateways: readonly KnativeGateway[]): string | undefined {
-  const wanting = gateways.filter((g) => g.spec && withGatewayDefaults(g.spec).knative.configure);
-  wanting.sort(
-    (a, b) =>
-      (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') ||
-      a.metadata.name.localeCompare(b.metadata.name),
-  );
-  return wanting[0]?.metadata.name;
+  return resolveGateways(gateways).knativeOwner?.metadata.name;
 }
 
 export interface KnativeConfigWriterOptions {
