@@ -6,9 +6,9 @@
 // probing and status. A KIngress whose class no gateway serves is never written to.
 import type { EndpointSlice, Service } from '../api/core.ts';
 import { resolveGateways } from '../api/gateway-selection.ts';
-import type { FleetNack, KnativeGateway } from '../api/knativegateway.ts';
+import type { KnativeGateway } from '../api/knativegateway.ts';
 import { INGRESS_CLASS_ANNOTATION, hasClass, ingressKey, type KIngress } from '../api/kingress.ts';
-import type { FleetDef, FleetRuntime } from '../fleets/runtime.ts';
+import type { FleetRuntime } from '../fleets/runtime.ts';
 import type { Logger } from '../log.ts';
 import { ReferencedSecrets } from '../kube/referenced-secrets.ts';
 import { Reflector, type KubeObject } from '../kube/reflector.ts';
@@ -23,11 +23,8 @@ import type { Lookups } from '../translate/lookups.ts';
 import type { SnapshotInput } from '../xds/cache.ts';
 import { TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE, TYPE_SHORT, type TypeUrl } from '../xds/protos.ts';
 import type { AckEvent, ProxyInfo } from '../xds/types.ts';
-import { gatewayStatus, type FleetObservation } from './gateway-status.ts';
+import { GatewayReconciler } from './gateway-reconciler.ts';
 import type { GatewayConfig } from './gateways.ts';
-import { KnativeConfigWriter, knativeOwner } from './knative-config.ts';
-import { DefaultCertificates } from './default-certificate.ts';
-import { canonicalJson, shortDigest } from './canonical.ts';
 import { NackGuard } from './nack-guard.ts';
 import { IncrementalGateway, snapshotOf } from './incremental.ts';
 import { IngressStatusWriter } from './ingress-status.ts';
@@ -152,8 +149,6 @@ export class Engine {
   private readonly flushChanges = new Map<string, Map<string, IngressIR>>();
   /** Gateway name → why it is not served (invalid spec, ingress class taken). */
   private readonly gatewayProblems = new Map<string, string[]>();
-  /** Fleet key → the last configuration its Envoys rejected. */
-  private readonly lastNack = new Map<string, FleetNack>();
   /**
    * KIngresses a NACK blamed together, in halves, to be pushed again one group at a time until a
    * NACK names a single KIngress (bisection): one bad change in a burst rejects only itself.
@@ -161,18 +156,14 @@ export class Engine {
   private readonly retryGroups: string[][] = [];
   /** The group pushed last and not yet answered (ACKed or NACKed) by Envoy. */
   private retrying: { keys: Set<string>; timer: NodeJS.Timeout } | undefined;
-  /** Gateway name → canonical JSON of the status we last wrote. */
-  private readonly gatewayWritten = new Map<string, string>();
-  private gatewayWork: Promise<void> = Promise.resolve();
-  private gatewayQueued = false;
   private readonly gatewayTimer: NodeJS.Timeout;
-  private readonly knative: KnativeConfigWriter;
-  private readonly defaultCertificates: DefaultCertificates;
   private leading: boolean;
   /** Work counters (for benchmarks and debugging): flushes, KIngresses translated, xDS pushes. */
   readonly counters = { flushes: 0, translated: 0, pushes: 0, flushMs: 0, pushMs: 0 };
   /** Probing and KIngress status writes. */
   private readonly status: IngressStatusWriter;
+  /** Fleets, Knative's ConfigMaps, default certificates and KnativeGateway status. */
+  private readonly gatewaysRec: GatewayReconciler;
 
   constructor(o: EngineOptions) {
     this.o = o;
@@ -185,16 +176,25 @@ export class Engine {
       replicas: (f) => o.runtime.replicas(f),
       ...(o.now ? { now: o.now } : {}),
     });
-    this.knative = new KnativeConfigWriter({
+    this.gatewaysRec = new GatewayReconciler({
       rest: o.rest,
       log: o.log,
-      onChange: () => this.reconcileGateways(),
+      runtime: o.runtime,
+      connections: () => o.xds.connections?.() ?? [],
       ...(o.now ? { now: o.now } : {}),
+      view: {
+        gateways: () => [...this.gateways.store.values()] as unknown as KnativeGateway[],
+        config: (name) => this.gatewayConfigs.get(name),
+        problems: (name) => this.gatewayProblems.get(name) ?? [],
+        fleetProblems: (name) => this.pipes.get(name)?.fleetProblems() ?? [],
+        staleness: () => this.staleness(),
+      },
     });
-    this.defaultCertificates = new DefaultCertificates(o.rest);
+    this.status.setLeading(this.leading);
+    this.gatewaysRec.setLeading(this.leading);
     this.gatewayTimer = setInterval(() => {
       this.checkStale();
-      this.reconcileGateways();
+      this.gatewaysRec.kick();
     }, o.gatewayStatusIntervalMs ?? 2000);
     this.gatewayTimer.unref();
     const mk = <T extends KubeObject>(path: string) => new Reflector<T>(o.rest, { path, log: o.log });
@@ -290,7 +290,7 @@ export class Engine {
     // The Secrets KIngresses and gateways reference are fetched before anything is pushed: a first
     // snapshot without them would take TLS away from hosts the Envoys are serving.
     await this.secrets.prefetch(this.referencedSecretsAtStart());
-    await this.knative.start();
+    await this.gatewaysRec.start();
     if (this.o.hostOwners?.synced) {
       let timer: NodeJS.Timeout | undefined;
       const bound = new Promise<void>((r) => (timer = setTimeout(r, HOST_OWNERS_WAIT_MS)));
@@ -304,7 +304,7 @@ export class Engine {
     );
     this.schedule();
     await this.flushing;
-    await this.flushNow();
+    this.flushNow();
     this.o.xds.markSynced();
   }
 
@@ -324,7 +324,7 @@ export class Engine {
   private onSecretChange(k: string): void {
     const fallback = [...this.pipes.values()].some((p) => p.defaultCertificateSecrets.has(k));
     if (this.refIndex.has(`${SECRET_REF}${k}`) || fallback) this.secretsDirty.add(k);
-    if (fallback) this.reconcileGateways();
+    if (fallback) this.gatewaysRec.kick();
     for (const key of this.refIndex.get(`${SECRET_REF}${k}`) ?? []) this.dirty.add(key);
     this.schedule();
   }
@@ -345,9 +345,8 @@ export class Engine {
     await Promise.all(
       [this.gateways, this.services, this.slices, this.secrets, this.ingresses].map((r) => r.stop()),
     );
-    await this.knative.stop();
     await this.flushing.catch(() => undefined);
-    await this.gatewayWork.catch(() => undefined);
+    await this.gatewaysRec.stop();
     await this.status.stop();
   }
 
@@ -425,12 +424,12 @@ export class Engine {
     this.leading = leading;
     this.log.info({ leading }, leading ? 'leading: writing status' : 'following: not writing status');
     this.status.setLeading(leading);
+    this.gatewaysRec.setLeading(leading);
     if (!leading) return;
     this.gatewaysDirty = true;
-    this.gatewayWritten.clear();
     for (const k of this.states.keys()) this.statusDirty.add(k);
     this.schedule();
-    this.reconcileGateways();
+    this.gatewaysRec.kick();
   }
 
   /**
@@ -470,7 +469,7 @@ export class Engine {
     return undefined;
   }
 
-  private async flushGateways(): Promise<void> {
+  private flushGateways(): void {
     this.gatewaysDirty = false;
     const next = new Map<string, GatewayConfig>();
     this.gatewayProblems.clear();
@@ -514,30 +513,19 @@ export class Engine {
     const served = new Map(
       selection.served.filter((o) => next.has(o.metadata.name)).map((o) => [o.metadata.name, o]),
     );
-    if (this.leading) {
-      await this.o.runtime.apply(fleets, served);
-      for (const f of fleets) await this.publish(f);
-    }
-    this.reconcileGateways();
+    // applied in the background: a slow API server never delays the pushes below
+    if (this.leading) this.gatewaysRec.applyFleets(fleets, served);
+    this.gatewaysRec.kick();
     this.o.onGatewaysChanged?.();
     this.syncWantedSecrets(); // the gateways' default certificates
     for (const k of this.ingresses.store.keys()) this.dirty.add(k);
   }
 
-  private async publish(def: FleetDef): Promise<void> {
-    if (!this.o.runtime.publish || !this.leading) return;
-    try {
-      await this.o.runtime.publish(def);
-    } catch (err) {
-      this.log.error({ err: String(err), fleet: def.key }, 'publishing fleet failed');
-    }
-  }
-
   private onFleetChange(fleetKey: string): void {
     const def = [...this.gatewayConfigs.values()].flatMap((g) => g.fleets).find((f) => f.key === fleetKey);
     if (!def) return;
-    void this.publish(def);
-    this.reconcileGateways();
+    void this.gatewaysRec.publish(def);
+    this.gatewaysRec.kick();
     const ready = new Set(
       this.o.runtime
         .replicas(fleetKey)
@@ -616,9 +604,9 @@ export class Engine {
     return [...refs];
   }
 
-  private async flushNow(): Promise<void> {
+  private flushNow(): void {
     if (this.closed) return;
-    if (this.gatewaysDirty) await this.flushGateways();
+    if (this.gatewaysDirty) this.flushGateways();
     this.releaseRetryGroup();
     const t0 = performance.now();
     const translated = this.dirty.size;
@@ -866,14 +854,13 @@ export class Engine {
    * Envoy last accepted for them (or withdrawn) and get EnvoyRejected on their status.
    */
   private onNack(e: AckEvent): void {
-    this.lastNack.set(e.fleet, {
+    this.gatewaysRec.recordNack(e.fleet, {
       typeUrl: e.typeUrl,
       version: e.version,
       message: (e.error ?? '').slice(0, 1000),
       proxy: e.nodeId,
       time: (this.o.now ?? (() => new Date().toISOString()))(),
     });
-    this.reconcileGateways();
     const suspects: { k: string; ir: IngressIR; st: IngressState; ing: KIngress }[] = [];
     for (const [k, ir] of this.nacks.nacked(e.fleet, e.typeUrl, e.version)) {
       const st = this.states.get(k);
@@ -933,102 +920,5 @@ export class Engine {
     if (state.problem) this.status.report(k, { kind: 'problem', ...state.problem });
     else if (conflict) this.status.report(k, { kind: 'conflict', ...conflict });
     else if (state.good) this.status.report(k, { kind: 'served', ir: state.good, gateway: gw });
-  }
-
-  /** Queues a KnativeGateway reconcile (Knative ConfigMaps + status); coalesces while one runs. */
-  private reconcileGateways(): void {
-    if (!this.synced || !this.leading || this.closed || this.gatewayQueued) return;
-    this.gatewayQueued = true;
-    this.gatewayWork = this.gatewayWork
-      .then(() => {
-        this.gatewayQueued = false;
-        return this.doReconcileGateways();
-      })
-      .catch((err: unknown) => {
-        this.log.error({ err: String(err) }, 'KnativeGateway reconcile failed');
-      });
-  }
-
-  private observeFleet(def: FleetDef, proxies: ProxyInfo[]): FleetObservation {
-    const mine = proxies.filter((p) => p.fleet === def.key);
-    const acked = new Set(mine.map((p) => canonicalJson(p.acked)));
-    const obs: FleetObservation = {
-      replicas: def.replicas,
-      readyReplicas: this.o.runtime.replicas(def.key).filter((r) => r.ready).length,
-      connectedProxies: mine.length,
-    };
-    // The version every connected Envoy acknowledged: a digest of the per-type versions, when
-    // they all agree.
-    const [only] = acked;
-    if (acked.size === 1 && only !== undefined && only !== '{}') obs.configVersion = shortDigest(only);
-    const address = this.o.runtime.address?.(def.key);
-    if (address !== undefined) obs.address = address;
-    const nack = this.lastNack.get(def.key);
-    if (nack) obs.lastNack = nack;
-    return obs;
-  }
-
-  private async doReconcileGateways(): Promise<void> {
-    if (!this.leading || this.closed) return;
-    const objects = [...this.gateways.store.values()] as unknown as KnativeGateway[];
-    const owner = knativeOwner(objects.filter((g) => this.gatewayConfigs.has(g.metadata.name)));
-    const proxies = this.o.xds.connections?.() ?? [];
-    const now = (this.o.now ?? (() => new Date().toISOString()))();
-    const stale = this.staleness();
-    for (const gw of objects) {
-      if (!this.leading || this.closed) return;
-      const name = gw.metadata.name;
-      const config = this.gatewayConfigs.get(name);
-      const knative = config ? await this.knative.reconcile(gw, owner) : undefined;
-      const fleetProblems = config ? (this.o.runtime.problems?.(name) ?? []) : [];
-      const tlsProblems: string[] = [];
-      if (config?.defaultCertificate) {
-        const applied = await this.defaultCertificates.apply(gw);
-        if (applied) tlsProblems.push(applied);
-        for (const [fleet, problems] of this.pipes.get(name)?.fleetProblems() ?? []) {
-          for (const p of problems) tlsProblems.push(`${fleet}: ${p.message}`);
-        }
-      }
-      const byKey = new Map(config?.fleets.map((f) => [f.key, f]) ?? []);
-      const status = gatewayStatus(
-        gw,
-        config,
-        (k) => {
-          const def = byKey.get(k);
-          return def
-            ? this.observeFleet(def, proxies)
-            : { replicas: 0, readyReplicas: 0, connectedProxies: 0 };
-        },
-        {
-          problems: this.gatewayProblems.get(name) ?? [],
-          fleetProblems,
-          tlsProblems,
-          ...(knative ? { knative } : {}),
-          ...(stale ? { controlPlaneStale: stale.message } : {}),
-        },
-        now,
-      );
-      const json = canonicalJson(status);
-      if (json === canonicalJson(gw.status ?? {}) || json === this.gatewayWritten.get(name)) continue;
-      try {
-        await this.o.rest.request(
-          'PATCH',
-          `${GATEWAY_PATH}/${name}/status`,
-          { status: { ...status, externalAddress: status.externalAddress ?? null } },
-          'application/merge-patch+json',
-        );
-        this.gatewayWritten.set(name, json);
-        this.log.info(
-          {
-            name,
-            ready: status.conditions?.find((c) => c.type === 'Ready')?.status,
-            fleets: status.readyFleets,
-          },
-          'KnativeGateway status written',
-        );
-      } catch (err) {
-        this.log.warn({ name, err: String(err) }, 'KnativeGateway status write failed');
-      }
-    }
   }
 }
