@@ -21,11 +21,11 @@ import { hostRefs, type HostOwners } from '../translate/host-ownership.ts';
 import type { IngressIR, TranslateProblem, TranslateResult } from '../translate/ir.ts';
 import type { Lookups } from '../translate/lookups.ts';
 import type { SnapshotInput } from '../xds/cache.ts';
-import { TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE, TYPE_SHORT, type TypeUrl } from '../xds/protos.ts';
+import { TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE, type TypeUrl } from '../xds/protos.ts';
 import type { AckEvent, ProxyInfo } from '../xds/types.ts';
 import { GatewayReconciler } from './gateway-reconciler.ts';
 import type { GatewayConfig } from './gateways.ts';
-import { NackGuard } from './nack-guard.ts';
+import { NackArbiter, type NackHost } from './nack-arbiter.ts';
 import { IncrementalGateway, snapshotOf } from './incremental.ts';
 import { IngressStatusWriter } from './ingress-status.ts';
 
@@ -88,14 +88,11 @@ interface IngressState {
   /** Generation Envoy rejected: not pushed again until the spec changes. */
   rejectedGeneration?: number;
   /**
-   * A config Envoy rejected together with other KIngresses' changes, waiting in `retryGroups` to
+   * A config Envoy rejected together with other KIngresses' changes, waiting (nack-arbiter.ts) to
    * be pushed again with fewer of them (status is left alone meanwhile).
    */
   held?: IngressIR;
 }
-
-/** How long a group of retried KIngresses waits for Envoy's answer before the next group goes. */
-const RETRY_GROUP_TIMEOUT_MS = 10_000;
 
 /** Resource types a KIngress change can alter (NACKs of these are attributed to KIngresses). */
 const ATTRIBUTED_TYPES: TypeUrl[] = [TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE];
@@ -143,19 +140,12 @@ export class Engine {
   private readonly readyReplicas = new Map<string, Set<string>>();
   /** Gateway name → its incremental conflicts + fleet assembly. */
   private pipes = new Map<string, IncrementalGateway>();
-  /** Which KIngresses changed in each pushed version, to attribute NACKs. */
-  private readonly nacks = new NackGuard<IngressIR>();
+  /** Which KIngress pays for an Envoy NACK (nack-arbiter.ts). */
+  private readonly nacks: NackArbiter;
   /** KIngress IRs set on a gateway pipe in the current flush (pushed next). */
   private readonly flushChanges = new Map<string, Map<string, IngressIR>>();
   /** Gateway name → why it is not served (invalid spec, ingress class taken). */
   private readonly gatewayProblems = new Map<string, string[]>();
-  /**
-   * KIngresses a NACK blamed together, in halves, to be pushed again one group at a time until a
-   * NACK names a single KIngress (bisection): one bad change in a burst rejects only itself.
-   */
-  private readonly retryGroups: string[][] = [];
-  /** The group pushed last and not yet answered (ACKed or NACKed) by Envoy. */
-  private retrying: { keys: Set<string>; timer: NodeJS.Timeout } | undefined;
   private readonly gatewayTimer: NodeJS.Timeout;
   private leading: boolean;
   /** Work counters (for benchmarks and debugging): flushes, KIngresses translated, xDS pushes. */
@@ -190,6 +180,7 @@ export class Engine {
         staleness: () => this.staleness(),
       },
     });
+    this.nacks = new NackArbiter(this.nackHost(), o.log);
     this.status.setLeading(this.leading);
     this.gatewaysRec.setLeading(this.leading);
     this.gatewayTimer = setInterval(() => {
@@ -340,7 +331,7 @@ export class Engine {
   async stop(): Promise<void> {
     this.closed = true;
     clearInterval(this.gatewayTimer);
-    if (this.retrying) clearTimeout(this.retrying.timer);
+    this.nacks.stop();
     if (this.flushTimer) clearTimeout(this.flushTimer);
     await Promise.all(
       [this.gateways, this.services, this.slices, this.secrets, this.ingresses].map((r) => r.stop()),
@@ -607,7 +598,7 @@ export class Engine {
   private flushNow(): void {
     if (this.closed) return;
     if (this.gatewaysDirty) this.flushGateways();
-    this.releaseRetryGroup();
+    this.nacks.releaseGroup();
     const t0 = performance.now();
     const translated = this.dirty.size;
     const pushesBefore = this.counters.pushes;
@@ -685,7 +676,7 @@ export class Engine {
         this.states.delete(k);
         this.status.forget(k); // no longer ours to write (deleted, or of another class now)
         this.setRefs(k, []);
-        this.answered(k);
+        this.nacks.answered(k);
       }
       return;
     }
@@ -790,11 +781,7 @@ export class Engine {
     // New config is in place on that replica: probe rounds of its gateway retry right away.
     const gateway = this.fleetGateway.get(e.fleet);
     if (gateway !== undefined) this.status.poke(gateway);
-    for (const [k, ir] of this.nacks.acked(e.fleet, e.typeUrl, e.version)) {
-      const st = this.states.get(k);
-      if (st && st.good === ir) st.served = ir;
-      this.answered(k);
-    }
+    this.nacks.onAck(e);
   }
 
   /**
@@ -811,48 +798,7 @@ export class Engine {
     return true;
   }
 
-  /** Envoy answered for a retried KIngress; the next group goes once the whole group is answered. */
-  private answered(k: string): void {
-    const r = this.retrying;
-    if (!r || !r.keys.delete(k) || r.keys.size > 0) return;
-    clearTimeout(r.timer);
-    this.retrying = undefined;
-    this.schedule();
-  }
-
-  /** Pushes the next group of held KIngresses again, when no group waits for Envoy's answer. */
-  private releaseRetryGroup(): void {
-    while (!this.retrying && this.retryGroups.length > 0) {
-      const keys = (this.retryGroups.shift() ?? []).filter((k) => this.states.get(k)?.held);
-      if (keys.length === 0) continue;
-      for (const k of keys) {
-        const st = this.states.get(k);
-        const ir = st?.held;
-        if (!st || !ir) continue;
-        st.held = undefined;
-        this.statusDirty.add(k);
-        // without a gateway any more there is nothing to push
-        if (st.gateway !== undefined && this.stage(st.gateway, k, ir, st.created)) st.good = ir;
-      }
-      const timer = setTimeout(() => {
-        // no answer (no replica connected, or nothing changed for Envoy): go on with the next group
-        if (this.retrying?.timer !== timer) return;
-        this.retrying = undefined;
-        this.schedule();
-      }, RETRY_GROUP_TIMEOUT_MS);
-      timer.unref();
-      this.retrying = { keys: new Set(keys), timer };
-      this.log.info(
-        { count: keys.length, left: this.retryGroups.length },
-        'retrying KIngresses an Envoy NACK blamed together',
-      );
-    }
-  }
-
-  /**
-   * Envoy rejected a version: the KIngresses changed since the last ACK are reverted to what
-   * Envoy last accepted for them (or withdrawn) and get EnvoyRejected on their status.
-   */
+  /** Envoy rejected a version: reported on the fleet, attributed by the arbiter. */
   private onNack(e: AckEvent): void {
     this.gatewaysRec.recordNack(e.fleet, {
       typeUrl: e.typeUrl,
@@ -861,51 +807,54 @@ export class Engine {
       proxy: e.nodeId,
       time: (this.o.now ?? (() => new Date().toISOString()))(),
     });
-    const suspects: { k: string; ir: IngressIR; st: IngressState; ing: KIngress }[] = [];
-    for (const [k, ir] of this.nacks.nacked(e.fleet, e.typeUrl, e.version)) {
-      const st = this.states.get(k);
-      const ing = this.ingresses.store.get(k);
-      if (st && ing && st.good === ir) suspects.push({ k, ir, st, ing });
-    }
-    // The suspects' earlier pushes are settled by this NACK: the same change pending in another
-    // fleet (or another type) must not be answered again later, by a NACK or an ACK that would
-    // then land on the group being retried.
-    for (const { k } of suspects) this.nacks.forget(k);
-    const fromRetry = suspects.some(({ k }) => this.retrying?.keys.has(k));
-    const isolate = suspects.length > 1;
-    for (const { k, ir, st, ing } of suspects) {
-      this.status.restartProbe(k);
-      const pipe = st.gateway ? this.pipes.get(st.gateway) : undefined;
-      if (st.served) pipe?.set(st.served, st.created);
-      else pipe?.delete(k);
-      st.good = st.served;
-      if (isolate) {
-        st.held = ir; // retried with fewer others (below)
-      } else {
-        const message = `Envoy ${e.nodeId} rejected the ${TYPE_SHORT[e.typeUrl]} update: ${(e.error ?? '').slice(0, 500)}`;
+    this.nacks.onNack(e);
+  }
+
+  /** What the NACK arbiter does to a KIngress's state (see NackHost). */
+  private nackHost(): NackHost {
+    return {
+      good: (k) => (this.ingresses.store.has(k) ? this.states.get(k)?.good : undefined),
+      accepted: (k, ir) => {
+        const st = this.states.get(k);
+        if (st) st.served = ir;
+      },
+      revert: (k) => {
+        const st = this.states.get(k);
+        if (!st) return;
+        this.status.restartProbe(k);
+        const pipe = st.gateway ? this.pipes.get(st.gateway) : undefined;
+        if (st.served) pipe?.set(st.served, st.created);
+        else pipe?.delete(k);
+        st.good = st.served;
+      },
+      hold: (k, ir) => {
+        const st = this.states.get(k);
+        if (st) st.held = ir;
+      },
+      reject: (k, message) => {
+        const st = this.states.get(k);
+        const ing = this.ingresses.store.get(k);
+        if (!st || !ing) return;
         this.log.warn(
-          { namespace: ing.metadata.namespace, name: ing.metadata.name, fleet: e.fleet, error: e.error },
+          { namespace: ing.metadata.namespace, name: ing.metadata.name, error: message },
           'Envoy NACK attributed to KIngress',
         );
         st.problem = { reason: 'EnvoyRejected', message };
         st.rejectedGeneration = ing.metadata.generation ?? 0;
         this.statusDirty.add(k);
-      }
-    }
-    if (isolate) {
-      const keys = suspects.map(({ k }) => k).sort();
-      const half = Math.ceil(keys.length / 2);
-      const halves = [keys.slice(0, half), keys.slice(half)];
-      // a group that was itself being retried is split and tried again first
-      if (fromRetry) this.retryGroups.unshift(...halves);
-      else this.retryGroups.push(...halves);
-      this.log.info(
-        { fleet: e.fleet, count: keys.length, error: (e.error ?? '').slice(0, 200) },
-        'Envoy NACK blames several KIngresses: retrying them in halves to find the one it rejects',
-      );
-    }
-    for (const { k } of suspects) this.answered(k);
-    if (suspects.length > 0) this.schedule();
+      },
+      retry: (k) => {
+        const st = this.states.get(k);
+        const ir = st?.held;
+        if (!st || !ir) return false;
+        st.held = undefined;
+        this.statusDirty.add(k);
+        // without a gateway any more there is nothing to push
+        if (st.gateway !== undefined && this.stage(st.gateway, k, ir, st.created)) st.good = ir;
+        return true;
+      },
+      wake: () => this.schedule(),
+    };
   }
 
   /** Hands what is known about a KIngress to the status writer (ingress-status.ts). */

@@ -1,0 +1,125 @@
+// NackArbiter against a fake pipeline: pushes, ACKs and NACKs as an Envoy would answer them,
+// including the bisection of a burst down to the one KIngress Envoy rejects.
+import { newLogger } from '../log.ts';
+import type { IngressIR } from '../translate/ir.ts';
+import { TYPE_CLUSTER, TYPE_ROUTE, type TypeUrl } from '../xds/protos.ts';
+import type { AckEvent } from '../xds/types.ts';
+import { NackArbiter, type NackHost } from './nack-arbiter.ts';
+
+const ir = (key: string, hash = 'h'): IngressIR => ({ key, hash }) as unknown as IngressIR;
+
+/** The pipeline's view: what is pushed for each KIngress, what Envoy accepted, what is held. */
+class FakeHost implements NackHost {
+  readonly goodIRs = new Map<string, IngressIR>();
+  readonly servedIRs = new Map<string, IngressIR>();
+  readonly heldIRs = new Map<string, IngressIR>();
+  readonly rejected = new Map<string, string>();
+  readonly retried: string[] = [];
+  wakes = 0;
+  good(k: string) {
+    return this.goodIRs.get(k);
+  }
+  accepted(k: string, i: IngressIR) {
+    this.servedIRs.set(k, i);
+  }
+  revert(k: string) {
+    const s = this.servedIRs.get(k);
+    if (s) this.goodIRs.set(k, s);
+    else this.goodIRs.delete(k);
+  }
+  hold(k: string, i: IngressIR) {
+    this.heldIRs.set(k, i);
+  }
+  reject(k: string, message: string) {
+    this.rejected.set(k, message);
+  }
+  retry(k: string) {
+    const i = this.heldIRs.get(k);
+    if (!i) return false;
+    this.heldIRs.delete(k);
+    this.goodIRs.set(k, i);
+    this.retried.push(k);
+    return true;
+  }
+  wake() {
+    this.wakes++;
+  }
+}
+
+const ev = (typeUrl: TypeUrl, version: string, error?: string): AckEvent =>
+  ({ fleet: 'g/ext', typeUrl, version, nodeId: 'envoy-0', ...(error ? { error } : {}) }) as AckEvent;
+
+let host: FakeHost;
+let arbiter: NackArbiter;
+let version = 0;
+beforeEach(() => {
+  host = new FakeHost();
+  arbiter = new NackArbiter(host, newLogger('test'), 50);
+  version = 0;
+});
+afterEach(() => arbiter.stop());
+
+/** Pushes the current IRs of `keys` as one RDS version; returns the version. */
+function push(keys: string[], type: TypeUrl = TYPE_ROUTE): string {
+  const v = String(++version);
+  arbiter.pushed('g/ext', type, v, new Map(keys.map((k) => [k, host.goodIRs.get(k)!])));
+  return v;
+}
+
+test('an ACK makes the pushed IR the one a later NACK reverts to', () => {
+  host.goodIRs.set('n/a', ir('n/a', 'v1'));
+  arbiter.onAck(ev(TYPE_ROUTE, push(['n/a'])));
+  expect(host.servedIRs.get('n/a')?.hash).toBe('v1');
+  host.goodIRs.set('n/a', ir('n/a', 'v2'));
+  arbiter.onNack(ev(TYPE_ROUTE, push(['n/a']), 'bad route'));
+  expect(host.goodIRs.get('n/a')?.hash).toBe('v1'); // reverted
+  expect(host.rejected.get('n/a')).toBe('Envoy envoy-0 rejected the RDS update: bad route');
+});
+
+test('a change accepted in one type and rejected in another is not taken as served', () => {
+  host.goodIRs.set('n/a', ir('n/a', 'v1'));
+  const cds = push(['n/a'], TYPE_CLUSTER);
+  const rds = push(['n/a'], TYPE_ROUTE);
+  arbiter.onAck(ev(TYPE_CLUSTER, cds));
+  expect(host.servedIRs.has('n/a')).toBe(false); // RDS still pending
+  arbiter.onNack(ev(TYPE_ROUTE, rds, 'no'));
+  expect(host.goodIRs.has('n/a')).toBe(false); // never accepted: withdrawn
+  expect(host.rejected.has('n/a')).toBe(true);
+});
+
+test('a burst is bisected until the NACK names the one bad KIngress; the others are served', () => {
+  const keys = ['n/a', 'n/b', 'n/c', 'n/d', 'n/e'];
+  const bad = 'n/d';
+  for (const k of keys) host.goodIRs.set(k, ir(k));
+  // Envoy: any update carrying the bad KIngress is rejected as a whole
+  const answer = (pushedKeys: string[]) => {
+    const v = push(pushedKeys);
+    if (pushedKeys.includes(bad)) arbiter.onNack(ev(TYPE_ROUTE, v, 'header too long'));
+    else arbiter.onAck(ev(TYPE_ROUTE, v));
+  };
+  answer(keys);
+  expect(host.rejected.size).toBe(0); // several suspects: held, not rejected
+  expect([...host.heldIRs.keys()].sort()).toEqual(keys);
+  for (let round = 0; round < 10 && host.heldIRs.size > 0; round++) {
+    const before = host.retried.length;
+    arbiter.releaseGroup();
+    answer(host.retried.slice(before));
+  }
+  expect([...host.rejected.keys()]).toEqual([bad]);
+  expect([...host.servedIRs.keys()].sort()).toEqual(keys.filter((k) => k !== bad));
+  expect(host.heldIRs.size).toBe(0);
+});
+
+test('a group nobody answers lets the next one go after the timeout', async () => {
+  for (const k of ['n/a', 'n/b']) host.goodIRs.set(k, ir(k));
+  arbiter.onNack(ev(TYPE_ROUTE, push(['n/a', 'n/b']), 'x'));
+  arbiter.releaseGroup(); // first half pushed, no answer comes
+  expect(host.retried).toEqual(['n/a']);
+  arbiter.releaseGroup(); // still waiting
+  expect(host.retried).toEqual(['n/a']);
+  const wakes = host.wakes;
+  await new Promise((r) => setTimeout(r, 120));
+  expect(host.wakes).toBeGreaterThan(wakes);
+  arbiter.releaseGroup();
+  expect(host.retried).toEqual(['n/a', 'n/b']);
+});
