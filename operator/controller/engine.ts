@@ -4,13 +4,13 @@
 // IncrementalGateway (host claims + per-fleet assembly), which re-renders only what they touch;
 // only the resource kinds that changed are pushed to the xDS server. The flush also drives
 // probing and status. A KIngress whose class no gateway serves is never written to.
-import type { EndpointSlice, Service } from '../api/core.ts';
+import type { Service } from '../api/core.ts';
 import { resolveGateways } from '../api/gateway-selection.ts';
 import type { KnativeGateway } from '../api/knativegateway.ts';
 import { INGRESS_CLASS_ANNOTATION, hasClass, ingressKey, type KIngress } from '../api/kingress.ts';
 import type { FleetRuntime } from '../fleets/runtime.ts';
 import type { Logger } from '../log.ts';
-import { ReferencedSecrets } from '../kube/referenced-secrets.ts';
+import type { ReferencedSecrets } from '../kube/referenced-secrets.ts';
 import { Reflector, type KubeObject } from '../kube/reflector.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { FleetResources } from '../render/fleet.ts';
@@ -28,6 +28,8 @@ import type { GatewayConfig } from './gateways.ts';
 import { NackArbiter, type NackHost } from './nack-arbiter.ts';
 import { IncrementalGateway, snapshotOf } from './incremental.ts';
 import { IngressStatusWriter } from './ingress-status.ts';
+import { ClusterWatch } from './cluster-watch.ts';
+import { DependencyIndex, SECRET_REF, secretKeys, specRefs } from './dependencies.ts';
 
 /** What the engine needs from the xDS server. */
 export interface SnapshotSink {
@@ -97,23 +99,26 @@ interface IngressState {
 /** Resource types a KIngress change can alter (NACKs of these are attributed to KIngresses). */
 const ATTRIBUTED_TYPES: TypeUrl[] = [TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE];
 
-/** refIndex prefix of a Secret reference (`secret:<ns>/<name>`). */
-const SECRET_REF = 'secret:';
-
 /** Longest a change waits for the previous flush's coalescing window (see schedule()). */
 const MAX_COALESCE_MS = 500;
-const KINGRESS_PATH = '/apis/networking.internal.knative.dev/v1alpha1/ingresses';
-const GATEWAY_PATH = '/apis/operator.kgw.dev/v1alpha1/knativegateways';
 
 export class Engine {
   private readonly o: EngineOptions;
   private readonly log: Logger;
-  readonly ingresses: Reflector<KIngress & KubeObject>;
-  readonly services: Reflector<Service & KubeObject>;
-  readonly slices: Reflector<EndpointSlice & KubeObject>;
-  /** Secrets' metadata, and the data of the referenced ones only (kube/referenced-secrets.ts). */
-  readonly secrets: ReferencedSecrets;
-  readonly gateways: Reflector<KubeObject>;
+  /** Reflectors on the cluster, the Secrets kgw references, and translation's Lookups. */
+  readonly cluster: ClusterWatch;
+  get ingresses(): Reflector<KIngress & KubeObject> {
+    return this.cluster.ingresses;
+  }
+  get gateways(): Reflector<KubeObject> {
+    return this.cluster.gateways;
+  }
+  private get services(): Reflector<Service & KubeObject> {
+    return this.cluster.services;
+  }
+  private get secrets(): ReferencedSecrets {
+    return this.cluster.secrets;
+  }
   private readonly states = new Map<string, IngressState>();
   private gatewayConfigs = new Map<string, GatewayConfig>();
   private readonly dirty = new Set<string>();
@@ -131,8 +136,10 @@ export class Engine {
   private synced = false;
   private closed = false;
   /** refs (`svc:ns/name`, `secret:ns/name`) → KIngress keys that read them */
-  private readonly refIndex = new Map<string, Set<string>>();
-  private readonly refsOf = new Map<string, string[]>();
+  private readonly deps = new DependencyIndex((added, dropped) => {
+    if (added.length > 0) this.secrets.want(added);
+    if (dropped) this.syncWantedSecrets();
+  });
   private readonly lookups: Lookups;
   /** Fleet key → gateway name. */
   private fleetGateway = new Map<string, string>();
@@ -188,49 +195,17 @@ export class Engine {
       this.gatewaysRec.kick();
     }, o.gatewayStatusIntervalMs ?? 2000);
     this.gatewayTimer.unref();
-    const mk = <T extends KubeObject>(path: string) => new Reflector<T>(o.rest, { path, log: o.log });
-    this.ingresses = mk(KINGRESS_PATH);
-    this.services = mk('/api/v1/services');
-    this.slices = mk('/apis/discovery.k8s.io/v1/endpointslices');
-    this.secrets = new ReferencedSecrets({
+    this.cluster = new ClusterWatch({
       rest: o.rest,
       log: o.log,
-      onChange: (k) => this.onSecretChange(k),
+      onSecret: (k) => this.onSecretChange(k),
+      onEndpoints: (svc) => {
+        this.endpointsDirty.add(svc);
+        this.schedule();
+      },
+      ...(o.staleAfterMs !== undefined ? { staleAfterMs: o.staleAfterMs } : {}),
     });
-    this.gateways = mk(GATEWAY_PATH);
-    const key = (ns: string, n: string) => `${ns}/${n}`;
-    const sliceIndex = new Map<string, Set<string>>();
-    const serviceOf = (o: KubeObject | undefined) =>
-      (o?.metadata.labels as Record<string, string> | undefined)?.['kubernetes.io/service-name'];
-    this.slices.onEvent((e) => {
-      const ns = e.obj.metadata.namespace ?? '';
-      const name = e.obj.metadata.name;
-      const now = e.type === 'delete' ? undefined : serviceOf(e.obj);
-      const before = e.type === 'delete' ? serviceOf(e.obj) : serviceOf(e.old);
-      if (before && before !== now) {
-        const k = key(ns, before);
-        sliceIndex.get(k)?.delete(name);
-        if (sliceIndex.get(k)?.size === 0) sliceIndex.delete(k);
-        this.endpointsDirty.add(k);
-      }
-      if (now) {
-        const k = key(ns, now);
-        const set = sliceIndex.get(k) ?? new Set<string>();
-        set.add(name);
-        sliceIndex.set(k, set);
-        this.endpointsDirty.add(k);
-      }
-      if (before || now) this.schedule();
-    });
-    this.lookups = {
-      clusterDomain: 'cluster.local',
-      service: (ns, n) => this.services.store.get(key(ns, n)),
-      secret: (ns, n) => this.secrets.get(ns, n),
-      endpointSlices: (ns, svc) =>
-        [...(sliceIndex.get(key(ns, svc)) ?? [])]
-          .map((name) => this.slices.store.get(key(ns, name)))
-          .filter((s): s is EndpointSlice & KubeObject => s !== undefined),
-    };
+    this.lookups = this.cluster.lookups;
     this.ingresses.onEvent((e) => {
       const k = ingressKey(e.obj);
       this.status.observe(k, e.type === 'delete' ? undefined : e.obj);
@@ -252,8 +227,7 @@ export class Engine {
       this.schedule();
     });
     const onRef = (kind: string) => (e: { obj: KubeObject }) => {
-      for (const k of this.refIndex.get(`${kind}:${e.obj.metadata.namespace ?? ''}/${e.obj.metadata.name}`) ??
-        []) {
+      for (const k of this.deps.usersOf(`${kind}:${e.obj.metadata.namespace ?? ''}/${e.obj.metadata.name}`)) {
         this.dirty.add(k);
       }
       this.schedule();
@@ -274,10 +248,8 @@ export class Engine {
   }
 
   async start(): Promise<void> {
-    for (const r of [this.gateways, this.services, this.slices, this.secrets, this.ingresses]) r.start();
-    await Promise.all(
-      [this.gateways, this.services, this.slices, this.secrets, this.ingresses].map((r) => r.synced),
-    );
+    this.cluster.start();
+    await this.cluster.synced();
     // The Secrets KIngresses and gateways reference are fetched before anything is pushed: a first
     // snapshot without them would take TLS away from hosts the Envoys are serving.
     await this.secrets.prefetch(this.referencedSecretsAtStart());
@@ -302,8 +274,7 @@ export class Engine {
   /** Secrets (`<ns>/<name>`) the cached KIngresses and gateways reference. */
   private referencedSecretsAtStart(): string[] {
     const keys = new Set<string>();
-    for (const ing of this.ingresses.store.values())
-      for (const r of this.specRefs(ing)) if (r.startsWith(SECRET_REF)) keys.add(r.slice(SECRET_REF.length));
+    for (const ing of this.ingresses.store.values()) for (const k of secretKeys(specRefs(ing))) keys.add(k);
     for (const obj of this.gateways.store.values()) {
       const secret = this.o.gatewayConfig(obj)?.defaultCertificate?.secret;
       if (secret) keys.add(secret);
@@ -314,16 +285,16 @@ export class Engine {
   /** A referenced Secret's data arrived, changed or went: re-translate and re-render its users. */
   private onSecretChange(k: string): void {
     const fallback = [...this.pipes.values()].some((p) => p.defaultCertificateSecrets.has(k));
-    if (this.refIndex.has(`${SECRET_REF}${k}`) || fallback) this.secretsDirty.add(k);
+    if (this.deps.has(`${SECRET_REF}${k}`) || fallback) this.secretsDirty.add(k);
     if (fallback) this.gatewaysRec.kick();
-    for (const key of this.refIndex.get(`${SECRET_REF}${k}`) ?? []) this.dirty.add(key);
+    for (const key of this.deps.usersOf(`${SECRET_REF}${k}`)) this.dirty.add(key);
     this.schedule();
   }
 
   /** The Secrets whose data kgw keeps: those KIngresses name and the gateways' default certificates. */
   private syncWantedSecrets(): void {
     const keys: string[] = [];
-    for (const r of this.refIndex.keys()) if (r.startsWith(SECRET_REF)) keys.push(r.slice(SECRET_REF.length));
+    keys.push(...this.deps.referencedSecrets());
     for (const p of this.pipes.values()) keys.push(...p.defaultCertificateSecrets);
     this.secrets.setWanted(keys);
   }
@@ -333,9 +304,7 @@ export class Engine {
     clearInterval(this.gatewayTimer);
     this.nacks.stop();
     if (this.flushTimer) clearTimeout(this.flushTimer);
-    await Promise.all(
-      [this.gateways, this.services, this.slices, this.secrets, this.ingresses].map((r) => r.stop()),
-    );
+    await this.cluster.stop();
     await this.flushing.catch(() => undefined);
     await this.gatewaysRec.stop();
     await this.status.stop();
@@ -364,29 +333,7 @@ export class Engine {
    * watches are in touch. Readiness, a metric and the KnativeGateways' FleetsReady report it.
    */
   staleness(): { seconds: number; message: string } | undefined {
-    const limit = this.o.staleAfterMs ?? 30_000;
-    const now = performance.now();
-    let worst: { ms: number; path: string; err: unknown } | undefined;
-    const watched: [string, { unhealthySince: number | undefined; lastError: unknown }][] = [
-      ['KnativeGateways', this.gateways],
-      ['KIngresses', this.ingresses],
-      ['Services', this.services],
-      ['EndpointSlices', this.slices],
-      ['Secrets', this.secrets.meta],
-    ];
-    for (const [what, r] of watched) {
-      const since = r.unhealthySince;
-      if (since === undefined || now - since < limit) continue;
-      if (!worst || now - since > worst.ms) worst = { ms: now - since, path: what, err: r.lastError };
-    }
-    if (!worst) return undefined;
-    const seconds = Math.round(worst.ms / 1000);
-    return {
-      seconds,
-      message:
-        `kgw has not been able to watch ${worst.path} for ${seconds} s (${String(worst.err).slice(0, 200)}): ` +
-        'the fleets keep the configuration they have, which may be stale',
-    };
+    return this.cluster.staleness();
   }
 
   private wasStale = false;
@@ -534,65 +481,16 @@ export class Engine {
     this.schedule();
   }
 
-  private setRefs(key: string, refs: string[]): void {
-    const dropped: string[] = [];
-    for (const r of this.refsOf.get(key) ?? []) {
-      const set = this.refIndex.get(r);
-      set?.delete(key);
-      if (set?.size === 0) {
-        this.refIndex.delete(r);
-        if (r.startsWith(SECRET_REF)) dropped.push(r);
-      }
-    }
-    this.refsOf.set(key, refs);
-    const added: string[] = [];
-    for (const r of refs) {
-      const set = this.refIndex.get(r) ?? new Set<string>();
-      if (set.size === 0 && r.startsWith(SECRET_REF)) added.push(r.slice(SECRET_REF.length));
-      set.add(key);
-      this.refIndex.set(r, set);
-    }
-    if (added.length > 0) this.secrets.want(added);
-    if (dropped.some((r) => !this.refIndex.has(r))) this.syncWantedSecrets();
-  }
-
   /** KIngresses that read any of `refs` (e.g. `host:<h>`, `ns:<namespace>`) are translated again. */
   invalidate(refs: readonly string[]): void {
     let any = false;
     for (const r of refs) {
-      for (const k of this.refIndex.get(r) ?? []) {
+      for (const k of this.deps.usersOf(r)) {
         this.dirty.add(k);
         any = true;
       }
     }
     if (any) this.schedule();
-  }
-
-  /**
-   * The Services and Secrets a KIngress names (`svc:ns/name`, `secret:ns/name`), so it is
-   * translated again when one appears or changes. Read from the raw spec, which may be any JSON,
-   * so that a KIngress waiting for a missing Service still hears about it.
-   */
-  private specRefs(ing: KIngress, ir?: IngressIR): string[] {
-    const ns = ing.metadata.namespace ?? '';
-    const refs = new Set<string>();
-    const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-    const field = (v: unknown, k: string): unknown =>
-      typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined;
-    const name = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-    const spec: unknown = ing.spec;
-    for (const r of list(field(spec, 'rules')))
-      for (const p of list(field(field(r, 'http'), 'paths')))
-        for (const s of list(field(p, 'splits'))) {
-          const svc = name(field(s, 'serviceName'));
-          if (svc) refs.add(`svc:${ns}/${svc}`);
-        }
-    for (const t of list(field(spec, 'tls'))) {
-      const secret = name(field(t, 'secretName'));
-      if (secret) refs.add(`secret:${ns}/${secret}`);
-    }
-    for (const s of ir?.services ?? []) refs.add(`svc:${s}`);
-    return [...refs];
   }
 
   private flushNow(): void {
@@ -675,15 +573,15 @@ export class Engine {
       if (prev) {
         this.states.delete(k);
         this.status.forget(k); // no longer ours to write (deleted, or of another class now)
-        this.setRefs(k, []);
+        this.deps.set(k, []);
         this.nacks.answered(k);
       }
       return;
     }
     // A referenced Secret that exists but whose data is still on its way: wait for it (its
     // arrival marks this KIngress dirty again) rather than report it missing.
-    const refs = this.specRefs(ing);
-    this.setRefs(k, refs);
+    const refs = specRefs(ing);
+    this.deps.set(k, refs);
     if (refs.some((r) => r.startsWith(SECRET_REF) && this.secrets.isPending(r.slice(SECRET_REF.length))))
       return;
     const res = this.translate(ing, gw);
@@ -725,8 +623,8 @@ export class Engine {
       this.stage(gw.name, k, state.good, state.created);
       state.gateway = gw.name;
     }
-    this.setRefs(k, [
-      ...this.specRefs(ing, res.ok ? res.ir : undefined),
+    this.deps.set(k, [
+      ...specRefs(ing, res.ok ? res.ir : undefined),
       ...hostRefs(ing.spec, ing.metadata.namespace ?? '', gw.clusterDomain, gw.hostPolicy),
     ]);
     this.statusDirty.add(k);
