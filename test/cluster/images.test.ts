@@ -1,0 +1,165 @@
+// The test cluster's images, without any cluster: build-images.sh writes a docker-archive per
+// image under the names the cluster will ask for, the images run (buildah run on a working
+// container made from each tarball), and a second run rebuilds nothing.
+// Opt-in and slow when cold (~10 min): npm run test:images.
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_ENVOY_IMAGE } from '../../operator/api/knativegateway.ts';
+import { ENVOY_UID } from '../../operator/fleets/kubernetes-objects.ts';
+import {
+  DEFAULT_SLUGS,
+  ImageContainer,
+  KNATIVE_COMPONENTS,
+  KNATIVE_TEST_IMAGES,
+  builtImages,
+  dockerArchiveTags,
+  ensureImages,
+  type BuiltImage,
+} from './images.ts';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const read = (p: string): string => readFileSync(join(repo, p), 'utf8');
+
+/** The names the cluster asks for, read here independently of build-images.sh. */
+function expectedNames(): Record<string, RegExp | string> {
+  const from = /^FROM\s+(\S+)/m.exec(read('Dockerfile'))?.[1] ?? '';
+  const nodeName = from.includes('/') ? from : `docker.io/library/${from}`;
+  const kgwName = /^[ \t]+image:[ \t]+(\S+)[ \t]*$/m.exec(read('deploy/kgw.yaml'))?.[1] ?? '';
+  return {
+    base: /^kgw\.test\/debian:[a-z]+-minbase$/,
+    node: nodeName,
+    kgw: kgwName,
+    envoy: DEFAULT_ENVOY_IMAGE,
+    pause: 'registry.k8s.io/pause:3.10.1',
+    coredns: /^registry\.k8s\.io\/coredns\/coredns:v\d+\.\d+\.\d+$/,
+    backends: /^kgw\.test\/backends:[0-9a-f]{12}$/,
+  };
+}
+
+let images: Record<string, BuiltImage> = {};
+let firstSeconds = 0;
+
+beforeAll(() => {
+  const r = ensureImages();
+  images = r.images;
+  firstSeconds = r.seconds;
+  process.stderr.write(
+    `build-images.sh: ${r.seconds.toFixed(1)} s, rebuilt: ${r.rebuilt.join(' ') || 'none'}\n`,
+  );
+}, 90 * 60_000);
+
+describe('tarballs', () => {
+  test.each([...DEFAULT_SLUGS])('%s: a docker-archive holding the expected name', (slug) => {
+    const image = images[slug];
+    expect(image).toBeDefined();
+    if (image === undefined) return;
+    expect(statSync(image.tarball).size).toBe(image.bytes);
+    const want = expectedNames()[slug];
+    expect(image.name).toMatch(
+      want instanceof RegExp ? want : new RegExp(`^${want?.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`),
+    );
+    expect(dockerArchiveTags(image.tarball)).toEqual([image.name]);
+  });
+
+  test('Knative images, when built (build-images.sh knative)', () => {
+    const built = builtImages();
+    const slugs = [
+      ...KNATIVE_COMPONENTS.map((c) => `knative-${c}`),
+      ...KNATIVE_TEST_IMAGES.map((t) => `knative-test-${t}`),
+    ];
+    const present = slugs.filter((s) => built[s] !== undefined);
+    if (present.length === 0) return; // opt-in, not built here
+    expect(present).toEqual(slugs);
+    for (const c of KNATIVE_COMPONENTS) {
+      expect(dockerArchiveTags(built[`knative-${c}`]?.tarball ?? '')).toEqual([
+        `kgw.test/knative/${c}:v0.42.2`,
+      ]);
+    }
+    for (const t of KNATIVE_TEST_IMAGES) {
+      expect(dockerArchiveTags(built[`knative-test-${t}`]?.tarball ?? '')).toEqual([
+        `kgw.test/knative/${t}:conformance`,
+      ]);
+    }
+  });
+});
+
+describe('the images run', () => {
+  const containers: ImageContainer[] = [];
+  const from = (slug: string): ImageContainer => {
+    const c = new ImageContainer(images[slug]?.tarball ?? `(no ${slug})`);
+    containers.push(c);
+    return c;
+  };
+  afterAll(() => {
+    for (const c of containers) c.remove();
+  });
+
+  test('node stand-in: the pinned Node, npm, user node 1000', () => {
+    const c = from('node');
+    const pinned = (JSON.parse(read('node_modules/node/package.json')) as { version: string }).version;
+    expect(c.run(['node', '--version']).stdout.trim()).toBe(`v${pinned}`);
+    expect(c.run(['npm', '--version']).status).toBe(0);
+    expect(c.run(['id', 'node']).stdout).toMatch(/^uid=1000\(node\) gid=1000\(node\)/);
+  }, 120_000);
+
+  test('kgw: node dist/operator/cli.js --help, as uid 65532', () => {
+    const c = from('kgw');
+    expect(c.user()).toBe('65532:65532');
+    const r = c.run(['node', 'dist/operator/cli.js', '--help']);
+    expect(r.stderr + r.stdout).toMatch(/Usage:\s+kgw operator/);
+    expect(r.status).toBe(0);
+    // what the Dockerfile preloads
+    expect(c.run(['test', '-f', '/usr/local/lib/libjemalloc.so.2']).status).toBe(0);
+  }, 180_000);
+
+  test('envoy: envoy --version, perl for the preStop hook, /bin/sh, the fleet pods uid', () => {
+    const c = from('envoy');
+    expect(c.user()).toBe(`${ENVOY_UID}:${ENVOY_UID}`);
+    const version = /:v(\d+\.\d+\.\d+)$/.exec(DEFAULT_ENVOY_IMAGE)?.[1] ?? '?';
+    const r = c.run(['envoy', '--version']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`/${version}/`);
+    expect(c.run(['perl', '-e1']).status).toBe(0);
+    expect(c.run(['perl', '-MIO::Socket::UNIX', '-e1']).status).toBe(0);
+    expect(c.run(['/bin/sh', '-c', 'id -u && command -v sleep']).stdout).toBe(
+      `${ENVOY_UID}\n/usr/bin/sleep\n`,
+    );
+  }, 120_000);
+
+  test('pause: a static binary from scratch', () => {
+    const r = from('pause').run(['/pause', '-v']);
+    expect(r.stdout).toContain('pause');
+    expect(r.status).toBe(0);
+  }, 60_000);
+
+  test('coredns: /coredns -version', () => {
+    const r = from('coredns').run(['/coredns', '-version']);
+    expect(r.stdout).toMatch(/CoreDNS-\d+\.\d+\.\d+/);
+    expect(r.status).toBe(0);
+  }, 60_000);
+
+  test('backends: node test/backends/main.ts serves', async () => {
+    const c = from('backends');
+    expect(c.user()).toBe('1000:1000');
+    const out = await c.runUntil(
+      ['node', 'test/backends/main.ts', '--kind', 'runtime', '--host', '127.0.0.1', '--port', '8080'],
+      /READY 127\.0\.0\.1:8080/,
+    );
+    expect(out).toContain('READY');
+  }, 120_000);
+});
+
+test('a second run is a cache hit for every image', () => {
+  const before = Object.fromEntries(Object.values(images).map((i) => [i.slug, statSync(i.tarball).mtimeMs]));
+  const r = ensureImages();
+  expect(r.rebuilt).toEqual([]);
+  for (const slug of DEFAULT_SLUGS) {
+    expect(r.log).toMatch(new RegExp(`\\] ${slug}: cached `));
+    expect(statSync(r.images[slug]?.tarball ?? '').mtimeMs).toBe(before[slug]);
+  }
+  process.stderr.write(
+    `warm build-images.sh: ${r.seconds.toFixed(1)} s (first run ${firstSeconds.toFixed(1)} s)\n`,
+  );
+  expect(r.seconds).toBeLessThan(60);
+}, 300_000);
