@@ -217,6 +217,7 @@ build_base() {
   log "  debootstrap --variant=minbase $suite from $mirror (about 1.5 min)"
   timeout 1200 debootstrap --variant=minbase --include=ca-certificates "$suite" "$rootfs" "$mirror" 2>&1 |
     debootstrap_progress || true
+  # shellcheck disable=SC2015 # (die exits)
   [ -x "$rootfs/bin/sh" ] && [ -f "$rootfs/etc/debian_version" ] || die "debootstrap failed (see $rootfs/debootstrap/debootstrap.log)"
   log "  slimming (apt lists and caches, docs, man pages, locales)"
   # the official slim images' dpkg excludes, so later apt-get installs stay slim too
@@ -521,7 +522,7 @@ if wants backends; then
   image backends "kgw.test/backends:$(hash_of backends | cut -c1-12)" build_backends
 fi
 if wants knative; then
-  # shellcheck source=knative-images.sh
+  # shellcheck source=test/cluster/knative-images.sh
   . "$here/knative-images.sh"
   knative_images
 fi

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154 # (variables of build-images.sh)
 # Sourced by build-images.sh (which defines log, die, setting, inputs, image, go_progress, $images):
 # Knative Serving and the KIngress conformance suite, built from Go modules, as images from scratch.
 #
