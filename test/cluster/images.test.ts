@@ -2,7 +2,8 @@
 // image under the names the cluster will ask for, the images run (buildah run on a working
 // container made from each tarball), and a second run rebuilds nothing.
 // Opt-in and slow when cold (~10 min): npm run test:images.
-import { readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_ENVOY_IMAGE } from '../../operator/api/knativegateway.ts';
@@ -15,6 +16,7 @@ import {
   builtImages,
   dockerArchiveTags,
   ensureImages,
+  knativeArtifacts,
   type BuiltImage,
 } from './images.ts';
 
@@ -61,27 +63,66 @@ describe('tarballs', () => {
     );
     expect(dockerArchiveTags(image.tarball)).toEqual([image.name]);
   });
+});
 
-  test('Knative images, when built (build-images.sh knative)', () => {
+// Opt-in (bash test/cluster/build-images.sh knative, ~15 min cold): checked only when built.
+const knative = knativeArtifacts();
+const knativeDescribe = knative === undefined ? describe.skip : describe;
+knativeDescribe('Knative (build-images.sh knative)', () => {
+  const slugs = [
+    ...KNATIVE_COMPONENTS.map((c) => `knative-${c}`),
+    ...KNATIVE_TEST_IMAGES.map((t) => `knative-test-${t}`),
+  ];
+
+  test('an image per component and conformance test image, under the names the suite and the YAML use', () => {
     const built = builtImages();
-    const slugs = [
-      ...KNATIVE_COMPONENTS.map((c) => `knative-${c}`),
-      ...KNATIVE_TEST_IMAGES.map((t) => `knative-test-${t}`),
-    ];
-    const present = slugs.filter((s) => built[s] !== undefined);
-    if (present.length === 0) return; // opt-in, not built here
-    expect(present).toEqual(slugs);
+    expect(slugs.filter((s) => built[s] === undefined)).toEqual([]);
     for (const c of KNATIVE_COMPONENTS) {
-      expect(dockerArchiveTags(built[`knative-${c}`]?.tarball ?? '')).toEqual([
-        `kgw.test/knative/${c}:v0.42.2`,
-      ]);
+      const name = `kgw.test/knative/${c}:${knative?.servingVersion ?? '?'}`;
+      expect(dockerArchiveTags(built[`knative-${c}`]?.tarball ?? '')).toEqual([name]);
+      expect(knative?.koImages[`ko://knative.dev/serving/cmd/${c}`]).toBe(name);
     }
     for (const t of KNATIVE_TEST_IMAGES) {
+      // -dockerrepo kgw.test/knative -tag conformance
       expect(dockerArchiveTags(built[`knative-test-${t}`]?.tarball ?? '')).toEqual([
         `kgw.test/knative/${t}:conformance`,
       ]);
     }
   });
+
+  test("every ko:// reference in serving's config/core has an image", () => {
+    const refs = new Set<string>();
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (/\.ya?ml$/.test(e.name)) {
+          for (const m of readFileSync(p, 'utf8').matchAll(/ko:\/\/[\w./-]+/g)) refs.add(m[0]);
+        }
+      }
+    };
+    walk(knative?.configCore ?? '');
+    expect(refs.size).toBeGreaterThan(0);
+    expect([...refs].filter((r) => knative?.koImages[r] === undefined)).toEqual([]);
+  });
+
+  test('the conformance binary lists the ingress conformance test', () => {
+    const r = spawnSync(knative?.conformanceBinary ?? '', ['-test.list', '.*'], { encoding: 'utf8' });
+    expect(r.stdout).toContain('TestIngressConformance');
+  });
+
+  test('the binaries run in their images (static, as 65532)', () => {
+    const c = new ImageContainer(builtImages()['knative-queue']?.tarball ?? '');
+    try {
+      expect(c.user()).toBe('65532:65532');
+      // without its environment the queue proxy says what is missing, which proves it runs
+      const r = c.run(['/ko-app/queue']);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr + r.stdout).toMatch(/required key|env|failed/i);
+    } finally {
+      c.remove();
+    }
+  }, 120_000);
 });
 
 describe('the images run', () => {

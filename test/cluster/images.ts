@@ -93,6 +93,38 @@ export function ensureImages(slugs: string[] = [], timeoutMs = 60 * 60_000): Ens
   return { images: builtImages(), rebuilt, seconds: (Date.now() - start) / 1000, log: r.stderr };
 }
 
+/** What `build-images.sh knative` leaves besides the images. */
+export interface KnativeArtifacts {
+  servingVersion: string;
+  /** The knative.dev/networking version serving requires (the conformance suite's). */
+  networkingVersion: string;
+  /** Serving's `config/core` YAML, copied from the module, `ko://` image references kept. */
+  configCore: string;
+  /** `go test -c -tags=e2e knative.dev/networking/test/conformance/ingress`. */
+  conformanceBinary: string;
+  /** `ko://knative.dev/serving/cmd/<c>` → `kgw.test/knative/<c>:<version>`. */
+  koImages: Record<string, string>;
+}
+
+/** The Knative artifacts, or undefined if `build-images.sh knative` has not run. */
+export function knativeArtifacts(servingVersion = 'v0.42.2'): KnativeArtifacts | undefined {
+  const dir = join(imagesDir(), `knative-${servingVersion}`);
+  const mapping = join(dir, 'images.txt');
+  if (!existsSync(mapping)) return undefined;
+  const koImages: Record<string, string> = {};
+  for (const line of readFileSync(mapping, 'utf8').split('\n')) {
+    const [ko, name] = line.trim().split(/\s+/);
+    if (ko !== undefined && name !== undefined) koImages[ko] = name;
+  }
+  return {
+    servingVersion,
+    networkingVersion: readFileSync(join(dir, 'networking-version'), 'utf8').trim(),
+    configCore: join(dir, 'config', 'core'),
+    conformanceBinary: join(dir, 'bin', 'ingress-conformance.test'),
+    koImages,
+  };
+}
+
 /** The tarball of `slug`, which must have been built (ensureImages). */
 export function imageTarball(slug: string): string {
   const i = builtImages()[slug];
