@@ -134,7 +134,8 @@ ensure_loaded() {
 
 # finish <slug> <name> <seconds>: writes the tarball and its description
 finish() {
-  local slug="$1" name="$2" secs="$3" tar="$images/$1.tar" bytes
+  local slug="$1" name="$2" secs="$3" tar="$images/$1.tar" bytes old=''
+  [ ! -f "$images/$slug.json" ] || old=$(image_name "$slug")
   rm -f "$tar.tmp"
   buildah push --quiet "$name" "docker-archive:$tar.tmp:$name" >/dev/null
   mv "$tar.tmp" "$tar"
@@ -142,6 +143,8 @@ finish() {
   printf '{"slug": "%s", "name": "%s", "tarball": "%s", "hash": "%s", "bytes": %s, "buildSeconds": %s, "builtAt": "%s"}\n' \
     "$slug" "$name" "$tar" "$(hash_of "$slug")" "$bytes" "$secs" "$(date -u +%FT%TZ)" >"$images/$slug.json"
   hash_of "$slug" >"$images/$slug.hash"
+  # a name with the hash in it (backends) leaves the previous image behind in buildah's store
+  if [ -n "$old" ] && [ "$old" != "$name" ]; then buildah rmi "$old" >/dev/null 2>&1 || true; fi
   # docker-archive layers are uncompressed tar: the tarball's size is the image's size
   log "$slug: built $name in ${secs}s, $((bytes / 1048576)) MiB"
 }
@@ -496,8 +499,9 @@ if wants node; then
 fi
 if wants kgw; then
   context=$(cd "$repo" && "$node24" --no-warnings test/cluster/context.ts context .)
-  inputs kgw "node=$(cat "$images/node.hash")" "ca-bundle=$(sha256sum "$ca_bundle" | cut -c1-64)" \
-    "Dockerfile=$(sha256sum "$repo/Dockerfile" | cut -c1-64)" "context:" "$context"
+  # (the CA bundle mounted into RUN steps is not an input: nothing of it reaches the image)
+  inputs kgw "node=$(cat "$images/node.hash")" "Dockerfile=$(sha256sum "$repo/Dockerfile" | cut -c1-64)" \
+    "context:" "$context"
   image kgw "$kgw_name" build_kgw
 fi
 if wants envoy; then
