@@ -6,7 +6,9 @@
 #                                PID 1, reaps zombies, exits 0 on SIGINT/SIGTERM (what
 #                                kubernetes' build/pause/linux/pause.c does)
 #   localhost/kgw-test/echo:1    an HTTP server on :8080 (PORT) answering
-#                                `hello from <hostname> <method> <path>`
+#                                `hello from <hostname> <method> <path>`; with args
+#                                `get <url>...` a client (https: the Pod's service account
+#                                token and CA), for Pod → Service / API server checks
 # Cached under <cache>/test-images-<hash of this script>/ (pause.tar, echo.tar); buildah runs
 # with its own storage in a temp dir (vfs driver, removed at the end), so it shares nothing with
 # other buildah users of the machine. ~10 s cold.
@@ -68,15 +70,74 @@ func main() {
 GO
 cat >"$work/src/echo/main.go" <<'GO'
 // echo: answers every HTTP request with "hello from <hostname> <method> <path>".
+// `echo get <url>...` is a client instead: GETs each URL (https with the Pod's service account
+// token and CA), retrying for up to 10 s, prints "<status> <body>" per URL, exits 1 if one fails.
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"strings"
+	"time"
 )
 
+const sa = "/var/run/secrets/kubernetes.io/serviceaccount/"
+
+func get(url string) error {
+	client := &http.Client{Timeout: 3 * time.Second}
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(url, "https://") {
+		ca, err := os.ReadFile(sa + "ca.crt")
+		if err != nil {
+			return err
+		}
+		token, err := os.ReadFile(sa + "token")
+		if err != nil {
+			return err
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(ca)
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Printf("%s %d %s\n", url, resp.StatusCode, strings.Join(strings.Fields(string(body)), " "))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
+}
+
 func main() {
+	if len(os.Args) > 2 && os.Args[1] == "get" {
+		code := 0
+		for _, url := range os.Args[2:] {
+			var err error
+			for i := 0; i < 20; i++ {
+				if err = get(url); err == nil {
+					break
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+			if err != nil {
+				fmt.Printf("%s error: %v\n", url, err)
+				code = 1
+			}
+		}
+		os.Exit(code)
+	}
 	host, _ := os.Hostname()
 	port := os.Getenv("PORT")
 	if port == "" {

@@ -1,6 +1,7 @@
 // The real single-node cluster as a test part: the node registers Ready with the pinned version,
 // a Pod runs and answers on its IP from the host, a ClusterIP and a NodePort Service answer
-// through kube-proxy (nftables), API calls that go through the kubelet work (logs), CoreDNS
+// through kube-proxy (nftables), a Pod reaches a Service and the API server through the
+// `kubernetes` Service with its token, API calls that go through the kubelet work (logs), CoreDNS
 // answers when an image is given (KGW_COREDNS_IMAGE=<tarball>), a second cluster is refused, and
 // after stop() nothing of it is left on the machine. Prints the start/stop times and the RSS.
 import { existsSync } from 'node:fs';
@@ -160,6 +161,39 @@ describe('a real single-node cluster', () => {
     expect(clusterIP).toMatch(/^198\.19\.(1[2-8]\d|19[01])\.\d+$/);
     expect(await getOk(`http://${clusterIP}/svc`)).toBe('hello from echo GET /svc\n');
     expect(await getOk(`http://${NODE_IP}:${nodePort}/np`)).toBe('hello from echo GET /np\n');
+  });
+
+  it('reaches a Service, the API server (kubernetes Service, service account token) and, with CoreDNS, a Service name from a Pod', async () => {
+    const svc = await rest.request<Service>('GET', '/api/v1/namespaces/default/services/echo');
+    const urls = [
+      `http://${svc.spec?.clusterIP ?? ''}/from-pod`,
+      'https://198.19.128.1/version',
+      ...(dnsImage !== undefined ? ['http://echo.default.svc.cluster.local/by-name'] : []),
+    ];
+    await rest.request('POST', '/api/v1/namespaces/default/pods', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'client' },
+      spec: {
+        restartPolicy: 'Never',
+        containers: [{ name: 'client', image: ECHO_IMAGE, imagePullPolicy: 'Never', args: ['get', ...urls] }],
+      },
+    });
+    const phase = await waitUntil(
+      'Pod default/client finished',
+      async () => {
+        const p = await rest.request<Pod>('GET', '/api/v1/namespaces/default/pods/client');
+        const ph = p.status?.phase;
+        return ph === 'Succeeded' || ph === 'Failed' ? ph : false;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    const logs = await rest.request<string>('GET', '/api/v1/namespaces/default/pods/client/log');
+    // the logs say which request failed
+    expect(`${phase}: ${logs}`).toMatch(/^Succeeded: /);
+    expect(logs).toContain(`/from-pod 200 hello from echo GET /from-pod`);
+    expect(logs).toMatch(new RegExp(`/version 200 .*"gitVersion": "${kubernetesVersion()}"`));
+    if (dnsImage !== undefined) expect(logs).toContain('/by-name 200 hello from echo GET /by-name');
   });
 
   it('serves API calls that go through the kubelet (Pod logs) and publishes the apiserver on the node address', async () => {
