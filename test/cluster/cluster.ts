@@ -48,6 +48,7 @@ import {
 } from '../env/proc.ts';
 import {
   HOST,
+  LOCK_PATH,
   assertSafeDir,
   breakStaleLock,
   leftovers,
@@ -374,7 +375,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const h = lock.holder;
     throw new Error(
       `a kgw test cluster is already running on this machine (pid ${h?.pid ?? '?'}, state dir ${h?.dir ?? '?'}, ` +
-        `since ${h?.createdAt ?? '?'}; lock ${process.env.KGW_CLUSTER_LOCK ?? '/run/kgw-cluster.json'}): ` +
+        `since ${h?.createdAt ?? '?'}; lock ${LOCK_PATH}): ` +
         'only one can run per machine (fixed node address, bridges and Pod range). Stop it first.',
     );
   }
