@@ -10,7 +10,7 @@
 # root module still contains cmd/controller. Its cert-manager.io/v1 API (Certificate spec,
 # status notAfter/renewalTime, Ready/Issuing conditions) is what kgw uses.
 #
-# Like build-apiserver.sh, we write a tiny wrapper module that requires cert-manager (the upstream
+# Like build-k8s.sh, we write a tiny wrapper module that requires cert-manager (the upstream
 # go.mod's replace directives are not honoured for dependencies, so they are repeated here) and
 # build github.com/cert-manager/cert-manager/cmd/controller from it.
 #

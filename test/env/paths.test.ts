@@ -2,7 +2,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { apiserverBin, cacheDir, envoyBin, etcdBin, pinnedVersions } from './paths.ts';
+import { apiserverBin, cacheDir, envoyBin, etcdBin, k8sBin, pinnedVersions } from './paths.ts';
 
 const KEYS = [
   'KGW_CACHE_DIR',
@@ -11,6 +11,7 @@ const KEYS = [
   'KGW_APISERVER_BIN',
   'KGW_ETCD_BIN',
   'KGW_ENVOY_VERSION',
+  'KGW_KUBELET_BIN',
 ];
 
 describe('paths', () => {
@@ -47,13 +48,22 @@ describe('paths', () => {
     const v = pinnedVersions();
     for (const [sub, name] of [
       [`envoy-${v.KGW_ENVOY_VERSION}`, 'envoy'],
-      [`kube-apiserver-${v.KGW_K8S_VERSION}`, 'kube-apiserver'],
+      [`k8s-${v.KGW_K8S_VERSION}`, 'kube-apiserver'],
     ] as const) {
       mkdirSync(join(dir, sub));
       writeFileSync(join(dir, sub, name), '#!/bin/sh\n', { mode: 0o755 });
     }
     expect(envoyBin()).toBe(join(dir, `envoy-${v.KGW_ENVOY_VERSION}`, 'envoy'));
-    expect(apiserverBin()).toBe(join(dir, `kube-apiserver-${v.KGW_K8S_VERSION}`, 'kube-apiserver'));
+    expect(apiserverBin()).toBe(join(dir, `k8s-${v.KGW_K8S_VERSION}`, 'kube-apiserver'));
+  });
+
+  it('finds the cluster binaries beside kube-apiserver and points at setup-node.sh when missing', () => {
+    process.env.KGW_CACHE_DIR = dir;
+    const sub = join(dir, `k8s-${pinnedVersions().KGW_K8S_VERSION}`);
+    expect(() => k8sBin('kubelet')).toThrow(/KGW_KUBELET_BIN.*test\/cluster\/setup-node\.sh/);
+    mkdirSync(sub);
+    writeFileSync(join(sub, 'kubelet'), '#!/bin/sh\n', { mode: 0o755 });
+    expect(k8sBin('kubelet')).toBe(join(sub, 'kubelet'));
   });
 
   it('says to run setup.sh when a binary is missing', () => {

@@ -1,6 +1,7 @@
-// Locates the real test parts (etcd, kube-apiserver, Envoy, hadolint) by the cache conventions of setup.sh:
+// Locates the real test parts (etcd, the Kubernetes binaries, Envoy, hadolint, crictl, CoreDNS) by
+// the cache conventions of setup.sh and test/cluster/setup-node.sh:
 // `${KGW_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/kgw}`, versions from versions.env. Each binary
-// can be overridden with KGW_ETCD_BIN, KGW_APISERVER_BIN, KGW_ENVOY_BIN or KGW_HADOLINT_BIN.
+// can be overridden with KGW_<NAME>_BIN (KGW_ETCD_BIN, KGW_APISERVER_BIN, KGW_KUBELET_BIN, …).
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -12,6 +13,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const testEnvDir = here;
 
 const SETUP_HINT = 'run `bash test/env/setup.sh` to install it';
+const CLUSTER_HINT = 'run `bash test/cluster/setup-node.sh` to build it';
 
 /** Default versions pinned in versions.env (KEY=value lines). */
 export function pinnedVersions(): Record<string, string> {
@@ -29,7 +31,7 @@ function version(key: string): string {
   return v;
 }
 
-/** The cache dir shared with setup.sh and build-apiserver.sh. */
+/** The cache dir shared with setup.sh and the build-*.sh scripts. */
 export function cacheDir(): string {
   const explicit = process.env.KGW_CACHE_DIR;
   if (explicit !== undefined && explicit !== '') return explicit;
@@ -53,7 +55,12 @@ function onPath(name: string): string | undefined {
   return undefined;
 }
 
-function resolve(what: string, envKey: string, candidates: (string | undefined)[]): string {
+function resolve(
+  what: string,
+  envKey: string,
+  candidates: (string | undefined)[],
+  hint = SETUP_HINT,
+): string {
   const override = process.env[envKey];
   if (override !== undefined && override !== '') {
     if (isExecutable(override)) return override;
@@ -61,9 +68,7 @@ function resolve(what: string, envKey: string, candidates: (string | undefined)[
   }
   for (const c of candidates) if (c !== undefined && isExecutable(c)) return c;
   const looked = candidates.filter((c): c is string => c !== undefined).join(', ');
-  throw new Error(
-    `${what} not found (looked at ${looked || 'PATH'}; override with ${envKey}): ${SETUP_HINT}`,
-  );
+  throw new Error(`${what} not found (looked at ${looked || 'PATH'}; override with ${envKey}): ${hint}`);
 }
 
 /** etcd: KGW_ETCD_BIN, a cached build `<cache>/etcd/etcd`, or `etcd` on PATH (Debian's etcd-server). */
@@ -71,12 +76,41 @@ export function etcdBin(): string {
   return resolve('etcd', 'KGW_ETCD_BIN', [join(cacheDir(), 'etcd', 'etcd'), onPath('etcd'), '/usr/bin/etcd']);
 }
 
-/** kube-apiserver: KGW_APISERVER_BIN or `<cache>/kube-apiserver-<KGW_K8S_VERSION>/kube-apiserver`. */
+/** The Kubernetes binaries build-k8s.sh makes (all from one k8s.io/kubernetes version). */
+export type KubeComponent =
+  'kube-apiserver' | 'kubelet' | 'kube-scheduler' | 'kube-controller-manager' | 'kube-proxy';
+
+/** `<cache>/k8s-<KGW_K8S_VERSION>`: where build-k8s.sh puts the Kubernetes binaries. */
+export function k8sDir(): string {
+  return join(cacheDir(), `k8s-${version('KGW_K8S_VERSION')}`);
+}
+
+/**
+ * A Kubernetes binary: `<cache>/k8s-<KGW_K8S_VERSION>/<name>` (build-k8s.sh; the cluster tier's
+ * setup-node.sh builds all five, setup.sh only kube-apiserver). Overrides: KGW_APISERVER_BIN,
+ * KGW_KUBELET_BIN, KGW_KUBE_SCHEDULER_BIN, KGW_KUBE_CONTROLLER_MANAGER_BIN, KGW_KUBE_PROXY_BIN.
+ */
+export function k8sBin(name: KubeComponent): string {
+  if (name === 'kube-apiserver') return apiserverBin();
+  const envKey = `KGW_${name.replace(/-/g, '_').toUpperCase()}_BIN`;
+  return resolve(name, envKey, [join(k8sDir(), name)], CLUSTER_HINT);
+}
+
+/** kube-apiserver: KGW_APISERVER_BIN or `<cache>/k8s-<KGW_K8S_VERSION>/kube-apiserver`. */
 export function apiserverBin(): string {
-  const v = version('KGW_K8S_VERSION');
-  return resolve('kube-apiserver', 'KGW_APISERVER_BIN', [
-    join(cacheDir(), `kube-apiserver-${v}`, 'kube-apiserver'),
-  ]);
+  return resolve('kube-apiserver', 'KGW_APISERVER_BIN', [join(k8sDir(), 'kube-apiserver')]);
+}
+
+/** crictl (cluster teardown): `<cache>/crictl-<KGW_CRICTL_VERSION>/crictl` (setup-node.sh). */
+export function crictlBin(): string {
+  const v = version('KGW_CRICTL_VERSION');
+  return resolve('crictl', 'KGW_CRICTL_BIN', [join(cacheDir(), `crictl-${v}`, 'crictl')], CLUSTER_HINT);
+}
+
+/** CoreDNS as a binary (the images build turns it into an image): `<cache>/coredns-<KGW_COREDNS_VERSION>/coredns`. */
+export function corednsBin(): string {
+  const v = version('KGW_COREDNS_VERSION');
+  return resolve('coredns', 'KGW_COREDNS_BIN', [join(cacheDir(), `coredns-${v}`, 'coredns')], CLUSTER_HINT);
 }
 
 /** envoy: KGW_ENVOY_BIN or `<cache>/envoy-<KGW_ENVOY_VERSION>/envoy` (link into the wheel's venv). */

