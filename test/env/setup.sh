@@ -77,7 +77,7 @@ venv_install() {
 }
 
 # A first run builds from source: say how long before it starts.
-if [ -z "${KGW_APISERVER_BIN:-}" ] && ! compgen -G "$cache/kube-apiserver-*/kube-apiserver" >/dev/null; then
+if [ -z "${KGW_APISERVER_BIN:-}" ] && ! compgen -G "$cache/k8s-*/kube-apiserver" >/dev/null; then
   log "first run: kube-apiserver is built from the Go module proxy, about 6 minutes on 2 cores (cached afterwards)"
 fi
 if [ "$demo_only" -eq 0 ] && [ -z "${KGW_CERT_MANAGER_DIR:-}" ] && ! compgen -G "$cache/cert-manager-*/controller" >/dev/null; then
