@@ -29,6 +29,7 @@ import { NackArbiter, type NackHost } from './nack-arbiter.ts';
 import { IncrementalGateway, snapshotOf } from './incremental.ts';
 import { IngressStatusWriter } from './ingress-status.ts';
 import { ClusterWatch } from './cluster-watch.ts';
+import { EventRecorder } from '../kube/events.ts';
 import { DependencyIndex, SECRET_REF, secretKeys, specRefs } from './dependencies.ts';
 
 /** What the engine needs from the xDS server. */
@@ -166,9 +167,11 @@ export class Engine {
     this.o = o;
     this.log = o.log;
     this.leading = o.leading ?? true;
+    const events = new EventRecorder({ rest: o.rest, log: o.log });
     this.status = new IngressStatusWriter({
       rest: o.rest,
       log: o.log,
+      events,
       ingress: (k) => this.ingresses.store.get(k),
       replicas: (f) => o.runtime.replicas(f),
       ...(o.now ? { now: o.now } : {}),
@@ -176,6 +179,7 @@ export class Engine {
     this.gatewaysRec = new GatewayReconciler({
       rest: o.rest,
       log: o.log,
+      events,
       runtime: o.runtime,
       connections: () => o.xds.connections?.() ?? [],
       ...(o.now ? { now: o.now } : {}),

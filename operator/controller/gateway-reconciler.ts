@@ -3,8 +3,15 @@
 // apply never delays a push), keeps Knative Serving's ConfigMaps and each gateway's default
 // certificate in place, and writes KnativeGateway status. Reconciles are coalesced (one runs,
 // one more may wait) and run every 2 s besides events, so a failed write is retried by the next.
-import type { FleetNack, KnativeGateway } from '../api/knativegateway.ts';
+import {
+  GATEWAY_API_VERSION,
+  GATEWAY_KIND,
+  type FleetNack,
+  type KnativeGateway,
+  type KnativeGatewayStatus,
+} from '../api/knativegateway.ts';
 import type { FleetDef, FleetRuntime } from '../fleets/runtime.ts';
+import type { EventRecorder } from '../kube/events.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { Logger } from '../log.ts';
 import type { FleetProblem } from '../render/fleet.ts';
@@ -16,6 +23,14 @@ import type { GatewayConfig } from './gateways.ts';
 import { KnativeConfigWriter, knativeOwner } from './knative-config.ts';
 
 const GATEWAY_PATH = '/apis/operator.kgw.dev/v1alpha1/knativegateways';
+
+function eventObject(gw: KnativeGateway) {
+  return {
+    apiVersion: GATEWAY_API_VERSION,
+    kind: GATEWAY_KIND,
+    metadata: { name: gw.metadata.name, ...(gw.metadata.uid !== undefined ? { uid: gw.metadata.uid } : {}) },
+  };
+}
 
 /** What the reconciler reads from the pipeline. */
 export interface GatewayView {
@@ -39,6 +54,8 @@ export interface GatewayReconcilerOptions {
   /** Connected Envoys (for the per-fleet status). */
   connections(): ProxyInfo[];
   now?: () => string;
+  /** Records Ready transitions, fleet applies and drift corrections as Events on the gateway. */
+  events?: EventRecorder;
 }
 
 export class GatewayReconciler {
@@ -110,6 +127,15 @@ export class GatewayReconciler {
       try {
         await this.o.runtime.apply(next.fleets, next.served);
         for (const f of next.fleets) await this.publish(f);
+        for (const gw of next.served.values()) {
+          const names = next.fleets.filter((f) => f.gateway === gw.metadata.name).map((f) => f.name);
+          this.o.events?.record(
+            eventObject(gw),
+            'Normal',
+            'FleetsApplied',
+            `fleets applied: ${names.join(', ')}`,
+          );
+        }
       } catch (err) {
         this.o.log.error({ err: String(err) }, 'applying fleets failed');
       }
@@ -139,6 +165,30 @@ export class GatewayReconciler {
       .catch((err: unknown) => {
         this.o.log.error({ err: String(err) }, 'KnativeGateway reconcile failed');
       });
+  }
+
+  /** Events: Ready turned True, or False with another reason; Knative's ConfigMaps put back. */
+  private recordTransition(
+    gw: KnativeGateway,
+    status: KnativeGatewayStatus,
+    drift: string | undefined,
+  ): void {
+    const events = this.o.events;
+    if (!events) return;
+    const ready = (s: KnativeGatewayStatus | undefined) => s?.conditions?.find((c) => c.type === 'Ready');
+    const before = ready(gw.status);
+    const after = ready(status);
+    if (
+      after &&
+      after.status !== 'Unknown' &&
+      (before?.status !== after.status || before.reason !== after.reason)
+    ) {
+      if (after.status === 'True')
+        events.record(eventObject(gw), 'Normal', 'Ready', `fleets ready: ${status.readyFleets ?? ''}`);
+      else
+        events.record(eventObject(gw), 'Warning', after.reason ?? 'NotReady', after.message ?? 'not ready');
+    }
+    if (drift !== undefined) events.record(eventObject(gw), 'Normal', 'DriftCorrected', drift);
   }
 
   private observeFleet(def: FleetDef, proxies: ProxyInfo[]): FleetObservation {
@@ -211,6 +261,7 @@ export class GatewayReconciler {
           'application/merge-patch+json',
         );
         this.written.set(name, json);
+        this.recordTransition(gw, status, knative?.reason === 'DriftCorrected' ? knative.message : undefined);
         this.o.log.info(
           {
             name,

@@ -6,6 +6,7 @@
 // overtakes Ready) and retried with backoff when the API server fails them.
 import type { KIngress, LoadBalancerIngressStatus } from '../api/kingress.ts';
 import type { Replica } from '../fleets/runtime.ts';
+import type { EventRecorder } from '../kube/events.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
@@ -29,6 +30,8 @@ export interface IngressStatusOptions {
   /** The replicas of a fleet (`<gateway>/<fleet>`). */
   replicas(fleetKey: string): Replica[];
   now?: () => string;
+  /** Records Ready / not-Ready transitions as Events on the KIngress. */
+  events?: EventRecorder;
   /** How long a probe round may run before Unknown is written (default 1000 ms). */
   probingGraceMs?: number;
 }
@@ -201,8 +204,32 @@ export class IngressStatusWriter {
       const rv = res?.metadata?.resourceVersion;
       if (rv) this.written.record(key, rv, res.status ?? status);
       this.o.log.info({ namespace: ns, name: ing.metadata.name, outcome: outcome.kind }, 'status written');
+      this.recordTransition(ing, status);
     }
     if (this.outcomes.get(key) === outcome) this.outcomes.delete(key);
+  }
+
+  /** An Event when Ready turns True, or False with another reason (Unknown while probing is not one). */
+  private recordTransition(ing: KIngress, status: NonNullable<KIngress['status']>): void {
+    const ready = (s: KIngress['status']) => s?.conditions?.find((c) => c.type === 'Ready');
+    const before = ready(ing.status);
+    const after = ready(status);
+    if (!this.o.events || !after || after.status === 'Unknown') return;
+    if (before?.status === after.status && before.reason === after.reason) return;
+    const obj = {
+      apiVersion: 'networking.internal.knative.dev/v1alpha1',
+      kind: 'Ingress',
+      metadata: {
+        name: ing.metadata.name,
+        ...(ing.metadata.namespace !== undefined ? { namespace: ing.metadata.namespace } : {}),
+        ...(ing.metadata.uid !== undefined ? { uid: ing.metadata.uid } : {}),
+      },
+    };
+    if (after.status === 'True') {
+      this.o.events.record(obj, 'Normal', 'Ready', 'served by every ready Envoy replica of its fleets');
+    } else {
+      this.o.events.record(obj, 'Warning', after.reason ?? 'NotReady', after.message ?? 'not served');
+    }
   }
 
   private replicasMissing(g: GatewayConfig, ir: IngressIR): boolean {

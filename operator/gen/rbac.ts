@@ -199,6 +199,16 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
   {
     scope: 'cluster',
     apiGroups: [''],
+    resources: ['events'],
+    verbs: ['create', 'patch'],
+    reason:
+      'Events on the KIngresses and KnativeGateways kgw serves (Ready, not Ready with the reason, fleets ' +
+      'applied, drift corrected), what kubectl describe shows; a repeat patches the count of the same ' +
+      'Event (kube/events.ts). In the namespace of each KIngress, and default for gateways.',
+  },
+  {
+    scope: 'cluster',
+    apiGroups: [''],
     resources: ['namespaces'],
     verbs: READ,
     reason:

@@ -218,8 +218,9 @@ describe('release manifest deploy/kgw.yaml', () => {
       expect(writes.filter((w) => w.endsWith(`/${res}`) || w.endsWith(` ${res}`))).toEqual([]);
     }
     expect(writes.filter((w) => w.includes('namespaces'))).toEqual([]);
-    // Every cluster-wide write there is: status and finalizer subresources, kinds kgw owns that
-    // live in other namespaces or none (claims, cert-manager Certificates), its own webhook configuration.
+    // Every cluster-wide write there is: status and finalizer subresources, Events, kinds kgw owns
+    // that live in other namespaces or none (claims, cert-manager Certificates), its own webhook
+    // configuration.
     expect(writes).toEqual([
       'patch networking.internal.knative.dev/ingresses/status',
       'update networking.internal.knative.dev/certificates/status',
@@ -227,6 +228,8 @@ describe('release manifest deploy/kgw.yaml', () => {
       'create networking.internal.knative.dev/clusterdomainclaims',
       'delete networking.internal.knative.dev/clusterdomainclaims',
       'patch serving.knative.dev/domainmappings/status',
+      'create events',
+      'patch events',
       'patch operator.kgw.dev/knativegateways/status',
       'update operator.kgw.dev/knativegateways/finalizers',
       'create cert-manager.io/certificates',

@@ -2,6 +2,7 @@
 // real Envoy: each gets a specific condition and the KIngresses around it keep serving.
 import { INGRESS_CLASS_ANNOTATION, KGW_INGRESS_CLASS } from '../../operator/api/kingress.ts';
 import { httpRequest } from '../backends/client.ts';
+import { waitUntil } from '../env/proc.ts';
 import { createReady, rule, split } from './conformance.ts';
 import {
   TEST_NAMESPACE,
@@ -110,6 +111,26 @@ test('a malformed KIngress gets InvalidSpec and never freezes its fleet', async 
   );
   expect(await messageOf('string-hosts')).toBe('spec.rules[0].hosts: must be a list');
   expect(await messageOf('no-hosts')).toContain('spec.rules[0].hosts: at least one host is required');
+
+  // kubectl describe shows why: a Warning Event on the KIngress
+  const events = await waitUntil(
+    'the InvalidSpec Event',
+    async () => {
+      const list = await env.rest.get<{ items: { type: string; reason: string; message: string }[] }>(
+        `/api/v1/namespaces/${TEST_NAMESPACE}/events`,
+        { fieldSelector: 'involvedObject.name=number-header' },
+      );
+      return list.items.length > 0 ? list.items : undefined;
+    },
+    { timeoutMs: 20_000, intervalMs: 200 },
+  );
+  expect(events).toEqual([
+    expect.objectContaining({
+      type: 'Warning',
+      reason: 'InvalidSpec',
+      message: 'spec.rules[0].http.paths[0].headers.X-Version.exact: must be a string, got 5',
+    }),
+  ]);
 
   // A KIngress created after them is programmed and served.
   const after = await createReady(env, 'after', {
