@@ -529,6 +529,8 @@ export interface GatewayCondition {
   reason?: string;
   message?: string;
   lastTransitionTime?: string;
+  /** metadata.generation of the spec the condition was computed for. */
+  observedGeneration?: number;
 }
 
 /** The last configuration a fleet's Envoys rejected. */

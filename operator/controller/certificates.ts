@@ -9,6 +9,7 @@
 // The translation (`certManagerCertificate`) and the status mapping (`kcertStatus`,
 // `http01Challenges`) are pure; `CertificateController` watches and writes. Only the leader
 // writes (both cert-manager Certificates and KCertificate status), and only what differs.
+import { stamp } from '../status/condition.ts';
 import type { ObjectMeta } from '../api/kingress.ts';
 import { withGatewayDefaults, KGW_CERTIFICATE_CLASS, type KnativeGateway } from '../api/knativegateway.ts';
 import { ApiError, type KubeRest } from '../kube/rest.ts';
@@ -305,12 +306,7 @@ function setCondition(
   c: Omit<Condition, 'lastTransitionTime'>,
   now: Date,
 ): void {
-  const old = condition(previous?.conditions, c.type);
-  const next: Condition = { ...c };
-  if (next.reason === undefined || next.reason === '') delete next.reason;
-  if (next.message === undefined || next.message === '') delete next.message;
-  next.lastTransitionTime =
-    old?.status === c.status && old.lastTransitionTime ? old.lastTransitionTime : now.toISOString();
+  const next = stamp<Condition>(previous?.conditions, c, now.toISOString());
   const i = out.findIndex((x) => x.type === c.type);
   if (i >= 0) out[i] = next;
   else out.push(next);

@@ -23,6 +23,7 @@
 // they are; a write happens only when the condition changes). A mapping no gateway answers for
 // any more (gateway deleted, ingress class changed) gets kgw's condition removed. `decide` answers
 // the admission webhook from the same caches and rules.
+import { stamp } from '../status/condition.ts';
 import { claimDecision } from '../api/knativegateway-claims.ts';
 import {
   LABEL_MANAGED_BY,
@@ -340,13 +341,11 @@ export function conditionsWith(
   const status = v.allowed ? 'True' : 'False';
   const old = list.find((c) => c.type === CONDITION_TYPE);
   if (old && old.status === status && old.reason === v.reason && old.message === v.message) return undefined;
-  const cond: DomainMappingCondition = {
-    type: CONDITION_TYPE,
-    status,
-    reason: v.reason,
-    message: v.message,
-    lastTransitionTime: old && old.status === status && old.lastTransitionTime ? old.lastTransitionTime : now,
-  };
+  const cond = stamp<DomainMappingCondition>(
+    list,
+    { type: CONDITION_TYPE, status, reason: v.reason, message: v.message },
+    now,
+  );
   return old ? list.map((c) => (c.type === CONDITION_TYPE ? cond : c)) : [...list, cond];
 }
 

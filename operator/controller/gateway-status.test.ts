@@ -73,9 +73,23 @@ test('a fleet short of ready replicas → Ready False naming it; transition time
     reason: 'FleetsNotReady',
     message: 'fleets not ready: local',
     lastTransitionTime: 't1',
+    observedGeneration: 3,
   });
   const s2 = gatewayStatus({ ...gw, status: s1 }, config, obs, { problems: [] }, 't2');
   expect(s2.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime).toBe('t1');
+  // A new generation with the same outcome: observedGeneration follows the spec, the
+  // transition time stays (metav1.Condition semantics).
+  const s3 = gatewayStatus(
+    { ...gw, metadata: { ...gw.metadata, generation: 4 }, status: s2 },
+    config,
+    obs,
+    { problems: [] },
+    't3',
+  );
+  expect(s3.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+    lastTransitionTime: 't1',
+    observedGeneration: 4,
+  });
   expect(s2.readyFleets).toBe('1/2');
 });
 

@@ -2,6 +2,7 @@
 // replicas, ready replicas, connected proxies, the config version they all acknowledged and the
 // last NACK; conditions FleetsReady, KnativeConfigured and Ready (the conjunction); or Ready False
 // with the validation messages when the spec is invalid. Pure: the clock is a parameter.
+import { stamp } from '../status/condition.ts';
 import {
   CONDITION_FLEETS_READY,
   CONDITION_KNATIVE_CONFIGURED,
@@ -59,10 +60,17 @@ const REASON_ORDER: readonly FleetProblemReason[] = [
   'FleetObjectsNotApplied',
 ];
 
-function condition(prev: GatewayCondition[] | undefined, c: Cond, now: string): GatewayCondition {
-  const p = prev?.find((x) => x.type === c.type);
-  const same = p && p.status === c.status && p.reason === c.reason && p.message === c.message;
-  return { ...c, lastTransitionTime: same && p.lastTransitionTime ? p.lastTransitionTime : now };
+function condition(
+  prev: GatewayCondition[] | undefined,
+  c: Cond,
+  now: string,
+  generation?: number,
+): GatewayCondition {
+  return stamp<GatewayCondition>(
+    prev,
+    { ...c, ...(generation !== undefined ? { observedGeneration: generation } : {}) },
+    now,
+  );
 }
 
 export function gatewayStatus(
@@ -73,6 +81,7 @@ export function gatewayStatus(
   now: string,
 ): KnativeGatewayStatus {
   const prev = gw.status?.conditions;
+  const gen = gw.metadata.generation;
   const generation = gw.metadata.generation ?? 0;
   if (!config || seen.problems.length > 0) {
     const message = seen.problems.join('; ') || 'invalid spec';
@@ -82,9 +91,9 @@ export function gatewayStatus(
     return {
       observedGeneration: generation,
       conditions: [
-        condition(prev, { type: CONDITION_FLEETS_READY, status: 'False', reason, message }, now),
-        condition(prev, { type: CONDITION_KNATIVE_CONFIGURED, status: 'False', reason, message }, now),
-        condition(prev, { type: CONDITION_READY, status: 'False', reason, message }, now),
+        condition(prev, { type: CONDITION_FLEETS_READY, status: 'False', reason, message }, now, gen),
+        condition(prev, { type: CONDITION_KNATIVE_CONFIGURED, status: 'False', reason, message }, now, gen),
+        condition(prev, { type: CONDITION_READY, status: 'False', reason, message }, now, gen),
       ],
       fleets: [],
       readyFleets: `0/${gw.spec?.fleets?.length ?? 0}`,
@@ -167,9 +176,9 @@ export function gatewayStatus(
   const status: KnativeGatewayStatus = {
     observedGeneration: generation,
     conditions: [
-      condition(prev, fleetsReady, now),
-      condition(prev, knative, now),
-      condition(prev, ready, now),
+      condition(prev, fleetsReady, now, gen),
+      condition(prev, knative, now, gen),
+      condition(prev, ready, now, gen),
     ],
     fleets,
     readyFleets: readyFleetsSummary(config.fleets.length, fleets),

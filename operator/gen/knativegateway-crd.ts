@@ -999,6 +999,10 @@ function conditionSchema(): Schema {
       lastTransitionTime: str('When the condition last changed status (RFC 3339).', {
         format: 'date-time',
       }),
+      observedGeneration: int('metadata.generation of the spec this condition was computed for.', {
+        minimum: 0,
+        format: 'int64',
+      }),
     },
     { required: ['type', 'status'] },
   );

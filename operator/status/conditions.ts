@@ -1,5 +1,6 @@
 // KIngress status as Knative defines it: NetworkConfigured and LoadBalancerReady roll up into
 // Ready; observedGeneration; public/private load balancer entries. Pure: the clock is a parameter.
+import { stamp } from './condition.ts';
 import type { Condition, IngressStatus, KIngress, LoadBalancerIngressStatus } from '../api/kingress.ts';
 import { conflictMessage } from '../translate/conflicts.ts';
 
@@ -42,18 +43,11 @@ function conditionsFor(o: Outcome, namespace: string): Condition[] {
   }
 }
 
-/** The status kgw wants on the object; lastTransitionTime kept when a condition did not change. */
+/** The status kgw wants on the object (condition times by status/condition.ts). */
 export function desiredStatus(ing: KIngress, o: Outcome, now: string): IngressStatus {
-  const prev = new Map((ing.status?.conditions ?? []).map((c) => [c.type, c]));
-  const conditions = conditionsFor(o, ing.metadata.namespace ?? '').map((c) => {
-    const p = prev.get(c.type);
-    const same =
-      p &&
-      p.status === c.status &&
-      (p.reason ?? '') === (c.reason ?? '') &&
-      (p.message ?? '') === (c.message ?? '');
-    return { ...c, lastTransitionTime: same && p.lastTransitionTime ? p.lastTransitionTime : now };
-  });
+  const conditions = conditionsFor(o, ing.metadata.namespace ?? '').map((c) =>
+    stamp<Condition>(ing.status?.conditions, c, now),
+  );
   const status: IngressStatus = {
     ...(ing.status?.annotations ? { annotations: ing.status.annotations } : {}),
     observedGeneration: ing.metadata.generation ?? 0,
