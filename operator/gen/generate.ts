@@ -6,9 +6,12 @@ import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { GATEWAY_GROUP, GATEWAY_PLURAL } from '../api/knativegateway.ts';
+import { POLICY_GROUP, POLICY_PLURAL } from '../api/routepolicy.ts';
 import { bundleFiles } from './bundle.ts';
 import { configurationDoc } from './docs.ts';
 import { knativeGatewayCrd } from './knativegateway-crd.ts';
+import { routePolicyCrd } from './routepolicy-crd.ts';
+import { sampleRoutePolicy } from './routepolicy-sample.ts';
 import { rbacDoc } from './rbac.ts';
 import { releaseManifest } from './release.ts';
 import { fullSampleKnativeGateway, sampleKnativeGateway } from './sample.ts';
@@ -30,6 +33,8 @@ export const PATHS = {
   knativeGatewayCrd: `crds/${GATEWAY_GROUP}_${GATEWAY_PLURAL}.yaml`,
   knativeGatewaySample: 'crds/samples/knativegateway.yaml',
   knativeGatewayFullSample: 'crds/samples/knativegateway-full.yaml',
+  routePolicyCrd: `crds/${POLICY_GROUP}_${POLICY_PLURAL}.yaml`,
+  routePolicySample: 'crds/samples/routepolicy.yaml',
   configurationDoc: 'docs/configuration.md',
   rbacDoc: 'docs/rbac.md',
 } as const;
@@ -85,6 +90,15 @@ const GENERATORS: Generator[] = [
         content: configurationDoc(knativeGatewayCrd(), sampleYaml, fullSampleYaml),
       },
       { path: PATHS.rbacDoc, content: rbacDoc() },
+      { path: PATHS.routePolicyCrd, content: toYaml(routePolicyCrd()) },
+      {
+        path: PATHS.routePolicySample,
+        content: toYaml(
+          sampleRoutePolicy(),
+          'A RoutePolicy: API keys from a Secret on every host of the Knative Service hello, one\n' +
+            'client allowed, an IP deny list and CORS for one origin. See docs/policies.md.',
+        ),
+      },
     ];
   },
   () => withHeader([releaseManifest(), ...bundleFiles()]),

@@ -1,0 +1,401 @@
+// RoutePolicy (policy.kgw.dev/v1alpha1): per-service traffic policy an app team attaches to a
+// Knative Service, Route or DomainMapping of its own namespace. This TypeBox schema is the one
+// definition of the API: the TypeScript types (Static), the CRD's openAPIV3Schema with its CEL
+// rules (gen/routepolicy-crd.ts), the operator's runtime validation (api/schema-check.ts, ajv) and
+// the reference docs all come from it.
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+export const POLICY_GROUP = 'policy.kgw.dev';
+export const POLICY_VERSION = 'v1alpha1';
+export const POLICY_API_VERSION = `${POLICY_GROUP}/${POLICY_VERSION}`;
+export const POLICY_KIND = 'RoutePolicy';
+export const POLICY_LIST_KIND = 'RoutePolicyList';
+export const POLICY_PLURAL = 'routepolicies';
+export const POLICY_SINGULAR = 'routepolicy';
+export const POLICY_SHORT_NAME = 'rpol';
+export const POLICY_CRD_NAME = `${POLICY_PLURAL}.${POLICY_GROUP}`;
+
+export const KNATIVE_SERVING_GROUP = 'serving.knative.dev';
+export const TARGET_KINDS = ['Service', 'Route', 'DomainMapping'] as const;
+export type TargetKind = (typeof TARGET_KINDS)[number];
+
+/** Header kgw sets to the authenticated API-key client by default (removed from client requests). */
+export const DEFAULT_CLIENT_HEADER = 'x-kgw-consumer';
+
+export const POLICY_LIMITS = {
+  targetRefs: 16,
+  hosts: 64,
+  keySources: 8,
+  credentialSecrets: 16,
+  /** Clients across all credential Secrets of one policy. */
+  credentials: 1000,
+  allowedClients: 1000,
+  cidrs: 256,
+  corsOrigins: 64,
+  corsHeaders: 64,
+  corsMethods: 16,
+  corsMaxAgeSeconds: 86_400,
+} as const;
+
+// ---- schema helpers: every node carries its `kubectl explain` description -----------------------
+
+const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+/** An HTTP header field name (RFC 9110 token), lower case as HTTP/2 requires. */
+const HEADER_NAME = "^[a-z0-9!#$%&'*+.^_`|~-]+$";
+const QUERY_NAME = '^[A-Za-z0-9._~-]+$';
+const HTTP_METHOD = '^[A-Z]+$';
+/** `*`, or an origin `scheme://host[:port]` whose host may start with one `*.` label. */
+const ORIGIN = '^(\\*|[a-z][a-z0-9+.-]*://(\\*\\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?)$';
+
+/** A CEL rule the API server evaluates (x-kubernetes-validations); tested against a real one. */
+function cel(rule: string, message: string): { rule: string; message: string } {
+  return { rule, message };
+}
+
+/** A string enum as a structural schema (TypeBox's Union of Literals would be an anyOf). */
+function StringEnum<const T extends readonly string[]>(values: T, description: string, opts: object = {}) {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], description, ...opts });
+}
+
+const name = (description: string) =>
+  Type.String({ description, minLength: 1, maxLength: 253, pattern: DNS_SUBDOMAIN });
+
+const headerName = (description: string) =>
+  Type.String({ description, minLength: 1, maxLength: 128, pattern: HEADER_NAME });
+
+// ---- spec ----------------------------------------------------------------------------------------
+
+export const TargetRefSchema = Type.Object(
+  {
+    group: Type.String({
+      description: `API group of the target; ${KNATIVE_SERVING_GROUP} (the default) is the only one.`,
+      enum: [KNATIVE_SERVING_GROUP],
+      default: KNATIVE_SERVING_GROUP,
+    }),
+    kind: StringEnum(
+      TARGET_KINDS,
+      'Kind of the target: a Knative Service (every host of its Route, including tag and ' +
+        'cluster-local hosts, and of every DomainMapping to it), a Route (the same without ' +
+        'DomainMappings to a Service of that name), or a DomainMapping (its one host).',
+    ),
+    name: name('Name of the target, in the namespace of the RoutePolicy.'),
+  },
+  {
+    description:
+      'A Knative object in the namespace of the RoutePolicy (there is no namespace field: a policy ' +
+      'never reaches another namespace).',
+    additionalProperties: false,
+  },
+);
+
+export const KeySourceSchema = Type.Object(
+  {
+    header: Type.Optional(headerName('Read the key from this request header.')),
+    query: Type.Optional(
+      Type.String({
+        description: 'Read the key from this query parameter (for example apikey).',
+        minLength: 1,
+        maxLength: 128,
+        pattern: QUERY_NAME,
+      }),
+    ),
+  },
+  {
+    description: 'Where a client presents its key: exactly one of header or query.',
+    additionalProperties: false,
+    'x-kubernetes-validations': [
+      cel('has(self.header) != has(self.query)', 'set exactly one of header or query'),
+    ],
+  },
+);
+
+export const SecretRefSchema = Type.Object(
+  { name: name('Name of a Secret in the namespace of the RoutePolicy.') },
+  { description: 'A Secret in the namespace of the RoutePolicy.', additionalProperties: false },
+);
+
+export const ApiKeyAuthSchema = Type.Object(
+  {
+    keySources: Type.Array(KeySourceSchema, {
+      description:
+        'Where keys are read from, in order: the first source present in a request is used. A ' +
+        'request without a key gets 401.',
+      minItems: 1,
+      maxItems: POLICY_LIMITS.keySources,
+    }),
+    credentialsFrom: Type.Array(
+      Type.Object(
+        { secretRef: SecretRefSchema },
+        { description: 'A Secret holding client credentials.', additionalProperties: false },
+      ),
+      {
+        description:
+          'Secrets whose data maps a client name to its key (data: {<client>: <key>}). A client ' +
+          'may appear once across all of them, and a key may belong to one client. An unknown ' +
+          'key gets 401.',
+        minItems: 1,
+        maxItems: POLICY_LIMITS.credentialSecrets,
+      },
+    ),
+    allowedClients: Type.Optional(
+      Type.Array(name('A client name (a key of a credentials Secret).'), {
+        description:
+          'When set, only these clients are let through; any other known client gets 403. When ' +
+          'unset, every client with a valid key is.',
+        maxItems: POLICY_LIMITS.allowedClients,
+        'x-kubernetes-list-type': 'set',
+      }),
+    ),
+    forwardClientHeader: Type.Optional(
+      headerName(
+        `Request header that tells the backend which client called (default ${DEFAULT_CLIENT_HEADER}). ` +
+          'kgw removes it from client requests on the policy\u2019s hosts, so it cannot be forged.',
+      ),
+    ),
+    hideCredentials: Type.Optional(
+      Type.Boolean({
+        description: 'Remove the key from the request before it reaches the backend (default false).',
+        default: false,
+      }),
+    ),
+  },
+  {
+    description:
+      'Require an API key on every request to the policy\u2019s hosts (401 without a valid key, 403 ' +
+      'for a client not allowed). Knative\u2019s readiness probes and ACME HTTP-01 challenges are exempt.',
+    additionalProperties: false,
+  },
+);
+
+const cidrList = (description: string) =>
+  Type.Array(
+    Type.String({
+      description: 'An IPv4 or IPv6 CIDR, such as 203.0.113.0/24 or 2001:db8::/32.',
+      maxLength: 64,
+      'x-kubernetes-validations': [
+        cel('isCIDR(self)', 'must be an IPv4 or IPv6 CIDR such as 203.0.113.0/24'),
+      ],
+    }),
+    { description, maxItems: POLICY_LIMITS.cidrs, 'x-kubernetes-list-type': 'set' },
+  );
+
+export const IpAccessSchema = Type.Object(
+  {
+    allow: Type.Optional(cidrList('When set, only clients in these ranges are let through; others get 403.')),
+    deny: Type.Optional(cidrList('Clients in these ranges get 403, even when an allow range contains them.')),
+  },
+  {
+    description:
+      'Allow or deny clients by address (403). The client address is the one the fleet\u2019s ' +
+      'spec.fleets[].clientIP settings resolve (the peer, or X-Forwarded-For with trusted hops). ' +
+      'Knative\u2019s readiness probes and ACME HTTP-01 challenges are exempt.',
+    additionalProperties: false,
+    'x-kubernetes-validations': [
+      cel(
+        '(has(self.allow) && size(self.allow) > 0) || (has(self.deny) && size(self.deny) > 0)',
+        'set at least one allow or deny range',
+      ),
+    ],
+  },
+);
+
+export const CorsSchema = Type.Object(
+  {
+    allowOrigins: Type.Array(
+      Type.String({
+        description:
+          'An origin such as https://app.example.com, https://*.example.com (any subdomain) or * (any).',
+        maxLength: 253,
+        pattern: ORIGIN,
+      }),
+      {
+        description: 'Origins allowed to call; a request from another origin gets no CORS headers.',
+        minItems: 1,
+        maxItems: POLICY_LIMITS.corsOrigins,
+        'x-kubernetes-list-type': 'set',
+      },
+    ),
+    allowMethods: Type.Optional(
+      Type.Array(Type.String({ description: 'An HTTP method.', maxLength: 32, pattern: HTTP_METHOD }), {
+        description: 'Methods allowed in cross-origin requests (Access-Control-Allow-Methods).',
+        maxItems: POLICY_LIMITS.corsMethods,
+        'x-kubernetes-list-type': 'set',
+      }),
+    ),
+    allowHeaders: Type.Optional(
+      Type.Array(headerName('A request header name.'), {
+        description: 'Request headers allowed in cross-origin requests (Access-Control-Allow-Headers).',
+        maxItems: POLICY_LIMITS.corsHeaders,
+        'x-kubernetes-list-type': 'set',
+      }),
+    ),
+    exposeHeaders: Type.Optional(
+      Type.Array(headerName('A response header name.'), {
+        description: 'Response headers a browser may read (Access-Control-Expose-Headers).',
+        maxItems: POLICY_LIMITS.corsHeaders,
+        'x-kubernetes-list-type': 'set',
+      }),
+    ),
+    maxAgeSeconds: Type.Optional(
+      Type.Integer({
+        description: 'How long a browser may cache a preflight answer (Access-Control-Max-Age), in seconds.',
+        minimum: 0,
+        maximum: POLICY_LIMITS.corsMaxAgeSeconds,
+      }),
+    ),
+    allowCredentials: Type.Optional(
+      Type.Boolean({
+        description: 'Let browsers send cookies and credentials (Access-Control-Allow-Credentials).',
+        default: false,
+      }),
+    ),
+  },
+  {
+    description:
+      'Answer CORS preflight requests and add CORS headers for allowed origins. Requests are not ' +
+      'refused: a browser enforces CORS on the answer.',
+    additionalProperties: false,
+    'x-kubernetes-validations': [
+      cel(
+        "!(has(self.allowCredentials) && self.allowCredentials && self.allowOrigins.exists(o, o == '*'))",
+        'allowCredentials cannot be used with the origin *: list the origins',
+      ),
+    ],
+  },
+);
+
+export const RoutePolicySpecSchema = Type.Object(
+  {
+    targetRefs: Type.Array(TargetRefSchema, {
+      description: 'What the policy applies to: every host of these targets (see kind).',
+      minItems: 1,
+      maxItems: POLICY_LIMITS.targetRefs,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['group', 'kind', 'name'],
+    }),
+    hosts: Type.Optional(
+      Type.Array(name('A host name of one of the targets.'), {
+        description:
+          'Narrow the policy to these hosts of its targets (default: all of them). A host that ' +
+          'is not one of the targets\u2019 is reported in status and ignored.',
+        maxItems: POLICY_LIMITS.hosts,
+        'x-kubernetes-list-type': 'set',
+      }),
+    ),
+    apiKeyAuth: Type.Optional(ApiKeyAuthSchema),
+    ipAccess: Type.Optional(IpAccessSchema),
+    cors: Type.Optional(CorsSchema),
+  },
+  {
+    description: 'The targets and the features the policy sets on them; at least one feature.',
+    additionalProperties: false,
+    'x-kubernetes-validations': [
+      cel(
+        'has(self.apiKeyAuth) || has(self.ipAccess) || has(self.cors)',
+        'set at least one of apiKeyAuth, ipAccess or cors',
+      ),
+    ],
+  },
+);
+
+// ---- status --------------------------------------------------------------------------------------
+
+export const POLICY_CONDITION_ACCEPTED = 'Accepted';
+export const POLICY_CONDITION_PROGRAMMED = 'Programmed';
+
+/** Reasons of Accepted=False. */
+export const POLICY_REASONS = {
+  accepted: 'Accepted',
+  invalid: 'Invalid',
+  targetNotFound: 'TargetNotFound',
+  secretNotFound: 'SecretNotFound',
+  invalidSecret: 'InvalidSecret',
+  conflicted: 'Conflicted',
+  programmed: 'Programmed',
+  pending: 'Pending',
+  notProgrammed: 'NotProgrammed',
+} as const;
+
+const ConditionSchema = Type.Object(
+  {
+    type: Type.String({ description: `${POLICY_CONDITION_ACCEPTED} or ${POLICY_CONDITION_PROGRAMMED}.` }),
+    status: StringEnum(['True', 'False', 'Unknown'] as const, 'True, False or Unknown.'),
+    reason: Type.String({ description: 'A CamelCase reason for the status.' }),
+    message: Type.String({ description: 'What is wrong, for a person.' }),
+    lastTransitionTime: Type.String({ description: 'When the status last changed.', format: 'date-time' }),
+    observedGeneration: Type.Optional(
+      Type.Integer({ description: 'The spec generation this condition is about.', minimum: 0 }),
+    ),
+  },
+  { description: 'A condition (metav1.Condition).', additionalProperties: false },
+);
+
+export const RoutePolicyStatusSchema = Type.Object(
+  {
+    observedGeneration: Type.Optional(
+      Type.Integer({ description: 'The spec generation the status is about.', minimum: 0 }),
+    ),
+    conditions: Type.Optional(
+      Type.Array(ConditionSchema, {
+        description:
+          `${POLICY_CONDITION_ACCEPTED}: the policy is valid, its targets and Secrets exist and no ` +
+          `older policy sets the same feature on them. ${POLICY_CONDITION_PROGRAMMED}: every Envoy ` +
+          'of the fleets serving its hosts runs it.',
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['type'],
+      }),
+    ),
+    targets: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            kind: Type.String({ description: 'Kind of the target.' }),
+            name: Type.String({ description: 'Name of the target.' }),
+            hosts: Type.Array(Type.String({ description: 'A host.' }), {
+              description: 'The hosts of this target the policy applies to.',
+            }),
+          },
+          { description: 'A target and the hosts it covers.', additionalProperties: false },
+        ),
+        { description: 'The hosts the policy covers, per target: exactly what it protects.' },
+      ),
+    ),
+    hostCount: Type.Optional(Type.Integer({ description: 'Number of hosts the policy covers.', minimum: 0 })),
+  },
+  { description: 'What kgw made of the policy.', additionalProperties: false },
+);
+
+export type TargetRef = Static<typeof TargetRefSchema>;
+export type KeySource = Static<typeof KeySourceSchema>;
+export type ApiKeyAuth = Static<typeof ApiKeyAuthSchema>;
+export type IpAccess = Static<typeof IpAccessSchema>;
+export type Cors = Static<typeof CorsSchema>;
+export type RoutePolicySpec = Static<typeof RoutePolicySpecSchema>;
+export type RoutePolicyStatus = Static<typeof RoutePolicyStatusSchema>;
+export type RoutePolicyCondition = NonNullable<RoutePolicyStatus['conditions']>[number];
+
+export interface RoutePolicy {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    generation?: number;
+    creationTimestamp?: string;
+    resourceVersion?: string;
+    deletionTimestamp?: string;
+  };
+  spec: RoutePolicySpec;
+  status?: RoutePolicyStatus;
+}
+
+/** The features a policy may set; two policies setting one feature on one target conflict. */
+export const POLICY_FEATURES = ['apiKeyAuth', 'ipAccess', 'cors'] as const;
+export type PolicyFeature = (typeof POLICY_FEATURES)[number];
+
+/** The schemas of the API, for generators and checks that walk them. */
+export const ROUTE_POLICY_SCHEMAS: { spec: TSchema; status: TSchema } = {
+  spec: RoutePolicySpecSchema,
+  status: RoutePolicyStatusSchema,
+};

@@ -1,0 +1,109 @@
+// The RoutePolicy CRD, generated from the TypeBox schema in api/routepolicy.ts (the one definition
+// of the API). TypeBox schemas are JSON Schema; this turns them into Kubernetes structural schemas.
+import type { TSchema } from '@sinclair/typebox';
+import {
+  POLICY_API_VERSION,
+  POLICY_CONDITION_ACCEPTED,
+  POLICY_CONDITION_PROGRAMMED,
+  POLICY_CRD_NAME,
+  POLICY_GROUP,
+  POLICY_KIND,
+  POLICY_LIST_KIND,
+  POLICY_PLURAL,
+  POLICY_SHORT_NAME,
+  POLICY_SINGULAR,
+  POLICY_VERSION,
+  RoutePolicySpecSchema,
+  RoutePolicyStatusSchema,
+} from '../api/routepolicy.ts';
+import { rootProperties, type CustomResourceDefinition } from './crd.ts';
+import { obj, str, type Schema } from './schema.ts';
+
+/**
+ * A TypeBox schema as a structural schema: TypeBox's symbol keys dropped (JSON round trip), and
+ * `additionalProperties: false` removed from objects with properties (the API server prunes unknown
+ * fields instead, and a structural schema may not have both).
+ */
+export function structural(schema: TSchema): Schema {
+  const out = JSON.parse(JSON.stringify(schema)) as Schema;
+  const walk = (s: Schema): void => {
+    if (s.properties !== undefined && s.additionalProperties === false) delete s.additionalProperties;
+    for (const v of Object.values(s.properties ?? {})) walk(v);
+    if (s.items !== undefined) walk(s.items);
+    if (typeof s.additionalProperties === 'object') walk(s.additionalProperties);
+  };
+  walk(out);
+  return out;
+}
+
+export function routePolicyCrd(): CustomResourceDefinition {
+  const root = obj(
+    'RoutePolicy sets traffic policy (API-key auth, IP access, CORS) on a Knative Service, Route or ' +
+      'DomainMapping of its namespace, on every host Knative gives it: external, cluster-local, tag ' +
+      'hosts and DomainMappings. kgw enforces it in the Envoy fleets serving those hosts.',
+    {
+      ...rootProperties(POLICY_KIND, POLICY_API_VERSION, str('Name of the policy.', { maxLength: 253 })),
+      spec: structural(RoutePolicySpecSchema),
+      status: structural(RoutePolicyStatusSchema),
+    },
+    { required: ['spec'] },
+  );
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: POLICY_CRD_NAME, labels: { 'app.kubernetes.io/part-of': 'kgw' } },
+    spec: {
+      group: POLICY_GROUP,
+      names: {
+        kind: POLICY_KIND,
+        listKind: POLICY_LIST_KIND,
+        plural: POLICY_PLURAL,
+        singular: POLICY_SINGULAR,
+        shortNames: [POLICY_SHORT_NAME],
+        categories: ['kgw'],
+      },
+      scope: 'Namespaced',
+      versions: [
+        {
+          name: POLICY_VERSION,
+          served: true,
+          storage: true,
+          schema: { openAPIV3Schema: root },
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            {
+              name: POLICY_CONDITION_ACCEPTED,
+              type: 'string',
+              jsonPath: `.status.conditions[?(@.type=="${POLICY_CONDITION_ACCEPTED}")].status`,
+              description: `Status of the ${POLICY_CONDITION_ACCEPTED} condition.`,
+            },
+            {
+              name: POLICY_CONDITION_PROGRAMMED,
+              type: 'string',
+              jsonPath: `.status.conditions[?(@.type=="${POLICY_CONDITION_PROGRAMMED}")].status`,
+              description: `Status of the ${POLICY_CONDITION_PROGRAMMED} condition.`,
+            },
+            {
+              name: 'Targets',
+              type: 'string',
+              jsonPath: '.spec.targetRefs[*].name',
+              description: 'Names of the targets.',
+            },
+            {
+              name: 'Hosts',
+              type: 'integer',
+              jsonPath: '.status.hostCount',
+              description: 'Number of hosts the policy covers.',
+            },
+            {
+              name: 'Age',
+              type: 'date',
+              jsonPath: '.metadata.creationTimestamp',
+              description: 'Time since the policy was created.',
+            },
+          ],
+        },
+      ],
+    },
+  };
+}
