@@ -175,7 +175,10 @@ function translate(ing: KIngress, lookups: Lookups): IngressIR {
     // Probe copies of every path first (they match only the probe header), then the paths.
     const targets = paths.map((p) => resolveTargets(ctx, p));
     const routes: RouteIR[] = [
-      ...paths.map((p, pi) => pathRoute(probeCopy(p, hash), `${key}/r${ri}/p${pi}/probe`, targets[pi]!)),
+      ...paths.map((p, pi) => ({
+        ...pathRoute(probeCopy(p, hash), `${key}/r${ri}/p${pi}/probe`, targets[pi]!),
+        probe: true,
+      })),
       ...paths.map((p, pi) => pathRoute(p, `${key}/r${ri}/p${pi}`, targets[pi]!)),
     ];
     const hosts = rule.hosts ?? []; // parse.ts: never empty
@@ -191,7 +194,10 @@ function translate(ing: KIngress, lookups: Lookups): IngressIR {
       for (const [map, redirectHttp] of targets) {
         const vh = map.get(host);
         if (vh) vh.routes.push(...routes);
-        else map.set(host, { host, owner: key, routes: [...routes], redirectHttp });
+        else {
+          const policy = lookups.routePolicy?.(key, host);
+          map.set(host, { host, owner: key, routes: [...routes], redirectHttp, ...(policy ? { policy } : {}) });
+        }
       }
     }
   });

@@ -46,6 +46,44 @@ export interface RouteIR {
   rewriteHost?: string;
   /** True for an ACME HTTP-01 challenge path: never redirected to HTTPS. */
   acme: boolean;
+  /** True for a probe copy (matches K-Network-Probe): like ACME paths, exempt from policies. */
+  probe?: boolean;
+}
+
+/** API-key auth on a host (RoutePolicy apiKeyAuth), credentials read from its Secrets. */
+export interface ApiKeyAuthIR {
+  /** `<ns>/<policy>` that set it. */
+  policy: string;
+  keySources: { header?: string; query?: string }[];
+  /** Empty when the Secrets are missing or invalid: every request is refused (fail closed). */
+  credentials: { client: string; key: string }[];
+  /** Only these clients pass; absent: every known client. */
+  allowedClients?: string[];
+  forwardHeader: string;
+  hideCredentials: boolean;
+}
+
+export interface IpAccessIR {
+  policy: string;
+  allow: string[];
+  deny: string[];
+}
+
+export interface CorsIR {
+  policy: string;
+  allowOrigins: string[];
+  allowMethods: string[];
+  allowHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds?: number;
+  allowCredentials: boolean;
+}
+
+/** The RoutePolicy features in force on one host (each from the oldest policy that sets it). */
+export interface HostPolicyIR {
+  apiKeyAuth?: ApiKeyAuthIR;
+  ipAccess?: IpAccessIR;
+  cors?: CorsIR;
 }
 
 export interface VirtualHostIR {
@@ -56,6 +94,8 @@ export interface VirtualHostIR {
   routes: RouteIR[];
   /** Plain HTTP requests get 301 to https (httpOption Redirected on an ExternalIP rule). */
   redirectHttp: boolean;
+  /** RoutePolicy features on this host; absent when none applies. */
+  policy?: HostPolicyIR;
 }
 
 export interface TlsIR {

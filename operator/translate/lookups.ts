@@ -3,6 +3,7 @@
 import type { EndpointSlice, Secret, Service } from '../api/core.ts';
 import type { ExternalNamePolicy } from './external-names.ts';
 import type { HostOwners, HostPolicy } from './host-ownership.ts';
+import type { HostPolicyIR } from './ir.ts';
 
 export interface Lookups {
   clusterDomain: string;
@@ -16,6 +17,8 @@ export interface Lookups {
   secret(namespace: string, name: string): Secret | undefined;
   /** EndpointSlices labelled kubernetes.io/service-name=<name> in the namespace. */
   endpointSlices(namespace: string, service: string): EndpointSlice[];
+  /** The RoutePolicy features on a host of a KIngress (`<ns>/<name>`); absent: none. */
+  routePolicy?(ingressKey: string, host: string): HostPolicyIR | undefined;
 }
 
 /** A ClusterDomainClaim or Namespace as the host rule reads it (tests and goldens). */

@@ -1,0 +1,230 @@
+import type { RoutePolicy, RoutePolicySpec } from '../api/routepolicy.ts';
+import type { SecretData } from './credentials.ts';
+import {
+  LABEL_DOMAIN_MAPPING_UID,
+  LABEL_ROUTE,
+  resolvePolicies,
+  type DomainMappingView,
+  type IngressView,
+  type PolicyWorld,
+} from './resolve.ts';
+
+const routeIngress = (ns: string, route: string, hosts: string[]): IngressView => ({
+  namespace: ns,
+  name: route,
+  labels: { [LABEL_ROUTE]: route, 'serving.knative.dev/service': route },
+  hosts,
+});
+const dmIngress = (ns: string, name: string): IngressView => ({
+  namespace: ns,
+  name,
+  labels: { [LABEL_DOMAIN_MAPPING_UID]: 'uid', 'serving.knative.dev/domainMappingNamespace': ns },
+  hosts: [name],
+});
+
+const HELLO_HOSTS = [
+  'hello.team-a.example.com',
+  'hello.team-a',
+  'hello.team-a.svc',
+  'hello.team-a.svc.cluster.local',
+  'canary-hello.team-a.example.com',
+];
+
+function policy(
+  name: string,
+  spec: Partial<RoutePolicySpec>,
+  created = '2026-12-01T00:00:00Z',
+  ns = 'team-a',
+): RoutePolicy {
+  return {
+    metadata: { name, namespace: ns, generation: 2, creationTimestamp: created },
+    spec: { targetRefs: [{ group: 'serving.knative.dev', kind: 'Service', name: 'hello' }], ...spec },
+  };
+}
+
+const keyAuth = {
+  keySources: [{ header: 'x-ca-key' }],
+  credentialsFrom: [{ secretRef: { name: 'consumers' } }],
+  allowedClients: ['consumer2'],
+};
+
+function world(
+  policies: RoutePolicy[],
+  secrets: Record<string, Record<string, string>> = {
+    'team-a/consumers': { consumer1: 'k1', consumer2: 'k2' },
+  },
+  extra: { ingresses?: IngressView[]; domainMappings?: DomainMappingView[] } = {},
+): PolicyWorld {
+  return {
+    policies,
+    ingresses: [
+      routeIngress('team-a', 'hello', HELLO_HOSTS),
+      dmIngress('team-a', 'api.example.com'),
+      routeIngress('team-b', 'hello', ['hello.team-b.example.com']),
+      ...(extra.ingresses ?? []),
+    ],
+    domainMappings: extra.domainMappings ?? [
+      { namespace: 'team-a', name: 'api.example.com', ref: { kind: 'Service', name: 'hello' } },
+    ],
+    secret: (ns, n): SecretData => {
+      const data = secrets[`${ns}/${n}`];
+      return data ? { found: true, data } : { found: false };
+    },
+  };
+}
+
+test('a Service target covers every host of its Route (external, cluster-local, tag) and its DomainMappings, in its namespace only', () => {
+  const r = resolvePolicies(world([policy('p', { apiKeyAuth: keyAuth })]));
+  const o = r.outcomes.get('team-a/p')!;
+  expect(o).toMatchObject({
+    accepted: true,
+    reason: 'Accepted',
+    hostCount: 6,
+    message: 'in force on 6 hosts',
+  });
+  expect(o.targets).toEqual([
+    { kind: 'Service', name: 'hello', hosts: [...HELLO_HOSTS, 'api.example.com'].sort() },
+  ]);
+  expect(o.ingressKeys).toEqual(['team-a/api.example.com', 'team-a/hello']);
+  expect(o.secrets).toEqual(['team-a/consumers']);
+  expect([...r.attached.keys()].sort()).toEqual(['team-a/api.example.com', 'team-a/hello']);
+  const auth = r.attached.get('team-a/hello')?.get('canary-hello.team-a.example.com')?.apiKeyAuth;
+  expect(auth).toEqual({
+    policy: 'team-a/p',
+    keySources: [{ header: 'x-ca-key' }],
+    credentials: [
+      { client: 'consumer1', key: 'k1' },
+      { client: 'consumer2', key: 'k2' },
+    ],
+    allowedClients: ['consumer2'],
+    forwardHeader: 'x-kgw-consumer',
+    hideCredentials: false,
+  });
+  expect(r.attached.has('team-b/hello')).toBe(false);
+});
+
+test('a Route target leaves DomainMappings out; a DomainMapping target covers its one host', () => {
+  const r = resolvePolicies(
+    world([
+      policy('route', {
+        targetRefs: [{ group: 'serving.knative.dev', kind: 'Route', name: 'hello' }],
+        cors: { allowOrigins: ['*'] },
+      }),
+      policy('dm', {
+        targetRefs: [{ group: 'serving.knative.dev', kind: 'DomainMapping', name: 'api.example.com' }],
+        ipAccess: { deny: ['203.0.113.0/24'] },
+      }),
+    ]),
+  );
+  expect(r.outcomes.get('team-a/route')?.hostCount).toBe(5);
+  expect(r.outcomes.get('team-a/dm')?.targets).toEqual([
+    { kind: 'DomainMapping', name: 'api.example.com', hosts: ['api.example.com'] },
+  ]);
+  expect(r.attached.get('team-a/api.example.com')?.get('api.example.com')).toEqual({
+    ipAccess: { policy: 'team-a/dm', allow: [], deny: ['203.0.113.0/24'] },
+  });
+});
+
+test('a DomainMapping in another namespace, or pointing elsewhere, adds nothing', () => {
+  const r = resolvePolicies(
+    world([policy('p', { cors: { allowOrigins: ['*'] } })], undefined, {
+      ingresses: [dmIngress('team-b', 'evil.example.com')],
+      domainMappings: [
+        {
+          namespace: 'team-b',
+          name: 'evil.example.com',
+          ref: { kind: 'Service', name: 'hello', namespace: 'team-a' },
+        },
+        { namespace: 'team-a', name: 'api.example.com', ref: { kind: 'Service', name: 'other' } },
+      ],
+    }),
+  );
+  expect(r.outcomes.get('team-a/p')?.hostCount).toBe(5);
+  expect(r.attached.has('team-b/evil.example.com')).toBe(false);
+  expect(r.attached.has('team-a/api.example.com')).toBe(false);
+});
+
+test('spec.hosts narrows; hosts that are not the targets are reported, never added', () => {
+  const r = resolvePolicies(
+    world([
+      policy('p', {
+        hosts: ['hello.team-a.example.com', 'victim.team-b.example.com'],
+        cors: { allowOrigins: ['*'] },
+      }),
+    ]),
+  );
+  const o = r.outcomes.get('team-a/p')!;
+  expect(o.hostCount).toBe(1);
+  expect(o.message).toBe(
+    "in force on 1 host; spec.hosts not among the targets' hosts: victim.team-b.example.com",
+  );
+  expect([...(r.attached.get('team-a/hello')?.keys() ?? [])]).toEqual(['hello.team-a.example.com']);
+});
+
+test('two policies setting one feature on one host: the older wins, the newer is Conflicted but keeps its other features', () => {
+  const r = resolvePolicies(
+    world([
+      policy(
+        'newer',
+        { cors: { allowOrigins: ['https://b.example.com'] }, ipAccess: { allow: ['198.18.0.0/15'] } },
+        '2026-12-02T00:00:00Z',
+      ),
+      policy('older', { cors: { allowOrigins: ['https://a.example.com'] } }, '2026-12-01T00:00:00Z'),
+    ]),
+  );
+  expect(r.outcomes.get('team-a/older')).toMatchObject({ accepted: true });
+  expect(r.outcomes.get('team-a/newer')).toMatchObject({
+    accepted: false,
+    reason: 'Conflicted',
+    message: 'cors on hello.team-a.example.com is set by the older RoutePolicy team-a/older',
+  });
+  const host = r.attached.get('team-a/hello')?.get('hello.team-a');
+  expect(host?.cors?.policy).toBe('team-a/older');
+  expect(host?.ipAccess?.policy).toBe('team-a/newer');
+});
+
+test('a missing or bad credentials Secret fails closed: the hosts get auth with no valid key', () => {
+  const missing = resolvePolicies(world([policy('p', { apiKeyAuth: keyAuth })], {}));
+  expect(missing.outcomes.get('team-a/p')).toMatchObject({
+    accepted: false,
+    reason: 'SecretNotFound',
+    message: 'Secret team-a/consumers not found; its hosts refuse every request until it is fixed',
+  });
+  expect(missing.attached.get('team-a/hello')?.get('hello.team-a')?.apiKeyAuth?.credentials).toEqual([]);
+
+  const bad = resolvePolicies(
+    world([policy('p', { apiKeyAuth: keyAuth })], { 'team-a/consumers': { c1: 'same', c2: 'same' } }),
+  );
+  expect(bad.outcomes.get('team-a/p')).toMatchObject({ reason: 'InvalidSecret' });
+  expect(bad.outcomes.get('team-a/p')?.message).toContain('clients c1 and c2 have the same key');
+  expect(bad.attached.get('team-a/hello')?.get('hello.team-a')?.apiKeyAuth?.credentials).toEqual([]);
+});
+
+test('no KIngress for the target → TargetNotFound, nothing attached; another namespace cannot be named', () => {
+  const r = resolvePolicies(
+    world([
+      policy('p', {
+        targetRefs: [{ group: 'serving.knative.dev', kind: 'Service', name: 'nope' }],
+        cors: { allowOrigins: ['*'] },
+      }),
+      policy('q', { cors: { allowOrigins: ['*'] } }, undefined, 'team-c'),
+    ]),
+  );
+  expect(r.outcomes.get('team-a/p')).toMatchObject({
+    accepted: false,
+    reason: 'TargetNotFound',
+    message:
+      "no KIngress of kgw's class for Service nope in namespace team-a (not Ready yet, or not served by kgw)",
+  });
+  expect(r.outcomes.get('team-c/q')?.reason).toBe('TargetNotFound');
+  expect(r.attached.size).toBe(0);
+});
+
+test('a spec the schema refuses (written before the CRD, or by hand into etcd) is Invalid and attaches nothing', () => {
+  const p = policy('p', { cors: { allowOrigins: ['https://a.example.com/path'] } });
+  const r = resolvePolicies(world([p]));
+  expect(r.outcomes.get('team-a/p')).toMatchObject({ accepted: false, reason: 'Invalid' });
+  expect(r.outcomes.get('team-a/p')?.message).toMatch(/^spec\.cors\.allowOrigins\[0\]: must match/);
+  expect(r.attached.size).toBe(0);
+  expect(p.spec.cors?.allowCredentials).toBeUndefined(); // the caller's object is not defaulted in place
+});

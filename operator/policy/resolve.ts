@@ -1,0 +1,311 @@
+// Which RoutePolicy features are in force on which host, and what each policy's status says. Pure:
+// (policies, KIngresses, DomainMappings, Secrets) → per KIngress and host the features, per policy
+// the outcome. Rules (docs/policies.md):
+// - a policy reaches only its own namespace: targets are resolved among the KIngresses of that
+//   namespace, Secrets are read from it;
+// - hosts are never free-form: they are the hosts of the target's KIngresses — the Route's
+//   (external, cluster-local and tag hosts) and, for a Service, those of every DomainMapping to
+//   it — optionally narrowed by spec.hosts;
+// - two policies setting one feature on one host: the older (creation time, then name) wins, the
+//   other reports Conflicted;
+// - API-key auth fails closed: with its Secrets missing or invalid the hosts refuse every request.
+import {
+  DEFAULT_CLIENT_HEADER,
+  POLICY_FEATURES,
+  RoutePolicySpecSchema,
+  type PolicyFeature,
+  type RoutePolicy,
+  type RoutePolicySpec,
+  type TargetRef,
+} from '../api/routepolicy.ts';
+import { schemaProblems } from '../api/schema-check.ts';
+import type { HostPolicyIR } from '../translate/ir.ts';
+import { readCredentials, type SecretData } from './credentials.ts';
+
+export const LABEL_ROUTE = 'serving.knative.dev/route';
+export const LABEL_DOMAIN_MAPPING_UID = 'serving.knative.dev/domainMappingUID';
+
+/** A KIngress of kgw's class as the resolver reads it. */
+export interface IngressView {
+  namespace: string;
+  name: string;
+  labels: Readonly<Record<string, string>>;
+  /** Every host of its rules. */
+  hosts: readonly string[];
+}
+
+/** A DomainMapping: its name (the host) and what it points at. */
+export interface DomainMappingView {
+  namespace: string;
+  name: string;
+  ref: { kind?: string; name?: string; namespace?: string };
+}
+
+export interface PolicyWorld {
+  policies: readonly RoutePolicy[];
+  ingresses: readonly IngressView[];
+  domainMappings: readonly DomainMappingView[];
+  secret(namespace: string, name: string): SecretData;
+}
+
+export type AcceptedReason =
+  'Accepted' | 'Invalid' | 'TargetNotFound' | 'SecretNotFound' | 'InvalidSecret' | 'Conflicted';
+
+export interface PolicyOutcome {
+  /** `<ns>/<name>` */
+  key: string;
+  generation: number;
+  accepted: boolean;
+  reason: AcceptedReason;
+  message: string;
+  targets: { kind: string; name: string; hosts: string[] }[];
+  hostCount: number;
+  /** KIngresses (`<ns>/<name>`) on which some feature of this policy is in force. */
+  ingressKeys: string[];
+  /** Credential Secrets (`<ns>/<name>`) it reads. */
+  secrets: string[];
+}
+
+export interface PolicyResolution {
+  /** KIngress key → host → the features in force there. */
+  attached: Map<string, Map<string, HostPolicyIR>>;
+  /** Policy key → outcome. */
+  outcomes: Map<string, PolicyOutcome>;
+}
+
+const policyKey = (p: RoutePolicy): string => `${p.metadata.namespace ?? ''}/${p.metadata.name}`;
+
+/** Oldest first: creation time, then namespace/name (the order conflicts are decided in). */
+export function olderFirst(a: RoutePolicy, b: RoutePolicy): number {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return policyKey(a).localeCompare(policyKey(b));
+}
+
+interface Index {
+  /** `<ns>/<route>` → KIngresses of that Route. */
+  byRoute: Map<string, IngressView[]>;
+  /** `<ns>/<name>` → the KIngress of the DomainMapping of that name. */
+  domainMappingIngress: Map<string, IngressView>;
+  /** `<ns>/<service>` → DomainMappings pointing at that Service. */
+  mappingsTo: Map<string, DomainMappingView[]>;
+}
+
+function index(world: PolicyWorld): Index {
+  const byRoute = new Map<string, IngressView[]>();
+  const domainMappingIngress = new Map<string, IngressView>();
+  for (const ing of world.ingresses) {
+    const route = ing.labels[LABEL_ROUTE];
+    if (route !== undefined && route !== '') {
+      const k = `${ing.namespace}/${route}`;
+      byRoute.set(k, [...(byRoute.get(k) ?? []), ing]);
+    }
+    if (ing.labels[LABEL_DOMAIN_MAPPING_UID] !== undefined)
+      domainMappingIngress.set(`${ing.namespace}/${ing.name}`, ing);
+  }
+  const mappingsTo = new Map<string, DomainMappingView[]>();
+  for (const dm of world.domainMappings) {
+    const refNs = dm.ref.namespace ?? dm.namespace;
+    // a DomainMapping points into its own namespace only (Knative's webhook refuses others)
+    if ((dm.ref.kind ?? 'Service') !== 'Service' || refNs !== dm.namespace || !dm.ref.name) continue;
+    const k = `${dm.namespace}/${dm.ref.name}`;
+    mappingsTo.set(k, [...(mappingsTo.get(k) ?? []), dm]);
+  }
+  return { byRoute, domainMappingIngress, mappingsTo };
+}
+
+/** The KIngresses a target covers, in the policy's namespace. */
+function targetIngresses(ns: string, ref: TargetRef, ix: Index): IngressView[] {
+  const route = ix.byRoute.get(`${ns}/${ref.name}`) ?? [];
+  switch (ref.kind) {
+    case 'Route':
+      return route;
+    case 'Service': {
+      const mapped = (ix.mappingsTo.get(`${ns}/${ref.name}`) ?? [])
+        .map((dm) => ix.domainMappingIngress.get(`${ns}/${dm.name}`))
+        .filter((i): i is IngressView => i !== undefined);
+      return [...route, ...mapped];
+    }
+    case 'DomainMapping': {
+      const dm = ix.domainMappingIngress.get(`${ns}/${ref.name}`);
+      return dm ? [dm] : [];
+    }
+  }
+}
+
+interface Slot {
+  ingressKey: string;
+  host: string;
+}
+
+function hostFeatures(
+  spec: RoutePolicySpec,
+  key: string,
+  credentials: { client: string; key: string }[],
+): HostPolicyIR {
+  const out: HostPolicyIR = {};
+  const a = spec.apiKeyAuth;
+  if (a) {
+    out.apiKeyAuth = {
+      policy: key,
+      keySources: a.keySources.map((s) =>
+        s.header !== undefined ? { header: s.header } : { query: s.query ?? '' },
+      ),
+      credentials,
+      ...(a.allowedClients !== undefined ? { allowedClients: [...a.allowedClients] } : {}),
+      forwardHeader: a.forwardClientHeader ?? DEFAULT_CLIENT_HEADER,
+      hideCredentials: a.hideCredentials ?? false,
+    };
+  }
+  const ip = spec.ipAccess;
+  if (ip) out.ipAccess = { policy: key, allow: [...(ip.allow ?? [])], deny: [...(ip.deny ?? [])] };
+  const c = spec.cors;
+  if (c) {
+    out.cors = {
+      policy: key,
+      allowOrigins: [...c.allowOrigins],
+      allowMethods: [...(c.allowMethods ?? [])],
+      allowHeaders: [...(c.allowHeaders ?? [])],
+      exposeHeaders: [...(c.exposeHeaders ?? [])],
+      ...(c.maxAgeSeconds !== undefined ? { maxAgeSeconds: c.maxAgeSeconds } : {}),
+      allowCredentials: c.allowCredentials ?? false,
+    };
+  }
+  return out;
+}
+
+const list = (xs: readonly string[], max = 3): string =>
+  xs.slice(0, max).join(', ') + (xs.length > max ? ` (and ${xs.length - max} more)` : '');
+
+export function resolvePolicies(world: PolicyWorld): PolicyResolution {
+  const ix = index(world);
+  const attached = new Map<string, Map<string, HostPolicyIR>>();
+  const owner = new Map<string, string>(); // `<feature> <ingressKey> <host>` → policy key
+  const outcomes = new Map<string, PolicyOutcome>();
+
+  for (const policy of [...world.policies].sort(olderFirst)) {
+    const key = policyKey(policy);
+    const ns = policy.metadata.namespace ?? '';
+    const outcome: PolicyOutcome = {
+      key,
+      generation: policy.metadata.generation ?? 0,
+      accepted: true,
+      reason: 'Accepted',
+      message: '',
+      targets: [],
+      hostCount: 0,
+      ingressKeys: [],
+      secrets: [],
+    };
+    outcomes.set(key, outcome);
+    const reject = (reason: AcceptedReason, message: string) => {
+      outcome.accepted = false;
+      outcome.reason = reason;
+      outcome.message = message;
+    };
+
+    const spec = structuredClone<RoutePolicySpec>(policy.spec);
+    const problems = schemaProblems(RoutePolicySpecSchema, spec, 'spec');
+    if (problems.length > 0) {
+      reject('Invalid', list(problems));
+      continue;
+    }
+
+    // targets → (KIngress, host) slots, narrowed by spec.hosts
+    const narrow = spec.hosts !== undefined && spec.hosts.length > 0 ? new Set(spec.hosts) : undefined;
+    const slots: Slot[] = [];
+    const missing: string[] = [];
+    const seen = new Set<string>();
+    for (const ref of spec.targetRefs) {
+      const ings = targetIngresses(ns, ref, ix);
+      if (ings.length === 0) missing.push(`${ref.kind} ${ref.name}`);
+      const hosts = new Set<string>();
+      for (const ing of ings) {
+        for (const host of ing.hosts) {
+          if (host === '*' || (narrow && !narrow.has(host))) continue;
+          hosts.add(host);
+          const slotKey = `${ing.namespace}/${ing.name} ${host}`;
+          if (seen.has(slotKey)) continue;
+          seen.add(slotKey);
+          slots.push({ ingressKey: `${ing.namespace}/${ing.name}`, host });
+        }
+      }
+      outcome.targets.push({ kind: ref.kind, name: ref.name, hosts: [...hosts].sort() });
+    }
+    outcome.hostCount = new Set(slots.map((s) => s.host)).size;
+    const notes: string[] = [];
+    if (missing.length > 0) {
+      notes.push(
+        `no KIngress of kgw's class for ${list(missing)} in namespace ${ns} (not Ready yet, or not served by kgw)`,
+      );
+    }
+    if (narrow) {
+      const covered = new Set(slots.map((s) => s.host));
+      const unknown = [...narrow].filter((h) => !covered.has(h)).sort();
+      if (unknown.length > 0) notes.push(`spec.hosts not among the targets' hosts: ${list(unknown)}`);
+    }
+    if (slots.length === 0) {
+      reject('TargetNotFound', notes.join('; ') || 'the targets have no hosts');
+      continue;
+    }
+
+    // credentials (fail closed: a broken Secret leaves the hosts refusing every request)
+    let credentials: { client: string; key: string }[] = [];
+    if (spec.apiKeyAuth) {
+      const names = spec.apiKeyAuth.credentialsFrom.map((c) => c.secretRef.name);
+      outcome.secrets = [...new Set(names)].map((n) => `${ns}/${n}`);
+      const creds = readCredentials(ns, names, (n) => world.secret(ns, n));
+      if (creds.ok) credentials = creds.credentials;
+      else reject(creds.reason, `${creds.message}; its hosts refuse every request until it is fixed`);
+    }
+
+    // features per slot: the older policy keeps a slot
+    const features = hostFeatures(spec, key, credentials);
+    const lost = new Map<PolicyFeature, { winner: string; host: string }>();
+    const ingressKeys = new Set<string>();
+    for (const slot of slots) {
+      for (const feature of POLICY_FEATURES) {
+        const value = features[feature];
+        if (value === undefined) continue;
+        const slotKey = `${feature} ${slot.ingressKey} ${slot.host}`;
+        const winner = owner.get(slotKey);
+        if (winner !== undefined) {
+          if (!lost.has(feature)) lost.set(feature, { winner, host: slot.host });
+          continue;
+        }
+        owner.set(slotKey, key);
+        let hosts = attached.get(slot.ingressKey);
+        if (!hosts) attached.set(slot.ingressKey, (hosts = new Map<string, HostPolicyIR>()));
+        const there = hosts.get(slot.host) ?? {};
+        // one assignment per feature: the union type of the IR makes a loop over keys untyped
+        if (feature === 'apiKeyAuth' && features.apiKeyAuth) there.apiKeyAuth = features.apiKeyAuth;
+        if (feature === 'ipAccess' && features.ipAccess) there.ipAccess = features.ipAccess;
+        if (feature === 'cors' && features.cors) there.cors = features.cors;
+        hosts.set(slot.host, there);
+        ingressKeys.add(slot.ingressKey);
+      }
+    }
+    outcome.ingressKeys = [...ingressKeys].sort();
+    if (lost.size > 0 && outcome.accepted) {
+      reject(
+        'Conflicted',
+        [...lost].map(([f, l]) => `${f} on ${l.host} is set by the older RoutePolicy ${l.winner}`).join('; '),
+      );
+    }
+    if (outcome.accepted) {
+      outcome.message =
+        `in force on ${outcome.hostCount} host${outcome.hostCount === 1 ? '' : 's'}` +
+        (notes.length > 0 ? `; ${notes.join('; ')}` : '');
+    } else if (notes.length > 0) {
+      outcome.message += `; ${notes.join('; ')}`;
+    }
+  }
+  return { attached, outcomes };
+}
+
+/** A fingerprint of what is attached to one KIngress (to tell which KIngresses to translate again). */
+export function attachmentFingerprint(hosts: ReadonlyMap<string, HostPolicyIR> | undefined): string {
+  if (!hosts || hosts.size === 0) return '';
+  return JSON.stringify([...hosts].sort(([a], [b]) => a.localeCompare(b)));
+}
