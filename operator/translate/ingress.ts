@@ -196,7 +196,13 @@ function translate(ing: KIngress, lookups: Lookups): IngressIR {
         if (vh) vh.routes.push(...routes);
         else {
           const policy = lookups.routePolicy?.(key, host);
-          map.set(host, { host, owner: key, routes: [...routes], redirectHttp, ...(policy ? { policy } : {}) });
+          map.set(host, {
+            host,
+            owner: key,
+            routes: [...routes],
+            redirectHttp,
+            ...(policy ? { policy } : {}),
+          });
         }
       }
     }
