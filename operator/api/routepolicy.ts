@@ -142,6 +142,7 @@ export const ApiKeyAuthSchema = Type.Object(
         description:
           'When set, only these clients are let through; any other known client gets 403. When ' +
           'unset, every client with a valid key is.',
+        minItems: 1,
         maxItems: POLICY_LIMITS.allowedClients,
         'x-kubernetes-list-type': 'set',
       }),

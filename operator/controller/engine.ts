@@ -31,6 +31,9 @@ import { IngressStatusWriter } from './ingress-status.ts';
 import { ClusterWatch } from './cluster-watch.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { DependencyIndex, SECRET_REF, secretKeys, specRefs } from './dependencies.ts';
+import { RoutePolicies } from './route-policies.ts';
+import { programmedVerdict } from '../policy/programmed.ts';
+import type { IngressView } from '../policy/resolve.ts';
 
 /** What the engine needs from the xDS server. */
 export interface SnapshotSink {
@@ -95,6 +98,8 @@ interface IngressState {
    * be pushed again with fewer of them (status is left alone meanwhile).
    */
   held?: IngressIR;
+  /** The RoutePolicy attachment `good` was translated with (route-policies.ts fingerprint). */
+  policyPrint?: string;
 }
 
 /** Resource types a KIngress change can alter (NACKs of these are attributed to KIngresses). */
@@ -162,6 +167,8 @@ export class Engine {
   private readonly status: IngressStatusWriter;
   /** Fleets, Knative's ConfigMaps, default certificates and KnativeGateway status. */
   private readonly gatewaysRec: GatewayReconciler;
+  /** RoutePolicies: which features are in force on which host, and their status. */
+  private readonly policies: RoutePolicies;
 
   constructor(o: EngineOptions) {
     this.o = o;
@@ -197,6 +204,7 @@ export class Engine {
     this.gatewayTimer = setInterval(() => {
       this.checkStale();
       this.gatewaysRec.kick();
+      this.updatePolicyProgrammed();
     }, o.gatewayStatusIntervalMs ?? 2000);
     this.gatewayTimer.unref();
     this.cluster = new ClusterWatch({
@@ -209,7 +217,23 @@ export class Engine {
       },
       ...(o.staleAfterMs !== undefined ? { staleAfterMs: o.staleAfterMs } : {}),
     });
-    this.lookups = this.cluster.lookups;
+    this.policies = new RoutePolicies({
+      rest: o.rest,
+      log: o.log,
+      events,
+      secrets: {
+        get: (ns, n) => this.secrets.get(ns, n),
+        isPending: (k) => this.secrets.isPending(k),
+        exists: (k) => this.secrets.exists(k),
+      },
+      onChange: () => this.schedule(),
+      ...(o.now ? { now: o.now } : {}),
+    });
+    this.policies.setLeading(this.leading);
+    this.lookups = {
+      ...this.cluster.lookups,
+      routePolicy: (key, host) => this.policies.hostPolicy(key, host),
+    };
     this.ingresses.onEvent((e) => {
       const k = ingressKey(e.obj);
       this.status.observe(k, e.type === 'delete' ? undefined : e.obj);
@@ -228,6 +252,8 @@ export class Engine {
         return;
       }
       this.dirty.add(k);
+      // a KIngress's hosts and labels decide which policies cover it
+      if (this.policies.active) this.policies.markDirty();
       this.schedule();
     });
     const onRef = (kind: string) => (e: { obj: KubeObject }) => {
@@ -253,7 +279,12 @@ export class Engine {
 
   async start(): Promise<void> {
     this.cluster.start();
+    this.policies.start();
     await this.cluster.synced();
+    // RoutePolicies and their credentials before anything is pushed (bounded: a cluster without
+    // the RoutePolicy CRD still starts): auth must not arrive a push after the routes it guards.
+    await this.policies.synced();
+    await this.secrets.prefetch(this.policies.wantedSecrets());
     // The Secrets KIngresses and gateways reference are fetched before anything is pushed: a first
     // snapshot without them would take TLS away from hosts the Envoys are serving.
     await this.secrets.prefetch(this.referencedSecretsAtStart());
@@ -291,6 +322,7 @@ export class Engine {
     const fallback = [...this.pipes.values()].some((p) => p.defaultCertificateSecrets.has(k));
     if (this.deps.has(`${SECRET_REF}${k}`) || fallback) this.secretsDirty.add(k);
     if (fallback) this.gatewaysRec.kick();
+    if (this.policies.usesSecret(k)) this.policies.markDirty();
     for (const key of this.deps.usersOf(`${SECRET_REF}${k}`)) this.dirty.add(key);
     this.schedule();
   }
@@ -300,6 +332,7 @@ export class Engine {
     const keys: string[] = [];
     keys.push(...this.deps.referencedSecrets());
     for (const p of this.pipes.values()) keys.push(...p.defaultCertificateSecrets);
+    keys.push(...this.policies.wantedSecrets());
     this.secrets.setWanted(keys);
   }
 
@@ -309,6 +342,7 @@ export class Engine {
     this.nacks.stop();
     if (this.flushTimer) clearTimeout(this.flushTimer);
     await this.cluster.stop();
+    await this.policies.stop();
     await this.flushing.catch(() => undefined);
     await this.gatewaysRec.stop();
     await this.status.stop();
@@ -367,6 +401,7 @@ export class Engine {
     this.log.info({ leading }, leading ? 'leading: writing status' : 'following: not writing status');
     this.status.setLeading(leading);
     this.gatewaysRec.setLeading(leading);
+    this.policies.setLeading(leading);
     if (!leading) return;
     this.gatewaysDirty = true;
     for (const k of this.states.keys()) this.statusDirty.add(k);
@@ -500,6 +535,7 @@ export class Engine {
   private flushNow(): void {
     if (this.closed) return;
     if (this.gatewaysDirty) this.flushGateways();
+    this.refreshPolicies();
     this.nacks.releaseGroup();
     const t0 = performance.now();
     const translated = this.dirty.size;
@@ -539,6 +575,56 @@ export class Engine {
       } catch (err) {
         this.log.error({ key: k, err: String(err) }, 'KIngress status update failed');
       }
+    }
+    this.updatePolicyProgrammed();
+  }
+
+  /** Resolves RoutePolicies again if needed; KIngresses whose features changed are translated again. */
+  private refreshPolicies(): void {
+    this.secrets.want(this.policies.wantedSecrets());
+    const views: IngressView[] = [];
+    for (const ing of this.ingresses.store.values()) {
+      if (!this.gatewayFor(ing)) continue;
+      const rules: unknown = (ing.spec as { rules?: unknown } | undefined)?.rules;
+      const hosts = Array.isArray(rules)
+        ? (rules as { hosts?: unknown }[]).flatMap((r) =>
+            Array.isArray(r?.hosts)
+              ? (r.hosts as unknown[]).filter((h): h is string => typeof h === 'string')
+              : [],
+          )
+        : [];
+      views.push({
+        namespace: ing.metadata.namespace ?? '',
+        name: ing.metadata.name,
+        labels: ing.metadata.labels ?? {},
+        hosts,
+      });
+    }
+    for (const k of this.policies.refresh(views) ?? []) this.dirty.add(k);
+  }
+
+  /** Each RoutePolicy's Programmed condition from the KIngresses it covers and the fleets' ACKs. */
+  private updatePolicyProgrammed(): void {
+    if (!this.policies.active) return;
+    const proxies = this.o.xds.connections?.() ?? [];
+    for (const o of this.policies.outcomes()) {
+      if (o.ingressKeys.length === 0) continue;
+      const verdict = programmedVerdict(o, {
+        ingress: (k) => {
+          const st = this.states.get(k);
+          if (!st?.good) return undefined;
+          return {
+            print: st.policyPrint ?? '',
+            ...(st.gateway !== undefined ? { gateway: st.gateway } : {}),
+            held: st.held !== undefined,
+          };
+        },
+        currentPrint: (k) => this.policies.fingerprint(k),
+        fleetsOf: (g) => this.gatewayConfigs.get(g)?.fleets.map((f) => f.key) ?? [],
+        routeVersion: (f) => this.o.xds.snapshotVersion?.(f, TYPE_ROUTE),
+        ackedRouteVersions: (f) => proxies.filter((p) => p.fleet === f).map((p) => p.acked[TYPE_ROUTE]),
+      });
+      this.policies.setProgrammed(o.key, verdict);
     }
   }
 
@@ -588,6 +674,7 @@ export class Engine {
     this.deps.set(k, refs);
     if (refs.some((r) => r.startsWith(SECRET_REF) && this.secrets.isPending(r.slice(SECRET_REF.length))))
       return;
+    const policyPrint = this.policies.fingerprint(k);
     const res = this.translate(ing, gw);
     const state: IngressState = prev ?? { created: ing.metadata.creationTimestamp ?? '' };
     if (!res.ok && res.problem.withdraw) {
@@ -613,6 +700,7 @@ export class Engine {
     state.held = undefined; // translated anew: pushed as a change of its own
     if (res.ok) {
       state.good = res.ir;
+      state.policyPrint = policyPrint;
       state.problem = undefined;
     } else {
       state.problem = res.problem;

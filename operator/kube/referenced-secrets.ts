@@ -83,6 +83,11 @@ export class ReferencedSecrets {
     return this.data.get(keyOf(ns, name));
   }
 
+  /** Whether a Secret exists (from the metadata-only watch). */
+  exists(key: string): boolean {
+    return this.meta.store.has(key);
+  }
+
   /** How many Secrets' data kgw holds (for metrics and tests). */
   get dataCount(): number {
     return this.data.size;

@@ -1,6 +1,7 @@
 // VirtualHostIR → Envoy VirtualHost. One vhost per host; the domain list carries `host` and
 // `host:*` so an authority with a port (gRPC sends `host:80`) still matches.
 import type { VirtualHostIR } from '../translate/ir.ts';
+import { EXEMPT_ROUTE_FILTERS, hostPolicyFilters } from './policy.ts';
 import { renderRedirectRoute, renderRouteOnce } from './route.ts';
 import type { Json } from './types.ts';
 
@@ -13,9 +14,25 @@ export function vhostDomains(host: string): string[] {
  * except for ACME HTTP-01 challenge paths, which are always served over plain HTTP.
  */
 export function renderVirtualHost(vh: VirtualHostIR, plainHttp: boolean): Json {
-  const routes =
-    plainHttp && vh.redirectHttp
-      ? [...vh.routes.filter((r) => r.acme).map(renderRouteOnce), renderRedirectRoute(`${vh.owner}/redirect`)]
-      : vh.routes.map(renderRouteOnce);
-  return { name: `${vh.owner}/${vh.host}`, domains: vhostDomains(vh.host), routes };
+  const redirect = plainHttp && vh.redirectHttp;
+  const shown = redirect ? vh.routes.filter((r) => r.acme) : vh.routes;
+  const policy = vh.policy;
+  if (!policy) {
+    const routes = shown.map(renderRouteOnce);
+    if (redirect) routes.push(renderRedirectRoute(`${vh.owner}/redirect`));
+    return { name: `${vh.owner}/${vh.host}`, domains: vhostDomains(vh.host), routes };
+  }
+  // With a policy: probe copies, ACME challenges and the redirect are exempt from auth and IP rules
+  // (a shallow copy: the shared rendered route stays as it is for hosts without a policy).
+  const exempt = (route: Json): Json => ({ ...route, typed_per_filter_config: EXEMPT_ROUTE_FILTERS });
+  const routes = shown.map((r) =>
+    r.probe === true || r.acme ? exempt(renderRouteOnce(r)) : renderRouteOnce(r),
+  );
+  if (redirect) routes.push(exempt(renderRedirectRoute(`${vh.owner}/redirect`)));
+  return {
+    name: `${vh.owner}/${vh.host}`,
+    domains: vhostDomains(vh.host),
+    routes,
+    typed_per_filter_config: hostPolicyFilters(policy),
+  };
 }

@@ -23,6 +23,7 @@ import { startApiProxy, type ApiProxy } from '../env/api-proxy.ts';
 import { applyManifests } from '../env/manifests.ts';
 import { envoyBin } from '../env/paths.ts';
 import { knativeGatewayCrd } from '../../operator/gen/knativegateway-crd.ts';
+import { routePolicyCrd } from '../../operator/gen/routepolicy-crd.ts';
 import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
 
 export const TEST_NAMESPACE = 'serving-tests';
@@ -73,7 +74,7 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
   const cp = await startControlPlane({ log });
   const kc = cp.kubeConfig();
   const rest = new KubeRest(kc);
-  await applyManifests(kc, [join(root, 'test/env/crds/knative'), knativeGatewayCrd()]);
+  await applyManifests(kc, [join(root, 'test/env/crds/knative'), knativeGatewayCrd(), routePolicyCrd()]);
   await ensureNamespace(rest, TEST_NAMESPACE);
   const network = await LocalNetwork.create();
   await applyManifests(kc, [opts.gateway ?? sampleGateway]);

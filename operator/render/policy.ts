@@ -1,0 +1,135 @@
+// RoutePolicy features on Envoy. Every HTTP connection manager carries the policy filters once, each
+// disabled; a host with a policy enables them through its virtual host's typed_per_filter_config, so
+// a policy changes only its own hosts' route configuration and never a listener. Probe copies, ACME
+// HTTP-01 challenges and HTTPS redirects switch auth and IP rules off again at route level: Knative's
+// prober must reach the activator/queue-proxy (which answer probes themselves) or the KIngress never
+// turns Ready, and a challenge must reach cert-manager's solver.
+//
+// Filter order: cors (answers preflights before anything can refuse them) → rbac (IP rules: 403
+// before credentials are looked at) → header_mutation (removes the client-identity header from
+// client requests, so it cannot be forged) → api_key_auth (401/403; sets that header) → router.
+import type { ApiKeyAuthIR, CorsIR, HostPolicyIR, IpAccessIR } from '../translate/ir.ts';
+import { TYPE_PREFIX, type Json } from './types.ts';
+
+export const FILTER = {
+  cors: 'envoy.filters.http.cors',
+  rbac: 'envoy.filters.http.rbac',
+  headerMutation: 'envoy.filters.http.header_mutation',
+  apiKeyAuth: 'envoy.filters.http.api_key_auth',
+} as const;
+
+export const POLICY_TYPES = {
+  cors: `${TYPE_PREFIX}envoy.extensions.filters.http.cors.v3.Cors`,
+  corsPolicy: `${TYPE_PREFIX}envoy.extensions.filters.http.cors.v3.CorsPolicy`,
+  rbac: `${TYPE_PREFIX}envoy.extensions.filters.http.rbac.v3.RBAC`,
+  rbacPerRoute: `${TYPE_PREFIX}envoy.extensions.filters.http.rbac.v3.RBACPerRoute`,
+  headerMutation: `${TYPE_PREFIX}envoy.extensions.filters.http.header_mutation.v3.HeaderMutation`,
+  headerMutationPerRoute: `${TYPE_PREFIX}envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute`,
+  apiKeyAuth: `${TYPE_PREFIX}envoy.extensions.filters.http.api_key_auth.v3.ApiKeyAuth`,
+  apiKeyAuthPerRoute: `${TYPE_PREFIX}envoy.extensions.filters.http.api_key_auth.v3.ApiKeyAuthPerRoute`,
+  filterConfig: `${TYPE_PREFIX}envoy.config.route.v3.FilterConfig`,
+} as const;
+
+/** The policy filters of every HTTP connection manager, before the router, all disabled. */
+export function policyHttpFilters(): Json[] {
+  return [
+    { name: FILTER.cors, typed_config: { '@type': POLICY_TYPES.cors }, disabled: true },
+    { name: FILTER.rbac, typed_config: { '@type': POLICY_TYPES.rbac }, disabled: true },
+    { name: FILTER.headerMutation, typed_config: { '@type': POLICY_TYPES.headerMutation }, disabled: true },
+    { name: FILTER.apiKeyAuth, typed_config: { '@type': POLICY_TYPES.apiKeyAuth }, disabled: true },
+  ];
+}
+
+const disabled: Json = { '@type': POLICY_TYPES.filterConfig, disabled: true };
+
+/** Route-level config that switches auth and IP rules off (probe copies, ACME, redirects). */
+export const EXEMPT_ROUTE_FILTERS: Json = Object.freeze({
+  [FILTER.rbac]: disabled,
+  [FILTER.apiKeyAuth]: disabled,
+});
+
+function regexEscape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** An allowed origin as an Envoy StringMatcher: `*` any, `scheme://*.domain[:port]` any subdomain. */
+export function originMatcher(origin: string): Json {
+  if (origin === '*') return { safe_regex: { regex: '.*' } };
+  const wild = /^([a-z][a-z0-9+.-]*:\/\/)\*\.(.+)$/.exec(origin);
+  if (wild) return { safe_regex: { regex: `${regexEscape(wild[1]!)}[^/]+\\.${regexEscape(wild[2]!)}` } };
+  return { exact: origin };
+}
+
+function corsPolicy(c: CorsIR): Json {
+  return {
+    '@type': POLICY_TYPES.corsPolicy,
+    allow_origin_string_match: c.allowOrigins.map(originMatcher),
+    ...(c.allowMethods.length > 0 ? { allow_methods: c.allowMethods.join(',') } : {}),
+    ...(c.allowHeaders.length > 0 ? { allow_headers: c.allowHeaders.join(',') } : {}),
+    ...(c.exposeHeaders.length > 0 ? { expose_headers: c.exposeHeaders.join(',') } : {}),
+    ...(c.maxAgeSeconds !== undefined ? { max_age: String(c.maxAgeSeconds) } : {}),
+    ...(c.allowCredentials ? { allow_credentials: true } : {}),
+  };
+}
+
+/** `203.0.113.0/24` → an RBAC remote_ip principal (the address the fleet's client-IP settings resolve). */
+function cidrPrincipal(cidr: string): Json {
+  const [address = '', len] = cidr.split('/');
+  const prefixLen = Number(len ?? (address.includes(':') ? 128 : 32));
+  return { remote_ip: { address_prefix: address, ...(prefixLen > 0 ? { prefix_len: prefixLen } : {}) } };
+}
+
+function anyOf(cidrs: string[]): Json {
+  return cidrs.length === 1 ? cidrPrincipal(cidrs[0]!) : { or_ids: { ids: cidrs.map(cidrPrincipal) } };
+}
+
+function rbacPerRoute(ip: IpAccessIR): Json {
+  const ids: Json[] = [];
+  if (ip.allow.length > 0) ids.push(anyOf(ip.allow));
+  if (ip.deny.length > 0) ids.push({ not_id: anyOf(ip.deny) });
+  const principal = ids.length === 1 ? ids[0]! : { and_ids: { ids } };
+  return {
+    '@type': POLICY_TYPES.rbacPerRoute,
+    rbac: {
+      rules: {
+        // ALLOW is proto3's default enum value: left out (canonical form)
+        policies: { [ip.policy]: { permissions: [{ any: true }], principals: [principal] } },
+      },
+    },
+  };
+}
+
+function headerRemoval(a: ApiKeyAuthIR): Json {
+  return {
+    '@type': POLICY_TYPES.headerMutationPerRoute,
+    mutations: { request_mutations: [{ remove: a.forwardHeader }] },
+  };
+}
+
+function apiKeyAuthPerRoute(a: ApiKeyAuthIR): Json {
+  return {
+    '@type': POLICY_TYPES.apiKeyAuthPerRoute,
+    ...(a.credentials.length > 0
+      ? { credentials: a.credentials.map((c) => ({ key: c.key, client: c.client })) }
+      : {}),
+    key_sources: a.keySources.map((s) =>
+      s.header !== undefined ? { header: s.header } : { query: s.query },
+    ),
+    ...(a.allowedClients !== undefined && a.allowedClients.length > 0
+      ? { allowed_clients: a.allowedClients }
+      : {}),
+    forwarding: { header: a.forwardHeader, ...(a.hideCredentials ? { hide_credentials: true } : {}) },
+  };
+}
+
+/** The virtual host's typed_per_filter_config for its policy features. */
+export function hostPolicyFilters(p: HostPolicyIR): Json {
+  const out: Json = {};
+  if (p.cors) out[FILTER.cors] = corsPolicy(p.cors);
+  if (p.ipAccess) out[FILTER.rbac] = rbacPerRoute(p.ipAccess);
+  if (p.apiKeyAuth) {
+    out[FILTER.headerMutation] = headerRemoval(p.apiKeyAuth);
+    out[FILTER.apiKeyAuth] = apiKeyAuthPerRoute(p.apiKeyAuth);
+  }
+  return out;
+}
