@@ -90,7 +90,8 @@ describe('generated OLM bundle', () => {
     expect(csv.metadata.name).toMatch(/^kgw\.v\d+\.\d+\.\d+$/);
     expect(csv.spec.installModes.filter((m) => m.supported).map((m) => m.type)).toEqual(['AllNamespaces']);
     const owned = csv.spec.customresourcedefinitions.owned ?? [];
-    expect(owned.map((d) => d.name)).toEqual([GATEWAY_CRD_NAME]);
+    // OLM itself creates the admin/edit/view ClusterRoles of owned CRDs (the plain install ships them)
+    expect(owned.map((d) => d.name)).toEqual([GATEWAY_CRD_NAME, 'routepolicies.policy.kgw.dev']);
     expect(owned[0]?.specDescriptors?.length).toBeGreaterThan(0);
     expect(owned[0]?.statusDescriptors?.length).toBeGreaterThan(0);
     for (const d of [...(owned[0]?.specDescriptors ?? []), ...(owned[0]?.statusDescriptors ?? [])]) {
@@ -157,6 +158,7 @@ describe('generated OLM bundle', () => {
     expect(kinds.sort()).toEqual([
       'ClusterRole',
       'ClusterServiceVersion',
+      'CustomResourceDefinition',
       'CustomResourceDefinition',
       'PodDisruptionBudget',
       'RoleBinding',

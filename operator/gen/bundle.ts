@@ -15,6 +15,15 @@ import {
 import { schemaAtPath } from './bundle-validate.ts';
 import type { CustomResourceDefinition } from './crd.ts';
 import { knativeGatewayCrd } from './knativegateway-crd.ts';
+import { routePolicyCrd } from './routepolicy-crd.ts';
+import { sampleRoutePolicy } from './routepolicy-sample.ts';
+import {
+  POLICY_CRD_NAME,
+  POLICY_GROUP,
+  POLICY_KIND,
+  POLICY_PLURAL,
+  POLICY_VERSION,
+} from '../api/routepolicy.ts';
 import {
   ENVOY_IMAGE,
   OPERATOR_NAME,
@@ -58,6 +67,7 @@ export const PROJECT = {
 export const BUNDLE_PATHS = {
   csv: `${BUNDLE_DIR}/manifests/${PACKAGE_NAME}.clusterserviceversion.yaml`,
   crd: `${BUNDLE_DIR}/manifests/${GATEWAY_GROUP}_${GATEWAY_PLURAL}.yaml`,
+  policyCrd: `${BUNDLE_DIR}/manifests/${POLICY_GROUP}_${POLICY_PLURAL}.yaml`,
   xdsService: `${BUNDLE_DIR}/manifests/${OPERATOR_NAME}_v1_service.yaml`,
   fleetRole: `${BUNDLE_DIR}/manifests/${ROLES.fleet.name}_rbac.authorization.k8s.io_v1_clusterrole.yaml`,
   fleetBinding: `${BUNDLE_DIR}/manifests/${ROLES.fleet.name}_rbac.authorization.k8s.io_v1_rolebinding.yaml`,
@@ -192,6 +202,17 @@ function ownedCrd(crd: CustomResourceDefinition): CrdDescription {
   };
 }
 
+function ownedPolicyCrd(crd: CustomResourceDefinition): CrdDescription {
+  const root = crd.spec.versions.find((v) => v.name === POLICY_VERSION)?.schema.openAPIV3Schema;
+  return {
+    name: POLICY_CRD_NAME,
+    version: POLICY_VERSION,
+    kind: POLICY_KIND,
+    displayName: 'Route Policy',
+    description: firstSentence(root?.description),
+  };
+}
+
 /** A small square icon with the letters kgw (OLM catalogs want exactly one icon). */
 export function iconSvg(): string {
   return (
@@ -240,7 +261,7 @@ export function clusterServiceVersion(): ClusterServiceVersion {
       name: `${PACKAGE_NAME}.v${version}`,
       namespace: 'placeholder',
       annotations: {
-        'alm-examples': JSON.stringify([sampleKnativeGateway()], null, 2),
+        'alm-examples': JSON.stringify([sampleKnativeGateway(), sampleRoutePolicy()], null, 2),
         capabilities: 'Basic Install',
         categories: 'Networking',
         containerImage: operatorImage(),
@@ -276,7 +297,7 @@ export function clusterServiceVersion(): ClusterServiceVersion {
         { type: 'MultiNamespace', supported: false },
         { type: 'AllNamespaces', supported: true },
       ],
-      customresourcedefinitions: { owned: [ownedCrd(crd)] },
+      customresourcedefinitions: { owned: [ownedCrd(crd), ownedPolicyCrd(routePolicyCrd())] },
       // Knative Serving's APIs: expected in the cluster, not resolved from a catalog. cert-manager
       // is optional (auto-TLS only), so it is not listed.
       nativeAPIs: [
@@ -365,6 +386,7 @@ export function bundleFiles(): PackagingFile[] {
       body: renderYamlDoc({ value: csv, notes, literal: [['spec', 'description']] }),
     },
     { path: BUNDLE_PATHS.crd, body: renderYamlDoc({ value: knativeGatewayCrd() }) },
+    { path: BUNDLE_PATHS.policyCrd, body: renderYamlDoc({ value: routePolicyCrd() }) },
     {
       path: BUNDLE_PATHS.xdsService,
       comment: 'xDS and metrics Service (OLM creates the webhook Service itself).',

@@ -26,6 +26,7 @@ import type {
   V1RoleBinding,
 } from '@kubernetes/client-node';
 import { GATEWAY_GROUP, GATEWAY_PLURAL } from '../api/knativegateway.ts';
+import { POLICY_GROUP, POLICY_PLURAL } from '../api/routepolicy.ts';
 import { CONFIG_DOMAIN, CONFIG_NETWORK } from '../api/knativegateway-knative.ts';
 import { KNATIVE_OPERATOR_GROUP, KNATIVE_SERVING_PLURAL } from '../controller/knative-operator.ts';
 import { FLEET_MANAGER_ROLE, KNATIVE_CONFIG_ROLE } from '../kube/access.ts';
@@ -238,6 +239,21 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     reason:
       'Fleet objects carry an owner reference with blockOwnerDeletion to their KnativeGateway; the ' +
       "apiserver allows setting it only to users who may update the owner's finalizers.",
+  },
+  // --- RoutePolicy ---------------------------------------------------------------------------------
+  {
+    scope: 'cluster',
+    apiGroups: [POLICY_GROUP],
+    resources: [POLICY_PLURAL],
+    verbs: READ,
+    reason: "RoutePolicies: the app teams' auth, IP and CORS rules for their hosts (route-policies.ts).",
+  },
+  {
+    scope: 'cluster',
+    apiGroups: [POLICY_GROUP],
+    resources: [`${POLICY_PLURAL}/status`],
+    verbs: ['patch'],
+    reason: 'Writes RoutePolicy status: Accepted, Programmed and the hosts each policy covers.',
   },
   // --- Fleets: what is watched cluster-wide (read only) -------------------------------------------
   {
@@ -556,4 +572,33 @@ ${roles}
 |---|---|---|---|---|
 ${rules}
 `;
+}
+
+/**
+ * ClusterRoles that Kubernetes aggregates into its built-in `edit`/`admin` and `view` roles: a
+ * namespace's editors manage its RoutePolicies, its viewers read them, without cluster-admin.
+ */
+export function routePolicyUserRoles(): V1ClusterRole[] {
+  const role = (name: string, verbs: string[], aggregateTo: string[]): V1ClusterRole => ({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: {
+      name,
+      labels: {
+        'app.kubernetes.io/part-of': 'kgw',
+        ...Object.fromEntries(
+          aggregateTo.map((r) => [`rbac.authorization.k8s.io/aggregate-to-${r}`, 'true']),
+        ),
+      },
+    },
+    rules: [{ apiGroups: [POLICY_GROUP], resources: [POLICY_PLURAL], verbs }],
+  });
+  return [
+    role(
+      'kgw-routepolicy-edit',
+      ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'],
+      ['edit', 'admin'],
+    ),
+    role('kgw-routepolicy-view', ['get', 'list', 'watch'], ['view']),
+  ];
 }

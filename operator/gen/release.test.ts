@@ -49,9 +49,12 @@ describe('release manifest deploy/kgw.yaml', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
       `Namespace/${OPERATOR_NAMESPACE}`,
       'CustomResourceDefinition/knativegateways.operator.kgw.dev',
+      'CustomResourceDefinition/routepolicies.policy.kgw.dev',
       `ServiceAccount/${OPERATOR_NAME}`,
       `ClusterRole/${OPERATOR_NAME}`,
       `ClusterRoleBinding/${OPERATOR_NAME}`,
+      'ClusterRole/kgw-routepolicy-edit',
+      'ClusterRole/kgw-routepolicy-view',
       `Role/${OPERATOR_NAME}`,
       `RoleBinding/${OPERATOR_NAME}`,
       'ClusterRole/kgw-fleet-manager',
@@ -138,10 +141,40 @@ describe('release manifest deploy/kgw.yaml', () => {
     expect(ports(WEBHOOK_SERVICE_NAME)).toEqual([[OPERATOR_PORTS.webhook, 'webhook']]);
   });
 
+  test('RBAC: namespace editors manage RoutePolicies and viewers read them (aggregated roles); neither writes their status', () => {
+    const roles = objects.filter((o) => o.metadata.name.startsWith('kgw-routepolicy-')) as V1ClusterRole[];
+    expect(
+      roles.map((r) => [
+        r.metadata?.name,
+        Object.keys(r.metadata?.labels ?? {}).filter((l) => l.includes('aggregate-to')),
+        r.rules,
+      ]),
+    ).toEqual([
+      [
+        'kgw-routepolicy-edit',
+        ['rbac.authorization.k8s.io/aggregate-to-edit', 'rbac.authorization.k8s.io/aggregate-to-admin'],
+        [
+          {
+            apiGroups: ['policy.kgw.dev'],
+            resources: ['routepolicies'],
+            verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'],
+          },
+        ],
+      ],
+      [
+        'kgw-routepolicy-view',
+        ['rbac.authorization.k8s.io/aggregate-to-view'],
+        [{ apiGroups: ['policy.kgw.dev'], resources: ['routepolicies'], verbs: ['get', 'list', 'watch'] }],
+      ],
+    ]);
+  });
+
   test('RBAC: no wildcards, no escalation, every rule explained in a comment above it', () => {
-    const roles = objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role') as (
-      V1ClusterRole | V1Role
-    )[];
+    // the operator's roles (the RoutePolicy user roles are checked below)
+    const roles = objects.filter(
+      (o) =>
+        (o.kind === 'ClusterRole' || o.kind === 'Role') && !o.metadata.name.startsWith('kgw-routepolicy-'),
+    ) as (V1ClusterRole | V1Role)[];
     expect(roles).toHaveLength(4);
     for (const r of roles.flatMap((x) => x.rules ?? [])) {
       const words = [...(r.apiGroups ?? []), ...(r.resources ?? []), ...r.verbs];
@@ -232,6 +265,7 @@ describe('release manifest deploy/kgw.yaml', () => {
       'patch events',
       'patch operator.kgw.dev/knativegateways/status',
       'update operator.kgw.dev/knativegateways/finalizers',
+      'patch policy.kgw.dev/routepolicies/status',
       'create cert-manager.io/certificates',
       'patch cert-manager.io/certificates',
       'delete cert-manager.io/certificates',

@@ -3,6 +3,7 @@
 // (ServiceAccount, Deployment, Services, PodDisruptionBudget) and the webhook configuration.
 import type { V1Namespace } from '@kubernetes/client-node';
 import { knativeGatewayCrd } from './knativegateway-crd.ts';
+import { routePolicyCrd } from './routepolicy-crd.ts';
 import {
   OPERATOR_NAME,
   OPERATOR_NAMESPACE,
@@ -24,6 +25,7 @@ import {
   ruleComment,
   rulesFor,
   scopedClusterRole,
+  routePolicyUserRoles,
   scopedRoleBinding,
   type RbacRule,
 } from './rbac.ts';
@@ -61,6 +63,10 @@ export function releaseObjects(): { value: object; comment: string; notes?: Yaml
       comment: 'KnativeGateway: the ingress classes and Envoy fleets kgw serves.',
     },
     {
+      value: routePolicyCrd(),
+      comment: "RoutePolicy: an app team's API-key auth, IP rules and CORS for a Knative Service's hosts.",
+    },
+    {
       value: serviceAccount(),
       comment: 'Identity of the operator; the Envoy fleets get ServiceAccounts of their own.',
     },
@@ -73,6 +79,13 @@ export function releaseObjects(): { value: object; comment: string; notes?: Yaml
       notes: ruleNotes(rulesFor('cluster', 'plain')),
     },
     { value: clusterRoleBinding(), comment: 'Grants the ClusterRole to the operator.' },
+    ...routePolicyUserRoles().map((value) => ({
+      value,
+      comment: wrap(
+        `${value.metadata?.name ?? ''}: aggregated into Kubernetes' built-in roles, so that whoever may ` +
+          'edit (or view) a namespace may manage (or read) its RoutePolicies.',
+      ),
+    })),
     {
       value: namespaceRole(),
       comment: 'Permissions in the operator namespace only (leader election, the Secrets kgw manages).',
