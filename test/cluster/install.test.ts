@@ -419,6 +419,11 @@ describe('kgw installed from deploy/kgw.yaml on a real cluster', () => {
     // Envoy may be connected to the other replica through the operator Service)
     fig(`fleets: ${JSON.stringify(fleets)}`);
     expect(gw.status?.readyFleets).toBe('2/2');
+    // what the admin checks (README "Install on a cluster")
+    const get = await kubectlOk(['get', 'kgw']);
+    fig(`kubectl get kgw:\n${get.stdout.trimEnd()}`);
+    expect(get.stdout).toMatch(/^NAME\s+READY\s+FLEETS\s+ADDRESS\s+AGE\n/);
+    expect(get.stdout).toMatch(/^default\s+True\s+2\/2\s/m);
     // Knative Serving now selects kgw
     const network = await rest.get<{ data?: Record<string, string> }>(
       '/api/v1/namespaces/knative-serving/configmaps/config-network',
@@ -515,6 +520,7 @@ describe('kgw installed from deploy/kgw.yaml on a real cluster', () => {
     externalService = await rest.get<Service>('/api/v1/namespaces/kgw-system/services/kgw-default-external');
     const clusterIP = externalService.spec?.clusterIP ?? '';
     const http = externalService.spec?.ports?.find((p) => p.name === 'http');
+    expect(externalService.spec?.type).toBe('LoadBalancer'); // no LB controller here: its NodePort serves
     expect(clusterIP).toMatch(/^198\.19\./);
     expect(http?.nodePort).toBeGreaterThan(0);
     const targets = [
@@ -551,6 +557,7 @@ describe('kgw installed from deploy/kgw.yaml on a real cluster', () => {
     }
     // the cluster-local fleet serves the cluster-local names (and, for Pods, the public one too)
     const localService = await rest.get<Service>('/api/v1/namespaces/kgw-system/services/kgw-default-local');
+    expect(localService.spec?.type).toBe('ClusterIP');
     for (const host of [...LOCAL_HOSTS, HOST]) {
       const res: HttpResponse = await httpRequest({
         address: localService.spec?.clusterIP ?? '',
@@ -572,7 +579,8 @@ describe('kgw installed from deploy/kgw.yaml on a real cluster', () => {
       ['delete', '-n', NS, 'ingress.networking.internal.knative.dev/rt', '--wait=true', '--timeout=60s'],
       70_000,
     );
-    await kubectlOk(['delete', '-f', SAMPLE_GATEWAY, '--wait=true', '--timeout=120s'], 130_000);
+    // as README "Install on a cluster" says: the gateways first, then the manifest
+    await kubectlOk(['delete', 'kgw', '--all', '--wait=true', '--timeout=120s'], 130_000);
     // the garbage collector removes the fleets (ownerReferences to the gateway)
     await waitUntil(
       'fleet Deployments gone',
