@@ -174,6 +174,11 @@ export function operatorDeploymentSpec(_variant: InstallVariant): V1DeploymentSp
   return {
     // Two replicas: every replica serves xDS and webhooks, one leader writes status (issue 3).
     replicas: 2,
+    // A new pod counts as available (what `kubectl rollout status` and the rolling update wait for)
+    // 3 s after it became Ready, i.e. after it entered the Services' EndpointSlices: time for
+    // kube-proxy (minSyncPeriod 1 s by default) to route the webhook and xDS Services to it. Without
+    // it the rollout can end before the apiserver reaches the webhook, and the next apply fails.
+    minReadySeconds: 3,
     revisionHistoryLimit: 3,
     selector: { matchLabels: { ...SELECTOR_LABELS } },
     strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },

@@ -125,6 +125,16 @@ describe('release manifest deploy/kgw.yaml', () => {
     expect(deployment.spec?.template.metadata?.labels).toMatchObject(selector);
   });
 
+  test('rollout status returns only once the Service routes to the new pods (minReadySeconds)', () => {
+    // `kubectl rollout status` waits for availableReplicas, and a pod is available minReadySeconds
+    // after it became Ready, when it entered the Service's EndpointSlice. kube-proxy applies an
+    // EndpointSlice change within its minSyncPeriod (default 1 s): without the wait, the KnativeGateway
+    // an admin applies right after the rollout can meet "connection refused" from the webhook
+    // (observed on the real cluster: the rollout ended 24 ms after the webhook ClusterIP opened).
+    expect(deployment.spec?.minReadySeconds).toBeGreaterThanOrEqual(2);
+    expect(deployment.spec?.minReadySeconds).toBeLessThanOrEqual(5);
+  });
+
   test('Services select the operator pods and target its named ports', () => {
     const names = new Set((container.ports ?? []).map((p) => p.name));
     const labels = deployment.spec?.template.metadata?.labels ?? {};
