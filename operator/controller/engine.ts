@@ -33,7 +33,7 @@ import { EventRecorder } from '../kube/events.ts';
 import { DependencyIndex, SECRET_REF, secretKeys, specRefs } from './dependencies.ts';
 import { RoutePolicies } from './route-policies.ts';
 import { programmedVerdict } from '../policy/programmed.ts';
-import type { IngressView } from '../policy/resolve.ts';
+import { ingressView, type IngressView } from '../policy/resolve.ts';
 
 /** What the engine needs from the xDS server. */
 export interface SnapshotSink {
@@ -583,23 +583,7 @@ export class Engine {
   private refreshPolicies(): void {
     this.secrets.want(this.policies.wantedSecrets());
     const views: IngressView[] = [];
-    for (const ing of this.ingresses.store.values()) {
-      if (!this.gatewayFor(ing)) continue;
-      const rules: unknown = (ing.spec as { rules?: unknown } | undefined)?.rules;
-      const hosts = Array.isArray(rules)
-        ? (rules as { hosts?: unknown }[]).flatMap((r) =>
-            Array.isArray(r?.hosts)
-              ? (r.hosts as unknown[]).filter((h): h is string => typeof h === 'string')
-              : [],
-          )
-        : [];
-      views.push({
-        namespace: ing.metadata.namespace ?? '',
-        name: ing.metadata.name,
-        labels: ing.metadata.labels ?? {},
-        hosts,
-      });
-    }
+    for (const ing of this.ingresses.store.values()) if (this.gatewayFor(ing)) views.push(ingressView(ing));
     for (const k of this.policies.refresh(views) ?? []) this.dirty.add(k);
   }
 

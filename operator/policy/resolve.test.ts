@@ -1,6 +1,7 @@
 import type { RoutePolicy, RoutePolicySpec } from '../api/routepolicy.ts';
 import type { SecretData } from './credentials.ts';
 import {
+  ingressView,
   LABEL_DOMAIN_MAPPING_UID,
   LABEL_ROUTE,
   resolvePolicies,
@@ -227,4 +228,14 @@ test('a spec the schema refuses (written before the CRD, or by hand into etcd) i
   expect(r.outcomes.get('team-a/p')?.message).toMatch(/^spec\.cors\.allowOrigins\[0\]: must match/);
   expect(r.attached.size).toBe(0);
   expect(p.spec.cors?.allowCredentials).toBeUndefined(); // the caller's object is not defaulted in place
+});
+
+test('ingressView reads the hosts of any JSON spec, skipping what is not a host list', () => {
+  expect(
+    ingressView({
+      metadata: { name: 'x', namespace: 'n', labels: { a: 'b' } },
+      spec: { rules: [{ hosts: ['a.example.com', 7] }, { hosts: 'b' }, null, { hosts: ['c.example.com'] }] },
+    }),
+  ).toEqual({ namespace: 'n', name: 'x', labels: { a: 'b' }, hosts: ['a.example.com', 'c.example.com'] });
+  expect(ingressView({ metadata: { name: 'y' }, spec: 'nonsense' }).hosts).toEqual([]);
 });

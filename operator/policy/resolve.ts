@@ -34,6 +34,27 @@ export interface IngressView {
   hosts: readonly string[];
 }
 
+/** A KIngress as the resolver reads it; the spec may be any JSON (hosts that are not strings are skipped). */
+export function ingressView(ing: {
+  metadata: { namespace?: string; name: string; labels?: Record<string, string> };
+  spec?: unknown;
+}): IngressView {
+  const rules: unknown = (ing.spec as { rules?: unknown } | undefined)?.rules;
+  const hosts = Array.isArray(rules)
+    ? (rules as { hosts?: unknown }[]).flatMap((r) =>
+        Array.isArray(r?.hosts)
+          ? (r.hosts as unknown[]).filter((h): h is string => typeof h === 'string')
+          : [],
+      )
+    : [];
+  return {
+    namespace: ing.metadata.namespace ?? '',
+    name: ing.metadata.name,
+    labels: ing.metadata.labels ?? {},
+    hosts,
+  };
+}
+
 /** A DomainMapping: its name (the host) and what it points at. */
 export interface DomainMappingView {
   namespace: string;
