@@ -108,6 +108,18 @@ const ATTRIBUTED_TYPES: TypeUrl[] = [TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE];
 /** Longest a change waits for the previous flush's coalescing window (see schedule()). */
 const MAX_COALESCE_MS = 500;
 
+function kingressEventObject(ing: KIngress) {
+  return {
+    apiVersion: 'networking.internal.knative.dev/v1alpha1',
+    kind: 'Ingress',
+    metadata: {
+      name: ing.metadata.name,
+      ...(ing.metadata.namespace !== undefined ? { namespace: ing.metadata.namespace } : {}),
+      ...(ing.metadata.uid !== undefined ? { uid: ing.metadata.uid } : {}),
+    },
+  };
+}
+
 export class Engine {
   private readonly o: EngineOptions;
   private readonly log: Logger;
@@ -167,6 +179,7 @@ export class Engine {
   private readonly status: IngressStatusWriter;
   /** Fleets, Knative's ConfigMaps, default certificates and KnativeGateway status. */
   private readonly gatewaysRec: GatewayReconciler;
+  private readonly events: EventRecorder;
   /** RoutePolicies: which features are in force on which host, and their status. */
   private readonly policies: RoutePolicies;
 
@@ -175,6 +188,7 @@ export class Engine {
     this.log = o.log;
     this.leading = o.leading ?? true;
     const events = new EventRecorder({ rest: o.rest, log: o.log });
+    this.events = events;
     this.status = new IngressStatusWriter({
       rest: o.rest,
       log: o.log,
@@ -683,6 +697,15 @@ export class Engine {
     state.rejectedGeneration = undefined;
     state.held = undefined; // translated anew: pushed as a change of its own
     if (res.ok) {
+      if (res.ir.notes && JSON.stringify(res.ir.notes) !== JSON.stringify(state.good?.notes)) {
+        const message = res.ir.notes.join('; ');
+        this.log.warn(
+          { namespace: ing.metadata.namespace, name: ing.metadata.name, message },
+          'KIngress: ignored',
+        );
+        if (this.leading)
+          this.events.record(kingressEventObject(ing), 'Warning', 'RoutingRulesIgnored', message);
+      }
       state.good = res.ir;
       state.policyPrint = policyPrint;
       state.problem = undefined;

@@ -3,6 +3,7 @@
 // activator and queue-proxy own timeouts; 5xx must never be retried by the ingress).
 import { escapeHeaderValue } from '../translate/envoy-limits.ts';
 import type { HeaderSet, RouteIR } from '../translate/ir.ts';
+import { cookieRegex } from '../translate/routing-rules.ts';
 import type { Json } from './types.ts';
 
 /** Headers added literally: `%` is escaped, so Envoy never evaluates a value as a format string. */
@@ -15,8 +16,16 @@ export function setHeaders(headers: HeaderSet[]): Json[] {
 
 function match(r: RouteIR): Json {
   const m: Json = { prefix: r.prefix };
-  if (r.headers.length > 0) {
-    m.headers = r.headers.map((h) => ({ name: h.name, string_match: { exact: h.exact } }));
+  const cookies = r.cookies ?? [];
+  if (r.headers.length > 0 || cookies.length > 0) {
+    m.headers = [
+      ...r.headers.map((h) => ({ name: h.name, string_match: { exact: h.exact } })),
+      // a cookie among others, quoted or not: Envoy joins a request's Cookie headers with "; "
+      ...cookies.map((c) => ({
+        name: 'cookie',
+        string_match: { safe_regex: { regex: cookieRegex(c.name, c.value) } },
+      })),
+    ];
   }
   return m;
 }

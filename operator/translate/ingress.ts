@@ -32,6 +32,13 @@ import type {
   WeightedTarget,
 } from './ir.ts';
 import type { Lookups } from './lookups.ts';
+import {
+  parseRoutingRules,
+  ROUTING_RULES_ANNOTATION,
+  TAG_TO_HOST_ANNOTATION,
+  tagHosts,
+  type RoutingRule,
+} from './routing-rules.ts';
 
 class Problem extends Error {
   readonly problem: TranslateProblem;
@@ -94,6 +101,62 @@ function pathRoute(p: HTTPIngressPath, name: string, targets: WeightedTarget[]):
     ...(p.rewriteHost ? { rewriteHost: p.rewriteHost } : {}),
     acme: prefix.startsWith(ACME_PREFIX),
   };
+}
+
+/**
+ * The routes of the kgw.dev/routing-rules annotation for one rule's paths: per path without header
+ * matches and per routing rule, a copy matching the rule's headers and cookies that goes to the
+ * named revision (one of the path's splits, whatever its percent) or to what the tag's host serves.
+ * A rule whose revision or tag the Route does not route to is left out and noted.
+ */
+function routingRoutes(
+  ctx: Ctx,
+  spec: IngressSpec,
+  rules: RoutingRule[],
+  tags: Map<string, string[]>,
+  paths: HTTPIngressPath[],
+  base: string,
+  notes: Set<string>,
+): RouteIR[] {
+  const out: RouteIR[] = [];
+  paths.forEach((p, pi) => {
+    if (Object.keys(p.headers ?? {}).length > 0 || (p.path ?? '').startsWith(ACME_PREFIX)) return;
+    rules.forEach((rule, k) => {
+      let targets: WeightedTarget[] | undefined;
+      let headers = p.appendHeaders;
+      if (rule.revision !== undefined) {
+        const split = (p.splits ?? []).find((s) => s.serviceName === rule.revision);
+        if (split) {
+          const res = resolveBackend(ctx.lookups, ctx.namespace, split.serviceName, split.servicePort);
+          if (res.ok) {
+            ctx.clusters.set(res.cluster.name, res.cluster);
+            targets = [{ cluster: res.cluster.name, weight: 100, headers: setHeaders(split.appendHeaders) }];
+          }
+        }
+        if (!targets) notes.add(`revision ${rule.revision} is not routed by this Route`);
+      } else if (rule.tag !== undefined) {
+        const hosts = new Set(tags.get(rule.tag) ?? []);
+        const tagPath = (spec.rules ?? [])
+          .find((r) => (r.hosts ?? []).some((h) => hosts.has(h)))
+          ?.http?.paths?.filter((tp) => Object.keys(tp.headers ?? {}).length === 0)
+          .at(-1);
+        if (tagPath) {
+          targets = resolveTargets(ctx, tagPath);
+          headers = tagPath.appendHeaders;
+        } else notes.add(`tag ${rule.tag} is not routed by this Route`);
+      }
+      if (!targets) return;
+      out.push({
+        ...pathRoute({ ...p, appendHeaders: headers }, `${base}/p${pi}/rule${k}`, targets),
+        headers: [
+          ...Object.keys(p.headers ?? {}).map((h) => ({ name: h, exact: p.headers?.[h]?.exact ?? '' })),
+          ...rule.headers.map((h) => ({ name: h.name, exact: h.value })),
+        ].sort((a, b) => a.name.localeCompare(b.name)),
+        ...(rule.cookies.length > 0 ? { cookies: rule.cookies } : {}),
+      });
+    });
+  });
+  return out;
 }
 
 function probeCopy(p: HTTPIngressPath, hash: string): HTTPIngressPath {
@@ -165,6 +228,19 @@ function translate(ing: KIngress, lookups: Lookups): IngressIR {
   const ctx: Ctx = { lookups, namespace, key, clusters: new Map(), services: new Set() };
   const redirected = spec.httpOption === 'Redirected';
 
+  // gray release (routing-rules.ts): fails open, never a problem of the KIngress
+  const annotations = ing.metadata.annotations ?? {};
+  const notes = new Set<string>();
+  let routing: RoutingRule[] = [];
+  const routingText = annotations[ROUTING_RULES_ANNOTATION];
+  if (routingText !== undefined) {
+    const parsed = parseRoutingRules(routingText);
+    if (parsed.ok) routing = parsed.rules;
+    else notes.add(parsed.problem);
+  }
+  const tags = tagHosts(annotations[TAG_TO_HOST_ANNOTATION]);
+  const tagHostSet = new Set([...tags.values()].flat());
+
   const external = new Map<string, VirtualHostIR>();
   const local = new Map<string, VirtualHostIR>();
   const hostsByVisibility: Record<Visibility, string[]> = { ExternalIP: [], ClusterLocal: [] };
@@ -174,11 +250,16 @@ function translate(ing: KIngress, lookups: Lookups): IngressIR {
     const paths = rule.http?.paths ?? [];
     // Probe copies of every path first (they match only the probe header), then the paths.
     const targets = paths.map((p) => resolveTargets(ctx, p));
+    const ruleRoutes =
+      routing.length > 0 && !(rule.hosts ?? []).some((h) => tagHostSet.has(h))
+        ? routingRoutes(ctx, spec, routing, tags, paths, `${key}/r${ri}`, notes)
+        : [];
     const routes: RouteIR[] = [
       ...paths.map((p, pi) => ({
         ...pathRoute(probeCopy(p, hash), `${key}/r${ri}/p${pi}/probe`, targets[pi]!),
         probe: true,
       })),
+      ...ruleRoutes,
       ...paths.map((p, pi) => pathRoute(p, `${key}/r${ri}/p${pi}`, targets[pi]!)),
     ];
     const hosts = rule.hosts ?? []; // parse.ts: never empty
@@ -241,5 +322,6 @@ function translate(ing: KIngress, lookups: Lookups): IngressIR {
     secrets: [...secrets],
     services: [...ctx.services],
     probes,
+    ...(notes.size > 0 ? { notes: [...notes] } : {}),
   };
 }

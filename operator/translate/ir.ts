@@ -48,6 +48,8 @@ export interface RouteIR {
   acme: boolean;
   /** True for a probe copy (matches K-Network-Probe): like ACME paths, exempt from policies. */
   probe?: boolean;
+  /** Cookies the request must carry (gray release by cookie, routing-rules.ts). */
+  cookies?: { name: string; value: string }[];
 }
 
 /** API-key auth on a host (RoutePolicy apiKeyAuth), credentials read from its Secrets. */
@@ -126,6 +128,8 @@ export interface IngressIR {
   services: string[];
   /** Probe targets: which visibilities/hosts to probe, and over which scheme. */
   probes: ProbeIR[];
+  /** What was ignored without failing the KIngress (e.g. a routing rule to a revision not routed). */
+  notes?: string[];
 }
 
 export interface ProbeIR {
