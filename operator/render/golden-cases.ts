@@ -125,7 +125,12 @@ export function renderCase(objs: Objects): Record<string, unknown> {
       ingresses[key] = { result: res.problem.reason, message: res.problem.message };
       continue;
     }
-    ingresses[key] = { result: 'Accepted', hash: res.ir.hash, probes: res.ir.probes };
+    ingresses[key] = {
+      result: 'Accepted',
+      hash: res.ir.hash,
+      probes: res.ir.probes,
+      ...(res.ir.notes ? { notes: res.ir.notes } : {}),
+    };
     candidates.push({ ir: res.ir, created: ing.metadata.creationTimestamp ?? '' });
   }
   const { accepted, conflicts } = resolveConflicts(candidates);
