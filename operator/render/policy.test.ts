@@ -1,0 +1,146 @@
+import type { HostPolicyIR, VirtualHostIR } from '../translate/ir.ts';
+import {
+  EXEMPT_ROUTE_FILTERS,
+  FILTER,
+  hostPolicyFilters,
+  originMatcher,
+  policyHttpFilters,
+} from './policy.ts';
+import { renderVirtualHost } from './vhost.ts';
+
+test('the HCM carries the policy filters once, disabled, in order', () => {
+  expect(policyHttpFilters().map((f) => [f.name, f.disabled])).toEqual([
+    [FILTER.cors, true],
+    [FILTER.rbac, true],
+    [FILTER.headerMutation, true],
+    [FILTER.apiKeyAuth, true],
+  ]);
+});
+
+test('origins: exact, any, and one wildcard label', () => {
+  expect(originMatcher('https://app.example.com')).toEqual({ exact: 'https://app.example.com' });
+  expect(originMatcher('*')).toEqual({ safe_regex: { regex: '.*' } });
+  const wild = originMatcher('https://*.example.org:8443') as { safe_regex: { regex: string } };
+  const re = new RegExp(`^${wild.safe_regex.regex}$`);
+  expect(re.test('https://a.example.org:8443')).toBe(true);
+  expect(re.test('https://a.b.example.org:8443')).toBe(true);
+  expect(re.test('https://example.org:8443')).toBe(false);
+  expect(re.test('https://a.exampleXorg:8443')).toBe(false);
+  expect(re.test('http://a.example.org:8443')).toBe(false);
+});
+
+const policy: HostPolicyIR = {
+  apiKeyAuth: {
+    policy: 'team-a/keys',
+    keySources: [{ header: 'x-ca-key' }, { query: 'apikey' }],
+    credentials: [{ client: 'consumer2', key: 'k2' }],
+    allowedClients: ['consumer2'],
+    forwardHeader: 'x-kgw-consumer',
+    hideCredentials: true,
+  },
+  ipAccess: { policy: 'team-a/ips', allow: ['198.18.0.0/15', '2001:db8::/32'], deny: ['198.18.0.1/32'] },
+  cors: {
+    policy: 'team-a/cors',
+    allowOrigins: ['https://app.example.com'],
+    allowMethods: ['GET', 'POST'],
+    allowHeaders: [],
+    exposeHeaders: [],
+    maxAgeSeconds: 600,
+    allowCredentials: false,
+  },
+};
+
+test('per-host filter config: api keys with forwarding, the identity header removed, IP rules, CORS', () => {
+  const cfg = hostPolicyFilters(policy);
+  expect(cfg[FILTER.apiKeyAuth]).toEqual({
+    '@type': 'type.googleapis.com/envoy.extensions.filters.http.api_key_auth.v3.ApiKeyAuthPerRoute',
+    credentials: [{ key: 'k2', client: 'consumer2' }],
+    key_sources: [{ header: 'x-ca-key' }, { query: 'apikey' }],
+    allowed_clients: ['consumer2'],
+    forwarding: { header: 'x-kgw-consumer', hide_credentials: true },
+  });
+  expect(cfg[FILTER.headerMutation]).toMatchObject({
+    mutations: { request_mutations: [{ remove: 'x-kgw-consumer' }] },
+  });
+  expect(cfg[FILTER.rbac]).toEqual({
+    '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute',
+    rbac: {
+      rules: {
+        policies: {
+          'team-a/ips': {
+            permissions: [{ any: true }],
+            principals: [
+              {
+                and_ids: {
+                  ids: [
+                    {
+                      or_ids: {
+                        ids: [
+                          { remote_ip: { address_prefix: '198.18.0.0', prefix_len: 15 } },
+                          { remote_ip: { address_prefix: '2001:db8::', prefix_len: 32 } },
+                        ],
+                      },
+                    },
+                    { not_id: { remote_ip: { address_prefix: '198.18.0.1', prefix_len: 32 } } },
+                  ],
+                },
+              },
+            ],
+          },
+        },
+      },
+    },
+  });
+  expect(cfg[FILTER.cors]).toEqual({
+    '@type': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy',
+    allow_origin_string_match: [{ exact: 'https://app.example.com' }],
+    allow_methods: 'GET,POST',
+    max_age: '600',
+  });
+});
+
+test('fail closed: no credentials → no credentials field (every key unknown: 401)', () => {
+  const cfg = hostPolicyFilters({ apiKeyAuth: { ...policy.apiKeyAuth!, credentials: [] } });
+  expect(cfg[FILTER.apiKeyAuth]).not.toHaveProperty('credentials');
+});
+
+test('a host with a policy: probe copies, ACME paths and the redirect are exempt; other routes are not', () => {
+  const route = (name: string, extra: object = {}) => ({
+    name,
+    prefix: '/',
+    headers: [],
+    setHeaders: [],
+    targets: [{ cluster: 'ns/s:80', weight: 100, headers: [] }],
+    acme: false,
+    ...extra,
+  });
+  const vh: VirtualHostIR = {
+    host: 'a.example.com',
+    owner: 'ns/a',
+    redirectHttp: true,
+    routes: [
+      route('ns/a/r0/p0/probe', { probe: true }),
+      route('ns/a/acme', { acme: true, prefix: '/.well-known/acme-challenge/x' }),
+      route('ns/a/r0/p0'),
+    ],
+    policy,
+  };
+  const https = renderVirtualHost(vh, false) as {
+    routes: { name: string; typed_per_filter_config?: unknown }[];
+  };
+  expect(https.routes.map((r) => [r.name, r.typed_per_filter_config === EXEMPT_ROUTE_FILTERS])).toEqual([
+    ['ns/a/r0/p0/probe', true],
+    ['ns/a/acme', true],
+    ['ns/a/r0/p0', false],
+  ]);
+  const plain = renderVirtualHost(vh, true) as {
+    routes: { name: string; typed_per_filter_config?: unknown }[];
+  };
+  expect(plain.routes.map((r) => [r.name, r.typed_per_filter_config === EXEMPT_ROUTE_FILTERS])).toEqual([
+    ['ns/a/acme', true],
+    ['ns/a/redirect', true],
+  ]);
+  // without a policy nothing changes (the shared rendered routes carry no filter config)
+  const bare = renderVirtualHost({ ...vh, policy: undefined }, false) as { routes: object[] };
+  for (const r of bare.routes) expect(r).not.toHaveProperty('typed_per_filter_config');
+});
