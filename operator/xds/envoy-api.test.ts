@@ -5,33 +5,11 @@
 // .ci/run) regenerates the file and compares it byte for byte.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createFileRegistry, fromBinary } from '@bufbuild/protobuf';
+import { fromBinary } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { pinnedVersions } from '../../test/env/paths.ts';
 import { ENVOY_API, ENVOY_API_DESCRIPTORS_BASE64 } from './envoy-api.ts';
-import { ANY_TYPES, TYPE_URLS, typeNameOfUrl } from './protos.ts';
-
-/** Filter configurations the route policies will use (shared/reference/policy-features.md §6.4). */
-const POLICY_TYPES = [
-  'envoy.extensions.filters.http.api_key_auth.v3.ApiKeyAuth',
-  'envoy.extensions.filters.http.api_key_auth.v3.ApiKeyAuthPerRoute',
-  'envoy.extensions.filters.http.basic_auth.v3.BasicAuth',
-  'envoy.extensions.filters.http.basic_auth.v3.BasicAuthPerRoute',
-  'envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication',
-  'envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig',
-  'envoy.extensions.filters.http.rbac.v3.RBAC',
-  'envoy.extensions.filters.http.rbac.v3.RBACPerRoute',
-  'envoy.extensions.filters.http.cors.v3.Cors',
-  'envoy.extensions.filters.http.cors.v3.CorsPolicy',
-  'envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit',
-  'envoy.extensions.filters.http.ratelimit.v3.RateLimit',
-  'envoy.extensions.filters.http.ratelimit.v3.RateLimitPerRoute',
-  'envoy.extensions.filters.http.header_to_metadata.v3.Config',
-  'envoy.extensions.filters.http.header_mutation.v3.HeaderMutation',
-  'envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute',
-  'envoy.config.rbac.v3.RBAC',
-  'envoy.config.route.v3.CookieMatcher',
-];
+import { ANY_TYPES, POLICY_TYPES, TYPE_URLS, envoyRegistry, messageType, typeNameOfUrl } from './protos.ts';
 
 const read = (file: string): string => readFileSync(new URL(file, import.meta.url), 'utf8');
 const bytes = Buffer.from(ENVOY_API_DESCRIPTORS_BASE64, 'base64');
@@ -76,14 +54,14 @@ test('every root package of the generator is in the set, and every import too', 
 });
 
 test('every type kgw renders or will render resolves, with the fields the old snapshot lacked', () => {
-  const registry = createFileRegistry(set);
+  const registry = envoyRegistry();
   for (const name of [...TYPE_URLS.map(typeNameOfUrl), ...ANY_TYPES, ...POLICY_TYPES]) {
     expect({ name, found: registry.getMessage(name) !== undefined }).toEqual({ name, found: true });
   }
   expect(
     registry.getService('envoy.service.discovery.v3.AggregatedDiscoveryService')?.methods.map((m) => m.name),
   ).toEqual(expect.arrayContaining(['StreamAggregatedResources', 'DeltaAggregatedResources']));
-  const fields = (type: string): string[] => registry.getMessage(type)?.fields.map((f) => f.name) ?? [];
+  const fields = (type: string): string[] => messageType(type).fields.map((f) => f.name);
   expect(fields('envoy.config.route.v3.RouteMatch')).toContain('cookies');
   expect(fields('envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit')).toEqual(
     expect.arrayContaining(['rate_limits', 'max_dynamic_descriptors', 'local_cluster_rate_limit']),

@@ -1,7 +1,7 @@
 // Shared pieces of kgw's canonical proto3 JSON mapping (protojson-encode.ts / protojson-decode.ts):
 // JSON types, the error type, which well-known types have a special JSON form, and small helpers.
 import protobuf from 'protobufjs';
-import { messageType } from './protos.ts';
+import { messageType } from './legacy-protos.ts';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };

@@ -2,7 +2,7 @@
 // walking protobufjs reflection over a decoded message. Used by tests and tools to read back what
 // the server sends; an Any whose type is not loaded is an error naming that type.
 import protobuf from 'protobufjs';
-import { findType, messageType, typeNameOfUrl } from './protos.ts';
+import { findType, messageType, typeNameOfUrl } from './legacy-protos.ts';
 import {
   ProtoJsonError,
   SIGNED64,
@@ -16,7 +16,7 @@ import {
   type JsonValue,
   type Plain,
   type ValueKind,
-} from './protojson-shared.ts';
+} from './legacy-protojson-shared.ts';
 
 export function decodeMessage(type: protobuf.Type, bytes: Uint8Array): JsonObject {
   const json = toJson(type, type.decode(bytes), '$');

@@ -10,7 +10,7 @@
 // and their bytes remembered per JSON object (WeakMap): a later snapshot that passes the same,
 // unmutated object again reuses those bytes instead of walking it.
 import protobuf from 'protobufjs';
-import { findType, messageType, typeNameOfUrl } from './protos.ts';
+import { findType, messageType, typeNameOfUrl } from './legacy-protos.ts';
 import {
   ProtoJsonError,
   SIGNED64,
@@ -22,7 +22,7 @@ import {
   isObject,
   vf,
   type Plain,
-} from './protojson-shared.ts';
+} from './legacy-protojson-shared.ts';
 
 type Writer = protobuf.Writer;
 type LongBits = { low: number; high: number; unsigned: boolean };
