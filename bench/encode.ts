@@ -7,27 +7,22 @@
 //   change    the external fleet's route table again after one virtual host changed (the others
 //             are the same objects: their bytes are reused), p50 of 20
 //   node bench/encode.ts [N ...]      (default 1000 10000)
-// KGW_BENCH_ENCODER=legacy measures the old hand-written codec (legacy-protojson.ts, while it exists).
 import { spawnSync } from 'node:child_process';
 import { renderFleet } from '../operator/render/fleet.ts';
 import { translateIngress } from '../operator/translate/ingress.ts';
 import type { IngressIR } from '../operator/translate/ir.ts';
 import { lookupsFromObjects } from '../operator/translate/lookups.ts';
+import { encodeResource } from '../operator/xds/protojson.ts';
 import { TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE } from '../operator/xds/protos.ts';
 import { FLEETS, fmt, ingress, ms, objects, percentile, sizes } from './fixtures.ts';
 
-const legacy = process.env.KGW_BENCH_ENCODER === 'legacy';
-const codecModule = legacy ? './operator/xds/legacy-protojson.ts' : './operator/xds/protojson.ts';
-const { encodeResource } = (await import(`.${codecModule}`)) as {
-  encodeResource: (typeUrl: string, json: object) => Buffer;
-};
 const START_RUNS = 5;
 const CHANGES = 20;
 
 function startFigures(): { importMs: number; firstEncodeMs: number } {
   const script = `
     const t0 = performance.now();
-    const { encodeResource } = await import('${codecModule}');
+    const { encodeResource } = await import('./operator/xds/protojson.ts');
     const { sampleListener } = await import('./operator/xds/samples.ts');
     const t1 = performance.now();
     encodeResource('${TYPE_LISTENER}', sampleListener);
@@ -59,7 +54,7 @@ function startFigures(): { importMs: number; firstEncodeMs: number } {
 
 const start = startFigures();
 console.log(
-  `bench encode encoder=${legacy ? 'legacy' : 'bufbuild'} start import_ms=${fmt(start.importMs)} first_encode_ms=${fmt(start.firstEncodeMs)} ` +
+  `bench encode start import_ms=${fmt(start.importMs)} first_encode_ms=${fmt(start.firstEncodeMs)} ` +
     `to_first_encode_ms=${fmt(start.importMs + start.firstEncodeMs)}`,
 );
 
@@ -105,7 +100,7 @@ for (const n of sizes([1000, 10000])) {
     }
   }
   console.log(
-    `bench encode encoder=${legacy ? 'legacy' : 'bufbuild'} n=${n} resources=${all.length} bytes=${bytes} full_ms=${fmt(full)} full_again_ms=${fmt(fullAgain)} ` +
+    `bench encode n=${n} resources=${all.length} bytes=${bytes} full_ms=${fmt(full)} full_again_ms=${fmt(fullAgain)} ` +
       `full_again_mb_per_s=${fmt(bytes / 2 ** 20 / (fullAgain / 1000))} ` +
       `route_table_change_p50_ms=${fmt(percentile(change, 50))} rss_mib=${(process.memoryUsage().rss / 2 ** 20).toFixed(0)}`,
   );
