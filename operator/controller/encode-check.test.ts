@@ -34,9 +34,10 @@ test('a route whose header match is not a string is reported, naming the route',
   expect(encodeProblem(bad)).toEqual({
     reason: REASON_ENCODING_FAILED,
     message: expect.stringContaining(
-      'the Envoy configuration of route n/a/r0/p0 cannot be encoded',
+      'the Envoy configuration of route n/a/r0/p0 cannot be encoded: $.match.headers[0].string_match.exact: ',
     ) as string,
   });
+  expect(encodeProblem(bad)?.message).toContain('expected string, got 5');
 });
 
 test('a cluster that cannot be encoded is reported', () => {

@@ -4,9 +4,9 @@
 // fail to encode on every later push. translate/parse.ts should already have refused anything that
 // fails here; this keeps one KIngress's mistake, or a kgw bug, from freezing the fleet.
 //
-// Cheap on the hot path: routes are rendered once per RouteIR (renderRouteOnce) and the encoder
-// remembers the bytes of each JSON object it encoded, so the route table encode that follows reuses
-// the bytes encoded here.
+// Cheap on the hot path: only the changed KIngress's few routes, virtual hosts and clusters are
+// encoded (routes are rendered once per RouteIR by renderRouteOnce); the encoder also remembers the
+// bytes of the routes of a virtual host with many, which the route table encode then reuses.
 import { renderCluster } from '../render/cluster.ts';
 import { renderRouteOnce } from '../render/route.ts';
 import { renderVirtualHost } from '../render/vhost.ts';

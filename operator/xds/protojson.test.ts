@@ -1,4 +1,5 @@
-import protojson from 'protobufjs/ext/protojson.js';
+import { fromJson, toBinary, type JsonValue } from '@bufbuild/protobuf';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { decodeMessage, decodeResource, encodeMessage, encodeResource, ProtoJsonError } from './protojson.ts';
 import {
   ANY_TYPES,
@@ -7,8 +8,8 @@ import {
   TYPE_LISTENER,
   TYPE_ROUTE,
   TYPE_SECRET,
+  envoyRegistry,
   messageType,
-  protoRoot,
 } from './protos.ts';
 import {
   ANY_SAMPLES,
@@ -21,13 +22,28 @@ import {
 } from './samples.ts';
 
 beforeAll(() => {
-  protoRoot();
+  envoyRegistry();
 });
 
-/** Encodes with protobufjs' own ProtoJSON parser: an independent check of our encoder's bytes. */
+/** A copy with every object's keys in order (bufbuild writes map entries in key order then). */
+const sortKeys = (v: unknown): unknown =>
+  Array.isArray(v)
+    ? v.map(sortKeys)
+    : v !== null && typeof v === 'object'
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+        )
+      : v;
+
+/**
+ * The whole message encoded by @bufbuild/protobuf in one go: a check of what kgw adds around it
+ * (elements encoded alone and assembled, canonical keys), which must give the same bytes.
+ */
 function referenceEncode(typeUrl: string, json: object): Uint8Array {
-  const type = messageType(typeUrl.slice(typeUrl.lastIndexOf('/') + 1));
-  return type.encode(protojson.fromJson(type, json)).finish();
+  const desc = messageType(typeUrl.slice(typeUrl.lastIndexOf('/') + 1));
+  return toBinary(desc, fromJson(desc, sortKeys(json) as JsonValue, { registry: envoyRegistry() }));
 }
 
 describe('encode/decode round trip', () => {
@@ -44,7 +60,7 @@ describe('encode/decode round trip', () => {
     // The Any payload is not empty unless the sample is (guards against a silently dropped type).
     const inner = encodeMessage(messageType(typeName), ANY_SAMPLES[typeName] ?? {});
     expect(inner.length > 0).toBe(Object.keys(ANY_SAMPLES[typeName] ?? {}).length > 0);
-    expect(decodeResource(TYPE_LISTENER, referenceEncode(TYPE_LISTENER, listener))).toEqual(listener);
+    expect(bytes.equals(referenceEncode(TYPE_LISTENER, listener))).toBe(true);
   });
 
   it.each([
@@ -56,7 +72,7 @@ describe('encode/decode round trip', () => {
   ] as const)('round-trips a realistic %s', (_label, typeUrl, json) => {
     const bytes = encodeResource(typeUrl, json);
     expect(decodeResource(typeUrl, bytes)).toEqual(json);
-    expect(decodeResource(typeUrl, referenceEncode(typeUrl, json))).toEqual(json);
+    expect(bytes.equals(referenceEncode(typeUrl, json))).toBe(true);
   });
 
   it('encodes independently of JSON key order', () => {
@@ -83,21 +99,53 @@ describe('encode/decode round trip', () => {
         return Reflect.get(target, key, receiver) as unknown;
       },
     });
-    const first = encodeResource(TYPE_ROUTE, { name: 'r', virtual_hosts: [vhost] });
+    // elements are kept apart only in lists of at least 8
+    const others = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ name: `v${i}`, domains: [`v${i}`] }));
+    const first = encodeResource(TYPE_ROUTE, { name: 'r', virtual_hosts: [vhost, ...others(7)] });
     expect(reads).toBeGreaterThan(0);
     reads = 0;
-    const second = encodeResource(TYPE_ROUTE, {
-      name: 'r',
-      virtual_hosts: [vhost, { name: 'other', domains: ['x'] }],
-    });
+    const second = encodeResource(TYPE_ROUTE, { name: 'r', virtual_hosts: [vhost, ...others(8)] });
     expect(reads).toBe(0);
     expect(decodeResource(TYPE_ROUTE, second)).toEqual({
       name: 'r',
       virtual_hosts: [
-        decodeResource(TYPE_ROUTE, first).virtual_hosts,
-        { name: 'other', domains: ['x'] },
-      ].flat(),
+        ...(decodeResource(TYPE_ROUTE, first).virtual_hosts as object[]),
+        ...others(8).slice(7),
+      ],
     });
+  });
+
+  it('assembles elements encoded alone in field-number order, as one whole encode does', () => {
+    const vhosts = Array.from({ length: 12 }, (_, i) => ({
+      name: `v${i}`,
+      domains: [`v${i}.example.com`],
+      routes: Array.from({ length: i }, (_x, j) => ({
+        name: `r${j}`,
+        match: { prefix: `/${j}` },
+        direct_response: { status: 200 },
+      })),
+      request_headers_to_add: [{ header: { key: 'a', value: 'b' } }],
+    }));
+    const table = {
+      validate_clusters: false,
+      response_headers_to_add: [{ header: { key: 'x', value: 'y' } }],
+      virtual_hosts: vhosts,
+      internal_only_headers: ['k'],
+      name: 'r',
+      request_headers_to_remove: ['z'],
+    };
+    expect(encodeResource(TYPE_ROUTE, table).equals(referenceEncode(TYPE_ROUTE, table))).toBe(true);
+    // and again, from the remembered element bytes
+    expect(encodeResource(TYPE_ROUTE, { ...table }).equals(referenceEncode(TYPE_ROUTE, table))).toBe(true);
+    const chains = Array.from({ length: 9 }, (_, i) => ({
+      name: `c${i}`,
+      filter_chain_match: { server_names: [`h${i}`] },
+    }));
+    const listener = { ...sampleListener, filter_chains: [...sampleListener.filter_chains, ...chains] };
+    expect(encodeResource(TYPE_LISTENER, listener).equals(referenceEncode(TYPE_LISTENER, listener))).toBe(
+      true,
+    );
   });
 
   it('encodes deterministically (maps sorted) so equal content hashes equally', () => {
@@ -226,7 +274,7 @@ describe('errors', () => {
         { name: 'x', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.Nope' } },
       ],
     });
-    expect(err.message).toContain('envoy.extensions.Nope is not loaded');
+    expect(err.message).toContain("envoy.extensions.Nope is not in kgw's Envoy API v1.40.0");
     expect(err.path).toBe('$.listener_filters[0].typed_config');
   });
 
@@ -237,13 +285,18 @@ describe('errors', () => {
   });
 
   it.each([
-    ['an unknown enum name', { name: 'c', lb_policy: 'FASTEST' }, '$.lb_policy', 'unknown value "FASTEST"'],
+    [
+      'an unknown enum name',
+      { name: 'c', lb_policy: 'FASTEST' },
+      '$.lb_policy',
+      '"FASTEST" (unknown value; one of ROUND_ROBIN, LEAST_REQUEST,',
+    ],
     ['a malformed Duration', { name: 'c', connect_timeout: '5' }, '$.connect_timeout', 'Duration'],
     [
       'a string for an integer',
       { name: 'c', per_connection_buffer_limit_bytes: 'ten' },
       '$.per_connection_buffer_limit_bytes',
-      'integer',
+      'expected number (uint32)',
     ],
     [
       'an out-of-range uint32',
@@ -251,18 +304,18 @@ describe('errors', () => {
       '$.per_connection_buffer_limit_bytes',
       'out of range',
     ],
-    ['an object for a string', { name: { a: 1 } }, '$.name', 'expected a string'],
+    ['an object for a string', { name: { a: 1 } }, '$.name', 'expected string, got object'],
     [
       'a scalar for a message',
       { name: 'c', eds_cluster_config: 'x' },
       '$.eds_cluster_config',
-      'expected an object',
+      'cannot decode message envoy.config.cluster.v3.Cluster.EdsClusterConfig from JSON: "x"',
     ],
     [
       'a non-array for a repeated field',
       { name: 'c', dns_lookup_family: 'AUTO', health_checks: {} },
       '$.health_checks',
-      'expected an array',
+      'expected Array, got object',
     ],
   ])('rejects %s with its path', (_label, json, path, text) => {
     const err = fail(TYPE_CLUSTER, json);
@@ -275,23 +328,96 @@ describe('errors', () => {
       name: 'l',
       address: { socket_address: { address: 'a', port_value: 1, named_port: 'http' } },
     });
-    expect(err.message).toContain('oneof port_specifier');
+    expect(err.path).toBe('$.address.socket_address');
+    expect(err.message).toContain(
+      'port_specifier from JSON: oneof set multiple times by port_value and named_port',
+    );
   });
 
-  it('names an unloaded Any type when decoding', () => {
-    const any = messageType('google.protobuf.Any');
-    const listener = messageType('envoy.config.listener.v3.Listener');
-    const bytes = listener
-      .encode({
-        name: 'l',
-        listener_filters: [
+  it.each([
+    [
+      'a list item deep inside a virtual host',
+      {
+        name: 'r',
+        virtual_hosts: [
+          { name: 'a', domains: ['x'] },
           {
-            name: 'x',
-            typed_config: any.create({ type_url: 'type.googleapis.com/x.Y', value: Buffer.from([8, 1]) }),
+            name: 'b',
+            domains: ['y'],
+            routes: [{ match: { prefix: '/', headers: [{ name: 'h', string_match: { exact: 1 } }] } }],
           },
         ],
-      })
+      },
+      '$.virtual_hosts[1].routes[0].match.headers[0].string_match.exact',
+      'expected string, got 1',
+    ],
+    [
+      'a scalar list item',
+      { name: 'r', virtual_hosts: [{ name: 'b', domains: ['y', 7] }] },
+      '$.virtual_hosts[0].domains[1]',
+      'list item #2: expected string, got 7',
+    ],
+    [
+      'a map entry holding an Any',
+      {
+        name: 'r',
+        virtual_hosts: [
+          {
+            name: 'a',
+            typed_per_filter_config: {
+              f: { '@type': 'type.googleapis.com/envoy.config.route.v3.FilterConfig', disabled: 'yes' },
+            },
+          },
+        ],
+      },
+      '$.virtual_hosts[0].typed_per_filter_config["f"].disabled',
+      'expected boolean, got "yes"',
+    ],
+  ])('names the path of %s', (_label, json, path, text) => {
+    const err = fail(TYPE_ROUTE, json);
+    expect(err.path).toBe(path);
+    expect(err.message).toContain(text);
+  });
+
+  it('leaves out keys whose value is undefined, as JSON.stringify does', () => {
+    const json = {
+      name: 'c',
+      alt_stat_name: undefined,
+      metadata: { filter_metadata: { a: { x: undefined } } },
+    };
+    expect(decodeResource(TYPE_CLUSTER, encodeResource(TYPE_CLUSTER, json))).toEqual({
+      name: 'c',
+      metadata: { filter_metadata: { a: {} } },
+    });
+  });
+
+  it('names an Any type that is not in the registry when decoding', () => {
+    const listener = messageType('envoy.config.listener.v3.Listener');
+    const no = (desc: typeof listener, name: string): number => {
+      const f = desc.fields.find((x) => x.name === name);
+      if (!f) throw new Error(`no field ${name}`);
+      return f.number;
+    };
+    const filter = messageType('envoy.config.listener.v3.ListenerFilter');
+    const any = messageType('google.protobuf.Any');
+    const anyBytes = new BinaryWriter()
+      .tag(no(any, 'type_url'), WireType.LengthDelimited)
+      .string('type.googleapis.com/x.Y')
+      .tag(no(any, 'value'), WireType.LengthDelimited)
+      .bytes(Buffer.from([8, 1]))
       .finish();
-    expect(() => decodeResource(TYPE_LISTENER, bytes)).toThrow('x.Y is not loaded');
+    const filterBytes = new BinaryWriter()
+      .tag(no(filter, 'name'), WireType.LengthDelimited)
+      .string('x')
+      .tag(no(filter, 'typed_config'), WireType.LengthDelimited)
+      .bytes(anyBytes)
+      .finish();
+    const bytes = new BinaryWriter()
+      .tag(no(listener, 'name'), WireType.LengthDelimited)
+      .string('l')
+      .tag(no(listener, 'listener_filters'), WireType.LengthDelimited)
+      .bytes(filterBytes)
+      .finish();
+    expect(() => decodeResource(TYPE_LISTENER, bytes)).toThrow(/x\.Y.*is not in the type registry/);
   });
 });

@@ -7,7 +7,7 @@ import { newLogger, type Logger } from '../log.ts';
 import { subjectAltNames } from '../pki/ca.ts';
 import { fleetFromUris } from '../pki/xds-tls.ts';
 import { SnapshotCache, type SnapshotInput, type SnapshotChange } from './cache.ts';
-import { TYPE_SHORT, TYPE_URLS, protoRoot, type TypeUrl } from './protos.ts';
+import { TYPE_SHORT, TYPE_URLS, envoyRegistry, type TypeUrl } from './protos.ts';
 import { Session, type SessionHost } from './session.ts';
 import { DirectoryCertificateProvider } from './tls.ts';
 import type { AckEvent, ProxyInfo, XdsStats } from './types.ts';
@@ -134,7 +134,7 @@ export class XdsServer {
    * With `tls`, clients must present a certificate from the directory's CA (mutual TLS).
    */
   async listen(address: string, opts: XdsListenOptions = {}): Promise<number> {
-    protoRoot(); // parse the protos before the first stream arrives
+    envoyRegistry(); // load Envoy's descriptors before the first stream arrives
     let credentials = grpc.ServerCredentials.createInsecure();
     if (opts.tls) {
       const provider = new DirectoryCertificateProvider(opts.tls.dir, {

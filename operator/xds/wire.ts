@@ -2,8 +2,17 @@
 // assembles responses from pre-encoded resource chunks (a resource is wrapped in its Any / Resource
 // envelope once per change, and a response is a header plus a concatenation of those chunks), and
 // defines the AggregatedDiscoveryService for grpc-js (server side and a client side for tests).
+// The messages are @bufbuild/protobuf messages of the same Envoy registry as the resources.
 import type * as grpc from '@grpc/grpc-js';
-import protobuf from 'protobufjs';
+import {
+  create,
+  fromBinary,
+  fromJson,
+  toBinary,
+  type DescMessage,
+  type JsonObject,
+} from '@bufbuild/protobuf';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { messageType } from './protos.ts';
 
 const DISCOVERY = 'envoy.service.discovery.v3';
@@ -64,104 +73,156 @@ export interface DeltaResponse {
   removed_resources: string[];
 }
 
-type Decoded = Record<string, unknown>;
+/*
+ * The decoded messages as @bufbuild/protobuf represents them (fields by their localName, i.e.
+ * lowerCamelCase, a oneof as { case, value }); only the fields kgw reads. The registry's messages
+ * are untyped (no generated code), so decoded messages are cast to these shapes.
+ */
+interface NodeMessage {
+  id: string;
+  cluster: string;
+  userAgentName: string;
+  userAgentVersionType: { case: string | undefined; value?: unknown };
+}
+interface StatusMessage {
+  code: number;
+  message: string;
+}
+interface AnyMessage {
+  typeUrl: string;
+  value: Uint8Array;
+}
+interface DiscoveryRequestMessage {
+  versionInfo: string;
+  node?: NodeMessage;
+  resourceNames: string[];
+  typeUrl: string;
+  responseNonce: string;
+  errorDetail?: StatusMessage;
+}
+interface DeltaDiscoveryRequestMessage {
+  node?: NodeMessage;
+  typeUrl: string;
+  resourceNamesSubscribe: string[];
+  resourceNamesUnsubscribe: string[];
+  initialResourceVersions: Record<string, string>;
+  responseNonce: string;
+  errorDetail?: StatusMessage;
+}
+interface DiscoveryResponseMessage {
+  versionInfo: string;
+  resources: AnyMessage[];
+  typeUrl: string;
+  nonce: string;
+}
+interface DeltaDiscoveryResponseMessage {
+  systemVersionInfo: string;
+  resources: { name: string; version: string; resource?: AnyMessage }[];
+  typeUrl: string;
+  removedResources: string[];
+  nonce: string;
+}
 
 interface Types {
-  request: protobuf.Type;
-  response: protobuf.Type;
-  deltaRequest: protobuf.Type;
-  deltaResponse: protobuf.Type;
-  any: protobuf.Type;
-  resource: protobuf.Type;
+  request: DescMessage;
+  response: DescMessage;
+  deltaRequest: DescMessage;
+  deltaResponse: DescMessage;
+  any: DescMessage;
+  resource: DescMessage;
+  /** Field number of `resources` in DiscoveryResponse and in DeltaDiscoveryResponse. */
+  sotwResourcesNo: number;
+  deltaResourcesNo: number;
 }
 let types: Types | undefined;
 function t(): Types {
-  types ??= {
+  if (types) return types;
+  const response = messageType(`${DISCOVERY}.DiscoveryResponse`);
+  const deltaResponse = messageType(`${DISCOVERY}.DeltaDiscoveryResponse`);
+  const resourcesNo = (d: DescMessage): number => {
+    const f = d.fields.find((x) => x.name === 'resources');
+    if (!f) throw new Error(`${d.typeName} has no resources field`);
+    return f.number;
+  };
+  types = {
     request: messageType(`${DISCOVERY}.DiscoveryRequest`),
-    response: messageType(`${DISCOVERY}.DiscoveryResponse`),
+    response,
     deltaRequest: messageType(`${DISCOVERY}.DeltaDiscoveryRequest`),
-    deltaResponse: messageType(`${DISCOVERY}.DeltaDiscoveryResponse`),
+    deltaResponse,
     any: messageType('google.protobuf.Any'),
     resource: messageType(`${DISCOVERY}.Resource`),
+    sotwResourcesNo: resourcesNo(response),
+    deltaResourcesNo: resourcesNo(deltaResponse),
   };
   return types;
 }
 
-const str = (v: unknown): string => (typeof v === 'string' ? v : '');
-const strs = (v: unknown): string[] =>
-  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-
-function nodeOf(v: unknown): NodeInfo | undefined {
-  if (typeof v !== 'object' || v === null) return undefined;
-  const n = v as Decoded;
-  const name = str(n.user_agent_name);
-  const version = str(n.user_agent_version);
-  return { id: str(n.id), cluster: str(n.cluster), userAgent: version ? `${name}/${version}` : name };
+function nodeOf(n: NodeMessage | undefined): NodeInfo | undefined {
+  if (!n) return undefined;
+  const v = n.userAgentVersionType;
+  const version = v.case === 'userAgentVersion' && typeof v.value === 'string' ? v.value : '';
+  return {
+    id: n.id,
+    cluster: n.cluster,
+    userAgent: version ? `${n.userAgentName}/${version}` : n.userAgentName,
+  };
 }
 
-function errorOf(v: unknown): ErrorDetail | undefined {
-  if (typeof v !== 'object' || v === null) return undefined;
-  const e = v as Decoded;
-  return { code: typeof e.code === 'number' ? e.code : 0, message: str(e.message) };
+function errorOf(e: StatusMessage | undefined): ErrorDetail | undefined {
+  return e ? { code: e.code, message: e.message } : undefined;
+}
+
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
 export function decodeSotwRequest(buf: Buffer): SotwRequest {
-  const m = t().request.decode(buf) as unknown as Decoded;
+  const m = fromBinary(t().request, buf) as unknown as DiscoveryRequestMessage;
   const req: SotwRequest = {
-    version_info: str(m.version_info),
-    resource_names: strs(m.resource_names),
-    type_url: str(m.type_url),
-    response_nonce: str(m.response_nonce),
+    version_info: m.versionInfo,
+    resource_names: m.resourceNames,
+    type_url: m.typeUrl,
+    response_nonce: m.responseNonce,
   };
   const node = nodeOf(m.node);
   if (node) req.node = node;
-  const err = errorOf(m.error_detail);
+  const err = errorOf(m.errorDetail);
   if (err) req.error_detail = err;
   return req;
 }
 
 export function decodeDeltaRequest(buf: Buffer): DeltaRequest {
-  const m = t().deltaRequest.decode(buf) as unknown as Decoded;
-  const initial = (m.initial_resource_versions ?? {}) as Record<string, unknown>;
+  const m = fromBinary(t().deltaRequest, buf) as unknown as DeltaDiscoveryRequestMessage;
   const req: DeltaRequest = {
-    type_url: str(m.type_url),
-    resource_names_subscribe: strs(m.resource_names_subscribe),
-    resource_names_unsubscribe: strs(m.resource_names_unsubscribe),
-    initial_resource_versions: Object.fromEntries(Object.entries(initial).map(([k, v]) => [k, str(v)])),
-    response_nonce: str(m.response_nonce),
+    type_url: m.typeUrl,
+    resource_names_subscribe: m.resourceNamesSubscribe,
+    resource_names_unsubscribe: m.resourceNamesUnsubscribe,
+    initial_resource_versions: { ...m.initialResourceVersions },
+    response_nonce: m.responseNonce,
   };
   const node = nodeOf(m.node);
   if (node) req.node = node;
-  const err = errorOf(m.error_detail);
+  const err = errorOf(m.errorDetail);
   if (err) req.error_detail = err;
   return req;
 }
 
-function finish(w: protobuf.Writer): Buffer {
-  const out = w.finish();
-  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+/** One length-delimited field `no` holding `message`: a chunk appended to a response header. */
+function field(no: number, message: Uint8Array): Buffer {
+  return asBuffer(new BinaryWriter().tag(no, WireType.LengthDelimited).bytes(message).finish());
 }
 
-/** `resources` (field 2) entry of a DiscoveryResponse: a length-delimited Any. */
+/** `resources` entry of a DiscoveryResponse: an Any. */
 export function sotwChunk(typeUrl: string, bytes: Buffer): Buffer {
-  const any = t().any.encode({ type_url: typeUrl, value: bytes }).finish();
-  return finish(
-    protobuf.Writer.create()
-      .uint32((2 << 3) | 2)
-      .bytes(any),
-  );
+  const { any, sotwResourcesNo } = t();
+  return field(sotwResourcesNo, toBinary(any, create(any, { typeUrl, value: bytes })));
 }
 
-/** `resources` (field 2) entry of a DeltaDiscoveryResponse: a length-delimited Resource. */
+/** `resources` entry of a DeltaDiscoveryResponse: a Resource. */
 export function deltaChunk(typeUrl: string, name: string, version: string, bytes: Buffer): Buffer {
-  const resource = t()
-    .resource.encode({ name, version, resource: { type_url: typeUrl, value: bytes } })
-    .finish();
-  return finish(
-    protobuf.Writer.create()
-      .uint32((2 << 3) | 2)
-      .bytes(resource),
-  );
+  const { any, resource, deltaResourcesNo } = t();
+  const message = create(resource, { name, version, resource: create(any, { typeUrl, value: bytes }) });
+  return field(deltaResourcesNo, toBinary(resource, message));
 }
 
 const CONTROL_PLANE = { identifier: 'kgw' };
@@ -170,67 +231,75 @@ export function encodeSotwResponse(
   header: { version_info: string; type_url: string; nonce: string },
   chunks: Buffer[],
 ): Buffer {
-  const head = finish(t().response.encode({ ...header, control_plane: CONTROL_PLANE }));
-  return Buffer.concat([head, ...chunks]);
+  const { response } = t();
+  const head = create(response, {
+    versionInfo: header.version_info,
+    typeUrl: header.type_url,
+    nonce: header.nonce,
+    controlPlane: CONTROL_PLANE,
+  });
+  return Buffer.concat([toBinary(response, head), ...chunks]);
 }
 
 export function encodeDeltaResponse(
   header: { system_version_info: string; type_url: string; nonce: string; removed_resources: string[] },
   chunks: Buffer[],
 ): Buffer {
-  const head = finish(t().deltaResponse.encode({ ...header, control_plane: CONTROL_PLANE }));
-  return Buffer.concat([head, ...chunks]);
+  const { deltaResponse } = t();
+  const head = create(deltaResponse, {
+    systemVersionInfo: header.system_version_info,
+    typeUrl: header.type_url,
+    nonce: header.nonce,
+    removedResources: header.removed_resources,
+    controlPlane: CONTROL_PLANE,
+  });
+  return Buffer.concat([toBinary(deltaResponse, head), ...chunks]);
 }
 
-function toWireAny(v: unknown): WireAny | undefined {
-  if (typeof v !== 'object' || v === null) return undefined;
-  const a = v as Decoded;
-  return { type_url: str(a.type_url), value: Buffer.from((a.value as Uint8Array | undefined) ?? []) };
-}
+const wireAny = (a: AnyMessage): WireAny => ({ type_url: a.typeUrl, value: asBuffer(a.value) });
 
 export function decodeSotwResponse(buf: Buffer): SotwResponse {
-  const m = t().response.decode(buf) as unknown as Decoded;
+  const m = fromBinary(t().response, buf) as unknown as DiscoveryResponseMessage;
   return {
-    version_info: str(m.version_info),
-    type_url: str(m.type_url),
-    nonce: str(m.nonce),
-    resources: ((m.resources as unknown[] | undefined) ?? []).flatMap((r) => toWireAny(r) ?? []),
+    version_info: m.versionInfo,
+    type_url: m.typeUrl,
+    nonce: m.nonce,
+    resources: m.resources.map(wireAny),
   };
 }
 
 export function decodeDeltaResponse(buf: Buffer): DeltaResponse {
-  const m = t().deltaResponse.decode(buf) as unknown as Decoded;
-  const resources = ((m.resources as Decoded[] | undefined) ?? []).map((r) => {
-    const out: DeltaResponse['resources'][number] = { name: str(r.name), version: str(r.version) };
-    const any = toWireAny(r.resource);
-    if (any) out.resource = any;
+  const m = fromBinary(t().deltaResponse, buf) as unknown as DeltaDiscoveryResponseMessage;
+  const resources = m.resources.map((r) => {
+    const out: DeltaResponse['resources'][number] = { name: r.name, version: r.version };
+    if (r.resource) out.resource = wireAny(r.resource);
     return out;
   });
   return {
-    system_version_info: str(m.system_version_info),
-    type_url: str(m.type_url),
-    nonce: str(m.nonce),
+    system_version_info: m.systemVersionInfo,
+    type_url: m.typeUrl,
+    nonce: m.nonce,
     resources,
-    removed_resources: strs(m.removed_resources),
+    removed_resources: m.removedResources,
   };
 }
 
 /** Client-side request encoders: accept partial requests with proto field names. */
 export function encodeSotwRequest(req: Partial<SotwRequest> & { node?: Partial<NodeInfo> }): Buffer {
-  return finish(t().request.encode(t().request.fromObject(requestObject(req))));
+  return asBuffer(toBinary(t().request, fromJson(t().request, requestJson(req))));
 }
 
 export function encodeDeltaRequest(req: Partial<DeltaRequest> & { node?: Partial<NodeInfo> }): Buffer {
-  return finish(t().deltaRequest.encode(t().deltaRequest.fromObject(requestObject(req))));
+  return asBuffer(toBinary(t().deltaRequest, fromJson(t().deltaRequest, requestJson(req))));
 }
 
-function requestObject(req: { node?: Partial<NodeInfo> }): Decoded {
-  const { node, ...rest } = req as Decoded & { node?: Partial<NodeInfo> };
-  if (!node) return rest;
-  return {
-    ...rest,
-    node: { id: node.id ?? '', cluster: node.cluster ?? '', user_agent_name: node.userAgent ?? '' },
-  };
+/** The request as proto3 JSON (proto field names; undefined members left out). */
+function requestJson(req: object & { node?: Partial<NodeInfo> }): JsonObject {
+  const { node, ...rest } = req;
+  const out = JSON.parse(JSON.stringify(rest)) as JsonObject;
+  if (node)
+    out.node = { id: node.id ?? '', cluster: node.cluster ?? '', user_agent_name: node.userAgent ?? '' };
+  return out;
 }
 
 const passThrough = (b: Buffer): Buffer => b;
