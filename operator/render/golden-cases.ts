@@ -22,6 +22,14 @@ import {
   type Lookups,
   type NamespaceObject,
 } from '../translate/lookups.ts';
+import { decodeSecretData } from '../api/core.ts';
+import type { RoutePolicy } from '../api/routepolicy.ts';
+import {
+  ingressView,
+  resolvePolicies,
+  type DomainMappingView,
+  type PolicyResolution,
+} from '../policy/resolve.ts';
 import {
   defaultCertificateProblem,
   renderFleet,
@@ -61,6 +69,9 @@ export interface Objects {
   /** ClusterDomainClaims and Namespaces (labels) the host rule reads. */
   claims?: ClaimObject[];
   namespaces?: NamespaceObject[];
+  /** RoutePolicies and DomainMappings (policy/resolve.ts attaches them to the case's hosts). */
+  policies?: RoutePolicy[];
+  domainMappings?: DomainMappingView[];
   /**
    * Per-fleet render options of this case over goldenFleets, from a test-only document
    * `kind: GoldenFleets` with `fleets: { <fleet>: { defaultCertificate: … } }`.
@@ -93,25 +104,47 @@ export function loadCase(file: string): Objects {
     secrets: of<Secret>('Secret'),
     claims: of<ClaimObject>('ClusterDomainClaim'),
     namespaces: of<NamespaceObject>('Namespace'),
+    policies: of<RoutePolicy>('RoutePolicy'),
+    domainMappings: of<{ metadata: { name: string; namespace?: string }; spec?: { ref?: object } }>(
+      'DomainMapping',
+    ).map((d) => ({ namespace: d.metadata.namespace ?? '', name: d.metadata.name, ref: d.spec?.ref ?? {} })),
     ...(fleets?.fleets ? { fleetOptions: fleets.fleets } : {}),
     ...(of<KnativeGateway>('KnativeGateway')[0] ? { gateway: of<KnativeGateway>('KnativeGateway')[0] } : {}),
   };
 }
 
+/** The case's RoutePolicies resolved against its KIngresses, DomainMappings and Secrets. */
+function casePolicies(objs: Objects): PolicyResolution {
+  const secrets = new Map(objs.secrets.map((s) => [`${s.metadata.namespace ?? ''}/${s.metadata.name}`, s]));
+  return resolvePolicies({
+    policies: objs.policies ?? [],
+    ingresses: objs.ingresses.filter((i) => hasClass(i, KGW_INGRESS_CLASS)).map(ingressView),
+    domainMappings: objs.domainMappings ?? [],
+    secret: (ns, name) => {
+      const s = secrets.get(`${ns}/${name}`);
+      return s ? { found: true, data: decodeSecretData(s.data) } : { found: false };
+    },
+  });
+}
+
 /** The case's objects as translation sees them, with its gateway's ExternalName and host policy. */
-function caseLookups(objs: Objects): Lookups {
+function caseLookups(objs: Objects, policies = casePolicies(objs)): Lookups {
   const gw = objs.gateway;
   const spec = gw ? withGatewayDefaults(gw.spec) : undefined;
-  return lookupsFromObjects(
-    objs,
-    'cluster.local',
-    gw && spec ? gatewayExternalNamePolicy(gw.metadata.name, spec) : undefined,
-    gw && spec ? gatewayHostPolicy(gw.metadata.name, spec) : undefined,
-  );
+  return {
+    ...lookupsFromObjects(
+      objs,
+      'cluster.local',
+      gw && spec ? gatewayExternalNamePolicy(gw.metadata.name, spec) : undefined,
+      gw && spec ? gatewayHostPolicy(gw.metadata.name, spec) : undefined,
+    ),
+    routePolicy: (key, host) => policies.attached.get(key)?.get(host),
+  };
 }
 
 export function renderCase(objs: Objects): Record<string, unknown> {
-  const lookups = caseLookups(objs);
+  const policies = casePolicies(objs);
+  const lookups = caseLookups(objs, policies);
   const ingresses: Record<string, unknown> = {};
   const candidates: Candidate[] = [];
   for (const ing of objs.ingresses) {
@@ -156,7 +189,17 @@ export function renderCase(objs: Objects): Record<string, unknown> {
       ...(problem ? { problems: [problem] } : {}),
     };
   }
-  return { ingresses: Object.fromEntries(Object.entries(ingresses).sort()), fleets };
+  const policyOutcomes = Object.fromEntries(
+    [...policies.outcomes].map(([k, o]) => [
+      k,
+      { accepted: o.accepted, reason: o.reason, message: o.message },
+    ]),
+  );
+  return {
+    ingresses: Object.fromEntries(Object.entries(ingresses).sort()),
+    ...(policies.outcomes.size > 0 ? { policies: policyOutcomes } : {}),
+    fleets,
+  };
 }
 
 /** The rendered resources of every golden fleet for one case. */

@@ -10,6 +10,7 @@
 // listeners read the client address from a PROXY header first.
 import type { EscapedSlashesAction, ResolvedClientIP, ResolvedFleetHttp } from '../api/knativegateway.ts';
 import type { TlsIR } from '../translate/ir.ts';
+import { policyHttpFilters } from './policy.ts';
 import { ADS_SOURCE, T, type Json } from './types.ts';
 
 export const HTTP_ROUTE_CONFIG = 'http';
@@ -65,7 +66,11 @@ export function renderHcm(statPrefix: string, routeConfig: string, opts: Listene
       '@type': T.hcm,
       stat_prefix: statPrefix,
       rds: { route_config_name: routeConfig, config_source: ADS_SOURCE },
-      http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': T.router } }],
+      // RoutePolicy filters, disabled until a host's policy enables them (render/policy.ts)
+      http_filters: [
+        ...policyHttpFilters(),
+        { name: 'envoy.filters.http.router', typed_config: { '@type': T.router } },
+      ],
       upgrade_configs: [{ upgrade_type: 'websocket' }],
       use_remote_address: true,
       ...edgeSettings(opts.http, opts.clientIP),

@@ -126,8 +126,12 @@ test('a host with a policy: probe copies, ACME paths and the redirect are exempt
     policy,
   };
   const https = renderVirtualHost(vh, false) as {
-    routes: { name: string; typed_per_filter_config?: unknown }[];
+    routes: { name: string; typed_per_filter_config?: unknown; match: { headers?: unknown[] } }[];
   };
+  // the exempt probe copy also needs K-Network-Probe: K-Network-Hash alone is no way around auth
+  expect(https.routes[0]?.match.headers).toEqual([
+    { name: 'K-Network-Probe', string_match: { exact: 'probe' } },
+  ]);
   expect(https.routes.map((r) => [r.name, r.typed_per_filter_config === EXEMPT_ROUTE_FILTERS])).toEqual([
     ['ns/a/r0/p0/probe', true],
     ['ns/a/acme', true],

@@ -9,6 +9,7 @@
 // before credentials are looked at) → header_mutation (removes the client-identity header from
 // client requests, so it cannot be forged) → api_key_auth (401/403; sets that header) → router.
 import type { ApiKeyAuthIR, CorsIR, HostPolicyIR, IpAccessIR } from '../translate/ir.ts';
+import { HEADER_PROBE } from '../api/kingress.ts';
 import { TYPE_PREFIX, type Json } from './types.ts';
 
 export const FILTER = {
@@ -47,6 +48,24 @@ export const EXEMPT_ROUTE_FILTERS: Json = Object.freeze({
   [FILTER.rbac]: disabled,
   [FILTER.apiKeyAuth]: disabled,
 });
+
+/**
+ * A probe copy on a host with a policy: exempt, and matched only with `K-Network-Probe: probe` as
+ * well (Knative's prober sends it with `K-Network-Hash: override`). With that header the activator
+ * and queue-proxy answer the request themselves, so the exemption never lets a request through to
+ * the app; `K-Network-Hash: override` alone takes the guarded route like any other request.
+ */
+export function exemptProbeRoute(route: Json): Json {
+  const match = route.match as { headers?: Json[] } & Json;
+  return {
+    ...route,
+    match: {
+      ...match,
+      headers: [...(match.headers ?? []), { name: HEADER_PROBE, string_match: { exact: 'probe' } }],
+    },
+    typed_per_filter_config: EXEMPT_ROUTE_FILTERS,
+  };
+}
 
 function regexEscape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
