@@ -35,6 +35,10 @@ export const POLICY_LIMITS = {
   corsHeaders: 64,
   corsMethods: 16,
   corsMaxAgeSeconds: 86_400,
+  rateRules: 16,
+  rateValues: 256,
+  /** Envoy's token bucket counts in uint32. */
+  rateRequests: 1_000_000_000,
 } as const;
 
 // ---- schema helpers: every node carries its `kubectl explain` description -----------------------
@@ -265,6 +269,120 @@ export const CorsSchema = Type.Object(
   },
 );
 
+export const RATE_PERIODS = { Second: 1, Minute: 60, Hour: 3600, Day: 86_400 } as const;
+export type RatePeriod = keyof typeof RATE_PERIODS;
+const PERIODS = Object.keys(RATE_PERIODS) as RatePeriod[];
+
+const requestsSchema = (description: string) =>
+  Type.Integer({ description, minimum: 1, maximum: POLICY_LIMITS.rateRequests });
+const perSchema = (description: string) => StringEnum(PERIODS, description);
+
+export const RateLimitRuleSchema = Type.Object(
+  {
+    name: Type.String({
+      description: 'Name of the rule (unique in the policy; in metrics and logs).',
+      minLength: 1,
+      maxLength: 63,
+      pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+    }),
+    key: Type.Optional(
+      Type.Object(
+        {
+          header: Type.Optional(headerName('Count per value of this request header (Higress limit_by_header).')),
+          clientIP: Type.Optional(
+            Type.Object(
+              {},
+              {
+                description:
+                  "Count per client address (as the fleet's clientIP settings resolve it).",
+                additionalProperties: false,
+              },
+            ),
+          ),
+        },
+        {
+          description:
+            'What is counted separately: one bucket per value of a header, or per client address. ' +
+            'Without a key the rule counts every request to the host in one bucket. Requests ' +
+            'without the header are not limited by the rule.',
+          additionalProperties: false,
+          'x-kubernetes-validations': [
+            cel('has(self.header) != has(self.clientIP)', 'set exactly one of header or clientIP'),
+          ],
+        },
+      ),
+    ),
+    requests: Type.Optional(
+      requestsSchema(
+        'Requests allowed per period: with a key, for each value not listed in limits; without a ' +
+          'key, for the host as a whole.',
+      ),
+    ),
+    per: Type.Optional(perSchema('The period of requests: Second, Minute, Hour or Day.')),
+    limits: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            value: Type.String({
+              description: 'A value of the key (header value, or client address).',
+              minLength: 1,
+              maxLength: 256,
+            }),
+            requests: requestsSchema('Requests allowed per period for this value.'),
+            per: perSchema('The period: Second, Minute, Hour or Day.'),
+          },
+          { description: 'A limit of its own for one value of the key.', additionalProperties: false },
+        ),
+        {
+          description: 'Values with limits of their own (Higress limit_keys).',
+          minItems: 1,
+          maxItems: POLICY_LIMITS.rateValues,
+          'x-kubernetes-list-type': 'map',
+          'x-kubernetes-list-map-keys': ['value'],
+        },
+      ),
+    ),
+  },
+  {
+    description:
+      'One limit. A request over any rule gets 429. Buckets start full: a burst of the whole ' +
+      "period's requests is allowed.",
+    additionalProperties: false,
+    'x-kubernetes-validations': [
+      cel('has(self.requests) == has(self.per)', 'set requests and per together'),
+      cel('has(self.key) || has(self.requests)', 'a rule without a key needs requests and per'),
+      cel('!has(self.limits) || has(self.key)', 'limits need a key'),
+      cel('has(self.requests) || has(self.limits)', 'set requests and per, or limits'),
+    ],
+  },
+);
+
+export const RateLimitSchema = Type.Object(
+  {
+    rules: Type.Array(RateLimitRuleSchema, {
+      description: 'The limits, each counted on its own.',
+      minItems: 1,
+      maxItems: POLICY_LIMITS.rateRules,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['name'],
+    }),
+    responseHeaders: Type.Optional(
+      StringEnum(
+        ['DraftVersion03', 'Off'] as const,
+        'Send x-ratelimit-limit, -remaining and -reset (IETF draft 03, the default), or Off.',
+        { default: 'DraftVersion03' },
+      ),
+    ),
+  },
+  {
+    description:
+      'Rate limits (Higress key-rate-limit): requests over a limit get 429. Counted by every Envoy ' +
+      'replica for each host on its own: with N replicas a client spread across them gets up to N ' +
+      "times the limit (Higress' semantics). Knative's probes and ACME challenges are not counted.",
+    additionalProperties: false,
+  },
+);
+
 export const RoutePolicySpecSchema = Type.Object(
   {
     targetRefs: Type.Array(TargetRefSchema, {
@@ -286,14 +404,15 @@ export const RoutePolicySpecSchema = Type.Object(
     apiKeyAuth: Type.Optional(ApiKeyAuthSchema),
     ipAccess: Type.Optional(IpAccessSchema),
     cors: Type.Optional(CorsSchema),
+    rateLimit: Type.Optional(RateLimitSchema),
   },
   {
     description: 'The targets and the features the policy sets on them; at least one feature.',
     additionalProperties: false,
     'x-kubernetes-validations': [
       cel(
-        'has(self.apiKeyAuth) || has(self.ipAccess) || has(self.cors)',
-        'set at least one of apiKeyAuth, ipAccess or cors',
+        'has(self.apiKeyAuth) || has(self.ipAccess) || has(self.cors) || has(self.rateLimit)',
+        'set at least one of apiKeyAuth, ipAccess, cors or rateLimit',
       ),
     ],
   },
@@ -371,6 +490,7 @@ export type KeySource = Static<typeof KeySourceSchema>;
 export type ApiKeyAuth = Static<typeof ApiKeyAuthSchema>;
 export type IpAccess = Static<typeof IpAccessSchema>;
 export type Cors = Static<typeof CorsSchema>;
+export type RateLimit = Static<typeof RateLimitSchema>;
 export type RoutePolicySpec = Static<typeof RoutePolicySpecSchema>;
 export type RoutePolicyStatus = Static<typeof RoutePolicyStatusSchema>;
 export type RoutePolicyCondition = NonNullable<RoutePolicyStatus['conditions']>[number];
@@ -392,7 +512,7 @@ export interface RoutePolicy {
 }
 
 /** The features a policy may set; two policies setting one feature on one target conflict. */
-export const POLICY_FEATURES = ['apiKeyAuth', 'ipAccess', 'cors'] as const;
+export const POLICY_FEATURES = ['apiKeyAuth', 'ipAccess', 'cors', 'rateLimit'] as const;
 export type PolicyFeature = (typeof POLICY_FEATURES)[number];
 
 /** The schemas of the API, for generators and checks that walk them. */

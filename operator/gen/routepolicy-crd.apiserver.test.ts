@@ -70,7 +70,28 @@ describe('RoutePolicy CRD on a real kube-apiserver', () => {
   });
 
   test.each([
-    ['no feature', { ...target }, 'set at least one of apiKeyAuth, ipAccess or cors'],
+    ['no feature', { ...target }, 'set at least one of apiKeyAuth, ipAccess, cors or rateLimit'],
+    [
+      'a rate-limit key with both header and clientIP',
+      {
+        ...target,
+        rateLimit: { rules: [{ name: 'a', key: { header: 'x', clientIP: {} }, requests: 1, per: 'Second' }] },
+      },
+      'set exactly one of header or clientIP',
+    ],
+    [
+      'a rate-limit rule without key and without requests',
+      {
+        ...target,
+        rateLimit: { rules: [{ name: 'a', limits: [{ value: 'v', requests: 1, per: 'Second' }] }] },
+      },
+      'limits need a key',
+    ],
+    [
+      'requests without per',
+      { ...target, rateLimit: { rules: [{ name: 'a', key: { header: 'x' }, requests: 1 }] } },
+      'set requests and per together',
+    ],
     [
       'a key source with both header and query',
       { ...target, apiKeyAuth: { ...keys, keySources: [{ header: 'x-k', query: 'k' }] } },

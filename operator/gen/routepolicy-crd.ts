@@ -38,7 +38,7 @@ export function structural(schema: TSchema): Schema {
 
 export function routePolicyCrd(): CustomResourceDefinition {
   const root = obj(
-    'RoutePolicy sets traffic policy (API-key auth, IP access, CORS) on a Knative Service, Route or ' +
+    'RoutePolicy sets traffic policy (API-key auth, IP access, CORS, rate limits) on a Knative Service, Route or ' +
       'DomainMapping of its namespace, on every host Knative gives it: external, cluster-local, tag ' +
       'hosts and DomainMappings. kgw enforces it in the Envoy fleets serving those hosts.',
     {

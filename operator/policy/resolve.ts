@@ -12,6 +12,8 @@
 import {
   DEFAULT_CLIENT_HEADER,
   POLICY_FEATURES,
+  RATE_PERIODS,
+  type RatePeriod,
   RoutePolicySpecSchema,
   type PolicyFeature,
   type RoutePolicy,
@@ -181,6 +183,24 @@ function hostFeatures(
   }
   const ip = spec.ipAccess;
   if (ip) out.ipAccess = { policy: key, allow: [...(ip.allow ?? [])], deny: [...(ip.deny ?? [])] };
+  const rl = spec.rateLimit;
+  if (rl) {
+    const bucket = (requests: number, per: RatePeriod) => ({ requests, seconds: RATE_PERIODS[per] });
+    out.rateLimit = {
+      policy: key,
+      responseHeaders: (rl.responseHeaders ?? 'DraftVersion03') !== 'Off',
+      rules: rl.rules.map((r) => ({
+        name: r.name,
+        ...(r.key?.header !== undefined
+          ? { key: { header: r.key.header } }
+          : r.key?.clientIP !== undefined
+            ? { key: { clientIP: true as const } }
+            : {}),
+        ...(r.requests !== undefined && r.per !== undefined ? { each: bucket(r.requests, r.per) } : {}),
+        limits: (r.limits ?? []).map((l) => ({ value: l.value, bucket: bucket(l.requests, l.per) })),
+      })),
+    };
+  }
   const c = spec.cors;
   if (c) {
     out.cors = {
@@ -303,6 +323,7 @@ export function resolvePolicies(world: PolicyWorld): PolicyResolution {
         if (feature === 'apiKeyAuth' && features.apiKeyAuth) there.apiKeyAuth = features.apiKeyAuth;
         if (feature === 'ipAccess' && features.ipAccess) there.ipAccess = features.ipAccess;
         if (feature === 'cors' && features.cors) there.cors = features.cors;
+        if (feature === 'rateLimit' && features.rateLimit) there.rateLimit = features.rateLimit;
         hosts.set(slot.host, there);
         ingressKeys.add(slot.ingressKey);
       }

@@ -14,6 +14,7 @@ test('the HCM carries the policy filters once, disabled, in order', () => {
     [FILTER.rbac, true],
     [FILTER.headerMutation, true],
     [FILTER.apiKeyAuth, true],
+    [FILTER.localRateLimit, true],
   ]);
 });
 
@@ -147,4 +148,59 @@ test('a host with a policy: probe copies, ACME paths and the redirect are exempt
   // without a policy nothing changes (the shared rendered routes carry no filter config)
   const bare = renderVirtualHost({ ...vh, policy: undefined }, false) as { routes: object[] };
   for (const r of bare.routes) expect(r).not.toHaveProperty('typed_per_filter_config');
+});
+
+test('rate limits: a bucket per listed value and one per other value, the client address, the host as a whole', () => {
+  const cfg = hostPolicyFilters({
+    rateLimit: {
+      policy: 'team-a/limits',
+      responseHeaders: true,
+      rules: [
+        {
+          name: 'per-key',
+          key: { header: 'x-ca-key' },
+          each: { requests: 3, seconds: 60 },
+          limits: [{ value: '123456', bucket: { requests: 2, seconds: 60 } }],
+        },
+        {
+          name: 'per-ip',
+          key: { clientIP: true },
+          limits: [{ value: '198.18.0.1', bucket: { requests: 1, seconds: 1 } }],
+        },
+        { name: 'whole', each: { requests: 1000, seconds: 3600 }, limits: [] },
+      ],
+    },
+  });
+  expect(cfg[FILTER.localRateLimit]).toEqual({
+    '@type': 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit',
+    stat_prefix: 'kgw_team_a_limits',
+    token_bucket: { max_tokens: 4294967295, tokens_per_fill: 4294967295, fill_interval: '1s' },
+    filter_enabled: { default_value: { numerator: 100 } },
+    filter_enforced: { default_value: { numerator: 100 } },
+    descriptors: [
+      {
+        entries: [{ key: 'r0_per-key', value: '123456' }],
+        token_bucket: { max_tokens: 2, tokens_per_fill: 2, fill_interval: '60s' },
+      },
+      {
+        entries: [{ key: 'r0_per-key' }],
+        token_bucket: { max_tokens: 3, tokens_per_fill: 3, fill_interval: '60s' },
+      },
+      {
+        entries: [{ key: 'remote_address', value: '198.18.0.1' }],
+        token_bucket: { max_tokens: 1, tokens_per_fill: 1, fill_interval: '1s' },
+      },
+      {
+        entries: [{ key: 'r2_whole', value: 'whole' }],
+        token_bucket: { max_tokens: 1000, tokens_per_fill: 1000, fill_interval: '3600s' },
+      },
+    ],
+    rate_limits: [
+      { actions: [{ request_headers: { header_name: 'x-ca-key', descriptor_key: 'r0_per-key' } }] },
+      { actions: [{ remote_address: {} }] },
+      { actions: [{ generic_key: { descriptor_value: 'whole', descriptor_key: 'r2_whole' } }] },
+    ],
+    enable_x_ratelimit_headers: 'DRAFT_VERSION_03',
+    max_dynamic_descriptors: 10000,
+  });
 });

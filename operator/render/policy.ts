@@ -7,8 +7,16 @@
 //
 // Filter order: cors (answers preflights before anything can refuse them) → rbac (IP rules: 403
 // before credentials are looked at) → header_mutation (removes the client-identity header from
-// client requests, so it cannot be forged) → api_key_auth (401/403; sets that header) → router.
-import type { ApiKeyAuthIR, CorsIR, HostPolicyIR, IpAccessIR } from '../translate/ir.ts';
+// client requests, so it cannot be forged) → api_key_auth (401/403; sets that header) →
+// local_ratelimit (429; refused requests are not counted) → router.
+import type {
+  ApiKeyAuthIR,
+  BucketIR,
+  CorsIR,
+  HostPolicyIR,
+  IpAccessIR,
+  RateLimitIR,
+} from '../translate/ir.ts';
 import { HEADER_PROBE } from '../api/kingress.ts';
 import { TYPE_PREFIX, type Json } from './types.ts';
 
@@ -17,6 +25,7 @@ export const FILTER = {
   rbac: 'envoy.filters.http.rbac',
   headerMutation: 'envoy.filters.http.header_mutation',
   apiKeyAuth: 'envoy.filters.http.api_key_auth',
+  localRateLimit: 'envoy.filters.http.local_ratelimit',
 } as const;
 
 export const POLICY_TYPES = {
@@ -29,6 +38,7 @@ export const POLICY_TYPES = {
   apiKeyAuth: `${TYPE_PREFIX}envoy.extensions.filters.http.api_key_auth.v3.ApiKeyAuth`,
   apiKeyAuthPerRoute: `${TYPE_PREFIX}envoy.extensions.filters.http.api_key_auth.v3.ApiKeyAuthPerRoute`,
   filterConfig: `${TYPE_PREFIX}envoy.config.route.v3.FilterConfig`,
+  localRateLimit: `${TYPE_PREFIX}envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit`,
 } as const;
 
 /** The policy filters of every HTTP connection manager, before the router, all disabled. */
@@ -38,6 +48,11 @@ export function policyHttpFilters(): Json[] {
     { name: FILTER.rbac, typed_config: { '@type': POLICY_TYPES.rbac }, disabled: true },
     { name: FILTER.headerMutation, typed_config: { '@type': POLICY_TYPES.headerMutation }, disabled: true },
     { name: FILTER.apiKeyAuth, typed_config: { '@type': POLICY_TYPES.apiKeyAuth }, disabled: true },
+    {
+      name: FILTER.localRateLimit,
+      typed_config: { '@type': POLICY_TYPES.localRateLimit, stat_prefix: 'kgw_rate_limit' },
+      disabled: true,
+    },
   ];
 }
 
@@ -47,6 +62,7 @@ const disabled: Json = { '@type': POLICY_TYPES.filterConfig, disabled: true };
 export const EXEMPT_ROUTE_FILTERS: Json = Object.freeze({
   [FILTER.rbac]: disabled,
   [FILTER.apiKeyAuth]: disabled,
+  [FILTER.localRateLimit]: disabled,
 });
 
 /**
@@ -141,6 +157,65 @@ function apiKeyAuthPerRoute(a: ApiKeyAuthIR): Json {
   };
 }
 
+/** Envoy's token bucket: `requests` per period, starting full (a burst of the period is allowed). */
+function tokenBucket(b: BucketIR): Json {
+  return { max_tokens: b.requests, tokens_per_fill: b.requests, fill_interval: `${b.seconds}s` };
+}
+
+/** The default bucket when no rule limits the host as a whole: never empties. */
+const UNLIMITED: Json = { max_tokens: 4_294_967_295, tokens_per_fill: 4_294_967_295, fill_interval: '1s' };
+
+/** Dynamic descriptors (one bucket per value) kept per host and Envoy, least recently used dropped. */
+export const MAX_DYNAMIC_DESCRIPTORS = 10_000;
+
+const ALWAYS: Json = { default_value: { numerator: 100 } };
+
+/**
+ * Rate limits of a host: each rule is one rate_limits action (a header value, the client address,
+ * or a constant for the host as a whole) and descriptors with its buckets — one per listed value,
+ * and for `each` one without a value, which Envoy turns into a bucket per value it sees.
+ */
+function localRateLimit(r: RateLimitIR): Json {
+  const descriptors: Json[] = [];
+  const rateLimits: Json[] = [];
+  let dynamic = false;
+  r.rules.forEach((rule, i) => {
+    const dk = `r${i}_${rule.name}`;
+    if (!rule.key) {
+      rateLimits.push({ actions: [{ generic_key: { descriptor_value: rule.name, descriptor_key: dk } }] });
+      if (rule.each)
+        descriptors.push({ entries: [{ key: dk, value: rule.name }], token_bucket: tokenBucket(rule.each) });
+      return;
+    }
+    const byHeader = 'header' in rule.key;
+    const entryKey = byHeader ? dk : 'remote_address';
+    rateLimits.push({
+      actions: [
+        'header' in rule.key
+          ? { request_headers: { header_name: rule.key.header, descriptor_key: dk } }
+          : { remote_address: {} },
+      ],
+    });
+    for (const l of rule.limits)
+      descriptors.push({ entries: [{ key: entryKey, value: l.value }], token_bucket: tokenBucket(l.bucket) });
+    if (rule.each) {
+      dynamic = true;
+      descriptors.push({ entries: [{ key: entryKey }], token_bucket: tokenBucket(rule.each) });
+    }
+  });
+  return {
+    '@type': POLICY_TYPES.localRateLimit,
+    stat_prefix: `kgw_${r.policy.replace(/[^a-z0-9]/g, '_')}`,
+    token_bucket: UNLIMITED,
+    filter_enabled: ALWAYS,
+    filter_enforced: ALWAYS,
+    ...(descriptors.length > 0 ? { descriptors } : {}),
+    rate_limits: rateLimits,
+    ...(r.responseHeaders ? { enable_x_ratelimit_headers: 'DRAFT_VERSION_03' } : {}),
+    ...(dynamic ? { max_dynamic_descriptors: MAX_DYNAMIC_DESCRIPTORS } : {}),
+  };
+}
+
 /** The virtual host's typed_per_filter_config for its policy features. */
 export function hostPolicyFilters(p: HostPolicyIR): Json {
   const out: Json = {};
@@ -150,5 +225,6 @@ export function hostPolicyFilters(p: HostPolicyIR): Json {
     out[FILTER.headerMutation] = headerRemoval(p.apiKeyAuth);
     out[FILTER.apiKeyAuth] = apiKeyAuthPerRoute(p.apiKeyAuth);
   }
+  if (p.rateLimit) out[FILTER.localRateLimit] = localRateLimit(p.rateLimit);
   return out;
 }

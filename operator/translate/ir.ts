@@ -81,11 +81,33 @@ export interface CorsIR {
   allowCredentials: boolean;
 }
 
+/** A token bucket: `requests` per `seconds`, starting full. */
+export interface BucketIR {
+  requests: number;
+  seconds: number;
+}
+
+export interface RateLimitRuleIR {
+  name: string;
+  /** Counted per header value or client address; absent: the host as a whole (`each`). */
+  key?: { header: string } | { clientIP: true };
+  /** The bucket of each value not listed (or of the host, without a key). */
+  each?: BucketIR;
+  limits: { value: string; bucket: BucketIR }[];
+}
+
+export interface RateLimitIR {
+  policy: string;
+  rules: RateLimitRuleIR[];
+  responseHeaders: boolean;
+}
+
 /** The RoutePolicy features in force on one host (each from the oldest policy that sets it). */
 export interface HostPolicyIR {
   apiKeyAuth?: ApiKeyAuthIR;
   ipAccess?: IpAccessIR;
   cors?: CorsIR;
+  rateLimit?: RateLimitIR;
 }
 
 export interface VirtualHostIR {

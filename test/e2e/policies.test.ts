@@ -309,6 +309,50 @@ describe('CORS', () => {
   }, 60_000);
 });
 
+describe('rate limits (Higress key-rate-limit)', () => {
+  test('x-ca-key 123456: 2 per minute, then 429 with x-ratelimit headers; another key its own bucket; a listed key its own limit', async () => {
+    await createPolicy('limits', {
+      rateLimit: {
+        rules: [
+          {
+            name: 'per-key',
+            key: { header: 'x-ca-key' },
+            requests: 3,
+            per: 'Minute',
+            limits: [
+              { value: '123456', requests: 2, per: 'Minute' },
+              { value: 'vip', requests: 5, per: 'Minute' },
+            ],
+          },
+        ],
+      },
+    });
+    await waitPolicy('limits', { Accepted: 'True', Programmed: 'True' });
+    const key = (k: string) => get(HOST, { 'x-ca-key': k });
+    const first = await key('123456');
+    expect(first.status).toBe(200);
+    expect(first.headers['x-ratelimit-limit']).toBe('2');
+    expect(first.headers['x-ratelimit-remaining']).toBe('1');
+    expect((await key('123456')).status).toBe(200);
+    const over = await key('123456');
+    expect(over.status).toBe(429);
+    expect(over.body).toContain('local_rate_limited');
+    expect(over.headers['x-ratelimit-remaining']).toBe('0');
+    expect(Number(over.headers['x-ratelimit-reset'])).toBeGreaterThan(0);
+    // any other value: a bucket of 3 of its own
+    const other = [];
+    for (let i = 0; i < 4; i++) other.push((await key('654321')).status);
+    expect(other).toEqual([200, 200, 200, 429]);
+    // a listed value: its own limit, also when larger than the others'
+    const vip = [];
+    for (let i = 0; i < 6; i++) vip.push((await key('vip')).status);
+    expect(vip).toEqual([200, 200, 200, 200, 200, 429]);
+    // requests without the header are not limited by the rule; probes are never counted
+    for (let i = 0; i < 5; i++) expect((await get(HOST)).status).toBe(200);
+    expect((await get(HOST, { ...PROBE, 'x-ca-key': '123456' })).status).toBe(200);
+  }, 60_000);
+});
+
 describe('two policies on one feature', () => {
   test('the older wins; the newer reports Conflicted naming it, and takes over when the older goes', async () => {
     await createPolicy('first', { cors: { allowOrigins: ['https://one.example.com'] } });
