@@ -49,6 +49,8 @@ const NS = 'kn-app';
 const DOMAIN = 'example.com';
 /** What the Knative Service's pods run: networking's `runtime` test image (echoes request and env). */
 const RUNTIME_IMAGE = 'kgw.test/knative/runtime:conformance';
+/** A reverse proxy to $TARGET_HOST (networking's `httpproxy` test image): an in-cluster client. */
+const PROXY_IMAGE = 'kgw.test/knative/httpproxy:conformance';
 
 let cluster: Cluster | undefined;
 let rest: KubeRest;
@@ -495,7 +497,7 @@ describe('Knative Serving on kgw, end to end', () => {
     }
   }, 300_000);
 
-  it('keeps a cluster-local Knative Service off the external fleet and serves it on the local one', async () => {
+  it('keeps a cluster-local Knative Service off the external fleet, serves it on the local one and to an in-cluster caller by its name', async () => {
     const t0 = Date.now();
     await rest.request('POST', ksvcPath(), {
       apiVersion: 'serving.knative.dev/v1',
@@ -525,6 +527,31 @@ describe('Knative Serving on kgw, end to end', () => {
       expect([h, (await get(externalIP, 80, h)).status]).toEqual([h, 404]);
       expect([h, (await get(NODE_IP, externalNodePort, h)).status]).toEqual([h, 404]);
     }
+    // what an app inside the cluster does: a public frontend (networking's httpproxy test image as
+    // a Knative Service) calls http://private.kn-app.svc.cluster.local, which Knative's ExternalName
+    // Service points at kgw's local fleet
+    const placeholder = await rest.get<Service>(`/api/v1/namespaces/${NS}/services/private`);
+    expect(placeholder.spec).toMatchObject({
+      type: 'ExternalName',
+      externalName: 'kgw-default-local.kgw-system.svc.cluster.local',
+    });
+    await rest.request('POST', ksvcPath(), {
+      apiVersion: 'serving.knative.dev/v1',
+      kind: 'Service',
+      metadata: { name: 'frontend', namespace: NS },
+      spec: {
+        template: {
+          metadata: { annotations: { 'autoscaling.knative.dev/min-scale': '1' } },
+          spec: { containers: [{ image: PROXY_IMAGE, env: [{ name: 'TARGET_HOST', value: host }] }] },
+        },
+      },
+    });
+    await ksvcReady('frontend');
+    const res = await get(externalIP, 80, `frontend.${NS}.${DOMAIN}`, '/via-frontend');
+    expect(res.status).toBe(200);
+    const body = res.json<RuntimeInfo>();
+    expect(body.request).toMatchObject({ host, uri: '/via-frontend' });
+    expect(body.host.envs).toMatchObject({ K_SERVICE: 'private' });
   }, 300_000);
 
   it('scales a Knative Service to zero and back through the activator', async () => {
