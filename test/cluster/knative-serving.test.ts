@@ -497,6 +497,58 @@ describe('Knative Serving on kgw, end to end', () => {
     }
   }, 300_000);
 
+  it('moves 100% of the traffic from v1 to v2 with every request answered 200 during the change', async () => {
+    const host = `hello.${NS}.${DOMAIN}`;
+    const statuses = new Map<string, number>();
+    const revisions: string[] = [];
+    let done = false;
+    // one request at a time until told to stop: at most 3000 requests or 150 s
+    const prober = (async () => {
+      const deadline = Date.now() + 150_000;
+      for (let i = 0; i < 3000 && !done && Date.now() < deadline; i++) {
+        let key: string;
+        try {
+          const res = await get(externalIP, 80, host, '/probe');
+          key = String(res.status);
+          if (res.status === 200) {
+            const rev = res.json<RuntimeInfo>().host.envs.K_REVISION ?? '?';
+            if (revisions.at(-1) !== rev) revisions.push(rev);
+          } else key += ` ${res.body.slice(0, 40)}`;
+        } catch (err) {
+          key = `error ${String(err).slice(0, 60)}`;
+        }
+        statuses.set(key, (statuses.get(key) ?? 0) + 1);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const t0 = Date.now();
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      await rest.request(
+        'PATCH',
+        ksvcPath('hello'),
+        { spec: { traffic: [{ revisionName: 'hello-v2', percent: 100, tag: 'candidate' }] } },
+        'application/merge-patch+json',
+      );
+      await ksvcReady('hello');
+      fig(`ksvc hello 100% v1 → v2: Ready after ${Date.now() - t0} ms`);
+      // until the fleet serves v2 only (at most 30 s), then a little more
+      await waitUntil('v2 served', () => Promise.resolve(revisions.at(-1) === 'hello-v2'), {
+        timeoutMs: 30_000,
+        intervalMs: 50,
+      });
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      done = true;
+      await prober;
+    }
+    fig(
+      `requests during the change: ${JSON.stringify(Object.fromEntries(statuses))}, revisions in order ${revisions.join(' → ')}`,
+    );
+    expect(revisions).toEqual(['hello-v1', 'hello-v2']);
+    expect([...statuses.keys()]).toEqual(['200']);
+  }, 300_000);
+
   it('keeps a cluster-local Knative Service off the external fleet, serves it on the local one and to an in-cluster caller by its name', async () => {
     const t0 = Date.now();
     await rest.request('POST', ksvcPath(), {
@@ -599,6 +651,63 @@ function conformanceResults(output: string): Map<string, string> {
   return out;
 }
 
+/**
+ * Polls the Endpoints and EndpointSlices of `ns` every 100 ms (at most `maxMs`) and records, per
+ * Service, when its Endpoints first listed a ready address and when one of its EndpointSlices first
+ * listed a ready endpoint. The suite waits on Endpoints before pointing a KIngress at a new
+ * Service; kgw reads EndpointSlices: the lag between the two is the window in which kgw knows no
+ * endpoint of a backend the KIngress already names.
+ */
+function watchEndpointLag(ns: string, maxMs: number): { stop(): Promise<[string, number][]> } {
+  const endpointsAt = new Map<string, number>();
+  const slicesAt = new Map<string, number>();
+  let stopped = false;
+  const loop = (async () => {
+    const deadline = Date.now() + maxMs;
+    while (!stopped && Date.now() < deadline) {
+      try {
+        const [eps, slices] = await Promise.all([
+          rest.get<{ items: { metadata: { name: string }; subsets?: { addresses?: unknown[] }[] }[] }>(
+            `/api/v1/namespaces/${ns}/endpoints`,
+          ),
+          rest.get<{
+            items: {
+              metadata: { labels?: Record<string, string> };
+              endpoints?: { conditions?: { ready?: boolean } }[];
+            }[];
+          }>(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`),
+        ]);
+        const now = Date.now();
+        for (const e of eps.items) {
+          if (
+            (e.subsets ?? []).some((ss) => (ss.addresses ?? []).length > 0) &&
+            !endpointsAt.has(e.metadata.name)
+          )
+            endpointsAt.set(e.metadata.name, now);
+        }
+        for (const sl of slices.items) {
+          const svc = sl.metadata.labels?.['kubernetes.io/service-name'];
+          if (svc === undefined || slicesAt.has(svc)) continue;
+          if ((sl.endpoints ?? []).some((e) => e.conditions?.ready !== false)) slicesAt.set(svc, now);
+        }
+      } catch {
+        /* the namespace may not exist yet */
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return [...endpointsAt]
+        .filter(([svc]) => slicesAt.has(svc))
+        .map(([svc, t]): [string, number] => [svc, (slicesAt.get(svc) ?? t) - t])
+        .sort((a, b) => a[1] - b[1]);
+    },
+  };
+}
+
 describe("Knative's ingress conformance suite against kgw", () => {
   it(
     'passes the stable, beta and alpha conformance tests',
@@ -625,6 +734,7 @@ describe("Knative's ingress conformance suite against kgw", () => {
         'conformance',
       ];
       const t0 = Date.now();
+      const lag = watchEndpointLag('serving-tests', 24 * 60_000);
       const r = await run(
         knative.conformanceBinary,
         args,
@@ -636,6 +746,32 @@ describe("Knative's ingress conformance suite against kgw", () => {
           GATEWAY_NAMESPACE_OVERRIDE: 'kgw-system',
         },
         suiteWork,
+      );
+      const lagBySvc = await lag.stop();
+      const lags = lagBySvc.map(([, l]) => l);
+      fig(
+        `EndpointSlice ready − Endpoints ready, per backend Service (ms, 100 ms polls): n=${lags.length}, ` +
+          `median ${lags[Math.floor(lags.length / 2)] ?? '-'}, max ${lags.at(-1) ?? '-'}, ` +
+          `>= 500 ms: ${lags.filter((l) => l >= 500).length}`,
+      );
+      // the update test's fresh Services in the order the suite rolls them out, each with its
+      // slice lag and the non-200 answers logged until the next roll-out
+      const perRollout = new Map<string, number>();
+      let current = '';
+      for (const line of r.stdout.split('\n')) {
+        const m = /Rolling out "([a-z0-9-]+)"/.exec(line);
+        if (m) perRollout.set((current = m[1] ?? ''), perRollout.get(current) ?? 0);
+        else if (current !== '' && line.includes('got unexpected status'))
+          perRollout.set(current, (perRollout.get(current) ?? 0) + 1);
+      }
+      const lagOf = new Map(lagBySvc);
+      fig(
+        `update test roll-outs (Service: slice lag ms / non-200 answers): ` +
+          [...perRollout].map(([n, bad]) => `${n.slice(-8)}: ${lagOf.get(n) ?? '?'}/${bad}`).join(', '),
+      );
+      const non200 = [...r.stdout.matchAll(/got unexpected status: (\d+)/g)].map((m) => m[1]);
+      fig(
+        `conformance requests answered with an unexpected status: ${non200.length} (${[...new Set(non200)].join(', ')})`,
       );
       const log = process.env.KGW_CONFORMANCE_LOG;
       if (log !== undefined && log !== '') writeFileSync(log, r.stdout + r.stderr);
