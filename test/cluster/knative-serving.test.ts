@@ -752,7 +752,10 @@ describe("Knative's ingress conformance suite against kgw", () => {
       fig(
         `EndpointSlice ready − Endpoints ready, per backend Service (ms, 100 ms polls): n=${lags.length}, ` +
           `median ${lags[Math.floor(lags.length / 2)] ?? '-'}, max ${lags.at(-1) ?? '-'}, ` +
-          `>= 500 ms: ${lags.filter((l) => l >= 500).length}`,
+          `>= 500 ms: ${lagBySvc
+            .filter(([, l]) => l >= 500)
+            .map(([n, l]) => `${n} ${l}`)
+            .join(', ')}`,
       );
       // the update test's fresh Services in the order the suite rolls them out, each with its
       // slice lag and the non-200 answers logged until the next roll-out
