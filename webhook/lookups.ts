@@ -160,11 +160,15 @@ type Obj = KubeObject & Record<string, unknown>;
 
 /** Lookups backed by reflectors. KIngresses are indexed by `<class>\n<host>` for kingressesByHost. */
 export function liveLookups(o: LiveLookupsOptions): LiveLookups {
-  const mk = (path: string) => new Reflector<Obj>(o.rest, { path, log: o.log });
+  const mk = (path: string, quiet?: (err: unknown) => boolean) =>
+    new Reflector<Obj>(o.rest, { path, log: o.log, ...(quiet ? { quiet } : {}) });
   const ingresses: SharedCache = o.shared?.ingresses ?? mk(KINGRESSES_PATH);
   const gateways: SharedCache = o.shared?.gateways ?? mk(GATEWAYS_PATH);
-  const claims = mk(CLUSTER_DOMAIN_CLAIMS_PATH);
-  const issuers = mk(CLUSTER_ISSUERS_PATH);
+  // optional kinds: while their API is not installed (404, said once at info by start()) they are
+  // retried at debug, not warned about every 30 s for the life of the process
+  const notInstalled = (err: unknown) => err instanceof ApiError && err.status === 404;
+  const claims = mk(CLUSTER_DOMAIN_CLAIMS_PATH, notInstalled);
+  const issuers = mk(CLUSTER_ISSUERS_PATH, notInstalled);
   /** The reflectors these lookups start and stop (not the shared ones). */
   const owned = [ingresses, gateways, claims, issuers].filter(
     (r): r is Reflector<Obj> => r instanceof Reflector,
