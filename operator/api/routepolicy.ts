@@ -288,13 +288,14 @@ export const RateLimitRuleSchema = Type.Object(
     key: Type.Optional(
       Type.Object(
         {
-          header: Type.Optional(headerName('Count per value of this request header (Higress limit_by_header).')),
+          header: Type.Optional(
+            headerName('Count per value of this request header (Higress limit_by_header).'),
+          ),
           clientIP: Type.Optional(
             Type.Object(
               {},
               {
-                description:
-                  "Count per client address (as the fleet's clientIP settings resolve it).",
+                description: "Count per client address (as the fleet's clientIP settings resolve it).",
                 additionalProperties: false,
               },
             ),
