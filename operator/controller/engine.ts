@@ -32,6 +32,7 @@ import { ClusterWatch } from './cluster-watch.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { DependencyIndex, SECRET_REF, secretKeys, specRefs } from './dependencies.ts';
 import { RoutePolicies } from './route-policies.ts';
+import { awaitedBackends, EndpointWait } from './endpoint-wait.ts';
 import { programmedVerdict } from '../policy/programmed.ts';
 import { ingressView, type IngressView } from '../policy/resolve.ts';
 
@@ -180,6 +181,11 @@ export class Engine {
   /** Fleets, Knative's ConfigMaps, default certificates and KnativeGateway status. */
   private readonly gatewaysRec: GatewayReconciler;
   private readonly events: EventRecorder;
+  /** Served KIngresses waiting for their new backends' endpoints (endpoint-wait.ts). */
+  private readonly endpointWait = new EndpointWait((k) => {
+    this.dirty.add(k);
+    this.schedule();
+  });
   /** RoutePolicies: which features are in force on which host, and their status. */
   private readonly policies: RoutePolicies;
 
@@ -227,6 +233,7 @@ export class Engine {
       onSecret: (k) => this.onSecretChange(k),
       onEndpoints: (svc) => {
         this.endpointsDirty.add(svc);
+        for (const k of this.endpointWait.waitingFor(svc)) this.dirty.add(k);
         this.schedule();
       },
       ...(o.staleAfterMs !== undefined ? { staleAfterMs: o.staleAfterMs } : {}),
@@ -353,6 +360,7 @@ export class Engine {
   async stop(): Promise<void> {
     this.closed = true;
     clearInterval(this.gatewayTimer);
+    this.endpointWait.stop();
     this.nacks.stop();
     if (this.flushTimer) clearTimeout(this.flushTimer);
     await this.cluster.stop();
@@ -696,6 +704,20 @@ export class Engine {
     }
     state.rejectedGeneration = undefined;
     state.held = undefined; // translated anew: pushed as a change of its own
+    if (res.ok && state.good && state.gateway === gw.name) {
+      // a served KIngress moving to backends without endpoints yet keeps its config meanwhile
+      const waiting = awaitedBackends(state.good, res.ir, (ns, svc) => this.lookups.endpointSlices(ns, svc));
+      if (waiting.length > 0 && this.endpointWait.hold(k, waiting)) {
+        this.log.debug(
+          { namespace: ing.metadata.namespace, name: ing.metadata.name, waiting },
+          'waiting for endpoints',
+        );
+        this.states.set(k, state);
+        this.statusDirty.add(k);
+        return;
+      }
+    }
+    this.endpointWait.clear(k);
     if (res.ok) {
       if (res.ir.notes && JSON.stringify(res.ir.notes) !== JSON.stringify(state.good?.notes)) {
         const message = res.ir.notes.join('; ');

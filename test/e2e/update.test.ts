@@ -10,11 +10,23 @@ import {
   rule,
   runtimeGet,
   seen,
+  sleep,
   split,
   startBackends,
   updateIngressReady,
 } from './conformance.ts';
-import { publicGateway, startEnv, type Env, type TestBackend } from './harness.ts';
+import {
+  getIngress,
+  ingressPath,
+  publicGateway,
+  startEnv,
+  TEST_NAMESPACE,
+  waitReady,
+  type Env,
+  type TestBackend,
+} from './harness.ts';
+import type { RuntimeInfo } from '../backends/runtime.ts';
+import { withDefaults } from '../../operator/translate/defaults.ts';
 
 let env: Env;
 beforeAll(async () => {
@@ -88,3 +100,40 @@ test('update', async () => {
   env.log.info({ requests, failures: failures.length }, 'update: background traffic');
   expect({ requests: requests > 0, failures }).toEqual({ requests: true, failures: [] });
 }, 600_000);
+
+// What Knative's conformance `update` met on a busy real cluster (test/cluster): the KIngress is
+// pointed at a new Service whose EndpointSlice appears only later (the mirroring controller lags
+// the Endpoints Knative waits for). Meanwhile the old backend must keep answering — not Envoy's 503
+// "no healthy upstream" — and once the slice is there the new backend serves and the KIngress is
+// Ready.
+test('update to a Service whose EndpointSlice comes later: the old backend keeps serving until it does', async () => {
+  const name = 'update-late-slice';
+  const host = `${name}.example.com`;
+  const [oldB, newB] = await startBackends(env, [{ name: `${name}-old` }, { name: `${name}-new` }]);
+  const slicePath = `/apis/discovery.k8s.io/v1/namespaces/${TEST_NAMESPACE}/endpointslices`;
+  const newSlice = await env.rest.get<object>(`${slicePath}/${newB!.name}-1`);
+  await env.rest.request('DELETE', `${slicePath}/${newB!.name}-1`);
+  const spec = (svc: string) => ({ rules: [rule([host], [{ splits: [split(svc)] }])] });
+  const ing = await createReady(env, name, spec(oldB!.name));
+  const gw = await publicGateway(env, ing);
+
+  const cur = await getIngress(env, name);
+  cur.spec = withDefaults(spec(newB!.name));
+  await env.rest.request('PUT', ingressPath(TEST_NAMESPACE, name), cur);
+  const answers = new Map<string, number>();
+  for (let i = 0; i < 30; i++) {
+    const res = await httpRequest({ address: gw.address, port: gw.port, host, timeoutMs: 5000 });
+    const who = res.status === 200 ? res.json<RuntimeInfo>().host.suffix : `status ${res.status}`;
+    answers.set(who, (answers.get(who) ?? 0) + 1);
+    await sleep(50);
+  }
+  expect([...answers]).toEqual([[oldB!.name, 30]]);
+
+  const { metadata, ...rest } = newSlice as { metadata: { name: string; namespace: string; labels: object } };
+  await env.rest.request('POST', slicePath, {
+    ...rest,
+    metadata: { name: metadata.name, namespace: metadata.namespace, labels: metadata.labels },
+  });
+  await waitReady(env, name);
+  expect((await runtimeGet(gw, host)).host.suffix).toBe(newB!.name);
+}, 120_000);
