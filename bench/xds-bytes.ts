@@ -4,6 +4,7 @@
 // name), ACKs everything, and XdsServer.stats() is read before and after each change:
 //   spec      one KIngress spec change (a split's header: new probe hash, new routes)
 //   endpoint  one EndpointSlice change of a Service in use (must send EDS only)
+//   policy    a RoutePolicy (API keys + a rate limit) attached to one KIngress's hosts
 // for delta and state-of-the-world streams. Also the server-side setSnapshot time (encoding).
 //   node bench/xds-bytes.ts [N ...]      (default 1000 10000)
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { newLogger } from '../operator/log.ts';
 import type { FleetResources } from '../operator/render/fleet.ts';
 import { translateIngress } from '../operator/translate/ingress.ts';
 import { lookupsFromObjects, type Lookups } from '../operator/translate/lookups.ts';
+import type { HostPolicyIR } from '../operator/translate/ir.ts';
 import { AdsClient, isDelta, resourceNames, type AdsResponse } from '../operator/xds/client.ts';
 import {
   TYPE_CLUSTER,
@@ -30,6 +32,27 @@ import type { AckEvent, XdsStats } from '../operator/xds/types.ts';
 import { CREATED, FLEETS, fmt, ingress, ms, objects, sizes } from './fixtures.ts';
 
 const FLEET = FLEETS[0]!.key; // the external fleet
+
+/** What a RoutePolicy with 100 API keys and a per-key rate limit puts on a host. */
+const BENCH_POLICY: HostPolicyIR = {
+  apiKeyAuth: {
+    policy: 'ns7/bench',
+    keySources: [{ header: 'x-ca-key' }],
+    credentials: Array.from({ length: 100 }, (_, i) => ({
+      client: `client${i}`,
+      key: `key-${i}-0123456789abcdef`,
+    })),
+    forwardHeader: 'x-kgw-consumer',
+    hideCredentials: false,
+  },
+  rateLimit: {
+    policy: 'ns7/bench',
+    responseHeaders: true,
+    rules: [
+      { name: 'per-key', key: { header: 'x-ca-key' }, each: { requests: 100, seconds: 60 }, limits: [] },
+    ],
+  },
+};
 const QUIET_MS = 300;
 
 /**
@@ -88,9 +111,11 @@ function diff(a: XdsStats, b: XdsStats): { total: number; byType: string; respon
 for (const n of sizes([1000, 10000])) {
   const base = lookupsFromObjects(objects(n));
   const sliceOverride = new Map<string, EndpointSlice[]>();
+  let policyOn: string | undefined;
   const lookups: Lookups = {
     ...base,
     endpointSlices: (ns, svc) => sliceOverride.get(`${ns}/${svc}`) ?? base.endpointSlices(ns, svc),
+    routePolicy: (key) => (key === policyOn ? BENCH_POLICY : undefined),
   };
   const gw = new IncrementalGateway(FLEETS, lookups);
   for (let i = 0; i < n; i++) {
@@ -156,6 +181,18 @@ for (const n of sizes([1000, 10000])) {
     console.log(
       `bench xds n=${n} mode=${mode} change=endpoint bytes=${ep.total} ${ep.byType} responses=${ep.responses} ` +
         `setsnapshot_ms=${fmt(epPush)}`,
+    );
+    // A RoutePolicy attached to (then, next round, removed from) KIngress 7's hosts.
+    s0 = server.stats();
+    policyOn = policyOn === undefined ? 'ns7/app7' : undefined;
+    const withPolicy = translateIngress(ingress(7, gen - 1), lookups);
+    if (withPolicy.ok) gw.set(withPolicy.ir, CREATED);
+    const policyPush = push(gw.flush().fleets);
+    await settled(server, c.node.id);
+    const pol = diff(s0, server.stats());
+    console.log(
+      `bench xds n=${n} mode=${mode} change=policy-${policyOn ? 'attached' : 'removed'} bytes=${pol.total} ${pol.byType} ` +
+        `responses=${pol.responses} setsnapshot_ms=${fmt(policyPush)}`,
     );
     state.closed = true;
     c.close();
