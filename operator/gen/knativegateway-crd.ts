@@ -369,8 +369,9 @@ function envoySchema(): Schema {
     {
       image: str(
         `Envoy container image. Defaults to ${DEFAULT_ENVOY_IMAGE}, the version this kgw release is tested ` +
-          'with (applied by kgw, so upgrading kgw upgrades Envoy; set it to pin). The image must provide ' +
-          '/bin/bash, which the graceful-drain hook runs; distroless images lack it.',
+          'with (applied by kgw, so upgrading kgw upgrades Envoy; set it to pin). The graceful-drain hook ' +
+          'needs /bin/sh and perl (Debian and Ubuntu based images have both); without perl the pod ' +
+          'still waits drainSeconds but Envoy is not told to drain.',
         { pattern: IMAGE_PATTERN, minLength: 1, maxLength: LIMITS.imageMaxLength },
       ),
       logLevel: str(`Envoy's log level (--log-level). Defaults to ${DEFAULT_ENVOY_LOG_LEVEL}.`, {
