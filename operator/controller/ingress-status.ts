@@ -97,6 +97,7 @@ export class IngressStatusWriter {
     this.cancel(key);
     const ready: Outcome = {
       kind: 'ready',
+      generation: ir.generation,
       public: lbStatus(gateway, 'ExternalIP'),
       private: lbStatus(gateway, 'ClusterLocal'),
     };

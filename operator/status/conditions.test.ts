@@ -1,5 +1,5 @@
 import type { KIngress } from '../api/kingress.ts';
-import { desiredStatus } from './conditions.ts';
+import { desiredStatus, isReady } from './conditions.ts';
 
 const ing = (namespace: string): KIngress => ({
   metadata: { name: 'thief', namespace, generation: 2 },
@@ -44,4 +44,17 @@ test('HostNotAllowed is a problem: Ready, LoadBalancerReady and NetworkConfigure
     ['NetworkConfigured', 'False', 'HostNotAllowed'],
     ['Ready', 'False', 'HostNotAllowed'],
   ]);
+});
+
+test('Ready is reported for the generation that was probed, not a newer one still on its way', () => {
+  const ing = {
+    metadata: { name: 'a', namespace: 'n', generation: 3 },
+    spec: {},
+  } as unknown as Parameters<typeof desiredStatus>[0];
+  const s = desiredStatus(ing, { kind: 'ready', public: [], private: [], generation: 2 }, 't');
+  expect(s.observedGeneration).toBe(2);
+  expect(isReady({ ...ing, status: s })).toBe(false);
+  expect(
+    desiredStatus(ing, { kind: 'ready', public: [], private: [], generation: 3 }, 't').observedGeneration,
+  ).toBe(3);
 });

@@ -5,7 +5,17 @@ import type { Condition, IngressStatus, KIngress, LoadBalancerIngressStatus } fr
 import { conflictMessage } from '../translate/conflicts.ts';
 
 export type Outcome =
-  | { kind: 'ready'; public: LoadBalancerIngressStatus[]; private: LoadBalancerIngressStatus[] }
+  | {
+      kind: 'ready';
+      public: LoadBalancerIngressStatus[];
+      private: LoadBalancerIngressStatus[];
+      /**
+       * The generation whose configuration the probes found served: observedGeneration says so,
+       * not the object's current one (a newer spec may still be on its way, e.g. waiting for its
+       * backends' endpoints).
+       */
+      generation?: number;
+    }
   | { kind: 'probing' }
   | { kind: 'conflict'; host: string; owner: string }
   | { kind: 'problem'; reason: string; message: string };
@@ -50,7 +60,8 @@ export function desiredStatus(ing: KIngress, o: Outcome, now: string): IngressSt
   );
   const status: IngressStatus = {
     ...(ing.status?.annotations ? { annotations: ing.status.annotations } : {}),
-    observedGeneration: ing.metadata.generation ?? 0,
+    observedGeneration:
+      o.kind === 'ready' && o.generation !== undefined ? o.generation : (ing.metadata.generation ?? 0),
     conditions,
   };
   if (o.kind === 'ready') {
