@@ -56,6 +56,68 @@ export const sampleGateway = {
   },
 };
 
+/** Namespace of the bystander KIngress and RoutePolicy every e2e environment has. */
+export const BYSTANDER_NAMESPACE = 'policy-bystander';
+
+/**
+ * A Knative-like Route KIngress in its own namespace with a RoutePolicy (API keys, IP rules, CORS,
+ * a rate limit) on it: policies attached to other hosts must change nothing for a test's hosts.
+ */
+export function bystanderPolicyObjects(): object[] {
+  const ns = BYSTANDER_NAMESPACE;
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'guarded', namespace: ns },
+      spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'guarded-keys', namespace: ns },
+      stringData: { client: 'bystander-key' },
+    },
+    {
+      apiVersion: 'networking.internal.knative.dev/v1alpha1',
+      kind: 'Ingress',
+      metadata: {
+        name: 'guarded',
+        namespace: ns,
+        labels: { 'serving.knative.dev/route': 'guarded' },
+        annotations: { [INGRESS_CLASS_ANNOTATION]: KGW_INGRESS_CLASS },
+      },
+      spec: withDefaults({
+        rules: [
+          {
+            hosts: [`guarded.${ns}.example.com`],
+            visibility: 'ExternalIP',
+            http: {
+              paths: [{ splits: [{ serviceNamespace: ns, serviceName: 'guarded', servicePort: 80 }] }],
+            },
+          },
+        ],
+      }),
+    },
+    {
+      apiVersion: 'policy.kgw.dev/v1alpha1',
+      kind: 'RoutePolicy',
+      metadata: { name: 'guarded', namespace: ns },
+      spec: {
+        targetRefs: [{ kind: 'Route', name: 'guarded' }],
+        apiKeyAuth: {
+          keySources: [{ header: 'x-key' }],
+          credentialsFrom: [{ secretRef: { name: 'guarded-keys' } }],
+        },
+        ipAccess: { deny: ['203.0.113.0/24'] },
+        cors: { allowOrigins: ['https://bystander.example.com'] },
+        rateLimit: { rules: [{ name: 'all', requests: 10, per: 'Second' }] },
+      },
+    },
+  ];
+}
+
 export interface EnvOptions {
   gateway?: object;
   log?: Logger;
@@ -78,6 +140,9 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
   await ensureNamespace(rest, TEST_NAMESPACE);
   const network = await LocalNetwork.create();
   await applyManifests(kc, [opts.gateway ?? sampleGateway]);
+  // Every e2e test (the conformance behaviours included) runs with RoutePolicies in force on
+  // another namespace's hosts: their filters sit in every listener and route table.
+  await applyManifests(kc, bystanderPolicyObjects());
   const proxy = opts.apiProxy ? await startApiProxy(cp) : undefined;
   const operator = await startOperator({
     kubeconfig: proxy?.kubeconfigPath ?? cp.kubeconfigPath,
