@@ -27,7 +27,7 @@ import { GatewayReconciler } from './gateway-reconciler.ts';
 import type { GatewayConfig } from './gateways.ts';
 import { NackArbiter, type NackHost } from './nack-arbiter.ts';
 import { IncrementalGateway, snapshotOf } from './incremental.ts';
-import { IngressStatusWriter } from './ingress-status.ts';
+import { IngressStatusWriter, kingressEventObject } from './ingress-status.ts';
 import { ClusterWatch } from './cluster-watch.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { DependencyIndex, SECRET_REF, secretKeys, specRefs } from './dependencies.ts';
@@ -108,18 +108,6 @@ const ATTRIBUTED_TYPES: TypeUrl[] = [TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE];
 
 /** Longest a change waits for the previous flush's coalescing window (see schedule()). */
 const MAX_COALESCE_MS = 500;
-
-function kingressEventObject(ing: KIngress) {
-  return {
-    apiVersion: 'networking.internal.knative.dev/v1alpha1',
-    kind: 'Ingress',
-    metadata: {
-      name: ing.metadata.name,
-      ...(ing.metadata.namespace !== undefined ? { namespace: ing.metadata.namespace } : {}),
-      ...(ing.metadata.uid !== undefined ? { uid: ing.metadata.uid } : {}),
-    },
-  };
-}
 
 export class Engine {
   private readonly o: EngineOptions;

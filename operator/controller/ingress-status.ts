@@ -6,7 +6,7 @@
 // overtakes Ready) and retried with backoff when the API server fails them.
 import type { KIngress, LoadBalancerIngressStatus } from '../api/kingress.ts';
 import type { Replica } from '../fleets/runtime.ts';
-import type { EventRecorder } from '../kube/events.ts';
+import type { EventObject, EventRecorder } from '../kube/events.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
@@ -217,15 +217,7 @@ export class IngressStatusWriter {
     const after = ready(status);
     if (!this.o.events || !after || after.status === 'Unknown') return;
     if (before?.status === after.status && before.reason === after.reason) return;
-    const obj = {
-      apiVersion: 'networking.internal.knative.dev/v1alpha1',
-      kind: 'Ingress',
-      metadata: {
-        name: ing.metadata.name,
-        ...(ing.metadata.namespace !== undefined ? { namespace: ing.metadata.namespace } : {}),
-        ...(ing.metadata.uid !== undefined ? { uid: ing.metadata.uid } : {}),
-      },
-    };
+    const obj = kingressEventObject(ing);
     if (after.status === 'True') {
       this.o.events.record(obj, 'Normal', 'Ready', 'served by every ready Envoy replica of its fleets');
     } else {
@@ -264,4 +256,17 @@ export class IngressStatusWriter {
 function lbStatus(g: GatewayConfig, visibility: 'ExternalIP' | 'ClusterLocal'): LoadBalancerIngressStatus[] {
   const f = g.fleets.find((x) => x.visibility === visibility);
   return f ? [{ domainInternal: `${f.serviceName}.${f.namespace}.svc.${g.clusterDomain}` }] : [];
+}
+
+/** A KIngress as the object of an Event. */
+export function kingressEventObject(ing: KIngress): EventObject {
+  return {
+    apiVersion: 'networking.internal.knative.dev/v1alpha1',
+    kind: 'Ingress',
+    metadata: {
+      name: ing.metadata.name,
+      ...(ing.metadata.namespace !== undefined ? { namespace: ing.metadata.namespace } : {}),
+      ...(ing.metadata.uid !== undefined ? { uid: ing.metadata.uid } : {}),
+    },
+  };
 }
