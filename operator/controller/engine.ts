@@ -591,9 +591,10 @@ export class Engine {
 
   /** Resolves RoutePolicies again if needed; KIngresses whose features changed are translated again. */
   private refreshPolicies(): void {
+    if (!this.policies.dirty) return; // the KIngress views are built only when resolving
     this.secrets.want(this.policies.wantedSecrets());
-    const views: IngressView[] = [];
-    for (const ing of this.ingresses.store.values()) if (this.gatewayFor(ing)) views.push(ingressView(ing));
+    const views = (): IngressView[] =>
+      [...this.ingresses.store.values()].filter((ing) => this.gatewayFor(ing)).map(ingressView);
     for (const k of this.policies.refresh(views) ?? []) this.dirty.add(k);
   }
 

@@ -71,12 +71,13 @@ export class RoutePolicies {
   readonly policies: Reflector<PolicyObject>;
   readonly domainMappings: Reflector<DomainMappingObject>;
   private readonly o: RoutePoliciesOptions;
-  private dirty = true;
+  private needsResolve = true;
   private resolution: PolicyResolution = { attached: new Map(), outcomes: new Map() };
   private prints = new Map<string, string>();
   private readonly queue: WorkQueue;
   private readonly programmed = new Map<string, Programmed>();
   private leading = true;
+  private wantedCache: Set<string> | undefined;
 
   constructor(o: RoutePoliciesOptions) {
     this.o = o;
@@ -92,10 +93,11 @@ export class RoutePolicies {
       }),
     });
     const changed = () => {
-      this.dirty = true;
+      this.needsResolve = true;
       o.onChange();
     };
     this.policies.onEvent((e) => {
+      this.wantedCache = undefined;
       // our own status writes change no generation: nothing to resolve again
       if (e.type === 'upsert' && e.old && e.old.metadata.generation === e.obj.metadata.generation) return;
       if (e.type === 'delete') this.queue.forget(keyOf(e.obj));
@@ -138,7 +140,12 @@ export class RoutePolicies {
 
   /** Something policies read changed (a KIngress's hosts or labels, a credentials Secret). */
   markDirty(): void {
-    this.dirty = true;
+    this.needsResolve = true;
+  }
+
+  /** Whether something policies read changed since they were last resolved. */
+  get dirty(): boolean {
+    return this.needsResolve;
   }
 
   /** Whether any RoutePolicy exists (KIngress changes matter only then). */
@@ -148,6 +155,17 @@ export class RoutePolicies {
 
   /** The credentials Secrets (`<ns>/<name>`) any policy names: their data is kept. */
   wantedSecrets(): string[] {
+    return [...this.wanted()];
+  }
+
+  /** Whether a Secret is one policies read. */
+  usesSecret(key: string): boolean {
+    return this.wanted().has(key);
+  }
+
+  /** wantedSecrets, computed once per change of the RoutePolicies (not per flush or Secret event). */
+  private wanted(): Set<string> {
+    if (this.wantedCache) return this.wantedCache;
     const out = new Set<string>();
     for (const p of this.policies.store.values()) {
       const ns = p.metadata.namespace ?? '';
@@ -159,12 +177,8 @@ export class RoutePolicies {
         if (typeof name === 'string' && name !== '') out.add(`${ns}/${name}`);
       }
     }
-    return [...out];
-  }
-
-  /** Whether a Secret is one policies read. */
-  usesSecret(key: string): boolean {
-    return this.wantedSecrets().includes(key);
+    this.wantedCache = out;
+    return out;
   }
 
   /** The features on a host of a KIngress. */
@@ -186,10 +200,10 @@ export class RoutePolicies {
    * undefined when nothing was resolved (not dirty, or a credentials Secret's data is on its way:
    * its arrival marks the policies dirty again, and auth never turns on with a half-read list).
    */
-  refresh(ingresses: Iterable<IngressView>): string[] | undefined {
-    if (!this.dirty) return undefined;
+  refresh(ingresses: () => Iterable<IngressView>): string[] | undefined {
+    if (!this.needsResolve) return undefined;
     if (this.wantedSecrets().some((k) => this.o.secrets.isPending(k))) return undefined;
-    this.dirty = false;
+    this.needsResolve = false;
     const secret = (ns: string, name: string): SecretData => {
       const s = this.o.secrets.get(ns, name);
       if (s?.data !== undefined) return { found: true, data: decodeSecretData(s.data) };
@@ -202,7 +216,7 @@ export class RoutePolicies {
     }));
     const next = resolvePolicies({
       policies: [...this.policies.store.values()],
-      ingresses: [...ingresses],
+      ingresses: [...ingresses()],
       domainMappings,
       secret,
     });
