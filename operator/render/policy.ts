@@ -18,6 +18,7 @@ import type {
   RateLimitIR,
 } from '../translate/ir.ts';
 import { HEADER_PROBE } from '../api/kingress.ts';
+import { regexEscape } from '../translate/routing-rules.ts';
 import { TYPE_PREFIX, type Json } from './types.ts';
 
 export const FILTER = {
@@ -58,12 +59,17 @@ export function policyHttpFilters(): Json[] {
 
 const disabled: Json = { '@type': POLICY_TYPES.filterConfig, disabled: true };
 
-/** Route-level config that switches auth and IP rules off (probe copies, ACME, redirects). */
+/** Route-level config that switches auth, IP rules and rate limits off (probe copies, ACME, redirects). */
 export const EXEMPT_ROUTE_FILTERS: Json = Object.freeze({
   [FILTER.rbac]: disabled,
   [FILTER.apiKeyAuth]: disabled,
   [FILTER.localRateLimit]: disabled,
 });
+
+/** A route on a host with a policy, with auth, IP rules and rate limits off (ACME, redirects). */
+export function exemptRoute(route: Json): Json {
+  return { ...route, typed_per_filter_config: EXEMPT_ROUTE_FILTERS };
+}
 
 /**
  * A probe copy on a host with a policy: exempt, and matched only with `K-Network-Probe: probe` as
@@ -73,18 +79,13 @@ export const EXEMPT_ROUTE_FILTERS: Json = Object.freeze({
  */
 export function exemptProbeRoute(route: Json): Json {
   const match = route.match as { headers?: Json[] } & Json;
-  return {
+  return exemptRoute({
     ...route,
     match: {
       ...match,
       headers: [...(match.headers ?? []), { name: HEADER_PROBE, string_match: { exact: 'probe' } }],
     },
-    typed_per_filter_config: EXEMPT_ROUTE_FILTERS,
-  };
-}
-
-function regexEscape(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  });
 }
 
 /** An allowed origin as an Envoy StringMatcher: `*` any, `scheme://*.domain[:port]` any subdomain. */

@@ -1,7 +1,7 @@
 // VirtualHostIR → Envoy VirtualHost. One vhost per host; the domain list carries `host` and
 // `host:*` so an authority with a port (gRPC sends `host:80`) still matches.
 import type { VirtualHostIR } from '../translate/ir.ts';
-import { EXEMPT_ROUTE_FILTERS, exemptProbeRoute, hostPolicyFilters } from './policy.ts';
+import { exemptProbeRoute, exemptRoute, hostPolicyFilters } from './policy.ts';
 import { renderRedirectRoute, renderRouteOnce } from './route.ts';
 import type { Json } from './types.ts';
 
@@ -25,15 +25,14 @@ export function renderVirtualHost(vh: VirtualHostIR, plainHttp: boolean): Json {
   // With a policy: probe copies (which then also need K-Network-Probe), ACME challenges and the
   // redirect are exempt from auth and IP rules (shallow copies: the shared rendered route stays as
   // it is for hosts without a policy).
-  const exempt = (route: Json): Json => ({ ...route, typed_per_filter_config: EXEMPT_ROUTE_FILTERS });
   const routes = shown.map((r) =>
     r.probe === true
       ? exemptProbeRoute(renderRouteOnce(r))
       : r.acme
-        ? exempt(renderRouteOnce(r))
+        ? exemptRoute(renderRouteOnce(r))
         : renderRouteOnce(r),
   );
-  if (redirect) routes.push(exempt(renderRedirectRoute(`${vh.owner}/redirect`)));
+  if (redirect) routes.push(exemptRoute(renderRedirectRoute(`${vh.owner}/redirect`)));
   return {
     name: `${vh.owner}/${vh.host}`,
     domains: vhostDomains(vh.host),

@@ -123,7 +123,8 @@ export function tagHosts(annotation: string | undefined): Map<string, string[]> 
   return out;
 }
 
-function regexEscape(s: string): string {
+/** `s` as a literal in a regex (RE2 and JavaScript alike). */
+export function regexEscape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
