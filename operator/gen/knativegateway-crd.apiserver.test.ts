@@ -5,7 +5,7 @@ import { request, type RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { startControlPlane, type ControlPlane } from '../../test/env/control-plane.ts';
-import { KubeHttpError, kubeRequest } from '../../test/env/kube-http.ts';
+import { createRejection, kubeRequest } from '../../test/env/kube-http.ts';
 import { applyManifests } from '../../test/env/manifests.ts';
 import {
   MESSAGES,
@@ -29,15 +29,7 @@ function gateway(name: string, spec: unknown): unknown {
 }
 
 /** The API server's rejection message for creating `obj` ('' if it was accepted). */
-async function rejection(kc: KubeConfig, obj: unknown): Promise<string> {
-  try {
-    await kubeRequest(kc, 'POST', BASE, obj);
-    return '';
-  } catch (err) {
-    if (err instanceof KubeHttpError) return err.message;
-    throw err;
-  }
-}
+const rejection = (kc: KubeConfig, obj: unknown): Promise<string> => createRejection(kc, BASE, obj);
 
 /** GET as a meta.k8s.io Table (what `kubectl get` prints). */
 async function table(kc: KubeConfig, path: string): Promise<{ columns: string[]; rows: unknown[][] }> {

@@ -5,7 +5,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { startControlPlane, type ControlPlane } from '../../test/env/control-plane.ts';
-import { KubeHttpError, kubeRequest } from '../../test/env/kube-http.ts';
+import { createRejection, kubeRequest } from '../../test/env/kube-http.ts';
 import { applyManifests } from '../../test/env/manifests.ts';
 import { RoutePolicySpecSchema, type RoutePolicy } from '../api/routepolicy.ts';
 import { schemaProblems } from '../api/schema-check.ts';
@@ -30,15 +30,8 @@ function policy(spec: unknown): unknown {
   };
 }
 
-async function rejection(kc: KubeConfig, obj: unknown): Promise<string> {
-  try {
-    await kubeRequest(kc, 'POST', BASE, obj);
-    return '';
-  } catch (err) {
-    if (err instanceof KubeHttpError) return err.message;
-    throw err;
-  }
-}
+/** The API server's rejection message for creating `obj` ('' if it was accepted). */
+const rejection = (kc: KubeConfig, obj: unknown): Promise<string> => createRejection(kc, BASE, obj);
 
 const target = { targetRefs: [{ kind: 'Service', name: 'hello' }] };
 const keys = {

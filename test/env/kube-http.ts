@@ -76,6 +76,17 @@ export async function kubeRequest(
   return { ...res, json };
 }
 
+/** The API server's refusal message for creating `obj` at `path` ('' when it was created). */
+export async function createRejection(kc: KubeConfig, path: string, obj: unknown): Promise<string> {
+  try {
+    await kubeRequest(kc, 'POST', path, obj);
+    return '';
+  } catch (err) {
+    if (err instanceof KubeHttpError) return err.message;
+    throw err;
+  }
+}
+
 export interface ResourceInfo {
   /** Plural resource name, e.g. `ingresses`. */
   name: string;
