@@ -371,35 +371,46 @@ function canonList(desc: DescMessage, key: string, list: unknown[]): unknown[] {
   return out ?? list;
 }
 
-function canonMap(
-  f: Extract<DescField, { fieldKind: 'map' }>,
-  key: string,
-  map: Record<string, unknown>,
-): unknown {
-  const keys = Object.keys(map);
+/**
+ * `obj` with each value replaced by `each(key, value)`, keys in sorted order and undefined values
+ * left out; `obj` itself when that changes nothing (the common case: no copy).
+ */
+function canonKeys(
+  obj: Record<string, unknown>,
+  each: (key: string, value: unknown) => unknown,
+): Record<string, unknown> {
+  const keys = Object.keys(obj);
   let sorted = true;
   let changed = false;
   const values: unknown[] = [];
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i] as string;
     if (i > 0 && (keys[i - 1] as string) > k) sorted = false;
-    const value = map[k];
-    let v = value;
-    if (value !== undefined && value !== null && f.mapKind === 'message') {
-      try {
-        v = canonMessage(f.message, value);
-      } catch (err) {
-        throw under(err, mapSegment(key, k));
-      }
-    }
+    const value = obj[k];
+    const v = each(k, value);
     if (v !== value || value === undefined) changed = true;
     values.push(v);
   }
-  if (sorted && !changed) return map;
+  if (sorted && !changed) return obj;
   const order = keys.map((k, i) => [k, values[i]] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const out: Record<string, unknown> = {};
   for (const [k, v] of order) if (v !== undefined) out[k] = v;
   return out;
+}
+
+function canonMap(
+  f: Extract<DescField, { fieldKind: 'map' }>,
+  key: string,
+  map: Record<string, unknown>,
+): unknown {
+  return canonKeys(map, (k, value) => {
+    if (value === undefined || value === null || f.mapKind !== 'message') return value;
+    try {
+      return canonMessage(f.message, value);
+    } catch (err) {
+      throw under(err, mapSegment(key, k));
+    }
+  });
 }
 
 /** Struct / Value / ListValue: plain JSON, object keys sorted, undefined left out. */
@@ -418,23 +429,7 @@ function canonPlain(json: unknown): unknown {
     return out ?? json;
   }
   if (!isObject(json)) return json;
-  const keys = Object.keys(json);
-  let sorted = true;
-  let changed = false;
-  const values: unknown[] = [];
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i] as string;
-    if (i > 0 && (keys[i - 1] as string) > k) sorted = false;
-    const value = json[k];
-    const v = canonPlain(value);
-    if (v !== value || value === undefined) changed = true;
-    values.push(v);
-  }
-  if (sorted && !changed) return json;
-  const order = keys.map((k, i) => [k, values[i]] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of order) if (v !== undefined) out[k] = v;
-  return out;
+  return canonKeys(json, (_k, value) => canonPlain(value));
 }
 
 function canonAny(json: unknown): unknown {
