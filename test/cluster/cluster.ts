@@ -31,6 +31,7 @@ import {
 import { get as plainGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../../operator/log.ts';
@@ -102,6 +103,12 @@ export interface ClusterOptions {
   proxyMode?: 'nftables' | 'iptables';
   /** Bound for the node to become Ready (default 120 s); the apiserver gets 60 s. */
   readyTimeoutMs?: number;
+  /**
+   * How long to wait for another live cluster on this machine to stop before giving up (default:
+   * env KGW_CLUSTER_LOCK_WAIT_S in seconds, else 0: refuse at once). Lets several test runs queue
+   * for the one cluster a machine can hold.
+   */
+  lockWaitMs?: number;
 }
 
 export interface ClusterTimings {
@@ -369,6 +376,26 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     // the snapshot may have seen the stale cluster's parts
     Object.assign(record, snapshotHost({ pid: process.pid, dir, removeDir: ownsDir && !keep }));
     lock = tryLock(record);
+  }
+  const lockWaitMs = opts.lockWaitMs ?? Number(process.env.KGW_CLUSTER_LOCK_WAIT_S ?? 0) * 1000;
+  if (!lock.ok && lockWaitMs > 0) {
+    say(
+      `waiting up to ${Math.round(lockWaitMs / 1000)} s for the cluster of pid ${lock.holder?.pid ?? '?'} to stop`,
+    );
+    const until = Date.now() + lockWaitMs;
+    while (!lock.ok && Date.now() < until) {
+      await sleep(5000);
+      lock = tryLock(record);
+      if (!lock.ok && !lock.alive) {
+        const stale = lock.holder;
+        if (stale !== undefined) teardownHost(stale);
+        breakStaleLock(stale);
+        lock = tryLock(record);
+      }
+    }
+    // what the holder left changed the host: snapshot again before we own it
+    if (lock.ok)
+      updateLock(Object.assign(record, snapshotHost({ pid: process.pid, dir, removeDir: ownsDir && !keep })));
   }
   if (!lock.ok) {
     if (ownsDir) rmSync(dir, { recursive: true, force: true });
