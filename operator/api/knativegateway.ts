@@ -26,7 +26,11 @@ export const GATEWAY_LIST_KIND = 'KnativeGatewayList';
 export const GATEWAY_PLURAL = 'knativegateways';
 export const GATEWAY_SINGULAR = 'knativegateway';
 export const GATEWAY_SHORT_NAME = 'kgw';
-export const GATEWAY_CATEGORY = 'kgw';
+/**
+ * The kubectl category of every kgw resource (`kubectl get kgw-all -A`). Not `kgw`: kubectl expands
+ * a category before a short name, and `kgw` is the KnativeGateway's short name.
+ */
+export const GATEWAY_CATEGORY = 'kgw-all';
 /** metadata.name of the CustomResourceDefinition. */
 export const GATEWAY_CRD_NAME = `${GATEWAY_PLURAL}.${GATEWAY_GROUP}`;
 

@@ -192,6 +192,7 @@ Install the CRD, apply the sample and look at it:
 kubectl apply -f crds/${crd.spec.group}_${crd.spec.names.plural}.yaml
 kubectl apply -f crds/samples/knativegateway.yaml
 kubectl get kgw            # NAME, READY, FLEETS, ADDRESS, AGE (-o wide adds CLASS)
+kubectl get kgw-all -A     # every kgw object: KnativeGateways and RoutePolicies (category kgw-all)
 kubectl explain kgw.spec.fleets
 \`\`\`
 

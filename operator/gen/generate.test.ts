@@ -113,7 +113,7 @@ describe('KnativeGateway CRD', () => {
       plural: 'knativegateways',
       singular: 'knativegateway',
       shortNames: ['kgw'],
-      categories: ['kgw'],
+      categories: ['kgw-all'],
     });
     expect(crd.spec.versions.map((v) => [v.name, v.served, v.storage])).toEqual([['v1alpha1', true, true]]);
     expect(version.subresources).toEqual({ status: {} });

@@ -85,6 +85,25 @@ describe('release manifest deploy/kgw.yaml', () => {
     }
   });
 
+  test("no CRD category equals a resource name: kubectl expands a category before a short name, so `kubectl get kgw` would list the category's kinds instead of the gateways", () => {
+    const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition') as unknown as {
+      spec: { names: { plural: string; singular?: string; shortNames?: string[]; categories?: string[] } };
+    }[];
+    expect(crds.length).toBeGreaterThanOrEqual(2);
+    const names = new Set(
+      crds.flatMap((c) => [
+        c.spec.names.plural,
+        c.spec.names.singular ?? '',
+        ...(c.spec.names.shortNames ?? []),
+      ]),
+    );
+    const categories = crds.flatMap((c) => c.spec.names.categories ?? []);
+    expect(categories.filter((c) => names.has(c))).toEqual([]);
+    // the documented shorthands
+    expect(crds.map((c) => c.spec.names.shortNames)).toEqual([['kgw'], ['rpol']]);
+    expect([...new Set(categories)]).toEqual(['kgw-all']);
+  });
+
   test('the namespace enforces the restricted pod security profile', () => {
     const ns = one<{ metadata: { labels: Record<string, string> } }>('Namespace');
     expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');

@@ -16,6 +16,7 @@ import {
   RoutePolicySpecSchema,
   RoutePolicyStatusSchema,
 } from '../api/routepolicy.ts';
+import { GATEWAY_CATEGORY } from '../api/knativegateway.ts';
 import { rootProperties, type CustomResourceDefinition } from './crd.ts';
 import { obj, str, type Schema } from './schema.ts';
 
@@ -60,7 +61,7 @@ export function routePolicyCrd(): CustomResourceDefinition {
         plural: POLICY_PLURAL,
         singular: POLICY_SINGULAR,
         shortNames: [POLICY_SHORT_NAME],
-        categories: ['kgw'],
+        categories: [GATEWAY_CATEGORY],
       },
       scope: 'Namespaced',
       versions: [
