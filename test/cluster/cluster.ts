@@ -167,6 +167,11 @@ export interface Cluster {
   kubeConfig(): KubeConfig;
   /** Imports image tarballs into containerd's k8s.io namespace; returns the image references. */
   importImages(tarballs: string[]): Promise<string[]>;
+  /**
+   * Gives an imported image a second name (`ctr images tag`): the same content under a new
+   * reference, as a release of a new version would look to the kubelet.
+   */
+  tagImage(source: string, target: string): Promise<void>;
   rss(): ClusterRss;
   /** Stops everything and undoes every host change (see host.ts); idempotent. */
   stop(): Promise<StopReport>;
@@ -899,6 +904,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
           return k;
         },
         importImages,
+        tagImage: async (source: string, target: string): Promise<void> => {
+          await ctr(['images', 'tag', '--force', source, target]);
+        },
         rss(): ClusterRss {
           return clusterRss(procs, dir);
         },

@@ -7,13 +7,13 @@
 // becomes Ready and answers through the external fleet's ClusterIP and NodePort; and
 // `kubectl delete -f deploy/kgw.yaml` leaves no object of kgw's behind (the API objects before the
 // install and after the uninstall are compared). Figures (timings) are printed, never asserted.
-import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { parseAllDocuments } from 'yaml';
-import { ApiError, KubeRest } from '../../operator/kube/rest.ts';
+import { KubeRest } from '../../operator/kube/rest.ts';
 import { waitUntil } from '../env/proc.ts';
 import { httpRequest, type HttpResponse } from '../backends/client.ts';
 import { DEFAULT_ENVOY_IMAGE } from '../../operator/api/knativegateway.ts';
@@ -26,12 +26,12 @@ import {
 import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
 import { NODE_IP, startCluster, type Cluster, type StopReport } from './cluster.ts';
 import { builtImages, ensureImages, imageTarball } from './images.ts';
+import { getOrUndefined, kubectlWith, steadyLoad, type Run } from './harness.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const MANIFEST = join(root, 'deploy/kgw.yaml');
 const SAMPLE_GATEWAY = join(root, 'crds/samples/knativegateway.yaml');
 const KNATIVE_CRDS = join(root, 'test/env/crds/knative');
-const KUBECTL = '/usr/bin/kubectl';
 const NS = 'install-test';
 const HOST = `rt.${NS}.example.com`;
 const LOCAL_HOSTS = [`rt.${NS}`, `rt.${NS}.svc`, `rt.${NS}.svc.cluster.local`];
@@ -45,35 +45,7 @@ const fig = (line: string): void => {
   process.stderr.write(`[install] ${line}\n`);
 };
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-/** kubectl against the cluster (admin kubeconfig); never throws, bounded by timeoutMs. */
-function kubectl(args: string[], timeoutMs = 60_000): Promise<Run> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    execFile(
-      KUBECTL,
-      ['--kubeconfig', cluster?.kubeconfigPath ?? '', ...args],
-      { timeout: timeoutMs, maxBuffer: 32 << 20 },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
-        resolve({ code, stdout, stderr: stderr || (err !== null ? err.message : ''), ms: Date.now() - t0 });
-      },
-    );
-  });
-}
-
-/** kubectl that must succeed: the error carries its output. */
-async function kubectlOk(args: string[], timeoutMs = 60_000): Promise<Run> {
-  const r = await kubectl(args, timeoutMs);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} (exit ${r.code}): ${r.stderr}${r.stdout}`);
-  return r;
-}
+const { kubectl, kubectlOk } = kubectlWith(() => cluster?.kubeconfigPath ?? '');
 
 /** One TCP connect to address:port: 'open', 'refused' or another error code. */
 function tcpProbe(address: string, port: number, timeoutMs = 1000): Promise<string> {
@@ -185,6 +157,7 @@ function watchWebhookService(t0: number): { timeline: string[]; stop(): Promise<
       try {
         if (clusterIP === '') {
           const svc = await getOrUndefined<Service>(
+            rest,
             '/api/v1/namespaces/kgw-system/services/kgw-operator-service',
           );
           clusterIP = svc?.spec?.clusterIP ?? '';
@@ -220,16 +193,6 @@ function watchWebhookService(t0: number): { timeline: string[]; stop(): Promise<
       await loop;
     },
   };
-}
-
-/** A 404-tolerant GET. */
-async function getOrUndefined<T>(path: string): Promise<T | undefined> {
-  try {
-    return await rest.get<T>(path);
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 404) return undefined;
-    throw err;
-  }
 }
 
 const KINGRESS_SPEC: IngressSpec = {
@@ -573,6 +536,155 @@ describe('kgw installed from deploy/kgw.yaml on a real cluster', () => {
     }
   }, 200_000);
 
+  it('upgrades under load: deploy/kgw.yaml re-applied with a new operator image rolls both replicas, a new Envoy image in the KnativeGateway rolls both fleets, and every request through the NodePort answers 200', async () => {
+    const c = cluster!;
+    const images = builtImages();
+    const kgwImage = images.kgw?.name ?? '';
+    const envoyImage = images.envoy?.name ?? '';
+    // a new release as the kubelet sees it: the same content under a new reference
+    const retag = (ref: string): string => `${ref.replace(/:[^:/]+$/, '')}:upgrade-test`;
+    await c.tagImage(kgwImage, retag(kgwImage));
+    await c.tagImage(envoyImage, retag(envoyImage));
+    const manifest = readFileSync(MANIFEST, 'utf8');
+    expect(manifest.split(`image: ${kgwImage}\n`)).toHaveLength(2);
+    const dir = mkdtempSync(join(tmpdir(), 'kgw-upgrade-'));
+    const next = join(dir, 'kgw.yaml');
+    writeFileSync(next, manifest.replace(`image: ${kgwImage}\n`, `image: ${retag(kgwImage)}\n`));
+
+    const nodePort = externalService?.spec?.ports?.find((p) => p.name === 'http')?.nodePort ?? 0;
+    const load = steadyLoad(
+      async () => {
+        const res = await httpRequest({
+          address: NODE_IP,
+          port: nodePort,
+          host: HOST,
+          path: '/up',
+          timeoutMs: 5000,
+        });
+        return res.status === 200 ? '200' : `${res.status} ${res.body.slice(0, 40)}`;
+      },
+      { workers: 2, maxMs: 420_000 },
+    );
+    const imagesOf = async (deployment: string): Promise<string[]> => {
+      const pods = await rest.get<{
+        items: { metadata: { deletionTimestamp?: string }; spec: { containers: { image: string }[] } }[];
+      }>('/api/v1/namespaces/kgw-system/pods', {
+        labelSelector:
+          deployment === 'kgw-operator'
+            ? 'app.kubernetes.io/name=kgw,app.kubernetes.io/component=operator'
+            : `operator.kgw.dev/fleet=${deployment.replace('kgw-default-', '')}`,
+      });
+      return pods.items
+        .filter((p) => p.metadata.deletionTimestamp === undefined)
+        .map((p) => p.spec.containers[0]?.image ?? '');
+    };
+    try {
+      await new Promise((r) => setTimeout(r, 2000));
+      const t0 = Date.now();
+      await kubectlOk(['apply', '--server-side', '-f', next]);
+      await kubectlOk(
+        ['-n', 'kgw-system', 'rollout', 'status', 'deploy/kgw-operator', '--timeout=240s'],
+        250_000,
+      );
+      fig(`operator upgrade (apply → rollout status): ${Date.now() - t0} ms`);
+      expect(await imagesOf('kgw-operator')).toEqual([retag(kgwImage), retag(kgwImage)]);
+      // the new operators serve changes: a spec change becomes Ready at its generation
+      const t1 = Date.now();
+      await rest.request(
+        'PATCH',
+        ingressPath(NS, 'rt'),
+        {
+          metadata: { annotations: { 'kgw.test/upgraded': 'yes' } },
+          spec: {
+            ...KINGRESS_SPEC,
+            rules: KINGRESS_SPEC.rules?.map((r) => ({
+              ...r,
+              http: {
+                paths: (r.http?.paths ?? []).map((p) => ({ ...p, appendHeaders: { 'x-upgraded': 'yes' } })),
+              },
+            })),
+          },
+        },
+        'application/merge-patch+json',
+      );
+      await waitUntil(
+        'KIngress rt Ready at its new generation after the operator upgrade',
+        async () => isReady(await rest.get<KIngress>(ingressPath(NS, 'rt'))),
+        { timeoutMs: 60_000, intervalMs: 100 },
+      );
+      fig(`KIngress change after the operator upgrade → Ready: ${Date.now() - t1} ms`);
+
+      // the Envoy fleets: a new image in the KnativeGateway
+      const t2 = Date.now();
+      const gw = await rest.get<KnativeGateway>(gatewayPath('default'));
+      await rest.request(
+        'PATCH',
+        gatewayPath('default'),
+        {
+          spec: {
+            fleets: (gw.spec.fleets ?? []).map((f) => ({
+              ...f,
+              envoy: { ...f.envoy, image: retag(envoyImage) },
+            })),
+          },
+        },
+        'application/merge-patch+json',
+      );
+      for (const fleet of ['external', 'local']) {
+        await waitUntil(
+          `fleet ${fleet} on the new image`,
+          async () =>
+            (
+              await rest.get<Deployment>(
+                `/apis/apps/v1/namespaces/kgw-system/deployments/kgw-default-${fleet}`,
+              )
+            ).spec?.template?.spec?.containers?.[0]?.image === retag(envoyImage),
+          { timeoutMs: 60_000, intervalMs: 250 },
+        );
+        await kubectlOk(
+          ['-n', 'kgw-system', 'rollout', 'status', `deploy/kgw-default-${fleet}`, '--timeout=240s'],
+          250_000,
+        );
+      }
+      // rollout status returns once the new Pods are available; the old ones still drain (preStop,
+      // drainSeconds) with the load on: wait until they are gone
+      await waitUntil(
+        'the old fleet Pods drained and gone',
+        async () =>
+          (
+            await rest.get<{ items: unknown[] }>('/api/v1/namespaces/kgw-system/pods', {
+              labelSelector: 'operator.kgw.dev/fleet',
+            })
+          ).items.length === 2,
+        { timeoutMs: 150_000, intervalMs: 500 },
+      );
+      fig(`Envoy fleet upgrade: old Pods gone ${Date.now() - t2} ms after the patch`);
+      await waitUntil(
+        'KnativeGateway default Ready after the fleet upgrade',
+        async () => {
+          const g = await rest.get<KnativeGateway>(gatewayPath('default'));
+          return (
+            g.status?.conditions?.some((cd) => cd.type === 'Ready' && cd.status === 'True') === true &&
+            g.status.readyFleets === '2/2'
+          );
+        },
+        { timeoutMs: 120_000, intervalMs: 500 },
+      );
+      fig(`Envoy fleet upgrade (patch → both fleets rolled out, gateway Ready): ${Date.now() - t2} ms`);
+      expect(await imagesOf('kgw-default-external')).toEqual([retag(envoyImage)]);
+      await new Promise((r) => setTimeout(r, 2000));
+    } finally {
+      await load.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const total = [...load.outcomes.values()].reduce((a, b) => a + b, 0);
+    fig(
+      `requests during both upgrades: ${JSON.stringify(Object.fromEntries(load.outcomes))} (${total} in all); timeline ${load.timeline.join(', ')}`,
+    );
+    expect([...load.outcomes.keys()]).toEqual(['200']);
+    expect(total).toBeGreaterThan(100);
+  }, 900_000);
+
   it('uninstalls with kubectl delete -f deploy/kgw.yaml and leaves nothing of kgw behind', async () => {
     const t0 = Date.now();
     await kubectlOk(
@@ -597,7 +709,7 @@ describe('kgw installed from deploy/kgw.yaml on a real cluster', () => {
     expect(del.code).toBe(0);
     await waitUntil(
       'namespace kgw-system gone',
-      async () => (await getOrUndefined('/api/v1/namespaces/kgw-system')) === undefined,
+      async () => (await getOrUndefined(rest, '/api/v1/namespaces/kgw-system')) === undefined,
       { timeoutMs: 180_000, intervalMs: 500 },
     );
     fig(
@@ -613,11 +725,13 @@ describe('kgw installed from deploy/kgw.yaml on a real cluster', () => {
     expect([...after.entries()].filter(([, l]) => kgwLabelled(l)).map(([k]) => k)).toEqual([]);
     expect(
       await getOrUndefined(
+        rest,
         '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/kgw-validation',
       ),
     ).toBeUndefined();
     expect(
       await getOrUndefined(
+        rest,
         '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/knativegateways.operator.kgw.dev',
       ),
     ).toBeUndefined();
