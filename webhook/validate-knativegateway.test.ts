@@ -102,6 +102,30 @@ describe('validateKnativeGateway', () => {
     );
   });
 
+  test('domainClaims.rules without domains.default: warning that Knative-generated hosts must then match a rule', () => {
+    const rules = [{ domains: ['apps.example.net'] }];
+    const v = validateKnativeGateway(gw('main', { domainClaims: { rules } }), undefined, L());
+    expect(v).toEqual({
+      allowed: true,
+      warnings: [
+        "spec.domainClaims.rules: spec.domains.default is not set, so kgw does not know the domain of the hosts Knative generates for Routes (<name>.<namespace>.<domain>): each of them must then match a rule, or its KIngress gets Ready=False, HostNotAllowed. Set spec.domains.default to config-domain's domain (kgw then writes config-domain), or add that domain to a rule",
+      ],
+    });
+    // with the domain known, or without rules, nothing to say
+    expect(
+      validateKnativeGateway(
+        gw('main', { domainClaims: { rules }, domains: { default: 'example.com' } }),
+        undefined,
+        L(),
+      ),
+    ).toEqual({ allowed: true });
+    expect(
+      validateKnativeGateway(gw('main', { domainClaims: { autoCreate: true } }), undefined, L()),
+    ).toEqual({
+      allowed: true,
+    });
+  });
+
   test('knative.configure while another gateway configures Knative: warning', () => {
     const v = validateKnativeGateway(
       gw('second', { ingressClass: 'b.example.com' }),

@@ -5,7 +5,8 @@
 //   - two gateways' fleets that would be published as the same Service → denied;
 //   - warnings: `knative.configure` on while another gateway already configures Knative (only the
 //     oldest one does), a referenced cert-manager ClusterIssuer that does not exist (or
-//     cert-manager is not installed).
+//     cert-manager is not installed), domainClaims.rules without domains.default (Knative's
+//     generated hosts would then have to match a rule).
 // On UPDATE a class conflict that already existed before (same class in oldObject) is only a
 // warning, so an admin can still edit a gateway that lost the class to an older one.
 import { olderFirst, resolveGateways } from '../operator/api/gateway-selection.ts';
@@ -147,6 +148,20 @@ export function validateKnativeGateway(
           `only the oldest gateway with knative.configure does (set it to false here)`,
       );
     }
+  }
+
+  // a domain policy that would also judge the hosts Knative generates (kgw recognises them only
+  // under spec.domains)
+  const spec = isObject(object.spec) ? object.spec : {};
+  const claims = isObject(spec.domainClaims) ? spec.domainClaims : {};
+  const domains = isObject(spec.domains) ? spec.domains : {};
+  if (Array.isArray(claims.rules) && claims.rules.length > 0 && typeof domains.default !== 'string') {
+    warnings.push(
+      'spec.domainClaims.rules: spec.domains.default is not set, so kgw does not know the domain of the hosts ' +
+        'Knative generates for Routes (<name>.<namespace>.<domain>): each of them must then match a rule, or its ' +
+        "KIngress gets Ready=False, HostNotAllowed. Set spec.domains.default to config-domain's domain (kgw then " +
+        'writes config-domain), or add that domain to a rule',
+    );
   }
 
   // cert-manager ClusterIssuers
