@@ -14,6 +14,7 @@
 #   pause     registry.k8s.io/pause:3.10.1                 pause.c, gcc -static, from scratch
 #   coredns   registry.k8s.io/coredns/coredns:<v>          CoreDNS from its Go module, from scratch
 #   backends  kgw.test/backends:<hash>                     node + test/backends (node test/backends/main.ts)
+#   certmanager quay.io/jetstack/cert-manager-controller:<v>  the controller build-cert-manager.sh builds, from scratch
 #   knative   kgw.test/knative/<c>:<v> and <t>:conformance Knative Serving + networking test images
 #             (opt-in: `build-images.sh knative` or `all`; long)
 #
@@ -467,6 +468,19 @@ build_coredns() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# cert-manager: its controller (test/env/build-cert-manager.sh builds it, static) from scratch, as
+# upstream's distroless image runs it; the CA and self-signed issuers need nothing else
+cert_manager_dir() { bash "$repo/test/env/build-cert-manager.sh" | tail -n 1; }
+
+build_certmanager() {
+  local name="$1" c
+  c=$(new_container scratch)
+  buildah copy --quiet --chmod 0755 "$c" "$cert_manager_bin" /app/cmd/controller/controller >/dev/null
+  buildah config --entrypoint '["/app/cmd/controller/controller"]' --user 1000:1000 "$c"
+  buildah commit --quiet --rm "$c" "$name" >/dev/null
+}
+
+# ---------------------------------------------------------------------------------------------
 # backends: kgw's own test backends (node test/backends/main.ts) on the node stand-in
 backends_files() { (cd "$repo" && "$node24" --no-warnings test/cluster/context.ts closure . test/backends/main.ts); }
 
@@ -497,9 +511,9 @@ want=()
 for a in "${@:-default}"; do
   case "$a" in
     default) want+=(base node kgw envoy pause coredns backends) ;;
-    all) want+=(base node kgw envoy pause coredns backends knative) ;;
-    base | node | kgw | envoy | pause | coredns | backends | knative) want+=("$a") ;;
-    *) die "unknown image $a (base node kgw envoy pause coredns backends knative default all)" ;;
+    all) want+=(base node kgw envoy pause coredns backends certmanager knative) ;;
+    base | node | kgw | envoy | pause | coredns | backends | certmanager | knative) want+=("$a") ;;
+    *) die "unknown image $a (base node kgw envoy pause coredns backends certmanager knative default all)" ;;
   esac
 done
 wants() { [[ " ${want[*]} " == *" $1 "* ]]; }
@@ -543,6 +557,12 @@ if wants backends; then
   backends_sums=$(cd "$repo" && sha_files "${backends_paths[@]}")
   inputs backends "node=$(cat "$images/node.hash")" "files:" "$backends_sums"
   image backends "kgw.test/backends:$(hash_of backends | cut -c1-12)" build_backends
+fi
+if wants certmanager; then
+  cert_manager_bin="$(cert_manager_dir)/controller"
+  cert_manager_version=$(sed -n 's/^KGW_CERT_MANAGER_VERSION=//p' "$repo/test/env/versions.env")
+  inputs certmanager "controller=$(sha256sum "$cert_manager_bin" | cut -c1-64)"
+  image certmanager "quay.io/jetstack/cert-manager-controller:$cert_manager_version" build_certmanager
 fi
 if wants knative; then
   # shellcheck source=test/cluster/knative-images.sh

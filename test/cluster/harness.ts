@@ -3,8 +3,7 @@
 // something changes underneath (a rollout, a traffic move).
 import { execFile } from 'node:child_process';
 import { ApiError, type KubeRest } from '../../operator/kube/rest.ts';
-
-export const KUBECTL = '/usr/bin/kubectl';
+import { k8sBin } from '../env/paths.ts';
 
 export interface Run {
   code: number;
@@ -42,10 +41,13 @@ export interface Kubectl {
   kubectlOk: (args: string[], timeoutMs?: number) => Promise<Run>;
 }
 
-/** kubectl bound to a kubeconfig, read at each call (the cluster may start after this is made). */
+/**
+ * kubectl (build-k8s.sh's, the cluster's version) bound to a kubeconfig, read at each call (the
+ * cluster may start after this is made).
+ */
 export function kubectlWith(kubeconfig: () => string): Kubectl {
   const kubectl = (args: string[], timeoutMs = 60_000): Promise<Run> =>
-    run(KUBECTL, ['--kubeconfig', kubeconfig(), ...args], timeoutMs);
+    run(k8sBin('kubectl'), ['--kubeconfig', kubeconfig(), ...args], timeoutMs);
   return {
     kubectl,
     kubectlOk: async (args: string[], timeoutMs = 60_000): Promise<Run> => {

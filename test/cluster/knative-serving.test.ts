@@ -20,31 +20,33 @@
 // `kgw.test/knative/<name>:conformance` (`-dockerrepo kgw.test/knative -tag conformance`),
 // `-ingressendpoint <node IP>` (the suite reaches the fleet's NodePorts, there is no load
 // balancer) and GATEWAY_OVERRIDE / GATEWAY_NAMESPACE_OVERRIDE naming the external fleet's Service.
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseAllDocuments, stringify } from 'yaml';
-import { ApiError, KubeRest } from '../../operator/kube/rest.ts';
+import { join } from 'node:path';
+import { KubeRest } from '../../operator/kube/rest.ts';
 import { waitUntil } from '../env/proc.ts';
 import { httpRequest, type HttpResponse } from '../backends/client.ts';
 import { INGRESS_CLASS_ANNOTATION, KGW_INGRESS_CLASS, type KIngress } from '../../operator/api/kingress.ts';
-import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
 import { NODE_IP, startCluster, type Cluster, type StopReport } from './cluster.ts';
 import {
+  builtImages,
   ensureImages,
   imageTarball,
   knativeArtifacts,
-  KNATIVE_COMPONENTS,
-  KNATIVE_TEST_IMAGES,
   type KnativeArtifacts,
 } from './images.ts';
+import { getOrUndefined, kubectlWith, run, steadyLoad } from './harness.ts';
+import { installCertManager } from './cert-manager.ts';
+import {
+  fleetAddresses,
+  GATEWAY_PATH,
+  gatewayReady,
+  installKgw,
+  installServing,
+  knativeClusterImages,
+  servingObjects,
+} from './knative.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const MANIFEST = join(root, 'deploy/kgw.yaml');
-const SAMPLE_GATEWAY = join(root, 'crds/samples/knativegateway.yaml');
-const KUBECTL = '/usr/bin/kubectl';
 const NS = 'kn-app';
 const DOMAIN = 'example.com';
 /** What the Knative Service's pods run: networking's `runtime` test image (echoes request and env). */
@@ -63,54 +65,8 @@ const fig = (line: string): void => {
   process.stderr.write(`[knative] ${line}\n`);
 };
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-/** A command, never throwing, bounded by timeoutMs. */
-function run(
-  file: string,
-  args: string[],
-  timeoutMs: number,
-  env?: NodeJS.ProcessEnv,
-  cwd?: string,
-): Promise<Run> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    execFile(
-      file,
-      args,
-      { timeout: timeoutMs, maxBuffer: 64 << 20, env: env ?? process.env, cwd, killSignal: 'SIGKILL' },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
-        resolve({ code, stdout, stderr: stderr || (err !== null ? err.message : ''), ms: Date.now() - t0 });
-      },
-    );
-  });
-}
-
-/** kubectl against the cluster (admin kubeconfig). */
-function kubectl(args: string[], timeoutMs = 60_000): Promise<Run> {
-  return run(KUBECTL, ['--kubeconfig', cluster?.kubeconfigPath ?? '', ...args], timeoutMs);
-}
-
-async function kubectlOk(args: string[], timeoutMs = 60_000): Promise<Run> {
-  const r = await kubectl(args, timeoutMs);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} (exit ${r.code}): ${r.stderr}${r.stdout}`);
-  return r;
-}
-
-async function getOrUndefined<T>(path: string): Promise<T | undefined> {
-  try {
-    return await rest.get<T>(path);
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 404) return undefined;
-    throw err;
-  }
-}
+const k = kubectlWith(() => cluster?.kubeconfigPath ?? '');
+const { kubectl, kubectlOk } = k;
 
 interface Condition {
   type: string;
@@ -169,7 +125,7 @@ async function ksvcReady(name: string, timeoutMs = 180_000): Promise<KnObject> {
     },
     { timeoutMs, intervalMs: 200 },
   ).catch(async (err: unknown) => {
-    const s = await getOrUndefined<KnObject>(ksvcPath(name));
+    const s = await getOrUndefined<KnObject>(rest, ksvcPath(name));
     const pods = await kubectl(['-n', NS, 'get', 'pods,kingress,revisions', '-o', 'wide']);
     const ev = await kubectl(['-n', NS, 'get', 'events', '--sort-by=.lastTimestamp']);
     throw new Error(
@@ -188,97 +144,8 @@ async function get(address: string, port: number, host: string, path = '/'): Pro
   return httpRequest({ address, port, host, path, timeoutMs: 10_000 });
 }
 
-/** `ko://` references → local image names, in every string of a parsed document. */
-function replaceKo(v: unknown, images: Record<string, string>): unknown {
-  if (typeof v === 'string') return images[v] ?? v;
-  if (Array.isArray(v)) return v.map((x) => replaceKo(x, images));
-  if (typeof v === 'object' && v !== null) {
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, replaceKo(x, images)]));
-  }
-  return v;
-}
-
-function yamlFiles(dir: string): string[] {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((n) => {
-      const p = join(dir, n);
-      if (statSync(p).isDirectory()) return yamlFiles(p);
-      return n.endsWith('.yaml') ? [p] : [];
-    });
-}
-
-/** knative.dev/<name>'s directory in the Go module cache (the version serving requires). */
-function moduleDir(name: string): string {
-  const go = existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : 'go';
-  return execFileSync(go, ['list', '-m', '-f', '{{.Dir}}', name], {
-    cwd: join(dirname(dirname(knative.configCore)), 'module'),
-    encoding: 'utf8',
-    env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: 'off' },
-    timeout: 60_000,
-  }).trim();
-}
-
-/** Serving core as one list of objects: [first: Namespace and CRDs, then: the rest]. */
-function servingObjects(): {
-  first: Record<string, unknown>[];
-  rest: Record<string, unknown>[];
-  left: string[];
-} {
-  const networking = moduleDir('knative.dev/networking');
-  const caching = moduleDir('knative.dev/caching');
-  const files = [
-    ...yamlFiles(knative.configCore),
-    // upstream config/core links these from its vendor folder; the module zip drops symlinks
-    ...[
-      'certificate.yaml',
-      'domain-claim.yaml',
-      'ingress.yaml',
-      'serverlessservice.yaml',
-      'config-network.yaml',
-    ].map((f) => join(networking, 'config', f)),
-    join(caching, 'config', 'image.yaml'),
-  ];
-  const left: string[] = [];
-  const first: Record<string, unknown>[] = [];
-  const rest: Record<string, unknown>[] = [];
-  for (const file of files) {
-    for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
-      const o = replaceKo(doc.toJS(), knative.koImages) as Record<string, unknown> | null;
-      if (o === null || typeof o.kind !== 'string') continue;
-      const meta = o.metadata as { name: string; namespace?: string };
-      const id = `${o.kind} ${meta.name}`;
-      // cert-manager KCertificate (system-internal TLS only; no cert-manager here) and the HPAs
-      // (no metrics-server here): left out
-      if (o.kind === 'Certificate' || o.kind === 'HorizontalPodAutoscaler') {
-        left.push(id);
-        continue;
-      }
-      if (o.kind === 'ConfigMap') {
-        const data = (o.data ?? {}) as Record<string, string>;
-        // the admin's settings: a domain, no tag-to-digest resolution for the local registry name,
-        // and short scale-to-zero windows so the test sees it within a minute
-        if (meta.name === 'config-domain') data[DOMAIN] = '';
-        if (meta.name === 'config-deployment')
-          data['registries-skipping-tag-resolving'] = 'kind.local,ko.local,dev.local,kgw.test';
-        if (meta.name === 'config-autoscaler') data['scale-to-zero-grace-period'] = '6s';
-        o.data = data;
-      }
-      if (o.kind === 'Namespace' || o.kind === 'CustomResourceDefinition') first.push(o);
-      else rest.push(o);
-    }
-  }
-  return { first, rest, left };
-}
-
-function writeList(name: string, objs: Record<string, unknown>[]): string {
-  const p = join(work, name);
-  writeFileSync(p, objs.map((o) => stringify(o)).join('---\n'));
-  return p;
-}
-
 beforeAll(async () => {
-  const built = ensureImages(['kgw', 'envoy', 'pause', 'coredns', 'knative']);
+  const built = ensureImages(['kgw', 'envoy', 'pause', 'coredns', 'certmanager', 'knative']);
   if (built.rebuilt.length > 0)
     fig(`images rebuilt: ${built.rebuilt.join(', ')} (${built.seconds.toFixed(0)} s)`);
   const k = knativeArtifacts();
@@ -288,12 +155,7 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'kgw-knative-'));
   const t0 = Date.now();
   cluster = await startCluster({
-    images: [
-      imageTarball('kgw'),
-      imageTarball('envoy'),
-      ...KNATIVE_COMPONENTS.map((c) => imageTarball(`knative-${c}`)),
-      ...KNATIVE_TEST_IMAGES.map((c) => imageTarball(`knative-test-${c}`)),
-    ],
+    images: knativeClusterImages(),
     sandboxImage: imageTarball('pause'),
     corednsImage: imageTarball('coredns'),
   });
@@ -318,87 +180,29 @@ let localIP = '';
 
 describe('Knative Serving on kgw, end to end', () => {
   it('installs Knative Serving core from its config YAML with the local images and rolls it out', async () => {
-    const { first, rest: others, left } = servingObjects();
-    fig(`Serving core: ${first.length + others.length} objects; left out: ${left.join(', ')}`);
-    const images = JSON.stringify(others)
+    const objects = servingObjects(knative, DOMAIN);
+    fig(
+      `Serving core: ${objects.first.length + objects.rest.length} objects; left out: ${objects.left.join(', ')}`,
+    );
+    const images = JSON.stringify(objects.rest)
       .match(/"image":"[^"]*"/g)
       ?.map((s) => s.slice(9, -1));
     expect((images ?? []).filter((i) => !i.startsWith('kgw.test/knative/'))).toEqual([]);
-    expect(JSON.stringify(others)).not.toContain('ko://');
-    const t0 = Date.now();
-    await kubectlOk(['apply', '--server-side', '-f', writeList('serving-crds.yaml', first)]);
-    await kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all'], 70_000);
-    await kubectlOk(['apply', '--server-side', '-f', writeList('serving-core.yaml', others)], 120_000);
-    const deployments = ['controller', 'activator', 'autoscaler', 'webhook'];
-    for (const d of deployments) {
-      const r = await kubectl(
-        ['-n', 'knative-serving', 'rollout', 'status', `deploy/${d}`, '--timeout=300s'],
-        310_000,
-      );
-      if (r.code !== 0) {
-        const pods = await kubectl(['-n', 'knative-serving', 'get', 'pods', '-o', 'wide']);
-        const logs = await kubectl(['-n', 'knative-serving', 'logs', `deploy/${d}`, '--tail=30']);
-        throw new Error(`rollout ${d}: ${r.stderr}${r.stdout}\n${pods.stdout}\n${logs.stdout}${logs.stderr}`);
-      }
-    }
-    fig(`Serving core apply → 4 Deployments rolled out: ${Date.now() - t0} ms`);
-    // Serving's webhook has made its certificate, put it into its configurations and admits
-    await waitUntil(
-      'Serving webhook configurations carry a caBundle',
-      async () => {
-        const v = await rest.get<{ webhooks?: { clientConfig?: { caBundle?: string } }[] }>(
-          '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/config.webhook.serving.knative.dev',
-        );
-        return (v.webhooks?.[0]?.clientConfig?.caBundle ?? '') !== '';
-      },
-      { timeoutMs: 120_000, intervalMs: 500 },
-    );
-    await kubectlOk(['-n', 'knative-serving', 'annotate', 'configmap', 'config-gc', 'kgw.test/touched=1']);
-    fig(`Serving core apply → webhook admitting: ${Date.now() - t0} ms`);
+    expect(JSON.stringify(objects.rest)).not.toContain('ko://');
+    const t = await installServing({ rest, k, work }, objects);
+    fig(`Serving core apply → 4 Deployments rolled out: ${t.rolledOutMs} ms`);
+    fig(`Serving core apply → webhook admitting: ${t.admittingMs} ms`);
   }, 600_000);
 
   it('installs kgw from deploy/kgw.yaml and the sample KnativeGateway, which selects kgw in config-network', async () => {
-    const t0 = Date.now();
-    await kubectlOk(['apply', '--server-side', '-f', MANIFEST]);
-    const rollout = await kubectl(
-      ['-n', 'kgw-system', 'rollout', 'status', 'deploy/kgw-operator', '--timeout=240s'],
-      250_000,
-    );
-    if (rollout.code !== 0) {
-      const logs = await kubectl(['-n', 'kgw-system', 'logs', 'deploy/kgw-operator', '--tail=40']);
-      throw new Error(`rollout: ${rollout.stderr}${rollout.stdout}\n${logs.stdout}`);
-    }
-    fig(`kgw apply → rollout status done: ${Date.now() - t0} ms`);
-    await waitUntil(
-      'KnativeGateway admitted',
-      async () => (await kubectl(['apply', '-f', SAMPLE_GATEWAY])).code === 0,
-      {
-        timeoutMs: 60_000,
-        intervalMs: 1000,
-      },
-    );
-    await waitUntil(
-      'KnativeGateway default Ready',
-      async () => {
-        const g = await rest.get<KnativeGateway>('/apis/operator.kgw.dev/v1alpha1/knativegateways/default');
-        return g.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
-      },
-      { timeoutMs: 240_000, intervalMs: 500 },
-    ).catch(async (err: unknown) => {
-      const g = await rest.get<KnativeGateway>('/apis/operator.kgw.dev/v1alpha1/knativegateways/default');
-      const pods = await kubectl(['-n', 'kgw-system', 'get', 'pods', '-o', 'wide']);
-      throw new Error(`${String(err)}\nstatus: ${JSON.stringify(g.status)}\n${pods.stdout}`);
-    });
-    fig(`kgw apply → KnativeGateway Ready: ${Date.now() - t0} ms`);
+    const t = await installKgw({ rest, k, work });
+    fig(`kgw apply → rollout status done: ${t.rolledOutMs} ms`);
+    fig(`kgw apply → KnativeGateway Ready: ${t.readyMs} ms`);
     const network = await rest.get<{ data?: Record<string, string> }>(
       '/api/v1/namespaces/knative-serving/configmaps/config-network',
     );
     expect(network.data?.['ingress-class']).toBe(KGW_INGRESS_CLASS);
-    const ext = await rest.get<Service>('/api/v1/namespaces/kgw-system/services/kgw-default-external');
-    externalIP = ext.spec?.clusterIP ?? '';
-    externalNodePort = ext.spec?.ports?.find((p) => p.name === 'http')?.nodePort ?? 0;
-    const local = await rest.get<Service>('/api/v1/namespaces/kgw-system/services/kgw-default-local');
-    localIP = local.spec?.clusterIP ?? '';
+    ({ externalIP, externalNodePort, localIP } = await fleetAddresses(rest));
     expect(externalIP).toMatch(/^198\.19\./);
     expect(localIP).toMatch(/^198\.19\./);
     expect(externalNodePort).toBeGreaterThan(0);
@@ -499,28 +303,18 @@ describe('Knative Serving on kgw, end to end', () => {
 
   it('moves 100% of the traffic from v1 to v2 with every request answered 200 during the change', async () => {
     const host = `hello.${NS}.${DOMAIN}`;
-    const statuses = new Map<string, number>();
     const revisions: string[] = [];
-    let done = false;
-    // one request at a time until told to stop: at most 3000 requests or 150 s
-    const prober = (async () => {
-      const deadline = Date.now() + 150_000;
-      for (let i = 0; i < 3000 && !done && Date.now() < deadline; i++) {
-        let key: string;
-        try {
-          const res = await get(externalIP, 80, host, '/probe');
-          key = String(res.status);
-          if (res.status === 200) {
-            const rev = res.json<RuntimeInfo>().host.envs.K_REVISION ?? '?';
-            if (revisions.at(-1) !== rev) revisions.push(rev);
-          } else key += ` ${res.body.slice(0, 40)}`;
-        } catch (err) {
-          key = `error ${String(err).slice(0, 60)}`;
-        }
-        statuses.set(key, (statuses.get(key) ?? 0) + 1);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    })();
+    // one request at a time until stopped: at most 3000 requests or 150 s
+    const load = steadyLoad(
+      async () => {
+        const res = await get(externalIP, 80, host, '/probe');
+        if (res.status !== 200) return `${res.status} ${res.body.slice(0, 40)}`;
+        const rev = res.json<RuntimeInfo>().host.envs.K_REVISION ?? '?';
+        if (revisions.at(-1) !== rev) revisions.push(rev);
+        return '200';
+      },
+      { maxRequests: 3000, maxMs: 150_000 },
+    );
     const t0 = Date.now();
     try {
       await new Promise((r) => setTimeout(r, 500));
@@ -539,14 +333,46 @@ describe('Knative Serving on kgw, end to end', () => {
       });
       await new Promise((r) => setTimeout(r, 1000));
     } finally {
-      done = true;
-      await prober;
+      await load.stop();
     }
     fig(
-      `requests during the change: ${JSON.stringify(Object.fromEntries(statuses))}, revisions in order ${revisions.join(' → ')}`,
+      `requests during the change: ${JSON.stringify(Object.fromEntries(load.outcomes))}, revisions in order ${revisions.join(' → ')}`,
     );
     expect(revisions).toEqual(['hello-v1', 'hello-v2']);
-    expect([...statuses.keys()]).toEqual(['200']);
+    expect([...load.outcomes.keys()]).toEqual(['200']);
+  }, 300_000);
+
+  it('splits traffic 50/50 between v1 and v2: of 200 requests each revision answers between 35% and 65%', async () => {
+    const t0 = Date.now();
+    await rest.request(
+      'PATCH',
+      ksvcPath('hello'),
+      {
+        spec: {
+          traffic: [
+            { revisionName: 'hello-v1', percent: 50 },
+            { revisionName: 'hello-v2', percent: 50, tag: 'candidate' },
+          ],
+        },
+      },
+      'application/merge-patch+json',
+    );
+    await ksvcReady('hello');
+    fig(`ksvc hello 50/50 → Ready: ${Date.now() - t0} ms`);
+    const seen = new Map<string, number>();
+    for (let i = 0; i < 200; i++) {
+      const res = await get(externalIP, 80, `hello.${NS}.${DOMAIN}`, '/split');
+      expect(res.status).toBe(200);
+      const rev = res.json<RuntimeInfo>().host.envs.K_REVISION ?? '?';
+      seen.set(rev, (seen.get(rev) ?? 0) + 1);
+    }
+    fig(`50/50 split, 200 requests: ${JSON.stringify(Object.fromEntries(seen))}`);
+    // binomial(200, 0.5): 35%..65% is ±4.2 standard deviations
+    expect([...seen.keys()].sort()).toEqual(['hello-v1', 'hello-v2']);
+    for (const n of seen.values()) {
+      expect(n).toBeGreaterThanOrEqual(70);
+      expect(n).toBeLessThanOrEqual(130);
+    }
   }, 300_000);
 
   it('keeps a cluster-local Knative Service off the external fleet, serves it on the local one and to an in-cluster caller by its name', async () => {
@@ -641,6 +467,194 @@ describe('Knative Serving on kgw, end to end', () => {
     fig(`ksvc sleepy cold start through the activator: ${Date.now() - t0} ms (status ${res.status})`);
     expect(res.status).toBe(200);
     expect(res.json<RuntimeInfo>().request).toMatchObject({ host, uri: '/cold' });
+  }, 400_000);
+
+  it('maps a domain the claim policy allows (kgw makes the ClusterDomainClaim) and the webhook denies one it does not', async () => {
+    // the admin's policy: apps.example.net, for namespaces labelled kgw.test/domains=apps, claims
+    // made by kgw; the Routes' own domain named too, or their generated hosts would have to match
+    // a rule (the webhook warns about that)
+    await kubectlOk(['label', 'namespace', NS, 'kgw.test/domains=apps']);
+    await rest.request(
+      'PATCH',
+      GATEWAY_PATH,
+      {
+        spec: {
+          domains: { default: DOMAIN },
+          domainClaims: {
+            autoCreate: true,
+            rules: [
+              {
+                domains: ['apps.example.net'],
+                namespaceSelector: { matchLabels: { 'kgw.test/domains': 'apps' } },
+              },
+            ],
+          },
+        },
+      },
+      'application/merge-patch+json',
+    );
+    await gatewayReady(rest);
+    // the Knative Services keep answering under the policy
+    expect((await get(externalIP, 80, `hello.${NS}.${DOMAIN}`)).status).toBe(200);
+    const domainMapping = (name: string): object => ({
+      apiVersion: 'serving.knative.dev/v1beta1',
+      kind: 'DomainMapping',
+      metadata: { name, namespace: NS },
+      spec: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'hello', namespace: NS } },
+    });
+    const dmPath = (name = ''): string =>
+      `/apis/serving.knative.dev/v1beta1/namespaces/${NS}/domainmappings${name ? `/${name}` : ''}`;
+
+    await expect(
+      rest.request('POST', dmPath(), domainMapping('hello.elsewhere.example.org')),
+    ).rejects.toThrow(
+      /admission webhook "domainmapping\.validation\.kgw\.dev" denied the request: .*domain hello\.elsewhere\.example\.org is not allowed in namespace kn-app/,
+    );
+
+    const t0 = Date.now();
+    // the webhook learns the new policy from its watch: a create racing it is refused with the
+    // policy's message, so it is retried (at most 30 s)
+    let attempts = 0;
+    await waitUntil(
+      'DomainMapping hello.apps.example.net admitted',
+      async () => {
+        attempts++;
+        try {
+          await rest.request('POST', dmPath(), domainMapping('hello.apps.example.net'));
+          return true;
+        } catch (err) {
+          if (String(err).includes('is not allowed in namespace')) return false;
+          throw err;
+        }
+      },
+      { timeoutMs: 30_000, intervalMs: 500, retryIf: () => false },
+    );
+    const dm = await waitUntil(
+      'DomainMapping hello.apps.example.net Ready',
+      async () => {
+        const d = await rest.get<KnObject>(dmPath('hello.apps.example.net'));
+        return ready(d) ? d : false;
+      },
+      { timeoutMs: 120_000, intervalMs: 250 },
+    ).catch(async (err: unknown) => {
+      const d = await getOrUndefined<KnObject>(rest, dmPath('hello.apps.example.net'));
+      throw new Error(`${String(err)}: ${JSON.stringify(d?.status)}`);
+    });
+    fig(`DomainMapping create → Ready: ${Date.now() - t0} ms (${attempts} create attempts)`);
+    expect(dm.status?.url).toBe('http://hello.apps.example.net');
+    const claim = await rest.get<{
+      metadata: { labels?: Record<string, string> };
+      spec?: { namespace?: string };
+    }>('/apis/networking.internal.knative.dev/v1alpha1/clusterdomainclaims/hello.apps.example.net');
+    expect(claim.spec?.namespace).toBe(NS);
+    expect(claim.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('kgw');
+    const res = await get(externalIP, 80, 'hello.apps.example.net', '/mapped');
+    expect(res.status).toBe(200);
+    expect(res.json<RuntimeInfo>().host.envs).toMatchObject({ K_SERVICE: 'hello' });
+    expect(res.json<RuntimeInfo>().request).toMatchObject({ host: 'hello.apps.example.net', uri: '/mapped' });
+    // the mapping goes, and with it the claim kgw made
+    await rest.request('DELETE', dmPath('hello.apps.example.net'));
+    await waitUntil(
+      'ClusterDomainClaim hello.apps.example.net removed by kgw',
+      async () =>
+        (await getOrUndefined(
+          rest,
+          '/apis/networking.internal.knative.dev/v1alpha1/clusterdomainclaims/hello.apps.example.net',
+        )) === undefined,
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    // the policy goes too (the conformance suite's hosts are under no rule): the gateway as before
+    await rest.request(
+      'PATCH',
+      GATEWAY_PATH,
+      { spec: { domainClaims: null, domains: null } },
+      'application/merge-patch+json',
+    );
+    await gatewayReady(rest);
+  }, 300_000);
+
+  it('serves a Knative Service over HTTPS with a certificate from cert-manager running in the cluster (auto-TLS through a CA ClusterIssuer)', async () => {
+    const t0 = Date.now();
+    const cm = await installCertManager(cluster!, rest, builtImages().certmanager?.name ?? '', [
+      'kgw-test-ca',
+    ]);
+    fig(`cert-manager in the cluster: controller running, ClusterIssuer Ready in ${Date.now() - t0} ms`);
+    await rest.request(
+      'PATCH',
+      GATEWAY_PATH,
+      {
+        spec: { tls: { externalIssuer: { name: 'kgw-test-ca' } }, knative: { externalDomainTLS: 'Enabled' } },
+      },
+      'application/merge-patch+json',
+    );
+    await gatewayReady(rest);
+    const network = await rest.get<{ data?: Record<string, string> }>(
+      '/api/v1/namespaces/knative-serving/configmaps/config-network',
+    );
+    expect(network.data).toMatchObject({ 'external-domain-tls': 'Enabled' });
+    fig(
+      `config-network after enabling auto-TLS: certificate-class ${network.data?.['certificate-class'] ?? '-'}`,
+    );
+
+    const t1 = Date.now();
+    await rest.request('POST', ksvcPath(), {
+      apiVersion: 'serving.knative.dev/v1',
+      kind: 'Service',
+      metadata: { name: 'secure', namespace: NS },
+      spec: { template: { spec: { containers: [{ image: RUNTIME_IMAGE }] } } },
+    });
+    const svc = await waitUntil(
+      'ksvc secure Ready with an https URL',
+      async () => {
+        const s = await rest.get<KnObject>(ksvcPath('secure'));
+        return ready(s) && s.status?.url?.startsWith('https://') === true ? s : false;
+      },
+      { timeoutMs: 240_000, intervalMs: 250 },
+    ).catch(async (err: unknown) => {
+      const s = await getOrUndefined<KnObject>(rest, ksvcPath('secure'));
+      const certs = await kubectl(['-n', NS, 'get', 'kcert,certificates.cert-manager.io', '-o', 'wide']);
+      throw new Error(`${String(err)}: ${JSON.stringify(s?.status)}\n${certs.stdout}${certs.stderr}`);
+    });
+    fig(`ksvc secure create → Ready with https URL: ${Date.now() - t1} ms`);
+    const host = `secure.${NS}.${DOMAIN}`;
+    expect(svc.status?.url).toBe(`https://${host}`);
+    const kcert = await rest.get<{
+      items: { spec?: { dnsNames?: string[]; secretName?: string }; status?: { conditions?: Condition[] } }[];
+    }>(`/apis/networking.internal.knative.dev/v1alpha1/namespaces/${NS}/certificates`);
+    const mine = kcert.items.find((c) => c.spec?.dnsNames?.includes(host));
+    expect(mine?.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+    const ext = await rest.get<Service>('/api/v1/namespaces/kgw-system/services/kgw-default-external');
+    const httpsPort = ext.spec?.ports?.find((p) => p.name === 'https');
+    for (const [what, address, port] of [
+      ['ClusterIP', externalIP, httpsPort?.port ?? 443],
+      ['NodePort', NODE_IP, httpsPort?.nodePort ?? 0],
+    ] as const) {
+      // verified against the cluster CA that cert-manager signs with; SNI is the host
+      const res = await httpRequest({
+        address,
+        port,
+        host,
+        path: '/tls',
+        tls: { ca: cm.ca.certPem },
+        timeoutMs: 10_000,
+      });
+      expect([what, res.status]).toEqual([what, 200]);
+      expect(res.json<RuntimeInfo>().request).toMatchObject({ host, uri: '/tls' });
+    }
+    // the certificate is the one cert-manager issued into the KCertificate's Secret
+    const issued = await rest.get<{ data: Record<string, string> }>(
+      `/api/v1/namespaces/${NS}/secrets/${mine?.spec?.secretName ?? ''}`,
+    );
+    expect(Buffer.from(issued.data['tls.crt'] ?? '', 'base64').toString()).toContain('BEGIN CERTIFICATE');
+    // back to plain HTTP for the conformance suite, as it runs in net-kourier's CI
+    await rest.request(
+      'PATCH',
+      GATEWAY_PATH,
+      { spec: { tls: null, knative: { externalDomainTLS: 'Disabled' } } },
+      'application/merge-patch+json',
+    );
+    await gatewayReady(rest);
+    await cm.uninstall();
   }, 400_000);
 });
 

@@ -1,22 +1,22 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes binaries kgw's tests run (kube-apiserver for every test; kubelet,
 # kube-scheduler, kube-controller-manager and kube-proxy for the real single-node cluster of
-# test/cluster) from the k8s.io/kubernetes Go module at a pinned version, into
+# test/cluster, and the kubectl its tests and the cluster demo type, as an admin would) from the k8s.io/kubernetes Go module at a pinned version, into
 # <cache>/k8s-<version>/. Only missing binaries are built; with all present it only prints the dir.
 #
 # k8s.io/kubernetes cannot be `go install`ed directly: its go.mod points the k8s.io/* staging
 # modules at local folders. We write one tiny wrapper module that requires k8s.io/kubernetes,
-# replaces every staging module with its published v0.Y.Z tag and imports the five cmd/*/app
+# replaces every staging module with its published v0.Y.Z tag and imports the components'
 # packages (so one module graph serves them all), then build each k8s.io/kubernetes/cmd/<name>.
 # The binaries carry Kubernetes' version ldflags (go-build.sh: k8s_version_ldflags), so /version
 # says v1.34.4, not v0.0.0-master+$Format:%H$.
 #
 # Cost on 2 busy cores: resolving the modules ~20 s (downloads on the first run); from an empty
 # Go build cache kube-apiserver ~6 min, kubelet and kube-controller-manager ~3–6 min each,
-# kube-scheduler and kube-proxy ~20 s–1 min (they share most packages). A binary whose packages
+# kube-scheduler, kube-proxy and kubectl ~20 s–2 min (they share most packages). A binary whose packages
 # are in the Go build cache only relinks (~10–30 s).
 #
-# Usage: build-k8s.sh [component...]   default: all five; prints <cache>/k8s-<version> last on stdout
+# Usage: build-k8s.sh [component...]   default: all six; prints <cache>/k8s-<version> last on stdout
 # Env:   KGW_K8S_VERSION (default in versions.env), KGW_CACHE_DIR (default ${XDG_CACHE_HOME:-~/.cache}/kgw)
 set -euo pipefail
 
@@ -25,7 +25,7 @@ default_version=$(sed -n 's/^KGW_K8S_VERSION=//p' "$here/versions.env")
 version="${KGW_K8S_VERSION:-$default_version}"
 cache="${KGW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kgw}"
 out="$cache/k8s-$version"
-all=(kube-apiserver kubelet kube-scheduler kube-controller-manager kube-proxy)
+all=(kube-apiserver kubelet kube-scheduler kube-controller-manager kube-proxy kubectl)
 
 log() { printf '[build-k8s] %s\n' "$*" >&2; }
 # shellcheck source=go-build.sh
@@ -82,6 +82,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-proxy/app"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler/app"
 	_ "k8s.io/kubernetes/cmd/kubelet/app"
+	_ "k8s.io/kubectl/pkg/cmd"
 )
 
 func main() {}

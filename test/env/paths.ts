@@ -78,7 +78,7 @@ export function etcdBin(): string {
 
 /** The Kubernetes binaries build-k8s.sh makes (all from one k8s.io/kubernetes version). */
 export type KubeComponent =
-  'kube-apiserver' | 'kubelet' | 'kube-scheduler' | 'kube-controller-manager' | 'kube-proxy';
+  'kube-apiserver' | 'kubelet' | 'kube-scheduler' | 'kube-controller-manager' | 'kube-proxy' | 'kubectl';
 
 /** `<cache>/k8s-<KGW_K8S_VERSION>`: where build-k8s.sh puts the Kubernetes binaries. */
 export function k8sDir(): string {
@@ -87,8 +87,9 @@ export function k8sDir(): string {
 
 /**
  * A Kubernetes binary: `<cache>/k8s-<KGW_K8S_VERSION>/<name>` (build-k8s.sh; the cluster tier's
- * setup-node.sh builds all five, setup.sh only kube-apiserver). Overrides: KGW_APISERVER_BIN,
- * KGW_KUBELET_BIN, KGW_KUBE_SCHEDULER_BIN, KGW_KUBE_CONTROLLER_MANAGER_BIN, KGW_KUBE_PROXY_BIN.
+ * setup-node.sh builds all six, setup.sh only kube-apiserver). Overrides: KGW_APISERVER_BIN,
+ * KGW_KUBELET_BIN, KGW_KUBE_SCHEDULER_BIN, KGW_KUBE_CONTROLLER_MANAGER_BIN, KGW_KUBE_PROXY_BIN,
+ * KGW_KUBECTL_BIN.
  */
 export function k8sBin(name: KubeComponent): string {
   if (name === 'kube-apiserver') return apiserverBin();
