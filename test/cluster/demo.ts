@@ -20,12 +20,12 @@ import { k8sBin } from '../env/paths.ts';
 import { waitUntil } from '../env/proc.ts';
 import { NODE_IP, startCluster, type Cluster } from './cluster.ts';
 import { kubectlWith } from './harness.ts';
-import { builtImages, ensureImages, imageTarball, knativeArtifacts } from './images.ts';
+import { builtImages, ensureImages, knativeArtifacts } from './images.ts';
 import {
   fleetAddresses,
   installKgw,
   installServing,
-  knativeClusterImages,
+  knativeClusterOptions,
   servingObjects,
 } from './knative.ts';
 
@@ -90,11 +90,7 @@ async function main(): Promise<number> {
     say(
       'starting the cluster (etcd, kube-apiserver, controller-manager, scheduler, containerd, kubelet, kube-proxy, CoreDNS)…',
     );
-    cluster = await startCluster({
-      images: knativeClusterImages(),
-      sandboxImage: imageTarball('pause'),
-      corednsImage: imageTarball('coredns'),
-    });
+    cluster = await startCluster(knativeClusterOptions());
     rest = new KubeRest(cluster.kubeConfig());
     const kc = cluster.kubeconfigPath;
     const k = kubectlWith(() => kc);

@@ -11,8 +11,10 @@
 // webhook runs. Then kgw from `deploy/kgw.yaml` and the sample KnativeGateway, which writes
 // `ingress-class` into config-network, and an app team's Knative Services: Ready through a kgw
 // KIngress, answered through the external fleet's ClusterIP and NodePort; a tag on a 0% revision;
-// a cluster-local Service served only by the local fleet; scale to zero and back through the
-// activator. Figures are printed, never asserted.
+// 100% moved to a new revision with every request answered, and a 50/50 split; a cluster-local
+// Service served only by the local fleet; scale to zero and back through the activator; a
+// DomainMapping the gateway's claim policy allows and one it denies; auto-TLS with cert-manager
+// running in the cluster. Figures are printed, never asserted. (The install itself: knative.ts.)
 //
 // The conformance part runs `ingress-conformance.test` (go test -c -tags=e2e
 // knative.dev/networking/test/conformance/ingress) the way net-kourier's CI does: stable, beta
@@ -28,13 +30,7 @@ import { waitUntil } from '../env/proc.ts';
 import { httpRequest, type HttpResponse } from '../backends/client.ts';
 import { INGRESS_CLASS_ANNOTATION, KGW_INGRESS_CLASS, type KIngress } from '../../operator/api/kingress.ts';
 import { NODE_IP, startCluster, type Cluster, type StopReport } from './cluster.ts';
-import {
-  builtImages,
-  ensureImages,
-  imageTarball,
-  knativeArtifacts,
-  type KnativeArtifacts,
-} from './images.ts';
+import { builtImages, ensureImages, knativeArtifacts, type KnativeArtifacts } from './images.ts';
 import { getOrUndefined, kubectlWith, run, steadyLoad } from './harness.ts';
 import { installCertManager } from './cert-manager.ts';
 import {
@@ -43,7 +39,7 @@ import {
   gatewayReady,
   installKgw,
   installServing,
-  knativeClusterImages,
+  knativeClusterOptions,
   servingObjects,
 } from './knative.ts';
 
@@ -154,11 +150,7 @@ beforeAll(async () => {
   knative = k;
   work = mkdtempSync(join(tmpdir(), 'kgw-knative-'));
   const t0 = Date.now();
-  cluster = await startCluster({
-    images: knativeClusterImages(),
-    sandboxImage: imageTarball('pause'),
-    corednsImage: imageTarball('coredns'),
-  });
+  cluster = await startCluster(knativeClusterOptions());
   rest = new KubeRest(cluster.kubeConfig());
   const t = cluster.timings;
   fig(

@@ -14,6 +14,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import type { KubeRest } from '../../operator/kube/rest.ts';
 import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
 import { waitUntil } from '../env/proc.ts';
+import type { ClusterOptions } from './cluster.ts';
 import type { Kubectl } from './harness.ts';
 import { imageTarball, KNATIVE_COMPONENTS, KNATIVE_TEST_IMAGES, type KnativeArtifacts } from './images.ts';
 
@@ -22,15 +23,19 @@ export const KGW_MANIFEST = join(root, 'deploy/kgw.yaml');
 export const SAMPLE_GATEWAY = join(root, 'crds/samples/knativegateway.yaml');
 export const GATEWAY_PATH = '/apis/operator.kgw.dev/v1alpha1/knativegateways/default';
 
-/** The image tarballs a cluster with Knative Serving, kgw and cert-manager needs. */
-export function knativeClusterImages(): string[] {
-  return [
-    imageTarball('kgw'),
-    imageTarball('envoy'),
-    imageTarball('certmanager'),
-    ...KNATIVE_COMPONENTS.map((c) => imageTarball(`knative-${c}`)),
-    ...KNATIVE_TEST_IMAGES.map((c) => imageTarball(`knative-test-${c}`)),
-  ];
+/** startCluster's options for a cluster with Knative Serving, kgw, cert-manager and CoreDNS. */
+export function knativeClusterOptions(): ClusterOptions {
+  return {
+    images: [
+      imageTarball('kgw'),
+      imageTarball('envoy'),
+      imageTarball('certmanager'),
+      ...KNATIVE_COMPONENTS.map((c) => imageTarball(`knative-${c}`)),
+      ...KNATIVE_TEST_IMAGES.map((c) => imageTarball(`knative-test-${c}`)),
+    ],
+    sandboxImage: imageTarball('pause'),
+    corednsImage: imageTarball('coredns'),
+  };
 }
 
 /** `ko://` references → local image names, in every string of a parsed document. */
