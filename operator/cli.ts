@@ -2,7 +2,7 @@
 // kgw command line: `kgw operator` runs the operator. (The local demo is a development script,
 // test/e2e/demo.ts, run by `npm run demo`: it is not part of the shipped operator.)
 import { parseArgs } from 'node:util';
-import { LEADER_LEASE_NAME, OPERATOR_NAMESPACE, OPERATOR_PORTS } from './gen/operator-install.ts';
+import { LEADER_LEASE_NAME, OPERATOR_NAMESPACE, OPERATOR_PORTS } from './api/install.ts';
 import { newLogger } from './log.ts';
 
 const usage = `Usage:

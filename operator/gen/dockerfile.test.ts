@@ -14,10 +14,10 @@ import {
   OPERATOR_JEMALLOC,
   OPERATOR_MALLOC_CONF,
   OPERATOR_NODE_OPTIONS,
-  OPERATOR_PORTS,
   OPERATOR_UID,
   operatorDeploymentSpec,
 } from './operator-install.ts';
+import { OPERATOR_PORTS } from '../api/install.ts';
 
 const root = repoRoot();
 const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
