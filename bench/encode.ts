@@ -23,7 +23,7 @@ function startFigures(): { importMs: number; firstEncodeMs: number } {
   const script = `
     const t0 = performance.now();
     const { encodeResource } = await import('./operator/xds/protojson.ts');
-    const { sampleListener } = await import('./operator/xds/samples.ts');
+    const { sampleListener } = await import('./test/support/xds-samples.ts');
     const t1 = performance.now();
     encodeResource('${TYPE_LISTENER}', sampleListener);
     const t2 = performance.now();

@@ -1,6 +1,6 @@
 // Benchmark (prints figures, asserts nothing): xDS bytes pushed per change. N KIngresses go
 // through the incremental pipeline into a real XdsServer; a real grpc-js ADS client
-// (operator/xds/client.ts) subscribes the way Envoy does (LDS/CDS wildcard, then RDS and EDS by
+// (test/support/ads-client.ts) subscribes the way Envoy does (LDS/CDS wildcard, then RDS and EDS by
 // name), ACKs everything, and XdsServer.stats() is read before and after each change:
 //   spec      one KIngress spec change (a split's header: new probe hash, new routes)
 //   endpoint  one EndpointSlice change of a Service in use (must send EDS only)
@@ -17,7 +17,7 @@ import type { FleetResources } from '../operator/render/fleet.ts';
 import { translateIngress } from '../operator/translate/ingress.ts';
 import { lookupsFromObjects, type Lookups } from '../operator/translate/lookups.ts';
 import type { HostPolicyIR } from '../operator/translate/ir.ts';
-import { AdsClient, isDelta, resourceNames, type AdsResponse } from '../operator/xds/client.ts';
+import { AdsClient, isDelta, resourceNames, type AdsResponse } from '../test/support/ads-client.ts';
 import {
   TYPE_CLUSTER,
   TYPE_ENDPOINT,

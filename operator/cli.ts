@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// kgw command line: `kgw operator` runs the operator; `kgw demo` runs a self-contained demo.
+// kgw command line: `kgw operator` runs the operator. (The local demo is a development script,
+// test/e2e/demo.ts, run by `npm run demo`: it is not part of the shipped operator.)
 import { parseArgs } from 'node:util';
-import { LEADER_LEASE_NAME, OPERATOR_NAMESPACE, OPERATOR_PORTS } from './gen/operator-install.ts';
+import { LEADER_LEASE_NAME, OPERATOR_NAMESPACE, OPERATOR_PORTS } from './api/install.ts';
 import { newLogger } from './log.ts';
 
 const usage = `Usage:
@@ -15,7 +16,6 @@ const usage = `Usage:
                         [--xds-socket <path>] [--xds-peer <path> ...]
     kubernetes runtime: [--xds-port 18000]  (in-cluster config unless --kubeconfig;
                         leader election on by default)
-  kgw demo     [--keep-running]
 `;
 
 async function operator(args: string[]): Promise<void> {
@@ -131,10 +131,6 @@ async function main(): Promise<void> {
   switch (cmd) {
     case 'operator':
       return operator(rest);
-    case 'demo': {
-      const { demo } = await import('./demo.ts');
-      return demo(rest);
-    }
     default:
       process.stderr.write(usage);
       process.exit(cmd ? 2 : 0);

@@ -7,12 +7,8 @@
 // Objects without kgw's label are never changed.
 import { decodeSecretData } from '../operator/api/core.ts';
 import { LABEL_MANAGED_BY, MANAGED_BY_KGW } from '../operator/api/knativegateway.ts';
-import {
-  OPERATOR_NAMESPACE,
-  WEBHOOK_CERT_DIR,
-  WEBHOOK_SERVICE_NAME,
-} from '../operator/gen/operator-install.ts';
-import { WEBHOOK_CONFIGURATION_NAME } from '../operator/gen/webhooks.ts';
+import { OPERATOR_NAMESPACE, WEBHOOK_CERT_DIR, WEBHOOK_SERVICE_NAME } from '../operator/api/install.ts';
+import { WEBHOOK_CONFIGURATION_NAME } from './webhooks.ts';
 import { ApiError, getIfExists, type KubeRest } from '../operator/kube/rest.ts';
 import { Reflector, type KubeObject } from '../operator/kube/reflector.ts';
 import type { Logger } from '../operator/log.ts';

@@ -24,8 +24,8 @@ import {
   WEBHOOK_CERT_DIR,
   WEBHOOK_CERT_SECRET,
   WEBHOOK_SERVICE_NAME,
-} from '../operator/gen/operator-install.ts';
-import { WEBHOOK_CONFIGURATION_NAME } from '../operator/gen/webhooks.ts';
+} from '../operator/api/install.ts';
+import { WEBHOOK_CONFIGURATION_NAME } from './webhooks.ts';
 import { createKgwSecret } from '../operator/kube/kgw-secret.ts';
 import { ApiError, getIfExists, type KubeRest } from '../operator/kube/rest.ts';
 import type { Logger } from '../operator/log.ts';

@@ -1,5 +1,5 @@
 // kgw's admission webhooks called by a real kube-apiserver over TLS: a ValidatingWebhookConfiguration
-// with the webhooks of operator/gen/webhooks.ts, pointed at the server by URL, with the live
+// with the webhooks of webhook/webhooks.ts, pointed at the server by URL, with the live
 // lookups (reflectors) behind it. Each bad spec is rejected with its own message as a client sees
 // it, good specs pass, dry-run creates leave nothing behind, and a certificate swap (new CA) is
 // picked up without restarting the server. Needs the test parts from `bash test/env/setup.sh`.
@@ -14,7 +14,8 @@ import { applyManifests } from '../test/env/manifests.ts';
 import { GATEWAY_API_VERSION, GATEWAY_KIND } from '../operator/api/knativegateway.ts';
 import { INGRESS_CLASS_ANNOTATION, KGW_INGRESS_CLASS } from '../operator/api/kingress.ts';
 import { knativeGatewayCrd } from '../operator/gen/knativegateway-crd.ts';
-import { WEBHOOKS, validatingWebhook } from '../operator/gen/webhooks.ts';
+import { validatingWebhook } from '../operator/gen/webhooks.ts';
+import { WEBHOOKS } from './webhooks.ts';
 import { KubeRest } from '../operator/kube/rest.ts';
 import { newLogger } from '../operator/log.ts';
 import {

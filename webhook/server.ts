@@ -1,5 +1,5 @@
 // The admission webhook server: express over node:https, one POST route per webhook of
-// operator/gen/webhooks.ts. Express is only transport: it decodes the AdmissionReview, calls a pure
+// webhooks.ts. Express is only transport: it decodes the AdmissionReview, calls a pure
 // validator with the cached lookups and encodes the answer.
 //   - malformed reviews (not JSON, wrong kind/apiVersion, no uid) → HTTP 400, a body over the limit
 //     → 413: the apiserver then applies the webhook's failure policy;
@@ -21,8 +21,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { WEBHOOK_CERT_DIR } from '../operator/gen/operator-install.ts';
-import { WEBHOOKS } from '../operator/gen/webhooks.ts';
+import { WEBHOOK_CERT_DIR } from '../operator/api/install.ts';
+import { WEBHOOKS } from './webhooks.ts';
 import type { Logger } from '../operator/log.ts';
 import {
   deny,
@@ -42,7 +42,7 @@ export const TLS_KEY_FILE = 'tls.key';
 /** A pure validator: the new object, the old one (UPDATE) and the lookups. */
 export type Validator = (object: unknown, oldObject: unknown, lookups: Lookups) => Verdict;
 
-/** kgw's validators by webhook name (operator/gen/webhooks.ts). */
+/** kgw's validators by webhook name (webhooks.ts). */
 export const VALIDATORS: Readonly<Record<string, Validator>> = {
   'kingress.validation.kgw.dev': validateKIngress,
   'domainmapping.validation.kgw.dev': validateDomainMapping,

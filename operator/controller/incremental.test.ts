@@ -13,13 +13,13 @@ import {
   type FleetRenderOptions,
   type FleetResources,
 } from '../render/fleet.ts';
-import { goldenDir, goldenFleets, loadCase } from '../render/golden-cases.ts';
+import { goldenDir, goldenFleets, loadCase } from '../../test/support/golden-cases.ts';
 import { resolveConflicts } from '../translate/conflicts.ts';
 import { translateIngress } from '../translate/ingress.ts';
 import type { ExternalNamePolicy } from '../translate/external-names.ts';
 import type { IngressIR } from '../translate/ir.ts';
 import type { Lookups } from '../translate/lookups.ts';
-import { mulberry32, pick } from '../translate/prng.ts';
+import { mulberry32, pick } from '../../test/support/prng.ts';
 import { RESOURCE_KINDS } from '../render/assembler.ts';
 import { IncrementalGateway } from './incremental.ts';
 

@@ -15,7 +15,7 @@ import { envoyBin } from '../../test/env/paths.ts';
 import { waitUntil } from '../../test/env/proc.ts';
 import { ENVOY_ADMIN_SOCKET, ENVOY_READY_PORT, fleetXdsCluster } from '../api/knativegateway.ts';
 import { TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE } from '../xds/protos.ts';
-import { byName, httpListener, loadAssignment, staticCluster } from '../xds/samples.ts';
+import { byName, httpListener, loadAssignment, staticCluster } from '../../test/support/xds-samples.ts';
 import { XdsServer } from '../xds/server.ts';
 import {
   BOOTSTRAP_KEY,

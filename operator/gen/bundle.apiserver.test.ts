@@ -12,7 +12,7 @@ import { ResourceResolver, kubeRequest } from '../../test/env/kube-http.ts';
 import { applyManifests } from '../../test/env/manifests.ts';
 import { BUNDLE_DIR, BUNDLE_PATHS, type ClusterServiceVersion } from './bundle.ts';
 import { generateAll } from './generate.ts';
-import { OPERATOR_NAME } from './operator-install.ts';
+import { OPERATOR_NAME } from '../api/install.ts';
 
 /** The namespace an admin would install the operator into (OLM's "install namespace"). */
 const INSTALL_NS = 'kgw-olm';

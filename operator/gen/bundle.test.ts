@@ -20,7 +20,8 @@ import {
   type Finding,
 } from './bundle-validate.ts';
 import { generateAll, repoRoot } from './generate.ts';
-import { OPERATOR_NAME, operatorImage } from './operator-install.ts';
+import { operatorImage } from './operator-install.ts';
+import { OPERATOR_NAME } from '../api/install.ts';
 import { policyRules, scopedRoleBinding } from './rbac.ts';
 import { releaseObjects } from './release.ts';
 

@@ -26,9 +26,6 @@ import {
 } from '../api/routepolicy.ts';
 import {
   ENVOY_IMAGE,
-  OPERATOR_NAME,
-  OPERATOR_NAMESPACE,
-  OPERATOR_PORTS,
   commonLabels,
   kgwVersion,
   operatorDeploymentSpec,
@@ -36,10 +33,12 @@ import {
   podDisruptionBudget,
   xdsService,
 } from './operator-install.ts';
+import { OPERATOR_NAME, OPERATOR_NAMESPACE, OPERATOR_PORTS } from '../api/install.ts';
 import { ROLES, policyRules, ruleComment, rulesFor, scopedClusterRole, scopedRoleBinding } from './rbac.ts';
 import { sampleKnativeGateway } from './sample.ts';
 import type { Schema } from './schema.ts';
-import { WEBHOOKS, csvWebhookDefinitions, type CsvWebhookDefinition } from './webhooks.ts';
+import { csvWebhookDefinitions, type CsvWebhookDefinition } from './webhooks.ts';
+import { WEBHOOKS } from '../../webhook/webhooks.ts';
 import { renderYamlDoc, wrap, type PackagingFile } from './yaml-docs.ts';
 
 export const BUNDLE_DIR = 'bundle';

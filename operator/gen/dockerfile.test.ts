@@ -14,10 +14,10 @@ import {
   OPERATOR_JEMALLOC,
   OPERATOR_MALLOC_CONF,
   OPERATOR_NODE_OPTIONS,
-  OPERATOR_PORTS,
   OPERATOR_UID,
   operatorDeploymentSpec,
 } from './operator-install.ts';
+import { OPERATOR_PORTS } from '../api/install.ts';
 
 const root = repoRoot();
 const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
@@ -190,9 +190,6 @@ describe('.dockerignore', () => {
     'operator/cli.ts',
     'operator/xds/server.ts',
     'webhook/server.ts',
-    'test/e2e/harness.ts',
-    'test/env/control-plane.ts',
-    'test/backends/server.ts',
   ])('sends %s to the build', (p) => {
     expect(ignored(patterns, p)).toBe(false);
   });
@@ -205,6 +202,10 @@ describe('.dockerignore', () => {
     '.kgw/operator/xds.sock',
     'operator/cli.test.ts',
     'test/e2e/basics.test.ts',
+    'test/e2e/harness.ts',
+    'test/env/control-plane.ts',
+    'test/backends/server.ts',
+    'test/support/xds-samples.ts',
     'test/golden/basic/listeners.yaml',
     'bench/translate.ts',
     'bundle/bundle.Dockerfile',

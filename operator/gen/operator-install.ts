@@ -5,8 +5,8 @@
 //   - olm:   OLM creates `<deployment>-service` for the webhooks, makes the serving certificate and
 //            mounts it at the same path (/tmp/k8s-webhook-server/serving-certs), and creates the
 //            ServiceAccount from the CSV's permissions.
-// The in-cluster operator (`kgw operator --runtime kubernetes`) must listen on OPERATOR_PORTS and
-// use the names below; they are exported so its code can import them instead of repeating them.
+// The names and ports the in-cluster operator (`kgw operator --runtime kubernetes`) uses come
+// from operator/api/install.ts, shared with the operator's code.
 import { readFileSync } from 'node:fs';
 import type {
   V1Container,
@@ -18,42 +18,12 @@ import type {
   V1Volume,
   V1VolumeMount,
 } from '@kubernetes/client-node';
-import { DEFAULT_NAMESPACE } from '../api/knativegateway.ts';
+import { OPERATOR_NAME, OPERATOR_NAMESPACE, OPERATOR_PORTS, WEBHOOK_SERVICE_NAME } from '../api/install.ts';
 
 export type InstallVariant = 'plain' | 'olm';
 
-/** Namespace of the plain install (OLM installs into the namespace the admin picks; suggested: this). */
-export const OPERATOR_NAMESPACE = DEFAULT_NAMESPACE;
-/** Deployment, ServiceAccount, (Cluster)Role(Binding)s, PodDisruptionBudget and xDS Service. */
-export const OPERATOR_NAME = 'kgw-operator';
-/**
- * Service in front of the webhook port. OLM always names it `<deploymentName>-service` and deletes
- * and re-creates it with only the webhook port, which is why xDS and metrics have their own Service
- * (OPERATOR_NAME): one DNS name per purpose in both install modes.
- */
-export const WEBHOOK_SERVICE_NAME = `${OPERATOR_NAME}-service`;
 /** Knative Serving's namespace, where kgw writes config-network and config-domain. */
 export const KNATIVE_SERVING_NAMESPACE = 'knative-serving';
-/** Lease used for leader election (issue 3: one leader writes status). */
-export const LEADER_LEASE_NAME = `${OPERATOR_NAME}-leader`;
-/** Secret (operator namespace) holding the webhook serving certificate kgw manages in plain installs. */
-export const WEBHOOK_CERT_SECRET = 'kgw-webhook-certs';
-/** Secret (operator namespace) holding the CA kgw manages for xDS mTLS with the Envoy fleets. */
-export const XDS_CA_SECRET = 'kgw-xds-ca';
-/** Where the webhook server reads tls.crt/tls.key: OLM's (and controller-runtime's) default path. */
-export const WEBHOOK_CERT_DIR = '/tmp/k8s-webhook-server/serving-certs';
-
-/** Container ports of the operator. */
-export const OPERATOR_PORTS = {
-  /** Envoy fleets connect here for ADS (gRPC). */
-  xds: 18000,
-  /** Admission webhooks (HTTPS). */
-  webhook: 9443,
-  /** Prometheus metrics (HTTP, /metrics). */
-  metrics: 9090,
-  /** Probes (HTTP): /healthz (the process works) and /readyz (caches synced, webhook serving). */
-  health: 8081,
-} as const;
 
 /** Non-root user and group the image and the pod run as (the Dockerfile's USER must match). */
 export const OPERATOR_UID = 65532;

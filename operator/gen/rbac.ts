@@ -30,16 +30,15 @@ import { POLICY_GROUP, POLICY_PLURAL } from '../api/routepolicy.ts';
 import { CONFIG_DOMAIN, CONFIG_NETWORK } from '../api/knativegateway-knative.ts';
 import { KNATIVE_OPERATOR_GROUP, KNATIVE_SERVING_PLURAL } from '../controller/knative-operator.ts';
 import { FLEET_MANAGER_ROLE, KNATIVE_CONFIG_ROLE } from '../kube/access.ts';
+import { KNATIVE_SERVING_NAMESPACE, commonLabels } from './operator-install.ts';
 import {
-  KNATIVE_SERVING_NAMESPACE,
   LEADER_LEASE_NAME,
   OPERATOR_NAME,
   OPERATOR_NAMESPACE,
   WEBHOOK_CERT_SECRET,
   XDS_CA_SECRET,
-  commonLabels,
-} from './operator-install.ts';
-import { WEBHOOK_CONFIGURATION_NAME } from './webhooks.ts';
+} from '../api/install.ts';
+import { WEBHOOK_CONFIGURATION_NAME } from '../../webhook/webhooks.ts';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete';
 

@@ -32,17 +32,12 @@ import { ApiError, KubeRest } from '../kube/rest.ts';
 import { XdsTls } from '../pki/xds-tls.ts';
 import { newLogger } from '../log.ts';
 import { generateAll } from './generate.ts';
-import {
-  KNATIVE_SERVING_NAMESPACE,
-  LEADER_LEASE_NAME,
-  OPERATOR_NAME,
-  OPERATOR_NAMESPACE,
-  WEBHOOK_CERT_SECRET,
-} from './operator-install.ts';
+import { KNATIVE_SERVING_NAMESPACE } from './operator-install.ts';
+import { LEADER_LEASE_NAME, OPERATOR_NAME, OPERATOR_NAMESPACE, WEBHOOK_CERT_SECRET } from '../api/install.ts';
 import { OPERATOR_RULES } from './rbac.ts';
 import { RELEASE_MANIFEST_PATH } from './release.ts';
 import { sampleKnativeGateway } from './sample.ts';
-import { WEBHOOK_CONFIGURATION_NAME } from './webhooks.ts';
+import { WEBHOOK_CONFIGURATION_NAME } from '../../webhook/webhooks.ts';
 
 type Obj = KubernetesObject & {
   apiVersion: string;

@@ -15,19 +15,18 @@ import { parseAllDocuments } from 'yaml';
 import { pinnedVersions } from '../../test/env/paths.ts';
 import { XDS_PORT, XDS_SERVICE_NAME, operatorXdsEndpoint } from '../fleets/kubernetes-objects.ts';
 import { generateAll } from './generate.ts';
+import { ENVOY_VERSION, OPERATOR_UID } from './operator-install.ts';
 import {
-  ENVOY_VERSION,
   OPERATOR_NAME,
   OPERATOR_NAMESPACE,
   OPERATOR_PORTS,
-  OPERATOR_UID,
   WEBHOOK_CERT_DIR,
   WEBHOOK_SERVICE_NAME,
-} from './operator-install.ts';
+} from '../api/install.ts';
 import { OPERATOR_RULES } from './rbac.ts';
 import { FLEET_MANAGER_ROLE, KNATIVE_CONFIG_ROLE, OPERATOR_SERVICE_ACCOUNT } from '../kube/access.ts';
 import { RELEASE_MANIFEST_PATH } from './release.ts';
-import { WEBHOOKS } from './webhooks.ts';
+import { WEBHOOKS } from '../../webhook/webhooks.ts';
 
 const text = generateAll().find((f) => f.path === RELEASE_MANIFEST_PATH)?.content ?? '';
 const objects = parseAllDocuments(text).map(

@@ -5,10 +5,6 @@ import type { V1Namespace } from '@kubernetes/client-node';
 import { knativeGatewayCrd } from './knativegateway-crd.ts';
 import { routePolicyCrd } from './routepolicy-crd.ts';
 import {
-  OPERATOR_NAME,
-  OPERATOR_NAMESPACE,
-  OPERATOR_PORTS,
-  WEBHOOK_SERVICE_NAME,
   commonLabels,
   operatorDeployment,
   podDisruptionBudget,
@@ -16,6 +12,7 @@ import {
   webhookService,
   xdsService,
 } from './operator-install.ts';
+import { OPERATOR_NAME, OPERATOR_NAMESPACE, OPERATOR_PORTS, WEBHOOK_SERVICE_NAME } from '../api/install.ts';
 import {
   ROLES,
   clusterRole,
@@ -29,7 +26,8 @@ import {
   scopedRoleBinding,
   type RbacRule,
 } from './rbac.ts';
-import { WEBHOOKS, validatingWebhookConfiguration } from './webhooks.ts';
+import { validatingWebhookConfiguration } from './webhooks.ts';
+import { WEBHOOKS } from '../../webhook/webhooks.ts';
 import { renderYamlDocs, wrap, type PackagingFile, type YamlDoc } from './yaml-docs.ts';
 
 export const RELEASE_MANIFEST_PATH = 'deploy/kgw.yaml';

@@ -8,7 +8,7 @@ import { translateIngress } from '../translate/ingress.ts';
 import type { IngressIR } from '../translate/ir.ts';
 import { lookupsFromObjects } from '../translate/lookups.ts';
 import { renderFleet } from './fleet.ts';
-import { goldenDir, goldenFleets, loadCase } from './golden-cases.ts';
+import { goldenDir, goldenFleets, loadCase } from '../../test/support/golden-cases.ts';
 import type { Json } from './types.ts';
 
 const CHALLENGE = '/.well-known/acme-challenge/tok123';

@@ -8,11 +8,17 @@ import { resolveConflicts } from '../translate/conflicts.ts';
 import { translateIngress } from '../translate/ingress.ts';
 import type { IngressIR } from '../translate/ir.ts';
 import { lookupsFromObjects } from '../translate/lookups.ts';
-import { mulberry32 } from '../translate/prng.ts';
+import { mulberry32 } from '../../test/support/prng.ts';
 import type { KIngress } from '../api/kingress.ts';
 import { FleetAssembler } from './assembler.ts';
 import { renderFleet, type FleetResources } from './fleet.ts';
-import { caseFleets, goldenCases, goldenDir, goldenFleets, loadCase } from './golden-cases.ts';
+import {
+  caseFleets,
+  goldenCases,
+  goldenDir,
+  goldenFleets,
+  loadCase,
+} from '../../test/support/golden-cases.ts';
 
 function sortedMaps(r: FleetResources) {
   const sorted = (m: ReadonlyMap<string, unknown>) => [...m].sort(([a], [b]) => (a < b ? -1 : 1));

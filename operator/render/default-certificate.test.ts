@@ -15,7 +15,7 @@ import {
   type FleetRenderOptions,
   type FleetResources,
 } from './fleet.ts';
-import { goldenDir, goldenFleets, loadCase } from './golden-cases.ts';
+import { goldenDir, goldenFleets, loadCase } from '../../test/support/golden-cases.ts';
 import { DEFAULT_CHAIN } from './listener.ts';
 import type { Json } from './types.ts';
 

@@ -22,8 +22,8 @@ import { lookupsFromObjects, type Lookups } from '../translate/lookups.ts';
 import { encodeResource } from '../xds/protojson.ts';
 import { TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE, TYPE_SECRET } from '../xds/protos.ts';
 import { renderFleet, type FleetResources } from './fleet.ts';
-import { goldenDir, goldenFleets, loadCase } from './golden-cases.ts';
-import { staticBootstrap } from './static-bootstrap.ts';
+import { goldenDir, goldenFleets, loadCase } from '../../test/support/golden-cases.ts';
+import { staticBootstrap } from '../../test/support/static-bootstrap.ts';
 import type { Json } from './types.ts';
 
 const SEED = 20261206;

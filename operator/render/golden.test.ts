@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { goldenCases, goldenDir as dir, loadCase, renderCase } from './golden-cases.ts';
+import { goldenCases, goldenDir as dir, loadCase, renderCase } from '../../test/support/golden-cases.ts';
 
 const update = process.env.KGW_UPDATE_GOLDEN === '1';
 const cases = goldenCases(readdirSync(dir));

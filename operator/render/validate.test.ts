@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { validateEnvoyConfig } from '../../test/env/envoy.ts';
 import { decodeResource, encodeResource } from '../xds/protojson.ts';
 import { TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE, TYPE_SECRET } from '../xds/protos.ts';
-import { goldenCases, goldenDir, loadCase, renderCaseFleets } from './golden-cases.ts';
-import { staticBootstrap } from './static-bootstrap.ts';
+import { goldenCases, goldenDir, loadCase, renderCaseFleets } from '../../test/support/golden-cases.ts';
+import { staticBootstrap } from '../../test/support/static-bootstrap.ts';
 
 const cases = goldenCases(readdirSync(goldenDir));
 const fleetsOf = (name: string) => renderCaseFleets(loadCase(join(goldenDir, `${name}.yaml`)));

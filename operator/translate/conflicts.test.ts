@@ -3,7 +3,7 @@
 // and drainChanged() must list every KIngress whose outcome changed.
 import { HostClaims, resolveConflicts, type Candidate, type Conflict } from './conflicts.ts';
 import type { IngressIR, VirtualHostIR } from './ir.ts';
-import { mulberry32, pick } from './prng.ts';
+import { mulberry32, pick } from '../../test/support/prng.ts';
 
 function ir(key: string, external: string[], local: string[]): IngressIR {
   const vh = (host: string): VirtualHostIR => ({ host, owner: key, routes: [], redirectHttp: false });

@@ -1,7 +1,13 @@
 import { SnapshotCache } from './cache.ts';
 import { decodeResource } from './protojson.ts';
 import { TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER } from './protos.ts';
-import { byName, edsCluster, httpListener, loadAssignment, staticCluster } from './samples.ts';
+import {
+  byName,
+  edsCluster,
+  httpListener,
+  loadAssignment,
+  staticCluster,
+} from '../../test/support/xds-samples.ts';
 
 describe('SnapshotCache', () => {
   it('encodes each resource with a content version and keeps types that are not given', () => {

@@ -19,7 +19,7 @@ import {
   sampleLoadAssignment,
   sampleRoute,
   sampleSecret,
-} from './samples.ts';
+} from '../../test/support/xds-samples.ts';
 
 beforeAll(() => {
   envoyRegistry();

@@ -1,6 +1,12 @@
-import { AdsClient, isDelta, pollUntil, resourceNames, type AdsResponse } from './client.ts';
+import {
+  AdsClient,
+  isDelta,
+  pollUntil,
+  resourceNames,
+  type AdsResponse,
+} from '../../test/support/ads-client.ts';
 import { TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, type TypeUrl } from './protos.ts';
-import { byName, httpListener, loadAssignment, staticCluster } from './samples.ts';
+import { byName, httpListener, loadAssignment, staticCluster } from '../../test/support/xds-samples.ts';
 import { XdsServer } from './server.ts';
 import type { AckEvent } from './types.ts';
 import type { DeltaResponse } from './wire.ts';

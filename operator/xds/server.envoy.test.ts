@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEnvoy, type EnvoyProcess } from '../../test/env/envoy.ts';
 import { freePorts, waitUntil } from '../../test/env/proc.ts';
-import { pollUntil } from './client.ts';
+import { pollUntil } from '../../test/support/ads-client.ts';
 import { TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE } from './protos.ts';
-import { byName, edsCluster, loadAssignment } from './samples.ts';
+import { byName, edsCluster, loadAssignment } from '../../test/support/xds-samples.ts';
 import { XdsServer } from './server.ts';
 import type { AckEvent } from './types.ts';
 

@@ -1,4 +1,10 @@
-import { AdsClient, decodedResources, isDelta, resourceNames, type AdsResponse } from './client.ts';
+import {
+  AdsClient,
+  decodedResources,
+  isDelta,
+  resourceNames,
+  type AdsResponse,
+} from '../../test/support/ads-client.ts';
 import {
   TYPE_CLUSTER,
   TYPE_ENDPOINT,
@@ -7,7 +13,14 @@ import {
   TYPE_SECRET,
   type TypeUrl,
 } from './protos.ts';
-import { byName, edsCluster, httpListener, loadAssignment, routeTo, tlsSecret } from './samples.ts';
+import {
+  byName,
+  edsCluster,
+  httpListener,
+  loadAssignment,
+  routeTo,
+  tlsSecret,
+} from '../../test/support/xds-samples.ts';
 import { XdsServer } from './server.ts';
 import type { StreamMode } from './types.ts';
 

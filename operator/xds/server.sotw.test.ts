@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { AdsClient, pollUntil, resourceNames, type AdsResponse } from './client.ts';
+import { AdsClient, pollUntil, resourceNames, type AdsResponse } from '../../test/support/ads-client.ts';
 import {
   TYPE_CLUSTER,
   TYPE_ENDPOINT,
@@ -10,7 +10,14 @@ import {
   TYPE_SECRET,
   type TypeUrl,
 } from './protos.ts';
-import { byName, httpListener, loadAssignment, routeTo, staticCluster, tlsSecret } from './samples.ts';
+import {
+  byName,
+  httpListener,
+  loadAssignment,
+  routeTo,
+  staticCluster,
+  tlsSecret,
+} from '../../test/support/xds-samples.ts';
 import { XdsServer } from './server.ts';
 import type { AckEvent } from './types.ts';
 

@@ -12,7 +12,7 @@ import { parseCertificate } from '../pki/ca.ts';
 import { XdsTls, writeCredentialDir } from '../pki/xds-tls.ts';
 import { renderBootstrap, renderXdsTlsSdsFiles, XDS_CLUSTER } from '../render/bootstrap.ts';
 import { TYPE_CLUSTER, TYPE_LISTENER } from './protos.ts';
-import { byName, staticCluster } from './samples.ts';
+import { byName, staticCluster } from '../../test/support/xds-samples.ts';
 import { XdsServer } from './server.ts';
 
 const SERVER_NAME = 'kgw-xds.kgw.test';

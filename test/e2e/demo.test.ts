@@ -1,9 +1,9 @@
-// `kgw demo` (README command one) brings everything up, answers through Envoy, and cleans up —
-// both with --exit-after-ready and on Ctrl-C (SIGINT) while running.
+// `npm run demo` (README command one: test/e2e/demo.ts) brings everything up, answers through
+// Envoy, and cleans up — both with --exit-after-ready and on Ctrl-C (SIGINT) while running.
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 
-const cli = join(import.meta.dirname, '../../operator/cli.ts');
+const demo = join(import.meta.dirname, 'demo.ts');
 
 function netnsList(): string[] {
   return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
@@ -13,7 +13,7 @@ function netnsList(): string[] {
 }
 
 async function runDemo(args: string[], onReady?: (pid: number) => void) {
-  const child = spawn(process.execPath, [cli, 'demo', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [demo, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   let signalled = false;
@@ -35,7 +35,7 @@ async function runDemo(args: string[], onReady?: (pid: number) => void) {
   return { code, out, err };
 }
 
-test('kgw demo --exit-after-ready: a Ready gateway, a curl that answered 200, a clean terminal, exit 0', async () => {
+test('npm run demo -- --exit-after-ready: a Ready gateway, a curl that answered 200, a clean terminal, exit 0', async () => {
   const { code, out, err } = await runDemo(['--exit-after-ready']);
   expect({ code, err: code === 0 ? '' : err }).toEqual({ code: 0, err: '' });
   expect(err).toContain('KnativeGateway default is Ready (fleets 2/2)');
@@ -51,7 +51,7 @@ test('kgw demo --exit-after-ready: a Ready gateway, a curl that answered 200, a 
   expect(stray).toEqual([]);
 }, 180_000);
 
-test('kgw demo stops cleanly on Ctrl-C: exit 0, its network namespaces are gone', async () => {
+test('npm run demo stops cleanly on Ctrl-C: exit 0, its network namespaces are gone', async () => {
   let subnet = '';
   const { code, out, err } = await runDemo([], (pid) => process.kill(pid, 'SIGINT'));
   subnet = /http:\/\/198\.18\.(\d+)\./.exec(out)?.[1] ?? '';

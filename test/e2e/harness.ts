@@ -1,6 +1,6 @@
 // End-to-end harness: a real kube-apiserver + etcd, Knative and kgw CRDs, a local network, the
 // kgw operator with real Envoy fleets, real backends in their own network namespaces, and a
-// KnativeGateway. Used by every test in test/e2e and by `kgw demo`.
+// KnativeGateway. Used by every test in test/e2e and by `npm run demo` (demo.ts).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -17,7 +17,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# --demo: only what `kgw demo` needs (no hadolint, no cert-manager).
+# --demo: only what `npm run demo` (test/e2e/demo.ts) needs (no hadolint, no cert-manager).
 demo_only=0
 for arg in "$@"; do
   case "$arg" in

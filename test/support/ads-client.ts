@@ -3,9 +3,9 @@
 // same protos the server uses. It is deliberately explicit (no automatic ACKs), so tests control
 // every step of the protocol.
 import * as grpc from '@grpc/grpc-js';
-import { decodeResource, type JsonObject } from './protojson.ts';
-import { TYPE_ENDPOINT, type TypeUrl } from './protos.ts';
-import type { StreamMode } from './types.ts';
+import { decodeResource, type JsonObject } from '../../operator/xds/protojson.ts';
+import { TYPE_ENDPOINT, type TypeUrl } from '../../operator/xds/protos.ts';
+import type { StreamMode } from '../../operator/xds/types.ts';
 import {
   DELTA_METHOD,
   SOTW_METHOD,
@@ -17,7 +17,7 @@ import {
   type DeltaResponse,
   type SotwRequest,
   type SotwResponse,
-} from './wire.ts';
+} from '../../operator/xds/wire.ts';
 
 export type AdsResponse = SotwResponse | DeltaResponse;
 

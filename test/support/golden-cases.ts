@@ -3,41 +3,41 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type { EndpointSlice, Secret, Service } from '../api/core.ts';
+import type { EndpointSlice, Secret, Service } from '../../operator/api/core.ts';
 import {
   withClientIPDefaults,
   withHttpDefaults,
   type FleetClientIP,
   type FleetHttp,
-} from '../api/knativegateway.ts';
-import { hasClass, KGW_INGRESS_CLASS, ingressKey, type KIngress } from '../api/kingress.ts';
-import { conflictMessage, resolveConflicts, type Candidate } from '../translate/conflicts.ts';
-import { translateIngress } from '../translate/ingress.ts';
-import { withGatewayDefaults, type KnativeGateway } from '../api/knativegateway.ts';
-import { gatewayExternalNamePolicy } from '../translate/external-names.ts';
-import { gatewayHostPolicy } from '../translate/host-ownership.ts';
+} from '../../operator/api/knativegateway.ts';
+import { hasClass, KGW_INGRESS_CLASS, ingressKey, type KIngress } from '../../operator/api/kingress.ts';
+import { conflictMessage, resolveConflicts, type Candidate } from '../../operator/translate/conflicts.ts';
+import { translateIngress } from '../../operator/translate/ingress.ts';
+import { withGatewayDefaults, type KnativeGateway } from '../../operator/api/knativegateway.ts';
+import { gatewayExternalNamePolicy } from '../../operator/translate/external-names.ts';
+import { gatewayHostPolicy } from '../../operator/translate/host-ownership.ts';
 import {
   lookupsFromObjects,
   type ClaimObject,
   type Lookups,
   type NamespaceObject,
-} from '../translate/lookups.ts';
-import { decodeSecretData } from '../api/core.ts';
-import type { RoutePolicy } from '../api/routepolicy.ts';
+} from '../../operator/translate/lookups.ts';
+import { decodeSecretData } from '../../operator/api/core.ts';
+import type { RoutePolicy } from '../../operator/api/routepolicy.ts';
 import {
   ingressView,
   resolvePolicies,
   type DomainMappingView,
   type PolicyResolution,
-} from '../policy/resolve.ts';
+} from '../../operator/policy/resolve.ts';
 import {
   defaultCertificateProblem,
   renderFleet,
   type FleetRenderOptions,
   type FleetResources,
-} from './fleet.ts';
+} from '../../operator/render/fleet.ts';
 
-export const goldenDir = join(import.meta.dirname, '../../test/golden/cases');
+export const goldenDir = join(import.meta.dirname, '../golden/cases');
 
 /** The fleets' edge settings: kgw's defaults. */
 const EDGE = { http: withHttpDefaults(undefined), clientIP: withClientIPDefaults(undefined) };

@@ -2,8 +2,8 @@
 // HTTP connection managers, EDS clusters given their load assignments, SDS references pointed at
 // static secrets. Used to check rendered configuration offline with `envoy --mode validate`, and
 // handy for debugging (the result runs as-is without a control plane).
-import type { FleetResources } from './fleet.ts';
-import { T, type Json } from './types.ts';
+import type { FleetResources } from '../../operator/render/fleet.ts';
+import { T, type Json } from '../../operator/render/types.ts';
 
 function clone<V>(v: V): V {
   return structuredClone(v);

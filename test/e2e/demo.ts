@@ -1,14 +1,20 @@
-// `kgw demo`: a self-contained local run — a real kube-apiserver and etcd, the kgw operator with
-// real Envoy fleets (local runtime), a sample KnativeGateway, a backend and a KIngress for
+// `npm run demo`: a self-contained local run — a real kube-apiserver and etcd, the kgw operator
+// with real Envoy fleets (local runtime), a sample KnativeGateway, a backend and a KIngress for
 // hello.default.example.com — then prints the curl that answers through Envoy. Ctrl-C stops it
 // all. The terminal gets the demo's own lines; the operator's JSON log goes to a file
 // (.kgw/demo.log). Needs root (network namespaces) and `bash test/env/setup.sh --demo` (npm run
-// demo does that).
+// demo's predemo does that). A development script built on the end-to-end harness: not part of
+// the shipped operator (kgw's CLI has no demo command).
+//
+//   npm run demo                            # stays up until Ctrl-C
+//   npm run demo -- --exit-after-ready      # stops once the curl answered
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { newLogger } from './log.ts';
+import { newLogger } from '../../operator/log.ts';
+import { httpRequest } from '../backends/client.ts';
+import * as h from './harness.ts';
 
-export async function demo(args: string[]): Promise<void> {
+async function demo(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: { 'exit-after-ready': { type: 'boolean', default: false } },
@@ -16,7 +22,6 @@ export async function demo(args: string[]): Promise<void> {
   const logFile = join(process.cwd(), '.kgw', 'demo.log');
   const log = newLogger('demo', process.env.KGW_LOG_LEVEL ?? 'info', logFile);
   const say = (m: string) => process.stderr.write(`[kgw demo] ${m}\n`);
-  const h = await import('../test/e2e/harness.ts');
   say(`the operator's log: ${logFile}`);
   say('starting etcd and kube-apiserver, installing CRDs, starting the operator and its Envoy fleets…');
   const env = await h.startEnv({ log });
@@ -58,7 +63,6 @@ export async function demo(args: string[]): Promise<void> {
     );
     const ing = await h.waitReady(env, 'hello', 'default');
     const gw = await h.publicGateway(env, ing);
-    const { httpRequest } = await import('../test/backends/client.ts');
     const res = await httpRequest({ address: gw.address, port: gw.port, host });
     say(`KIngress default/hello is Ready; Envoy at ${gw.address}:${gw.port} answered ${res.status}. Try:`);
     if (res.status !== 200) throw new Error(`expected 200 through Envoy, got ${res.status}`);
@@ -71,3 +75,8 @@ export async function demo(args: string[]): Promise<void> {
     await stop(1);
   }
 }
+
+demo(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`[kgw demo] failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
