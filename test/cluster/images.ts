@@ -13,7 +13,7 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 /** build-images.sh, which tests run (it only prints paths when everything is cached). */
 export const BUILD_SCRIPT = join(here, 'build-images.sh');
 
-/** What build-images.sh makes without arguments (knative is opt-in: `ensureImages(['all'])`). */
+/** What build-images.sh makes without arguments (knative and olm are opt-in: `ensureImages(['olm'])`). */
 export const DEFAULT_SLUGS = ['base', 'node', 'kgw', 'envoy', 'pause', 'coredns', 'backends'] as const;
 export const KNATIVE_COMPONENTS = ['controller', 'activator', 'autoscaler', 'queue', 'webhook'] as const;
 export const KNATIVE_TEST_IMAGES = [
@@ -36,6 +36,11 @@ export interface BuiltImage {
   bytes: number;
   buildSeconds: number;
   builtAt: string;
+  /**
+   * `<repository>@sha256:<manifest digest>`, for the images imported under that name too (OCI
+   * archives: olm-bundle, olm-catalog; OLM pulls images not named by digest with policy Always).
+   */
+  digestName?: string;
 }
 
 /** `<cache>/images`: tarballs, their descriptions and buildah's own storage. */
@@ -52,7 +57,8 @@ function isBuiltImage(v: unknown): v is BuiltImage {
     typeof o.tarball === 'string' &&
     typeof o.hash === 'string' &&
     typeof o.bytes === 'number' &&
-    typeof o.buildSeconds === 'number'
+    typeof o.buildSeconds === 'number' &&
+    (o.digestName === undefined || typeof o.digestName === 'string')
   );
 }
 
@@ -122,6 +128,41 @@ export function knativeArtifacts(servingVersion = 'v0.42.2'): KnativeArtifacts |
     configCore: join(dir, 'config', 'core'),
     conformanceBinary: join(dir, 'bin', 'ingress-conformance.test'),
     koImages,
+  };
+}
+
+/** A setting of images.env (what build-images.sh reads), overridden by the environment. */
+export function imageSetting(key: string): string {
+  const env = process.env[key];
+  if (env !== undefined && env !== '') return env;
+  const m = new RegExp(`^${key}=(.*)$`, 'm').exec(readFileSync(join(here, 'images.env'), 'utf8'));
+  if (m?.[1] === undefined) throw new Error(`no ${key} in the environment or test/cluster/images.env`);
+  return m[1].trim();
+}
+
+/** What `build-images.sh olm` leaves besides the images (test/cluster/olm-images.sh). */
+export interface OlmArtifacts {
+  olmVersion: string;
+  /** The operator-registry (opm) version OLM requires. */
+  registryVersion: string;
+  /** OLM's deploy/upstream/quickstart/crds.yaml and olm.yaml, copied from the module. */
+  crds: string;
+  olmYaml: string;
+  /** The file-based catalog the catalog image serves. */
+  catalogDir: string;
+}
+
+/** The OLM artifacts, or undefined if `build-images.sh olm` has not run. */
+export function olmArtifacts(olmVersion = imageSetting('KGW_OLM_VERSION')): OlmArtifacts | undefined {
+  const dir = join(imagesDir(), `olm-${olmVersion}`);
+  const registryFile = join(dir, 'registry-version');
+  if (!existsSync(registryFile)) return undefined;
+  return {
+    olmVersion,
+    registryVersion: readFileSync(registryFile, 'utf8').trim(),
+    crds: join(dir, 'deploy', 'crds.yaml'),
+    olmYaml: join(dir, 'deploy', 'olm.yaml'),
+    catalogDir: join(dir, 'catalog'),
   };
 }
 
