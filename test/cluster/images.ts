@@ -145,7 +145,7 @@ export interface OlmArtifacts {
   olmVersion: string;
   /** The operator-registry (opm) version OLM requires. */
   registryVersion: string;
-  /** OLM's deploy/upstream/quickstart/crds.yaml and olm.yaml, copied from the module. */
+  /** OLM's deploy/chart/crds (a directory) and deploy/upstream/quickstart/olm.yaml, from the module. */
   crds: string;
   olmYaml: string;
   /** The file-based catalog the catalog image serves. */
@@ -160,7 +160,7 @@ export function olmArtifacts(olmVersion = imageSetting('KGW_OLM_VERSION')): OlmA
   return {
     olmVersion,
     registryVersion: readFileSync(registryFile, 'utf8').trim(),
-    crds: join(dir, 'deploy', 'crds.yaml'),
+    crds: join(dir, 'deploy', 'crds'),
     olmYaml: join(dir, 'deploy', 'olm.yaml'),
     catalogDir: join(dir, 'catalog'),
   };

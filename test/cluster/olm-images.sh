@@ -9,7 +9,8 @@
 # records their modules; operator-registry is the version OLM's go.mod requires. Results under
 # <cache>/images/olm-<v>/:
 #   bin/{olm,catalog,copy-content,cpb,opm,grpc_health_probe}   static binaries
-#   deploy/{crds.yaml,olm.yaml}    OLM's deploy/upstream/quickstart, copied from the module
+#   deploy/crds/, deploy/olm.yaml  OLM's deploy/chart/crds and deploy/upstream/quickstart/olm.yaml,
+#                                  copied from the module
 #   catalog/kgw/catalog.yaml       the file-based catalog the catalog image serves (opm render)
 #   registry-version               the operator-registry version (opm) OLM requires
 # Images (slug → name):
@@ -95,11 +96,15 @@ olm_binaries() {
     done
     rm -rf "$olm_dir/bin.tmp"
   fi
-  if [ ! -f "$olm_dir/deploy/olm.yaml" ]; then
+  if [ ! -d "$olm_dir/deploy/crds" ]; then
     dir=$(cd "$mod" && go list -m -f '{{.Dir}}' github.com/operator-framework/operator-lifecycle-manager)
     rm -rf "$olm_dir/deploy.tmp"
     mkdir -p "$olm_dir/deploy.tmp"
-    cp "$dir/deploy/upstream/quickstart/crds.yaml" "$dir/deploy/upstream/quickstart/olm.yaml" "$olm_dir/deploy.tmp/"
+    # the quickstart's crds.yaml is stale at v0.31.0 (its CatalogSource has no spec.grpcPodConfig):
+    # the chart's CRDs are the ones the release's crds.yaml is rendered from
+    mkdir -p "$olm_dir/deploy.tmp/crds"
+    cp "$dir"/deploy/chart/crds/*.yaml "$olm_dir/deploy.tmp/crds/"
+    cp "$dir/deploy/upstream/quickstart/olm.yaml" "$olm_dir/deploy.tmp/"
     chmod -R u+w "$olm_dir/deploy.tmp"
     rm -rf "$olm_dir/deploy"
     mv "$olm_dir/deploy.tmp" "$olm_dir/deploy"
@@ -253,5 +258,5 @@ olm_images() {
   rm -rf "$olm_dir/catalog"
   mv "$olm_dir/catalog.new" "$olm_dir/catalog"
   oci_image olm-catalog "kgw.test/olm/kgw-catalog:v$kgw_version" build_catalog
-  log "olm: OLM manifests $olm_dir/deploy (crds.yaml, olm.yaml); catalog $olm_dir/catalog"
+  log "olm: OLM manifests $olm_dir/deploy (crds/, olm.yaml); catalog $olm_dir/catalog"
 }
