@@ -15,6 +15,8 @@ export const BUILD_SCRIPT = join(here, 'build-images.sh');
 
 /** What build-images.sh makes without arguments (knative and olm are opt-in: `ensureImages(['olm'])`). */
 export const DEFAULT_SLUGS = ['base', 'node', 'kgw', 'envoy', 'pause', 'coredns', 'backends'] as const;
+/** What `build-images.sh olm` makes (olm-images.sh). */
+export const OLM_SLUGS = ['olm', 'opm', 'olm-bundle', 'olm-catalog'] as const;
 export const KNATIVE_COMPONENTS = ['controller', 'activator', 'autoscaler', 'queue', 'webhook'] as const;
 export const KNATIVE_TEST_IMAGES = [
   'runtime',
@@ -175,6 +177,17 @@ export function imageTarball(slug: string): string {
   return i.tarball;
 }
 
+/** The image names an OCI archive's index gives containerd (`io.containerd.image.name`), with their digests. */
+export function ociArchiveNames(tarball: string): { name: string; digest: string }[] {
+  const index = JSON.parse(execFileSync('tar', ['-xOf', tarball, 'index.json'], { encoding: 'utf8' })) as {
+    manifests: { digest: string; annotations?: Record<string, string> }[];
+  };
+  return index.manifests.map((m) => ({
+    name: m.annotations?.['io.containerd.image.name'] ?? '',
+    digest: m.digest,
+  }));
+}
+
 /** The image names a docker-archive holds (RepoTags of its manifest.json). */
 export function dockerArchiveTags(tarball: string): string[] {
   const manifest = JSON.parse(
@@ -206,8 +219,19 @@ function buildah(args: string[], timeoutMs = 300_000): string {
 export class ImageContainer {
   readonly id: string;
 
-  constructor(tarball: string) {
-    this.id = buildah(['from', '--pull=never', '--quiet', `docker-archive:${tarball}`]);
+  /** `ociName`: for the OCI archives (olm-bundle, olm-catalog), the image of the archive to use. */
+  constructor(tarball: string, ociName?: string) {
+    const ref = ociName === undefined ? `docker-archive:${tarball}` : `oci-archive:${tarball}:${ociName}`;
+    this.id = buildah(['from', '--pull=never', '--quiet', ref]);
+  }
+
+  /** Mounts the container's root filesystem (read it from the host); unmount with unmount(). */
+  mount(): string {
+    return buildah(['mount', this.id]);
+  }
+
+  unmount(): void {
+    buildah(['umount', this.id]);
   }
 
   /** Runs argv to completion; never throws for a non-zero exit. */

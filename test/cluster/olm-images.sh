@@ -77,8 +77,30 @@ olm_prepare() { # -> sets olm_version, olm_dir, olm_registry_version
   printf '%s\n' "$olm_registry_version" >"$olm_dir/registry-version"
 }
 
+# the -X flags OLM's and operator-registry's Makefiles set (`olm --version`, `opm version`): the
+# versions, the tags' commits and (opm) the tag's date, from the module proxy's .info files
+olm_version_ldflags() {
+  local info olm_commit reg_commit reg_date
+  info=$(cd "$olm_dir/module" && go mod download -json "github.com/operator-framework/operator-lifecycle-manager@$olm_version")
+  olm_commit=$(printf '%s' "$info" | sed -n 's/.*"Hash": "\([0-9a-f]*\)".*/\1/p' | head -n1)
+  info=$(cd "$olm_dir/module" && go mod download -json "github.com/operator-framework/operator-registry@$olm_registry_version")
+  reg_commit=$(printf '%s' "$info" | sed -n 's/.*"Hash": "\([0-9a-f]*\)".*/\1/p' | head -n1)
+  reg_date=$(sed -n 's/.*"Time":"\([^"]*\)".*/\1/p' "$(printf '%s' "$info" | sed -n 's/.*"Info": "\(.*\)".*/\1/p')")
+  printf -- "-X github.com/operator-framework/operator-lifecycle-manager/pkg/version.OLMVersion=%s" "${olm_version#v}"
+  printf -- " -X github.com/operator-framework/operator-lifecycle-manager/pkg/version.GitCommit=%s" "$olm_commit"
+  printf -- " -X github.com/operator-framework/operator-registry/cmd/opm/version.opmVersion=%s" "$olm_registry_version"
+  printf -- " -X github.com/operator-framework/operator-registry/cmd/opm/version.gitCommit=%s" "$reg_commit"
+  printf -- " -X github.com/operator-framework/operator-registry/cmd/opm/version.buildDate=%s" "$reg_date"
+}
+
 olm_binaries() {
-  local mod="$olm_dir/module" missing=() pkgs=() p b dir
+  local mod="$olm_dir/module" missing=() pkgs=() p b dir ldflags
+  # binaries built with other flags are built again (the link step only: packages are cached)
+  ldflags="-s -w $(olm_version_ldflags)"
+  if [ "$(cat "$olm_dir/bin/ldflags" 2>/dev/null)" != "$ldflags" ]; then
+    rm -f "$olm_dir"/bin/*
+    printf '%s\n' "$ldflags" >"$olm_dir/bin/ldflags"
+  fi
   for p in "${olm_packages[@]}"; do
     b=$(olm_bin_name "$p")
     [ -x "$olm_dir/bin/$b" ] || { missing+=("$b") && pkgs+=("$p"); }
@@ -87,7 +109,7 @@ olm_binaries() {
     log "olm: compiling ${missing[*]} (static; ~10 min cold on 2 busy cores)"
     rm -rf "$olm_dir/bin.tmp"
     mkdir -p "$olm_dir/bin.tmp"
-    (cd "$mod" && go_progress 3600 build -v -trimpath -ldflags='-s -w' -o "$olm_dir/bin.tmp/" "${pkgs[@]}") ||
+    (cd "$mod" && go_progress 3600 build -v -trimpath -ldflags="$ldflags" -o "$olm_dir/bin.tmp/" "${pkgs[@]}") ||
       die "building OLM failed"
     for p in "${pkgs[@]}"; do
       b=$(olm_bin_name "$p")

@@ -23,7 +23,14 @@ import {
   type IngressSpec,
 } from '../../operator/api/kingress.ts';
 import { startCluster, type Cluster, type StopReport } from './cluster.ts';
-import { builtImages, ensureImages, imageTarball, olmArtifacts, type OlmArtifacts } from './images.ts';
+import {
+  OLM_SLUGS,
+  builtImages,
+  ensureImages,
+  imageTarball,
+  olmArtifacts,
+  type OlmArtifacts,
+} from './images.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const CSV_FILE = join(root, 'bundle/manifests/kgw.clusterserviceversion.yaml');
@@ -34,7 +41,6 @@ const KUBECTL = '/usr/bin/kubectl';
 const OLM_NS = 'olm';
 const INSTALL_NS = 'kgw-system';
 const NS = 'olm-test';
-const OLM_SLUGS = ['olm', 'opm', 'olm-bundle', 'olm-catalog'] as const;
 
 let cluster: Cluster | undefined;
 let rest: KubeRest;
