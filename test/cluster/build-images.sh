@@ -17,8 +17,11 @@
 #   certmanager quay.io/jetstack/cert-manager-controller:<v>  the controller build-cert-manager.sh builds, from scratch
 #   knative   kgw.test/knative/<c>:<v> and <t>:conformance Knative Serving + networking test images
 #             (opt-in: `build-images.sh knative` or `all`; long)
+#   olm       kgw.test/olm/{olm,opm,kgw-bundle,kgw-catalog}:… OLM and opm from Go modules, kgw's bundle
+#             image (bundle/bundle.Dockerfile) and a catalog serving it (opt-in: `build-images.sh olm`
+#             or `all`; slugs olm, opm, olm-bundle, olm-catalog; see olm-images.sh)
 #
-# Usage: build-images.sh [slug|all|default ...]   (default: everything but knative)
+# Usage: build-images.sh [slug|all|default ...]   (default: everything but knative and olm)
 # Prints progress on stderr and, on stdout, one `<slug> <image name> <tarball>` line per image.
 # Env: KGW_CACHE_DIR, KGW_COREDNS_BIN (use this CoreDNS binary), KGW_ENVOY_BIN (via paths.ts),
 #      KGW_DEBIAN_MIRROR (default: the machine's apt source), KGW_NPM_VERSION, KGW_COREDNS_VERSION,
@@ -511,15 +514,15 @@ want=()
 for a in "${@:-default}"; do
   case "$a" in
     default) want+=(base node kgw envoy pause coredns backends) ;;
-    all) want+=(base node kgw envoy pause coredns backends certmanager knative) ;;
-    base | node | kgw | envoy | pause | coredns | backends | certmanager | knative) want+=("$a") ;;
-    *) die "unknown image $a (base node kgw envoy pause coredns backends certmanager knative default all)" ;;
+    all) want+=(base node kgw envoy pause coredns backends certmanager knative olm) ;;
+    base | node | kgw | envoy | pause | coredns | backends | certmanager | knative | olm) want+=("$a") ;;
+    *) die "unknown image $a (base node kgw envoy pause coredns backends certmanager knative olm default all)" ;;
   esac
 done
 wants() { [[ " ${want[*]} " == *" $1 "* ]]; }
 # an image needs the images it is built on
 if wants kgw || wants backends; then want+=(node); fi
-if wants node || wants envoy; then want+=(base); fi
+if wants node || wants envoy || wants olm; then want+=(base); fi
 
 log "cache: $images"
 if wants base; then
@@ -568,6 +571,11 @@ if wants knative; then
   # shellcheck source=test/cluster/knative-images.sh
   . "$here/knative-images.sh"
   knative_images
+fi
+if wants olm; then
+  # shellcheck source=test/cluster/olm-images.sh
+  . "$here/olm-images.sh"
+  olm_images
 fi
 
 # index.json: every image built so far (not only this run's)

@@ -13,10 +13,13 @@ import {
   ImageContainer,
   KNATIVE_COMPONENTS,
   KNATIVE_TEST_IMAGES,
+  OLM_SLUGS,
   builtImages,
   dockerArchiveTags,
   ensureImages,
   knativeArtifacts,
+  ociArchiveNames,
+  olmArtifacts,
   type BuiltImage,
 } from './images.ts';
 
@@ -123,6 +126,77 @@ knativeDescribe('Knative (build-images.sh knative)', () => {
       c.remove();
     }
   }, 120_000);
+});
+
+// Opt-in (bash test/cluster/build-images.sh olm, ~7 min cold): checked only when built.
+const olm = olmArtifacts();
+const olmDescribe = olm === undefined ? describe.skip : describe;
+olmDescribe('OLM (build-images.sh olm)', () => {
+  test('olm and opm as docker-archives; the bundle and the catalog as OCI archives named by tag and by digest', () => {
+    const built = builtImages();
+    expect(OLM_SLUGS.filter((s) => built[s] === undefined)).toEqual([]);
+    expect(dockerArchiveTags(built.olm?.tarball ?? '')).toEqual([
+      `kgw.test/olm/olm:${olm?.olmVersion ?? '?'}`,
+    ]);
+    expect(dockerArchiveTags(built.opm?.tarball ?? '')).toEqual([
+      `kgw.test/olm/opm:${olm?.registryVersion ?? '?'}`,
+    ]);
+    for (const slug of ['olm-bundle', 'olm-catalog']) {
+      const image = built[slug];
+      const names = ociArchiveNames(image?.tarball ?? '');
+      expect(names).toHaveLength(2);
+      const digest = names[0]?.digest ?? '';
+      expect(names.map((n) => n.digest)).toEqual([digest, digest]);
+      expect(names.map((n) => n.name)).toEqual([image?.name, image?.digestName]);
+      expect(image?.digestName).toBe(`${image?.name.replace(/:[^:/]+$/, '') ?? ''}@${digest}`);
+    }
+    // the catalog refers to the bundle by digest (OLM's unpack Job then pulls nothing)
+    const catalog = readFileSync(join(olm?.catalogDir ?? '', 'kgw', 'catalog.yaml'), 'utf8');
+    expect(catalog).toContain(`\nimage: ${built['olm-bundle']?.digestName ?? '?'}\n`);
+  });
+
+  test("the bundle image holds bundle/ as it is; OLM's tools run in their images", () => {
+    const built = builtImages();
+    const bundle = new ImageContainer(built['olm-bundle']?.tarball ?? '', built['olm-bundle']?.name);
+    const olmImage = new ImageContainer(built.olm?.tarball ?? '');
+    const catalog = new ImageContainer(built['olm-catalog']?.tarball ?? '', built['olm-catalog']?.name);
+    try {
+      // FROM scratch with /manifests and /metadata: bundle/'s files, byte for byte
+      const root = bundle.mount();
+      try {
+        for (const dir of ['manifests', 'metadata']) {
+          const files = readdirSync(join(repo, 'bundle', dir)).sort();
+          expect([dir, readdirSync(join(root, dir)).sort()]).toEqual([dir, files]);
+          for (const f of files) {
+            expect([f, readFileSync(join(root, dir, f), 'utf8') === read(`bundle/${dir}/${f}`)]).toEqual([
+              f,
+              true,
+            ]);
+          }
+        }
+        expect(readdirSync(root).sort()).toEqual(['manifests', 'metadata']);
+      } finally {
+        bundle.unmount();
+      }
+      // OLM's unpack Job copies its static cpb from the olm image (with /bin/cp) into the bundle's Pod
+      const cpb = olmImage.run(['/bin/cpb', '--help']);
+      expect(cpb.stdout + cpb.stderr).toMatch(/cpb|bundle/i);
+      expect(olmImage.run(['/bin/cp', '--version']).status).toBe(0); // the unpack Job's util step
+      expect(olmImage.run(['/bin/olm', '--version']).stdout).toContain(
+        olm?.olmVersion.replace(/^v/, '') ?? '?',
+      );
+      expect(olmImage.run(['/bin/catalog', '--version']).status).toBe(0);
+      const version = catalog.run(['/bin/opm', 'version'], 60_000);
+      expect(version.stdout).toContain(olm?.registryVersion ?? '?');
+      // the catalog validates as the image holds it
+      expect(catalog.run(['/bin/opm', 'validate', '/configs'], 60_000).status).toBe(0);
+      expect(catalog.run(['/bin/grpc_health_probe', '-version']).status).toBe(0);
+    } finally {
+      bundle.remove();
+      olmImage.remove();
+      catalog.remove();
+    }
+  }, 180_000);
 });
 
 describe('the images run', () => {

@@ -13,8 +13,10 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 /** build-images.sh, which tests run (it only prints paths when everything is cached). */
 export const BUILD_SCRIPT = join(here, 'build-images.sh');
 
-/** What build-images.sh makes without arguments (knative is opt-in: `ensureImages(['all'])`). */
+/** What build-images.sh makes without arguments (knative and olm are opt-in: `ensureImages(['olm'])`). */
 export const DEFAULT_SLUGS = ['base', 'node', 'kgw', 'envoy', 'pause', 'coredns', 'backends'] as const;
+/** What `build-images.sh olm` makes (olm-images.sh). */
+export const OLM_SLUGS = ['olm', 'opm', 'olm-bundle', 'olm-catalog'] as const;
 export const KNATIVE_COMPONENTS = ['controller', 'activator', 'autoscaler', 'queue', 'webhook'] as const;
 export const KNATIVE_TEST_IMAGES = [
   'runtime',
@@ -36,6 +38,11 @@ export interface BuiltImage {
   bytes: number;
   buildSeconds: number;
   builtAt: string;
+  /**
+   * `<repository>@sha256:<manifest digest>`, for the images imported under that name too (OCI
+   * archives: olm-bundle, olm-catalog; OLM pulls images not named by digest with policy Always).
+   */
+  digestName?: string;
 }
 
 /** `<cache>/images`: tarballs, their descriptions and buildah's own storage. */
@@ -52,7 +59,8 @@ function isBuiltImage(v: unknown): v is BuiltImage {
     typeof o.tarball === 'string' &&
     typeof o.hash === 'string' &&
     typeof o.bytes === 'number' &&
-    typeof o.buildSeconds === 'number'
+    typeof o.buildSeconds === 'number' &&
+    (o.digestName === undefined || typeof o.digestName === 'string')
   );
 }
 
@@ -125,6 +133,41 @@ export function knativeArtifacts(servingVersion = 'v0.42.2'): KnativeArtifacts |
   };
 }
 
+/** A setting of images.env (what build-images.sh reads), overridden by the environment. */
+export function imageSetting(key: string): string {
+  const env = process.env[key];
+  if (env !== undefined && env !== '') return env;
+  const m = new RegExp(`^${key}=(.*)$`, 'm').exec(readFileSync(join(here, 'images.env'), 'utf8'));
+  if (m?.[1] === undefined) throw new Error(`no ${key} in the environment or test/cluster/images.env`);
+  return m[1].trim();
+}
+
+/** What `build-images.sh olm` leaves besides the images (test/cluster/olm-images.sh). */
+export interface OlmArtifacts {
+  olmVersion: string;
+  /** The operator-registry (opm) version OLM requires. */
+  registryVersion: string;
+  /** OLM's deploy/chart/crds (a directory) and deploy/upstream/quickstart/olm.yaml, from the module. */
+  crds: string;
+  olmYaml: string;
+  /** The file-based catalog the catalog image serves. */
+  catalogDir: string;
+}
+
+/** The OLM artifacts, or undefined if `build-images.sh olm` has not run. */
+export function olmArtifacts(olmVersion = imageSetting('KGW_OLM_VERSION')): OlmArtifacts | undefined {
+  const dir = join(imagesDir(), `olm-${olmVersion}`);
+  const registryFile = join(dir, 'registry-version');
+  if (!existsSync(registryFile)) return undefined;
+  return {
+    olmVersion,
+    registryVersion: readFileSync(registryFile, 'utf8').trim(),
+    crds: join(dir, 'deploy', 'crds'),
+    olmYaml: join(dir, 'deploy', 'olm.yaml'),
+    catalogDir: join(dir, 'catalog'),
+  };
+}
+
 /** The tarball of `slug`, which must have been built (ensureImages). */
 export function imageTarball(slug: string): string {
   const i = builtImages()[slug];
@@ -132,6 +175,17 @@ export function imageTarball(slug: string): string {
     throw new Error(`image ${slug} is not built: run bash test/cluster/build-images.sh`);
   }
   return i.tarball;
+}
+
+/** The image names an OCI archive's index gives containerd (`io.containerd.image.name`), with their digests. */
+export function ociArchiveNames(tarball: string): { name: string; digest: string }[] {
+  const index = JSON.parse(execFileSync('tar', ['-xOf', tarball, 'index.json'], { encoding: 'utf8' })) as {
+    manifests: { digest: string; annotations?: Record<string, string> }[];
+  };
+  return index.manifests.map((m) => ({
+    name: m.annotations?.['io.containerd.image.name'] ?? '',
+    digest: m.digest,
+  }));
 }
 
 /** The image names a docker-archive holds (RepoTags of its manifest.json). */
@@ -165,8 +219,19 @@ function buildah(args: string[], timeoutMs = 300_000): string {
 export class ImageContainer {
   readonly id: string;
 
-  constructor(tarball: string) {
-    this.id = buildah(['from', '--pull=never', '--quiet', `docker-archive:${tarball}`]);
+  /** `ociName`: for the OCI archives (olm-bundle, olm-catalog), the image of the archive to use. */
+  constructor(tarball: string, ociName?: string) {
+    const ref = ociName === undefined ? `docker-archive:${tarball}` : `oci-archive:${tarball}:${ociName}`;
+    this.id = buildah(['from', '--pull=never', '--quiet', ref]);
+  }
+
+  /** Mounts the container's root filesystem (read it from the host); unmount with unmount(). */
+  mount(): string {
+    return buildah(['mount', this.id]);
+  }
+
+  unmount(): void {
+    buildah(['umount', this.id]);
   }
 
   /** Runs argv to completion; never throws for a non-zero exit. */

