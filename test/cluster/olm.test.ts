@@ -8,13 +8,12 @@
 // sample KnativeGateway becomes Ready; deleting the Subscription and the CSV removes kgw's
 // operator, its webhooks and the objects OLM made for it (OLM leaves the CRDs and the bundle's
 // own ClusterRole: listed, and checked to be nothing else). Figures are printed, never asserted.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import { ApiError, KubeRest } from '../../operator/kube/rest.ts';
+import { KubeRest } from '../../operator/kube/rest.ts';
 import { waitUntil } from '../env/proc.ts';
 import { DEFAULT_ENVOY_IMAGE, type KnativeGateway } from '../../operator/api/knativegateway.ts';
 import {
@@ -23,6 +22,7 @@ import {
   type IngressSpec,
 } from '../../operator/api/kingress.ts';
 import { startCluster, type Cluster, type StopReport } from './cluster.ts';
+import { getOrUndefined, kubectlWith } from './harness.ts';
 import {
   OLM_SLUGS,
   builtImages,
@@ -37,7 +37,6 @@ const CSV_FILE = join(root, 'bundle/manifests/kgw.clusterserviceversion.yaml');
 const ANNOTATIONS = join(root, 'bundle/metadata/annotations.yaml');
 const SAMPLE_GATEWAY = join(root, 'crds/samples/knativegateway.yaml');
 const KNATIVE_CRDS = join(root, 'test/env/crds/knative');
-const KUBECTL = '/usr/bin/kubectl';
 const OLM_NS = 'olm';
 const INSTALL_NS = 'kgw-system';
 const NS = 'olm-test';
@@ -64,43 +63,7 @@ const annotations = (parse(readFileSync(ANNOTATIONS, 'utf8')) as { annotations: 
 const PACKAGE = annotations['operators.operatorframework.io.bundle.package.v1'] ?? '';
 const CHANNEL = annotations['operators.operatorframework.io.bundle.channel.default.v1'] ?? '';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-/** kubectl against the cluster (admin kubeconfig); never throws, bounded by timeoutMs. */
-function kubectl(args: string[], timeoutMs = 60_000): Promise<Run> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    execFile(
-      KUBECTL,
-      ['--kubeconfig', cluster?.kubeconfigPath ?? '', ...args],
-      { timeout: timeoutMs, maxBuffer: 32 << 20 },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
-        resolve({ code, stdout, stderr: stderr || (err !== null ? err.message : ''), ms: Date.now() - t0 });
-      },
-    );
-  });
-}
-
-async function kubectlOk(args: string[], timeoutMs = 60_000): Promise<Run> {
-  const r = await kubectl(args, timeoutMs);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} (exit ${r.code}): ${r.stderr}${r.stdout}`);
-  return r;
-}
-
-async function getOrUndefined<T>(path: string): Promise<T | undefined> {
-  try {
-    return await rest.get<T>(path);
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 404) return undefined;
-    throw err;
-  }
-}
+const { kubectl, kubectlOk } = kubectlWith(() => cluster?.kubeconfigPath ?? '');
 
 /** What to show when a wait fails: pods, OLM objects and events of the namespaces involved. */
 async function diagnostics(): Promise<string> {
@@ -347,7 +310,7 @@ describe('kgw installed through OLM on a real cluster', () => {
     await waitUntil(
       `CSV ${INSTALL_NS}/${CSV_NAME} Succeeded`,
       async () => {
-        const c = await getOrUndefined<Csv>(olmPath('clusterserviceversions', INSTALL_NS, CSV_NAME));
+        const c = await getOrUndefined<Csv>(rest, olmPath('clusterserviceversions', INSTALL_NS, CSV_NAME));
         const phase = c?.status?.phase ?? '';
         if (phase !== lastPhase) {
           phases.push(`${phase || '(none)'} @${Date.now() - tSubscribe}`);
@@ -399,7 +362,7 @@ describe('kgw installed through OLM on a real cluster', () => {
     expect(Object.keys(secret.data).sort()).toEqual(['olmCAKey', 'tls.crt', 'tls.key']);
     // kgw did not make its own webhook certificates (it uses the mounted ones under OLM)
     expect(
-      await getOrUndefined(`/api/v1/namespaces/${INSTALL_NS}/secrets/kgw-webhook-certs`),
+      await getOrUndefined(rest, `/api/v1/namespaces/${INSTALL_NS}/secrets/kgw-webhook-certs`),
     ).toBeUndefined();
   }, 150_000);
 
@@ -439,7 +402,7 @@ describe('kgw installed through OLM on a real cluster', () => {
       },
       { timeoutMs: 240_000, intervalMs: 500 },
     ).catch(async (err: unknown) => {
-      const g = await getOrUndefined<KnativeGateway>(gatewayPath('default'));
+      const g = await getOrUndefined<KnativeGateway>(rest, gatewayPath('default'));
       throw new Error(`${String(err)}\nstatus: ${JSON.stringify(g?.status)}\n${await diagnostics()}`);
     });
     fig(`Subscription created → KnativeGateway Ready: ${Date.now() - tSubscribe} ms`);
@@ -479,7 +442,7 @@ describe('kgw installed through OLM on a real cluster', () => {
       /admission webhook "kingress.validation.kgw.dev" denied the request: .*traffic split percentages must total to 100, got 60/,
     );
     await rest.request('POST', ingressPath(NS), kingress('good', spec(100, `good.${NS}.example.com`)));
-    expect(await getOrUndefined(ingressPath(NS, 'good'))).toBeDefined();
+    expect(await getOrUndefined(rest, ingressPath(NS, 'good'))).toBeDefined();
     await rest.request('DELETE', ingressPath(NS, 'good'));
   }, 60_000);
 
@@ -506,7 +469,12 @@ describe('kgw installed through OLM on a real cluster', () => {
       "kgw's operator, webhooks, Services and OLM's RBAC for it gone",
       async () => {
         const left: string[] = [];
-        if (await getOrUndefined(`/apis/apps/v1/namespaces/${INSTALL_NS}/deployments/${OPERATOR_DEPLOYMENT}`))
+        if (
+          await getOrUndefined(
+            rest,
+            `/apis/apps/v1/namespaces/${INSTALL_NS}/deployments/${OPERATOR_DEPLOYMENT}`,
+          )
+        )
           left.push('deployment');
         const pods = await rest.get<{ items: unknown[] }>(`/api/v1/namespaces/${INSTALL_NS}/pods`);
         if (pods.items.length > 0) left.push(`${pods.items.length} pods`);
@@ -515,7 +483,12 @@ describe('kgw installed through OLM on a real cluster', () => {
           { labelSelector: `olm.owner=${CSV_NAME}` },
         );
         if (hooks.items.length > 0) left.push('webhook configurations');
-        if (await getOrUndefined(`/api/v1/namespaces/${INSTALL_NS}/services/${OPERATOR_DEPLOYMENT}-service`))
+        if (
+          await getOrUndefined(
+            rest,
+            `/api/v1/namespaces/${INSTALL_NS}/services/${OPERATOR_DEPLOYMENT}-service`,
+          )
+        )
           left.push('webhook service');
         // what OLM made from the CSV carries its full owner labels (CSVOwnerSelector), and goes
         for (const kind of ['clusterroles', 'clusterrolebindings']) {
