@@ -546,7 +546,7 @@ function metricsSchema(): Schema {
   return obj(
     `Prometheus metrics of the fleet's Envoys: each replica serves Envoy's ${METRICS_PATH} (GET or HEAD, ` +
       'query parameters such as ?usedonly passed on) on metrics.port, and nothing else: every other path ' +
-      "answers 404, other methods 405; Envoy's admin interface itself stays a unix socket. The pods get " +
+      "answers 404, other methods on that path 405; Envoy's admin interface itself stays a unix socket. The pods get " +
       `the annotations prometheus.io/scrape, prometheus.io/port and prometheus.io/path, the container port ` +
       `is named metrics and the pods carry the label ${LABEL_METRICS}=${METRICS_LABEL_VALUE} (for a ` +
       "PodMonitor). The fleet's Service does not publish the port. The stats name every backend Service " +
