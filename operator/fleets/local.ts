@@ -60,7 +60,10 @@ interface LocalReplica extends Replica {
   proc?: ChildProcess;
   /** The overload manager's heap limit in its bootstrap (unknown for adopted replicas). */
   maxHeapMiB?: number;
-  /** The stats listener's port in its bootstrap, 0 for none (unknown for adopted replicas). */
+  /**
+   * The stats listener's port in its bootstrap, 0 for none (recorded in replicas.json, so known for
+   * adopted replicas too, except those recorded before it was).
+   */
   statsPort?: number;
   adminSocket: string;
   logFile: string;
@@ -75,6 +78,8 @@ interface SavedReplica {
   pid: number;
   address: string;
   adminSocket: string;
+  /** LocalReplica.statsPort; absent in files written before it existed. */
+  statsPort?: number;
 }
 
 function adminGet(socketPath: string, path: string): Promise<number> {
@@ -160,6 +165,7 @@ export class LocalFleetRuntime implements FleetRuntime {
         pod,
         pid: s.pid,
         adminSocket: s.adminSocket,
+        ...(typeof s.statsPort === 'number' ? { statsPort: s.statsPort } : {}),
         logFile: join(this.opts.workDir, `${s.id}.log`),
         stopped: false,
         exited: false,
@@ -374,6 +380,7 @@ export class LocalFleetRuntime implements FleetRuntime {
           pid: r.pid,
           address: r.address,
           adminSocket: r.adminSocket,
+          ...(r.statsPort !== undefined ? { statsPort: r.statsPort } : {}),
         })),
     );
     const tmp = `${this.stateFile}.${process.pid}.tmp`;

@@ -10,7 +10,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { STATS_ADMIN_CLUSTER } from '../../operator/render/bootstrap.ts';
 import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
-import { sampleGateway, startEnv, type Env } from './harness.ts';
+import { restartOperator, sampleGateway, startEnv, type Env } from './harness.ts';
 
 const PORT = 9091;
 const gateway = {
@@ -70,9 +70,9 @@ function parse(text: string, method: string): Raw | undefined {
 }
 
 /** One HTTP/1.1 request written as is; the status line, headers and body of the answer. */
-function raw(address: string, method: string, path: string): Promise<Raw> {
+function raw(address: string, method: string, path: string, port = PORT): Promise<Raw> {
   return new Promise((resolve, reject) => {
-    const s = net.connect(PORT, address);
+    const s = net.connect(port, address);
     const chunks: Buffer[] = [];
     const text = () => Buffer.concat(chunks).toString('latin1');
     s.setTimeout(5000, () => s.destroy(new Error(`${method} ${path}: timeout`)));
@@ -266,4 +266,55 @@ test('a path that normalizes to /stats/prometheus is served (it is the same reso
 test('a fleet without metrics listens on no stats port', async () => {
   expect(local).toHaveLength(1);
   await expect(raw(local[0]!.address, 'GET', '/stats/prometheus')).rejects.toThrow(/ECONNREFUSED/);
+});
+
+/** Sets the local fleet's metrics port (on). */
+async function setLocalMetricsPort(port: number): Promise<void> {
+  const fleets = [gateway.spec.fleets[0], { ...gateway.spec.fleets[1], metrics: { enabled: true, port } }];
+  await env.rest.request(
+    'PATCH',
+    '/apis/operator.kgw.dev/v1alpha1/knativegateways/default',
+    { spec: { fleets } },
+    'application/merge-patch+json',
+  );
+}
+
+/** Waits for a local-fleet replica other than `old` that serves its stats on `port`. */
+async function replacedLocal(old: Saved, port: number): Promise<Saved> {
+  const deadline = Date.now() + 60_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    const saved = JSON.parse(readFileSync(join(env.workDir, 'envoy/replicas.json'), 'utf8')) as Saved[];
+    const replaced = saved.find((r) => r.fleet === 'default/local' && r.pid !== old.pid);
+    if (!replaced) continue;
+    const answer = await raw(replaced.address, 'GET', '/stats/prometheus', port).catch((e: Error) => e);
+    if (!(answer instanceof Error) && answer.status === 200) {
+      expect(sample(answer.body, 'envoy_server_live')).toBe(1);
+      expect(() => process.kill(old.pid, 0)).toThrow();
+      return replaced;
+    }
+    last = answer instanceof Error ? answer.message : String(answer.status);
+  }
+  throw new Error(`no local replica serving stats on ${port}: ${last}`);
+}
+
+function externalPids(): number[] {
+  const saved = JSON.parse(readFileSync(join(env.workDir, 'envoy/replicas.json'), 'utf8')) as Saved[];
+  return saved.filter((r) => r.fleet === 'default/external').map((r) => r.pid);
+}
+
+test('turning metrics on for a fleet replaces its replicas only; the new ones serve the stats', async () => {
+  await setLocalMetricsPort(9200);
+  local = [await replacedLocal(local[0]!, 9200)];
+  // the other fleet's replicas were left alone
+  expect(externalPids()).toEqual(external.map((r) => r.pid));
+  await fleetsReady();
+});
+
+test('a change made while no operator runs reaches the adopted replicas', async () => {
+  await restartOperator(env, () => setLocalMetricsPort(9201));
+  local = [await replacedLocal(local[0]!, 9201)];
+  expect(externalPids()).toEqual(external.map((r) => r.pid));
+  await fleetsReady();
 });
