@@ -70,6 +70,7 @@ function resolvedDefaults(visibility: 'ExternalIP' | 'ClusterLocal') {
     },
     accessLog: false,
     accessLogFormat: 'text',
+    metrics: { enabled: false, port: 9091 },
     http: RESOLVED_HTTP,
     clientIP: { xffNumTrustedHops: 0, proxyProtocol: false },
   };
@@ -262,6 +263,13 @@ describe('withGatewayDefaults', () => {
     expect(g?.envoy.maxHeapMiB).toBe(0);
   });
 
+  test('metrics: off on 9091 unless set', () => {
+    const on = spec({ name: 'a', visibility: 'ExternalIP', metrics: { enabled: true } });
+    expect(withGatewayDefaults(on).fleets[0]?.metrics).toEqual({ enabled: true, port: 9091 });
+    const port = spec({ name: 'a', visibility: 'ExternalIP', metrics: { port: 9100 } });
+    expect(withGatewayDefaults(port).fleets[0]?.metrics).toEqual({ enabled: false, port: 9100 });
+  });
+
   test('reads the first cut’s boolean accessLog', () => {
     const legacy = untyped({ fleets: [{ name: 'a', visibility: 'ExternalIP', accessLog: true }] });
     expect(withGatewayDefaults(legacy).fleets[0]).toMatchObject({ accessLog: true, accessLogFormat: 'text' });
@@ -320,6 +328,9 @@ describe('validateGatewaySpec', () => {
             envoy: { maxHeapMiB: 0 },
           },
           { name: 'local', visibility: 'ClusterLocal', envoy: { maxHeapMiB: 64 } },
+          { name: 'scraped', visibility: 'ExternalIP', metrics: { enabled: true, port: 65534 } },
+          // a disabled stats listener listens nowhere: its port may equal a listener port
+          { name: 'quiet', visibility: 'ClusterLocal', metrics: { enabled: false, port: 8081 } },
         ],
       }),
     ).toEqual([]);
@@ -466,6 +477,38 @@ describe('validateGatewaySpec', () => {
       'a heap limit below the minimum',
       { fleets: [{ name: 'a', visibility: 'ExternalIP', envoy: { maxHeapMiB: 63 } }] },
       `spec.fleets[0].envoy.maxHeapMiB: ${MESSAGES.maxHeapMiB}`,
+    ],
+    [
+      'metrics not an object',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', metrics: true }] },
+      'spec.fleets[0].metrics: must be an object',
+    ],
+    [
+      'metrics.enabled not a boolean',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', metrics: { enabled: 'yes' } }] },
+      'spec.fleets[0].metrics.enabled: must be a boolean',
+    ],
+    [
+      'a privileged metrics port',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', metrics: { port: 90 } }] },
+      'spec.fleets[0].metrics.port: must be between 1024 and 65535, is 90',
+    ],
+    [
+      'the metrics port on the readiness port',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', metrics: { enabled: true, port: 19003 } }] },
+      `spec.fleets[0]: ${MESSAGES.metricsPortDiffers}`,
+    ],
+    [
+      'the metrics port on the visibility default http port',
+      { fleets: [{ name: 'a', visibility: 'ClusterLocal', metrics: { enabled: true, port: 8081 } }] },
+      `spec.fleets[0]: ${MESSAGES.metricsPortDiffers}`,
+    ],
+    [
+      'the default metrics port on the https port',
+      {
+        fleets: [{ name: 'a', visibility: 'ExternalIP', ports: { https: 9091 }, metrics: { enabled: true } }],
+      },
+      `spec.fleets[0]: ${MESSAGES.metricsPortDiffers}`,
     ],
     [
       'accessLog format unknown',

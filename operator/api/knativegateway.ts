@@ -39,6 +39,12 @@ export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_KGW = 'kgw';
 export const LABEL_GATEWAY = 'operator.kgw.dev/gateway';
 export const LABEL_FLEET = 'operator.kgw.dev/fleet';
+/**
+ * On the pods of fleets with metrics enabled (value METRICS_LABEL_VALUE): what a PodMonitor (or a
+ * Prometheus pod discovery rule) selects.
+ */
+export const LABEL_METRICS = 'operator.kgw.dev/metrics';
+export const METRICS_LABEL_VALUE = 'envoy';
 
 /** Condition types on KnativeGateway status. `Ready` is the summary of the others. */
 export const CONDITION_READY = 'Ready';
@@ -89,6 +95,16 @@ export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 export const DEFAULT_REPLICAS = 1;
 export const DEFAULT_ACCESS_LOG = false;
 export const DEFAULT_ACCESS_LOG_FORMAT: AccessLogFormat = 'text';
+/**
+ * Whether a fleet's Envoys serve their Prometheus stats (`metrics.enabled`). Off by default: the
+ * stats name every backend Service the fleet routes to, and anyone who can reach a pod's address
+ * could read them (see operator/render/bootstrap.ts, statsListener).
+ */
+export const DEFAULT_METRICS = false;
+/** The stats listener's port in each Envoy replica (`metrics.port`). */
+export const DEFAULT_METRICS_PORT = 9091;
+/** The one path the stats listener serves: Envoy's admin `/stats/prometheus`. */
+export const METRICS_PATH = '/stats/prometheus';
 export const DEFAULT_SERVICE_HTTP_PORT = 80;
 export const DEFAULT_SERVICE_HTTPS_PORT = 443;
 /** Envoy listener ports per visibility: distinct, so both fleets can share one host (local runtime). */
@@ -276,6 +292,7 @@ export const MESSAGES = {
   uniqueFleetNames: 'fleet names must be unique',
   listenerPortsDiffer: `ports.http and ports.https must differ (defaults: ${DEFAULT_LISTENER_PORTS.ExternalIP.http}/${DEFAULT_LISTENER_PORTS.ExternalIP.https} for ExternalIP, ${DEFAULT_LISTENER_PORTS.ClusterLocal.http}/${DEFAULT_LISTENER_PORTS.ClusterLocal.https} for ClusterLocal)`,
   reservedListenerPorts: `port ${ENVOY_READY_PORT} is reserved for Envoy's readiness listener`,
+  metricsPortDiffers: `metrics.port must differ from the fleet's listener ports (ports.http, ports.https) and from ${ENVOY_READY_PORT} (Envoy's readiness listener)`,
   servicePortsDiffer: 'service.httpPort and service.httpsPort must differ',
   maxHeapMiB: `must be 0 (no overload manager) or at least ${LIMITS.minHeapMiB}`,
   replicasOrAutoscaling:
@@ -382,6 +399,12 @@ export interface FleetAccessLog {
   format?: AccessLogFormat;
 }
 
+/** Envoy's Prometheus stats on a port of each replica (see DEFAULT_METRICS). */
+export interface FleetMetrics {
+  enabled?: boolean;
+  port?: number;
+}
+
 export interface FleetHttp10 {
   /** Accept HTTP/1.0 requests (Envoy answers them with 426 otherwise). */
   enabled?: boolean;
@@ -426,6 +449,7 @@ export interface FleetSpec {
   envoy?: FleetEnvoy;
   /** An object; the first cut's boolean is still read (see the compatibility note above). */
   accessLog?: FleetAccessLog;
+  metrics?: FleetMetrics;
   http?: FleetHttp;
   clientIP?: FleetClientIP;
 }
@@ -628,6 +652,8 @@ export interface ResolvedFleet {
   /** Whether Envoy writes access logs (`accessLog.enabled`; the first cut's boolean). */
   accessLog: boolean;
   accessLogFormat: AccessLogFormat;
+  /** The stats listener (METRICS_PATH only) on `port`, when enabled. */
+  metrics: { enabled: boolean; port: number };
   http: ResolvedFleetHttp;
   clientIP: ResolvedClientIP;
 }
@@ -808,6 +834,10 @@ export function withFleetDefaults(fleet: FleetSpec): ResolvedFleet {
     },
     accessLog: log.enabled,
     accessLogFormat: log.format,
+    metrics: {
+      enabled: fleet.metrics?.enabled ?? DEFAULT_METRICS,
+      port: fleet.metrics?.port ?? DEFAULT_METRICS_PORT,
+    },
     http: withHttpDefaults(fleet.http),
     clientIP: withClientIPDefaults(fleet.clientIP),
   };
@@ -1057,8 +1087,43 @@ function validateFleet(errs: string[], path: string, f: unknown): void {
       optionalEnum(errs, `${path}.accessLog.format`, f.accessLog.format, ACCESS_LOG_FORMATS);
     }
   }
+  if (f.metrics !== undefined) {
+    validateMetrics(errs, path, f.metrics, f.ports, knownVisibility ? (visibility as Visibility) : undefined);
+  }
   if (f.http !== undefined) validateHttp(errs, `${path}.http`, f.http);
   if (f.clientIP !== undefined) validateClientIP(errs, `${path}.clientIP`, f.clientIP);
+}
+
+/**
+ * `metrics` of the fleet at `path`. An enabled stats listener's port must differ from the fleet's
+ * effective listener ports and from the readiness port (a disabled one listens nowhere).
+ */
+function validateMetrics(
+  errs: string[],
+  path: string,
+  m: unknown,
+  ports: unknown,
+  visibility: Visibility | undefined,
+): void {
+  if (!isObject(m)) {
+    errs.push(`${path}.metrics: must be an object`);
+    return;
+  }
+  optionalBool(errs, `${path}.metrics.enabled`, m.enabled);
+  if (m.port !== undefined) {
+    intInRange(errs, `${path}.metrics.port`, m.port, LIMITS.minListenerPort, LIMITS.maxListenerPort);
+  }
+  if (m.enabled !== true || visibility === undefined) return;
+  const d = defaultListenerPorts(visibility);
+  const p = isObject(ports) ? ports : {};
+  const port = m.port ?? DEFAULT_METRICS_PORT;
+  if (
+    port === (p.http ?? d.http) ||
+    port === (p.https ?? d.https) ||
+    RESERVED_LISTENER_PORTS.includes(port as number)
+  ) {
+    errs.push(`${path}: ${MESSAGES.metricsPortDiffers}`);
+  }
 }
 
 function validateHttp(errs: string[], path: string, h: unknown): void {

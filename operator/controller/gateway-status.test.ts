@@ -31,6 +31,7 @@ const config: GatewayConfig = {
     http: withHttpDefaults(undefined),
     clientIP: withClientIPDefaults(undefined),
     maxHeapMiB: 0,
+    metrics: { enabled: false, port: 9091 },
   })),
 };
 

@@ -55,6 +55,7 @@ export function gatewayConfig(obj: KubeObject, log: Logger): GatewayConfig | und
       http: f.http,
       clientIP: f.clientIP,
       maxHeapMiB: f.envoy.maxHeapMiB,
+      metrics: { ...f.metrics },
     })),
     externalNames: gatewayExternalNamePolicy(name, spec),
     hostPolicy: gatewayHostPolicy(name, spec),

@@ -4,7 +4,8 @@
 // readiness design (the probe endpoint stays closed until the configuration arrives, then answers
 // 200), that the admin interface is on no TCP port (a route to 127.0.0.1:19000 through the public
 // listener reaches nothing), and the preStop hook (health check failed, listeners draining but
-// still open, spoken over the admin unix socket).
+// still open, spoken over the admin unix socket). The fleet has metrics on: the stats listener opens
+// with the others and serves /stats/prometheus from the admin socket, and no other admin path.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -26,6 +27,7 @@ import {
 } from './kubernetes-objects.ts';
 
 const FLEET = fleetXdsCluster('g', 'a');
+const METRICS_PORT = 9091;
 const POD = 'kgw-g-a-5d8f7c9b4-x2x7q';
 
 interface Answer {
@@ -94,7 +96,16 @@ beforeAll(async () => {
 
   const gw = {
     metadata: { name: 'g', uid: 'uid-1' },
-    spec: { fleets: [{ name: 'a', visibility: 'ExternalIP' as const, envoy: { drainSeconds: 1 } }] },
+    spec: {
+      fleets: [
+        {
+          name: 'a',
+          visibility: 'ExternalIP' as const,
+          envoy: { drainSeconds: 1 },
+          metrics: { enabled: true, port: METRICS_PORT },
+        },
+      ],
+    },
   };
   const [fo] = renderGatewayObjects(gw, { xds: { host: network.hostAddress, port: xdsPort } });
   const container = fo?.deployment.spec?.template.spec?.containers[0];
@@ -143,6 +154,7 @@ test('ready only once the configuration arrived; the preStop hook drains', async
   // Connected but unconfigured: the probe endpoint is not even open, nor the traffic ports.
   expect((await httpGet(podIp, ENVOY_READY_PORT, READY_PATH)).error).toBe('ECONNREFUSED');
   expect((await httpGet(podIp, 8080, '/')).error).toBe('ECONNREFUSED');
+  expect((await httpGet(podIp, METRICS_PORT, '/stats/prometheus')).error).toBe('ECONNREFUSED');
 
   // `loopback-admin` is what a route to an ExternalName Service naming localhost:19000 became
   // before kgw refused such targets: the admin port of the Envoy itself (Contour CVE-2021-32783).
@@ -197,6 +209,14 @@ test('ready only once the configuration arrived; the preStop hook drains', async
     expect((await httpGet(podIp, port, '/server_info')).error).toBe('ECONNREFUSED');
   }
 
+  // The stats listener: Prometheus text from the admin socket, nothing else of the admin.
+  const stats = await httpGet(podIp, METRICS_PORT, '/stats/prometheus');
+  expect(stats.status).toBe(200);
+  expect(stats.body).toMatch(/^envoy_server_live\{\} 1$/m);
+  for (const path of ['/config_dump', '/server_info', '/stats', '/stats/prometheus/../config_dump']) {
+    expect([path, (await httpGet(podIp, METRICS_PORT, path)).status]).toEqual([path, 404]);
+  }
+
   // The preStop hook, as the kubelet runs it inside the pod (its network namespace).
   const command = JSON.parse(readFileSync(join(dir, 'prestop.json'), 'utf8')) as string[];
   const [cmd, ...cmdArgs] = command;
@@ -213,6 +233,8 @@ test('ready only once the configuration arrived; the preStop hook drains', async
   expect((await httpGet(podIp, ENVOY_READY_PORT, READY_PATH)).status).toBe(503);
   const during = await httpGet(podIp, 8080, '/');
   expect([during.status, during.body, during.connection]).toEqual([200, 'hello', 'close']);
+  // Draining replicas can still be scraped.
+  expect((await httpGet(podIp, METRICS_PORT, '/stats/prometheus')).status).toBe(200);
   expect(envoy?.exitCode).toBeNull();
 });
 

@@ -12,6 +12,7 @@ import {
   LABEL_FLEET,
   LABEL_GATEWAY,
   LABEL_MANAGED_BY,
+  LABEL_METRICS,
   fleetServiceName,
   withGatewayDefaults,
   type FleetSpec,
@@ -19,7 +20,12 @@ import {
 } from '../api/knativegateway.ts';
 import { fullSampleKnativeGateway, sampleKnativeGateway } from '../gen/sample.ts';
 import { XdsTls } from '../pki/xds-tls.ts';
-import { XDS_CA_SDS_FILE, XDS_CLIENT_SDS_FILE } from '../render/bootstrap.ts';
+import {
+  STATS_ADMIN_CLUSTER,
+  STATS_LISTENER,
+  XDS_CA_SDS_FILE,
+  XDS_CLIENT_SDS_FILE,
+} from '../render/bootstrap.ts';
 import { ADS_SOURCE } from '../render/types.ts';
 import {
   ANNOTATION_BOOTSTRAP_HASH,
@@ -129,7 +135,8 @@ describe('every object', () => {
 
   test('the selectors of Deployment, Service and PDB match the pod labels', () => {
     for (const fo of all) {
-      const labels = fo.deployment.spec?.template.metadata?.labels;
+      // the pods may carry one label more, the metrics one, which no selector uses
+      const { [LABEL_METRICS]: _metrics, ...labels } = fo.deployment.spec?.template.metadata?.labels ?? {};
       expect(fo.deployment.spec?.selector.matchLabels).toEqual(labels);
       expect(fo.service.spec?.selector).toEqual(labels);
       if (fo.podDisruptionBudget) expect(fo.podDisruptionBudget.spec?.selector?.matchLabels).toEqual(labels);
@@ -510,5 +517,60 @@ describe('xDS over mutual TLS', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('metrics', () => {
+  const on = one(
+    gw('edge', { name: 'pub', visibility: 'ExternalIP', metrics: { enabled: true, port: 9102 } }),
+  );
+  const off = one(gw('edge', { name: 'pub', visibility: 'ExternalIP' }));
+
+  test('on: a named container port, the prometheus.io annotations and the PodMonitor label', () => {
+    const { container } = podOf(on);
+    expect(container.ports?.find((p) => p.name === 'metrics')).toEqual({
+      name: 'metrics',
+      containerPort: 9102,
+      protocol: 'TCP',
+    });
+    const meta = on.deployment.spec?.template.metadata;
+    expect(meta?.annotations).toMatchObject({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': '9102',
+      'prometheus.io/path': '/stats/prometheus',
+    });
+    expect(meta?.labels?.[LABEL_METRICS]).toBe('envoy');
+    // the selector is immutable: the label is on the pods only
+    expect(on.deployment.spec?.selector.matchLabels).toEqual(off.deployment.spec?.selector.matchLabels);
+    // the Service never publishes the stats port
+    expect(on.service.spec?.ports?.map((p) => p.targetPort)).toEqual(['http', 'https']);
+  });
+
+  test('on: the bootstrap keeps the ready listener and adds the stats listener; the admin stays a socket', () => {
+    const b = bootstrapOf(on);
+    expect(b.static_resources.listeners.map((l) => [l.name, l.address.socket_address.port_value])).toEqual([
+      ['kgw-ready', ENVOY_READY_PORT],
+      [STATS_LISTENER, 9102],
+    ]);
+    expect(b.static_resources.clusters.find((c) => c.name === STATS_ADMIN_CLUSTER)?.load_assignment).toEqual({
+      cluster_name: STATS_ADMIN_CLUSTER,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: ENVOY_ADMIN_SOCKET } } } }] }],
+    });
+    expect(b.admin.address).toEqual({ pipe: { path: ENVOY_ADMIN_SOCKET, mode: 0o600 } });
+    // turning metrics on changes the bootstrap, so the pods roll
+    const hash = (fo: FleetObjects) =>
+      fo.deployment.spec?.template.metadata?.annotations?.[ANNOTATION_BOOTSTRAP_HASH];
+    expect(hash(on)).not.toBe(hash(off));
+  });
+
+  test('off (the default): no port, annotation, label, listener or admin cluster', () => {
+    const { container } = podOf(off);
+    expect(container.ports?.map((p) => p.name)).toEqual(['http', 'https', 'ready']);
+    const meta = off.deployment.spec?.template.metadata;
+    expect(Object.keys(meta?.annotations ?? {}).filter((k) => k.startsWith('prometheus.io/'))).toEqual([]);
+    expect(meta?.labels?.[LABEL_METRICS]).toBeUndefined();
+    const b = bootstrapOf(off);
+    expect(b.static_resources.listeners.map((l) => l.name)).toEqual(['kgw-ready']);
+    expect(b.static_resources.clusters.map((c) => c.name)).toEqual(['kgw-xds']);
   });
 });

@@ -22,6 +22,12 @@
 //   "Connection: close", HTTP/2 gets GOAWAY, listeners stay open for stragglers), then sleeps
 //   drainSeconds; only then does the kubelet send SIGTERM. terminationGracePeriodSeconds is
 //   drainSeconds + 10.
+// - Metrics (fleet `metrics.enabled`): the bootstrap's stats listener (render/bootstrap.ts) on
+//   metrics.port serves Envoy's /stats/prometheus and nothing else; the container port is named
+//   `metrics`, the pod template carries the prometheus.io/{scrape,port,path} annotations and the
+//   label LABEL_METRICS (for a PodMonitor; kgw creates no ServiceMonitor or PodMonitor, whose CRDs
+//   may not exist). The fleet's Service does not publish the port. Like every listener it opens
+//   once the first xDS configuration arrived.
 // - The node id is the pod name (`--service-node $(POD_NAME)`); node.cluster `<gateway>/<fleet>`
 //   selects the fleet's snapshot. A bootstrap change rolls the pods (hash annotation).
 import { createHash } from 'node:crypto';
@@ -45,6 +51,9 @@ import {
   ENVOY_READY_PORT,
   GATEWAY_API_VERSION,
   GATEWAY_KIND,
+  LABEL_METRICS,
+  METRICS_LABEL_VALUE,
+  METRICS_PATH,
   fleetLabels,
   fleetServiceName,
   fleetXdsCluster,
@@ -73,6 +82,8 @@ export const ENVOY_CONTAINER = 'envoy';
 /** Path of the readiness endpoint on ENVOY_READY_PORT. */
 export const READY_PATH = '/ready';
 export const READY_LISTENER = 'kgw-ready';
+/** Name of the stats listener's container port (for a PodMonitor's podMetricsEndpoints). */
+export const METRICS_PORT_NAME = 'metrics';
 /** Pod template annotation: hash of the bootstrap, so a bootstrap change rolls the pods. */
 export const ANNOTATION_BOOTSTRAP_HASH = 'operator.kgw.dev/bootstrap-hash';
 /** uid and gid of the Envoy process (the conventional unprivileged "nonroot" user). */
@@ -243,10 +254,11 @@ export function renderFleetObjects(
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: 0 } },
       template: {
         metadata: {
-          labels: { ...labels },
+          labels: { ...labels, ...(fleet.metrics.enabled ? { [LABEL_METRICS]: METRICS_LABEL_VALUE } : {}) },
           annotations: {
             [ANNOTATION_BOOTSTRAP_HASH]: bootstrapHash,
             'kubectl.kubernetes.io/default-container': ENVOY_CONTAINER,
+            ...(fleet.metrics.enabled ? prometheusAnnotations(fleet.metrics.port) : {}),
           },
         },
         spec: podSpec(
@@ -333,6 +345,15 @@ export function renderFleetObjects(
   return out;
 }
 
+/** The annotations Prometheus' conventional pod discovery rules read. */
+export function prometheusAnnotations(port: number): Record<string, string> {
+  return {
+    'prometheus.io/scrape': 'true',
+    'prometheus.io/port': String(port),
+    'prometheus.io/path': METRICS_PATH,
+  };
+}
+
 function podSpec(
   name: string,
   labels: Record<string, string>,
@@ -392,6 +413,9 @@ function envoyContainer(fleet: ResolvedFleet, xdsTls: boolean): V1Container {
       { name: 'http', containerPort: fleet.ports.http, protocol: 'TCP' },
       { name: 'https', containerPort: fleet.ports.https, protocol: 'TCP' },
       { name: 'ready', containerPort: ENVOY_READY_PORT, protocol: 'TCP' },
+      ...(fleet.metrics.enabled
+        ? [{ name: METRICS_PORT_NAME, containerPort: fleet.metrics.port, protocol: 'TCP' }]
+        : []),
     ],
     readinessProbe: {
       httpGet: { path: READY_PATH, port: 'ready', scheme: 'HTTP' },
@@ -502,6 +526,7 @@ export function fleetBootstrap(
     delta: true,
     ...(tls ? { tls: xdsTlsBootstrap(tls) } : {}),
     maxHeapMiB: fleet.envoy.maxHeapMiB,
+    ...(fleet.metrics.enabled ? { stats: { port: fleet.metrics.port } } : {}),
   });
   const dynamic = b.dynamic_resources as Json;
   dynamic.lds_config = { ...ADS_SOURCE, initial_fetch_timeout: '0s' };
@@ -519,7 +544,7 @@ export function fleetBootstrap(
       },
     },
   };
-  statics.listeners = [readyListener()];
+  statics.listeners = [readyListener(), ...(statics.listeners ?? [])];
   return b;
 }
 

@@ -60,6 +60,11 @@ interface LocalReplica extends Replica {
   proc?: ChildProcess;
   /** The overload manager's heap limit in its bootstrap (unknown for adopted replicas). */
   maxHeapMiB?: number;
+  /**
+   * The stats listener's port in its bootstrap, 0 for none (recorded in replicas.json, so known for
+   * adopted replicas too, except those recorded before it was).
+   */
+  statsPort?: number;
   adminSocket: string;
   logFile: string;
   stopped: boolean;
@@ -73,6 +78,8 @@ interface SavedReplica {
   pid: number;
   address: string;
   adminSocket: string;
+  /** LocalReplica.statsPort; absent in files written before it existed. */
+  statsPort?: number;
 }
 
 function adminGet(socketPath: string, path: string): Promise<number> {
@@ -106,6 +113,11 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
       /* gone */
     }
   }
+}
+
+/** The port of a fleet's stats listener, 0 when it has none. */
+function statsPort(def: FleetDef): number {
+  return def.metrics.enabled ? def.metrics.port : 0;
 }
 
 function safe(s: string): string {
@@ -153,6 +165,7 @@ export class LocalFleetRuntime implements FleetRuntime {
         pod,
         pid: s.pid,
         adminSocket: s.adminSocket,
+        ...(typeof s.statsPort === 'number' ? { statsPort: s.statsPort } : {}),
         logFile: join(this.opts.workDir, `${s.id}.log`),
         stopped: false,
         exited: false,
@@ -218,10 +231,13 @@ export class LocalFleetRuntime implements FleetRuntime {
         f.def && (f.def.ports.http !== def.ports.http || f.def.ports.https !== def.ports.https);
       f.def = def;
       this.fleets.set(def.key, f);
-      // Replace replicas whose process is gone, or whose bootstrap has an old heap limit.
+      // Replace replicas whose process is gone, or whose bootstrap has an old heap limit or stats
+      // listener.
       let replaced = false;
       for (const r of [...f.replicas]) {
-        const stale = r.maxHeapMiB !== undefined && r.maxHeapMiB !== def.maxHeapMiB;
+        const stale =
+          (r.maxHeapMiB !== undefined && r.maxHeapMiB !== def.maxHeapMiB) ||
+          (r.statsPort !== undefined && r.statsPort !== statsPort(def));
         if (r.exited || stale) {
           replaced ||= r.ready;
           await this.stopReplica(r);
@@ -260,6 +276,7 @@ export class LocalFleetRuntime implements FleetRuntime {
       delta: this.opts.xdsProtocol !== 'sotw',
       ...(tls ? { tls } : {}),
       maxHeapMiB: def.maxHeapMiB,
+      ...(def.metrics.enabled ? { stats: { port: def.metrics.port } } : {}),
     });
     const file = join(this.opts.workDir, `${id}.bootstrap.json`);
     writeFileSync(file, JSON.stringify(config, null, 2));
@@ -297,6 +314,7 @@ export class LocalFleetRuntime implements FleetRuntime {
       pid: proc.pid ?? 0,
       proc,
       maxHeapMiB: def.maxHeapMiB,
+      statsPort: statsPort(def),
       adminSocket,
       logFile,
       stopped: false,
@@ -362,6 +380,7 @@ export class LocalFleetRuntime implements FleetRuntime {
           pid: r.pid,
           address: r.address,
           adminSocket: r.adminSocket,
+          ...(r.statsPort !== undefined ? { statsPort: r.statsPort } : {}),
         })),
     );
     const tmp = `${this.stateFile}.${process.pid}.tmp`;

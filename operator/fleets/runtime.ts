@@ -22,6 +22,8 @@ export interface FleetDef {
   clientIP: ResolvedClientIP;
   /** Heap limit of the Envoys' overload manager (bootstrap); 0: none. */
   maxHeapMiB: number;
+  /** The stats listener (bootstrap): Envoy's /stats/prometheus on `port` of each replica. */
+  metrics: { enabled: boolean; port: number };
 }
 
 /**

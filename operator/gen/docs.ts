@@ -13,7 +13,10 @@ import {
   LABEL_FLEET,
   LABEL_GATEWAY,
   LABEL_MANAGED_BY,
+  LABEL_METRICS,
   MANAGED_BY_KGW,
+  METRICS_LABEL_VALUE,
+  METRICS_PATH,
   fleetDomainInternal,
   fleetServiceName,
   fleetXdsCluster,
@@ -29,6 +32,7 @@ import {
   ANNOTATION_BOOTSTRAP_HASH,
   BOOTSTRAP_PATH,
   ENVOY_UID,
+  METRICS_PORT_NAME,
   READY_PATH,
   TERMINATION_GRACE_EXTRA_SECONDS,
   XDS_PORT,
@@ -244,7 +248,7 @@ reference.
 | Kind | When | What |
 |---|---|---|
 | ServiceAccount | always | no API token mounted: Envoy never calls the API server |
-| ConfigMap | always | \`${BOOTSTRAP_PATH.split('/').pop() ?? ''}\`: the Envoy bootstrap (node cluster \`<gateway>/<fleet>\`, xDS at \`${XDS_SERVICE_NAME}.<operator namespace>.svc.<clusterDomain>:${XDS_PORT}\`, admin on the unix socket \`${ENVOY_ADMIN_SOCKET}\` only, readiness listener on :${ENVOY_READY_PORT}) |
+| ConfigMap | always | \`${BOOTSTRAP_PATH.split('/').pop() ?? ''}\`: the Envoy bootstrap (node cluster \`<gateway>/<fleet>\`, xDS at \`${XDS_SERVICE_NAME}.<operator namespace>.svc.<clusterDomain>:${XDS_PORT}\`, admin on the unix socket \`${ENVOY_ADMIN_SOCKET}\` only, readiness listener on :${ENVOY_READY_PORT}; with \`metrics.enabled\`, the stats listener on \`metrics.port\`) |
 | Deployment | always | Envoy pods; \`replicas\` unless autoscaled; a bootstrap change rolls the pods (\`${ANNOTATION_BOOTSTRAP_HASH}\` annotation) |
 | Service | always | ports \`service.httpPort\`/\`httpsPort\` → container ports \`http\`/\`https\`; type, annotations, externalTrafficPolicy and loadBalancerClass from \`service\` |
 | HorizontalPodAutoscaler (autoscaling/v2) | \`autoscaling\` set | CPU utilization target; kgw hands \`spec.replicas\` over without a drop to 1 |
@@ -256,6 +260,10 @@ The Envoy pods:
   \`${DEFAULT_ENVOY_IMAGE}\`;
 - keep Envoy's admin interface on the unix socket \`${ENVOY_ADMIN_SOCKET}\` (mode 0600), never on a TCP
   port: nothing that connects to the pod's addresses, loopback included, reaches it;
+- with \`metrics.enabled\`, serve Envoy's \`${METRICS_PATH}\` (and no other admin path) on
+  \`metrics.port\` (container port \`${METRICS_PORT_NAME}\`, not published by the Service), and carry the
+  annotations \`prometheus.io/scrape\`, \`prometheus.io/port\`, \`prometheus.io/path\` and the label
+  \`${LABEL_METRICS}=${METRICS_LABEL_VALUE}\` (see [Metrics of the Envoy fleets](operations.md#metrics-of-the-envoy-fleets));
 - are Ready only once they have their configuration: the readiness probe is \`GET ${READY_PATH}\` on port
   ${ENVOY_READY_PORT}, a listener in the bootstrap that Envoy opens only after its first xDS answer (LDS
   and CDS wait for it without a timeout);

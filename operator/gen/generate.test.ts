@@ -177,6 +177,9 @@ describe('KnativeGateway CRD', () => {
     expect(at('spec.fleets.[].accessLog').default).toEqual({});
     expect(at('spec.fleets.[].accessLog.enabled').default).toBe(false);
     expect(at('spec.fleets.[].accessLog.format').default).toBe('text');
+    expect(at('spec.fleets.[].metrics').default).toEqual({});
+    expect(at('spec.fleets.[].metrics.enabled').default).toBe(false);
+    expect(at('spec.fleets.[].metrics.port').default).toBe(9091);
     expect(at('spec.fleets.[].envoy').default).toEqual({});
     expect(at('spec.fleets.[].envoy.logLevel').default).toBe(DEFAULT_ENVOY_LOG_LEVEL);
     expect(at('spec.fleets.[].envoy.drainSeconds').default).toBe(DEFAULT_DRAIN_SECONDS);
@@ -271,6 +274,7 @@ describe('KnativeGateway CRD', () => {
     expect(fleetRules.map((r) => r.message)).toEqual([
       MESSAGES.listenerPortsDiffer,
       MESSAGES.reservedListenerPorts,
+      MESSAGES.metricsPortDiffers,
       MESSAGES.replicasOrAutoscaling,
       MESSAGES.autoscalingNeedsCpuRequest,
       MESSAGES.externalTrafficPolicyNeedsExternal,
@@ -278,6 +282,8 @@ describe('KnativeGateway CRD', () => {
     ]);
     expect(fleetRules[0]?.fieldPath).toBe('.ports');
     expect(fleetRules[1]?.rule).toContain('[19003]');
+    expect(fleetRules[2]?.fieldPath).toBe('.metrics');
+    expect(fleetRules[2]?.rule).toContain('9091');
     for (const n of ['8080', '8443', '8081', '8444', "'ClusterLocal'"])
       expect(fleetRules[0]?.rule).toContain(n);
     expect((at('spec.fleets.[].service')['x-kubernetes-validations'] ?? []).map((r) => r.message)).toEqual([

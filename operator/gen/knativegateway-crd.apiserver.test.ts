@@ -73,6 +73,7 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
     service: { httpPort: 80, httpsPort: 443 },
     envoy: { logLevel: 'warning', drainSeconds: 30 },
     accessLog: { enabled: false, format: 'text' },
+    metrics: { enabled: false, port: 9091 },
   };
   const storedKnativeDefaults = {
     configure: true,
@@ -106,6 +107,7 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
       service: { httpPort: 80, httpsPort: 443 },
       envoy: { logLevel: 'warning', drainSeconds: 30, concurrency: 2 },
       accessLog: { enabled: false, format: 'text' },
+      metrics: { enabled: false, port: 9091 },
     });
     expect(validateGatewaySpec(stored.spec)).toEqual([]);
   });
@@ -161,6 +163,24 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
       fleet({ ports: { https: 19003 } }),
       `spec.fleets[0].ports: Invalid value: "object": ${MESSAGES.reservedListenerPorts}`,
       MESSAGES.reservedListenerPorts,
+    ],
+    [
+      'the metrics port on the readiness port',
+      fleet({ metrics: { enabled: true, port: 19003 } }),
+      `spec.fleets[0].metrics: Invalid value: "object": ${MESSAGES.metricsPortDiffers}`,
+      MESSAGES.metricsPortDiffers,
+    ],
+    [
+      'the default metrics port on the http port (no metrics.port written)',
+      fleet({ ports: { http: 9091 }, metrics: { enabled: true } }),
+      `spec.fleets[0].metrics: Invalid value: "object": ${MESSAGES.metricsPortDiffers}`,
+      MESSAGES.metricsPortDiffers,
+    ],
+    [
+      'the metrics port on the ClusterLocal default https port (no ports written)',
+      fleet({ metrics: { enabled: true, port: 8444 } }, 'ClusterLocal'),
+      `spec.fleets[0].metrics: Invalid value: "object": ${MESSAGES.metricsPortDiffers}`,
+      MESSAGES.metricsPortDiffers,
     ],
     [
       'equal Service ports',

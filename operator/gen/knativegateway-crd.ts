@@ -10,6 +10,11 @@ import {
   CONDITION_READY,
   DEFAULT_ACCESS_LOG,
   DEFAULT_ACCESS_LOG_FORMAT,
+  DEFAULT_METRICS,
+  DEFAULT_METRICS_PORT,
+  LABEL_METRICS,
+  METRICS_LABEL_VALUE,
+  METRICS_PATH,
   DEFAULT_AUTOCREATE_CLUSTER_DOMAIN_CLAIMS,
   DEFAULT_AUTOSCALING_MIN_REPLICAS,
   DEFAULT_AUTOSCALING_TARGET_CPU,
@@ -101,6 +106,14 @@ const LOCAL = DEFAULT_LISTENER_PORTS.ClusterLocal;
 function effectivePort(field: 'http' | 'https'): string {
   return (
     `(has(self.ports.${field}) ? self.ports.${field} : ` +
+    `(self.visibility == 'ClusterLocal' ? ${LOCAL[field]} : ${EXT[field]}))`
+  );
+}
+
+/** CEL: like effectivePort, for a fleet (`self`) that may have no `ports` at all. */
+function effectivePortOrDefault(field: 'http' | 'https'): string {
+  return (
+    `(has(self.ports) && has(self.ports.${field}) ? self.ports.${field} : ` +
     `(self.visibility == 'ClusterLocal' ? ${LOCAL[field]} : ${EXT[field]}))`
   );
 }
@@ -529,6 +542,31 @@ function accessLogSchema(): Schema {
   );
 }
 
+function metricsSchema(): Schema {
+  return obj(
+    `Prometheus metrics of the fleet's Envoys: each replica serves Envoy's ${METRICS_PATH} (GET or HEAD, ` +
+      'query parameters such as ?usedonly passed on) on metrics.port, and nothing else: every other path ' +
+      "answers 404, other methods on that path 405; Envoy's admin interface itself stays a unix socket. The pods get " +
+      `the annotations prometheus.io/scrape, prometheus.io/port and prometheus.io/path, the container port ` +
+      `is named metrics and the pods carry the label ${LABEL_METRICS}=${METRICS_LABEL_VALUE} (for a ` +
+      "PodMonitor). The fleet's Service does not publish the port. The stats name every backend Service " +
+      'the fleet routes to, so whoever reaches a pod address can read them: restrict access with a ' +
+      'NetworkPolicy where that matters.',
+    {
+      enabled: bool(`Whether the replicas serve their stats. Defaults to ${String(DEFAULT_METRICS)}.`, {
+        default: DEFAULT_METRICS,
+      }),
+      port: int(
+        `Port of the stats listener in each replica, ${LIMITS.minListenerPort}-${LIMITS.maxListenerPort}; ` +
+          `when enabled it must differ from ports.http, ports.https and ${ENVOY_READY_PORT} (Envoy's ` +
+          `readiness listener). Defaults to ${DEFAULT_METRICS_PORT}.`,
+        { minimum: LIMITS.minListenerPort, maximum: LIMITS.maxListenerPort, default: DEFAULT_METRICS_PORT },
+      ),
+    },
+    { default: {} },
+  );
+}
+
 function fleetSchema(): Schema {
   const reserved = `[${RESERVED_LISTENER_PORTS.join(', ')}]`;
   return obj(
@@ -572,6 +610,7 @@ function fleetSchema(): Schema {
       placement: placementSchema(),
       envoy: envoySchema(),
       accessLog: accessLogSchema(),
+      metrics: metricsSchema(),
       http: httpSchema(),
       clientIP: clientIPSchema(),
     },
@@ -587,6 +626,13 @@ function fleetSchema(): Schema {
           `!has(self.ports) || !(${effectivePort('http')} in ${reserved} || ${effectivePort('https')} in ${reserved})`,
           MESSAGES.reservedListenerPorts,
           { fieldPath: '.ports' },
+        ),
+        rule(
+          '!has(self.metrics) || !has(self.metrics.enabled) || !self.metrics.enabled || ' +
+            `!((has(self.metrics.port) ? self.metrics.port : ${DEFAULT_METRICS_PORT}) in ` +
+            `[${effectivePortOrDefault('http')}, ${effectivePortOrDefault('https')}, ${ENVOY_READY_PORT}])`,
+          MESSAGES.metricsPortDiffers,
+          { fieldPath: '.metrics' },
         ),
         rule('!(has(self.replicas) && has(self.autoscaling))', MESSAGES.replicasOrAutoscaling),
         rule(

@@ -70,6 +70,7 @@ export function fullSampleKnativeGateway(): KnativeGateway {
           },
           envoy: { logLevel: 'info', drainSeconds: 45 },
           accessLog: { enabled: true, format: 'json' },
+          metrics: { enabled: true, port: 9091 },
         },
         {
           name: 'private',

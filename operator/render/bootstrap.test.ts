@@ -6,6 +6,8 @@ import path from 'node:path';
 import { validateEnvoyConfig } from '../../test/env/envoy.ts';
 import { XdsTls } from '../pki/xds-tls.ts';
 import {
+  STATS_ADMIN_CLUSTER,
+  STATS_LISTENER,
   XDS_CA_SDS_FILE,
   XDS_CLIENT_SDS_FILE,
   renderBootstrap,
@@ -89,4 +91,94 @@ test('the admin interface is a 0600 unix socket, and Envoy reconnects to xDS wit
   expect(b.dynamic_resources.ads_config.grpc_services[0]?.envoy_grpc.retry_policy).toEqual({
     retry_back_off: { base_interval: '0.250s', max_interval: '2s' },
   });
+});
+
+describe('the stats listener', () => {
+  interface Route {
+    match: { path?: string; prefix?: string; safe_regex?: unknown; headers?: unknown[] };
+    route?: { cluster: string };
+    direct_response?: { status: number };
+  }
+  interface StatsShape {
+    static_resources: {
+      clusters: { name: string; load_assignment: unknown; circuit_breakers?: unknown }[];
+      listeners?: {
+        name: string;
+        address: unknown;
+        filter_chains: {
+          filters: {
+            typed_config: {
+              route_config: { virtual_hosts: { domains: string[]; routes: Route[] }[] };
+              http_filters: { name: string }[];
+              normalize_path?: boolean;
+              merge_slashes?: boolean;
+              path_with_escaped_slashes_action?: string;
+              rds?: unknown;
+            };
+          }[];
+        }[];
+      }[];
+    };
+  }
+  const withStats = () => renderBootstrap({ ...base, stats: { port: 9091 } }) as unknown as StatsShape;
+
+  test('none without `stats`: no listener, no cluster on the admin socket', () => {
+    const b = renderBootstrap(base) as unknown as StatsShape;
+    expect(b.static_resources.listeners).toBeUndefined();
+    expect(b.static_resources.clusters.map((c) => c.name)).toEqual(['kgw-xds']);
+  });
+
+  test('one exact route to the admin socket, GET and HEAD only; everything else answered locally', () => {
+    const b = withStats();
+    const [l] = b.static_resources.listeners ?? [];
+    expect(b.static_resources.listeners).toHaveLength(1);
+    expect(l?.name).toBe(STATS_LISTENER);
+    expect(l?.address).toEqual({ socket_address: { address: '0.0.0.0', port_value: 9091 } });
+    expect(l?.filter_chains).toHaveLength(1);
+    const hcm = l?.filter_chains[0]?.filters[0]?.typed_config;
+    expect(l?.filter_chains[0]?.filters).toHaveLength(1);
+    // the route table is inline: nothing sent over xDS can add a route to this listener
+    expect(hcm?.rds).toBeUndefined();
+    expect(hcm?.http_filters.map((f) => f.name)).toEqual(['envoy.filters.http.router']);
+    expect(hcm).toMatchObject({
+      normalize_path: true,
+      merge_slashes: true,
+      path_with_escaped_slashes_action: 'REJECT_REQUEST',
+    });
+    const vhosts = hcm?.route_config.virtual_hosts ?? [];
+    expect(vhosts).toHaveLength(1);
+    const routes = vhosts[0]?.routes ?? [];
+    // exactly one route forwards, to the admin cluster, on an exact path (no prefix, no regex)
+    const forwarding = routes.filter((r) => r.route !== undefined);
+    expect(forwarding).toEqual([
+      {
+        match: {
+          path: '/stats/prometheus',
+          headers: [{ name: ':method', string_match: { safe_regex: { regex: '^(GET|HEAD)$' } } }],
+        },
+        route: { cluster: STATS_ADMIN_CLUSTER, timeout: '10s' },
+      },
+    ]);
+    expect(routes.map((r) => r.direct_response?.status)).toEqual([undefined, 405, 404]);
+    expect(routes[1]?.match).toEqual({ path: '/stats/prometheus' });
+    expect(routes[2]?.match).toEqual({ prefix: '/' });
+  });
+
+  test('the admin cluster is the admin socket, with bounded concurrency', () => {
+    const admin = withStats().static_resources.clusters.find((c) => c.name === STATS_ADMIN_CLUSTER);
+    expect(admin?.load_assignment).toEqual({
+      cluster_name: STATS_ADMIN_CLUSTER,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: '/run/kgw/admin.sock' } } } }] }],
+    });
+    expect(admin?.circuit_breakers).toEqual({
+      thresholds: [{ max_connections: 2, max_requests: 2, max_pending_requests: 8, max_retries: 0 }],
+    });
+    // its name cannot be one kgw gives a KIngress backend (`<namespace>/<service>:<port>`)
+    expect(STATS_ADMIN_CLUSTER).not.toMatch(/[/:]/);
+  });
+
+  test('the bootstrap with the stats listener passes envoy --mode validate', async () => {
+    const { ok, output } = await validateEnvoyConfig(renderBootstrap({ ...base, stats: { port: 9091 } }));
+    expect({ ok, output: ok ? '' : output }).toEqual({ ok: true, output: '' });
+  }, 60_000);
 });

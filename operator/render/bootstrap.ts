@@ -8,6 +8,17 @@
 // port on loopback is reachable from any cluster Envoy routes to that resolves to 127.0.0.1 (the
 // ExternalName-to-localhost attack, Contour CVE-2021-32783). The type below has no TCP form.
 //
+// With `stats`, Envoy's Prometheus stats are served on a TCP port without opening the admin
+// interface: a static listener (STATS_LISTENER) whose only route sends `GET|HEAD /stats/prometheus`
+// (exact path; the query string, e.g. `?usedonly`, is not part of the match and is passed on) to a
+// static cluster on the admin socket. Every other path answers 404 from the listener itself, other
+// methods on that path 405, and the HTTP connection manager normalizes the path first (RFC 3986
+// dot segments, merged slashes, escaped slashes rejected), so `/stats/prometheus/../config_dump`,
+// `//config_dump` or `%2F` tricks never reach another admin handler. The cluster's circuit breakers
+// bound the load scrapes put on the admin handler, which runs on Envoy's main thread (the one that
+// also applies xDS). Only this listener references the cluster: kgw's dynamic routes name clusters
+// `<namespace>/<service>:<port>` and never use cluster_header, so no KIngress can route to it.
+//
 // With `tls`, the xDS connection is mutual TLS: the client certificate, its key and the trusted CA
 // bundle come from a credential directory (tls.crt, tls.key, ca.crt; see operator/pki/xds-tls.ts)
 // through file-based SDS: two small SDS files (renderXdsTlsSdsFiles) name those files and the
@@ -54,6 +65,8 @@ export interface BootstrapOptions {
   tls?: XdsTlsBootstrap;
   /** Heap limit of Envoy's overload manager (see overloadManager); none without it. */
   maxHeapMiB?: number;
+  /** The stats listener (see the header) on this port, 0.0.0.0; none without it. */
+  stats?: { port: number };
 }
 
 export type XdsAddress = { pipe: string } | { address: string; port: number };
@@ -170,6 +183,113 @@ export function overloadManager(maxHeapMiB: number): Json {
   };
 }
 
+/** The static listener serving Envoy's Prometheus stats, and the admin-socket cluster behind it. */
+export const STATS_LISTENER = 'kgw-stats';
+export const STATS_ADMIN_CLUSTER = 'kgw-stats-admin';
+/** The one admin path the stats listener serves (KnativeGateway METRICS_PATH). */
+export const STATS_PATH = '/stats/prometheus';
+/** How long a scrape may take, and how many the admin handler serves at once (more wait or get 503). */
+export const STATS_TIMEOUT = '10s';
+export const STATS_MAX_CONCURRENT = 2;
+export const STATS_MAX_PENDING = 8;
+
+/** A route matching STATS_PATH exactly, optionally only for these methods. */
+function statsMatch(methods?: readonly string[]): Json {
+  return {
+    path: STATS_PATH,
+    ...(methods
+      ? {
+          headers: [{ name: ':method', string_match: { safe_regex: { regex: `^(${methods.join('|')})$` } } }],
+        }
+      : {}),
+  };
+}
+
+/**
+ * The stats listener on `port`: GET/HEAD STATS_PATH → the admin socket; STATS_PATH with another
+ * method → 405; anything else → 404. The path is always normalized (whatever the fleet's edge
+ * settings say), and a path with escaped slashes is rejected (400).
+ */
+export function statsListener(port: number): Json {
+  return {
+    name: STATS_LISTENER,
+    address: { socket_address: { address: '0.0.0.0', port_value: port } },
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: {
+              '@type': `${TYPE_PREFIX}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
+              stat_prefix: 'kgw_stats',
+              normalize_path: true,
+              merge_slashes: true,
+              path_with_escaped_slashes_action: 'REJECT_REQUEST',
+              request_headers_timeout: '10s',
+              stream_idle_timeout: '30s',
+              route_config: {
+                name: STATS_LISTENER,
+                virtual_hosts: [
+                  {
+                    name: STATS_LISTENER,
+                    domains: ['*'],
+                    routes: [
+                      {
+                        match: statsMatch(['GET', 'HEAD']),
+                        route: { cluster: STATS_ADMIN_CLUSTER, timeout: STATS_TIMEOUT },
+                      },
+                      {
+                        match: statsMatch(),
+                        direct_response: { status: 405 },
+                        response_headers_to_add: [
+                          {
+                            header: { key: 'allow', value: 'GET, HEAD' },
+                            append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
+                          },
+                        ],
+                      },
+                      { match: { prefix: '/' }, direct_response: { status: 404 } },
+                    ],
+                  },
+                ],
+              },
+              http_filters: [
+                {
+                  name: 'envoy.filters.http.router',
+                  typed_config: { '@type': `${TYPE_PREFIX}envoy.extensions.filters.http.router.v3.Router` },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** The cluster of the stats listener: the admin unix socket, at most STATS_MAX_CONCURRENT at once. */
+export function statsAdminCluster(adminPipe: string): Json {
+  return {
+    name: STATS_ADMIN_CLUSTER,
+    type: 'STATIC',
+    connect_timeout: '1s',
+    circuit_breakers: {
+      thresholds: [
+        {
+          max_connections: STATS_MAX_CONCURRENT,
+          max_requests: STATS_MAX_CONCURRENT,
+          max_pending_requests: STATS_MAX_PENDING,
+          max_retries: 0,
+        },
+      ],
+    },
+    load_assignment: {
+      cluster_name: STATS_ADMIN_CLUSTER,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: adminPipe } } } }] }],
+    },
+  };
+}
+
 export function renderBootstrap(o: BootstrapOptions): Json {
   return {
     node: { id: o.nodeId, cluster: o.fleet },
@@ -210,7 +330,9 @@ export function renderBootstrap(o: BootstrapOptions): Json {
           },
           ...(o.tls ? { transport_socket: xdsTransportSocket(o.tls) } : {}),
         },
+        ...(o.stats ? [statsAdminCluster(o.admin.pipe)] : []),
       ],
+      ...(o.stats ? { listeners: [statsListener(o.stats.port)] } : {}),
     },
     layered_runtime: {
       layers: [{ name: 'static', static_layer: { 'overload.global_downstream_max_connections': 50000 } }],

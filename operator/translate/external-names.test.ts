@@ -1,6 +1,8 @@
 import type { Service } from '../api/core.ts';
 import { resolveBackend } from './backends.ts';
+import { withGatewayDefaults } from '../api/knativegateway.ts';
 import {
+  gatewayExternalNamePolicy,
   REASON_NOT_ALLOWED,
   REASON_REFUSED,
   STRICT_POLICY,
@@ -174,4 +176,16 @@ describe('resolveBackend with ExternalName Services', () => {
       expect(!r.ok && r.problem.reason).toBe(REASON_NOT_ALLOWED);
     }
   });
+});
+
+test("a gateway's reserved ports: every fleet's listener ports, enabled stats ports, readiness", () => {
+  const spec = withGatewayDefaults({
+    fleets: [
+      { name: 'pub', visibility: 'ExternalIP', metrics: { enabled: true } },
+      { name: 'priv', visibility: 'ClusterLocal', metrics: { enabled: false, port: 9200 } },
+    ],
+  });
+  expect(gatewayExternalNamePolicy('default', spec).reservedPorts).toEqual([
+    8080, 8443, 9091, 8081, 8444, 19003,
+  ]);
 });

@@ -45,7 +45,14 @@ export function gatewayExternalNamePolicy(gateway: string, spec: ResolvedGateway
     services: spec.fleets.map((f) => `${spec.namespace}/${fleetServiceName(gateway, f.name)}`),
     hosts: spec.externalNames.allowedHosts,
     reservedPorts: [
-      ...new Set([...spec.fleets.flatMap((f) => [f.ports.http, f.ports.https]), ENVOY_READY_PORT]),
+      ...new Set([
+        ...spec.fleets.flatMap((f) => [
+          f.ports.http,
+          f.ports.https,
+          ...(f.metrics.enabled ? [f.metrics.port] : []),
+        ]),
+        ENVOY_READY_PORT,
+      ]),
     ],
   };
 }

@@ -35,11 +35,14 @@ async function runDemo(args: string[], onReady?: (pid: number) => void) {
   return { code, out, err };
 }
 
-test('npm run demo -- --exit-after-ready: a Ready gateway, a curl that answered 200, a clean terminal, exit 0', async () => {
-  const { code, out, err } = await runDemo(['--exit-after-ready']);
+test('npm run demo -- --exit-after-ready --metrics: a Ready gateway, a curl that answered 200, the stats curl, a clean terminal, exit 0', async () => {
+  const { code, out, err } = await runDemo(['--exit-after-ready', '--metrics']);
   expect({ code, err: code === 0 ? '' : err }).toEqual({ code: 0, err: '' });
   expect(err).toContain('KnativeGateway default is Ready (fleets 2/2)');
   expect(err).toContain('answered 200');
+  expect(err).toMatch(
+    /Envoy's stats \(\d+ series\): curl http:\/\/198\.18\.\d+\.\d+:9091\/stats\/prometheus/,
+  );
   // stdout is the curl alone; stderr only the demo's and the environment's own lines (the JSON
   // log goes to .kgw/demo.log)
   expect(out.trim().split('\n')).toEqual([

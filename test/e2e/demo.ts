@@ -8,23 +8,35 @@
 //
 //   npm run demo                            # stays up until Ctrl-C
 //   npm run demo -- --exit-after-ready      # stops once the curl answered
+//   npm run demo -- --metrics               # fleets with metrics on: also prints the stats curl
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { newLogger } from '../../operator/log.ts';
 import { httpRequest } from '../backends/client.ts';
 import * as h from './harness.ts';
 
+const DEMO_METRICS_PORT = 9091;
+const STATS_PATH = '/stats/prometheus';
+
 async function demo(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { 'exit-after-ready': { type: 'boolean', default: false } },
+    options: {
+      'exit-after-ready': { type: 'boolean', default: false },
+      metrics: { type: 'boolean', default: false },
+    },
   });
   const logFile = join(process.cwd(), '.kgw', 'demo.log');
   const log = newLogger('demo', process.env.KGW_LOG_LEVEL ?? 'info', logFile);
   const say = (m: string) => process.stderr.write(`[kgw demo] ${m}\n`);
   say(`the operator's log: ${logFile}`);
   say('starting etcd and kube-apiserver, installing CRDs, starting the operator and its Envoy fleets…');
-  const env = await h.startEnv({ log });
+  const metrics = { enabled: true, port: DEMO_METRICS_PORT };
+  const gateway = {
+    ...h.sampleGateway,
+    spec: { fleets: h.sampleGateway.spec.fleets.map((f) => ({ ...f, metrics })) },
+  };
+  const env = await h.startEnv({ log, ...(values.metrics ? { gateway } : {}) });
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
@@ -67,6 +79,20 @@ async function demo(args: string[]): Promise<void> {
     say(`KIngress default/hello is Ready; Envoy at ${gw.address}:${gw.port} answered ${res.status}. Try:`);
     if (res.status !== 200) throw new Error(`expected 200 through Envoy, got ${res.status}`);
     process.stdout.write(`curl -H 'Host: ${host}' http://${gw.address}:${gw.port}/\n`);
+    if (values.metrics) {
+      const stats = await httpRequest({
+        address: gw.address,
+        port: DEMO_METRICS_PORT,
+        host: 'stats',
+        path: STATS_PATH,
+      });
+      const series = stats.body.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
+      if (stats.status !== 200) throw new Error(`expected 200 from the stats listener, got ${stats.status}`);
+      say(
+        `Envoy's stats (${series} series): curl http://${gw.address}:${DEMO_METRICS_PORT}${STATS_PATH}` +
+          ' (every other path: 404)',
+      );
+    }
     say(`kubectl --kubeconfig ${env.cp.kubeconfigPath} get kingress -A   (if you have kubectl)`);
     if (values['exit-after-ready']) await stop(0);
     else say('press Ctrl-C to stop');
