@@ -33,7 +33,13 @@ import { startCertManagerWebhookCerts } from '../webhook/cert-manager-certs.ts';
 import { liveLookups, type LiveLookups } from '../webhook/lookups.ts';
 import { startWebhookServer } from '../webhook/server.ts';
 import { ensureNamespace } from './fleets/publish.ts';
-import { LEADER_LEASE_NAME, OPERATOR_NAMESPACE, WEBHOOK_CERT_DIR, XDS_CA_SECRET } from './api/install.ts';
+import {
+  LEADER_LEASE_NAME,
+  OPERATOR_NAMESPACE,
+  OPERATOR_PORTS,
+  WEBHOOK_CERT_DIR,
+  XDS_CA_SECRET,
+} from './api/install.ts';
 import { operatorXdsEndpoint } from './fleets/kubernetes-objects.ts';
 import { loadOrCreateXdsCa } from './pki/xds-ca-secret.ts';
 import { XdsTls } from './pki/xds-tls.ts';
@@ -170,7 +176,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       ...(tls ? { xdsTls: { material: tls, serverName } } : {}),
     });
   } else {
-    const port = o.xdsPort ?? 18000;
+    const port = o.xdsPort ?? OPERATOR_PORTS.xds;
     await listenTls(`0.0.0.0:${port}`, join(o.workDir, 'xds-server-tls'));
     listening = `0.0.0.0:${port}`;
     const { KubernetesFleetRuntime } = await import('./fleets/kubernetes.ts');

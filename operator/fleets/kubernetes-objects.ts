@@ -63,6 +63,7 @@ import {
   type ResolvedFleet,
   type ResolvedGatewaySpec,
 } from '../api/knativegateway.ts';
+import { OPERATOR_NAME, OPERATOR_PORTS } from '../api/install.ts';
 import {
   XDS_CLUSTER,
   renderBootstrap,
@@ -72,8 +73,8 @@ import {
 import { ADS_SOURCE, T, type Json } from '../render/types.ts';
 
 /** The operator's xDS Service (name and port) that Envoy pods connect to. */
-export const XDS_SERVICE_NAME = 'kgw-operator';
-export const XDS_PORT = 18000;
+export const XDS_SERVICE_NAME = OPERATOR_NAME;
+export const XDS_PORT = OPERATOR_PORTS.xds;
 /** ConfigMap key and mount path of the bootstrap. */
 export const BOOTSTRAP_KEY = 'envoy.json';
 export const BOOTSTRAP_DIR = '/etc/envoy/kgw';

@@ -40,3 +40,72 @@ test('the running operator (operator/cli.ts, its dynamic imports included) impor
   expect(files).toContain('webhook/server.ts');
   expect(files.filter((f) => f.startsWith('operator/gen/') || !/^(operator|webhook)\//.test(f))).toEqual([]);
 }, 60_000);
+
+/** Runtime imports (static `import`/`export … from`, not `import type`) of each shipped module. */
+function runtimeImportGraph(): Map<string, string[]> {
+  const configPath = join(root, 'tsconfig.build.json');
+  const read = ts.readConfigFile(configPath, (p) => ts.sys.readFile(p));
+  const parsed = ts.parseJsonConfigFileContent(read.config, ts.sys, root, undefined, configPath);
+  const program = ts.createProgram({ rootNames: parsed.fileNames, options: parsed.options });
+  const rel = (f: string): string => relative(root, f).split(sep).join('/');
+  const graph = new Map<string, string[]>();
+  for (const sf of program.getSourceFiles()) {
+    const from = rel(sf.fileName);
+    if (!/^(operator|webhook)\//.test(from)) continue;
+    const targets: string[] = [];
+    for (const st of sf.statements) {
+      let spec: ts.Expression | undefined;
+      if (ts.isImportDeclaration(st) && st.importClause?.isTypeOnly !== true) spec = st.moduleSpecifier;
+      if (ts.isExportDeclaration(st) && !st.isTypeOnly) spec = st.moduleSpecifier;
+      if (spec === undefined || !ts.isStringLiteral(spec) || !spec.text.startsWith('.')) continue;
+      const r = ts.resolveModuleName(spec.text, sf.fileName, parsed.options, ts.sys).resolvedModule;
+      if (r !== undefined) targets.push(rel(r.resolvedFileName));
+    }
+    graph.set(from, targets);
+  }
+  return graph;
+}
+
+/** The cycles of a graph, each as the path that closes it (depth-first, one per back edge). */
+function importCycles(graph: Map<string, string[]>): string[][] {
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const cycles: string[][] = [];
+  const visit = (n: string): void => {
+    state.set(n, 'open');
+    stack.push(n);
+    for (const m of graph.get(n) ?? []) {
+      if (state.get(m) === 'open') cycles.push([...stack.slice(stack.indexOf(m)), m]);
+      else if (state.get(m) === undefined) visit(m);
+    }
+    stack.pop();
+    state.set(n, 'done');
+  };
+  for (const n of graph.keys()) if (state.get(n) === undefined) visit(n);
+  return cycles;
+}
+
+test('importCycles finds a cycle and only that', () => {
+  const g = new Map([
+    ['a', ['b']],
+    ['b', ['c', 'd']],
+    ['c', ['a']],
+    ['d', []],
+  ]);
+  expect(importCycles(g)).toEqual([['a', 'b', 'c', 'a']]);
+  expect(
+    importCycles(
+      new Map([
+        ['a', ['b']],
+        ['b', []],
+      ]),
+    ),
+  ).toEqual([]);
+});
+
+test('the shipped modules import each other without cycles (type-only imports aside)', () => {
+  const graph = runtimeImportGraph();
+  expect(graph.size).toBeGreaterThan(50);
+  expect(graph.get('operator/cli.ts')).toBeDefined();
+  expect(importCycles(graph)).toEqual([]);
+}, 60_000);

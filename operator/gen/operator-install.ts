@@ -19,11 +19,12 @@ import type {
   V1VolumeMount,
 } from '@kubernetes/client-node';
 import { OPERATOR_NAME, OPERATOR_NAMESPACE, OPERATOR_PORTS, WEBHOOK_SERVICE_NAME } from '../api/install.ts';
+import { DEFAULT_KNATIVE_NAMESPACE } from '../api/knativegateway.ts';
 
 export type InstallVariant = 'plain' | 'olm';
 
 /** Knative Serving's namespace, where kgw writes config-network and config-domain. */
-export const KNATIVE_SERVING_NAMESPACE = 'knative-serving';
+export const KNATIVE_SERVING_NAMESPACE = DEFAULT_KNATIVE_NAMESPACE;
 
 /** Non-root user and group the image and the pod run as (the Dockerfile's USER must match). */
 export const OPERATOR_UID = 65532;

@@ -2,6 +2,7 @@
 // an admin binds them, per namespace, with a RoleBinding (the release manifest binds the fleet role
 // in the operator's namespace and the Knative role in knative-serving). When kgw finds it may not
 // act in a namespace, it reports the one command that grants it (roleBindingCommand).
+import { OPERATOR_NAME } from '../api/install.ts';
 import { ApiError } from './rest.ts';
 
 /** Fleet objects (Deployment, Service, ServiceAccount, ConfigMap, PDB, HPA, xDS client Secret). */
@@ -9,7 +10,7 @@ export const FLEET_MANAGER_ROLE = 'kgw-fleet-manager';
 /** Knative Serving's config-network and config-domain (by name), and KnativeServing reads. */
 export const KNATIVE_CONFIG_ROLE = 'kgw-knative-config';
 /** The operator's ServiceAccount in both install modes (the release manifest and the CSV). */
-export const OPERATOR_SERVICE_ACCOUNT = 'kgw-operator';
+export const OPERATOR_SERVICE_ACCOUNT = OPERATOR_NAME;
 /** The install's namespace when POD_NAMESPACE is not set (the KnativeGateway default). */
 const DEFAULT_OPERATOR_NAMESPACE = 'kgw-system';
 

@@ -6,6 +6,7 @@
 // Events of cluster-scoped objects go to the `default` namespace, as Kubernetes does.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.ts';
+import { OPERATOR_NAME } from '../api/install.ts';
 import type { KubeRest } from './rest.ts';
 
 export interface EventObject {
@@ -69,7 +70,7 @@ export class EventRecorder {
     );
     const dedup = this.o.dedupMs ?? 600_000;
     const prev = this.seen.get(key);
-    const component = this.o.component ?? 'kgw-operator';
+    const component = this.o.component ?? OPERATOR_NAME;
     try {
       if (prev && nowMs - prev.lastSeen < dedup) {
         prev.count++;
