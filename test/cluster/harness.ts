@@ -3,6 +3,7 @@
 // something changes underneath (a rollout, a traffic move).
 import { execFile } from 'node:child_process';
 import { ApiError, type KubeRest } from '../../operator/kube/rest.ts';
+import type { Cluster } from './cluster.ts';
 import { k8sBin } from '../env/paths.ts';
 
 export interface Run {
@@ -130,4 +131,13 @@ export function steadyLoad(send: () => Promise<string>, opts: SteadyLoadOptions 
       return outcomes;
     },
   };
+}
+
+/** The figures line of a cluster start: node Ready, CoreDNS, image import, and the whole start. */
+export function clusterStartFigure(cluster: Cluster, t0: number): string {
+  const t = cluster.timings;
+  return (
+    `cluster: node Ready ${t.nodeReadyMs} ms, CoreDNS ${t.dnsReadyMs ?? '-'} ms, images imported in ${t.imagesMs} ms, ` +
+    `start ${Date.now() - t0} ms`
+  );
 }

@@ -26,12 +26,12 @@ import {
 import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
 import { NODE_IP, startCluster, type Cluster, type StopReport } from './cluster.ts';
 import { builtImages, ensureImages, imageTarball } from './images.ts';
-import { getOrUndefined, kubectlWith, steadyLoad, type Run } from './harness.ts';
+import { clusterStartFigure, getOrUndefined, kubectlWith, steadyLoad, type Run } from './harness.ts';
+import { knativePrerequisites } from './knative.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const MANIFEST = join(root, 'deploy/kgw.yaml');
 const SAMPLE_GATEWAY = join(root, 'crds/samples/knativegateway.yaml');
-const KNATIVE_CRDS = join(root, 'test/env/crds/knative');
 const NS = 'install-test';
 const HOST = `rt.${NS}.example.com`;
 const LOCAL_HOSTS = [`rt.${NS}`, `rt.${NS}.svc`, `rt.${NS}.svc.cluster.local`];
@@ -45,7 +45,8 @@ const fig = (line: string): void => {
   process.stderr.write(`[install] ${line}\n`);
 };
 
-const { kubectl, kubectlOk } = kubectlWith(() => cluster?.kubeconfigPath ?? '');
+const k = kubectlWith(() => cluster?.kubeconfigPath ?? '');
+const { kubectl, kubectlOk } = k;
 
 /** One TCP connect to address:port: 'open', 'refused' or another error code. */
 function tcpProbe(address: string, port: number, timeoutMs = 1000): Promise<string> {
@@ -239,11 +240,7 @@ beforeAll(async () => {
     corednsImage: imageTarball('coredns'),
   });
   rest = new KubeRest(cluster.kubeConfig());
-  const t = cluster.timings;
-  fig(
-    `cluster: node Ready ${t.nodeReadyMs} ms, CoreDNS ${t.dnsReadyMs ?? '-'} ms, images imported in ${t.imagesMs} ms, ` +
-      `start ${Date.now() - t0} ms`,
-  );
+  fig(clusterStartFigure(cluster, t0));
 }, 600_000);
 
 afterAll(async () => {
@@ -272,23 +269,7 @@ describe('kgw installed from deploy/kgw.yaml on a real cluster', () => {
       expect(c.images).toContain(images[slug]?.name);
     }
 
-    // what Knative Serving leaves: its CRDs (kgw's test copies) and its namespace with the two
-    // ConfigMaps kgw writes keys into
-    await kubectlOk(['apply', '--server-side', '-f', KNATIVE_CRDS]);
-    await kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', '-f', KNATIVE_CRDS], 70_000);
-    await kubectlOk(['create', 'namespace', 'knative-serving']);
-    for (const name of ['config-network', 'config-domain']) {
-      await rest.request('POST', '/api/v1/namespaces/knative-serving/configmaps', {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: {
-          name,
-          namespace: 'knative-serving',
-          labels: { 'app.kubernetes.io/name': 'knative-serving' },
-        },
-        data: { _example: '# Knative puts its documentation here' },
-      });
-    }
+    await knativePrerequisites({ rest, k });
     await kubectlOk(['create', 'namespace', NS]);
     before = await inventory();
     expect([...before.entries()].filter(([, l]) => kgwLabelled(l))).toEqual([]);

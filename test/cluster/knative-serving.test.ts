@@ -31,7 +31,7 @@ import { httpRequest, type HttpResponse } from '../backends/client.ts';
 import { INGRESS_CLASS_ANNOTATION, KGW_INGRESS_CLASS, type KIngress } from '../../operator/api/kingress.ts';
 import { NODE_IP, startCluster, type Cluster, type StopReport } from './cluster.ts';
 import { builtImages, ensureImages, knativeArtifacts, type KnativeArtifacts } from './images.ts';
-import { getOrUndefined, kubectlWith, run, steadyLoad } from './harness.ts';
+import { clusterStartFigure, getOrUndefined, kubectlWith, run, steadyLoad } from './harness.ts';
 import { installCertManager } from './cert-manager.ts';
 import {
   fleetAddresses,
@@ -152,11 +152,7 @@ beforeAll(async () => {
   const t0 = Date.now();
   cluster = await startCluster(knativeClusterOptions());
   rest = new KubeRest(cluster.kubeConfig());
-  const t = cluster.timings;
-  fig(
-    `cluster: node Ready ${t.nodeReadyMs} ms, CoreDNS ${t.dnsReadyMs ?? '-'} ms, images imported in ${t.imagesMs} ms, ` +
-      `start ${Date.now() - t0} ms`,
-  );
+  fig(clusterStartFigure(cluster, t0));
 }, 900_000);
 
 afterAll(async () => {

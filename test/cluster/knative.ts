@@ -22,6 +22,8 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 export const KGW_MANIFEST = join(root, 'deploy/kgw.yaml');
 export const SAMPLE_GATEWAY = join(root, 'crds/samples/knativegateway.yaml');
 export const GATEWAY_PATH = '/apis/operator.kgw.dev/v1alpha1/knativegateways/default';
+/** kgw's test copies of Knative's CRDs (KIngress, Certificate, DomainMapping, …). */
+const KNATIVE_CRDS = join(root, 'test/env/crds/knative');
 
 /** startCluster's options for a cluster with Knative Serving, kgw, cert-manager and CoreDNS. */
 export function knativeClusterOptions(): ClusterOptions {
@@ -255,4 +257,27 @@ export async function fleetAddresses(rest: KubeRest): Promise<FleetAddresses> {
     externalHttpsNodePort: ext.spec?.ports?.find((p) => p.name === 'https')?.nodePort ?? 0,
     localIP: local.spec?.clusterIP ?? '',
   };
+}
+
+/**
+ * What Knative Serving leaves for a networking layer, without running Serving: its CRDs (kgw's test
+ * copies) and its namespace with the two ConfigMaps kgw writes keys into.
+ */
+export async function knativePrerequisites(ctx: Pick<InstallContext, 'rest' | 'k'>): Promise<void> {
+  const { k, rest } = ctx;
+  await k.kubectlOk(['apply', '--server-side', '-f', KNATIVE_CRDS]);
+  await k.kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', '-f', KNATIVE_CRDS], 70_000);
+  await k.kubectlOk(['create', 'namespace', 'knative-serving']);
+  for (const name of ['config-network', 'config-domain']) {
+    await rest.request('POST', '/api/v1/namespaces/knative-serving/configmaps', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name,
+        namespace: 'knative-serving',
+        labels: { 'app.kubernetes.io/name': 'knative-serving' },
+      },
+      data: { _example: '# Knative puts its documentation here' },
+    });
+  }
 }

@@ -22,7 +22,8 @@ import {
   type IngressSpec,
 } from '../../operator/api/kingress.ts';
 import { startCluster, type Cluster, type StopReport } from './cluster.ts';
-import { getOrUndefined, kubectlWith } from './harness.ts';
+import { clusterStartFigure, getOrUndefined, kubectlWith } from './harness.ts';
+import { knativePrerequisites } from './knative.ts';
 import {
   OLM_SLUGS,
   builtImages,
@@ -36,7 +37,6 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const CSV_FILE = join(root, 'bundle/manifests/kgw.clusterserviceversion.yaml');
 const ANNOTATIONS = join(root, 'bundle/metadata/annotations.yaml');
 const SAMPLE_GATEWAY = join(root, 'crds/samples/knativegateway.yaml');
-const KNATIVE_CRDS = join(root, 'test/env/crds/knative');
 const OLM_NS = 'olm';
 const INSTALL_NS = 'kgw-system';
 const NS = 'olm-test';
@@ -63,7 +63,8 @@ const annotations = (parse(readFileSync(ANNOTATIONS, 'utf8')) as { annotations: 
 const PACKAGE = annotations['operators.operatorframework.io.bundle.package.v1'] ?? '';
 const CHANNEL = annotations['operators.operatorframework.io.bundle.channel.default.v1'] ?? '';
 
-const { kubectl, kubectlOk } = kubectlWith(() => cluster?.kubeconfigPath ?? '');
+const k = kubectlWith(() => cluster?.kubeconfigPath ?? '');
+const { kubectl, kubectlOk } = k;
 
 /** What to show when a wait fails: pods, OLM objects and events of the namespaces involved. */
 async function diagnostics(): Promise<string> {
@@ -176,11 +177,7 @@ beforeAll(async () => {
     corednsImage: imageTarball('coredns'),
   });
   rest = new KubeRest(cluster.kubeConfig());
-  const t = cluster.timings;
-  fig(
-    `cluster: node Ready ${t.nodeReadyMs} ms, CoreDNS ${t.dnsReadyMs ?? '-'} ms, images imported in ${t.imagesMs} ms, ` +
-      `start ${Date.now() - t0} ms`,
-  );
+  fig(clusterStartFigure(cluster, t0));
 }, 2_700_000); // a cold image build (~20 min) or waiting for another cluster (KGW_CLUSTER_LOCK_WAIT_S)
 
 afterAll(async () => {
@@ -233,21 +230,7 @@ describe('kgw installed through OLM on a real cluster', () => {
   }, 400_000);
 
   it("has Knative Serving's CRDs and namespace (kgw's prerequisites)", async () => {
-    await kubectlOk(['apply', '--server-side', '-f', KNATIVE_CRDS]);
-    await kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', '-f', KNATIVE_CRDS], 70_000);
-    await kubectlOk(['create', 'namespace', 'knative-serving']);
-    for (const name of ['config-network', 'config-domain']) {
-      await rest.request('POST', '/api/v1/namespaces/knative-serving/configmaps', {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: {
-          name,
-          namespace: 'knative-serving',
-          labels: { 'app.kubernetes.io/name': 'knative-serving' },
-        },
-        data: { _example: '# Knative puts its documentation here' },
-      });
-    }
+    await knativePrerequisites({ rest, k });
     await kubectlOk(['create', 'namespace', NS]);
   }, 120_000);
 
