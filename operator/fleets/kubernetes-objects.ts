@@ -522,6 +522,7 @@ export function fleetBootstrap(
     // Replaced per pod by --service-node $(POD_NAME).
     nodeId: fleetServiceName(gateway, fleet.name),
     fleet: fleetXdsCluster(gateway, fleet.name),
+    visibility: fleet.visibility,
     xds: { address: xds.host, port: xds.port },
     admin: { pipe: ENVOY_ADMIN_SOCKET },
     delta: true,

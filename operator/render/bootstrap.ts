@@ -25,6 +25,8 @@
 // directory to watch. Envoy reloads the secrets when the directory's `..data` link is replaced
 // (an atomic swap by pki/xds-tls.ts, or a Kubernetes Secret update), without a restart; new
 // connections to the xDS server use the new certificate.
+import type { Visibility } from '../api/kingress.ts';
+import { statsTags } from './stats-names.ts';
 import { ADS_SOURCE, TYPE_PREFIX, type Json } from './types.ts';
 
 export const XDS_CLUSTER = 'kgw-xds';
@@ -53,8 +55,10 @@ export interface XdsTlsBootstrap {
 
 export interface BootstrapOptions {
   nodeId: string;
-  /** The fleet's xDS cluster name, `<gateway>/<fleet>`. */
+  /** The fleet's xDS cluster name, `<gateway>/<fleet>`; also the kgw_fleet label of its stats. */
   fleet: string;
+  /** The kgw_visibility label of the fleet's stats (stats-names.ts); none without it. */
+  visibility?: Visibility;
   /** The xDS server, or every operator replica's (HA: Envoy fails over between them). */
   xds: XdsAddress | XdsAddress[];
   /** Unix socket path of the admin interface (created with mode 0600). */
@@ -334,6 +338,9 @@ export function renderBootstrap(o: BootstrapOptions): Json {
       ],
       ...(o.stats ? { listeners: [statsListener(o.stats.port)] } : {}),
     },
+    // Prometheus labels from stat names: kgw_fleet, kgw_visibility, kgw_namespace, kgw_service,
+    // kgw_revision (stats-names.ts)
+    stats_config: { stats_tags: statsTags(o.fleet, o.visibility) },
     layered_runtime: {
       layers: [{ name: 'static', static_layer: { 'overload.global_downstream_max_connections': 50000 } }],
     },

@@ -4,13 +4,16 @@
 // `api.example.com` can never become `api.example.com.<namespace>.svc.cluster.local`. h2c upstreams
 // get explicit HTTP/2 protocol options.
 import type { ClusterIR } from '../translate/ir.ts';
+import { clusterStatName } from './stats-names.ts';
 import { ADS_SOURCE, T, type Json } from './types.ts';
 
 export const CONNECT_TIMEOUT = '5s';
 
 export function renderCluster(c: ClusterIR): Json {
+  const statName = clusterStatName(c.name);
   const base: Json = {
     name: c.name,
+    ...(statName ? { alt_stat_name: statName } : {}),
     connect_timeout: CONNECT_TIMEOUT,
     ...(c.http2
       ? {

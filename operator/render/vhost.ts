@@ -1,8 +1,10 @@
 // VirtualHostIR → Envoy VirtualHost. One vhost per host; the domain list carries `host` and
-// `host:*` so an authority with a port (gRPC sends `host:80`) still matches.
+// `host:*` so an authority with a port (gRPC sends `host:80`) still matches. The vhost's name is
+// what its statistics are labelled with (stats-names.ts).
 import type { VirtualHostIR } from '../translate/ir.ts';
 import { exemptProbeRoute, exemptRoute, hostPolicyFilters } from './policy.ts';
 import { renderRedirectRoute, renderRouteOnce } from './route.ts';
+import { vhostName } from './stats-names.ts';
 import type { Json } from './types.ts';
 
 export function vhostDomains(host: string): string[] {
@@ -20,7 +22,7 @@ export function renderVirtualHost(vh: VirtualHostIR, plainHttp: boolean): Json {
   if (!policy) {
     const routes = shown.map(renderRouteOnce);
     if (redirect) routes.push(renderRedirectRoute(`${vh.owner}/redirect`));
-    return { name: `${vh.owner}/${vh.host}`, domains: vhostDomains(vh.host), routes };
+    return { name: vhostName(vh.owner, vh.host), domains: vhostDomains(vh.host), routes };
   }
   // With a policy: probe copies (which then also need K-Network-Probe), ACME challenges and the
   // redirect are exempt from auth and IP rules (shallow copies: the shared rendered route stays as
@@ -34,7 +36,7 @@ export function renderVirtualHost(vh: VirtualHostIR, plainHttp: boolean): Json {
   );
   if (redirect) routes.push(exemptRoute(renderRedirectRoute(`${vh.owner}/redirect`)));
   return {
-    name: `${vh.owner}/${vh.host}`,
+    name: vhostName(vh.owner, vh.host),
     domains: vhostDomains(vh.host),
     routes,
     typed_per_filter_config: hostPolicyFilters(policy),

@@ -16,6 +16,7 @@ import {
 } from '../api/kingress.ts';
 import { resolveBackend } from './backends.ts';
 import { ingressHash } from './hash.ts';
+import { knativeNames, type KnativeNames } from './knative-names.ts';
 import { tlsSecretProblem } from './tls-secret.ts';
 import { parseIngressSpec } from './parse.ts';
 import { hostDecision, REASON_HOST_NOT_ALLOWED } from './host-ownership.ts';
@@ -58,6 +59,8 @@ interface Ctx {
   lookups: Lookups;
   namespace: string;
   key: string;
+  /** Whose traffic the KIngress's routes carry (metrics, access logs). */
+  names: KnativeNames;
   clusters: Map<string, ClusterIR>;
   services: Set<string>;
 }
@@ -88,8 +91,14 @@ function resolveTargets(ctx: Ctx, p: HTTPIngressPath): WeightedTarget[] {
   return targets;
 }
 
-function pathRoute(p: HTTPIngressPath, name: string, targets: WeightedTarget[]): RouteIR {
+function pathRoute(
+  p: HTTPIngressPath,
+  name: string,
+  targets: WeightedTarget[],
+  knative?: KnativeNames,
+): RouteIR {
   const prefix = p.path || '/';
+  const acme = prefix.startsWith(ACME_PREFIX);
   return {
     name,
     prefix,
@@ -99,7 +108,8 @@ function pathRoute(p: HTTPIngressPath, name: string, targets: WeightedTarget[]):
     setHeaders: setHeaders(p.appendHeaders),
     targets,
     ...(p.rewriteHost ? { rewriteHost: p.rewriteHost } : {}),
-    acme: prefix.startsWith(ACME_PREFIX),
+    acme,
+    ...(knative && !acme ? { knative } : {}),
   };
 }
 
@@ -147,7 +157,7 @@ function routingRoutes(
       }
       if (!targets) return;
       out.push({
-        ...pathRoute({ ...p, appendHeaders: headers }, `${base}/p${pi}/rule${k}`, targets),
+        ...pathRoute({ ...p, appendHeaders: headers }, `${base}/p${pi}/rule${k}`, targets, ctx.names),
         headers: [
           ...Object.keys(p.headers ?? {}).map((h) => ({ name: h, exact: p.headers?.[h]?.exact ?? '' })),
           ...rule.headers.map((h) => ({ name: h.name, exact: h.value })),
@@ -225,7 +235,8 @@ function translate(ing: KIngress, lookups: Lookups): IngressIR {
   const spec = parsed.spec;
   checkHosts(spec, namespace, lookups);
   const hash = ingressHash(spec, namespace, name);
-  const ctx: Ctx = { lookups, namespace, key, clusters: new Map(), services: new Set() };
+  const names = knativeNames(ing);
+  const ctx: Ctx = { lookups, namespace, key, names, clusters: new Map(), services: new Set() };
   const redirected = spec.httpOption === 'Redirected';
 
   // gray release (routing-rules.ts): fails open, never a problem of the KIngress
@@ -260,7 +271,7 @@ function translate(ing: KIngress, lookups: Lookups): IngressIR {
         probe: true,
       })),
       ...ruleRoutes,
-      ...paths.map((p, pi) => pathRoute(p, `${key}/r${ri}/p${pi}`, targets[pi]!)),
+      ...paths.map((p, pi) => pathRoute(p, `${key}/r${ri}/p${pi}`, targets[pi]!, ctx.names)),
     ];
     const hosts = rule.hosts ?? []; // parse.ts: never empty
     for (const host of hosts) {

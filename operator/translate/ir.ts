@@ -1,6 +1,7 @@
 // The intermediate representation between translate (KIngress → IR) and render (IR → Envoy).
 // Everything here is plain data: no Envoy types, no Kubernetes client types.
 import type { Visibility } from '../api/kingress.ts';
+import type { KnativeNames } from './knative-names.ts';
 
 /** One upstream cluster: a Kubernetes Service port reached through EDS, or a DNS name. */
 export interface ClusterIR {
@@ -50,6 +51,11 @@ export interface RouteIR {
   probe?: boolean;
   /** Cookies the request must carry (gray release by cookie, routing-rules.ts). */
   cookies?: { name: string; value: string }[];
+  /**
+   * The Knative Service the route serves, for its request metrics and access log; absent on probe
+   * copies and ACME challenge paths, which are no traffic of the Service.
+   */
+  knative?: KnativeNames;
 }
 
 /** API-key auth on a host (RoutePolicy apiKeyAuth), credentials read from its Secrets. */

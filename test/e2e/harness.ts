@@ -317,13 +317,19 @@ export async function createIngress(
   name: string,
   spec: IngressSpec,
   ns = TEST_NAMESPACE,
+  labels?: Record<string, string>,
 ): Promise<KIngress> {
   const s = withDefaults(spec);
   if (!s.httpOption) s.httpOption = 'Enabled';
   return env.rest.request<KIngress>('POST', ingressPath(ns), {
     apiVersion: 'networking.internal.knative.dev/v1alpha1',
     kind: 'Ingress',
-    metadata: { name, namespace: ns, annotations: { [INGRESS_CLASS_ANNOTATION]: KGW_INGRESS_CLASS } },
+    metadata: {
+      name,
+      namespace: ns,
+      annotations: { [INGRESS_CLASS_ANNOTATION]: KGW_INGRESS_CLASS },
+      ...(labels ? { labels } : {}),
+    },
     spec: s,
   });
 }

@@ -10,6 +10,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { STATS_ADMIN_CLUSTER } from '../../operator/render/bootstrap.ts';
 import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
+import { sample } from '../support/prom-text.ts';
 import { restartOperator, sampleGateway, startEnv, type Env } from './harness.ts';
 
 const PORT = 9091;
@@ -103,16 +104,6 @@ function adminGet(socketPath: string, path: string): Promise<{ status: number; b
   });
 }
 
-/** A sample's value in a Prometheus text exposition (`name{labels} value`; Envoy writes `name{} v`). */
-function sample(text: string, series: string): number | undefined {
-  const names = series.includes('{') ? [series] : [series, `${series}{}`];
-  for (const n of names) {
-    const line = text.split('\n').find((l) => l.startsWith(`${n} `));
-    if (line !== undefined) return Number(line.slice(n.length + 1));
-  }
-  return undefined;
-}
-
 /** Polls until the gateway's FleetsReady is True (its Ready also needs Knative, absent here). */
 async function fleetsReady(timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -126,7 +117,7 @@ async function fleetsReady(timeoutMs = 60_000): Promise<void> {
   throw new Error(`fleets not ready after ${timeoutMs} ms: ${JSON.stringify(conditions)}`);
 }
 
-const ADMIN_RQ = `envoy_cluster_upstream_rq_total{envoy_cluster_name="${STATS_ADMIN_CLUSTER}"}`;
+const ADMIN_RQ = ['envoy_cluster_upstream_rq_total', { envoy_cluster_name: STATS_ADMIN_CLUSTER }] as const;
 
 let env: Env;
 let external: Saved[];
@@ -151,9 +142,9 @@ test('each replica of a fleet with metrics serves Prometheus text on metrics.por
     expect(res.head.toLowerCase()).toContain('content-type: text/plain');
     expect(sample(res.body, 'envoy_server_live')).toBe(1);
     // the xDS connection is a cluster of the bootstrap: its counters are there from the start
-    expect(sample(res.body, 'envoy_cluster_upstream_rq_total{envoy_cluster_name="kgw-xds"}')).toBeGreaterThan(
-      0,
-    );
+    expect(
+      sample(res.body, 'envoy_cluster_upstream_rq_total', { envoy_cluster_name: 'kgw-xds' }),
+    ).toBeGreaterThan(0);
     expect(res.body).toMatch(/^# TYPE envoy_server_live gauge$/m);
     const used = await raw(r.address, 'GET', '/stats/prometheus?usedonly');
     expect(used.status).toBe(200);
@@ -218,7 +209,7 @@ const REFUSED: [string, string][] = [
 
 test('no other admin path, no other method, no path trick reaches the admin interface', async () => {
   const r = external[0]!;
-  const before = sample((await raw(r.address, 'GET', '/stats/prometheus')).body, ADMIN_RQ) ?? NaN;
+  const before = sample((await raw(r.address, 'GET', '/stats/prometheus')).body, ...ADMIN_RQ) ?? NaN;
   const answers: string[] = [];
   for (const [method, path] of REFUSED) {
     const res = await raw(r.address, method, path);
@@ -241,7 +232,7 @@ test('no other admin path, no other method, no path trick reaches the admin inte
   }
   // The only request the admin cluster saw since `before` is the next scrape.
   const after = await raw(r.address, 'GET', '/stats/prometheus');
-  expect(sample(after.body, ADMIN_RQ)).toBe(before + 1);
+  expect(sample(after.body, ...ADMIN_RQ)).toBe(before + 1);
   // The replica is alive, healthy and serving: /quitquitquit and /healthcheck/fail did nothing.
   expect(() => process.kill(r.pid, 0)).not.toThrow();
   expect(await adminGet(r.adminSocket, '/ready')).toEqual({ status: 200, body: 'LIVE\n' });

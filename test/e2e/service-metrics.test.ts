@@ -1,0 +1,199 @@
+// Per-Knative-Service request metrics (issue 12 item 2): each route of a KIngress counts its
+// requests under the Knative Service it serves, and each cluster under the revision it reaches;
+// Envoy's tag extraction turns those stat names into Prometheus labels (render/stats-names.ts).
+// Real apiserver, operator, Envoy and backends; the counts are exact because probe requests go to
+// probe routes, which are not counted.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { httpRequest } from '../backends/client.ts';
+import { parseSamples, select, type Sample } from '../support/prom-text.ts';
+import {
+  createIngress,
+  privateGateway,
+  publicGateway,
+  sampleGateway,
+  startEnv,
+  startTestBackend,
+  waitReady,
+  TEST_NAMESPACE,
+  type Env,
+} from './harness.ts';
+
+const PORT = 9091;
+const gateway = {
+  ...sampleGateway,
+  spec: {
+    fleets: [
+      { name: 'external', visibility: 'ExternalIP', replicas: 1, metrics: { enabled: true, port: PORT } },
+      { name: 'local', visibility: 'ClusterLocal', replicas: 1, metrics: { enabled: true, port: PORT } },
+    ],
+  },
+};
+
+interface Saved {
+  fleet: string;
+  address: string;
+}
+
+let env: Env;
+beforeAll(async () => {
+  env = await startEnv({ gateway });
+}, 180_000);
+afterAll(async () => {
+  await env?.stop();
+});
+
+/** Every sample the replicas of `fleet` serve on their stats port. */
+async function scrape(fleet: string): Promise<{ samples: Sample[]; text: string }> {
+  const saved = JSON.parse(readFileSync(join(env.workDir, 'envoy/replicas.json'), 'utf8')) as Saved[];
+  const replicas = saved.filter((r) => r.fleet === fleet);
+  expect(replicas).toHaveLength(1);
+  const r = replicas[0]!;
+  const res = await httpRequest({ address: r.address, port: PORT, host: 'stats', path: '/stats/prometheus' });
+  expect(res.status).toBe(200);
+  return { samples: parseSamples(res.body), text: res.body };
+}
+
+const total = (samples: Sample[], name: string, labels: Record<string, string>) =>
+  select(samples, name, labels).reduce((n, s) => n + s.value, 0);
+
+/** Polls `get` every 500 ms until it returns a value; fails after `timeoutMs`. */
+async function until<T>(get: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await get();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`not there after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Sends `count` requests one after the other; the statuses seen. */
+async function send(gw: { address: string; port: number }, host: string, path: string, count: number) {
+  const statuses: number[] = [];
+  for (let i = 0; i < count; i++) statuses.push((await httpRequest({ ...gw, host, path })).status);
+  return statuses;
+}
+
+test('requests are counted per Knative Service, status class, revision and visibility', async () => {
+  await startTestBackend(env, { name: 'hello-00001' });
+  await startTestBackend(env, { name: 'hello-00002', kind: 'retry' }); // 503 once, then 200
+  const split = (rev: string) => ({ serviceNamespace: TEST_NAMESPACE, serviceName: rev, servicePort: 80 });
+  const external = 'hello.serving-tests.example.com';
+  const local = 'hello.serving-tests.svc.cluster.local';
+  const paths = [
+    { path: '/v2', splits: [{ ...split('hello-00002'), percent: 100 }] },
+    { splits: [{ ...split('hello-00001'), percent: 100 }] },
+  ];
+  // Knative copies the Route's labels, `serving.knative.dev/service` among them, to the KIngress.
+  await createIngress(
+    env,
+    'hello',
+    {
+      rules: [
+        { hosts: [external], visibility: 'ExternalIP', http: { paths } },
+        { hosts: [local], visibility: 'ClusterLocal', http: { paths } },
+      ],
+    },
+    TEST_NAMESPACE,
+    { 'serving.knative.dev/service': 'hello', 'serving.knative.dev/route': 'hello' },
+  );
+  const ing = await waitReady(env, 'hello');
+  const pub = await publicGateway(env, ing);
+  const priv = await privateGateway(env, ing);
+
+  expect(await send(pub, external, '/', 6)).toEqual(Array(6).fill(200));
+  expect(await send(pub, external, '/healthz', 2)).toEqual([400, 400]); // the backend refuses non-kubelet probes
+  expect(await send(pub, external, '/v2', 3)).toEqual([503, 200, 200]);
+  expect(await send(priv, local, '/', 4)).toEqual(Array(4).fill(200));
+
+  const ext = (await scrape('default/external')).samples;
+  const svc = {
+    kgw_namespace: TEST_NAMESPACE,
+    kgw_service: 'hello',
+    kgw_visibility: 'ExternalIP',
+    kgw_fleet: 'default/external',
+  };
+  const byClass = (samples: Sample[], labels: Record<string, string>, cls: string, of = 'vhost_route') =>
+    total(samples, `envoy_${of}_upstream_rq_xx`, { ...labels, envoy_response_code_class: cls });
+  expect([byClass(ext, svc, '2'), byClass(ext, svc, '4'), byClass(ext, svc, '5')]).toEqual([8, 2, 1]);
+  expect(total(ext, 'envoy_vhost_route_upstream_rq', { ...svc, envoy_response_code: '503' })).toBe(1);
+  const rev = (name: string) => ({
+    kgw_namespace: TEST_NAMESPACE,
+    kgw_revision: name,
+    kgw_fleet: 'default/external',
+  });
+  // latency: one histogram observation per request, in Envoy's buckets; histograms reach the
+  // stats output at Envoy's stats flush (every 5 s)
+  const hist = await until(async () => {
+    const now = (await scrape('default/external')).samples;
+    return total(now, 'envoy_vhost_route_upstream_rq_time_count', svc) === 11 ? now : undefined;
+  });
+  expect(total(hist, 'envoy_vhost_route_upstream_rq_time_bucket', { ...svc, le: '+Inf' })).toBe(11);
+  expect(total(hist, 'envoy_cluster_upstream_rq_time_count', rev('hello-00001'))).toBeGreaterThanOrEqual(6);
+  // the vhost keeps its host, written without dots
+  expect(
+    new Set(select(ext, 'envoy_vhost_route_upstream_rq_total', svc).map((s) => s.labels.envoy_virtual_host)),
+  ).toEqual(new Set([`${TEST_NAMESPACE}/hello/hello_serving-tests_example_com`]));
+
+  // per revision, from the cluster stats (probes reach the revisions too: only the 5xx is exact)
+  expect(byClass(ext, rev('hello-00002'), '5', 'cluster')).toBe(1);
+  expect(byClass(ext, rev('hello-00002'), '2', 'cluster')).toBeGreaterThanOrEqual(2);
+  expect(byClass(ext, rev('hello-00001'), '2', 'cluster')).toBeGreaterThanOrEqual(6);
+  expect(byClass(ext, rev('hello-00001'), '5', 'cluster')).toBe(0);
+
+  // the cluster-local fleet counts its own requests, labelled ClusterLocal
+  const loc = (await scrape('default/local')).samples;
+  const locSvc = { ...svc, kgw_visibility: 'ClusterLocal', kgw_fleet: 'default/local' };
+  expect(byClass(loc, locSvc, '2')).toBe(4);
+  expect(total(loc, 'envoy_vhost_route_upstream_rq_total', { ...locSvc, kgw_service: 'hello' })).toBe(4);
+
+  // No host, namespace or Service name ever leaks into a metric name: the names are a fixed set.
+  const names = new Set([...ext, ...loc].map((s) => s.name));
+  for (const n of names) expect(n).not.toMatch(/serving_tests|example|hello|kgw~|svc_cluster/);
+  expect(
+    [...names].filter((n) => n.startsWith('envoy_vhost_')).every((n) => n.startsWith('envoy_vhost_route_')),
+  ).toBe(true);
+}, 120_000);
+
+test('the Service label falls back to the Route label, then the KIngress name; bad label values are not used', async () => {
+  await startTestBackend(env, { name: 'mapped-00001' });
+  const rule = (host: string) => ({
+    hosts: [host],
+    visibility: 'ExternalIP' as const,
+    http: {
+      paths: [
+        { splits: [{ serviceNamespace: TEST_NAMESPACE, serviceName: 'mapped-00001', servicePort: 80 }] },
+      ],
+    },
+  });
+  // a DomainMapping's KIngress is named after its domain and has no Service label
+  await createIngress(env, 'api.mapped.example.com', { rules: [rule('api.mapped.example.com')] });
+  // label values Kubernetes accepts but that are no DNS label: not used
+  await createIngress(env, 'tricky', { rules: [rule('tricky.example.com')] }, TEST_NAMESPACE, {
+    'serving.knative.dev/service': 'Upper.Case_x',
+    'serving.knative.dev/route': 'tricky-route',
+  });
+  const ing = await waitReady(env, 'api.mapped.example.com');
+  await waitReady(env, 'tricky');
+  const pub = await publicGateway(env, ing);
+  expect(await send(pub, 'api.mapped.example.com', '/', 2)).toEqual([200, 200]);
+  expect(await send(pub, 'tricky.example.com', '/', 3)).toEqual([200, 200, 200]);
+  const ext = (await scrape('default/external')).samples;
+  const count = (service: string) =>
+    total(ext, 'envoy_vhost_route_upstream_rq_total', {
+      kgw_namespace: TEST_NAMESPACE,
+      kgw_service: service,
+    });
+  expect([count('api_mapped_example_com'), count('tricky-route')]).toEqual([2, 3]);
+  const services = new Set(
+    select(ext, 'envoy_vhost_route_upstream_rq_total').map((s) => s.labels.kgw_service),
+  );
+  expect(services.has('Upper.Case_x')).toBe(false);
+  // cardinality: the series a KIngress with one host adds to its fleet's scrape
+  const perService = ext.filter((s) => s.labels.kgw_service === 'tricky-route').length;
+  const perRevision = ext.filter((s) => s.labels.kgw_revision === 'mapped-00001').length;
+  console.log(
+    `series per Knative Service (one host, one status class seen): ${perService}; per revision: ${perRevision}`,
+  );
+}, 120_000);
