@@ -90,11 +90,23 @@ const EDGE = { http: withHttpDefaults(undefined), clientIP: withClientIPDefaults
 export const FLEETS = [
   {
     key: 'default/external',
-    opts: { visibility: 'ExternalIP' as const, httpPort: 8080, httpsPort: 8443, accessLog: false, ...EDGE },
+    opts: {
+      visibility: 'ExternalIP' as const,
+      httpPort: 8080,
+      httpsPort: 8443,
+      accessLog: false as const,
+      ...EDGE,
+    },
   },
   {
     key: 'default/local',
-    opts: { visibility: 'ClusterLocal' as const, httpPort: 8081, httpsPort: 8444, accessLog: false, ...EDGE },
+    opts: {
+      visibility: 'ClusterLocal' as const,
+      httpPort: 8081,
+      httpsPort: 8444,
+      accessLog: false as const,
+      ...EDGE,
+    },
   },
 ];
 

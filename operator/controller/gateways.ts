@@ -51,7 +51,7 @@ export function gatewayConfig(obj: KubeObject, log: Logger): GatewayConfig | und
       service: f.service,
       namespace: spec.namespace,
       serviceName: fleetServiceName(gw.metadata.name, f.name),
-      accessLog: f.accessLog,
+      accessLog: f.accessLog ? f.accessLogFormat : false,
       http: f.http,
       clientIP: f.clientIP,
       maxHeapMiB: f.envoy.maxHeapMiB,

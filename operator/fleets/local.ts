@@ -302,7 +302,8 @@ export class LocalFleetRuntime implements FleetRuntime {
         '--drain-time-s',
         '2',
       ],
-      { stdio: ['ignore', 'ignore', logFd], detached: true },
+      // stdout (the access log, when the fleet has one) and stderr both go to the replica's log
+      { stdio: ['ignore', logFd, logFd], detached: true },
     );
     closeSync(logFd);
     const log = this.opts.log.child({ fleet: def.key, replica: id });

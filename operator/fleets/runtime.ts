@@ -1,7 +1,12 @@
 // The fleet runtime interface: something that runs the Envoy replicas of each fleet. Two
 // implementations: local Envoy processes (demo, end-to-end tests) and Kubernetes objects
 // (production, a later issue). Both render the same bootstrap.
-import type { KnativeGateway, ResolvedClientIP, ResolvedFleetHttp } from '../api/knativegateway.ts';
+import type {
+  AccessLogFormat,
+  KnativeGateway,
+  ResolvedClientIP,
+  ResolvedFleetHttp,
+} from '../api/knativegateway.ts';
 import type { Visibility } from '../api/kingress.ts';
 
 export interface FleetDef {
@@ -16,7 +21,8 @@ export interface FleetDef {
   /** Namespace and name of the Service that publishes the fleet. */
   namespace: string;
   serviceName: string;
-  accessLog: boolean;
+  /** The access log's format; false: none. */
+  accessLog: false | AccessLogFormat;
   /** Edge settings of the fleet's listeners (defaults applied). */
   http: ResolvedFleetHttp;
   clientIP: ResolvedClientIP;

@@ -534,7 +534,9 @@ function accessLogSchema(): Schema {
       }),
       format: str(
         "Line format. text: Envoy's default format. json: one JSON object per line, for log " +
-          `collectors. Defaults to ${DEFAULT_ACCESS_LOG_FORMAT}.`,
+          'collectors, with the Knative names of each request (route, upstream_cluster, ' +
+          'knative_namespace, knative_revision, knative_tag) and its request_id; see ' +
+          `docs/observability.md. Defaults to ${DEFAULT_ACCESS_LOG_FORMAT}.`,
         { enum: ACCESS_LOG_FORMATS, default: DEFAULT_ACCESS_LOG_FORMAT },
       ),
     },

@@ -8,8 +8,14 @@
 // manager: path normalisation and slash handling, Host clean-up (trailing dot, port), header and
 // idle timeouts, header limits, HTTP/1.0, trusted X-Forwarded-For hops; with PROXY protocol both
 // listeners read the client address from a PROXY header first.
-import type { EscapedSlashesAction, ResolvedClientIP, ResolvedFleetHttp } from '../api/knativegateway.ts';
+import type {
+  AccessLogFormat,
+  EscapedSlashesAction,
+  ResolvedClientIP,
+  ResolvedFleetHttp,
+} from '../api/knativegateway.ts';
 import type { TlsIR } from '../translate/ir.ts';
+import { renderAccessLog } from './access-log.ts';
 import { policyHttpFilters } from './policy.ts';
 import { ADS_SOURCE, T, type Json } from './types.ts';
 
@@ -19,7 +25,8 @@ export const HTTPS_ROUTE_CONFIG = 'https';
 export interface ListenerOptions {
   httpPort: number;
   httpsPort: number;
-  accessLog: boolean;
+  /** The access log's format (access-log.ts); false: none. */
+  accessLog: false | AccessLogFormat;
   /** The fleet's `http` settings, defaults applied. */
   http: ResolvedFleetHttp;
   clientIP: ResolvedClientIP;
@@ -74,9 +81,7 @@ export function renderHcm(statPrefix: string, routeConfig: string, opts: Listene
       upgrade_configs: [{ upgrade_type: 'websocket' }],
       use_remote_address: true,
       ...edgeSettings(opts.http, opts.clientIP),
-      ...(opts.accessLog
-        ? { access_log: [{ name: 'envoy.access_loggers.stdout', typed_config: { '@type': T.stdoutLog } }] }
-        : {}),
+      ...(opts.accessLog ? { access_log: [renderAccessLog(opts.accessLog)] } : {}),
     },
   };
 }

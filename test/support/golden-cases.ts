@@ -43,8 +43,8 @@ export const goldenDir = join(import.meta.dirname, '../golden/cases');
 const EDGE = { http: withHttpDefaults(undefined), clientIP: withClientIPDefaults(undefined) };
 
 export const goldenFleets: Record<string, FleetRenderOptions> = {
-  external: { visibility: 'ExternalIP', httpPort: 8080, httpsPort: 8443, accessLog: false, ...EDGE },
-  local: { visibility: 'ClusterLocal', httpPort: 8081, httpsPort: 8444, accessLog: false, ...EDGE },
+  external: { visibility: 'ExternalIP', httpPort: 8080, httpsPort: 8443, accessLog: false as const, ...EDGE },
+  local: { visibility: 'ClusterLocal', httpPort: 8081, httpsPort: 8444, accessLog: false as const, ...EDGE },
 };
 
 /**
