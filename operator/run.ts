@@ -27,6 +27,7 @@ import { KubeRest } from './kube/rest.ts';
 import { inClusterConnection, kubeconfigConnection } from './kube/config.ts';
 import type { SnapshotInput } from './xds/cache.ts';
 import { XdsServer } from './xds/server.ts';
+import { httpScrape } from './controller/fleet-traffic.ts';
 import { metricsRegistry, startMetricsServer } from './metrics.ts';
 import { detectCertSource, startWebhookCerts } from '../webhook/certs.ts';
 import { startCertManagerWebhookCerts } from '../webhook/cert-manager-certs.ts';
@@ -67,6 +68,8 @@ export interface OperatorOptions {
   snapshotFilter?: (fleet: string, resources: SnapshotInput) => SnapshotInput;
   /** How long watches may fail before the replica reports stale configuration (default 30 s). */
   staleAfterMs?: number;
+  /** Window of the fleets' request rates in KnativeGateway status (default 30 s; fleet-traffic.ts). */
+  trafficWindowMs?: number;
   /** Kubeconfig file; without it the in-cluster ServiceAccount is used. */
   kubeconfig?: string;
   runtime: 'local' | 'kubernetes';
@@ -214,6 +217,10 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     runtime,
     gatewayConfig: (obj) => gatewayConfig(obj, o.log),
     ...(o.staleAfterMs !== undefined ? { staleAfterMs: o.staleAfterMs } : {}),
+    traffic: {
+      scrape: httpScrape(),
+      ...(o.trafficWindowMs !== undefined ? { windowMs: o.trafficWindowMs } : {}),
+    },
     leading: o.leaderElection === undefined,
     onGatewaysChanged: () => {
       claims.kick();

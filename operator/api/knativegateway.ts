@@ -588,6 +588,18 @@ export interface FleetStatus {
   /** The configuration version every connected Envoy of the fleet has acknowledged. */
   configVersion?: string;
   lastNack?: FleetNack;
+  /** Requests the fleet answered lately (fleets with metrics enabled; controller/fleet-traffic.ts). */
+  traffic?: FleetTraffic;
+}
+
+/** A fleet's request rate and 5xx share over the last sampling window, for `kubectl get`. */
+export interface FleetTraffic {
+  /** Requests per second, e.g. "12.5". */
+  requestsPerSecond: string;
+  /** Share of them answered 5xx, e.g. "0.4%"; absent when there were no requests. */
+  errorRatio?: string;
+  /** Length of the window the figures cover. */
+  windowSeconds: number;
 }
 
 export interface KnativeGatewayStatus {
@@ -598,6 +610,10 @@ export interface KnativeGatewayStatus {
   readyFleets?: string;
   /** Address of the first ExternalIP fleet that has one (printer column). */
   externalAddress?: string;
+  /** Requests per second over the fleets that report traffic (printer column). */
+  requestsPerSecond?: string;
+  /** Their 5xx share (printer column). */
+  errorRatio?: string;
 }
 
 export interface KnativeGateway {

@@ -23,7 +23,7 @@ import type { Lookups } from '../translate/lookups.ts';
 import type { SnapshotInput } from '../xds/cache.ts';
 import { TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE, type TypeUrl } from '../xds/protos.ts';
 import type { AckEvent, ProxyInfo } from '../xds/types.ts';
-import { GatewayReconciler } from './gateway-reconciler.ts';
+import { GatewayReconciler, type GatewayReconcilerOptions } from './gateway-reconciler.ts';
 import type { GatewayConfig } from './gateways.ts';
 import { NackArbiter, type NackHost } from './nack-arbiter.ts';
 import { IncrementalGateway, snapshotOf } from './incremental.ts';
@@ -78,6 +78,8 @@ export interface EngineOptions {
    * with `host:<h>` / `ns:<namespace>` refs when they change.
    */
   hostOwners?: HostOwners & { synced?: Promise<void> };
+  /** Fleet request rates into KnativeGateway status (GatewayReconcilerOptions.traffic). */
+  traffic?: GatewayReconcilerOptions['traffic'];
 }
 
 /** Longest start() waits for the host owners' caches before translating without them. */
@@ -198,6 +200,7 @@ export class Engine {
       runtime: o.runtime,
       connections: () => o.xds.connections?.() ?? [],
       ...(o.now ? { now: o.now } : {}),
+      ...(o.traffic ? { traffic: o.traffic } : {}),
       view: {
         gateways: () => [...this.gateways.store.values()] as unknown as KnativeGateway[],
         config: (name) => this.gatewayConfigs.get(name),

@@ -18,6 +18,7 @@ import type { FleetProblem } from '../render/fleet.ts';
 import type { ProxyInfo } from '../xds/types.ts';
 import { canonicalJson, shortDigest } from './canonical.ts';
 import { DefaultCertificates } from './default-certificate.ts';
+import { TrafficSampler, type TrafficSamplerOptions } from './fleet-traffic.ts';
 import { gatewayStatus, type FleetObservation } from './gateway-status.ts';
 import type { GatewayConfig } from './gateways.ts';
 import { KnativeConfigWriter, knativeOwner } from './knative-config.ts';
@@ -56,6 +57,11 @@ export interface GatewayReconcilerOptions {
   now?: () => string;
   /** Records Ready transitions, fleet applies and drift corrections as Events on the gateway. */
   events?: EventRecorder;
+  /**
+   * Reads the request counters of fleets with metrics enabled into their status (fleet-traffic.ts);
+   * no traffic figures without it.
+   */
+  traffic?: Pick<TrafficSamplerOptions, 'scrape' | 'windowMs'>;
 }
 
 export class GatewayReconciler {
@@ -74,9 +80,12 @@ export class GatewayReconciler {
   private leading = true;
   private started = false;
   private closed = false;
+  private readonly traffic: TrafficSampler | undefined;
+  private trafficTimer: NodeJS.Timeout | undefined;
 
   constructor(o: GatewayReconcilerOptions) {
     this.o = o;
+    this.traffic = o.traffic ? new TrafficSampler({ ...o.traffic, log: o.log }) : undefined;
     this.knative = new KnativeConfigWriter({
       rest: o.rest,
       log: o.log,
@@ -89,10 +98,39 @@ export class GatewayReconciler {
   async start(): Promise<void> {
     await this.knative.start();
     this.started = true;
+    this.scheduleTraffic();
+  }
+
+  /** The next traffic sample, one window from now (samples never overlap). */
+  private scheduleTraffic(): void {
+    const sampler = this.traffic;
+    if (!sampler || this.closed) return;
+    this.trafficTimer = setTimeout(() => {
+      void this.sampleTraffic(sampler).finally(() => this.scheduleTraffic());
+    }, sampler.windowMs);
+    this.trafficTimer.unref();
+  }
+
+  private async sampleTraffic(sampler: TrafficSampler): Promise<void> {
+    if (!this.leading || this.closed) return;
+    const view = this.o.view;
+    const fleets = view
+      .gateways()
+      .flatMap((gw) =>
+        (view.config(gw.metadata.name)?.fleets ?? [])
+          .filter((f) => f.metrics.enabled)
+          .map((f) => ({ key: f.key, port: f.metrics.port, replicas: this.o.runtime.replicas(f.key) })),
+      );
+    try {
+      if (await sampler.sample(fleets)) this.kick();
+    } catch (err) {
+      this.o.log.warn({ err: String(err) }, 'traffic sample failed');
+    }
   }
 
   async stop(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.trafficTimer);
     await this.knative.stop();
     await this.applying.catch(() => undefined);
     await this.work.catch(() => undefined);
@@ -207,6 +245,8 @@ export class GatewayReconciler {
     if (address !== undefined) obs.address = address;
     const nack = this.lastNack.get(def.key);
     if (nack) obs.lastNack = nack;
+    const traffic = def.metrics.enabled ? this.traffic?.figures(def.key) : undefined;
+    if (traffic) obs.traffic = traffic;
     return obs;
   }
 
@@ -257,7 +297,15 @@ export class GatewayReconciler {
         await this.o.rest.request(
           'PATCH',
           `${GATEWAY_PATH}/${name}/status`,
-          { status: { ...status, externalAddress: status.externalAddress ?? null } },
+          // a merge patch keeps fields it does not name: the optional top-level ones are nulled
+          {
+            status: {
+              ...status,
+              externalAddress: status.externalAddress ?? null,
+              requestsPerSecond: status.requestsPerSecond ?? null,
+              errorRatio: status.errorRatio ?? null,
+            },
+          },
           'application/merge-patch+json',
         );
         this.written.set(name, json);

@@ -210,3 +210,38 @@ test('a missing namespace or a missing RoleBinding names FleetsReady (and Ready)
   );
   expect(t.conditions?.find((c) => c.type === 'FleetsReady')?.reason).toBe('NamespaceNotFound');
 });
+
+test('fleets with traffic figures: per fleet, and summed for the printer columns; none without', () => {
+  const s = gatewayStatus(
+    gw,
+    config,
+    (k) => ({
+      replicas: 2,
+      readyReplicas: 2,
+      connectedProxies: 2,
+      traffic: k.endsWith('external')
+        ? { requestsPerSecond: '30.0', errorRatio: '10.0%', windowSeconds: 30 }
+        : { requestsPerSecond: '10.0', errorRatio: '0.0%', windowSeconds: 30 },
+    }),
+    { problems: [] },
+    't1',
+  );
+  expect(s.fleets?.[0]?.traffic).toEqual({
+    requestsPerSecond: '30.0',
+    errorRatio: '10.0%',
+    windowSeconds: 30,
+  });
+  expect([s.requestsPerSecond, s.errorRatio]).toEqual(['40.0', '7.5%']);
+  const none = gatewayStatus(
+    gw,
+    config,
+    () => ({ replicas: 2, readyReplicas: 2, connectedProxies: 2 }),
+    { problems: [] },
+    't1',
+  );
+  expect([none.requestsPerSecond, none.errorRatio, none.fleets?.[0]?.traffic]).toEqual([
+    undefined,
+    undefined,
+    undefined,
+  ]);
+});

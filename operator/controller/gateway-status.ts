@@ -12,10 +12,12 @@ import {
   type ConditionStatus,
   type FleetNack,
   type FleetStatus,
+  type FleetTraffic,
   type GatewayCondition,
   type KnativeGateway,
   type KnativeGatewayStatus,
 } from '../api/knativegateway.ts';
+import { overallTraffic } from './fleet-traffic.ts';
 import type { GatewayConfig } from './gateways.ts';
 import type { FleetProblemReason, GatewayFleetProblem } from '../fleets/runtime.ts';
 
@@ -27,6 +29,7 @@ export interface FleetObservation {
   address?: string;
   configVersion?: string;
   lastNack?: FleetNack;
+  traffic?: FleetTraffic;
 }
 
 /** The KnativeConfigured condition as the Knative config writer reports it. */
@@ -112,8 +115,10 @@ export function gatewayStatus(
     if (o.address !== undefined) fs.address = o.address;
     if (o.configVersion !== undefined) fs.configVersion = o.configVersion;
     if (o.lastNack !== undefined) fs.lastNack = o.lastNack;
+    if (o.traffic !== undefined) fs.traffic = o.traffic;
     return fs;
   });
+  const measured = fleets.flatMap((f) => (f.traffic ? [f.traffic] : []));
   const notReady = fleets.filter((f) => !isFleetReady(f)).map((f) => f.name);
   const fleetProblems = seen.fleetProblems ?? [];
   let fleetsReady: Cond;
@@ -185,5 +190,6 @@ export function gatewayStatus(
   };
   const external = fleets.find((f) => f.visibility === 'ExternalIP' && f.address !== undefined);
   if (external?.address !== undefined) status.externalAddress = external.address;
+  if (measured.length > 0) Object.assign(status, overallTraffic(measured));
   return status;
 }

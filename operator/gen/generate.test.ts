@@ -122,6 +122,8 @@ describe('KnativeGateway CRD', () => {
       ['Ready', '.status.conditions[?(@.type=="Ready")].status', 0],
       ['Fleets', '.status.readyFleets', 0],
       ['Address', '.status.externalAddress', 0],
+      ['Req/s', '.status.requestsPerSecond', 0],
+      ['5xx', '.status.errorRatio', 0],
       ['Age', '.metadata.creationTimestamp', 0],
       ['Class', '.spec.ingressClass', 1],
     ]);

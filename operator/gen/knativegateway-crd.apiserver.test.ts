@@ -527,6 +527,8 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
       {
         status: {
           readyFleets: '1/2',
+          requestsPerSecond: '12.5',
+          errorRatio: '0.4%',
           externalAddress: '203.0.113.7',
           conditions: [
             { type: 'Ready', status: 'False', reason: 'FleetsNotReady' },
@@ -542,6 +544,7 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
               readyReplicas: 0,
               connectedProxies: 1,
               configVersion: 'v7',
+              traffic: { requestsPerSecond: '12.5', errorRatio: '0.4%', windowSeconds: 30 },
               lastNack: {
                 version: 'v8',
                 message: 'bad cluster',
@@ -556,13 +559,15 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
       'application/merge-patch+json',
     );
     const t = await table(kc, `${BASE}/default`);
-    expect(t.columns).toEqual(['Name', 'Ready', 'Fleets', 'Address', 'Age', 'Class']);
+    expect(t.columns).toEqual(['Name', 'Ready', 'Fleets', 'Address', 'Req/s', '5xx', 'Age', 'Class']);
     const row = t.rows[0] ?? [];
-    expect([row[0], row[1], row[2], row[3], row[5]]).toEqual([
+    expect([row[0], row[1], row[2], row[3], row[4], row[5], row[7]]).toEqual([
       'default',
       'False',
       '1/2',
       '203.0.113.7',
+      '12.5',
+      '0.4%',
       'kgw.ingress.networking.knative.dev',
     ]);
   });

@@ -1089,6 +1089,19 @@ function fleetStatusSchema(): Schema {
         },
         { required: ['message'] },
       ),
+      traffic: obj(
+        "Requests the fleet answered over the last sampling window, read from its Envoys' stats " +
+          '(only fleets with metrics.enabled). For trends and alerts use Prometheus: see ' +
+          'docs/observability.md.',
+        {
+          requestsPerSecond: str('Requests per second over all replicas, e.g. "12.5".'),
+          errorRatio: str(
+            'Share of those requests answered with a 5xx status, e.g. "0.4%". Empty without requests.',
+          ),
+          windowSeconds: int('Length of the window, in seconds.', { minimum: 0 }),
+        },
+        { required: ['requestsPerSecond', 'windowSeconds'] },
+      ),
     },
     { required: ['name', 'visibility'] },
   );
@@ -1111,6 +1124,10 @@ function statusSchema(): Schema {
       'Address of the first ExternalIP fleet that has one (see fleets[].address), shown by kubectl get: ' +
         'where to point the DNS records of the default domain.',
     ),
+    requestsPerSecond: str(
+      'Requests per second over the fleets that report traffic (fleets[].traffic), shown by kubectl get.',
+    ),
+    errorRatio: str('Share of those requests answered with a 5xx status, shown by kubectl get.'),
   });
 }
 
@@ -1175,6 +1192,18 @@ export function knativeGatewayCrd(): CustomResourceDefinition {
               type: 'string',
               jsonPath: '.status.externalAddress',
               description: 'External address of the first ExternalIP fleet that has one.',
+            },
+            {
+              name: 'Req/s',
+              type: 'string',
+              jsonPath: '.status.requestsPerSecond',
+              description: 'Requests per second over the fleets with metrics enabled.',
+            },
+            {
+              name: '5xx',
+              type: 'string',
+              jsonPath: '.status.errorRatio',
+              description: 'Share of those requests answered 5xx.',
             },
             {
               name: 'Age',

@@ -132,7 +132,7 @@ export interface EnvOptions {
    */
   bystander?: boolean;
   /** More operator options (health and metrics ports, staleness bound, …). */
-  operator?: Pick<OperatorOptions, 'healthPort' | 'metricsPort' | 'staleAfterMs'>;
+  operator?: Pick<OperatorOptions, 'healthPort' | 'metricsPort' | 'staleAfterMs' | 'trafficWindowMs'>;
 }
 
 export async function startEnv(opts: EnvOptions = {}): Promise<Env> {

@@ -10,7 +10,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { STATS_ADMIN_CLUSTER } from '../../operator/render/bootstrap.ts';
 import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
-import { sample } from '../support/prom-text.ts';
+import { sample } from '../../operator/fleets/prometheus-text.ts';
 import { restartOperator, sampleGateway, startEnv, type Env } from './harness.ts';
 
 const PORT = 9091;

@@ -4,9 +4,10 @@
 // Real apiserver, operator, Envoy and backends; the counts are exact because probe requests go to
 // probe routes, which are not counted.
 import { readFileSync } from 'node:fs';
+import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
 import { join } from 'node:path';
 import { httpRequest } from '../backends/client.ts';
-import { parseSamples, select, type Sample } from '../support/prom-text.ts';
+import { parseSamples, select, type Sample } from '../../operator/fleets/prometheus-text.ts';
 import {
   createIngress,
   privateGateway,
@@ -37,7 +38,8 @@ interface Saved {
 
 let env: Env;
 beforeAll(async () => {
-  env = await startEnv({ gateway });
+  // a short traffic window, so the status test below sees figures within seconds
+  env = await startEnv({ gateway, operator: { trafficWindowMs: 1_000 } });
 }, 180_000);
 afterAll(async () => {
   await env?.stop();
@@ -196,4 +198,77 @@ test('the Service label falls back to the Route label, then the KIngress name; b
   console.log(
     `series per Knative Service (one host, one status class seen): ${perService}; per revision: ${perRevision}`,
   );
+}, 120_000);
+
+test('KnativeGateway status shows each fleet’s request rate and 5xx share (kubectl get kgw)', async () => {
+  const backend = await startTestBackend(env, { name: 'busy-00001' });
+  const host = 'busy.serving-tests.example.com';
+  await createIngress(env, 'busy', {
+    rules: [
+      {
+        hosts: [host],
+        visibility: 'ExternalIP',
+        http: {
+          paths: [
+            { splits: [{ serviceNamespace: TEST_NAMESPACE, serviceName: 'busy-00001', servicePort: 80 }] },
+          ],
+        },
+      },
+    ],
+  });
+  const pub = await publicGateway(env, await waitReady(env, 'busy'));
+  const status = async () =>
+    (await env.rest.get<KnativeGateway>('/apis/operator.kgw.dev/v1alpha1/knativegateways/default')).status;
+  /** Sends requests until the status shows `want` (checked about every 500 ms, bounded); the statuses sent. */
+  const sendUntil = async (want: (s: Awaited<ReturnType<typeof status>>) => boolean) => {
+    const seen = new Set<number>();
+    const deadline = Date.now() + 30_000;
+    let check = 0;
+    for (let i = 0; i < 20_000 && Date.now() < deadline; i++) {
+      seen.add((await httpRequest({ ...pub, host, path: '/' })).status);
+      if (Date.now() < check) continue;
+      if (want(await status())) return seen;
+      check = Date.now() + 500;
+    }
+    throw new Error(`status never showed it: ${JSON.stringify(await status())}`);
+  };
+  const ext = (s: Awaited<ReturnType<typeof status>>) =>
+    s?.fleets?.find((f) => f.name === 'external')?.traffic;
+
+  // answered 200: a rate, no errors; the overall figures (printer columns) follow
+  const ok = await sendUntil(
+    (s) => Number(ext(s)?.requestsPerSecond ?? 0) > 1 && ext(s)?.errorRatio === '0.0%',
+  );
+  expect([...ok]).toEqual([200]);
+  const s1 = await status();
+  expect(Number(s1?.requestsPerSecond)).toBeGreaterThan(0);
+  expect(ext(s1)?.windowSeconds).toBe(1);
+  // the local fleet has metrics too, and no traffic
+  expect(s1?.fleets?.find((f) => f.name === 'local')?.traffic?.requestsPerSecond).toBe('0.00');
+
+  // the revision's process dies (its address stays: connections are refused): Envoy answers
+  // 503, and the error ratio says so
+  const exited = new Promise((r) => backend.proc.once('exit', r));
+  backend.proc.kill('SIGKILL');
+  await exited;
+  const failing = await sendUntil((s) => ext(s)?.errorRatio === '100.0%');
+  expect(failing.has(503)).toBe(true);
+  expect((await status())?.errorRatio).toMatch(/%$/);
+  await backend.stop();
+
+  // no more requests: the rate falls to 0 and the ratios go (also from the top-level columns)
+  const deadline = Date.now() + 20_000;
+  let last = await status();
+  while (
+    Date.now() < deadline &&
+    !(ext(last)?.requestsPerSecond === '0.00' && last?.errorRatio === undefined)
+  ) {
+    await new Promise((r) => setTimeout(r, 250));
+    last = await status();
+  }
+  expect([ext(last), last?.requestsPerSecond, last?.errorRatio]).toEqual([
+    { requestsPerSecond: '0.00', windowSeconds: 1 },
+    '0.00',
+    undefined,
+  ]);
 }, 120_000);
