@@ -270,6 +270,29 @@ describe('withGatewayDefaults', () => {
     expect(withGatewayDefaults(port).fleets[0]?.metrics).toEqual({ enabled: false, port: 9100 });
   });
 
+  test('tracing: resolved only when enabled with a collector; port 4317 and 1% unless set', () => {
+    const off = spec({ name: 'a', visibility: 'ExternalIP', tracing: { collector: { host: 'otel.obs' } } });
+    expect(withGatewayDefaults(off).fleets[0]?.tracing).toBeUndefined();
+    const on = spec({
+      name: 'a',
+      visibility: 'ExternalIP',
+      tracing: { enabled: true, collector: { host: 'otel.obs' } },
+    });
+    expect(withGatewayDefaults(on).fleets[0]?.tracing).toEqual({
+      collector: { host: 'otel.obs', port: 4317 },
+      samplingPercent: 1,
+    });
+    const set = spec({
+      name: 'a',
+      visibility: 'ExternalIP',
+      tracing: { enabled: true, collector: { host: '198.18.0.9', port: 5317 }, samplingPercent: 0.1 },
+    });
+    expect(withGatewayDefaults(set).fleets[0]?.tracing).toEqual({
+      collector: { host: '198.18.0.9', port: 5317 },
+      samplingPercent: 0.1,
+    });
+  });
+
   test('reads the first cut’s boolean accessLog', () => {
     const legacy = untyped({ fleets: [{ name: 'a', visibility: 'ExternalIP', accessLog: true }] });
     expect(withGatewayDefaults(legacy).fleets[0]).toMatchObject({ accessLog: true, accessLogFormat: 'text' });
@@ -477,6 +500,30 @@ describe('validateGatewaySpec', () => {
       'a heap limit below the minimum',
       { fleets: [{ name: 'a', visibility: 'ExternalIP', envoy: { maxHeapMiB: 63 } }] },
       `spec.fleets[0].envoy.maxHeapMiB: ${MESSAGES.maxHeapMiB}`,
+    ],
+    [
+      'tracing on without a collector',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', tracing: { enabled: true } }] },
+      `spec.fleets[0].tracing.collector.host: ${MESSAGES.tracingHostRequired}`,
+    ],
+    [
+      'a tracing collector host that is no DNS name',
+      {
+        fleets: [
+          { name: 'a', visibility: 'ExternalIP', tracing: { collector: { host: 'http://otel:4317' } } },
+        ],
+      },
+      `spec.fleets[0].tracing.collector.host: ${MESSAGES.tracingHost}`,
+    ],
+    [
+      'a tracing sampling share above 100',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', tracing: { samplingPercent: 100.5 } }] },
+      'spec.fleets[0].tracing.samplingPercent: must be a number from 0 to 100',
+    ],
+    [
+      'a tracing sampling share written as a string',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', tracing: { samplingPercent: '5' } }] },
+      'spec.fleets[0].tracing.samplingPercent: must be a number from 0 to 100',
     ],
     [
       'metrics not an object',

@@ -103,6 +103,12 @@ export const DEFAULT_ACCESS_LOG_FORMAT: AccessLogFormat = 'text';
 export const DEFAULT_METRICS = false;
 /** The stats listener's port in each Envoy replica (`metrics.port`). */
 export const DEFAULT_METRICS_PORT = 9091;
+/** OpenTelemetry tracing (`tracing.enabled`): off by default; it needs a collector. */
+export const DEFAULT_TRACING = false;
+/** OTLP over gRPC: the collector's usual port. */
+export const DEFAULT_TRACING_PORT = 4317;
+/** Share of requests traced when tracing is on (a client's or upstream's sampled trace is always continued). */
+export const DEFAULT_TRACING_SAMPLING_PERCENT = 1;
 /** The one path the stats listener serves: Envoy's admin `/stats/prometheus`. */
 export const METRICS_PATH = '/stats/prometheus';
 export const DEFAULT_SERVICE_HTTP_PORT = 80;
@@ -198,6 +204,8 @@ export const LIMITS = {
   minFleets: 1,
   maxFleets: 16,
   fleetNameMaxLength: 40,
+  /** A DNS name (or an IPv4 address) of the tracing collector. */
+  tracingHostMaxLength: 253,
   minReplicas: 1,
   maxReplicas: 100,
   minTargetCPU: 1,
@@ -292,6 +300,9 @@ export const MESSAGES = {
   uniqueFleetNames: 'fleet names must be unique',
   listenerPortsDiffer: `ports.http and ports.https must differ (defaults: ${DEFAULT_LISTENER_PORTS.ExternalIP.http}/${DEFAULT_LISTENER_PORTS.ExternalIP.https} for ExternalIP, ${DEFAULT_LISTENER_PORTS.ClusterLocal.http}/${DEFAULT_LISTENER_PORTS.ClusterLocal.https} for ClusterLocal)`,
   reservedListenerPorts: `port ${ENVOY_READY_PORT} is reserved for Envoy's readiness listener`,
+  tracingHost: 'must be a DNS name or an IPv4 address, e.g. otel-collector.observability.svc.cluster.local',
+  tracingHostRequired:
+    'required when tracing is enabled: the OpenTelemetry collector (OTLP/gRPC) to send traces to',
   metricsPortDiffers: `metrics.port must differ from the fleet's listener ports (ports.http, ports.https) and from ${ENVOY_READY_PORT} (Envoy's readiness listener)`,
   servicePortsDiffer: 'service.httpPort and service.httpsPort must differ',
   maxHeapMiB: `must be 0 (no overload manager) or at least ${LIMITS.minHeapMiB}`,
@@ -405,6 +416,14 @@ export interface FleetMetrics {
   port?: number;
 }
 
+/** OpenTelemetry traces of the fleet's requests, sent over OTLP/gRPC to a collector. */
+export interface FleetTracing {
+  enabled?: boolean;
+  collector?: { host?: string; port?: number };
+  /** 0–100; decimals allowed (0.1 traces one request in a thousand). */
+  samplingPercent?: number;
+}
+
 export interface FleetHttp10 {
   /** Accept HTTP/1.0 requests (Envoy answers them with 426 otherwise). */
   enabled?: boolean;
@@ -450,6 +469,7 @@ export interface FleetSpec {
   /** An object; the first cut's boolean is still read (see the compatibility note above). */
   accessLog?: FleetAccessLog;
   metrics?: FleetMetrics;
+  tracing?: FleetTracing;
   http?: FleetHttp;
   clientIP?: FleetClientIP;
 }
@@ -632,6 +652,11 @@ export interface ResolvedAutoscaling {
   targetCPUUtilizationPercentage: number;
 }
 
+export interface ResolvedFleetTracing {
+  collector: { host: string; port: number };
+  samplingPercent: number;
+}
+
 export interface ResolvedFleet {
   name: string;
   visibility: Visibility;
@@ -670,6 +695,8 @@ export interface ResolvedFleet {
   accessLogFormat: AccessLogFormat;
   /** The stats listener (METRICS_PATH only) on `port`, when enabled. */
   metrics: { enabled: boolean; port: number };
+  /** Present when tracing is enabled (a collector host is then required by validation). */
+  tracing?: ResolvedFleetTracing;
   http: ResolvedFleetHttp;
   clientIP: ResolvedClientIP;
 }
@@ -854,6 +881,17 @@ export function withFleetDefaults(fleet: FleetSpec): ResolvedFleet {
       enabled: fleet.metrics?.enabled ?? DEFAULT_METRICS,
       port: fleet.metrics?.port ?? DEFAULT_METRICS_PORT,
     },
+    ...((fleet.tracing?.enabled ?? DEFAULT_TRACING) && fleet.tracing?.collector?.host !== undefined
+      ? {
+          tracing: {
+            collector: {
+              host: fleet.tracing.collector.host,
+              port: fleet.tracing.collector.port ?? DEFAULT_TRACING_PORT,
+            },
+            samplingPercent: fleet.tracing.samplingPercent ?? DEFAULT_TRACING_SAMPLING_PERCENT,
+          },
+        }
+      : {}),
     http: withHttpDefaults(fleet.http),
     clientIP: withClientIPDefaults(fleet.clientIP),
   };
@@ -1106,8 +1144,36 @@ function validateFleet(errs: string[], path: string, f: unknown): void {
   if (f.metrics !== undefined) {
     validateMetrics(errs, path, f.metrics, f.ports, knownVisibility ? (visibility as Visibility) : undefined);
   }
+  if (f.tracing !== undefined) validateTracing(errs, `${path}.tracing`, f.tracing);
   if (f.http !== undefined) validateHttp(errs, `${path}.http`, f.http);
   if (f.clientIP !== undefined) validateClientIP(errs, `${path}.clientIP`, f.clientIP);
+}
+
+function validateTracing(errs: string[], path: string, t: unknown): void {
+  if (!isObject(t)) {
+    errs.push(`${path}: must be an object`);
+    return;
+  }
+  optionalBool(errs, `${path}.enabled`, t.enabled);
+  const c = t.collector;
+  if (c !== undefined && !isObject(c)) errs.push(`${path}.collector: must be an object`);
+  const collector = isObject(c) ? c : {};
+  if (collector.host !== undefined) {
+    if (
+      typeof collector.host !== 'string' ||
+      collector.host.length > LIMITS.tracingHostMaxLength ||
+      !DNS1123_SUBDOMAIN_RE.test(collector.host)
+    ) {
+      errs.push(`${path}.collector.host: ${MESSAGES.tracingHost}`);
+    }
+  } else if (t.enabled === true) {
+    errs.push(`${path}.collector.host: ${MESSAGES.tracingHostRequired}`);
+  }
+  if (collector.port !== undefined) intInRange(errs, `${path}.collector.port`, collector.port, 1, 65535);
+  const pct = t.samplingPercent;
+  if (pct !== undefined && (typeof pct !== 'number' || !Number.isFinite(pct) || pct < 0 || pct > 100)) {
+    errs.push(`${path}.samplingPercent: must be a number from 0 to 100`);
+  }
 }
 
 /**

@@ -489,6 +489,7 @@ export class Engine {
               accessLog: def.accessLog,
               http: def.http,
               clientIP: def.clientIP,
+              ...(def.tracing ? { tracing: { ...def.tracing, serviceName: def.serviceName } } : {}),
               ...(g.defaultCertificate?.fleets.includes(def.name)
                 ? { defaultCertificate: { secret: g.defaultCertificate.secret } }
                 : {}),

@@ -56,6 +56,7 @@ export function gatewayConfig(obj: KubeObject, log: Logger): GatewayConfig | und
       clientIP: f.clientIP,
       maxHeapMiB: f.envoy.maxHeapMiB,
       metrics: { ...f.metrics },
+      ...(f.tracing ? { tracing: f.tracing } : {}),
     })),
     externalNames: gatewayExternalNamePolicy(name, spec),
     hostPolicy: gatewayHostPolicy(name, spec),

@@ -6,6 +6,7 @@ import type {
   KnativeGateway,
   ResolvedClientIP,
   ResolvedFleetHttp,
+  ResolvedFleetTracing,
 } from '../api/knativegateway.ts';
 import type { Visibility } from '../api/kingress.ts';
 
@@ -30,6 +31,8 @@ export interface FleetDef {
   maxHeapMiB: number;
   /** The stats listener (bootstrap): Envoy's /stats/prometheus on `port` of each replica. */
   metrics: { enabled: boolean; port: number };
+  /** OpenTelemetry tracing of the fleet's requests; none without it. */
+  tracing?: ResolvedFleetTracing;
 }
 
 /**

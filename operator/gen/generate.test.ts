@@ -92,6 +92,11 @@ function conforms(s: Schema, v: unknown, p = ''): string[] {
       if (s.minimum !== undefined && v < s.minimum) errs.push(`${p}: below minimum`);
       if (s.maximum !== undefined && v > s.maximum) errs.push(`${p}: above maximum`);
       break;
+    case 'number':
+      if (typeof v !== 'number' || !Number.isFinite(v)) return [`${p}: not a number`];
+      if (s.minimum !== undefined && v < s.minimum) errs.push(`${p}: below minimum`);
+      if (s.maximum !== undefined && v > s.maximum) errs.push(`${p}: above maximum`);
+      break;
     case 'boolean':
       if (typeof v !== 'boolean') errs.push(`${p}: not a boolean`);
       break;

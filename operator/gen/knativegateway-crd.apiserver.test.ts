@@ -74,6 +74,7 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
     envoy: { logLevel: 'warning', drainSeconds: 30 },
     accessLog: { enabled: false, format: 'text' },
     metrics: { enabled: false, port: 9091 },
+    tracing: { enabled: false, samplingPercent: 1 },
   };
   const storedKnativeDefaults = {
     configure: true,
@@ -108,6 +109,7 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
       envoy: { logLevel: 'warning', drainSeconds: 30, concurrency: 2 },
       accessLog: { enabled: false, format: 'text' },
       metrics: { enabled: false, port: 9091 },
+      tracing: { enabled: false, samplingPercent: 1 },
     });
     expect(validateGatewaySpec(stored.spec)).toEqual([]);
   });
@@ -169,6 +171,18 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
       fleet({ metrics: { enabled: true, port: 19003 } }),
       `spec.fleets[0].metrics: Invalid value: "object": ${MESSAGES.metricsPortDiffers}`,
       MESSAGES.metricsPortDiffers,
+    ],
+    [
+      'tracing on without a collector (CEL)',
+      fleet({ tracing: { enabled: true, samplingPercent: 0.5 } }),
+      `spec.fleets[0].tracing.collector: Required value: ${MESSAGES.tracingHostRequired}`,
+      MESSAGES.tracingHostRequired,
+    ],
+    [
+      'a tracing sampling share above 100',
+      fleet({ tracing: { samplingPercent: 101 } }),
+      'spec.fleets[0].tracing.samplingPercent: Invalid value: 101: spec.fleets[0].tracing.samplingPercent in body should be less than or equal to 100',
+      'must be a number from 0 to 100',
     ],
     [
       'the default metrics port on the http port (no metrics.port written)',

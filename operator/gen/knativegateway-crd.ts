@@ -11,6 +11,9 @@ import {
   DEFAULT_ACCESS_LOG,
   DEFAULT_ACCESS_LOG_FORMAT,
   DEFAULT_METRICS,
+  DEFAULT_TRACING,
+  DEFAULT_TRACING_PORT,
+  DEFAULT_TRACING_SAMPLING_PERCENT,
   DEFAULT_METRICS_PORT,
   LABEL_METRICS,
   METRICS_LABEL_VALUE,
@@ -91,6 +94,7 @@ import {
   int,
   intOrString,
   mapOf,
+  num,
   obj,
   preservedObject,
   rule,
@@ -544,6 +548,47 @@ function accessLogSchema(): Schema {
   );
 }
 
+function tracingSchema(): Schema {
+  return obj(
+    "OpenTelemetry traces of the fleet's requests, sent over OTLP/gRPC to a collector. Each request's " +
+      'span is named after the Knative Service it reached (<service>.<namespace>); W3C traceparent ' +
+      'headers from clients are continued and passed on to the revision.',
+    {
+      enabled: bool(`Whether the fleet's Envoys trace requests. Defaults to ${String(DEFAULT_TRACING)}.`, {
+        default: DEFAULT_TRACING,
+      }),
+      collector: obj('The OpenTelemetry collector receiving the spans (OTLP over gRPC, plaintext HTTP/2).', {
+        host: str(
+          'DNS name or IPv4 address of the collector, e.g. otel-collector.observability.svc.cluster.local. ' +
+            'Required when tracing is enabled.',
+          { maxLength: LIMITS.tracingHostMaxLength, pattern: DNS1123_SUBDOMAIN_PATTERN },
+        ),
+        port: int(`OTLP/gRPC port of the collector. Defaults to ${DEFAULT_TRACING_PORT}.`, {
+          minimum: 1,
+          maximum: 65535,
+          default: DEFAULT_TRACING_PORT,
+        }),
+      }),
+      samplingPercent: num(
+        'Share of requests to trace, 0-100 (decimals allowed: 0.1 is one request in a thousand). A ' +
+          `request that arrives with a sampled trace context is traced regardless. Defaults to ${DEFAULT_TRACING_SAMPLING_PERCENT}.`,
+        { minimum: 0, maximum: 100, default: DEFAULT_TRACING_SAMPLING_PERCENT },
+      ),
+    },
+    {
+      default: {},
+      validations: [
+        {
+          rule: '!has(self.enabled) || !self.enabled || (has(self.collector) && has(self.collector.host))',
+          message: MESSAGES.tracingHostRequired,
+          fieldPath: '.collector',
+          reason: 'FieldValueRequired',
+        },
+      ],
+    },
+  );
+}
+
 function metricsSchema(): Schema {
   return obj(
     `Prometheus metrics of the fleet's Envoys: each replica serves Envoy's ${METRICS_PATH} (GET or HEAD, ` +
@@ -613,6 +658,7 @@ function fleetSchema(): Schema {
       envoy: envoySchema(),
       accessLog: accessLogSchema(),
       metrics: metricsSchema(),
+      tracing: tracingSchema(),
       http: httpSchema(),
       clientIP: clientIPSchema(),
     },

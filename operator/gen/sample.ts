@@ -71,6 +71,11 @@ export function fullSampleKnativeGateway(): KnativeGateway {
           envoy: { logLevel: 'info', drainSeconds: 45 },
           accessLog: { enabled: true, format: 'json' },
           metrics: { enabled: true, port: 9091 },
+          tracing: {
+            enabled: true,
+            collector: { host: 'otel-collector.observability.svc.cluster.local', port: 4317 },
+            samplingPercent: 5,
+          },
         },
         {
           name: 'private',

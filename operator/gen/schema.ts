@@ -96,6 +96,19 @@ export function int(description: string, o: IntegerOptions = {}): Schema {
   return finish(s, o);
 }
 
+export interface NumberOptions extends Common {
+  minimum?: number;
+  maximum?: number;
+}
+
+/** A number that may have decimals (type number, format double). */
+export function num(description: string, o: NumberOptions = {}): Schema {
+  const s: Schema = { description, type: 'number', format: 'double' };
+  if (o.minimum !== undefined) s.minimum = o.minimum;
+  if (o.maximum !== undefined) s.maximum = o.maximum;
+  return finish(s, o);
+}
+
 export function bool(description: string, o: Common = {}): Schema {
   return finish({ description, type: 'boolean' }, o);
 }

@@ -25,6 +25,7 @@ import {
   tlsChains,
 } from './listener.ts';
 import { renderSecret } from './secret.ts';
+import { renderTracingCluster, TRACING_CLUSTER } from './tracing.ts';
 import type { Json } from './types.ts';
 
 export type ResourceKind = keyof FleetResources;
@@ -180,6 +181,8 @@ export class FleetAssembler {
     this.opts = opts;
     this.lookups = lookups;
     this.listeners.set(HTTP_ROUTE_CONFIG, renderHttpListener(opts));
+    // the fleet's own cluster (KIngress clusters are named <ns>/<service>:<port>: no clash)
+    if (opts.tracing) this.clusters.set(TRACING_CLUSTER, renderTracingCluster(opts.tracing));
     this.defaultKey = opts.defaultCertificate?.secret;
     this.defaultProblem = defaultCertificateProblem(opts, lookups);
     if (this.defaultKey !== undefined) {

@@ -17,6 +17,7 @@ import {
 } from './listener.ts';
 import { renderSecret } from './secret.ts';
 import type { Json } from './types.ts';
+import { renderTracingCluster, TRACING_CLUSTER } from './tracing.ts';
 import { renderVirtualHost } from './vhost.ts';
 
 export interface FleetRenderOptions extends ListenerOptions {
@@ -175,7 +176,10 @@ export function renderFleet(opts: FleetRenderOptions, irs: IngressIR[], lookups:
   return {
     listeners,
     routes,
-    clusters: new Map(clusterIRs.map((c) => [c.name, renderCluster(c)])),
+    clusters: new Map([
+      ...clusterIRs.map((c): [string, Json] => [c.name, renderCluster(c)]),
+      ...(opts.tracing ? [[TRACING_CLUSTER, renderTracingCluster(opts.tracing)] as [string, Json]] : []),
+    ]),
     endpoints: renderEndpoints(clusterIRs, lookups),
     secrets,
   };

@@ -17,6 +17,7 @@ import type {
 import type { TlsIR } from '../translate/ir.ts';
 import { renderAccessLog } from './access-log.ts';
 import { policyHttpFilters } from './policy.ts';
+import { renderHcmTracing, type TracingOptions } from './tracing.ts';
 import { ADS_SOURCE, T, type Json } from './types.ts';
 
 export const HTTP_ROUTE_CONFIG = 'http';
@@ -30,6 +31,8 @@ export interface ListenerOptions {
   /** The fleet's `http` settings, defaults applied. */
   http: ResolvedFleetHttp;
   clientIP: ResolvedClientIP;
+  /** OpenTelemetry tracing (tracing.ts); none without it. */
+  tracing?: TracingOptions;
 }
 
 const ESCAPED_SLASHES: Readonly<Record<EscapedSlashesAction, string>> = {
@@ -82,6 +85,7 @@ export function renderHcm(statPrefix: string, routeConfig: string, opts: Listene
       use_remote_address: true,
       ...edgeSettings(opts.http, opts.clientIP),
       ...(opts.accessLog ? { access_log: [renderAccessLog(opts.accessLog)] } : {}),
+      ...(opts.tracing ? { tracing: renderHcmTracing(opts.tracing) } : {}),
     },
   };
 }

@@ -5,6 +5,7 @@ import { escapeHeaderValue } from '../translate/envoy-limits.ts';
 import type { HeaderSet, RouteIR } from '../translate/ir.ts';
 import { cookieRegex } from '../translate/routing-rules.ts';
 import { routeStatPrefix } from './stats-names.ts';
+import { spanName } from './tracing.ts';
 import type { Json } from './types.ts';
 
 /** Headers added literally: `%` is escaped, so Envoy never evaluates a value as a format string. */
@@ -52,8 +53,11 @@ export function renderRoute(r: RouteIR): Json {
     name: r.name,
     match: match(r),
     route: action,
-    // per-Knative-Service request metrics (stats-names.ts)
-    ...(r.knative ? { stat_prefix: routeStatPrefix(r.knative) } : {}),
+    // per-Knative-Service request metrics (stats-names.ts) and span name (tracing.ts; used only
+    // by fleets that trace)
+    ...(r.knative
+      ? { stat_prefix: routeStatPrefix(r.knative), decorator: { operation: spanName(r.knative) } }
+      : {}),
     ...(headers.length > 0 ? { request_headers_to_add: setHeaders(headers) } : {}),
   };
 }

@@ -13,5 +13,6 @@ export const T = {
   proxyProtocol: `${TYPE_PREFIX}envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol`,
   httpProtocolOptions: `${TYPE_PREFIX}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
   stdoutLog: `${TYPE_PREFIX}envoy.extensions.access_loggers.stream.v3.StdoutAccessLog`,
+  openTelemetryTracer: `${TYPE_PREFIX}envoy.config.trace.v3.OpenTelemetryConfig`,
   caresDnsResolver: `${TYPE_PREFIX}envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig`,
 } as const;

@@ -28,6 +28,8 @@ import (
 
 	// The xDS resources and the ADS service.
 	_ "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	// OpenTelemetry tracing of the fleets (render/tracing.ts).
+	_ "github.com/envoyproxy/go-control-plane/envoy/config/trace/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -72,6 +74,7 @@ var rootPackages = []string{
 	"envoy.config.listener.v3",
 	"envoy.config.rbac.v3",
 	"envoy.config.route.v3",
+	"envoy.config.trace.v3",
 	"envoy.extensions.access_loggers.file.v3",
 	"envoy.extensions.access_loggers.stream.v3",
 	"envoy.extensions.filters.http.api_key_auth.v3",
