@@ -47,6 +47,8 @@ test('scrapes a target, answers queries, reports API errors, stops', async () =>
     }
     expect(got.map((s) => [s.metric.job, s.metric.fleet, s.value[1]])).toEqual([['exporter', 'gw/x', '42']]);
     await expect(prom.query('kgw_test_gauge{')).rejects.toThrow(/bad_data/);
+    expect(await prom.labelValues('fleet', 'kgw_test_gauge')).toEqual(['gw/x']);
+    expect(await prom.labelValues('fleet', 'kgw_no_such_metric')).toEqual([]);
   } finally {
     await prom.stop();
     await new Promise((r) => exporter.close(r));

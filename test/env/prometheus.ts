@@ -35,6 +35,8 @@ export interface RunningPrometheus {
   logPath: string;
   /** An instant query (throws on an API error, e.g. a parse error). */
   query(expr: string): Promise<Sample[]>;
+  /** The values of `label` on the series `match` selects (the API behind Grafana's label_values). */
+  labelValues(label: string, match: string): Promise<string[]>;
   /** Waits until every target of every job has been scraped and is up. */
   waitTargetsUp(timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
@@ -120,6 +122,9 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
       );
       if (data.resultType !== 'vector') throw new Error(`${expr}: a ${data.resultType}, not a vector`);
       return data.result;
+    },
+    labelValues(label, match) {
+      return api<string[]>(`${url}/api/v1/label/${label}/values?match[]=${encodeURIComponent(match)}`);
     },
     async waitTargetsUp(timeoutMs) {
       const want = opts.jobs.reduce((n, j) => n + j.targets.length, 0);

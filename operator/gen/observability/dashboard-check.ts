@@ -30,6 +30,7 @@ interface JsonVariable {
   name?: unknown;
   type?: unknown;
   allValue?: unknown;
+  query?: unknown;
 }
 
 export interface JsonDashboard {
@@ -154,6 +155,26 @@ export function dashboardQueries(d: JsonDashboard, rateInterval: string): PanelQ
         expr: substitute(t.expr, d, rateInterval),
       });
     }
+  }
+  return out;
+}
+
+export interface LabelVariable {
+  name: string;
+  label: string;
+  /** The series selector whose label values the variable lists (variables replaced). */
+  match: string;
+}
+
+/** The dashboard's `label_values(<selector>, <label>)` query variables, runnable. */
+export function labelVariables(d: JsonDashboard): LabelVariable[] {
+  const out: LabelVariable[] = [];
+  for (const v of d.templating?.list ?? []) {
+    if (v.type !== 'query' || typeof v.name !== 'string') continue;
+    const q = (v.query as { query?: unknown } | undefined)?.query;
+    const m = typeof q === 'string' ? /^label_values\((.+),\s*(\w+)\)$/.exec(q) : null;
+    if (!m?.[1] || !m[2]) throw new Error(`variable ${v.name}: not a label_values() query: ${String(q)}`);
+    out.push({ name: v.name, label: m[2], match: substitute(m[1], d, '1m') });
   }
   return out;
 }

@@ -5,7 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../generate.ts';
-import { dashboardProblems, dashboardQueries, type JsonDashboard } from './dashboard-check.ts';
+import {
+  dashboardProblems,
+  dashboardQueries,
+  labelVariables,
+  type JsonDashboard,
+} from './dashboard-check.ts';
 import { dashboardRows } from './dashboard.ts';
 
 const shipped = (): JsonDashboard =>
@@ -24,6 +29,14 @@ test('the shipped dashboard has no problems, and one query per target of dashboa
   // "All" selects series that have the label: a query must not match series without it
   expect(queries.find((q) => q.raw.includes('$service'))?.expr).toContain('kgw_service=~".+"');
   expect(queries.find((q) => q.raw.includes('$fleet'))?.expr).toContain('fleet=~".+"');
+});
+
+test('the variables: fleet from the operator, namespace and service from the per-Service stats', () => {
+  expect(labelVariables(shipped())).toEqual([
+    { name: 'fleet', label: 'fleet', match: 'kgw_fleet_replicas' },
+    { name: 'namespace', label: 'kgw_namespace', match: 'envoy_vhost_route_upstream_rq_xx' },
+    { name: 'service', label: 'kgw_service', match: 'envoy_vhost_route_upstream_rq_xx{kgw_namespace=~".+"}' },
+  ]);
 });
 
 test('every row has panels and the Knative Services row is there', () => {
