@@ -34,6 +34,8 @@ import {
 const STATS_PORT = 9091;
 /** What `$__rate_interval` becomes: many 1 s scrapes, and short enough to see this test's traffic. */
 const RATE_INTERVAL = '20s';
+/** Requests sent to the healthy KIngress. */
+const TRAFFIC = 20;
 
 /**
  * Panel queries that cannot have data yet, `<panel title> / <refId>`, each with the reason. The
@@ -112,15 +114,6 @@ beforeAll(async () => {
   backends.push(await startTestBackend(env, { name: 'flaky' }));
   const hello = await ingressFor(env, 'hello');
   const flaky = await ingressFor(env, 'flaky');
-  expect(await send(hello, 20)).toEqual(Array.from({ length: 20 }, () => 200));
-  expect(await send(flaky, 5)).toEqual(Array.from({ length: 5 }, () => 200));
-  // flaky's backend goes away (its pod stays): Envoy answers 503 for it from now on
-  const gone = backends[1]!.proc;
-  const exited = new Promise((r) => gone.once('exit', r));
-  gone.kill('SIGTERM');
-  await exited;
-  const codes = await send(flaky, 10);
-  expect(codes.filter((c) => c >= 500).length).toBeGreaterThan(0);
 
   const replicas = JSON.parse(
     readFileSync(join(env.workDir, 'envoy/replicas.json'), 'utf8'),
@@ -141,6 +134,17 @@ beforeAll(async () => {
   ];
   prom = await startPrometheus({ jobs, interval: '1s', log: env.log });
   await prom.waitTargetsUp(30_000);
+
+  // Traffic while Prometheus scrapes: 200s from both, then 5xx from flaky.
+  expect(await send(hello, TRAFFIC)).toEqual(Array.from({ length: TRAFFIC }, () => 200));
+  expect(await send(flaky, 5)).toEqual(Array.from({ length: 5 }, () => 200));
+  // flaky's backend goes away (its pod stays): Envoy answers 503 for it from now on
+  const gone = backends[1]!.proc;
+  const exited = new Promise((r) => gone.once('exit', r));
+  gone.kill('SIGTERM');
+  await exited;
+  const codes = await send(flaky, 10);
+  expect(codes.filter((c) => c >= 500).length).toBeGreaterThan(0);
 }, 240_000);
 
 afterAll(async () => {
@@ -202,11 +206,15 @@ test('the operator reports what the dashboard reads: fleets, KIngresses, time to
   expect(await value('kgw_kingresses{state="ready"}')).toBeGreaterThanOrEqual(2);
   expect(await value('sum(kgw_xds_connected_proxies)')).toBe(3);
   expect(await value('count(kgw_probe_failures_total)')).toBe(3);
-  // Envoy saw the 5xx answers of flaky, on the external fleet
+  // Prometheus saw the traffic (sent after its first scrapes) and flaky's 5xx answers arrive on
+  // the external fleet, in the series the fleet health panels read
+  const external = 'fleet="default/external", envoy_http_conn_manager_prefix="http"';
+  expect(
+    await value(`sum(increase(envoy_http_downstream_rq_total{${external}}[10m]))`),
+  ).toBeGreaterThanOrEqual(TRAFFIC);
   expect(
     await value(
-      'sum(envoy_http_downstream_rq_xx{fleet="default/external", envoy_response_code_class="5", ' +
-        'envoy_http_conn_manager_prefix="http"})',
+      `sum(increase(envoy_http_downstream_rq_xx{${external}, envoy_response_code_class="5"}[10m]))`,
     ),
   ).toBeGreaterThan(0);
 });
