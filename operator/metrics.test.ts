@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { metricsRegistry, startMetricsServer } from './metrics.ts';
+import { idleSources, metricsRegistry, startMetricsServer } from './metrics.ts';
 import { TYPE_ROUTE } from './xds/protos.ts';
 import type { ProxyInfo, XdsStats } from './xds/types.ts';
 
@@ -53,15 +53,7 @@ test('/metrics reports leadership, KIngresses, engine work, xDS bytes, proxies a
 });
 
 test('time-to-ready is a histogram, probe failures a counter by reason (each reason there from the start)', async () => {
-  const { registry, status } = metricsRegistry({
-    leading: () => true,
-    ingresses: () => ({ served: 0, ready: 0 }),
-    counters: () => ({ flushes: 0, translated: 0, pushes: 0 }),
-    xdsStats: () => ({ bytesSent: {}, resourcesSent: {}, responses: 0 }) as unknown as XdsStats,
-    proxies: () => [],
-    staleness: () => undefined,
-    fleetReplicas: () => [],
-  });
+  const { registry, status } = metricsRegistry(idleSources());
   let body = await registry.metrics();
   for (const reason of ['error', 'status', 'hash'])
     expect(body).toContain(`kgw_probe_failures_total{reason="${reason}"} 0`);

@@ -6,7 +6,7 @@ import http from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StatusMetrics } from './controller/ingress-status.ts';
 import { PROBE_FAILURES } from './status/prober.ts';
-import { TYPE_SHORT, type TypeUrl } from './xds/protos.ts';
+import { TYPE_SHORT, TYPE_URLS, type TypeUrl } from './xds/protos.ts';
 import type { ProxyInfo, XdsStats } from './xds/types.ts';
 
 export interface MetricsSources {
@@ -20,6 +20,22 @@ export interface MetricsSources {
   staleness(): { seconds: number } | undefined;
   /** Per fleet the replicas its spec asks for and the ready ones (the leader's view; else empty). */
   fleetReplicas(): { fleet: string; desired: number; ready: number }[];
+}
+
+const zeroByType = (): Record<TypeUrl, number> =>
+  Object.fromEntries(TYPE_URLS.map((t) => [t, 0])) as Record<TypeUrl, number>;
+
+/** Sources of an operator with nothing to report yet: no leadership, KIngresses, proxies or fleets. */
+export function idleSources(): MetricsSources {
+  return {
+    leading: () => false,
+    ingresses: () => ({ served: 0, ready: 0 }),
+    counters: () => ({ flushes: 0, translated: 0, pushes: 0 }),
+    xdsStats: () => ({ bytesSent: zeroByType(), resourcesSent: zeroByType(), responses: 0 }),
+    proxies: () => [],
+    staleness: () => undefined,
+    fleetReplicas: () => [],
+  };
 }
 
 /** Buckets of kgw_kingress_ready_seconds: from a fast local push to a slow rollout. */

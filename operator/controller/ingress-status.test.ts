@@ -10,7 +10,7 @@ import { newLogger } from '../log.ts';
 import type { IngressIR } from '../translate/ir.ts';
 import { waitUntil } from '../../test/env/proc.ts';
 import type { GatewayConfig } from './gateways.ts';
-import { IngressStatusWriter } from './ingress-status.ts';
+import { IngressStatusWriter, type IngressStatusOptions } from './ingress-status.ts';
 import { STRICT_POLICY } from '../translate/external-names.ts';
 
 const BOUND = { timeoutMs: 10_000, intervalMs: 10 };
@@ -99,14 +99,20 @@ beforeEach(async () => {
   rest = new FakeRest();
   env = await replica();
   replicas = [{ id: 'r0', address: env.address, ready: true }];
-  writer = new IngressStatusWriter({
+  writer = newWriter();
+});
+
+/** A writer on the fake API server and the replica, probing grace 50 ms; `more` adds options. */
+function newWriter(more: Partial<IngressStatusOptions> = {}): IngressStatusWriter {
+  return new IngressStatusWriter({
     rest: rest as unknown as KubeRest,
     log: newLogger('test'),
     ingress: () => ING,
     replicas: () => replicas,
     probingGraceMs: 50,
+    ...more,
   });
-});
+}
 afterEach(async () => {
   await writer.stop();
   await env.close();
@@ -194,12 +200,8 @@ test('metrics: probe failures by reason, and one time-to-ready per generation fr
   const failures: string[] = [];
   let ing: KIngress = ING;
   await writer.stop();
-  writer = new IngressStatusWriter({
-    rest: rest as unknown as KubeRest,
-    log: newLogger('test'),
+  writer = newWriter({
     ingress: () => ing,
-    replicas: () => replicas,
-    probingGraceMs: 50,
     clock: () => now,
     metrics: { readySeconds: (s) => ready.push(s), probeFailed: (why) => failures.push(why) },
   });

@@ -213,22 +213,18 @@ else
   # cold: promtool ~8 min (it links every service discovery, like prometheus), then prometheus
   # ~3 min more from the warm Go build cache; the web UI's assets are not built in (the API is all
   # the tests use). Warm: instant.
-  if [ -n "${KGW_PROMTOOL_BIN:-}" ]; then
-    promtool_bin="$KGW_PROMTOOL_BIN"
-    log "  using KGW_PROMTOOL_BIN"
-  else
-    promtool_bin=$(bash "$here/build-go-tool.sh" promtool github.com/prometheus/prometheus "$prometheus_version" \
-      github.com/prometheus/prometheus/cmd/promtool "$prom_ldflags" | tail -n1)
-  fi
-  if [ -n "${KGW_PROMETHEUS_BIN:-}" ]; then
-    prometheus_bin="$KGW_PROMETHEUS_BIN"
-    log "  using KGW_PROMETHEUS_BIN"
-  else
-    prometheus_bin=$(bash "$here/build-go-tool.sh" prometheus github.com/prometheus/prometheus "$prometheus_version" \
-      github.com/prometheus/prometheus/cmd/prometheus "$prom_ldflags" | tail -n1)
-  fi
-  "$promtool_bin" --version >/dev/null 2>&1 || die "$promtool_bin does not run"
-  "$prometheus_bin" --version >/dev/null 2>&1 || die "$prometheus_bin does not run"
+  for tool in promtool prometheus; do
+    override="KGW_$(printf '%s' "$tool" | tr '[:lower:]' '[:upper:]')_BIN"
+    if [ -n "${!override:-}" ]; then
+      bin="${!override}"
+      log "  using $override"
+    else
+      bin=$(bash "$here/build-go-tool.sh" "$tool" github.com/prometheus/prometheus "$prometheus_version" \
+        "github.com/prometheus/prometheus/cmd/$tool" "$prom_ldflags" | tail -n1)
+    fi
+    "$bin" --version >/dev/null 2>&1 || die "$bin does not run"
+    printf -v "${tool}_bin" '%s' "$bin"
+  done
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -3,8 +3,7 @@
 // with its expression, and every metric the operator exports (the default process metrics aside).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { metricsRegistry } from '../../metrics.ts';
-import type { XdsStats } from '../../xds/types.ts';
+import { idleSources, metricsRegistry } from '../../metrics.ts';
 import { repoRoot } from '../generate.ts';
 import { alertGroups } from './alerts.ts';
 import { dashboardRows } from './dashboard.ts';
@@ -47,15 +46,7 @@ test('every alert has the section its runbook annotation names, with its express
 });
 
 test('every metric of the operator is in the metrics table', async () => {
-  const { registry } = metricsRegistry({
-    leading: () => true,
-    ingresses: () => ({ served: 0, ready: 0 }),
-    counters: () => ({ flushes: 0, translated: 0, pushes: 0 }),
-    xdsStats: () => ({ bytesSent: {}, resourcesSent: {}, responses: 0 }) as unknown as XdsStats,
-    proxies: () => [],
-    staleness: () => undefined,
-    fleetReplicas: () => [],
-  });
+  const { registry } = metricsRegistry(idleSources());
   const names = (await registry.getMetricsAsJSON())
     .map((m) => m.name)
     .filter((n) => !n.startsWith('kgw_process_') && !n.startsWith('kgw_nodejs_'));
