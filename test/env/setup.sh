@@ -91,7 +91,7 @@ if [ "$demo_only" -eq 0 ] && [ -z "${KGW_CERT_MANAGER_DIR:-}" ] && ! compgen -G 
   log "first run: the cert-manager controller (auto-TLS tests) is built too, about 6 more minutes"
 fi
 if [ "$demo_only" -eq 0 ] && [ -z "${KGW_PROMETHEUS_BIN:-}" ] && [ ! -x "$cache/prometheus-$prometheus_version/prometheus" ]; then
-  log "first run: Prometheus and promtool (alert and dashboard tests) are built too, about 11 more minutes"
+  log "first run: Prometheus and promtool (alert and dashboard tests) are built too, 10 to 16 more minutes"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -210,9 +210,10 @@ else
   prom_release=$(printf '%s' "$prometheus_version" | sed -n 's/^v0\.3\([0-9][0-9]\)\.\([0-9]*\)$/3.\1.\2/p' | sed 's/^3\.0\([0-9]\)/3.\1/')
   [ -n "$prom_release" ] || die "KGW_PROMETHEUS_VERSION=$prometheus_version is not a v0.3MM.P module version"
   prom_ldflags="-X github.com/prometheus/common/version.Version=$prom_release -X github.com/prometheus/common/version.Branch=$prometheus_version"
-  # cold: promtool ~8 min (it links every service discovery, like prometheus), then prometheus
-  # ~3 min more from the warm Go build cache; the web UI's assets are not built in (the API is all
-  # the tests use). Warm: instant.
+  # cold: the first of the two compiles ~1,500 packages (every service discovery, TSDB, PromQL):
+  # 8 min with the Go build cache warm from the other builds here, 15 min with an empty one on 2
+  # busy cores; the second shares nearly all of them (~3 min). The web UI's assets are not built
+  # in (the tests use the API only). Warm: instant.
   for tool in promtool prometheus; do
     override="KGW_$(printf '%s' "$tool" | tr '[:lower:]' '[:upper:]')_BIN"
     if [ -n "${!override:-}" ]; then
