@@ -4,10 +4,13 @@
 // from one whose backend is gone. Every target of every panel of deploy/observability/dashboard.json
 // must return data from /api/v1/query, except the queries named in NOT_YET, which must be exactly
 // the ones that return nothing (so the list shrinks as the metrics they need land). Every alert
-// expression must run, and those that would fire in a healthy environment must not.
+// expression must run, and those that would fire in a healthy environment must not; Prometheus
+// loads alerts.yaml and evaluates every rule without error.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { httpRequest } from '../backends/client.ts';
+import type { KIngress } from '../../operator/api/kingress.ts';
+import { isReady } from '../../operator/status/conditions.ts';
 import { repoRoot } from '../../operator/gen/generate.ts';
 import { alertGroups } from '../../operator/gen/observability/alerts.ts';
 import {
@@ -55,6 +58,9 @@ const VARIABLES_NOT_YET: Record<string, string> = {
   namespace: 'per-Service route stats not rendered yet',
   service: 'per-Service route stats not rendered yet',
 };
+
+/** Alerts about a broken kgw: nothing here may make them fire, or even match. */
+const QUIET = ['KgwNoLeader', 'KgwMultipleLeaders', 'KgwApiserverStale', 'KgwXdsNack', 'KgwFleetDown'];
 
 const gateway = {
   ...sampleGateway,
@@ -132,7 +138,8 @@ beforeAll(async () => {
       targets: replicas.map((r) => ({ address: `${r.address}:${STATS_PORT}`, labels: { fleet: r.fleet } })),
     },
   ];
-  prom = await startPrometheus({ jobs, interval: '1s', log: env.log });
+  const ruleFiles = [join(repoRoot(), 'deploy/observability/alerts.yaml')];
+  prom = await startPrometheus({ jobs, interval: '1s', ruleFiles, log: env.log });
   await prom.waitTargetsUp(30_000);
 
   // Traffic while Prometheus scrapes: 200s from both, then 5xx from flaky.
@@ -221,25 +228,63 @@ test('the operator reports what the dashboard reads: fleets, KIngresses, time to
 
 test('every alert expression runs; those of a broken kgw return nothing here', async () => {
   const p = prom!;
-  const quiet = ['KgwNoLeader', 'KgwMultipleLeaders', 'KgwApiserverStale', 'KgwXdsNack', 'KgwFleetDown'];
   const rules = alertGroups().flatMap((g) => g.rules);
   for (const r of rules) {
     const result = await p.query(r.expr);
-    if (quiet.includes(r.alert)) expect({ alert: r.alert, result }).toEqual({ alert: r.alert, result: [] });
+    if (QUIET.includes(r.alert)) expect({ alert: r.alert, result }).toEqual({ alert: r.alert, result: [] });
   }
-  for (const q of quiet) expect(rules.map((r) => r.alert)).toContain(q);
+  for (const q of QUIET) expect(rules.map((r) => r.alert)).toContain(q);
+});
+
+test('Prometheus loads the shipped rules and evaluates each without error; the quiet ones stay inactive', async () => {
+  const p = prom!;
+  const names = alertGroups().flatMap((g) => g.rules.map((r) => r.alert));
+  // every rule evaluated at least twice since the traffic (1 s interval), bounded
+  const evaluated = async () => {
+    const rules = await p.rules();
+    return (
+      rules.length === names.length && rules.every((r) => Date.parse(r.lastEvaluation) > Date.now() - 1500)
+    );
+  };
+  for (let i = 0; i < 50 && !(await evaluated()); i++) await new Promise((r) => setTimeout(r, 200));
+  const rules = await p.rules();
+  expect(rules.map((r) => r.name).sort()).toEqual([...names].sort());
+  for (const r of rules)
+    expect({ rule: r.name, health: r.health, error: r.lastError ?? '' }).toEqual({
+      rule: r.name,
+      health: 'ok',
+      error: '',
+    });
+  // KgwKIngressesNotReady follows the API: pending (its 10 minutes not over) while a KIngress is not Ready
+  const list = await env!.rest.get<{ items: KIngress[] }>(
+    '/apis/networking.internal.knative.dev/v1alpha1/ingresses',
+  );
+  const notReady = list.items
+    .filter((i) => !isReady(i))
+    .map((i) => `${i.metadata.namespace}/${i.metadata.name}`);
+  const metric = Number((await p.query('max(kgw_kingresses{state="not_ready"})'))[0]?.value[1] ?? NaN);
+  expect({ metric, notReady }).toEqual({ metric: notReady.length, notReady });
+  expect(rules.find((r) => r.name === 'KgwKIngressesNotReady')?.state).toBe(
+    notReady.length > 0 ? 'pending' : 'inactive',
+  );
+  for (const q of QUIET)
+    expect({ rule: q, state: rules.find((r) => r.name === q)?.state }).toEqual({
+      rule: q,
+      state: 'inactive',
+    });
 });
 
 test('figures: series and scrape sizes', async () => {
   const p = prom!;
-  const perJob = await p.query('count by (job) ({__name__=~".+"})');
+  const perJob = await p.query('count by (job) ({job!=""})');
+  const alerts = await p.query('ALERTS');
   const samples = await p.query('scrape_samples_scraped');
   const duration = await p.query('max by (job) (scrape_duration_seconds)');
   const fmt = (s: { metric: Record<string, string>; value: [number, string] }[], label: string) =>
     s.map((x) => `${x.metric[label] ?? ''}=${x.value[1]}`).join(', ');
   console.log(
     `observability e2e: series by job ${fmt(perJob, 'job')}; samples per scrape ${fmt(samples, 'instance')}; ` +
-      `longest scrape (s) ${fmt(duration, 'job')}`,
+      `longest scrape (s) ${fmt(duration, 'job')}; alerts ${fmt(alerts, 'alertname')}`,
   );
   expect(perJob.map((s) => s.metric.job).sort()).toEqual(['kgw-envoy', 'kgw-operator']);
 });

@@ -21,12 +21,24 @@ export interface PrometheusOptions {
   jobs: ScrapeJob[];
   /** Scrape and evaluation interval (default 1s). */
   interval?: string;
+  /** Rule files to load (absolute paths), evaluated every interval. */
+  ruleFiles?: string[];
   log?: Logger;
 }
 
 export interface Sample {
   metric: Record<string, string>;
   value: [number, string];
+}
+
+export interface RuleState {
+  name: string;
+  type: 'alerting' | 'recording';
+  health: string;
+  lastError?: string;
+  lastEvaluation: string;
+  /** Alerting rules: inactive, pending or firing. */
+  state?: string;
 }
 
 export interface RunningPrometheus {
@@ -37,6 +49,8 @@ export interface RunningPrometheus {
   query(expr: string): Promise<Sample[]>;
   /** The values of `label` on the series `match` selects (the API behind Grafana's label_values). */
   labelValues(label: string, match: string): Promise<string[]>;
+  /** Every loaded rule with its health and, for alerts, state (/api/v1/rules). */
+  rules(): Promise<RuleState[]>;
   /** Waits until every target of every job has been scraped and is up. */
   waitTargetsUp(timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
@@ -53,10 +67,11 @@ interface TargetsData {
   activeTargets: { scrapePool: string; scrapeUrl: string; health: string; lastError: string }[];
 }
 
-/** The prometheus.yml for `jobs`. */
-export function prometheusConfig(jobs: ScrapeJob[], interval = '1s'): string {
+/** The prometheus.yml for `jobs` (and `ruleFiles`). */
+export function prometheusConfig(jobs: ScrapeJob[], interval = '1s', ruleFiles: string[] = []): string {
   return stringify({
     global: { scrape_interval: interval, evaluation_interval: interval, scrape_timeout: interval },
+    ...(ruleFiles.length > 0 ? { rule_files: ruleFiles } : {}),
     scrape_configs: jobs.map((j) => ({
       job_name: j.name,
       metrics_path: j.metricsPath ?? '/metrics',
@@ -77,7 +92,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
   const bin = prometheusBin();
   const dir = mkdtempSync(join(tmpdir(), 'kgw-prometheus-'));
   const configPath = join(dir, 'prometheus.yml');
-  writeFileSync(configPath, prometheusConfig(opts.jobs, opts.interval));
+  writeFileSync(configPath, prometheusConfig(opts.jobs, opts.interval, opts.ruleFiles));
   const [port] = await freePorts(1);
   const listen = `127.0.0.1:${port ?? 0}`;
   const logPath = join(dir, 'prometheus.log');
@@ -122,6 +137,10 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
       );
       if (data.resultType !== 'vector') throw new Error(`${expr}: a ${data.resultType}, not a vector`);
       return data.result;
+    },
+    async rules() {
+      const data = await api<{ groups: { rules: RuleState[] }[] }>(`${url}/api/v1/rules`);
+      return data.groups.flatMap((g) => g.rules);
     },
     labelValues(label, match) {
       return api<string[]>(`${url}/api/v1/label/${label}/values?match[]=${encodeURIComponent(match)}`);
