@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { metricsRegistry, startMetricsServer } from './metrics.ts';
+import { idleSources, metricsRegistry, startMetricsServer } from './metrics.ts';
 import { TYPE_ROUTE } from './xds/protos.ts';
 import type { ProxyInfo, XdsStats } from './xds/types.ts';
 
@@ -15,6 +15,10 @@ test('/metrics reports leadership, KIngresses, engine work, xDS bytes, proxies a
     xdsStats: () => stats,
     proxies: () => [proxy('gw/a'), proxy('gw/a'), proxy('gw/b')],
     staleness: () => stale,
+    fleetReplicas: () => [
+      { fleet: 'gw/a', desired: 2, ready: 1 },
+      { fleet: 'gw/c', desired: 1, ready: 1 },
+    ],
   });
   nack('gw/a');
   const server = await startMetricsServer(0, registry, '127.0.0.1');
@@ -29,6 +33,12 @@ test('/metrics reports leadership, KIngresses, engine work, xDS bytes, proxies a
     expect(body).toContain('kgw_xds_sent_bytes_total{type="RDS"} 1234');
     expect(body).toContain('kgw_xds_connected_proxies{fleet="gw/a"} 2');
     expect(body).toContain('kgw_xds_nacks_total{fleet="gw/a"} 1');
+    // every known fleet has a NACK series from the first scrape on (increase() sees the first NACK)
+    expect(body).toContain('kgw_xds_nacks_total{fleet="gw/b"} 0');
+    expect(body).toContain('kgw_xds_nacks_total{fleet="gw/c"} 0');
+    expect(body).toContain('kgw_fleet_replicas{fleet="gw/a"} 2');
+    expect(body).toContain('kgw_fleet_ready_replicas{fleet="gw/a"} 1');
+    expect(body).toContain('kgw_fleet_ready_replicas{fleet="gw/c"} 1');
     expect(body).toContain('kgw_process_resident_memory_bytes');
     expect(body).toContain('kgw_apiserver_stale_seconds 0');
     leading = true;
@@ -40,4 +50,27 @@ test('/metrics reports leadership, KIngresses, engine work, xDS bytes, proxies a
   } finally {
     await new Promise((r) => server.close(r));
   }
+});
+
+test('time-to-ready is a histogram, probe failures a counter by reason (each reason there from the start)', async () => {
+  const { registry, status } = metricsRegistry(idleSources());
+  let body = await registry.metrics();
+  for (const reason of ['error', 'status', 'hash'])
+    expect(body).toContain(`kgw_probe_failures_total{reason="${reason}"} 0`);
+  expect(body).toContain('kgw_kingress_ready_seconds_count 0');
+  status.readySeconds(0.3);
+  status.readySeconds(7);
+  status.probeFailed('status');
+  status.probeFailed('status');
+  status.probeFailed('hash');
+  body = await registry.metrics();
+  expect(body).toContain('kgw_kingress_ready_seconds_bucket{le="0.25"} 0');
+  expect(body).toContain('kgw_kingress_ready_seconds_bucket{le="0.5"} 1');
+  expect(body).toContain('kgw_kingress_ready_seconds_bucket{le="10"} 2');
+  expect(body).toContain('kgw_kingress_ready_seconds_count 2');
+  expect(body).toContain('kgw_kingress_ready_seconds_sum 7.3');
+  expect(body).toContain('kgw_probe_failures_total{reason="status"} 2');
+  expect(body).toContain('kgw_probe_failures_total{reason="hash"} 1');
+  expect(body).toContain('kgw_probe_failures_total{reason="error"} 0');
+  expect(body).not.toContain('kgw_fleet_replicas{');
 });

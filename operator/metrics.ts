@@ -1,8 +1,12 @@
 // Prometheus metrics of the operator (`/metrics` on the metrics port, 9090 in a cluster). Values
-// are read from the engine and the xDS server when scraped, so nothing is updated on hot paths.
+// are read from the engine and the xDS server when scraped, so nothing is updated on hot paths;
+// only NACKs, time-to-ready and probe failures are counted as they happen. docs/observability.md
+// describes each, and the dashboard and alerts built on them (deploy/observability/).
 import http from 'node:http';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { TYPE_SHORT, type TypeUrl } from './xds/protos.ts';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { StatusMetrics } from './controller/ingress-status.ts';
+import { PROBE_FAILURES } from './status/prober.ts';
+import { TYPE_SHORT, TYPE_URLS, type TypeUrl } from './xds/protos.ts';
 import type { ProxyInfo, XdsStats } from './xds/types.ts';
 
 export interface MetricsSources {
@@ -14,9 +18,38 @@ export interface MetricsSources {
   proxies(): ProxyInfo[];
   /** Set while the operator's watches have been failing too long (Engine.staleness()). */
   staleness(): { seconds: number } | undefined;
+  /** Per fleet the replicas its spec asks for and the ready ones (the leader's view; else empty). */
+  fleetReplicas(): { fleet: string; desired: number; ready: number }[];
 }
 
-export function metricsRegistry(src: MetricsSources): { registry: Registry; nack: (fleet: string) => void } {
+const zeroByType = (): Record<TypeUrl, number> =>
+  Object.fromEntries(TYPE_URLS.map((t) => [t, 0])) as Record<TypeUrl, number>;
+
+/** Sources of an operator with nothing to report yet: no leadership, KIngresses, proxies or fleets. */
+export function idleSources(): MetricsSources {
+  return {
+    leading: () => false,
+    ingresses: () => ({ served: 0, ready: 0 }),
+    counters: () => ({ flushes: 0, translated: 0, pushes: 0 }),
+    xdsStats: () => ({ bytesSent: zeroByType(), resourcesSent: zeroByType(), responses: 0 }),
+    proxies: () => [],
+    staleness: () => undefined,
+    fleetReplicas: () => [],
+  };
+}
+
+/** Buckets of kgw_kingress_ready_seconds: from a fast local push to a slow rollout. */
+export const READY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+export interface OperatorMetrics {
+  registry: Registry;
+  /** Counts a NACK of a fleet's Envoy. */
+  nack: (fleet: string) => void;
+  /** Time-to-ready and probe failures, for the KIngress status writer. */
+  status: StatusMetrics;
+}
+
+export function metricsRegistry(src: MetricsSources): OperatorMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'kgw_' });
   new Gauge({
@@ -89,13 +122,66 @@ export function metricsRegistry(src: MetricsSources): { registry: Registry; nack
       for (const [fleet, n] of by) this.set({ fleet }, n);
     },
   });
-  const nacks = new Counter({
+  // Every known fleet has a series from the start (0), so increase() sees its first NACK too.
+  const nacks: Counter<'fleet'> = new Counter({
     name: 'kgw_xds_nacks_total',
     help: 'Configurations Envoy rejected, by fleet',
     labelNames: ['fleet'],
     registers: [registry],
+    collect() {
+      const fleets = new Set([
+        ...src.fleetReplicas().map((f) => f.fleet),
+        ...src.proxies().map((p) => p.fleet),
+      ]);
+      for (const fleet of fleets) nacks.inc({ fleet }, 0);
+    },
   });
-  return { registry, nack: (fleet) => nacks.inc({ fleet }) };
+  const fleetGauge = (name: string, help: string, key: 'desired' | 'ready') =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['fleet'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const f of src.fleetReplicas()) this.set({ fleet: f.fleet }, f[key]);
+      },
+    });
+  fleetGauge(
+    'kgw_fleet_replicas',
+    'Envoy replicas the fleet spec asks for, by fleet (<gateway>/<fleet>; only the leader reports fleets)',
+    'desired',
+  );
+  fleetGauge(
+    'kgw_fleet_ready_replicas',
+    'Ready Envoy replicas, by fleet (<gateway>/<fleet>; only the leader reports fleets)',
+    'ready',
+  );
+  const ready = new Histogram({
+    name: 'kgw_kingress_ready_seconds',
+    help:
+      'Seconds from a KIngress generation first seen by the leader to its Ready status written ' +
+      '(translation, xDS push, every replica probed, status write)',
+    buckets: READY_BUCKETS,
+    registers: [registry],
+  });
+  const probeFailures = new Counter({
+    name: 'kgw_probe_failures_total',
+    help:
+      'Readiness probe requests to Envoy replicas that must be retried, by reason: error (no answer), ' +
+      'status (404/5xx: no route or no backend yet), hash (an older configuration)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  for (const reason of PROBE_FAILURES) probeFailures.inc({ reason }, 0);
+  return {
+    registry,
+    nack: (fleet) => nacks.inc({ fleet }),
+    status: {
+      readySeconds: (seconds) => ready.observe(seconds),
+      probeFailed: (reason) => probeFailures.inc({ reason }),
+    },
+  };
 }
 
 export function startMetricsServer(port: number, registry: Registry, host = '0.0.0.0'): Promise<http.Server> {

@@ -28,7 +28,7 @@ import { inClusterConnection, kubeconfigConnection } from './kube/config.ts';
 import type { SnapshotInput } from './xds/cache.ts';
 import { XdsServer } from './xds/server.ts';
 import { httpScrape } from './controller/fleet-traffic.ts';
-import { metricsRegistry, startMetricsServer } from './metrics.ts';
+import { metricsRegistry, startMetricsServer, type OperatorMetrics } from './metrics.ts';
 import { detectCertSource, startWebhookCerts } from '../webhook/certs.ts';
 import { startCertManagerWebhookCerts } from '../webhook/cert-manager-certs.ts';
 import { liveLookups, type LiveLookups } from '../webhook/lookups.ts';
@@ -202,7 +202,22 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     leading: () => engine.isLeading(),
     invalidate: (refs) => engine.invalidate(refs),
   });
-  const engine = new Engine({
+  // The metrics exist before the engine, which reports time-to-ready and probe failures into them;
+  // their sources are read only when scraped.
+  const m: OperatorMetrics | undefined =
+    o.metricsPort !== undefined
+      ? metricsRegistry({
+          leading: () => engine.isLeading(),
+          ingresses: () => engine.ingressSummary(),
+          counters: () => engine.counters,
+          xdsStats: () => xds.stats(),
+          proxies: () => xds.connections(),
+          staleness: () => engine.staleness(),
+          fleetReplicas: () => engine.fleetReplicas(),
+        })
+      : undefined;
+  const engine: Engine = new Engine({
+    ...(m ? { statusMetrics: m.status } : {}),
     rest,
     log: o.log.child({ component: 'engine' }),
     hostOwners: claims.hostOwners(),
@@ -243,15 +258,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   certificates.start();
   let elector: LeaderElector | undefined;
   let metrics: http.Server | undefined;
-  if (o.metricsPort !== undefined) {
-    const m = metricsRegistry({
-      leading: () => engine.isLeading(),
-      ingresses: () => engine.ingressSummary(),
-      counters: () => engine.counters,
-      xdsStats: () => xds.stats(),
-      proxies: () => xds.connections(),
-      staleness: () => engine.staleness(),
-    });
+  if (o.metricsPort !== undefined && m) {
     xds.onNack((e) => m.nack(e.fleet));
     metrics = await startMetricsServer(o.metricsPort, m.registry);
   }

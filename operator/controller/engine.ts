@@ -27,7 +27,7 @@ import { GatewayReconciler, type GatewayReconcilerOptions } from './gateway-reco
 import type { GatewayConfig } from './gateways.ts';
 import { NackArbiter, type NackHost } from './nack-arbiter.ts';
 import { IncrementalGateway, snapshotOf } from './incremental.ts';
-import { IngressStatusWriter, kingressEventObject } from './ingress-status.ts';
+import { IngressStatusWriter, kingressEventObject, type StatusMetrics } from './ingress-status.ts';
 import { ClusterWatch } from './cluster-watch.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { DependencyIndex, SECRET_REF, secretKeys, specRefs } from './dependencies.ts';
@@ -72,6 +72,8 @@ export interface EngineOptions {
    */
   staleAfterMs?: number;
   now?: () => string;
+  /** Time-to-ready and probe failures of the KIngress status writer (metrics.ts). */
+  statusMetrics?: StatusMetrics;
   /**
    * ClusterDomainClaims and namespace labels for the host rule (translate/host-ownership.ts).
    * start() waits for `synced` (at most HOST_OWNERS_WAIT_MS); the provider calls invalidate()
@@ -192,6 +194,7 @@ export class Engine {
       ingress: (k) => this.ingresses.store.get(k),
       replicas: (f) => o.runtime.replicas(f),
       ...(o.now ? { now: o.now } : {}),
+      ...(o.statusMetrics ? { metrics: o.statusMetrics } : {}),
     });
     this.gatewaysRec = new GatewayReconciler({
       rest: o.rest,
@@ -396,6 +399,22 @@ export class Engine {
     this.wasStale = s !== undefined;
     if (s) this.log.error({ seconds: s.seconds, reason: s.message }, 'cut off from the API server');
     else this.log.info({}, 'in touch with the API server again');
+  }
+
+  /**
+   * Per fleet (`<gateway>/<fleet>`) of the served gateways, the replicas its spec asks for and how
+   * many are ready. Empty on a follower: only the leader runs (and so sees) the fleets.
+   */
+  fleetReplicas(): { fleet: string; desired: number; ready: number }[] {
+    if (!this.leading) return [];
+    const out: { fleet: string; desired: number; ready: number }[] = [];
+    for (const config of this.gatewayConfigs.values()) {
+      for (const f of config.fleets) {
+        const ready = this.o.runtime.replicas(f.key).filter((r) => r.ready).length;
+        out.push({ fleet: f.key, desired: f.replicas, ready });
+      }
+    }
+    return out;
   }
 
   /** Whether this replica currently leads. */

@@ -10,7 +10,7 @@ import { newLogger } from '../log.ts';
 import type { IngressIR } from '../translate/ir.ts';
 import { waitUntil } from '../../test/env/proc.ts';
 import type { GatewayConfig } from './gateways.ts';
-import { IngressStatusWriter } from './ingress-status.ts';
+import { IngressStatusWriter, type IngressStatusOptions } from './ingress-status.ts';
 import { STRICT_POLICY } from '../translate/external-names.ts';
 
 const BOUND = { timeoutMs: 10_000, intervalMs: 10 };
@@ -99,14 +99,20 @@ beforeEach(async () => {
   rest = new FakeRest();
   env = await replica();
   replicas = [{ id: 'r0', address: env.address, ready: true }];
-  writer = new IngressStatusWriter({
+  writer = newWriter();
+});
+
+/** A writer on the fake API server and the replica, probing grace 50 ms; `more` adds options. */
+function newWriter(more: Partial<IngressStatusOptions> = {}): IngressStatusWriter {
+  return new IngressStatusWriter({
     rest: rest as unknown as KubeRest,
     log: newLogger('test'),
     ingress: () => ING,
     replicas: () => replicas,
     probingGraceMs: 50,
+    ...more,
   });
-});
+}
 afterEach(async () => {
   await writer.stop();
   await env.close();
@@ -186,4 +192,45 @@ test('a follower writes nothing', async () => {
   writer.report('n/a', { kind: 'problem', reason: 'InvalidSpec', message: 'bad' });
   await new Promise((r) => setTimeout(r, 100));
   expect(rest.patches).toEqual([]);
+});
+
+test('metrics: probe failures by reason, and one time-to-ready per generation from its first report', async () => {
+  let now = 1000;
+  const ready: number[] = [];
+  const failures: string[] = [];
+  let ing: KIngress = ING;
+  await writer.stop();
+  writer = newWriter({
+    ingress: () => ing,
+    clock: () => now,
+    metrics: { readySeconds: (s) => ready.push(s), probeFailed: (why) => failures.push(why) },
+  });
+  writer.report('n/a', { kind: 'served', ir: ir('h1'), gateway: gw() });
+  await waitUntil('a failed probe (503)', () => Promise.resolve(failures.includes('status')), BOUND);
+  env.hash = 'older';
+  writer.poke('g');
+  await waitUntil(
+    'a probe answered with an older hash',
+    () => Promise.resolve(failures.includes('hash')),
+    BOUND,
+  );
+  expect(ready).toEqual([]);
+  now = 3500;
+  env.hash = 'h1';
+  writer.poke('g');
+  await waitUntil('Ready', () => Promise.resolve(rest.patches.at(-1)?.status === 'True'), BOUND);
+  await waitUntil('the measure', () => Promise.resolve(ready.length === 1), BOUND);
+  expect(ready).toEqual([2.5]);
+  expect(new Set(failures)).toEqual(new Set(['status', 'hash']));
+  // the same generation again (an equal IR after a Secret event): Ready already, nothing measured
+  writer.report('n/a', { kind: 'served', ir: ir('h1'), gateway: gw() });
+  // a new generation starts a new measure
+  ing = { ...ING, metadata: { ...ING.metadata, generation: 2 } };
+  now = 10_000;
+  writer.report('n/a', { kind: 'served', ir: ir('h2', 2), gateway: gw() });
+  now = 10_250;
+  env.hash = 'h2';
+  writer.poke('g');
+  await waitUntil('the second measure', () => Promise.resolve(ready.length === 2), BOUND);
+  expect(ready).toEqual([2.5, 0.25]);
 });

