@@ -1,6 +1,6 @@
 // Reads Prometheus text exposition (what Envoy's /stats/prometheus and the operator's /metrics
 // answer) into samples, and picks samples by metric name and a subset of their labels, so callers
-// do not depend on which other labels (kgw_fleet, kgw_visibility, …) a series carries. Used by the
+// do not depend on which other labels (fleet, kgw_visibility, …) a series carries. Used by the
 // fleet traffic sampler (controller/fleet-traffic.ts) and by tests.
 
 export interface Sample {

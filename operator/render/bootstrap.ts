@@ -55,7 +55,7 @@ export interface XdsTlsBootstrap {
 
 export interface BootstrapOptions {
   nodeId: string;
-  /** The fleet's xDS cluster name, `<gateway>/<fleet>`; also the kgw_fleet label of its stats. */
+  /** The fleet's xDS cluster name, `<gateway>/<fleet>`; also the `fleet` label of its stats. */
   fleet: string;
   /** The kgw_visibility label of the fleet's stats (stats-names.ts); none without it. */
   visibility?: Visibility;
@@ -338,7 +338,7 @@ export function renderBootstrap(o: BootstrapOptions): Json {
       ],
       ...(o.stats ? { listeners: [statsListener(o.stats.port)] } : {}),
     },
-    // Prometheus labels from stat names: kgw_fleet, kgw_visibility, kgw_namespace, kgw_service,
+    // Prometheus labels from stat names: fleet, kgw_visibility, kgw_namespace, kgw_service,
     // kgw_revision (stats-names.ts)
     stats_config: { stats_tags: statsTags(o.fleet, o.visibility) },
     layered_runtime: {

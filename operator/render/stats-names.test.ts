@@ -29,7 +29,7 @@ test('route stats: the Knative namespace and Service become labels, the name is 
   expect(extract(stat)).toEqual({
     name: `vhost.${vhost}.route.upstream_rq_2xx`, // Envoy's own vhost tag then takes the vhost
     labels: {
-      kgw_fleet: 'gw/external',
+      fleet: 'gw/external',
       kgw_visibility: 'ExternalIP',
       kgw_namespace: 'team-a',
       kgw_service: 'hello',
@@ -45,7 +45,7 @@ test('cluster stats: namespace and revision (the Service) become labels', () => 
   expect(extract(`cluster.${name}.upstream_rq_503`)).toEqual({
     name: 'cluster.kgw~80.upstream_rq_503', // the rest goes with Envoy's cluster_name tag
     labels: {
-      kgw_fleet: 'gw/external',
+      fleet: 'gw/external',
       kgw_visibility: 'ExternalIP',
       kgw_namespace: 'team-a',
       kgw_revision: 'hello-00001',
@@ -66,7 +66,7 @@ test('only kgw cluster names get a stat name; other stats get no Knative labels'
     'http.kgw_http.downstream_rq_2xx',
     'server.live',
   ]) {
-    expect(Object.keys(extract(stat).labels).sort()).toEqual(['kgw_fleet', 'kgw_visibility']);
+    expect(Object.keys(extract(stat).labels).sort()).toEqual(['fleet', 'kgw_visibility']);
   }
 });
 

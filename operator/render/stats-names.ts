@@ -14,7 +14,7 @@
 //   envoy_vhost_route_upstream_rq_xx{envoy_response_code_class="5", kgw_namespace="default",
 //     kgw_service="hello", envoy_virtual_host="default/hello/hello_default_example_com", …}
 //   envoy_cluster_upstream_rq_time_bucket{kgw_namespace="default", kgw_revision="hello-00001", …}
-// and every series of a replica carries kgw_fleet (`<gateway>/<fleet>`) and kgw_visibility.
+// and every series of a replica carries fleet (`<gateway>/<fleet>`, as in the operator's metrics) and kgw_visibility.
 // Names and namespaces are DNS labels (translate/knative-names.ts): no `.` or `~` inside a value.
 import type { Visibility } from '../api/kingress.ts';
 import type { KnativeNames } from '../translate/knative-names.ts';
@@ -26,7 +26,8 @@ export const STAT_LABELS = {
   namespace: 'kgw_namespace',
   service: 'kgw_service',
   revision: 'kgw_revision',
-  fleet: 'kgw_fleet',
+  // the name and value the operator's own metrics use (kgw_xds_connected_proxies{fleet}, …)
+  fleet: 'fleet',
   visibility: 'kgw_visibility',
 } as const;
 

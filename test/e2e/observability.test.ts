@@ -44,20 +44,10 @@ const TRAFFIC = 20;
  * Panel queries that cannot have data yet, `<panel title> / <refId>`, each with the reason. The
  * test fails if one of them returns data (remove it here) or if any other query returns none.
  */
-const NOT_YET: Record<string, string> = {
-  // Per Knative Service RED: route stats with kgw_namespace/kgw_service labels are being added in
-  // operator/render (operator/gen/observability/metric-names.ts SERVICE holds the provisional names).
-  'Requests per second by Service / A': 'per-Service route stats not rendered yet',
-  '5xx ratio by Service / A': 'per-Service route stats not rendered yet',
-  'Latency p99 by Service / A': 'per-Service route stats not rendered yet',
-  'Requests per second by revision / A': 'per-revision cluster stats (kgw_revision) not rendered yet',
-};
+const NOT_YET: Record<string, string> = {};
 
 /** Dashboard variables that list nothing yet (their metric is a per-Service one), with the reason. */
-const VARIABLES_NOT_YET: Record<string, string> = {
-  namespace: 'per-Service route stats not rendered yet',
-  service: 'per-Service route stats not rendered yet',
-};
+const VARIABLES_NOT_YET: Record<string, string> = {};
 
 /** Alerts about a broken kgw: nothing here may make them fire, or even match. */
 const QUIET = ['KgwNoLeader', 'KgwMultipleLeaders', 'KgwApiserverStale', 'KgwXdsNack', 'KgwFleetDown'];
@@ -129,13 +119,14 @@ beforeAll(async () => {
     ['default/external', STATS_PORT],
     ['default/local', STATS_PORT],
   ]);
-  // The labels a cluster gets by relabeling (docs/observability.md): fleet = <gateway>/<fleet>.
+  // No relabeling: every Envoy series names its fleet itself (render/stats-names.ts), as the
+  // operator's metrics do (fleet = <gateway>/<fleet>).
   const jobs: ScrapeJob[] = [
     { name: 'kgw-operator', targets: [{ address: `127.0.0.1:${metricsPort}` }] },
     {
       name: 'kgw-envoy',
       metricsPath: '/stats/prometheus',
-      targets: replicas.map((r) => ({ address: `${r.address}:${STATS_PORT}`, labels: { fleet: r.fleet } })),
+      targets: replicas.map((r) => ({ address: `${r.address}:${STATS_PORT}` })),
     },
   ];
   const ruleFiles = [join(repoRoot(), 'deploy/observability/alerts.yaml')];

@@ -114,7 +114,7 @@ test('requests are counted per Knative Service, status class, revision and visib
     kgw_namespace: TEST_NAMESPACE,
     kgw_service: 'hello',
     kgw_visibility: 'ExternalIP',
-    kgw_fleet: 'default/external',
+    fleet: 'default/external',
   };
   const byClass = (samples: Sample[], labels: Record<string, string>, cls: string, of = 'vhost_route') =>
     total(samples, `envoy_${of}_upstream_rq_xx`, { ...labels, envoy_response_code_class: cls });
@@ -123,7 +123,7 @@ test('requests are counted per Knative Service, status class, revision and visib
   const rev = (name: string) => ({
     kgw_namespace: TEST_NAMESPACE,
     kgw_revision: name,
-    kgw_fleet: 'default/external',
+    fleet: 'default/external',
   });
   // latency: one histogram observation per request, in Envoy's buckets; histograms reach the
   // stats output at Envoy's stats flush (every 5 s)
@@ -146,7 +146,7 @@ test('requests are counted per Knative Service, status class, revision and visib
 
   // the cluster-local fleet counts its own requests, labelled ClusterLocal
   const loc = (await scrape('default/local')).samples;
-  const locSvc = { ...svc, kgw_visibility: 'ClusterLocal', kgw_fleet: 'default/local' };
+  const locSvc = { ...svc, kgw_visibility: 'ClusterLocal', fleet: 'default/local' };
   expect(byClass(loc, locSvc, '2')).toBe(4);
   expect(total(loc, 'envoy_vhost_route_upstream_rq_total', { ...locSvc, kgw_service: 'hello' })).toBe(4);
 

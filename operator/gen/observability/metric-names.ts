@@ -2,9 +2,10 @@
 // the operator's own (operator/metrics.ts), Envoy's (its stats with Envoy's default tag
 // extraction, as the fleets' stats listener serves them) and the per-Knative-Service ones.
 import { HTTPS_ROUTE_CONFIG, HTTP_ROUTE_CONFIG } from '../../render/listener.ts';
+import { STAT_LABELS } from '../../render/stats-names.ts';
 
-/** The label every fleet-scoped series carries: `<gateway>/<fleet>` (see docs/observability.md). */
-export const FLEET_LABEL = 'fleet';
+/** The label every fleet-scoped series carries: `<gateway>/<fleet>` (Envoy's and the operator's). */
+export const FLEET_LABEL = STAT_LABELS.fleet;
 
 /**
  * The HTTP connection managers of the fleets' listeners (their stat_prefix): the stats listener
@@ -15,8 +16,7 @@ export const TRAFFIC_HCM = `envoy_http_conn_manager_prefix=~"${HTTP_ROUTE_CONFIG
 /**
  * Per Knative Service RED metrics: Envoy route stats (a stat_prefix on each route) whose prefix
  * tag extraction turns into the labels below, and cluster stats with a revision label.
- * PROVISIONAL: the names are a best guess until the per-Service stats land in operator/render;
- * change them here only (dashboard, alert and docs follow; the e2e test's allow-list shrinks).
+ * render/stats-names.ts writes the stat names and the tag rules these come from.
  */
 export const SERVICE = {
   /** Upstream responses by class (`envoy_response_code_class` 1…5), per route. */
@@ -25,8 +25,8 @@ export const SERVICE = {
   latencyBucket: 'envoy_vhost_route_upstream_rq_time_bucket',
   /** Upstream responses by class per cluster (one cluster per revision). */
   revisionResponses: 'envoy_cluster_upstream_rq_xx',
-  namespace: 'kgw_namespace',
-  service: 'kgw_service',
-  visibility: 'kgw_visibility',
-  revision: 'kgw_revision',
+  namespace: STAT_LABELS.namespace,
+  service: STAT_LABELS.service,
+  visibility: STAT_LABELS.visibility,
+  revision: STAT_LABELS.revision,
 } as const;
