@@ -58,6 +58,8 @@ export function renderRoute(r: RouteIR): Json {
     ...(r.knative
       ? { stat_prefix: routeStatPrefix(r.knative), decorator: { operation: spanName(r.knative) } }
       : {}),
+    // kgw's readiness probes are never traced (a fleet that traces would send a span per probe)
+    ...(r.probe === true ? { tracing: { overall_sampling: {} } } : {}),
     ...(headers.length > 0 ? { request_headers_to_add: setHeaders(headers) } : {}),
   };
 }

@@ -53,7 +53,10 @@ test('a Knative Service route names its spans; probe copies do not', () => {
   });
   expect(knative.decorator).toEqual({ operation: spanName({ namespace: 'ns', service: 'hello' }) });
   expect(spanName({ namespace: 'ns', service: 'hello' })).toBe('hello.ns');
-  expect(renderRoute({ ...base, name: 'p', acme: false, probe: true })).not.toHaveProperty('decorator');
+  const probe = renderRoute({ ...base, name: 'p', acme: false, probe: true });
+  expect(probe).not.toHaveProperty('decorator');
+  // and are never traced: 0% after every other sampling decision
+  expect(probe.tracing).toEqual({ overall_sampling: {} });
 });
 
 test('only a fleet that traces gets the tracing config and the collector cluster', () => {
