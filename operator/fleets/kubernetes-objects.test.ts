@@ -13,6 +13,7 @@ import {
   LABEL_GATEWAY,
   LABEL_MANAGED_BY,
   LABEL_METRICS,
+  LABEL_VISIBILITY,
   fleetServiceName,
   withGatewayDefaults,
   type FleetSpec,
@@ -135,8 +136,12 @@ describe('every object', () => {
 
   test('the selectors of Deployment, Service and PDB match the pod labels', () => {
     for (const fo of all) {
-      // the pods may carry one label more, the metrics one, which no selector uses
-      const { [LABEL_METRICS]: _metrics, ...labels } = fo.deployment.spec?.template.metadata?.labels ?? {};
+      // the pods may carry two labels more, for metrics, which no selector uses
+      const {
+        [LABEL_METRICS]: _metrics,
+        [LABEL_VISIBILITY]: _visibility,
+        ...labels
+      } = fo.deployment.spec?.template.metadata?.labels ?? {};
       expect(fo.deployment.spec?.selector.matchLabels).toEqual(labels);
       expect(fo.service.spec?.selector).toEqual(labels);
       if (fo.podDisruptionBudget) expect(fo.podDisruptionBudget.spec?.selector?.matchLabels).toEqual(labels);

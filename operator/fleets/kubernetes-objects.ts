@@ -52,6 +52,7 @@ import {
   GATEWAY_API_VERSION,
   GATEWAY_KIND,
   LABEL_METRICS,
+  LABEL_VISIBILITY,
   METRICS_LABEL_VALUE,
   METRICS_PATH,
   fleetLabels,
@@ -255,7 +256,13 @@ export function renderFleetObjects(
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: 0 } },
       template: {
         metadata: {
-          labels: { ...labels, ...(fleet.metrics.enabled ? { [LABEL_METRICS]: METRICS_LABEL_VALUE } : {}) },
+          // with metrics: what a PodMonitor selects, and the visibility its series are labelled with
+          labels: {
+            ...labels,
+            ...(fleet.metrics.enabled
+              ? { [LABEL_METRICS]: METRICS_LABEL_VALUE, [LABEL_VISIBILITY]: fleet.visibility }
+              : {}),
+          },
           annotations: {
             [ANNOTATION_BOOTSTRAP_HASH]: bootstrapHash,
             'kubectl.kubernetes.io/default-container': ENVOY_CONTAINER,
@@ -522,7 +529,6 @@ export function fleetBootstrap(
     // Replaced per pod by --service-node $(POD_NAME).
     nodeId: fleetServiceName(gateway, fleet.name),
     fleet: fleetXdsCluster(gateway, fleet.name),
-    visibility: fleet.visibility,
     xds: { address: xds.host, port: xds.port },
     admin: { pipe: ENVOY_ADMIN_SOCKET },
     delta: true,

@@ -271,7 +271,6 @@ export class LocalFleetRuntime implements FleetRuntime {
     const config = renderBootstrap({
       nodeId: `${def.key}/${index}`,
       fleet: def.key,
-      visibility: def.visibility,
       xds: sockets.map((pipe) => ({ pipe })),
       admin: { pipe: adminSocket },
       delta: this.opts.xdsProtocol !== 'sotw',

@@ -25,7 +25,6 @@
 // directory to watch. Envoy reloads the secrets when the directory's `..data` link is replaced
 // (an atomic swap by pki/xds-tls.ts, or a Kubernetes Secret update), without a restart; new
 // connections to the xDS server use the new certificate.
-import type { Visibility } from '../api/kingress.ts';
 import { statsTags } from './stats-names.ts';
 import { ADS_SOURCE, TYPE_PREFIX, type Json } from './types.ts';
 
@@ -55,10 +54,8 @@ export interface XdsTlsBootstrap {
 
 export interface BootstrapOptions {
   nodeId: string;
-  /** The fleet's xDS cluster name, `<gateway>/<fleet>`; also the `fleet` label of its stats. */
+  /** The fleet's xDS cluster name, `<gateway>/<fleet>`. */
   fleet: string;
-  /** The kgw_visibility label of the fleet's stats (stats-names.ts); none without it. */
-  visibility?: Visibility;
   /** The xDS server, or every operator replica's (HA: Envoy fails over between them). */
   xds: XdsAddress | XdsAddress[];
   /** Unix socket path of the admin interface (created with mode 0600). */
@@ -338,9 +335,10 @@ export function renderBootstrap(o: BootstrapOptions): Json {
       ],
       ...(o.stats ? { listeners: [statsListener(o.stats.port)] } : {}),
     },
-    // Prometheus labels from stat names: fleet, kgw_visibility, kgw_namespace, kgw_service,
-    // kgw_revision (stats-names.ts)
-    stats_config: { stats_tags: statsTags(o.fleet, o.visibility) },
+    // Prometheus labels from stat names: kgw_namespace, kgw_service, kgw_revision
+    // (stats-names.ts); only for fleets whose stats are scraped: Envoy keeps every tag of every
+    // stat in memory (bench/stats.ts)
+    ...(o.stats ? { stats_config: { stats_tags: statsTags() } } : {}),
     layered_runtime: {
       layers: [{ name: 'static', static_layer: { 'overload.global_downstream_max_connections': 50000 } }],
     },

@@ -6,12 +6,8 @@ import { clusterStatName, routeStatPrefix, statsTags, vhostName } from './stats-
 function extract(stat: string): { name: string; labels: Record<string, string> } {
   const labels: Record<string, string> = {};
   const cuts: [number, number][] = [];
-  for (const t of statsTags('gw/external', 'ExternalIP')) {
-    const tag = t as { tag_name: string; regex?: string; fixed_value?: string };
-    if (tag.fixed_value !== undefined) {
-      labels[tag.tag_name] = tag.fixed_value;
-      continue;
-    }
+  for (const t of statsTags()) {
+    const tag = t as { tag_name: string; regex?: string };
     const m = new RegExp(tag.regex ?? '', 'd').exec(stat);
     if (!m?.indices?.[1] || m[2] === undefined) continue;
     labels[tag.tag_name] = m[2];
@@ -28,12 +24,7 @@ test('route stats: the Knative namespace and Service become labels, the name is 
   const stat = `vhost.${vhost}.route.${routeStatPrefix({ namespace: 'team-a', service: 'hello' })}.upstream_rq_2xx`;
   expect(extract(stat)).toEqual({
     name: `vhost.${vhost}.route.upstream_rq_2xx`, // Envoy's own vhost tag then takes the vhost
-    labels: {
-      fleet: 'gw/external',
-      kgw_visibility: 'ExternalIP',
-      kgw_namespace: 'team-a',
-      kgw_service: 'hello',
-    },
+    labels: { kgw_namespace: 'team-a', kgw_service: 'hello' },
   });
   const dm = `vhost.x.route.${routeStatPrefix({ namespace: 'ns', service: 'api_example_com' })}.upstream_rq_time`;
   expect(extract(dm).labels).toMatchObject({ kgw_namespace: 'ns', kgw_service: 'api_example_com' });
@@ -44,18 +35,31 @@ test('cluster stats: namespace and revision (the Service) become labels', () => 
   expect(name).toBe('kgw~team-a~hello-00001~80');
   expect(extract(`cluster.${name}.upstream_rq_503`)).toEqual({
     name: 'cluster.kgw~80.upstream_rq_503', // the rest goes with Envoy's cluster_name tag
-    labels: {
-      fleet: 'gw/external',
-      kgw_visibility: 'ExternalIP',
-      kgw_namespace: 'team-a',
-      kgw_revision: 'hello-00001',
-    },
+    labels: { kgw_namespace: 'team-a', kgw_revision: 'hello-00001' },
   });
   // a namespace named kgw is no special case
   expect(extract(`cluster.${clusterStatName('kgw/kgw:8080')}.upstream_rq_total`).labels).toMatchObject({
     kgw_namespace: 'kgw',
     kgw_revision: 'kgw',
   });
+});
+
+test('cluster stats other than the upstream_rq families keep only the cluster name (memory)', () => {
+  const name = clusterStatName('team-a/hello-00001:80') ?? '';
+  for (const stat of [
+    'upstream_cx_total',
+    'lb_healthy_panic',
+    'membership_healthy',
+    'external.upstream_rq_200',
+  ]) {
+    expect([stat, extract(`cluster.${name}.${stat}`).labels]).toEqual([stat, {}]);
+  }
+  for (const stat of ['upstream_rq_total', 'upstream_rq_time', 'upstream_rq_5xx', 'upstream_rq_503']) {
+    expect(extract(`cluster.${name}.${stat}`).labels).toMatchObject({
+      kgw_namespace: 'team-a',
+      kgw_revision: 'hello-00001',
+    });
+  }
 });
 
 test('only kgw cluster names get a stat name; other stats get no Knative labels', () => {
@@ -66,7 +70,7 @@ test('only kgw cluster names get a stat name; other stats get no Knative labels'
     'http.kgw_http.downstream_rq_2xx',
     'server.live',
   ]) {
-    expect(Object.keys(extract(stat).labels).sort()).toEqual(['fleet', 'kgw_visibility']);
+    expect(extract(stat).labels).toEqual({});
   }
 });
 

@@ -119,14 +119,20 @@ beforeAll(async () => {
     ['default/external', STATS_PORT],
     ['default/local', STATS_PORT],
   ]);
-  // No relabeling: every Envoy series names its fleet itself (render/stats-names.ts), as the
-  // operator's metrics do (fleet = <gateway>/<fleet>).
+  // The labels a cluster's scrape adds from the pod labels (docs/observability.md): fleet =
+  // <gateway>/<fleet>, kgw_visibility = the fleet's visibility.
   const jobs: ScrapeJob[] = [
     { name: 'kgw-operator', targets: [{ address: `127.0.0.1:${metricsPort}` }] },
     {
       name: 'kgw-envoy',
       metricsPath: '/stats/prometheus',
-      targets: replicas.map((r) => ({ address: `${r.address}:${STATS_PORT}` })),
+      targets: replicas.map((r) => ({
+        address: `${r.address}:${STATS_PORT}`,
+        labels: {
+          fleet: r.fleet,
+          kgw_visibility: r.fleet.endsWith('/local') ? 'ClusterLocal' : 'ExternalIP',
+        },
+      })),
     },
   ];
   const ruleFiles = [join(repoRoot(), 'deploy/observability/alerts.yaml')];

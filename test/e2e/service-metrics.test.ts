@@ -110,21 +110,13 @@ test('requests are counted per Knative Service, status class, revision and visib
   expect(await send(priv, local, '/', 4)).toEqual(Array(4).fill(200));
 
   const ext = (await scrape('default/external')).samples;
-  const svc = {
-    kgw_namespace: TEST_NAMESPACE,
-    kgw_service: 'hello',
-    kgw_visibility: 'ExternalIP',
-    fleet: 'default/external',
-  };
+  // (the scrape adds fleet and kgw_visibility from the pod's labels; here each fleet is scraped apart)
+  const svc = { kgw_namespace: TEST_NAMESPACE, kgw_service: 'hello' };
   const byClass = (samples: Sample[], labels: Record<string, string>, cls: string, of = 'vhost_route') =>
     total(samples, `envoy_${of}_upstream_rq_xx`, { ...labels, envoy_response_code_class: cls });
   expect([byClass(ext, svc, '2'), byClass(ext, svc, '4'), byClass(ext, svc, '5')]).toEqual([8, 2, 1]);
   expect(total(ext, 'envoy_vhost_route_upstream_rq', { ...svc, envoy_response_code: '503' })).toBe(1);
-  const rev = (name: string) => ({
-    kgw_namespace: TEST_NAMESPACE,
-    kgw_revision: name,
-    fleet: 'default/external',
-  });
+  const rev = (name: string) => ({ kgw_namespace: TEST_NAMESPACE, kgw_revision: name });
   // latency: one histogram observation per request, in Envoy's buckets; histograms reach the
   // stats output at Envoy's stats flush (every 5 s)
   const hist = await until(async () => {
@@ -144,9 +136,9 @@ test('requests are counted per Knative Service, status class, revision and visib
   expect(byClass(ext, rev('hello-00001'), '2', 'cluster')).toBeGreaterThanOrEqual(6);
   expect(byClass(ext, rev('hello-00001'), '5', 'cluster')).toBe(0);
 
-  // the cluster-local fleet counts its own requests, labelled ClusterLocal
+  // the cluster-local fleet counts its own requests
   const loc = (await scrape('default/local')).samples;
-  const locSvc = { ...svc, kgw_visibility: 'ClusterLocal', fleet: 'default/local' };
+  const locSvc = svc;
   expect(byClass(loc, locSvc, '2')).toBe(4);
   expect(total(loc, 'envoy_vhost_route_upstream_rq_total', { ...locSvc, kgw_service: 'hello' })).toBe(4);
 
