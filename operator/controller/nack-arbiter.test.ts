@@ -123,3 +123,28 @@ test('a group nobody answers lets the next one go after the timeout', async () =
   arbiter.releaseGroup();
   expect(host.retried).toEqual(['n/a', 'n/b']);
 });
+
+test('a NACK of a version sent before the blamed ones were reverted does not blame its own changes alone', () => {
+  // a (bad) and b go out in version 1; c in version 2, built before Envoy's answer to 1: it still
+  // carries a's bad route, so Envoy rejects 2 as well, for a's sake
+  for (const k of ['n/a', 'n/b', 'n/c']) host.goodIRs.set(k, ir(k));
+  const v1 = push(['n/a', 'n/b']);
+  const v2 = push(['n/c']);
+  arbiter.onNack(ev(TYPE_ROUTE, v1, 'bad route'));
+  arbiter.onNack(ev(TYPE_ROUTE, v2, 'bad route'));
+  expect([...host.rejected.keys()]).toEqual([]);
+  expect([...host.heldIRs.keys()].sort()).toEqual(['n/a', 'n/b', 'n/c']);
+  // retried one group at a time, c alone among them: Envoy accepts c once a's route is gone
+  const answer = (accept: (k: string) => boolean) => {
+    arbiter.releaseGroup();
+    const group = host.retried.splice(0);
+    const v = push(group);
+    if (group.every(accept)) arbiter.onAck(ev(TYPE_ROUTE, v));
+    else arbiter.onNack(ev(TYPE_ROUTE, v, 'bad route'));
+    return group;
+  };
+  const bad = (k: string) => k !== 'n/a';
+  for (let i = 0; i < 8 && answer(bad).length > 0; i++);
+  expect([...host.rejected.keys()]).toEqual(['n/a']);
+  expect([...host.servedIRs.keys()].sort()).toEqual(['n/b', 'n/c']);
+});

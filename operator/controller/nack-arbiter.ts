@@ -6,6 +6,10 @@
 // - several (a burst reached Envoy in one update): all are reverted and held, then pushed again
 //   in halves, one group at a time, until a NACK names one; only that one is rejected, the others
 //   are served. A group with no answer within 10 s lets the next one go.
+// Versions already on their way when a NACK arrives were built with the blamed changes still in
+// them: Envoy rejects those too, for the same culprit. A NACK of such a version blames nobody
+// alone: its own changes are held and retried like a burst, and a verdict waits for a version
+// without the culprit.
 // A change counts as accepted only when every type it changed in that fleet was ACKed (NackGuard).
 // The arbiter owns only this bookkeeping; the KIngress state it acts on stays with the pipeline,
 // which it reaches through NackHost.
@@ -45,6 +49,8 @@ export class NackArbiter {
   /** The group pushed last and not yet answered (ACKed or NACKed) by Envoy. */
   private retrying: { keys: Set<string>; timer: NodeJS.Timeout } | undefined;
   private readonly timeoutMs: number;
+  /** `<fleet>\0<type>\0<version>` pushed before the last revert in that fleet and type (see the header). */
+  private readonly tainted = new Set<string>();
 
   constructor(host: NackHost, log: Logger, timeoutMs = RETRY_GROUP_TIMEOUT_MS) {
     this.host = host;
@@ -64,6 +70,7 @@ export class NackArbiter {
 
   /** Envoy accepted a version: the KIngresses changed in it are served as pushed. */
   onAck(e: AckEvent): void {
+    this.tainted.delete(`${e.fleet}\u0000${e.typeUrl}\u0000${e.version}`);
     for (const [k, ir] of this.guard.acked(e.fleet, e.typeUrl, e.version)) {
       if (this.host.good(k) === ir) this.host.accepted(k, ir);
       this.answered(k);
@@ -76,11 +83,18 @@ export class NackArbiter {
     for (const [k, ir] of this.guard.nacked(e.fleet, e.typeUrl, e.version)) {
       if (this.host.good(k) === ir) suspects.push([k, ir]);
     }
+    const tainted = this.tainted.delete(`${e.fleet}\u0000${e.typeUrl}\u0000${e.version}`);
+    if (suspects.length > 0) {
+      // the versions still in flight carry these suspects' changes too
+      for (const v of this.guard.inFlight(e.fleet, e.typeUrl))
+        this.tainted.add(`${e.fleet}\u0000${e.typeUrl}\u0000${v}`);
+      if (this.tainted.size > 10_000) this.tainted.clear();
+    }
     // The suspects' earlier pushes are settled by this NACK: the same change pending in another
     // fleet (or another type) must not be answered later, landing on the group being retried.
     for (const [k] of suspects) this.guard.forget(k);
     const fromRetry = suspects.some(([k]) => this.retrying?.keys.has(k));
-    const isolate = suspects.length > 1;
+    const isolate = suspects.length > 1 || (tainted && suspects.length > 0);
     for (const [k, ir] of suspects) {
       this.host.revert(k);
       if (isolate) this.host.hold(k, ir);

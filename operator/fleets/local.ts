@@ -71,7 +71,8 @@ interface LocalReplica extends Replica {
   exited: boolean;
 }
 
-interface SavedReplica {
+/** A running replica as recorded in <workDir>/replicas.json. */
+export interface SavedReplica {
   id: string;
   fleet: string;
   netns: string;
@@ -80,6 +81,16 @@ interface SavedReplica {
   adminSocket: string;
   /** LocalReplica.statsPort; absent in files written before it existed. */
   statsPort?: number;
+}
+
+/** The file the runtime working in `workDir` records its replicas in. */
+export function replicasFile(workDir: string): string {
+  return join(workDir, 'replicas.json');
+}
+
+/** The replicas recorded in `workDir` (throws when the file is missing or unreadable). */
+export function readSavedReplicas(workDir: string): SavedReplica[] {
+  return JSON.parse(readFileSync(replicasFile(workDir), 'utf8')) as SavedReplica[];
 }
 
 function adminGet(socketPath: string, path: string): Promise<number> {
@@ -136,7 +147,7 @@ export class LocalFleetRuntime implements FleetRuntime {
   constructor(opts: LocalRuntimeOptions) {
     this.opts = opts;
     mkdirSync(opts.workDir, { recursive: true });
-    this.stateFile = join(opts.workDir, 'replicas.json');
+    this.stateFile = replicasFile(opts.workDir);
     this.timer = setInterval(() => void this.checkReadiness(), 250);
     this.timer.unref();
   }
@@ -148,7 +159,7 @@ export class LocalFleetRuntime implements FleetRuntime {
     if (!existsSync(this.stateFile)) return;
     let saved: SavedReplica[] = [];
     try {
-      saved = JSON.parse(readFileSync(this.stateFile, 'utf8')) as SavedReplica[];
+      saved = readSavedReplicas(this.opts.workDir);
     } catch (err) {
       this.opts.log.warn({ err: String(err), file: this.stateFile }, 'unreadable replica state; ignoring it');
     }

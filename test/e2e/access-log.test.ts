@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { httpRequest } from '../backends/client.ts';
 import {
   createIngress,
+  fleetReplicas,
   privateGateway,
   publicGateway,
   sampleGateway,
@@ -41,11 +42,7 @@ afterAll(async () => {
 
 /** The lines of the one replica of `fleet` that contain `marker`, polled until there (bounded). */
 async function logLines(fleet: string, marker: string): Promise<string[]> {
-  const saved = JSON.parse(readFileSync(join(env.workDir, 'envoy/replicas.json'), 'utf8')) as {
-    id: string;
-    fleet: string;
-  }[];
-  const [replica] = saved.filter((r) => r.fleet === fleet);
+  const [replica] = fleetReplicas(env, fleet);
   if (!replica) throw new Error(`no replica of ${fleet}`);
   const deadline = Date.now() + 15_000; // Envoy flushes access logs about every second
   for (;;) {

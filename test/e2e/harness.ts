@@ -13,6 +13,7 @@ import {
   type IngressSpec,
   type KIngress,
 } from '../../operator/api/kingress.ts';
+import { readSavedReplicas, type SavedReplica } from '../../operator/fleets/local.ts';
 import { LocalNetwork, type Pod } from '../../operator/fleets/network.ts';
 import { KubeRest, ApiError } from '../../operator/kube/rest.ts';
 import { newLogger, type Logger } from '../../operator/log.ts';
@@ -126,11 +127,6 @@ export interface EnvOptions {
   snapshotFilter?: OperatorOptions['snapshotFilter'];
   /** The operator talks to the API server through a fault-injecting proxy (env.proxy). */
   apiProxy?: boolean;
-  /**
-   * The bystander RoutePolicy and KIngress (default true). nack.test.ts leaves them out: its burst
-   * test blamed a good KIngress once in three CI runs with them present (cause not found yet).
-   */
-  bystander?: boolean;
   /** More operator options (health and metrics ports, staleness bound, …). */
   operator?: Pick<OperatorOptions, 'healthPort' | 'metricsPort' | 'staleAfterMs' | 'trafficWindowMs'>;
 }
@@ -147,7 +143,7 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
   await applyManifests(kc, [opts.gateway ?? sampleGateway]);
   // Every e2e test (the conformance behaviours included) runs with RoutePolicies in force on
   // another namespace's hosts: their filters sit in every listener and route table.
-  if (opts.bystander !== false) await applyManifests(kc, bystanderPolicyObjects());
+  await applyManifests(kc, bystanderPolicyObjects());
   const proxy = opts.apiProxy ? await startApiProxy(cp) : undefined;
   const operator = await startOperator({
     kubeconfig: proxy?.kubeconfigPath ?? cp.kubeconfigPath,
@@ -179,6 +175,13 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
     },
   };
   return env;
+}
+
+/** The Envoy replicas the operator's local runtime runs, of one fleet (`<gateway>/<fleet>`) or all. */
+export function fleetReplicas(env: Env, fleet?: string): SavedReplica[] {
+  return readSavedReplicas(join(env.workDir, 'envoy')).filter(
+    (r) => fleet === undefined || r.fleet === fleet,
+  );
 }
 
 /**

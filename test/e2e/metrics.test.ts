@@ -4,14 +4,13 @@
 // `//` or `%2F`). Every request the listener must refuse is checked three ways: it is not answered
 // 200, it never reached the admin cluster (its upstream_rq_total does not move), and afterwards the
 // replica still lives, still passes its health check and still scrapes.
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { join } from 'node:path';
 import { STATS_ADMIN_CLUSTER } from '../../operator/render/bootstrap.ts';
 import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
 import { sample } from '../../operator/fleets/prometheus-text.ts';
-import { restartOperator, sampleGateway, startEnv, type Env } from './harness.ts';
+import type { SavedReplica } from '../../operator/fleets/local.ts';
+import { fleetReplicas, restartOperator, sampleGateway, startEnv, type Env } from './harness.ts';
 
 const PORT = 9091;
 const gateway = {
@@ -23,14 +22,6 @@ const gateway = {
     ],
   },
 };
-
-interface Saved {
-  id: string;
-  fleet: string;
-  pid: number;
-  address: string;
-  adminSocket: string;
-}
 
 interface Raw {
   status: number;
@@ -120,13 +111,13 @@ async function fleetsReady(timeoutMs = 60_000): Promise<void> {
 const ADMIN_RQ = ['envoy_cluster_upstream_rq_total', { envoy_cluster_name: STATS_ADMIN_CLUSTER }] as const;
 
 let env: Env;
-let external: Saved[];
-let local: Saved[];
+let external: SavedReplica[];
+let local: SavedReplica[];
 
 beforeAll(async () => {
   env = await startEnv({ gateway });
   await fleetsReady();
-  const saved = JSON.parse(readFileSync(join(env.workDir, 'envoy/replicas.json'), 'utf8')) as Saved[];
+  const saved = fleetReplicas(env);
   external = saved.filter((r) => r.fleet === 'default/external');
   local = saved.filter((r) => r.fleet === 'default/local');
 }, 180_000);
@@ -271,12 +262,12 @@ async function setLocalMetricsPort(port: number): Promise<void> {
 }
 
 /** Waits for a local-fleet replica other than `old` that serves its stats on `port`. */
-async function replacedLocal(old: Saved, port: number): Promise<Saved> {
+async function replacedLocal(old: SavedReplica, port: number): Promise<SavedReplica> {
   const deadline = Date.now() + 60_000;
   let last = '';
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 250));
-    const saved = JSON.parse(readFileSync(join(env.workDir, 'envoy/replicas.json'), 'utf8')) as Saved[];
+    const saved = fleetReplicas(env);
     const replaced = saved.find((r) => r.fleet === 'default/local' && r.pid !== old.pid);
     if (!replaced) continue;
     const answer = await raw(replaced.address, 'GET', '/stats/prometheus', port).catch((e: Error) => e);
@@ -291,7 +282,7 @@ async function replacedLocal(old: Saved, port: number): Promise<Saved> {
 }
 
 function externalPids(): number[] {
-  const saved = JSON.parse(readFileSync(join(env.workDir, 'envoy/replicas.json'), 'utf8')) as Saved[];
+  const saved = fleetReplicas(env);
   return saved.filter((r) => r.fleet === 'default/external').map((r) => r.pid);
 }
 

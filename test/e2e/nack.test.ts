@@ -41,7 +41,7 @@ function poison(_fleet: string, resources: SnapshotInput): SnapshotInput {
 
 let env: Env;
 beforeAll(async () => {
-  env = await startEnv({ snapshotFilter: poison, bystander: false });
+  env = await startEnv({ snapshotFilter: poison });
 }, 180_000);
 afterAll(async () => {
   await env?.stop();

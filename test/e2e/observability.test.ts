@@ -32,6 +32,7 @@ import {
   TEST_NAMESPACE,
   type Env,
   type TestBackend,
+  fleetReplicas,
 } from './harness.ts';
 
 const STATS_PORT = 9091;
@@ -58,13 +59,6 @@ const gateway = {
     fleets: sampleGateway.spec.fleets.map((f) => ({ ...f, metrics: { enabled: true, port: STATS_PORT } })),
   },
 };
-
-interface SavedReplica {
-  id: string;
-  fleet: string;
-  address: string;
-  statsPort?: number;
-}
 
 let env: Env | undefined;
 let prom: RunningPrometheus | undefined;
@@ -111,9 +105,7 @@ beforeAll(async () => {
   const hello = await ingressFor(env, 'hello');
   const flaky = await ingressFor(env, 'flaky');
 
-  const replicas = JSON.parse(
-    readFileSync(join(env.workDir, 'envoy/replicas.json'), 'utf8'),
-  ) as SavedReplica[];
+  const replicas = fleetReplicas(env);
   expect(replicas.map((r) => [r.fleet, r.statsPort]).sort()).toEqual([
     ['default/external', STATS_PORT],
     ['default/external', STATS_PORT],

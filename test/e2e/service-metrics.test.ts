@@ -3,13 +3,12 @@
 // Envoy's tag extraction turns those stat names into Prometheus labels (render/stats-names.ts).
 // Real apiserver, operator, Envoy and backends; the counts are exact because probe requests go to
 // probe routes, which are not counted.
-import { readFileSync } from 'node:fs';
 import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
-import { join } from 'node:path';
 import { httpRequest } from '../backends/client.ts';
 import { parseSamples, select, type Sample } from '../../operator/fleets/prometheus-text.ts';
 import {
   createIngress,
+  fleetReplicas,
   privateGateway,
   publicGateway,
   sampleGateway,
@@ -31,11 +30,6 @@ const gateway = {
   },
 };
 
-interface Saved {
-  fleet: string;
-  address: string;
-}
-
 let env: Env;
 beforeAll(async () => {
   // a short traffic window, so the status test below sees figures within seconds
@@ -47,8 +41,7 @@ afterAll(async () => {
 
 /** Every sample the replicas of `fleet` serve on their stats port. */
 async function scrape(fleet: string): Promise<{ samples: Sample[]; text: string }> {
-  const saved = JSON.parse(readFileSync(join(env.workDir, 'envoy/replicas.json'), 'utf8')) as Saved[];
-  const replicas = saved.filter((r) => r.fleet === fleet);
+  const replicas = fleetReplicas(env, fleet);
   expect(replicas).toHaveLength(1);
   const r = replicas[0]!;
   const res = await httpRequest({ address: r.address, port: PORT, host: 'stats', path: '/stats/prometheus' });
