@@ -366,7 +366,7 @@ describe('kgw installed from deploy/kgw.yaml on a real cluster', () => {
     // what the admin checks (README "Install on a cluster")
     const get = await kubectlOk(['get', 'kgw']);
     fig(`kubectl get kgw:\n${get.stdout.trimEnd()}`);
-    expect(get.stdout).toMatch(/^NAME\s+READY\s+FLEETS\s+ADDRESS\s+AGE\n/);
+    expect(get.stdout).toMatch(/^NAME\s+READY\s+FLEETS\s+ADDRESS\s+REQ\/S\s+5XX\s+AGE\n/);
     expect(get.stdout).toMatch(/^default\s+True\s+2\/2\s/m);
     // Knative Serving now selects kgw
     const network = await rest.get<{ data?: Record<string, string> }>(
