@@ -148,3 +148,40 @@ test('a NACK of a version sent before the blamed ones were reverted does not bla
   expect([...host.rejected.keys()]).toEqual(['n/a']);
   expect([...host.servedIRs.keys()].sort()).toEqual(['n/b', 'n/c']);
 });
+
+test('the same across fleets: a version another fleet rejects for a change blamed already blames nobody alone', () => {
+  for (const k of ['n/a', 'n/b', 'n/c']) host.goodIRs.set(k, ir(k));
+  const pushTo = (fleet: string, keys: string[]) => {
+    const v = String(++version);
+    arbiter.pushed(fleet, TYPE_ROUTE, v, new Map(keys.map((k) => [k, host.goodIRs.get(k)!])));
+    return v;
+  };
+  const nack = (fleet: string, v: string) => arbiter.onNack({ ...ev(TYPE_ROUTE, v, 'bad route'), fleet });
+  const ack = (fleet: string, v: string) => arbiter.onAck({ ...ev(TYPE_ROUTE, v), fleet });
+  // a (bad) and b reach both fleets; c follows in both before any answer
+  const e1 = pushTo('g/ext', ['n/a', 'n/b']);
+  const l1 = pushTo('g/loc', ['n/a', 'n/b']);
+  const e2 = pushTo('g/ext', ['n/c']);
+  const l2 = pushTo('g/loc', ['n/c']);
+  nack('g/ext', e1); // a and b held
+  nack('g/loc', l1); // nothing left to blame: settled by the first NACK
+  nack('g/loc', l2); // still carries a's route: c must not be rejected for it
+  nack('g/ext', e2);
+  expect([...host.rejected.keys()]).toEqual([]);
+  // retries, one group at a time, answered by both fleets: a's group is rejected, the rest served
+  for (let i = 0; i < 10; i++) {
+    arbiter.releaseGroup();
+    const group = host.retried.splice(0);
+    if (group.length === 0) break;
+    const [ve, vl] = [pushTo('g/ext', group), pushTo('g/loc', group)];
+    if (group.includes('n/a')) {
+      nack('g/ext', ve);
+      nack('g/loc', vl);
+    } else {
+      ack('g/ext', ve);
+      ack('g/loc', vl);
+    }
+  }
+  expect([...host.rejected.keys()]).toEqual(['n/a']);
+  expect([...host.servedIRs.keys()].sort()).toEqual(['n/b', 'n/c']);
+});

@@ -6,10 +6,10 @@
 // - several (a burst reached Envoy in one update): all are reverted and held, then pushed again
 //   in halves, one group at a time, until a NACK names one; only that one is rejected, the others
 //   are served. A group with no answer within 10 s lets the next one go.
-// Versions already on their way when a NACK arrives were built with the blamed changes still in
-// them: Envoy rejects those too, for the same culprit. A NACK of such a version blames nobody
-// alone: its own changes are held and retried like a burst, and a verdict waits for a version
-// without the culprit.
+// Versions pushed, to any fleet, before a NACK's suspects were reverted were built with the blamed
+// changes still in them: Envoy rejects those too, for the same culprit. A NACK of such a version
+// blames nobody alone: its own changes are held and retried like a burst, and a verdict waits for
+// a version built after the revert.
 // A change counts as accepted only when every type it changed in that fleet was ACKed (NackGuard).
 // The arbiter owns only this bookkeeping; the KIngress state it acts on stays with the pipeline,
 // which it reaches through NackHost.
@@ -49,8 +49,12 @@ export class NackArbiter {
   /** The group pushed last and not yet answered (ACKed or NACKed) by Envoy. */
   private retrying: { keys: Set<string>; timer: NodeJS.Timeout } | undefined;
   private readonly timeoutMs: number;
-  /** `<fleet>\0<type>\0<version>` pushed before the last revert in that fleet and type (see the header). */
-  private readonly tainted = new Set<string>();
+  /** Pushes so far, in order (every fleet and type). */
+  private pushes = 0;
+  /** `<fleet>\0<type>\0<version>` → its place among the pushes, until Envoy answers it. */
+  private readonly pushIndex = new Map<string, number>();
+  /** The pushes up to this one were built before the last revert: a NACK of one blames nobody alone. */
+  private revertedAfter = 0;
 
   constructor(host: NackHost, log: Logger, timeoutMs = RETRY_GROUP_TIMEOUT_MS) {
     this.host = host;
@@ -61,6 +65,8 @@ export class NackArbiter {
   /** `version` of the fleet's resource type carried these KIngress changes. */
   pushed(fleet: string, typeUrl: TypeUrl, version: string, changes: Map<string, IngressIR>): void {
     this.guard.pushed(fleet, typeUrl, version, changes);
+    this.pushIndex.set(`${fleet}\u0000${typeUrl}\u0000${version}`, ++this.pushes);
+    if (this.pushIndex.size > 10_000) this.pushIndex.delete(this.pushIndex.keys().next().value ?? '');
   }
 
   /** The KIngress was re-translated or deleted: its earlier pushes are settled. */
@@ -70,7 +76,7 @@ export class NackArbiter {
 
   /** Envoy accepted a version: the KIngresses changed in it are served as pushed. */
   onAck(e: AckEvent): void {
-    this.tainted.delete(`${e.fleet}\u0000${e.typeUrl}\u0000${e.version}`);
+    this.pushIndex.delete(`${e.fleet}\u0000${e.typeUrl}\u0000${e.version}`);
     for (const [k, ir] of this.guard.acked(e.fleet, e.typeUrl, e.version)) {
       if (this.host.good(k) === ir) this.host.accepted(k, ir);
       this.answered(k);
@@ -83,13 +89,13 @@ export class NackArbiter {
     for (const [k, ir] of this.guard.nacked(e.fleet, e.typeUrl, e.version)) {
       if (this.host.good(k) === ir) suspects.push([k, ir]);
     }
-    const tainted = this.tainted.delete(`${e.fleet}\u0000${e.typeUrl}\u0000${e.version}`);
-    if (suspects.length > 0) {
-      // the versions still in flight carry these suspects' changes too
-      for (const v of this.guard.inFlight(e.fleet, e.typeUrl))
-        this.tainted.add(`${e.fleet}\u0000${e.typeUrl}\u0000${v}`);
-      if (this.tainted.size > 10_000) this.tainted.clear();
-    }
+    const id = `${e.fleet}\u0000${e.typeUrl}\u0000${e.version}`;
+    const index = this.pushIndex.get(id);
+    this.pushIndex.delete(id);
+    // built before the last revert (in any fleet): it may carry a change blamed already
+    const tainted = index !== undefined && index <= this.revertedAfter;
+    // every push so far, in every fleet, was built with these suspects' changes
+    if (suspects.length > 0) this.revertedAfter = this.pushes;
     // The suspects' earlier pushes are settled by this NACK: the same change pending in another
     // fleet (or another type) must not be answered later, landing on the group being retried.
     for (const [k] of suspects) this.guard.forget(k);

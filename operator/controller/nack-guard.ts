@@ -58,11 +58,6 @@ export class NackGuard<V> {
     return this.take(fleet, typeUrl, version);
   }
 
-  /** The versions of (fleet, typeUrl) pushed and not answered yet, oldest first. */
-  inFlight(fleet: string, typeUrl: string): string[] {
-    return (this.pending.get(this.key(fleet, typeUrl)) ?? []).map((p) => p.version);
-  }
-
   /** Forget a KIngress (deleted). */
   forget(key: string): void {
     for (const list of this.pending.values()) for (const p of list) p.changes.delete(key);
