@@ -1,15 +1,12 @@
 // An Envoy NACK is attributed to the KIngress that caused it: it gets EnvoyRejected on its
 // status, Envoy keeps serving the last accepted config (including that KIngress's previous
 // version), other KIngresses keep being programmed, and fixing the spec makes it Ready again.
-// kgw refuses at translation everything it knows Envoy would reject, so the NACKs here are caused
-// by fault injection: the operator's snapshots pass a filter (OperatorOptions.snapshotFilter) that
-// turns the header value POISON into one over Envoy's 16 KiB limit, and the real Envoy rejects it.
+// The NACKs here are caused by fault injection (nack-poison.ts): the real Envoy rejects a route
+// table in which the header value POISON was made oversized.
 // A change Envoy accepts in part (a new cluster) and rejects in part (its route) is not taken as
 // served, so the rejected route never comes back to get a later, innocent change blamed.
-import type { KIngress } from '../../operator/api/kingress.ts';
-import type { SnapshotInput } from '../../operator/xds/cache.ts';
-import { TYPE_ROUTE } from '../../operator/xds/protos.ts';
 import { httpRequest } from '../backends/client.ts';
+import { POISON, poison } from './nack-poison.ts';
 import { createReady, rule, split, startBackends, updateIngressReady } from './conformance.ts';
 import {
   TEST_NAMESPACE,
@@ -20,24 +17,9 @@ import {
   startEnv,
   startTestBackend,
   waitReady,
+  waitReason,
   type Env,
 } from './harness.ts';
-
-/** A header value kgw accepts and the filter below makes Envoy reject. */
-const POISON = 'kgw-test-nack-poison';
-const OVERSIZED = 'x'.repeat(20_000);
-
-/** Route tables that carry POISON get a copy with the oversized value instead (never mutated). */
-function poison(_fleet: string, resources: SnapshotInput): SnapshotInput {
-  const routes = resources[TYPE_ROUTE];
-  if (!routes) return resources;
-  const out = new Map<string, object>();
-  for (const [name, r] of routes) {
-    const json = JSON.stringify(r);
-    out.set(name, json.includes(POISON) ? (JSON.parse(json.replaceAll(POISON, OVERSIZED)) as object) : r);
-  }
-  return { ...resources, [TYPE_ROUTE]: out };
-}
 
 let env: Env;
 beforeAll(async () => {
@@ -46,18 +28,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await env?.stop();
 });
-
-async function waitReason(name: string, reason: string): Promise<KIngress> {
-  const deadline = Date.now() + 30_000;
-  let last: KIngress | undefined;
-  while (Date.now() < deadline) {
-    last = await getIngress(env, name);
-    const ready = last.status?.conditions?.find((c) => c.type === 'Ready');
-    if (last.status?.observedGeneration === last.metadata.generation && ready?.reason === reason) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${name}: no Ready reason ${reason}: ${JSON.stringify(last?.status)}`);
-}
 
 test('a NACKed KIngress is reported, reverted to its accepted config, and others keep flowing', async () => {
   await startTestBackend(env, { name: 'nack-app' });
@@ -75,7 +45,7 @@ test('a NACKed KIngress is reported, reverted to its accepted config, and others
   const cur = await getIngress(env, 'nacked');
   cur.spec.rules![0]!.http!.paths[0]!.splits[0]!.appendHeaders = { 'Who-Are-You': POISON };
   await env.rest.request('PUT', ingressPath(TEST_NAMESPACE, 'nacked'), cur);
-  const rejected = await waitReason('nacked', 'EnvoyRejected');
+  const rejected = await waitReason(env, 'nacked', 'EnvoyRejected');
   expect(rejected.status?.conditions?.find((c) => c.type === 'Ready')?.message).toMatch(
     /^Envoy default\/.+ rejected the /,
   );
@@ -129,7 +99,7 @@ test('a change Envoy accepts in one type (a new cluster) and rejects in another 
     split('mixed-b', { percent: 50 }),
   ];
   await env.rest.request('PUT', ingressPath(TEST_NAMESPACE, 'mixed'), cur);
-  await waitReason('mixed', 'EnvoyRejected');
+  await waitReason(env, 'mixed', 'EnvoyRejected');
 
   // An unrelated KIngress in the same fleet becomes Ready, and both answer.
   await createReady(env, 'bystander', {
@@ -182,7 +152,7 @@ test('a burst with one KIngress Envoy rejects: only that one is rejected, the ot
   );
   const good = names.filter((n) => n !== bad);
   const ready = await Promise.all(good.map((n) => waitReady(env, n)));
-  const rejected = await waitReason(bad, 'EnvoyRejected');
+  const rejected = await waitReason(env, bad, 'EnvoyRejected');
   expect(rejected.status?.conditions?.find((c) => c.type === 'Ready')?.message).toMatch(
     /rejected the RDS update/,
   );
