@@ -22,7 +22,7 @@ import { parseSamples, select } from '../../operator/fleets/prometheus-text.ts';
 import { httpRequest } from '../backends/client.ts';
 import { freePorts, waitUntil } from '../env/proc.ts';
 import { startPrometheus, type RunningPrometheus, type Sample } from '../env/prometheus.ts';
-import { createReady, rule, split } from './conformance.ts';
+import { createReady, rule, sleep, split } from './conformance.ts';
 import {
   BYSTANDER_NAMESPACE,
   createIngress,
@@ -66,8 +66,6 @@ function immediateRules(): string {
   }));
   return stringify({ groups });
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The active alerts (ALERTS series), as `<alertname> <copy> <state> <label>=<value>…` lines. */
 async function activeAlerts(p: RunningPrometheus, labels: string[]): Promise<string[]> {

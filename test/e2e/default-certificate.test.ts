@@ -8,8 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
 import { startCertManager, type CertManager } from '../env/cert-manager.ts';
 import { createTlsSecret, rule, split, startBackends } from './conformance.ts';
-import { createIngress, publicGateway, startEnv, waitReady, type Env } from './harness.ts';
-import { waitUntil } from '../env/proc.ts';
+import { createIngress, publicGateway, startEnv, until, waitReady, type Env } from './harness.ts';
 
 const gateway = {
   apiVersion: 'operator.kgw.dev/v1alpha1',
@@ -33,10 +32,6 @@ afterAll(async () => {
   await certManager?.stop();
   await env?.stop();
 });
-
-/** Polls `check` every 200 ms for at most `ms` (waitUntil, test/env/proc.ts). */
-const until = <T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> =>
-  waitUntil(what, check, { timeoutMs: ms, intervalMs: 200 });
 
 /** GET over `agent` with SNI `host`; resolves with the status and the served certificate's serial. */
 function get(agent: https.Agent, address: string, port: number, host: string, ca: string[]) {

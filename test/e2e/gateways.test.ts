@@ -15,8 +15,8 @@ import {
   TEST_NAMESPACE,
   waitReady,
   type Env,
+  until,
 } from './harness.ts';
-import { waitUntil } from '../env/proc.ts';
 
 const GATEWAYS = '/apis/operator.kgw.dev/v1alpha1/knativegateways';
 const CONFIG_NETWORK = '/api/v1/namespaces/knative-serving/configmaps/config-network';
@@ -53,10 +53,6 @@ afterAll(async () => {
 });
 
 /** Polls (every 200 ms, at most `ms`) until `check` returns a value; throws with the last one. */
-/** Polls `check` every 200 ms for at most `ms` (waitUntil, test/env/proc.ts). */
-const until = <T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> =>
-  waitUntil(what, check, { timeoutMs: ms, intervalMs: 200 });
-
 const getGateway = (name: string) => env.rest.get<KnativeGateway>(`${GATEWAYS}/${name}`);
 const cond = (gw: KnativeGateway, type: string) => gw.status?.conditions?.find((c) => c.type === type);
 

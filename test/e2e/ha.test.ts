@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readSavedReplicas } from '../../operator/fleets/local.ts';
 import { LocalNetwork } from '../../operator/fleets/network.ts';
 import { knativeGatewayCrd } from '../../operator/gen/knativegateway-crd.ts';
 import { KubeRest } from '../../operator/kube/rest.ts';
@@ -111,9 +112,7 @@ beforeAll(async () => {
       for (const o of operators) if (o.proc.exitCode === null) o.proc.kill('SIGKILL');
       // The Envoy replicas outlive the operators by design: stop them from the recorded state.
       try {
-        const saved = JSON.parse(readFileSync(join(workDir, 'envoy/replicas.json'), 'utf8')) as {
-          pid: number;
-        }[];
+        const saved = readSavedReplicas(join(workDir, 'envoy'));
         for (const r of saved) {
           try {
             process.kill(-r.pid, 'SIGKILL'); // the replica's shell and Envoy

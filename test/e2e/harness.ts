@@ -23,6 +23,7 @@ import { startControlPlane, type ControlPlane } from '../env/control-plane.ts';
 import { startApiProxy, type ApiProxy } from '../env/api-proxy.ts';
 import { applyManifests } from '../env/manifests.ts';
 import { envoyBin } from '../env/paths.ts';
+import { waitUntil } from '../env/proc.ts';
 import { knativeGatewayCrd } from '../../operator/gen/knativegateway-crd.ts';
 import { routePolicyCrd } from '../../operator/gen/routepolicy-crd.ts';
 import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
@@ -176,6 +177,10 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
   };
   return env;
 }
+
+/** Polls `check` every 200 ms for at most `ms` until it returns a value (waitUntil, test/env/proc.ts). */
+export const until = <T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> =>
+  waitUntil(what, check, { timeoutMs: ms, intervalMs: 200 });
 
 /** The Envoy replicas the operator's local runtime runs, of one fleet (`<gateway>/<fleet>`) or all. */
 export function fleetReplicas(env: Env, fleet?: string): SavedReplica[] {

@@ -17,8 +17,8 @@ import { startControlPlane, type ControlPlane } from '../env/control-plane.ts';
 import { applyManifests } from '../env/manifests.ts';
 import { envoyBin } from '../env/paths.ts';
 import { sleep } from './conformance.ts';
-import { ensureNamespace } from './harness.ts';
-import { freePorts, waitUntil } from '../env/proc.ts';
+import { ensureNamespace, until } from './harness.ts';
+import { freePorts } from '../env/proc.ts';
 
 const root = join(import.meta.dirname, '../..');
 const GW = '/apis/operator.kgw.dev/v1alpha1/knativegateways/edge';
@@ -34,10 +34,6 @@ let metricsPort: number;
 let webhookPort: number;
 const envoys: ChildProcess[] = [];
 const log = newLogger('e2e-k8s');
-
-/** Polls `check` every 200 ms for at most `ms` (waitUntil, test/env/proc.ts). */
-const until = <T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> =>
-  waitUntil(what, check, { timeoutMs: ms, intervalMs: 200 });
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kgw-k8s-'));

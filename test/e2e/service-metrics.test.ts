@@ -14,6 +14,7 @@ import {
   sampleGateway,
   startEnv,
   startTestBackend,
+  until,
   waitReady,
   TEST_NAMESPACE,
   type Env,
@@ -51,17 +52,6 @@ async function scrape(fleet: string): Promise<{ samples: Sample[]; text: string 
 
 const total = (samples: Sample[], name: string, labels: Record<string, string>) =>
   select(samples, name, labels).reduce((n, s) => n + s.value, 0);
-
-/** Polls `get` every 500 ms until it returns a value; fails after `timeoutMs`. */
-async function until<T>(get: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await get();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`not there after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 /** Sends `count` requests one after the other; the statuses seen. */
 async function send(gw: { address: string; port: number }, host: string, path: string, count: number) {
@@ -112,7 +102,7 @@ test('requests are counted per Knative Service, status class, revision and visib
   const rev = (name: string) => ({ kgw_namespace: TEST_NAMESPACE, kgw_revision: name });
   // latency: one histogram observation per request, in Envoy's buckets; histograms reach the
   // stats output at Envoy's stats flush (every 5 s)
-  const hist = await until(async () => {
+  const hist = await until('11 latency observations in the stats', 20_000, async () => {
     const now = (await scrape('default/external')).samples;
     return total(now, 'envoy_vhost_route_upstream_rq_time_count', svc) === 11 ? now : undefined;
   });

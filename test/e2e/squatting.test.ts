@@ -11,7 +11,6 @@
 //   again at once.
 import type { KIngress } from '../../operator/api/kingress.ts';
 import { httpRequest } from '../backends/client.ts';
-import { waitUntil } from '../env/proc.ts';
 import { rule, split, type Gateway } from './conformance.ts';
 import {
   createIngress,
@@ -19,6 +18,7 @@ import {
   publicGateway,
   startEnv,
   startTestBackend,
+  until,
   waitReady,
   waitReason,
   type Env,
@@ -73,8 +73,8 @@ async function servedBy(host: string): Promise<string | undefined> {
   return res.json<{ host: { suffix: string } }>().host.suffix;
 }
 
-const until = (what: string, check: () => Promise<boolean>) =>
-  waitUntil(what, async () => (await check()) || undefined, { timeoutMs: 30_000, intervalMs: 200 });
+const untilTrue = (what: string, check: () => Promise<boolean>) =>
+  until(what, 30_000, async () => (await check()) || undefined);
 
 test("an older KIngress cannot take another namespace's generated name", async () => {
   const squat = await create('attacker', 'squat', ['app.victim.example.com']);
@@ -121,7 +121,10 @@ test('a claimed custom host is refused in other namespaces; a later claim withdr
     spec: { namespace: 'victim' },
   });
   await waitReason(env, 'late', 'HostNotAllowed', 'attacker');
-  await until('late.example.net withdrawn', async () => (await servedBy('late.example.net')) === undefined);
+  await untilTrue(
+    'late.example.net withdrawn',
+    async () => (await servedBy('late.example.net')) === undefined,
+  );
   await create('victim', 'late', ['late.example.net']);
   await waitReady(env, 'late', 'victim');
   expect(await servedBy('late.example.net')).toBe('victim');
