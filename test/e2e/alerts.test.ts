@@ -5,6 +5,8 @@
 // - that KIngress stays not Ready                                        → KgwKIngressesNotReady
 // - a Knative Service's backend goes away and Envoy answers 503 for it  → KgwServiceErrorRatioHigh
 // - the cluster-local fleet's only Envoy hangs (SIGSTOP)                 → KgwFleetDown, KgwFleetNotReady
+// - the operator cannot watch Secrets through the API server            → KgwApiserverStale
+// - no operator runs (stopped, then started again)                       → KgwNoLeader
 // Prometheus loads deploy/observability/alerts.yaml as shipped, and a copy of the same rules
 // without their `for` durations (label copy="immediate", so a test need not wait 10 minutes): the
 // shipped rules must be pending (or firing, for those without `for`) and the copy firing, with
@@ -29,6 +31,7 @@ import {
   ingressPath,
   fleetReplicas,
   publicGateway,
+  restartOperator,
   sampleGateway,
   startEnv,
   startTestBackend,
@@ -97,7 +100,12 @@ async function waitAlerts(
 
 beforeAll(async () => {
   const [metricsPort] = (await freePorts(1)) as [number];
-  env = await startEnv({ gateway, snapshotFilter: poison, operator: { metricsPort } });
+  env = await startEnv({
+    gateway,
+    snapshotFilter: poison,
+    apiProxy: true,
+    operator: { metricsPort, staleAfterMs: 2000 },
+  });
   rulesDir = mkdtempSync(join(tmpdir(), 'kgw-alert-rules-'));
   const immediate = join(rulesDir, 'immediate.yaml');
   writeFileSync(immediate, immediateRules());
@@ -318,6 +326,40 @@ test('a NACK, a not-Ready KIngress, a Service answering 5xx and a hung fleet fir
   expect(after.filter((a) => a.startsWith('KgwFleet'))).toEqual([]);
   expect(after).toEqual(expect.arrayContaining(nackLines));
 }, 240_000);
+
+test('an operator cut off from the API server, or none at all, fires the operator alerts', async () => {
+  const p = prom!;
+  const e = env!;
+  const operatorAlerts = async () =>
+    (await activeAlerts(p, [])).filter((a) => /^Kgw(NoLeader|MultipleLeaders|ApiserverStale) /.test(a));
+  const settle = async (want: string[]) => {
+    let got = await operatorAlerts();
+    for (let i = 0; i < 60 && got.join() !== want.join(); i++) {
+      await sleep(500);
+      got = await operatorAlerts();
+    }
+    return got;
+  };
+  expect(await settle([])).toEqual([]);
+
+  // The Secrets watch fails (list and watch answered 500) while everything else works.
+  const proxy = e.proxy!;
+  proxy.failNext((method, path) => method === 'GET' && path.startsWith('/api/v1/secrets'), 500, 1_000_000);
+  proxy.cut(); // every open watch breaks and reconnects; the Secrets one cannot
+  proxy.restore();
+  const stale = ['KgwApiserverStale immediate firing', 'KgwApiserverStale shipped pending'];
+  expect(await settle(stale)).toEqual(stale);
+  proxy.clearFaults();
+  expect(await settle([])).toEqual([]);
+
+  // No operator: its /metrics is gone and kgw_leader with it. A new one (same metrics port)
+  // takes over and the alert resolves.
+  const noLeader = ['KgwNoLeader immediate firing', 'KgwNoLeader shipped pending'];
+  await restartOperator(e, async () => {
+    expect(await settle(noLeader)).toEqual(noLeader);
+  });
+  expect(await settle([])).toEqual([]);
+}, 120_000);
 
 test('Prometheus stored every sample kgw exposed: no duplicate or out-of-order series', async () => {
   const res = await fetch(`${prom!.url}/metrics`, { signal: AbortSignal.timeout(10_000) });

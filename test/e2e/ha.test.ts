@@ -108,6 +108,7 @@ beforeAll(async () => {
     workDir,
     // The harness's in-process operator is not used here.
     operator: undefined as unknown as Env['operator'],
+    operatorOptions: undefined as unknown as Env['operatorOptions'],
     async stop() {
       for (const o of operators) if (o.proc.exitCode === null) o.proc.kill('SIGKILL');
       // The Envoy replicas outlive the operators by design: stop them from the recorded state.

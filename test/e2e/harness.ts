@@ -41,8 +41,8 @@ export interface Env {
   workDir: string;
   /** The operator's way to the API server when started with `apiProxy` (kept across restarts). */
   proxy?: ApiProxy;
-  /** The fault injection the operator was started with (kept across restartOperator). */
-  snapshotFilter?: EnvOptions['snapshotFilter'];
+  /** What the operator was started with (fault injection, ports, …): restartOperator reuses it. */
+  operatorOptions: OperatorOptions;
   stop(): Promise<void>;
 }
 
@@ -146,7 +146,7 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
   // another namespace's hosts: their filters sit in every listener and route table.
   await applyManifests(kc, bystanderPolicyObjects());
   const proxy = opts.apiProxy ? await startApiProxy(cp) : undefined;
-  const operator = await startOperator({
+  const operatorOptions: OperatorOptions = {
     kubeconfig: proxy?.kubeconfigPath ?? cp.kubeconfigPath,
     runtime: 'local',
     envoyBin: envoyBin(),
@@ -156,9 +156,10 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
     ...(opts.xdsProtocol ? { xdsProtocol: opts.xdsProtocol } : {}),
     ...(opts.snapshotFilter ? { snapshotFilter: opts.snapshotFilter } : {}),
     ...opts.operator,
-  });
+  };
+  const operator = await startOperator(operatorOptions);
   const env: Env = {
-    ...(opts.snapshotFilter ? { snapshotFilter: opts.snapshotFilter } : {}),
+    operatorOptions,
     ...(proxy ? { proxy } : {}),
     cp,
     rest,
@@ -192,20 +193,12 @@ export function fleetReplicas(env: Env, fleet?: string): SavedReplica[] {
 /**
  * Restarts the operator in this process: the old one stops with its Envoy replicas left running,
  * `whileDown` runs (e.g. changes made while no operator runs), a new one (fresh caches, fresh xDS
- * server on the same socket) adopts them.
+ * server on the same socket, the options it was first started with) adopts them.
  */
 export async function restartOperator(env: Env, whileDown?: () => Promise<void>): Promise<void> {
   await env.operator.stop({ keepFleets: true });
   await whileDown?.();
-  env.operator = await startOperator({
-    kubeconfig: env.proxy?.kubeconfigPath ?? env.cp.kubeconfigPath,
-    runtime: 'local',
-    envoyBin: envoyBin(),
-    workDir: env.workDir,
-    network: env.network,
-    log: env.log.child({ component: 'operator' }),
-    ...(env.snapshotFilter ? { snapshotFilter: env.snapshotFilter } : {}),
-  });
+  env.operator = await startOperator(env.operatorOptions);
 }
 
 export async function ensureNamespace(rest: KubeRest, name: string): Promise<void> {
