@@ -129,4 +129,15 @@ export class ClusterWatch {
         'the fleets keep the configuration they have, which may be stale',
     };
   }
+
+  private wasStale = false;
+
+  /** Logs when this replica becomes stale and when it is in touch again (see staleness()). */
+  logStalenessChange(): void {
+    const s = this.staleness();
+    if ((s !== undefined) === this.wasStale) return;
+    this.wasStale = s !== undefined;
+    if (s) this.o.log.error({ seconds: s.seconds, reason: s.message }, 'cut off from the API server');
+    else this.o.log.info({}, 'in touch with the API server again');
+  }
 }

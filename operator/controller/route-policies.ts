@@ -29,6 +29,7 @@ import {
   type PolicyOutcome,
   type PolicyResolution,
 } from '../policy/resolve.ts';
+import { programmedVerdict, type ProgrammedView } from '../policy/programmed.ts';
 import { setCondition } from '../status/condition.ts';
 import type { HostPolicyIR } from '../translate/ir.ts';
 
@@ -243,7 +244,19 @@ export class RoutePolicies {
     return changed;
   }
 
-  /** The engine's verdict on whether a policy runs on every Envoy; written when it changes. */
+  /**
+   * Each policy's Programmed condition from the KIngresses it covers and what the fleets' Envoys
+   * acknowledged (policy/programmed.ts); written when it changes.
+   */
+  updateProgrammed(view: Omit<ProgrammedView, 'currentPrint'>): void {
+    if (!this.active) return;
+    for (const o of this.outcomes()) {
+      if (o.ingressKeys.length === 0) continue;
+      this.setProgrammed(o.key, programmedVerdict(o, { ...view, currentPrint: (k) => this.fingerprint(k) }));
+    }
+  }
+
+  /** The verdict on whether a policy runs on every Envoy; written when it changes. */
   setProgrammed(key: string, p: Programmed): void {
     const old = this.programmed.get(key);
     if (old && old.ok === p.ok && old.reason === p.reason && old.message === p.message) return;
