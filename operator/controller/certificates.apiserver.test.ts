@@ -10,12 +10,8 @@ import { newLogger } from '../log.ts';
 import { startControlPlane, type ControlPlane } from '../../test/env/control-plane.ts';
 import { applyManifests } from '../../test/env/manifests.ts';
 import { waitUntil } from '../../test/env/proc.ts';
-import {
-  CertificateController,
-  type CertManagerCertificate,
-  type Condition,
-  type KCertificate,
-} from './certificates.ts';
+import { CertificateController } from './certificates.ts';
+import { type CertManagerCertificate, type Condition, type KCertificate } from './certificate-mapping.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const NS = 'certs';

@@ -20,15 +20,15 @@ import {
 import { knativeGatewayCrd } from '../gen/knativegateway-crd.ts';
 import { ApiError, KubeRest } from '../kube/rest.ts';
 import { newLogger } from '../log.ts';
+import { DomainClaimController } from './domain-claims.ts';
 import {
   CLAIMS_PATH,
   CLAIM_FOR_ANNOTATION,
   CONDITION_TYPE,
-  DomainClaimController,
   type ClusterDomainClaim,
   type DomainMapping,
   type DomainMappingCondition,
-} from './domain-claims.ts';
+} from './domain-claim-plan.ts';
 
 const GATEWAYS = '/apis/operator.kgw.dev/v1alpha1/knativegateways';
 const WAIT = { timeoutMs: 20_000, intervalMs: 50 };

@@ -16,7 +16,7 @@ import {
   type CertManagerCertificate,
   type Condition,
   type KCertificate,
-} from '../../operator/controller/certificates.ts';
+} from '../../operator/controller/certificate-mapping.ts';
 import type { Secret } from '../../operator/api/core.ts';
 import { renewCertificate, startCertManager, type CertManager } from '../env/cert-manager.ts';
 import { waitUntil } from '../env/proc.ts';

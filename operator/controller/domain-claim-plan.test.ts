@@ -15,7 +15,7 @@ import {
   type ClusterDomainClaim,
   type DomainMapping,
   type NamespaceObject,
-} from './domain-claims.ts';
+} from './domain-claim-plan.ts';
 
 function gateway(
   name: string,

@@ -1,18 +1,20 @@
 import { KGW_CERTIFICATE_CLASS, type KnativeGateway } from '../api/knativegateway.ts';
 import {
-  adler32,
   certManagerCertificate,
   controlledBy,
-  http01Challenges,
-  kcertStatus,
-  problemStatus,
-  sameKCertStatus,
   specDiffers,
   type CertManagerCertificate,
   type Challenge,
   type KCertificate,
   type SolverService,
-} from './certificates.ts';
+} from './certificate-mapping.ts';
+import {
+  adler32,
+  http01Challenges,
+  kcertStatus,
+  problemStatus,
+  sameKCertStatus,
+} from './certificate-status.ts';
 
 function gateway(tls: KnativeGateway['spec']['tls']): KnativeGateway {
   return {
