@@ -345,4 +345,3 @@ export function conditionsWithout(
     ? list.filter((c) => c.type !== CONDITION_TYPE)
     : undefined;
 }
-
