@@ -1,14 +1,14 @@
-// Pure parts of the Kubernetes fleet runtime: what counts as drift, pods as replicas, problem text.
+// Pure parts of the Kubernetes fleet runtime: what counts as drift (kubernetes-drift.ts), pods as
+// replicas (kubernetes-replicas.ts), problem text (kubernetes-problems.ts).
 import type { V1Pod } from '@kubernetes/client-node';
+import { hasDrifted, projectOnto } from './kubernetes-drift.ts';
+import { podReplica } from './kubernetes-replicas.ts';
 import {
   describeProblem,
   forbiddenMessage,
-  hasDrifted,
   namespaceNotFoundMessage,
-  podReplica,
-  projectOnto,
   summarizeProblems,
-} from './kubernetes.ts';
+} from './kubernetes-problems.ts';
 
 const shape = {
   metadata: { name: 'kgw-gw-a', namespace: 'ns', labels: { 'app.kubernetes.io/managed-by': 'kgw' } },

@@ -20,13 +20,11 @@
 //   from kgw's own apply, so defaults, status and fields others own never count), the gateway is
 //   re-applied after a short debounce. A periodic resync re-applies everything (it also catches
 //   drift of the kinds not watched: ConfigMap, ServiceAccount, HPA, PDB).
-// - Replicas: a reflector on kgw-labelled Pods, grouped by the gateway and fleet labels. A pod is
-//   ready when its Ready condition is True (the readiness probe passes only once Envoy received its
-//   configuration, see kubernetes-objects.ts), it has an IP and is not being deleted.
+// - Replicas: kgw-labelled Pods grouped by fleet (kubernetes-replicas.ts). Drift comparison:
+//   kubernetes-drift.ts; the problem messages: kubernetes-problems.ts.
 // - Publishing is Kubernetes' job here: the rendered Service has a selector.
 import { encodeSecretData } from '../api/core.ts';
 import { createHash } from 'node:crypto';
-import type { V1Pod } from '@kubernetes/client-node';
 import {
   LABEL_FLEET,
   LABEL_GATEWAY,
@@ -35,7 +33,7 @@ import {
   fleetXdsCluster,
   type KnativeGateway,
 } from '../api/knativegateway.ts';
-import { Reflector, objectKey, type KubeObject, type ReflectorEvent } from '../kube/reflector.ts';
+import { Reflector, type KubeObject, type ReflectorEvent } from '../kube/reflector.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { Logger } from '../log.ts';
 import {
@@ -44,22 +42,13 @@ import {
   objectPath,
   type ApplyProblem,
   type FleetApplyResult,
-  type KubeClient,
 } from './kubernetes-apply.ts';
-import {
-  fleetObjectList,
-  renderGatewayObjects,
-  type FleetObject,
-  type XdsEndpoint,
-} from './kubernetes-objects.ts';
+import { fleetObjectList, renderGatewayObjects, type XdsEndpoint } from './kubernetes-objects.ts';
 import type { FleetDef, FleetRuntime, GatewayFleetProblem, Replica } from './runtime.ts';
-import {
-  FLEET_MANAGER_ROLE,
-  mayI,
-  operatorServiceAccount,
-  roleBindingCommand,
-  type ServiceAccountRef,
-} from '../kube/access.ts';
+import { PodReplicas } from './kubernetes-replicas.ts';
+import { RecordingClient, hasDrifted, shapeOf, type TrackedObject } from './kubernetes-drift.ts';
+import { namespaceNotFoundMessage, forbiddenMessage, summarizeProblems } from './kubernetes-problems.ts';
+import { mayI, operatorServiceAccount, type ServiceAccountRef } from '../kube/access.ts';
 import { ApiError, getIfExists } from '../kube/rest.ts';
 import type { XdsTls } from '../pki/xds-tls.ts';
 import { DEFAULT_NAMESPACE, fleetLabels } from '../api/knativegateway.ts';
@@ -105,23 +94,6 @@ const WATCHED = [
   { apiVersion: 'v1', kind: 'Service', path: '/api/v1/services' },
 ] as const;
 
-interface Stored {
-  metadata?: { resourceVersion?: string };
-  items?: unknown;
-}
-
-interface TrackedObject {
-  /** Which watched kind (index into WATCHED) and the object's cache key `<namespace>/<name>`. */
-  watched: number;
-  key: string;
-  /** What kgw renders, without apiVersion/kind: the fields whose change counts as drift. */
-  shape: unknown;
-  /** The object as the API server returned it from kgw's apply. */
-  baseline: unknown;
-  /** resourceVersions kgw itself read or wrote during that apply: events carrying them are not drift. */
-  known: Set<string>;
-}
-
 interface GatewayState {
   name: string;
   /** The latest gateway object `apply()` was given (drift re-applies use it). */
@@ -145,152 +117,6 @@ interface GatewayState {
   retryMs: number;
 }
 
-/** Records the resourceVersions of the objects the API server returns to one apply. */
-class RecordingClient implements KubeClient {
-  readonly inner: KubeClient;
-  /** path → resourceVersions seen (GET and PATCH answers). */
-  readonly seen = new Map<string, Set<string>>();
-  /** path → the last PATCH answer (the object after kgw's apply). */
-  readonly written = new Map<string, unknown>();
-
-  constructor(inner: KubeClient) {
-    this.inner = inner;
-  }
-
-  async request<T>(
-    method: string,
-    path: string,
-    body?: unknown,
-    contentType?: string,
-    query?: Record<string, string | number | boolean | undefined>,
-  ): Promise<T> {
-    const res = await this.inner.request<T>(method, path, body, contentType, query);
-    const o = res as Stored | undefined;
-    const rv = o?.metadata?.resourceVersion;
-    if ((method === 'GET' || method === 'PATCH') && o?.items === undefined && rv !== undefined) {
-      const set = this.seen.get(path) ?? new Set<string>();
-      set.add(rv);
-      this.seen.set(path, set);
-      if (method === 'PATCH') this.written.set(path, res);
-    }
-    return res;
-  }
-}
-
-/**
- * `live` restricted to the keys of `shape`, recursively (arrays element by element when the
- * lengths match). Fields others own or the API server defaults are thereby ignored.
- */
-export function projectOnto(live: unknown, shape: unknown): unknown {
-  if (Array.isArray(shape)) {
-    if (!Array.isArray(live) || live.length !== shape.length) return live;
-    return shape.map((s: unknown, i) => projectOnto(live[i], s));
-  }
-  if (shape !== null && typeof shape === 'object') {
-    if (live === null || typeof live !== 'object' || Array.isArray(live)) return live;
-    const l = live as Record<string, unknown>;
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(shape)) out[k] = projectOnto(l[k], (shape as Record<string, unknown>)[k]);
-    return out;
-  }
-  return live;
-}
-
-/** Whether `live` differs from what kgw's last apply left in the fields kgw renders. */
-export function hasDrifted(t: Pick<TrackedObject, 'shape' | 'baseline' | 'known'>, live: unknown): boolean {
-  const rv = (live as Stored).metadata?.resourceVersion;
-  if (rv !== undefined && t.known.has(rv)) return false;
-  return JSON.stringify(projectOnto(live, t.shape)) !== JSON.stringify(projectOnto(t.baseline, t.shape));
-}
-
-/** The drift-relevant part of a rendered object (apiVersion and kind are not in list items). */
-function shapeOf(o: FleetObject): unknown {
-  const rest: Record<string, unknown> = { ...(o as unknown as Record<string, unknown>) };
-  delete rest.apiVersion;
-  delete rest.kind;
-  return rest;
-}
-
-/** A problem as one line for KnativeGateway status. */
-export function describeProblem(p: ApplyProblem): string {
-  switch (p.reason) {
-    case 'NotOwned':
-    case 'ListFailed':
-      return p.message;
-    case 'ApplyFailed':
-      return `applying ${describeRef(p.ref)} failed: ${p.message}`;
-    case 'DeleteFailed':
-      return `deleting ${describeRef(p.ref)} failed: ${p.message}`;
-  }
-}
-
-/** Why kgw may not manage fleets in `namespace`, and the command that lets it. */
-export function forbiddenMessage(namespace: string, sa: ServiceAccountRef, refused?: string): string {
-  return (
-    `kgw may not manage fleet objects in namespace ${namespace}` +
-    (refused !== undefined ? ` (refused: ${refused})` : '') +
-    `: its ServiceAccount ${sa.namespace}/${sa.name} is not bound to ClusterRole ${FLEET_MANAGER_ROLE} ` +
-    `there. To allow it: ${roleBindingCommand(namespace, FLEET_MANAGER_ROLE, sa)}`
-  );
-}
-
-/** The gateway's namespace is missing: kgw does not create namespaces. */
-export function namespaceNotFoundMessage(namespace: string, sa: ServiceAccountRef): string {
-  const bind =
-    namespace === sa.namespace
-      ? ''
-      : `, then let kgw manage fleets there: ${roleBindingCommand(namespace, FLEET_MANAGER_ROLE, sa)}`;
-  return (
-    `namespace ${namespace} (spec.namespace) does not exist and kgw does not create namespaces: ` +
-    `kubectl create namespace ${namespace}${bind}`
-  );
-}
-
-/**
- * Apply problems as FleetsReady reports them: refusals (403) become one FleetNamespaceForbidden
- * per namespace, naming what was refused; everything else is FleetObjectsNotApplied.
- */
-export function summarizeProblems(
-  problems: readonly ApplyProblem[],
-  sa: ServiceAccountRef,
-): GatewayFleetProblem[] {
-  const refused = new Map<string, Set<string>>();
-  const out: GatewayFleetProblem[] = [];
-  for (const p of problems) {
-    if (p.status === 403 && p.ref.namespace !== '') {
-      const what = refused.get(p.ref.namespace) ?? new Set<string>();
-      what.add(p.ref.name === '' ? `list ${p.ref.kind}s` : `${p.ref.kind} ${p.ref.name}`);
-      refused.set(p.ref.namespace, what);
-    } else out.push({ reason: 'FleetObjectsNotApplied', message: describeProblem(p) });
-  }
-  const forbidden = [...refused].map(([ns, what]) => ({
-    reason: 'FleetNamespaceForbidden' as const,
-    message: forbiddenMessage(ns, sa, [...what].join(', ')),
-  }));
-  return [...forbidden, ...out];
-}
-
-/** A Pod as a replica: ready when Ready is True, it has an IP and is not terminating. */
-export function podReplica(pod: V1Pod): Replica {
-  const address = pod.status?.podIP ?? '';
-  const readyCond = (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-  return {
-    id: pod.metadata?.name ?? '',
-    address,
-    ready: readyCond && address !== '' && pod.metadata?.deletionTimestamp == null,
-  };
-}
-
-/** The fleet key (`<gateway>/<fleet>`) of a kgw pod, from its labels. */
-function podFleetKey(pod: V1Pod): string | undefined {
-  const labels = pod.metadata?.labels ?? {};
-  const gateway = labels[LABEL_GATEWAY];
-  const fleet = labels[LABEL_FLEET];
-  if (gateway === undefined || fleet === undefined || gateway === '' || fleet === '') return undefined;
-  return fleetXdsCluster(gateway, fleet);
-}
-
-type PodObject = V1Pod & KubeObject;
 type WatchedObject = KubeObject & { metadata: { labels?: Record<string, string> } };
 
 export class KubernetesFleetRuntime implements FleetRuntime {
@@ -304,13 +130,8 @@ export class KubernetesFleetRuntime implements FleetRuntime {
   private readonly debounceMs: number;
   private readonly retryMs: number;
   private readonly states = new Map<string, GatewayState>();
-  private readonly listeners: ((fleetKey: string) => void)[] = [];
-  private readonly pods: Reflector<PodObject>;
+  private readonly pods: PodReplicas;
   private readonly watched: { kind: string; apiVersion: string; reflector: Reflector<WatchedObject> }[];
-  /** Pod key (`<namespace>/<name>`) → its fleet key and replica as last reported. */
-  private readonly podIndex = new Map<string, { fleetKey: string; replica: Replica }>();
-  /** fleet key → pod key → replica. */
-  private readonly fleetPods = new Map<string, Map<string, Replica>>();
   private resyncTimer: NodeJS.Timeout | undefined;
   private started: Promise<void> | undefined;
   private chain: Promise<void> = Promise.resolve();
@@ -329,12 +150,7 @@ export class KubernetesFleetRuntime implements FleetRuntime {
     this.resyncMs = (opts.resyncSeconds ?? DEFAULT_RESYNC_SECONDS) * 1000;
     this.debounceMs = opts.driftDebounceMs ?? DEFAULT_DRIFT_DEBOUNCE_MS;
     this.retryMs = opts.retryMs ?? DEFAULT_RETRY_MS;
-    this.pods = new Reflector<PodObject>(opts.rest, {
-      path: '/api/v1/pods',
-      labelSelector: MANAGED_SELECTOR,
-      log: opts.log,
-    });
-    this.pods.onEvent((e) => this.onPodEvent(e));
+    this.pods = new PodReplicas(opts.rest, MANAGED_SELECTOR, opts.log);
     this.watched = WATCHED.map((w) => {
       const reflector = new Reflector<WatchedObject>(opts.rest, {
         path: w.path,
@@ -355,7 +171,7 @@ export class KubernetesFleetRuntime implements FleetRuntime {
       this.resyncTimer.unref();
       this.started = Promise.all([this.pods.synced, ...this.watched.map((w) => w.reflector.synced)]).then(
         () => {
-          this.log.info({ pods: this.pods.store.size }, 'kubernetes fleet runtime caches synced');
+          this.log.info({ pods: this.pods.size }, 'kubernetes fleet runtime caches synced');
         },
       );
     }
@@ -363,13 +179,11 @@ export class KubernetesFleetRuntime implements FleetRuntime {
   }
 
   onChange(cb: (fleetKey: string) => void): void {
-    this.listeners.push(cb);
+    this.pods.onChange(cb);
   }
 
   replicas(fleetKey: string): Replica[] {
-    const m = this.fleetPods.get(fleetKey);
-    if (m === undefined) return [];
-    return [...m.values()].map((r) => ({ ...r })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return this.pods.replicas(fleetKey);
   }
 
   /** The fleet Service's load balancer address (IP or host name), once the cloud assigned one. */
@@ -758,45 +572,5 @@ export class KubernetesFleetRuntime implements FleetRuntime {
       void this.enqueue(() => this.reapply(st.name, false));
     }, this.debounceMs);
     st.driftTimer.unref();
-  }
-
-  // --- pods ---------------------------------------------------------------------------------------
-
-  private onPodEvent(e: ReflectorEvent<PodObject>): void {
-    const key = objectKey(e.obj);
-    const before = this.podIndex.get(key);
-    const fleetKey = e.type === 'delete' ? undefined : podFleetKey(e.obj);
-    const replica = e.type === 'delete' || fleetKey === undefined ? undefined : podReplica(e.obj);
-    const changed = new Set<string>();
-    if (before !== undefined && (fleetKey !== before.fleetKey || replica === undefined)) {
-      const m = this.fleetPods.get(before.fleetKey);
-      m?.delete(key);
-      if (m?.size === 0) this.fleetPods.delete(before.fleetKey);
-      this.podIndex.delete(key);
-      changed.add(before.fleetKey);
-    }
-    if (fleetKey !== undefined && replica !== undefined) {
-      const same =
-        before !== undefined &&
-        before.fleetKey === fleetKey &&
-        before.replica.address === replica.address &&
-        before.replica.ready === replica.ready;
-      if (!same) {
-        const m = this.fleetPods.get(fleetKey) ?? new Map<string, Replica>();
-        m.set(key, replica);
-        this.fleetPods.set(fleetKey, m);
-        this.podIndex.set(key, { fleetKey, replica });
-        changed.add(fleetKey);
-      }
-    }
-    for (const k of changed) {
-      for (const l of this.listeners) {
-        try {
-          l(k);
-        } catch (err) {
-          this.log.error({ err: String(err), fleet: k }, 'replica change listener failed');
-        }
-      }
-    }
   }
 }
