@@ -143,6 +143,11 @@ describe('kgw’s own bundle checks', () => {
       /install-modes: install mode \w+ is listed twice/,
     ],
     [
+      'an install mode OLM does not know (OLM’s CSV CRD has no enum for it)',
+      editCsv((c) => Object.assign(c.spec.installModes[0]!, { type: 'EveryNamespace' })),
+      /install-modes: install mode EveryNamespace is not one of/,
+    ],
+    [
       'an install strategy other than deployment',
       editCsv((c) => Object.assign(c.spec.install, { strategy: 'helm' })),
       /install-strategy: install.strategy must be "deployment"/,

@@ -17,11 +17,12 @@
 //     default channel that is not a channel; bundle.Dockerfile mirroring annotations.yaml; one
 //     object per manifest file (the loader keeps only the first); the CSV named
 //     <package>.v<spec.version> with a semver version; owned CRD versions served; descriptor paths
-//     that are fields of the CRD schema; install modes listed once; a `deployment` install strategy
-//     with at least one, uniquely named deployment; webhook definitions: unique names, served by an
-//     install-strategy deployment on one of its container ports, AdmissionReview v1, no rules OLM
-//     refuses; image references (tag or digest, not `latest`, every deployment image in
-//     relatedImages, related image names unique); and the RBAC checks of bundle-rbac-check.ts.
+//     that are fields of the CRD schema; install modes known and listed once; a `deployment`
+//     install strategy with at least one, uniquely named deployment; webhook definitions: unique
+//     names, served by an install-strategy deployment on one of its container ports, AdmissionReview
+//     v1, no rules OLM refuses; image references (tag or digest, not `latest`, every deployment
+//     image in relatedImages, related image names unique); and the RBAC checks of
+//     bundle-rbac-check.ts.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
@@ -39,6 +40,7 @@ import {
 export type { Finding } from './bundle-rbac-check.ts';
 
 const ANNOTATION = 'operators.operatorframework.io.bundle';
+const INSTALL_MODES = ['OwnNamespace', 'SingleNamespace', 'MultiNamespace', 'AllNamespaces'];
 const SEMVER =
   /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
 /** Docker reference grammar (distribution/reference): groups 1 tag, 2 digest. */
@@ -218,8 +220,10 @@ function checkCsv(
       }
     }
   }
-  for (const t of duplicates((spec.installModes ?? []).map((m) => m.type ?? '')))
-    error('install-modes', `install mode ${t} is listed twice`);
+  const modes = (spec.installModes ?? []).map((m) => m.type ?? '');
+  for (const t of duplicates(modes)) error('install-modes', `install mode ${t} is listed twice`);
+  for (const t of modes.filter((m) => !INSTALL_MODES.includes(m)))
+    error('install-modes', `install mode ${t} is not one of ${INSTALL_MODES.join(', ')}`);
 
   if (spec.install?.strategy !== 'deployment')
     error('install-strategy', 'install.strategy must be "deployment"');
