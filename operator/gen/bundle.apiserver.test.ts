@@ -1,15 +1,18 @@
-// The OLM bundle against a real kube-apiserver, for what bundle-validate.ts cannot check by itself:
-// the bundle's CRD is accepted (structural schema, CEL), its alm-examples are valid KnativeGateways,
-// the other manifests apply, and the objects OLM makes from the CSV (the Deployment, the
-// ServiceAccount, Role and ClusterRole from the permissions, the webhook Service and the
-// ValidatingWebhookConfigurations from webhookdefinitions, built the way OLM v0 builds them) pass
-// server-side dry-run, and the bundle's fleet RoleBinding grants the fleet role in the install
-// namespace only.
+// The OLM bundle against a real kube-apiserver, for what needs one: the bundle's CRD is accepted
+// (structural schema, CEL), its alm-examples are valid KnativeGateways, the other manifests apply,
+// the CSV is a valid object of OLM's own ClusterServiceVersion CRD (operator-framework/api's, strict
+// field validation: typos and fields OLM does not have fail), and the objects OLM makes from the CSV
+// (the Deployment, the ServiceAccount, Role and ClusterRole from the permissions, the webhook Service
+// and the ValidatingWebhookConfigurations from webhookdefinitions, built the way OLM v0 builds them)
+// pass server-side dry-run, and the bundle's fleet RoleBinding grants the fleet role in the install
+// namespace only. Copies broken on purpose (a CSV field, a deployment, a webhook definition) are
+// refused, which shows these checks read the apiserver's verdict.
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { startControlPlane, type ControlPlane } from '../../test/env/control-plane.ts';
-import { ResourceResolver, kubeRequest } from '../../test/env/kube-http.ts';
+import { ResourceResolver, createRejection, kubeRequest } from '../../test/env/kube-http.ts';
 import { applyManifests } from '../../test/env/manifests.ts';
+import { operatorFrameworkCrd } from '../../test/env/olm-api.ts';
 import { BUNDLE_DIR, BUNDLE_PATHS, type ClusterServiceVersion } from './bundle.ts';
 import { generateAll } from './generate.ts';
 import { OPERATOR_NAME } from '../api/install.ts';
@@ -47,6 +50,37 @@ async function dryRunCreate(o: Manifest): Promise<unknown> {
   const ns = o.metadata?.namespace;
   const path = await resolver.objectPath(o.apiVersion, o.kind, ns);
   return (await kubeRequest(kc, 'POST', `${path}?dryRun=All`, o)).json;
+}
+
+type WebhookDefinition = NonNullable<ClusterServiceVersion['spec']['webhookdefinitions']>[number];
+
+/**
+ * The ValidatingWebhookConfiguration OLM makes of a webhook definition: one webhook named
+ * generateName, the OperatorGroup's namespace selector (all namespaces for AllNamespaces), a
+ * reference to the webhook Service and OLM's CA (the test apiserver's here).
+ */
+function webhookConfiguration(w: WebhookDefinition, service: string): Manifest {
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
+    metadata: { generateName: `${w.generateName}-` },
+    webhooks: [
+      {
+        name: w.generateName,
+        rules: w.rules,
+        failurePolicy: w.failurePolicy,
+        matchPolicy: w.matchPolicy,
+        namespaceSelector: {},
+        sideEffects: w.sideEffects,
+        timeoutSeconds: w.timeoutSeconds,
+        admissionReviewVersions: w.admissionReviewVersions,
+        clientConfig: {
+          service: { name: service, namespace: INSTALL_NS, path: w.webhookPath, port: w.containerPort },
+          caBundle: Buffer.from(cp.caPem).toString('base64'),
+        },
+      },
+    ],
+  };
 }
 
 describe('OLM bundle on a real kube-apiserver', () => {
@@ -121,6 +155,26 @@ describe('OLM bundle on a real kube-apiserver', () => {
         expect(podLabels).toMatchObject(svc.spec.selector);
       }
     }
+    // what the apiserver refuses in an install-strategy deployment (OLM could not create it)
+    const d0 = strategy.deployments[0]!;
+    const refused = (name: string, edit: (spec: typeof d0.spec) => void) => {
+      const spec = structuredClone(d0.spec);
+      edit(spec);
+      return createRejection(kc, `/apis/apps/v1/namespaces/${INSTALL_NS}/deployments?dryRun=All`, {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name, namespace: INSTALL_NS },
+        spec,
+      });
+    };
+    expect(await refused('Kgw_Operator', () => undefined)).toMatch(/metadata\.name: Invalid value/);
+    expect(await refused(d0.name, (s) => (s.selector = { matchLabels: {} }))).toMatch(/empty selector/);
+    expect(await refused(d0.name, (s) => (s.selector = { matchLabels: { other: 'x' } }))).toMatch(
+      /selector.* does not match template .*labels/,
+    );
+    expect(await refused(d0.name, (s) => (s.template.spec!.containers = []))).toMatch(
+      /containers: Required value/,
+    );
     const accounts = new Set(
       [...(strategy.permissions ?? []), ...(strategy.clusterPermissions ?? [])].map(
         (p) => p.serviceAccountName,
@@ -151,6 +205,49 @@ describe('OLM bundle on a real kube-apiserver', () => {
     }
   });
 
+  test("the CSV is a valid object of OLM's own ClusterServiceVersion CRD, unknown fields included; broken copies are not", async () => {
+    // operator-framework/api's CRD: its full schema (the CSV's own fields and the embedded
+    // DeploymentSpec, PolicyRules, webhook rules), with strict field validation for typos.
+    await applyManifests(kc, [operatorFrameworkCrd('operators.coreos.com_clusterserviceversions.yaml')]);
+    const path =
+      `/apis/operators.coreos.com/v1alpha1/namespaces/${INSTALL_NS}/clusterserviceversions` +
+      '?dryRun=All&fieldValidation=Strict';
+    const inNs = (c: ClusterServiceVersion) => ({ ...c, metadata: { ...c.metadata, namespace: INSTALL_NS } });
+    await kubeRequest(kc, 'POST', path, inNs(csv));
+    const rejection = (edit: (c: ClusterServiceVersion) => void): Promise<string> => {
+      const c = structuredClone(csv);
+      edit(c);
+      return createRejection(kc, path, inNs(c));
+    };
+    const dep = (c: ClusterServiceVersion) => c.spec.install.spec.deployments[0]!;
+    expect(await rejection((c) => Object.assign(c.spec, { minKubeVerison: '1.29.0' }))).toMatch(
+      /unknown field "spec\.minKubeVerison"/,
+    );
+    // a field OLM's webhookdefinitions do not have (OLM would drop it)
+    expect(
+      await rejection((c) => Object.assign(c.spec.webhookdefinitions![0]!, { namespaceSelector: {} })),
+    ).toMatch(/unknown field "spec\.webhookdefinitions\[0\]\.namespaceSelector"/);
+    expect(
+      await rejection((c) =>
+        Object.assign(dep(c).spec.template.spec!.containers[0]!, { imagePullPolice: 'x' }),
+      ),
+    ).toMatch(/unknown field .*imagePullPolice/);
+    expect(
+      await rejection((c) => delete (c.spec as Partial<ClusterServiceVersion['spec']>).displayName),
+    ).toMatch(/spec\.displayName: Required value/);
+    expect(await rejection((c) => delete (c.spec.relatedImages![0] as { image?: string }).image)).toMatch(
+      /spec\.relatedImages\[0\]\.image: Required value/,
+    );
+    expect(
+      await rejection(
+        (c) => delete (c.spec.install.spec.clusterPermissions![0]!.rules[0] as { verbs?: unknown }).verbs,
+      ),
+    ).toMatch(/rules\[0\]\.verbs: Required value/);
+    expect(await rejection((c) => Object.assign(c.spec.installModes[0]!, { supported: 'yes' }))).toMatch(
+      /spec\.installModes\[0\]\.supported: Invalid value: "string"/,
+    );
+  });
+
   test('webhookdefinitions become a valid webhook Service and ValidatingWebhookConfigurations', async () => {
     const defs = csv.spec.webhookdefinitions ?? [];
     expect(defs.length).toBeGreaterThan(0);
@@ -168,29 +265,19 @@ describe('OLM bundle on a real kube-apiserver', () => {
           ports: [{ name: String(w.containerPort), port: w.containerPort, targetPort: w.targetPort }],
         },
       });
-      // OLM's configuration: one webhook named generateName, the OperatorGroup's namespace selector
-      // (all namespaces for AllNamespaces), a Service reference and OLM's CA (a placeholder here).
-      await dryRunCreate({
-        apiVersion: 'admissionregistration.k8s.io/v1',
-        kind: 'ValidatingWebhookConfiguration',
-        metadata: { generateName: `${w.generateName}-` },
-        webhooks: [
-          {
-            name: w.generateName,
-            rules: w.rules,
-            failurePolicy: w.failurePolicy,
-            matchPolicy: w.matchPolicy,
-            namespaceSelector: {},
-            sideEffects: w.sideEffects,
-            timeoutSeconds: w.timeoutSeconds,
-            admissionReviewVersions: w.admissionReviewVersions,
-            clientConfig: {
-              service: { name: service, namespace: INSTALL_NS, path: w.webhookPath, port: w.containerPort },
-              caBundle: Buffer.from(cp.caPem).toString('base64'),
-            },
-          },
-        ],
-      });
+      await dryRunCreate(webhookConfiguration(w, service));
     }
+    // what the apiserver refuses in a definition (so OLM could not create the configuration)
+    const w0 = defs[0]!;
+    const refused = (edit: Record<string, unknown>) =>
+      createRejection(
+        kc,
+        '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations?dryRun=All',
+        webhookConfiguration(Object.assign(structuredClone(w0), edit), 'svc'),
+      );
+    expect(await refused({ sideEffects: 'Some' })).toMatch(/sideEffects: Unsupported value/);
+    expect(await refused({ timeoutSeconds: 40 })).toMatch(/timeoutSeconds: Invalid value: 40/);
+    expect(await refused({ generateName: 'kingress.kgw' })).toMatch(/at least three segments/);
+    expect(await refused({ failurePolicy: 'Maybe' })).toMatch(/failurePolicy: Unsupported/);
   });
 });

@@ -12,7 +12,7 @@ import {
   GATEWAY_PLURAL,
   GATEWAY_VERSION,
 } from '../api/knativegateway.ts';
-import { schemaAtPath } from './bundle-validate.ts';
+import { schemaAtPath } from './bundle-check.ts';
 import type { CustomResourceDefinition } from './crd.ts';
 import { knativeGatewayCrd } from './knativegateway-crd.ts';
 import { routePolicyCrd } from './routepolicy-crd.ts';
