@@ -34,7 +34,8 @@ import {
   xdsService,
 } from './operator-install.ts';
 import { OPERATOR_NAME, OPERATOR_NAMESPACE, OPERATOR_PORTS } from '../api/install.ts';
-import { ROLES, policyRules, ruleComment, rulesFor, scopedClusterRole, scopedRoleBinding } from './rbac.ts';
+import { policyRules, ruleComment, rulesFor, scopedClusterRole, scopedRoleBinding } from './rbac.ts';
+import { ROLES } from './rbac-rules.ts';
 import { sampleKnativeGateway } from './sample.ts';
 import type { Schema } from './schema.ts';
 import { csvWebhookDefinitions, type CsvWebhookDefinition } from './webhooks.ts';

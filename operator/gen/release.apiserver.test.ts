@@ -34,7 +34,7 @@ import { newLogger } from '../log.ts';
 import { generateAll } from './generate.ts';
 import { KNATIVE_SERVING_NAMESPACE } from './operator-install.ts';
 import { LEADER_LEASE_NAME, OPERATOR_NAME, OPERATOR_NAMESPACE, WEBHOOK_CERT_SECRET } from '../api/install.ts';
-import { OPERATOR_RULES } from './rbac.ts';
+import { OPERATOR_RULES } from './rbac-rules.ts';
 import { RELEASE_MANIFEST_PATH } from './release.ts';
 import { sampleKnativeGateway } from './sample.ts';
 import { WEBHOOK_CONFIGURATION_NAME } from '../../webhook/webhooks.ts';

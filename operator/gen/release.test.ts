@@ -23,7 +23,7 @@ import {
   WEBHOOK_CERT_DIR,
   WEBHOOK_SERVICE_NAME,
 } from '../api/install.ts';
-import { OPERATOR_RULES } from './rbac.ts';
+import { OPERATOR_RULES } from './rbac-rules.ts';
 import { FLEET_MANAGER_ROLE, KNATIVE_CONFIG_ROLE, OPERATOR_SERVICE_ACCOUNT } from '../kube/access.ts';
 import { RELEASE_MANIFEST_PATH } from './release.ts';
 import { WEBHOOKS } from '../../webhook/webhooks.ts';

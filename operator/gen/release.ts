@@ -14,7 +14,6 @@ import {
 } from './operator-install.ts';
 import { OPERATOR_NAME, OPERATOR_NAMESPACE, OPERATOR_PORTS, WEBHOOK_SERVICE_NAME } from '../api/install.ts';
 import {
-  ROLES,
   clusterRole,
   clusterRoleBinding,
   namespaceRole,
@@ -24,8 +23,8 @@ import {
   scopedClusterRole,
   routePolicyUserRoles,
   scopedRoleBinding,
-  type RbacRule,
 } from './rbac.ts';
+import { ROLES, type RbacRule } from './rbac-rules.ts';
 import { validatingWebhookConfiguration } from './webhooks.ts';
 import { WEBHOOKS } from '../../webhook/webhooks.ts';
 import { renderYamlDocs, wrap, type PackagingFile, type YamlDoc } from './yaml-docs.ts';
