@@ -41,7 +41,7 @@ import {
   WEBHOOK_CERT_DIR,
   XDS_CA_SECRET,
 } from './api/install.ts';
-import { operatorXdsEndpoint } from './fleets/kubernetes-objects.ts';
+import { operatorXdsEndpoint } from './fleets/fleet-names.ts';
 import { loadOrCreateXdsCa } from './pki/xds-ca-secret.ts';
 import { XdsTls } from './pki/xds-tls.ts';
 

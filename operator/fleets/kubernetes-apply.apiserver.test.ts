@@ -28,12 +28,8 @@ import {
   type FleetApplyResult,
   type ObjectRef,
 } from './kubernetes-apply.ts';
-import {
-  FLEET_KINDS,
-  fleetObjectList,
-  operatorXdsEndpoint,
-  renderGatewayObjects,
-} from './kubernetes-objects.ts';
+import { FLEET_KINDS, fleetObjectList, renderGatewayObjects } from './kubernetes-objects.ts';
+import { operatorXdsEndpoint } from './fleet-names.ts';
 
 const GATEWAYS = '/apis/operator.kgw.dev/v1alpha1/knativegateways';
 const XDS = operatorXdsEndpoint();

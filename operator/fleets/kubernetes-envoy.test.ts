@@ -18,13 +18,9 @@ import { ENVOY_ADMIN_SOCKET, ENVOY_READY_PORT, fleetXdsCluster } from '../api/kn
 import { TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE } from '../xds/protos.ts';
 import { byName, httpListener, loadAssignment, staticCluster } from '../../test/support/xds-samples.ts';
 import { XdsServer } from '../xds/server.ts';
-import {
-  BOOTSTRAP_KEY,
-  BOOTSTRAP_PATH,
-  READY_PATH,
-  preStopCommand,
-  renderGatewayObjects,
-} from './kubernetes-objects.ts';
+import { renderGatewayObjects } from './kubernetes-objects.ts';
+import { preStopCommand } from './envoy-pod.ts';
+import { BOOTSTRAP_KEY, BOOTSTRAP_PATH, READY_PATH } from './fleet-names.ts';
 
 const FLEET = fleetXdsCluster('g', 'a');
 const METRICS_PORT = 9091;

@@ -6,12 +6,8 @@ import { existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { KnativeGateway } from '../api/knativegateway.ts';
-import {
-  fleetObjectList,
-  operatorXdsEndpoint,
-  renderGatewayObjects,
-  type XdsEndpoint,
-} from './kubernetes-objects.ts';
+import { fleetObjectList, renderGatewayObjects } from './kubernetes-objects.ts';
+import { operatorXdsEndpoint, type XdsEndpoint } from './fleet-names.ts';
 
 const dir = join(import.meta.dirname, '../../test/golden/fleets');
 const update = process.env.KGW_UPDATE_GOLDEN === '1';

@@ -29,20 +29,22 @@ import {
 } from '../render/bootstrap.ts';
 import { ADS_SOURCE } from '../render/types.ts';
 import {
+  FLEET_KINDS,
+  fleetBootstrap,
+  fleetObjectList,
+  renderGatewayObjects,
+  type FleetObjects,
+} from './kubernetes-objects.ts';
+import { preStopCommand } from './envoy-pod.ts';
+import {
   ANNOTATION_BOOTSTRAP_HASH,
   BOOTSTRAP_DIR,
   BOOTSTRAP_KEY,
   BOOTSTRAP_PATH,
   XDS_TLS_DIR,
-  FLEET_KINDS,
-  fleetBootstrap,
-  fleetObjectList,
   fleetXdsClientSecretName,
   operatorXdsEndpoint,
-  preStopCommand,
-  renderGatewayObjects,
-  type FleetObjects,
-} from './kubernetes-objects.ts';
+} from './fleet-names.ts';
 
 const XDS = operatorXdsEndpoint();
 const UID = '11111111-2222-4333-8444-555555555555';

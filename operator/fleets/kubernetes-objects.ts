@@ -34,19 +34,14 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type {
   V1ConfigMap,
-  V1Container,
   V1Deployment,
   V1OwnerReference,
   V1PodDisruptionBudget,
-  V1PodSpec,
   V1Service,
   V1ServiceAccount,
-  V1TopologySpreadConstraint,
   V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
 import {
-  DEFAULT_CLUSTER_DOMAIN,
-  DEFAULT_NAMESPACE,
   ENVOY_ADMIN_SOCKET,
   ENVOY_READY_PORT,
   GATEWAY_API_VERSION,
@@ -64,7 +59,6 @@ import {
   type ResolvedFleet,
   type ResolvedGatewaySpec,
 } from '../api/knativegateway.ts';
-import { OPERATOR_NAME, OPERATOR_PORTS } from '../api/install.ts';
 import {
   XDS_CLUSTER,
   renderBootstrap,
@@ -72,51 +66,18 @@ import {
   type XdsTlsBootstrap,
 } from '../render/bootstrap.ts';
 import { ADS_SOURCE, T, type Json } from '../render/types.ts';
-
-/** The operator's xDS Service (name and port) that Envoy pods connect to. */
-export const XDS_SERVICE_NAME = OPERATOR_NAME;
-export const XDS_PORT = OPERATOR_PORTS.xds;
-/** ConfigMap key and mount path of the bootstrap. */
-export const BOOTSTRAP_KEY = 'envoy.json';
-export const BOOTSTRAP_DIR = '/etc/envoy/kgw';
-export const BOOTSTRAP_PATH = `${BOOTSTRAP_DIR}/${BOOTSTRAP_KEY}`;
-export const ENVOY_CONTAINER = 'envoy';
-/** Path of the readiness endpoint on ENVOY_READY_PORT. */
-export const READY_PATH = '/ready';
-export const READY_LISTENER = 'kgw-ready';
-/** Name of the stats listener's container port (for a PodMonitor's podMetricsEndpoints). */
-export const METRICS_PORT_NAME = 'metrics';
-/** Pod template annotation: hash of the bootstrap, so a bootstrap change rolls the pods. */
-export const ANNOTATION_BOOTSTRAP_HASH = 'operator.kgw.dev/bootstrap-hash';
-/** uid and gid of the Envoy process (the conventional unprivileged "nonroot" user). */
-export const ENVOY_UID = 65532;
-/** terminationGracePeriodSeconds = drainSeconds + this. */
-export const TERMINATION_GRACE_EXTRA_SECONDS = 10;
-
-/** Where Envoy finds kgw's xDS server. */
-export interface XdsEndpoint {
-  /** A DNS name (STRICT_DNS cluster) or an IP address (STATIC cluster). */
-  host: string;
-  port: number;
-}
-
-/** `kgw-operator.<namespace>.svc.<clusterDomain>:18000`: the operator Service's xDS port. */
-export function operatorXdsEndpoint(
-  operatorNamespace: string = DEFAULT_NAMESPACE,
-  clusterDomain: string = DEFAULT_CLUSTER_DOMAIN,
-): XdsEndpoint {
-  return { host: `${XDS_SERVICE_NAME}.${operatorNamespace}.svc.${clusterDomain}`, port: XDS_PORT };
-}
-
-/** Mount path of the fleet's xDS client credentials (Secret `<fleet>-xds-client`). */
-export const XDS_TLS_DIR = '/etc/envoy/kgw-xds-tls';
-export const XDS_TLS_VOLUME = 'xds-tls';
-
-/** The Secret with a fleet's xDS client credentials: keys tls.crt, tls.key and ca.crt. */
-export function fleetXdsClientSecretName(gateway: string, fleet: string): string {
-  return `${fleetServiceName(gateway, fleet)}-xds-client`;
-}
-
+import {
+  ANNOTATION_BOOTSTRAP_HASH,
+  BOOTSTRAP_DIR,
+  BOOTSTRAP_KEY,
+  ENVOY_CONTAINER,
+  READY_LISTENER,
+  READY_PATH,
+  XDS_TLS_DIR,
+  type XdsEndpoint,
+  fleetXdsClientSecretName,
+} from './fleet-names.ts';
+import { podSpec } from './envoy-pod.ts';
 export interface FleetObjectsOptions {
   xds: XdsEndpoint;
   /**
@@ -360,157 +321,6 @@ export function prometheusAnnotations(port: number): Record<string, string> {
     'prometheus.io/port': String(port),
     'prometheus.io/path': METRICS_PATH,
   };
-}
-
-function podSpec(
-  name: string,
-  labels: Record<string, string>,
-  fleet: ResolvedFleet,
-  xdsTlsSecret: string | undefined,
-): V1PodSpec {
-  const p = fleet.placement;
-  const spec: V1PodSpec = {
-    serviceAccountName: name,
-    automountServiceAccountToken: false,
-    enableServiceLinks: false,
-    terminationGracePeriodSeconds: fleet.envoy.drainSeconds + TERMINATION_GRACE_EXTRA_SECONDS,
-    securityContext: {
-      runAsNonRoot: true,
-      runAsUser: ENVOY_UID,
-      runAsGroup: ENVOY_UID,
-      seccompProfile: { type: 'RuntimeDefault' },
-    },
-    containers: [envoyContainer(fleet, xdsTlsSecret !== undefined)],
-    volumes: [
-      { name: 'bootstrap', configMap: { name } },
-      { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
-      ...(xdsTlsSecret !== undefined ? [{ name: XDS_TLS_VOLUME, secret: { secretName: xdsTlsSecret } }] : []),
-    ],
-  };
-  if (Object.keys(p.nodeSelector).length > 0) spec.nodeSelector = { ...p.nodeSelector };
-  if (p.tolerations.length > 0) spec.tolerations = p.tolerations.map((t) => ({ ...t }));
-  // The affinity and spread constraints were validated as JSON objects only; the API server checks
-  // their shape when it validates the Deployment.
-  if (p.affinity !== undefined) spec.affinity = structuredClone(p.affinity);
-  if (p.topologySpreadConstraints.length > 0) {
-    spec.topologySpreadConstraints = p.topologySpreadConstraints.map((c) => {
-      const copy = structuredClone(c) as unknown as V1TopologySpreadConstraint;
-      if (copy.labelSelector === undefined) copy.labelSelector = { matchLabels: { ...labels } };
-      return copy;
-    });
-  }
-  if (p.priorityClassName !== undefined) spec.priorityClassName = p.priorityClassName;
-  return spec;
-}
-
-function envoyContainer(fleet: ResolvedFleet, xdsTls: boolean): V1Container {
-  return {
-    name: ENVOY_CONTAINER,
-    image: fleet.envoy.image,
-    imagePullPolicy: 'IfNotPresent',
-    command: ['envoy'],
-    args: envoyArgs(fleet),
-    env: [
-      { name: 'POD_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
-      {
-        name: 'POD_NAMESPACE',
-        valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } },
-      },
-    ],
-    ports: [
-      { name: 'http', containerPort: fleet.ports.http, protocol: 'TCP' },
-      { name: 'https', containerPort: fleet.ports.https, protocol: 'TCP' },
-      { name: 'ready', containerPort: ENVOY_READY_PORT, protocol: 'TCP' },
-      ...(fleet.metrics.enabled
-        ? [{ name: METRICS_PORT_NAME, containerPort: fleet.metrics.port, protocol: 'TCP' }]
-        : []),
-    ],
-    readinessProbe: {
-      httpGet: { path: READY_PATH, port: 'ready', scheme: 'HTTP' },
-      periodSeconds: 5,
-      timeoutSeconds: 2,
-      successThreshold: 1,
-      failureThreshold: 2,
-    },
-    // No liveness probe: an Envoy waiting for a control plane that is down is not broken, and
-    // restarting it would throw away the configuration it keeps serving. A crashed Envoy exits.
-    lifecycle: { preStop: { exec: { command: preStopCommand(fleet.envoy.drainSeconds) } } },
-    resources: {
-      ...(Object.keys(fleet.resources.requests).length > 0
-        ? { requests: quantities(fleet.resources.requests) }
-        : {}),
-      ...(Object.keys(fleet.resources.limits).length > 0
-        ? { limits: quantities(fleet.resources.limits) }
-        : {}),
-    },
-    securityContext: {
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      runAsNonRoot: true,
-      runAsUser: ENVOY_UID,
-      runAsGroup: ENVOY_UID,
-      privileged: false,
-      capabilities: { drop: ['ALL'] },
-      seccompProfile: { type: 'RuntimeDefault' },
-    },
-    volumeMounts: [
-      { name: 'bootstrap', mountPath: BOOTSTRAP_DIR, readOnly: true },
-      { name: 'tmp', mountPath: '/tmp' },
-      // A directory mount (not subPath): the kubelet swaps `..data`, Envoy's watched_directory sees it.
-      ...(xdsTls ? [{ name: XDS_TLS_VOLUME, mountPath: XDS_TLS_DIR, readOnly: true }] : []),
-    ],
-  };
-}
-
-/** Resource quantities as strings (the API server takes `2` and `"2"` alike; the types want strings). */
-function quantities(m: Record<string, number | string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, String(v)]));
-}
-
-/** Envoy's command-line arguments (after `envoy`). `$(POD_NAME)` is expanded by the kubelet. */
-export function envoyArgs(fleet: ResolvedFleet): string[] {
-  return [
-    '--config-path',
-    BOOTSTRAP_PATH,
-    '--service-node',
-    '$(POD_NAME)',
-    '--log-level',
-    fleet.envoy.logLevel,
-    '--concurrency',
-    String(fleet.envoy.concurrency),
-    '--drain-time-s',
-    String(fleet.envoy.drainSeconds),
-    '--drain-strategy',
-    'immediate',
-    '--disable-hot-restart',
-  ];
-}
-
-/**
- * The preStop hook: fail the health check, start a graceful drain through the admin socket, wait
- * drainSeconds. bash cannot open a unix socket, so the two POSTs are a few lines of perl
- * (IO::Socket::UNIX is in perl-base, which Debian and Ubuntu images always have), bounded by a 5 s
- * alarm each. Failures to reach the admin (no perl, no socket, Envoy stuck) never skip the wait.
- */
-export function preStopCommand(drainSeconds: number, adminSocket: string = ENVOY_ADMIN_SOCKET): string[] {
-  const perl = [
-    'use IO::Socket::UNIX;',
-    'for my $p (@ARGV[1..$#ARGV]) {',
-    '  my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Peer => $ARGV[0]);',
-    '  if (!$s) { print "kgw preStop: $ARGV[0]: $!\\n"; next }',
-    '  local $SIG{ALRM} = sub { die "timeout\\n" }; alarm 5;',
-    '  my $st = eval { print $s "POST $p HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Length: 0\\r\\nConnection: close\\r\\n\\r\\n"; <$s> };',
-    '  alarm 0; $st = $@ if !defined $st; $st =~ s/\\s+$//;',
-    '  print "kgw preStop: POST $p: $st\\n";',
-    '}',
-  ].join(' ');
-  const script = [
-    `if command -v perl >/dev/null 2>&1; then`,
-    `  perl -e '${perl}' -- "$0" /healthcheck/fail '/drain_listeners?graceful&skip_exit'`,
-    `else echo 'kgw preStop: no perl in the image: not draining'; fi`,
-    `sleep ${drainSeconds}`,
-  ].join('\n');
-  return ['/bin/sh', '-c', script, adminSocket];
 }
 
 /**

@@ -24,7 +24,8 @@ import { fullSampleKnativeGateway } from '../gen/sample.ts';
 import { ApiError, KubeRest, type Query } from '../kube/rest.ts';
 import { newLogger } from '../log.ts';
 import { objectPath } from './kubernetes-apply.ts';
-import { FLEET_KINDS, operatorXdsEndpoint } from './kubernetes-objects.ts';
+import { FLEET_KINDS } from './kubernetes-objects.ts';
+import { operatorXdsEndpoint } from './fleet-names.ts';
 import { KubernetesFleetRuntime, type KubernetesRuntimeOptions } from './kubernetes.ts';
 import type { Replica } from './runtime.ts';
 

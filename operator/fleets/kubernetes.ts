@@ -43,7 +43,8 @@ import {
   type ApplyProblem,
   type FleetApplyResult,
 } from './kubernetes-apply.ts';
-import { fleetObjectList, renderGatewayObjects, type XdsEndpoint } from './kubernetes-objects.ts';
+import { fleetObjectList, renderGatewayObjects } from './kubernetes-objects.ts';
+import type { XdsEndpoint } from './fleet-names.ts';
 import type { FleetDef, FleetRuntime, GatewayFleetProblem, Replica } from './runtime.ts';
 import { PodReplicas } from './kubernetes-replicas.ts';
 import { RecordingClient, hasDrifted, shapeOf, type TrackedObject } from './kubernetes-drift.ts';
@@ -52,7 +53,8 @@ import { mayI, operatorServiceAccount, type ServiceAccountRef } from '../kube/ac
 import { ApiError, getIfExists } from '../kube/rest.ts';
 import type { XdsTls } from '../pki/xds-tls.ts';
 import { DEFAULT_NAMESPACE, fleetLabels } from '../api/knativegateway.ts';
-import { fleetXdsClientSecretName, gatewayOwnerReference } from './kubernetes-objects.ts';
+import { gatewayOwnerReference } from './kubernetes-objects.ts';
+import { fleetXdsClientSecretName } from './fleet-names.ts';
 
 export interface KubernetesRuntimeOptions {
   rest: KubeRest;

@@ -37,7 +37,7 @@ import {
   TERMINATION_GRACE_EXTRA_SECONDS,
   XDS_PORT,
   XDS_SERVICE_NAME,
-} from '../fleets/kubernetes-objects.ts';
+} from '../fleets/fleet-names.ts';
 import type { CustomResourceDefinition } from './crd.ts';
 import { fullSampleKnativeGateway } from './sample.ts';
 import type { JsonValue, Schema, ValidationRule } from './schema.ts';

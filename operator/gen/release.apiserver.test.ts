@@ -24,7 +24,7 @@ import {
 } from '../api/knativegateway.ts';
 import { KnativeConfigWriter } from '../controller/knative-config.ts';
 import { KubernetesFleetRuntime, PREFLIGHT_RETRY_CAP_MS } from '../fleets/kubernetes.ts';
-import { fleetXdsClientSecretName, operatorXdsEndpoint } from '../fleets/kubernetes-objects.ts';
+import { fleetXdsClientSecretName, operatorXdsEndpoint } from '../fleets/fleet-names.ts';
 import { publishFleet } from '../fleets/publish.ts';
 import type { FleetDef } from '../fleets/runtime.ts';
 import { Reflector, type KubeObject } from '../kube/reflector.ts';

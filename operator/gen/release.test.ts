@@ -13,7 +13,7 @@ import type {
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { pinnedVersions } from '../../test/env/paths.ts';
-import { XDS_PORT, XDS_SERVICE_NAME, operatorXdsEndpoint } from '../fleets/kubernetes-objects.ts';
+import { XDS_PORT, XDS_SERVICE_NAME, operatorXdsEndpoint } from '../fleets/fleet-names.ts';
 import { generateAll } from './generate.ts';
 import { ENVOY_VERSION, OPERATOR_UID } from './operator-install.ts';
 import {

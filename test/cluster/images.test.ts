@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_ENVOY_IMAGE } from '../../operator/api/knativegateway.ts';
-import { ENVOY_UID } from '../../operator/fleets/kubernetes-objects.ts';
+import { ENVOY_UID } from '../../operator/fleets/fleet-names.ts';
 import {
   DEFAULT_SLUGS,
   ImageContainer,
