@@ -8,7 +8,7 @@
 // next one waits for the ACK/NACK, and a NACKed response is never repeated (`sent` already holds
 // it), so a proxy only hears again about a type once the snapshot or its subscription changes.
 import type { Logger } from '../log.ts';
-import { setVersion, type CachedResource, type FleetSnapshot, type TypeSnapshot } from './cache.ts';
+import { type CachedResource, type FleetSnapshot, type TypeSnapshot } from './cache.ts';
 import { RETAINED_TYPES, listenersMayGo, mayRemove, type TypeView } from './ordering.ts';
 import {
   TYPE_CLUSTER,
@@ -30,7 +30,15 @@ import {
   type NodeInfo,
   type SotwRequest,
 } from './wire.ts';
-
+import {
+  type DeltaWork,
+  type Desired,
+  type Entry,
+  TypeState,
+  WILDCARD_TYPES,
+  hashEntries,
+  resourcesOf,
+} from './session-state.ts';
 /** What a session needs from the server that owns it. */
 export interface SessionHost {
   readonly log: Logger;
@@ -42,94 +50,6 @@ export interface SessionHost {
   write(session: Session, typeUrl: TypeUrl, bytes: Buffer, resources: number): void;
   ack(event: AckEvent): void;
   nack(event: AckEvent): void;
-}
-
-interface Entry {
-  version: string;
-  /** Absent only for delta resources the proxy announced in initial_resource_versions. */
-  res?: CachedResource;
-}
-
-interface Retained extends Entry {
-  /** Snapshot generation at which the resource left the set (or was found missing). */
-  since: number;
-}
-
-interface Desired {
-  entries: Map<string, Entry>;
-  /** Hash of the entries' names and versions. */
-  key: string;
-  /** version_info sent: the snapshot set version, suffixed when the response is a subset/superset. */
-  label: string;
-}
-
-interface Pending {
-  nonce: string;
-  label: string;
-  generation: number;
-  names: string[];
-  removed: string[];
-}
-
-interface DeltaWork {
-  updates: CachedResource[];
-  removals: string[];
-}
-
-class TypeState {
-  subscribed = false;
-  wildcard = false;
-  names = new Set<string>();
-  subRev = 0;
-  sent = new Map<string, Entry>();
-  sentRev = 0;
-  /** SotW: content key of the last response. */
-  sentKey: string | undefined;
-  /** Delta: the first request of the type must be answered even if nothing differs. */
-  initialPending = false;
-  pending: Pending | undefined;
-  lastNonce: string | undefined;
-  lastAnswerAck = true;
-  /** Delta: resources of NACKed responses not ACKed since. */
-  nacked = new Set<string>();
-  /** Resources to send again even though unchanged (load assignments of modified clusters). */
-  resend = new Set<string>();
-  ackedGeneration = 0;
-  lastAck: AckEvent | undefined;
-  lastNack: NackInfo | undefined;
-  retained = new Map<string, Retained>();
-  retainedRev = 0;
-  desiredMemo: { ts: TypeSnapshot; subRev: number; retainedRev: number; value: Desired } | undefined;
-  workMemo: { desired: Desired; sentRev: number; value: DeltaWork } | undefined;
-  adoptMemo: { ts: TypeSnapshot; sentRev: number; subRev: number } | undefined;
-
-  inScope(name: string): boolean {
-    return this.wildcard || this.names.has(name);
-  }
-
-  setNames(names: Iterable<string>, wildcard: boolean): void {
-    const next = new Set(names);
-    const same =
-      wildcard === this.wildcard &&
-      next.size === this.names.size &&
-      [...next].every((n) => this.names.has(n));
-    if (same) return;
-    this.names = next;
-    this.wildcard = wildcard;
-    this.subRev++;
-  }
-}
-
-const WILDCARD_TYPES: readonly TypeUrl[] = [TYPE_LISTENER, TYPE_CLUSTER];
-
-function* resourcesOf(desired: Desired): Iterable<CachedResource> {
-  for (const e of desired.entries.values()) if (e.res) yield e.res;
-}
-
-function hashEntries(entries: Map<string, Entry>): string {
-  const list: { name: string; version: string }[] = [];
-  for (const [name, e] of entries) list.push({ name, version: e.version });
-  return setVersion(list);
 }
 
 export class Session {

@@ -1,0 +1,94 @@
+// What one ADS session knows per resource type (session.ts): the subscription (names, wildcard),
+// what was sent and is in flight, ACK/NACK bookkeeping, resources retained for make-before-break,
+// and the memos that keep a pump with nothing new to send O(1). Data only; session.ts acts on it.
+import { setVersion, type CachedResource, type TypeSnapshot } from './cache.ts';
+import { TYPE_CLUSTER, TYPE_LISTENER, type TypeUrl } from './protos.ts';
+import type { AckEvent, NackInfo } from './types.ts';
+
+export interface Entry {
+  version: string;
+  /** Absent only for delta resources the proxy announced in initial_resource_versions. */
+  res?: CachedResource;
+}
+
+interface Retained extends Entry {
+  /** Snapshot generation at which the resource left the set (or was found missing). */
+  since: number;
+}
+
+export interface Desired {
+  entries: Map<string, Entry>;
+  /** Hash of the entries' names and versions. */
+  key: string;
+  /** version_info sent: the snapshot set version, suffixed when the response is a subset/superset. */
+  label: string;
+}
+
+interface Pending {
+  nonce: string;
+  label: string;
+  generation: number;
+  names: string[];
+  removed: string[];
+}
+
+export interface DeltaWork {
+  updates: CachedResource[];
+  removals: string[];
+}
+
+export class TypeState {
+  subscribed = false;
+  wildcard = false;
+  names = new Set<string>();
+  subRev = 0;
+  sent = new Map<string, Entry>();
+  sentRev = 0;
+  /** SotW: content key of the last response. */
+  sentKey: string | undefined;
+  /** Delta: the first request of the type must be answered even if nothing differs. */
+  initialPending = false;
+  pending: Pending | undefined;
+  lastNonce: string | undefined;
+  lastAnswerAck = true;
+  /** Delta: resources of NACKed responses not ACKed since. */
+  nacked = new Set<string>();
+  /** Resources to send again even though unchanged (load assignments of modified clusters). */
+  resend = new Set<string>();
+  ackedGeneration = 0;
+  lastAck: AckEvent | undefined;
+  lastNack: NackInfo | undefined;
+  retained = new Map<string, Retained>();
+  retainedRev = 0;
+  desiredMemo: { ts: TypeSnapshot; subRev: number; retainedRev: number; value: Desired } | undefined;
+  workMemo: { desired: Desired; sentRev: number; value: DeltaWork } | undefined;
+  adoptMemo: { ts: TypeSnapshot; sentRev: number; subRev: number } | undefined;
+
+  inScope(name: string): boolean {
+    return this.wildcard || this.names.has(name);
+  }
+
+  setNames(names: Iterable<string>, wildcard: boolean): void {
+    const next = new Set(names);
+    const same =
+      wildcard === this.wildcard &&
+      next.size === this.names.size &&
+      [...next].every((n) => this.names.has(n));
+    if (same) return;
+    this.names = next;
+    this.wildcard = wildcard;
+    this.subRev++;
+  }
+}
+
+export const WILDCARD_TYPES: readonly TypeUrl[] = [TYPE_LISTENER, TYPE_CLUSTER];
+
+export function* resourcesOf(desired: Desired): Iterable<CachedResource> {
+  for (const e of desired.entries.values()) if (e.res) yield e.res;
+}
+
+export function hashEntries(entries: Map<string, Entry>): string {
+  const list: { name: string; version: string }[] = [];
+  for (const [name, e] of entries) list.push({ name, version: e.version });
+  return setVersion(list);
+}
