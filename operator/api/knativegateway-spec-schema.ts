@@ -1,0 +1,383 @@
+// KnativeGateway API (operator.kgw.dev/v1alpha1), TypeBox schema: the spec (domains, Knative
+// configuration, TLS, domain claims, ExternalName policy, fleets).
+import { INGRESS_CLASS_ANNOTATION } from './kingress.ts';
+import { FleetSpecSchema } from './knativegateway-fleet-schema.ts';
+import { labelMap } from './knativegateway-schema-common.ts';
+import {
+  CONDITION_KNATIVE_CONFIGURED,
+  HTTP_PROTOCOLS,
+  EXTERNAL_DOMAIN_TLS_VALUES,
+  DEFAULT_INGRESS_CLASS,
+  DEFAULT_NAMESPACE,
+  DEFAULT_CLUSTER_DOMAIN,
+  DEFAULT_KNATIVE_NAMESPACE,
+  DEFAULT_HTTP_PROTOCOL,
+  DEFAULT_EXTERNAL_DOMAIN_TLS,
+  DEFAULT_AUTOCREATE_CLUSTER_DOMAIN_CLAIMS,
+  DEFAULT_KNATIVE_CONFIGURE,
+  DEFAULT_AUTOCREATE_CLAIMS,
+  KGW_CERTIFICATE_CLASS,
+  LIMITS,
+  DNS1123_LABEL_PATTERN,
+  DNS1123_SUBDOMAIN_PATTERN,
+  QUALIFIED_NAME_PATTERN,
+  LABEL_VALUE_PATTERN,
+  WILDCARD_DNS_PATTERN,
+  EXTERNAL_HOST_SUFFIX_PATTERN,
+  MESSAGES,
+} from './knativegateway-constants.ts';
+import { Obj, Str, Enum, Int, Bool, Arr, cel } from './schema-builders.ts';
+
+export const GatewayDomainsSchema = Obj(
+  "Route domains: what Knative Serving's config-domain and the domain-template key of config-network " +
+    'express. A Route gets the host <name>.<namespace>.<domain> (or what template makes of it), where ' +
+    'domain is the most specific selector domain whose labels the Route carries, else default. ' +
+    'kgw writes config-domain only when default is set (and then owns all of it), and domain-template ' +
+    'only when template is set. Requires knative.configure. These names also decide who may serve a ' +
+    'KIngress host: a name the template makes for a namespace under these domains (like its cluster-local ' +
+    "names <name>.<namespace>.svc) is served only by that namespace's KIngresses, however old another's; " +
+    'others get Ready=False, HostNotAllowed.',
+  {
+    default: Str(
+      'Domain of Routes that no selector matches, e.g. example.com. Use svc.<clusterDomain> to make ' +
+        'Routes cluster-local unless a selector gives them a public domain.',
+      { pattern: DNS1123_SUBDOMAIN_PATTERN, maxLength: LIMITS.domainMaxLength },
+    ),
+    selectors: Arr(
+      `Domains for Routes with particular labels, at most ${LIMITS.maxDomainSelectors}. When several ` +
+        'match, the one with the most labels wins (ties: the alphabetically first domain).',
+      Obj(
+        'A domain and the labels a Route must carry to get it.',
+        {
+          domain: Str('Domain for the matching Routes, e.g. prod.example.com.', {
+            pattern: DNS1123_SUBDOMAIN_PATTERN,
+            maxLength: LIMITS.domainMaxLength,
+          }),
+          selector: labelMap(
+            'Labels the Route must all carry (key: value, equality only, as in config-domain). At ' +
+              'least one.',
+            [cel('size(self) > 0', MESSAGES.selectorNotEmpty)],
+          ),
+        },
+        { required: ['domain', 'selector'] },
+      ),
+      { maxItems: LIMITS.maxDomainSelectors, mapKeys: ['domain'] },
+    ),
+    template: Str(
+      "Go template for Route host names (config-network's domain-template), with .Name, .Namespace, " +
+        '.Domain, .Annotations and .Labels. Knative checks it when reading config-network; kgw reports a ' +
+        "rejection on the KnativeConfigured condition. Unset: Knative's default, " +
+        '{{.Name}}.{{.Namespace}}.{{.Domain}}.',
+      { minLength: 1, maxLength: LIMITS.domainTemplateMaxLength },
+    ),
+  },
+  {
+    validations: [
+      cel(
+        '!has(self.selectors) || size(self.selectors) == 0 || has(self.default)',
+        MESSAGES.selectorsNeedDefault,
+      ),
+      cel(
+        '!has(self.selectors) || !has(self.default) || self.selectors.all(s, s.domain != self.default)',
+        MESSAGES.uniqueDomains,
+        { fieldPath: '.selectors' },
+      ),
+    ],
+  },
+);
+
+export const KnativeConfigSchema = Obj(
+  'Knative Serving configuration this gateway owns. kgw writes these keys of config-network (and ' +
+    'config-domain, see domains) in namespace and puts them back when someone changes them, reporting ' +
+    `the correction on the ${CONDITION_KNATIVE_CONFIGURED} condition. Only one gateway in a cluster should ` +
+    'configure Knative: set configure to false on the others (each still serves its own ingressClass).',
+  {
+    configure: Bool(
+      'Whether kgw writes config-network and config-domain for this gateway. When several gateways do, ' +
+        `the oldest wins and the others report ${CONDITION_KNATIVE_CONFIGURED}=False. Under the Knative ` +
+        'Operator (a KnativeServing in namespace) kgw writes nothing and reports ManagedByKnativeOperator ' +
+        `with what to set in the KnativeServing. Defaults to ${String(DEFAULT_KNATIVE_CONFIGURE)}.`,
+      { default: DEFAULT_KNATIVE_CONFIGURE },
+    ),
+    namespace: Str(`Namespace of Knative Serving. Defaults to ${DEFAULT_KNATIVE_NAMESPACE}.`, {
+      pattern: DNS1123_LABEL_PATTERN,
+      minLength: 1,
+      maxLength: LIMITS.namespaceMaxLength,
+      default: DEFAULT_KNATIVE_NAMESPACE,
+    }),
+    httpProtocol: Enum(
+      'config-network http-protocol: Enabled serves plain HTTP; Redirected answers plain HTTP on ' +
+        'external hosts with a redirect to HTTPS. Services may override it with the ' +
+        `networking.knative.dev/http-protocol annotation. Defaults to ${DEFAULT_HTTP_PROTOCOL}.`,
+      { enum: HTTP_PROTOCOLS, default: DEFAULT_HTTP_PROTOCOL },
+    ),
+    externalDomainTLS: Enum(
+      'config-network external-domain-tls: Enabled makes Knative request a certificate for each ' +
+        `external host and serve it over HTTPS. Defaults to ${DEFAULT_EXTERNAL_DOMAIN_TLS}.`,
+      { enum: EXTERNAL_DOMAIN_TLS_VALUES, default: DEFAULT_EXTERNAL_DOMAIN_TLS },
+    ),
+    autocreateClusterDomainClaims: Bool(
+      'config-network autocreate-cluster-domain-claims: whether Knative creates a ClusterDomainClaim ' +
+        'for each new DomainMapping (true), or an administrator must create them first (false). ' +
+        `Defaults to ${String(DEFAULT_AUTOCREATE_CLUSTER_DOMAIN_CLAIMS)}.`,
+      { default: DEFAULT_AUTOCREATE_CLUSTER_DOMAIN_CLAIMS },
+    ),
+  },
+  { default: {} },
+);
+
+function issuerSchema(what: string) {
+  return Obj(
+    `cert-manager ClusterIssuer ${what}. It must exist (the webhook warns when it does not).`,
+    {
+      name: Str('Name of the ClusterIssuer (cert-manager.io/v1).', {
+        pattern: DNS1123_SUBDOMAIN_PATTERN,
+        minLength: 1,
+        maxLength: LIMITS.issuerNameMaxLength,
+      }),
+    },
+    { required: ['name'] },
+  );
+}
+
+export const GatewayTLSSchema = Obj(
+  'Automatic TLS with cert-manager. With externalIssuer set, kgw implements the Knative certificate ' +
+    `class ${KGW_CERTIFICATE_CLASS}: Knative Serving requests a certificate for each external host ` +
+    '(config-network external-domain-tls and certificate-class are set, when knative.configure) and ' +
+    'kgw turns each request into a cert-manager Certificate from the issuer, serving the issued ' +
+    'Secret over SDS (renewals need no listener drain). ACME HTTP-01 challenge paths are always ' +
+    'answered over plain HTTP, even when HTTP is redirected to HTTPS (knative.httpProtocol Redirected).',
+  {
+    externalIssuer: issuerSchema('issuing certificates for external hosts'),
+    clusterLocalIssuer: issuerSchema(
+      'issuing certificates for cluster-local hosts; defaults to externalIssuer',
+    ),
+    defaultCertificate: Obj(
+      'A wildcard certificate kgw requests from a DNS-01 issuer and serves as the fallback of the ' +
+        'fleets named (for TLS connections whose SNI no KIngress certificate covers).',
+      {
+        issuer: issuerSchema('that solves DNS-01 challenges (wildcard names need DNS-01)'),
+        dnsNames: Arr(
+          `Names on the certificate, at most ${LIMITS.maxCertificateNames}, e.g. *.example.com. ` +
+            'Defaults to *.<domains.default>.',
+          Str('A DNS name, optionally with a leading wildcard label.', {
+            pattern: WILDCARD_DNS_PATTERN,
+            maxLength: LIMITS.domainMaxLength,
+          }),
+          { minItems: 1, maxItems: LIMITS.maxCertificateNames },
+        ),
+        fleets: Arr(
+          'Fleets that serve it (names from spec.fleets). Defaults to every ExternalIP fleet.',
+          Str('A fleet name.', { pattern: DNS1123_LABEL_PATTERN, maxLength: LIMITS.fleetNameMaxLength }),
+          { maxItems: LIMITS.maxFleets },
+        ),
+      },
+      { required: ['issuer'] },
+    ),
+  },
+);
+
+export const LabelSelectorRequirementSchema = Obj(
+  'A label requirement: key, operator and (for In and NotIn) values.',
+  {
+    key: Str('Label key.', { pattern: QUALIFIED_NAME_PATTERN, maxLength: 317 }),
+    operator: Enum('In, NotIn, Exists or DoesNotExist.', {
+      enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'],
+    }),
+    values: Arr(
+      'Label values; required (at least one) for In and NotIn, empty for Exists and DoesNotExist.',
+      Str('A label value.', { pattern: LABEL_VALUE_PATTERN, maxLength: LIMITS.labelValueMaxLength }),
+      { maxItems: LIMITS.maxMapEntries },
+    ),
+  },
+  {
+    required: ['key', 'operator'],
+    validations: [
+      cel(
+        "(self.operator in ['In', 'NotIn']) == (has(self.values) && size(self.values) > 0)",
+        MESSAGES.selectorValues,
+      ),
+    ],
+  },
+);
+export const DomainClaimPolicySchema = Obj(
+  'Who may map which domains with a DomainMapping (Knative ClusterDomainClaims). A domain belongs to ' +
+    'the first namespace that claims it; this policy also decides which namespaces may claim which ' +
+    'domains. The admission webhook rejects a DomainMapping the policy denies or whose domain another ' +
+    "namespace claimed, and kgw reports denials on the DomainMapping's status. kgw never deletes a " +
+    'claim it did not create. The same policy applies to KIngress hosts that are not Knative-generated ' +
+    "names (see domains): a host claimed by another namespace, or one the rules do not allow the KIngress's " +
+    'namespace, gets Ready=False, HostNotAllowed, and the admission webhook rejects it.',
+  {
+    autoCreate: Bool(
+      'Whether kgw creates the ClusterDomainClaim for each DomainMapping the policy allows (and deletes ' +
+        'the ones it created when the mapping goes). Leave knative.autocreateClusterDomainClaims ' +
+        `false then. Defaults to ${String(DEFAULT_AUTOCREATE_CLAIMS)}.`,
+      { default: DEFAULT_AUTOCREATE_CLAIMS },
+    ),
+    rules: Arr(
+      `Allowed domains, at most ${LIMITS.maxClaimRules} rules. When set, a domain must be under a ` +
+        'suffix of a rule whose namespaceSelector matches the namespace of the DomainMapping (or of the ' +
+        'KIngress serving it as a custom host). Unset: any namespace may map any domain nobody else ' +
+        'claimed.',
+      Obj(
+        'Domain suffixes and the namespaces that may map domains under them.',
+        {
+          domains: Arr(
+            `Domain suffixes, 1 to ${LIMITS.maxClaimDomains}: example.com covers example.com and ` +
+              'every name under it.',
+            Str('A domain suffix.', {
+              pattern: DNS1123_SUBDOMAIN_PATTERN,
+              maxLength: LIMITS.domainMaxLength,
+            }),
+            { minItems: 1, maxItems: LIMITS.maxClaimDomains },
+          ),
+          namespaceSelector: Obj(
+            'Namespaces (by their labels) that may map these domains. Unset: every namespace.',
+            {
+              matchLabels: labelMap('Labels the namespace must all carry.'),
+              matchExpressions: Arr(
+                'Label requirements, all of which must hold.',
+                LabelSelectorRequirementSchema,
+                {
+                  maxItems: LIMITS.maxMapEntries,
+                },
+              ),
+            },
+          ),
+        },
+        { required: ['domains'] },
+      ),
+      { maxItems: LIMITS.maxClaimRules },
+    ),
+  },
+);
+
+export const ExternalNamesSpecSchema = Obj(
+  'Where ExternalName Services may send traffic. A KIngress backend that is an ExternalName Service ' +
+    'naming <service>.<namespace>.svc.<clusterDomain> is followed to that Service (no DNS) when it is in ' +
+    "the KIngress's own namespace, in allowedNamespaces, or is one of this gateway's fleet Services. " +
+    'Names outside the cluster are refused unless allowedHosts lists them. Always refused, whatever is ' +
+    'allowed here: IP addresses, localhost, single-label names, cloud metadata names, other names under ' +
+    "the cluster domain, and the ports Envoy listens on. A refused backend sets the KIngress's Ready " +
+    'condition to False with reason ExternalNameRefused or ExternalNameNotAllowed.',
+  {
+    allowedNamespaces: Arr(
+      `Namespaces (at most ${LIMITS.maxExternalNameNamespaces}) whose Services an ExternalName of any ` +
+        "namespace may name, e.g. a shared-services namespace. Unset: only the KIngress's own namespace.",
+      Str('A namespace name.', { pattern: DNS1123_LABEL_PATTERN, maxLength: LIMITS.namespaceMaxLength }),
+      { maxItems: LIMITS.maxExternalNameNamespaces, listType: 'set' },
+    ),
+    allowedHosts: Arr(
+      `Names outside the cluster that ExternalName Services may lead to, at most ` +
+        `${LIMITS.maxExternalNameHosts} entries. Unset: none (the default, because any namespace can create ` +
+        'an ExternalName Service).',
+      Obj(
+        'A domain suffix and the ports allowed under it.',
+        {
+          suffix: Str(
+            'Allowed names: the suffix itself and every name under it (api.example.com allows ' +
+              `api.example.com and eu.api.example.com). ${MESSAGES.externalHostSuffix}.`,
+            { pattern: EXTERNAL_HOST_SUFFIX_PATTERN, maxLength: LIMITS.domainMaxLength },
+          ),
+          ports: Arr(
+            `Ports allowed on those names, 1 to ${LIMITS.maxExternalNamePorts}.`,
+            Int('A port number.', { minimum: 1, maximum: 65535 }),
+            {
+              minItems: 1,
+              maxItems: LIMITS.maxExternalNamePorts,
+              validations: [cel('self.all(p, self.exists_one(q, q == p))', MESSAGES.externalHostPortsUnique)],
+            },
+          ),
+        },
+        { required: ['suffix', 'ports'] },
+      ),
+      { maxItems: LIMITS.maxExternalNameHosts },
+    ),
+  },
+);
+
+export const KnativeGatewaySpecSchema = Obj(
+  'Desired state: the Knative ingress class this gateway serves, the Envoy fleets that serve it, and ' +
+    'the Knative configuration it owns.',
+  {
+    ingressClass: Str(
+      `Knative ingress class this gateway serves. kgw serves only the KIngresses whose ` +
+        `${INGRESS_CLASS_ANNOTATION} annotation equals this value, and never writes to the ` +
+        `others. With knative.configure, kgw also makes it the ingress-class of Knative Serving's ` +
+        `config-network. Defaults to ${DEFAULT_INGRESS_CLASS}.`,
+      {
+        pattern: DNS1123_SUBDOMAIN_PATTERN,
+        minLength: 1,
+        maxLength: LIMITS.ingressClassMaxLength,
+        default: DEFAULT_INGRESS_CLASS,
+      },
+    ),
+    namespace: Str(
+      `Namespace of the objects kgw creates for this gateway's fleets (Services and, when kgw runs the ` +
+        `fleets on Kubernetes, their Deployments, ConfigMaps, …). It must exist (kgw does not create ` +
+        `namespaces); outside kgw's own namespace an admin lets kgw manage fleets there by binding the ` +
+        `ClusterRole kgw-fleet-manager to kgw's ServiceAccount (FleetsReady names the command). Defaults to ` +
+        `${DEFAULT_NAMESPACE}.`,
+      {
+        pattern: DNS1123_LABEL_PATTERN,
+        minLength: 1,
+        maxLength: LIMITS.namespaceMaxLength,
+        default: DEFAULT_NAMESPACE,
+      },
+    ),
+    clusterDomain: Str(
+      `DNS domain of the cluster. Each fleet's in-cluster host name is ` +
+        `<service>.<namespace>.svc.<clusterDomain>, which KIngress status reports as domainInternal. ` +
+        `Defaults to ${DEFAULT_CLUSTER_DOMAIN}.`,
+      {
+        pattern: DNS1123_SUBDOMAIN_PATTERN,
+        minLength: 1,
+        maxLength: LIMITS.clusterDomainMaxLength,
+        default: DEFAULT_CLUSTER_DOMAIN,
+      },
+    ),
+    fleets: Arr(
+      `Envoy fleets serving this gateway, ${LIMITS.minFleets} to ${LIMITS.maxFleets}, with unique ` +
+        'names. A gateway usually has one ExternalIP and one ClusterLocal fleet; neither is ' +
+        'required, and several fleets of one visibility all serve the same rules.',
+      FleetSpecSchema,
+      {
+        minItems: LIMITS.minFleets,
+        maxItems: LIMITS.maxFleets,
+        mapKeys: ['name'],
+        validations: [cel('self.all(f, self.exists_one(g, g.name == f.name))', MESSAGES.uniqueFleetNames)],
+      },
+    ),
+    domains: GatewayDomainsSchema,
+    knative: KnativeConfigSchema,
+    tls: GatewayTLSSchema,
+    domainClaims: DomainClaimPolicySchema,
+    externalNames: ExternalNamesSpecSchema,
+  },
+  {
+    required: ['fleets'],
+    validations: [
+      cel(
+        '!has(self.domainClaims) || !has(self.domainClaims.autoCreate) || !self.domainClaims.autoCreate || ' +
+          '!has(self.knative) || !has(self.knative.autocreateClusterDomainClaims) || ' +
+          '!self.knative.autocreateClusterDomainClaims',
+        MESSAGES.twoClaimCreators,
+      ),
+      cel(
+        '!has(self.tls) || !has(self.tls.defaultCertificate) || has(self.tls.defaultCertificate.dnsNames) || ' +
+          '(has(self.domains) && has(self.domains.default))',
+        MESSAGES.tlsDefaultCertificateNames,
+      ),
+      cel(
+        '!has(self.tls) || !has(self.tls.defaultCertificate) || !has(self.tls.defaultCertificate.fleets) || ' +
+          'self.tls.defaultCertificate.fleets.all(n, self.fleets.exists(f, f.name == n))',
+        MESSAGES.tlsDefaultCertificateFleets,
+      ),
+      cel(
+        '!has(self.domains) || !has(self.knative) || !has(self.knative.configure) || self.knative.configure',
+        MESSAGES.domainsNeedConfigure,
+      ),
+    ],
+  },
+);
