@@ -1,5 +1,6 @@
 // KnativeGateway API (operator.kgw.dev/v1alpha1), TypeBox schema: how a fleet's Envoys treat requests
 // (HTTP handling, client address) and what they report (access logs, tracing, metrics).
+import type { Static } from '@sinclair/typebox';
 import {
   LABEL_METRICS,
   METRICS_LABEL_VALUE,
@@ -210,3 +211,11 @@ export const FleetMetricsSchema = Obj(
   },
   { default: {} },
 );
+
+export type FleetHttp = Static<typeof FleetHttpSchema>;
+export type FleetHttp10 = NonNullable<FleetHttp['http10']>;
+export type FleetClientIP = Static<typeof FleetClientIPSchema>;
+export type FleetAccessLog = Static<typeof FleetAccessLogSchema>;
+export type FleetTracing = Static<typeof FleetTracingSchema>;
+/** Envoy's Prometheus stats on a port of each replica (see DEFAULT_METRICS). */
+export type FleetMetrics = Static<typeof FleetMetricsSchema>;

@@ -1,5 +1,6 @@
 // KnativeGateway API (operator.kgw.dev/v1alpha1), TypeBox schema: how a fleet runs on Kubernetes
 // (replicas, disruption budget, resources, Service, placement, the Envoy process).
+import type { Static } from '@sinclair/typebox';
 import { celString, labelMap, qualifiedKeys } from './knativegateway-schema-common.ts';
 import {
   LABEL_GATEWAY,
@@ -277,3 +278,13 @@ export const FleetEnvoySchema = Obj(
   },
   { default: {} },
 );
+
+export type FleetAutoscaling = Static<typeof FleetAutoscalingSchema>;
+export type FleetDisruptionBudget = Static<typeof FleetDisruptionBudgetSchema>;
+export type ResourceRequirements = Static<typeof ResourceRequirementsSchema>;
+export type FleetService = Static<typeof FleetServiceSchema>;
+/** First-cut name of `FleetService` (it only had the two ports). */
+export type FleetServicePorts = FleetService;
+export type Toleration = Static<typeof TolerationSchema>;
+export type FleetPlacement = Static<typeof FleetPlacementSchema>;
+export type FleetEnvoy = Static<typeof FleetEnvoySchema>;

@@ -1,5 +1,6 @@
 // KnativeGateway API (operator.kgw.dev/v1alpha1), TypeBox schema: one Envoy fleet, with the CEL rules
 // that need the whole fleet (effective ports and Service type depend on the visibility).
+import type { Static } from '@sinclair/typebox';
 import {
   FleetAccessLogSchema,
   FleetClientIPSchema,
@@ -152,3 +153,7 @@ export const FleetSpecSchema = Obj(
     ],
   },
 );
+
+/** A fleet as stored; `accessLog` may still be the first cut's boolean (see api/knativegateway.ts). */
+export type FleetSpec = Static<typeof FleetSpecSchema>;
+export type FleetPorts = NonNullable<FleetSpec['ports']>;

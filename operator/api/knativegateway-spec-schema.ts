@@ -1,5 +1,6 @@
 // KnativeGateway API (operator.kgw.dev/v1alpha1), TypeBox schema: the spec (domains, Knative
 // configuration, TLS, domain claims, ExternalName policy, fleets).
+import type { Static } from '@sinclair/typebox';
 import { INGRESS_CLASS_ANNOTATION } from './kingress.ts';
 import { FleetSpecSchema } from './knativegateway-fleet-schema.ts';
 import { labelMap } from './knativegateway-schema-common.ts';
@@ -381,3 +382,19 @@ export const KnativeGatewaySpecSchema = Obj(
     ],
   },
 );
+
+export type GatewayDomains = Static<typeof GatewayDomainsSchema>;
+export type DomainSelector = NonNullable<GatewayDomains['selectors']>[number];
+export type KnativeConfig = Static<typeof KnativeConfigSchema>;
+export type GatewayTLS = Static<typeof GatewayTLSSchema>;
+/** A cert-manager ClusterIssuer. */
+export type IssuerRef = NonNullable<GatewayTLS['externalIssuer']>;
+export type DefaultCertificate = NonNullable<GatewayTLS['defaultCertificate']>;
+export type LabelSelectorRequirement = Static<typeof LabelSelectorRequirementSchema>;
+export type DomainClaimPolicy = Static<typeof DomainClaimPolicySchema>;
+export type DomainClaimRule = NonNullable<DomainClaimPolicy['rules']>[number];
+export type LabelSelector = NonNullable<DomainClaimRule['namespaceSelector']>;
+export type ExternalNamesSpec = Static<typeof ExternalNamesSpecSchema>;
+/** A name outside the cluster that ExternalName Services may lead to, and on which ports. */
+export type ExternalHostRule = NonNullable<ExternalNamesSpec['allowedHosts']>[number];
+export type KnativeGatewaySpec = Static<typeof KnativeGatewaySpecSchema>;

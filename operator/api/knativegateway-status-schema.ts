@@ -1,4 +1,5 @@
 // KnativeGateway API (operator.kgw.dev/v1alpha1), TypeBox schema: the status the operator writes.
+import type { Static } from '@sinclair/typebox';
 import {
   CONDITION_READY,
   CONDITION_FLEETS_READY,
@@ -104,3 +105,21 @@ export const KnativeGatewayStatusSchema = Obj('Observed state, written by the kg
   ),
   errorRatio: Str('Share of those requests answered with a 5xx status, shown by kubectl get.'),
 });
+
+export type GatewayCondition = Static<typeof GatewayConditionSchema>;
+export type ConditionStatus = GatewayCondition['status'];
+/**
+ * A fleet's status as kgw writes it: always with the Service and the replica counts (the schema
+ * leaves them optional, so it accepts any status written before).
+ */
+export type FleetStatus = Static<typeof FleetStatusSchema> &
+  Required<
+    Pick<Static<typeof FleetStatusSchema>, 'service' | 'readyReplicas' | 'replicas' | 'connectedProxies'>
+  >;
+/** The last configuration a fleet's Envoys rejected. */
+export type FleetNack = NonNullable<FleetStatus['lastNack']>;
+/** A fleet's request rate and 5xx share over the last sampling window, for `kubectl get`. */
+export type FleetTraffic = NonNullable<FleetStatus['traffic']>;
+export type KnativeGatewayStatus = Omit<Static<typeof KnativeGatewayStatusSchema>, 'fleets'> & {
+  fleets?: FleetStatus[];
+};

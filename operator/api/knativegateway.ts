@@ -13,6 +13,19 @@
 // mutually exclusive with `autoscaling`.
 import { createHash } from 'node:crypto';
 import type { ObjectMeta, Visibility } from './kingress.ts';
+import type { JsonObject } from './schema-builders.ts';
+import type { FleetAccessLog, FleetClientIP, FleetHttp } from './knativegateway-fleet-edge-schema.ts';
+import type { FleetDisruptionBudget, Toleration } from './knativegateway-fleet-runtime-schema.ts';
+import type { FleetSpec } from './knativegateway-fleet-schema.ts';
+import type {
+  DomainClaimRule,
+  DomainSelector,
+  ExternalHostRule,
+  IssuerRef,
+  KnativeGatewaySpec,
+} from './knativegateway-spec-schema.ts';
+import type { FleetStatus, KnativeGatewayStatus } from './knativegateway-status-schema.ts';
+
 import {
   LABEL_MANAGED_BY,
   MANAGED_BY_KGW,
@@ -31,9 +44,7 @@ import {
   HTTP_PROTOCOLS,
   type ExternalDomainTLS,
   EXTERNAL_DOMAIN_TLS_VALUES,
-  type TolerationOperator,
   TOLERATION_OPERATORS,
-  type TolerationEffect,
   TOLERATION_EFFECTS,
   DEFAULT_INGRESS_CLASS,
   DEFAULT_NAMESPACE,
@@ -94,6 +105,11 @@ import {
 } from './knativegateway-constants.ts';
 
 export * from './knativegateway-constants.ts';
+export type * from './knativegateway-fleet-runtime-schema.ts';
+export type * from './knativegateway-fleet-edge-schema.ts';
+export type * from './knativegateway-fleet-schema.ts';
+export type * from './knativegateway-spec-schema.ts';
+export type * from './knativegateway-status-schema.ts';
 
 const DNS1123_LABEL_RE = new RegExp(DNS1123_LABEL_PATTERN);
 const DNS1123_SUBDOMAIN_RE = new RegExp(DNS1123_SUBDOMAIN_PATTERN);
@@ -110,301 +126,7 @@ const WILDCARD_DNS_RE = new RegExp(WILDCARD_DNS_PATTERN);
 
 /** A Kubernetes int-or-string value (an integer or a string such as "50%"). */
 export type IntOrString = number | string;
-/** A decoded JSON object kgw passes through without looking inside (affinity, spread constraints). */
-export type JsonObject = { [key: string]: unknown };
-
-export interface FleetPorts {
-  /** Envoy's plain-HTTP listener port. */
-  http?: number;
-  /** Envoy's TLS listener port. */
-  https?: number;
-}
-
-export interface FleetService {
-  /** Defaults by visibility: LoadBalancer for ExternalIP, ClusterIP for ClusterLocal. */
-  type?: ServiceType;
-  annotations?: Record<string, string>;
-  externalTrafficPolicy?: ExternalTrafficPolicy;
-  loadBalancerClass?: string;
-  httpPort?: number;
-  httpsPort?: number;
-}
-/** First-cut name of `FleetService` (it only had the two ports). */
-export type FleetServicePorts = FleetService;
-
-export interface FleetAutoscaling {
-  minReplicas?: number;
-  maxReplicas: number;
-  targetCPUUtilizationPercentage?: number;
-}
-
-export interface FleetDisruptionBudget {
-  minAvailable?: IntOrString;
-  maxUnavailable?: IntOrString;
-}
-
-export interface ResourceRequirements {
-  requests?: Record<string, IntOrString>;
-  limits?: Record<string, IntOrString>;
-}
-
-export interface Toleration {
-  key?: string;
-  operator?: TolerationOperator;
-  value?: string;
-  effect?: TolerationEffect;
-  tolerationSeconds?: number;
-}
-
-export interface FleetPlacement {
-  nodeSelector?: Record<string, string>;
-  tolerations?: Toleration[];
-  /** A core/v1 Affinity, passed to the pods as written. */
-  affinity?: JsonObject;
-  /** core/v1 TopologySpreadConstraints; a missing labelSelector selects the fleet's own pods. */
-  topologySpreadConstraints?: JsonObject[];
-  priorityClassName?: string;
-}
-
-export interface FleetEnvoy {
-  image?: string;
-  logLevel?: EnvoyLogLevel;
-  concurrency?: number;
-  drainSeconds?: number;
-  /** Heap limit of Envoy's overload manager in MiB; 0: no overload manager. */
-  maxHeapMiB?: number;
-}
-
-export interface FleetAccessLog {
-  enabled?: boolean;
-  format?: AccessLogFormat;
-}
-
-/** Envoy's Prometheus stats on a port of each replica (see DEFAULT_METRICS). */
-export interface FleetMetrics {
-  enabled?: boolean;
-  port?: number;
-}
-
-/** OpenTelemetry traces of the fleet's requests, sent over OTLP/gRPC to a collector. */
-export interface FleetTracing {
-  enabled?: boolean;
-  collector?: { host?: string; port?: number };
-  /** 0–100; decimals allowed (0.1 traces one request in a thousand). */
-  samplingPercent?: number;
-}
-
-export interface FleetHttp10 {
-  /** Accept HTTP/1.0 requests (Envoy answers them with 426 otherwise). */
-  enabled?: boolean;
-  /** Host for HTTP/1.0 requests without a Host header; without it they get 400. */
-  defaultHost?: string;
-}
-
-/** How the fleet's Envoys treat requests before routing them (see "Edge defaults" above). */
-export interface FleetHttp {
-  normalizePath?: boolean;
-  mergeSlashes?: boolean;
-  escapedSlashes?: EscapedSlashesAction;
-  stripTrailingHostDot?: boolean;
-  stripHostPort?: boolean;
-  /** 0 turns the timeout off. */
-  requestHeadersTimeoutSeconds?: number;
-  /** 0 turns the timeout off. */
-  streamIdleTimeoutSeconds?: number;
-  maxRequestHeadersKiB?: number;
-  maxRequestHeaders?: number;
-  http10?: FleetHttp10;
-}
-
-/** Where the client address comes from. */
-export interface FleetClientIP {
-  /** Proxies in front of the fleet whose X-Forwarded-For entries are trusted. */
-  xffNumTrustedHops?: number;
-  /** Connections start with a PROXY protocol (v1 or v2) header from a load balancer. */
-  proxyProtocol?: boolean;
-}
-
-export interface FleetSpec {
-  name: string;
-  visibility: Visibility;
-  replicas?: number;
-  autoscaling?: FleetAutoscaling;
-  podDisruptionBudget?: FleetDisruptionBudget;
-  resources?: ResourceRequirements;
-  ports?: FleetPorts;
-  service?: FleetService;
-  placement?: FleetPlacement;
-  envoy?: FleetEnvoy;
-  /** An object; the first cut's boolean is still read (see the compatibility note above). */
-  accessLog?: FleetAccessLog;
-  metrics?: FleetMetrics;
-  tracing?: FleetTracing;
-  http?: FleetHttp;
-  clientIP?: FleetClientIP;
-}
-
-export interface DomainSelector {
-  /** Domain suffix of the Routes whose labels match `selector`. */
-  domain: string;
-  /** Labels a Route must all carry (equality, ANDed), as in Knative's config-domain. */
-  selector: Record<string, string>;
-}
-
-export interface GatewayDomains {
-  default?: string;
-  selectors?: DomainSelector[];
-  template?: string;
-}
-
-export interface KnativeConfig {
-  configure?: boolean;
-  namespace?: string;
-  httpProtocol?: HttpProtocol;
-  externalDomainTLS?: ExternalDomainTLS;
-  autocreateClusterDomainClaims?: boolean;
-}
-
-/** A cert-manager ClusterIssuer. */
-export interface IssuerRef {
-  name: string;
-}
-
-export interface DefaultCertificate {
-  /** ClusterIssuer that can solve DNS-01 challenges (wildcard names need them). */
-  issuer: IssuerRef;
-  /** Names on the certificate; default `*.<domains.default>`. */
-  dnsNames?: string[];
-  /** Fleets serving it as their fallback certificate; default every ExternalIP fleet. */
-  fleets?: string[];
-}
-
-export interface GatewayTLS {
-  /** Issuer of certificates for external hosts; setting it turns Knative's external-domain-tls on. */
-  externalIssuer?: IssuerRef;
-  /** Issuer of certificates for cluster-local hosts (default: externalIssuer's). */
-  clusterLocalIssuer?: IssuerRef;
-  defaultCertificate?: DefaultCertificate;
-}
-
-export interface LabelSelectorRequirement {
-  key: string;
-  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
-  values?: string[];
-}
-
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: LabelSelectorRequirement[];
-}
-
-export interface DomainClaimRule {
-  /** Domain suffixes: a domain matches one when it equals it or ends with `.<suffix>`. */
-  domains: string[];
-  /** Namespaces whose labels match may map those domains; absent: every namespace. */
-  namespaceSelector?: LabelSelector;
-}
-
-export interface DomainClaimPolicy {
-  /** kgw creates the ClusterDomainClaim of each DomainMapping the policy allows. */
-  autoCreate?: boolean;
-  /** When given, a DomainMapping's domain must match a rule that admits its namespace. */
-  rules?: DomainClaimRule[];
-}
-
-/** A name outside the cluster that ExternalName Services may lead to, and on which ports. */
-export interface ExternalHostRule {
-  /** A host is allowed when it equals the suffix or ends with `.<suffix>`. */
-  suffix: string;
-  ports: number[];
-}
-
-/** Where ExternalName Services of the KIngresses this gateway serves may lead. */
-export interface ExternalNamesSpec {
-  /** Namespaces, besides the KIngress's own, whose Services an in-cluster ExternalName may name. */
-  allowedNamespaces?: string[];
-  /** Names outside the cluster (opt-in; none by default). */
-  allowedHosts?: ExternalHostRule[];
-}
-
-export interface KnativeGatewaySpec {
-  ingressClass?: string;
-  namespace?: string;
-  clusterDomain?: string;
-  fleets: FleetSpec[];
-  domains?: GatewayDomains;
-  knative?: KnativeConfig;
-  tls?: GatewayTLS;
-  domainClaims?: DomainClaimPolicy;
-  externalNames?: ExternalNamesSpec;
-}
-
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
-
-export interface GatewayCondition {
-  type: string;
-  status: ConditionStatus;
-  reason?: string;
-  message?: string;
-  lastTransitionTime?: string;
-  /** metadata.generation of the spec the condition was computed for. */
-  observedGeneration?: number;
-}
-
-/** The last configuration a fleet's Envoys rejected. */
-export interface FleetNack {
-  /** xDS resource type, e.g. `type.googleapis.com/envoy.config.listener.v3.Listener`. */
-  typeUrl?: string;
-  /** The rejected version. */
-  version?: string;
-  /** Envoy's error message. */
-  message: string;
-  /** Node id of the Envoy that rejected it. */
-  proxy?: string;
-  /** When (RFC 3339). */
-  time?: string;
-}
-
-export interface FleetStatus {
-  name: string;
-  visibility: Visibility;
-  /** The fleet Service's in-cluster host, `<service>.<namespace>.svc.<clusterDomain>`. */
-  service: string;
-  readyReplicas: number;
-  replicas: number;
-  connectedProxies: number;
-  /** Where clients outside the cluster reach the fleet: its load balancer's IP or host name. */
-  address?: string;
-  /** The configuration version every connected Envoy of the fleet has acknowledged. */
-  configVersion?: string;
-  lastNack?: FleetNack;
-  /** Requests the fleet answered lately (fleets with metrics enabled; controller/fleet-traffic.ts). */
-  traffic?: FleetTraffic;
-}
-
-/** A fleet's request rate and 5xx share over the last sampling window, for `kubectl get`. */
-export interface FleetTraffic {
-  /** Requests per second, e.g. "12.5". */
-  requestsPerSecond: string;
-  /** Share of them answered 5xx, e.g. "0.4%"; absent when there were no requests. */
-  errorRatio?: string;
-  /** Length of the window the figures cover. */
-  windowSeconds: number;
-}
-
-export interface KnativeGatewayStatus {
-  observedGeneration?: number;
-  conditions?: GatewayCondition[];
-  fleets?: FleetStatus[];
-  /** `<ready fleets>/<fleets>` (printer column). See `readyFleetsSummary`. */
-  readyFleets?: string;
-  /** Address of the first ExternalIP fleet that has one (printer column). */
-  externalAddress?: string;
-  /** Requests per second over the fleets that report traffic (printer column). */
-  requestsPerSecond?: string;
-  /** Their 5xx share (printer column). */
-  errorRatio?: string;
-}
+export type { JsonObject } from './schema-builders.ts';
 
 export interface KnativeGateway {
   apiVersion?: string;
