@@ -263,19 +263,13 @@ export const EXTERNAL_HOST_SUFFIX_PATTERN =
   '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$';
 
 /**
- * Messages shared by the CRD's CEL rules and the validators here, so a user sees the same text
- * whether the API server or kgw itself rejects a spec.
+ * Messages of the CRD's CEL rules and of kgw's own validation (api/knativegateway-validate.ts), so a
+ * user sees the same text whether the API server or kgw itself rejects a spec.
  */
 export const MESSAGES = {
   certificateDnsName: 'must be a DNS name, optionally with a leading wildcard label (*.example.com)',
-  defaultCertificateNeedsNames:
-    'required when domains.default is not set (the default is *.<domains.default>)',
-  unknownFleet: 'must name a fleet of this gateway',
-  claimRuleDomains: 'at least one domain suffix',
   twoClaimCreators:
     'kgw creates claims under its policy: set knative.autocreateClusterDomainClaims to false, or Knative would claim every domain unchecked',
-  selectorValuesNeeded: 'In and NotIn need at least one value',
-  selectorValuesForbidden: 'Exists and DoesNotExist take no values',
   selectorValues: 'In and NotIn need at least one value; Exists and DoesNotExist take no values',
   tlsDefaultCertificateNames:
     'tls.defaultCertificate.dnsNames: required when domains.default is not set (the default is *.<domains.default>)',
@@ -318,3 +312,18 @@ export const MESSAGES = {
   selectorsNeedDefault:
     'domains.default is required with domains.selectors: Knative needs a default domain for routes that no selector matches',
 } as const;
+
+/** What kgw says about a string that does not match one of the patterns above (runtime validation). */
+export const PATTERN_MESSAGES: ReadonlyMap<string, (value: string) => string> = new Map([
+  [DNS1123_LABEL_PATTERN, (v: string) => `${JSON.stringify(v)} must be an RFC 1123 label`],
+  [DNS1123_SUBDOMAIN_PATTERN, (v: string) => `${JSON.stringify(v)} must be an RFC 1123 subdomain`],
+  [QUALIFIED_NAME_PATTERN, () => 'must be a qualified name such as example.com/internal-vip'],
+  [LABEL_VALUE_PATTERN, (v: string) => `${JSON.stringify(v)} is not a valid label value`],
+  [QUANTITY_PATTERN, (v: string) => `${JSON.stringify(v)} is not a quantity (e.g. 500m, 2, 128Mi)`],
+  [
+    IMAGE_PATTERN,
+    () => `must be an image reference without spaces, at most ${LIMITS.imageMaxLength} characters`,
+  ],
+  [WILDCARD_DNS_PATTERN, () => MESSAGES.certificateDnsName],
+  [EXTERNAL_HOST_SUFFIX_PATTERN, () => MESSAGES.externalHostSuffix],
+]);

@@ -31,7 +31,7 @@ import {
   DNS1123_SUBDOMAIN_PATTERN,
   MESSAGES,
 } from './knativegateway-constants.ts';
-import { Obj, Str, Enum, Int, Num, Bool } from './schema-builders.ts';
+import { Obj, Str, Enum, Int, Num, Bool, cel } from './schema-builders.ts';
 
 export const FleetHttpSchema = Obj(
   "How the fleet's Envoys treat each request before routing it: path normalisation, Host " +
@@ -162,7 +162,11 @@ export const FleetTracingSchema = Obj(
       host: Str(
         'DNS name or IPv4 address of the collector, e.g. otel-collector.observability.svc.cluster.local. ' +
           'Required when tracing is enabled.',
-        { maxLength: LIMITS.tracingHostMaxLength, pattern: DNS1123_SUBDOMAIN_PATTERN },
+        {
+          maxLength: LIMITS.tracingHostMaxLength,
+          pattern: DNS1123_SUBDOMAIN_PATTERN,
+          invalid: () => MESSAGES.tracingHost,
+        },
       ),
       port: Int(`OTLP/gRPC port of the collector. Defaults to ${DEFAULT_TRACING_PORT}.`, {
         minimum: 1,
@@ -179,12 +183,13 @@ export const FleetTracingSchema = Obj(
   {
     default: {},
     validations: [
-      {
-        rule: '!has(self.enabled) || !self.enabled || (has(self.collector) && has(self.collector.host))',
-        message: MESSAGES.tracingHostRequired,
-        fieldPath: '.collector',
-        reason: 'FieldValueRequired',
-      },
+      cel(
+        '!has(self.enabled) || !self.enabled || (has(self.collector) && has(self.collector.host))',
+        MESSAGES.tracingHostRequired,
+        (t: { enabled?: boolean; collector?: { host?: string } }) =>
+          t.enabled !== true || t.collector?.host !== undefined,
+        { fieldPath: '.collector', reason: 'FieldValueRequired' },
+      ),
     ],
   },
 );

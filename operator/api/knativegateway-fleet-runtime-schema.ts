@@ -66,6 +66,8 @@ export const FleetAutoscalingSchema = Obj(
       cel(
         `(has(self.minReplicas) ? self.minReplicas : ${DEFAULT_AUTOSCALING_MIN_REPLICAS}) <= self.maxReplicas`,
         MESSAGES.autoscalingMinAboveMax,
+        (a: { minReplicas?: number; maxReplicas: number }) =>
+          (a.minReplicas ?? DEFAULT_AUTOSCALING_MIN_REPLICAS) <= a.maxReplicas,
       ),
     ],
   },
@@ -78,7 +80,11 @@ function pdbValue(what: string) {
     {
       maxLength: 4,
       validations: [
-        cel(`type(self) == int ? self >= 0 : self.matches(${celString(PERCENT_PATTERN)})`, MESSAGES.pdbValue),
+        cel(
+          `type(self) == int ? self >= 0 : self.matches(${celString(PERCENT_PATTERN)})`,
+          MESSAGES.pdbValue,
+          (v: number | string) => (typeof v === 'number' ? v >= 0 : PERCENT_RE.test(v)),
+        ),
       ],
     },
   );
@@ -92,7 +98,16 @@ export const FleetDisruptionBudgetSchema = Obj(
     minAvailable: pdbValue('Pods that must stay available during a voluntary disruption'),
     maxUnavailable: pdbValue('Pods that may be unavailable during a voluntary disruption'),
   },
-  { validations: [cel('has(self.minAvailable) != has(self.maxUnavailable)', MESSAGES.pdbExactlyOne)] },
+  {
+    validations: [
+      cel(
+        'has(self.minAvailable) != has(self.maxUnavailable)',
+        MESSAGES.pdbExactlyOne,
+        (p: { minAvailable?: unknown; maxUnavailable?: unknown }) =>
+          (p.minAvailable !== undefined) !== (p.maxUnavailable !== undefined),
+      ),
+    ],
+  },
 );
 
 function quantityMap(description: string) {
@@ -169,10 +184,23 @@ export const FleetServiceSchema = Obj(
         `(has(self.httpPort) ? self.httpPort : ${DEFAULT_SERVICE_HTTP_PORT}) != ` +
           `(has(self.httpsPort) ? self.httpsPort : ${DEFAULT_SERVICE_HTTPS_PORT})`,
         MESSAGES.servicePortsDiffer,
+        (s: { httpPort?: number; httpsPort?: number }) =>
+          (s.httpPort ?? DEFAULT_SERVICE_HTTP_PORT) !== (s.httpsPort ?? DEFAULT_SERVICE_HTTPS_PORT),
       ),
     ],
   },
 );
+
+/** A toleration, as its CEL rules see it. */
+interface TolerationSelf {
+  key?: string;
+  operator?: string;
+  value?: string;
+  effect?: string;
+  tolerationSeconds?: number;
+}
+
+const PERCENT_RE = new RegExp(PERCENT_PATTERN);
 
 export const TolerationSchema = Obj(
   'A core/v1 Toleration: lets the pods run on nodes with a matching taint.',
@@ -195,14 +223,17 @@ export const TolerationSchema = Obj(
       cel(
         "!(has(self.operator) && self.operator == 'Exists' && has(self.value) && self.value != '')",
         MESSAGES.tolerationExistsNoValue,
+        (t: TolerationSelf) => !(t.operator === 'Exists' && t.value !== undefined && t.value !== ''),
       ),
       cel(
         "(has(self.key) && self.key != '') || (has(self.operator) && self.operator == 'Exists')",
         MESSAGES.tolerationEmptyKeyNeedsExists,
+        (t: TolerationSelf) => (t.key !== undefined && t.key !== '') || t.operator === 'Exists',
       ),
       cel(
         "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
         MESSAGES.tolerationSecondsNeedsNoExecute,
+        (t: TolerationSelf) => t.tolerationSeconds === undefined || t.effect === 'NoExecute',
       ),
     ],
   },
@@ -272,7 +303,13 @@ export const FleetEnvoySchema = Obj(
       {
         minimum: 0,
         maximum: LIMITS.maxHeapMiB,
-        validations: [cel(`self == 0 || self >= ${LIMITS.minHeapMiB}`, MESSAGES.maxHeapMiB)],
+        validations: [
+          cel(
+            `self == 0 || self >= ${LIMITS.minHeapMiB}`,
+            MESSAGES.maxHeapMiB,
+            (v: number) => v === 0 || v >= LIMITS.minHeapMiB,
+          ),
+        ],
       },
     ),
   },

@@ -54,6 +54,30 @@ const EFFECTIVE_SERVICE_TYPE =
   `(has(self.service.type) ? self.service.type : ` +
   `(self.visibility == 'ClusterLocal' ? '${DEFAULT_SERVICE_TYPES.ClusterLocal}' : '${DEFAULT_SERVICE_TYPES.ExternalIP}'))`;
 
+/** A fleet, as its CEL rules see it. */
+interface FleetSelf {
+  visibility: string;
+  replicas?: number;
+  autoscaling?: object;
+  resources?: { requests?: object };
+  ports?: { http?: number; https?: number };
+  metrics?: { enabled?: boolean; port?: number };
+  service?: { type?: string; externalTrafficPolicy?: string; loadBalancerClass?: string };
+}
+
+/** Like effectivePort: the listener port as written, else the default of the fleet's visibility. */
+function listenerPortOf(f: FleetSelf, field: 'http' | 'https'): number {
+  return f.ports?.[field] ?? (f.visibility === 'ClusterLocal' ? LOCAL : EXT)[field];
+}
+
+/** Like EFFECTIVE_SERVICE_TYPE: the Service type as written, else the default of the visibility. */
+function serviceTypeOf(f: FleetSelf): string {
+  return (
+    f.service?.type ??
+    (f.visibility === 'ClusterLocal' ? DEFAULT_SERVICE_TYPES.ClusterLocal : DEFAULT_SERVICE_TYPES.ExternalIP)
+  );
+}
+
 function listenerPort(field: 'http' | 'https', what: string) {
   return Int(
     `Port Envoy listens on for ${what}, inside its pod (or on the host for the local runtime); ` +
@@ -119,11 +143,18 @@ export const FleetSpecSchema = Obj(
       cel(
         `!has(self.ports) || ${effectivePort('http')} != ${effectivePort('https')}`,
         MESSAGES.listenerPortsDiffer,
+        (f: FleetSelf) => f.ports === undefined || listenerPortOf(f, 'http') !== listenerPortOf(f, 'https'),
         { fieldPath: '.ports' },
       ),
       cel(
         `!has(self.ports) || !(${effectivePort('http')} in ${RESERVED} || ${effectivePort('https')} in ${RESERVED})`,
         MESSAGES.reservedListenerPorts,
+        (f: FleetSelf) =>
+          f.ports === undefined ||
+          !(
+            RESERVED_LISTENER_PORTS.includes(listenerPortOf(f, 'http')) ||
+            RESERVED_LISTENER_PORTS.includes(listenerPortOf(f, 'https'))
+          ),
         { fieldPath: '.ports' },
       ),
       cel(
@@ -131,23 +162,38 @@ export const FleetSpecSchema = Obj(
           `!((has(self.metrics.port) ? self.metrics.port : ${DEFAULT_METRICS_PORT}) in ` +
           `[${effectivePortOrDefault('http')}, ${effectivePortOrDefault('https')}, ${ENVOY_READY_PORT}])`,
         MESSAGES.metricsPortDiffers,
+        (f: FleetSelf) =>
+          f.metrics?.enabled !== true ||
+          ![listenerPortOf(f, 'http'), listenerPortOf(f, 'https'), ENVOY_READY_PORT].includes(
+            f.metrics.port ?? DEFAULT_METRICS_PORT,
+          ),
         { fieldPath: '.metrics' },
       ),
-      cel('!(has(self.replicas) && has(self.autoscaling))', MESSAGES.replicasOrAutoscaling),
+      cel(
+        '!(has(self.replicas) && has(self.autoscaling))',
+        MESSAGES.replicasOrAutoscaling,
+        (f: FleetSelf) => !(f.replicas !== undefined && f.autoscaling !== undefined),
+      ),
       cel(
         '!has(self.autoscaling) || !has(self.resources) || ' +
           "(has(self.resources.requests) && 'cpu' in self.resources.requests)",
         MESSAGES.autoscalingNeedsCpuRequest,
+        (f: FleetSelf) =>
+          f.autoscaling === undefined ||
+          f.resources === undefined ||
+          (f.resources.requests !== undefined && 'cpu' in f.resources.requests),
         { fieldPath: '.resources' },
       ),
       cel(
         `!has(self.service) || !has(self.service.externalTrafficPolicy) || ${EFFECTIVE_SERVICE_TYPE} != 'ClusterIP'`,
         MESSAGES.externalTrafficPolicyNeedsExternal,
+        (f: FleetSelf) => f.service?.externalTrafficPolicy === undefined || serviceTypeOf(f) !== 'ClusterIP',
         { fieldPath: '.service' },
       ),
       cel(
         `!has(self.service) || !has(self.service.loadBalancerClass) || ${EFFECTIVE_SERVICE_TYPE} == 'LoadBalancer'`,
         MESSAGES.loadBalancerClassNeedsLoadBalancer,
+        (f: FleetSelf) => f.service?.loadBalancerClass === undefined || serviceTypeOf(f) === 'LoadBalancer',
         { fieldPath: '.service' },
       ),
     ],

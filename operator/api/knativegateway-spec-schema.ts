@@ -29,6 +29,21 @@ import {
 } from './knativegateway-constants.ts';
 import { Obj, Str, Enum, Int, Bool, Arr, cel } from './schema-builders.ts';
 
+/** `domains`, as its CEL rules see it. */
+interface DomainsSelf {
+  default?: string;
+  selectors?: { domain: string }[];
+}
+
+/** The spec, as its CEL rules see it. */
+interface SpecSelf {
+  fleets: { name: string }[];
+  domains?: DomainsSelf;
+  knative?: { configure?: boolean; autocreateClusterDomainClaims?: boolean };
+  tls?: { defaultCertificate?: { dnsNames?: string[]; fleets?: string[] } };
+  domainClaims?: { autoCreate?: boolean };
+}
+
 export const GatewayDomainsSchema = Obj(
   "Route domains: what Knative Serving's config-domain and the domain-template key of config-network " +
     'express. A Route gets the host <name>.<namespace>.<domain> (or what template makes of it), where ' +
@@ -57,7 +72,7 @@ export const GatewayDomainsSchema = Obj(
           selector: labelMap(
             'Labels the Route must all carry (key: value, equality only, as in config-domain). At ' +
               'least one.',
-            [cel('size(self) > 0', MESSAGES.selectorNotEmpty)],
+            [cel('size(self) > 0', MESSAGES.selectorNotEmpty, (m: object) => Object.keys(m).length > 0)],
           ),
         },
         { required: ['domain', 'selector'] },
@@ -77,10 +92,15 @@ export const GatewayDomainsSchema = Obj(
       cel(
         '!has(self.selectors) || size(self.selectors) == 0 || has(self.default)',
         MESSAGES.selectorsNeedDefault,
+        (d: DomainsSelf) => d.selectors === undefined || d.selectors.length === 0 || d.default !== undefined,
       ),
       cel(
         '!has(self.selectors) || !has(self.default) || self.selectors.all(s, s.domain != self.default)',
         MESSAGES.uniqueDomains,
+        // Also the uniqueness of the selectors' domains, which the list-map key gives on the API server.
+        (d: DomainsSelf) =>
+          d.selectors === undefined ||
+          new Set([d.default, ...d.selectors.map((s) => s.domain)]).size === d.selectors.length + 1,
         { fieldPath: '.selectors' },
       ),
     ],
@@ -197,6 +217,8 @@ export const LabelSelectorRequirementSchema = Obj(
       cel(
         "(self.operator in ['In', 'NotIn']) == (has(self.values) && size(self.values) > 0)",
         MESSAGES.selectorValues,
+        (r: { operator: string; values?: string[] }) =>
+          ['In', 'NotIn'].includes(r.operator) === (r.values !== undefined && r.values.length > 0),
       ),
     ],
   },
@@ -287,7 +309,13 @@ export const ExternalNamesSpecSchema = Obj(
             {
               minItems: 1,
               maxItems: LIMITS.maxExternalNamePorts,
-              validations: [cel('self.all(p, self.exists_one(q, q == p))', MESSAGES.externalHostPortsUnique)],
+              validations: [
+                cel(
+                  'self.all(p, self.exists_one(q, q == p))',
+                  MESSAGES.externalHostPortsUnique,
+                  (ports: number[]) => new Set(ports).size === ports.length,
+                ),
+              ],
             },
           ),
         },
@@ -347,7 +375,13 @@ export const KnativeGatewaySpecSchema = Obj(
         minItems: LIMITS.minFleets,
         maxItems: LIMITS.maxFleets,
         mapKeys: ['name'],
-        validations: [cel('self.all(f, self.exists_one(g, g.name == f.name))', MESSAGES.uniqueFleetNames)],
+        validations: [
+          cel(
+            'self.all(f, self.exists_one(g, g.name == f.name))',
+            MESSAGES.uniqueFleetNames,
+            (fleets: { name: string }[]) => new Set(fleets.map((f) => f.name)).size === fleets.length,
+          ),
+        ],
       },
     ),
     domains: GatewayDomainsSchema,
@@ -364,20 +398,30 @@ export const KnativeGatewaySpecSchema = Obj(
           '!has(self.knative) || !has(self.knative.autocreateClusterDomainClaims) || ' +
           '!self.knative.autocreateClusterDomainClaims',
         MESSAGES.twoClaimCreators,
+        (s: SpecSelf) =>
+          !(s.domainClaims?.autoCreate === true && s.knative?.autocreateClusterDomainClaims === true),
       ),
       cel(
         '!has(self.tls) || !has(self.tls.defaultCertificate) || has(self.tls.defaultCertificate.dnsNames) || ' +
           '(has(self.domains) && has(self.domains.default))',
         MESSAGES.tlsDefaultCertificateNames,
+        (s: SpecSelf) =>
+          s.tls?.defaultCertificate === undefined ||
+          s.tls.defaultCertificate.dnsNames !== undefined ||
+          s.domains?.default !== undefined,
       ),
       cel(
         '!has(self.tls) || !has(self.tls.defaultCertificate) || !has(self.tls.defaultCertificate.fleets) || ' +
           'self.tls.defaultCertificate.fleets.all(n, self.fleets.exists(f, f.name == n))',
         MESSAGES.tlsDefaultCertificateFleets,
+        (s: SpecSelf) =>
+          s.tls?.defaultCertificate?.fleets === undefined ||
+          s.tls.defaultCertificate.fleets.every((n) => s.fleets.some((f) => f.name === n)),
       ),
       cel(
         '!has(self.domains) || !has(self.knative) || !has(self.knative.configure) || self.knative.configure',
         MESSAGES.domainsNeedConfigure,
+        (s: SpecSelf) => s.domains === undefined || s.knative?.configure !== false,
       ),
     ],
   },

@@ -16,6 +16,14 @@ import {
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
+/**
+ * The TypeScript equal of a CEL rule, for callers that do not go through the API server (see
+ * api/schema-rules.ts). Under a symbol key, so it stays out of the generated CRD.
+ */
+export const CEL_CHECK = Symbol('kgw.celCheck');
+/** What kgw says about a string that does not match the node's pattern (not in the CRD either). */
+export const PATTERN_MESSAGE = Symbol('kgw.patternMessage');
+
 /** A CEL rule the API server evaluates (x-kubernetes-validations). */
 export interface CelRule {
   /** CEL expression evaluated with `self` bound to the node the rule sits on. */
@@ -24,6 +32,8 @@ export interface CelRule {
   /** Where the error is reported, relative to the node (e.g. `.ports`). */
   fieldPath?: string;
   reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
+  /** True when the value the rule sits on passes it (given a value of the schema's types). */
+  [CEL_CHECK]?: (self: never) => boolean;
 }
 
 interface Common {
@@ -43,28 +53,43 @@ function options(description: string | undefined, o: Record<string, unknown>, c:
   return out;
 }
 
-export function cel(
+/** A CEL rule and its TypeScript equal `check` (the same condition on the node's value). */
+export function cel<S>(
   rule: string,
   message: string,
+  check: (self: S) => boolean,
   extra: Pick<CelRule, 'fieldPath' | 'reason'> = {},
 ): CelRule {
-  return { rule, message, ...extra };
+  return { rule, message, ...extra, [CEL_CHECK]: check };
+}
+
+/** `(value) => message` for a string that does not match the pattern. */
+export type PatternMessage = (value: string) => string;
+
+function withPatternMessage<T extends object>(schema: T, message: PatternMessage | undefined): T {
+  if (message !== undefined) Object.assign(schema, { [PATTERN_MESSAGE]: message });
+  return schema;
 }
 
 export interface StringOptions extends Common {
   pattern?: string;
+  /** kgw's message for a value that does not match `pattern` (default: by pattern, api/schema-messages.ts). */
+  invalid?: PatternMessage;
   minLength?: number;
   maxLength?: number;
   format?: string;
 }
 
 export function Str(description: string, o: StringOptions = {}) {
-  return Type.String(
-    options(
-      description,
-      { format: o.format, pattern: o.pattern, minLength: o.minLength, maxLength: o.maxLength },
-      o,
+  return withPatternMessage(
+    Type.String(
+      options(
+        description,
+        { format: o.format, pattern: o.pattern, minLength: o.minLength, maxLength: o.maxLength },
+        o,
+      ),
     ),
+    o.invalid,
   );
 }
 

@@ -222,7 +222,7 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
       'an ExternalName host without ports',
       { ...(fleet({}) as object), externalNames: { allowedHosts: [{ suffix: 'example.com', ports: [] }] } },
       'spec.externalNames.allowedHosts[0].ports: Invalid value: 0',
-      'spec.externalNames.allowedHosts[0].ports: must list 1 to 16 ports',
+      'spec.externalNames.allowedHosts[0].ports: must have 1 to 16 items, has 0',
     ],
     [
       'bad visibility',
@@ -448,7 +448,7 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
         tls: { defaultCertificate: { issuer: { name: 'dns' } } },
       },
       MESSAGES.tlsDefaultCertificateNames,
-      MESSAGES.defaultCertificateNeedsNames,
+      `spec: ${MESSAGES.tlsDefaultCertificateNames}`,
     ],
     [
       'default certificate for an unknown fleet',
@@ -457,7 +457,7 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
         tls: { defaultCertificate: { issuer: { name: 'dns' }, dnsNames: ['*.example.com'], fleets: ['b'] } },
       },
       MESSAGES.tlsDefaultCertificateFleets,
-      MESSAGES.unknownFleet,
+      `spec: ${MESSAGES.tlsDefaultCertificateFleets}`,
     ],
     [
       'In requirement without values',
@@ -473,7 +473,7 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
         },
       },
       MESSAGES.selectorValues,
-      MESSAGES.selectorValuesNeeded,
+      `spec.domainClaims.rules[0].namespaceSelector.matchExpressions[0]: ${MESSAGES.selectorValues}`,
     ],
     [
       'issuer without a name',
