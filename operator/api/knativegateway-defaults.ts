@@ -57,13 +57,8 @@ import {
 import type { FleetAccessLog, FleetClientIP, FleetHttp } from './knativegateway-fleet-edge-schema.ts';
 import type { FleetDisruptionBudget, Toleration } from './knativegateway-fleet-runtime-schema.ts';
 import type { FleetSpec } from './knativegateway-fleet-schema.ts';
-import type {
-  DomainClaimRule,
-  DomainSelector,
-  ExternalHostRule,
-  IssuerRef,
-  KnativeGatewaySpec,
-} from './knativegateway-spec-schema.ts';
+import type { DomainClaimRule, ExternalHostRule } from './knativegateway-domain-policy-schema.ts';
+import type { DomainSelector, IssuerRef, KnativeGatewaySpec } from './knativegateway-spec-schema.ts';
 import type { IntOrString, JsonObject } from './knativegateway.ts';
 import type { Visibility } from './kingress.ts';
 

@@ -2,7 +2,7 @@
 // serves, the Envoy fleets that serve it, and the Knative Serving configuration it owns. The API is
 // defined once, as a TypeBox schema, and everything else comes from it:
 //   - knativegateway-constants.ts: names, enumerations, defaults, limits, patterns, messages;
-//   - knativegateway-{spec,fleet,fleet-runtime,fleet-edge,status}-schema.ts: the schema (every
+//   - knativegateway-{spec,fleet,fleet-runtime,fleet-edge,domain-policy,status}-schema.ts: the schema (every
 //     field's description, default, limits and CEL rules) and the TypeScript types (Static);
 //   - gen/knativegateway-crd.ts: the CRD's openAPIV3Schema, and from it docs/configuration.md;
 //   - knativegateway-validate.ts: the same checks for callers that do not go through the API
@@ -26,6 +26,7 @@ export type * from './knativegateway-fleet-runtime-schema.ts';
 export type * from './knativegateway-fleet-edge-schema.ts';
 export type * from './knativegateway-fleet-schema.ts';
 export type * from './knativegateway-spec-schema.ts';
+export type * from './knativegateway-domain-policy-schema.ts';
 export type * from './knativegateway-status-schema.ts';
 export * from './knativegateway-defaults.ts';
 export * from './knativegateway-names.ts';

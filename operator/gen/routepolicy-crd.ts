@@ -1,5 +1,5 @@
 // The RoutePolicy CRD, generated from the TypeBox schema in api/routepolicy.ts (the one definition
-// of the API). TypeBox schemas are JSON Schema; this turns them into Kubernetes structural schemas.
+// of the API), made a Kubernetes structural schema by gen/kube-schema.ts.
 import {
   POLICY_API_VERSION,
   POLICY_CONDITION_ACCEPTED,
