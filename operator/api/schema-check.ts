@@ -6,7 +6,17 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { TSchema } from '@sinclair/typebox';
 
-const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: true, messages: true });
+// verbose: errors carry the schema node and the value (kgw's messages name limits and values).
+// strictTypes off: a Kubernetes int-or-string node puts string constraints (pattern, maxLength)
+// beside an anyOf of integer and string, which the API server allows and ajv's strict types do not.
+const ajv = new Ajv({
+  allErrors: true,
+  strict: true,
+  strictTypes: false,
+  useDefaults: true,
+  messages: true,
+  verbose: true,
+});
 for (const keyword of [
   'x-kubernetes-validations',
   'x-kubernetes-list-type',
@@ -21,11 +31,12 @@ for (const keyword of [
 ajv.addFormat('date-time', true);
 ajv.addFormat('int32', true);
 ajv.addFormat('int64', true);
+ajv.addFormat('double', true);
 
 const compiled = new WeakMap<TSchema, ValidateFunction>();
 
 /** `/spec/targetRefs/0/name` under `root` → `spec.targetRefs[0].name`. */
-function fieldPath(root: string, instancePath: string): string {
+export function fieldPath(root: string, instancePath: string): string {
   let out = root;
   for (const part of instancePath.split('/').slice(1)) {
     const p = part.replace(/~1/g, '/').replace(/~0/g, '~');
@@ -56,11 +67,15 @@ function describe(root: string, e: ErrorObject): string {
  * problem, each starting with the field path under `root` (e.g. `spec`); [] when valid.
  */
 export function schemaProblems(schema: TSchema, value: unknown, root: string): string[] {
+  return [...new Set(schemaErrors(schema, value).map((e) => describe(root, e)))];
+}
+
+/** ajv's errors for `value` against `schema` (filling schema defaults in place); [] when valid. */
+export function schemaErrors(schema: TSchema, value: unknown): ErrorObject[] {
   let validate = compiled.get(schema);
   if (validate === undefined) {
     validate = ajv.compile(schema);
     compiled.set(schema, validate);
   }
-  if (validate(value)) return [];
-  return [...new Set((validate.errors ?? []).map((e) => describe(root, e)))];
+  return validate(value) ? [] : [...(validate.errors ?? [])];
 }

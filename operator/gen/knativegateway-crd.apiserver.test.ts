@@ -1,6 +1,7 @@
 // The generated KnativeGateway CRD against a real kube-apiserver: the API server accepts it (CEL
 // compiles within the cost budget), applies the schema defaults, and rejects bad specs with the
-// messages in MESSAGES. Needs the test parts from `bash test/env/setup.sh`.
+// messages in MESSAGES, and validateGatewaySpec (ajv on the same schema, the rules' TypeScript
+// equals) agrees with it on every case. Needs the test parts from `bash test/env/setup.sh`.
 import { request, type RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
@@ -13,7 +14,10 @@ import {
   type KnativeGateway,
   type KnativeGatewaySpec,
 } from '../api/knativegateway.ts';
+import { KnativeGatewaySpecSchema } from '../api/knativegateway-spec-schema.ts';
 import { PATHS, generateAll } from './generate.ts';
+import { kubeSchema } from './kube-schema.ts';
+import type { Schema } from './schema.ts';
 import { fullSampleKnativeGateway, sampleKnativeGateway } from './sample.ts';
 
 const BASE = '/apis/operator.kgw.dev/v1alpha1/knativegateways';
@@ -136,7 +140,7 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
   });
 
   // [name, spec, the API server's message, the text validateGatewaySpec must report too ('' = none)]
-  test.each<[string, unknown, string, string]>([
+  const rejections: [string, unknown, string, string][] = [
     [
       'duplicate fleet names',
       {
@@ -222,7 +226,7 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
       'an ExternalName host without ports',
       { ...(fleet({}) as object), externalNames: { allowedHosts: [{ suffix: 'example.com', ports: [] }] } },
       'spec.externalNames.allowedHosts[0].ports: Invalid value: 0',
-      'spec.externalNames.allowedHosts[0].ports: must list 1 to 16 ports',
+      'spec.externalNames.allowedHosts[0].ports: must have 1 to 16 items, has 0',
     ],
     [
       'bad visibility',
@@ -448,7 +452,7 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
         tls: { defaultCertificate: { issuer: { name: 'dns' } } },
       },
       MESSAGES.tlsDefaultCertificateNames,
-      MESSAGES.defaultCertificateNeedsNames,
+      `spec: ${MESSAGES.tlsDefaultCertificateNames}`,
     ],
     [
       'default certificate for an unknown fleet',
@@ -457,7 +461,7 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
         tls: { defaultCertificate: { issuer: { name: 'dns' }, dnsNames: ['*.example.com'], fleets: ['b'] } },
       },
       MESSAGES.tlsDefaultCertificateFleets,
-      MESSAGES.unknownFleet,
+      `spec: ${MESSAGES.tlsDefaultCertificateFleets}`,
     ],
     [
       'In requirement without values',
@@ -473,7 +477,7 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
         },
       },
       MESSAGES.selectorValues,
-      MESSAGES.selectorValuesNeeded,
+      `spec.domainClaims.rules[0].namespaceSelector.matchExpressions[0]: ${MESSAGES.selectorValues}`,
     ],
     [
       'issuer without a name',
@@ -481,7 +485,9 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
       'spec.tls.externalIssuer.name: Required value',
       'spec.tls.externalIssuer.name: required',
     ],
-  ])('rejects %s', async (name, spec, expected, fromValidator) => {
+  ];
+
+  test.each(rejections)('rejects %s', async (name, spec, expected, fromValidator) => {
     const msg = await rejection(
       kc,
       gateway(
@@ -497,6 +503,152 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
     const local = validateGatewaySpec(spec as KnativeGatewaySpec);
     if (fromValidator === '') expect(local).toEqual([]);
     else expect(local.join('\n')).toContain(fromValidator);
+  });
+
+  test('every CEL rule of the schema has a rejection case above, by the API server and by kgw', () => {
+    const messages: string[] = [];
+    const walk = (s: Schema): void => {
+      for (const r of s['x-kubernetes-validations'] ?? []) messages.push(r.message);
+      for (const v of Object.values(s.properties ?? {})) walk(v);
+      if (s.items !== undefined) walk(s.items);
+      if (typeof s.additionalProperties === 'object') walk(s.additionalProperties);
+    };
+    walk(kubeSchema(KnativeGatewaySpecSchema));
+    expect(messages.length).toBeGreaterThan(20);
+    for (const m of new Set(messages)) {
+      const cases = rejections.filter(([, , apiServer, local]) => apiServer.includes(m) && local.includes(m));
+      expect([m, cases.length > 0]).toEqual([m, true]);
+    }
+  });
+
+  // Specs at the edge of each CEL rule (and of some schema limits) that both the API server and
+  // validateGatewaySpec accept: a rule broken into refusing too much fails here.
+  test.each<[string, unknown]>([
+    ['listener ports at the limits', fleet({ ports: { http: 1024, https: 65535 }, replicas: 100 })],
+    [
+      'a heap limit of 0 (off) and of the minimum',
+      {
+        fleets: [
+          { name: 'a', visibility: 'ExternalIP', envoy: { maxHeapMiB: 0 } },
+          { name: 'b', visibility: 'ExternalIP', envoy: { maxHeapMiB: 64 } },
+        ],
+      },
+    ],
+    [
+      'autoscaling with min equal to max and a CPU request',
+      fleet({
+        autoscaling: { minReplicas: 3, maxReplicas: 3 },
+        resources: { requests: { cpu: '250m' } },
+      }),
+    ],
+    ['a PodDisruptionBudget of 100%', fleet({ podDisruptionBudget: { minAvailable: '100%' } })],
+    ['a PodDisruptionBudget of 0 pods', fleet({ podDisruptionBudget: { maxUnavailable: 0 } })],
+    [
+      'tolerations: Exists without key, Equal with value, seconds with NoExecute',
+      fleet({
+        placement: {
+          tolerations: [
+            { operator: 'Exists' },
+            { key: 'dedicated', value: 'edge', effect: 'NoSchedule' },
+            {
+              key: 'node.kubernetes.io/unreachable',
+              operator: 'Exists',
+              effect: 'NoExecute',
+              tolerationSeconds: 30,
+            },
+          ],
+        },
+      }),
+    ],
+    [
+      'a LoadBalancer class and Local traffic policy on the default LoadBalancer',
+      fleet({
+        service: {
+          loadBalancerClass: 'example.com/internal-vip',
+          externalTrafficPolicy: 'Local',
+          annotations: { 'service.beta.kubernetes.io/aws-load-balancer-type': 'nlb' },
+        },
+      }),
+    ],
+    [
+      'a Local traffic policy on a ClusterLocal fleet made NodePort',
+      fleet(
+        { service: { type: 'NodePort', externalTrafficPolicy: 'Local', httpPort: 443, httpsPort: 80 } },
+        'ClusterLocal',
+      ),
+    ],
+    ['metrics on the other visibility’s default port', fleet({ metrics: { enabled: true, port: 8081 } })],
+    ['metrics off on a listener port', fleet({ metrics: { enabled: false, port: 8080 } })],
+    [
+      'tracing on with a collector',
+      fleet({ tracing: { enabled: true, collector: { host: 'otel.observability' } } }),
+    ],
+    [
+      'domains with selectors, configuring Knative, and a default certificate for a named fleet',
+      {
+        fleets: [{ name: 'a', visibility: 'ExternalIP' }],
+        domains: {
+          default: 'example.com',
+          selectors: [{ domain: 'prod.example.com', selector: { env: 'prod' } }],
+        },
+        knative: { configure: true, autocreateClusterDomainClaims: false },
+        tls: { defaultCertificate: { issuer: { name: 'dns01' }, fleets: ['a'] } },
+        domainClaims: {
+          autoCreate: true,
+          rules: [
+            {
+              domains: ['example.com'],
+              namespaceSelector: {
+                matchExpressions: [
+                  { key: 'team', operator: 'Exists' },
+                  { key: 'env', operator: 'In', values: ['prod'] },
+                ],
+              },
+            },
+          ],
+        },
+      },
+    ],
+    [
+      'ExternalName ports that differ',
+      {
+        ...(fleet({}) as object),
+        externalNames: { allowedHosts: [{ suffix: 'example.com', ports: [80, 443] }] },
+      },
+    ],
+  ])('accepts %s, and so does validateGatewaySpec', async (name, spec) => {
+    const id = `ok-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`.slice(0, 60).replace(/-+$/, '');
+    expect(await rejection(kc, gateway(id, spec))).toBe('');
+    expect(validateGatewaySpec(spec as KnativeGatewaySpec)).toEqual([]);
+  });
+
+  // Schema keywords (not CEL): ajv must refuse what the API server refuses.
+  test.each<[string, unknown]>([
+    ['an unknown Service type', fleet({ service: { type: 'ExternalName' } })],
+    ['a fleet name with upper case', { fleets: [{ name: 'A', visibility: 'ExternalIP' }] }],
+    ['replicas as a string', fleet({ replicas: '2' })],
+    ['a fleet without visibility', { fleets: [{ name: 'a' }] }],
+    ['too many tolerations', fleet({ placement: { tolerations: Array(33).fill({ operator: 'Exists' }) } })],
+    [
+      'too many node selector entries',
+      fleet({
+        placement: { nodeSelector: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) },
+      }),
+    ],
+    ['a domain template that is empty', { ...(fleet({}) as object), domains: { template: '' } }],
+    [
+      'a claim label value with a space',
+      {
+        ...(fleet({}) as object),
+        domainClaims: {
+          rules: [{ domains: ['example.com'], namespaceSelector: { matchLabels: { team: 'a b' } } }],
+        },
+      },
+    ],
+  ])('schema: %s is rejected by the API server and by validateGatewaySpec', async (name, spec) => {
+    const id = `bad-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`.slice(0, 60).replace(/-+$/, '');
+    expect(await rejection(kc, gateway(id, spec))).not.toBe('');
+    expect(validateGatewaySpec(spec as KnativeGatewaySpec)).not.toEqual([]);
   });
 
   test('edge settings are stored as written, without defaults (kgw applies those)', async () => {

@@ -1,6 +1,5 @@
 // The RoutePolicy CRD, generated from the TypeBox schema in api/routepolicy.ts (the one definition
-// of the API). TypeBox schemas are JSON Schema; this turns them into Kubernetes structural schemas.
-import type { TSchema } from '@sinclair/typebox';
+// of the API), made a Kubernetes structural schema by gen/kube-schema.ts.
 import {
   POLICY_API_VERSION,
   POLICY_CONDITION_ACCEPTED,
@@ -18,24 +17,8 @@ import {
 } from '../api/routepolicy.ts';
 import { GATEWAY_CATEGORY } from '../api/knativegateway.ts';
 import { rootProperties, type CustomResourceDefinition } from './crd.ts';
-import { obj, str, type Schema } from './schema.ts';
-
-/**
- * A TypeBox schema as a structural schema: TypeBox's symbol keys dropped (JSON round trip), and
- * `additionalProperties: false` removed from objects with properties (the API server prunes unknown
- * fields instead, and a structural schema may not have both).
- */
-export function structural(schema: TSchema): Schema {
-  const out = JSON.parse(JSON.stringify(schema)) as Schema;
-  const walk = (s: Schema): void => {
-    if (s.properties !== undefined && s.additionalProperties === false) delete s.additionalProperties;
-    for (const v of Object.values(s.properties ?? {})) walk(v);
-    if (s.items !== undefined) walk(s.items);
-    if (typeof s.additionalProperties === 'object') walk(s.additionalProperties);
-  };
-  walk(out);
-  return out;
-}
+import { structural } from './kube-schema.ts';
+import { obj, str } from './schema.ts';
 
 export function routePolicyCrd(): CustomResourceDefinition {
   const root = obj(
