@@ -9,6 +9,9 @@
 //   Each N is read 5 s after all are Ready and again KGW_BENCH_SETTLE_S (default 60) later, once
 //   V8's memory reducer has run; KGW_BENCH_HOLD_S=60 keeps the operator running that long after the
 //   last N, for inspection (gdb, heaptrack, /proc/<pid>/smaps).
+//   KGW_BENCH_FLEET_METRICS=1 gives the fleets their stats listeners (fleets[].metrics, issue 12):
+//   what the operator pays for it (the per-fleet traffic sampler's scrapes; it keeps no
+//   per-Service series) shows as the difference to a run without.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -76,7 +79,14 @@ try {
   const rest = new KubeRest(kc);
   await applyManifests(kc, [join(root, 'test/env/crds/knative'), knativeGatewayCrd()]);
   await ensureNamespace(rest, TEST_NAMESPACE);
-  await applyManifests(kc, [sampleGateway]);
+  const fleetMetrics = process.env.KGW_BENCH_FLEET_METRICS === '1';
+  const gateway = fleetMetrics
+    ? {
+        ...sampleGateway,
+        spec: { fleets: sampleGateway.spec.fleets.map((f) => ({ ...f, metrics: { enabled: true } })) },
+      }
+    : sampleGateway;
+  await applyManifests(kc, [gateway]);
 
   const operator = spawn(
     process.execPath,
@@ -159,7 +169,8 @@ try {
 
   const pid = operator.pid ?? 0;
   console.log(
-    `bench rss n=0 allocator=${jemalloc !== undefined ? 'jemalloc' : 'glibc'} ${await reading(pid)}`,
+    `bench rss n=0 allocator=${jemalloc !== undefined ? 'jemalloc' : 'glibc'} ` +
+      `fleet_metrics=${fleetMetrics ? 'on' : 'off'} ${await reading(pid)}`,
   );
   let have = 0;
   for (const n of sizes([1000, 10000])) {
