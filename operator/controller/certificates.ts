@@ -7,6 +7,7 @@
 import { type KnativeGateway } from '../api/knativegateway.ts';
 import { ApiError, type KubeRest } from '../kube/rest.ts';
 import { Reflector, objectKey, type KubeObject } from '../kube/reflector.ts';
+import { WorkQueue } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
 import {
   CM_CERTS_PATH,
@@ -49,21 +50,15 @@ type CMCertObject = CertManagerCertificate & KubeObject;
 type ServiceObject = SolverService & KubeObject;
 type ChallengeObject = Challenge & KubeObject;
 
-/** A bound for one setTimeout (the platform limit is ~24.8 days). */
-const MAX_TIMER_MS = 3_600_000;
-
 export class CertificateController {
   private readonly o: CertificateControllerOptions;
   private readonly kcerts: Reflector<KCertObject>;
   private readonly certs: Reflector<CMCertObject>;
   private readonly services: Reflector<ServiceObject>;
   private readonly challenges: Reflector<ChallengeObject>;
-  private readonly queue = new Set<string>();
-  private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
-  private wake: (() => void) | undefined;
+  /** One reconcile per KCertificate at a time, failures retried with backoff (kube/workqueue.ts). */
+  private readonly queue: WorkQueue;
   private running = false;
-  private worker: Promise<void> | undefined;
   private certManagerMissing = false;
   /**
    * Resolves when the KCertificate cache has its first list (the cert-manager caches may never sync:
@@ -74,6 +69,17 @@ export class CertificateController {
   constructor(o: CertificateControllerOptions) {
     this.o = o;
     const log = o.log;
+    this.queue = new WorkQueue({
+      name: 'certificates',
+      log,
+      concurrency: 1,
+      baseDelayMs: o.retryMs ?? 500,
+      maxDelayMs: o.maxRetryMs ?? 30_000,
+      process: async (key) => {
+        const retryAt = await this.reconcile(key);
+        if (retryAt !== undefined) this.queue.addAfter(key, retryAt);
+      },
+    });
     this.kcerts = new Reflector<KCertObject>(o.rest, { path: KCERTS_PATH, log });
     // Without cert-manager (a normal setup: kgw's certificate class is then idle) its APIs answer
     // 404: retried quietly (debug), picked up once cert-manager is installed.
@@ -110,16 +116,12 @@ export class CertificateController {
     if (this.running) return;
     this.running = true;
     for (const r of [this.kcerts, this.certs, this.services, this.challenges]) r.start();
-    this.worker = this.work();
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
-    this.wake?.();
     await Promise.all([this.kcerts, this.certs, this.services, this.challenges].map((r) => r.stop()));
-    await this.worker;
+    await this.queue.stop();
   }
 
   /** Reconciles every KCertificate of kgw's class again (the gateway changed, leadership was gained). */
@@ -129,7 +131,6 @@ export class CertificateController {
 
   private enqueue(key: string): void {
     this.queue.add(key);
-    this.wake?.();
   }
 
   private enqueueNamespace(ns: string | undefined): void {
@@ -138,59 +139,7 @@ export class CertificateController {
   }
 
   private forget(key: string): void {
-    this.failures.delete(key);
-    const t = this.timers.get(key);
-    if (t) clearTimeout(t);
-    this.timers.delete(key);
-  }
-
-  /** Enqueues `key` again after `ms` (one timer per key: the earliest wins). */
-  private later(key: string, ms: number): void {
-    if (!this.running) return;
-    const t = this.timers.get(key);
-    if (t) clearTimeout(t);
-    this.timers.set(
-      key,
-      setTimeout(
-        () => {
-          this.timers.delete(key);
-          this.enqueue(key);
-        },
-        Math.max(0, Math.min(ms, MAX_TIMER_MS)),
-      ),
-    );
-  }
-
-  private async work(): Promise<void> {
-    while (this.running) {
-      const next = this.queue.values().next();
-      if (next.done) {
-        await new Promise<void>((r) => (this.wake = r));
-        this.wake = undefined;
-        continue;
-      }
-      const key = next.value;
-      this.queue.delete(key);
-      try {
-        const retryAt = await this.reconcile(key);
-        this.failures.delete(key);
-        if (retryAt !== undefined) this.later(key, retryAt);
-      } catch (err) {
-        if (!this.running) break;
-        const n = (this.failures.get(key) ?? 0) + 1;
-        this.failures.set(key, n);
-        const delay = Math.min(
-          (this.o.retryMs ?? 500) * 2 ** Math.min(n - 1, 16),
-          this.o.maxRetryMs ?? 30_000,
-        );
-        const [namespace, name] = key.split('/');
-        this.o.log.warn(
-          { namespace, name, err: String(err), retryMs: delay },
-          'certificate reconcile failed',
-        );
-        this.later(key, delay);
-      }
-    }
+    this.queue.forget(key);
   }
 
   /** One pass for one KCertificate; returns ms until it must be looked at again (renewal time). */

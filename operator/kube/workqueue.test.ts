@@ -105,3 +105,31 @@ test('stop drops queued work and retries and waits for running work', async () =
   q.add('d');
   expect(q.size).toBe(0);
 });
+
+test('addAfter queues a key once its delay has passed; the sooner of two timers wins; add brings it forward', async () => {
+  const runs: [string, number][] = [];
+  const t0 = performance.now();
+  const q = new WorkQueue({
+    name: 't',
+    log,
+    process: (k) => {
+      runs.push([k, performance.now() - t0]);
+      return Promise.resolve();
+    },
+  });
+  q.addAfter('late', 60_000);
+  q.addAfter('soon', 50);
+  q.addAfter('soon', 60_000); // the earlier timer stays
+  expect(q.size).toBe(2);
+  await waitUntil('soon to run', () => Promise.resolve(runs.length === 1 || undefined), BOUND);
+  expect(runs.map(([k]) => k)).toEqual(['soon']);
+  expect(runs[0]![1]).toBeGreaterThanOrEqual(49); // not before its delay (timers never fire early)
+  q.add('late'); // brought forward: its timer is gone
+  await q.idle();
+  expect(runs.map(([k]) => k)).toEqual(['soon', 'late']);
+  expect(q.size).toBe(0);
+  q.addAfter('x', 60_000);
+  q.forget('x');
+  expect(q.size).toBe(0);
+  await q.stop();
+});

@@ -2,8 +2,12 @@
 // in the queue at most once however often it is added; a key is never processed twice at the same
 // time (added while being processed, it runs again afterwards); a failed key is retried after a
 // backoff that doubles per consecutive failure of that key (base → max) and starts over after a
-// success. Every writer of kgw that must not lose a write to one API server error uses it.
+// success; a key can also be queued after a delay (addAfter: e.g. a certificate's renewal time).
+// Every writer of kgw that must not lose a write to one API server error uses it.
 import type { Logger } from '../log.ts';
+
+/** The longest one timer waits (setTimeout's limit is about 24.8 days). */
+export const MAX_TIMER_MS = 3_600_000;
 
 export interface WorkQueueOptions {
   /** For logs. */
@@ -27,6 +31,8 @@ export class WorkQueue {
   private readonly again = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** When each key's timer fires (performance.now), for addAfter. */
+  private readonly due = new Map<string, number>();
   private stopped = false;
   private readonly waiters: (() => void)[] = [];
 
@@ -37,11 +43,7 @@ export class WorkQueue {
   /** Queues `key` now (a pending retry of it is brought forward). */
   add(key: string): void {
     if (this.stopped) return;
-    const t = this.timers.get(key);
-    if (t) {
-      clearTimeout(t);
-      this.timers.delete(key);
-    }
+    this.clearTimer(key);
     if (this.active.has(key)) {
       this.again.add(key);
       return;
@@ -52,6 +54,20 @@ export class WorkQueue {
     this.pump();
   }
 
+  /**
+   * Queues `key` once `ms` have passed, unless a timer of it (a retry, an earlier addAfter) fires
+   * sooner. Delays are capped at MAX_TIMER_MS: a key due later is processed then and may ask
+   * again.
+   */
+  addAfter(key: string, ms: number): void {
+    if (this.stopped) return;
+    const delay = Math.max(0, Math.min(ms, MAX_TIMER_MS));
+    const at = performance.now() + delay;
+    const current = this.due.get(key);
+    if (current !== undefined && current <= at) return;
+    this.setTimer(key, delay);
+  }
+
   /** Consecutive failures of `key` (0 after a success). */
   failuresOf(key: string): number {
     return this.failures.get(key) ?? 0;
@@ -59,9 +75,7 @@ export class WorkQueue {
 
   /** Forgets a key: no retry, its failure count reset (e.g. the object is gone). */
   forget(key: string): void {
-    const t = this.timers.get(key);
-    if (t) clearTimeout(t);
-    this.timers.delete(key);
+    this.clearTimer(key);
     this.failures.delete(key);
   }
 
@@ -81,6 +95,7 @@ export class WorkQueue {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    this.due.clear();
     this.queue.length = 0;
     this.queued.clear();
     this.again.clear();
@@ -111,18 +126,30 @@ export class WorkQueue {
         { queue: this.o.name, key, failures: n, retryMs: delay, err: String(err) },
         'work failed; retrying',
       );
-      if (!this.stopped && !this.again.has(key)) {
-        const t = setTimeout(() => {
-          this.timers.delete(key);
-          this.add(key);
-        }, delay);
-        t.unref();
-        this.timers.set(key, t);
-      }
+      if (!this.stopped && !this.again.has(key)) this.setTimer(key, delay);
     } finally {
       this.active.delete(key);
       if (this.again.delete(key)) this.add(key);
       this.pump();
     }
+  }
+
+  private setTimer(key: string, delay: number): void {
+    this.clearTimer(key);
+    const t = setTimeout(() => {
+      this.timers.delete(key);
+      this.due.delete(key);
+      this.add(key);
+    }, delay);
+    t.unref();
+    this.timers.set(key, t);
+    this.due.set(key, performance.now() + delay);
+  }
+
+  private clearTimer(key: string): void {
+    const t = this.timers.get(key);
+    if (t) clearTimeout(t);
+    this.timers.delete(key);
+    this.due.delete(key);
   }
 }
