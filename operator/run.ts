@@ -108,6 +108,13 @@ export interface OperatorOptions {
     /** `cert-manager`: a Certificate from `issuer`, CA injected by cert-manager's cainjector. */
     certSource?: 'self' | 'mounted' | 'cert-manager';
     issuer?: string;
+    /**
+     * On stop, /readyz fails at once and the webhooks keep answering this long before their port
+     * closes, so the API server's calls stop reaching this replica first (the Service's endpoints
+     * and kube-proxy take a moment to drop a terminating Pod; a closed port meanwhile fails every
+     * admission with "connection refused"). Default: 5000 ms with runtime kubernetes, else 0.
+     */
+    drainMs?: number;
   };
   /** HTTP port for Prometheus /metrics (off when undefined). */
   metricsPort?: number;
@@ -263,11 +270,12 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     metrics = await startMetricsServer(o.metricsPort, m.registry);
   }
   let ready = false;
+  let stopping = false;
   // Not ready while cut off from the API server: in a cluster the replica leaves the operator
   // Service, so Envoys that (re)connect get a replica whose configuration is current.
   const health =
     o.healthPort !== undefined
-      ? await startHealth(o.healthPort, () => ready && engine.staleness() === undefined)
+      ? await startHealth(o.healthPort, () => ready && !stopping && engine.staleness() === undefined)
       : undefined;
   await engine.start();
   // Admission webhooks: every replica serves them (not only the leader). Their lookups read the
@@ -356,7 +364,11 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     network,
     elector,
     async stop(opts = {}) {
-      // Step down first so a successor takes over at once; then stop writing and serving.
+      // Not ready at once; the webhooks keep answering for drainMs (see its doc) while the rest
+      // stops. Step down first so a successor takes over at once; then stop writing and serving.
+      stopping = true;
+      const drainMs = o.webhook ? (o.webhook.drainMs ?? (o.runtime === 'kubernetes' ? 5000 : 0)) : 0;
+      const drained = new Promise((r) => setTimeout(r, drainMs));
       clearInterval(rotation);
       await elector?.stop({ release: true });
       await engine.stop();
@@ -365,12 +377,13 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       const keep = opts.keepFleets === true || elector !== undefined;
       await runtime.close({ keepReplicas: keep });
       await xds.close();
-      rest.close();
-      if (health) await new Promise<void>((r) => health.close(() => r()));
       if (metrics) await new Promise<void>((r) => metrics.close(() => r()));
+      await drained;
+      if (health) await new Promise<void>((r) => health.close(() => r()));
       await webhook?.close();
       await webhookLookups?.stop();
       await webhookCerts?.stop();
+      rest.close();
       if (network && ownNetwork && !keep) await network.destroy();
     },
   };

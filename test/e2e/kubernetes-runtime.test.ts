@@ -26,13 +26,16 @@ const NS = 'kgw-system';
 
 let cp: ControlPlane;
 let rest: KubeRest;
-let op: RunningOperator;
+let op: RunningOperator | undefined;
 let network: LocalNetwork;
 let dir: string;
 let xdsPort: number;
 let metricsPort: number;
 let webhookPort: number;
+let healthPort: number;
 const envoys: ChildProcess[] = [];
+/** kgw's webhook CA, once the webhook test has read it from the configuration. */
+let webhookCa = '';
 const log = newLogger('e2e-k8s');
 
 beforeAll(async () => {
@@ -47,7 +50,7 @@ beforeAll(async () => {
     metadata: { name: 'default' },
   });
   network = await LocalNetwork.create();
-  [xdsPort, metricsPort, webhookPort] = (await freePorts(3)) as [number, number, number];
+  [xdsPort, metricsPort, webhookPort, healthPort] = (await freePorts(4)) as [number, number, number, number];
   // kgw's webhook configuration, as the release manifest creates it (labelled kgw's, no caBundle);
   // its rules match nothing here: the apiserver cannot reach a Service without kube-proxy, so the
   // test calls the server itself, as the apiserver would.
@@ -78,7 +81,8 @@ beforeAll(async () => {
     workDir: join(dir, 'operator'),
     xdsPort,
     metricsPort,
-    webhook: { port: webhookPort, certSource: 'self' },
+    healthPort,
+    webhook: { port: webhookPort, certSource: 'self' }, // drainMs: the kubernetes default (5 s)
     log: log.child({ component: 'operator' }),
     leaderElection: { namespace: NS, identity: 'k8s-test' },
   });
@@ -230,9 +234,9 @@ test('a KnativeGateway becomes fleet objects; edits update them; pods and Envoys
     reason: 'ReplicasNotReady',
   });
   // Only the Envoy with the fleet's certificate is connected.
-  expect(op.xds.connections().map((p) => p.fleet)).toEqual(['edge/public']);
+  expect(op!.xds.connections().map((p) => p.fleet)).toEqual(['edge/public']);
   await sleep(1500);
-  expect(op.xds.connections()).toHaveLength(1);
+  expect(op!.xds.connections()).toHaveLength(1);
   const scraped = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   expect(scraped).toContain('kgw_leader 1');
   expect(scraped).toContain('kgw_xds_connected_proxies{fleet="edge/public"} 1');
@@ -281,6 +285,7 @@ async function review(
         port: webhookPort,
         path,
         method: 'POST',
+        agent: false, // a connection of its own, as each API server call may be
         ca,
         servername: `kgw-operator-service.${NS}.svc`,
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
@@ -305,6 +310,7 @@ test('the operator serves its admission webhooks with its own CA and the gateway
     return c.webhooks.every((w) => w.clientConfig.caBundle) ? c : undefined;
   });
   const ca = Buffer.from(cfg.webhooks[0]!.clientConfig.caBundle!, 'base64').toString();
+  webhookCa = ca;
 
   const kingress = { group: 'networking.internal.knative.dev', version: 'v1alpha1', kind: 'Ingress' };
   const bad = await review('/validate/kingress', ca, kingress, {
@@ -361,3 +367,28 @@ test('the operator serves its admission webhooks with its own CA and the gateway
   const allowed = await review('/validate/domainmapping', ca, dmKind, dm('app.allowed.example.com'));
   expect(allowed.allowed).toBe(true);
 });
+
+test('stopping, the operator is unready at once and its webhooks answer until the drain is over', async () => {
+  expect(webhookCa).not.toBe('');
+  const readyz = async () =>
+    (await fetch(`http://127.0.0.1:${healthPort}/readyz`, { signal: AbortSignal.timeout(2000) })).status;
+  const kind = { group: 'networking.internal.knative.dev', version: 'v1alpha1', kind: 'Ingress' };
+  const kingress = {
+    apiVersion: 'networking.internal.knative.dev/v1alpha1',
+    kind: 'Ingress',
+    metadata: { name: 'x', namespace: NS },
+    spec: {},
+  };
+  expect(await readyz()).toBe(200);
+  const t0 = performance.now();
+  const stopping = op!.stop();
+  op = undefined;
+  expect(await readyz()).toBe(503);
+  // the API server would still reach this replica for a moment: admission keeps working
+  const during = await review('/validate/kingress', webhookCa, kind, kingress);
+  expect(during.uid).toBe('u-1');
+  await stopping;
+  // not before the drain (timers never fire early), and then the port is closed
+  expect(performance.now() - t0).toBeGreaterThanOrEqual(4990);
+  await expect(review('/validate/kingress', webhookCa, kind, kingress)).rejects.toThrow(/ECONNREFUSED/);
+}, 60_000);
