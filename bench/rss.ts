@@ -21,7 +21,7 @@ import { KubeRest } from '../operator/kube/rest.ts';
 import { newLogger } from '../operator/log.ts';
 import { knativeGatewayCrd } from '../operator/gen/knativegateway-crd.ts';
 import { OPERATOR_MALLOC_CONF, OPERATOR_NODE_OPTIONS } from '../operator/gen/operator-install.ts';
-import { ensureNamespace, sampleGateway, TEST_NAMESPACE } from '../test/e2e/harness.ts';
+import { ensureNamespace, gatewayWithMetrics, sampleGateway, TEST_NAMESPACE } from '../test/e2e/harness.ts';
 import { startControlPlane } from '../test/env/control-plane.ts';
 import { applyManifests } from '../test/env/manifests.ts';
 import { envoyBin, jemallocLib } from '../test/env/paths.ts';
@@ -80,12 +80,7 @@ try {
   await applyManifests(kc, [join(root, 'test/env/crds/knative'), knativeGatewayCrd()]);
   await ensureNamespace(rest, TEST_NAMESPACE);
   const fleetMetrics = process.env.KGW_BENCH_FLEET_METRICS === '1';
-  const gateway = fleetMetrics
-    ? {
-        ...sampleGateway,
-        spec: { fleets: sampleGateway.spec.fleets.map((f) => ({ ...f, metrics: { enabled: true } })) },
-      }
-    : sampleGateway;
+  const gateway = fleetMetrics ? gatewayWithMetrics() : sampleGateway;
   await applyManifests(kc, [gateway]);
 
   const operator = spawn(

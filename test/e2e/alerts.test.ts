@@ -30,9 +30,10 @@ import {
   createIngress,
   ingressPath,
   fleetReplicas,
+  gatewayWithMetrics,
+  kgwScrapeJobs,
   publicGateway,
   restartOperator,
-  sampleGateway,
   startEnv,
   startTestBackend,
   waitReason,
@@ -46,12 +47,7 @@ const STATS_PORT = 9091;
 const EXTERNAL = 'default/external';
 const LOCAL = 'default/local';
 
-const gateway = {
-  ...sampleGateway,
-  spec: {
-    fleets: sampleGateway.spec.fleets.map((f) => ({ ...f, metrics: { enabled: true, port: STATS_PORT } })),
-  },
-};
+const gateway = gatewayWithMetrics(STATS_PORT);
 
 let env: Env | undefined;
 let prom: RunningPrometheus | undefined;
@@ -110,23 +106,13 @@ beforeAll(async () => {
   const immediate = join(rulesDir, 'immediate.yaml');
   writeFileSync(immediate, immediateRules());
   const e = env;
-  const replicas = await waitUntil(
+  await waitUntil(
     'three Envoy replicas ready',
-    () => Promise.resolve(fleetReplicas(e).length === 3 ? fleetReplicas(e) : undefined),
+    () => Promise.resolve(fleetReplicas(e).length === 3 || undefined),
     { timeoutMs: 60_000, intervalMs: 200, retryIf: () => true }, // replicas.json appears with the fleets
   );
   prom = await startPrometheus({
-    jobs: [
-      { name: 'kgw-operator', targets: [{ address: `127.0.0.1:${metricsPort}` }] },
-      {
-        name: 'kgw-envoy',
-        metricsPath: '/stats/prometheus',
-        targets: replicas.map((r) => ({
-          address: `${r.address}:${STATS_PORT}`,
-          labels: { fleet: r.fleet, kgw_visibility: r.fleet === LOCAL ? 'ClusterLocal' : 'ExternalIP' },
-        })),
-      },
-    ],
+    jobs: kgwScrapeJobs(e, metricsPort, STATS_PORT),
     interval: '1s',
     ruleFiles: [join(repoRoot(), 'deploy/observability/alerts.yaml'), immediate],
     log: env.log,

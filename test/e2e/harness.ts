@@ -24,6 +24,7 @@ import { startApiProxy, type ApiProxy } from '../env/api-proxy.ts';
 import { applyManifests } from '../env/manifests.ts';
 import { envoyBin } from '../env/paths.ts';
 import { waitUntil } from '../env/proc.ts';
+import type { ScrapeJob } from '../env/prometheus.ts';
 import { knativeGatewayCrd } from '../../operator/gen/knativegateway-crd.ts';
 import { routePolicyCrd } from '../../operator/gen/routepolicy-crd.ts';
 import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
@@ -57,6 +58,38 @@ export const sampleGateway = {
     ],
   },
 };
+
+/** sampleGateway with every fleet's stats listener on (fleets[].metrics; its default port when absent). */
+export function gatewayWithMetrics(port?: number): typeof sampleGateway {
+  const metrics = { enabled: true, ...(port !== undefined ? { port } : {}) };
+  return { ...sampleGateway, spec: { fleets: sampleGateway.spec.fleets.map((f) => ({ ...f, metrics })) } };
+}
+
+/**
+ * Prometheus scrape jobs for a kgw environment: the operator's /metrics on `operatorMetricsPort`
+ * and every Envoy replica's stats listener on `statsPort`, with the labels a cluster's scrape adds
+ * from the pod labels (docs/observability.md): fleet = <gateway>/<fleet>, kgw_visibility.
+ */
+export function kgwScrapeJobs(
+  env: Env,
+  operatorMetricsPort: number,
+  statsPort: number,
+  gateway: { spec: { fleets: { name: string; visibility: string }[] } } = sampleGateway,
+): ScrapeJob[] {
+  const visibility = (fleet: string) =>
+    gateway.spec.fleets.find((f) => fleet.endsWith(`/${f.name}`))?.visibility ?? '';
+  return [
+    { name: 'kgw-operator', targets: [{ address: `127.0.0.1:${operatorMetricsPort}` }] },
+    {
+      name: 'kgw-envoy',
+      metricsPath: '/stats/prometheus',
+      targets: fleetReplicas(env).map((r) => ({
+        address: `${r.address}:${statsPort}`,
+        labels: { fleet: r.fleet, kgw_visibility: visibility(r.fleet) },
+      })),
+    },
+  ];
+}
 
 /** Namespace of the bystander KIngress and RoutePolicy every e2e environment has. */
 export const BYSTANDER_NAMESPACE = 'policy-bystander';

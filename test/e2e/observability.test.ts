@@ -21,11 +21,12 @@ import {
   type PanelQuery,
 } from '../../operator/gen/observability/dashboard-check.ts';
 import { freePorts } from '../env/proc.ts';
-import { startPrometheus, type RunningPrometheus, type ScrapeJob } from '../env/prometheus.ts';
+import { startPrometheus, type RunningPrometheus } from '../env/prometheus.ts';
 import {
   createIngress,
   publicGateway,
-  sampleGateway,
+  gatewayWithMetrics,
+  kgwScrapeJobs,
   startEnv,
   startTestBackend,
   waitReady,
@@ -53,12 +54,7 @@ const VARIABLES_NOT_YET: Record<string, string> = {};
 /** Alerts about a broken kgw: nothing here may make them fire, or even match. */
 const QUIET = ['KgwNoLeader', 'KgwMultipleLeaders', 'KgwApiserverStale', 'KgwXdsNack', 'KgwFleetDown'];
 
-const gateway = {
-  ...sampleGateway,
-  spec: {
-    fleets: sampleGateway.spec.fleets.map((f) => ({ ...f, metrics: { enabled: true, port: STATS_PORT } })),
-  },
-};
+const gateway = gatewayWithMetrics(STATS_PORT);
 
 let env: Env | undefined;
 let prom: RunningPrometheus | undefined;
@@ -111,22 +107,7 @@ beforeAll(async () => {
     ['default/external', STATS_PORT],
     ['default/local', STATS_PORT],
   ]);
-  // The labels a cluster's scrape adds from the pod labels (docs/observability.md): fleet =
-  // <gateway>/<fleet>, kgw_visibility = the fleet's visibility.
-  const jobs: ScrapeJob[] = [
-    { name: 'kgw-operator', targets: [{ address: `127.0.0.1:${metricsPort}` }] },
-    {
-      name: 'kgw-envoy',
-      metricsPath: '/stats/prometheus',
-      targets: replicas.map((r) => ({
-        address: `${r.address}:${STATS_PORT}`,
-        labels: {
-          fleet: r.fleet,
-          kgw_visibility: r.fleet.endsWith('/local') ? 'ClusterLocal' : 'ExternalIP',
-        },
-      })),
-    },
-  ];
+  const jobs = kgwScrapeJobs(env, metricsPort, STATS_PORT);
   const ruleFiles = [join(repoRoot(), 'deploy/observability/alerts.yaml')];
   prom = await startPrometheus({ jobs, interval: '1s', ruleFiles, log: env.log });
   await prom.waitTargetsUp(30_000);
