@@ -316,7 +316,7 @@ export class Engine {
 
   /** A referenced Secret's data arrived, changed or went: re-translate and re-render its users. */
   private onSecretChange(k: string): void {
-    const fallback = this.pipeline.defaultCertificateSecrets().includes(k);
+    const fallback = this.pipeline.usesDefaultCertificateSecret(k);
     if (this.deps.has(`${SECRET_REF}${k}`) || fallback) this.secretsDirty.add(k);
     if (fallback) this.gatewaysRec.kick();
     if (this.policies.usesSecret(k)) this.policies.markDirty();

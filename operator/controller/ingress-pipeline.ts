@@ -154,6 +154,12 @@ export class IngressPipeline {
     return [...this.pipes.values()].flatMap((p) => [...p.defaultCertificateSecrets]);
   }
 
+  /** Whether a gateway's default certificate uses the Secret (`<ns>/<name>`). */
+  usesDefaultCertificateSecret(key: string): boolean {
+    for (const p of this.pipes.values()) if (p.defaultCertificateSecrets.has(key)) return true;
+    return false;
+  }
+
   /** Why a gateway's fleets could not all be assembled (KnativeGateway status). */
   fleetProblems(gateway: string): Iterable<[string, FleetProblem[]]> {
     return this.pipes.get(gateway)?.fleetProblems() ?? [];

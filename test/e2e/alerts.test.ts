@@ -162,12 +162,7 @@ test('a never-Ready KIngress fires KgwKIngressesNotReady; with every KIngress Re
     await waitAlerts(p, (a) => a.includes('KgwKIngressesNotReady immediate firing'), [], 20_000),
   ).toEqual(['KgwKIngressesNotReady immediate firing', 'KgwKIngressesNotReady shipped pending']);
   await env!.rest.request('DELETE', ingressPath(BYSTANDER_NAMESPACE, 'guarded'));
-  let active = await activeAlerts(p, []);
-  for (let i = 0; i < 40 && active.length > 0; i++) {
-    await sleep(500);
-    active = await activeAlerts(p, []);
-  }
-  expect(active).toEqual([]);
+  expect(await waitAlerts(p, (a) => a.length === 0, [], 20_000)).toEqual([]);
 }, 120_000);
 
 test('a NACK, a not-Ready KIngress, a Service answering 5xx and a hung fleet fire their alerts', async () => {
@@ -297,18 +292,12 @@ test('a NACK, a not-Ready KIngress, a Service answering 5xx and a hung fleet fir
   // 4. The Envoy resumes: its fleet's alerts resolve (the others stay).
   process.kill(-stopped, 'SIGCONT');
   stopped = undefined;
-  const deadline = Date.now() + 60_000;
-  let after = await activeAlerts(p, labels);
-  for (
-    let i = 0;
-    i < 200 &&
-    Date.now() < deadline &&
-    after.some((a) => a.includes(`fleet=${LOCAL}`) && !a.startsWith('KgwXdsNack'));
-    i++
-  ) {
-    await sleep(500);
-    after = await activeAlerts(p, labels);
-  }
+  const after = await waitAlerts(
+    p,
+    (a) => !a.some((x) => x.includes(`fleet=${LOCAL}`) && !x.startsWith('KgwXdsNack')),
+    labels,
+    60_000,
+  );
   expect(after.filter((a) => a.startsWith('KgwFleet'))).toEqual([]);
   expect(after).toEqual(expect.arrayContaining(nackLines));
 }, 240_000);
@@ -316,16 +305,10 @@ test('a NACK, a not-Ready KIngress, a Service answering 5xx and a hung fleet fir
 test('an operator cut off from the API server, or none at all, fires the operator alerts', async () => {
   const p = prom!;
   const e = env!;
-  const operatorAlerts = async () =>
-    (await activeAlerts(p, [])).filter((a) => /^Kgw(NoLeader|MultipleLeaders|ApiserverStale) /.test(a));
-  const settle = async (want: string[]) => {
-    let got = await operatorAlerts();
-    for (let i = 0; i < 60 && got.join() !== want.join(); i++) {
-      await sleep(500);
-      got = await operatorAlerts();
-    }
-    return got;
-  };
+  const operatorAlerts = (active: string[]) =>
+    active.filter((a) => /^Kgw(NoLeader|MultipleLeaders|ApiserverStale) /.test(a));
+  const settle = async (want: string[]) =>
+    operatorAlerts(await waitAlerts(p, (a) => operatorAlerts(a).join() === want.join(), [], 30_000));
   expect(await settle([])).toEqual([]);
 
   // The Secrets watch fails (list and watch answered 500) while everything else works.
