@@ -15,6 +15,7 @@ import { lookupsFromObjects } from '../operator/translate/lookups.ts';
 import { encodeResource } from '../operator/xds/protojson.ts';
 import { TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE } from '../operator/xds/protos.ts';
 import { FLEETS, fmt, ingress, ms, objects, percentile, sizes } from './fixtures.ts';
+import { backendData } from '../operator/translate/backend-data.ts';
 
 const START_RUNS = 5;
 const CHANGES = 20;
@@ -65,7 +66,7 @@ for (const n of sizes([1000, 10000])) {
     const r = translateIngress(ingress(i), lookups);
     if (r.ok) irs.push(r.ir);
   }
-  const sets = FLEETS.map((f) => renderFleet(f.opts, irs, lookups));
+  const sets = FLEETS.map((f) => renderFleet(f.opts, irs, backendData(lookups)));
   const all = sets.flatMap((res) =>
     (
       [

@@ -21,6 +21,7 @@ import { staticBootstrap } from '../test/support/static-bootstrap.ts';
 import { startEnvoy } from '../test/env/envoy.ts';
 import { rssOf } from './cluster.ts';
 import { CREATED, FLEETS, fmt, ingress, objects, sizes } from './fixtures.ts';
+import { backendData } from '../operator/translate/backend-data.ts';
 
 function walk(node: unknown, visit: (o: Json) => void): void {
   if (Array.isArray(node)) for (const n of node) walk(n, visit);
@@ -52,7 +53,7 @@ for (const n of sizes([1000])) {
   }
   const { accepted } = resolveConflicts(irs.map((ir) => ({ ir, created: CREATED })));
   for (const f of FLEETS) {
-    const res = renderFleet(f.opts, accepted, lookups);
+    const res = renderFleet(f.opts, accepted, backendData(lookups));
     const base = staticBootstrap(res);
     // Listeners on loopback, ports chosen by the system (nothing else may bind 8080 meanwhile); the
     // clusters' endpoint addresses stay as rendered: nothing connects to them.

@@ -13,6 +13,7 @@ import { lookupsFromObjects } from '../operator/translate/lookups.ts';
 import { encodeResource } from '../operator/xds/protojson.ts';
 import { TYPE_ROUTE } from '../operator/xds/protos.ts';
 import { CREATED, FLEETS, fmt, ingress, ms, objects, percentile, sizes } from './fixtures.ts';
+import { backendData } from '../operator/translate/backend-data.ts';
 
 const CHANGES = 40;
 
@@ -35,7 +36,7 @@ for (const n of sizes([1000, 10000])) {
   // From scratch first (both share the per-IR vhost memo: whichever runs first renders them).
   t0 = process.hrtime.bigint();
   const { accepted } = resolveConflicts(irs.map((ir) => ({ ir, created: CREATED })));
-  for (const f of FLEETS) renderFleet(f.opts, accepted, lookups);
+  for (const f of FLEETS) renderFleet(f.opts, accepted, backendData(lookups));
   const scratch = ms(t0);
 
   t0 = process.hrtime.bigint();

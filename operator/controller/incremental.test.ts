@@ -22,6 +22,7 @@ import type { Lookups } from '../translate/lookups.ts';
 import { mulberry32, pick } from '../../test/support/prng.ts';
 import { RESOURCE_KINDS } from '../render/assembler.ts';
 import { IncrementalGateway } from './incremental.ts';
+import { backendData } from '../translate/backend-data.ts';
 
 const validCert = loadCase(join(goldenDir, 'tls-redirect.yaml')).secrets[0]!;
 
@@ -301,8 +302,8 @@ describe('IncrementalGateway', () => {
 
         for (const { key, opts } of fleets) {
           const got = canonical(gw.resources(key)!);
-          expect(got).toEqual(canonical(renderFleet(opts, want.accepted, world)));
-          const problem = defaultCertificateProblem(opts, world);
+          expect(got).toEqual(canonical(renderFleet(opts, want.accepted, backendData(world))));
+          const problem = defaultCertificateProblem(opts, backendData(world));
           expect(gw.fleetProblems().get(key) ?? []).toEqual(problem ? [problem] : []);
           // Every kind that changed since the previous flush was reported as changed.
           const reported = changedFleets.get(key) ?? {};

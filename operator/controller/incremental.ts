@@ -6,6 +6,7 @@ import type { FleetProblem, FleetRenderOptions, FleetResources } from '../render
 import { FleetAssembler, type ResourceKind } from '../render/assembler.ts';
 import { HostClaims, type Conflict } from '../translate/conflicts.ts';
 import type { IngressIR } from '../translate/ir.ts';
+import { backendData } from '../translate/backend-data.ts';
 import type { Lookups } from '../translate/lookups.ts';
 import type { SnapshotInput } from '../xds/cache.ts';
 import {
@@ -50,7 +51,8 @@ export class IncrementalGateway {
   readonly defaultCertificateSecrets: ReadonlySet<string>;
 
   constructor(fleets: { key: string; opts: FleetRenderOptions }[], lookups: Lookups) {
-    for (const f of fleets) this.assemblers.set(f.key, new FleetAssembler(f.opts, lookups));
+    const data = backendData(lookups); // one per gateway: a Secret is checked once for all its fleets
+    for (const f of fleets) this.assemblers.set(f.key, new FleetAssembler(f.opts, data));
     this.defaultCertificateSecrets = new Set(
       fleets.flatMap((f) => (f.opts.defaultCertificate ? [f.opts.defaultCertificate.secret] : [])),
     );

@@ -41,8 +41,11 @@ test('the running operator (operator/cli.ts, its dynamic imports included) impor
   expect(files.filter((f) => f.startsWith('operator/gen/') || !/^(operator|webhook)\//.test(f))).toEqual([]);
 }, 60_000);
 
-/** Runtime imports (static `import`/`export … from`, not `import type`) of each shipped module. */
-function runtimeImportGraph(): Map<string, string[]> {
+/**
+ * Imports of each shipped module: runtime ones (static `import`/`export … from`, not
+ * `import type`), or with `types` every import, type-only ones included; package imports too.
+ */
+function importGraph(types = false): Map<string, string[]> {
   const configPath = join(root, 'tsconfig.build.json');
   const read = ts.readConfigFile(configPath, (p) => ts.sys.readFile(p));
   const parsed = ts.parseJsonConfigFileContent(read.config, ts.sys, root, undefined, configPath);
@@ -55,9 +58,14 @@ function runtimeImportGraph(): Map<string, string[]> {
     const targets: string[] = [];
     for (const st of sf.statements) {
       let spec: ts.Expression | undefined;
-      if (ts.isImportDeclaration(st) && st.importClause?.isTypeOnly !== true) spec = st.moduleSpecifier;
-      if (ts.isExportDeclaration(st) && !st.isTypeOnly) spec = st.moduleSpecifier;
-      if (spec === undefined || !ts.isStringLiteral(spec) || !spec.text.startsWith('.')) continue;
+      if (ts.isImportDeclaration(st) && (types || st.importClause?.isTypeOnly !== true))
+        spec = st.moduleSpecifier;
+      if (ts.isExportDeclaration(st) && (types || !st.isTypeOnly)) spec = st.moduleSpecifier;
+      if (spec === undefined || !ts.isStringLiteral(spec)) continue;
+      if (!spec.text.startsWith('.')) {
+        if (types) targets.push(spec.text);
+        continue;
+      }
       const r = ts.resolveModuleName(spec.text, sf.fileName, parsed.options, ts.sys).resolvedModule;
       if (r !== undefined) targets.push(rel(r.resolvedFileName));
     }
@@ -104,8 +112,31 @@ test('importCycles finds a cycle and only that', () => {
 });
 
 test('the shipped modules import each other without cycles (type-only imports aside)', () => {
-  const graph = runtimeImportGraph();
+  const graph = importGraph();
   expect(graph.size).toBeGreaterThan(50);
   expect(graph.get('operator/cli.ts')).toBeDefined();
   expect(importCycles(graph)).toEqual([]);
+}, 60_000);
+
+// The layers of docs/architecture.md: translate turns Kubernetes objects into the IR and the
+// BackendData (endpoints, certificates); render turns those into Envoy resources and never sees
+// a Kubernetes object, the informer caches or the API client.
+test('render/ reads no Kubernetes object: not api/core.ts, the Lookups, kube/ or the client library', () => {
+  const graph = importGraph(true);
+  const render = [...graph.keys()].filter((f) => f.startsWith('operator/render/'));
+  expect(render.length).toBeGreaterThan(10);
+  const forbidden = (t: string): boolean =>
+    t === 'operator/api/core.ts' ||
+    t === 'operator/translate/lookups.ts' ||
+    t === 'operator/translate/backend-data.ts' ||
+    t.startsWith('operator/kube/') ||
+    t.startsWith('@kubernetes/');
+  expect(
+    render.flatMap((f) =>
+      graph
+        .get(f)!
+        .filter(forbidden)
+        .map((t) => `${f} → ${t}`),
+    ),
+  ).toEqual([]);
 }, 60_000);

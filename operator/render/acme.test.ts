@@ -10,6 +10,7 @@ import { lookupsFromObjects } from '../translate/lookups.ts';
 import { renderFleet } from './fleet.ts';
 import { goldenDir, goldenFleets, loadCase } from '../../test/support/golden-cases.ts';
 import type { Json } from './types.ts';
+import { backendData } from '../translate/backend-data.ts';
 
 const CHALLENGE = '/.well-known/acme-challenge/tok123';
 const cert = loadCase(join(goldenDir, 'tls-redirect.yaml')).secrets[0]!;
@@ -48,7 +49,7 @@ interface Route {
 }
 
 function table(irs: IngressIR[], fleet: 'external' | 'local', name: 'http' | 'https'): Route[] {
-  const res = renderFleet(goldenFleets[fleet]!, irs, lookups);
+  const res = renderFleet(goldenFleets[fleet]!, irs, backendData(lookups));
   const rc = res.routes.get(name) as { virtual_hosts: Json[] } | undefined;
   if (!rc) throw new Error(`no route table ${name}`);
   return rc.virtual_hosts.flatMap((vh) => vh.routes as Route[]);

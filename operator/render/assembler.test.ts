@@ -19,6 +19,7 @@ import {
   goldenFleets,
   loadCase,
 } from '../../test/support/golden-cases.ts';
+import { backendData } from '../translate/backend-data.ts';
 
 function sortedMaps(r: FleetResources) {
   const sorted = (m: ReadonlyMap<string, unknown>) => [...m].sort(([a], [b]) => (a < b ? -1 : 1));
@@ -43,10 +44,12 @@ describe('FleetAssembler', () => {
       });
     const { accepted } = resolveConflicts(candidates);
     for (const opts of Object.values(caseFleets(objs))) {
-      const a = new FleetAssembler(opts, lookups);
+      const a = new FleetAssembler(opts, backendData(lookups));
       // Insertion order must not matter: add in reverse key order.
       for (const ir of [...accepted].reverse()) a.set(ir);
-      expect(sortedMaps(a.resources())).toEqual(sortedMaps(renderFleet(opts, accepted, lookups)));
+      expect(sortedMaps(a.resources())).toEqual(
+        sortedMaps(renderFleet(opts, accepted, backendData(lookups))),
+      );
     }
   });
 
@@ -81,7 +84,7 @@ describe('FleetAssembler', () => {
       if (!r.ok) throw new Error(r.problem.message);
       return r.ir;
     };
-    const a = new FleetAssembler(goldenFleets.external!, lookups);
+    const a = new FleetAssembler(goldenFleets.external!, backendData(lookups));
     const live = new Map<string, IngressIR>();
     for (let step = 0; step < 3; step++) {
       // > 64 inserts per batch (the bulk path), in random order, with some replaced and deleted.
@@ -98,7 +101,7 @@ describe('FleetAssembler', () => {
       }
       const accepted = [...live.values()].sort((x, y) => (x.key < y.key ? -1 : 1));
       expect(sortedMaps(a.resources())).toEqual(
-        sortedMaps(renderFleet(goldenFleets.external!, accepted, lookups)),
+        sortedMaps(renderFleet(goldenFleets.external!, accepted, backendData(lookups))),
       );
     }
   });
@@ -112,7 +115,7 @@ describe('FleetAssembler', () => {
       return r.ok ? [r.ir] : [];
     });
     expect(irs.length).toBeGreaterThan(0);
-    const a = new FleetAssembler(goldenFleets.external!, lookups);
+    const a = new FleetAssembler(goldenFleets.external!, backendData(lookups));
     for (const ir of irs) a.set(ir);
     expect(Object.keys(a.take()).sort()).toEqual(['clusters', 'endpoints', 'listeners', 'routes', 'secrets']);
     expect(Object.keys(a.take())).toEqual([]);

@@ -1,14 +1,11 @@
-// Incremental fleet assembly: the same resources as renderFleet(opts, accepted, lookups), kept up
+// Incremental fleet assembly: the same resources as renderFleet(opts, accepted, data), kept up
 // to date one KIngress at a time. The route tables are the concatenation, in KIngress key order,
 // of vhosts rendered once per IngressIR; clusters, endpoints and secrets are maps maintained by
 // reference counts, so a change costs O(that KIngress) plus one pass over the (already rendered)
-// vhost list when the route table changes. Pure: reads only the IRs and the Lookups it is given.
-import type { Secret } from '../api/core.ts';
-import type { ClusterIR, IngressIR, TlsIR } from '../translate/ir.ts';
-import type { Lookups } from '../translate/lookups.ts';
-import { tlsSecretProblem } from '../translate/tls-secret.ts';
+// vhost list when the route table changes. Pure: reads only the IRs and the BackendData it is given.
+import type { BackendData, CertificateIR, ClusterIR, IngressIR, TlsIR } from '../translate/ir.ts';
 import { renderCluster } from './cluster.ts';
-import { endpointAddresses, renderLoadAssignment } from './endpoints.ts';
+import { renderLoadAssignment } from './endpoints.ts';
 import {
   defaultCertificateProblem,
   vhostsOf,
@@ -106,10 +103,17 @@ const NONE: readonly never[] = [];
 interface SecretSlot {
   /** KIngress TLS references, plus one (permanent) for the fleet's default certificate. */
   refs: number;
-  obj: Secret | undefined;
+  cert: CertificateIR | undefined;
   json: Json | undefined;
   /** Exists and is a valid certificate and key (else its SNI chain is left out, as in renderFleet). */
   servable: boolean;
+}
+
+/** Whether two certificates render the same (the same checked object, or the same problem). */
+function sameCertificate(a: CertificateIR, b: CertificateIR | undefined): boolean {
+  if (a === b) return true;
+  if (!b || a.ok || b.ok) return false;
+  return a.problem.reason === b.problem.reason && a.problem.message === b.problem.message;
 }
 
 function byKey(a: string, b: string): number {
@@ -146,7 +150,7 @@ function sameJson(a: unknown, b: unknown): boolean {
 
 export class FleetAssembler {
   private readonly opts: FleetRenderOptions;
-  private readonly lookups: Lookups;
+  private readonly data: BackendData;
   private readonly entries = new Map<string, Entry>();
   /** The values of `entries` sorted by key (renderFleet's order), once `unsorted` is false. */
   private order: Entry[] = [];
@@ -177,17 +181,17 @@ export class FleetAssembler {
   private tlsDirty = true;
   private chainsKey = '';
 
-  constructor(opts: FleetRenderOptions, lookups: Lookups) {
+  constructor(opts: FleetRenderOptions, data: BackendData) {
     this.opts = opts;
-    this.lookups = lookups;
+    this.data = data;
     this.listeners.set(HTTP_ROUTE_CONFIG, renderHttpListener(opts));
     // the fleet's own cluster (KIngress clusters are named <ns>/<service>:<port>: no clash)
     if (opts.tracing) this.clusters.set(TRACING_CLUSTER, renderTracingCluster(opts.tracing));
     this.defaultKey = opts.defaultCertificate?.secret;
-    this.defaultProblem = defaultCertificateProblem(opts, lookups);
+    this.defaultProblem = defaultCertificateProblem(opts, data);
     if (this.defaultKey !== undefined) {
       // Pinned for the assembler's life; rendered (and re-read by refreshSecrets) like KIngress TLS.
-      const slot: SecretSlot = { refs: 1, obj: undefined, json: undefined, servable: false };
+      const slot: SecretSlot = { refs: 1, cert: undefined, json: undefined, servable: false };
       this.secretSlots.set(this.defaultKey, slot);
       this.renderSecret(this.defaultKey, slot);
     }
@@ -271,7 +275,7 @@ export class FleetAssembler {
     }
   }
 
-  /** Re-reads these Secrets (`<ns>/<name>`) from the lookups. */
+  /** Re-reads these Secrets (`<ns>/<name>`) from the BackendData. */
   refreshSecrets(names: Iterable<string>): void {
     for (const name of names) {
       const slot = this.secretSlots.get(name);
@@ -470,8 +474,7 @@ export class FleetAssembler {
       if (this.endpoints.delete(name)) this.changed.add('endpoints');
       return;
     }
-    const slices = this.lookups.endpointSlices(c.endpoints.namespace, c.endpoints.service);
-    const cla = renderLoadAssignment(name, endpointAddresses(slices, c));
+    const cla = renderLoadAssignment(name, this.data.endpoints(c));
     if (compare && sameJson(this.endpoints.get(name), cla)) return;
     this.endpoints.set(name, cla);
     this.changed.add('endpoints');
@@ -490,7 +493,7 @@ export class FleetAssembler {
       }
       let slot = this.secretSlots.get(name);
       if (!slot) {
-        slot = { refs: 0, obj: undefined, json: undefined, servable: false };
+        slot = { refs: 0, cert: undefined, json: undefined, servable: false };
         this.secretSlots.set(name, slot);
       }
       slot.refs++;
@@ -510,18 +513,17 @@ export class FleetAssembler {
   }
 
   private renderSecret(name: string, slot: SecretSlot): void {
-    const [ns = '', n = ''] = name.split('/');
-    const obj = this.lookups.secret(ns, n);
-    if (obj === slot.obj && (slot.json !== undefined || obj === undefined)) return;
-    slot.obj = obj;
-    slot.json = obj ? renderSecret(name, obj) : undefined;
-    const servable = tlsSecretProblem(name, obj) === undefined;
+    const cert = this.data.certificate(name);
+    if (sameCertificate(cert, slot.cert)) return;
+    slot.cert = cert;
+    slot.json = cert.ok ? renderSecret(name, cert) : undefined;
+    const servable = cert.ok;
     if (servable !== slot.servable) {
       slot.servable = servable;
       this.tlsDirty = true; // its SNI chain comes or goes
     }
     if (name === this.defaultKey) {
-      const problem = defaultCertificateProblem(this.opts, this.lookups);
+      const problem = defaultCertificateProblem(this.opts, this.data);
       if ((problem === undefined) !== (this.defaultProblem === undefined)) this.tlsDirty = true;
       this.defaultProblem = problem;
     }

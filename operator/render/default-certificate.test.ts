@@ -18,6 +18,7 @@ import {
 import { goldenDir, goldenFleets, loadCase } from '../../test/support/golden-cases.ts';
 import { DEFAULT_CHAIN } from './listener.ts';
 import type { Json } from './types.ts';
+import { backendData } from '../translate/backend-data.ts';
 
 const certCase = loadCase(join(goldenDir, 'default-certificate.yaml'));
 const wildcard = certCase.secrets.find((s) => s.metadata.name === 'wildcard')!;
@@ -98,7 +99,7 @@ function canonical(r: FleetResources) {
 
 describe('default certificate (renderFleet)', () => {
   test('a fallback chain with the default certificate over SDS, next to the SNI chains', () => {
-    const res = renderFleet(opts, [ingress('own', 'own'), ingress('wild')], world);
+    const res = renderFleet(opts, [ingress('own', 'own'), ingress('wild')], backendData(world));
     const l = https(res) as { filter_chains: Json[]; default_filter_chain: Json };
     expect(l.filter_chains.map((c) => c.name)).toEqual(['ns/own']);
     expect(l.default_filter_chain.name).toBe(DEFAULT_CHAIN);
@@ -110,11 +111,11 @@ describe('default certificate (renderFleet)', () => {
     const table = res.routes.get('https') as { virtual_hosts: { domains: string[] }[] };
     expect(table.virtual_hosts.flatMap((v) => v.domains)).toContain('wild.example.com');
     expect([...res.secrets.keys()].sort()).toEqual([DEFAULT, 'ns/own']);
-    expect(defaultCertificateProblem(opts, world)).toBeUndefined();
+    expect(defaultCertificateProblem(opts, backendData(world))).toBeUndefined();
   });
 
   test('no KIngress TLS: an HTTPS listener with only the default chain', () => {
-    const res = renderFleet(opts, [ingress('wild')], world);
+    const res = renderFleet(opts, [ingress('wild')], backendData(world));
     const l = https(res) as Json;
     expect(l.filter_chains).toBeUndefined();
     expect(sdsNames(l.default_filter_chain)).toEqual([DEFAULT]);
@@ -124,29 +125,31 @@ describe('default certificate (renderFleet)', () => {
 
   test('without the option nothing changes', () => {
     const irs = [ingress('own', 'own'), ingress('wild')];
-    const withOpt = renderFleet(opts, irs, world);
-    const without = renderFleet(goldenFleets.external!, irs, world);
+    const withOpt = renderFleet(opts, irs, backendData(world));
+    const without = renderFleet(goldenFleets.external!, irs, backendData(world));
     const { default_filter_chain: _dropped, ...rest } = https(withOpt)!;
     expect(rest).toEqual(https(without));
     expect([...without.secrets.keys()]).toEqual(['ns/own']);
-    expect(renderFleet(goldenFleets.external!, [ingress('wild')], world).listeners.has('https')).toBe(false);
-    expect(defaultCertificateProblem(goldenFleets.external!, world)).toBeUndefined();
+    expect(
+      renderFleet(goldenFleets.external!, [ingress('wild')], backendData(world)).listeners.has('https'),
+    ).toBe(false);
+    expect(defaultCertificateProblem(goldenFleets.external!, backendData(world))).toBeUndefined();
   });
 
   test('a missing Secret: no fallback chain, the fleet still serves, the problem is reported', () => {
     world.secrets.delete(DEFAULT);
-    const res = renderFleet(opts, [ingress('own', 'own'), ingress('wild')], world);
+    const res = renderFleet(opts, [ingress('own', 'own'), ingress('wild')], backendData(world));
     const l = https(res) as Json;
     expect(l.default_filter_chain).toBeUndefined();
     expect((l.filter_chains as Json[]).map((c) => c.name)).toEqual(['ns/own']);
     expect([...res.secrets.keys()]).toEqual(['ns/own']);
     expect(res.routes.has('http')).toBe(true);
-    expect(defaultCertificateProblem(opts, world)).toEqual({
+    expect(defaultCertificateProblem(opts, backendData(world))).toEqual({
       reason: 'SecretNotFound',
       message: `default certificate: TLS Secret ${DEFAULT} does not exist`,
     });
     // Without KIngress TLS there is then no HTTPS listener at all.
-    expect(https(renderFleet(opts, [ingress('wild')], world))).toBeUndefined();
+    expect(https(renderFleet(opts, [ingress('wild')], backendData(world)))).toBeUndefined();
   });
 
   test('an invalid Secret or a malformed reference is not served and is reported', () => {
@@ -154,23 +157,24 @@ describe('default certificate (renderFleet)', () => {
       ...wildcard,
       data: { 'tls.crt': wildcard.data!['tls.crt']!, 'tls.key': own.data!['tls.key']! },
     });
-    expect(defaultCertificateProblem(opts, world)?.reason).toBe('SecretInvalid');
-    const res = renderFleet(opts, [ingress('wild')], world);
+    expect(defaultCertificateProblem(opts, backendData(world))?.reason).toBe('SecretInvalid');
+    const res = renderFleet(opts, [ingress('wild')], backendData(world));
     expect(https(res)).toBeUndefined();
     expect(res.secrets.size).toBe(0);
     const bad: FleetRenderOptions = { ...opts, defaultCertificate: { secret: 'wildcard' } };
-    expect(defaultCertificateProblem(bad, world)?.reason).toBe('DefaultCertificateInvalid');
-    expect(https(renderFleet(bad, [ingress('wild')], world))).toBeUndefined();
+    expect(defaultCertificateProblem(bad, backendData(world))?.reason).toBe('DefaultCertificateInvalid');
+    expect(https(renderFleet(bad, [ingress('wild')], backendData(world)))).toBeUndefined();
   });
 });
 
 describe('default certificate (FleetAssembler)', () => {
   test('follows the Secret: renewal changes SDS only; loss and return change the listener', () => {
     world.secrets.delete(DEFAULT);
-    const a = new FleetAssembler(opts, world);
+    const a = new FleetAssembler(opts, backendData(world));
     const irs = [ingress('wild')];
     for (const ir of irs) a.set(ir);
-    const check = () => expect(canonical(a.resources())).toEqual(canonical(renderFleet(opts, irs, world)));
+    const check = () =>
+      expect(canonical(a.resources())).toEqual(canonical(renderFleet(opts, irs, backendData(world))));
     check();
     expect(a.problems().map((p) => p.reason)).toEqual(['SecretNotFound']);
     expect(a.resources().listeners.has('https')).toBe(false);
@@ -202,42 +206,42 @@ describe('default certificate (FleetAssembler)', () => {
   });
 
   test('with KIngress TLS: loss of the default certificate changes the listener, not the routes', () => {
-    const a = new FleetAssembler(opts, world);
+    const a = new FleetAssembler(opts, backendData(world));
     const irs = [ingress('own', 'own'), ingress('wild')];
     for (const ir of irs) a.set(ir);
     a.take();
     world.secrets.set(DEFAULT, { ...wildcard, data: {} });
     a.refreshSecrets([DEFAULT]);
-    expect(canonical(a.resources())).toEqual(canonical(renderFleet(opts, irs, world)));
+    expect(canonical(a.resources())).toEqual(canonical(renderFleet(opts, irs, backendData(world))));
     expect(Object.keys(a.take()).sort()).toEqual(['listeners', 'secrets']);
     expect(a.problems().map((p) => p.reason)).toEqual(['SecretInvalid']);
   });
 
   test('a Secret that is both the default certificate and a KIngress certificate', () => {
     const shared: FleetRenderOptions = { ...opts, defaultCertificate: { secret: 'ns/own' } };
-    const a = new FleetAssembler(shared, world);
+    const a = new FleetAssembler(shared, backendData(world));
     const withTls = ingress('own', 'own');
     let irs = [withTls, ingress('wild')];
     for (const ir of irs) a.set(ir);
-    expect(canonical(a.resources())).toEqual(canonical(renderFleet(shared, irs, world)));
+    expect(canonical(a.resources())).toEqual(canonical(renderFleet(shared, irs, backendData(world))));
     // The KIngress goes: the Secret stays served for the default chain.
     a.delete(withTls.key);
     irs = irs.slice(1);
-    expect(canonical(a.resources())).toEqual(canonical(renderFleet(shared, irs, world)));
+    expect(canonical(a.resources())).toEqual(canonical(renderFleet(shared, irs, backendData(world))));
     expect([...a.resources().secrets.keys()]).toEqual(['ns/own']);
     // Invalid now: not served at all, neither as the default nor for a KIngress that still
     // references it (its SNI chain is left out; renderFleet does the same).
     world.secrets.set('ns/own', { ...own, metadata: { name: 'own', namespace: 'ns' }, data: {} });
     a.refreshSecrets(['ns/own']);
-    expect(canonical(a.resources())).toEqual(canonical(renderFleet(shared, irs, world)));
+    expect(canonical(a.resources())).toEqual(canonical(renderFleet(shared, irs, backendData(world))));
     expect(a.resources().secrets.size).toBe(0);
     a.set(withTls); // its last good translation
     irs = [withTls, ...irs];
-    expect(canonical(a.resources())).toEqual(canonical(renderFleet(shared, irs, world)));
+    expect(canonical(a.resources())).toEqual(canonical(renderFleet(shared, irs, backendData(world))));
     expect(a.resources().secrets.size).toBe(0);
     a.delete(withTls.key);
     irs = irs.slice(1);
-    expect(canonical(a.resources())).toEqual(canonical(renderFleet(shared, irs, world)));
+    expect(canonical(a.resources())).toEqual(canonical(renderFleet(shared, irs, backendData(world))));
     expect(a.resources().secrets.size).toBe(0);
   });
 });

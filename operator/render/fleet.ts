@@ -3,11 +3,16 @@
 // default certificate). Vhosts are rendered once per IngressIR object and memoised, so a change
 // to one KIngress re-renders only that KIngress.
 import type { Visibility } from '../api/kingress.ts';
-import type { ClusterIR, IngressIR, TlsIR, TranslateProblem, VisibilityIR } from '../translate/ir.ts';
-import type { Lookups } from '../translate/lookups.ts';
-import { tlsSecretProblem } from '../translate/tls-secret.ts';
+import type {
+  BackendData,
+  ClusterIR,
+  IngressIR,
+  TlsIR,
+  TranslateProblem,
+  VisibilityIR,
+} from '../translate/ir.ts';
 import { renderCluster } from './cluster.ts';
-import { endpointAddresses, renderLoadAssignment } from './endpoints.ts';
+import { renderLoadAssignment } from './endpoints.ts';
 import {
   HTTP_ROUTE_CONFIG,
   HTTPS_ROUTE_CONFIG,
@@ -44,7 +49,7 @@ export function secretRef(key: string): { namespace: string; name: string } | un
 /** Why the fleet's default certificate cannot be served (undefined: none configured, or fine). */
 export function defaultCertificateProblem(
   opts: FleetRenderOptions,
-  lookups: Lookups,
+  data: BackendData,
 ): FleetProblem | undefined {
   const key = opts.defaultCertificate?.secret;
   if (key === undefined) return undefined;
@@ -55,14 +60,16 @@ export function defaultCertificateProblem(
       message: `default certificate: Secret reference ${JSON.stringify(key)} is not <namespace>/<name>`,
     };
   }
-  const p = tlsSecretProblem(key, lookups.secret(ref.namespace, ref.name));
-  return p && { reason: p.reason, message: `default certificate: ${p.message}` };
+  const c = data.certificate(key);
+  return c.ok
+    ? undefined
+    : { reason: c.problem.reason, message: `default certificate: ${c.problem.message}` };
 }
 
 /** The fleet's default certificate Secret key when it can be served, else undefined. */
-export function servableDefaultCertificate(opts: FleetRenderOptions, lookups: Lookups): string | undefined {
+export function servableDefaultCertificate(opts: FleetRenderOptions, data: BackendData): string | undefined {
   const key = opts.defaultCertificate?.secret;
-  return key !== undefined && !defaultCertificateProblem(opts, lookups) ? key : undefined;
+  return key !== undefined && !defaultCertificateProblem(opts, data) ? key : undefined;
 }
 
 export interface FleetResources {
@@ -120,33 +127,23 @@ export function fleetClusters(irs: IngressIR[], visibility: Visibility): Cluster
   return [...out.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-export function renderEndpoints(clusters: ClusterIR[], lookups: Lookups): Map<string, Json> {
+export function renderEndpoints(clusters: ClusterIR[], data: BackendData): Map<string, Json> {
   const out = new Map<string, Json>();
   for (const c of clusters) {
     if (c.kind !== 'eds' || !c.endpoints) continue;
-    const slices = lookups.endpointSlices(c.endpoints.namespace, c.endpoints.service);
-    out.set(c.name, renderLoadAssignment(c.name, endpointAddresses(slices, c)));
+    out.set(c.name, renderLoadAssignment(c.name, data.endpoints(c)));
   }
   return out;
 }
 
-export function renderFleet(opts: FleetRenderOptions, irs: IngressIR[], lookups: Lookups): FleetResources {
+export function renderFleet(opts: FleetRenderOptions, irs: IngressIR[], data: BackendData): FleetResources {
   const http: Json[] = [];
   const https: Json[] = [];
   const tls: TlsIR[] = [];
   // A certificate whose Secret is gone or invalid is not served: its SNI chain is left out, so the
   // listener never waits for a Secret that will not come (those hosts get the default certificate,
   // if the fleet has one). Its KIngress reports SecretNotFound/SecretInvalid meanwhile.
-  const servable = new Map<string, boolean>();
-  const serves = (key: string): boolean => {
-    let ok = servable.get(key);
-    if (ok === undefined) {
-      const [ns = '', name = ''] = key.split('/');
-      ok = tlsSecretProblem(key, lookups.secret(ns, name)) === undefined;
-      servable.set(key, ok);
-    }
-    return ok;
-  };
+  const serves = (key: string): boolean => data.certificate(key).ok;
   for (const ir of irs) {
     const v = vhostsOf(ir, opts.visibility);
     http.push(...v.http);
@@ -157,7 +154,7 @@ export function renderFleet(opts: FleetRenderOptions, irs: IngressIR[], lookups:
   const routes = new Map<string, Json>([
     [HTTP_ROUTE_CONFIG, { name: HTTP_ROUTE_CONFIG, virtual_hosts: http }],
   ]);
-  const defaultSecret = servableDefaultCertificate(opts, lookups);
+  const defaultSecret = servableDefaultCertificate(opts, data);
   const httpsListener = renderHttpsListener(opts, tls, defaultSecret);
   const secrets = new Map<string, Json>();
   if (httpsListener) {
@@ -167,9 +164,8 @@ export function renderFleet(opts: FleetRenderOptions, irs: IngressIR[], lookups:
     if (defaultSecret !== undefined) names.push(defaultSecret);
     for (const key of names) {
       if (secrets.has(key)) continue;
-      const [ns = '', name = ''] = key.split('/');
-      const s = lookups.secret(ns, name);
-      if (s) secrets.set(key, renderSecret(key, s));
+      const cert = data.certificate(key);
+      if (cert.ok) secrets.set(key, renderSecret(key, cert));
     }
   }
   const clusterIRs = fleetClusters(irs, opts.visibility);
@@ -180,7 +176,7 @@ export function renderFleet(opts: FleetRenderOptions, irs: IngressIR[], lookups:
       ...clusterIRs.map((c): [string, Json] => [c.name, renderCluster(c)]),
       ...(opts.tracing ? [[TRACING_CLUSTER, renderTracingCluster(opts.tracing)] as [string, Json]] : []),
     ]),
-    endpoints: renderEndpoints(clusterIRs, lookups),
+    endpoints: renderEndpoints(clusterIRs, data),
     secrets,
   };
 }

@@ -25,6 +25,7 @@ import { renderFleet, type FleetResources } from './fleet.ts';
 import { goldenDir, goldenFleets, loadCase } from '../../test/support/golden-cases.ts';
 import { staticBootstrap } from '../../test/support/static-bootstrap.ts';
 import type { Json } from './types.ts';
+import { backendData } from '../translate/backend-data.ts';
 
 const SEED = 20261206;
 /** Batches of generated KIngresses checked against a real Envoy, and KIngresses per batch. */
@@ -298,7 +299,7 @@ function pipeline(ingresses: KIngress[]): Outcome {
   const { accepted, conflicts } = resolveConflicts(candidates);
   const fleets = Object.entries(goldenFleets).map(([fleet, opts]) => ({
     fleet,
-    res: renderFleet(opts, accepted, lookups),
+    res: renderFleet(opts, accepted, backendData(lookups)),
   }));
   return { accepted, refused, conflicted: conflicts.size, fleets };
 }

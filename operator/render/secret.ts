@@ -1,14 +1,13 @@
-// A Kubernetes TLS Secret → Envoy SDS Secret (certificate chain and key inline).
-import type { Secret } from '../api/core.ts';
+// A checked TLS certificate (translate/backend-data.ts) → Envoy SDS Secret (chain and key inline).
+import type { CertificateIR } from '../translate/ir.ts';
 import type { Json } from './types.ts';
 
-export function renderSecret(name: string, secret: Secret): Json {
-  const decode = (k: string) => Buffer.from(secret.data?.[k] ?? '', 'base64').toString('utf8');
+export function renderSecret(name: string, cert: Extract<CertificateIR, { ok: true }>): Json {
   return {
     name,
     tls_certificate: {
-      certificate_chain: { inline_string: decode('tls.crt') },
-      private_key: { inline_string: decode('tls.key') },
+      certificate_chain: { inline_string: cert.certificateChain },
+      private_key: { inline_string: cert.privateKey },
     },
   };
 }

@@ -9,6 +9,7 @@ import {
   type TracingOptions,
 } from './tracing.ts';
 import { T, type Json } from './types.ts';
+import { backendData } from '../translate/backend-data.ts';
 
 const tracing: TracingOptions = {
   collector: { host: 'otel-collector.observability.svc.cluster.local', port: 4317 },
@@ -76,10 +77,10 @@ test('only a fleet that traces gets the tracing config and the collector cluster
     endpointSlices: () => [],
     secret: () => undefined,
   };
-  const plain = renderFleet(opts, [], lookups);
+  const plain = renderFleet(opts, [], backendData(lookups));
   expect(plain.clusters.has(TRACING_CLUSTER)).toBe(false);
   expect(hcm(plain)).not.toHaveProperty('tracing');
-  const traced = renderFleet({ ...opts, tracing }, [], lookups);
+  const traced = renderFleet({ ...opts, tracing }, [], backendData(lookups));
   expect(traced.clusters.get(TRACING_CLUSTER)).toEqual(renderTracingCluster(tracing));
   expect(hcm(traced).tracing).toEqual(renderHcmTracing(tracing));
 });

@@ -177,3 +177,25 @@ export interface TranslateProblem {
 }
 
 export type TranslateResult = { ok: true; ir: IngressIR } | { ok: false; problem: TranslateProblem };
+
+/** A ready upstream address of an EDS cluster (from the Service's EndpointSlices, checked). */
+export interface EndpointIR {
+  address: string;
+  port: number;
+}
+
+/** A TLS Secret as served over SDS: the PEM chain and its key (checked to match), or why not. */
+export type CertificateIR =
+  { ok: true; certificateChain: string; privateKey: string } | { ok: false; problem: TranslateProblem };
+
+/**
+ * The cluster data render needs besides the IRs, already turned into plain data: a cluster's
+ * endpoints and a Secret's certificate. Render reads the cluster through this alone, so it never
+ * sees a Kubernetes object (translate/backend-data.ts implements it over the Lookups).
+ */
+export interface BackendData {
+  /** The usable endpoints of an EDS cluster, sorted; none for other clusters. */
+  endpoints(cluster: ClusterIR): readonly EndpointIR[];
+  /** The certificate of the TLS Secret `<ns>/<name>`. */
+  certificate(key: string): CertificateIR;
+}

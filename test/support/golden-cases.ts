@@ -36,6 +36,7 @@ import {
   type FleetRenderOptions,
   type FleetResources,
 } from '../../operator/render/fleet.ts';
+import { backendData } from '../../operator/translate/backend-data.ts';
 
 export const goldenDir = join(import.meta.dirname, '../golden/cases');
 
@@ -178,8 +179,8 @@ export function renderCase(objs: Objects): Record<string, unknown> {
   }
   const fleets: Record<string, unknown> = {};
   for (const [name, opts] of Object.entries(caseFleets(objs))) {
-    const r = renderFleet(opts, accepted, lookups);
-    const problem = defaultCertificateProblem(opts, lookups);
+    const r = renderFleet(opts, accepted, backendData(lookups));
+    const problem = defaultCertificateProblem(opts, backendData(lookups));
     fleets[name] = {
       listeners: [...r.listeners.values()],
       routes: [...r.routes.values()],
@@ -214,7 +215,7 @@ export function renderCaseFleets(objs: Objects): { fleet: string; res: FleetReso
   const { accepted } = resolveConflicts(candidates);
   return Object.entries(caseFleets(objs)).map(([fleet, opts]) => ({
     fleet,
-    res: renderFleet(opts, accepted, lookups),
+    res: renderFleet(opts, accepted, backendData(lookups)),
   }));
 }
 

@@ -1,6 +1,6 @@
 import type { EndpointSlice } from '../api/core.ts';
-import type { ClusterIR } from '../translate/ir.ts';
-import { endpointAddresses, usableAddress } from './endpoints.ts';
+import type { ClusterIR } from './ir.ts';
+import { endpointAddresses, usableAddress } from './endpoint-addresses.ts';
 
 const cluster: ClusterIR = {
   name: 'apps/web:80',
