@@ -9,6 +9,7 @@
 //   Each N is read 5 s after all are Ready and again KGW_BENCH_SETTLE_S (default 60) later, once
 //   V8's memory reducer has run; KGW_BENCH_HOLD_S=60 keeps the operator running that long after the
 //   last N, for inspection (gdb, heaptrack, /proc/<pid>/smaps).
+//   KGW_BENCH_KEEP_LOG=1 keeps the operators' log file (else kept only when the bench fails).
 //   KGW_BENCH_FLEET_METRICS=1 gives the fleets their stats listeners (fleets[].metrics, issue 12):
 //   what the operator pays for it (the per-fleet traffic sampler's scrapes; it keeps no
 //   per-Service series) shows as the difference to a run without.
@@ -17,6 +18,9 @@ import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { OPERATOR_NAMESPACE } from '../operator/api/install.ts';
+import { readSavedReplicas } from '../operator/fleets/local.ts';
+import { LocalNetwork } from '../operator/fleets/network.ts';
 import { KubeRest } from '../operator/kube/rest.ts';
 import { newLogger } from '../operator/log.ts';
 import { knativeGatewayCrd } from '../operator/gen/knativegateway-crd.ts';
@@ -69,10 +73,33 @@ function waitForLine(proc: ChildProcess, what: string, match: (line: string) => 
   });
 }
 
+/** KIngress key → resourceVersion, every KIngress of the bench namespace. */
+async function kingressVersions(rest: KubeRest): Promise<Map<string, string>> {
+  const list = await rest.request<{ items: { metadata: { name: string; resourceVersion?: string } }[] }>(
+    'GET',
+    `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${TEST_NAMESPACE}/ingresses`,
+  );
+  return new Map(list.items.map((i) => [i.metadata.name, i.metadata.resourceVersion ?? '']));
+}
+
+/** Milliseconds from `t0` until the operator's /metrics shows route-table bytes sent to an Envoy. */
+async function untilRdsSent(t0: number, timeoutMs: number): Promise<number> {
+  for (let i = 0; performance.now() - t0 < timeoutMs && i < 100_000; i++) {
+    const text = await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)
+      .then((r) => r.text())
+      .catch(() => '');
+    const m = /^kgw_xds_sent_bytes_total\{type="RDS"\} ([0-9.e+]+)$/m.exec(text);
+    if (m?.[1] && Number(m[1]) > 0) return performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`no route table sent within ${timeoutMs} ms of the restart`);
+}
+
 const cp = await startControlPlane({ log });
 const workDir = mkdtempSync(join(tmpdir(), 'kgw-bench-rss-'));
 const logFile = join(tmpdir(), `kgw-bench-rss-operator-${process.pid}.log`);
 const procs: ChildProcess[] = [];
+let network: LocalNetwork | undefined;
 let failed = true;
 try {
   const kc = cp.kubeConfig();
@@ -83,49 +110,63 @@ try {
   const gateway = fleetMetrics ? gatewayWithMetrics() : sampleGateway;
   await applyManifests(kc, [gateway]);
 
-  const operator = spawn(
-    process.execPath,
-    [
-      // as the image runs it (Dockerfile ENV)
-      OPERATOR_NODE_OPTIONS,
-      join(root, 'operator/cli.ts'),
-      'operator',
-      '--kubeconfig',
-      cp.kubeconfigPath,
-      '--work-dir',
-      workDir,
-      '--envoy-bin',
-      envoyBin(),
-      '--log-level',
-      process.env.KGW_BENCH_OPERATOR_LOG_LEVEL ?? 'info',
-      '--metrics-port',
-      String(METRICS_PORT),
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env:
-        jemalloc !== undefined
-          ? {
-              ...process.env,
-              LD_PRELOAD: jemalloc,
-              MALLOC_CONF: process.env.MALLOC_CONF ?? OPERATOR_MALLOC_CONF,
-            }
-          : process.env,
-    },
-  );
-  procs.push(operator);
-  // The operator's log goes to a file, kept when something fails.
+  // the bench's own network, so the replicas outlive an operator and the next one adopts them
+  const net = await LocalNetwork.create();
+  network = net;
+  const operatorProc = (): ChildProcess => {
+    const proc = spawn(
+      process.execPath,
+      [
+        // as the image runs it (Dockerfile ENV)
+        OPERATOR_NODE_OPTIONS,
+        join(root, 'operator/cli.ts'),
+        'operator',
+        '--kubeconfig',
+        cp.kubeconfigPath,
+        '--work-dir',
+        workDir,
+        '--envoy-bin',
+        envoyBin(),
+        '--log-level',
+        process.env.KGW_BENCH_OPERATOR_LOG_LEVEL ?? 'info',
+        '--metrics-port',
+        String(METRICS_PORT),
+        // with leader election a stopped operator leaves its Envoys running for the next one,
+        // as in a rollout: the restart figures below measure adoption, not Envoy start-up
+        '--leader-elect',
+        '--leader-elect-namespace',
+        OPERATOR_NAMESPACE,
+        '--network-subnet',
+        String(net.subnet),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env:
+          jemalloc !== undefined
+            ? {
+                ...process.env,
+                LD_PRELOAD: jemalloc,
+                MALLOC_CONF: process.env.MALLOC_CONF ?? OPERATOR_MALLOC_CONF,
+              }
+            : process.env,
+      },
+    );
+    procs.push(proc);
+    // The operator's log goes to a file, kept when something fails.
+    proc.stdout?.on('data', (chunk: Buffer) => logStream.write(chunk));
+    return proc;
+  };
+  await ensureNamespace(rest, OPERATOR_NAMESPACE);
   const logStream = createWriteStream(logFile);
-  operator.stdout?.on('data', (chunk: Buffer) => logStream.write(chunk));
+  let operator = operatorProc();
   const started = await waitForLine(
     operator,
     'operator start',
     (l) => l.includes('"operator started"'),
     120_000,
   );
-  const subnet = /198\.18\.(\d+)\.0/.exec(started)?.[1];
-  if (!subnet) throw new Error(`no subnet in ${started}`);
-  const address = `198.18.${subnet}.1`;
+  if (!started.includes(`198.18.${net.subnet}.0`)) throw new Error(`not on the bench's network: ${started}`);
+  const address = net.gateway;
 
   const backend = spawn(
     process.execPath,
@@ -162,7 +203,7 @@ try {
     endpoints: [{ addresses: [address], conditions: { ready: true } }],
   });
 
-  const pid = operator.pid ?? 0;
+  let pid = operator.pid ?? 0;
   console.log(
     `bench rss n=0 allocator=${jemalloc !== undefined ? 'jemalloc' : 'glibc'} ` +
       `fleet_metrics=${fleetMetrics ? 'on' : 'off'} ${await reading(pid)}`,
@@ -182,6 +223,26 @@ try {
       console.log(`bench rss n=${n} settled_after_s=${settleS} ${await reading(pid)}`);
     }
   }
+  if (have > 0) {
+    // Restart with every KIngress Ready: time from the new process's start to the first route
+    // table sent to an Envoy (it adopts the running replicas), and how many KIngress statuses it
+    // rewrote although nothing changed (resourceVersions before and after, 10 s after that push).
+    const versions = await kingressVersions(rest);
+    const exited = new Promise((r) => operator.once('exit', r));
+    operator.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);
+    const t0 = performance.now();
+    operator = operatorProc();
+    pid = operator.pid ?? 0;
+    const firstPushMs = await untilRdsSent(t0, 120_000);
+    await new Promise((r) => setTimeout(r, 10_000));
+    const after = await kingressVersions(rest);
+    const rewritten = [...versions].filter(([k, v]) => after.get(k) !== v).length;
+    console.log(
+      `bench rss restart n=${have} restart_to_first_rds_ms=${firstPushMs.toFixed(0)} ` +
+        `status_rewritten=${rewritten} of=${versions.size}`,
+    );
+  }
   const holdS = Number(process.env.KGW_BENCH_HOLD_S ?? 0);
   if (holdS > 0) {
     // keeps the operator running for inspection (gdb, heaptrack, /proc/<pid>/smaps)
@@ -197,8 +258,26 @@ try {
     p.kill('SIGTERM');
     await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
   }
+  // with leader election the last operator left its Envoys running for a successor: stop them
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let left: number[] = [];
+  try {
+    left = readSavedReplicas(join(workDir, 'envoy')).map((r) => r.pid);
+  } catch {
+    // no replicas were saved
+  }
+  for (const pid of left.filter(alive)) process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 50 && left.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+  await network?.destroy();
   await cp.stop();
   rmSync(workDir, { recursive: true, force: true });
-  if (failed) console.error(`operator log: ${logFile}`);
+  if (failed || process.env.KGW_BENCH_KEEP_LOG === '1') console.error(`operator log: ${logFile}`);
   else rmSync(logFile, { force: true });
 }
