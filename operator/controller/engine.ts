@@ -9,7 +9,7 @@
 import type { Service } from '../api/core.ts';
 import type { KnativeGateway } from '../api/knativegateway.ts';
 import { INGRESS_CLASS_ANNOTATION, ingressKey, type KIngress } from '../api/kingress.ts';
-import type { FleetRuntime } from '../fleets/runtime.ts';
+import type { FleetDef, FleetRuntime } from '../fleets/runtime.ts';
 import type { Logger } from '../log.ts';
 import type { ReferencedSecrets } from '../kube/referenced-secrets.ts';
 import { Reflector, type KubeObject } from '../kube/reflector.ts';
@@ -110,6 +110,8 @@ export class Engine {
   /** Secrets (`<ns>/<name>`) that changed since the last flush. */
   private readonly secretsDirty = new Set<string>();
   private gatewaysDirty = true;
+  /** The last selection of served gateways and their fleets (applied again on becoming leader). */
+  private selection: { fleets: FleetDef[]; served: Map<string, KnativeGateway> } | undefined;
   /** When flushes run (coalescing). */
   private readonly flushes: FlushScheduler;
   /** refs (`svc:ns/name`, `secret:ns/name`) → KIngress keys that read them */
@@ -393,7 +395,10 @@ export class Engine {
     this.gatewaysRec.setLeading(leading);
     this.policies.setLeading(leading);
     if (!leading) return;
-    this.gatewaysDirty = true;
+    // The new leader applies the fleets of the gateways it already serves; the KIngresses need no
+    // new translation (a follower translates and pushes like a leader). Before the first
+    // selection there is nothing to apply yet: that flush applies them.
+    if (this.selection) this.gatewaysRec.applyFleets(this.selection.fleets, this.selection.served);
     for (const k of this.pipeline.keys()) this.statusDirty.add(k);
     this.schedule();
     this.gatewaysRec.kick();
@@ -422,6 +427,7 @@ export class Engine {
     const { served, fleets } = this.served.select([
       ...this.gateways.store.values(),
     ] as unknown as KnativeGateway[]);
+    this.selection = { fleets, served };
     // Fresh incremental state per gateway; every KIngress is re-translated into it below.
     this.pipeline.setGateways(this.served.values());
     // applied in the background: a slow API server never delays the pushes below

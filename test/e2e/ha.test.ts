@@ -16,6 +16,7 @@ import { httpRequest } from '../backends/client.ts';
 import { startControlPlane } from '../env/control-plane.ts';
 import { applyManifests } from '../env/manifests.ts';
 import { envoyBin } from '../env/paths.ts';
+import { freePorts } from '../env/proc.ts';
 import { createReady, rule, sleep, split } from './conformance.ts';
 import {
   ensureNamespace,
@@ -33,13 +34,14 @@ interface Operator {
   id: string;
   proc: ChildProcess;
   logFile: string;
+  metricsPort: number;
 }
 
 let env: Env;
 let workDir: string;
 const operators: Operator[] = [];
 
-function startOperatorProcess(id: string, kubeconfig: string, subnet: number): Operator {
+function startOperatorProcess(id: string, kubeconfig: string, subnet: number, metricsPort: number): Operator {
   const logFile = join(workDir, `operator-${id}.log`);
   const fd = openSync(logFile, 'a');
   const sockets = ['a', 'b'].map((x) => join(workDir, `xds-${x}.sock`));
@@ -66,11 +68,21 @@ function startOperatorProcess(id: string, kubeconfig: string, subnet: number): O
       'kgw-system',
       '--identity',
       `op-${id}`,
+      '--metrics-port',
+      String(metricsPort),
     ],
     { stdio: ['ignore', fd, fd] },
   );
   closeSync(fd);
-  return { id, proc, logFile };
+  return { id, proc, logFile, metricsPort };
+}
+
+/** KIngress translations an operator has done (kgw_engine_translated_total on its /metrics). */
+async function translations(o: Operator): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${o.metricsPort}/metrics`)).text();
+  const m = /^kgw_engine_translated_total ([0-9.e+]+)$/m.exec(text);
+  if (!m?.[1]) throw new Error(`operator ${o.id}: no kgw_engine_translated_total`);
+  return Number(m[1]);
 }
 
 async function holder(): Promise<string | undefined> {
@@ -98,7 +110,10 @@ beforeAll(async () => {
       spec: { fleets: [{ name: 'external', visibility: 'ExternalIP', replicas: 2 }] },
     },
   ]);
-  for (const id of ['a', 'b']) operators.push(startOperatorProcess(id, cp.kubeconfigPath, network.subnet));
+  const ports = await freePorts(2);
+  for (const [i, id] of ['a', 'b'].entries()) {
+    operators.push(startOperatorProcess(id, cp.kubeconfigPath, network.subnet, ports[i]!));
+  }
   env = {
     cp,
     rest,
@@ -178,6 +193,7 @@ test('leader killed: the other operator takes over, status writes resume within 
   expect(readFileSync(leader.logFile, 'utf8')).toContain('status written');
 
   // Kill the leader without giving it a chance to release the Lease.
+  const translatedBefore = await translations(follower);
   leader.proc.kill('SIGKILL');
   const killedAt = Date.now();
   // A KIngress created right after: only a leader writes its status.
@@ -195,6 +211,9 @@ test('leader killed: the other operator takes over, status writes resume within 
   expect((await httpRequest({ ...gwAfter, host: 'ha-after.example.com' })).status).toBe(200);
   expect(readFileSync(follower.logFile, 'utf8')).toContain('adopted running envoy replica');
   expect(readFileSync(follower.logFile, 'utf8')).not.toContain('envoy replica started');
+  // Taking over translated only the new KIngress: a follower's translations are current, so the
+  // new leader does not translate everything again (it did, 1.35 s of work at 1k KIngresses).
+  expect((await translations(follower)) - translatedBefore).toBe(1);
 
   await sleep(1000);
   stop = true;
