@@ -82,6 +82,48 @@ async function kingressVersions(rest: KubeRest): Promise<Map<string, string>> {
   return new Map(list.items.map((i) => [i.metadata.name, i.metadata.resourceVersion ?? '']));
 }
 
+/** A counter or gauge without labels from the operator's /metrics (0 when it is not there yet). */
+async function metricValue(name: string): Promise<number> {
+  const text = await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)
+    .then((r) => r.text())
+    .catch(() => '');
+  const m = new RegExp(`^${name} ([0-9.e+]+)$`, 'm').exec(text);
+  return m?.[1] ? Number(m[1]) : 0;
+}
+
+/**
+ * Probe cost at steady state and for one change: the operator's kgw_probes_total over 10 idle
+ * seconds, then around one spec change of KIngress `name` (until its new generation is Ready, and
+ * 2 s more for retries).
+ */
+async function probeFigures(rest: KubeRest, name: string): Promise<string> {
+  const idleFrom = await metricValue('kgw_probes_total');
+  await new Promise((r) => setTimeout(r, 10_000));
+  const idle = (await metricValue('kgw_probes_total')) - idleFrom;
+  const path = `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${TEST_NAMESPACE}/ingresses/${name}`;
+  interface Ing {
+    metadata: { generation?: number };
+    spec: { rules?: { http?: { paths?: { appendHeaders?: Record<string, string> }[] } }[] };
+    status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] };
+  }
+  const ing = await rest.request<Ing>('GET', path);
+  const p0 = ing.spec.rules?.[0]?.http?.paths?.[0];
+  if (!p0) throw new Error(`${name} has no path to change`);
+  p0.appendHeaders = { ...p0.appendHeaders, 'x-bench-change': String(Date.now()) };
+  const from = await metricValue('kgw_probes_total');
+  const put = await rest.request<Ing>('PUT', path, ing);
+  const generation = put.metadata.generation ?? 0;
+  for (let i = 0; i < 300; i++) {
+    const now = await rest.request<Ing>('GET', path);
+    const ready = now.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+    if (ready && now.status?.observedGeneration === generation) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, 2000));
+  const change = (await metricValue('kgw_probes_total')) - from;
+  return `probes_per_s_idle=${(idle / 10).toFixed(1)} probes_per_change=${change}`;
+}
+
 /** Milliseconds from `t0` until the operator's /metrics shows route-table bytes sent to an Envoy. */
 async function untilRdsSent(t0: number, timeoutMs: number): Promise<number> {
   for (let i = 0; performance.now() - t0 < timeoutMs && i < 100_000; i++) {
@@ -217,6 +259,7 @@ try {
     const readyMs = Date.now() - t0;
     await new Promise((r) => setTimeout(r, 5000));
     console.log(`bench rss n=${n} all_ready_ms=${readyMs} ${await reading(pid)}`);
+    console.log(`bench rss n=${n} ${await probeFigures(rest, 'rss-0')}`);
     // V8's memory reducer shrinks the heap only after some idle seconds: the settled figure
     if (settleS > 0) {
       await new Promise((r) => setTimeout(r, settleS * 1000));
@@ -237,10 +280,11 @@ try {
     const firstPushMs = await untilRdsSent(t0, 120_000);
     await new Promise((r) => setTimeout(r, 10_000));
     const after = await kingressVersions(rest);
+    const restartProbes = await metricValue('kgw_probes_total');
     const rewritten = [...versions].filter(([k, v]) => after.get(k) !== v).length;
     console.log(
       `bench rss restart n=${have} restart_to_first_rds_ms=${firstPushMs.toFixed(0)} ` +
-        `status_rewritten=${rewritten} of=${versions.size}`,
+        `status_rewritten=${rewritten} of=${versions.size} probes_in_first_10s=${restartProbes}`,
     );
   }
   const holdS = Number(process.env.KGW_BENCH_HOLD_S ?? 0);

@@ -52,7 +52,7 @@ test('/metrics reports leadership, KIngresses, engine work, xDS bytes, proxies a
   }
 });
 
-test('time-to-ready is a histogram, probe failures a counter by reason (each reason there from the start)', async () => {
+test('time-to-ready is a histogram, probes a counter, probe failures one by reason (each reason there from the start)', async () => {
   const { registry, status } = metricsRegistry(idleSources());
   let body = await registry.metrics();
   for (const reason of ['error', 'status', 'hash'])
@@ -60,9 +60,11 @@ test('time-to-ready is a histogram, probe failures a counter by reason (each rea
   expect(body).toContain('kgw_kingress_ready_seconds_count 0');
   status.readySeconds(0.3);
   status.readySeconds(7);
-  status.probeFailed('status');
-  status.probeFailed('status');
-  status.probeFailed('hash');
+  expect(body).toContain('kgw_probes_total 0');
+  status.probed('status');
+  status.probed('status');
+  status.probed('hash');
+  status.probed('ok');
   body = await registry.metrics();
   expect(body).toContain('kgw_kingress_ready_seconds_bucket{le="0.25"} 0');
   expect(body).toContain('kgw_kingress_ready_seconds_bucket{le="0.5"} 1');
@@ -72,5 +74,6 @@ test('time-to-ready is a histogram, probe failures a counter by reason (each rea
   expect(body).toContain('kgw_probe_failures_total{reason="status"} 2');
   expect(body).toContain('kgw_probe_failures_total{reason="hash"} 1');
   expect(body).toContain('kgw_probe_failures_total{reason="error"} 0');
+  expect(body).toContain('kgw_probes_total 4');
   expect(body).not.toContain('kgw_fleet_replicas{');
 });

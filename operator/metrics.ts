@@ -174,12 +174,22 @@ export function metricsRegistry(src: MetricsSources): OperatorMetrics {
     registers: [registry],
   });
   for (const reason of PROBE_FAILURES) probeFailures.inc({ reason }, 0);
+  const probes = new Counter({
+    name: 'kgw_probes_total',
+    help:
+      'Readiness probe requests to Envoy replicas (every answer, successful or not): 0 per second while ' +
+      'nothing changes; a change costs one request per host of the KIngress and replica of its fleets',
+    registers: [registry],
+  });
   return {
     registry,
     nack: (fleet) => nacks.inc({ fleet }),
     status: {
       readySeconds: (seconds) => ready.observe(seconds),
-      probeFailed: (reason) => probeFailures.inc({ reason }),
+      probed: (result) => {
+        probes.inc();
+        if (result !== 'ok') probeFailures.inc({ reason: result });
+      },
     },
   };
 }

@@ -198,12 +198,16 @@ test('metrics: probe failures by reason, and one time-to-ready per generation fr
   let now = 1000;
   const ready: number[] = [];
   const failures: string[] = [];
+  const oks: string[] = [];
   let ing: KIngress = ING;
   await writer.stop();
   writer = newWriter({
     ingress: () => ing,
     clock: () => now,
-    metrics: { readySeconds: (s) => ready.push(s), probeFailed: (why) => failures.push(why) },
+    metrics: {
+      readySeconds: (s) => ready.push(s),
+      probed: (result) => (result === 'ok' ? oks.push(result) : failures.push(result)),
+    },
   });
   writer.report('n/a', { kind: 'served', ir: ir('h1'), gateway: gw() });
   await waitUntil('a failed probe (503)', () => Promise.resolve(failures.includes('status')), BOUND);
@@ -222,6 +226,7 @@ test('metrics: probe failures by reason, and one time-to-ready per generation fr
   await waitUntil('the measure', () => Promise.resolve(ready.length === 1), BOUND);
   expect(ready).toEqual([2.5]);
   expect(new Set(failures)).toEqual(new Set(['status', 'hash']));
+  expect(oks.length).toBeGreaterThanOrEqual(1); // the answer that made it Ready is counted too
   // the same generation again (an equal IR after a Secret event): Ready already, nothing measured
   writer.report('n/a', { kind: 'served', ir: ir('h1'), gateway: gw() });
   // a new generation starts a new measure

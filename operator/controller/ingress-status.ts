@@ -52,8 +52,8 @@ export interface IngressStatusOptions {
 export interface StatusMetrics {
   /** Seconds from a KIngress generation first reported to its Ready status written. */
   readySeconds(seconds: number): void;
-  /** A probe request that must be retried, and why. */
-  probeFailed(reason: ProbeFailure): void;
+  /** A probe request answered: ok, or why it must be retried. */
+  probed(result: 'ok' | ProbeFailure): void;
 }
 
 /** Probe requests in flight at most (Envoy replicas answer locally; this is plenty). */
@@ -135,7 +135,7 @@ export class IngressStatusWriter {
       return;
     }
     const m = this.o.metrics;
-    const round = probeAll(targets, ir.hash, undefined, this.limiter, m && ((why) => m.probeFailed(why)));
+    const round = probeAll(targets, ir.hash, undefined, this.limiter, m && ((result) => m.probed(result)));
     this.probes.set(key, { hash: ir.hash, generation: ir.generation, gateway: gateway.name, round });
     let settled = false;
     void round.done.then((ok) => {

@@ -173,7 +173,7 @@ describe('probe failures', () => {
       const seen: string[] = [];
       const round = probeAll([t], 'h1', 20, undefined, (why) => seen.push(why));
       expect(await round.done).toBe(true);
-      expect(seen).toEqual(['status', 'hash']);
+      expect(seen).toEqual(['status', 'hash', 'ok']);
       answers.push({ status: 503 });
       expect(await probeResult(t, 'h1')).toBe('status');
       expect(await probeResult(t, 'h1')).toBe('ok');

@@ -136,14 +136,14 @@ export interface ProbeRound {
 /**
  * Probes all targets until each answers with the hash; resolves true, or false when cancelled.
  * With a limiter, every request waits for a slot (a cancelled round gives its turns up at once).
- * `onFailure` hears of every request that must be retried (not of those a cancel cut short).
+ * `onResult` hears of every answered request, ok or to be retried (not of those a cancel cut short).
  */
 export function probeAll(
   targets: ProbeTarget[],
   hash: string,
   maxDelayMs = 2000,
   limiter?: ProbeLimiter,
-  onFailure?: (reason: ProbeFailure) => void,
+  onResult?: (result: 'ok' | ProbeFailure) => void,
 ): ProbeRound {
   let cancelled = false;
   const timers = new Map<NodeJS.Timeout, () => void>();
@@ -163,9 +163,9 @@ export function probeAll(
       const verdict = limiter
         ? await limiter.run(() => (cancelled ? Promise.resolve(CANCELLED) : probeResult(t, hash)))
         : await probeResult(t, hash);
+      if (verdict !== CANCELLED) onResult?.(verdict);
       if (verdict === 'ok') return;
       if (cancelled) break;
-      if (verdict !== CANCELLED) onFailure?.(verdict);
       if (pokes !== pokesBefore) continue; // poked while this attempt was in flight: retry now
       await sleep(delay);
       delay = Math.min(delay * 2, maxDelayMs);
