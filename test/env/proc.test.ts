@@ -37,6 +37,24 @@ describe('proc', () => {
     expect(p.exitInfo()?.signal).toBe('SIGKILL');
   });
 
+  it('ownGroup: the child leads a process group of its own (a Ctrl-C to ours misses it)', async () => {
+    const pgrp = (pid: number) =>
+      Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[2]);
+    const script = ['-e', 'setInterval(() => {}, 1000)'];
+    const own = spawnOwned('own', process.execPath, script, {
+      logPath: join(dir, 'own.log'),
+      ownGroup: true,
+    });
+    const shared = spawnOwned('shared', process.execPath, script, { logPath: join(dir, 'shared.log') });
+    try {
+      expect(pgrp(own.pid)).toBe(own.pid);
+      expect(pgrp(shared.pid)).toBe(pgrp(process.pid));
+    } finally {
+      await own.stop();
+      await shared.stop();
+    }
+  });
+
   it('waitUntil is bounded, names what it waited for and stops on abort', async () => {
     await expect(
       waitUntil('the moon', () => Promise.resolve(false), { timeoutMs: 100, intervalMs: 10 }),

@@ -32,6 +32,11 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
   /** Run inside this network namespace (`ip netns exec`). */
   netns?: string;
+  /**
+   * In a process group of its own (spawn's `detached`): a terminal's Ctrl-C, sent to the whole
+   * foreground group, reaches only this process, which then stops the child in its own order.
+   */
+  ownGroup?: boolean;
 }
 
 const live = new Set<OwnedProcess>();
@@ -88,6 +93,7 @@ export function spawnOwned(name: string, cmd: string, args: string[], opts: Spaw
       cwd: opts.cwd,
       env: opts.env ?? process.env,
       stdio: ['ignore', fd, fd],
+      detached: opts.ownGroup === true,
     });
   } finally {
     closeSync(fd);
