@@ -1,10 +1,10 @@
 // End-to-end harness: a real kube-apiserver + etcd, Knative and kgw CRDs, a local network, the
 // kgw operator with real Envoy fleets, real backends in their own network namespaces, and a
-// KnativeGateway. Used by every test in test/e2e and by `npm run demo` (demo.ts).
+// KnativeGateway. Used by every test in test/e2e (`npm run demo` runs the operator's CLI instead:
+// demo.ts; what both need is in test/env and test/backends).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { KubeConfig } from '@kubernetes/client-node';
 import { withDefaults } from '../../operator/translate/defaults.ts';
 import {
@@ -14,20 +14,33 @@ import {
   type KIngress,
 } from '../../operator/api/kingress.ts';
 import { readSavedReplicas, type SavedReplica } from '../../operator/fleets/local.ts';
-import { LocalNetwork, type Pod } from '../../operator/fleets/network.ts';
-import { KubeRest, ApiError } from '../../operator/kube/rest.ts';
+import { LocalNetwork } from '../../operator/fleets/network.ts';
+import { ensureNamespace } from '../../operator/fleets/publish.ts';
+import { sampleKnativeGateway } from '../../operator/gen/sample.ts';
+import { KubeRest } from '../../operator/kube/rest.ts';
 import { newLogger, type Logger } from '../../operator/log.ts';
 import { startOperator, type OperatorOptions, type RunningOperator } from '../../operator/run.ts';
-import { isReady } from '../../operator/status/conditions.ts';
+import { startPodBackend, type PodBackend, type PodBackendSpec } from '../backends/pod-backend.ts';
 import { startControlPlane, type ControlPlane } from '../env/control-plane.ts';
+import {
+  createKgwIngress,
+  getIngress as getKgwIngress,
+  ingressPath,
+  waitIngressReady,
+  waitIngressReason,
+} from '../env/kingress.ts';
 import { startApiProxy, type ApiProxy } from '../env/api-proxy.ts';
 import { applyManifests } from '../env/manifests.ts';
 import { envoyBin } from '../env/paths.ts';
 import { waitUntil } from '../env/proc.ts';
+import { Teardown } from '../env/teardown.ts';
 import type { ScrapeJob } from '../env/prometheus.ts';
 import { knativeGatewayCrd } from '../../operator/gen/knativegateway-crd.ts';
 import { routePolicyCrd } from '../../operator/gen/routepolicy-crd.ts';
 import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
+
+export { ensureNamespace, ingressPath };
+export { privateGateway, publicGateway, resolveGateway, waitGatewayReady } from '../env/kingress.ts';
 
 export const TEST_NAMESPACE = 'serving-tests';
 const root = join(import.meta.dirname, '../..');
@@ -47,22 +60,25 @@ export interface Env {
   stop(): Promise<void>;
 }
 
-export const sampleGateway = {
-  apiVersion: 'operator.kgw.dev/v1alpha1',
-  kind: 'KnativeGateway',
-  metadata: { name: 'default' },
+/**
+ * The product's sample gateway (crds/samples/knativegateway.yaml, from operator/gen/sample.ts) with
+ * two replicas in its public fleet: the tests see traffic, metrics and status over more than one.
+ */
+export const sampleGateway: KnativeGateway = ((g) => ({
+  ...g,
   spec: {
-    fleets: [
-      { name: 'external', visibility: 'ExternalIP', replicas: 2 },
-      { name: 'local', visibility: 'ClusterLocal', replicas: 1 },
-    ],
+    ...g.spec,
+    fleets: g.spec.fleets.map((f) => (f.visibility === 'ExternalIP' ? { ...f, replicas: 2 } : f)),
   },
-};
+}))(sampleKnativeGateway());
 
 /** sampleGateway with every fleet's stats listener on (fleets[].metrics; its default port when absent). */
-export function gatewayWithMetrics(port?: number): typeof sampleGateway {
+export function gatewayWithMetrics(port?: number): KnativeGateway {
   const metrics = { enabled: true, ...(port !== undefined ? { port } : {}) };
-  return { ...sampleGateway, spec: { fleets: sampleGateway.spec.fleets.map((f) => ({ ...f, metrics })) } };
+  return {
+    ...sampleGateway,
+    spec: { ...sampleGateway.spec, fleets: sampleGateway.spec.fleets.map((f) => ({ ...f, metrics })) },
+  };
 }
 
 /**
@@ -74,7 +90,7 @@ export function kgwScrapeJobs(
   env: Env,
   operatorMetricsPort: number,
   statsPort: number,
-  gateway: { spec: { fleets: { name: string; visibility: string }[] } } = sampleGateway,
+  gateway: { spec: { fleets: { name: string; visibility?: string }[] } } = sampleGateway,
 ): ScrapeJob[] {
   const visibility = (fleet: string) =>
     gateway.spec.fleets.find((f) => fleet.endsWith(`/${f.name}`))?.visibility ?? '';
@@ -165,20 +181,35 @@ export interface EnvOptions {
   operator?: Pick<OperatorOptions, 'healthPort' | 'metricsPort' | 'staleAfterMs' | 'trafficWindowMs'>;
 }
 
+/** Starts it all; a failure halfway stops what was started and rethrows. */
 export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
+  const teardown = new Teardown();
+  try {
+    return await startParts(opts, teardown);
+  } catch (err) {
+    await teardown.run();
+    throw err;
+  }
+}
+
+async function startParts(opts: EnvOptions, teardown: Teardown): Promise<Env> {
   const log = opts.log ?? newLogger('e2e');
   const workDir = mkdtempSync(join(tmpdir(), 'kgw-e2e-'));
+  teardown.add('work dir', () => rmSync(workDir, { recursive: true, force: true }));
   const cp = await startControlPlane({ log });
+  teardown.add('control plane', () => cp.stop());
   const kc = cp.kubeConfig();
   const rest = new KubeRest(kc);
   await applyManifests(kc, [join(root, 'test/env/crds/knative'), knativeGatewayCrd(), routePolicyCrd()]);
   await ensureNamespace(rest, TEST_NAMESPACE);
   const network = await LocalNetwork.create();
+  teardown.add('network', () => network.destroy());
   await applyManifests(kc, [opts.gateway ?? sampleGateway]);
   // Every e2e test (the conformance behaviours included) runs with RoutePolicies in force on
   // another namespace's hosts: their filters sit in every listener and route table.
   await applyManifests(kc, bystanderPolicyObjects());
   const proxy = opts.apiProxy ? await startApiProxy(cp) : undefined;
+  if (proxy) teardown.add('API proxy', () => proxy.stop());
   const operatorOptions: OperatorOptions = {
     kubeconfig: proxy?.kubeconfigPath ?? cp.kubeconfigPath,
     runtime: 'local',
@@ -202,13 +233,11 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
     log,
     workDir,
     async stop() {
-      await env.operator.stop(); // the current one: restartOperator replaces it
-      await proxy?.stop();
-      await network.destroy();
-      await cp.stop();
-      rmSync(workDir, { recursive: true, force: true });
+      const failures = await teardown.run();
+      if (failures.length > 0) throw new Error(`stopping the e2e environment: ${failures.join('; ')}`);
     },
   };
+  teardown.add('operator', () => env.operator.stop()); // the current one: restartOperator replaces it
   return env;
 }
 
@@ -234,232 +263,49 @@ export async function restartOperator(env: Env, whileDown?: () => Promise<void>)
   env.operator = await startOperator(env.operatorOptions);
 }
 
-export async function ensureNamespace(rest: KubeRest, name: string): Promise<void> {
-  try {
-    await rest.request('POST', '/api/v1/namespaces', {
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name },
-    });
-  } catch (e) {
-    if (!(e instanceof ApiError && e.status === 409)) throw e;
-  }
-}
+export type TestBackend = PodBackend;
+export type BackendSpec = Omit<PodBackendSpec, 'namespace'> & { namespace?: string };
 
-export interface TestBackend {
-  name: string;
-  pod: Pod;
-  proc: ChildProcess;
-  address: string;
-  port: number;
-  stop(): Promise<void>;
-}
-
-export interface BackendSpec {
-  name: string;
-  kind?: 'runtime' | 'timeout' | 'wsserver' | 'grpc-ping' | 'retry' | 'httpproxy';
-  suffix?: string;
-  /** Service port (default 80) and its name (default http). */
-  servicePort?: number;
-  portName?: string;
-  appProtocol?: string;
-  containerPort?: number;
-  gateway?: string;
-  targetHost?: string;
-  namespace?: string;
-}
-
-/** A backend process in its own pod plus a Service and EndpointSlice pointing at it. */
-export async function startTestBackend(env: Env, spec: BackendSpec): Promise<TestBackend> {
-  const ns = spec.namespace ?? TEST_NAMESPACE;
-  const port = spec.containerPort ?? 8000;
-  const pod = await env.network.addPod(`backend-${spec.name}`);
-  const args = [
-    join(root, 'test/backends/main.ts'),
-    '--kind',
-    spec.kind ?? 'runtime',
-    '--host',
-    pod.address,
-    '--port',
-    String(port),
-    // `--suffix=<s>` form: suffixes like `- pong` start with a dash, which parseArgs rejects as
-    // an ambiguous separate argument.
-    `--suffix=${spec.suffix ?? spec.name}`,
-  ];
-  if (spec.gateway) args.push('--gateway', spec.gateway);
-  if (spec.targetHost) args.push('--target-host', spec.targetHost);
-  const proc = pod.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`backend ${spec.name} did not start`)), 20_000);
-    let out = '';
-    proc.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('READY')) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`backend ${spec.name} exited with ${code}`));
-    });
-  });
-  const portName = spec.portName ?? 'http';
-  await env.rest.request('POST', `/api/v1/namespaces/${ns}/services`, {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: spec.name, namespace: ns },
-    spec: {
-      ports: [
-        {
-          name: portName,
-          port: spec.servicePort ?? 80,
-          targetPort: port,
-          ...(spec.appProtocol ? { appProtocol: spec.appProtocol } : {}),
-        },
-      ],
-    },
-  });
-  await env.rest.request('POST', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: { name: `${spec.name}-1`, namespace: ns, labels: { 'kubernetes.io/service-name': spec.name } },
-    addressType: 'IPv4',
-    ports: [{ name: portName, port }],
-    endpoints: [{ addresses: [pod.address], conditions: { ready: true } }],
-  });
-  return {
-    name: spec.name,
-    pod,
-    proc,
-    address: pod.address,
-    port,
-    async stop() {
-      proc.kill('SIGTERM');
-      await pod.destroy();
-    },
-  };
-}
-
-export function ingressPath(ns: string, name = ''): string {
-  return `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses${name ? `/${name}` : ''}`;
+/** A backend process in its own pod plus a Service and EndpointSlice (namespace default: TEST_NAMESPACE). */
+export function startTestBackend(env: Env, spec: BackendSpec): Promise<TestBackend> {
+  return startPodBackend(env, { ...spec, namespace: spec.namespace ?? TEST_NAMESPACE });
 }
 
 /** Creates a KIngress of kgw's class the way Knative's conformance does (defaults, httpOption). */
-export async function createIngress(
+export function createIngress(
   env: Env,
   name: string,
   spec: IngressSpec,
   ns = TEST_NAMESPACE,
   labels?: Record<string, string>,
 ): Promise<KIngress> {
-  const s = withDefaults(spec);
-  if (!s.httpOption) s.httpOption = 'Enabled';
-  return env.rest.request<KIngress>('POST', ingressPath(ns), {
-    apiVersion: 'networking.internal.knative.dev/v1alpha1',
-    kind: 'Ingress',
-    metadata: {
-      name,
-      namespace: ns,
-      annotations: { [INGRESS_CLASS_ANNOTATION]: KGW_INGRESS_CLASS },
-      ...(labels ? { labels } : {}),
-    },
-    spec: s,
-  });
+  return createKgwIngress(env, name, spec, ns, labels);
 }
 
-export async function getIngress(env: Env, name: string, ns = TEST_NAMESPACE): Promise<KIngress> {
-  return env.rest.get<KIngress>(ingressPath(ns, name));
+export function getIngress(env: Env, name: string, ns = TEST_NAMESPACE): Promise<KIngress> {
+  return getKgwIngress(env, name, ns);
 }
 
 /** Polls (every 200 ms, bounded) until the KIngress is Ready for its current generation. */
-export async function waitReady(
+export function waitReady(
   env: Env,
   name: string,
   ns = TEST_NAMESPACE,
-  timeoutMs = 60_000,
+  timeoutMs?: number,
 ): Promise<KIngress> {
-  const deadline = Date.now() + timeoutMs;
-  let last: KIngress | undefined;
-  while (Date.now() < deadline) {
-    last = await getIngress(env, name, ns);
-    if (isReady(last)) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`KIngress ${ns}/${name} not ready after ${timeoutMs} ms: ${JSON.stringify(last?.status)}`);
+  return waitIngressReady(env, name, ns, timeoutMs);
 }
 
 /**
  * Polls (every 200 ms, bounded) until the KIngress's Ready condition has `reason` for its current
  * generation; returns the KIngress.
  */
-export async function waitReason(
+export function waitReason(
   env: Env,
   name: string,
   reason: string,
   ns = TEST_NAMESPACE,
-  timeoutMs = 30_000,
+  timeoutMs?: number,
 ): Promise<KIngress> {
-  const deadline = Date.now() + timeoutMs;
-  let last: KIngress | undefined;
-  while (Date.now() < deadline) {
-    last = await getIngress(env, name, ns);
-    const ready = last.status?.conditions?.find((c) => c.type === 'Ready');
-    if (last.status?.observedGeneration === last.metadata.generation && ready?.reason === reason) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(
-    `KIngress ${ns}/${name}: no Ready reason ${reason} after ${timeoutMs} ms: ${JSON.stringify(last?.status)}`,
-  );
-}
-
-/** Polls (every 200 ms, bounded) until the KnativeGateway's Ready condition is True. */
-export async function waitGatewayReady(env: Env, name: string, timeoutMs = 60_000): Promise<KnativeGateway> {
-  const deadline = Date.now() + timeoutMs;
-  let last: KnativeGateway | undefined;
-  while (Date.now() < deadline) {
-    last = await env.rest.get<KnativeGateway>(`/apis/operator.kgw.dev/v1alpha1/knativegateways/${name}`);
-    if (last.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(
-    `KnativeGateway ${name} not Ready after ${timeoutMs} ms: ${JSON.stringify(last?.status?.conditions)}`,
-  );
-}
-
-/** Resolves a `domainInternal` (svc.ns.svc.<domain>) to an endpoint address and target port. */
-export async function resolveGateway(
-  env: Env,
-  domainInternal: string,
-  servicePort = 80,
-): Promise<{ address: string; port: number }> {
-  const [svc, ns] = domainInternal.split('.');
-  const service = await env.rest.get<{
-    spec: { ports: { name?: string; port: number; targetPort: number }[] };
-  }>(`/api/v1/namespaces/${ns}/services/${svc}`);
-  const sp = service.spec.ports.find((p) => p.port === servicePort);
-  if (!sp) throw new Error(`${domainInternal} has no port ${servicePort}`);
-  const slices = await env.rest.get<{
-    items: { endpoints?: { addresses: string[] }[]; ports?: { name?: string; port: number }[] }[];
-  }>(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, {
-    labelSelector: `kubernetes.io/service-name=${svc}`,
-  });
-  for (const s of slices.items) {
-    const p = s.ports?.find((x) => x.name === sp.name);
-    const a = s.endpoints?.[0]?.addresses[0];
-    if (p && a) return { address: a, port: p.port };
-  }
-  throw new Error(`${domainInternal} has no ready endpoints`);
-}
-
-export async function publicGateway(env: Env, ing: KIngress, servicePort = 80) {
-  const d = ing.status?.publicLoadBalancer?.ingress?.[0]?.domainInternal;
-  if (!d) throw new Error('no public domainInternal in status');
-  return resolveGateway(env, d, servicePort);
-}
-
-export async function privateGateway(env: Env, ing: KIngress, servicePort = 80) {
-  const d = ing.status?.privateLoadBalancer?.ingress?.[0]?.domainInternal;
-  if (!d) throw new Error('no private domainInternal in status');
-  return resolveGateway(env, d, servicePort);
+  return waitIngressReason(env, name, reason, ns, timeoutMs);
 }
