@@ -3,11 +3,9 @@
 // every Envoy knows both sockets; only the Lease holder runs the fleets and writes status. The
 // leader is killed with SIGKILL (no release): the other takes the Lease, adopts the running Envoy
 // replicas and writes status again within 15 s, while requests through Envoy never fail.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync, closeSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readSavedReplicas } from '../../operator/fleets/local.ts';
 import { LocalNetwork } from '../../operator/fleets/network.ts';
 import { knativeGatewayCrd } from '../../operator/gen/knativegateway-crd.ts';
 import { KubeRest } from '../../operator/kube/rest.ts';
@@ -15,7 +13,7 @@ import { newLogger } from '../../operator/log.ts';
 import { httpRequest } from '../backends/client.ts';
 import { startControlPlane } from '../env/control-plane.ts';
 import { applyManifests } from '../env/manifests.ts';
-import { envoyBin } from '../env/paths.ts';
+import { startLocalOperator, type LocalOperator } from '../env/operator-cli.ts';
 import { freePorts } from '../env/proc.ts';
 import { createReady, rule, sleep, split } from './conformance.ts';
 import {
@@ -32,7 +30,7 @@ const LEASE = '/apis/coordination.k8s.io/v1/namespaces/kgw-system/leases/kgw-ope
 
 interface Operator {
   id: string;
-  proc: ChildProcess;
+  cli: LocalOperator;
   logFile: string;
   metricsPort: number;
 }
@@ -43,23 +41,13 @@ const operators: Operator[] = [];
 
 function startOperatorProcess(id: string, kubeconfig: string, subnet: number, metricsPort: number): Operator {
   const logFile = join(workDir, `operator-${id}.log`);
-  const fd = openSync(logFile, 'a');
   const sockets = ['a', 'b'].map((x) => join(workDir, `xds-${x}.sock`));
-  const proc = spawn(
-    process.execPath,
-    [
-      join(root, 'operator/cli.ts'),
-      'operator',
-      '--kubeconfig',
-      kubeconfig,
-      '--runtime',
-      'local',
-      '--envoy-bin',
-      envoyBin(),
-      '--work-dir',
-      workDir,
-      '--network-subnet',
-      String(subnet),
+  const cli = startLocalOperator({
+    kubeconfig,
+    workDir,
+    networkSubnet: subnet,
+    logPath: logFile,
+    args: [
       '--xds-socket',
       join(workDir, `xds-${id}.sock`),
       ...sockets.flatMap((s) => ['--xds-peer', s]),
@@ -71,10 +59,8 @@ function startOperatorProcess(id: string, kubeconfig: string, subnet: number, me
       '--metrics-port',
       String(metricsPort),
     ],
-    { stdio: ['ignore', fd, fd] },
-  );
-  closeSync(fd);
-  return { id, proc, logFile, metricsPort };
+  });
+  return { id, cli, logFile, metricsPort };
 }
 
 /** KIngress translations an operator has done (kgw_engine_translated_total on its /metrics). */
@@ -125,20 +111,8 @@ beforeAll(async () => {
     operator: undefined as unknown as Env['operator'],
     operatorOptions: undefined as unknown as Env['operatorOptions'],
     async stop() {
-      for (const o of operators) if (o.proc.exitCode === null) o.proc.kill('SIGKILL');
-      // The Envoy replicas outlive the operators by design: stop them from the recorded state.
-      try {
-        const saved = readSavedReplicas(join(workDir, 'envoy'));
-        for (const r of saved) {
-          try {
-            process.kill(-r.pid, 'SIGKILL'); // the replica's shell and Envoy
-          } catch {
-            /* gone */
-          }
-        }
-      } catch {
-        /* none recorded */
-      }
+      // SIGKILL, then the Envoy replicas (they outlive the operators by design) from the recorded state.
+      for (const o of operators) await o.cli.stop(0);
       await network.destroy();
       await cp.stop();
       if (process.env.KGW_KEEP_ENV !== '1') rmSync(workDir, { recursive: true, force: true });
@@ -194,7 +168,7 @@ test('leader killed: the other operator takes over, status writes resume within 
 
   // Kill the leader without giving it a chance to release the Lease.
   const translatedBefore = await translations(follower);
-  leader.proc.kill('SIGKILL');
+  leader.cli.process.child.kill('SIGKILL');
   const killedAt = Date.now();
   // A KIngress created right after: only a leader writes its status.
   await createReady(env, 'ha-after', {
