@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// kgw command line: `kgw operator` runs the operator. (The local demo is a development script,
-// test/e2e/demo.ts, run by `npm run demo`: it is not part of the shipped operator.)
+// kgw command line: `kgw operator` runs the operator. (The local demo, `npm run demo`, is a
+// development script, test/e2e/demo.ts, that runs this command as a child process: kgw has no
+// demo command.)
 import { parseArgs } from 'node:util';
 import { LEADER_LEASE_NAME, OPERATOR_NAMESPACE, OPERATOR_PORTS } from './api/install.ts';
 import { newLogger } from './log.ts';
