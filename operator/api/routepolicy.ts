@@ -3,7 +3,10 @@
 // definition of the API: the TypeScript types (Static), the CRD's openAPIV3Schema with its CEL
 // rules (gen/routepolicy-crd.ts), the operator's runtime validation (api/schema-check.ts, ajv) and
 // the reference docs all come from it.
+import { isIPv4, isIPv6 } from 'node:net';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { DNS1123_SUBDOMAIN_PATTERN } from './knativegateway-constants.ts';
+import { Enum, cel } from './schema-builders.ts';
 
 export const POLICY_GROUP = 'policy.kgw.dev';
 export const POLICY_VERSION = 'v1alpha1';
@@ -42,8 +45,9 @@ export const POLICY_LIMITS = {
 } as const;
 
 // ---- schema helpers: every node carries its `kubectl explain` description -----------------------
+// CEL rules (`cel`, with their TypeScript equals) and string enums (`Enum`) come from
+// api/schema-builders.ts, as for the KnativeGateway API.
 
-const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 /** An HTTP header field name (RFC 9110 token), lower case as HTTP/2 requires. */
 const HEADER_NAME = "^[a-z0-9!#$%&'*+.^_`|~-]+$";
 const QUERY_NAME = '^[A-Za-z0-9._~-]+$';
@@ -51,18 +55,33 @@ const HTTP_METHOD = '^[A-Z]+$';
 /** `*`, or an origin `scheme://host[:port]` whose host may start with one `*.` label. */
 const ORIGIN = '^(\\*|[a-z][a-z0-9+.-]*://(\\*\\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?)$';
 
-/** A CEL rule the API server evaluates (x-kubernetes-validations); tested against a real one. */
-function cel(rule: string, message: string): { rule: string; message: string } {
-  return { rule, message };
+/**
+ * What CEL's isCIDR accepts (Go's netip.ParsePrefix: an IPv4 or IPv6 address without a zone and a
+ * prefix length within its bits; Kubernetes refuses IPv4-mapped IPv6 addresses), for the
+ * TypeScript equal of the rule.
+ */
+function isCidr(s: string): boolean {
+  const m = /^([^/%]+)\/(0|[1-9][0-9]{0,2})$/.exec(s);
+  if (m === null) return false;
+  const [, address = '', bits = ''] = m;
+  const max = isIPv4(address) ? 32 : isIPv6(address) && !isIPv4Mapped(address) ? 128 : -1;
+  return Number(bits) <= max;
 }
 
-/** A string enum as a structural schema (TypeBox's Union of Literals would be an anyOf). */
-function StringEnum<const T extends readonly string[]>(values: T, description: string, opts: object = {}) {
-  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], description, ...opts });
+/** `::ffff:a.b.c.d` in any spelling (the URL parser writes an IPv6 address in its canonical form). */
+function isIPv4Mapped(ipv6: string): boolean {
+  try {
+    return /^\[::ffff:[0-9a-f]{1,4}:[0-9a-f]{1,4}\]$/.test(new URL(`http://[${ipv6}]/`).hostname);
+  } catch {
+    return false;
+  }
 }
+
+/** Whether `o` has a value at `key` (CEL's `has(self.<key>)`). */
+const has = (o: object, key: string): boolean => (o as Record<string, unknown>)[key] !== undefined;
 
 const name = (description: string) =>
-  Type.String({ description, minLength: 1, maxLength: 253, pattern: DNS_SUBDOMAIN });
+  Type.String({ description, minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN_PATTERN });
 
 const headerName = (description: string) =>
   Type.String({ description, minLength: 1, maxLength: 128, pattern: HEADER_NAME });
@@ -71,16 +90,15 @@ const headerName = (description: string) =>
 
 export const TargetRefSchema = Type.Object(
   {
-    group: Type.String({
-      description: `API group of the target; ${KNATIVE_SERVING_GROUP} (the default) is the only one.`,
-      enum: [KNATIVE_SERVING_GROUP],
+    group: Enum(`API group of the target; ${KNATIVE_SERVING_GROUP} (the default) is the only one.`, {
+      enum: [KNATIVE_SERVING_GROUP] as const,
       default: KNATIVE_SERVING_GROUP,
     }),
-    kind: StringEnum(
-      TARGET_KINDS,
+    kind: Enum(
       'Kind of the target: a Knative Service (every host of its Route, including tag and ' +
         'cluster-local hosts, and of every DomainMapping to it), a Route (the same without ' +
         'DomainMappings to a Service of that name), or a DomainMapping (its one host).',
+      { enum: TARGET_KINDS },
     ),
     name: name('Name of the target, in the namespace of the RoutePolicy.'),
   },
@@ -108,7 +126,11 @@ export const KeySourceSchema = Type.Object(
     description: 'Where a client presents its key: exactly one of header or query.',
     additionalProperties: false,
     'x-kubernetes-validations': [
-      cel('has(self.header) != has(self.query)', 'set exactly one of header or query'),
+      cel(
+        'has(self.header) != has(self.query)',
+        'set exactly one of header or query',
+        (k: object) => has(k, 'header') !== has(k, 'query'),
+      ),
     ],
   },
 );
@@ -178,7 +200,7 @@ const cidrList = (description: string) =>
       description: 'An IPv4 or IPv6 CIDR, such as 203.0.113.0/24 or 2001:db8::/32.',
       maxLength: 64,
       'x-kubernetes-validations': [
-        cel('isCIDR(self)', 'must be an IPv4 or IPv6 CIDR such as 203.0.113.0/24'),
+        cel('isCIDR(self)', 'must be an IPv4 or IPv6 CIDR such as 203.0.113.0/24', isCidr),
       ],
     }),
     { description, maxItems: POLICY_LIMITS.cidrs, 'x-kubernetes-list-type': 'set' },
@@ -199,6 +221,8 @@ export const IpAccessSchema = Type.Object(
       cel(
         '(has(self.allow) && size(self.allow) > 0) || (has(self.deny) && size(self.deny) > 0)',
         'set at least one allow or deny range',
+        (ip: { allow?: string[]; deny?: string[] }) =>
+          (ip.allow ?? []).length > 0 || (ip.deny ?? []).length > 0,
       ),
     ],
   },
@@ -264,6 +288,8 @@ export const CorsSchema = Type.Object(
       cel(
         "!(has(self.allowCredentials) && self.allowCredentials && self.allowOrigins.exists(o, o == '*'))",
         'allowCredentials cannot be used with the origin *: list the origins',
+        (c: { allowCredentials?: boolean; allowOrigins: string[] }) =>
+          !(c.allowCredentials === true && c.allowOrigins.includes('*')),
       ),
     ],
   },
@@ -275,7 +301,7 @@ const PERIODS = Object.keys(RATE_PERIODS) as RatePeriod[];
 
 const requestsSchema = (description: string) =>
   Type.Integer({ description, minimum: 1, maximum: POLICY_LIMITS.rateRequests });
-const perSchema = (description: string) => StringEnum(PERIODS, description);
+const perSchema = (description: string) => Enum(description, { enum: PERIODS });
 
 export const RateLimitRuleSchema = Type.Object(
   {
@@ -308,7 +334,11 @@ export const RateLimitRuleSchema = Type.Object(
             'without the header are not limited by the rule.',
           additionalProperties: false,
           'x-kubernetes-validations': [
-            cel('has(self.header) != has(self.clientIP)', 'set exactly one of header or clientIP'),
+            cel(
+              'has(self.header) != has(self.clientIP)',
+              'set exactly one of header or clientIP',
+              (k: object) => has(k, 'header') !== has(k, 'clientIP'),
+            ),
           ],
         },
       ),
@@ -350,10 +380,26 @@ export const RateLimitRuleSchema = Type.Object(
       "period's requests is allowed.",
     additionalProperties: false,
     'x-kubernetes-validations': [
-      cel('has(self.requests) == has(self.per)', 'set requests and per together'),
-      cel('has(self.key) || has(self.requests)', 'a rule without a key needs requests and per'),
-      cel('!has(self.limits) || has(self.key)', 'limits need a key'),
-      cel('has(self.requests) || has(self.limits)', 'set requests and per, or limits'),
+      cel(
+        'has(self.requests) == has(self.per)',
+        'set requests and per together',
+        (r: object) => has(r, 'requests') === has(r, 'per'),
+      ),
+      cel(
+        'has(self.key) || has(self.requests)',
+        'a rule without a key needs requests and per',
+        (r: object) => has(r, 'key') || has(r, 'requests'),
+      ),
+      cel(
+        '!has(self.limits) || has(self.key)',
+        'limits need a key',
+        (r: object) => !has(r, 'limits') || has(r, 'key'),
+      ),
+      cel(
+        'has(self.requests) || has(self.limits)',
+        'set requests and per, or limits',
+        (r: object) => has(r, 'requests') || has(r, 'limits'),
+      ),
     ],
   },
 );
@@ -368,11 +414,10 @@ export const RateLimitSchema = Type.Object(
       'x-kubernetes-list-map-keys': ['name'],
     }),
     responseHeaders: Type.Optional(
-      StringEnum(
-        ['DraftVersion03', 'Off'] as const,
-        'Send x-ratelimit-limit, -remaining and -reset (IETF draft 03, the default), or Off.',
-        { default: 'DraftVersion03' },
-      ),
+      Enum('Send x-ratelimit-limit, -remaining and -reset (IETF draft 03, the default), or Off.', {
+        enum: ['DraftVersion03', 'Off'] as const,
+        default: 'DraftVersion03',
+      }),
     ),
   },
   {
@@ -414,6 +459,7 @@ export const RoutePolicySpecSchema = Type.Object(
       cel(
         'has(self.apiKeyAuth) || has(self.ipAccess) || has(self.cors) || has(self.rateLimit)',
         'set at least one of apiKeyAuth, ipAccess, cors or rateLimit',
+        (spec: object) => POLICY_FEATURES.some((f) => has(spec, f)),
       ),
     ],
   },
@@ -440,7 +486,7 @@ export const POLICY_REASONS = {
 const ConditionSchema = Type.Object(
   {
     type: Type.String({ description: `${POLICY_CONDITION_ACCEPTED} or ${POLICY_CONDITION_PROGRAMMED}.` }),
-    status: StringEnum(['True', 'False', 'Unknown'] as const, 'True, False or Unknown.'),
+    status: Enum('True, False or Unknown.', { enum: ['True', 'False', 'Unknown'] as const }),
     reason: Type.String({ description: 'A CamelCase reason for the status.' }),
     message: Type.String({ description: 'What is wrong, for a person.' }),
     lastTransitionTime: Type.String({ description: 'When the status last changed.', format: 'date-time' }),
