@@ -2,50 +2,26 @@
 // Knative Service, Route or DomainMapping of its own namespace. This TypeBox schema is the one
 // definition of the API: the TypeScript types (Static), the CRD's openAPIV3Schema with its CEL
 // rules (gen/routepolicy-crd.ts), the operator's runtime validation (api/schema-check.ts, ajv) and
-// the reference docs all come from it.
+// the reference docs all come from it. Its names, limits and enumerations are in
+// routepolicy-constants.ts and its status in routepolicy-status-schema.ts; this module re-exports
+// both under the names the rest of kgw imports.
 import { isIPv4, isIPv6 } from 'node:net';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { DNS1123_SUBDOMAIN_PATTERN } from './knativegateway-constants.ts';
+import {
+  DEFAULT_CLIENT_HEADER,
+  KNATIVE_SERVING_GROUP,
+  POLICY_FEATURES,
+  POLICY_LIMITS,
+  RATE_PERIODS,
+  TARGET_KINDS,
+  type RatePeriod,
+} from './routepolicy-constants.ts';
 import { RoutePolicyStatusSchema, type RoutePolicyStatus } from './routepolicy-status-schema.ts';
 import { Enum, cel } from './schema-builders.ts';
 
+export * from './routepolicy-constants.ts';
 export * from './routepolicy-status-schema.ts';
-
-export const POLICY_GROUP = 'policy.kgw.dev';
-export const POLICY_VERSION = 'v1alpha1';
-export const POLICY_API_VERSION = `${POLICY_GROUP}/${POLICY_VERSION}`;
-export const POLICY_KIND = 'RoutePolicy';
-export const POLICY_LIST_KIND = 'RoutePolicyList';
-export const POLICY_PLURAL = 'routepolicies';
-export const POLICY_SINGULAR = 'routepolicy';
-export const POLICY_SHORT_NAME = 'rpol';
-export const POLICY_CRD_NAME = `${POLICY_PLURAL}.${POLICY_GROUP}`;
-
-export const KNATIVE_SERVING_GROUP = 'serving.knative.dev';
-export const TARGET_KINDS = ['Service', 'Route', 'DomainMapping'] as const;
-export type TargetKind = (typeof TARGET_KINDS)[number];
-
-/** Header kgw sets to the authenticated API-key client by default (removed from client requests). */
-export const DEFAULT_CLIENT_HEADER = 'x-kgw-consumer';
-
-export const POLICY_LIMITS = {
-  targetRefs: 16,
-  hosts: 64,
-  keySources: 8,
-  credentialSecrets: 16,
-  /** Clients across all credential Secrets of one policy. */
-  credentials: 1000,
-  allowedClients: 1000,
-  cidrs: 256,
-  corsOrigins: 64,
-  corsHeaders: 64,
-  corsMethods: 16,
-  corsMaxAgeSeconds: 86_400,
-  rateRules: 16,
-  rateValues: 256,
-  /** Envoy's token bucket counts in uint32. */
-  rateRequests: 1_000_000_000,
-} as const;
 
 // ---- schema helpers: every node carries its `kubectl explain` description -----------------------
 // CEL rules (`cel`, with their TypeScript equals) and string enums (`Enum`) come from
@@ -298,8 +274,6 @@ export const CorsSchema = Type.Object(
   },
 );
 
-export const RATE_PERIODS = { Second: 1, Minute: 60, Hour: 3600, Day: 86_400 } as const;
-export type RatePeriod = keyof typeof RATE_PERIODS;
 const PERIODS = Object.keys(RATE_PERIODS) as RatePeriod[];
 
 const requestsSchema = (description: string) =>
@@ -491,10 +465,6 @@ export interface RoutePolicy {
   spec: RoutePolicySpec;
   status?: RoutePolicyStatus;
 }
-
-/** The features a policy may set; two policies setting one feature on one target conflict. */
-export const POLICY_FEATURES = ['apiKeyAuth', 'ipAccess', 'cors', 'rateLimit'] as const;
-export type PolicyFeature = (typeof POLICY_FEATURES)[number];
 
 /** The schemas of the API, for generators and checks that walk them. */
 export const ROUTE_POLICY_SCHEMAS: { spec: TSchema; status: TSchema } = {
