@@ -5,8 +5,8 @@
 // the reference docs all come from it. Its names, limits and enumerations are in
 // routepolicy-constants.ts and its status in routepolicy-status-schema.ts; this module re-exports
 // both under the names the rest of kgw imports.
-import { isIPv4, isIPv6 } from 'node:net';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { isCidr } from './cel-cidr.ts';
 import { DNS1123_SUBDOMAIN_PATTERN } from './knativegateway-constants.ts';
 import {
   DEFAULT_CLIENT_HEADER,
@@ -33,28 +33,6 @@ const QUERY_NAME = '^[A-Za-z0-9._~-]+$';
 const HTTP_METHOD = '^[A-Z]+$';
 /** `*`, or an origin `scheme://host[:port]` whose host may start with one `*.` label. */
 const ORIGIN = '^(\\*|[a-z][a-z0-9+.-]*://(\\*\\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?)$';
-
-/**
- * What CEL's isCIDR accepts (Go's netip.ParsePrefix: an IPv4 or IPv6 address without a zone and a
- * prefix length within its bits; Kubernetes refuses IPv4-mapped IPv6 addresses), for the
- * TypeScript equal of the rule.
- */
-function isCidr(s: string): boolean {
-  const m = /^([^/%]+)\/(0|[1-9][0-9]{0,2})$/.exec(s);
-  if (m === null) return false;
-  const [, address = '', bits = ''] = m;
-  const max = isIPv4(address) ? 32 : isIPv6(address) && !isIPv4Mapped(address) ? 128 : -1;
-  return Number(bits) <= max;
-}
-
-/** `::ffff:a.b.c.d` in any spelling (the URL parser writes an IPv6 address in its canonical form). */
-function isIPv4Mapped(ipv6: string): boolean {
-  try {
-    return /^\[::ffff:[0-9a-f]{1,4}:[0-9a-f]{1,4}\]$/.test(new URL(`http://[${ipv6}]/`).hostname);
-  } catch {
-    return false;
-  }
-}
 
 /** Whether `o` has a value at `key` (CEL's `has(self.<key>)`). */
 const has = (o: object, key: string): boolean => (o as Record<string, unknown>)[key] !== undefined;
