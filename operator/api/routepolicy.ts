@@ -2,48 +2,31 @@
 // Knative Service, Route or DomainMapping of its own namespace. This TypeBox schema is the one
 // definition of the API: the TypeScript types (Static), the CRD's openAPIV3Schema with its CEL
 // rules (gen/routepolicy-crd.ts), the operator's runtime validation (api/schema-check.ts, ajv) and
-// the reference docs all come from it.
+// the reference docs all come from it. Its names, limits and enumerations are in
+// routepolicy-constants.ts and its status in routepolicy-status-schema.ts; this module re-exports
+// both under the names the rest of kgw imports.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { isCidr } from './cel-cidr.ts';
+import { DNS1123_SUBDOMAIN_PATTERN } from './knativegateway-constants.ts';
+import {
+  DEFAULT_CLIENT_HEADER,
+  KNATIVE_SERVING_GROUP,
+  POLICY_FEATURES,
+  POLICY_LIMITS,
+  RATE_PERIODS,
+  TARGET_KINDS,
+  type RatePeriod,
+} from './routepolicy-constants.ts';
+import { RoutePolicyStatusSchema, type RoutePolicyStatus } from './routepolicy-status-schema.ts';
+import { Enum, cel } from './schema-builders.ts';
 
-export const POLICY_GROUP = 'policy.kgw.dev';
-export const POLICY_VERSION = 'v1alpha1';
-export const POLICY_API_VERSION = `${POLICY_GROUP}/${POLICY_VERSION}`;
-export const POLICY_KIND = 'RoutePolicy';
-export const POLICY_LIST_KIND = 'RoutePolicyList';
-export const POLICY_PLURAL = 'routepolicies';
-export const POLICY_SINGULAR = 'routepolicy';
-export const POLICY_SHORT_NAME = 'rpol';
-export const POLICY_CRD_NAME = `${POLICY_PLURAL}.${POLICY_GROUP}`;
-
-export const KNATIVE_SERVING_GROUP = 'serving.knative.dev';
-export const TARGET_KINDS = ['Service', 'Route', 'DomainMapping'] as const;
-export type TargetKind = (typeof TARGET_KINDS)[number];
-
-/** Header kgw sets to the authenticated API-key client by default (removed from client requests). */
-export const DEFAULT_CLIENT_HEADER = 'x-kgw-consumer';
-
-export const POLICY_LIMITS = {
-  targetRefs: 16,
-  hosts: 64,
-  keySources: 8,
-  credentialSecrets: 16,
-  /** Clients across all credential Secrets of one policy. */
-  credentials: 1000,
-  allowedClients: 1000,
-  cidrs: 256,
-  corsOrigins: 64,
-  corsHeaders: 64,
-  corsMethods: 16,
-  corsMaxAgeSeconds: 86_400,
-  rateRules: 16,
-  rateValues: 256,
-  /** Envoy's token bucket counts in uint32. */
-  rateRequests: 1_000_000_000,
-} as const;
+export * from './routepolicy-constants.ts';
+export * from './routepolicy-status-schema.ts';
 
 // ---- schema helpers: every node carries its `kubectl explain` description -----------------------
+// CEL rules (`cel`, with their TypeScript equals) and string enums (`Enum`) come from
+// api/schema-builders.ts, as for the KnativeGateway API.
 
-const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 /** An HTTP header field name (RFC 9110 token), lower case as HTTP/2 requires. */
 const HEADER_NAME = "^[a-z0-9!#$%&'*+.^_`|~-]+$";
 const QUERY_NAME = '^[A-Za-z0-9._~-]+$';
@@ -51,18 +34,11 @@ const HTTP_METHOD = '^[A-Z]+$';
 /** `*`, or an origin `scheme://host[:port]` whose host may start with one `*.` label. */
 const ORIGIN = '^(\\*|[a-z][a-z0-9+.-]*://(\\*\\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?)$';
 
-/** A CEL rule the API server evaluates (x-kubernetes-validations); tested against a real one. */
-function cel(rule: string, message: string): { rule: string; message: string } {
-  return { rule, message };
-}
-
-/** A string enum as a structural schema (TypeBox's Union of Literals would be an anyOf). */
-function StringEnum<const T extends readonly string[]>(values: T, description: string, opts: object = {}) {
-  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], description, ...opts });
-}
+/** Whether `o` has a value at `key` (CEL's `has(self.<key>)`). */
+const has = (o: object, key: string): boolean => (o as Record<string, unknown>)[key] !== undefined;
 
 const name = (description: string) =>
-  Type.String({ description, minLength: 1, maxLength: 253, pattern: DNS_SUBDOMAIN });
+  Type.String({ description, minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN_PATTERN });
 
 const headerName = (description: string) =>
   Type.String({ description, minLength: 1, maxLength: 128, pattern: HEADER_NAME });
@@ -71,16 +47,15 @@ const headerName = (description: string) =>
 
 export const TargetRefSchema = Type.Object(
   {
-    group: Type.String({
-      description: `API group of the target; ${KNATIVE_SERVING_GROUP} (the default) is the only one.`,
-      enum: [KNATIVE_SERVING_GROUP],
+    group: Enum(`API group of the target; ${KNATIVE_SERVING_GROUP} (the default) is the only one.`, {
+      enum: [KNATIVE_SERVING_GROUP] as const,
       default: KNATIVE_SERVING_GROUP,
     }),
-    kind: StringEnum(
-      TARGET_KINDS,
+    kind: Enum(
       'Kind of the target: a Knative Service (every host of its Route, including tag and ' +
         'cluster-local hosts, and of every DomainMapping to it), a Route (the same without ' +
         'DomainMappings to a Service of that name), or a DomainMapping (its one host).',
+      { enum: TARGET_KINDS },
     ),
     name: name('Name of the target, in the namespace of the RoutePolicy.'),
   },
@@ -108,7 +83,11 @@ export const KeySourceSchema = Type.Object(
     description: 'Where a client presents its key: exactly one of header or query.',
     additionalProperties: false,
     'x-kubernetes-validations': [
-      cel('has(self.header) != has(self.query)', 'set exactly one of header or query'),
+      cel(
+        'has(self.header) != has(self.query)',
+        'set exactly one of header or query',
+        (k: object) => has(k, 'header') !== has(k, 'query'),
+      ),
     ],
   },
 );
@@ -178,7 +157,7 @@ const cidrList = (description: string) =>
       description: 'An IPv4 or IPv6 CIDR, such as 203.0.113.0/24 or 2001:db8::/32.',
       maxLength: 64,
       'x-kubernetes-validations': [
-        cel('isCIDR(self)', 'must be an IPv4 or IPv6 CIDR such as 203.0.113.0/24'),
+        cel('isCIDR(self)', 'must be an IPv4 or IPv6 CIDR such as 203.0.113.0/24', isCidr),
       ],
     }),
     { description, maxItems: POLICY_LIMITS.cidrs, 'x-kubernetes-list-type': 'set' },
@@ -199,6 +178,8 @@ export const IpAccessSchema = Type.Object(
       cel(
         '(has(self.allow) && size(self.allow) > 0) || (has(self.deny) && size(self.deny) > 0)',
         'set at least one allow or deny range',
+        (ip: { allow?: string[]; deny?: string[] }) =>
+          (ip.allow ?? []).length > 0 || (ip.deny ?? []).length > 0,
       ),
     ],
   },
@@ -264,18 +245,18 @@ export const CorsSchema = Type.Object(
       cel(
         "!(has(self.allowCredentials) && self.allowCredentials && self.allowOrigins.exists(o, o == '*'))",
         'allowCredentials cannot be used with the origin *: list the origins',
+        (c: { allowCredentials?: boolean; allowOrigins: string[] }) =>
+          !(c.allowCredentials === true && c.allowOrigins.includes('*')),
       ),
     ],
   },
 );
 
-export const RATE_PERIODS = { Second: 1, Minute: 60, Hour: 3600, Day: 86_400 } as const;
-export type RatePeriod = keyof typeof RATE_PERIODS;
 const PERIODS = Object.keys(RATE_PERIODS) as RatePeriod[];
 
 const requestsSchema = (description: string) =>
   Type.Integer({ description, minimum: 1, maximum: POLICY_LIMITS.rateRequests });
-const perSchema = (description: string) => StringEnum(PERIODS, description);
+const perSchema = (description: string) => Enum(description, { enum: PERIODS });
 
 export const RateLimitRuleSchema = Type.Object(
   {
@@ -308,7 +289,11 @@ export const RateLimitRuleSchema = Type.Object(
             'without the header are not limited by the rule.',
           additionalProperties: false,
           'x-kubernetes-validations': [
-            cel('has(self.header) != has(self.clientIP)', 'set exactly one of header or clientIP'),
+            cel(
+              'has(self.header) != has(self.clientIP)',
+              'set exactly one of header or clientIP',
+              (k: object) => has(k, 'header') !== has(k, 'clientIP'),
+            ),
           ],
         },
       ),
@@ -350,10 +335,26 @@ export const RateLimitRuleSchema = Type.Object(
       "period's requests is allowed.",
     additionalProperties: false,
     'x-kubernetes-validations': [
-      cel('has(self.requests) == has(self.per)', 'set requests and per together'),
-      cel('has(self.key) || has(self.requests)', 'a rule without a key needs requests and per'),
-      cel('!has(self.limits) || has(self.key)', 'limits need a key'),
-      cel('has(self.requests) || has(self.limits)', 'set requests and per, or limits'),
+      cel(
+        'has(self.requests) == has(self.per)',
+        'set requests and per together',
+        (r: object) => has(r, 'requests') === has(r, 'per'),
+      ),
+      cel(
+        'has(self.key) || has(self.requests)',
+        'a rule without a key needs requests and per',
+        (r: object) => has(r, 'key') || has(r, 'requests'),
+      ),
+      cel(
+        '!has(self.limits) || has(self.key)',
+        'limits need a key',
+        (r: object) => !has(r, 'limits') || has(r, 'key'),
+      ),
+      cel(
+        'has(self.requests) || has(self.limits)',
+        'set requests and per, or limits',
+        (r: object) => has(r, 'requests') || has(r, 'limits'),
+      ),
     ],
   },
 );
@@ -368,11 +369,10 @@ export const RateLimitSchema = Type.Object(
       'x-kubernetes-list-map-keys': ['name'],
     }),
     responseHeaders: Type.Optional(
-      StringEnum(
-        ['DraftVersion03', 'Off'] as const,
-        'Send x-ratelimit-limit, -remaining and -reset (IETF draft 03, the default), or Off.',
-        { default: 'DraftVersion03' },
-      ),
+      Enum('Send x-ratelimit-limit, -remaining and -reset (IETF draft 03, the default), or Off.', {
+        enum: ['DraftVersion03', 'Off'] as const,
+        default: 'DraftVersion03',
+      }),
     ),
   },
   {
@@ -414,76 +414,10 @@ export const RoutePolicySpecSchema = Type.Object(
       cel(
         'has(self.apiKeyAuth) || has(self.ipAccess) || has(self.cors) || has(self.rateLimit)',
         'set at least one of apiKeyAuth, ipAccess, cors or rateLimit',
+        (spec: object) => POLICY_FEATURES.some((f) => has(spec, f)),
       ),
     ],
   },
-);
-
-// ---- status --------------------------------------------------------------------------------------
-
-export const POLICY_CONDITION_ACCEPTED = 'Accepted';
-export const POLICY_CONDITION_PROGRAMMED = 'Programmed';
-
-/** Reasons of Accepted=False. */
-export const POLICY_REASONS = {
-  accepted: 'Accepted',
-  invalid: 'Invalid',
-  targetNotFound: 'TargetNotFound',
-  secretNotFound: 'SecretNotFound',
-  invalidSecret: 'InvalidSecret',
-  conflicted: 'Conflicted',
-  programmed: 'Programmed',
-  pending: 'Pending',
-  notProgrammed: 'NotProgrammed',
-} as const;
-
-const ConditionSchema = Type.Object(
-  {
-    type: Type.String({ description: `${POLICY_CONDITION_ACCEPTED} or ${POLICY_CONDITION_PROGRAMMED}.` }),
-    status: StringEnum(['True', 'False', 'Unknown'] as const, 'True, False or Unknown.'),
-    reason: Type.String({ description: 'A CamelCase reason for the status.' }),
-    message: Type.String({ description: 'What is wrong, for a person.' }),
-    lastTransitionTime: Type.String({ description: 'When the status last changed.', format: 'date-time' }),
-    observedGeneration: Type.Optional(
-      Type.Integer({ description: 'The spec generation this condition is about.', minimum: 0 }),
-    ),
-  },
-  { description: 'A condition (metav1.Condition).', additionalProperties: false },
-);
-
-export const RoutePolicyStatusSchema = Type.Object(
-  {
-    observedGeneration: Type.Optional(
-      Type.Integer({ description: 'The spec generation the status is about.', minimum: 0 }),
-    ),
-    conditions: Type.Optional(
-      Type.Array(ConditionSchema, {
-        description:
-          `${POLICY_CONDITION_ACCEPTED}: the policy is valid, its targets and Secrets exist and no ` +
-          `older policy sets the same feature on them. ${POLICY_CONDITION_PROGRAMMED}: every Envoy ` +
-          'of the fleets serving its hosts runs it.',
-        'x-kubernetes-list-type': 'map',
-        'x-kubernetes-list-map-keys': ['type'],
-      }),
-    ),
-    targets: Type.Optional(
-      Type.Array(
-        Type.Object(
-          {
-            kind: Type.String({ description: 'Kind of the target.' }),
-            name: Type.String({ description: 'Name of the target.' }),
-            hosts: Type.Array(Type.String({ description: 'A host.' }), {
-              description: 'The hosts of this target the policy applies to.',
-            }),
-          },
-          { description: 'A target and the hosts it covers.', additionalProperties: false },
-        ),
-        { description: 'The hosts the policy covers, per target: exactly what it protects.' },
-      ),
-    ),
-    hostCount: Type.Optional(Type.Integer({ description: 'Number of hosts the policy covers.', minimum: 0 })),
-  },
-  { description: 'What kgw made of the policy.', additionalProperties: false },
 );
 
 export type TargetRef = Static<typeof TargetRefSchema>;
@@ -493,8 +427,6 @@ export type IpAccess = Static<typeof IpAccessSchema>;
 export type Cors = Static<typeof CorsSchema>;
 export type RateLimit = Static<typeof RateLimitSchema>;
 export type RoutePolicySpec = Static<typeof RoutePolicySpecSchema>;
-export type RoutePolicyStatus = Static<typeof RoutePolicyStatusSchema>;
-export type RoutePolicyCondition = NonNullable<RoutePolicyStatus['conditions']>[number];
 
 export interface RoutePolicy {
   apiVersion?: string;
@@ -511,10 +443,6 @@ export interface RoutePolicy {
   spec: RoutePolicySpec;
   status?: RoutePolicyStatus;
 }
-
-/** The features a policy may set; two policies setting one feature on one target conflict. */
-export const POLICY_FEATURES = ['apiKeyAuth', 'ipAccess', 'cors', 'rateLimit'] as const;
-export type PolicyFeature = (typeof POLICY_FEATURES)[number];
 
 /** The schemas of the API, for generators and checks that walk them. */
 export const ROUTE_POLICY_SCHEMAS: { spec: TSchema; status: TSchema } = {

@@ -1,4 +1,5 @@
 import { KnativeGatewaySpecSchema } from './knativegateway-spec-schema.ts';
+import { RoutePolicySpecSchema } from './routepolicy.ts';
 import { CEL_CHECK, Arr, Int, Obj, cel, type CelRule } from './schema-builders.ts';
 import { ruleProblems } from './schema-rules.ts';
 
@@ -31,7 +32,10 @@ test('rules are not evaluated at or above a node with a blocking schema error', 
   expect(ruleProblems(Pairs, value, 'spec', ['/pairs/1'])).toEqual(['spec.pairs[0].b: a and b must differ']);
 });
 
-test('every CEL rule of the KnativeGateway schema carries its TypeScript check', () => {
+test.each([
+  ['KnativeGateway', KnativeGatewaySpecSchema, 20],
+  ['RoutePolicy', RoutePolicySpecSchema, 9],
+] as const)('every CEL rule of the %s schema carries its TypeScript check', (_api, schema, moreThan) => {
   const rules: CelRule[] = [];
   const walk = (s: Record<string, unknown>): void => {
     rules.push(...((s['x-kubernetes-validations'] as CelRule[] | undefined) ?? []));
@@ -45,7 +49,7 @@ test('every CEL rule of the KnativeGateway schema carries its TypeScript check',
       if (typeof v === 'object' && v !== null) walk(v as Record<string, unknown>);
     }
   };
-  walk(KnativeGatewaySpecSchema);
-  expect(rules.length).toBeGreaterThan(20);
+  walk(schema);
+  expect(rules.length).toBeGreaterThan(moreThan);
   expect(rules.filter((r) => typeof r[CEL_CHECK] !== 'function').map((r) => r.message)).toEqual([]);
 });

@@ -3,8 +3,14 @@
 // every resourceVersion kgw read or wrote meanwhile, recorded by RecordingClient), compared with
 // the live object in the fields kgw renders only, so defaults, status and fields others own
 // never count as drift.
-import type { KubeClient } from './kubernetes-apply.ts';
+import { objectPath, type KubeClient } from './kubernetes-apply.ts';
 import type { FleetObject } from './kubernetes-objects.ts';
+
+/** The kinds whose drift is watched (the others are put back by the periodic resync). */
+export const WATCHED = [
+  { apiVersion: 'apps/v1', kind: 'Deployment', path: '/apis/apps/v1/deployments' },
+  { apiVersion: 'v1', kind: 'Service', path: '/api/v1/services' },
+] as const;
 
 interface Stored {
   metadata?: { resourceVersion?: string };
@@ -87,4 +93,27 @@ export function shapeOf(o: FleetObject): unknown {
   delete rest.apiVersion;
   delete rest.kind;
   return rest;
+}
+
+/** The watched objects of an apply that `client` recorded, by REST path (a skipped fleet's are not kgw's). */
+export function trackedObjects(
+  objects: readonly FleetObject[],
+  client: RecordingClient,
+): Map<string, TrackedObject> {
+  const tracked = new Map<string, TrackedObject>();
+  for (const o of objects) {
+    const watched = WATCHED.findIndex((w) => w.apiVersion === o.apiVersion && w.kind === o.kind);
+    if (watched < 0) continue;
+    const path = objectPath({ ...o.metadata, apiVersion: o.apiVersion, kind: o.kind });
+    const baseline = client.written.get(path);
+    if (baseline === undefined) continue;
+    tracked.set(path, {
+      watched,
+      key: `${o.metadata.namespace}/${o.metadata.name}`,
+      shape: shapeOf(o),
+      baseline,
+      known: client.seen.get(path) ?? new Set(),
+    });
+  }
+  return tracked;
 }

@@ -1,7 +1,9 @@
-// Pure parts of the Kubernetes fleet runtime: what counts as drift (kubernetes-drift.ts), pods as
-// replicas (kubernetes-replicas.ts), problem text (kubernetes-problems.ts).
+// Pure parts of the Kubernetes fleet runtime: what counts as drift and what an apply tracks for it
+// (kubernetes-drift.ts), pods as replicas (kubernetes-replicas.ts), problem text
+// (kubernetes-problems.ts).
 import type { V1Pod } from '@kubernetes/client-node';
-import { hasDrifted, projectOnto } from './kubernetes-drift.ts';
+import { RecordingClient, WATCHED, hasDrifted, projectOnto, trackedObjects } from './kubernetes-drift.ts';
+import type { FleetObject } from './kubernetes-objects.ts';
 import { podReplica } from './kubernetes-replicas.ts';
 import {
   describeProblem,
@@ -102,6 +104,44 @@ describe('drift', () => {
     ).toBe(true);
     // The state kgw read before its apply (rv 9) is stale, not drift.
     expect(hasDrifted(t, { ...(image as object), metadata: { resourceVersion: '9' } })).toBe(false);
+  });
+});
+
+describe('trackedObjects', () => {
+  const object = (apiVersion: string, kind: string, name: string): FleetObject =>
+    ({
+      apiVersion,
+      kind,
+      metadata: { name, namespace: 'ns', labels: {}, ownerReferences: [] },
+      spec: { x: name },
+    }) as unknown as FleetObject;
+  /** A client whose PATCH answers carry resourceVersion 10 and GET answers 9. */
+  const client = new RecordingClient({
+    request: <T>(method: string, path: string) =>
+      Promise.resolve({
+        metadata: { resourceVersion: method === 'PATCH' ? '10' : '9' },
+        path,
+      } as T),
+  });
+
+  test('watched kinds that the apply wrote, by path, with what the API server answered', async () => {
+    const deployment = object('apps/v1', 'Deployment', 'kgw-gw-a');
+    const service = object('v1', 'Service', 'kgw-gw-a');
+    const configMap = object('v1', 'ConfigMap', 'kgw-gw-a');
+    const dPath = '/apis/apps/v1/namespaces/ns/deployments/kgw-gw-a';
+    await client.request('GET', dPath);
+    await client.request('PATCH', dPath);
+    await client.request('PATCH', '/api/v1/namespaces/ns/configmaps/kgw-gw-a');
+    // the Service was not written (its fleet was skipped): not tracked
+    const tracked = trackedObjects([deployment, service, configMap], client);
+    expect([...tracked.keys()]).toEqual([dPath]);
+    expect(tracked.get(dPath)).toEqual({
+      watched: WATCHED.findIndex((w) => w.kind === 'Deployment'),
+      key: 'ns/kgw-gw-a',
+      shape: { metadata: deployment.metadata, spec: { x: 'kgw-gw-a' } },
+      baseline: { metadata: { resourceVersion: '10' }, path: dPath },
+      known: new Set(['9', '10']),
+    });
   });
 });
 

@@ -21,40 +21,38 @@
 //   re-applied after a short debounce. A periodic resync re-applies everything (it also catches
 //   drift of the kinds not watched: ConfigMap, ServiceAccount, HPA, PDB).
 // - Replicas: kgw-labelled Pods grouped by fleet (kubernetes-replicas.ts). Drift comparison:
-//   kubernetes-drift.ts; the problem messages: kubernetes-problems.ts.
+//   kubernetes-drift.ts; the namespace checks: kubernetes-preflight.ts; the problem messages:
+//   kubernetes-problems.ts; the xDS client-certificate Secrets: kubernetes-xds-secrets.ts.
 // - Publishing is Kubernetes' job here: the rendered Service has a selector.
-import { encodeSecretData } from '../api/core.ts';
 import { createHash } from 'node:crypto';
 import {
+  DEFAULT_NAMESPACE,
   LABEL_FLEET,
   LABEL_GATEWAY,
   LABEL_MANAGED_BY,
   MANAGED_BY_KGW,
-  fleetXdsCluster,
   type KnativeGateway,
 } from '../api/knativegateway.ts';
+import { operatorServiceAccount, type ServiceAccountRef } from '../kube/access.ts';
 import { Reflector, type KubeObject, type ReflectorEvent } from '../kube/reflector.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { Logger } from '../log.ts';
-import {
-  applyGatewayFleets,
-  describeRef,
-  objectPath,
-  type ApplyProblem,
-  type FleetApplyResult,
-} from './kubernetes-apply.ts';
-import { fleetObjectList, renderGatewayObjects } from './kubernetes-objects.ts';
-import type { XdsEndpoint } from './fleet-names.ts';
-import type { FleetDef, FleetRuntime, GatewayFleetProblem, Replica } from './runtime.ts';
-import { PodReplicas } from './kubernetes-replicas.ts';
-import { RecordingClient, hasDrifted, shapeOf, type TrackedObject } from './kubernetes-drift.ts';
-import { namespaceNotFoundMessage, forbiddenMessage, summarizeProblems } from './kubernetes-problems.ts';
-import { mayI, operatorServiceAccount, type ServiceAccountRef } from '../kube/access.ts';
-import { ApiError, getIfExists } from '../kube/rest.ts';
 import type { XdsTls } from '../pki/xds-tls.ts';
-import { DEFAULT_NAMESPACE, fleetLabels } from '../api/knativegateway.ts';
-import { gatewayOwnerReference } from './kubernetes-objects.ts';
-import { fleetXdsClientSecretName } from './fleet-names.ts';
+import type { XdsEndpoint } from './fleet-names.ts';
+import { applyGatewayFleets, describeRef, objectPath, type FleetApplyResult } from './kubernetes-apply.ts';
+import {
+  RecordingClient,
+  WATCHED,
+  hasDrifted,
+  trackedObjects,
+  type TrackedObject,
+} from './kubernetes-drift.ts';
+import { fleetObjectList, renderGatewayObjects } from './kubernetes-objects.ts';
+import { preflight } from './kubernetes-preflight.ts';
+import { summarizeProblems } from './kubernetes-problems.ts';
+import { PodReplicas } from './kubernetes-replicas.ts';
+import { applyXdsClientSecrets, xdsClientSecrets } from './kubernetes-xds-secrets.ts';
+import type { FleetDef, FleetRuntime, GatewayFleetProblem, Replica } from './runtime.ts';
 
 export interface KubernetesRuntimeOptions {
   rest: KubeRest;
@@ -89,12 +87,6 @@ export const MANAGED_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY_KGW}`;
 export const DEFAULT_RESYNC_SECONDS = 300;
 export const DEFAULT_DRIFT_DEBOUNCE_MS = 1000;
 export const DEFAULT_RETRY_MS = 5000;
-
-/** The kinds whose drift is watched (the others are put back by the periodic resync). */
-const WATCHED = [
-  { apiVersion: 'apps/v1', kind: 'Deployment', path: '/apis/apps/v1/deployments' },
-  { apiVersion: 'v1', kind: 'Service', path: '/api/v1/services' },
-] as const;
 
 interface GatewayState {
   name: string;
@@ -225,98 +217,6 @@ export class KubernetesFleetRuntime implements FleetRuntime {
     });
   }
 
-  /** The xDS client-certificate Secret of every fleet (none without xdsTls). */
-  private async clientSecrets(
-    gw: KnativeGateway,
-    rendered: readonly { fleet: string; namespace: string }[],
-  ): Promise<Record<string, unknown>[]> {
-    const tls = this.xdsTls;
-    if (!tls) return [];
-    const out: Record<string, unknown>[] = [];
-    for (const fo of rendered) {
-      const c = await tls.material.client(fleetXdsCluster(gw.metadata.name, fo.fleet));
-      out.push({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        type: 'kubernetes.io/tls',
-        metadata: {
-          name: fleetXdsClientSecretName(gw.metadata.name, fo.fleet),
-          namespace: fo.namespace,
-          labels: fleetLabels(gw.metadata.name, fo.fleet),
-          ownerReferences: [gatewayOwnerReference(gw)],
-        },
-        data: encodeSecretData({
-          'tls.crt': c.certPem,
-          'tls.key': c.keyPem,
-          'ca.crt': tls.material.trustBundle(),
-        }),
-      });
-    }
-    return out;
-  }
-
-  /**
-   * Applies the client Secrets (in the fleet's namespace, where its pods mount them); one that
-   * exists without kgw's labels is left alone and reported.
-   */
-  private async applyClientSecrets(secrets: Record<string, unknown>[]): Promise<ApplyProblem[]> {
-    const problems: ApplyProblem[] = [];
-    for (const sec of secrets) {
-      const meta = sec.metadata as { name: string; namespace: string; labels: Record<string, string> };
-      const ref = { apiVersion: 'v1', kind: 'Secret', namespace: meta.namespace, name: meta.name };
-      const path = `/api/v1/namespaces/${meta.namespace}/secrets/${meta.name}`;
-      try {
-        const cur = await getIfExists<{ metadata?: { labels?: Record<string, string> } }>(this.rest, path);
-        if (cur && cur.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY_KGW) {
-          problems.push({
-            ref,
-            reason: 'NotOwned',
-            message:
-              `Secret ${meta.namespace}/${meta.name} already exists and is not kgw's; kgw leaves it untouched ` +
-              `and the fleet's Envoys cannot get their xDS client certificate`,
-          });
-          continue;
-        }
-        await this.rest.request('PATCH', path, sec, 'application/apply-patch+yaml', {
-          fieldManager: 'kgw',
-          force: true,
-        });
-      } catch (err) {
-        problems.push({
-          ref,
-          reason: 'ApplyFailed',
-          message: err instanceof Error ? err.message : String(err),
-          ...(err instanceof ApiError ? { status: err.status } : {}),
-        });
-      }
-    }
-    return problems;
-  }
-
-  /**
-   * Whether kgw may apply fleets in `namespace`: it exists, and kgw may patch Deployments there.
-   * Undefined when it may, or when the checks themselves fail (the apply then tells).
-   */
-  private async preflight(namespace: string): Promise<GatewayFleetProblem | undefined> {
-    try {
-      const ns = await getIfExists(this.rest, `/api/v1/namespaces/${encodeURIComponent(namespace)}`);
-      if (ns === undefined) {
-        return { reason: 'NamespaceNotFound', message: namespaceNotFoundMessage(namespace, this.sa) };
-      }
-    } catch {
-      // cannot tell (e.g. no namespace read): let the apply find out
-    }
-    const allowed = await mayI(this.rest, {
-      group: 'apps',
-      resource: 'deployments',
-      verb: 'patch',
-      namespace,
-    });
-    if (allowed === false)
-      return { reason: 'FleetNamespaceForbidden', message: forbiddenMessage(namespace, this.sa) };
-    return undefined;
-  }
-
   /** Re-applies every gateway (after the xDS certificates rotated). */
   async refresh(): Promise<void> {
     await this.enqueue(async () => {
@@ -406,7 +306,7 @@ export class KubernetesFleetRuntime implements FleetRuntime {
       return;
     }
     const objects = rendered.flatMap(fleetObjectList);
-    const secrets = await this.clientSecrets(gw, rendered);
+    const secrets = await xdsClientSecrets(this.xdsTls, gw, rendered);
     const fingerprint = createHash('sha256')
       .update(JSON.stringify(objects))
       .update(JSON.stringify(secrets))
@@ -415,7 +315,7 @@ export class KubernetesFleetRuntime implements FleetRuntime {
 
     const refused: GatewayFleetProblem[] = [];
     for (const ns of [...new Set(rendered.map((r) => r.namespace))].sort()) {
-      const p = await this.preflight(ns);
+      const p = await preflight(this.rest, ns, this.sa);
       if (p !== undefined) refused.push(p);
     }
     if (refused.length > 0) {
@@ -442,7 +342,7 @@ export class KubernetesFleetRuntime implements FleetRuntime {
     let result: FleetApplyResult = { applied: [], deleted: [], skippedFleets: [], problems: [] };
     let problems: GatewayFleetProblem[];
     try {
-      const secretProblems = await this.applyClientSecrets(secrets);
+      const secretProblems = await applyXdsClientSecrets(this.rest, secrets);
       result = await applyGatewayFleets(client, gw, rendered);
       problems = summarizeProblems([...secretProblems, ...result.problems], this.sa);
     } catch (err) {
@@ -460,23 +360,7 @@ export class KubernetesFleetRuntime implements FleetRuntime {
     st.ok = problems.length === 0;
     st.fingerprint = fingerprint;
 
-    // Track the watched objects that were applied (a skipped fleet's are not kgw's).
-    const tracked = new Map<string, TrackedObject>();
-    for (const o of objects) {
-      const watched = WATCHED.findIndex((w) => w.apiVersion === o.apiVersion && w.kind === o.kind);
-      if (watched < 0) continue;
-      const path = objectPath({ ...o.metadata, apiVersion: o.apiVersion, kind: o.kind });
-      const baseline = client.written.get(path);
-      if (baseline === undefined) continue;
-      tracked.set(path, {
-        watched,
-        key: `${o.metadata.namespace}/${o.metadata.name}`,
-        shape: shapeOf(o),
-        baseline,
-        known: client.seen.get(path) ?? new Set(),
-      });
-    }
-    st.tracked = tracked;
+    st.tracked = trackedObjects(objects, client);
 
     const changed = result.applied.filter((a) => a.action !== 'unchanged').map((a) => describeRef(a.ref));
     if (changed.length > 0 || result.deleted.length > 0) {

@@ -1,7 +1,8 @@
 // The generated RoutePolicy CRD against a real kube-apiserver: accepted (its CEL rules compile
 // within the cost budget), defaults stored, and bad specs rejected with the messages of the TypeBox
 // schema's CEL rules. The operator's ajv check (api/schema-check.ts) must agree with the API
-// server on everything but CEL. Needs the test parts from `bash test/env/setup.sh`.
+// server on the schema, and the rules' TypeScript equals (api/schema-rules.ts) on the CEL rules.
+// Needs the test parts from `bash test/env/setup.sh`.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { startControlPlane, type ControlPlane } from '../../test/env/control-plane.ts';
@@ -9,10 +10,14 @@ import { createRejection, kubeRequest } from '../../test/env/kube-http.ts';
 import { applyManifests } from '../../test/env/manifests.ts';
 import { RoutePolicySpecSchema, type RoutePolicy } from '../api/routepolicy.ts';
 import { schemaProblems } from '../api/schema-check.ts';
+import { ruleProblems } from '../api/schema-rules.ts';
 import { PATHS, generateAll } from './generate.ts';
+import { kubeSchema } from './kube-schema.ts';
+import type { Schema } from './schema.ts';
 import { sampleRoutePolicy } from './routepolicy-sample.ts';
 
 const BASE = '/apis/policy.kgw.dev/v1alpha1/namespaces/default/routepolicies';
+const CIDR = 'must be an IPv4 or IPv6 CIDR such as 203.0.113.0/24';
 
 function generated(path: string): { apiVersion: string; kind: string } {
   const f = generateAll().find((x) => x.path === path);
@@ -34,10 +39,86 @@ function policy(spec: unknown): unknown {
 const rejection = (kc: KubeConfig, obj: unknown): Promise<string> => createRejection(kc, BASE, obj);
 
 const target = { targetRefs: [{ kind: 'Service', name: 'hello' }] };
+
+/** What kgw says about `spec` without the API server: ajv on the schema, then the rules' TypeScript equals. */
+function kgwProblems(spec: unknown): string[] {
+  const copy = structuredClone(spec);
+  const problems = schemaProblems(RoutePolicySpecSchema, copy, 'spec');
+  return problems.length > 0 ? problems : ruleProblems(RoutePolicySpecSchema, copy, 'spec');
+}
 const keys = {
   keySources: [{ header: 'x-ca-key' }],
   credentialsFrom: [{ secretRef: { name: 'consumers' } }],
 };
+
+/** A spec breaking each CEL rule, and the rule's message. */
+const CEL_REJECTIONS: [string, unknown, string][] = [
+  ['no feature', { ...target }, 'set at least one of apiKeyAuth, ipAccess, cors or rateLimit'],
+  [
+    'a rate-limit key with both header and clientIP',
+    {
+      ...target,
+      rateLimit: { rules: [{ name: 'a', key: { header: 'x', clientIP: {} }, requests: 1, per: 'Second' }] },
+    },
+    'set exactly one of header or clientIP',
+  ],
+  [
+    'a rate-limit rule without key and without requests',
+    {
+      ...target,
+      rateLimit: { rules: [{ name: 'a', limits: [{ value: 'v', requests: 1, per: 'Second' }] }] },
+    },
+    'limits need a key',
+  ],
+  [
+    'a rule without a key, requests or limits',
+    { ...target, rateLimit: { rules: [{ name: 'a' }] } },
+    'a rule without a key needs requests and per',
+  ],
+  [
+    'a rule with a key but neither requests nor limits',
+    { ...target, rateLimit: { rules: [{ name: 'a', key: { header: 'x' } }] } },
+    'set requests and per, or limits',
+  ],
+  [
+    'requests without per',
+    { ...target, rateLimit: { rules: [{ name: 'a', key: { header: 'x' }, requests: 1 }] } },
+    'set requests and per together',
+  ],
+  [
+    'a key source with both header and query',
+    { ...target, apiKeyAuth: { ...keys, keySources: [{ header: 'x-k', query: 'k' }] } },
+    'set exactly one of header or query',
+  ],
+  [
+    'a key source with neither',
+    { ...target, apiKeyAuth: { ...keys, keySources: [{}] } },
+    'set exactly one of header or query',
+  ],
+  ['an empty ipAccess', { ...target, ipAccess: {} }, 'set at least one allow or deny range'],
+  ['a range that is no CIDR', { ...target, ipAccess: { allow: ['198.51.100.7/33'] } }, CIDR],
+  [
+    'credentials with the origin *',
+    { ...target, cors: { allowOrigins: ['*'], allowCredentials: true } },
+    'allowCredentials cannot be used with the origin *: list the origins',
+  ],
+  [
+    'a range with a prefix longer than its address',
+    { ...target, ipAccess: { deny: ['2001:db8::/129'] } },
+    CIDR,
+  ],
+  ['an address without a prefix length', { ...target, ipAccess: { allow: ['198.51.100.7'] } }, CIDR],
+  ['an IPv6 range with a zone', { ...target, ipAccess: { allow: ['fe80::1%eth0/64'] } }, CIDR],
+  ['an IPv4 address with leading zeros', { ...target, ipAccess: { allow: ['010.0.0.0/8'] } }, CIDR],
+  ['a host name', { ...target, ipAccess: { allow: ['example.com/8'] } }, CIDR],
+  ['an IPv4-mapped IPv6 range', { ...target, ipAccess: { allow: ['::ffff:192.0.2.0/120'] } }, CIDR],
+  [
+    'an IPv4-mapped IPv6 range spelt in full',
+    { ...target, ipAccess: { allow: ['0:0:0:0:0:FFFF:c000:0200/128'] } },
+    CIDR,
+  ],
+  ['a prefix length with a leading zero', { ...target, ipAccess: { allow: ['10.0.0.0/08'] } }, CIDR],
+];
 
 describe('RoutePolicy CRD on a real kube-apiserver', () => {
   let cp: ControlPlane;
@@ -62,52 +143,76 @@ describe('RoutePolicy CRD on a real kube-apiserver', () => {
     expect(schemaProblems(RoutePolicySpecSchema, stored.spec, 'spec')).toEqual([]);
   });
 
-  test.each([
-    ['no feature', { ...target }, 'set at least one of apiKeyAuth, ipAccess, cors or rateLimit'],
+  test.each(CEL_REJECTIONS)(
+    'CEL: %s is rejected with its message, by the API server and by kgw',
+    async (_what, spec, message) => {
+      expect(await rejection(kc, policy(spec))).toContain(message);
+      expect(kgwProblems(spec).join('\n')).toContain(message);
+    },
+  );
+
+  test('every CEL rule of the schema has a rejection case above', () => {
+    const messages = new Set<string>();
+    const walk = (n: Schema): void => {
+      for (const r of n['x-kubernetes-validations'] ?? []) messages.add(r.message);
+      for (const v of Object.values(n.properties ?? {})) walk(v);
+      if (n.items !== undefined) walk(n.items);
+    };
+    walk(kubeSchema(RoutePolicySpecSchema));
+    expect(messages.size).toBeGreaterThan(8);
+    const untested = [...messages].filter((m) => !CEL_REJECTIONS.some(([, , message]) => message === m));
+    expect(untested).toEqual([]);
+  });
+
+  // Specs at the edge of each CEL rule that both the API server and kgw accept: a TypeScript
+  // equal that refuses too much fails here.
+  test.each<[string, unknown]>([
+    ['a key source with a query only', { ...target, apiKeyAuth: { ...keys, keySources: [{ query: 'k' }] } }],
     [
-      'a rate-limit key with both header and clientIP',
+      'IPv4 and IPv6 ranges, a host address and the whole space, deny only',
       {
         ...target,
-        rateLimit: { rules: [{ name: 'a', key: { header: 'x', clientIP: {} }, requests: 1, per: 'Second' }] },
+        ipAccess: { deny: ['203.0.113.0/24', '198.51.100.7/32', '0.0.0.0/0', '2001:db8::/32', '::/0'] },
       },
-      'set exactly one of header or clientIP',
     ],
     [
-      'a rate-limit rule without key and without requests',
+      'host bits set, IPv6 in full, with IPv4 inside, in upper case, and ::ffff:1 (not IPv4-mapped)',
       {
         ...target,
-        rateLimit: { rules: [{ name: 'a', limits: [{ value: 'v', requests: 1, per: 'Second' }] }] },
+        ipAccess: {
+          allow: ['198.51.100.7/24', '1:2:3:4:5:6:7:8/64', '::1.2.3.4/128', '2001:DB8::/32', '::ffff:1/128'],
+        },
       },
-      'limits need a key',
+    ],
+    ['an empty allow list beside a deny range', { ...target, ipAccess: { allow: [], deny: ['10.0.0.0/8'] } }],
+    [
+      'credentials with listed origins',
+      { ...target, cors: { allowOrigins: ['https://a.example.com'], allowCredentials: true } },
     ],
     [
-      'requests without per',
-      { ...target, rateLimit: { rules: [{ name: 'a', key: { header: 'x' }, requests: 1 }] } },
-      'set requests and per together',
+      'the origin * without credentials',
+      { ...target, cors: { allowOrigins: ['*'], allowCredentials: false } },
     ],
     [
-      'a key source with both header and query',
-      { ...target, apiKeyAuth: { ...keys, keySources: [{ header: 'x-k', query: 'k' }] } },
-      'set exactly one of header or query',
+      'a rule counting per client address',
+      { ...target, rateLimit: { rules: [{ name: 'a', key: { clientIP: {} }, requests: 1, per: 'Second' }] } },
     ],
     [
-      'a key source with neither',
-      { ...target, apiKeyAuth: { ...keys, keySources: [{}] } },
-      'set exactly one of header or query',
-    ],
-    ['an empty ipAccess', { ...target, ipAccess: {} }, 'set at least one allow or deny range'],
-    [
-      'a range that is no CIDR',
-      { ...target, ipAccess: { allow: ['198.51.100.7/33'] } },
-      'must be an IPv4 or IPv6 CIDR such as 203.0.113.0/24',
+      'a rule with limits of its own only',
+      {
+        ...target,
+        rateLimit: {
+          rules: [{ name: 'a', key: { header: 'x' }, limits: [{ value: 'v', requests: 1, per: 'Day' }] }],
+        },
+      },
     ],
     [
-      'credentials with the origin *',
-      { ...target, cors: { allowOrigins: ['*'], allowCredentials: true } },
-      'allowCredentials cannot be used with the origin *: list the origins',
+      'a rule without a key, for the whole host',
+      { ...target, rateLimit: { rules: [{ name: 'a', requests: 5, per: 'Minute' }] } },
     ],
-  ])('CEL: %s is rejected with its message', async (_what, spec, message) => {
-    expect(await rejection(kc, policy(spec))).toContain(message);
+  ])('accepted by the API server and by kgw: %s', async (_what, spec) => {
+    expect(await rejection(kc, policy(spec))).toBe('');
+    expect(kgwProblems(spec)).toEqual([]);
   });
 
   test.each([

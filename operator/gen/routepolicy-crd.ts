@@ -1,5 +1,6 @@
 // The RoutePolicy CRD, generated from the TypeBox schema in api/routepolicy.ts (the one definition
-// of the API), made a Kubernetes structural schema by gen/kube-schema.ts.
+// of the API), made a Kubernetes structural schema in kgw's key order by gen/kube-schema.ts
+// (kubeSchema, as for the KnativeGateway CRD).
 import {
   POLICY_API_VERSION,
   POLICY_CONDITION_ACCEPTED,
@@ -17,7 +18,7 @@ import {
 } from '../api/routepolicy.ts';
 import { GATEWAY_CATEGORY } from '../api/knativegateway.ts';
 import { rootProperties, type CustomResourceDefinition } from './crd.ts';
-import { structural } from './kube-schema.ts';
+import { kubeSchema } from './kube-schema.ts';
 import { obj, str } from './schema.ts';
 
 export function routePolicyCrd(): CustomResourceDefinition {
@@ -27,8 +28,8 @@ export function routePolicyCrd(): CustomResourceDefinition {
       'hosts and DomainMappings. kgw enforces it in the Envoy fleets serving those hosts.',
     {
       ...rootProperties(POLICY_KIND, POLICY_API_VERSION, str('Name of the policy.', { maxLength: 253 })),
-      spec: structural(RoutePolicySpecSchema),
-      status: structural(RoutePolicyStatusSchema),
+      spec: kubeSchema(RoutePolicySpecSchema),
+      status: kubeSchema(RoutePolicyStatusSchema),
     },
     { required: ['spec'] },
   );

@@ -230,6 +230,17 @@ test('a spec the schema refuses (written before the CRD, or by hand into etcd) i
   expect(p.spec.cors?.allowCredentials).toBeUndefined(); // the caller's object is not defaulted in place
 });
 
+test("a spec that breaks a CEL rule (the API server's, by its TypeScript equal) is Invalid and attaches nothing", () => {
+  const p = policy('p', { cors: { allowOrigins: ['*'], allowCredentials: true } });
+  const r = resolvePolicies(world([p]));
+  expect(r.outcomes.get('team-a/p')).toMatchObject({
+    accepted: false,
+    reason: 'Invalid',
+    message: 'spec.cors: allowCredentials cannot be used with the origin *: list the origins',
+  });
+  expect(r.attached.size).toBe(0);
+});
+
 test('ingressView reads the hosts of any JSON spec, skipping what is not a host list', () => {
   expect(
     ingressView({

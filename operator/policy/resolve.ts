@@ -21,6 +21,7 @@ import {
   type TargetRef,
 } from '../api/routepolicy.ts';
 import { schemaProblems } from '../api/schema-check.ts';
+import { ruleProblems } from '../api/schema-rules.ts';
 import type { HostPolicyIR } from '../translate/ir.ts';
 import { readCredentials, type SecretData } from './credentials.ts';
 
@@ -247,7 +248,10 @@ export function resolvePolicies(world: PolicyWorld): PolicyResolution {
     };
 
     const spec = structuredClone<RoutePolicySpec>(policy.spec);
-    const problems = schemaProblems(RoutePolicySpecSchema, spec, 'spec');
+    // The schema (ajv, filling its defaults), then on a spec of its types the CEL rules by their
+    // TypeScript equals: what the API server would have refused.
+    const schema = schemaProblems(RoutePolicySpecSchema, spec, 'spec');
+    const problems = schema.length > 0 ? schema : ruleProblems(RoutePolicySpecSchema, spec, 'spec');
     if (problems.length > 0) {
       reject('Invalid', list(problems));
       continue;

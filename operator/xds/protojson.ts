@@ -12,7 +12,10 @@
 // - Reuse: elements of long repeated message fields near the top of a resource (the virtual hosts
 //   of a route table, the filter chains of a listener, and the routes of a virtual host with many)
 //   are encoded on their own and their bytes remembered per JSON object (WeakMap): a later snapshot
-//   that passes the same, unmutated object again reuses those bytes instead of encoding it again.
+//   that passes the same, unmutated object again reuses those bytes instead of encoding it again
+//   (spliced into the message by protojson-assemble.ts).
+//
+// What each message type's fields and JSON form are is worked out once per type (protojson-plan.ts).
 import {
   fromBinary,
   fromJson,
@@ -22,7 +25,8 @@ import {
   type DescMessage,
   type JsonValue as BufJsonValue,
 } from '@bufbuild/protobuf';
-import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+import { assemble, type Split } from './protojson-assemble.ts';
+import { planOf, type TypePlan } from './protojson-plan.ts';
 import { ENVOY_API, envoyRegistry, findType, messageType, typeNameOfUrl } from './protos.ts';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -104,64 +108,6 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// per-type plans
-
-/** Well-known types with their own JSON form (bufbuild maps them; kgw only canonicalises some). */
-type Special = 'any' | 'plain' | 'other';
-
-const PLAIN_JSON = new Set(['google.protobuf.Struct', 'google.protobuf.Value', 'google.protobuf.ListValue']);
-const OTHER_SPECIAL = new Set([
-  'google.protobuf.Duration',
-  'google.protobuf.Timestamp',
-  'google.protobuf.FieldMask',
-  'google.protobuf.DoubleValue',
-  'google.protobuf.FloatValue',
-  'google.protobuf.Int64Value',
-  'google.protobuf.UInt64Value',
-  'google.protobuf.Int32Value',
-  'google.protobuf.UInt32Value',
-  'google.protobuf.BoolValue',
-  'google.protobuf.StringValue',
-  'google.protobuf.BytesValue',
-]);
-
-type ListOfMessages = Extract<DescField, { fieldKind: 'list'; listKind: 'message' }>;
-
-interface TypePlan {
-  readonly desc: DescMessage;
-  readonly special: Special | undefined;
-  /** Fields by .proto name. */
-  readonly fields: ReadonlyMap<string, DescField>;
-  /** Repeated message fields, by .proto name: their elements are encoded alone near the top. */
-  readonly split: ReadonlyMap<string, ListOfMessages>;
-}
-
-const plans = new WeakMap<DescMessage, TypePlan>();
-
-function planOf(desc: DescMessage): TypePlan {
-  let plan = plans.get(desc);
-  if (plan) return plan;
-  const name = desc.typeName;
-  const special: Special | undefined =
-    name === 'google.protobuf.Any'
-      ? 'any'
-      : PLAIN_JSON.has(name)
-        ? 'plain'
-        : OTHER_SPECIAL.has(name)
-          ? 'other'
-          : undefined;
-  const fields = new Map<string, DescField>();
-  const split = new Map<string, ListOfMessages>();
-  for (const f of desc.fields) {
-    fields.set(f.name, f);
-    if (f.fieldKind === 'list' && f.listKind === 'message') split.set(f.name, f);
-  }
-  plan = { desc, special, fields, split };
-  plans.set(desc, plan);
-  return plan;
-}
-
-// ---------------------------------------------------------------------------------------------
 // encoding
 
 /** Depth below which repeated message elements are encoded alone and remembered (see header). */
@@ -172,11 +118,6 @@ const ELEMENT_CACHE_DEPTH = 2;
  */
 const SPLIT_MIN = 8;
 const elementBytes = new WeakMap<object, { desc: DescMessage; bytes: Uint8Array }>();
-
-interface Split {
-  no: number;
-  elements: Uint8Array[];
-}
 
 function encodeAt(desc: DescMessage, json: unknown, depth: number): Uint8Array {
   const plan = planOf(desc);
@@ -211,66 +152,6 @@ function elementOf(desc: DescMessage, json: unknown, depth: number): Uint8Array 
   const bytes = encodeAt(desc, json, depth);
   elementBytes.set(json, { desc, bytes });
   return bytes;
-}
-
-/**
- * The message from its other fields' bytes and the separately encoded elements of its repeated
- * message fields, every field in field-number order (as bufbuild writes a whole message), in one
- * allocation.
- */
-function assemble(rest: Uint8Array, parts: Split[]): Uint8Array {
-  parts.sort((a, b) => a.no - b.no);
-  // where each part goes: the offset in `rest` of the first field with a higher number
-  const cuts: number[] = [];
-  const r = new BinaryReader(rest);
-  let p = 0;
-  while (r.pos < r.len && p < parts.length) {
-    const at = r.pos;
-    const [no, wireType] = r.tag();
-    for (; p < parts.length && (parts[p] as Split).no < no; p++) cuts.push(at);
-    r.skip(wireType, no);
-  }
-  for (; p < parts.length; p++) cuts.push(rest.length);
-  let size = rest.length;
-  for (const part of parts) {
-    const tag = varintSize(((part.no << 3) | WireType.LengthDelimited) >>> 0);
-    for (const e of part.elements) size += tag + varintSize(e.length) + e.length;
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  let from = 0;
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i] as Split;
-    const cut = cuts[i] as number;
-    out.set(rest.subarray(from, cut), at);
-    at += cut - from;
-    from = cut;
-    const tag = ((part.no << 3) | WireType.LengthDelimited) >>> 0;
-    for (const e of part.elements) {
-      at = writeVarint(out, at, tag);
-      at = writeVarint(out, at, e.length);
-      out.set(e, at);
-      at += e.length;
-    }
-  }
-  out.set(rest.subarray(from), at);
-  return out;
-}
-
-function varintSize(n: number): number {
-  let size = 1;
-  for (let v = n; v >= 0x80; v = Math.floor(v / 128)) size++;
-  return size;
-}
-
-function writeVarint(out: Uint8Array, at: number, n: number): number {
-  let v = n;
-  while (v >= 0x80) {
-    out[at++] = (v % 128) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  out[at++] = v;
-  return at;
 }
 
 /** One message by bufbuild, after canonicalising its JSON (see the header). */

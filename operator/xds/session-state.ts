@@ -1,7 +1,8 @@
 // What one ADS session knows per resource type (session.ts): the subscription (names, wildcard),
 // what was sent and is in flight, ACK/NACK bookkeeping, resources retained for make-before-break,
-// and the memos that keep a pump with nothing new to send O(1). Data only; session.ts acts on it.
-import { setVersion, type CachedResource, type TypeSnapshot } from './cache.ts';
+// and the memos that keep a pump with nothing new to send O(1). Data only; session.ts and
+// session-desired.ts act on it.
+import type { CachedResource, TypeSnapshot } from './cache.ts';
 import { TYPE_CLUSTER, TYPE_LISTENER, type TypeUrl } from './protos.ts';
 import type { AckEvent, NackInfo } from './types.ts';
 
@@ -85,10 +86,4 @@ export const WILDCARD_TYPES: readonly TypeUrl[] = [TYPE_LISTENER, TYPE_CLUSTER];
 
 export function* resourcesOf(desired: Desired): Iterable<CachedResource> {
   for (const e of desired.entries.values()) if (e.res) yield e.res;
-}
-
-export function hashEntries(entries: Map<string, Entry>): string {
-  const list: { name: string; version: string }[] = [];
-  for (const [name, e] of entries) list.push({ name, version: e.version });
-  return setVersion(list);
 }

@@ -1,6 +1,7 @@
 // One ADS stream (one Envoy): subscriptions, what was sent, ACK/NACK bookkeeping and the pump that
 // decides what to send next, for both state-of-the-world and delta streams. The ordering rules
-// (make-before-break) live in ordering.ts; this module tracks the state they look at.
+// (make-before-break) live in ordering.ts; this module tracks the state they look at. What a type's
+// next response would hold is worked out by session-desired.ts.
 //
 // Per type the session keeps `sent`: the resources the proxy has or is receiving, by name with
 // their versions. SotW compares the content key (hash of names+versions) of what it would send now
@@ -8,7 +9,7 @@
 // next one waits for the ACK/NACK, and a NACKed response is never repeated (`sent` already holds
 // it), so a proxy only hears again about a type once the snapshot or its subscription changes.
 import type { Logger } from '../log.ts';
-import { type CachedResource, type FleetSnapshot, type TypeSnapshot } from './cache.ts';
+import { type CachedResource, type FleetSnapshot } from './cache.ts';
 import { RETAINED_TYPES, listenersMayGo, mayRemove, type TypeView } from './ordering.ts';
 import {
   TYPE_CLUSTER,
@@ -30,13 +31,13 @@ import {
   type NodeInfo,
   type SotwRequest,
 } from './wire.ts';
+import { adoptRemoved, deltaWorkOf, desiredOf, resendableOf } from './session-desired.ts';
 import {
   type DeltaWork,
   type Desired,
   type Entry,
   TypeState,
   WILDCARD_TYPES,
-  hashEntries,
   resourcesOf,
 } from './session-state.ts';
 /** What a session needs from the server that owns it. */
@@ -268,7 +269,7 @@ export class Session {
       return;
     }
     const gen = snap.generation;
-    for (const t of RETAINED_TYPES) this.#adoptRemoved(t, snap, gen);
+    for (const t of RETAINED_TYPES) adoptRemoved(this.#types.get(t), snap.types.get(t), gen);
     for (const t of TYPE_URLS) this.#refreshAcked(t, snap, gen);
     const viewOf = (t: TypeUrl): TypeView => this.#view(t, snap);
     for (const t of RETAINED_TYPES) this.#dropRetained(t, viewOf);
@@ -306,63 +307,15 @@ export class Session {
     this.#holdTimer = undefined;
   }
 
-  #desired(st: TypeState, ts: TypeSnapshot): Desired {
-    const m = st.desiredMemo;
-    if (m && m.ts === ts && m.subRev === st.subRev && m.retainedRev === st.retainedRev) return m.value;
-    const entries = new Map<string, Entry>();
-    if (st.wildcard) {
-      for (const [name, res] of ts.resources) entries.set(name, { version: res.version, res });
-    } else {
-      for (const name of st.names) {
-        const res = ts.resources.get(name);
-        if (res) entries.set(name, { version: res.version, res });
-      }
-    }
-    const fromSnapshot = entries.size;
-    for (const [name, r] of st.retained) {
-      if (!entries.has(name) && st.inScope(name)) entries.set(name, r);
-    }
-    const exact = entries.size === fromSnapshot && fromSnapshot === ts.resources.size;
-    const key = exact ? ts.version : hashEntries(entries);
-    const value: Desired = { entries, key, label: exact ? ts.version : `${ts.version}+${key.slice(0, 8)}` };
-    st.desiredMemo = { ts, subRev: st.subRev, retainedRev: st.retainedRev, value };
-    return value;
-  }
-
-  #deltaWork(st: TypeState, desired: Desired): DeltaWork {
-    const m = st.workMemo;
-    if (m && m.desired === desired && m.sentRev === st.sentRev) return m.value;
-    const updates: CachedResource[] = [];
-    const removals: string[] = [];
-    for (const [name, e] of desired.entries) {
-      if (e.res && st.sent.get(name)?.version !== e.version) updates.push(e.res);
-    }
-    for (const name of st.sent.keys()) if (!desired.entries.has(name)) removals.push(name);
-    const value = { updates, removals };
-    st.workMemo = { desired, sentRev: st.sentRev, value };
-    return value;
-  }
-
   #hasWork(t: TypeUrl, snap: FleetSnapshot): boolean {
     const st = this.#types.get(t);
     const ts = snap.types.get(t);
     if (!st?.subscribed || !ts) return false;
-    const desired = this.#desired(st, ts);
-    if (this.#resendable(st, desired).length > 0) return true;
+    const desired = desiredOf(st, ts);
+    if (resendableOf(st, desired).length > 0) return true;
     if (this.mode === 'sotw') return st.sentKey !== desired.key;
-    const w = this.#deltaWork(st, desired);
+    const w = deltaWorkOf(st, desired);
     return st.initialPending || w.updates.length > 0 || w.removals.length > 0;
-  }
-
-  /** Unchanged resources that must go out again (see #noteModifiedClusters). */
-  #resendable(st: TypeState, desired: Desired): CachedResource[] {
-    if (st.resend.size === 0) return [];
-    const out: CachedResource[] = [];
-    for (const name of st.resend) {
-      const res = desired.entries.get(name)?.res;
-      if (res) out.push(res);
-    }
-    return out;
   }
 
   /**
@@ -392,28 +345,6 @@ export class Session {
       ackedGeneration: st?.ackedGeneration ?? 0,
       retained: st?.retained.size ?? 0,
     };
-  }
-
-  /** Resources the proxy has that left the snapshot become retained (make-before-break). */
-  #adoptRemoved(t: TypeUrl, snap: FleetSnapshot, gen: number): void {
-    const st = this.#types.get(t);
-    const ts = snap.types.get(t);
-    if (!st?.subscribed || !ts) return;
-    const m = st.adoptMemo;
-    if (m && m.ts === ts && m.sentRev === st.sentRev && m.subRev === st.subRev) return;
-    for (const [name, e] of st.sent) {
-      if (!ts.resources.has(name) && !st.retained.has(name) && st.inScope(name)) {
-        st.retained.set(name, { ...e, since: gen });
-        st.retainedRev++;
-      }
-    }
-    for (const name of [...st.retained.keys()]) {
-      if (ts.resources.has(name) || !st.inScope(name) || !st.sent.has(name)) {
-        st.retained.delete(name);
-        st.retainedRev++;
-      }
-    }
-    st.adoptMemo = { ts, sentRev: st.sentRev, subRev: st.subRev };
   }
 
   /** A type whose current content the proxy has ACKed counts as ACKed at this generation. */
@@ -453,13 +384,13 @@ export class Session {
     const st = this.#types.get(t);
     const ts = snap.types.get(t);
     if (!st?.subscribed || !ts || st.pending) return;
-    const desired = this.#desired(st, ts);
-    const again = this.#resendable(st, desired);
+    const desired = desiredOf(st, ts);
+    const again = resendableOf(st, desired);
     if (this.mode === 'sotw') {
       if (st.sentKey !== desired.key || again.length > 0) this.#sendSotw(t, st, desired, snap.generation);
       return;
     }
-    const work = this.#deltaWork(st, desired);
+    const work = deltaWorkOf(st, desired);
     if (again.length > 0) {
       const updating = new Set(work.updates.map((r) => r.name));
       const extra = again.filter((r) => !updating.has(r.name));
