@@ -61,7 +61,11 @@ export interface EngineOptions {
   leading?: boolean;
   /** Called after the set of served gateways (or their specs) changed. */
   onGatewaysChanged?(): void;
-  /** How often KnativeGateway status is recomputed besides on events (default 2000 ms). */
+  /**
+   * How often KnativeGateway status is recomputed besides on events (default 2000 ms): it observes
+   * what sends no event (connections, staleness). A failed write does not wait for it: the
+   * reconciler retries that gateway with its own backoff.
+   */
   gatewayStatusIntervalMs?: number;
   /**
    * How long watches may fail without a break before this replica reports that its view of the
@@ -442,7 +446,7 @@ export class Engine {
     const def = this.served.fleet(fleetKey);
     if (!def) return;
     void this.gatewaysRec.publish(def);
-    this.gatewaysRec.kick();
+    this.gatewaysRec.kick(def.gateway);
     // Only a replica that became ready must be probed for every KIngress of the gateway; one
     // that went away leaves the others' verdicts standing (and re-probing 10k KIngresses on
     // every readiness blip would swamp the fleet).
