@@ -536,13 +536,7 @@ export class Engine {
 
   /** Envoy rejected a version: reported on the fleet, attributed by the pipeline's arbiter. */
   private onNack(e: AckEvent): void {
-    this.gatewaysRec.recordNack(e.fleet, {
-      typeUrl: e.typeUrl,
-      version: e.version,
-      message: (e.error ?? '').slice(0, 1000),
-      proxy: e.nodeId,
-      time: (this.o.now ?? (() => new Date().toISOString()))(),
-    });
+    this.gatewaysRec.recordNack(e);
     this.pipeline.onNack(e);
   }
 

@@ -6,6 +6,7 @@ import type { KnativeGateway } from '../api/knativegateway.ts';
 import type { FleetDef, FleetRuntime } from '../fleets/runtime.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import { newLogger } from '../log.ts';
+import { TYPE_ROUTE } from '../xds/protos.ts';
 import { waitUntil } from '../../test/env/proc.ts';
 import { GatewayReconciler } from './gateway-reconciler.ts';
 import { gatewayConfig } from './gateways.ts';
@@ -45,6 +46,14 @@ class FakeRuntime {
     return Promise.resolve();
   }
 }
+
+const NACK: Parameters<GatewayReconciler['recordNack']>[0] = {
+  fleet: 'g/ext',
+  typeUrl: TYPE_ROUTE,
+  version: '1',
+  error: 'rejected',
+  nodeId: 'envoy-0',
+};
 
 const statusPath = (name: string) => `/apis/operator.kgw.dev/v1alpha1/knativegateways/${name}/status`;
 
@@ -122,9 +131,16 @@ test('status is written once per change, and a failed write is retried without w
   r.kick();
   await new Promise((res) => setTimeout(res, 20));
   expect(rest.writes).toHaveLength(1); // unchanged: not written again
-  r.recordNack('g/ext', { message: 'rejected', typeUrl: 'x', version: '1' });
+  r.recordNack(NACK);
   await waitUntil('the NACK on the status', () => Promise.resolve(rest.writes.length === 2), BOUND);
-  expect(JSON.stringify(rest.writes[1]?.body)).toContain('"lastNack"');
+  const body = rest.writes[1]?.body as { status: { fleets?: { lastNack?: unknown }[] } };
+  expect(body.status.fleets?.[0]?.lastNack).toEqual({
+    typeUrl: TYPE_ROUTE,
+    version: '1',
+    message: 'rejected',
+    proxy: 'envoy-0',
+    time: '2026-01-01T00:00:00Z',
+  });
   await r.stop();
 });
 
@@ -157,7 +173,7 @@ test('a resync keeps a failing gateway’s backoff; a kick naming it retries it 
   await new Promise((res) => setTimeout(res, 20));
   expect(rest.attemptsOf('g')).toBe(1);
   rest.refuse.clear();
-  r.recordNack('g/ext', { message: 'rejected', typeUrl: 'x', version: '1' }); // about g: now
+  r.recordNack(NACK); // about g: now
   await waitUntil('g written', () => Promise.resolve(rest.writes.length === 2), BOUND);
   expect(rest.writes[1]?.path).toBe(statusPath('g'));
   await r.stop();

@@ -19,7 +19,7 @@ import type { KubeRest } from '../kube/rest.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
 import type { FleetProblem } from '../render/fleet.ts';
-import type { ProxyInfo } from '../xds/types.ts';
+import type { AckEvent, ProxyInfo } from '../xds/types.ts';
 import { canonicalJson, shortDigest } from './canonical.ts';
 import { DefaultCertificates } from './default-certificate.ts';
 import { FleetApplies, gatewayEventObject } from './fleet-applies.ts';
@@ -156,10 +156,16 @@ export class GatewayReconciler {
     if (leading) this.written.clear();
   }
 
-  /** Envoy rejected a version: reported on the fleet's status. */
-  recordNack(fleet: string, nack: FleetNack): void {
-    this.lastNack.set(fleet, nack);
-    this.kick(this.gatewayOf(fleet));
+  /** Envoy rejected a version: reported on the fleet's status (the message cut to 1000 characters). */
+  recordNack(e: Pick<AckEvent, 'fleet' | 'typeUrl' | 'version' | 'error' | 'nodeId'>): void {
+    this.lastNack.set(e.fleet, {
+      typeUrl: e.typeUrl,
+      version: e.version,
+      message: (e.error ?? '').slice(0, 1000),
+      proxy: e.nodeId,
+      time: (this.o.now ?? (() => new Date().toISOString()))(),
+    });
+    this.kick(this.gatewayOf(e.fleet));
   }
 
   /** The served gateway a fleet (`<gateway>/<fleet>` key) belongs to. */
