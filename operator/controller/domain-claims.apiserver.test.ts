@@ -3,8 +3,8 @@
 // gateway lets team=a namespaces map *.a.example.com and anyone map *.shared.example.com, and
 // creates claims. Checks the hijack case (B cannot take A's domain), policy denials, that claims
 // kgw did not create are never deleted, that kgw's own claim goes with its mapping, that nothing
-// is created with autoCreate off, and that a non-leader writes nothing. Needs the test parts from
-// `bash test/env/setup.sh`.
+// is created with autoCreate off, that a non-leader writes nothing, and that a claim the API server
+// keeps refusing holds up no other write. Needs the test parts from `bash test/env/setup.sh`.
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { startControlPlane, type ControlPlane } from '../../test/env/control-plane.ts';
@@ -407,4 +407,63 @@ test('KIngress host rule: claim and namespace views, and the refs a change conce
     () => heard(refs) && owners.claimOwner('shop.hosts.example.com') === undefined,
   );
   await c.stop();
+});
+
+/** Refuses (500) to create the claims named in `refuse`; everything else reaches the API server. */
+class RefusingRest extends KubeRest {
+  readonly refuse = new Set<string>();
+  refused = 0;
+  override request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType?: string,
+    ...more: [Parameters<KubeRest['request']>[4]?, AbortSignal?, string?]
+  ): Promise<T> {
+    const name = (body as { metadata?: { name?: string } } | undefined)?.metadata?.name;
+    if (method === 'POST' && path === CLAIMS_PATH && name !== undefined && this.refuse.has(name)) {
+      this.refused++;
+      return Promise.reject(new ApiError(500, 'InternalError', 'refused by the test', {}));
+    }
+    return super.request<T>(method, path, body, contentType, ...more);
+  }
+}
+
+test('a claim the API server keeps refusing holds up no other write', async () => {
+  const refusing = new RefusingRest(kc);
+  refusing.refuse.add('stuck.shared.example.com');
+  // its retry is a minute away: the other writes must not wait for it
+  const c = new DomainClaimController({
+    rest: refusing,
+    log,
+    gateways: () => [gateway],
+    leading: () => true,
+    resyncMs: 0,
+    retryMs: 60_000,
+    maxRetryMs: 60_000,
+  });
+  controllers.push(c);
+  c.start();
+  await c.synced;
+  try {
+    await createDM('a', 'stuck.shared.example.com');
+    await waitUntil('the refused creation', () => Promise.resolve(refusing.refused >= 1), WAIT);
+    await createDM('a', 'free.shared.example.com');
+    const free = await waitUntil(
+      'claim free.shared.example.com',
+      () => getClaim('free.shared.example.com'),
+      WAIT,
+    );
+    expect(free.spec).toEqual({ namespace: 'a' });
+    await waitForCondition('a', 'free.shared.example.com', 'Allowed');
+    // the refused one got its verdict too, and waits for its own retry
+    await waitForCondition('a', 'stuck.shared.example.com', 'Allowed');
+    expect(refusing.refused).toBe(1);
+    expect(await getClaim('stuck.shared.example.com')).toBeUndefined();
+  } finally {
+    await c.stop();
+    refusing.close();
+  }
+  await deleteDM('a', 'stuck.shared.example.com');
+  await deleteDM('a', 'free.shared.example.com');
 });

@@ -1,20 +1,19 @@
 // The operator's core loop, wiring its parts: the cluster's caches (cluster-watch.ts) mark
-// KIngresses (or only endpoints/Secrets) dirty; a coalescing flush hands them to the KIngress
-// pipeline (ingress-pipeline.ts: translate → per-gateway assembly → xDS push, NACK attribution),
-// then the status of what changed to the status writer (ingress-status.ts: probing and status
-// writes). The engine decides which KnativeGateways are served (api/gateway-selection.ts) and
-// hands them to the gateway reconciler (fleets, Knative config, gateway status) and the pipeline;
-// it follows leadership and RoutePolicies. A KIngress whose class no gateway serves is never
-// written to.
+// KIngresses (or only endpoints/Secrets) dirty (flush-marks.ts: which change marks what); a
+// coalescing flush hands them to the KIngress pipeline (ingress-pipeline.ts: translate →
+// per-gateway assembly → xDS push, NACK attribution), then the status of what changed to the
+// status writer (ingress-status.ts: probing and status writes). The engine decides which
+// KnativeGateways are served (api/gateway-selection.ts) and hands them to the gateway reconciler
+// (fleets, Knative config, gateway status) and the pipeline; it follows leadership and
+// RoutePolicies. A KIngress whose class no gateway serves is never written to.
 import type { Service } from '../api/core.ts';
 import type { KnativeGateway } from '../api/knativegateway.ts';
-import { INGRESS_CLASS_ANNOTATION, ingressKey, type KIngress } from '../api/kingress.ts';
+import { ingressKey, type KIngress } from '../api/kingress.ts';
 import type { FleetDef, FleetRuntime } from '../fleets/runtime.ts';
 import type { Logger } from '../log.ts';
 import type { ReferencedSecrets } from '../kube/referenced-secrets.ts';
 import { Reflector, type KubeObject } from '../kube/reflector.ts';
 import type { KubeRest } from '../kube/rest.ts';
-import { sameStatus } from '../status/conditions.ts';
 import type { HostOwners } from '../translate/host-ownership.ts';
 import type { Lookups } from '../translate/lookups.ts';
 import type { SnapshotInput } from '../xds/cache.ts';
@@ -26,9 +25,10 @@ import { IngressPipeline } from './ingress-pipeline.ts';
 import { IngressStatusWriter, kingressEventObject, type StatusMetrics } from './ingress-status.ts';
 import { ClusterWatch } from './cluster-watch.ts';
 import { EventRecorder } from '../kube/events.ts';
-import { DependencyIndex, SECRET_REF, secretKeys, specRefs } from './dependencies.ts';
+import { DependencyIndex, secretKeys, specRefs } from './dependencies.ts';
 import { RoutePolicies } from './route-policies.ts';
 import { EndpointWait } from './endpoint-wait.ts';
+import { FlushMarks } from './flush-marks.ts';
 import { FlushScheduler } from './flush-scheduler.ts';
 import { ServedGateways } from './served-gateways.ts';
 import { ingressView, type IngressView } from '../policy/resolve.ts';
@@ -61,7 +61,11 @@ export interface EngineOptions {
   leading?: boolean;
   /** Called after the set of served gateways (or their specs) changed. */
   onGatewaysChanged?(): void;
-  /** How often KnativeGateway status is recomputed besides on events (default 2000 ms). */
+  /**
+   * How often KnativeGateway status is recomputed besides on events (default 2000 ms): it observes
+   * what sends no event (connections, staleness). A failed write does not wait for it: the
+   * reconciler retries that gateway with its own backoff.
+   */
   gatewayStatusIntervalMs?: number;
   /**
    * How long watches may fail without a break before this replica reports that its view of the
@@ -103,13 +107,8 @@ export class Engine {
   }
   /** The KnativeGateways served, their configs and fleets. */
   private readonly served: ServedGateways;
-  private readonly dirty = new Set<string>();
-  private readonly statusDirty = new Set<string>();
-  /** Services (`<ns>/<name>`) whose EndpointSlices changed since the last flush. */
-  private readonly endpointsDirty = new Set<string>();
-  /** Secrets (`<ns>/<name>`) that changed since the last flush. */
-  private readonly secretsDirty = new Set<string>();
-  private gatewaysDirty = true;
+  /** What the next flush has to do (KIngresses to translate, statuses, endpoints, Secrets, gateways). */
+  private readonly marks: FlushMarks;
   /** The last selection of served gateways and their fleets (applied again on becoming leader). */
   private selection: { fleets: FleetDef[]; served: Map<string, KnativeGateway> } | undefined;
   /** When flushes run (coalescing). */
@@ -132,10 +131,7 @@ export class Engine {
   private readonly gatewaysRec: GatewayReconciler;
   private readonly events: EventRecorder;
   /** Served KIngresses waiting for their new backends' endpoints (endpoint-wait.ts). */
-  private readonly endpointWait = new EndpointWait((k) => {
-    this.dirty.add(k);
-    this.schedule();
-  });
+  private readonly endpointWait = new EndpointWait((k) => this.marks.translate(k));
   /** RoutePolicies: which features are in force on which host, and their status. */
   private readonly policies: RoutePolicies;
 
@@ -146,6 +142,11 @@ export class Engine {
       log: o.log,
       runtime: o.runtime,
       gatewayConfig: (obj) => o.gatewayConfig(obj),
+    });
+    this.marks = new FlushMarks({
+      deps: this.deps,
+      served: (k) => this.pipeline.has(k),
+      wake: () => this.schedule(),
     });
     this.flushes = new FlushScheduler({
       flush: () => this.flush(),
@@ -191,11 +192,7 @@ export class Engine {
       rest: o.rest,
       log: o.log,
       onSecret: (k) => this.onSecretChange(k),
-      onEndpoints: (svc) => {
-        this.endpointsDirty.add(svc);
-        for (const k of this.endpointWait.waitingFor(svc)) this.dirty.add(k);
-        this.schedule();
-      },
+      onEndpoints: (svc) => this.marks.endpointsChanged(svc, this.endpointWait.waitingFor(svc)),
       ...(o.staleAfterMs !== undefined ? { staleAfterMs: o.staleAfterMs } : {}),
     });
     this.policies = new RoutePolicies({
@@ -225,7 +222,7 @@ export class Engine {
       secretPending: (k) => this.secrets.isPending(k),
       endpointWait: this.endpointWait,
       policyPrint: (k) => this.policies.fingerprint(k),
-      statusChanged: (k) => this.statusDirty.add(k),
+      statusChanged: (k) => this.marks.statuses.add(k),
       forgotten: (k) => this.status.forget(k),
       restartProbe: (k) => this.status.restartProbe(k),
       ignored: (ing, message) => {
@@ -236,43 +233,12 @@ export class Engine {
       counters: this.counters,
     });
     this.ingresses.onEvent((e) => {
-      const k = ingressKey(e.obj);
-      this.status.observe(k, e.type === 'delete' ? undefined : e.obj);
-      const classOf = (i: KIngress) => i.metadata.annotations?.[INGRESS_CLASS_ANNOTATION];
-      if (
-        e.type === 'upsert' &&
-        e.old &&
-        e.old.metadata.generation === e.obj.metadata.generation &&
-        // the class annotation changes no generation, but decides who serves the KIngress
-        classOf(e.old) === classOf(e.obj) &&
-        this.pipeline.has(k)
-      ) {
-        // status-only change (often our own write): nothing to translate
-        if (!sameStatus(e.old.status, e.obj.status ?? {})) this.statusDirty.add(k);
-        this.schedule();
-        return;
-      }
-      this.dirty.add(k);
+      this.status.observe(ingressKey(e.obj), e.type === 'delete' ? undefined : e.obj);
       // a KIngress's hosts and labels decide which policies cover it
-      if (this.policies.active) this.policies.markDirty();
-      this.schedule();
+      if (this.marks.ingressEvent(e) && this.policies.active) this.policies.markDirty();
     });
-    const onRef = (kind: string) => (e: { obj: KubeObject }) => {
-      for (const k of this.deps.usersOf(`${kind}:${e.obj.metadata.namespace ?? ''}/${e.obj.metadata.name}`)) {
-        this.dirty.add(k);
-      }
-      this.schedule();
-    };
-    this.services.onEvent(onRef('svc'));
-    this.gateways.onEvent((e) => {
-      // A status-only change (usually our own write) changes nothing to serve.
-      if (e.type === 'upsert' && e.old && e.old.metadata.generation === e.obj.metadata.generation) {
-        const labels = (o: KubeObject) => JSON.stringify(o.metadata.labels ?? {});
-        if (labels(e.old) === labels(e.obj)) return;
-      }
-      this.gatewaysDirty = true;
-      this.schedule();
-    });
+    this.services.onEvent((e) => this.marks.serviceChanged(e.obj));
+    this.gateways.onEvent((e) => this.marks.gatewayEvent(e));
     o.runtime.onChange((fleetKey) => this.onFleetChange(fleetKey));
     o.xds.onAck?.((e) => this.onAck(e));
     o.xds.onNack?.((e) => this.onNack(e));
@@ -319,11 +285,9 @@ export class Engine {
   /** A referenced Secret's data arrived, changed or went: re-translate and re-render its users. */
   private onSecretChange(k: string): void {
     const fallback = this.pipeline.usesDefaultCertificateSecret(k);
-    if (this.deps.has(`${SECRET_REF}${k}`) || fallback) this.secretsDirty.add(k);
     if (fallback) this.gatewaysRec.kick();
     if (this.policies.usesSecret(k)) this.policies.markDirty();
-    for (const key of this.deps.usersOf(`${SECRET_REF}${k}`)) this.dirty.add(key);
-    this.schedule();
+    this.marks.secretChanged(k, fallback);
   }
 
   /** The Secrets whose data kgw keeps: those KIngresses name and the gateways' default certificates. */
@@ -399,7 +363,7 @@ export class Engine {
     // new translation (a follower translates and pushes like a leader). Before the first
     // selection there is nothing to apply yet: that flush applies them.
     if (this.selection) this.gatewaysRec.applyFleets(this.selection.fleets, this.selection.served);
-    for (const k of this.pipeline.keys()) this.statusDirty.add(k);
+    for (const k of this.pipeline.keys()) this.marks.statuses.add(k);
     this.schedule();
     this.gatewaysRec.kick();
   }
@@ -411,7 +375,7 @@ export class Engine {
 
   /** Waits until everything scheduled so far has been flushed (for tests and benchmarks). */
   async idle(): Promise<void> {
-    for (let i = 0; i < 1000 && (this.flushes.pending || this.dirty.size > 0); i++) {
+    for (let i = 0; i < 1000 && (this.flushes.pending || this.marks.ingresses.size > 0); i++) {
       await new Promise((r) => setTimeout(r, 2));
       await this.flushes.settled();
     }
@@ -423,7 +387,7 @@ export class Engine {
   }
 
   private flushGateways(): void {
-    this.gatewaysDirty = false;
+    this.marks.gateways = false;
     const { served, fleets } = this.served.select([
       ...this.gateways.store.values(),
     ] as unknown as KnativeGateway[]);
@@ -435,53 +399,45 @@ export class Engine {
     this.gatewaysRec.kick();
     this.o.onGatewaysChanged?.();
     this.syncWantedSecrets(); // the gateways' default certificates
-    for (const k of this.ingresses.store.keys()) this.dirty.add(k);
+    for (const k of this.ingresses.store.keys()) this.marks.ingresses.add(k);
   }
 
   private onFleetChange(fleetKey: string): void {
     const def = this.served.fleet(fleetKey);
     if (!def) return;
     void this.gatewaysRec.publish(def);
-    this.gatewaysRec.kick();
+    this.gatewaysRec.kick(def.gateway);
     // Only a replica that became ready must be probed for every KIngress of the gateway; one
     // that went away leaves the others' verdicts standing (and re-probing 10k KIngresses on
     // every readiness blip would swamp the fleet).
     if (!this.served.replicaBecameReady(fleetKey)) return;
     this.status.restartProbes(def.gateway);
-    for (const k of this.pipeline.servedOn(def.gateway)) this.statusDirty.add(k);
+    for (const k of this.pipeline.servedOn(def.gateway)) this.marks.statuses.add(k);
     this.schedule();
   }
 
   /** KIngresses that read any of `refs` (e.g. `host:<h>`, `ns:<namespace>`) are translated again. */
   invalidate(refs: readonly string[]): void {
-    let any = false;
-    for (const r of refs) {
-      for (const k of this.deps.usersOf(r)) {
-        this.dirty.add(k);
-        any = true;
-      }
-    }
-    if (any) this.schedule();
+    this.marks.invalidate(refs);
   }
 
   /** One flush (flush-scheduler.ts runs it); whether it translated or pushed anything. */
   private flush(): boolean {
-    if (this.gatewaysDirty) this.flushGateways();
+    const marks = this.marks;
+    if (marks.gateways) this.flushGateways();
     this.refreshPolicies();
     const t0 = performance.now();
-    const translated = this.dirty.size;
+    const translated = marks.ingresses.size;
     const pushesBefore = this.counters.pushes;
-    const dirty = this.dirty;
-    // drained as it goes: a key marked dirty again while flushing is flushed in this pass
-    function* drain(): Generator<string> {
-      for (const k of dirty) {
-        dirty.delete(k);
-        yield k;
-      }
-    }
-    this.pipeline.flush(drain(), (ing) => this.gatewayFor(ing), this.endpointsDirty, this.secretsDirty);
-    this.endpointsDirty.clear();
-    this.secretsDirty.clear();
+    // drained as it goes: a key marked again while flushing is flushed in this pass
+    this.pipeline.flush(
+      marks.drainIngresses(),
+      (ing) => this.gatewayFor(ing),
+      marks.endpoints,
+      marks.secrets,
+    );
+    marks.endpoints.clear();
+    marks.secrets.clear();
     const pushes = this.counters.pushes - pushesBefore;
     const ms = performance.now() - t0;
     this.counters.flushes++;
@@ -489,8 +445,8 @@ export class Engine {
     this.counters.flushMs += ms;
     const worked = translated > 0 || pushes > 0;
     if (worked) this.log.debug({ translated, pushes, ms: Math.round(ms * 10) / 10 }, 'flushed');
-    for (const k of this.statusDirty) {
-      this.statusDirty.delete(k);
+    for (const k of marks.statuses) {
+      marks.statuses.delete(k);
       try {
         this.updateStatus(k);
       } catch (err) {
@@ -507,7 +463,7 @@ export class Engine {
     this.secrets.want(this.policies.wantedSecrets());
     const views = (): IngressView[] =>
       [...this.ingresses.store.values()].filter((ing) => this.gatewayFor(ing)).map(ingressView);
-    for (const k of this.policies.refresh(views) ?? []) this.dirty.add(k);
+    for (const k of this.policies.refresh(views) ?? []) this.marks.ingresses.add(k);
   }
 
   /** Each RoutePolicy's Programmed condition from the KIngresses it covers and the fleets' ACKs. */
@@ -532,13 +488,7 @@ export class Engine {
 
   /** Envoy rejected a version: reported on the fleet, attributed by the pipeline's arbiter. */
   private onNack(e: AckEvent): void {
-    this.gatewaysRec.recordNack(e.fleet, {
-      typeUrl: e.typeUrl,
-      version: e.version,
-      message: (e.error ?? '').slice(0, 1000),
-      proxy: e.nodeId,
-      time: (this.o.now ?? (() => new Date().toISOString()))(),
-    });
+    this.gatewaysRec.recordNack(e);
     this.pipeline.onNack(e);
   }
 

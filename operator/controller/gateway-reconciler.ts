@@ -1,37 +1,34 @@
 // The KnativeGateway side of the operator, beside the KIngress pipeline: applies the served
-// gateways' fleets through the fleet runtime (off the xDS flush: a slow API server or a Kubernetes
-// apply never delays a push), keeps Knative Serving's ConfigMaps and each gateway's default
-// certificate in place, and writes KnativeGateway status. Reconciles are coalesced (one runs,
-// one more may wait) and run every 2 s besides events, so a failed write is retried by the next.
-import {
-  GATEWAY_API_VERSION,
-  GATEWAY_KIND,
-  type FleetNack,
-  type KnativeGateway,
-  type KnativeGatewayStatus,
-} from '../api/knativegateway.ts';
+// gateways' fleets through the fleet runtime, keeps Knative Serving's ConfigMaps and each gateway's
+// default certificate in place, and writes KnativeGateway status.
+//
+// Status: each gateway is one key of a work queue (kube/workqueue.ts). A failed status write is
+// retried with that gateway's own backoff; it neither waits for the next event nor holds up the
+// other gateways. `kick(name)` (something about that gateway changed: a NACK, a fleet's replicas)
+// queues it at once; `kick()` (something that may concern any gateway, and the engine's resync
+// every 2 s, which observes what sends no event: connections, replicas, traffic, staleness) queues
+// every gateway but one waiting for its retry, whose backoff stands.
+//
+// Fleets are applied in the background by fleet-applies.ts (one at a time, the newest set winning,
+// a failed apply retried with backoff): a slow API server or a Kubernetes apply never delays an
+// xDS push.
+import type { FleetNack, KnativeGateway, KnativeGatewayStatus } from '../api/knativegateway.ts';
 import type { FleetDef, FleetRuntime } from '../fleets/runtime.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { KubeRest } from '../kube/rest.ts';
+import { WorkQueue } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
 import type { FleetProblem } from '../render/fleet.ts';
-import type { ProxyInfo } from '../xds/types.ts';
+import type { AckEvent, ProxyInfo } from '../xds/types.ts';
 import { canonicalJson, shortDigest } from './canonical.ts';
 import { DefaultCertificates } from './default-certificate.ts';
+import { FleetApplies, gatewayEventObject } from './fleet-applies.ts';
 import { TrafficSampler, type TrafficSamplerOptions } from './fleet-traffic.ts';
-import { gatewayStatus, type FleetObservation } from './gateway-status.ts';
+import { gatewayStatus, type FleetObservation, type KnativeObservation } from './gateway-status.ts';
 import type { GatewayConfig } from './gateways.ts';
 import { KnativeConfigWriter, knativeOwner } from './knative-config.ts';
 
 const GATEWAY_PATH = '/apis/operator.kgw.dev/v1alpha1/knativegateways';
-
-function eventObject(gw: KnativeGateway) {
-  return {
-    apiVersion: GATEWAY_API_VERSION,
-    kind: GATEWAY_KIND,
-    metadata: { name: gw.metadata.name, ...(gw.metadata.uid !== undefined ? { uid: gw.metadata.uid } : {}) },
-  };
-}
 
 /** What the reconciler reads from the pipeline. */
 export interface GatewayView {
@@ -62,6 +59,9 @@ export interface GatewayReconcilerOptions {
    * no traffic figures without it.
    */
   traffic?: Pick<TrafficSamplerOptions, 'scrape' | 'windowMs'>;
+  /** First retry delay of a failed status write or fleet apply (default 500 ms), doubling up to maxRetryMs (30 s). */
+  retryMs?: number;
+  maxRetryMs?: number;
 }
 
 export class GatewayReconciler {
@@ -72,11 +72,9 @@ export class GatewayReconciler {
   private readonly written = new Map<string, string>();
   /** Fleet key → the last configuration its Envoys rejected. */
   private readonly lastNack = new Map<string, FleetNack>();
-  private work: Promise<void> = Promise.resolve();
-  private queued = false;
-  private applying: Promise<void> = Promise.resolve();
-  /** The newest fleets to apply, waiting for the apply in progress. */
-  private nextApply: { fleets: FleetDef[]; served: ReadonlyMap<string, KnativeGateway> } | undefined;
+  /** Gateway name → its reconcile and status write. */
+  private readonly statuses: WorkQueue;
+  private readonly fleets: FleetApplies;
   private leading = true;
   private started = false;
   private closed = false;
@@ -93,6 +91,22 @@ export class GatewayReconciler {
       ...(o.now ? { now: o.now } : {}),
     });
     this.certificates = new DefaultCertificates(o.rest);
+    this.statuses = new WorkQueue({
+      name: 'knativegateway-status',
+      log: o.log,
+      baseDelayMs: o.retryMs ?? 500,
+      maxDelayMs: o.maxRetryMs ?? 30_000,
+      process: (name) => this.reconcile(name),
+    });
+    this.fleets = new FleetApplies({
+      runtime: o.runtime,
+      log: o.log,
+      ...(o.events ? { events: o.events } : {}),
+      leading: () => this.leading,
+      applied: () => this.kick(),
+      ...(o.retryMs !== undefined ? { retryMs: o.retryMs } : {}),
+      ...(o.maxRetryMs !== undefined ? { maxRetryMs: o.maxRetryMs } : {}),
+    });
   }
 
   async start(): Promise<void> {
@@ -132,8 +146,8 @@ export class GatewayReconciler {
     this.closed = true;
     clearTimeout(this.trafficTimer);
     await this.knative.stop();
-    await this.applying.catch(() => undefined);
-    await this.work.catch(() => undefined);
+    await this.fleets.stop();
+    await this.statuses.stop();
   }
 
   /** Leading replicas apply fleets and write; a new leader rewrites every status. */
@@ -142,67 +156,52 @@ export class GatewayReconciler {
     if (leading) this.written.clear();
   }
 
-  /** Envoy rejected a version: reported on the fleet's status. */
-  recordNack(fleet: string, nack: FleetNack): void {
-    this.lastNack.set(fleet, nack);
-    this.kick();
+  /** Envoy rejected a version: reported on the fleet's status (the message cut to 1000 characters). */
+  recordNack(e: Pick<AckEvent, 'fleet' | 'typeUrl' | 'version' | 'error' | 'nodeId'>): void {
+    this.lastNack.set(e.fleet, {
+      typeUrl: e.typeUrl,
+      version: e.version,
+      message: (e.error ?? '').slice(0, 1000),
+      proxy: e.nodeId,
+      time: (this.o.now ?? (() => new Date().toISOString()))(),
+    });
+    this.kick(this.gatewayOf(e.fleet));
   }
 
-  /**
-   * Makes the fleets run as given, in the background: applies are serialized and a newer set
-   * replaces one still waiting. Each applied fleet is published (local runtime), then statuses
-   * are recomputed.
-   */
+  /** The served gateway a fleet (`<gateway>/<fleet>` key) belongs to. */
+  private gatewayOf(fleet: string): string | undefined {
+    const view = this.o.view;
+    return view
+      .gateways()
+      .map((gw) => gw.metadata.name)
+      .find((name) => view.config(name)?.fleets.some((f) => f.key === fleet));
+  }
+
+  /** Makes the fleets run as given, in the background (fleet-applies.ts); statuses follow. */
   applyFleets(fleets: FleetDef[], served: ReadonlyMap<string, KnativeGateway>): void {
-    if (!this.leading || this.closed) return;
-    const pending = this.nextApply !== undefined;
-    this.nextApply = { fleets, served };
-    if (pending) return;
-    this.applying = this.applying.then(async () => {
-      const next = this.nextApply;
-      this.nextApply = undefined;
-      if (!next || !this.leading || this.closed) return;
-      try {
-        await this.o.runtime.apply(next.fleets, next.served);
-        for (const f of next.fleets) await this.publish(f);
-        for (const gw of next.served.values()) {
-          const names = next.fleets.filter((f) => f.gateway === gw.metadata.name).map((f) => f.name);
-          this.o.events?.record(
-            eventObject(gw),
-            'Normal',
-            'FleetsApplied',
-            `fleets applied: ${names.join(', ')}`,
-          );
-        }
-      } catch (err) {
-        this.o.log.error({ err: String(err) }, 'applying fleets failed');
-      }
-      this.kick();
-    });
+    if (!this.closed) this.fleets.apply(fleets, served);
   }
 
   /** Makes a fleet reachable under its Service name (runtimes that need it). */
   async publish(def: FleetDef): Promise<void> {
-    if (!this.o.runtime.publish || !this.leading || this.closed) return;
-    try {
-      await this.o.runtime.publish(def);
-    } catch (err) {
-      this.o.log.error({ err: String(err), fleet: def.key }, 'publishing fleet failed');
-    }
+    if (!this.closed) await this.fleets.publish(def);
   }
 
-  /** Queues a reconcile (Knative ConfigMaps, default certificates, status); coalesces. */
-  kick(): void {
-    if (!this.started || !this.leading || this.closed || this.queued) return;
-    this.queued = true;
-    this.work = this.work
-      .then(() => {
-        this.queued = false;
-        return this.reconcile();
-      })
-      .catch((err: unknown) => {
-        this.o.log.error({ err: String(err) }, 'KnativeGateway reconcile failed');
-      });
+  /**
+   * Queues the reconcile (Knative ConfigMaps, default certificate, status) of gateway `name` now,
+   * or, without a name, of every gateway but those waiting to retry a failed write (their backoff
+   * stands). A gateway queued already is not queued twice.
+   */
+  kick(name?: string): void {
+    if (!this.started || !this.leading || this.closed) return;
+    if (name !== undefined) {
+      this.statuses.add(name);
+      return;
+    }
+    for (const gw of this.o.view.gateways()) {
+      const n = gw.metadata.name;
+      if (this.statuses.failuresOf(n) === 0) this.statuses.add(n);
+    }
   }
 
   /** Events: Ready turned True, or False with another reason; Knative's ConfigMaps put back. */
@@ -222,11 +221,16 @@ export class GatewayReconciler {
       (before?.status !== after.status || before.reason !== after.reason)
     ) {
       if (after.status === 'True')
-        events.record(eventObject(gw), 'Normal', 'Ready', `fleets ready: ${status.readyFleets ?? ''}`);
+        events.record(gatewayEventObject(gw), 'Normal', 'Ready', `fleets ready: ${status.readyFleets ?? ''}`);
       else
-        events.record(eventObject(gw), 'Warning', after.reason ?? 'NotReady', after.message ?? 'not ready');
+        events.record(
+          gatewayEventObject(gw),
+          'Warning',
+          after.reason ?? 'NotReady',
+          after.message ?? 'not ready',
+        );
     }
-    if (drift !== undefined) events.record(eventObject(gw), 'Normal', 'DriftCorrected', drift);
+    if (drift !== undefined) events.record(gatewayEventObject(gw), 'Normal', 'DriftCorrected', drift);
   }
 
   private observeFleet(def: FleetDef, proxies: ProxyInfo[]): FleetObservation {
@@ -250,77 +254,78 @@ export class GatewayReconciler {
     return obs;
   }
 
-  private async reconcile(): Promise<void> {
+  /** One gateway: Knative's ConfigMaps, its default certificate, its status; a failed write throws. */
+  private async reconcile(name: string): Promise<void> {
     if (!this.leading || this.closed) return;
+    const objects = this.o.view.gateways();
+    const gw = objects.find((g) => g.metadata.name === name);
+    if (gw === undefined) {
+      this.written.delete(name);
+      return;
+    }
+    const { status, knative } = await this.observe(gw, objects);
+    const json = canonicalJson(status);
+    if (json === canonicalJson(gw.status ?? {}) || json === this.written.get(name)) return;
+    await this.o.rest.request(
+      'PATCH',
+      `${GATEWAY_PATH}/${name}/status`,
+      // a merge patch keeps fields it does not name: the optional top-level ones are nulled
+      {
+        status: {
+          ...status,
+          externalAddress: status.externalAddress ?? null,
+          requestsPerSecond: status.requestsPerSecond ?? null,
+          errorRatio: status.errorRatio ?? null,
+        },
+      },
+      'application/merge-patch+json',
+    );
+    this.written.set(name, json);
+    this.recordTransition(gw, status, knative?.reason === 'DriftCorrected' ? knative.message : undefined);
+    this.o.log.info(
+      { name, ready: status.conditions?.find((c) => c.type === 'Ready')?.status, fleets: status.readyFleets },
+      'KnativeGateway status written',
+    );
+  }
+
+  /** The gateway's status from what is observed; Knative's ConfigMaps and its certificate applied on the way. */
+  private async observe(
+    gw: KnativeGateway,
+    objects: readonly KnativeGateway[],
+  ): Promise<{ status: KnativeGatewayStatus; knative: KnativeObservation | undefined }> {
     const view = this.o.view;
-    const objects = view.gateways();
+    const name = gw.metadata.name;
+    const config = view.config(name);
     const owner = knativeOwner(objects.filter((g) => view.config(g.metadata.name) !== undefined));
-    const proxies = this.o.connections();
-    const now = (this.o.now ?? (() => new Date().toISOString()))();
-    const stale = view.staleness();
-    for (const gw of objects) {
-      if (!this.leading || this.closed) return;
-      const name = gw.metadata.name;
-      const config = view.config(name);
-      const knative = config ? await this.knative.reconcile(gw, owner) : undefined;
-      const fleetProblems = config ? (this.o.runtime.problems?.(name) ?? []) : [];
-      const tlsProblems: string[] = [];
-      if (config?.defaultCertificate) {
-        const applied = await this.certificates.apply(gw);
-        if (applied) tlsProblems.push(applied);
-        for (const [fleet, problems] of view.fleetProblems(name)) {
-          for (const p of problems) tlsProblems.push(`${fleet}: ${p.message}`);
-        }
-      }
-      const byKey = new Map(config?.fleets.map((f) => [f.key, f]) ?? []);
-      const status = gatewayStatus(
-        gw,
-        config,
-        (k) => {
-          const def = byKey.get(k);
-          return def
-            ? this.observeFleet(def, proxies)
-            : { replicas: 0, readyReplicas: 0, connectedProxies: 0 };
-        },
-        {
-          problems: view.problems(name),
-          fleetProblems,
-          tlsProblems,
-          ...(knative ? { knative } : {}),
-          ...(stale ? { controlPlaneStale: stale.message } : {}),
-        },
-        now,
-      );
-      const json = canonicalJson(status);
-      if (json === canonicalJson(gw.status ?? {}) || json === this.written.get(name)) continue;
-      try {
-        await this.o.rest.request(
-          'PATCH',
-          `${GATEWAY_PATH}/${name}/status`,
-          // a merge patch keeps fields it does not name: the optional top-level ones are nulled
-          {
-            status: {
-              ...status,
-              externalAddress: status.externalAddress ?? null,
-              requestsPerSecond: status.requestsPerSecond ?? null,
-              errorRatio: status.errorRatio ?? null,
-            },
-          },
-          'application/merge-patch+json',
-        );
-        this.written.set(name, json);
-        this.recordTransition(gw, status, knative?.reason === 'DriftCorrected' ? knative.message : undefined);
-        this.o.log.info(
-          {
-            name,
-            ready: status.conditions?.find((c) => c.type === 'Ready')?.status,
-            fleets: status.readyFleets,
-          },
-          'KnativeGateway status written',
-        );
-      } catch (err) {
-        this.o.log.warn({ name, err: String(err) }, 'KnativeGateway status write failed');
+    const knative = config ? await this.knative.reconcile(gw, owner) : undefined;
+    const fleetProblems = config ? (this.o.runtime.problems?.(name) ?? []) : [];
+    const tlsProblems: string[] = [];
+    if (config?.defaultCertificate) {
+      const applied = await this.certificates.apply(gw);
+      if (applied) tlsProblems.push(applied);
+      for (const [fleet, problems] of view.fleetProblems(name)) {
+        for (const p of problems) tlsProblems.push(`${fleet}: ${p.message}`);
       }
     }
+    const proxies = this.o.connections();
+    const byKey = new Map(config?.fleets.map((f) => [f.key, f]) ?? []);
+    const stale = view.staleness();
+    const status = gatewayStatus(
+      gw,
+      config,
+      (k) => {
+        const def = byKey.get(k);
+        return def ? this.observeFleet(def, proxies) : { replicas: 0, readyReplicas: 0, connectedProxies: 0 };
+      },
+      {
+        problems: view.problems(name),
+        fleetProblems,
+        tlsProblems,
+        ...(knative ? { knative } : {}),
+        ...(stale ? { controlPlaneStale: stale.message } : {}),
+      },
+      (this.o.now ?? (() => new Date().toISOString()))(),
+    );
+    return { status, knative };
   }
 }
