@@ -88,7 +88,9 @@ describe('SnapshotCache', () => {
 
   it('rejects an unknown type URL', () => {
     const cache = new SnapshotCache();
-    const input = { 'type.googleapis.com/envoy.config.route.v3.VirtualHost': new Map() } as never;
+    const input = {
+      'type.googleapis.com/envoy.config.route.v3.ScopedRouteConfiguration': new Map(),
+    } as never;
     expect(() => cache.set('f', input)).toThrow('unsupported type URL');
   });
 });

@@ -14,9 +14,20 @@ export const TYPE_ROUTE = 'type.googleapis.com/envoy.config.route.v3.RouteConfig
 export const TYPE_CLUSTER = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
 export const TYPE_ENDPOINT = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
 export const TYPE_SECRET = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
+/**
+ * VHDS: the virtual hosts of a route configuration that names `vhds`, one resource each, named
+ * `<route configuration>/<vhost>` (Envoy files a vhost under the name before its last `/`). Delta
+ * xDS only; a change to one KIngress sends only its vhosts, not the whole route table.
+ */
+export const TYPE_VHOST = 'type.googleapis.com/envoy.config.route.v3.VirtualHost';
 
 export type TypeUrl =
-  typeof TYPE_LISTENER | typeof TYPE_ROUTE | typeof TYPE_CLUSTER | typeof TYPE_ENDPOINT | typeof TYPE_SECRET;
+  | typeof TYPE_LISTENER
+  | typeof TYPE_ROUTE
+  | typeof TYPE_VHOST
+  | typeof TYPE_CLUSTER
+  | typeof TYPE_ENDPOINT
+  | typeof TYPE_SECRET;
 
 /** The xDS resource types kgw serves, in push order (see ordering.ts for why). */
 export const TYPE_URLS: readonly TypeUrl[] = [
@@ -25,12 +36,14 @@ export const TYPE_URLS: readonly TypeUrl[] = [
   TYPE_SECRET,
   TYPE_LISTENER,
   TYPE_ROUTE,
+  TYPE_VHOST,
 ];
 
 /** Short names for logs and stats keys. */
 export const TYPE_SHORT: Record<TypeUrl, string> = {
   [TYPE_LISTENER]: 'LDS',
   [TYPE_ROUTE]: 'RDS',
+  [TYPE_VHOST]: 'VHDS',
   [TYPE_CLUSTER]: 'CDS',
   [TYPE_ENDPOINT]: 'EDS',
   [TYPE_SECRET]: 'SDS',

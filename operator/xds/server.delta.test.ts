@@ -175,6 +175,30 @@ describe('delta xDS', () => {
     ]);
   });
 
+  it('after a NACK, an innocent resource of the rejected response is sent again with the next snapshot', async () => {
+    // Envoy rejects a delta response as a whole and keeps what it had: a resource that came in it
+    // unchanged since (here b, rejected together with a bad a) must go again, or Envoy never gets it.
+    server.setSnapshot('f', {
+      [TYPE_CLUSTER]: byName([staticCluster('z')]),
+      [TYPE_LISTENER]: byName([httpListener('http', 8080)]),
+    });
+    const c = connect();
+    c.subscribe(TYPE_CLUSTER);
+    await acked(c, await expectNext(c, TYPE_CLUSTER, ['z']));
+    server.setSnapshot('f', {
+      [TYPE_CLUSTER]: byName([staticCluster('z'), staticCluster('a', '198.19.6.6'), staticCluster('b')]),
+    });
+    c.nack(await expectNext(c, TYPE_CLUSTER, ['a', 'b']), 'cluster a: rejected');
+    // the same content is not sent again by itself (it would only be rejected again) ...
+    c.subscribe(TYPE_LISTENER);
+    await acked(c, await expectNext(c, TYPE_LISTENER, ['http']));
+    expect(c.unread).toBe(0);
+    // ... but the next snapshot is sent against what Envoy kept: b again, though unchanged
+    server.setSnapshot('f', { [TYPE_CLUSTER]: byName([staticCluster('z'), staticCluster('b')]) });
+    await acked(c, await expectNext(c, TYPE_CLUSTER, ['b']));
+    expect(server.connections('f')[0]?.lastNack?.resourceNames).toEqual(['a', 'b']);
+  });
+
   it('removes a listener at once', async () => {
     server.setSnapshot('f', {
       [TYPE_LISTENER]: byName([httpListener('one', 8080), httpListener('two', 8081)]),

@@ -12,75 +12,10 @@ import { pollUntil } from '../../test/support/ads-client.ts';
 import { TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE } from './protos.ts';
 import { byName, edsCluster, loadAssignment } from '../../test/support/xds-samples.ts';
 import { XdsServer } from './server.ts';
+import { adsBootstrap, rdsListener } from '../../test/support/ads-envoy.ts';
 import type { AckEvent } from './types.ts';
 
-const ADS = { ads: {}, resource_api_version: 'V3' };
 const FLEET = 'gateway';
-
-function bootstrap(socket: string, apiType: 'GRPC' | 'DELTA_GRPC', id: string): object {
-  return {
-    node: { id, cluster: FLEET },
-    dynamic_resources: {
-      ads_config: {
-        api_type: apiType,
-        transport_api_version: 'V3',
-        grpc_services: [{ envoy_grpc: { cluster_name: 'kgw-xds' } }],
-        set_node_on_first_message_only: true,
-      },
-      cds_config: ADS,
-      lds_config: ADS,
-    },
-    static_resources: {
-      clusters: [
-        {
-          name: 'kgw-xds',
-          type: 'STATIC',
-          connect_timeout: '1s',
-          typed_extension_protocol_options: {
-            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-              '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-              explicit_http_config: { http2_protocol_options: {} },
-            },
-          },
-          load_assignment: {
-            cluster_name: 'kgw-xds',
-            endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: socket } } } }] }],
-          },
-        },
-      ],
-    },
-  };
-}
-
-function listener(port: number): Record<string, unknown> {
-  return {
-    name: 'http',
-    address: { socket_address: { address: '127.0.0.1', port_value: port } },
-    filter_chains: [
-      {
-        filters: [
-          {
-            name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type':
-                'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-              stat_prefix: 'http',
-              rds: { config_source: ADS, route_config_name: 'http' },
-              http_filters: [
-                {
-                  name: 'envoy.filters.http.router',
-                  typed_config: {
-                    '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
-                  },
-                },
-              ],
-            },
-          },
-        ],
-      },
-    ],
-  };
-}
 
 /** direct.example.com answers `body`; app.example.com routes to `cluster` (never called). */
 function routes(body: string, cluster: string): Record<string, unknown> {
@@ -153,12 +88,12 @@ describe.each(['GRPC', 'DELTA_GRPC'] as const)('with a real Envoy over %s', (api
     server.setSnapshot(FLEET, {
       [TYPE_CLUSTER]: byName([edsCluster('svc-a', '1s')]),
       [TYPE_ENDPOINT]: byName([loadAssignment('svc-a', '127.0.0.2')]),
-      [TYPE_LISTENER]: byName([listener(port)]),
+      [TYPE_LISTENER]: byName([rdsListener(port)]),
       [TYPE_ROUTE]: byName([routes('one', 'svc-a')]),
     });
     server.markSynced();
     envoy = await startEnvoy({
-      config: bootstrap(socket, apiType, 'envoy-1'),
+      config: adsBootstrap(socket, apiType, 'envoy-1', FLEET),
       id: `xds-${apiType.toLowerCase()}`,
     });
     const e = envoy;
@@ -216,12 +151,12 @@ describe.each(['GRPC', 'DELTA_GRPC'] as const)('with a real Envoy over %s', (api
     server.setSnapshot(FLEET, {
       [TYPE_CLUSTER]: byName([edsCluster('svc-a', '1s')]),
       [TYPE_ENDPOINT]: byName([loadAssignment('svc-a', '127.0.0.2')]),
-      [TYPE_LISTENER]: byName([listener(port)]),
+      [TYPE_LISTENER]: byName([rdsListener(port)]),
       [TYPE_ROUTE]: byName([routes('good', 'svc-a')]),
     });
     server.markSynced();
     envoy = await startEnvoy({
-      config: bootstrap(socket, apiType, 'envoy-2'),
+      config: adsBootstrap(socket, apiType, 'envoy-2', FLEET),
       id: `nack-${apiType.toLowerCase()}`,
     });
 

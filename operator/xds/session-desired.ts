@@ -33,10 +33,20 @@ export function adoptRemoved(st: TypeState | undefined, ts: TypeSnapshot | undef
  */
 export function desiredOf(st: TypeState, ts: TypeSnapshot): Desired {
   const m = st.desiredMemo;
-  if (m && m.ts === ts && m.subRev === st.subRev && m.retainedRev === st.retainedRev) return m.value;
+  if (
+    m &&
+    m.ts === ts &&
+    m.subRev === st.subRev &&
+    m.retainedRev === st.retainedRev &&
+    m.gateRev === st.gateRev
+  )
+    return m.value;
   const entries = new Map<string, Entry>();
+  const gate = st.gate;
   if (st.wildcard) {
-    for (const [name, res] of ts.resources) entries.set(name, { version: res.version, res });
+    for (const [name, res] of ts.resources) {
+      if (!gate || gate(name)) entries.set(name, { version: res.version, res });
+    }
   } else {
     for (const name of st.names) {
       const res = ts.resources.get(name);
@@ -50,7 +60,7 @@ export function desiredOf(st: TypeState, ts: TypeSnapshot): Desired {
   const exact = entries.size === fromSnapshot && fromSnapshot === ts.resources.size;
   const key = exact ? ts.version : hashEntries(entries);
   const value: Desired = { entries, key, label: exact ? ts.version : `${ts.version}+${key.slice(0, 8)}` };
-  st.desiredMemo = { ts, subRev: st.subRev, retainedRev: st.retainedRev, value };
+  st.desiredMemo = { ts, subRev: st.subRev, retainedRev: st.retainedRev, gateRev: st.gateRev, value };
   return value;
 }
 

@@ -3,7 +3,7 @@
 // and the memos that keep a pump with nothing new to send O(1). Data only; session.ts and
 // session-desired.ts act on it.
 import type { CachedResource, TypeSnapshot } from './cache.ts';
-import { TYPE_CLUSTER, TYPE_LISTENER, type TypeUrl } from './protos.ts';
+import { TYPE_CLUSTER, TYPE_LISTENER, TYPE_VHOST, type TypeUrl } from './protos.ts';
 import type { AckEvent, NackInfo } from './types.ts';
 
 export interface Entry {
@@ -31,6 +31,13 @@ interface Pending {
   generation: number;
   names: string[];
   removed: string[];
+  /**
+   * Delta: what `sent` held for each name this response updated or removed, and the type's
+   * snapshot it was built from. A NACK rejects the whole response (Envoy keeps what it had), so
+   * `sent` goes back to these entries, and the type waits for a new snapshot before sending again.
+   */
+  previous?: Map<string, Entry | undefined>;
+  from?: TypeSnapshot;
 }
 
 export interface DeltaWork {
@@ -54,6 +61,20 @@ export class TypeState {
   lastAnswerAck = true;
   /** Delta: resources of NACKed responses not ACKed since. */
   nacked = new Set<string>();
+  /**
+   * Delta: the snapshot of this type a NACKed response was built from. Nothing is sent while the
+   * type's snapshot is still that one: the same content would only be rejected again. A new
+   * snapshot (the NACKed change reverted, or its suspects retried apart) is sent in full against
+   * what Envoy really has, innocent resources of the rejected response included.
+   */
+  holdFor: TypeSnapshot | undefined;
+  /**
+   * Which resources of a wildcard subscription the proxy can take now (undefined: all), and a
+   * revision that changes with it. VHDS: a vhost only once its route configuration was sent, since
+   * Envoy drops vhosts for a route configuration it does not have yet.
+   */
+  gate: ((name: string) => boolean) | undefined;
+  gateRev = 0;
   /** Resources to send again even though unchanged (load assignments of modified clusters). */
   resend = new Set<string>();
   ackedGeneration = 0;
@@ -61,7 +82,8 @@ export class TypeState {
   lastNack: NackInfo | undefined;
   retained = new Map<string, Retained>();
   retainedRev = 0;
-  desiredMemo: { ts: TypeSnapshot; subRev: number; retainedRev: number; value: Desired } | undefined;
+  desiredMemo:
+    { ts: TypeSnapshot; subRev: number; retainedRev: number; gateRev: number; value: Desired } | undefined;
   workMemo: { desired: Desired; sentRev: number; value: DeltaWork } | undefined;
   adoptMemo: { ts: TypeSnapshot; sentRev: number; subRev: number } | undefined;
 
@@ -82,7 +104,9 @@ export class TypeState {
   }
 }
 
-export const WILDCARD_TYPES: readonly TypeUrl[] = [TYPE_LISTENER, TYPE_CLUSTER];
+// Envoy subscribes to VHDS with no names: every vhost of the fleet (it files each under its route
+// configuration by the name's prefix).
+export const WILDCARD_TYPES: readonly TypeUrl[] = [TYPE_LISTENER, TYPE_CLUSTER, TYPE_VHOST];
 
 export function* resourcesOf(desired: Desired): Iterable<CachedResource> {
   for (const e of desired.entries.values()) if (e.res) yield e.res;

@@ -9,13 +9,14 @@
 // next one waits for the ACK/NACK, and a NACKed response is never repeated (`sent` already holds
 // it), so a proxy only hears again about a type once the snapshot or its subscription changes.
 import type { Logger } from '../log.ts';
-import { type CachedResource, type FleetSnapshot } from './cache.ts';
+import { type CachedResource, type FleetSnapshot, type TypeSnapshot } from './cache.ts';
 import { RETAINED_TYPES, listenersMayGo, mayRemove, type TypeView } from './ordering.ts';
 import {
   TYPE_CLUSTER,
   TYPE_ENDPOINT,
   TYPE_LISTENER,
   TYPE_ROUTE,
+  TYPE_VHOST,
   TYPE_SECRET,
   TYPE_SHORT,
   TYPE_URLS,
@@ -227,6 +228,15 @@ export class Session {
     if (error) {
       st.lastAnswerAck = false;
       for (const n of p.names) st.nacked.add(n);
+      if (p.previous) {
+        // Envoy rejected the whole response and kept what it had: so does `sent`
+        for (const [n, e] of p.previous) {
+          if (e) st.sent.set(n, e);
+          else st.sent.delete(n);
+        }
+        st.sentRev++;
+        st.holdFor = p.from;
+      }
       event.error = error.message;
       st.lastNack = {
         typeUrl: t,
@@ -242,8 +252,9 @@ export class Session {
       );
       this.#host.nack(event);
     } else {
-      // SotW: an ACK accepts the whole state. Delta: only the resources of this response.
-      if (this.mode === 'sotw') st.nacked.clear();
+      // SotW: an ACK accepts the whole state. Delta: only the resources of this response (but
+      // after a NACK `sent` went back to what Envoy kept, so an ACK then accepts the whole state).
+      if (this.mode === 'sotw' || p.previous) st.nacked.clear();
       else for (const n of p.names) st.nacked.delete(n);
       st.lastAnswerAck = st.nacked.size === 0;
       if (st.lastAnswerAck) st.ackedGeneration = Math.max(st.ackedGeneration, p.generation);
@@ -269,12 +280,13 @@ export class Session {
       return;
     }
     const gen = snap.generation;
+    this.#gateVhosts();
     for (const t of RETAINED_TYPES) adoptRemoved(this.#types.get(t), snap.types.get(t), gen);
     for (const t of TYPE_URLS) this.#refreshAcked(t, snap, gen);
     const viewOf = (t: TypeUrl): TypeView => this.#view(t, snap);
     for (const t of RETAINED_TYPES) this.#dropRetained(t, viewOf);
     for (const t of [TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_SECRET] as const) this.#maybeSend(t, snap);
-    const lr = [TYPE_LISTENER, TYPE_ROUTE] as const;
+    const lr = [TYPE_LISTENER, TYPE_ROUTE, TYPE_VHOST] as const;
     if (this.#gateForced || listenersMayGo(viewOf, this.#edsCovered(snap))) {
       this.#gateForced = false;
       this.#release();
@@ -302,6 +314,16 @@ export class Session {
     this.#holdTimer.unref();
   }
 
+  /** VHDS: a vhost (`<route configuration>/<vhost>`) goes only after its route configuration. */
+  #gateVhosts(): void {
+    const vh = this.#types.get(TYPE_VHOST);
+    if (!vh) return;
+    const rds = this.#types.get(TYPE_ROUTE);
+    const sent = rds?.sent;
+    vh.gate = (name) => sent?.has(name.slice(0, name.lastIndexOf('/'))) === true;
+    vh.gateRev = rds ? rds.sentRev + 1 : 0;
+  }
+
   #release(): void {
     if (this.#holdTimer) clearTimeout(this.#holdTimer);
     this.#holdTimer = undefined;
@@ -314,6 +336,7 @@ export class Session {
     const desired = desiredOf(st, ts);
     if (resendableOf(st, desired).length > 0) return true;
     if (this.mode === 'sotw') return st.sentKey !== desired.key;
+    if (st.holdFor === ts) return false;
     const w = deltaWorkOf(st, desired);
     return st.initialPending || w.updates.length > 0 || w.removals.length > 0;
   }
@@ -390,6 +413,8 @@ export class Session {
       if (st.sentKey !== desired.key || again.length > 0) this.#sendSotw(t, st, desired, snap.generation);
       return;
     }
+    if (st.holdFor === ts) return; // the content Envoy just rejected: wait for a new snapshot
+    st.holdFor = undefined;
     const work = deltaWorkOf(st, desired);
     if (again.length > 0) {
       const updating = new Set(work.updates.map((r) => r.name));
@@ -400,9 +425,10 @@ export class Session {
         desired,
         { updates: [...work.updates, ...extra], removals: work.removals },
         snap.generation,
+        ts,
       );
     } else if (st.initialPending || work.updates.length > 0 || work.removals.length > 0) {
-      this.#sendDelta(t, st, desired, work, snap.generation);
+      this.#sendDelta(t, st, desired, work, snap.generation, ts);
     }
   }
 
@@ -429,13 +455,23 @@ export class Session {
     this.#send(bytes);
   }
 
-  #sendDelta(t: TypeUrl, st: TypeState, desired: Desired, work: DeltaWork, gen: number): void {
+  #sendDelta(
+    t: TypeUrl,
+    st: TypeState,
+    desired: Desired,
+    work: DeltaWork,
+    gen: number,
+    from: TypeSnapshot,
+  ): void {
     const nonce = String(++this.#nonce);
     const bytes = encodeDeltaResponse(
       { system_version_info: desired.label, type_url: t, nonce, removed_resources: work.removals },
       work.updates.map((r) => r.deltaChunk),
     );
     if (t === TYPE_CLUSTER) this.#noteModifiedClusters(st.sent, work.updates);
+    const previous = new Map<string, Entry | undefined>();
+    for (const r of work.updates) previous.set(r.name, st.sent.get(r.name));
+    for (const n of work.removals) if (!previous.has(n)) previous.set(n, st.sent.get(n));
     for (const r of work.updates) st.sent.set(r.name, { version: r.version, res: r });
     st.resend.clear();
     for (const n of work.removals) {
@@ -445,7 +481,15 @@ export class Session {
     st.sentRev++;
     st.initialPending = false;
     const names = work.updates.map((r) => r.name);
-    st.pending = { nonce, label: desired.label, generation: gen, names, removed: work.removals };
+    st.pending = {
+      nonce,
+      label: desired.label,
+      generation: gen,
+      names,
+      removed: work.removals,
+      previous,
+      from,
+    };
     st.lastNonce = nonce;
     this.#log.debug(
       {
