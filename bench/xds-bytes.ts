@@ -5,7 +5,9 @@
 //   spec      one KIngress spec change (a split's header: new probe hash, new routes)
 //   endpoint  one EndpointSlice change of a Service in use (must send EDS only)
 //   policy    a RoutePolicy (API keys + a rate limit) attached to one KIngress's hosts
-// for delta and state-of-the-world streams. Also the server-side setSnapshot time (encoding).
+// for delta and state-of-the-world streams. Delta streams get the route tables as VHDS vhosts (as
+// kgw's fleets on delta xDS do): a change sends the vhosts it touches; SotW streams get whole route
+// tables. Also the server-side setSnapshot time (encoding).
 //   node bench/xds-bytes.ts [N ...]      (default 1000 10000)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +27,7 @@ import {
   TYPE_ROUTE,
   TYPE_SHORT,
   TYPE_URLS,
+  TYPE_VHOST,
   type TypeUrl,
 } from '../operator/xds/protos.ts';
 import { XdsServer } from '../operator/xds/server.ts';
@@ -61,7 +64,7 @@ const QUIET_MS = 300;
  */
 async function drive(
   c: AdsClient,
-  state: { eds: Set<string>; rds: Set<string>; closed: boolean },
+  state: { eds: Set<string>; rds: Set<string>; vhds: boolean; closed: boolean },
 ): Promise<void> {
   for (let i = 0; i < 100_000 && !state.closed; i++) {
     let r: AdsResponse;
@@ -83,12 +86,17 @@ async function drive(
       for (const n of fresh) state.rds.add(n);
       if (fresh.length > 0) c.subscribe(TYPE_ROUTE, isDelta(r) ? fresh : [...state.rds]);
     }
+    if (r.type_url === TYPE_ROUTE && isDelta(r) && !state.vhds) {
+      // a route configuration naming vhds: Envoy subscribes to VHDS with no names (all vhosts)
+      state.vhds = true;
+      c.subscribe(TYPE_VHOST);
+    }
   }
 }
 
 /** Resolves once the stream has ACKed the fleet's current version of every type, then a quiet spell. */
 async function settled(server: XdsServer, nodeId: string): Promise<void> {
-  for (const t of [TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE] as TypeUrl[]) {
+  for (const t of [TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE, TYPE_VHOST] as TypeUrl[]) {
     const v = server.snapshotVersion(FLEET, t);
     if (v === undefined) continue;
     const match = (e: AckEvent) => e.nodeId === nodeId && (e.version === v || e.version.startsWith(`${v}+`));
@@ -117,27 +125,27 @@ for (const n of sizes([1000, 10000])) {
     endpointSlices: (ns, svc) => sliceOverride.get(`${ns}/${svc}`) ?? base.endpointSlices(ns, svc),
     routePolicy: (key) => (key === policyOn ? BENCH_POLICY : undefined),
   };
-  const gw = new IncrementalGateway(FLEETS, lookups);
-  for (let i = 0; i < n; i++) {
-    const r = translateIngress(ingress(i), lookups);
-    if (r.ok) gw.set(r.ir, CREATED);
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'kgw-bench-xds-'));
-  const server = new XdsServer({ log: newLogger('xds', 'silent') });
-  await server.listen(`unix:${join(dir, 'xds.sock')}`);
-  const push = (fleets: Map<string, Partial<FleetResources>>): number => {
-    const t0 = process.hrtime.bigint();
-    for (const [fleet, res] of fleets) server.setSnapshot(fleet, snapshotOf(res));
-    return ms(t0);
-  };
-  const initialPush = push(gw.flush().fleets);
-  server.markSynced();
-
   let gen = 2;
   let endpointRound = 0;
   for (const mode of ['delta', 'sotw'] as const) {
+    const fleets = FLEETS.map((f) => ({ ...f, opts: { ...f.opts, vhds: mode === 'delta' } }));
+    const gw = new IncrementalGateway(fleets, lookups);
+    for (let i = 0; i < n; i++) {
+      const r = translateIngress(ingress(i), lookups);
+      if (r.ok) gw.set(r.ir, CREATED);
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'kgw-bench-xds-'));
+    const server = new XdsServer({ log: newLogger('xds', 'silent') });
+    await server.listen(`unix:${join(dir, 'xds.sock')}`);
+    const push = (changed: Map<string, Partial<FleetResources>>): number => {
+      const t0 = process.hrtime.bigint();
+      for (const [fleet, res] of changed) server.setSnapshot(fleet, snapshotOf(res));
+      return ms(t0);
+    };
+    const initialPush = push(gw.flush().fleets);
+    server.markSynced();
     const c = new AdsClient(`unix:${join(dir, 'xds.sock')}`, mode, { id: `bench-${mode}`, cluster: FLEET });
-    const state = { eds: new Set<string>(), rds: new Set<string>(), closed: false };
+    const state = { eds: new Set<string>(), rds: new Set<string>(), vhds: false, closed: false };
     const t0 = process.hrtime.bigint();
     const before = server.stats();
     c.subscribe(TYPE_CLUSTER);
@@ -197,7 +205,7 @@ for (const n of sizes([1000, 10000])) {
     state.closed = true;
     c.close();
     await driving;
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
   }
-  await server.close();
-  rmSync(dir, { recursive: true, force: true });
 }

@@ -17,7 +17,7 @@ import type { KubeRest } from '../kube/rest.ts';
 import type { HostOwners } from '../translate/host-ownership.ts';
 import type { Lookups } from '../translate/lookups.ts';
 import type { SnapshotInput } from '../xds/cache.ts';
-import { TYPE_ROUTE, type TypeUrl } from '../xds/protos.ts';
+import type { TypeUrl } from '../xds/protos.ts';
 import type { AckEvent, ProxyInfo } from '../xds/types.ts';
 import { GatewayReconciler, type GatewayReconcilerOptions } from './gateway-reconciler.ts';
 import type { GatewayConfig } from './gateways.ts';
@@ -26,6 +26,7 @@ import { IngressStatusWriter, kingressEventObject, type StatusMetrics } from './
 import { ClusterWatch } from './cluster-watch.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { DependencyIndex, secretKeys, specRefs } from './dependencies.ts';
+import { routeAcks } from './route-acks.ts';
 import { RoutePolicies } from './route-policies.ts';
 import { EndpointWait } from './endpoint-wait.ts';
 import { FlushMarks } from './flush-marks.ts';
@@ -50,6 +51,8 @@ export interface EngineOptions {
   rest: KubeRest;
   log: Logger;
   xds: SnapshotSink;
+  /** The Envoys speak delta xDS: route tables go as VHDS vhosts (render/vhds.ts). */
+  vhds?: boolean;
   runtime: FleetRuntime;
   /** KnativeGateway → gateway config (defaults applied); undefined when the object is invalid. */
   gatewayConfig(obj: KubeObject): GatewayConfig | undefined;
@@ -216,6 +219,7 @@ export class Engine {
       log: o.log,
       xds: o.xds,
       lookups: this.lookups,
+      ...(o.vhds === true ? { vhds: true } : {}),
       ...(o.hostOwners ? { hostOwners: o.hostOwners } : {}),
       ingress: (k) => this.ingresses.store.get(k),
       deps: this.deps,
@@ -473,8 +477,7 @@ export class Engine {
     this.policies.updateProgrammed({
       ingress: (k) => this.pipeline.policyState(k),
       fleetsOf: (g) => this.served.config(g)?.fleets.map((f) => f.key) ?? [],
-      routeVersion: (f) => this.o.xds.snapshotVersion?.(f, TYPE_ROUTE),
-      ackedRouteVersions: (f) => proxies.filter((p) => p.fleet === f).map((p) => p.acked[TYPE_ROUTE]),
+      ...routeAcks((f, t) => this.o.xds.snapshotVersion?.(f, t), proxies),
     });
   }
 

@@ -14,6 +14,7 @@ import {
   TYPE_ENDPOINT,
   TYPE_LISTENER,
   TYPE_ROUTE,
+  TYPE_VHOST,
   TYPE_SECRET,
   type TypeUrl,
 } from '../xds/protos.ts';
@@ -21,6 +22,7 @@ import {
 const TYPE_OF: Record<ResourceKind, TypeUrl> = {
   listeners: TYPE_LISTENER,
   routes: TYPE_ROUTE,
+  vhosts: TYPE_VHOST,
   clusters: TYPE_CLUSTER,
   endpoints: TYPE_ENDPOINT,
   secrets: TYPE_SECRET,

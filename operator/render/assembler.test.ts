@@ -7,7 +7,7 @@ import { hasClass, KGW_INGRESS_CLASS } from '../api/kingress.ts';
 import { resolveConflicts } from '../translate/conflicts.ts';
 import { translateIngress } from '../translate/ingress.ts';
 import type { IngressIR } from '../translate/ir.ts';
-import { lookupsFromObjects } from '../translate/lookups.ts';
+import { lookupsFromObjects, type Lookups } from '../translate/lookups.ts';
 import { mulberry32 } from '../../test/support/prng.ts';
 import type { KIngress } from '../api/kingress.ts';
 import { FleetAssembler } from './assembler.ts';
@@ -26,10 +26,23 @@ function sortedMaps(r: FleetResources) {
   return {
     listeners: [...r.listeners],
     routes: [...r.routes],
+    vhosts: sorted(r.vhosts),
     clusters: sorted(r.clusters),
     endpoints: sorted(r.endpoints),
     secrets: sorted(r.secrets),
   };
+}
+
+/** A spec change that keeps the backends (a header: new hash in the probe routes), translated. */
+function specChange(ing: KIngress, lookups: Lookups): { changed: KIngress; res: { ir: IngressIR } } {
+  const changed = structuredClone(ing);
+  changed.metadata.generation = (changed.metadata.generation ?? 0) + 1;
+  const path = changed.spec.rules?.[0]?.http?.paths[0];
+  if (!path) throw new Error('case has no path');
+  path.appendHeaders = { ...path.appendHeaders, 'X-Changed': 'yes' };
+  const res = translateIngress(changed, lookups);
+  if (!res.ok) throw new Error('translation failed');
+  return { changed, res };
 }
 
 describe('FleetAssembler', () => {
@@ -43,13 +56,15 @@ describe('FleetAssembler', () => {
         return r.ok ? [{ ir: r.ir, created: i.metadata.creationTimestamp ?? '' }] : [];
       });
     const { accepted } = resolveConflicts(candidates);
-    for (const opts of Object.values(caseFleets(objs))) {
-      const a = new FleetAssembler(opts, backendData(lookups));
-      // Insertion order must not matter: add in reverse key order.
-      for (const ir of [...accepted].reverse()) a.set(ir);
-      expect(sortedMaps(a.resources())).toEqual(
-        sortedMaps(renderFleet(opts, accepted, backendData(lookups))),
-      );
+    for (const fleet of Object.values(caseFleets(objs))) {
+      for (const opts of [fleet, { ...fleet, vhds: true }]) {
+        const a = new FleetAssembler(opts, backendData(lookups));
+        // Insertion order must not matter: add in reverse key order.
+        for (const ir of [...accepted].reverse()) a.set(ir);
+        expect(sortedMaps(a.resources())).toEqual(
+          sortedMaps(renderFleet(opts, accepted, backendData(lookups))),
+        );
+      }
     }
   });
 
@@ -129,13 +144,7 @@ describe('FleetAssembler', () => {
     expect(Object.keys(a.take())).toEqual([]);
 
     // A spec change that keeps the backends (new hash in the probe routes): routes only.
-    const changed = structuredClone(objs.ingresses[0]!);
-    changed.metadata.generation = (changed.metadata.generation ?? 0) + 1;
-    const path = changed.spec.rules?.[0]?.http?.paths[0];
-    if (!path) throw new Error('case has no path');
-    path.appendHeaders = { ...path.appendHeaders, 'X-Changed': 'yes' };
-    const res = translateIngress(changed, lookups);
-    if (!res.ok) throw new Error('translation failed');
+    const { res } = specChange(objs.ingresses[0]!, lookups);
     a.set(res.ir);
     expect(Object.keys(a.take())).toEqual(['routes']);
 
@@ -170,5 +179,50 @@ describe('FleetAssembler', () => {
     expect([...empty.listeners.keys()]).toEqual(['http']);
     expect(empty.routes.get('http')).toEqual({ name: 'http', virtual_hosts: [] });
     expect(empty.clusters.size + empty.endpoints.size + empty.secrets.size).toBe(0);
+  });
+
+  test('VHDS: a spec change sends its vhosts only; the route configurations stay as they are', () => {
+    const objs = loadCase(join(goldenDir, 'dispatch.yaml'));
+    const lookups = lookupsFromObjects(objs);
+    const irs: IngressIR[] = objs.ingresses.flatMap((i) => {
+      const r = translateIngress(i, lookups);
+      return r.ok ? [r.ir] : [];
+    });
+    const a = new FleetAssembler({ ...goldenFleets.external!, vhds: true }, backendData(lookups));
+    for (const ir of irs) a.set(ir);
+    const first = a.take();
+    expect(Object.keys(first).sort()).toEqual([
+      'clusters',
+      'endpoints',
+      'listeners',
+      'routes',
+      'secrets',
+      'vhosts',
+    ]);
+    expect(first.routes?.get('http')).toEqual({
+      name: 'http',
+      vhds: { config_source: { ads: {}, resource_api_version: 'V3' } },
+    });
+    const before = new Map(a.resources().vhosts);
+    expect(before.size).toBeGreaterThan(1);
+
+    const { changed, res } = specChange(objs.ingresses[0]!, lookups);
+    a.set(res.ir);
+    expect(Object.keys(a.take())).toEqual(['vhosts']);
+    const after = a.resources().vhosts;
+    const touched = [...after].filter(([n, v]) => before.get(n) !== v).map(([n]) => n);
+    // only the changed KIngress's vhosts are new objects (the xDS cache encodes and sends only those)
+    const owner = `${changed.metadata.namespace}~${changed.metadata.name}~`;
+    expect(touched.length).toBeGreaterThan(0);
+    for (const n of touched) expect(n).toMatch(new RegExp(`^https?/${owner}`));
+    expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
+
+    // A deleted KIngress takes its vhosts away; the last one leaves no vhost at all.
+    a.delete(res.ir.key);
+    expect(Object.keys(a.take())).toContain('vhosts');
+    expect([...a.resources().vhosts.keys()].some((n) => n.includes(owner))).toBe(false);
+    for (const ir of irs) a.delete(ir.key);
+    expect(a.resources().vhosts.size).toBe(0);
+    expect([...a.resources().routes.keys()]).toEqual(['http']);
   });
 });

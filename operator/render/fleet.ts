@@ -22,6 +22,7 @@ import {
 } from './listener.ts';
 import { renderSecret } from './secret.ts';
 import type { Json } from './types.ts';
+import { splitRouteTables } from './vhds.ts';
 import { renderTracingCluster, TRACING_CLUSTER } from './tracing.ts';
 import { renderVirtualHost } from './vhost.ts';
 
@@ -34,6 +35,11 @@ export interface FleetRenderOptions extends ListenerOptions {
    * fallback chain and is reported by defaultCertificateProblem / FleetAssembler.problems().
    */
   defaultCertificate?: { secret: string };
+  /**
+   * The route tables' virtual hosts go as VHDS resources (vhds.ts), so a change sends only the
+   * vhosts it touches; for fleets whose Envoys speak delta xDS. Off: whole route tables (SotW).
+   */
+  vhds?: boolean;
 }
 
 /** A problem with a fleet's own configuration (not of one KIngress), for the gateway status. */
@@ -75,6 +81,8 @@ export function servableDefaultCertificate(opts: FleetRenderOptions, data: Backe
 export interface FleetResources {
   listeners: Map<string, Json>;
   routes: Map<string, Json>;
+  /** VHDS virtual hosts (`<route configuration>/<vhost>`); empty unless the fleet uses VHDS. */
+  vhosts: Map<string, Json>;
   clusters: Map<string, Json>;
   endpoints: Map<string, Json>;
   secrets: Map<string, Json>;
@@ -169,9 +177,11 @@ export function renderFleet(opts: FleetRenderOptions, irs: IngressIR[], data: Ba
     }
   }
   const clusterIRs = fleetClusters(irs, opts.visibility);
+  const tables = opts.vhds ? splitRouteTables(routes) : { routes, vhosts: new Map<string, Json>() };
   return {
     listeners,
-    routes,
+    routes: tables.routes,
+    vhosts: tables.vhosts,
     clusters: new Map([
       ...clusterIRs.map((c): [string, Json] => [c.name, renderCluster(c)]),
       ...(opts.tracing ? [[TRACING_CLUSTER, renderTracingCluster(opts.tracing)] as [string, Json]] : []),

@@ -108,10 +108,10 @@ test('requests are counted per Knative Service, status class, revision and visib
   });
   expect(total(hist, 'envoy_vhost_route_upstream_rq_time_bucket', { ...svc, le: '+Inf' })).toBe(11);
   expect(total(hist, 'envoy_cluster_upstream_rq_time_count', rev('hello-00001'))).toBeGreaterThanOrEqual(6);
-  // the vhost keeps its host, written without dots
+  // the vhost keeps its host, written without dots, in its route configuration (VHDS: `http/…`)
   expect(
     new Set(select(ext, 'envoy_vhost_route_upstream_rq_total', svc).map((s) => s.labels.envoy_virtual_host)),
-  ).toEqual(new Set([`${TEST_NAMESPACE}/hello/hello_serving-tests_example_com`]));
+  ).toEqual(new Set([`http/${TEST_NAMESPACE}~hello~hello_serving-tests_example_com`]));
 
   // per revision, from the cluster stats (probes reach the revisions too: only the 5xx is exact)
   expect(byClass(ext, rev('hello-00002'), '5', 'cluster')).toBe(1);
