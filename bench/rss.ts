@@ -19,7 +19,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { OPERATOR_NAMESPACE } from '../operator/api/install.ts';
-import { readSavedReplicas } from '../operator/fleets/local.ts';
 import { LocalNetwork } from '../operator/fleets/network.ts';
 import { KubeRest } from '../operator/kube/rest.ts';
 import { newLogger } from '../operator/log.ts';
@@ -27,8 +26,9 @@ import { knativeGatewayCrd } from '../operator/gen/knativegateway-crd.ts';
 import { OPERATOR_MALLOC_CONF, OPERATOR_NODE_OPTIONS } from '../operator/gen/operator-install.ts';
 import { ensureNamespace, gatewayWithMetrics, sampleGateway, TEST_NAMESPACE } from '../test/e2e/harness.ts';
 import { startControlPlane } from '../test/env/control-plane.ts';
+import { killSavedReplicas, localOperatorArgs, OPERATOR_CLI } from '../test/env/operator-cli.ts';
 import { applyManifests } from '../test/env/manifests.ts';
-import { envoyBin, jemallocLib } from '../test/env/paths.ts';
+import { jemallocLib } from '../test/env/paths.ts';
 import { createMany, rssOf, rssParts, waitReadyCount } from './cluster.ts';
 import { sizes } from './fixtures.ts';
 
@@ -161,25 +161,23 @@ try {
       [
         // as the image runs it (Dockerfile ENV)
         OPERATOR_NODE_OPTIONS,
-        join(root, 'operator/cli.ts'),
-        'operator',
-        '--kubeconfig',
-        cp.kubeconfigPath,
-        '--work-dir',
-        workDir,
-        '--envoy-bin',
-        envoyBin(),
-        '--log-level',
-        process.env.KGW_BENCH_OPERATOR_LOG_LEVEL ?? 'info',
-        '--metrics-port',
-        String(METRICS_PORT),
-        // with leader election a stopped operator leaves its Envoys running for the next one,
-        // as in a rollout: the restart figures below measure adoption, not Envoy start-up
-        '--leader-elect',
-        '--leader-elect-namespace',
-        OPERATOR_NAMESPACE,
-        '--network-subnet',
-        String(net.subnet),
+        OPERATOR_CLI,
+        ...localOperatorArgs({
+          kubeconfig: cp.kubeconfigPath,
+          workDir,
+          networkSubnet: net.subnet,
+          args: [
+            '--log-level',
+            process.env.KGW_BENCH_OPERATOR_LOG_LEVEL ?? 'info',
+            '--metrics-port',
+            String(METRICS_PORT),
+            // with leader election a stopped operator leaves its Envoys running for the next one,
+            // as in a rollout: the restart figures below measure adoption, not Envoy start-up
+            '--leader-elect',
+            '--leader-elect-namespace',
+            OPERATOR_NAMESPACE,
+          ],
+        }),
       ],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -303,22 +301,7 @@ try {
     await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
   }
   // with leader election the last operator left its Envoys running for a successor: stop them
-  const alive = (pid: number): boolean => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  let left: number[] = [];
-  try {
-    left = readSavedReplicas(join(workDir, 'envoy')).map((r) => r.pid);
-  } catch {
-    // no replicas were saved
-  }
-  for (const pid of left.filter(alive)) process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 50 && left.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+  killSavedReplicas(join(workDir, 'envoy'));
   await network?.destroy();
   await cp.stop();
   rmSync(workDir, { recursive: true, force: true });
