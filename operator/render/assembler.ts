@@ -23,6 +23,8 @@ import {
 } from './listener.ts';
 import { renderSecret } from './secret.ts';
 import { renderTracingCluster, TRACING_CLUSTER } from './tracing.ts';
+import { deleteUser, lastUser, setUser, userOf, type ClusterSlot } from './cluster-slot.ts';
+import { KeyOrder } from './key-order.ts';
 import type { Json } from './types.ts';
 import { asVhdsVhost, vhdsRouteConfig } from './vhds.ts';
 
@@ -47,59 +49,6 @@ interface Entry {
   secrets: readonly string[];
 }
 
-interface ClusterSlot {
-  /**
-   * KIngress key → the ClusterIR it carries for this name; renderFleet keeps the last one in key
-   * order (the winner). Most clusters serve one KIngress: that user is kept inline, not in a Map.
-   */
-  soloKey: string | undefined;
-  soloIR: ClusterIR | undefined;
-  many: Map<string, ClusterIR> | undefined;
-  winner: string;
-  /** The ClusterIR `json` was rendered from; an equal replacement re-renders nothing. */
-  current: ClusterIR | undefined;
-  json: Json;
-  /** `<ns>/<service>` whose EndpointSlices feed this cluster (EDS clusters only). */
-  service: string | undefined;
-}
-
-function userOf(slot: ClusterSlot, key: string): ClusterIR | undefined {
-  return slot.many ? slot.many.get(key) : slot.soloKey === key ? slot.soloIR : undefined;
-}
-
-function setUser(slot: ClusterSlot, key: string, c: ClusterIR): void {
-  if (slot.many) slot.many.set(key, c);
-  else if (slot.soloKey === undefined || slot.soloKey === key) {
-    slot.soloKey = key;
-    slot.soloIR = c;
-  } else {
-    slot.many = new Map([[slot.soloKey, slot.soloIR!]]);
-    slot.many.set(key, c);
-    slot.soloKey = undefined;
-    slot.soloIR = undefined;
-  }
-}
-
-/** Removes a user; returns how many remain. */
-function deleteUser(slot: ClusterSlot, key: string): number {
-  if (slot.many) {
-    slot.many.delete(key);
-    return slot.many.size;
-  }
-  if (slot.soloKey === key) {
-    slot.soloKey = undefined;
-    slot.soloIR = undefined;
-  }
-  return slot.soloKey === undefined ? 0 : 1;
-}
-
-function lastUser(slot: ClusterSlot): string {
-  if (!slot.many) return slot.soloKey ?? '';
-  let last = '';
-  for (const k of slot.many.keys()) if (k > last) last = k;
-  return last;
-}
-
 const NONE: readonly never[] = [];
 
 interface SecretSlot {
@@ -116,22 +65,6 @@ function sameCertificate(a: CertificateIR, b: CertificateIR | undefined): boolea
   if (a === b) return true;
   if (!b || a.ok || b.ok) return false;
   return a.problem.reason === b.problem.reason && a.problem.message === b.problem.message;
-}
-
-function byKey(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** Index of `key` in entries sorted by key, or where it would be inserted. */
-function search(sorted: Entry[], key: string): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid]!.ir.key < key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** Rendered clusters by ClusterIR object, shared by the fleets of a gateway. */
@@ -154,12 +87,11 @@ export class FleetAssembler {
   private readonly opts: FleetRenderOptions;
   private readonly data: BackendData;
   private readonly entries = new Map<string, Entry>();
-  /** The values of `entries` sorted by key (renderFleet's order), once `unsorted` is false. */
-  private order: Entry[] = [];
-  /** Entries were appended in bulk (or deleted meanwhile): sort and prune before use. */
-  private unsorted = false;
-  /** Inserts since the order was last used: beyond a few, appending and sorting once is cheaper. */
-  private inserts = 0;
+  /** The values of `entries` in key order (renderFleet's order). */
+  private readonly order = new KeyOrder<Entry>(
+    (e) => e.ir.key,
+    (e) => this.entries.get(e.ir.key) === e,
+  );
   private httpCount = 0;
   private httpsCount = 0;
   private readonly clusterSlots = new Map<string, ClusterSlot>();
@@ -244,7 +176,7 @@ export class FleetAssembler {
       secrets: part.tls.length === 0 ? NONE : [...new Set(part.tls.map((t) => t.secret))],
     };
     if (!old) {
-      this.insert(entry);
+      this.order.insert(entry);
       if (entry.http.length > 0) this.routesDirty = true;
     } else if (sameJson([old.http, old.https], [entry.http, entry.https])) {
       entry.http = old.http; // equal: keep the objects already in the route tables
@@ -257,7 +189,7 @@ export class FleetAssembler {
       this.updateVhosts(entry, true);
     }
     this.entries.set(ir.key, entry);
-    if (old) this.replace(old, entry);
+    if (old) this.order.replace(old, entry);
     this.httpCount += entry.http.length - (old?.http.length ?? 0);
     this.httpsCount += entry.https.length - (old?.https.length ?? 0);
     this.updateClusters(ir.key, old?.clusters, clusters);
@@ -268,7 +200,7 @@ export class FleetAssembler {
     const old = this.entries.get(key);
     if (!old) return;
     this.entries.delete(key);
-    this.remove(old);
+    this.order.remove(old);
     this.httpCount -= old.http.length;
     this.httpsCount -= old.https.length;
     if (old.http.length > 0) this.routesDirty = true;
@@ -333,7 +265,7 @@ export class FleetAssembler {
       this.tlsDirty = false;
       const tls: TlsIR[] = [];
       if (this.tlsEntries > 0)
-        for (const e of this.sorted())
+        for (const e of this.order.sorted())
           for (const t of e.tls) if (this.secretSlots.get(t.secret)?.servable === true) tls.push(t);
       const defaultSecret = this.servedDefault();
       const chainsKey = JSON.stringify([tlsChains(tls), defaultSecret ?? null]);
@@ -360,7 +292,7 @@ export class FleetAssembler {
       const withHttps = this.listeners.has(HTTPS_ROUTE_CONFIG);
       const http = new Array<Json>(this.httpCount);
       const https = new Array<Json>(withHttps ? this.httpsCount : 0);
-      const sorted = this.sorted();
+      const sorted = this.order.sorted();
       let h = 0;
       let s = 0;
       for (let i = 0; i < sorted.length; i++) {
@@ -419,41 +351,6 @@ export class FleetAssembler {
       }
       this.changed.add('vhosts');
     }
-  }
-
-  private insert(e: Entry): void {
-    if (this.unsorted || ++this.inserts > 64) {
-      // Bulk load (start-up, gateway change): append now, sort once when assembling.
-      this.order.push(e);
-      this.unsorted = true;
-    } else {
-      this.order.splice(search(this.order, e.ir.key), 0, e);
-    }
-  }
-
-  private replace(old: Entry, e: Entry): void {
-    if (this.unsorted) {
-      this.order.push(e); // `old` is pruned when sorting
-      return;
-    }
-    const i = search(this.order, old.ir.key);
-    this.order[i] = e;
-  }
-
-  private remove(old: Entry): void {
-    if (this.unsorted) return; // pruned when sorting
-    this.order.splice(search(this.order, old.ir.key), 1);
-  }
-
-  private sorted(): Entry[] {
-    this.inserts = 0;
-    if (this.unsorted) {
-      this.unsorted = false;
-      this.order = this.order
-        .filter((e) => this.entries.get(e.ir.key) === e)
-        .sort((a, b) => byKey(a.ir.key, b.ir.key));
-    }
-    return this.order;
   }
 
   private updateClusters(key: string, before: ClusterIR[] | undefined, after: ClusterIR[] | undefined): void {
