@@ -14,6 +14,7 @@ import { FleetAssembler } from './assembler.ts';
 import { renderFleet, type FleetResources } from './fleet.ts';
 import {
   caseFleets,
+  caseLookups,
   goldenCases,
   goldenDir,
   goldenFleets,
@@ -57,7 +58,11 @@ describe('FleetAssembler', () => {
       });
     const { accepted } = resolveConflicts(candidates);
     for (const fleet of Object.values(caseFleets(objs))) {
-      for (const opts of [fleet, { ...fleet, vhds: true }]) {
+      for (const opts of [
+        fleet,
+        { ...fleet, vhds: true },
+        { ...fleet, rateLimitSharing: 'SharedEvenly' as const },
+      ]) {
         const a = new FleetAssembler(opts, backendData(lookups));
         // Insertion order must not matter: add in reverse key order.
         for (const ir of [...accepted].reverse()) a.set(ir);
@@ -66,6 +71,28 @@ describe('FleetAssembler', () => {
         );
       }
     }
+  });
+
+  test('the same IR renders per rate-limit sharing mode (PerReplica first, then SharedEvenly)', () => {
+    const objs = loadCase(join(goldenDir, 'policies.yaml'));
+    const lookups = caseLookups(objs);
+    const irs = objs.ingresses.flatMap((i) => {
+      const r = translateIngress(i, lookups);
+      return r.ok ? [r.ir] : [];
+    });
+    const shared = (sharing: 'PerReplica' | 'SharedEvenly') => {
+      const a = new FleetAssembler(
+        { ...goldenFleets.external!, rateLimitSharing: sharing },
+        backendData(lookups),
+      );
+      for (const ir of irs) a.set(ir);
+      return JSON.stringify([...a.resources().routes.values()]).includes('"local_cluster_rate_limit":{}');
+    };
+    expect([shared('PerReplica'), shared('SharedEvenly'), shared('PerReplica')]).toEqual([
+      false,
+      true,
+      false,
+    ]);
   });
 
   test('a bulk load in random order with replacements and deletions equals renderFleet', () => {

@@ -158,7 +158,7 @@ export class FleetAssembler {
       return;
     }
     const part = visibilityPart(ir, this.opts.visibility);
-    const rendered = vhostsOf(ir, this.opts.visibility);
+    const rendered = vhostsOf(ir, this.opts.visibility, this.opts.rateLimitSharing);
     const clusters: ClusterIR[] = [];
     if (part.vhosts.length > 0) {
       for (const c of ir.clusters) {

@@ -5,7 +5,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { validateEnvoyConfig } from '../../test/env/envoy.ts';
 import { XdsTls } from '../pki/xds-tls.ts';
+import { join } from 'node:path';
+import { goldenDir, loadCase, renderCaseFleets } from '../../test/support/golden-cases.ts';
+import { staticBootstrap } from '../../test/support/static-bootstrap.ts';
 import {
+  FLEET_MEMBERS_CLUSTER,
   STATS_ADMIN_CLUSTER,
   STATS_LISTENER,
   XDS_CA_SDS_FILE,
@@ -180,5 +184,57 @@ describe('the stats listener', () => {
   test('the bootstrap with the stats listener passes envoy --mode validate', async () => {
     const { ok, output } = await validateEnvoyConfig(renderBootstrap({ ...base, stats: { port: 9091 } }));
     expect({ ok, output: ok ? '' : output }).toEqual({ ok: true, output: '' });
+  }, 60_000);
+});
+
+describe('the fleet-members cluster (rate limits SharedEvenly)', () => {
+  interface MembersShape {
+    cluster_manager?: { local_cluster_name: string };
+    static_resources: { clusters: { name: string; type: string; eds_cluster_config?: unknown }[] };
+  }
+
+  test('only when asked: an EDS cluster over ADS, named as the local cluster', () => {
+    const plain = renderBootstrap(base) as unknown as MembersShape;
+    expect(plain.cluster_manager).toBeUndefined();
+    expect(plain.static_resources.clusters.map((c) => c.name)).not.toContain(FLEET_MEMBERS_CLUSTER);
+    const b = renderBootstrap({ ...base, fleetMembers: true }) as unknown as MembersShape;
+    expect(b.cluster_manager).toEqual({ local_cluster_name: FLEET_MEMBERS_CLUSTER });
+    expect(b.static_resources.clusters.find((c) => c.name === FLEET_MEMBERS_CLUSTER)).toEqual({
+      name: FLEET_MEMBERS_CLUSTER,
+      type: 'EDS',
+      connect_timeout: '1s',
+      eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } },
+    });
+    // its name cannot be one kgw gives a KIngress backend (`<namespace>/<service>:<port>`)
+    expect(FLEET_MEMBERS_CLUSTER).not.toMatch(/[/:]/);
+  });
+
+  // The policies golden case rendered SharedEvenly, its resources static, in the bootstrap with or
+  // without the fleet-members cluster: Envoy accepts local_cluster_rate_limit only with a local cluster.
+  const sharedConfig = (fleetMembers: boolean) => {
+    const objs = loadCase(join(goldenDir, 'policies.yaml'));
+    objs.fleetOptions = { external: { ...objs.fleetOptions?.external, rateLimitSharing: 'SharedEvenly' } };
+    const res = renderCaseFleets(objs).find((f) => f.fleet === 'external')!.res;
+    expect(JSON.stringify([...res.routes.values()])).toContain('"local_cluster_rate_limit":{}');
+    const fleet = staticBootstrap(res) as { static_resources: { clusters: unknown[] } };
+    const b = renderBootstrap({ ...base, fleetMembers }) as { static_resources: { clusters: unknown[] } };
+    return {
+      ...b,
+      static_resources: {
+        ...fleet.static_resources,
+        clusters: [...b.static_resources.clusters, ...fleet.static_resources.clusters],
+      },
+    };
+  };
+
+  test('a SharedEvenly fleet passes envoy --mode validate with the fleet-members bootstrap', async () => {
+    const { ok, output } = await validateEnvoyConfig(sharedConfig(true));
+    expect({ ok, output: ok ? '' : output }).toEqual({ ok: true, output: '' });
+  }, 60_000);
+
+  test('without the fleet-members cluster Envoy rejects it (the check can fail)', async () => {
+    const { ok, output } = await validateEnvoyConfig(sharedConfig(false));
+    expect(ok).toBe(false);
+    expect(output).toMatch(/local.cluster/i);
   }, 60_000);
 });

@@ -68,6 +68,11 @@ export interface BootstrapOptions {
   maxHeapMiB?: number;
   /** The stats listener (see the header) on this port, 0.0.0.0; none without it. */
   stats?: { port: number };
+  /**
+   * The fleet-members cluster as Envoy's local cluster (fleetMembersCluster), for rate limits
+   * shared evenly across the fleet; none without it.
+   */
+  fleetMembers?: boolean;
 }
 
 export type XdsAddress = { pipe: string } | { address: string; port: number };
@@ -291,6 +296,29 @@ export function statsAdminCluster(adminPipe: string): Json {
   };
 }
 
+/**
+ * The local cluster of a fleet's Envoys: an EDS cluster (over ADS) whose endpoints are the
+ * fleet's ready replicas, served by the operator as the ClusterLoadAssignment of this name. Envoy's
+ * local_cluster_rate_limit divides a bucket by its number of hosts (policy.ts RateLimitSharing).
+ * Nothing routes to it: kgw's dynamic routes name clusters `<namespace>/<service>:<port>`.
+ */
+export const FLEET_MEMBERS_CLUSTER = 'kgw-fleet-members';
+
+/**
+ * The fleet-members cluster. Only in bootstraps that ask for it (BootstrapOptions.fleetMembers,
+ * the fleets whose rate limits are SharedEvenly): a static EDS cluster holds Envoy's start until
+ * its endpoints arrive (or initial_fetch_timeout passes), and a fleet whose limits are per replica
+ * has no use for it. The price: changing a fleet's sharing mode changes its bootstrap (one rollout).
+ */
+export function fleetMembersCluster(): Json {
+  return {
+    name: FLEET_MEMBERS_CLUSTER,
+    type: 'EDS',
+    connect_timeout: '1s',
+    eds_cluster_config: { eds_config: ADS_SOURCE },
+  };
+}
+
 export function renderBootstrap(o: BootstrapOptions): Json {
   return {
     node: { id: o.nodeId, cluster: o.fleet },
@@ -332,6 +360,7 @@ export function renderBootstrap(o: BootstrapOptions): Json {
           ...(o.tls ? { transport_socket: xdsTransportSocket(o.tls) } : {}),
         },
         ...(o.stats ? [statsAdminCluster(o.admin.pipe)] : []),
+        ...(o.fleetMembers ? [fleetMembersCluster()] : []),
       ],
       ...(o.stats ? { listeners: [statsListener(o.stats.port)] } : {}),
     },
@@ -339,6 +368,7 @@ export function renderBootstrap(o: BootstrapOptions): Json {
     // (stats-names.ts); only for fleets whose stats are scraped: Envoy keeps every tag of every
     // stat in memory (bench/stats.ts)
     ...(o.stats ? { stats_config: { stats_tags: statsTags() } } : {}),
+    ...(o.fleetMembers ? { cluster_manager: { local_cluster_name: FLEET_MEMBERS_CLUSTER } } : {}),
     layered_runtime: {
       layers: [{ name: 'static', static_layer: { 'overload.global_downstream_max_connections': 50000 } }],
     },

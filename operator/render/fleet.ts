@@ -20,6 +20,7 @@ import {
   renderHttpsListener,
   type ListenerOptions,
 } from './listener.ts';
+import type { RateLimitSharing } from './policy.ts';
 import { renderSecret } from './secret.ts';
 import type { Json } from './types.ts';
 import { splitRouteTables } from './vhds.ts';
@@ -40,6 +41,11 @@ export interface FleetRenderOptions extends ListenerOptions {
    * vhosts it touches; for fleets whose Envoys speak delta xDS. Off: whole route tables (SotW).
    */
   vhds?: boolean;
+  /**
+   * How the fleet's rate limits count across its Envoys (policy.ts RateLimitSharing; default
+   * PerReplica). SharedEvenly needs the bootstrap's fleet-members cluster (bootstrap.ts).
+   */
+  rateLimitSharing?: RateLimitSharing;
 }
 
 /** A problem with a fleet's own configuration (not of one KIngress), for the gateway status. */
@@ -93,10 +99,8 @@ export interface RenderedVhosts {
   https: Json[];
 }
 
-const memo = {
-  external: new WeakMap<IngressIR, RenderedVhosts>(),
-  local: new WeakMap<IngressIR, RenderedVhosts>(),
-};
+/** Rendered vhosts per visibility and rate-limit sharing (fleets alike in both share them). */
+const memo = new Map<string, WeakMap<IngressIR, RenderedVhosts>>();
 
 export function visibilityPart(ir: IngressIR, visibility: Visibility): VisibilityIR {
   return visibility === 'ExternalIP' ? ir.external : ir.local;
@@ -106,15 +110,21 @@ export function visibilityPart(ir: IngressIR, visibility: Visibility): Visibilit
  * The vhosts of one IR for the plain and the TLS route table, rendered once per IR object. A
  * vhost that is not redirected renders the same for both tables and is shared (one object).
  */
-export function vhostsOf(ir: IngressIR, visibility: Visibility): RenderedVhosts {
-  const cache = visibility === 'ExternalIP' ? memo.external : memo.local;
+export function vhostsOf(
+  ir: IngressIR,
+  visibility: Visibility,
+  sharing: RateLimitSharing = 'PerReplica',
+): RenderedVhosts {
+  const memoKey = `${visibility}/${sharing}`;
+  let cache = memo.get(memoKey);
+  if (!cache) memo.set(memoKey, (cache = new WeakMap()));
   let r = cache.get(ir);
   if (!r) {
     const part = visibilityPart(ir, visibility);
-    const http = part.vhosts.map((vh) => renderVirtualHost(vh, true));
+    const http = part.vhosts.map((vh) => renderVirtualHost(vh, true, sharing));
     r = {
       http,
-      https: part.vhosts.map((vh, i) => (vh.redirectHttp ? renderVirtualHost(vh, false) : http[i]!)),
+      https: part.vhosts.map((vh, i) => (vh.redirectHttp ? renderVirtualHost(vh, false, sharing) : http[i]!)),
     };
     cache.set(ir, r);
   }
@@ -153,7 +163,7 @@ export function renderFleet(opts: FleetRenderOptions, irs: IngressIR[], data: Ba
   // if the fleet has one). Its KIngress reports SecretNotFound/SecretInvalid meanwhile.
   const serves = (key: string): boolean => data.certificate(key).ok;
   for (const ir of irs) {
-    const v = vhostsOf(ir, opts.visibility);
+    const v = vhostsOf(ir, opts.visibility, opts.rateLimitSharing);
     http.push(...v.http);
     https.push(...v.https);
     tls.push(...visibilityPart(ir, opts.visibility).tls.filter((t) => serves(t.secret)));

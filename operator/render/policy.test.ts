@@ -204,3 +204,27 @@ test('rate limits: a bucket per listed value and one per other value, the client
     max_dynamic_descriptors: 10000,
   });
 });
+
+test('SharedEvenly: the rate limit divides its buckets by the fleet members; PerReplica does not', () => {
+  const policy: HostPolicyIR = {
+    rateLimit: {
+      policy: 'team-a/limits',
+      responseHeaders: false,
+      rules: [{ name: 'whole', each: { requests: 4, seconds: 60 }, limits: [] }],
+    },
+  };
+  const rl = (cfg: Record<string, unknown>) => cfg[FILTER.localRateLimit] as Record<string, unknown>;
+  expect(rl(hostPolicyFilters(policy, 'SharedEvenly')).local_cluster_rate_limit).toEqual({});
+  expect(rl(hostPolicyFilters(policy, 'PerReplica'))).not.toHaveProperty('local_cluster_rate_limit');
+  expect(rl(hostPolicyFilters(policy))).not.toHaveProperty('local_cluster_rate_limit');
+  // the vhost passes the mode on; the buckets themselves are the same
+  const vh: VirtualHostIR = { host: 'a.example.com', owner: 'ns/a', routes: [], redirectHttp: false, policy };
+  const shared = renderVirtualHost(vh, false, 'SharedEvenly') as {
+    typed_per_filter_config: Record<string, unknown>;
+  };
+  const perReplica = renderVirtualHost(vh, false) as { typed_per_filter_config: Record<string, unknown> };
+  expect(rl(shared.typed_per_filter_config)).toEqual({
+    ...rl(perReplica.typed_per_filter_config),
+    local_cluster_rate_limit: {},
+  });
+});

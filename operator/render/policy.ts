@@ -166,6 +166,14 @@ function tokenBucket(b: BucketIR): Json {
 /** The default bucket when no rule limits the host as a whole: never empties. */
 const UNLIMITED: Json = { max_tokens: 4_294_967_295, tokens_per_fill: 4_294_967_295, fill_interval: '1s' };
 
+/**
+ * How a rate limit counts across a fleet's Envoys. PerReplica: each Envoy has its own buckets (N
+ * replicas admit N× the limit). SharedEvenly: Envoy's local_cluster_rate_limit divides every
+ * bucket by the number of members of the bootstrap's local cluster (FLEET_MEMBERS_CLUSTER, the
+ * fleet's ready replicas), so the fleet admits about the limit when load is spread evenly.
+ */
+export type RateLimitSharing = 'PerReplica' | 'SharedEvenly';
+
 /** Dynamic descriptors (one bucket per value) kept per host and Envoy, least recently used dropped. */
 export const MAX_DYNAMIC_DESCRIPTORS = 10_000;
 
@@ -176,7 +184,7 @@ const ALWAYS: Json = { default_value: { numerator: 100 } };
  * or a constant for the host as a whole) and descriptors with its buckets — one per listed value,
  * and for `each` one without a value, which Envoy turns into a bucket per value it sees.
  */
-function localRateLimit(r: RateLimitIR): Json {
+function localRateLimit(r: RateLimitIR, sharing: RateLimitSharing): Json {
   const descriptors: Json[] = [];
   const rateLimits: Json[] = [];
   let dynamic = false;
@@ -214,11 +222,12 @@ function localRateLimit(r: RateLimitIR): Json {
     rate_limits: rateLimits,
     ...(r.responseHeaders ? { enable_x_ratelimit_headers: 'DRAFT_VERSION_03' } : {}),
     ...(dynamic ? { max_dynamic_descriptors: MAX_DYNAMIC_DESCRIPTORS } : {}),
+    ...(sharing === 'SharedEvenly' ? { local_cluster_rate_limit: {} } : {}),
   };
 }
 
 /** The virtual host's typed_per_filter_config for its policy features. */
-export function hostPolicyFilters(p: HostPolicyIR): Json {
+export function hostPolicyFilters(p: HostPolicyIR, sharing: RateLimitSharing = 'PerReplica'): Json {
   const out: Json = {};
   if (p.cors) out[FILTER.cors] = corsPolicy(p.cors);
   if (p.ipAccess) out[FILTER.rbac] = rbacPerRoute(p.ipAccess);
@@ -226,6 +235,6 @@ export function hostPolicyFilters(p: HostPolicyIR): Json {
     out[FILTER.headerMutation] = headerRemoval(p.apiKeyAuth);
     out[FILTER.apiKeyAuth] = apiKeyAuthPerRoute(p.apiKeyAuth);
   }
-  if (p.rateLimit) out[FILTER.localRateLimit] = localRateLimit(p.rateLimit);
+  if (p.rateLimit) out[FILTER.localRateLimit] = localRateLimit(p.rateLimit, sharing);
   return out;
 }

@@ -2,7 +2,7 @@
 // `host:*` so an authority with a port (gRPC sends `host:80`) still matches. The vhost's name is
 // what its statistics are labelled with (stats-names.ts).
 import type { VirtualHostIR } from '../translate/ir.ts';
-import { exemptProbeRoute, exemptRoute, hostPolicyFilters } from './policy.ts';
+import { exemptProbeRoute, exemptRoute, hostPolicyFilters, type RateLimitSharing } from './policy.ts';
 import { renderRedirectRoute, renderRouteOnce } from './route.ts';
 import { vhostName } from './stats-names.ts';
 import type { Json } from './types.ts';
@@ -14,8 +14,13 @@ export function vhostDomains(host: string): string[] {
 /**
  * @param plainHttp true for the plain-HTTP route table: a Redirected vhost then answers 301,
  * except for ACME HTTP-01 challenge paths, which are always served over plain HTTP.
+ * @param sharing how the host's rate limits count across the fleet's Envoys (policy.ts).
  */
-export function renderVirtualHost(vh: VirtualHostIR, plainHttp: boolean): Json {
+export function renderVirtualHost(
+  vh: VirtualHostIR,
+  plainHttp: boolean,
+  sharing: RateLimitSharing = 'PerReplica',
+): Json {
   const redirect = plainHttp && vh.redirectHttp;
   const shown = redirect ? vh.routes.filter((r) => r.acme) : vh.routes;
   const policy = vh.policy;
@@ -39,6 +44,6 @@ export function renderVirtualHost(vh: VirtualHostIR, plainHttp: boolean): Json {
     name: vhostName(vh.owner, vh.host),
     domains: vhostDomains(vh.host),
     routes,
-    typed_per_filter_config: hostPolicyFilters(policy),
+    typed_per_filter_config: hostPolicyFilters(policy, sharing),
   };
 }

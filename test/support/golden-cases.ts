@@ -129,7 +129,7 @@ function casePolicies(objs: Objects): PolicyResolution {
 }
 
 /** The case's objects as translation sees them, with its gateway's ExternalName and host policy. */
-function caseLookups(objs: Objects, policies = casePolicies(objs)): Lookups {
+export function caseLookups(objs: Objects, policies = casePolicies(objs)): Lookups {
   const gw = objs.gateway;
   const spec = gw ? withGatewayDefaults(gw.spec) : undefined;
   return {
