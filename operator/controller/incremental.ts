@@ -1,9 +1,14 @@
 // The incremental core of one gateway: host claims (conflicts) plus one FleetAssembler per fleet.
 // The engine feeds it translated IRs and cache changes; flush() applies them and returns what
 // changed: the KIngresses whose outcome (accepted / DomainConflict) changed, so their status is
-// re-evaluated, and per fleet only the resource kinds that changed. Pure: no I/O, no clock.
+// re-evaluated, and per fleet only the resource kinds that changed. Fleets whose rate limits are
+// SharedEvenly also get their local cluster's assignment (render/fleet-members.ts) among their
+// endpoints, from the ready replicas the engine reports. Pure: no I/O, no clock.
 import type { FleetProblem, FleetRenderOptions, FleetResources } from '../render/fleet.ts';
 import { FleetAssembler, type ResourceKind } from '../render/assembler.ts';
+import { FLEET_MEMBERS_CLUSTER } from '../render/bootstrap.ts';
+import { renderFleetMembers } from '../render/fleet-members.ts';
+import type { Json } from '../render/types.ts';
 import { HostClaims, type Conflict } from '../translate/conflicts.ts';
 import type { IngressIR } from '../translate/ir.ts';
 import { backendData } from '../translate/backend-data.ts';
@@ -51,10 +56,20 @@ export class IncrementalGateway {
   private readonly touched = new Set<string>();
   /** The fleets' default certificate Secrets (`<ns>/<name>`), which refreshSecrets must be given. */
   readonly defaultCertificateSecrets: ReadonlySet<string>;
+  /** SharedEvenly fleets: their HTTP port and the current fleet-members assignment. */
+  private readonly members = new Map<string, { port: number; cla: Json }>();
+  /** Fleets whose fleet-members assignment changed since the last flush. */
+  private readonly membersChanged = new Set<string>();
 
   constructor(fleets: { key: string; opts: FleetRenderOptions }[], lookups: Lookups) {
     const data = backendData(lookups); // one per gateway: a Secret is checked once for all its fleets
-    for (const f of fleets) this.assemblers.set(f.key, new FleetAssembler(f.opts, data));
+    for (const f of fleets) {
+      this.assemblers.set(f.key, new FleetAssembler(f.opts, data));
+      if (f.opts.rateLimitSharing !== 'SharedEvenly') continue;
+      // none known yet: an empty assignment, so the Envoys' start does not wait for it
+      this.members.set(f.key, { port: f.opts.httpPort, cla: renderFleetMembers([], f.opts.httpPort) });
+      this.membersChanged.add(f.key);
+    }
     this.defaultCertificateSecrets = new Set(
       fleets.flatMap((f) => (f.opts.defaultCertificate ? [f.opts.defaultCertificate.secret] : [])),
     );
@@ -107,7 +122,23 @@ export class IncrementalGateway {
     for (const a of this.assemblers.values()) a.refreshSecrets(list);
   }
 
-  /** The complete current resources of a fleet (live maps: read, never mutate). */
+  /**
+   * The ready replicas (addresses) of a fleet now; ignored unless its rate limits are SharedEvenly.
+   * The next flush sends its endpoints when the assignment changed.
+   */
+  setFleetMembers(fleet: string, addresses: Iterable<string>): void {
+    const m = this.members.get(fleet);
+    if (!m) return;
+    const cla = renderFleetMembers(addresses, m.port);
+    if (JSON.stringify(cla) === JSON.stringify(m.cla)) return;
+    m.cla = cla;
+    this.membersChanged.add(fleet);
+  }
+
+  /**
+   * The complete current resources of a fleet (live maps: read, never mutate), without the
+   * fleet-members assignment (flush() adds it).
+   */
   resources(fleet: string): FleetResources | undefined {
     return this.assemblers.get(fleet)?.resources();
   }
@@ -125,8 +156,16 @@ export class IncrementalGateway {
     const fleets = new Map<string, Partial<FleetResources>>();
     for (const [key, a] of this.assemblers) {
       const changed = a.take();
+      const m = this.members.get(key);
+      if (m && (changed.endpoints || this.membersChanged.has(key))) {
+        changed.endpoints = new Map([
+          ...(changed.endpoints ?? a.resources().endpoints),
+          [FLEET_MEMBERS_CLUSTER, m.cla],
+        ]);
+      }
       if (Object.keys(changed).length > 0) fleets.set(key, changed);
     }
+    this.membersChanged.clear();
     return { outcomes, fleets };
   }
 }
