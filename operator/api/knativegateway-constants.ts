@@ -94,6 +94,14 @@ export const DEFAULT_ACCESS_LOG_FORMAT: AccessLogFormat = 'text';
 export const DEFAULT_METRICS = false;
 /** The stats listener's port in each Envoy replica (`metrics.port`). */
 export const DEFAULT_METRICS_PORT = 9091;
+/**
+ * How a fleet's RoutePolicy rate limits count across its Envoy replicas (`policy.rateLimitSharing`):
+ * PerReplica, each Envoy its own buckets (N replicas admit N× the limit); SharedEvenly, each
+ * Envoy's buckets divided by the fleet's ready replicas (operator/render/policy.ts).
+ */
+export const RATE_LIMIT_SHARING_MODES = ['PerReplica', 'SharedEvenly'] as const;
+export type RateLimitSharing = (typeof RATE_LIMIT_SHARING_MODES)[number];
+export const DEFAULT_RATE_LIMIT_SHARING: RateLimitSharing = 'PerReplica';
 /** OpenTelemetry tracing (`tracing.enabled`): off by default; it needs a collector. */
 export const DEFAULT_TRACING = false;
 /** OTLP over gRPC: the collector's usual port. */

@@ -11,6 +11,8 @@ import {
   DEFAULT_ACCESS_LOG_FORMAT,
   DEFAULT_METRICS,
   DEFAULT_METRICS_PORT,
+  DEFAULT_RATE_LIMIT_SHARING,
+  type RateLimitSharing,
   DEFAULT_TRACING,
   DEFAULT_TRACING_PORT,
   DEFAULT_TRACING_SAMPLING_PERCENT,
@@ -115,6 +117,8 @@ export interface ResolvedFleet {
   tracing?: ResolvedFleetTracing;
   http: ResolvedFleetHttp;
   clientIP: ResolvedClientIP;
+  /** `policy.rateLimitSharing`. */
+  rateLimitSharing: RateLimitSharing;
 }
 
 export interface ResolvedFleetHttp {
@@ -307,6 +311,7 @@ export function withFleetDefaults(fleet: FleetSpec): ResolvedFleet {
       : {}),
     http: withHttpDefaults(fleet.http),
     clientIP: withClientIPDefaults(fleet.clientIP),
+    rateLimitSharing: fleet.policy?.rateLimitSharing ?? DEFAULT_RATE_LIMIT_SHARING,
   };
   if (autoscaling) out.autoscaling = autoscaling;
   if (fleet.podDisruptionBudget) out.podDisruptionBudget = { ...fleet.podDisruptionBudget };

@@ -8,6 +8,7 @@ import {
   FleetMetricsSchema,
   FleetTracingSchema,
 } from './knativegateway-fleet-edge-schema.ts';
+import { FleetPolicySchema } from './knativegateway-fleet-policy-schema.ts';
 import {
   FleetAutoscalingSchema,
   FleetDisruptionBudgetSchema,
@@ -136,6 +137,7 @@ export const FleetSpecSchema = Obj(
     tracing: FleetTracingSchema,
     http: FleetHttpSchema,
     clientIP: FleetClientIPSchema,
+    policy: FleetPolicySchema,
   },
   {
     required: ['name', 'visibility'],

@@ -73,6 +73,7 @@ function resolvedDefaults(visibility: 'ExternalIP' | 'ClusterLocal') {
     metrics: { enabled: false, port: 9091 },
     http: RESOLVED_HTTP,
     clientIP: { xffNumTrustedHops: 0, proxyProtocol: false },
+    rateLimitSharing: 'PerReplica',
   };
 }
 
@@ -136,6 +137,7 @@ describe('withGatewayDefaults', () => {
           service: { httpsPort: 8443, annotations: { 'a/b': 'c' } },
           accessLog: { enabled: true },
           envoy: { logLevel: 'debug' },
+          policy: { rateLimitSharing: 'SharedEvenly' },
         },
       ],
       domains: { default: 'example.com', template: '{{.Name}}.{{.Domain}}' },
@@ -163,6 +165,7 @@ describe('withGatewayDefaults', () => {
       },
       accessLog: true,
       accessLogFormat: 'text',
+      rateLimitSharing: 'SharedEvenly',
     });
     expect(got.domains).toEqual({ default: 'example.com', selectors: [], template: '{{.Name}}.{{.Domain}}' });
     expect(got.knative).toEqual({ ...RESOLVED_KNATIVE, httpProtocol: 'Redirected' });
@@ -524,6 +527,11 @@ describe('validateGatewaySpec', () => {
       'a tracing sampling share written as a string',
       { fleets: [{ name: 'a', visibility: 'ExternalIP', tracing: { samplingPercent: '5' } }] },
       'spec.fleets[0].tracing.samplingPercent: must be a number from 0 to 100',
+    ],
+    [
+      'a rate-limit sharing mode that is not built',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', policy: { rateLimitSharing: 'Global' } }] },
+      'spec.fleets[0].policy.rateLimitSharing: must be one of PerReplica, SharedEvenly',
     ],
     [
       'metrics not an object',

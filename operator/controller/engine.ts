@@ -411,6 +411,15 @@ export class Engine {
     if (!def) return;
     void this.gatewaysRec.publish(def);
     this.gatewaysRec.kick(def.gateway);
+    if (def.rateLimitSharing === 'SharedEvenly') {
+      // the fleet's local cluster: rate limits are divided by its ready replicas
+      const ready = this.o.runtime.replicas(fleetKey).filter((r) => r.ready);
+      this.pipeline.setFleetMembers(
+        fleetKey,
+        ready.map((r) => r.address),
+      );
+      this.schedule();
+    }
     // Only a replica that became ready must be probed for every KIngress of the gateway; one
     // that went away leaves the others' verdicts standing (and re-probing 10k KIngresses on
     // every readiness blip would swamp the fleet).

@@ -32,6 +32,7 @@ const config: GatewayConfig = {
     clientIP: withClientIPDefaults(undefined),
     maxHeapMiB: 0,
     metrics: { enabled: false, port: 9091 },
+    rateLimitSharing: 'PerReplica' as const,
   })),
 };
 

@@ -57,6 +57,7 @@ export function gatewayConfig(obj: KubeObject, log: Logger): GatewayConfig | und
       maxHeapMiB: f.envoy.maxHeapMiB,
       metrics: { ...f.metrics },
       ...(f.tracing ? { tracing: f.tracing } : {}),
+      rateLimitSharing: f.rateLimitSharing,
     })),
     externalNames: gatewayExternalNamePolicy(name, spec),
     hostPolicy: gatewayHostPolicy(name, spec),

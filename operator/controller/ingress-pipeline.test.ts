@@ -6,10 +6,11 @@ import type { EndpointSlice, Service } from '../api/core.ts';
 import type { KnativeGateway } from '../api/knativegateway.ts';
 import { INGRESS_CLASS_ANNOTATION, KGW_INGRESS_CLASS, ingressKey, type KIngress } from '../api/kingress.ts';
 import { newLogger } from '../log.ts';
+import { FLEET_MEMBERS_CLUSTER } from '../render/bootstrap.ts';
 import { withDefaults } from '../translate/defaults.ts';
 import type { Lookups } from '../translate/lookups.ts';
 import type { SnapshotInput } from '../xds/cache.ts';
-import { TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE, type TypeUrl } from '../xds/protos.ts';
+import { TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE, type TypeUrl } from '../xds/protos.ts';
 import type { AckEvent } from '../xds/types.ts';
 import { DependencyIndex } from './dependencies.ts';
 import { EndpointWait } from './endpoint-wait.ts';
@@ -266,4 +267,52 @@ test('a NACK of the only change is paid by its KIngress: EnvoyRejected, its acce
   t.put(kingress('hello', 'hello.ns.example.com', 'hello', KGW_INGRESS_CLASS, 3));
   t.flush('ns/hello');
   expect(t.pipeline.statusReport('ns/hello', CONFIG)?.kind).toBe('served');
+});
+
+test('a SharedEvenly fleet gets its ready replicas as kgw-fleet-members, also after the gateways are set again', () => {
+  const t = setup();
+  const shared = gatewayConfig(
+    {
+      ...GW,
+      spec: {
+        ...GW.spec,
+        fleets: [
+          { name: 'ext', visibility: 'ExternalIP', policy: { rateLimitSharing: 'SharedEvenly' } },
+          { name: 'local', visibility: 'ClusterLocal' },
+        ],
+      },
+    } as never,
+    log,
+  )!;
+  const members = (fleet: string): string[] | undefined => {
+    const last = [...t.target.pushes].reverse().find((p) => p.fleet === fleet && p.input[TYPE_ENDPOINT]);
+    const cla = last?.input[TYPE_ENDPOINT]?.get(FLEET_MEMBERS_CLUSTER) as
+      | {
+          endpoints?: {
+            lb_endpoints: { endpoint: { address: { socket_address: { address: string } } } }[];
+          }[];
+        }
+      | undefined;
+    return (
+      cla &&
+      (cla.endpoints ?? []).flatMap((l) =>
+        l.lb_endpoints.map((e) => e.endpoint.address.socket_address.address),
+      )
+    );
+  };
+  // reported before the gateway asks for SharedEvenly: kept for it
+  t.pipeline.setFleetMembers('g/ext', ['198.18.0.2', '198.18.0.1']);
+  t.pipeline.setGateways([shared]);
+  t.flush();
+  expect(members('g/ext')).toEqual(['198.18.0.1', '198.18.0.2']);
+  expect(members('g/local')).toBeUndefined();
+  t.pipeline.setFleetMembers('g/ext', ['198.18.0.2']);
+  t.flush();
+  expect(members('g/ext')).toEqual(['198.18.0.2']);
+  // fresh incremental state: the members come again with the first push
+  const before = t.target.pushes.length;
+  t.pipeline.setGateways([shared]);
+  t.flush();
+  expect(t.target.pushes.slice(before).some((p) => p.fleet === 'g/ext' && p.input[TYPE_ENDPOINT])).toBe(true);
+  expect(members('g/ext')).toEqual(['198.18.0.2']);
 });

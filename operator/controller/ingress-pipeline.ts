@@ -103,6 +103,8 @@ export class IngressPipeline {
   private readonly flushChanges = new Map<string, Map<string, IngressIR>>();
   /** Which KIngress pays for an Envoy NACK. */
   private readonly nacks: NackArbiter;
+  /** Fleet key → its ready replicas' addresses as last reported (kept across setGateways). */
+  private readonly fleetMembers = new Map<string, string[]>();
 
   constructor(o: IngressPipelineOptions) {
     this.o = o;
@@ -134,6 +136,7 @@ export class IngressPipeline {
               accessLog: def.accessLog,
               http: def.http,
               clientIP: def.clientIP,
+              rateLimitSharing: def.rateLimitSharing,
               ...(def.tracing ? { tracing: { ...def.tracing, serviceName: def.serviceName } } : {}),
               ...(g.defaultCertificate?.fleets.includes(def.name)
                 ? { defaultCertificate: { secret: g.defaultCertificate.secret } }
@@ -145,6 +148,22 @@ export class IngressPipeline {
       ]),
     );
     for (const s of this.states.values()) s.gateway = undefined;
+    for (const [fleet, addresses] of this.fleetMembers)
+      this.pipeOfFleet(fleet)?.setFleetMembers(fleet, addresses);
+  }
+
+  /**
+   * The ready replicas (addresses) of a fleet now: the next flush sends its fleet-members
+   * assignment if its rate limits are SharedEvenly (incremental.ts).
+   */
+  setFleetMembers(fleet: string, addresses: string[]): void {
+    this.fleetMembers.set(fleet, addresses);
+    this.pipeOfFleet(fleet)?.setFleetMembers(fleet, addresses);
+  }
+
+  private pipeOfFleet(fleet: string): IncrementalGateway | undefined {
+    const gw = this.fleetGateway.get(fleet);
+    return gw === undefined ? undefined : this.pipes.get(gw);
   }
 
   /** The gateway a fleet (`<gateway>/<fleet>`) belongs to. */

@@ -22,12 +22,13 @@ import {
 import { fullSampleKnativeGateway, sampleKnativeGateway } from '../gen/sample.ts';
 import { XdsTls } from '../pki/xds-tls.ts';
 import {
+  FLEET_MEMBERS_CLUSTER,
   STATS_ADMIN_CLUSTER,
   STATS_LISTENER,
   XDS_CA_SDS_FILE,
   XDS_CLIENT_SDS_FILE,
 } from '../render/bootstrap.ts';
-import { ADS_SOURCE } from '../render/types.ts';
+import { ADS_SOURCE, type Json } from '../render/types.ts';
 import {
   FLEET_KINDS,
   fleetBootstrap,
@@ -438,6 +439,25 @@ describe('bootstrap', () => {
       port: 18000,
     });
   });
+
+  test('SharedEvenly fleets get the fleet-members cluster as the local cluster; PerReplica ones do not', async () => {
+    const [perReplica, shared] = withGatewayDefaults({
+      fleets: [
+        { name: 'a', visibility: 'ExternalIP' },
+        { name: 'b', visibility: 'ExternalIP', policy: { rateLimitSharing: 'SharedEvenly' } },
+      ],
+    }).fleets;
+    if (!perReplica || !shared) throw new Error('no fleet');
+    const local = (b: Json) =>
+      (b.cluster_manager as { local_cluster_name?: string } | undefined)?.local_cluster_name;
+    const names = (b: Json) => (b as unknown as BootstrapShape).static_resources.clusters.map((c) => c.name);
+    const a = fleetBootstrap('default', perReplica, XDS);
+    const b = fleetBootstrap('default', shared, XDS);
+    expect([local(a), names(a).includes(FLEET_MEMBERS_CLUSTER)]).toEqual([undefined, false]);
+    expect([local(b), names(b).includes(FLEET_MEMBERS_CLUSTER)]).toEqual([FLEET_MEMBERS_CLUSTER, true]);
+    const { ok, output } = await validateEnvoyConfig(b);
+    expect({ ok, output: ok ? '' : output }).toEqual({ ok: true, output: '' });
+  }, 60_000);
 
   test('every rendered bootstrap passes envoy --mode validate', async () => {
     const gateways = [sampleKnativeGateway(), fullSampleKnativeGateway()].map(withUid);

@@ -345,6 +345,7 @@ export function fleetBootstrap(
     ...(tls ? { tls: xdsTlsBootstrap(tls) } : {}),
     maxHeapMiB: fleet.envoy.maxHeapMiB,
     ...(fleet.metrics.enabled ? { stats: { port: fleet.metrics.port } } : {}),
+    fleetMembers: fleet.rateLimitSharing === 'SharedEvenly',
   });
   const dynamic = b.dynamic_resources as Json;
   dynamic.lds_config = { ...ADS_SOURCE, initial_fetch_timeout: '0s' };

@@ -65,6 +65,8 @@ interface LocalReplica extends Replica {
    * adopted replicas too, except those recorded before it was).
    */
   statsPort?: number;
+  /** Its bootstrap has the fleet-members cluster (rate limits SharedEvenly); like statsPort. */
+  fleetMembers?: boolean;
   adminSocket: string;
   logFile: string;
   stopped: boolean;
@@ -81,6 +83,8 @@ export interface SavedReplica {
   adminSocket: string;
   /** LocalReplica.statsPort; absent in files written before it existed. */
   statsPort?: number;
+  /** LocalReplica.fleetMembers; absent in files written before it existed. */
+  fleetMembers?: boolean;
 }
 
 /** The file the runtime working in `workDir` records its replicas in. */
@@ -131,6 +135,11 @@ function statsPort(def: FleetDef): number {
   return def.metrics.enabled ? def.metrics.port : 0;
 }
 
+/** Whether a fleet's bootstrap has the fleet-members cluster (its rate limits are SharedEvenly). */
+function fleetMembers(def: FleetDef): boolean {
+  return def.rateLimitSharing === 'SharedEvenly';
+}
+
 function safe(s: string): string {
   return s.replace(/[^a-zA-Z0-9-]/g, '-');
 }
@@ -177,6 +186,7 @@ export class LocalFleetRuntime implements FleetRuntime {
         pid: s.pid,
         adminSocket: s.adminSocket,
         ...(typeof s.statsPort === 'number' ? { statsPort: s.statsPort } : {}),
+        ...(typeof s.fleetMembers === 'boolean' ? { fleetMembers: s.fleetMembers } : {}),
         logFile: join(this.opts.workDir, `${s.id}.log`),
         stopped: false,
         exited: false,
@@ -242,13 +252,14 @@ export class LocalFleetRuntime implements FleetRuntime {
         f.def && (f.def.ports.http !== def.ports.http || f.def.ports.https !== def.ports.https);
       f.def = def;
       this.fleets.set(def.key, f);
-      // Replace replicas whose process is gone, or whose bootstrap has an old heap limit or stats
-      // listener.
+      // Replace replicas whose process is gone, or whose bootstrap has an old heap limit, stats
+      // listener or fleet-members cluster.
       let replaced = false;
       for (const r of [...f.replicas]) {
         const stale =
           (r.maxHeapMiB !== undefined && r.maxHeapMiB !== def.maxHeapMiB) ||
-          (r.statsPort !== undefined && r.statsPort !== statsPort(def));
+          (r.statsPort !== undefined && r.statsPort !== statsPort(def)) ||
+          (r.fleetMembers !== undefined && r.fleetMembers !== fleetMembers(def));
         if (r.exited || stale) {
           replaced ||= r.ready;
           await this.stopReplica(r);
@@ -288,6 +299,7 @@ export class LocalFleetRuntime implements FleetRuntime {
       ...(tls ? { tls } : {}),
       maxHeapMiB: def.maxHeapMiB,
       ...(def.metrics.enabled ? { stats: { port: def.metrics.port } } : {}),
+      fleetMembers: fleetMembers(def),
     });
     const file = join(this.opts.workDir, `${id}.bootstrap.json`);
     writeFileSync(file, JSON.stringify(config, null, 2));
@@ -327,6 +339,7 @@ export class LocalFleetRuntime implements FleetRuntime {
       proc,
       maxHeapMiB: def.maxHeapMiB,
       statsPort: statsPort(def),
+      fleetMembers: fleetMembers(def),
       adminSocket,
       logFile,
       stopped: false,
@@ -393,6 +406,7 @@ export class LocalFleetRuntime implements FleetRuntime {
           address: r.address,
           adminSocket: r.adminSocket,
           ...(r.statsPort !== undefined ? { statsPort: r.statsPort } : {}),
+          ...(r.fleetMembers !== undefined ? { fleetMembers: r.fleetMembers } : {}),
         })),
     );
     const tmp = `${this.stateFile}.${process.pid}.tmp`;

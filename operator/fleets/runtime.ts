@@ -8,6 +8,7 @@ import type {
   ResolvedFleetHttp,
   ResolvedFleetTracing,
 } from '../api/knativegateway.ts';
+import type { RateLimitSharing } from '../api/knativegateway-constants.ts';
 import type { Visibility } from '../api/kingress.ts';
 
 export interface FleetDef {
@@ -33,6 +34,11 @@ export interface FleetDef {
   metrics: { enabled: boolean; port: number };
   /** OpenTelemetry tracing of the fleet's requests; none without it. */
   tracing?: ResolvedFleetTracing;
+  /**
+   * How RoutePolicy rate limits count across the replicas; SharedEvenly bootstraps carry the
+   * fleet-members cluster (render/bootstrap.ts).
+   */
+  rateLimitSharing: RateLimitSharing;
 }
 
 /**

@@ -79,6 +79,7 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
     accessLog: { enabled: false, format: 'text' },
     metrics: { enabled: false, port: 9091 },
     tracing: { enabled: false, samplingPercent: 1 },
+    policy: { rateLimitSharing: 'PerReplica' },
   };
   const storedKnativeDefaults = {
     configure: true,
@@ -106,7 +107,11 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
     expect(stored.spec.domains).toEqual(sample.spec.domains);
     expect(stored.spec.knative).toEqual(sample.spec.knative);
     const [pub, priv] = stored.spec.fleets;
-    expect(pub).toEqual({ ...sample.spec.fleets[0], envoy: { logLevel: 'info', drainSeconds: 45 } });
+    expect(pub).toEqual({
+      ...sample.spec.fleets[0],
+      envoy: { logLevel: 'info', drainSeconds: 45 },
+      policy: { rateLimitSharing: 'PerReplica' },
+    });
     expect(priv).toEqual({
       ...sample.spec.fleets[1],
       service: { httpPort: 80, httpsPort: 443 },
@@ -114,6 +119,7 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
       accessLog: { enabled: false, format: 'text' },
       metrics: { enabled: false, port: 9091 },
       tracing: { enabled: false, samplingPercent: 1 },
+      policy: { rateLimitSharing: 'PerReplica' },
     });
     expect(validateGatewaySpec(stored.spec)).toEqual([]);
   });

@@ -292,6 +292,7 @@ describe('release manifest on a real kube-apiserver', () => {
         clientIP: withClientIPDefaults(undefined),
         maxHeapMiB: 0,
         metrics: { enabled: false, port: 9091 },
+        rateLimitSharing: 'PerReplica',
       };
       // 198.18.0.0/15 is a benchmarking range; nothing is ever sent to it here.
       const refused = await publishFleet(

@@ -18,6 +18,7 @@ import type {
   RateLimitIR,
 } from '../translate/ir.ts';
 import { HEADER_PROBE } from '../api/kingress.ts';
+import type { RateLimitSharing } from '../api/knativegateway-constants.ts';
 import { regexEscape } from '../translate/routing-rules.ts';
 import { TYPE_PREFIX, type Json } from './types.ts';
 
@@ -172,7 +173,7 @@ const UNLIMITED: Json = { max_tokens: 4_294_967_295, tokens_per_fill: 4_294_967_
  * bucket by the number of members of the bootstrap's local cluster (FLEET_MEMBERS_CLUSTER, the
  * fleet's ready replicas), so the fleet admits about the limit when load is spread evenly.
  */
-export type RateLimitSharing = 'PerReplica' | 'SharedEvenly';
+export type { RateLimitSharing };
 
 /** Dynamic descriptors (one bucket per value) kept per host and Envoy, least recently used dropped. */
 export const MAX_DYNAMIC_DESCRIPTORS = 10_000;
