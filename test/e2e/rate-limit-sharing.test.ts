@@ -1,0 +1,154 @@
+// RoutePolicy rate limits shared across a fleet (KnativeGateway fleets[].policy.rateLimitSharing):
+// the public fleet (2 replicas) is SharedEvenly, the cluster-local fleet (2 replicas, which also
+// serves ExternalIP hosts) PerReplica. A host limited to 4 requests per hour: each SharedEvenly
+// replica admits 2 (the fleet 4), each PerReplica replica 4 (the fleet 8). Requests go to each
+// replica's own address; the Envoys learn the fleet's members from kgw-fleet-members (EDS).
+import http from 'node:http';
+import { httpRequest } from '../backends/client.ts';
+import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
+import { DEFAULT_LISTENER_PORTS } from '../../operator/api/knativegateway-constants.ts';
+import type { RoutePolicy } from '../../operator/api/routepolicy.ts';
+import { FLEET_MEMBERS_CLUSTER } from '../../operator/render/bootstrap.ts';
+import { withDefaults } from '../../operator/translate/defaults.ts';
+import {
+  TEST_NAMESPACE,
+  createIngress,
+  fleetReplicas,
+  sampleGateway,
+  startEnv,
+  startTestBackend,
+  waitReady,
+  type Env,
+} from './harness.ts';
+
+const HOST = 'limited.serving-tests.example.com';
+const POLICIES = `/apis/policy.kgw.dev/v1alpha1/namespaces/${TEST_NAMESPACE}/routepolicies`;
+const gateway: KnativeGateway = {
+  ...sampleGateway,
+  spec: {
+    ...sampleGateway.spec,
+    fleets: [
+      {
+        name: 'external',
+        visibility: 'ExternalIP',
+        replicas: 2,
+        policy: { rateLimitSharing: 'SharedEvenly' },
+      },
+      { name: 'local', visibility: 'ClusterLocal', replicas: 2 },
+    ],
+  },
+};
+const SHARED = 'default/external';
+const PER_REPLICA = 'default/local';
+
+let env: Env;
+beforeAll(async () => {
+  env = await startEnv({ gateway });
+  await startTestBackend(env, { name: 'limited' });
+  await createIngress(
+    env,
+    'limited',
+    withDefaults({
+      rules: [
+        {
+          hosts: [HOST],
+          visibility: 'ExternalIP',
+          http: {
+            paths: [
+              {
+                splits: [
+                  { serviceNamespace: TEST_NAMESPACE, serviceName: 'limited', servicePort: 80, percent: 100 },
+                ],
+              },
+            ],
+          },
+        },
+      ],
+    }),
+    TEST_NAMESPACE,
+    { 'serving.knative.dev/route': 'limited', 'serving.knative.dev/service': 'limited' },
+  );
+  await waitReady(env, 'limited');
+}, 240_000);
+afterAll(async () => {
+  await env?.stop();
+});
+
+function adminGet(socketPath: string, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ socketPath, path, agent: false, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve(body));
+    });
+    req.on('timeout', () => req.destroy(new Error('admin timeout')));
+    req.on('error', reject);
+  });
+}
+
+/** The hosts of the fleet-members cluster one Envoy knows (its admin /clusters). */
+async function members(adminSocket: string): Promise<string[]> {
+  const lines = (await adminGet(adminSocket, '/clusters')).split('\n');
+  const hosts = lines
+    .filter((l) => l.startsWith(`${FLEET_MEMBERS_CLUSTER}::`) && l.includes('::cx_active::'))
+    .map((l) => l.split('::')[1] ?? '');
+  return hosts.sort();
+}
+
+/** Polls (bounded) until `check` gives a value. */
+async function poll<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: not reached`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test('SharedEvenly: each of 2 replicas admits 2 of a limit of 4 (the fleet 4); PerReplica: each 4 (the fleet 8)', async () => {
+  const shared = fleetReplicas(env, SHARED);
+  const perReplica = fleetReplicas(env, PER_REPLICA);
+  expect([shared.length, perReplica.length]).toEqual([2, 2]);
+  // every SharedEvenly Envoy counts both replicas as members; PerReplica Envoys have no such cluster
+  const want = shared.map((r) => `${r.address}:${DEFAULT_LISTENER_PORTS.ExternalIP.http}`).sort();
+  for (const r of shared) {
+    await poll(`${r.id} knows both members`, async () =>
+      JSON.stringify(await members(r.adminSocket)) === JSON.stringify(want) ? true : undefined,
+    );
+  }
+  for (const r of perReplica) expect(await members(r.adminSocket)).toEqual([]);
+
+  await env.rest.request('POST', POLICIES, {
+    apiVersion: 'policy.kgw.dev/v1alpha1',
+    kind: 'RoutePolicy',
+    metadata: { name: 'whole-host', namespace: TEST_NAMESPACE },
+    spec: {
+      targetRefs: [{ kind: 'Service', name: 'limited' }],
+      rateLimit: { rules: [{ name: 'host', requests: 4, per: 'Hour' }] },
+    },
+  });
+  await poll('RoutePolicy Programmed', async () => {
+    const p = await env.rest.get<RoutePolicy>(`${POLICIES}/whole-host`);
+    const programmed = p.status?.conditions?.find((c) => c.type === 'Programmed');
+    return p.status?.observedGeneration === p.metadata.generation && programmed?.status === 'True'
+      ? true
+      : undefined;
+  });
+
+  const statuses = async (address: string, port: number, n: number): Promise<number[]> => {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++)
+      out.push((await httpRequest({ address, port, host: HOST, path: '/' })).status);
+    return out;
+  };
+  for (const r of shared) {
+    expect(await statuses(r.address, DEFAULT_LISTENER_PORTS.ExternalIP.http, 3)).toEqual([200, 200, 429]);
+  }
+  for (const r of perReplica) {
+    expect(await statuses(r.address, DEFAULT_LISTENER_PORTS.ClusterLocal.http, 5)).toEqual([
+      200, 200, 200, 200, 429,
+    ]);
+  }
+}, 120_000);
