@@ -3,6 +3,7 @@
 // serves ExternalIP hosts) PerReplica. A host limited to 4 requests per hour: each SharedEvenly
 // replica admits 2 (the fleet 4), each PerReplica replica 4 (the fleet 8). Requests go to each
 // replica's own address; the Envoys learn the fleet's members from kgw-fleet-members (EDS).
+// Switching the fleet back to PerReplica replaces its replicas (the bootstrap changes).
 import http from 'node:http';
 import { httpRequest } from '../backends/client.ts';
 import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
@@ -38,6 +39,7 @@ const gateway: KnativeGateway = {
     ],
   },
 };
+const GW = '/apis/operator.kgw.dev/v1alpha1/knativegateways/default';
 const SHARED = 'default/external';
 const PER_REPLICA = 'default/local';
 
@@ -96,6 +98,12 @@ async function members(adminSocket: string): Promise<string[]> {
   return hosts.sort();
 }
 
+async function statuses(address: string, port: number, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push((await httpRequest({ address, port, host: HOST, path: '/' })).status);
+  return out;
+}
+
 /** Polls (bounded) until `check` gives a value. */
 async function poll<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -150,5 +158,47 @@ test('SharedEvenly: each of 2 replicas admits 2 of a limit of 4 (the fleet 4); P
     expect(await statuses(r.address, DEFAULT_LISTENER_PORTS.ClusterLocal.http, 5)).toEqual([
       200, 200, 200, 200, 429,
     ]);
+  }
+}, 120_000);
+
+test('switching the fleet back to PerReplica replaces its replicas with ones without the fleet-members cluster', async () => {
+  const before = fleetReplicas(env, SHARED).map((r) => r.pid); // ids are reused, processes are not
+  await env.rest.request(
+    'PATCH',
+    GW,
+    {
+      spec: {
+        fleets: [
+          { name: 'external', visibility: 'ExternalIP', replicas: 2 },
+          { name: 'local', visibility: 'ClusterLocal', replicas: 2 },
+        ],
+      },
+    },
+    'application/merge-patch+json',
+  );
+  const fresh = await poll(
+    'new replicas',
+    () => {
+      const now = fleetReplicas(env, SHARED);
+      return Promise.resolve(now.length === 2 && now.every((r) => !before.includes(r.pid)) ? now : undefined);
+    },
+    60_000,
+  );
+  for (const r of fresh) {
+    // a new Envoy: full buckets of its own, the whole limit
+    const got = await poll(`${r.id} serves the limited host`, async () => {
+      // until it listens and has its routes: refused, or 404
+      const first = await httpRequest({
+        address: r.address,
+        port: DEFAULT_LISTENER_PORTS.ExternalIP.http,
+        host: HOST,
+        path: '/',
+        timeoutMs: 2000,
+      }).catch(() => undefined);
+      return first?.status === 200 ? [200] : undefined;
+    });
+    got.push(...(await statuses(r.address, DEFAULT_LISTENER_PORTS.ExternalIP.http, 4)));
+    expect(got).toEqual([200, 200, 200, 200, 429]);
+    expect(await members(r.adminSocket)).toEqual([]);
   }
 }, 120_000);
