@@ -14,7 +14,7 @@
 //   what the operator pays for it (the per-fleet traffic sampler's scrapes; it keeps no
 //   per-Service series) shows as the difference to a run without.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -71,6 +71,24 @@ function waitForLine(proc: ChildProcess, what: string, match: (line: string) => 
     });
     proc.once('exit', (code) => reject(new Error(`${what}: process exited with ${code}`)));
   });
+}
+
+/** SIGKILLs every process whose command line names `dir` (Envoy replicas: `-c <dir>/envoy/…`). */
+function killProcessesNaming(dir: string): void {
+  for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (!cmdline.includes(dir) || Number(pid) === process.pid) continue;
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
 }
 
 /** KIngress key → resourceVersion, every KIngress of the bench namespace. */
@@ -295,13 +313,19 @@ try {
   failed = false;
 } finally {
   for (const p of procs.reverse()) {
-    if (p.exitCode !== null) continue;
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+    for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+      if (p.exitCode !== null || p.signalCode !== null) break;
+      // an operator with 10k KIngresses can take longer than the bound to stop: then SIGKILL, so
+      // it cannot write its replicas' record after they were stopped below
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill(signal);
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+    }
   }
-  // with leader election the last operator left its Envoys running for a successor: stop them
+  // with leader election the last operator left its Envoys running for a successor: stop them,
+  // and whatever else still runs from the bench's work dir (a replica the record missed)
   killSavedReplicas(join(workDir, 'envoy'));
+  killProcessesNaming(workDir);
   await network?.destroy();
   await cp.stop();
   rmSync(workDir, { recursive: true, force: true });
