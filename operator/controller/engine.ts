@@ -420,12 +420,11 @@ export class Engine {
       );
       this.schedule();
     }
-    // Only a replica that became ready must be probed for every KIngress of the gateway; one
-    // that went away leaves the others' verdicts standing (and re-probing 10k KIngresses on
-    // every readiness blip would swamp the fleet).
+    // A replica that became ready joins the running probe rounds and those of KIngresses not yet
+    // Ready; one that went away leaves the others' verdicts standing.
     if (!this.served.replicaBecameReady(fleetKey)) return;
-    this.status.restartProbes(def.gateway);
-    for (const k of this.pipeline.servedOn(def.gateway)) this.marks.statuses.add(k);
+    const again = this.status.replicaBecameReady(def.gateway, this.pipeline.servedOn(def.gateway));
+    for (const k of again) this.marks.statuses.add(k);
     this.schedule();
   }
 

@@ -239,3 +239,22 @@ test('metrics: probe failures by reason, and one time-to-ready per generation fr
   await waitUntil('the second measure', () => Promise.resolve(ready.length === 2), BOUND);
   expect(ready).toEqual([2.5, 0.25]);
 });
+
+test('a replica that became ready: only running rounds and KIngresses not Ready are probed again', async () => {
+  await writer.stop();
+  writer = newWriter({
+    ingress: (k) => ({ ...ING, metadata: { ...ING.metadata, name: k.slice(2) } }),
+  });
+  env.hash = 'ha';
+  writer.report('n/a', { kind: 'served', ir: { ...ir('ha'), key: 'n/a' }, gateway: gw() });
+  await waitUntil('n/a Ready', () => Promise.resolve(writer.readyFor('n/a')), BOUND);
+  // n/b's round keeps failing (the replica serves another hash); n/c was never reported
+  writer.report('n/b', { kind: 'served', ir: { ...ir('hb'), key: 'n/b' }, gateway: gw() });
+  expect(writer.replicaBecameReady('g', ['n/a', 'n/b', 'n/c']).sort()).toEqual(['n/b', 'n/c']);
+  // n/b's round was cancelled: a report starts a new one, which answers once the replica has hb
+  writer.report('n/b', { kind: 'served', ir: { ...ir('hb'), key: 'n/b' }, gateway: gw() });
+  env.hash = 'hb';
+  writer.poke('g');
+  await waitUntil('n/b Ready', () => Promise.resolve(writer.readyFor('n/b')), BOUND);
+  expect(writer.replicaBecameReady('g', ['n/a', 'n/b'])).toEqual([]);
+});

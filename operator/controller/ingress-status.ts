@@ -177,12 +177,29 @@ export class IngressStatusWriter {
   }
 
   /** Drops the running probe rounds (of a gateway's KIngresses, or all): they are probed anew. */
-  restartProbes(gateway?: string): void {
+  restartProbes(gateway?: string): string[] {
+    const restarted: string[] = [];
     for (const [k, p] of this.probes) {
       if (gateway !== undefined && p.gateway !== gateway) continue;
       p.round.cancel();
       this.probes.delete(k);
+      restarted.push(k);
     }
+    return restarted;
+  }
+
+  /**
+   * A replica of `gateway` became ready: returns which of the gateway's KIngresses (`served`) must
+   * be reported again to be probed on it. Those are the ones whose probe round was running (it is
+   * restarted, so it includes the new replica) and those not Ready for their generation. A
+   * KIngress already Ready is not probed again: no verdict could change its status (Ready never
+   * flaps back to Unknown for the same generation), and at 10k KIngresses every readiness blip of
+   * a busy Envoy re-probed the whole gateway.
+   */
+  replicaBecameReady(gateway: string, served: Iterable<string>): string[] {
+    const again = new Set(this.restartProbes(gateway));
+    for (const k of served) if (!again.has(k) && !this.readyFor(k)) again.add(k);
+    return [...again];
   }
 
   /** Whether the freshest known status of the KIngress is Ready for its current generation. */
