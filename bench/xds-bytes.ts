@@ -32,7 +32,7 @@ import {
 } from '../operator/xds/protos.ts';
 import { XdsServer } from '../operator/xds/server.ts';
 import type { AckEvent, XdsStats } from '../operator/xds/types.ts';
-import { CREATED, FLEETS, fmt, ingress, ms, objects, sizes } from './fixtures.ts';
+import { CREATED, FLEETS, fmt, ingress, ms, objects, percentile, sizes } from './fixtures.ts';
 
 const FLEET = FLEETS[0]!.key; // the external fleet
 
@@ -57,6 +57,8 @@ const BENCH_POLICY: HostPolicyIR = {
   },
 };
 const QUIET_MS = 300;
+/** Spec changes measured per size and mode (`KGW_BENCH_CHANGES`). */
+const CHANGES = Number(process.env.KGW_BENCH_CHANGES ?? 10);
 
 /**
  * Drives one stream like Envoy until it is closed: ACK every response, follow CDS with EDS names
@@ -159,16 +161,27 @@ for (const n of sizes([1000, 10000])) {
         `sync_ms=${fmt(initialMs)} initial_setsnapshot_ms=${fmt(initialPush)}`,
     );
 
-    // One KIngress spec change.
+    // One KIngress spec change, CHANGES times (a different KIngress each time): bytes of the first,
+    // and the p50/max of the assembly (gw.flush) and setSnapshot times over all of them.
     let s0 = server.stats();
-    const changed = translateIngress(ingress(7, gen++), lookups);
-    if (changed.ok) gw.set(changed.ir, CREATED);
-    const specPush = push(gw.flush().fleets);
-    await settled(server, c.node.id);
-    const spec = diff(s0, server.stats());
+    let gen7 = 1;
+    let spec = { total: 0, byType: '', responses: 0 };
+    const flushMs: number[] = [];
+    const specMs: number[] = [];
+    for (let k = 0; k < CHANGES; k++) {
+      const changed = translateIngress(ingress(7 + k * 13, k === 0 ? (gen7 = gen++) : gen++), lookups);
+      if (changed.ok) gw.set(changed.ir, CREATED);
+      const tf = process.hrtime.bigint();
+      const fleetsChanged = gw.flush().fleets;
+      flushMs.push(ms(tf));
+      specMs.push(push(fleetsChanged));
+      await settled(server, c.node.id);
+      if (k === 0) spec = diff(s0, server.stats());
+    }
     console.log(
       `bench xds n=${n} mode=${mode} change=spec bytes=${spec.total} ${spec.byType} responses=${spec.responses} ` +
-        `setsnapshot_ms=${fmt(specPush)}`,
+        `flush_ms_p50=${fmt(percentile(flushMs, 50))} setsnapshot_ms_p50=${fmt(percentile(specMs, 50))} ` +
+        `setsnapshot_ms_max=${fmt(Math.max(...specMs))} changes=${CHANGES}`,
     );
 
     // One endpoint change: the 10% revision of KIngress 7 gets another address.
@@ -193,7 +206,7 @@ for (const n of sizes([1000, 10000])) {
     // A RoutePolicy attached to (then, next round, removed from) KIngress 7's hosts.
     s0 = server.stats();
     policyOn = policyOn === undefined ? 'ns7/app7' : undefined;
-    const withPolicy = translateIngress(ingress(7, gen - 1), lookups);
+    const withPolicy = translateIngress(ingress(7, gen7), lookups);
     if (withPolicy.ok) gw.set(withPolicy.ir, CREATED);
     const policyPush = push(gw.flush().fleets);
     await settled(server, c.node.id);

@@ -25,6 +25,7 @@ import { renderSecret } from './secret.ts';
 import { renderTracingCluster, TRACING_CLUSTER } from './tracing.ts';
 import { deleteUser, lastUser, setUser, userOf, type ClusterSlot } from './cluster-slot.ts';
 import { KeyOrder } from './key-order.ts';
+import { TrackedMap } from './tracked-map.ts';
 import type { Json } from './types.ts';
 import { asVhdsVhost, vhdsRouteConfig } from './vhds.ts';
 
@@ -104,15 +105,15 @@ export class FleetAssembler {
   private defaultProblem: FleetProblem | undefined;
 
   // The live outputs (see take()).
-  private readonly listeners = new Map<string, Json>();
-  private readonly routes = new Map<string, Json>();
+  private readonly listeners = new TrackedMap<Json>();
+  private readonly routes = new TrackedMap<Json>();
   /** VHDS fleets (opts.vhds): every vhost of the route tables, by VHDS name (vhds.ts). */
-  private readonly vhosts = new Map<string, Json>();
+  private readonly vhosts = new TrackedMap<Json>();
   /** VHDS fleets: the https vhosts are in `vhosts` (the HTTPS listener exists). */
   private httpsVhostsOn = false;
-  private readonly clusters = new Map<string, Json>();
-  private readonly endpoints = new Map<string, Json>();
-  private readonly secrets = new Map<string, Json>();
+  private readonly clusters = new TrackedMap<Json>();
+  private readonly endpoints = new TrackedMap<Json>();
+  private readonly secrets = new TrackedMap<Json>();
 
   private readonly changed = new Set<ResourceKind>(RESOURCE_KINDS);
   private routesDirty = true;

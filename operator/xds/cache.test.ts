@@ -1,4 +1,5 @@
 import { SnapshotCache } from './cache.ts';
+import { TrackedMap } from '../render/tracked-map.ts';
 import { decodeResource } from './protojson.ts';
 import { TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER } from './protos.ts';
 import {
@@ -92,5 +93,98 @@ describe('SnapshotCache', () => {
       'type.googleapis.com/envoy.config.route.v3.ScopedRouteConfiguration': new Map(),
     } as never;
     expect(() => cache.set('f', input)).toThrow('unsupported type URL');
+  });
+});
+
+describe('SnapshotCache with a change-logged map (render/tracked-map.ts)', () => {
+  /** A TrackedMap that counts walks over it: a change must not walk the set. */
+  class CountingMap<V> extends TrackedMap<V> {
+    walks = 0;
+    override entries(): MapIterator<[string, V]> {
+      this.walks++;
+      return super.entries();
+    }
+    override [Symbol.iterator](): MapIterator<[string, V]> {
+      this.walks++;
+      return super[Symbol.iterator]();
+    }
+    override values(): MapIterator<V> {
+      this.walks++;
+      return super.values();
+    }
+    override keys(): MapIterator<string> {
+      this.walks++;
+      return super.keys();
+    }
+  }
+  const clusters = (names: string[]): CountingMap<object> => {
+    const m = new CountingMap<object>();
+    for (const n of names) m.set(n, staticCluster(n));
+    return m;
+  };
+
+  it('once seen, a change reads only the names it touched, and the snapshot equals a full update', () => {
+    const cache = new SnapshotCache();
+    const live = clusters(['a', 'b', 'c']);
+    cache.set('f', { [TYPE_CLUSTER]: live });
+    const v1 = cache.get('f')?.types.get(TYPE_CLUSTER)?.version;
+    live.walks = 0;
+    live.set('b', edsCluster('b'));
+    live.delete('c');
+    live.set('d', staticCluster('d'));
+    const change = cache.set('f', { [TYPE_CLUSTER]: live });
+    expect(live.walks).toBe(0);
+    expect(change).toMatchObject({ generation: 2, changed: [TYPE_CLUSTER] });
+    expect(change.removed.get(TYPE_CLUSTER)?.map((r) => r.name)).toEqual(['c']);
+    const ts = cache.get('f')?.types.get(TYPE_CLUSTER);
+    expect(ts?.version).not.toBe(v1);
+    const full = new SnapshotCache();
+    full.set('f', { [TYPE_CLUSTER]: new Map(live) });
+    const fullTs = full.get('f')?.types.get(TYPE_CLUSTER);
+    const versions = (m: ReadonlyMap<string, { version: string }> | undefined) =>
+      [...(m ?? [])].map(([n, r]) => `${n}=${r.version}`).sort();
+    expect(versions(ts?.resources)).toEqual(versions(fullTs?.resources));
+  });
+
+  it('touched names that end as they were change nothing (same generation and set version)', () => {
+    const cache = new SnapshotCache();
+    const live = clusters(['a', 'b']);
+    cache.set('f', { [TYPE_CLUSTER]: live });
+    const v1 = cache.get('f')?.types.get(TYPE_CLUSTER)?.version;
+    live.set('a', staticCluster('a')); // a new object with the same content
+    live.set('x', staticCluster('x'));
+    live.delete('x');
+    expect(cache.set('f', { [TYPE_CLUSTER]: live })).toMatchObject({ generation: 1, changed: [] });
+    expect(cache.get('f')?.types.get(TYPE_CLUSTER)?.version).toBe(v1);
+  });
+
+  it('an invalid resource throws and changes nothing; the next update still sees every change', () => {
+    const cache = new SnapshotCache();
+    const live = clusters(['a', 'b']);
+    cache.set('f', { [TYPE_CLUSTER]: live });
+    live.delete('b');
+    live.set('bad', { name: 'bad', lb_policy: 'NOPE' });
+    expect(() => cache.set('f', { [TYPE_CLUSTER]: live })).toThrow(/CDS resource "bad"/);
+    expect([...(cache.get('f')?.types.get(TYPE_CLUSTER)?.resources.keys() ?? [])].sort()).toEqual(['a', 'b']);
+    live.delete('bad');
+    const change = cache.set('f', { [TYPE_CLUSTER]: live });
+    expect(change.removed.get(TYPE_CLUSTER)?.map((r) => r.name)).toEqual(['b']);
+    expect([...(cache.get('f')?.types.get(TYPE_CLUSTER)?.resources.keys() ?? [])]).toEqual(['a']);
+  });
+
+  it('another map object, or changes the log no longer knows, are read in full', () => {
+    const cache = new SnapshotCache();
+    const live = clusters(['a']);
+    cache.set('f', { [TYPE_CLUSTER]: live });
+    const other = clusters(['a', 'z']);
+    cache.set('f', { [TYPE_CLUSTER]: other });
+    expect(other.walks).toBeGreaterThan(0);
+    expect([...(cache.get('f')?.types.get(TYPE_CLUSTER)?.resources.keys() ?? [])].sort()).toEqual(['a', 'z']);
+    // back to the first map, changed meanwhile: not the map last seen, so read in full
+    for (let i = 0; i < 3000; i++) live.set(`n${i % 1500}`, staticCluster(`n${i % 1500}`));
+    live.walks = 0;
+    cache.set('f', { [TYPE_CLUSTER]: live });
+    expect(live.walks).toBeGreaterThan(0);
+    expect(cache.get('f')?.types.get(TYPE_CLUSTER)?.resources.size).toBe(1501);
   });
 });

@@ -1,9 +1,11 @@
 // Per-fleet resource snapshots. A fleet is the Envoy `node.cluster` string. Every resource is
 // encoded once when it enters the cache (never per connection) and carries a content version, a
 // short hash of its canonical bytes, so unchanged resources are recognised and never re-sent.
-// Each type of a fleet also has a set version (hash of its names and versions) that changes only
-// when the set changes, and the fleet has a generation that counts changes.
-import { createHash } from 'node:crypto';
+// Each type of a fleet also has a set version that changes only when the set changes, and the
+// fleet has a generation that counts changes. A type given as a map that keeps a change log
+// (ChangeLog, e.g. render/tracked-map.ts) costs O(the change) once the cache has seen that map:
+// only the names it reports are looked at.
+import { createHash, randomBytes } from 'node:crypto';
 import { encodeResource } from './protojson.ts';
 import { TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_SHORT, TYPE_URLS, isTypeUrl, type TypeUrl } from './protos.ts';
 import { deltaChunk, sotwChunk } from './wire.ts';
@@ -97,6 +99,44 @@ export function setVersion(entries: Iterable<{ name: string; version: string }>)
   return shortHash(parts.join('\n'));
 }
 
+/**
+ * A map of resources that records its changes (render/tracked-map.ts): which names were set or
+ * deleted after a revision, undefined when that is no longer known.
+ */
+export interface ChangeLog {
+  readonly revision: number;
+  touchedSince(revision: number): readonly string[] | undefined;
+  forgetUpTo(revision: number): void;
+}
+
+function changeLogOf(m: ReadonlyMap<string, ResourceJson>): ChangeLog | undefined {
+  const c = m as Partial<ChangeLog>;
+  return typeof c.touchedSince === 'function' && typeof c.forgetUpTo === 'function'
+    ? (c as ChangeLog)
+    : undefined;
+}
+
+/**
+ * Set versions are labels, unique within this process (a random tag and a counter): a set that
+ * changes gets a new one. Hashing every name and version would cost O(the set) per change.
+ */
+const PROCESS_TAG = randomBytes(4).toString('hex');
+let setCounter = 0;
+function nextSetVersion(): string {
+  return `${PROCESS_TAG}-${(++setCounter).toString(36)}`;
+}
+
+/** What one type's update does, worked out (and every resource encoded) before anything changes. */
+type TypePlan =
+  | { kind: 'replace'; resources: Map<string, CachedResource>; gone: CachedResource[] }
+  | {
+      kind: 'patch';
+      puts: CachedResource[];
+      dels: CachedResource[];
+      /** Re-encoded to the same bytes from a new object: swapped in, not a change. */
+      same: CachedResource[];
+    };
+
 /** The name a resource of this type carries in its JSON (ClusterLoadAssignment: cluster_name). */
 function embeddedName(typeUrl: TypeUrl, json: ResourceJson): unknown {
   const j = json as { name?: unknown; cluster_name?: unknown };
@@ -105,6 +145,11 @@ function embeddedName(typeUrl: TypeUrl, json: ResourceJson): unknown {
 
 export class SnapshotCache {
   readonly #fleets = new Map<string, FleetSnapshot>();
+  /** Per fleet and type: the change-logged map last taken in and its revision then. */
+  readonly #seen = new Map<
+    string,
+    Map<TypeUrl, { map: ReadonlyMap<string, ResourceJson>; revision: number }>
+  >();
 
   get(fleet: string): FleetSnapshot | undefined {
     return this.#fleets.get(fleet);
@@ -115,6 +160,7 @@ export class SnapshotCache {
   }
 
   delete(fleet: string): boolean {
+    this.#seen.delete(fleet);
     return this.#fleets.delete(fleet);
   }
 
@@ -125,61 +171,143 @@ export class SnapshotCache {
   set(fleet: string, input: SnapshotInput): SnapshotChange {
     const previous = this.#fleets.get(fleet);
     const generation = (previous?.generation ?? 0) + 1;
-    const next = new Map<TypeUrl, TypeSnapshot>(previous?.types ?? []);
-    const changed: TypeUrl[] = [];
-    const removed = new Map<TypeUrl, CachedResource[]>();
     for (const typeUrl of Object.keys(input)) {
       if (!isTypeUrl(typeUrl)) throw new Error(`setSnapshot(${fleet}): unsupported type URL ${typeUrl}`);
     }
+    const seen = this.#seen.get(fleet);
+    const plans = new Map<TypeUrl, TypePlan>();
     for (const typeUrl of TYPE_URLS) {
       const given = input[typeUrl];
       if (!given) continue;
       const old = previous?.types.get(typeUrl);
-      const resources = encodeAll(fleet, typeUrl, given, old);
-      const version = setVersion(resources.values());
-      if (old && old.version === version) continue;
-      next.set(typeUrl, { resources, version, changedAt: generation });
+      const last = seen?.get(typeUrl);
+      const log = changeLogOf(given);
+      const touched = old && log && last?.map === given ? log.touchedSince(last.revision) : undefined;
+      const plan = touched
+        ? planPatch(fleet, typeUrl, given, touched, old!)
+        : planReplace(fleet, typeUrl, given, old);
+      if (plan) plans.set(typeUrl, plan);
+    }
+    // Nothing threw: apply.
+    const next = new Map<TypeUrl, TypeSnapshot>(previous?.types ?? []);
+    const changed: TypeUrl[] = [];
+    const removed = new Map<TypeUrl, CachedResource[]>();
+    for (const [typeUrl, plan] of plans) {
+      let resources: Map<string, CachedResource>;
+      let gone: CachedResource[];
+      if (plan.kind === 'replace') {
+        ({ resources, gone } = plan);
+      } else {
+        // In place: a type snapshot's map is the live set of its fleet (readers keep the
+        // TypeSnapshot object, whose identity changes with every change, never an old map).
+        resources = previous!.types.get(typeUrl)!.resources as Map<string, CachedResource>;
+        for (const r of plan.same) resources.set(r.name, r);
+        if (plan.puts.length === 0 && plan.dels.length === 0) continue; // the set is unchanged
+        for (const r of plan.dels) resources.delete(r.name);
+        for (const r of plan.puts) resources.set(r.name, r);
+        gone = plan.dels;
+      }
+      next.set(typeUrl, { resources, version: nextSetVersion(), changedAt: generation });
       changed.push(typeUrl);
-      const gone = old ? [...old.resources.values()].filter((r) => !resources.has(r.name)) : [];
       if (gone.length > 0) removed.set(typeUrl, gone);
     }
+    this.#remember(fleet, input);
     if (changed.length === 0) return { fleet, generation: previous?.generation ?? 0, changed, removed };
     this.#fleets.set(fleet, { fleet, generation, types: next });
     return { fleet, generation, changed, removed };
   }
+
+  /** Records the change-logged maps just taken in, and lets them forget what was read. */
+  #remember(fleet: string, input: SnapshotInput): void {
+    let seen = this.#seen.get(fleet);
+    for (const typeUrl of TYPE_URLS) {
+      const given = input[typeUrl];
+      if (!given) continue;
+      const log = changeLogOf(given);
+      if (!log) {
+        seen?.delete(typeUrl);
+        continue;
+      }
+      if (!seen) {
+        seen = new Map<TypeUrl, { map: ReadonlyMap<string, ResourceJson>; revision: number }>();
+        this.#seen.set(fleet, seen);
+      }
+      seen.set(typeUrl, { map: given, revision: log.revision });
+      log.forgetUpTo(log.revision);
+    }
+  }
 }
 
-function encodeAll(
+/** The whole given set against the old one; undefined when nothing differs. */
+function planReplace(
   fleet: string,
   typeUrl: TypeUrl,
   given: ReadonlyMap<string, ResourceJson>,
   old: TypeSnapshot | undefined,
-): Map<string, CachedResource> {
-  const out = new Map<string, CachedResource>();
+): TypePlan | undefined {
+  const resources = new Map<string, CachedResource>();
+  let differs = !old || old.resources.size !== given.size;
   for (const [name, json] of given) {
     const before = old?.resources.get(name);
-    if (before && before.source === json) {
-      out.set(name, before);
+    const res = before?.source === json ? before : encodeOne(fleet, typeUrl, name, json, before);
+    if (res !== before && res.version !== before?.version) differs = true;
+    resources.set(name, res);
+  }
+  if (!differs) return undefined; // same names (sizes equal, every given name was there), same versions
+  const gone = old ? [...old.resources.values()].filter((r) => !resources.has(r.name)) : [];
+  return { kind: 'replace', resources, gone };
+}
+
+/** Only the names the map reports as changed; undefined when none of them differs. */
+function planPatch(
+  fleet: string,
+  typeUrl: TypeUrl,
+  given: ReadonlyMap<string, ResourceJson>,
+  touched: readonly string[],
+  old: TypeSnapshot,
+): TypePlan | undefined {
+  const puts: CachedResource[] = [];
+  const dels: CachedResource[] = [];
+  const same: CachedResource[] = [];
+  for (const name of touched) {
+    const json = given.get(name);
+    const before = old.resources.get(name);
+    if (json === undefined) {
+      if (before) dels.push(before);
       continue;
     }
-    const embedded = embeddedName(typeUrl, json);
-    if (embedded !== name) {
-      throw new Error(
-        `setSnapshot(${fleet}): ${TYPE_SHORT[typeUrl]} resource keyed "${name}" carries name ${JSON.stringify(embedded)}`,
-      );
-    }
-    let bytes: Buffer;
-    try {
-      bytes = encodeResource(typeUrl, json);
-    } catch (err) {
-      const msg = err instanceof Error ? err.message : String(err);
-      throw new Error(`setSnapshot(${fleet}): ${TYPE_SHORT[typeUrl]} resource "${name}": ${msg}`, {
-        cause: err,
-      });
-    }
-    const fresh = new CachedResource(typeUrl, name, json, bytes);
-    if (before) fresh.adoptChunks(before);
-    out.set(name, fresh);
+    if (before?.source === json) continue;
+    const res = encodeOne(fleet, typeUrl, name, json, before);
+    (res.version === before?.version ? same : puts).push(res);
   }
-  return out;
+  return puts.length > 0 || dels.length > 0 || same.length > 0
+    ? { kind: 'patch', puts, dels, same }
+    : undefined;
+}
+
+function encodeOne(
+  fleet: string,
+  typeUrl: TypeUrl,
+  name: string,
+  json: ResourceJson,
+  before: CachedResource | undefined,
+): CachedResource {
+  const embedded = embeddedName(typeUrl, json);
+  if (embedded !== name) {
+    throw new Error(
+      `setSnapshot(${fleet}): ${TYPE_SHORT[typeUrl]} resource keyed "${name}" carries name ${JSON.stringify(embedded)}`,
+    );
+  }
+  let bytes: Buffer;
+  try {
+    bytes = encodeResource(typeUrl, json);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new Error(`setSnapshot(${fleet}): ${TYPE_SHORT[typeUrl]} resource "${name}": ${msg}`, {
+      cause: err,
+    });
+  }
+  const fresh = new CachedResource(typeUrl, name, json, bytes);
+  if (before) fresh.adoptChunks(before);
+  return fresh;
 }

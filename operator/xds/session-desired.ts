@@ -59,7 +59,12 @@ export function desiredOf(st: TypeState, ts: TypeSnapshot): Desired {
   }
   const exact = entries.size === fromSnapshot && fromSnapshot === ts.resources.size;
   const key = exact ? ts.version : hashEntries(entries);
-  const value: Desired = { entries, key, label: exact ? ts.version : `${ts.version}+${key.slice(0, 8)}` };
+  const value: Desired = {
+    entries,
+    key,
+    exact,
+    label: exact ? ts.version : `${ts.version}+${key.slice(0, 8)}`,
+  };
   st.desiredMemo = { ts, subRev: st.subRev, retainedRev: st.retainedRev, gateRev: st.gateRev, value };
   return value;
 }
@@ -77,6 +82,20 @@ export function deltaWorkOf(st: TypeState, desired: Desired): DeltaWork {
   const value = { updates, removals };
   st.workMemo = { desired, sentRev: st.sentRev, value };
   return value;
+}
+
+/**
+ * SotW: whether the last response already held exactly `desired`. Set versions are labels (a set
+ * that changes gets a new one), so where one side is not the whole snapshot (a subset or retained
+ * resources) the entries are compared: a subset equal to what was sent is not sent again.
+ */
+export function sotwSent(st: TypeState, desired: Desired): boolean {
+  if (st.sentKey === undefined) return false;
+  if (st.sentKey === desired.key) return true;
+  if (st.sentExact && desired.exact) return false;
+  if (st.sent.size !== desired.entries.size) return false;
+  for (const [name, e] of desired.entries) if (st.sent.get(name)?.version !== e.version) return false;
+  return true;
 }
 
 /** Unchanged resources that must go out again (see Session's #noteModifiedClusters). */

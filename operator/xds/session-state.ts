@@ -19,8 +19,13 @@ interface Retained extends Entry {
 
 export interface Desired {
   entries: Map<string, Entry>;
-  /** Hash of the entries' names and versions. */
+  /**
+   * Content key: the snapshot's set version when the entries are exactly the snapshot, else a
+   * hash of the entries' names and versions.
+   */
   key: string;
+  /** Whether the entries are exactly the type's snapshot (`key` is its set version). */
+  exact: boolean;
   /** version_info sent: the snapshot set version, suffixed when the response is a subset/superset. */
   label: string;
 }
@@ -52,8 +57,9 @@ export class TypeState {
   subRev = 0;
   sent = new Map<string, Entry>();
   sentRev = 0;
-  /** SotW: content key of the last response. */
+  /** SotW: content key of the last response, and whether it was a set version (Desired.exact). */
   sentKey: string | undefined;
+  sentExact = false;
   /** Delta: the first request of the type must be answered even if nothing differs. */
   initialPending = false;
   pending: Pending | undefined;

@@ -32,7 +32,7 @@ import {
   type NodeInfo,
   type SotwRequest,
 } from './wire.ts';
-import { adoptRemoved, deltaWorkOf, desiredOf, resendableOf } from './session-desired.ts';
+import { adoptRemoved, deltaWorkOf, desiredOf, resendableOf, sotwSent } from './session-desired.ts';
 import {
   type DeltaWork,
   type Desired,
@@ -335,7 +335,7 @@ export class Session {
     if (!st?.subscribed || !ts) return false;
     const desired = desiredOf(st, ts);
     if (resendableOf(st, desired).length > 0) return true;
-    if (this.mode === 'sotw') return st.sentKey !== desired.key;
+    if (this.mode === 'sotw') return !sotwSent(st, desired);
     if (st.holdFor === ts) return false;
     const w = deltaWorkOf(st, desired);
     return st.initialPending || w.updates.length > 0 || w.removals.length > 0;
@@ -410,7 +410,7 @@ export class Session {
     const desired = desiredOf(st, ts);
     const again = resendableOf(st, desired);
     if (this.mode === 'sotw') {
-      if (st.sentKey !== desired.key || again.length > 0) this.#sendSotw(t, st, desired, snap.generation);
+      if (!sotwSent(st, desired) || again.length > 0) this.#sendSotw(t, st, desired, snap.generation);
       return;
     }
     if (st.holdFor === ts) return; // the content Envoy just rejected: wait for a new snapshot
@@ -446,6 +446,7 @@ export class Session {
     };
     st.lastNonce = nonce;
     st.sentKey = desired.key;
+    st.sentExact = desired.exact;
     if (t === TYPE_CLUSTER) this.#noteModifiedClusters(st.sent, resourcesOf(desired));
     st.sent = new Map(desired.entries);
     st.sentRev++;
