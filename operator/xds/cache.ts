@@ -69,11 +69,28 @@ function edsNameOf(name: string, source: ResourceJson): string | undefined {
 }
 
 export interface TypeSnapshot {
+  /**
+   * The set. A patched set is changed in place (the new TypeSnapshot has the same map): hold the
+   * TypeSnapshot, never only its map, to compare sets over time.
+   */
   readonly resources: ReadonlyMap<string, CachedResource>;
-  /** Hash of the sorted (name, version) pairs: changes only when the set changes. */
+  /** The set version: a label that changes whenever the set changes (and only then). */
   readonly version: string;
   /** Fleet generation at which this set last changed. */
   readonly changedAt: number;
+  /** Unique per TypeSnapshot in this process. */
+  readonly seq: number;
+  /**
+   * Present when this set is a patch of the one with sequence number `seq`: every name set or
+   * deleted since (readers that knew that set need to look only at these).
+   */
+  readonly patchOf?: { readonly seq: number; readonly names: readonly string[] };
+}
+
+let typeSnapshotSeq = 0;
+/** A sequence number for a new TypeSnapshot. */
+export function nextTypeSnapshotSeq(): number {
+  return ++typeSnapshotSeq;
 }
 
 export interface FleetSnapshot {
@@ -195,6 +212,7 @@ export class SnapshotCache {
     for (const [typeUrl, plan] of plans) {
       let resources: Map<string, CachedResource>;
       let gone: CachedResource[];
+      let patchOf: TypeSnapshot['patchOf'];
       if (plan.kind === 'replace') {
         ({ resources, gone } = plan);
       } else {
@@ -206,8 +224,11 @@ export class SnapshotCache {
         for (const r of plan.dels) resources.delete(r.name);
         for (const r of plan.puts) resources.set(r.name, r);
         gone = plan.dels;
+        const names = [...plan.dels, ...plan.puts].map((r) => r.name);
+        patchOf = { seq: previous!.types.get(typeUrl)!.seq, names };
       }
-      next.set(typeUrl, { resources, version: nextSetVersion(), changedAt: generation });
+      const seq = nextTypeSnapshotSeq();
+      next.set(typeUrl, { resources, version: nextSetVersion(), changedAt: generation, seq, patchOf });
       changed.push(typeUrl);
       if (gone.length > 0) removed.set(typeUrl, gone);
     }

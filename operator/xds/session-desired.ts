@@ -10,7 +10,22 @@ import type { DeltaWork, Desired, Entry, TypeState } from './session-state.ts';
 export function adoptRemoved(st: TypeState | undefined, ts: TypeSnapshot | undefined, gen: number): void {
   if (!st?.subscribed || !ts) return;
   const m = st.adoptMemo;
-  if (m && m.ts === ts && m.sentRev === st.sentRev && m.subRev === st.subRev) return;
+  const sameState = m !== undefined && m.sentRev === st.sentRev && m.subRev === st.subRev;
+  if (sameState && m.ts === ts) return;
+  if (sameState && ts.patchOf !== undefined && ts.patchOf.seq === m.ts.seq) {
+    // only the snapshot changed, by these names
+    for (const name of ts.patchOf.names) {
+      const e = st.sent.get(name);
+      if (ts.resources.has(name)) {
+        if (st.retained.delete(name)) st.retainedRev++;
+      } else if (e && !st.retained.has(name) && st.inScope(name)) {
+        st.retained.set(name, { ...e, since: gen });
+        st.retainedRev++;
+      }
+    }
+    st.adoptMemo = { ts, sentRev: st.sentRev, subRev: st.subRev };
+    return;
+  }
   for (const [name, e] of st.sent) {
     if (!ts.resources.has(name) && !st.retained.has(name) && st.inScope(name)) {
       st.retained.set(name, { ...e, since: gen });
@@ -27,26 +42,47 @@ export function adoptRemoved(st: TypeState | undefined, ts: TypeSnapshot | undef
 }
 
 /**
+ * A delta response just changed `sent` (from revision `sentRevBefore`): it only ever adds or
+ * updates resources of the wanted set and removes `removed`, so the retained resources change only
+ * by those removed, and the adoption above stays valid without a walk over `sent`.
+ */
+export function noteDeltaSent(st: TypeState, sentRevBefore: number, removed: readonly string[]): void {
+  for (const n of removed) if (st.retained.delete(n)) st.retainedRev++;
+  const m = st.adoptMemo;
+  if (m && m.sentRev === sentRevBefore) st.adoptMemo = { ...m, sentRev: st.sentRev };
+}
+
+/**
  * The resources the proxy should have: the subscribed part of the snapshot and the retained ones
  * still in scope. `key` and `label` are the snapshot's set version when that is exactly the
- * snapshot, else a hash of the entries (and the set version suffixed with it).
+ * snapshot, else a hash of the entries (and the set version suffixed with it). When only the
+ * snapshot changed since the last call and it is a patch of the snapshot that call saw, only the
+ * patched names are looked at (the last result's entries are taken over: O(the change)).
  */
 export function desiredOf(st: TypeState, ts: TypeSnapshot): Desired {
   const m = st.desiredMemo;
-  if (
-    m &&
-    m.ts === ts &&
-    m.subRev === st.subRev &&
-    m.retainedRev === st.retainedRev &&
-    m.gateRev === st.gateRev
-  )
-    return m.value;
+  const sameState =
+    m !== undefined && m.subRev === st.subRev && m.retainedRev === st.retainedRev && m.gateRev === st.gateRev;
+  if (sameState && m.ts === ts) return m.value;
+  const value =
+    sameState && ts.patchOf !== undefined && ts.patchOf.seq === m.ts.seq
+      ? patchDesired(st, ts, m.value, ts.patchOf.names)
+      : fullDesired(st, ts);
+  st.desiredMemo = { ts, subRev: st.subRev, retainedRev: st.retainedRev, gateRev: st.gateRev, value };
+  return value;
+}
+
+let desiredIds = 0;
+
+function wants(st: TypeState, name: string): boolean {
+  return st.wildcard ? !st.gate || st.gate(name) : st.names.has(name);
+}
+
+function fullDesired(st: TypeState, ts: TypeSnapshot): Desired {
   const entries = new Map<string, Entry>();
-  const gate = st.gate;
   if (st.wildcard) {
-    for (const [name, res] of ts.resources) {
-      if (!gate || gate(name)) entries.set(name, { version: res.version, res });
-    }
+    for (const [name, res] of ts.resources)
+      if (wants(st, name)) entries.set(name, { version: res.version, res });
   } else {
     for (const name of st.names) {
       const res = ts.resources.get(name);
@@ -57,31 +93,95 @@ export function desiredOf(st: TypeState, ts: TypeSnapshot): Desired {
   for (const [name, r] of st.retained) {
     if (!entries.has(name) && st.inScope(name)) entries.set(name, r);
   }
+  return finish(ts, entries, fromSnapshot, undefined);
+}
+
+/** `prev` (for the snapshot `ts` patched) with the patched names brought up to date; takes over its entries. */
+function patchDesired(st: TypeState, ts: TypeSnapshot, prev: Desired, names: readonly string[]): Desired {
+  const entries = prev.entries;
+  let fromSnapshot = prev.fromSnapshot;
+  for (const name of names) {
+    const had = entries.get(name);
+    const retained = st.retained.get(name);
+    const hadFromSnapshot = had !== undefined && had !== retained;
+    const res = ts.resources.get(name);
+    if (res && wants(st, name)) {
+      entries.set(name, { version: res.version, res });
+      if (!hadFromSnapshot) fromSnapshot++;
+      continue;
+    }
+    if (hadFromSnapshot) fromSnapshot--;
+    if (retained && st.inScope(name)) entries.set(name, retained);
+    else entries.delete(name);
+  }
+  return finish(ts, entries, fromSnapshot, { id: prev.id, names });
+}
+
+function finish(
+  ts: TypeSnapshot,
+  entries: Map<string, Entry>,
+  fromSnapshot: number,
+  patchOf: Desired['patchOf'],
+): Desired {
   const exact = entries.size === fromSnapshot && fromSnapshot === ts.resources.size;
   const key = exact ? ts.version : hashEntries(entries);
-  const value: Desired = {
+  return {
     entries,
     key,
     exact,
+    fromSnapshot,
+    id: ++desiredIds,
+    patchOf,
     label: exact ? ts.version : `${ts.version}+${key.slice(0, 8)}`,
   };
-  st.desiredMemo = { ts, subRev: st.subRev, retainedRev: st.retainedRev, gateRev: st.gateRev, value };
+}
+
+const NO_WORK: DeltaWork = { updates: [], removals: [] };
+
+/**
+ * Delta: the resources whose version the proxy does not have, and the names it should drop. When
+ * nothing was left to send for the Desired that `desired` patches (and nothing was sent since),
+ * only the patched names can need sending.
+ */
+export function deltaWorkOf(st: TypeState, desired: Desired): DeltaWork {
+  const m = st.workMemo;
+  if (m && m.sentRev === st.sentRev) {
+    if (m.desired === desired) return m.value;
+    const nothingLeft = m.value.updates.length === 0 && m.value.removals.length === 0;
+    if (nothingLeft && desired.patchOf?.id === m.desired.id) {
+      const value = workFor(st, desired, desired.patchOf.names);
+      st.workMemo = { desired, sentRev: st.sentRev, value };
+      return value;
+    }
+  }
+  const value = workFor(st, desired, undefined);
+  st.workMemo = { desired, sentRev: st.sentRev, value };
   return value;
 }
 
-/** Delta: the resources whose version the proxy does not have, and the names it should drop. */
-export function deltaWorkOf(st: TypeState, desired: Desired): DeltaWork {
-  const m = st.workMemo;
-  if (m && m.desired === desired && m.sentRev === st.sentRev) return m.value;
+/** The work over `names` (every name of `desired` and of what was sent when undefined). */
+function workFor(st: TypeState, desired: Desired, names: readonly string[] | undefined): DeltaWork {
   const updates: CachedResource[] = [];
   const removals: string[] = [];
+  if (names) {
+    for (const name of names) {
+      const e = desired.entries.get(name);
+      if (e) {
+        if (e.res && st.sent.get(name)?.version !== e.version) updates.push(e.res);
+      } else if (st.sent.has(name)) removals.push(name);
+    }
+    return updates.length === 0 && removals.length === 0 ? NO_WORK : { updates, removals };
+  }
   for (const [name, e] of desired.entries) {
     if (e.res && st.sent.get(name)?.version !== e.version) updates.push(e.res);
   }
   for (const name of st.sent.keys()) if (!desired.entries.has(name)) removals.push(name);
-  const value = { updates, removals };
-  st.workMemo = { desired, sentRev: st.sentRev, value };
-  return value;
+  return { updates, removals };
+}
+
+/** Records that everything `desired` needed was just sent: its work is now empty. */
+export function sentAll(st: TypeState, desired: Desired): void {
+  st.workMemo = { desired, sentRev: st.sentRev, value: NO_WORK };
 }
 
 /**

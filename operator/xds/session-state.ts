@@ -26,6 +26,12 @@ export interface Desired {
   key: string;
   /** Whether the entries are exactly the type's snapshot (`key` is its set version). */
   exact: boolean;
+  /** How many entries come from the snapshot (the others are retained). */
+  fromSnapshot: number;
+  /** Unique per Desired. */
+  id: number;
+  /** Made by patching Desired `id`: only `names` can differ from it. */
+  patchOf?: { id: number; names: readonly string[] };
   /** version_info sent: the snapshot set version, suffixed when the response is a subset/superset. */
   label: string;
 }

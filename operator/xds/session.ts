@@ -32,7 +32,16 @@ import {
   type NodeInfo,
   type SotwRequest,
 } from './wire.ts';
-import { adoptRemoved, deltaWorkOf, desiredOf, resendableOf, sotwSent } from './session-desired.ts';
+import { EdsCoverage } from './eds-coverage.ts';
+import {
+  adoptRemoved,
+  deltaWorkOf,
+  desiredOf,
+  noteDeltaSent,
+  resendableOf,
+  sentAll,
+  sotwSent,
+} from './session-desired.ts';
 import {
   type DeltaWork,
   type Desired,
@@ -67,6 +76,7 @@ export class Session {
   #toldUnknownFleet = false;
   #holdTimer: NodeJS.Timeout | undefined;
   #gateForced = false;
+  readonly #edsCoverage = new EdsCoverage();
 
   constructor(mode: StreamMode, host: SessionHost, send: (bytes: Buffer) => void) {
     this.mode = mode;
@@ -151,9 +161,10 @@ export class Session {
         this.#log.debug({ ...this.#ids(t), nonce: req.response_nonce }, 'stale delta ACK/NACK ignored');
       }
     }
+    const first = !st.subscribed;
+    const wasWildcard = st.wildcard;
     let wildcard = st.wildcard;
-    const names = new Set(st.names);
-    if (!st.subscribed) {
+    if (first) {
       st.subscribed = true;
       st.initialPending = true;
       if (req.resource_names_subscribe.length === 0 && WILDCARD_TYPES.includes(t)) wildcard = true;
@@ -161,18 +172,30 @@ export class Session {
         st.sent.set(name, { version });
       st.sentRev++;
     }
+    // The request's (un)subscriptions are changes: applied in place, O(the request).
+    let changed = false;
     for (const n of req.resource_names_subscribe) {
       if (n === '*') wildcard = true;
-      else names.add(n);
+      else if (!st.names.has(n)) {
+        st.names.add(n);
+        changed = true;
+      }
     }
     for (const n of req.resource_names_unsubscribe) {
       if (n === '*') wildcard = false;
-      else names.delete(n);
+      else if (st.names.delete(n)) changed = true;
     }
-    st.setNames(names, wildcard);
-    // Unsubscribed resources are forgotten by the proxy: never send their removal.
-    for (const n of [...st.sent.keys()]) {
-      if (!st.inScope(n)) {
+    if (wildcard !== st.wildcard) {
+      st.wildcard = wildcard;
+      changed = true;
+    }
+    if (changed) st.subRev++;
+    // Unsubscribed resources are forgotten by the proxy: never send their removal. Only the
+    // names unsubscribed can leave the scope, unless it stopped being a wildcard.
+    const leaving =
+      first || (wasWildcard && !wildcard) ? [...st.sent.keys()] : req.resource_names_unsubscribe;
+    for (const n of leaving) {
+      if (st.sent.has(n) && !st.inScope(n)) {
         st.sent.delete(n);
         st.nacked.delete(n);
         st.sentRev++;
@@ -394,13 +417,7 @@ export class Session {
     const cds = snap.types.get(TYPE_CLUSTER);
     const eds = snap.types.get(TYPE_ENDPOINT);
     if (!clusters?.subscribed || !clusters.lastAnswerAck || !cds || !eds) return true;
-    const endpoints = this.#types.get(TYPE_ENDPOINT);
-    for (const [name, e] of clusters.sent) {
-      const res = cds.resources.get(name);
-      if (!res?.edsName || res.version !== e.version || !eds.resources.has(res.edsName)) continue;
-      if (!endpoints?.subscribed || !endpoints.inScope(res.edsName)) return false;
-    }
-    return true;
+    return this.#edsCoverage.covered(clusters, cds, eds, this.#types.get(TYPE_ENDPOINT));
   }
 
   #maybeSend(t: TypeUrl, snap: FleetSnapshot): void {
@@ -480,6 +497,8 @@ export class Session {
       st.nacked.delete(n);
     }
     st.sentRev++;
+    noteDeltaSent(st, st.sentRev - 1, work.removals);
+    sentAll(st, desired); // `work` is all that `desired` needed
     st.initialPending = false;
     const names = work.updates.map((r) => r.name);
     st.pending = {
