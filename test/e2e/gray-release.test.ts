@@ -183,6 +183,24 @@ test('a rule to a revision the Route does not route to fails open and is reporte
   expect(await ignoredEvents('other')).toEqual(['revision stranger-00001 is not routed by this Route']);
 }, 60_000);
 
+test('changing only the annotation of a served KIngress (no new generation, as Knative copies it) routes by the new rules', async () => {
+  const h = 'other.gray.example.com';
+  expect(await served({ demo: 'test' }, h)).toBe(rev(1)); // its rule names a stranger
+  await env.rest.request(
+    'PATCH',
+    `${ingressPath(TEST_NAMESPACE)}/other`,
+    {
+      metadata: {
+        annotations: {
+          'kgw.dev/routing-rules': JSON.stringify([{ revision: rev(2), headers: { demo: 'test' } }]),
+        },
+      },
+    },
+    'application/merge-patch+json',
+  );
+  await servedBy(rev(2), { demo: 'test' }, h);
+}, 60_000);
+
 describe('the same rules from a RoutePolicy (spec.routing)', () => {
   const host = 'polgray.gray.example.com';
   const tagHost = 'canary-polgray.gray.example.com';
