@@ -1,5 +1,6 @@
 import type { RoutePolicy, RoutePolicySpec } from '../api/routepolicy.ts';
 import type { SecretData } from './credentials.ts';
+import type { RoutedTargets } from '../translate/routing-rules.ts';
 import {
   ingressView,
   LABEL_DOMAIN_MAPPING_UID,
@@ -15,14 +16,17 @@ const routeIngress = (
   ns: string,
   route: string,
   hosts: string[],
-  routed = { revisions: new Set([`${route}-00001`, `${route}-00002`]), tags: new Set(['canary']) },
+  routed: RoutedTargets = {
+    revisions: new Set([`${route}-00001`, `${route}-00002`]),
+    tags: new Set(['canary']),
+  },
   routingAnnotation = false,
 ): IngressView => ({
   namespace: ns,
   name: route,
   labels: { [LABEL_ROUTE]: route, 'serving.knative.dev/service': route },
   hosts,
-  routed,
+  routed: () => routed,
   routingAnnotation,
 });
 const dmIngress = (ns: string, name: string): IngressView => ({
@@ -30,7 +34,7 @@ const dmIngress = (ns: string, name: string): IngressView => ({
   name,
   labels: { [LABEL_DOMAIN_MAPPING_UID]: 'uid', 'serving.knative.dev/domainMappingNamespace': ns },
   hosts: [name],
-  routed: NO_ROUTES,
+  routed: () => NO_ROUTES,
   routingAnnotation: false,
 });
 
@@ -253,19 +257,18 @@ test("a spec that breaks a CEL rule (the API server's, by its TypeScript equal) 
 });
 
 test('ingressView reads the hosts of any JSON spec, skipping what is not a host list', () => {
-  expect(
-    ingressView({
-      metadata: { name: 'x', namespace: 'n', labels: { a: 'b' } },
-      spec: { rules: [{ hosts: ['a.example.com', 7] }, { hosts: 'b' }, null, { hosts: ['c.example.com'] }] },
-    }),
-  ).toEqual({
+  const v = ingressView({
+    metadata: { name: 'x', namespace: 'n', labels: { a: 'b' } },
+    spec: { rules: [{ hosts: ['a.example.com', 7] }, { hosts: 'b' }, null, { hosts: ['c.example.com'] }] },
+  });
+  expect(v).toMatchObject({
     namespace: 'n',
     name: 'x',
     labels: { a: 'b' },
     hosts: ['a.example.com', 'c.example.com'],
-    routed: { revisions: new Set(), tags: new Set() },
     routingAnnotation: false,
   });
+  expect(v.routed()).toEqual({ revisions: new Set(), tags: new Set() });
   expect(ingressView({ metadata: { name: 'y' }, spec: 'nonsense' }).hosts).toEqual([]);
 });
 
@@ -390,5 +393,37 @@ describe('routing', () => {
     const r = resolvePolicies(world([policy('p', routing(...Array.from({ length: 17 }, () => demo)))]));
     expect(r.outcomes.get('team-a/p')).toMatchObject({ accepted: false, reason: 'Invalid' });
     expect(r.outcomes.get('team-a/p')?.message).toBe('spec.routing.rules: must NOT have more than 16 items');
+  });
+});
+
+test('ingressView: the revisions of every split (any percent), the tags whose hosts it serves, the annotation', () => {
+  const v = ingressView({
+    metadata: {
+      name: 'hello',
+      annotations: {
+        'kgw.dev/routing-rules': '[]',
+        'networking.internal.knative.dev/tag-to-host':
+          '{"canary":"canary-hello.example.com","gone":["x.example.com"]}',
+      },
+    },
+    spec: {
+      rules: [
+        {
+          hosts: ['hello.example.com'],
+          http: {
+            paths: [{ splits: [{ serviceName: 'hello-00001' }, { serviceName: 'hello-00002', percent: 0 }] }],
+          },
+        },
+        {
+          hosts: ['canary-hello.example.com'],
+          http: { paths: [{ splits: [{ serviceName: 'hello-00002' }, 'junk'] }] },
+        },
+      ],
+    },
+  });
+  expect(v.routingAnnotation).toBe(true);
+  expect(v.routed()).toEqual({
+    revisions: new Set(['hello-00001', 'hello-00002']),
+    tags: new Set(['canary']),
   });
 });

@@ -9,6 +9,9 @@
 // - two policies setting one feature on one host: the older (creation time, then name) wins, the
 //   other reports Conflicted;
 // - API-key auth fails closed: with its Secrets missing or invalid the hosts refuse every request.
+// - routing (gray release) applies to the hosts of a Route's own KIngress; a rule naming a revision
+//   or tag that KIngress does not route to is left out (fails open) and reported
+//   (RevisionNotRouted); translate/ingress.ts uses the policy's rules in place of the annotation's.
 import {
   DEFAULT_CLIENT_HEADER,
   POLICY_FEATURES,
@@ -44,8 +47,8 @@ export interface IngressView {
   labels: Readonly<Record<string, string>>;
   /** Every host of its rules. */
   hosts: readonly string[];
-  /** The revisions and tags it routes to (what routing rules may name). */
-  routed: RoutedTargets;
+  /** The revisions and tags it routes to (what routing rules may name); read only for policies with routing. */
+  routed(): RoutedTargets;
   /** Whether it carries the kgw.dev/routing-rules annotation (a policy's routing replaces it). */
   routingAnnotation: boolean;
 }
@@ -61,6 +64,7 @@ export function ingressView(ing: {
   spec?: unknown;
 }): IngressView {
   const annotations = ing.metadata.annotations ?? {};
+  let routed: RoutedTargets | undefined;
   const rules: unknown = (ing.spec as { rules?: unknown } | undefined)?.rules;
   const hosts = Array.isArray(rules)
     ? (rules as { hosts?: unknown }[]).flatMap((r) =>
@@ -74,7 +78,7 @@ export function ingressView(ing: {
     name: ing.metadata.name,
     labels: ing.metadata.labels ?? {},
     hosts,
-    routed: routedTargets(ing.spec, annotations[TAG_TO_HOST_ANNOTATION]),
+    routed: () => (routed ??= routedTargets(ing.spec, annotations[TAG_TO_HOST_ANNOTATION])),
     routingAnnotation: annotations[ROUTING_RULES_ANNOTATION] !== undefined,
   };
 }
@@ -218,7 +222,7 @@ function routableRules(
 ): RoutingIR {
   const kept: RoutingRule[] = [];
   rules.forEach((rule, i) => {
-    const problem = notRoutedProblem(rule, ing.routed);
+    const problem = notRoutedProblem(rule, ing.routed());
     if (problem === undefined) kept.push(rule);
     else
       problems.add(
@@ -381,12 +385,12 @@ export function resolvePolicies(world: PolicyWorld): PolicyResolution {
     for (const slot of slots) {
       // routing is made into the routes of a Route's KIngress; a DomainMapping's KIngress forwards
       // to the Service's cluster-local host, where the Service's routing applies
-      features.routing =
+      const routing =
         spec.routing && isRouteIngress(slot.ingress)
           ? routableRules(key, rules, slot.ingress, routingProblems)
           : undefined;
       for (const feature of POLICY_FEATURES) {
-        const value = features[feature];
+        const value = feature === 'routing' ? routing : features[feature];
         if (value === undefined) continue;
         const slotKey = `${feature} ${slot.ingressKey} ${slot.host}`;
         const winner = owner.get(slotKey);
@@ -403,8 +407,8 @@ export function resolvePolicies(world: PolicyWorld): PolicyResolution {
         if (feature === 'ipAccess' && features.ipAccess) there.ipAccess = features.ipAccess;
         if (feature === 'cors' && features.cors) there.cors = features.cors;
         if (feature === 'rateLimit' && features.rateLimit) there.rateLimit = features.rateLimit;
-        if (feature === 'routing' && features.routing) {
-          there.routing = features.routing;
+        if (feature === 'routing' && routing) {
+          there.routing = routing;
           if (slot.ingress.routingAnnotation)
             overridden.add(`Route ${slot.ingress.labels[LABEL_ROUTE] ?? slot.ingress.name}`);
         }

@@ -1,12 +1,16 @@
 // Gray release by header or cookie (Alibaba ALB's Knative annotations, ingress-nginx canary-by-header
-// and canary-by-cookie): the `kgw.dev/routing-rules` annotation on a Knative Service, which Knative
-// copies to its Route and KIngress, sends requests carrying given headers or cookies to one revision
-// or tag the Route already routes to — never to anything else. Pure: parsing and checking the
-// annotation; translate/ingress.ts makes the routes.
+// and canary-by-cookie): rules that send requests carrying given headers or cookies to one revision
+// or tag the Route already routes to (or to the Route's own split) — never to anything else. They
+// come from a RoutePolicy's spec.routing (api/routepolicy.ts, resolved in policy/resolve.ts) or, as
+// a shorthand, from the `kgw.dev/routing-rules` annotation on a Knative Service, which Knative
+// copies to its Route and KIngress. Both use this module's rule type and checks, the webhook
+// (webhook/validate-routing-rules.ts) its messages, and translate/ingress.ts makes the routes.
+// Pure.
 //
 //   kgw.dev/routing-rules: |
 //     [{"revision": "hello-00002", "headers": {"demo": "test"}},
-//      {"tag": "canary", "cookies": {"demo": "always"}}]
+//      {"tag": "canary", "cookies": {"demo": "always"}},
+//      {"default": true, "cookies": {"demo": "never"}}]
 //
 // A request matches a rule when it carries every listed header (exact value) and every listed
 // cookie (exact value, quoted or not, alone or among other cookies); the first matching rule wins;
