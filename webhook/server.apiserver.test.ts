@@ -378,7 +378,7 @@ describe('DomainMapping', () => {
   });
 });
 
-describe('Knative Service and Route: the kgw.dev/routing-rules annotation', () => {
+describe('Knative Service: the kgw.dev/routing-rules annotation', () => {
   const RRW = 'routing-rules.validation.kgw.dev';
   const traffic = [
     { revisionName: 'hello-00001', percent: 100 },
@@ -476,10 +476,10 @@ describe('Knative Service and Route: the kgw.dev/routing-rules annotation', () =
     expect(r.body.message?.startsWith(denied(RRW, message))).toBe(true);
   });
 
-  test('a Route with a bad annotation is rejected too; good annotations and none pass', async () => {
+  test('a bad revision is rejected; good annotations and none pass; Routes (written by Knative) are not judged', async () => {
     const r = await create(
-      routes,
-      object('Route', 'bad', [{ revision: 'hello-00009', headers: { a: 'b' } }]),
+      services,
+      object('Service', 'bad', [{ revision: 'hello-00009', headers: { a: 'b' } }]),
     );
     expect(r.status).toBe(403);
     expect(r.body.message).toBe(
@@ -488,9 +488,18 @@ describe('Knative Service and Route: the kgw.dev/routing-rules annotation', () =
         "kgw.dev/routing-rules[0]: revision hello-00009 is not among spec.traffic's revisions (hello-00001, hello-00002)",
       ),
     );
-    expect((await create(routes, object('Route', 'good', good))).status).toBe(201);
+    expect(
+      (await create(routes, object('Route', 'bad', [{ tag: 'beta', headers: { a: 'b' } }]))).status,
+    ).toBe(201);
     expect((await create(services, object('Service', 'good', good))).status).toBe(201);
     expect((await create(services, object('Service', 'plain'))).status).toBe(201);
+    // an update that makes the annotation bad is refused (one that leaves it as it was is not:
+    // validate-routing-rules.test.ts)
+    const stored = (await api('GET', `${services}/good`)).body as ReturnType<typeof object>;
+    stored.metadata.annotations = {
+      'kgw.dev/routing-rules': JSON.stringify([{ tag: 'beta', headers: { a: 'b' } }]),
+    };
+    expect((await api('PUT', `${services}/good`, stored)).status).toBe(403);
   });
 
   test('with kgw down: Services without the annotation never call kgw (matchConditions), and Ignore admits the others', async () => {

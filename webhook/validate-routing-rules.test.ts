@@ -17,14 +17,15 @@ const ksvc = (rules: unknown, spec: Record<string, unknown> = { traffic }) => ({
   spec,
 });
 
+const good = [
+  { revision: 'hello-00002', headers: { demo: 'test' } },
+  { tag: 'canary', cookies: { demo: 'always' } },
+  { default: true, cookies: { demo: 'never' } },
+];
+
 describe('validateRoutingRules', () => {
   test('good rules pass: to a pinned revision at 0%, a tag, the default split', () => {
-    const rules = [
-      { revision: 'hello-00002', headers: { demo: 'test' } },
-      { tag: 'canary', cookies: { demo: 'always' } },
-      { default: true, cookies: { demo: 'never' } },
-    ];
-    expect(validateRoutingRules(ksvc(rules), undefined)).toEqual({ allowed: true });
+    expect(validateRoutingRules(ksvc(good), undefined)).toEqual({ allowed: true });
   });
 
   test('objects without the annotation, or that are not objects, are allowed untouched', () => {
@@ -119,8 +120,19 @@ describe('validateRoutingRules', () => {
     ).toEqual({ allowed: true });
   });
 
-  test('a Route is judged the same way', () => {
-    const route = { ...ksvc([{ tag: 'beta', headers: { a: 'b' } }]), kind: 'Route' };
-    expect(validateRoutingRules(route, undefined).allowed).toBe(false);
+  test('an update that leaves a bad annotation as it was is allowed with a warning; one making it bad is not', () => {
+    const bad = ksvc([{ tag: 'beta', headers: { a: 'b' } }]);
+    const updated = { ...bad, spec: { ...bad.spec, template: { spec: { containers: [{ image: 'new' }] } } } };
+    expect(validateRoutingRules(updated, bad)).toEqual({
+      allowed: true,
+      warnings: [
+        "kgw.dev/routing-rules[0]: tag beta is not among spec.traffic's tags (canary) (not changed by this update; kgw ignores these rules)",
+      ],
+    });
+    expect(validateRoutingRules(ksvc([{ tag: 'gamma', headers: { a: 'b' } }]), bad).allowed).toBe(false);
+    // an update of the traffic that makes a good annotation bad is refused
+    expect(validateRoutingRules(ksvc(good, { traffic: traffic.slice(0, 1) }), ksvc(good)).allowed).toBe(
+      false,
+    );
   });
 });

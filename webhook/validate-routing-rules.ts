@@ -1,14 +1,20 @@
-// Admission of the kgw.dev/routing-rules annotation on a Knative Service or Route
-// (serving.knative.dev/v1). The apiserver calls this webhook only for objects carrying the
-// annotation (the webhook's matchConditions, webhooks.ts), and with failurePolicy Ignore: a Service
-// without the annotation never waits for kgw, and Knative is never blocked while kgw is down (the
-// operator then still ignores a bad annotation and says why in a RoutingRulesIgnored Event).
+// Admission of the kgw.dev/routing-rules annotation on a Knative Service (serving.knative.dev/v1).
+// The apiserver calls this webhook only for Services carrying the annotation (the webhook's
+// matchConditions, webhooks.ts), and with failurePolicy Ignore: a Service without the annotation
+// never waits for kgw, and Knative is never blocked while kgw is down (the operator then still
+// ignores a bad annotation and says why in a RoutingRulesIgnored Event).
 //
 // Refused, with the parser's own message (operator/translate/routing-rules.ts, the code the operator
 // routes with): JSON syntax, unknown fields, names and values, reserved headers, the limits (16
 // rules, 8 headers and cookies per rule). Where spec.traffic tells, also a rule naming a tag that is
 // not among its tags, or a revision that is not among its revisions when every traffic target names
 // its revision (with latestRevision the revision to come is not known here).
+//
+// An update whose problems were all there before (the same annotation, the same traffic) is allowed,
+// with the problems as warnings: an annotation admitted while kgw was down (or before it was
+// installed) must not block every later change of the Service. An update that makes a good
+// annotation bad (a tag removed from spec.traffic that a rule names) is refused. Routes are not judged: Knative writes them from the Service, and refusing
+// Knative's own write would stall the Service.
 import {
   notRoutedProblem,
   parseRoutingRules,
@@ -38,13 +44,28 @@ function traffic(spec: unknown): { tags: Set<string>; revisions: Set<string> | u
   return { tags, revisions: pinned ? revisions : undefined };
 }
 
-export function validateRoutingRules(object: unknown, _oldObject: unknown): Verdict {
+function annotationOf(object: unknown): string | undefined {
   const meta = isObject(object) ? object.metadata : undefined;
   const annotations = isObject(meta) ? meta.annotations : undefined;
   const text = isObject(annotations) ? annotations[ROUTING_RULES_ANNOTATION] : undefined;
-  if (typeof text !== 'string') return allow();
+  return typeof text === 'string' ? text : undefined;
+}
+
+export function validateRoutingRules(object: unknown, oldObject: unknown): Verdict {
+  const text = annotationOf(object);
+  if (text === undefined) return allow();
+  const problems = routingRulesProblems(object, text);
+  if (problems.length === 0) return allow();
+  const before =
+    oldObject !== undefined && annotationOf(oldObject) === text ? routingRulesProblems(oldObject, text) : [];
+  if (problems.every((p) => before.includes(p)))
+    return allow(problems.map((p) => `${p} (not changed by this update; kgw ignores these rules)`));
+  return deny(problems.join('; '));
+}
+
+function routingRulesProblems(object: unknown, text: string): string[] {
   const parsed = parseRoutingRules(text);
-  if (!parsed.ok) return deny(parsed.problem);
+  if (!parsed.ok) return [parsed.problem];
   const t = traffic(isObject(object) ? object.spec : undefined);
   const problems: string[] = [];
   parsed.rules.forEach((rule, i) => {
@@ -63,5 +84,5 @@ export function validateRoutingRules(object: unknown, _oldObject: unknown): Verd
         `${where}: revision ${rule.revision} is not among spec.traffic's revisions (${list(t.revisions)})`,
       );
   });
-  return problems.length > 0 ? deny(problems.join('; ')) : allow();
+  return problems;
 }

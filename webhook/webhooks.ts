@@ -104,7 +104,7 @@ export const WEBHOOKS: readonly KgwWebhook[] = [
       {
         apiGroups: ['serving.knative.dev'],
         apiVersions: ['v1'],
-        resources: ['services', 'routes'],
+        resources: ['services'],
         operations: ['CREATE', 'UPDATE'],
         scope: 'Namespaced',
       },
@@ -112,7 +112,7 @@ export const WEBHOOKS: readonly KgwWebhook[] = [
     failurePolicy: 'Ignore',
     timeoutSeconds: 3,
     why:
-      `Only Services and Routes carrying the ${ROUTING_RULES_ANNOTATION} annotation are sent (matchConditions): ` +
+      `Only Knative Services carrying the ${ROUTING_RULES_ANNOTATION} annotation are sent (matchConditions): ` +
       'others never wait for kgw. Ignore: Knative Services must never be blocked while kgw is down; kgw ' +
       'still ignores a bad annotation and reports it as a RoutingRulesIgnored Event. Timeout 3 seconds: ' +
       'with Ignore, the most such a write waits while kgw is down.',
