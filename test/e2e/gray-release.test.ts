@@ -205,11 +205,12 @@ describe('the same rules from a RoutePolicy (spec.routing)', () => {
   const host = 'polgray.gray.example.com';
   const tagHost = 'canary-polgray.gray.example.com';
 
-  test('header demo: test or cookie demo=always → revision 2, others follow the weights, the tag header still works', async () => {
+  test('header demo: test or cookie demo=always → revision 2, others follow the weights, the tag header still works; default: true first wins', async () => {
     await kingress('polgray', undefined, host, tagHost);
     await waitReady(env, 'polgray');
     expect(await served({ demo: 'test' }, host)).toBe(rev(1)); // no rules yet
     await routingPolicy('polgray', 'polgray', [
+      { cookies: { demo: 'never' }, to: { default: true } }, // first: these follow the weights
       { headers: { demo: 'test' }, to: { revision: rev(2) } },
       { cookies: { demo: 'always' }, to: { revision: rev(2) } },
     ]);
@@ -223,6 +224,8 @@ describe('the same rules from a RoutePolicy (spec.routing)', () => {
       expect([cookie, await served({ cookie }, host)]).toEqual([cookie, rev(1)]);
     expect(await served({ 'Knative-Serving-Tag': 'canary' }, host)).toBe(rev(2));
     expect(await served({}, tagHost)).toBe(rev(2));
+    for (let i = 0; i < 5; i++)
+      expect(await served({ demo: 'test', cookie: 'demo=never' }, host)).toBe(rev(1));
   }, 90_000);
 
   test('a rule to a revision the Route does not route to is reported on the policy and ignored; the others work', async () => {
