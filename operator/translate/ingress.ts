@@ -325,8 +325,10 @@ function translate(ing: KIngress, lookups: Lookups): IngressIR {
   });
 
   for (const [policy, hosts] of overridden) {
+    const all = [...new Set(hosts)].sort();
+    const more = all.length > MAX_LISTED_PROBLEMS ? ` (and ${all.length - MAX_LISTED_PROBLEMS} more)` : '';
     notes.add(
-      `${ROUTING_RULES_ANNOTATION} is ignored on ${[...new Set(hosts)].sort().join(', ')}: RoutePolicy ${policy} sets routing there`,
+      `${ROUTING_RULES_ANNOTATION} is ignored on ${all.slice(0, MAX_LISTED_PROBLEMS).join(', ')}${more}: RoutePolicy ${policy} sets routing there`,
     );
   }
 

@@ -253,4 +253,24 @@ describe('translation', () => {
     ]);
     expect(res.ir.notes).toBeUndefined();
   });
+
+  test('the note on an annotation replaced by a policy names at most 3 hosts (here 6: no tag-to-host)', () => {
+    const many = ing({
+      'kgw.dev/routing-rules': JSON.stringify([{ revision: 'hello-00002', headers: { a: 'b' } }]),
+    });
+    many.spec.rules![0]!.hosts = [
+      'a.ns.example.com',
+      'b.ns.example.com',
+      'c.ns.example.com',
+      'd.ns.example.com',
+      'e.ns.example.com',
+    ];
+    const res = translateIngress(many, {
+      ...lookups,
+      routePolicy: () => ({ routing: { policy: 'ns/gray', rules: [] } }),
+    });
+    expect(res.ok && res.ir.notes).toEqual([
+      'kgw.dev/routing-rules is ignored on a.ns.example.com, b.ns.example.com, c.ns.example.com (and 3 more): RoutePolicy ns/gray sets routing there',
+    ]);
+  });
 });
