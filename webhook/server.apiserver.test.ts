@@ -378,6 +378,156 @@ describe('DomainMapping', () => {
   });
 });
 
+describe('Knative Service: the kgw.dev/routing-rules annotation', () => {
+  const RRW = 'routing-rules.validation.kgw.dev';
+  const traffic = [
+    { revisionName: 'hello-00001', percent: 100 },
+    { revisionName: 'hello-00002', percent: 0, tag: 'canary' },
+  ];
+  const object = (kind: 'Service' | 'Route', name: string, rules?: unknown) => ({
+    apiVersion: 'serving.knative.dev/v1',
+    kind,
+    metadata: {
+      name,
+      namespace: 'team-a',
+      ...(rules !== undefined ? { annotations: { 'kgw.dev/routing-rules': JSON.stringify(rules) } } : {}),
+    },
+    spec: { traffic },
+  });
+  const services = '/apis/serving.knative.dev/v1/namespaces/team-a/services';
+  const routes = '/apis/serving.knative.dev/v1/namespaces/team-a/routes';
+  const good = [
+    { revision: 'hello-00002', headers: { demo: 'test' } },
+    { tag: 'canary', cookies: { demo: 'always' } },
+  ];
+
+  /** A configuration of the routing-rules webhook alone, pointed at a closed port (kgw down). */
+  async function downHook(name: string, failurePolicy: 'Fail' | 'Ignore'): Promise<void> {
+    const w = WEBHOOKS.find((x) => x.name === RRW)!;
+    const hook = validatingWebhook(
+      { ...w, failurePolicy },
+      { name: 'unused', namespace: 'kgw-system', port: 9443 },
+    );
+    hook.clientConfig = {
+      url: 'https://127.0.0.1:1/down',
+      caBundle: Buffer.from(ca.certPem).toString('base64'),
+    };
+    const r = await create('/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingWebhookConfiguration',
+      metadata: { name },
+      webhooks: [hook],
+    });
+    expect(r.status).toBe(201);
+  }
+
+  beforeAll(async () => {
+    // minimal serving.knative.dev/v1 Service and Route CRDs (schema-preserving, like test/env/crds)
+    await applyManifests(
+      cp.kubeConfig(),
+      (['Service', 'Route'] as const).map((kind) => ({
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        metadata: { name: `${kind.toLowerCase()}s.serving.knative.dev` },
+        spec: {
+          group: 'serving.knative.dev',
+          scope: 'Namespaced',
+          names: {
+            kind,
+            plural: `${kind.toLowerCase()}s`,
+            singular: kind.toLowerCase(),
+            listKind: `${kind}List`,
+          },
+          versions: [
+            {
+              name: 'v1',
+              served: true,
+              storage: true,
+              schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+            },
+          ],
+        },
+      })),
+    );
+  });
+
+  test.each<[string, unknown, string]>([
+    ['not JSON', '[{', 'kgw.dev/routing-rules is not JSON: '],
+    [
+      'a reserved header',
+      [{ tag: 'canary', headers: { host: 'x' } }],
+      'kgw.dev/routing-rules[0].headers: host is reserved',
+    ],
+    [
+      '17 rules',
+      Array.from({ length: 17 }, () => ({ tag: 'canary', headers: { a: 'b' } })),
+      'kgw.dev/routing-rules: at most 16 rules',
+    ],
+    [
+      'a tag not among spec.traffic',
+      [{ tag: 'beta', headers: { a: 'b' } }],
+      "kgw.dev/routing-rules[0]: tag beta is not among spec.traffic's tags (canary)",
+    ],
+  ])('a Service with %s is rejected with its message', async (_n, rules, message) => {
+    const obj = object('Service', 'bad', rules);
+    if (typeof rules === 'string') obj.metadata.annotations = { 'kgw.dev/routing-rules': rules };
+    const r = await create(services, obj);
+    expect(r.status).toBe(403);
+    expect(r.body.message?.startsWith(denied(RRW, message))).toBe(true);
+  });
+
+  test('a bad revision is rejected; good annotations and none pass; Routes (written by Knative) are not judged', async () => {
+    const r = await create(
+      services,
+      object('Service', 'bad', [{ revision: 'hello-00009', headers: { a: 'b' } }]),
+    );
+    expect(r.status).toBe(403);
+    expect(r.body.message).toBe(
+      denied(
+        RRW,
+        "kgw.dev/routing-rules[0]: revision hello-00009 is not among spec.traffic's revisions (hello-00001, hello-00002)",
+      ),
+    );
+    expect(
+      (await create(routes, object('Route', 'bad', [{ tag: 'beta', headers: { a: 'b' } }]))).status,
+    ).toBe(201);
+    expect((await create(services, object('Service', 'good', good))).status).toBe(201);
+    expect((await create(services, object('Service', 'plain'))).status).toBe(201);
+    // an update that makes the annotation bad is refused (one that leaves it as it was is not:
+    // validate-routing-rules.test.ts)
+    const stored = (await api('GET', `${services}/good`)).body as ReturnType<typeof object>;
+    stored.metadata.annotations = {
+      'kgw.dev/routing-rules': JSON.stringify([{ tag: 'beta', headers: { a: 'b' } }]),
+    };
+    expect((await api('PUT', `${services}/good`, stored)).status).toBe(403);
+  });
+
+  test('with kgw down: Services without the annotation never call kgw (matchConditions), and Ignore admits the others', async () => {
+    // Fail, to see who is called: only the annotated Service waits for kgw
+    await downHook('kgw-routing-down-fail', 'Fail');
+    await until('the down webhook to be called', async () => {
+      const r = await create(services, object('Service', 'probe', good), true);
+      return r.status === 500 && (r.body.message ?? '').includes(`failed calling webhook "${RRW}"`);
+    });
+    expect((await create(services, object('Service', 'plain-2'))).status).toBe(201);
+    await api(
+      'DELETE',
+      '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/kgw-routing-down-fail',
+    );
+    // the generated failure policy, Ignore: an annotated Service is admitted while kgw is down
+    await downHook('kgw-routing-down', 'Ignore');
+    await until('the Fail configuration to be gone', async () => {
+      const r = await create(services, object('Service', 'probe', good), true);
+      return r.status === 201;
+    });
+    expect((await create(services, object('Service', 'annotated-while-down', good))).status).toBe(201);
+    await api(
+      'DELETE',
+      '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/kgw-routing-down',
+    );
+  });
+});
+
 describe('dry run', () => {
   test('good objects are admitted and nothing is stored or written', async () => {
     const claimsBefore = (await api('GET', CLAIMS)).body.items?.length;

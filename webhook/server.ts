@@ -35,6 +35,7 @@ import type { Lookups } from './lookups.ts';
 import { validateDomainMapping } from './validate-domainmapping.ts';
 import { validateKIngress } from './validate-kingress.ts';
 import { validateKnativeGateway } from './validate-knativegateway.ts';
+import { validateRoutingRules } from './validate-routing-rules.ts';
 
 export const TLS_CERT_FILE = 'tls.crt';
 export const TLS_KEY_FILE = 'tls.key';
@@ -47,6 +48,7 @@ export const VALIDATORS: Readonly<Record<string, Validator>> = {
   'kingress.validation.kgw.dev': validateKIngress,
   'domainmapping.validation.kgw.dev': validateDomainMapping,
   'knativegateway.validation.kgw.dev': validateKnativeGateway,
+  'routing-rules.validation.kgw.dev': validateRoutingRules,
 };
 
 export interface WebhookServerOptions {

@@ -42,5 +42,5 @@ export const RATE_PERIODS = { Second: 1, Minute: 60, Hour: 3600, Day: 86_400 } a
 export type RatePeriod = keyof typeof RATE_PERIODS;
 
 /** The features a policy may set; two policies setting one feature on one target conflict. */
-export const POLICY_FEATURES = ['apiKeyAuth', 'ipAccess', 'cors', 'rateLimit'] as const;
+export const POLICY_FEATURES = ['apiKeyAuth', 'ipAccess', 'cors', 'rateLimit', 'routing'] as const;
 export type PolicyFeature = (typeof POLICY_FEATURES)[number];

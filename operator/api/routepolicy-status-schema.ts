@@ -15,6 +15,7 @@ export const POLICY_REASONS = {
   secretNotFound: 'SecretNotFound',
   invalidSecret: 'InvalidSecret',
   conflicted: 'Conflicted',
+  revisionNotRouted: 'RevisionNotRouted',
   programmed: 'Programmed',
   pending: 'Pending',
   notProgrammed: 'NotProgrammed',

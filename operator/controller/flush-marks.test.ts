@@ -49,8 +49,24 @@ test('a KIngress is translated again unless it is served and only its status cha
   expect(marks.ingressEvent(upsert(ingress(1), ingress(2)))).toBe(true);
   expect(marks.ingressEvent(upsert(ingress(1), ingress(1, { cls: 'other' })))).toBe(true);
   expect(marks.ingressEvent({ type: 'delete', obj: ingress(1) })).toBe(true);
+  // the routing annotations change no generation either (Knative copies them from the Service)
+  const annotated = (a: Record<string, string>): Ing => {
+    const i = ingress(1);
+    i.metadata.annotations = a;
+    return i;
+  };
+  expect(marks.ingressEvent(upsert(ingress(1), annotated({ 'kgw.dev/routing-rules': '[]' })))).toBe(true);
+  expect(
+    marks.ingressEvent(
+      upsert(
+        annotated({ 'networking.internal.knative.dev/tag-to-host': '{}' }),
+        annotated({ 'networking.internal.knative.dev/tag-to-host': '{"a":"b"}' }),
+      ),
+    ),
+  ).toBe(true);
+  expect(marks.ingressEvent(upsert(annotated({ other: 'x' }), annotated({ other: 'y' })))).toBe(false);
   expect([...marks.ingresses]).toEqual(['ns/hello']);
-  expect(wakes()).toBe(5);
+  expect(wakes()).toBe(8);
 });
 
 test('a KIngress not served yet is translated even when only its status changed', () => {

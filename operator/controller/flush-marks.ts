@@ -2,9 +2,10 @@
 // flush-scheduler.ts decides when): KIngresses to translate again, KIngresses whose status goes
 // to the status writer, Services whose endpoints and Secrets whose data changed, and whether the
 // served gateways must be selected again. Which watch event marks what:
-// - a KIngress is translated again, unless it is served already and neither its generation nor
-//   its ingress class changed (the class annotation changes no generation but decides who serves
-//   it): then only its status changed (often kgw's own write), and a status that differs from the
+// - a KIngress is translated again, unless it is served already and neither its generation, its
+//   ingress class nor its routing annotations (kgw.dev/routing-rules, tag-to-host) changed
+//   (annotations change no generation, but the class decides who serves it and the others how it
+//   is routed): then only its status changed (often kgw's own write), and a status that differs from the
 //   one before goes back to the status writer;
 // - a KnativeGateway has the gateways selected again, unless only its status changed (same
 //   generation and labels);
@@ -14,7 +15,11 @@
 import { INGRESS_CLASS_ANNOTATION, ingressKey, type KIngress } from '../api/kingress.ts';
 import type { KubeObject, ReflectorEvent } from '../kube/reflector.ts';
 import { sameStatus } from '../status/conditions.ts';
+import { ROUTING_RULES_ANNOTATION, TAG_TO_HOST_ANNOTATION } from '../translate/routing-rules.ts';
 import { SECRET_REF, SERVICE_REF, type DependencyIndex } from './dependencies.ts';
+
+/** Annotations translation routes by (gray release); changing them changes no generation. */
+const ROUTING_ANNOTATIONS = [ROUTING_RULES_ANNOTATION, TAG_TO_HOST_ANNOTATION] as const;
 
 export interface FlushMarksOptions {
   /** Which KIngresses read a ref (`svc:<ns>/<name>`, `secret:<ns>/<name>`, `host:<h>`, `ns:<n>`). */
@@ -52,11 +57,14 @@ export class FlushMarks {
   ingressEvent(e: ReflectorEvent<KIngress & KubeObject>): boolean {
     const k = ingressKey(e.obj);
     const classOf = (i: KIngress) => i.metadata.annotations?.[INGRESS_CLASS_ANNOTATION];
+    const routingOf = (i: KIngress) =>
+      JSON.stringify(ROUTING_ANNOTATIONS.map((a) => i.metadata.annotations?.[a] ?? null));
     const statusOnly =
       e.type === 'upsert' &&
       e.old !== undefined &&
       e.old.metadata.generation === e.obj.metadata.generation &&
       classOf(e.old) === classOf(e.obj) &&
+      routingOf(e.old) === routingOf(e.obj) &&
       this.o.served(k);
     if (statusOnly) {
       if (!sameStatus(e.old?.status, e.obj.status ?? {})) this.statuses.add(k);

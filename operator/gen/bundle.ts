@@ -376,7 +376,10 @@ export function bundleFiles(): PackagingFile[] {
       path: rulePath('clusterPermissions', i),
       text: wrap(ruleComment(r)),
     })),
-    ...WEBHOOKS.map((w, i) => ({ path: ['spec', 'webhookdefinitions', i] as const, text: wrap(w.why) })),
+    ...WEBHOOKS.filter((w) => w.notInOlmBundle === undefined).map((w, i) => ({
+      path: ['spec', 'webhookdefinitions', i] as const,
+      text: wrap(w.why),
+    })),
   ];
   return [
     {

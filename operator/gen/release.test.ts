@@ -334,6 +334,15 @@ describe('release manifest deploy/kgw.yaml', () => {
       ['kingress.validation.kgw.dev', 'Fail', 5],
       ['domainmapping.validation.kgw.dev', 'Ignore', 3],
       ['knativegateway.validation.kgw.dev', 'Fail', 5],
+      ['routing-rules.validation.kgw.dev', 'Ignore', 3],
+    ]);
+    // the Knative Service webhook is called only for objects carrying the annotation
+    expect(vwc.webhooks?.[3]?.matchConditions).toEqual([
+      {
+        name: 'has-routing-rules',
+        expression:
+          "has(object.metadata.annotations) && 'kgw.dev/routing-rules' in object.metadata.annotations",
+      },
     ]);
     for (const w of vwc.webhooks ?? []) {
       expect(w.sideEffects).toBe('None');

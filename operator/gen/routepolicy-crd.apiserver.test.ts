@@ -53,7 +53,58 @@ const keys = {
 
 /** A spec breaking each CEL rule, and the rule's message. */
 const CEL_REJECTIONS: [string, unknown, string][] = [
-  ['no feature', { ...target }, 'set at least one of apiKeyAuth, ipAccess, cors or rateLimit'],
+  ['no feature', { ...target }, 'set at least one of apiKeyAuth, ipAccess, cors, rateLimit or routing'],
+  [
+    'a routing rule matching nothing',
+    { ...target, routing: { rules: [{ to: { revision: 'hello-00002' } }] } },
+    'give headers or cookies to match',
+  ],
+  [
+    'a routing rule with 9 matches',
+    {
+      ...target,
+      routing: {
+        rules: [
+          {
+            headers: { a: '1', b: '2', c: '3', d: '4', e: '5' },
+            cookies: { f: '1', g: '2', h: '3', i: '4' },
+            to: { tag: 'canary' },
+          },
+        ],
+      },
+    },
+    'at most 8 headers and cookies in one rule',
+  ],
+  [
+    'a routing rule to both a revision and a tag',
+    { ...target, routing: { rules: [{ headers: { a: 'b' }, to: { revision: 'r', tag: 't' } }] } },
+    'set exactly one of revision, tag or default',
+  ],
+  [
+    'a routing rule to default: false',
+    { ...target, routing: { rules: [{ headers: { a: 'b' }, to: { default: false } }] } },
+    'default can only be true',
+  ],
+  [
+    'a routing rule matching an upper-case header name',
+    { ...target, routing: { rules: [{ headers: { Demo: 'b' }, to: { tag: 't' } }] } },
+    'header names must be lower-case HTTP tokens of at most 128 characters',
+  ],
+  [
+    'a routing rule matching the host header',
+    { ...target, routing: { rules: [{ headers: { host: 'b' }, to: { tag: 't' } }] } },
+    'host, pseudo-headers (:…), k-network-… and knative-serving-… headers are reserved: they cannot be matched',
+  ],
+  [
+    "a routing rule matching Knative's probe header",
+    { ...target, routing: { rules: [{ headers: { 'k-network-probe': 'b' }, to: { tag: 't' } }] } },
+    'host, pseudo-headers (:…), k-network-… and knative-serving-… headers are reserved: they cannot be matched',
+  ],
+  [
+    'a routing rule with a cookie name that is no token',
+    { ...target, routing: { rules: [{ cookies: { 'a;b': 'c' }, to: { tag: 't' } }] } },
+    'cookie names must be HTTP tokens of at most 128 characters',
+  ],
   [
     'a rate-limit key with both header and clientIP',
     {
@@ -207,6 +258,23 @@ describe('RoutePolicy CRD on a real kube-apiserver', () => {
       },
     ],
     [
+      'routing rules to a revision, a tag and the default split, 8 matches in one rule',
+      {
+        ...target,
+        routing: {
+          rules: [
+            { headers: { demo: 'test', 'x-user-group': 'beta' }, to: { revision: 'hello-00002' } },
+            { cookies: { demo: 'never' }, to: { default: true } },
+            {
+              headers: { a: '1', b: '2', c: '3', d: '4' },
+              cookies: { Session: 'x', f: 'v?1', g: '3', h: '4' },
+              to: { tag: 'canary' },
+            },
+          ],
+        },
+      },
+    ],
+    [
       'a rule without a key, for the whole host',
       { ...target, rateLimit: { rules: [{ name: 'a', requests: 5, per: 'Minute' }] } },
     ],
@@ -228,6 +296,22 @@ describe('RoutePolicy CRD on a real kube-apiserver', () => {
     ['an upper-case header name', { ...target, apiKeyAuth: { ...keys, keySources: [{ header: 'X-Key' }] } }],
     ['an origin with a path', { ...target, cors: { allowOrigins: ['https://a.example.com/x'] } }],
     ['a negative max age', { ...target, cors: { allowOrigins: ['*'], maxAgeSeconds: -1 } }],
+    [
+      '17 routing rules',
+      {
+        ...target,
+        routing: { rules: Array.from({ length: 17 }, () => ({ headers: { a: 'b' }, to: { tag: 't' } })) },
+      },
+    ],
+    [
+      'a cookie value with a space',
+      { ...target, routing: { rules: [{ cookies: { a: 'b c' }, to: { tag: 't' } }] } },
+    ],
+    [
+      'a header value with a line break',
+      { ...target, routing: { rules: [{ headers: { a: 'b\nc' }, to: { tag: 't' } }] } },
+    ],
+    ['a routing rule without to', { ...target, routing: { rules: [{ headers: { a: 'b' } }] } }],
   ])('schema: %s is rejected by the API server and by the operator check', async (_what, spec) => {
     expect(await rejection(kc, policy(spec))).not.toBe('');
     expect(schemaProblems(RoutePolicySpecSchema, structuredClone(spec), 'spec')).not.toEqual([]);

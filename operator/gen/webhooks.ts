@@ -42,6 +42,7 @@ export function validatingWebhook(
     rules: w.rules.map((r) => ({ ...r })),
   };
   if (w.namespaced) out.namespaceSelector = namespaceSelector(service.namespace);
+  if (w.matchConditions) out.matchConditions = w.matchConditions.map((c) => ({ ...c }));
   return out;
 }
 
@@ -80,7 +81,7 @@ export interface CsvWebhookDefinition {
 }
 
 export function csvWebhookDefinitions(deploymentName: string, port: number): CsvWebhookDefinition[] {
-  return WEBHOOKS.map((w) => ({
+  return WEBHOOKS.filter((w) => w.notInOlmBundle === undefined).map((w) => ({
     generateName: w.name,
     type: 'ValidatingAdmissionWebhook',
     deploymentName,

@@ -1,5 +1,6 @@
 import type { RoutePolicy, RoutePolicySpec } from '../api/routepolicy.ts';
 import type { SecretData } from './credentials.ts';
+import type { RoutedTargets } from '../translate/routing-rules.ts';
 import {
   ingressView,
   LABEL_DOMAIN_MAPPING_UID,
@@ -10,17 +11,31 @@ import {
   type PolicyWorld,
 } from './resolve.ts';
 
-const routeIngress = (ns: string, route: string, hosts: string[]): IngressView => ({
+const NO_ROUTES = { revisions: new Set<string>(), tags: new Set<string>() };
+const routeIngress = (
+  ns: string,
+  route: string,
+  hosts: string[],
+  routed: RoutedTargets = {
+    revisions: new Set([`${route}-00001`, `${route}-00002`]),
+    tags: new Set(['canary']),
+  },
+  routingAnnotation = false,
+): IngressView => ({
   namespace: ns,
   name: route,
   labels: { [LABEL_ROUTE]: route, 'serving.knative.dev/service': route },
   hosts,
+  routed: () => routed,
+  routingAnnotation,
 });
 const dmIngress = (ns: string, name: string): IngressView => ({
   namespace: ns,
   name,
   labels: { [LABEL_DOMAIN_MAPPING_UID]: 'uid', 'serving.knative.dev/domainMappingNamespace': ns },
   hosts: [name],
+  routed: () => NO_ROUTES,
+  routingAnnotation: false,
 });
 
 const HELLO_HOSTS = [
@@ -242,11 +257,173 @@ test("a spec that breaks a CEL rule (the API server's, by its TypeScript equal) 
 });
 
 test('ingressView reads the hosts of any JSON spec, skipping what is not a host list', () => {
-  expect(
-    ingressView({
-      metadata: { name: 'x', namespace: 'n', labels: { a: 'b' } },
-      spec: { rules: [{ hosts: ['a.example.com', 7] }, { hosts: 'b' }, null, { hosts: ['c.example.com'] }] },
-    }),
-  ).toEqual({ namespace: 'n', name: 'x', labels: { a: 'b' }, hosts: ['a.example.com', 'c.example.com'] });
+  const v = ingressView({
+    metadata: { name: 'x', namespace: 'n', labels: { a: 'b' } },
+    spec: { rules: [{ hosts: ['a.example.com', 7] }, { hosts: 'b' }, null, { hosts: ['c.example.com'] }] },
+  });
+  expect(v).toMatchObject({
+    namespace: 'n',
+    name: 'x',
+    labels: { a: 'b' },
+    hosts: ['a.example.com', 'c.example.com'],
+    routingAnnotation: false,
+  });
+  expect(v.routed()).toEqual({ revisions: new Set(), tags: new Set() });
   expect(ingressView({ metadata: { name: 'y' }, spec: 'nonsense' }).hosts).toEqual([]);
+});
+
+describe('routing', () => {
+  const routing = (...rules: NonNullable<RoutePolicySpec['routing']>['rules']) => ({ routing: { rules } });
+  const demo = { headers: { demo: 'test' }, to: { revision: 'hello-00002' } };
+
+  test("is attached to the Route's hosts in the shared rule form, not to DomainMapping hosts", () => {
+    const r = resolvePolicies(
+      world([policy('p', routing(demo, { cookies: { demo: 'always' }, to: { tag: 'canary' } }))]),
+    );
+    expect(r.outcomes.get('team-a/p')).toMatchObject({
+      accepted: true,
+      reason: 'Accepted',
+      message: 'in force on 6 hosts',
+    });
+    const rules = [
+      { revision: 'hello-00002', headers: [{ name: 'demo', value: 'test' }], cookies: [] },
+      { tag: 'canary', headers: [], cookies: [{ name: 'demo', value: 'always' }] },
+    ];
+    for (const h of HELLO_HOSTS)
+      expect(r.attached.get('team-a/hello')?.get(h)).toEqual({ routing: { policy: 'team-a/p', rules } });
+    expect(r.attached.get('team-a/api.example.com')).toBeUndefined();
+  });
+
+  test('a rule to a revision or tag the Route does not route to is ignored and reported; the others stay', () => {
+    const r = resolvePolicies(
+      world([
+        policy(
+          'p',
+          routing({ headers: { a: 'b' }, to: { revision: 'stranger-00001' } }, demo, {
+            cookies: { c: 'd' },
+            to: { tag: 'nope' },
+          }),
+        ),
+      ]),
+    );
+    expect(r.outcomes.get('team-a/p')).toMatchObject({
+      accepted: false,
+      reason: 'RevisionNotRouted',
+      message:
+        'spec.routing.rules[0]: revision stranger-00001 is not routed by Route hello; the rule is ignored, ' +
+        'spec.routing.rules[2]: tag nope is not routed by Route hello; the rule is ignored',
+    });
+    expect(
+      r.attached
+        .get('team-a/hello')
+        ?.get('hello.team-a')
+        ?.routing?.rules.map((x) => x.revision),
+    ).toEqual(['hello-00002']);
+  });
+
+  test('replaces the annotation of a Route that has one, and says so', () => {
+    const annotated = routeIngress('team-c', 'hello', ['hello.team-c.example.com'], undefined, true);
+    const r = resolvePolicies(
+      world([policy('p', routing(demo), undefined, 'team-c')], undefined, { ingresses: [annotated] }),
+    );
+    expect(r.outcomes.get('team-c/p')?.message).toBe(
+      'in force on 1 host; routing replaces the kgw.dev/routing-rules annotation of Route hello',
+    );
+  });
+
+  test('two policies setting routing on one Route: the older keeps it, the newer is Conflicted', () => {
+    const r = resolvePolicies(
+      world([
+        policy('newer', routing({ ...demo, to: { default: true } }), '2026-12-02T00:00:00Z'),
+        policy('older', routing(demo), '2026-12-01T00:00:00Z'),
+      ]),
+    );
+    expect(r.outcomes.get('team-a/newer')).toMatchObject({ accepted: false, reason: 'Conflicted' });
+    expect(r.outcomes.get('team-a/newer')?.message).toMatch(
+      /^routing on \S+ is set by the older RoutePolicy team-a\/older/,
+    );
+    expect(r.attached.get('team-a/hello')?.get('hello.team-a')?.routing?.policy).toBe('team-a/older');
+  });
+
+  test('only a DomainMapping target: routing applies nowhere and the status says why', () => {
+    const p = policy('p', routing(demo));
+    p.spec.targetRefs = [{ group: 'serving.knative.dev', kind: 'DomainMapping', name: 'api.example.com' }];
+    const r = resolvePolicies(world([p]));
+    expect(r.outcomes.get('team-a/p')?.message).toBe(
+      'in force on 1 host; routing applies to the hosts of a Service or Route, not to DomainMapping targets',
+    );
+    expect(r.attached.size).toBe(0);
+  });
+
+  test.each([
+    [
+      { headers: { host: 'x' }, to: { revision: 'hello-00002' } },
+      /headers: host, pseudo-headers .* are reserved/,
+    ],
+    [{ headers: { 'k-network-probe': 'x' }, to: { revision: 'hello-00002' } }, /are reserved/],
+    [
+      { headers: { Demo: 'x' }, to: { revision: 'hello-00002' } },
+      /header names must be lower-case HTTP tokens/,
+    ],
+    [{ cookies: { 'a b': 'x' }, to: { revision: 'hello-00002' } }, /cookie names must be HTTP tokens/],
+    [{ cookies: { c: 'with space' }, to: { revision: 'hello-00002' } }, /cookies\.c: must match/],
+    [{ to: { revision: 'hello-00002' } }, /: give headers or cookies to match/],
+    [
+      { headers: { a: 'b' }, to: { revision: 'hello-00002', tag: 'canary' } },
+      /to: set exactly one of revision, tag or default/,
+    ],
+    [{ headers: { a: 'b' }, to: {} }, /to: set exactly one of revision, tag or default/],
+    [{ headers: { a: 'b' }, to: { default: false } }, /to: default can only be true/],
+    [
+      {
+        headers: Object.fromEntries('abcde'.split('').map((k) => [k, 'v'])),
+        cookies: { f: '1', g: '2', h: '3', i: '4' },
+        to: { tag: 'canary' },
+      },
+      /at most 8 headers and cookies in one rule/,
+    ],
+  ])('refused as Invalid: %j', (rule, message) => {
+    const r = resolvePolicies(world([policy('p', routing(rule))]));
+    expect(r.outcomes.get('team-a/p')).toMatchObject({ accepted: false, reason: 'Invalid' });
+    expect(r.outcomes.get('team-a/p')?.message).toMatch(message);
+    expect(r.attached.size).toBe(0);
+  });
+
+  test('at most 16 rules', () => {
+    const r = resolvePolicies(world([policy('p', routing(...Array.from({ length: 17 }, () => demo)))]));
+    expect(r.outcomes.get('team-a/p')).toMatchObject({ accepted: false, reason: 'Invalid' });
+    expect(r.outcomes.get('team-a/p')?.message).toBe('spec.routing.rules: must NOT have more than 16 items');
+  });
+});
+
+test('ingressView: the revisions of every split (any percent), the tags whose hosts it serves, the annotation', () => {
+  const v = ingressView({
+    metadata: {
+      name: 'hello',
+      annotations: {
+        'kgw.dev/routing-rules': '[]',
+        'networking.internal.knative.dev/tag-to-host':
+          '{"canary":"canary-hello.example.com","gone":["x.example.com"]}',
+      },
+    },
+    spec: {
+      rules: [
+        {
+          hosts: ['hello.example.com'],
+          http: {
+            paths: [{ splits: [{ serviceName: 'hello-00001' }, { serviceName: 'hello-00002', percent: 0 }] }],
+          },
+        },
+        {
+          hosts: ['canary-hello.example.com'],
+          http: { paths: [{ splits: [{ serviceName: 'hello-00002' }, 'junk'] }] },
+        },
+      ],
+    },
+  });
+  expect(v.routingAnnotation).toBe(true);
+  expect(v.routed()).toEqual({
+    revisions: new Set(['hello-00001', 'hello-00002']),
+    tags: new Set(['canary']),
+  });
 });

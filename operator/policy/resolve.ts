@@ -9,6 +9,9 @@
 // - two policies setting one feature on one host: the older (creation time, then name) wins, the
 //   other reports Conflicted;
 // - API-key auth fails closed: with its Secrets missing or invalid the hosts refuse every request.
+// - routing (gray release) applies to the hosts of a Route's own KIngress; a rule naming a revision
+//   or tag that KIngress does not route to is left out (fails open) and reported
+//   (RevisionNotRouted); translate/ingress.ts uses the policy's rules in place of the annotation's.
 import {
   DEFAULT_CLIENT_HEADER,
   POLICY_FEATURES,
@@ -22,7 +25,16 @@ import {
 } from '../api/routepolicy.ts';
 import { schemaProblems } from '../api/schema-check.ts';
 import { ruleProblems } from '../api/schema-rules.ts';
-import type { HostPolicyIR } from '../translate/ir.ts';
+import type { HostPolicyIR, RoutingIR } from '../translate/ir.ts';
+import {
+  notRoutedProblem,
+  routedTargets,
+  routingRule,
+  ROUTING_RULES_ANNOTATION,
+  TAG_TO_HOST_ANNOTATION,
+  type RoutedTargets,
+  type RoutingRule,
+} from '../translate/routing-rules.ts';
 import { readCredentials, type SecretData } from './credentials.ts';
 
 export const LABEL_ROUTE = 'serving.knative.dev/route';
@@ -35,13 +47,24 @@ export interface IngressView {
   labels: Readonly<Record<string, string>>;
   /** Every host of its rules. */
   hosts: readonly string[];
+  /** The revisions and tags it routes to (what routing rules may name); read only for policies with routing. */
+  routed(): RoutedTargets;
+  /** Whether it carries the kgw.dev/routing-rules annotation (a policy's routing replaces it). */
+  routingAnnotation: boolean;
 }
 
 /** A KIngress as the resolver reads it; the spec may be any JSON (hosts that are not strings are skipped). */
 export function ingressView(ing: {
-  metadata: { namespace?: string; name: string; labels?: Record<string, string> };
+  metadata: {
+    namespace?: string;
+    name: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   spec?: unknown;
 }): IngressView {
+  const annotations = ing.metadata.annotations ?? {};
+  let routed: RoutedTargets | undefined;
   const rules: unknown = (ing.spec as { rules?: unknown } | undefined)?.rules;
   const hosts = Array.isArray(rules)
     ? (rules as { hosts?: unknown }[]).flatMap((r) =>
@@ -55,6 +78,8 @@ export function ingressView(ing: {
     name: ing.metadata.name,
     labels: ing.metadata.labels ?? {},
     hosts,
+    routed: () => (routed ??= routedTargets(ing.spec, annotations[TAG_TO_HOST_ANNOTATION])),
+    routingAnnotation: annotations[ROUTING_RULES_ANNOTATION] !== undefined,
   };
 }
 
@@ -73,7 +98,13 @@ export interface PolicyWorld {
 }
 
 export type AcceptedReason =
-  'Accepted' | 'Invalid' | 'TargetNotFound' | 'SecretNotFound' | 'InvalidSecret' | 'Conflicted';
+  | 'Accepted'
+  | 'Invalid'
+  | 'TargetNotFound'
+  | 'SecretNotFound'
+  | 'InvalidSecret'
+  | 'Conflicted'
+  | 'RevisionNotRouted';
 
 export interface PolicyOutcome {
   /** `<ns>/<name>` */
@@ -161,6 +192,44 @@ function targetIngresses(ns: string, ref: TargetRef, ix: Index): IngressView[] {
 interface Slot {
   ingressKey: string;
   host: string;
+  ingress: IngressView;
+}
+
+/** A Route's own KIngress (not a DomainMapping's): the one whose splits name revisions. */
+const isRouteIngress = (ing: IngressView): boolean =>
+  (ing.labels[LABEL_ROUTE] ?? '') !== '' && ing.labels[LABEL_DOMAIN_MAPPING_UID] === undefined;
+
+/** The policy's routing rules in the shared form (translate/routing-rules.ts), or why they are refused. */
+function routingRules(spec: RoutePolicySpec): RoutingRule[] | string {
+  const out: RoutingRule[] = [];
+  for (const [i, r] of (spec.routing?.rules ?? []).entries()) {
+    const rule = routingRule(`spec.routing.rules[${i}]`, { ...r.to, headers: r.headers, cookies: r.cookies });
+    if (typeof rule === 'string') return rule;
+    out.push(rule);
+  }
+  return out;
+}
+
+/**
+ * The rules that can be programmed on a Route's KIngress; the others are ignored (fails open) and
+ * `problems` says why (`spec.routing.rules[<i>]: … by Route <route>`).
+ */
+function routableRules(
+  key: string,
+  rules: RoutingRule[],
+  ing: IngressView,
+  problems: Set<string>,
+): RoutingIR {
+  const kept: RoutingRule[] = [];
+  rules.forEach((rule, i) => {
+    const problem = notRoutedProblem(rule, ing.routed());
+    if (problem === undefined) kept.push(rule);
+    else
+      problems.add(
+        `spec.routing.rules[${i}]: ${problem.replace('this Route', `Route ${ing.labels[LABEL_ROUTE] ?? ing.name}`)}; the rule is ignored`,
+      );
+  });
+  return { policy: key, rules: kept };
 }
 
 function hostFeatures(
@@ -252,7 +321,9 @@ export function resolvePolicies(world: PolicyWorld): PolicyResolution {
     // TypeScript equals: what the API server would have refused.
     const schema = schemaProblems(RoutePolicySpecSchema, spec, 'spec');
     const problems = schema.length > 0 ? schema : ruleProblems(RoutePolicySpecSchema, spec, 'spec');
-    if (problems.length > 0) {
+    const rules = problems.length > 0 ? [] : routingRules(spec);
+    if (typeof rules === 'string') problems.push(rules);
+    if (problems.length > 0 || typeof rules === 'string') {
       reject('Invalid', list(problems));
       continue;
     }
@@ -273,7 +344,7 @@ export function resolvePolicies(world: PolicyWorld): PolicyResolution {
           const slotKey = `${ing.namespace}/${ing.name} ${host}`;
           if (seen.has(slotKey)) continue;
           seen.add(slotKey);
-          slots.push({ ingressKey: `${ing.namespace}/${ing.name}`, host });
+          slots.push({ ingressKey: `${ing.namespace}/${ing.name}`, host, ingress: ing });
         }
       }
       outcome.targets.push({ kind: ref.kind, name: ref.name, hosts: [...hosts].sort() });
@@ -309,9 +380,17 @@ export function resolvePolicies(world: PolicyWorld): PolicyResolution {
     const features = hostFeatures(spec, key, credentials);
     const lost = new Map<PolicyFeature, { winner: string; host: string }>();
     const ingressKeys = new Set<string>();
+    const routingProblems = new Set<string>();
+    const overridden = new Set<string>();
     for (const slot of slots) {
+      // routing is made into the routes of a Route's KIngress; a DomainMapping's KIngress forwards
+      // to the Service's cluster-local host, where the Service's routing applies
+      const routing =
+        spec.routing && isRouteIngress(slot.ingress)
+          ? routableRules(key, rules, slot.ingress, routingProblems)
+          : undefined;
       for (const feature of POLICY_FEATURES) {
-        const value = features[feature];
+        const value = feature === 'routing' ? routing : features[feature];
         if (value === undefined) continue;
         const slotKey = `${feature} ${slot.ingressKey} ${slot.host}`;
         const winner = owner.get(slotKey);
@@ -328,6 +407,11 @@ export function resolvePolicies(world: PolicyWorld): PolicyResolution {
         if (feature === 'ipAccess' && features.ipAccess) there.ipAccess = features.ipAccess;
         if (feature === 'cors' && features.cors) there.cors = features.cors;
         if (feature === 'rateLimit' && features.rateLimit) there.rateLimit = features.rateLimit;
+        if (feature === 'routing' && routing) {
+          there.routing = routing;
+          if (slot.ingress.routingAnnotation)
+            overridden.add(`Route ${slot.ingress.labels[LABEL_ROUTE] ?? slot.ingress.name}`);
+        }
         hosts.set(slot.host, there);
         ingressKeys.add(slot.ingressKey);
       }
@@ -338,6 +422,17 @@ export function resolvePolicies(world: PolicyWorld): PolicyResolution {
         'Conflicted',
         [...lost].map(([f, l]) => `${f} on ${l.host} is set by the older RoutePolicy ${l.winner}`).join('; '),
       );
+    }
+    if (spec.routing && !slots.some((s) => isRouteIngress(s.ingress)))
+      notes.push('routing applies to the hosts of a Service or Route, not to DomainMapping targets');
+    if (overridden.size > 0)
+      notes.push(
+        `routing replaces the ${ROUTING_RULES_ANNOTATION} annotation of ${list([...overridden].sort())}`,
+      );
+    if (routingProblems.size > 0) {
+      const message = list([...routingProblems]);
+      if (outcome.accepted) reject('RevisionNotRouted', message);
+      else outcome.message += `; ${message}`;
     }
     if (outcome.accepted) {
       outcome.message =

@@ -22,6 +22,7 @@ import { parseIngressSpec } from './parse.ts';
 import { hostDecision, REASON_HOST_NOT_ALLOWED } from './host-ownership.ts';
 import type {
   ClusterIR,
+  HostPolicyIR,
   IngressIR,
   ProbeIR,
   RouteIR,
@@ -134,7 +135,9 @@ function routingRoutes(
     rules.forEach((rule, k) => {
       let targets: WeightedTarget[] | undefined;
       let headers = p.appendHeaders;
-      if (rule.revision !== undefined) {
+      if (rule.default) {
+        targets = resolveTargets(ctx, p);
+      } else if (rule.revision !== undefined) {
         const split = (p.splits ?? []).find((s) => s.serviceName === rule.revision);
         if (split) {
           const res = resolveBackend(ctx.lookups, ctx.namespace, split.serviceName, split.servicePort);
@@ -167,6 +170,13 @@ function routingRoutes(
     });
   });
   return out;
+}
+
+/** The features a virtual host's filters enforce: routing is made into routes, not filter config. */
+function filterPolicy(p: HostPolicyIR | undefined): HostPolicyIR | undefined {
+  if (!p) return undefined;
+  const { routing: _routing, ...rest } = p;
+  return Object.keys(rest).length > 0 ? rest : undefined;
 }
 
 function probeCopy(p: HTTPIngressPath, hash: string): HTTPIngressPath {
@@ -239,18 +249,20 @@ function translate(ing: KIngress, lookups: Lookups): IngressIR {
   const ctx: Ctx = { lookups, namespace, key, names, clusters: new Map(), services: new Set() };
   const redirected = spec.httpOption === 'Redirected';
 
-  // gray release (routing-rules.ts): fails open, never a problem of the KIngress
+  // gray release (routing-rules.ts): fails open, never a problem of the KIngress. A RoutePolicy's
+  // routing replaces the annotation on the hosts it covers (the annotation is noted as ignored there).
   const annotations = ing.metadata.annotations ?? {};
   const notes = new Set<string>();
-  let routing: RoutingRule[] = [];
+  let annotationRules: RoutingRule[] = [];
   const routingText = annotations[ROUTING_RULES_ANNOTATION];
   if (routingText !== undefined) {
     const parsed = parseRoutingRules(routingText);
-    if (parsed.ok) routing = parsed.rules;
+    if (parsed.ok) annotationRules = parsed.rules;
     else notes.add(parsed.problem);
   }
   const tags = tagHosts(annotations[TAG_TO_HOST_ANNOTATION]);
   const tagHostSet = new Set([...tags.values()].flat());
+  const overridden = new Map<string, string[]>(); // policy → hosts where it replaces the annotation
 
   const external = new Map<string, VirtualHostIR>();
   const local = new Map<string, VirtualHostIR>();
@@ -261,18 +273,29 @@ function translate(ing: KIngress, lookups: Lookups): IngressIR {
     const paths = rule.http?.paths ?? [];
     // Probe copies of every path first (they match only the probe header), then the paths.
     const targets = paths.map((p) => resolveTargets(ctx, p));
-    const ruleRoutes =
-      routing.length > 0 && !(rule.hosts ?? []).some((h) => tagHostSet.has(h))
-        ? routingRoutes(ctx, spec, routing, tags, paths, `${key}/r${ri}`, notes)
-        : [];
-    const routes: RouteIR[] = [
-      ...paths.map((p, pi) => ({
-        ...pathRoute(probeCopy(p, hash), `${key}/r${ri}/p${pi}/probe`, targets[pi]!),
-        probe: true,
-      })),
-      ...ruleRoutes,
-      ...paths.map((p, pi) => pathRoute(p, `${key}/r${ri}/p${pi}`, targets[pi]!, ctx.names)),
-    ];
+    const probeRoutes: RouteIR[] = paths.map((p, pi) => ({
+      ...pathRoute(probeCopy(p, hash), `${key}/r${ri}/p${pi}/probe`, targets[pi]!),
+      probe: true,
+    }));
+    const mainRoutes = paths.map((p, pi) => pathRoute(p, `${key}/r${ri}/p${pi}`, targets[pi]!, ctx.names));
+    // Per source of routing rules (a policy's, or the annotation's), the routes of the hosts using it.
+    const bySource = new Map<string, RouteIR[]>();
+    const routesOf = (host: string): RouteIR[] => {
+      if ((rule.hosts ?? []).some((h) => tagHostSet.has(h))) return [...probeRoutes, ...mainRoutes];
+      const fromPolicy = lookups.routePolicy?.(key, host)?.routing;
+      if (fromPolicy && routingText !== undefined)
+        overridden.set(fromPolicy.policy, [...(overridden.get(fromPolicy.policy) ?? []), host]);
+      const source = fromPolicy ? `policy ${fromPolicy.policy}` : 'annotation';
+      let routes = bySource.get(source);
+      if (!routes) {
+        const rules = fromPolicy ? fromPolicy.rules : annotationRules;
+        const ruleRoutes =
+          rules.length > 0 ? routingRoutes(ctx, spec, rules, tags, paths, `${key}/r${ri}`, notes) : [];
+        routes = [...probeRoutes, ...ruleRoutes, ...mainRoutes];
+        bySource.set(source, routes);
+      }
+      return routes;
+    };
     const hosts = rule.hosts ?? []; // parse.ts: never empty
     for (const host of hosts) {
       hostsByVisibility[visibility].push(host);
@@ -283,11 +306,12 @@ function translate(ing: KIngress, lookups: Lookups): IngressIR {
               [local, false],
             ]
           : [[local, false]];
+      const routes = routesOf(host);
       for (const [map, redirectHttp] of targets) {
         const vh = map.get(host);
         if (vh) vh.routes.push(...routes);
         else {
-          const policy = lookups.routePolicy?.(key, host);
+          const policy = filterPolicy(lookups.routePolicy?.(key, host));
           map.set(host, {
             host,
             owner: key,
@@ -299,6 +323,14 @@ function translate(ing: KIngress, lookups: Lookups): IngressIR {
       }
     }
   });
+
+  for (const [policy, hosts] of overridden) {
+    const all = [...new Set(hosts)].sort();
+    const more = all.length > MAX_LISTED_PROBLEMS ? ` (and ${all.length - MAX_LISTED_PROBLEMS} more)` : '';
+    notes.add(
+      `${ROUTING_RULES_ANNOTATION} is ignored on ${all.slice(0, MAX_LISTED_PROBLEMS).join(', ')}${more}: RoutePolicy ${policy} sets routing there`,
+    );
+  }
 
   const secrets = new Set<string>();
   const tlsFor = (hosts: Set<string>): TlsIR[] =>

@@ -2,6 +2,7 @@
 // Everything here is plain data: no Envoy types, no Kubernetes client types.
 import type { Visibility } from '../api/kingress.ts';
 import type { KnativeNames } from './knative-names.ts';
+import type { RoutingRule } from './routing-rules.ts';
 
 /** One upstream cluster: a Kubernetes Service port reached through EDS, or a DNS name. */
 export interface ClusterIR {
@@ -114,6 +115,17 @@ export interface HostPolicyIR {
   ipAccess?: IpAccessIR;
   cors?: CorsIR;
   rateLimit?: RateLimitIR;
+  /**
+   * Gray-release rules of a RoutePolicy (translate/routing-rules.ts), already checked against what
+   * the Route routes to; translate/ingress.ts makes them into routes in place of the annotation's.
+   */
+  routing?: RoutingIR;
+}
+
+export interface RoutingIR {
+  /** `<ns>/<name>` of the RoutePolicy. */
+  policy: string;
+  rules: RoutingRule[];
 }
 
 export interface VirtualHostIR {

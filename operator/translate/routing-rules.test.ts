@@ -25,11 +25,21 @@ describe('parseRoutingRules', () => {
     });
   });
 
+  test("default: true sends matching requests to the Route's own split", () => {
+    expect(parseRoutingRules('[{"default":true,"cookies":{"demo":"never"}}]')).toEqual({
+      ok: true,
+      rules: [{ default: true, headers: [], cookies: [{ name: 'demo', value: 'never' }] }],
+    });
+  });
+
   test.each([
     ['{', /^kgw\.dev\/routing-rules is not JSON: /],
     ['{}', /must be a JSON list of rules$/],
-    ['[{"headers":{"a":"b"}}]', /\[0\]: set exactly one of revision or tag$/],
-    ['[{"revision":"a","tag":"b","headers":{"a":"b"}}]', /\[0\]: set exactly one of revision or tag$/],
+    ['[{"headers":{"a":"b"}}]', /\[0\]: set exactly one of revision, tag or default$/],
+    [
+      '[{"revision":"a","tag":"b","headers":{"a":"b"}}]',
+      /\[0\]: set exactly one of revision, tag or default$/,
+    ],
     ['[{"revision":"a"}]', /\[0\]: give headers or cookies to match$/],
     ['[{"revision":"Not A Name","headers":{"a":"b"}}]', /\[0\]\.revision must be a name$/],
     ['[{"revision":"a","headers":{"a b":"c"}}]', /\[0\]\.headers: "a b" is not a valid name$/],
@@ -38,6 +48,11 @@ describe('parseRoutingRules', () => {
     ['[{"revision":"a","cookies":{"c":"with space"}}]', /\[0\]\.cookies\.c must be a cookie value/],
     ['[{"revision":"a","headers":{"x":"line\\nbreak"}}]', /\[0\]\.headers\.x must be a header value/],
     ['[{"revision":"a","headers":{"x":"y"},"weight":5}]', /\[0\]: unknown field weight$/],
+    ['[{"default":false,"headers":{"x":"y"}}]', /\[0\]\.default must be true$/],
+    [
+      '[{"default":true,"tag":"a","headers":{"x":"y"}}]',
+      /\[0\]: set exactly one of revision, tag or default$/,
+    ],
     [
       JSON.stringify(Array.from({ length: 17 }, () => ({ revision: 'a', headers: { x: 'y' } }))),
       /at most 16 rules$/,
@@ -163,5 +178,99 @@ describe('translation', () => {
     ]);
     const bad = translateIngress(ing({ 'kgw.dev/routing-rules': '[{"revision":"hello-00002"}]' }), lookups);
     expect(bad.ok && bad.ir.notes).toEqual(['kgw.dev/routing-rules[0]: give headers or cookies to match']);
+  });
+
+  test("a RoutePolicy's routing replaces the annotation on the hosts it covers only, and never becomes filter config", () => {
+    const two = ing({
+      'kgw.dev/routing-rules': JSON.stringify([{ revision: 'hello-00002', headers: { demo: 'test' } }]),
+    });
+    two.spec.rules![0]!.hosts = ['hello.ns.example.com', 'hello.ns.svc.cluster.local'];
+    const policyRules = [
+      { default: true as const, headers: [], cookies: [{ name: 'demo', value: 'never' }] },
+      { revision: 'hello-00002', headers: [], cookies: [{ name: 'demo', value: 'always' }] },
+    ];
+    const res = translateIngress(two, {
+      ...lookups,
+      routePolicy: (key, host) =>
+        key === 'ns/hello' && host === 'hello.ns.example.com'
+          ? { routing: { policy: 'ns/gray', rules: policyRules } }
+          : undefined,
+    });
+    if (!res.ok) throw new Error(res.problem.message);
+    const routes = (host: string) =>
+      res.ir.external.vhosts
+        .find((v) => v.host === host)!
+        .routes.map((r) => [r.name, r.headers, r.cookies, r.targets.map((t) => [t.cluster, t.weight])]);
+    expect(routes('hello.ns.example.com')).toEqual([
+      expect.arrayContaining(['ns/hello/r0/p0/probe']),
+      [
+        'ns/hello/r0/p0/rule0',
+        [],
+        [{ name: 'demo', value: 'never' }],
+        [['ns/hello-00001:80', 100]], // the Route's own split (0% dropped)
+      ],
+      ['ns/hello/r0/p0/rule1', [], [{ name: 'demo', value: 'always' }], [['ns/hello-00002:80', 100]]],
+      ['ns/hello/r0/p0', [], undefined, [['ns/hello-00001:80', 100]]],
+    ]);
+    // the other host of the same rule keeps the annotation's rules
+    expect(routes('hello.ns.svc.cluster.local')).toEqual([
+      expect.arrayContaining(['ns/hello/r0/p0/probe']),
+      ['ns/hello/r0/p0/rule0', [{ name: 'demo', exact: 'test' }], undefined, [['ns/hello-00002:80', 100]]],
+      ['ns/hello/r0/p0', [], undefined, [['ns/hello-00001:80', 100]]],
+    ]);
+    expect(res.ir.external.vhosts.find((v) => v.host === 'hello.ns.example.com')?.policy).toBeUndefined();
+    expect(res.ir.notes).toEqual([
+      'kgw.dev/routing-rules is ignored on hello.ns.example.com: RoutePolicy ns/gray sets routing there',
+    ]);
+  });
+
+  test('policy routing next to other features: the vhost keeps the features, without routing', () => {
+    const cors = {
+      policy: 'ns/gray',
+      allowOrigins: ['*'],
+      allowMethods: [],
+      allowHeaders: [],
+      exposeHeaders: [],
+      allowCredentials: false,
+    };
+    const res = translateIngress(ing({}), {
+      ...lookups,
+      routePolicy: () => ({
+        cors,
+        routing: {
+          policy: 'ns/gray',
+          rules: [{ revision: 'hello-00002', headers: [{ name: 'demo', value: 'test' }], cookies: [] }],
+        },
+      }),
+    });
+    if (!res.ok) throw new Error(res.problem.message);
+    const main = res.ir.external.vhosts.find((v) => v.host === 'hello.ns.example.com')!;
+    expect(main.policy).toEqual({ cors });
+    expect(main.routes.map((r) => r.name)).toEqual([
+      'ns/hello/r0/p0/probe',
+      'ns/hello/r0/p0/rule0',
+      'ns/hello/r0/p0',
+    ]);
+    expect(res.ir.notes).toBeUndefined();
+  });
+
+  test('the note on an annotation replaced by a policy names at most 3 hosts (here 6: no tag-to-host)', () => {
+    const many = ing({
+      'kgw.dev/routing-rules': JSON.stringify([{ revision: 'hello-00002', headers: { a: 'b' } }]),
+    });
+    many.spec.rules![0]!.hosts = [
+      'a.ns.example.com',
+      'b.ns.example.com',
+      'c.ns.example.com',
+      'd.ns.example.com',
+      'e.ns.example.com',
+    ];
+    const res = translateIngress(many, {
+      ...lookups,
+      routePolicy: () => ({ routing: { policy: 'ns/gray', rules: [] } }),
+    });
+    expect(res.ok && res.ir.notes).toEqual([
+      'kgw.dev/routing-rules is ignored on a.ns.example.com, b.ns.example.com, c.ns.example.com (and 3 more): RoutePolicy ns/gray sets routing there',
+    ]);
   });
 });
