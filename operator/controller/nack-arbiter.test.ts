@@ -185,3 +185,17 @@ test('the same across fleets: a version another fleet rejects for a change blame
   expect([...host.rejected.keys()]).toEqual(['n/a']);
   expect([...host.servedIRs.keys()].sort()).toEqual(['n/b', 'n/c']);
 });
+
+test('a response labelled <version>+<hash> (a subset, or retained resources beside the snapshot) answers for <version>', () => {
+  host.goodIRs.set('n/a', ir('n/a', 'v1'));
+  host.goodIRs.set('n/b', ir('n/b', 'v1'));
+  const cds = push(['n/a'], TYPE_CLUSTER);
+  const rds = push(['n/a']);
+  // retained clusters beside the snapshot (make-before-break): the CDS response is labelled v+hash
+  arbiter.onAck(ev(TYPE_CLUSTER, `${cds}+0a1b2c3d`));
+  arbiter.onAck(ev(TYPE_ROUTE, rds));
+  expect(host.servedIRs.get('n/a')?.hash).toBe('v1');
+  host.goodIRs.set('n/b', ir('n/b', 'v2'));
+  arbiter.onNack(ev(TYPE_ROUTE, `${push(['n/b'])}+ffee0011`, 'bad route'));
+  expect(host.rejected.has('n/b')).toBe(true);
+});

@@ -16,7 +16,7 @@
 import type { IngressIR } from '../translate/ir.ts';
 import type { Logger } from '../log.ts';
 import { TYPE_SHORT, type TypeUrl } from '../xds/protos.ts';
-import type { AckEvent } from '../xds/types.ts';
+import { setVersionOfLabel, type AckEvent } from '../xds/types.ts';
 import { NackGuard } from './nack-guard.ts';
 
 /** What the arbiter does to the pipeline's KIngresses. */
@@ -74,10 +74,15 @@ export class NackArbiter {
     this.guard.forget(key);
   }
 
-  /** Envoy accepted a version: the KIngresses changed in it are served as pushed. */
+  /**
+   * Envoy accepted a version: the KIngresses changed in it are served as pushed. (A response
+   * labelled `<version>+<hash>`, a subset or superset of the snapshot, answers for `<version>`:
+   * pushes are recorded under the snapshot's set version.)
+   */
   onAck(e: AckEvent): void {
-    this.pushIndex.delete(`${e.fleet}\u0000${e.typeUrl}\u0000${e.version}`);
-    for (const [k, ir] of this.guard.acked(e.fleet, e.typeUrl, e.version)) {
+    const version = setVersionOfLabel(e.version);
+    this.pushIndex.delete(`${e.fleet}\u0000${e.typeUrl}\u0000${version}`);
+    for (const [k, ir] of this.guard.acked(e.fleet, e.typeUrl, version)) {
       if (this.host.good(k) === ir) this.host.accepted(k, ir);
       this.answered(k);
     }
@@ -85,11 +90,12 @@ export class NackArbiter {
 
   /** Envoy rejected a version: see the header. */
   onNack(e: AckEvent): void {
+    const version = setVersionOfLabel(e.version);
     const suspects: [string, IngressIR][] = [];
-    for (const [k, ir] of this.guard.nacked(e.fleet, e.typeUrl, e.version)) {
+    for (const [k, ir] of this.guard.nacked(e.fleet, e.typeUrl, version)) {
       if (this.host.good(k) === ir) suspects.push([k, ir]);
     }
-    const id = `${e.fleet}\u0000${e.typeUrl}\u0000${e.version}`;
+    const id = `${e.fleet}\u0000${e.typeUrl}\u0000${version}`;
     const index = this.pushIndex.get(id);
     this.pushIndex.delete(id);
     // built before the last revert (in any fleet): it may carry a change blamed already

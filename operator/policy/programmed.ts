@@ -1,6 +1,7 @@
 // Whether a RoutePolicy runs on every Envoy that serves its hosts (its Programmed condition). Pure:
 // the engine supplies what it knows of the KIngresses the policy is in force on and of the fleets.
 import type { PolicyOutcome } from './resolve.ts';
+import { setVersionOfLabel } from '../xds/types.ts';
 
 export interface ProgrammedView {
   /** The KIngress's translation in force: the attachment fingerprint it was translated with. */
@@ -25,7 +26,7 @@ const pending = (message: string): ProgrammedVerdict => ({ ok: false, reason: 'P
 
 /** SotW answers carry the snapshot version, possibly with a `+<subset>` suffix. */
 function matches(acked: string | undefined, current: string): boolean {
-  return acked !== undefined && (acked === current || acked.startsWith(`${current}+`));
+  return acked !== undefined && setVersionOfLabel(acked) === current;
 }
 
 export function programmedVerdict(o: PolicyOutcome, view: ProgrammedView): ProgrammedVerdict {

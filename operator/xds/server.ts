@@ -10,7 +10,7 @@ import { SnapshotCache, type SnapshotInput, type SnapshotChange } from './cache.
 import { TYPE_SHORT, TYPE_URLS, envoyRegistry, type TypeUrl } from './protos.ts';
 import { Session, type SessionHost } from './session.ts';
 import { DirectoryCertificateProvider } from './tls.ts';
-import type { AckEvent, ProxyInfo, XdsStats } from './types.ts';
+import { setVersionOfLabel, type AckEvent, type ProxyInfo, type XdsStats } from './types.ts';
 import { adsServerService, type DeltaRequest, type SotwRequest } from './wire.ts';
 
 export interface XdsServerOptions {
@@ -232,7 +232,7 @@ export class XdsServer {
     const ok = (e: AckEvent): boolean =>
       e.fleet === fleet &&
       e.typeUrl === typeUrl &&
-      (typeof match === 'string' ? e.version === match || e.version.startsWith(`${match}+`) : match(e));
+      (typeof match === 'string' ? setVersionOfLabel(e.version) === match : match(e));
     for (const s of this.#byFleet.get(fleet) ?? []) {
       if (s.lastAcks().some(ok)) return Promise.resolve();
     }

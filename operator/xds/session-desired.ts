@@ -5,6 +5,7 @@
 // counters, so a pump with nothing new to send costs O(1) per type. session.ts decides when to send.
 import { setVersion, type CachedResource, type TypeSnapshot } from './cache.ts';
 import type { DeltaWork, Desired, Entry, TypeState } from './session-state.ts';
+import { responseLabel } from './types.ts';
 
 /** Resources the proxy has that left the snapshot become retained (make-before-break). */
 export function adoptRemoved(st: TypeState | undefined, ts: TypeSnapshot | undefined, gen: number): void {
@@ -132,7 +133,7 @@ function finish(
     fromSnapshot,
     id: ++desiredIds,
     patchOf,
-    label: exact ? ts.version : `${ts.version}+${key.slice(0, 8)}`,
+    label: responseLabel(ts.version, exact, key),
   };
 }
 
