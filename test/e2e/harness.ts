@@ -178,7 +178,10 @@ export interface EnvOptions {
   /** The operator talks to the API server through a fault-injecting proxy (env.proxy). */
   apiProxy?: boolean;
   /** More operator options (health and metrics ports, staleness bound, …). */
-  operator?: Pick<OperatorOptions, 'healthPort' | 'metricsPort' | 'staleAfterMs' | 'trafficWindowMs'>;
+  operator?: Pick<
+    OperatorOptions,
+    'healthPort' | 'metricsPort' | 'staleAfterMs' | 'trafficWindowMs' | 'xdsTls'
+  >;
 }
 
 /** Starts it all; a failure halfway stops what was started and rethrows. */
