@@ -262,6 +262,16 @@ test('a key limited to 4 per minute: the fleet of 2 replicas answers exactly 4 t
   // PerReplica would admit 4 per replica (8), SharedEvenly about 2 per replica: only the service
   // counting for both gives exactly 4
   expect(await statuses(HOST, 7, { 'x-ca-key': 'alice' })).toEqual([200, 200, 200, 200, 429, 429, 429]);
+  // refused by the ratelimit filter (the service's answer), not by local_ratelimit
+  const [replica] = fleetReplicas(env, FLEET);
+  const refused = await httpRequest({
+    address: replica!.address,
+    port: PORT,
+    host: HOST,
+    path: '/',
+    headers: { 'x-ca-key': 'alice' },
+  });
+  expect([refused.status, refused.headers['x-envoy-ratelimited'], refused.body]).toEqual([429, 'true', '']);
   // bob is not listed: each other value has a bucket of 2 of its own, untouched by alice's
   expect(await statuses(HOST, 3, { 'x-ca-key': 'bob' })).toEqual([200, 200, 429]);
   // a request without the key is not limited by a keyed rule
