@@ -178,10 +178,7 @@ export interface EnvOptions {
   /** The operator talks to the API server through a fault-injecting proxy (env.proxy). */
   apiProxy?: boolean;
   /** More operator options (health and metrics ports, staleness bound, …). */
-  operator?: Pick<
-    OperatorOptions,
-    'healthPort' | 'metricsPort' | 'staleAfterMs' | 'trafficWindowMs' | 'xdsTls'
-  >;
+  operator?: Pick<OperatorOptions, 'healthPort' | 'metricsPort' | 'staleAfterMs' | 'trafficWindowMs'>;
 }
 
 /** Starts it all; a failure halfway stops what was started and rethrows. */

@@ -2,7 +2,8 @@
 // .rateLimitSharing: Global): the public fleet's 2 Envoy replicas ask a real rate-limit service
 // (envoyproxy/ratelimit, built by test/env/setup.sh) backed by a real Redis, both in a pod of the
 // local network. kgw serves the service its limits over xDS (CONFIG_TYPE=GRPC_XDS_SOTW, node
-// default/external) and the Envoys reach it through the Service's EndpointSlice. Requests
+// default/external, mutual TLS with the fleet's client certificate) and the Envoys reach it through
+// the Service's EndpointSlice. Requests
 // alternate between the replicas: a key limited to 4 per minute gets exactly 4 answers 200 from
 // the fleet, then 429; another key has a bucket of its own; a host limited to 1 request per hour
 // turns Ready and admits its first request (probes are never counted); with the service stopped,
@@ -15,6 +16,8 @@ import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
 import { DEFAULT_LISTENER_PORTS } from '../../operator/api/knativegateway-constants.ts';
 import type { RoutePolicy } from '../../operator/api/routepolicy.ts';
 import { withDefaults } from '../../operator/translate/defaults.ts';
+import { OPERATOR_NAMESPACE } from '../../operator/api/install.ts';
+import { operatorXdsEndpoint } from '../../operator/fleets/fleet-names.ts';
 import { ratelimitBin, redisServerBin } from '../env/paths.ts';
 import {
   TEST_NAMESPACE,
@@ -113,10 +116,12 @@ async function rlsDebug(path: string): Promise<string | undefined> {
   return r?.status === 200 ? r.body : undefined;
 }
 
-beforeAll(async () => {
-  env = await startEnv({ gateway, operator: { xdsTls: false } });
-  // the rate-limit service and its Redis, in one pod: Redis on the pod's loopback
-  pod = await env.network.addPod('ratelimit');
+/**
+ * Starts Redis and the rate-limit service in the pod. The service connects to kgw's xDS socket over
+ * mutual TLS with the fleet's client certificate (on Kubernetes: the fleet's `-xds-client` Secret
+ * mounted into the service), here the credential directory of one of the fleet's replicas.
+ */
+function startRateLimitService(): void {
   redis = spawnIn(pod, redisServerBin(), [
     '--bind',
     '127.0.0.1',
@@ -127,24 +132,42 @@ beforeAll(async () => {
     '--appendonly',
     'no',
   ]);
-  rls = spawnIn(pod, ratelimitBin(), [], {
+  rls = rateLimitService(FLEET, 0);
+}
+
+/** A rate-limit service naming `nodeId`, with the external fleet's certificate; ports shifted by `shift`. */
+function rateLimitService(nodeId: string, shift: number): Proc {
+  const [replica] = fleetReplicas(env, FLEET);
+  const creds = join(env.workDir, 'envoy', `${replica!.id}.xds-tls`, 'creds');
+  return spawnIn(pod, ratelimitBin(), [], {
     USE_STATSD: 'false',
     LOG_LEVEL: 'info',
     REDIS_SOCKET_TYPE: 'tcp',
     REDIS_URL: '127.0.0.1:6379',
     HOST: pod.address,
-    PORT: '8080',
+    PORT: String(8080 + shift),
     GRPC_HOST: pod.address,
-    GRPC_PORT: String(RLS_PORT),
+    GRPC_PORT: String(RLS_PORT + shift),
     DEBUG_HOST: pod.address,
-    DEBUG_PORT: String(RLS_DEBUG_PORT),
+    DEBUG_PORT: String(RLS_DEBUG_PORT + shift),
     CONFIG_TYPE: 'GRPC_XDS_SOTW',
-    CONFIG_GRPC_XDS_NODE_ID: FLEET,
+    CONFIG_GRPC_XDS_NODE_ID: nodeId,
     CONFIG_GRPC_XDS_SERVER_URL: `unix://${join(env.workDir, 'xds.sock')}`,
+    CONFIG_GRPC_XDS_SERVER_USE_TLS: 'true',
+    CONFIG_GRPC_XDS_CLIENT_TLS_CERT: join(creds, 'tls.crt'),
+    CONFIG_GRPC_XDS_CLIENT_TLS_KEY: join(creds, 'tls.key'),
+    CONFIG_GRPC_XDS_SERVER_TLS_CACERT: join(creds, 'ca.crt'),
+    CONFIG_GRPC_XDS_SERVER_TLS_SAN: operatorXdsEndpoint(OPERATOR_NAMESPACE).host,
     CONFIG_GRPC_XDS_SERVER_CONNECT_RETRY_INTERVAL: '1s',
     XDS_CLIENT_BACKOFF_INITIAL_INTERVAL: '1s',
     XDS_CLIENT_BACKOFF_MAX_INTERVAL: '2s',
   });
+}
+
+beforeAll(async () => {
+  env = await startEnv({ gateway });
+  // the rate-limit service and its Redis, in one pod: Redis on the pod's loopback
+  pod = await env.network.addPod('ratelimit');
   await env.rest.request('POST', `/api/v1/namespaces/${TEST_NAMESPACE}/services`, {
     apiVersion: 'v1',
     kind: 'Service',
@@ -168,7 +191,14 @@ beforeAll(async () => {
     'serving.knative.dev/route': 'quota',
     'serving.knative.dev/service': 'quota',
   });
-  await waitReady(env, 'quota');
+  await waitReady(env, 'quota'); // the fleet's replicas run: their credentials exist
+  startRateLimitService();
+  await until('the rate-limit service connected to kgw', 30_000, () =>
+    Promise.resolve(env.operator.xds.rateLimitServices(FLEET).length > 0 ? true : undefined),
+  ).catch((err: unknown) => {
+    throw new Error(`${String(err)}; the service's last output:\n${rls?.output().slice(-4000) ?? ''}`);
+  });
+  expect(env.operator.xds.refusedStreams()).toEqual([]);
 }, 240_000);
 
 afterAll(async () => {
@@ -293,6 +323,19 @@ test('probe routes are never counted: a host limited to 1 request per hour turns
   await policyInForce('tight');
   expect(await statuses(TIGHT_HOST, 3)).toEqual([200, 429, 429]);
 }, 150_000);
+
+test("a rate-limit service asking for another fleet's limits than its certificate names is refused", async () => {
+  const impostor = rateLimitService('default/local', 10);
+  try {
+    const refused = await until('the stream refused', 30_000, () =>
+      Promise.resolve(env.operator.xds.refusedStreams().find((r) => r.requestedFleet === 'default/local')),
+    );
+    expect(refused).toMatchObject({ certificateFleet: FLEET, nodeId: 'default/local' });
+    expect(env.operator.xds.rateLimitServices('default/local')).toEqual([]);
+  } finally {
+    await impostor.stop();
+  }
+}, 60_000);
 
 test('the rate-limit service down: requests pass (failureMode Allow, the default)', async () => {
   expect(await statuses(TIGHT_HOST, 1)).toEqual([429]); // its hour is still spent
