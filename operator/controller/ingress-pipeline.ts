@@ -4,7 +4,7 @@
 // last good IR (served while a later change fails), what Envoy last accepted (what a NACK reverts
 // to) and the problem to report; the engine decides when to flush and hands the status reports
 // (statusReport) to the status writer. No API server access: everything comes in through options.
-import { rateLimitServiceCluster } from '../render/global-rate-limit.ts';
+import { rateLimitServiceCluster } from '../translate/rate-limit-service.ts';
 import type { KIngress } from '../api/kingress.ts';
 import type { Logger } from '../log.ts';
 import type { FleetProblem, FleetResources } from '../render/fleet.ts';

@@ -15,12 +15,12 @@
 // - The service's counters are fixed windows (a minute limit resets at the start of each clock
 //   minute), not local_ratelimit's token buckets.
 import type { RateLimitFailureMode } from '../api/knativegateway-constants.ts';
-import type { Service } from '../api/core.ts';
 import type { BucketIR, ClusterIR, RateLimitIR } from '../translate/ir.ts';
 import { TYPE_PREFIX, type Json } from './types.ts';
 
-/** The fleet's cluster of the rate-limit service (KIngress clusters are `<ns>/<svc>:<port>`: no clash). */
-export const RATE_LIMIT_CLUSTER = 'kgw-ratelimit';
+import { RATE_LIMIT_CLUSTER } from '../translate/rate-limit-service.ts';
+
+export { RATE_LIMIT_CLUSTER };
 export const RATE_LIMIT_FILTER = 'envoy.filters.http.ratelimit';
 /** The HCM-level domain; every host that enables the filter overrides it with its policy's. */
 export const RATE_LIMIT_DEFAULT_DOMAIN = 'kgw';
@@ -35,7 +35,7 @@ export const GLOBAL_RATE_LIMIT_TYPES = {
 export interface GlobalRateLimitOptions {
   failureMode: RateLimitFailureMode;
   timeoutMs: number;
-  /** The EDS cluster of the service's endpoints (rateLimitServiceCluster). */
+  /** The EDS cluster of the service's endpoints (translate/rate-limit-service.ts). */
   cluster: ClusterIR;
 }
 
@@ -46,38 +46,6 @@ export const DESCRIPTOR_KEYS = {
   header: 'key',
   clientIP: 'remote_address',
 } as const;
-
-/**
- * The EDS cluster (HTTP/2) of the rate-limit Service's ready endpoints. The Service port is looked
- * up by number to find the endpoint port (by the port's name in the EndpointSlices, else its
- * numeric targetPort); an unknown Service or port gives the port itself as the target port.
- */
-export function rateLimitServiceCluster(
-  ref: { name: string; namespace: string; port: number },
-  service: Service | undefined,
-): ClusterIR {
-  const ports = Array.isArray(service?.spec?.ports) ? service.spec.ports : [];
-  const p = ports.find((x) => typeof x === 'object' && x !== null && x.port === ref.port);
-  const name = typeof p?.name === 'string' ? p.name : '';
-  const targetPort =
-    p === undefined
-      ? ref.port
-      : typeof p.targetPort === 'number'
-        ? p.targetPort
-        : p.targetPort
-          ? undefined
-          : p.port;
-  return {
-    name: RATE_LIMIT_CLUSTER,
-    kind: 'eds',
-    http2: true,
-    endpoints: {
-      namespace: ref.namespace,
-      service: ref.name,
-      port: { name, ...(targetPort !== undefined ? { targetPort } : {}) },
-    },
-  };
-}
 
 /** Milliseconds as a canonical proto3 JSON Duration (no fraction, or 3 digits: `0.020s`). */
 function durationOfMs(ms: number): string {

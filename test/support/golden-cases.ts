@@ -39,7 +39,8 @@ import {
 } from '../../operator/render/fleet.ts';
 import { backendData } from '../../operator/translate/backend-data.ts';
 import type { ResolvedGlobalRateLimit } from '../../operator/api/knativegateway-defaults.ts';
-import { rateLimitConfigs, rateLimitServiceCluster } from '../../operator/render/global-rate-limit.ts';
+import { rateLimitConfigs } from '../../operator/render/global-rate-limit.ts';
+import { rateLimitServiceCluster } from '../../operator/translate/rate-limit-service.ts';
 
 export const goldenDir = join(import.meta.dirname, '../golden/cases');
 
