@@ -1,7 +1,9 @@
 // kgw's ADS server: one gRPC server serving both StreamAggregatedResources (state of the world) and
 // DeltaAggregatedResources to Envoy fleets, from per-fleet snapshots (fleet = Envoy node.cluster).
 // Resources are encoded once per change (cache.ts); each stream decides what to send (session.ts)
-// under the make-before-break rules of ordering.ts. Nothing is sent before markSynced().
+// under the make-before-break rules of ordering.ts. Nothing is sent before markSynced(). A Global
+// fleet's rate-limit service (envoyproxy/ratelimit) uses the same endpoint for its RateLimitConfigs:
+// its streams are told apart by their first request and served by rate-limit-configs.ts.
 import * as grpc from '@grpc/grpc-js';
 import { newLogger, type Logger } from '../log.ts';
 import { subjectAltNames } from '../pki/ca.ts';
