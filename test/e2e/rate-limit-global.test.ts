@@ -345,3 +345,59 @@ test('the rate-limit service down: requests pass (failureMode Allow, the default
   expect(await statuses(TIGHT_HOST, 4)).toEqual([200, 200, 200, 200]);
   expect(await statuses(HOST, 6, { 'x-ca-key': 'alice' })).toEqual([200, 200, 200, 200, 200, 200]);
 }, 60_000);
+
+test('switching the fleet to PerReplica: the same Envoys (no restart) count on their own', async () => {
+  const replicas = fleetReplicas(env, FLEET);
+  const before = replicas.map((r) => r.pid);
+  await env.rest.request(
+    'PATCH',
+    '/apis/operator.kgw.dev/v1alpha1/knativegateways/default',
+    {
+      spec: {
+        fleets: [
+          { name: 'external', visibility: 'ExternalIP', replicas: 2 },
+          { name: 'local', visibility: 'ClusterLocal', replicas: 1 },
+        ],
+      },
+    },
+    'application/merge-patch+json',
+  );
+  // The service is down (previous test): while an Envoy still has the ratelimit filter, alice
+  // passes without end; once its local_ratelimit counts, her 4 are soon spent there.
+  for (const r of replicas) {
+    await until(`${r.id} counts locally`, 30_000, async () => {
+      const res = await httpRequest({
+        address: r.address,
+        port: PORT,
+        host: HOST,
+        path: '/',
+        headers: { 'x-ca-key': 'alice' },
+      });
+      return res.status === 429 ? true : undefined;
+    });
+  }
+  expect(fleetReplicas(env, FLEET).map((r) => r.pid)).toEqual(before);
+  // each other value: 2 per hour now (no refill during the test), counted by each replica alone, so
+  // the fleet admits 4 where Global admitted 2 (bob, above)
+  const generation = (await env.rest.get<RoutePolicy>(`${POLICIES}/quota`)).metadata.generation ?? 0;
+  await env.rest.request(
+    'PATCH',
+    `${POLICIES}/quota`,
+    {
+      spec: {
+        rateLimit: { rules: [{ name: 'per-key', key: { header: 'x-ca-key' }, requests: 2, per: 'Hour' }] },
+      },
+    },
+    'application/merge-patch+json',
+  );
+  await until('RoutePolicy quota Programmed again', 30_000, async () => {
+    const p = await env.rest.get<RoutePolicy>(`${POLICIES}/quota`);
+    const programmed = p.status?.conditions?.find((c) => c.type === 'Programmed');
+    return (p.metadata.generation ?? 0) > generation &&
+      p.status?.observedGeneration === p.metadata.generation &&
+      programmed?.status === 'True'
+      ? true
+      : undefined;
+  });
+  expect(await statuses(HOST, 6, { 'x-ca-key': 'carol' })).toEqual([200, 200, 200, 200, 429, 429]);
+}, 90_000);
