@@ -237,6 +237,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       onAck: (cb) => xds.onAck(cb),
       onNack: (cb) => xds.onNack(cb),
       connections: () => xds.connections(),
+      setRateLimitConfigs: (f, c) => xds.setRateLimitConfigs(f, c),
     },
     runtime,
     gatewayConfig: (obj) => gatewayConfig(obj, o.log),

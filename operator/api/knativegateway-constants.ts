@@ -97,11 +97,21 @@ export const DEFAULT_METRICS_PORT = 9091;
 /**
  * How a fleet's RoutePolicy rate limits count across its Envoy replicas (`policy.rateLimitSharing`):
  * PerReplica, each Envoy its own buckets (N replicas admit N× the limit); SharedEvenly, each
- * Envoy's buckets divided by the fleet's ready replicas (operator/render/policy.ts).
+ * Envoy's buckets divided by the fleet's ready replicas (operator/render/policy.ts); Global, one
+ * count for the whole fleet kept by an external rate-limit service (operator/render/global-rate-limit.ts).
  */
-export const RATE_LIMIT_SHARING_MODES = ['PerReplica', 'SharedEvenly'] as const;
+export const RATE_LIMIT_SHARING_MODES = ['PerReplica', 'SharedEvenly', 'Global'] as const;
 export type RateLimitSharing = (typeof RATE_LIMIT_SHARING_MODES)[number];
 export const DEFAULT_RATE_LIMIT_SHARING: RateLimitSharing = 'PerReplica';
+/**
+ * What an Envoy does with a request when the rate-limit service of a Global fleet does not answer
+ * in time (`policy.globalRateLimit.failureMode`): Allow lets it through (rate limits fail open).
+ */
+export const RATE_LIMIT_FAILURE_MODES = ['Allow', 'Deny'] as const;
+export type RateLimitFailureMode = (typeof RATE_LIMIT_FAILURE_MODES)[number];
+export const DEFAULT_RATE_LIMIT_FAILURE_MODE: RateLimitFailureMode = 'Allow';
+/** How long an Envoy waits for the rate-limit service's answer (Envoy's own default). */
+export const DEFAULT_RATE_LIMIT_TIMEOUT_MS = 20;
 /** OpenTelemetry tracing (`tracing.enabled`): off by default; it needs a collector. */
 export const DEFAULT_TRACING = false;
 /** OTLP over gRPC: the collector's usual port. */
@@ -275,6 +285,8 @@ export const EXTERNAL_HOST_SUFFIX_PATTERN =
  * user sees the same text whether the API server or kgw itself rejects a spec.
  */
 export const MESSAGES = {
+  globalRateLimitService:
+    'rateLimitSharing Global needs globalRateLimit.service: the rate-limit service that counts for the whole fleet',
   certificateDnsName: 'must be a DNS name, optionally with a leading wildcard label (*.example.com)',
   twoClaimCreators:
     'kgw creates claims under its policy: set knative.autocreateClusterDomainClaims to false, or Knative would claim every domain unchecked',

@@ -12,6 +12,9 @@ import {
   DEFAULT_METRICS,
   DEFAULT_METRICS_PORT,
   DEFAULT_RATE_LIMIT_SHARING,
+  DEFAULT_RATE_LIMIT_FAILURE_MODE,
+  DEFAULT_RATE_LIMIT_TIMEOUT_MS,
+  type RateLimitFailureMode,
   type RateLimitSharing,
   DEFAULT_TRACING,
   DEFAULT_TRACING_PORT,
@@ -119,6 +122,36 @@ export interface ResolvedFleet {
   clientIP: ResolvedClientIP;
   /** `policy.rateLimitSharing`. */
   rateLimitSharing: RateLimitSharing;
+  /** `policy.globalRateLimit` with its defaults; present exactly when rateLimitSharing is Global. */
+  globalRateLimit?: ResolvedGlobalRateLimit;
+}
+
+/** The rate-limit service of a Global fleet (`policy.globalRateLimit`). */
+export interface ResolvedGlobalRateLimit {
+  service: { name: string; namespace: string; port: number };
+  failureMode: RateLimitFailureMode;
+  timeoutMs: number;
+}
+
+/**
+ * The fleet's rate-limit sharing and service. Global without a service is refused by validation;
+ * should one get through, the fleet counts PerReplica rather than asking a service it cannot name.
+ */
+function withRateLimitDefaults(
+  policy: FleetSpec['policy'],
+): Pick<ResolvedFleet, 'rateLimitSharing' | 'globalRateLimit'> {
+  const sharing = policy?.rateLimitSharing ?? DEFAULT_RATE_LIMIT_SHARING;
+  const g = policy?.globalRateLimit;
+  if (sharing !== 'Global') return { rateLimitSharing: sharing };
+  if (!g?.service) return { rateLimitSharing: 'PerReplica' };
+  return {
+    rateLimitSharing: 'Global',
+    globalRateLimit: {
+      service: { name: g.service.name, namespace: g.service.namespace, port: g.service.port },
+      failureMode: g.failureMode ?? DEFAULT_RATE_LIMIT_FAILURE_MODE,
+      timeoutMs: g.timeoutMs ?? DEFAULT_RATE_LIMIT_TIMEOUT_MS,
+    },
+  };
 }
 
 export interface ResolvedFleetHttp {
@@ -311,7 +344,7 @@ export function withFleetDefaults(fleet: FleetSpec): ResolvedFleet {
       : {}),
     http: withHttpDefaults(fleet.http),
     clientIP: withClientIPDefaults(fleet.clientIP),
-    rateLimitSharing: fleet.policy?.rateLimitSharing ?? DEFAULT_RATE_LIMIT_SHARING,
+    ...withRateLimitDefaults(fleet.policy),
   };
   if (autoscaling) out.autoscaling = autoscaling;
   if (fleet.podDisruptionBudget) out.podDisruptionBudget = { ...fleet.podDisruptionBudget };

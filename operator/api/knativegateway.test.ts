@@ -175,6 +175,42 @@ describe('withGatewayDefaults', () => {
     expect(input).toEqual(before);
   });
 
+  test('Global rate limits: the service as given, failure mode Allow (fail open) and 20 ms by default', () => {
+    const [f] = withGatewayDefaults(
+      spec({
+        name: 'a',
+        visibility: 'ExternalIP',
+        policy: {
+          rateLimitSharing: 'Global',
+          globalRateLimit: { service: { name: 'ratelimit', namespace: 'kgw-system', port: 8081 } },
+        },
+      }),
+    ).fleets;
+    expect([f?.rateLimitSharing, f?.globalRateLimit]).toEqual([
+      'Global',
+      {
+        service: { name: 'ratelimit', namespace: 'kgw-system', port: 8081 },
+        failureMode: 'Allow',
+        timeoutMs: 20,
+      },
+    ]);
+    // a service without Global is not used; Global without one (refused by validation) counts PerReplica
+    const [other, unnamed] = withGatewayDefaults({
+      fleets: [
+        {
+          name: 'b',
+          visibility: 'ExternalIP',
+          policy: {
+            globalRateLimit: { service: { name: 'r', namespace: 'n', port: 1 }, failureMode: 'Deny' },
+          },
+        },
+        { name: 'c', visibility: 'ExternalIP', policy: { rateLimitSharing: 'Global' } },
+      ],
+    }).fleets;
+    expect([other?.rateLimitSharing, other?.globalRateLimit]).toEqual(['PerReplica', undefined]);
+    expect([unnamed?.rateLimitSharing, unnamed?.globalRateLimit]).toEqual(['PerReplica', undefined]);
+  });
+
   test('autoscaling: minReplicas becomes the replica count, defaults for min and target', () => {
     const [f] = withGatewayDefaults(
       spec({ name: 'a', visibility: 'ExternalIP', autoscaling: { maxReplicas: 5 } }),
@@ -529,9 +565,49 @@ describe('validateGatewaySpec', () => {
       'spec.fleets[0].tracing.samplingPercent: must be a number from 0 to 100',
     ],
     [
-      'a rate-limit sharing mode that is not built',
+      'a rate-limit sharing mode that does not exist',
+      { fleets: [{ name: 'a', visibility: 'ExternalIP', policy: { rateLimitSharing: 'Exact' } }] },
+      'spec.fleets[0].policy.rateLimitSharing: must be one of PerReplica, SharedEvenly, Global',
+    ],
+    [
+      'Global rate limits without a rate-limit service',
       { fleets: [{ name: 'a', visibility: 'ExternalIP', policy: { rateLimitSharing: 'Global' } }] },
-      'spec.fleets[0].policy.rateLimitSharing: must be one of PerReplica, SharedEvenly',
+      `spec.fleets[0].policy: ${MESSAGES.globalRateLimitService}`,
+    ],
+    [
+      'a rate-limit service without a port',
+      {
+        fleets: [
+          {
+            name: 'a',
+            visibility: 'ExternalIP',
+            policy: {
+              rateLimitSharing: 'Global',
+              globalRateLimit: { service: { name: 'rls', namespace: 'kgw' } },
+            },
+          },
+        ],
+      },
+      'spec.fleets[0].policy.globalRateLimit.service.port: required',
+    ],
+    [
+      'an unknown rate-limit failure mode',
+      {
+        fleets: [
+          {
+            name: 'a',
+            visibility: 'ExternalIP',
+            policy: {
+              rateLimitSharing: 'Global',
+              globalRateLimit: {
+                service: { name: 'rls', namespace: 'kgw', port: 8081 },
+                failureMode: 'Open',
+              },
+            },
+          },
+        ],
+      },
+      'spec.fleets[0].policy.globalRateLimit.failureMode: must be one of Allow, Deny',
     ],
     [
       'metrics not an object',

@@ -45,6 +45,8 @@ export interface SnapshotSink {
   onNack?(cb: (e: AckEvent) => void): unknown;
   /** Connected Envoys (for the KnativeGateway's per-fleet status). */
   connections?(): ProxyInfo[];
+  /** The RateLimitConfigs of a Global fleet's rate-limit service (complete set by name). */
+  setRateLimitConfigs?(fleet: string, configs: ReadonlyMap<string, object>): unknown;
 }
 
 export interface EngineOptions {

@@ -58,6 +58,7 @@ export function gatewayConfig(obj: KubeObject, log: Logger): GatewayConfig | und
       metrics: { ...f.metrics },
       ...(f.tracing ? { tracing: f.tracing } : {}),
       rateLimitSharing: f.rateLimitSharing,
+      ...(f.globalRateLimit ? { globalRateLimit: f.globalRateLimit } : {}),
     })),
     externalNames: gatewayExternalNamePolicy(name, spec),
     hostPolicy: gatewayHostPolicy(name, spec),

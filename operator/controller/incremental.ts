@@ -3,11 +3,13 @@
 // changed: the KIngresses whose outcome (accepted / DomainConflict) changed, so their status is
 // re-evaluated, and per fleet only the resource kinds that changed. Fleets whose rate limits are
 // SharedEvenly also get their local cluster's assignment (render/fleet-members.ts) among their
-// endpoints, from the ready replicas the engine reports. Pure: no I/O, no clock.
+// endpoints, from the ready replicas the engine reports; fleets whose rate limits are Global, the
+// configuration of their rate-limit service when their hosts' policies change. Pure: no I/O, no clock.
 import type { FleetProblem, FleetRenderOptions, FleetResources } from '../render/fleet.ts';
 import { FleetAssembler, type ResourceKind } from '../render/assembler.ts';
 import { FLEET_MEMBERS_CLUSTER } from '../render/bootstrap.ts';
 import { renderFleetMembers } from '../render/fleet-members.ts';
+import { rateLimitConfigs as renderRateLimitConfigs } from '../render/global-rate-limit.ts';
 import type { Json } from '../render/types.ts';
 import { HostClaims, type Conflict } from '../translate/conflicts.ts';
 import type { IngressIR } from '../translate/ir.ts';
@@ -47,6 +49,11 @@ export interface FlushResult {
   outcomes: Set<string>;
   /** Fleet key → the kinds of resources that changed, with their complete current maps. */
   fleets: Map<string, Partial<FleetResources>>;
+  /**
+   * Global fleets whose rate-limit service configuration changed → the complete set of its
+   * RateLimitConfigs by name (render/global-rate-limit.ts).
+   */
+  rateLimitConfigs: Map<string, Map<string, Json>>;
 }
 
 export class IncrementalGateway {
@@ -60,11 +67,14 @@ export class IncrementalGateway {
   private readonly members = new Map<string, { port: number; cla: Json }>();
   /** Fleets whose fleet-members assignment changed since the last flush. */
   private readonly membersChanged = new Set<string>();
+  /** Global fleets → the rate-limit service configuration last returned by flush (as JSON text). */
+  private readonly rateLimitSent = new Map<string, string | undefined>();
 
   constructor(fleets: { key: string; opts: FleetRenderOptions }[], lookups: Lookups) {
     const data = backendData(lookups); // one per gateway: a Secret is checked once for all its fleets
     for (const f of fleets) {
       this.assemblers.set(f.key, new FleetAssembler(f.opts, data));
+      if (f.opts.globalRateLimit) this.rateLimitSent.set(f.key, undefined); // first flush sends it
       if (f.opts.rateLimitSharing !== 'SharedEvenly') continue;
       // none known yet: an empty assignment, so the Envoys' start does not wait for it
       this.members.set(f.key, { port: f.opts.httpPort, cla: renderFleetMembers([], f.opts.httpPort) });
@@ -145,6 +155,9 @@ export class IncrementalGateway {
 
   flush(): FlushResult {
     const outcomes = this.claims.drainChanged();
+    // a KIngress set or deleted may change its hosts' policies, even where the rendered routes stay
+    // the same (a Global host's routes name the rules, not their limits)
+    const irsChanged = outcomes.size > 0 || this.touched.size > 0;
     for (const k of new Set([...outcomes, ...this.touched])) {
       const ir = this.claims.isAccepted(k) ? this.claims.get(k) : undefined;
       for (const a of this.assemblers.values()) {
@@ -166,6 +179,15 @@ export class IncrementalGateway {
       if (Object.keys(changed).length > 0) fleets.set(key, changed);
     }
     this.membersChanged.clear();
-    return { outcomes, fleets };
+    const rateLimitConfigs = new Map<string, Map<string, Json>>();
+    for (const [key, sent] of this.rateLimitSent) {
+      if (sent !== undefined && !irsChanged) continue; // same hosts and policies
+      const configs = renderRateLimitConfigs(this.assemblers.get(key)!.rateLimits());
+      const text = JSON.stringify([...configs]);
+      if (text === sent) continue;
+      this.rateLimitSent.set(key, text);
+      rateLimitConfigs.set(key, configs);
+    }
+    return { outcomes, fleets, rateLimitConfigs };
   }
 }

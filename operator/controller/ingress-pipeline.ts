@@ -4,6 +4,7 @@
 // last good IR (served while a later change fails), what Envoy last accepted (what a NACK reverts
 // to) and the problem to report; the engine decides when to flush and hands the status reports
 // (statusReport) to the status writer. No API server access: everything comes in through options.
+import { rateLimitServiceCluster } from '../translate/rate-limit-service.ts';
 import type { KIngress } from '../api/kingress.ts';
 import type { Logger } from '../log.ts';
 import type { FleetProblem, FleetResources } from '../render/fleet.ts';
@@ -28,6 +29,8 @@ export interface SnapshotTarget {
   setSnapshot(fleet: string, resources: SnapshotInput): void;
   /** Current version of a fleet's resource type (for NACK attribution). */
   snapshotVersion?(fleet: string, typeUrl: TypeUrl): string | undefined;
+  /** The RateLimitConfigs of a Global fleet's rate-limit service (complete set by name). */
+  setRateLimitConfigs?(fleet: string, configs: ReadonlyMap<string, object>): unknown;
 }
 
 export interface IngressPipelineOptions {
@@ -137,6 +140,21 @@ export class IngressPipeline {
               http: def.http,
               clientIP: def.clientIP,
               rateLimitSharing: def.rateLimitSharing,
+              ...(def.globalRateLimit
+                ? {
+                    globalRateLimit: {
+                      failureMode: def.globalRateLimit.failureMode,
+                      timeoutMs: def.globalRateLimit.timeoutMs,
+                      cluster: rateLimitServiceCluster(
+                        def.globalRateLimit.service,
+                        this.o.lookups.service(
+                          def.globalRateLimit.service.namespace,
+                          def.globalRateLimit.service.name,
+                        ),
+                      ),
+                    },
+                  }
+                : {}),
               ...(def.tracing ? { tracing: { ...def.tracing, serviceName: def.serviceName } } : {}),
               ...(g.defaultCertificate?.fleets.includes(def.name)
                 ? { defaultCertificate: { secret: g.defaultCertificate.secret } }
@@ -276,7 +294,14 @@ export class IngressPipeline {
   ): void {
     if (endpointsDirty.size > 0) pipe.refreshEndpoints(endpointsDirty);
     if (secretsDirty.size > 0) pipe.refreshSecrets(secretsDirty);
-    const { outcomes, fleets } = pipe.flush();
+    const { outcomes, fleets, rateLimitConfigs } = pipe.flush();
+    for (const [fleet, configs] of rateLimitConfigs) {
+      try {
+        this.o.xds.setRateLimitConfigs?.(fleet, configs);
+      } catch (err) {
+        this.o.log.error({ err: String(err), fleet }, 'rate-limit service configuration rejected');
+      }
+    }
     // Outcome changes include a KIngress that wins a host because its owner went away.
     for (const k of outcomes) if (this.states.has(k)) this.o.statusChanged(k);
     const changes = this.flushChanges.get(gwName) ?? new Map<string, IngressIR>();

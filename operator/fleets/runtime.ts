@@ -9,6 +9,7 @@ import type {
   ResolvedFleetTracing,
 } from '../api/knativegateway.ts';
 import type { RateLimitSharing } from '../api/knativegateway-constants.ts';
+import type { ResolvedGlobalRateLimit } from '../api/knativegateway-defaults.ts';
 import type { Visibility } from '../api/kingress.ts';
 
 export interface FleetDef {
@@ -39,6 +40,8 @@ export interface FleetDef {
    * fleet-members cluster (render/bootstrap.ts).
    */
   rateLimitSharing: RateLimitSharing;
+  /** The rate-limit service of a Global fleet (present exactly then). */
+  globalRateLimit?: ResolvedGlobalRateLimit;
 }
 
 /**

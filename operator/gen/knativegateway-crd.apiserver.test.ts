@@ -486,6 +486,12 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
       `spec.domainClaims.rules[0].namespaceSelector.matchExpressions[0]: ${MESSAGES.selectorValues}`,
     ],
     [
+      'Global rate limits without a rate-limit service',
+      fleet({ policy: { rateLimitSharing: 'Global' } }),
+      `spec.fleets[0].policy: Invalid value: "object": ${MESSAGES.globalRateLimitService}`,
+      `spec.fleets[0].policy: ${MESSAGES.globalRateLimitService}`,
+    ],
+    [
       'issuer without a name',
       { fleets: [{ name: 'a', visibility: 'ExternalIP' }], tls: { externalIssuer: {} } },
       'spec.tls.externalIssuer.name: Required value',
@@ -531,6 +537,18 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
   // validateGatewaySpec accept: a rule broken into refusing too much fails here.
   test.each<[string, unknown]>([
     ['listener ports at the limits', fleet({ ports: { http: 1024, https: 65535 }, replicas: 100 })],
+    [
+      'Global rate limits with a rate-limit service',
+      fleet({
+        policy: {
+          rateLimitSharing: 'Global',
+          globalRateLimit: {
+            service: { name: 'ratelimit', namespace: 'kgw-system', port: 8081 },
+            failureMode: 'Deny',
+          },
+        },
+      }),
+    ],
     [
       'a heap limit of 0 (off) and of the minimum',
       {

@@ -3,11 +3,19 @@
 // of vhosts rendered once per IngressIR; clusters, endpoints and secrets are maps maintained by
 // reference counts, so a change costs O(that KIngress) plus one pass over the (already rendered)
 // vhost list when the route table changes. Pure: reads only the IRs and the BackendData it is given.
-import type { BackendData, CertificateIR, ClusterIR, IngressIR, TlsIR } from '../translate/ir.ts';
+import type {
+  BackendData,
+  CertificateIR,
+  ClusterIR,
+  IngressIR,
+  RateLimitIR,
+  TlsIR,
+} from '../translate/ir.ts';
 import { renderCluster } from './cluster.ts';
 import { renderLoadAssignment } from './endpoints.ts';
 import {
   defaultCertificateProblem,
+  fleetRateLimits,
   vhostsOf,
   visibilityPart,
   type FleetProblem,
@@ -51,6 +59,9 @@ interface Entry {
 }
 
 const NONE: readonly never[] = [];
+
+/** The cluster user that pins the rate-limit service's cluster (KIngress keys are `<ns>/<name>`). */
+const RATE_LIMIT_USER = '';
 
 interface SecretSlot {
   /** KIngress TLS references, plus one (permanent) for the fleet's default certificate. */
@@ -127,6 +138,9 @@ export class FleetAssembler {
     this.listeners.set(HTTP_ROUTE_CONFIG, renderHttpListener(opts));
     // the fleet's own cluster (KIngress clusters are named <ns>/<service>:<port>: no clash)
     if (opts.tracing) this.clusters.set(TRACING_CLUSTER, renderTracingCluster(opts.tracing));
+    // the rate-limit service's EDS cluster: pinned for the assembler's life under a user key no
+    // KIngress has, so refreshEndpoints keeps its endpoints current like any backend's
+    if (opts.globalRateLimit) this.updateClusters(RATE_LIMIT_USER, undefined, [opts.globalRateLimit.cluster]);
     this.defaultKey = opts.defaultCertificate?.secret;
     this.defaultProblem = defaultCertificateProblem(opts, data);
     if (this.defaultKey !== undefined) {
@@ -218,6 +232,17 @@ export class FleetAssembler {
         if (slot) this.renderEndpoints(name, slot, true);
       }
     }
+  }
+
+  /**
+   * The rate limits of the RoutePolicies on the hosts this fleet serves, in KIngress key order
+   * (one per host: a policy on several hosts appears once per host).
+   */
+  rateLimits(): RateLimitIR[] {
+    return fleetRateLimits(
+      this.order.sorted().map((e) => e.ir),
+      this.opts.visibility,
+    );
   }
 
   /** Re-reads these Secrets (`<ns>/<name>`) from the BackendData. */

@@ -7,6 +7,7 @@ import type {
   BackendData,
   ClusterIR,
   IngressIR,
+  RateLimitIR,
   TlsIR,
   TranslateProblem,
   VisibilityIR,
@@ -25,6 +26,7 @@ import { renderSecret } from './secret.ts';
 import type { Json } from './types.ts';
 import { splitRouteTables } from './vhds.ts';
 import { renderTracingCluster, TRACING_CLUSTER } from './tracing.ts';
+import { RATE_LIMIT_CLUSTER } from './global-rate-limit.ts';
 import { renderVirtualHost } from './vhost.ts';
 
 export interface FleetRenderOptions extends ListenerOptions {
@@ -43,7 +45,8 @@ export interface FleetRenderOptions extends ListenerOptions {
   vhds?: boolean;
   /**
    * How the fleet's rate limits count across its Envoys (policy.ts RateLimitSharing; default
-   * PerReplica). SharedEvenly needs the bootstrap's fleet-members cluster (bootstrap.ts).
+   * PerReplica). SharedEvenly needs the bootstrap's fleet-members cluster (bootstrap.ts); Global
+   * needs `globalRateLimit` (ListenerOptions: the service's cluster, timeout and failure mode).
    */
   rateLimitSharing?: RateLimitSharing;
 }
@@ -104,6 +107,19 @@ const memo = new Map<string, WeakMap<IngressIR, RenderedVhosts>>();
 
 export function visibilityPart(ir: IngressIR, visibility: Visibility): VisibilityIR {
   return visibility === 'ExternalIP' ? ir.external : ir.local;
+}
+
+/**
+ * The rate limits of the RoutePolicies on the hosts of these IRs that a fleet of `visibility`
+ * serves, in the given order (one per host), for the rate-limit service of a Global fleet.
+ */
+export function fleetRateLimits(irs: Iterable<IngressIR>, visibility: Visibility): RateLimitIR[] {
+  const out: RateLimitIR[] = [];
+  for (const ir of irs) {
+    for (const vh of visibilityPart(ir, visibility).vhosts)
+      if (vh.policy?.rateLimit) out.push(vh.policy.rateLimit);
+  }
+  return out;
 }
 
 /**
@@ -195,8 +211,14 @@ export function renderFleet(opts: FleetRenderOptions, irs: IngressIR[], data: Ba
     clusters: new Map([
       ...clusterIRs.map((c): [string, Json] => [c.name, renderCluster(c)]),
       ...(opts.tracing ? [[TRACING_CLUSTER, renderTracingCluster(opts.tracing)] as [string, Json]] : []),
+      ...(opts.globalRateLimit
+        ? [[RATE_LIMIT_CLUSTER, renderCluster(opts.globalRateLimit.cluster)] as [string, Json]]
+        : []),
     ]),
-    endpoints: renderEndpoints(clusterIRs, data),
+    endpoints: renderEndpoints(
+      opts.globalRateLimit ? [...clusterIRs, opts.globalRateLimit.cluster] : clusterIRs,
+      data,
+    ),
     secrets,
   };
 }

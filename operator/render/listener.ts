@@ -16,6 +16,7 @@ import type {
 } from '../api/knativegateway.ts';
 import type { TlsIR } from '../translate/ir.ts';
 import { renderAccessLog } from './access-log.ts';
+import type { GlobalRateLimitOptions } from './global-rate-limit.ts';
 import { policyHttpFilters } from './policy.ts';
 import { renderHcmTracing, type TracingOptions } from './tracing.ts';
 import { ADS_SOURCE, T, type Json } from './types.ts';
@@ -33,6 +34,8 @@ export interface ListenerOptions {
   clientIP: ResolvedClientIP;
   /** OpenTelemetry tracing (tracing.ts); none without it. */
   tracing?: TracingOptions;
+  /** The rate-limit service of a fleet whose rate limits are Global (global-rate-limit.ts). */
+  globalRateLimit?: GlobalRateLimitOptions;
 }
 
 const ESCAPED_SLASHES: Readonly<Record<EscapedSlashesAction, string>> = {
@@ -78,7 +81,7 @@ export function renderHcm(statPrefix: string, routeConfig: string, opts: Listene
       rds: { route_config_name: routeConfig, config_source: ADS_SOURCE },
       // RoutePolicy filters, disabled until a host's policy enables them (render/policy.ts)
       http_filters: [
-        ...policyHttpFilters(),
+        ...policyHttpFilters(opts.globalRateLimit),
         { name: 'envoy.filters.http.router', typed_config: { '@type': T.router } },
       ],
       upgrade_configs: [{ upgrade_type: 'websocket' }],

@@ -8,7 +8,8 @@
 // Filter order: cors (answers preflights before anything can refuse them) → rbac (IP rules: 403
 // before credentials are looked at) → header_mutation (removes the client-identity header from
 // client requests, so it cannot be forged) → api_key_auth (401/403; sets that header) →
-// local_ratelimit (429; refused requests are not counted) → router.
+// local_ratelimit (429; refused requests are not counted) → ratelimit (fleets whose limits are Global
+// only: asks the rate-limit service, global-rate-limit.ts) → router.
 import type {
   ApiKeyAuthIR,
   BucketIR,
@@ -20,6 +21,12 @@ import type {
 import { HEADER_PROBE } from '../api/kingress.ts';
 import type { RateLimitSharing } from '../api/knativegateway-constants.ts';
 import { regexEscape } from '../translate/routing-rules.ts';
+import {
+  RATE_LIMIT_FILTER,
+  rateLimitHttpFilter,
+  rateLimitPerRoute,
+  type GlobalRateLimitOptions,
+} from './global-rate-limit.ts';
 import { TYPE_PREFIX, type Json } from './types.ts';
 
 export const FILTER = {
@@ -28,6 +35,7 @@ export const FILTER = {
   headerMutation: 'envoy.filters.http.header_mutation',
   apiKeyAuth: 'envoy.filters.http.api_key_auth',
   localRateLimit: 'envoy.filters.http.local_ratelimit',
+  rateLimit: RATE_LIMIT_FILTER,
 } as const;
 
 export const POLICY_TYPES = {
@@ -43,8 +51,13 @@ export const POLICY_TYPES = {
   localRateLimit: `${TYPE_PREFIX}envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit`,
 } as const;
 
-/** The policy filters of every HTTP connection manager, before the router, all disabled. */
-export function policyHttpFilters(): Json[] {
+/**
+ * The policy filters of every HTTP connection manager, before the router, all disabled; with
+ * `global` (the fleet's rate limits are Global) the ratelimit filter too.
+ */
+export function policyHttpFilters(
+  global?: Pick<GlobalRateLimitOptions, 'failureMode' | 'timeoutMs'>,
+): Json[] {
   return [
     { name: FILTER.cors, typed_config: { '@type': POLICY_TYPES.cors }, disabled: true },
     { name: FILTER.rbac, typed_config: { '@type': POLICY_TYPES.rbac }, disabled: true },
@@ -55,6 +68,7 @@ export function policyHttpFilters(): Json[] {
       typed_config: { '@type': POLICY_TYPES.localRateLimit, stat_prefix: 'kgw_rate_limit' },
       disabled: true,
     },
+    ...(global ? [rateLimitHttpFilter(global)] : []),
   ];
 }
 
@@ -67,9 +81,18 @@ export const EXEMPT_ROUTE_FILTERS: Json = Object.freeze({
   [FILTER.localRateLimit]: disabled,
 });
 
-/** A route on a host with a policy, with auth, IP rules and rate limits off (ACME, redirects). */
-export function exemptRoute(route: Json): Json {
-  return { ...route, typed_per_filter_config: EXEMPT_ROUTE_FILTERS };
+/** EXEMPT_ROUTE_FILTERS on a fleet whose rate limits are Global: the ratelimit filter off too. */
+export const EXEMPT_ROUTE_FILTERS_GLOBAL: Json = Object.freeze({
+  ...EXEMPT_ROUTE_FILTERS,
+  [FILTER.rateLimit]: disabled,
+});
+
+/**
+ * A route on a host with a policy, with auth, IP rules and rate limits off (ACME, redirects);
+ * `global`: the fleet's rate limits are Global (its HCMs have the ratelimit filter).
+ */
+export function exemptRoute(route: Json, global = false): Json {
+  return { ...route, typed_per_filter_config: global ? EXEMPT_ROUTE_FILTERS_GLOBAL : EXEMPT_ROUTE_FILTERS };
 }
 
 /**
@@ -78,15 +101,18 @@ export function exemptRoute(route: Json): Json {
  * and queue-proxy answer the request themselves, so the exemption never lets a request through to
  * the app; `K-Network-Hash: override` alone takes the guarded route like any other request.
  */
-export function exemptProbeRoute(route: Json): Json {
+export function exemptProbeRoute(route: Json, global = false): Json {
   const match = route.match as { headers?: Json[] } & Json;
-  return exemptRoute({
-    ...route,
-    match: {
-      ...match,
-      headers: [...(match.headers ?? []), { name: HEADER_PROBE, string_match: { exact: 'probe' } }],
+  return exemptRoute(
+    {
+      ...route,
+      match: {
+        ...match,
+        headers: [...(match.headers ?? []), { name: HEADER_PROBE, string_match: { exact: 'probe' } }],
+      },
     },
-  });
+    global,
+  );
 }
 
 /** An allowed origin as an Envoy StringMatcher: `*` any, `scheme://*.domain[:port]` any subdomain. */
@@ -227,8 +253,15 @@ function localRateLimit(r: RateLimitIR, sharing: RateLimitSharing): Json {
   };
 }
 
-/** The virtual host's typed_per_filter_config for its policy features. */
-export function hostPolicyFilters(p: HostPolicyIR, sharing: RateLimitSharing = 'PerReplica'): Json {
+/**
+ * The virtual host's typed_per_filter_config for its policy features. Rate limits go to
+ * local_ratelimit, or with `sharing` Global to the ratelimit filter (the rate-limit service counts).
+ */
+export function hostPolicyFilters(
+  p: HostPolicyIR,
+  sharing: RateLimitSharing = 'PerReplica',
+  host = '*',
+): Json {
   const out: Json = {};
   if (p.cors) out[FILTER.cors] = corsPolicy(p.cors);
   if (p.ipAccess) out[FILTER.rbac] = rbacPerRoute(p.ipAccess);
@@ -236,6 +269,7 @@ export function hostPolicyFilters(p: HostPolicyIR, sharing: RateLimitSharing = '
     out[FILTER.headerMutation] = headerRemoval(p.apiKeyAuth);
     out[FILTER.apiKeyAuth] = apiKeyAuthPerRoute(p.apiKeyAuth);
   }
-  if (p.rateLimit) out[FILTER.localRateLimit] = localRateLimit(p.rateLimit, sharing);
+  if (p.rateLimit && sharing === 'Global') out[FILTER.rateLimit] = rateLimitPerRoute(p.rateLimit, host);
+  else if (p.rateLimit) out[FILTER.localRateLimit] = localRateLimit(p.rateLimit, sharing);
   return out;
 }

@@ -32,18 +32,19 @@ export function renderVirtualHost(
   // With a policy: probe copies (which then also need K-Network-Probe), ACME challenges and the
   // redirect are exempt from auth and IP rules (shallow copies: the shared rendered route stays as
   // it is for hosts without a policy).
+  const global = sharing === 'Global';
   const routes = shown.map((r) =>
     r.probe === true
-      ? exemptProbeRoute(renderRouteOnce(r))
+      ? exemptProbeRoute(renderRouteOnce(r), global)
       : r.acme
-        ? exemptRoute(renderRouteOnce(r))
+        ? exemptRoute(renderRouteOnce(r), global)
         : renderRouteOnce(r),
   );
-  if (redirect) routes.push(exemptRoute(renderRedirectRoute(`${vh.owner}/redirect`)));
+  if (redirect) routes.push(exemptRoute(renderRedirectRoute(`${vh.owner}/redirect`), global));
   return {
     name: vhostName(vh.owner, vh.host),
     domains: vhostDomains(vh.host),
     routes,
-    typed_per_filter_config: hostPolicyFilters(policy, sharing),
+    typed_per_filter_config: hostPolicyFilters(policy, sharing, vh.host),
   };
 }

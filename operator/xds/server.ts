@@ -1,13 +1,21 @@
 // kgw's ADS server: one gRPC server serving both StreamAggregatedResources (state of the world) and
 // DeltaAggregatedResources to Envoy fleets, from per-fleet snapshots (fleet = Envoy node.cluster).
 // Resources are encoded once per change (cache.ts); each stream decides what to send (session.ts)
-// under the make-before-break rules of ordering.ts. Nothing is sent before markSynced().
+// under the make-before-break rules of ordering.ts. Nothing is sent before markSynced(). A Global
+// fleet's rate-limit service (envoyproxy/ratelimit) uses the same endpoint for its RateLimitConfigs:
+// its streams are told apart by their first request and served by rate-limit-configs.ts.
 import * as grpc from '@grpc/grpc-js';
 import { newLogger, type Logger } from '../log.ts';
 import { subjectAltNames } from '../pki/ca.ts';
 import { fleetFromUris } from '../pki/xds-tls.ts';
 import { SnapshotCache, type SnapshotInput, type SnapshotChange } from './cache.ts';
 import { TYPE_SHORT, TYPE_URLS, envoyRegistry, type TypeUrl } from './protos.ts';
+import {
+  RateLimitConfigs,
+  TYPE_RATE_LIMIT_CONFIG,
+  type RateLimitServiceInfo,
+  type RateLimitStream,
+} from './rate-limit-configs.ts';
 import { Session, type SessionHost } from './session.ts';
 import { DirectoryCertificateProvider } from './tls.ts';
 import { setVersionOfLabel, type AckEvent, type ProxyInfo, type XdsStats } from './types.ts';
@@ -73,9 +81,13 @@ export class XdsServer {
   readonly #tlsProviders: DirectoryCertificateProvider[] = [];
   #enforceFleetIdentity = false;
   readonly #refused: RefusedStream[] = [];
+  readonly #rateLimits: RateLimitConfigs;
+  /** The streams of rate-limit services (not sessions: close() ends them too). */
+  readonly #rateLimitCalls = new Set<grpc.ServerDuplexStream<unknown, Buffer>>();
 
   constructor(options: XdsServerOptions = {}) {
     this.#log = options.log ?? newLogger('xds');
+    this.#rateLimits = new RateLimitConfigs(this.#log);
     const orderingTimeoutMs = options.orderingTimeoutMs ?? 10_000;
     this.#host = {
       log: this.#log,
@@ -109,6 +121,19 @@ export class XdsServer {
     );
     for (const s of this.#byFleet.get(fleet) ?? []) s.pump();
     return change;
+  }
+
+  /**
+   * Replaces the RateLimitConfigs (name → JSON) served to a Global fleet's rate-limit service
+   * (rate-limit-configs.ts); an invalid one throws and nothing changes. Returns whether they changed.
+   */
+  setRateLimitConfigs(fleet: string, configs: ReadonlyMap<string, object>): boolean {
+    return this.#rateLimits.set(fleet, configs);
+  }
+
+  /** The connected rate-limit services (of one fleet, or all). */
+  rateLimitServices(fleet?: string): RateLimitServiceInfo[] {
+    return this.#rateLimits.connections(fleet);
   }
 
   /** Forgets a fleet's snapshot; its connected proxies keep their config and get no updates. */
@@ -179,6 +204,8 @@ export class XdsServer {
       this.#drop(session);
       if (!call.cancelled) call.end();
     }
+    for (const call of [...this.#rateLimitCalls]) if (!call.cancelled) call.end();
+    this.#rateLimitCalls.clear();
     for (const p of this.#tlsProviders.splice(0)) p.close();
     if (!server) return;
     await new Promise<void>((resolve) => {
@@ -303,15 +330,24 @@ export class XdsServer {
       this.#drop(session);
       this.#log.info({ fleet: session.fleet, nodeId: session.nodeId, mode, reason }, 'proxy disconnected');
     };
+    // A rate-limit service (its first request asks for RateLimitConfig) is served apart from the
+    // Envoys: its fleet is node.id.
+    let rateLimit: RateLimitStream | undefined;
+    let seen = false;
     call.on('data', (req: Req) => {
+      const first = !seen;
+      seen = true;
+      const node = (req as { node?: { id: string; cluster: string } }).node;
+      const rls =
+        first && mode === 'sotw' && (req as { type_url?: string }).type_url === TYPE_RATE_LIMIT_CONFIG;
       if (!identified) {
         identified = true;
-        const node = (req as { node?: { id: string; cluster: string } }).node;
-        if (certificateFleet === undefined || node?.cluster !== certificateFleet) {
+        const requested = rls ? node?.id : node?.cluster;
+        if (certificateFleet === undefined || requested !== certificateFleet) {
           refused = true;
           this.#refuse(session, call, {
             certificateFleet,
-            requestedFleet: node?.cluster,
+            requestedFleet: requested,
             nodeId: node?.id ?? '',
             reason:
               certificateFleet === undefined
@@ -322,8 +358,22 @@ export class XdsServer {
         }
       }
       if (refused) return; // ignore what the refused stream still sends
+      if (rls && rateLimit === undefined) {
+        this.#drop(session);
+        rateLimit = this.#rateLimits.open(node?.id ?? '', (bytes) => {
+          if (!call.cancelled && !call.writableEnded) call.write(bytes);
+        });
+        const stream = rateLimit;
+        this.#rateLimitCalls.add(call);
+        const closed = (): void => {
+          this.#rateLimitCalls.delete(call);
+          this.#rateLimits.close(stream);
+        };
+        for (const ev of ['end', 'cancelled', 'error', 'close'] as const) call.on(ev, closed);
+      }
       try {
-        handle(session, req);
+        if (rateLimit) rateLimit.handle(req as SotwRequest);
+        else handle(session, req);
       } catch (err) {
         this.#log.error({ err, fleet: session.fleet, nodeId: session.nodeId }, 'xDS request failed');
         done('internal error');

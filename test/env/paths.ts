@@ -1,5 +1,5 @@
 // Locates the real test parts (etcd, the Kubernetes binaries, Envoy, hadolint, crictl, CoreDNS,
-// Prometheus, promtool) by the cache conventions of setup.sh and test/cluster/setup-node.sh:
+// Prometheus, promtool, envoyproxy/ratelimit, redis-server) by the cache conventions of setup.sh and test/cluster/setup-node.sh:
 // `${KGW_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/kgw}`, versions from versions.env. Each binary
 // can be overridden with KGW_<NAME>_BIN (KGW_ETCD_BIN, KGW_APISERVER_BIN, KGW_KUBELET_BIN, …).
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
@@ -132,6 +132,20 @@ export function hadolintBin(): string {
 function prometheusTool(name: 'prometheus' | 'promtool', envKey: string): string {
   const v = version('KGW_PROMETHEUS_VERSION');
   return resolve(name, envKey, [join(cacheDir(), `${name}-${v}`, name)]);
+}
+
+/**
+ * envoyproxy/ratelimit (the Global rate-limit e2e test): KGW_RATELIMIT_BIN or
+ * `<cache>/ratelimit-<KGW_RATELIMIT_VERSION>/ratelimit` (setup.sh, build-go-tool.sh).
+ */
+export function ratelimitBin(): string {
+  const v = version('KGW_RATELIMIT_VERSION');
+  return resolve('ratelimit', 'KGW_RATELIMIT_BIN', [join(cacheDir(), `ratelimit-${v}`, 'ratelimit')]);
+}
+
+/** redis-server (the rate-limit service's store): KGW_REDIS_BIN or Debian's redis-server. */
+export function redisServerBin(): string {
+  return resolve('redis-server', 'KGW_REDIS_BIN', [onPath('redis-server'), '/usr/bin/redis-server']);
 }
 
 /** Prometheus (the observability e2e test scrapes kgw with it): KGW_PROMETHEUS_BIN or the cached build. */

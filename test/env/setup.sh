@@ -6,8 +6,9 @@
 # cert-manager controller (built from the Go module proxy by build-cert-manager.sh) for auto-TLS
 # tests; olm-validate (operator-framework's OLM bundle validators, built by build-olm-validate.sh);
 # Prometheus and promtool (built from the github.com/prometheus/prometheus Go module by
-# build-go-tool.sh) for the alert-rule and dashboard tests; and libjemalloc2, the allocator the
-# operator image preloads.
+# build-go-tool.sh) for the alert-rule and dashboard tests; envoyproxy/ratelimit (built from its Go
+# module by build-go-tool.sh) and Debian's redis-server for the Global rate-limit test; and
+# libjemalloc2, the allocator the operator image preloads.
 #
 # Idempotent and fast when everything is there (it runs before every `npm test`). Works as root on
 # a fresh Debian machine; `apt-get update` runs at most once and only if something is missing.
@@ -17,12 +18,13 @@
 #      KGW_HADOLINT_VERSION (defaults in versions.env), KGW_ETCD_BIN / KGW_APISERVER_BIN /
 #      KGW_ENVOY_BIN / KGW_HADOLINT_BIN (use these binaries instead of installing),
 #      KGW_CERT_MANAGER_VERSION, KGW_CERT_MANAGER_DIR (a dir with `controller` and `crds/`),
-#      KGW_PROMETHEUS_VERSION, KGW_PROMETHEUS_BIN / KGW_PROMTOOL_BIN.
+#      KGW_PROMETHEUS_VERSION, KGW_PROMETHEUS_BIN / KGW_PROMTOOL_BIN, KGW_RATELIMIT_VERSION,
+#      KGW_RATELIMIT_BIN, KGW_REDIS_BIN.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # --demo: only what `npm run demo` (test/e2e/demo.ts) needs (no hadolint, no cert-manager, no
-# olm-validate, no Prometheus).
+# olm-validate, no Prometheus, no rate-limit service).
 demo_only=0
 for arg in "$@"; do
   case "$arg" in
@@ -37,6 +39,8 @@ default_hadolint=$(sed -n 's/^KGW_HADOLINT_VERSION=//p' "$here/versions.env")
 hadolint_version="${KGW_HADOLINT_VERSION:-$default_hadolint}"
 default_prometheus=$(sed -n 's/^KGW_PROMETHEUS_VERSION=//p' "$here/versions.env")
 prometheus_version="${KGW_PROMETHEUS_VERSION:-$default_prometheus}"
+default_ratelimit=$(sed -n 's/^KGW_RATELIMIT_VERSION=//p' "$here/versions.env")
+ratelimit_version="${KGW_RATELIMIT_VERSION:-$default_ratelimit}"
 cache="${KGW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kgw}"
 export DEBIAN_FRONTEND=noninteractive
 
@@ -95,7 +99,7 @@ if [ "$demo_only" -eq 0 ] && [ -z "${KGW_PROMETHEUS_BIN:-}" ] && [ ! -x "$cache/
 fi
 
 # ---------------------------------------------------------------------------------------------
-log "1/8 system packages (etcd-server, iproute2, libjemalloc2)"
+log "1/8 system packages (etcd-server, iproute2, libjemalloc2, redis-server)"
 missing=()
 if [ -z "${KGW_ETCD_BIN:-}" ] && ! command -v etcd >/dev/null; then missing+=(etcd-server); fi
 # the allocator the operator image preloads (Dockerfile): its settings are tested, bench/rss.ts uses it
@@ -104,6 +108,10 @@ if [ -z "${KGW_JEMALLOC_LIB:-}" ] && ! compgen -G '/usr/lib/*-linux-gnu/libjemal
 fi
 command -v ip >/dev/null || missing+=(iproute2)
 command -v setpriv >/dev/null || missing+=(util-linux)
+# the rate-limit service's store (Global rate-limit e2e test)
+if [ "$demo_only" -eq 0 ] && [ -z "${KGW_REDIS_BIN:-}" ] && ! command -v redis-server >/dev/null; then
+  missing+=(redis-server)
+fi
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; else log "  present"; fi
 etcd_bin="${KGW_ETCD_BIN:-$(command -v etcd)}"
 [ -x "$etcd_bin" ] || die "etcd not found at $etcd_bin"
@@ -228,6 +236,21 @@ else
   done
 fi
 
+# envoyproxy/ratelimit: ~200 packages, about a minute cold (most are shared with the other Go
+# builds here); warm: instant.
+ratelimit_bin=""
+if [ "$demo_only" -eq 1 ]; then
+  :
+elif [ -n "${KGW_RATELIMIT_BIN:-}" ]; then
+  ratelimit_bin="$KGW_RATELIMIT_BIN"
+  log "  ratelimit: using KGW_RATELIMIT_BIN"
+else
+  log "  envoyproxy/ratelimit $ratelimit_version (Go module github.com/envoyproxy/ratelimit, Global rate-limit test)"
+  ratelimit_bin=$(bash "$here/build-go-tool.sh" ratelimit github.com/envoyproxy/ratelimit "$ratelimit_version" \
+    github.com/envoyproxy/ratelimit/src/service_cmd | tail -n1)
+fi
+[ -z "$ratelimit_bin" ] || [ -x "$ratelimit_bin" ] || die "$ratelimit_bin is not executable"
+
 # ---------------------------------------------------------------------------------------------
 log "8/8 checks"
 if ip netns list >/dev/null 2>&1; then log "  ip netns: ok"; else log "  WARNING: 'ip netns' does not work here (needs root)"; fi
@@ -243,4 +266,6 @@ if [ -n "$cert_manager_dir" ]; then log "  cert-manager    $cert_manager_dir/con
 if [ -n "$olm_validate_bin" ]; then log "  olm-validate    $olm_validate_bin"; fi
 if [ -n "$prometheus_bin" ]; then log "  prometheus      $prometheus_bin ($prom_release)"; fi
 if [ -n "$promtool_bin" ]; then log "  promtool        $promtool_bin"; fi
+if [ -n "$ratelimit_bin" ]; then log "  ratelimit       $ratelimit_bin ($ratelimit_version)"; fi
+if [ "$demo_only" -eq 0 ]; then log "  redis-server    ${KGW_REDIS_BIN:-$(command -v redis-server)}"; fi
 log "  jemalloc        ${KGW_JEMALLOC_LIB:-$(compgen -G '/usr/lib/*-linux-gnu/libjemalloc.so.2' | head -n1)}"

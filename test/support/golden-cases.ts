@@ -32,11 +32,15 @@ import {
 } from '../../operator/policy/resolve.ts';
 import {
   defaultCertificateProblem,
+  fleetRateLimits,
   renderFleet,
   type FleetRenderOptions,
   type FleetResources,
 } from '../../operator/render/fleet.ts';
 import { backendData } from '../../operator/translate/backend-data.ts';
+import type { ResolvedGlobalRateLimit } from '../../operator/api/knativegateway-defaults.ts';
+import { rateLimitConfigs } from '../../operator/render/global-rate-limit.ts';
+import { rateLimitServiceCluster } from '../../operator/translate/rate-limit-service.ts';
 
 export const goldenDir = join(import.meta.dirname, '../golden/cases');
 
@@ -52,9 +56,13 @@ export const goldenFleets: Record<string, FleetRenderOptions> = {
  * A case's overrides of a golden fleet's options; `http` and `clientIP` as written in a
  * KnativeGateway fleet (the defaults fill in the rest).
  */
-export type GoldenFleetOverrides = Partial<Omit<FleetRenderOptions, 'http' | 'clientIP'>> & {
+export type GoldenFleetOverrides = Partial<
+  Omit<FleetRenderOptions, 'http' | 'clientIP' | 'globalRateLimit'>
+> & {
   http?: FleetHttp;
   clientIP?: FleetClientIP;
+  /** As resolved from a KnativeGateway fleet; the service's cluster is looked up among the case's Services. */
+  globalRateLimit?: ResolvedGlobalRateLimit;
 };
 
 export interface Objects {
@@ -84,10 +92,24 @@ export interface Objects {
 export function caseFleets(objs: Objects): Record<string, FleetRenderOptions> {
   return Object.fromEntries(
     Object.entries(goldenFleets).map(([name, opts]) => {
-      const { http, clientIP, ...rest } = objs.fleetOptions?.[name] ?? {};
+      const { http, clientIP, globalRateLimit: g, ...rest } = objs.fleetOptions?.[name] ?? {};
       const edge = {
         ...(http !== undefined ? { http: withHttpDefaults(http) } : {}),
         ...(clientIP !== undefined ? { clientIP: withClientIPDefaults(clientIP) } : {}),
+        ...(g !== undefined
+          ? {
+              globalRateLimit: {
+                failureMode: g.failureMode,
+                timeoutMs: g.timeoutMs,
+                cluster: rateLimitServiceCluster(
+                  g.service,
+                  objs.services.find(
+                    (s) => s.metadata.name === g.service.name && s.metadata.namespace === g.service.namespace,
+                  ),
+                ),
+              },
+            }
+          : {}),
       };
       return [name, { ...opts, ...rest, ...edge }];
     }),
@@ -188,6 +210,10 @@ export function renderCase(objs: Objects): Record<string, unknown> {
       endpoints: [...r.endpoints.values()],
       secrets: [...r.secrets.keys()],
       ...(problem ? { problems: [problem] } : {}),
+      // what kgw serves the fleet's rate-limit service
+      ...(opts.globalRateLimit
+        ? { rateLimitConfigs: [...rateLimitConfigs(fleetRateLimits(accepted, opts.visibility)).values()] }
+        : {}),
     };
   }
   const policyOutcomes = Object.fromEntries(

@@ -65,6 +65,8 @@ import (
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ratelimit/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	// the rate-limit service's configuration, served to envoyproxy/ratelimit (rate limits Global)
+	_ "github.com/envoyproxy/go-control-plane/ratelimit/config/ratelimit/v3"
 )
 
 // rootPackages: the proto packages of the imports above; every file of each is in the set.
@@ -101,12 +103,14 @@ var rootPackages = []string{
 	"envoy.extensions.upstreams.http.v3",
 	"envoy.service.discovery.v3",
 	"envoy.type.matcher.v3",
+	"ratelimit.config.ratelimit.v3",
 	"xds.type.v3",
 }
 
 // Modules whose versions the output records (the descriptors come from these).
 var recordedModules = []string{
 	"github.com/envoyproxy/go-control-plane/envoy",
+	"github.com/envoyproxy/go-control-plane/ratelimit",
 	"github.com/cncf/xds/go",
 	"github.com/envoyproxy/protoc-gen-validate",
 	"cel.dev/expr",
