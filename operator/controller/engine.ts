@@ -487,6 +487,12 @@ export class Engine {
     this.policies.updateProgrammed({
       ingress: (k) => this.pipeline.policyState(k),
       fleetsOf: (g) => this.served.config(g)?.fleets.map((f) => f.key) ?? [],
+      rateLimitSharing: (f) => {
+        const def = this.served.fleet(f);
+        if (!def) return undefined;
+        const svc = def.globalRateLimit?.service;
+        return { mode: def.rateLimitSharing, ...(svc ? { service: `${svc.namespace}/${svc.name}` } : {}) };
+      },
       ...routeAcks((f, t) => this.o.xds.snapshotVersion?.(f, t), proxies),
     });
   }

@@ -15,6 +15,7 @@ const outcome: PolicyOutcome = {
   hostCount: 1,
   ingressKeys: ['team-a/hello'],
   secrets: [],
+  rateLimited: false,
 };
 
 function verdict(versions: Partial<Record<TypeUrl, string>>, acked: Partial<Record<TypeUrl, string>>[]) {

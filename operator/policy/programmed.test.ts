@@ -11,6 +11,7 @@ const outcome: PolicyOutcome = {
   hostCount: 2,
   ingressKeys: ['team-a/hello'],
   secrets: [],
+  rateLimited: false,
 };
 
 function view(over: Partial<ProgrammedView> = {}): ProgrammedView {
@@ -60,4 +61,25 @@ test.each([
     reason: 'Pending',
     message,
   });
+});
+
+test('a policy with rate limits says how each fleet counts them: PerReplica N-fold, SharedEvenly, Global', () => {
+  const sharing: Record<string, { mode: 'PerReplica' | 'SharedEvenly' | 'Global'; service?: string }> = {
+    'kgw-system/default-external': { mode: 'PerReplica' },
+    'kgw-system/default-local': { mode: 'Global', service: 'kgw-system/ratelimit' },
+  };
+  const limited = { ...outcome, rateLimited: true };
+  expect(programmedVerdict(limited, view({ rateLimitSharing: (f) => sharing[f] })).message).toBe(
+    'acknowledged by all 3 Envoys of fleets kgw-system/default-external, kgw-system/default-local; ' +
+      'rate limits: PerReplica on kgw-system/default-external (each of its 2 Envoys counts alone: up to 2x ' +
+      'each limit); Global on kgw-system/default-local (counted by the rate-limit service kgw-system/ratelimit)',
+  );
+  sharing['kgw-system/default-external'] = { mode: 'SharedEvenly' };
+  expect(programmedVerdict(limited, view({ rateLimitSharing: (f) => sharing[f] })).message).toContain(
+    'SharedEvenly on kgw-system/default-external (each limit divided among its 2 Envoys)',
+  );
+  // without rate limits nothing is said about them
+  expect(programmedVerdict(outcome, view({ rateLimitSharing: (f) => sharing[f] })).message).not.toContain(
+    'rate limits',
+  );
 });

@@ -2,6 +2,7 @@
 // the engine supplies what it knows of the KIngresses the policy is in force on and of the fleets.
 import type { PolicyOutcome } from './resolve.ts';
 import { setVersionOfLabel } from '../xds/types.ts';
+import type { RateLimitSharing } from '../api/knativegateway-constants.ts';
 
 export interface ProgrammedView {
   /** The KIngress's translation in force: the attachment fingerprint it was translated with. */
@@ -14,6 +15,8 @@ export interface ProgrammedView {
   routeVersion(fleet: string): string | undefined;
   /** The route-configuration versions the fleet's connected Envoys acknowledged last. */
   ackedRouteVersions(fleet: string): (string | undefined)[];
+  /** How the fleet's Envoys count rate limits (KnativeGateway fleets[].policy), and its service. */
+  rateLimitSharing?(fleet: string): { mode: RateLimitSharing; service?: string } | undefined;
 }
 
 export interface ProgrammedVerdict {
@@ -50,9 +53,29 @@ export function programmedVerdict(o: PolicyOutcome, view: ProgrammedView): Progr
     }
     envoys += acked.length;
   }
+  const sharing = o.rateLimited ? [...fleets].sort().map((f) => sharingNote(f, view)) : [];
   return {
     ok: true,
     reason: 'Programmed',
-    message: `acknowledged by all ${envoys} Envoy${envoys === 1 ? '' : 's'} of fleet${fleets.size === 1 ? '' : 's'} ${[...fleets].sort().join(', ')}`,
+    message:
+      `acknowledged by all ${envoys} Envoy${envoys === 1 ? '' : 's'} of fleet${fleets.size === 1 ? '' : 's'} ${[...fleets].sort().join(', ')}` +
+      (sharing.length > 0 ? `; rate limits: ${sharing.join('; ')}` : ''),
   };
+}
+
+/** What a limit means on a fleet, for the status (issue 10: PerReplica shows the N-fold limit). */
+function sharingNote(fleet: string, view: ProgrammedView): string {
+  const s = view.rateLimitSharing?.(fleet) ?? { mode: 'PerReplica' as const };
+  const n = view.ackedRouteVersions(fleet).length;
+  const envoys = `${n} Envoy${n === 1 ? '' : 's'}`;
+  switch (s.mode) {
+    case 'SharedEvenly':
+      return `SharedEvenly on ${fleet} (each limit divided among its ${envoys})`;
+    case 'Global':
+      return `Global on ${fleet} (counted by the rate-limit service ${s.service ?? '?'})`;
+    default:
+      return n > 1
+        ? `PerReplica on ${fleet} (each of its ${envoys} counts alone: up to ${n}x each limit)`
+        : `PerReplica on ${fleet} (${envoys})`;
+  }
 }

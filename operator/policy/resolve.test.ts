@@ -199,6 +199,21 @@ test('two policies setting one feature on one host: the older wins, the newer is
   expect(host?.ipAccess?.policy).toBe('team-a/newer');
 });
 
+test("rateLimited: whether the policy's rate limits are in force somewhere (Programmed then says how they count)", () => {
+  const r = resolvePolicies(
+    world([
+      policy(
+        'limits',
+        { rateLimit: { rules: [{ name: 'all', requests: 5, per: 'Minute' }] } },
+        '2026-12-01T00:00:00Z',
+      ),
+      policy('cors', { cors: { allowOrigins: ['https://a.example.com'] } }, '2026-12-01T00:00:01Z'),
+    ]),
+  );
+  expect(r.outcomes.get('team-a/limits')?.rateLimited).toBe(true);
+  expect(r.outcomes.get('team-a/cors')?.rateLimited).toBe(false);
+});
+
 test('a missing or bad credentials Secret fails closed: the hosts get auth with no valid key', () => {
   const missing = resolvePolicies(world([policy('p', { apiKeyAuth: keyAuth })], {}));
   expect(missing.outcomes.get('team-a/p')).toMatchObject({

@@ -117,6 +117,8 @@ export interface PolicyOutcome {
   hostCount: number;
   /** KIngresses (`<ns>/<name>`) on which some feature of this policy is in force. */
   ingressKeys: string[];
+  /** Whether its rate limits are in force on some host. */
+  rateLimited: boolean;
   /** Credential Secrets (`<ns>/<name>`) it reads. */
   secrets: string[];
 }
@@ -307,6 +309,7 @@ export function resolvePolicies(world: PolicyWorld): PolicyResolution {
       targets: [],
       hostCount: 0,
       ingressKeys: [],
+      rateLimited: false,
       secrets: [],
     };
     outcomes.set(key, outcome);
@@ -406,7 +409,10 @@ export function resolvePolicies(world: PolicyWorld): PolicyResolution {
         if (feature === 'apiKeyAuth' && features.apiKeyAuth) there.apiKeyAuth = features.apiKeyAuth;
         if (feature === 'ipAccess' && features.ipAccess) there.ipAccess = features.ipAccess;
         if (feature === 'cors' && features.cors) there.cors = features.cors;
-        if (feature === 'rateLimit' && features.rateLimit) there.rateLimit = features.rateLimit;
+        if (feature === 'rateLimit' && features.rateLimit) {
+          there.rateLimit = features.rateLimit;
+          outcome.rateLimited = true;
+        }
         if (feature === 'routing' && routing) {
           there.routing = routing;
           if (slot.ingress.routingAnnotation)
