@@ -111,14 +111,23 @@ export async function createMany(
   }
 }
 
-/** Polls (every 1-3 s, bounded) until at least `count` KIngresses of the namespace are Ready. */
-export async function waitReadyCount(rest: KubeRest, count: number, timeoutMs: number): Promise<number> {
+/**
+ * Polls (every 1-3 s, bounded) until at least `count` KIngresses of the namespace are Ready;
+ * `onPoll` hears the count after each poll that falls short (for progress lines).
+ */
+export async function waitReadyCount(
+  rest: KubeRest,
+  count: number,
+  timeoutMs: number,
+  onPoll?: (ready: number) => Promise<void>,
+): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   let ready = 0;
   for (let i = 0; i < 100_000 && Date.now() < deadline; i++) {
     const list = await rest.get<{ items: KIngress[] }>(ingressPath(TEST_NAMESPACE));
     ready = list.items.filter(isReady).length;
     if (ready >= count) return ready;
+    await onPoll?.(ready);
     await new Promise((r) => setTimeout(r, count > 2000 ? 3000 : 1000));
   }
   throw new Error(`only ${ready} of ${count} KIngresses Ready after ${timeoutMs} ms`);

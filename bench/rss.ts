@@ -100,13 +100,39 @@ async function kingressVersions(rest: KubeRest): Promise<Map<string, string>> {
   return new Map(list.items.map((i) => [i.metadata.name, i.metadata.resourceVersion ?? '']));
 }
 
-/** A counter or gauge without labels from the operator's /metrics (0 when it is not there yet). */
-async function metricValue(name: string): Promise<number> {
+/** A counter or gauge from the operator's /metrics, `labels` as written there (0 when absent). */
+async function metricValue(name: string, labels = ''): Promise<number> {
   const text = await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)
     .then((r) => r.text())
     .catch(() => '');
-  const m = new RegExp(`^${name} ([0-9.e+]+)$`, 'm').exec(text);
+  const escaped = labels.replace(/[{}]/g, (c) => `\\${c}`);
+  const m = new RegExp(`^${name}${escaped} ([0-9.e+]+)$`, 'm').exec(text);
   return m?.[1] ? Number(m[1]) : 0;
+}
+
+/**
+ * A progress line at most every 10 s while waiting for Ready: how many are Ready, and the probes
+ * sent and failed (by reason) since the wait began. Where a large N spends its time.
+ */
+function readyProgress(n: number): (ready: number) => Promise<void> {
+  const t0 = Date.now();
+  let last = 0;
+  let base: number[] | undefined;
+  const counters = async () =>
+    Promise.all([
+      metricValue('kgw_probes_total'),
+      ...['error', 'status', 'hash'].map((r) => metricValue('kgw_probe_failures_total', `{reason="${r}"}`)),
+    ]);
+  return async (ready) => {
+    base ??= await counters();
+    if (Date.now() - last < 10_000) return;
+    last = Date.now();
+    const [probes, error, status, hash] = (await counters()).map((v, i) => v - base![i]!);
+    console.log(
+      `bench rss progress n=${n} t_s=${((last - t0) / 1000).toFixed(0)} ready=${ready} probes=${probes} ` +
+        `failed_error=${error} failed_status=${status} failed_hash=${hash}`,
+    );
+  };
 }
 
 /**
@@ -271,7 +297,7 @@ try {
     const t0 = Date.now();
     await createMany(cp, 'rss-', have, n, 'bench');
     have = n;
-    await waitReadyCount(rest, n, 600_000);
+    await waitReadyCount(rest, n, 600_000, readyProgress(n));
     const readyMs = Date.now() - t0;
     await new Promise((r) => setTimeout(r, 5000));
     console.log(`bench rss n=${n} all_ready_ms=${readyMs} ${await reading(pid)}`);
