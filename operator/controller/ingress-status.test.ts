@@ -258,3 +258,19 @@ test('a replica that became ready: only running rounds and KIngresses not Ready 
   await waitUntil('n/b Ready', () => Promise.resolve(writer.readyFor('n/b')), BOUND);
   expect(writer.replicaBecameReady('g', ['n/a', 'n/b'])).toEqual([]);
 });
+
+test('the same configuration reported again after it was found served is not probed again', async () => {
+  let probes = 0;
+  await writer.stop();
+  writer = newWriter({ metrics: { readySeconds: () => undefined, probed: () => probes++ } });
+  env.hash = 'h5';
+  writer.report('n/a', { kind: 'served', ir: ir('h5'), gateway: gw() });
+  await waitUntil('Ready', () => Promise.resolve(rest.patches.at(-1)?.status === 'True'), BOUND);
+  const after = probes;
+  for (let i = 0; i < 5; i++) writer.report('n/a', { kind: 'served', ir: ir('h5'), gateway: gw() });
+  await new Promise((r) => setTimeout(r, 200));
+  expect(probes).toBe(after);
+  // a new configuration is probed
+  writer.report('n/a', { kind: 'served', ir: ir('h6'), gateway: gw() });
+  await waitUntil('a probe of h6', () => Promise.resolve(probes > after), BOUND);
+});

@@ -73,6 +73,11 @@ export class IngressStatusWriter {
   private closed = false;
   /** The served IR last reported per KIngress (a probe verdict applies while its hash matches). */
   private readonly served = new Map<string, IngressIR>();
+  /**
+   * Per KIngress, the `<hash>@<generation>` every replica was last found serving. A report of the
+   * same configuration (after each status write, a Secret or gateway event) needs no new probes.
+   */
+  private readonly verified = new Map<string, string>();
   private readonly probes = new Map<string, Probe>();
   private readonly limiter = new ProbeLimiter(PROBE_CONCURRENCY);
   /** Our last status write per KIngress, until the watch shows it. */
@@ -99,6 +104,7 @@ export class IngressStatusWriter {
     for (const p of this.probes.values()) p.round.cancel();
     this.probes.clear();
     this.firstSeen.clear();
+    this.verified.clear();
   }
 
   /** What to report for a KIngress now (a newer report replaces an older one). */
@@ -111,6 +117,7 @@ export class IngressStatusWriter {
       // not served as it is: a later good configuration with the same hash is probed afresh
       this.cancel(key);
       this.served.delete(key);
+      this.verified.delete(key);
       this.enqueue(key, r);
       return;
     }
@@ -125,6 +132,11 @@ export class IngressStatusWriter {
       public: lbStatus(gateway, 'ExternalIP'),
       private: lbStatus(gateway, 'ClusterLocal'),
     };
+    if (this.verified.get(key) === `${ir.hash}@${ir.generation}`) {
+      // every replica already served exactly this: (re)write Ready without probing again
+      this.enqueue(key, ready);
+      return;
+    }
     const targets = this.targets(gateway, ir);
     const missing = this.replicasMissing(gateway, ir);
     if (targets.length === 0 || missing) {
@@ -146,6 +158,7 @@ export class IngressStatusWriter {
       const current = this.served.get(key);
       if (!ok || this.closed || !current) return;
       if (current.hash !== ir.hash || current.generation !== ir.generation) return;
+      this.verified.set(key, `${ir.hash}@${ir.generation}`);
       this.enqueue(key, ready);
     });
     if (this.readyFor(key)) return; // Ready for this generation: no flap to Unknown
@@ -161,6 +174,7 @@ export class IngressStatusWriter {
   forget(key: string): void {
     this.cancel(key);
     this.served.delete(key);
+    this.verified.delete(key);
     this.outcomes.delete(key);
     this.firstSeen.delete(key);
     this.queue.forget(key);
