@@ -13,6 +13,14 @@ import {
   type TSchema,
   type TUnsafe,
 } from '@sinclair/typebox';
+import { DNS1123_SUBDOMAIN_PATTERN } from './knativegateway-constants.ts';
+
+/** Whether `o` has a value at `key` (CEL's `has(self.<key>)`, for the TypeScript equals of rules). */
+export const has = (o: object, key: string): boolean => (o as Record<string, unknown>)[key] !== undefined;
+
+/** A Kubernetes object name (DNS-1123 subdomain: lower case, at most 253 characters). */
+export const dnsName = (description: string) =>
+  Type.String({ description, minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN_PATTERN });
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
