@@ -266,8 +266,10 @@ export class LocalFleetRuntime implements FleetRuntime {
           f.replicas.splice(f.replicas.indexOf(r), 1);
         }
       }
-      while (f.replicas.length < def.replicas)
+      while (f.replicas.length < def.replicas) {
         f.replicas.push(await this.startReplica(def, this.nextIndex(f.replicas)));
+        this.saveState(); // recorded at once, not when the whole apply ends (a crash leaves none unknown)
+      }
       while (f.replicas.length > def.replicas) {
         const r = f.replicas.pop();
         if (r) await this.stopReplica(r);

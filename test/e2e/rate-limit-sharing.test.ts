@@ -116,9 +116,16 @@ async function poll<T>(what: string, check: () => Promise<T | undefined>, timeou
 }
 
 test('SharedEvenly: each of 2 replicas admits 2 of a limit of 4 (the fleet 4); PerReplica: each 4 (the fleet 8)', async () => {
-  const shared = fleetReplicas(env, SHARED);
-  const perReplica = fleetReplicas(env, PER_REPLICA);
-  expect([shared.length, perReplica.length]).toEqual([2, 2]);
+  // the runtime records replicas as it starts them; the KIngress can be Ready before the last one
+  const [shared, perReplica] = await poll('2 replicas of each fleet recorded', () => {
+    try {
+      const s = fleetReplicas(env, SHARED);
+      const p = fleetReplicas(env, PER_REPLICA);
+      return Promise.resolve(s.length === 2 && p.length === 2 ? [s, p] : undefined);
+    } catch {
+      return Promise.resolve(undefined); // replicas.json not written yet
+    }
+  });
   // every SharedEvenly Envoy counts both replicas as members; PerReplica Envoys have no such cluster
   const want = shared.map((r) => `${r.address}:${DEFAULT_LISTENER_PORTS.ExternalIP.http}`).sort();
   for (const r of shared) {
