@@ -181,15 +181,28 @@ export async function installServing(
     },
     { timeoutMs: 120_000, intervalMs: 500 },
   );
-  await k.kubectlOk([
-    '-n',
-    'knative-serving',
-    'annotate',
-    'configmap',
-    'config-gc',
-    'kgw.test/touched=1',
-    '--overwrite',
-  ]);
+  // A caBundle does not mean the webhook's Service answers yet: kube-proxy may not have its
+  // endpoint programmed (CI once saw "connection refused" here). Retry the admitted write, bounded.
+  let lastRefusal = '';
+  await waitUntil(
+    'Serving webhook admits a ConfigMap write',
+    async () => {
+      const r = await k.kubectl([
+        '-n',
+        'knative-serving',
+        'annotate',
+        'configmap',
+        'config-gc',
+        'kgw.test/touched=1',
+        '--overwrite',
+      ]);
+      lastRefusal = r.stderr;
+      return r.code === 0;
+    },
+    { timeoutMs: 90_000, intervalMs: 1000 },
+  ).catch((err: unknown) => {
+    throw new Error(`${String(err)}: ${lastRefusal}`);
+  });
   return { rolledOutMs, admittingMs: Date.now() - t0 };
 }
 
