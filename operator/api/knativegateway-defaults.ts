@@ -66,6 +66,7 @@ import type { DomainClaimRule, ExternalHostRule } from './knativegateway-domain-
 import type { DomainSelector, IssuerRef, KnativeGatewaySpec } from './knativegateway-spec-schema.ts';
 import type { IntOrString, JsonObject } from './knativegateway.ts';
 import type { Visibility } from './kingress.ts';
+import type { GatewayPolicy } from './knativegateway-policy-schema.ts';
 
 export interface ResolvedAutoscaling {
   minReplicas: number;
@@ -208,6 +209,8 @@ export interface ResolvedGatewaySpec {
   tls: ResolvedTLS;
   domainClaims: ResolvedDomainClaims;
   externalNames: { allowedNamespaces: string[]; allowedHosts: ExternalHostRule[] };
+  /** `policy` as written (policy/admin.ts makes it into what translation applies); absent: none. */
+  policy?: GatewayPolicy;
 }
 
 /** Default Envoy listener ports of a fleet: they depend on its visibility. */
@@ -276,6 +279,7 @@ export function withGatewayDefaults(spec: KnativeGatewaySpec): ResolvedGatewaySp
       autocreateClusterDomainClaims:
         knative?.autocreateClusterDomainClaims ?? DEFAULT_AUTOCREATE_CLUSTER_DOMAIN_CLAIMS,
     },
+    ...(spec.policy !== undefined ? { policy: structuredClone(spec.policy) } : {}),
   };
 }
 

@@ -4,6 +4,7 @@ import type { Static } from '@sinclair/typebox';
 import { INGRESS_CLASS_ANNOTATION } from './kingress.ts';
 import { DomainClaimPolicySchema, ExternalNamesSpecSchema } from './knativegateway-domain-policy-schema.ts';
 import { FleetSpecSchema } from './knativegateway-fleet-schema.ts';
+import { GatewayPolicySchema } from './knativegateway-policy-schema.ts';
 import { labelMap } from './knativegateway-schema-common.ts';
 import {
   CONDITION_KNATIVE_CONFIGURED,
@@ -258,6 +259,7 @@ export const KnativeGatewaySpecSchema = Obj(
     tls: GatewayTLSSchema,
     domainClaims: DomainClaimPolicySchema,
     externalNames: ExternalNamesSpecSchema,
+    policy: GatewayPolicySchema,
   },
   {
     required: ['fleets'],

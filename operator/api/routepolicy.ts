@@ -372,9 +372,11 @@ export const RateLimitSchema = Type.Object(
   },
   {
     description:
-      'Rate limits (Higress key-rate-limit): requests over a limit get 429. Counted by every Envoy ' +
-      'replica for each host on its own: with N replicas a client spread across them gets up to N ' +
-      "times the limit (Higress' semantics). Knative's probes and ACME challenges are not counted.",
+      'Rate limits (Higress key-rate-limit): requests over a limit get 429, each host counted on its ' +
+      "own. How the count is shared by a fleet's Envoy replicas is the fleet's " +
+      'policy.rateLimitSharing on the KnativeGateway (PerReplica by default: with N replicas a client ' +
+      "spread across them gets up to N times the limit, Higress' semantics). Knative's probes and " +
+      'ACME challenges are not counted.',
     additionalProperties: false,
   },
 );

@@ -405,6 +405,7 @@ export class Engine {
     this.gatewaysRec.kick();
     this.o.onGatewaysChanged?.();
     this.syncWantedSecrets(); // the gateways' default certificates
+    if (this.policies.active) this.policies.markDirty(); // a gateway's rate ceiling may have changed
     for (const k of this.ingresses.store.keys()) this.marks.ingresses.add(k);
   }
 
@@ -475,8 +476,16 @@ export class Engine {
   private refreshPolicies(): void {
     if (!this.policies.dirty) return; // the KIngress views are built only when resolving
     this.secrets.want(this.policies.wantedSecrets());
-    const views = (): IngressView[] =>
-      [...this.ingresses.store.values()].filter((ing) => this.gatewayFor(ing)).map(ingressView);
+    const views = (): IngressView[] => {
+      const out: IngressView[] = [];
+      for (const ing of this.ingresses.store.values()) {
+        const gw = this.gatewayFor(ing);
+        if (!gw) continue;
+        const bucket = gw.adminPolicy?.ceiling;
+        out.push(ingressView(ing, bucket ? { gateway: gw.name, bucket } : undefined));
+      }
+      return out;
+    };
     for (const k of this.policies.refresh(views) ?? []) this.marks.ingresses.add(k);
   }
 

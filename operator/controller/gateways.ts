@@ -11,6 +11,7 @@ import {
   type KnativeGateway,
 } from '../api/knativegateway.ts';
 import type { KubeObject } from '../kube/reflector.ts';
+import { adminPolicyIR, type AdminPolicyIR } from '../policy/admin.ts';
 import type { Logger } from '../log.ts';
 import { defaultCertificateName } from './default-certificate.ts';
 
@@ -23,6 +24,8 @@ export interface GatewayConfig {
   externalNames: ExternalNamePolicy;
   /** Who may serve which host: its domains, domain template and claim rules. */
   hostPolicy?: HostPolicy;
+  /** spec.policy: defaults, the rate ceiling and domain rules for RoutePolicy features; absent: none. */
+  adminPolicy?: AdminPolicyIR;
   fleets: FleetDef[];
   /** The fallback certificate's Secret (`<ns>/<name>`) and the fleets serving it. */
   defaultCertificate?: { secret: string; fleets: string[] };
@@ -37,6 +40,7 @@ export function gatewayConfig(obj: KubeObject, log: Logger): GatewayConfig | und
   }
   const spec = withGatewayDefaults(gw.spec);
   const name = gw.metadata.name;
+  const adminPolicy = adminPolicyIR(name, spec.policy);
   return {
     name: gw.metadata.name,
     ingressClass: spec.ingressClass,
@@ -62,6 +66,7 @@ export function gatewayConfig(obj: KubeObject, log: Logger): GatewayConfig | und
     })),
     externalNames: gatewayExternalNamePolicy(name, spec),
     hostPolicy: gatewayHostPolicy(name, spec),
+    ...(adminPolicy ? { adminPolicy } : {}),
     ...(spec.tls.defaultCertificate
       ? {
           defaultCertificate: {

@@ -426,6 +426,7 @@ export class IngressPipeline {
         clusterDomain: gw.clusterDomain,
         externalNames: gw.externalNames,
         ...(gw.hostPolicy ? { hostPolicy: gw.hostPolicy } : {}),
+        ...(gw.adminPolicy ? { adminPolicy: gw.adminPolicy } : {}),
         ...(this.o.hostOwners ? { hostOwners: this.o.hostOwners } : {}),
       });
       if (!res.ok) return res;

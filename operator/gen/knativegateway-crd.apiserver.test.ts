@@ -145,6 +145,93 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
     fleets: [{ name: 'a', visibility, ...extra }],
   });
 
+  /** spec.policy cases: its own CEL rules and those of the RoutePolicy features it reuses. */
+  const policyRejections = (): [string, unknown, string, string][] => {
+    const one = fleet({}) as object;
+    const at = (path: string, m: string, type = 'object'): [string, string] => [
+      `${path}: Invalid value: "${type}": ${m}`,
+      `${path}: ${m}`,
+    ];
+    const rule = (r: object) => ({ rateLimit: { rules: [{ name: 'r', ...r }] } });
+    const rulePath = 'spec.policy.defaults.rateLimit.rules[0]';
+    return [
+      [
+        'policy defaults without a feature',
+        { ...one, policy: { defaults: { domains: ['example.com'] } } },
+        ...at('spec.policy.defaults', 'set at least one of ipAccess, cors or rateLimit'),
+      ],
+      [
+        'a domain rule without a feature',
+        { ...one, policy: { domainRules: [{ name: 'd', domains: ['example.com'] }] } },
+        ...at('spec.policy.domainRules[0]', 'set at least one of ipAccess or rateLimit'),
+      ],
+      [
+        'default IP rules without ranges',
+        { ...one, policy: { defaults: { ipAccess: {} } } },
+        ...at('spec.policy.defaults.ipAccess', 'set at least one allow or deny range'),
+      ],
+      [
+        'a domain rule with a range that is no CIDR',
+        {
+          ...one,
+          policy: {
+            domainRules: [{ name: 'd', domains: ['example.com'], ipAccess: { deny: ['10.0.0.300/8'] } }],
+          },
+        },
+        ...at(
+          'spec.policy.domainRules[0].ipAccess.deny[0]',
+          'must be an IPv4 or IPv6 CIDR such as 203.0.113.0/24',
+          'string',
+        ),
+      ],
+      [
+        'default CORS with credentials for any origin',
+        { ...one, policy: { defaults: { cors: { allowOrigins: ['*'], allowCredentials: true } } } },
+        ...at(
+          'spec.policy.defaults.cors',
+          'allowCredentials cannot be used with the origin *: list the origins',
+        ),
+      ],
+      [
+        'a default rate-limit key with header and clientIP',
+        {
+          ...one,
+          policy: { defaults: rule({ key: { header: 'x', clientIP: {} }, requests: 1, per: 'Second' }) },
+        },
+        ...at(`${rulePath}.key`, 'set exactly one of header or clientIP'),
+      ],
+      [
+        'a default rate-limit rule with requests but no period',
+        { ...one, policy: { defaults: rule({ key: { header: 'x' }, requests: 1 }) } },
+        ...at(rulePath, 'set requests and per together'),
+      ],
+      [
+        'a default rate-limit rule without key or requests',
+        { ...one, policy: { defaults: rule({ limits: [{ value: 'a', requests: 1, per: 'Second' }] }) } },
+        ...at(rulePath, 'a rule without a key needs requests and per'),
+      ],
+      [
+        'default rate limits per value without a key',
+        {
+          ...one,
+          policy: {
+            defaults: rule({
+              requests: 1,
+              per: 'Second',
+              limits: [{ value: 'a', requests: 1, per: 'Second' }],
+            }),
+          },
+        },
+        ...at(rulePath, 'limits need a key'),
+      ],
+      [
+        'a default rate-limit rule with a key and nothing else',
+        { ...one, policy: { defaults: rule({ key: { header: 'x' } }) } },
+        ...at(rulePath, 'set requests and per, or limits'),
+      ],
+    ];
+  };
+
   // [name, spec, the API server's message, the text validateGatewaySpec must report too ('' = none)]
   const rejections: [string, unknown, string, string][] = [
     [
@@ -491,6 +578,7 @@ describe('KnativeGateway CRD on a real kube-apiserver', () => {
       `spec.fleets[0].policy: Invalid value: "object": ${MESSAGES.globalRateLimitService}`,
       `spec.fleets[0].policy: ${MESSAGES.globalRateLimitService}`,
     ],
+    ...policyRejections(),
     [
       'issuer without a name',
       { fleets: [{ name: 'a', visibility: 'ExternalIP' }], tls: { externalIssuer: {} } },

@@ -442,3 +442,49 @@ test('ingressView: the revisions of every split (any percent), the tags whose ho
     tags: new Set(['canary']),
   });
 });
+
+test("a gateway's rate ceiling lowers the buckets over it on the hosts it serves, and the message says so", () => {
+  const limited = policy('limits', {
+    rateLimit: {
+      rules: [
+        {
+          name: 'per-key',
+          key: { header: 'x-key' },
+          requests: 100,
+          per: 'Second',
+          limits: [{ value: 'vip', requests: 5, per: 'Second' }],
+        },
+        { name: 'whole', requests: 1200, per: 'Minute' },
+      ],
+    },
+  });
+  const ceiling = { gateway: 'default', bucket: { requests: 10, seconds: 1 } };
+  const w = world([limited]);
+  // team-a/hello is served by a gateway with a ceiling; the DomainMapping's KIngress by one without
+  const ingresses = w.ingresses.map((i) =>
+    i.namespace === 'team-a' && i.name === 'hello' ? { ...i, rateCeiling: ceiling } : i,
+  );
+  const res = resolvePolicies({ ...w, ingresses });
+  const rules = res.attached.get('team-a/hello')?.get('hello.team-a.example.com')?.rateLimit?.rules;
+  expect(rules?.map((r) => [r.each, r.limits.map((l) => l.bucket)])).toEqual([
+    [{ requests: 10, seconds: 1 }, [{ requests: 5, seconds: 1 }]],
+    [{ requests: 600, seconds: 60 }, []],
+  ]);
+  const unlimited = res.attached.get('team-a/api.example.com')?.get('api.example.com')?.rateLimit?.rules;
+  expect(unlimited?.map((r) => r.each)).toEqual([
+    { requests: 100, seconds: 1 },
+    { requests: 1200, seconds: 60 },
+  ]);
+  const o = res.outcomes.get('team-a/limits')!;
+  expect([o.accepted, o.reason]).toEqual([true, 'Accepted']);
+  expect(o.message).toBe(
+    "in force on 6 hosts; rateLimit over KnativeGateway default's ceiling of 10 per Second: rule per-key: 100 per Second lowered to 10 per Second, rule whole: 1200 per Minute lowered to 600 per Minute",
+  );
+  // under the ceiling: nothing said
+  const slow = policy('slow', { rateLimit: { rules: [{ name: 'whole', requests: 10, per: 'Second' }] } });
+  const calm = resolvePolicies({ ...world([slow]), ingresses }).outcomes.get('team-a/slow')!;
+  expect(calm.message).toBe('in force on 6 hosts');
+  // ingressView carries the ceiling it is given
+  expect(ingressView({ metadata: { name: 'x' } }, ceiling).rateCeiling).toBe(ceiling);
+  expect(ingressView({ metadata: { name: 'x' } }).rateCeiling).toBeUndefined();
+});

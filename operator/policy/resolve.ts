@@ -15,8 +15,6 @@
 import {
   DEFAULT_CLIENT_HEADER,
   POLICY_FEATURES,
-  RATE_PERIODS,
-  type RatePeriod,
   RoutePolicySpecSchema,
   type PolicyFeature,
   type RoutePolicy,
@@ -25,7 +23,8 @@ import {
 } from '../api/routepolicy.ts';
 import { schemaProblems } from '../api/schema-check.ts';
 import { ruleProblems } from '../api/schema-rules.ts';
-import type { HostPolicyIR, RoutingIR } from '../translate/ir.ts';
+import type { BucketIR, HostPolicyIR, RateLimitIR, RoutingIR } from '../translate/ir.ts';
+import { bucketText, underCeiling } from './admin.ts';
 import {
   notRoutedProblem,
   routedTargets,
@@ -36,6 +35,7 @@ import {
   type RoutingRule,
 } from '../translate/routing-rules.ts';
 import { readCredentials, type SecretData } from './credentials.ts';
+import { corsIR, ipAccessIR, rateLimitIR } from './features.ts';
 
 export const LABEL_ROUTE = 'serving.knative.dev/route';
 export const LABEL_DOMAIN_MAPPING_UID = 'serving.knative.dev/domainMappingUID';
@@ -51,18 +51,28 @@ export interface IngressView {
   routed(): RoutedTargets;
   /** Whether it carries the kgw.dev/routing-rules annotation (a policy's routing replaces it). */
   routingAnnotation: boolean;
+  /** The rate ceiling of the KnativeGateway serving it (spec.policy.ceilings.rateLimit). */
+  rateCeiling?: RateCeilingView;
+}
+
+export interface RateCeilingView {
+  gateway: string;
+  bucket: BucketIR;
 }
 
 /** A KIngress as the resolver reads it; the spec may be any JSON (hosts that are not strings are skipped). */
-export function ingressView(ing: {
-  metadata: {
-    namespace?: string;
-    name: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  spec?: unknown;
-}): IngressView {
+export function ingressView(
+  ing: {
+    metadata: {
+      namespace?: string;
+      name: string;
+      labels?: Record<string, string>;
+      annotations?: Record<string, string>;
+    };
+    spec?: unknown;
+  },
+  rateCeiling?: RateCeilingView,
+): IngressView {
   const annotations = ing.metadata.annotations ?? {};
   let routed: RoutedTargets | undefined;
   const rules: unknown = (ing.spec as { rules?: unknown } | undefined)?.rules;
@@ -80,6 +90,7 @@ export function ingressView(ing: {
     hosts,
     routed: () => (routed ??= routedTargets(ing.spec, annotations[TAG_TO_HOST_ANNOTATION])),
     routingAnnotation: annotations[ROUTING_RULES_ANNOTATION] !== undefined,
+    ...(rateCeiling ? { rateCeiling } : {}),
   };
 }
 
@@ -253,38 +264,9 @@ function hostFeatures(
       hideCredentials: a.hideCredentials ?? false,
     };
   }
-  const ip = spec.ipAccess;
-  if (ip) out.ipAccess = { policy: key, allow: [...(ip.allow ?? [])], deny: [...(ip.deny ?? [])] };
-  const rl = spec.rateLimit;
-  if (rl) {
-    const bucket = (requests: number, per: RatePeriod) => ({ requests, seconds: RATE_PERIODS[per] });
-    out.rateLimit = {
-      policy: key,
-      responseHeaders: (rl.responseHeaders ?? 'DraftVersion03') !== 'Off',
-      rules: rl.rules.map((r) => ({
-        name: r.name,
-        ...(r.key?.header !== undefined
-          ? { key: { header: r.key.header } }
-          : r.key?.clientIP !== undefined
-            ? { key: { clientIP: true as const } }
-            : {}),
-        ...(r.requests !== undefined && r.per !== undefined ? { each: bucket(r.requests, r.per) } : {}),
-        limits: (r.limits ?? []).map((l) => ({ value: l.value, bucket: bucket(l.requests, l.per) })),
-      })),
-    };
-  }
-  const c = spec.cors;
-  if (c) {
-    out.cors = {
-      policy: key,
-      allowOrigins: [...c.allowOrigins],
-      allowMethods: [...(c.allowMethods ?? [])],
-      allowHeaders: [...(c.allowHeaders ?? [])],
-      exposeHeaders: [...(c.exposeHeaders ?? [])],
-      ...(c.maxAgeSeconds !== undefined ? { maxAgeSeconds: c.maxAgeSeconds } : {}),
-      allowCredentials: c.allowCredentials ?? false,
-    };
-  }
+  if (spec.ipAccess) out.ipAccess = ipAccessIR(key, spec.ipAccess);
+  if (spec.rateLimit) out.rateLimit = rateLimitIR(key, spec.rateLimit);
+  if (spec.cors) out.cors = corsIR(key, spec.cors);
   return out;
 }
 
@@ -385,6 +367,21 @@ export function resolvePolicies(world: PolicyWorld): PolicyResolution {
     const ingressKeys = new Set<string>();
     const routingProblems = new Set<string>();
     const overridden = new Set<string>();
+    // rate limits under the ceiling of each gateway serving the hosts, and what was lowered
+    const underGateway = new Map<string, RateLimitIR>();
+    const lowered = new Map<string, string[]>();
+    const ceilinged = (r: RateLimitIR, c: RateCeilingView | undefined): RateLimitIR => {
+      if (!c) return r;
+      let ir = underGateway.get(c.gateway);
+      if (!ir) {
+        const u = underCeiling(r, c.bucket);
+        ir = u.ir;
+        underGateway.set(c.gateway, ir);
+        if (u.lowered.length > 0)
+          lowered.set(`KnativeGateway ${c.gateway}'s ceiling of ${bucketText(c.bucket)}`, u.lowered);
+      }
+      return ir;
+    };
     for (const slot of slots) {
       // routing is made into the routes of a Route's KIngress; a DomainMapping's KIngress forwards
       // to the Service's cluster-local host, where the Service's routing applies
@@ -410,7 +407,7 @@ export function resolvePolicies(world: PolicyWorld): PolicyResolution {
         if (feature === 'ipAccess' && features.ipAccess) there.ipAccess = features.ipAccess;
         if (feature === 'cors' && features.cors) there.cors = features.cors;
         if (feature === 'rateLimit' && features.rateLimit) {
-          there.rateLimit = features.rateLimit;
+          there.rateLimit = ceilinged(features.rateLimit, slot.ingress.rateCeiling);
           outcome.rateLimited = true;
         }
         if (feature === 'routing' && routing) {
@@ -435,6 +432,7 @@ export function resolvePolicies(world: PolicyWorld): PolicyResolution {
       notes.push(
         `routing replaces the ${ROUTING_RULES_ANNOTATION} annotation of ${list([...overridden].sort())}`,
       );
+    for (const [ceiling, rules] of lowered) notes.push(`rateLimit over ${ceiling}: ${list(rules)}`);
     if (routingProblems.size > 0) {
       const message = list([...routingProblems]);
       if (outcome.accepted) reject('RevisionNotRouted', message);

@@ -187,7 +187,10 @@ test('rate limits: a bucket per listed value and one per other value, the client
         token_bucket: { max_tokens: 3, tokens_per_fill: 3, fill_interval: '60s' },
       },
       {
-        entries: [{ key: 'remote_address', value: '198.18.0.1' }],
+        entries: [
+          { key: 'r1_per-ip', value: 'per-ip' },
+          { key: 'remote_address', value: '198.18.0.1' },
+        ],
         token_bucket: { max_tokens: 1, tokens_per_fill: 1, fill_interval: '1s' },
       },
       {
@@ -197,7 +200,12 @@ test('rate limits: a bucket per listed value and one per other value, the client
     ],
     rate_limits: [
       { actions: [{ request_headers: { header_name: 'x-ca-key', descriptor_key: 'r0_per-key' } }] },
-      { actions: [{ remote_address: {} }] },
+      {
+        actions: [
+          { generic_key: { descriptor_value: 'per-ip', descriptor_key: 'r1_per-ip' } },
+          { remote_address: {} },
+        ],
+      },
       { actions: [{ generic_key: { descriptor_value: 'whole', descriptor_key: 'r2_whole' } }] },
     ],
     enable_x_ratelimit_headers: 'DRAFT_VERSION_03',
@@ -227,4 +235,66 @@ test('SharedEvenly: the rate limit divides its buckets by the fleet members; Per
     ...rl(perReplica.typed_per_filter_config),
     local_cluster_rate_limit: {},
   });
+});
+
+test("IP rules of a RoutePolicy and of the gateway's domain rules: one ALLOW policy, every layer ANDed", () => {
+  const cfg = hostPolicyFilters({
+    ipAccess: { policy: 'team-a/ips', allow: ['198.18.0.0/15'], deny: ['198.18.0.66/32'] },
+    enforcedIpAccess: [
+      { policy: 'default:office', allow: ['198.18.0.0/24'], deny: [] },
+      { policy: 'default:bots', allow: [], deny: ['198.19.0.0/16', '2001:db8::/32'] },
+    ],
+  });
+  const ip = (address_prefix: string, prefix_len: number) => ({ remote_ip: { address_prefix, prefix_len } });
+  expect(cfg[FILTER.rbac]).toEqual({
+    '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute',
+    rbac: {
+      rules: {
+        policies: {
+          'team-a/ips+default:office+default:bots': {
+            permissions: [{ any: true }],
+            principals: [
+              {
+                and_ids: {
+                  ids: [
+                    { and_ids: { ids: [ip('198.18.0.0', 15), { not_id: ip('198.18.0.66', 32) }] } },
+                    ip('198.18.0.0', 24),
+                    { not_id: { or_ids: { ids: [ip('198.19.0.0', 16), ip('2001:db8::', 32)] } } },
+                  ],
+                },
+              },
+            ],
+          },
+        },
+      },
+    },
+  });
+  // the gateway's rules alone (a host without a RoutePolicy's IP rules)
+  const alone = hostPolicyFilters({
+    enforcedIpAccess: [{ policy: 'default:bots', allow: [], deny: ['198.19.0.0/16'] }],
+  });
+  expect(
+    Object.keys((alone[FILTER.rbac] as { rbac: { rules: { policies: object } } }).rbac.rules.policies),
+  ).toEqual(['default:bots']);
+});
+
+test("two client-address rules (a policy's and a domain rule's) make two distinct descriptors", () => {
+  const rule = (name: string, requests: number) => ({
+    name,
+    key: { clientIP: true as const },
+    each: { requests, seconds: 1 },
+    limits: [],
+  });
+  const cfg = hostPolicyFilters({
+    rateLimit: {
+      policy: 'a/b+gw:bots',
+      responseHeaders: true,
+      rules: [rule('per-ip', 50), rule('per-ip', 5)],
+    },
+  }) as { [k: string]: { descriptors: { entries: object[] }[] } };
+  const entries = cfg[FILTER.localRateLimit]!.descriptors.map((d) => JSON.stringify(d.entries));
+  expect(entries).toEqual([
+    JSON.stringify([{ key: 'r0_per-ip', value: 'per-ip' }, { key: 'remote_address' }]),
+    JSON.stringify([{ key: 'r1_per-ip', value: 'per-ip' }, { key: 'remote_address' }]),
+  ]);
 });

@@ -146,17 +146,29 @@ function anyOf(cidrs: string[]): Json {
   return cidrs.length === 1 ? cidrPrincipal(cidrs[0]!) : { or_ids: { ids: cidrs.map(cidrPrincipal) } };
 }
 
-function rbacPerRoute(ip: IpAccessIR): Json {
+/** One layer of IP rules as a principal: in an allow range (if any), and in no deny range. */
+function ipPrincipal(ip: IpAccessIR): Json {
   const ids: Json[] = [];
   if (ip.allow.length > 0) ids.push(anyOf(ip.allow));
   if (ip.deny.length > 0) ids.push({ not_id: anyOf(ip.deny) });
-  const principal = ids.length === 1 ? ids[0]! : { and_ids: { ids } };
+  return ids.length === 1 ? ids[0]! : { and_ids: { ids } };
+}
+
+/**
+ * IP rules of a host: a RoutePolicy's (or the gateway's default) and the gateway's domain rules. A
+ * request must meet every layer, so one ALLOW policy whose principal is all layers' AND.
+ */
+function rbacPerRoute(layers: IpAccessIR[]): Json {
+  const principals = layers.map(ipPrincipal);
+  const principal = principals.length === 1 ? principals[0]! : { and_ids: { ids: principals } };
   return {
     '@type': POLICY_TYPES.rbacPerRoute,
     rbac: {
       rules: {
         // ALLOW is proto3's default enum value: left out (canonical form)
-        policies: { [ip.policy]: { permissions: [{ any: true }], principals: [principal] } },
+        policies: {
+          [layers.map((l) => l.policy).join('+')]: { permissions: [{ any: true }], principals: [principal] },
+        },
       },
     },
   };
@@ -223,20 +235,26 @@ function localRateLimit(r: RateLimitIR, sharing: RateLimitSharing): Json {
         descriptors.push({ entries: [{ key: dk, value: rule.name }], token_bucket: tokenBucket(rule.each) });
       return;
     }
-    const byHeader = 'header' in rule.key;
-    const entryKey = byHeader ? dk : 'remote_address';
+    // A header rule's entry is keyed by the rule; the client address always comes as
+    // `remote_address`, so a client-address rule's descriptor starts with the rule's own entry (two
+    // such rules, say a RoutePolicy's and a domain rule's, would otherwise be one descriptor twice,
+    // which Envoy refuses).
+    const ruleEntry: Json[] = 'header' in rule.key ? [] : [{ key: dk, value: rule.name }];
+    const entryKey = 'header' in rule.key ? dk : 'remote_address';
     rateLimits.push({
-      actions: [
+      actions:
         'header' in rule.key
-          ? { request_headers: { header_name: rule.key.header, descriptor_key: dk } }
-          : { remote_address: {} },
-      ],
+          ? [{ request_headers: { header_name: rule.key.header, descriptor_key: dk } }]
+          : [{ generic_key: { descriptor_value: rule.name, descriptor_key: dk } }, { remote_address: {} }],
     });
     for (const l of rule.limits)
-      descriptors.push({ entries: [{ key: entryKey, value: l.value }], token_bucket: tokenBucket(l.bucket) });
+      descriptors.push({
+        entries: [...ruleEntry, { key: entryKey, value: l.value }],
+        token_bucket: tokenBucket(l.bucket),
+      });
     if (rule.each) {
       dynamic = true;
-      descriptors.push({ entries: [{ key: entryKey }], token_bucket: tokenBucket(rule.each) });
+      descriptors.push({ entries: [...ruleEntry, { key: entryKey }], token_bucket: tokenBucket(rule.each) });
     }
   });
   return {
@@ -264,7 +282,8 @@ export function hostPolicyFilters(
 ): Json {
   const out: Json = {};
   if (p.cors) out[FILTER.cors] = corsPolicy(p.cors);
-  if (p.ipAccess) out[FILTER.rbac] = rbacPerRoute(p.ipAccess);
+  const ipLayers = [...(p.ipAccess ? [p.ipAccess] : []), ...(p.enforcedIpAccess ?? [])];
+  if (ipLayers.length > 0) out[FILTER.rbac] = rbacPerRoute(ipLayers);
   if (p.apiKeyAuth) {
     out[FILTER.headerMutation] = headerRemoval(p.apiKeyAuth);
     out[FILTER.apiKeyAuth] = apiKeyAuthPerRoute(p.apiKeyAuth);

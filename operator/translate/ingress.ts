@@ -34,6 +34,7 @@ import type {
   WeightedTarget,
 } from './ir.ts';
 import type { Lookups } from './lookups.ts';
+import { withAdminPolicy } from '../policy/admin.ts';
 import {
   parseRoutingRules,
   ROUTING_RULES_ANNOTATION,
@@ -311,7 +312,9 @@ function translate(ing: KIngress, lookups: Lookups): IngressIR {
         const vh = map.get(host);
         if (vh) vh.routes.push(...routes);
         else {
-          const policy = filterPolicy(lookups.routePolicy?.(key, host));
+          const policy = filterPolicy(
+            withAdminPolicy(host, lookups.routePolicy?.(key, host), lookups.adminPolicy),
+          );
           map.set(host, {
             host,
             owner: key,

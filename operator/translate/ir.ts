@@ -116,6 +116,11 @@ export interface HostPolicyIR {
   cors?: CorsIR;
   rateLimit?: RateLimitIR;
   /**
+   * IP rules of the gateway's domain rules (KnativeGateway spec.policy.domainRules): a request must
+   * meet each of them as well as `ipAccess` (policy/admin.ts).
+   */
+  enforcedIpAccess?: IpAccessIR[];
+  /**
    * Gray-release rules of a RoutePolicy (translate/routing-rules.ts), already checked against what
    * the Route routes to; translate/ingress.ts makes them into routes in place of the annotation's.
    */

@@ -4,6 +4,7 @@ import type { EndpointSlice, Secret, Service } from '../api/core.ts';
 import type { ExternalNamePolicy } from './external-names.ts';
 import type { HostOwners, HostPolicy } from './host-ownership.ts';
 import type { HostPolicyIR } from './ir.ts';
+import type { AdminPolicyIR } from '../policy/admin.ts';
 
 export interface Lookups {
   clusterDomain: string;
@@ -19,6 +20,8 @@ export interface Lookups {
   endpointSlices(namespace: string, service: string): EndpointSlice[];
   /** The RoutePolicy features on a host of a KIngress (`<ns>/<name>`); absent: none. */
   routePolicy?(ingressKey: string, host: string): HostPolicyIR | undefined;
+  /** The gateway's spec.policy (defaults and domain rules), applied over routePolicy per host. */
+  adminPolicy?: AdminPolicyIR;
 }
 
 /** A ClusterDomainClaim or Namespace as the host rule reads it (tests and goldens). */

@@ -41,6 +41,7 @@ import { backendData } from '../../operator/translate/backend-data.ts';
 import type { ResolvedGlobalRateLimit } from '../../operator/api/knativegateway-defaults.ts';
 import { rateLimitConfigs } from '../../operator/render/global-rate-limit.ts';
 import { rateLimitServiceCluster } from '../../operator/translate/rate-limit-service.ts';
+import { adminPolicyIR, type AdminPolicyIR } from '../../operator/policy/admin.ts';
 
 export const goldenDir = join(import.meta.dirname, '../golden/cases');
 
@@ -138,10 +139,14 @@ export function loadCase(file: string): Objects {
 
 /** The case's RoutePolicies resolved against its KIngresses, DomainMappings and Secrets. */
 function casePolicies(objs: Objects): PolicyResolution {
+  const gw = objs.gateway;
+  const bucket = gw ? caseAdminPolicy(gw)?.ceiling : undefined;
   const secrets = new Map(objs.secrets.map((s) => [`${s.metadata.namespace ?? ''}/${s.metadata.name}`, s]));
   return resolvePolicies({
     policies: objs.policies ?? [],
-    ingresses: objs.ingresses.filter((i) => hasClass(i, KGW_INGRESS_CLASS)).map(ingressView),
+    ingresses: objs.ingresses
+      .filter((i) => hasClass(i, KGW_INGRESS_CLASS))
+      .map((i) => ingressView(i, bucket && gw ? { gateway: gw.metadata.name, bucket } : undefined)),
     domainMappings: objs.domainMappings ?? [],
     secret: (ns, name) => {
       const s = secrets.get(`${ns}/${name}`);
@@ -162,7 +167,13 @@ export function caseLookups(objs: Objects, policies = casePolicies(objs)): Looku
       gw && spec ? gatewayHostPolicy(gw.metadata.name, spec) : undefined,
     ),
     routePolicy: (key, host) => policies.attached.get(key)?.get(host),
+    ...(gw && caseAdminPolicy(gw) ? { adminPolicy: caseAdminPolicy(gw) } : {}),
   };
+}
+
+/** The case gateway's spec.policy as translation applies it. */
+function caseAdminPolicy(gw: KnativeGateway): AdminPolicyIR | undefined {
+  return adminPolicyIR(gw.metadata.name, withGatewayDefaults(gw.spec).policy);
 }
 
 export function renderCase(objs: Objects): Record<string, unknown> {
