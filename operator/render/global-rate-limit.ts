@@ -12,6 +12,9 @@
 //   `kgw/<ns>/<policy>`), served over xDS (xds/rate-limit-configs.ts). In each, a rule's listed
 //   values have a limit of their own and `eachOtherValue` (or a whole-host rule) a limit per value
 //   seen; the host level has no value, so every host of the policy counts on its own.
+// - Responses carry x-ratelimit-* headers from the service's answer: the filter setting is per HTTP
+//   connection manager, so a policy with responseHeaders Off has them removed again by its host's
+//   header_mutation (which runs after ratelimit on the way back, also on the 429 it answers).
 // - The service's counters are fixed windows (a minute limit resets at the start of each clock
 //   minute), not local_ratelimit's token buckets.
 import type { RateLimitFailureMode } from '../api/knativegateway-constants.ts';
@@ -67,6 +70,9 @@ export function rateLimitHttpFilter(g: Pick<GlobalRateLimitOptions, 'failureMode
         transport_api_version: 'V3',
       },
       stat_prefix: 'kgw_global_rate_limit',
+      // x-ratelimit-limit/-remaining/-reset from the service's answer (IETF draft 03, as the local
+      // modes send them); a policy with responseHeaders Off has them removed (policy.ts)
+      enable_x_ratelimit_headers: 'DRAFT_VERSION_03',
     },
     disabled: true,
   };

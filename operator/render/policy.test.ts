@@ -298,3 +298,48 @@ test("two client-address rules (a policy's and a domain rule's) make two distinc
     JSON.stringify([{ key: 'r1_per-ip', value: 'per-ip' }, { key: 'remote_address' }]),
   ]);
 });
+
+test('Global fleets: x-ratelimit-* headers stay unless the policy turns them Off, then its header_mutation removes them', () => {
+  const limits = (responseHeaders: boolean) => ({
+    policy: 'team-a/limits',
+    responseHeaders,
+    rules: [{ name: 'whole', each: { requests: 1, seconds: 60 }, limits: [] }],
+  });
+  const off = hostPolicyFilters({ rateLimit: limits(false) }, 'Global', 'a.example.com');
+  expect(off[FILTER.headerMutation]).toEqual({
+    '@type': 'type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute',
+    mutations: {
+      response_mutations: [
+        { remove: 'x-ratelimit-limit' },
+        { remove: 'x-ratelimit-remaining' },
+        { remove: 'x-ratelimit-reset' },
+      ],
+    },
+  });
+  expect(
+    hostPolicyFilters({ rateLimit: limits(true) }, 'Global', 'a.example.com')[FILTER.headerMutation],
+  ).toBe(undefined);
+  // the local modes leave the headers out themselves (enable_x_ratelimit_headers per host)
+  expect(
+    hostPolicyFilters({ rateLimit: limits(false) }, 'PerReplica')[FILTER.headerMutation],
+  ).toBeUndefined();
+  // with API-key auth, one mutation does both
+  const both = hostPolicyFilters(
+    {
+      rateLimit: limits(false),
+      apiKeyAuth: {
+        policy: 'team-a/limits',
+        keySources: [{ header: 'x-key' }],
+        credentials: [],
+        forwardHeader: 'x-kgw-consumer',
+        hideCredentials: false,
+      },
+    },
+    'Global',
+    'a.example.com',
+  ) as { [k: string]: { mutations: object } };
+  expect(Object.keys(both[FILTER.headerMutation]!.mutations)).toEqual([
+    'request_mutations',
+    'response_mutations',
+  ]);
+});

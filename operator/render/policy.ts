@@ -174,10 +174,28 @@ function rbacPerRoute(layers: IpAccessIR[]): Json {
   };
 }
 
-function headerRemoval(a: ApiKeyAuthIR): Json {
+/** The x-ratelimit-* headers (IETF draft 03) Envoy's rate-limit filters add to responses. */
+export const RATE_LIMIT_RESPONSE_HEADERS = [
+  'x-ratelimit-limit',
+  'x-ratelimit-remaining',
+  'x-ratelimit-reset',
+];
+
+/**
+ * The host's header_mutation: the client-identity header removed from requests (API-key auth), and
+ * on a Global fleet the x-ratelimit-* headers from responses when the policy turned them Off (the
+ * ratelimit filter adds them for every host of the connection manager).
+ */
+function headerMutation(a: ApiKeyAuthIR | undefined, removeRateLimitHeaders: boolean): Json | undefined {
+  if (!a && !removeRateLimitHeaders) return undefined;
   return {
     '@type': POLICY_TYPES.headerMutationPerRoute,
-    mutations: { request_mutations: [{ remove: a.forwardHeader }] },
+    mutations: {
+      ...(a ? { request_mutations: [{ remove: a.forwardHeader }] } : {}),
+      ...(removeRateLimitHeaders
+        ? { response_mutations: RATE_LIMIT_RESPONSE_HEADERS.map((h) => ({ remove: h })) }
+        : {}),
+    },
   };
 }
 
@@ -284,10 +302,12 @@ export function hostPolicyFilters(
   if (p.cors) out[FILTER.cors] = corsPolicy(p.cors);
   const ipLayers = [...(p.ipAccess ? [p.ipAccess] : []), ...(p.enforcedIpAccess ?? [])];
   if (ipLayers.length > 0) out[FILTER.rbac] = rbacPerRoute(ipLayers);
-  if (p.apiKeyAuth) {
-    out[FILTER.headerMutation] = headerRemoval(p.apiKeyAuth);
-    out[FILTER.apiKeyAuth] = apiKeyAuthPerRoute(p.apiKeyAuth);
-  }
+  const mutation = headerMutation(
+    p.apiKeyAuth,
+    sharing === 'Global' && p.rateLimit !== undefined && !p.rateLimit.responseHeaders,
+  );
+  if (mutation) out[FILTER.headerMutation] = mutation;
+  if (p.apiKeyAuth) out[FILTER.apiKeyAuth] = apiKeyAuthPerRoute(p.apiKeyAuth);
   if (p.rateLimit && sharing === 'Global') out[FILTER.rateLimit] = rateLimitPerRoute(p.rateLimit, host);
   else if (p.rateLimit) out[FILTER.localRateLimit] = localRateLimit(p.rateLimit, sharing);
   return out;

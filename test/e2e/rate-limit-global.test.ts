@@ -302,8 +302,27 @@ test('a key limited to 4 per minute: the fleet of 2 replicas answers exactly 4 t
     headers: { 'x-ca-key': 'alice' },
   });
   expect([refused.status, refused.headers['x-envoy-ratelimited'], refused.body]).toEqual([429, 'true', '']);
+  // the service's counts as x-ratelimit-* headers (IETF draft 03; the limit with its quota policy,
+  // 4 per 60 s window)
+  expect([refused.headers['x-ratelimit-limit'], refused.headers['x-ratelimit-remaining']]).toEqual([
+    '4, 4;w=60',
+    '0',
+  ]);
+  expect(Number(refused.headers['x-ratelimit-reset'])).toBeGreaterThan(0);
   // bob is not listed: each other value has a bucket of 2 of its own, untouched by alice's
-  expect(await statuses(HOST, 3, { 'x-ca-key': 'bob' })).toEqual([200, 200, 429]);
+  const bob = await httpRequest({
+    address: replica!.address,
+    port: PORT,
+    host: HOST,
+    path: '/',
+    headers: { 'x-ca-key': 'bob' },
+  });
+  expect([bob.status, bob.headers['x-ratelimit-limit'], bob.headers['x-ratelimit-remaining']]).toEqual([
+    200,
+    '2, 2;w=60',
+    '1',
+  ]);
+  expect(await statuses(HOST, 2, { 'x-ca-key': 'bob' })).toEqual([200, 429]);
   // a request without the key is not limited by a keyed rule
   expect(await statuses(HOST, 3)).toEqual([200, 200, 200]);
 }, 150_000);
@@ -314,14 +333,26 @@ test('probe routes are never counted: a host limited to 1 request per hour turns
   // limit is in force. Were they counted, they would spend the hour's one request (measured: with
   // the probe routes not exempt, the first request answers 429).
 
-  await createPolicy('tight', 'tight', { rules: [{ name: 'host', requests: 1, per: 'Hour' }] });
+  // responseHeaders Off: the Global fleet's ratelimit filter adds x-ratelimit-* for every host; this
+  // host's header_mutation removes them again
+  await createPolicy('tight', 'tight', {
+    rules: [{ name: 'host', requests: 1, per: 'Hour' }],
+    responseHeaders: 'Off',
+  });
   await createIngress(env, 'tight', ingressFor('tight', TIGHT_HOST), TEST_NAMESPACE, {
     'serving.knative.dev/route': 'tight',
     'serving.knative.dev/service': 'tight',
   });
   await waitReady(env, 'tight');
   await policyInForce('tight');
-  expect(await statuses(TIGHT_HOST, 3)).toEqual([200, 429, 429]);
+  const [replica] = fleetReplicas(env, FLEET);
+  const first = await httpRequest({ address: replica!.address, port: PORT, host: TIGHT_HOST, path: '/' });
+  expect([first.status, Object.keys(first.headers).filter((h) => h.startsWith('x-ratelimit-'))]).toEqual([
+    200,
+    [],
+  ]);
+  const over = await statuses(TIGHT_HOST, 2);
+  expect(over).toEqual([429, 429]);
 }, 150_000);
 
 test("a rate-limit service asking for another fleet's limits than its certificate names is refused", async () => {
