@@ -19,8 +19,16 @@ import type { ExternalNamePolicy } from '../translate/external-names.ts';
 import { translateIngress } from '../translate/ingress.ts';
 import type { IngressIR } from '../translate/ir.ts';
 import { lookupsFromObjects, type Lookups } from '../translate/lookups.ts';
-import { encodeResource } from '../xds/protojson.ts';
-import { TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE, TYPE_SECRET } from '../xds/protos.ts';
+import { encodeMessageByBufbuild, encodeResource } from '../xds/protojson.ts';
+import {
+  TYPE_CLUSTER,
+  TYPE_ENDPOINT,
+  TYPE_LISTENER,
+  TYPE_ROUTE,
+  TYPE_SECRET,
+  messageType,
+  typeNameOfUrl,
+} from '../xds/protos.ts';
 import { renderFleet, type FleetResources } from './fleet.ts';
 import { goldenDir, goldenFleets, loadCase } from '../../test/support/golden-cases.ts';
 import { staticBootstrap } from '../../test/support/static-bootstrap.ts';
@@ -362,7 +370,12 @@ test('invariant 2 over generated KIngresses: whatever kgw accepts, a real Envoy 
           [TYPE_ENDPOINT, res.endpoints],
           [TYPE_SECRET, res.secrets],
         ];
-        for (const [type, m] of sets) for (const r of m.values()) encodeResource(type, r);
+        // the direct encoder writes exactly bufbuild's bytes (protojson-fast.ts)
+        for (const [type, m] of sets)
+          for (const r of m.values())
+            expect(
+              encodeResource(type, r).equals(encodeMessageByBufbuild(messageType(typeNameOfUrl(type)), r)),
+            ).toBe(true);
         const { ok, output } = await validateEnvoyConfig(staticBootstrap(res));
         expect({ fleet, ok, output: ok ? '' : output.slice(0, 2000) }).toEqual({
           fleet,

@@ -14,6 +14,8 @@
 //   are encoded on their own and their bytes remembered per JSON object (WeakMap): a later snapshot
 //   that passes the same, unmutated object again reuses those bytes instead of encoding it again
 //   (spliced into the message by protojson-assemble.ts).
+// - Speed: a message whose JSON has only the forms kgw renders is written by protojson-fast.ts,
+//   straight from the JSON to the same bytes; bufbuild does the rest (and reports errors).
 //
 // What each message type's fields and JSON form are is worked out once per type (protojson-plan.ts).
 import {
@@ -26,6 +28,7 @@ import {
   type JsonValue as BufJsonValue,
 } from '@bufbuild/protobuf';
 import { assemble, type Split } from './protojson-assemble.ts';
+import { fastEncode } from './protojson-fast.ts';
 import { planOf, type TypePlan } from './protojson-plan.ts';
 import { ENVOY_API, envoyRegistry, findType, messageType, typeNameOfUrl } from './protos.ts';
 
@@ -154,8 +157,32 @@ function elementOf(desc: DescMessage, json: unknown, depth: number): Uint8Array 
   return bytes;
 }
 
-/** One message by bufbuild, after canonicalising its JSON (see the header). */
+/** One message: by protojson-fast.ts when it handles the JSON's form, else by bufbuild. */
 function encodeWhole(plan: TypePlan, json: unknown): Uint8Array {
+  return (!slowOnly && fastEncode(plan.desc, json)) || encodeByBufbuild(plan, json);
+}
+
+let slowOnly = false;
+
+/**
+ * Encodes with bufbuild alone, never the direct encoder (tests and benchmarks compare the two);
+ * element bytes remembered from earlier encodes are not reused.
+ */
+export function encodeMessageByBufbuild(desc: DescMessage, json: object): Buffer {
+  slowOnly = true;
+  try {
+    const out = encodeByBufbuild(planOf(desc), json);
+    return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  } catch (err) {
+    if (err instanceof PathError) throw new ProtoJsonError('$' + err.segments.reverse().join(''), err.detail);
+    throw err;
+  } finally {
+    slowOnly = false;
+  }
+}
+
+/** One message by bufbuild, after canonicalising its JSON (see the header). */
+function encodeByBufbuild(plan: TypePlan, json: unknown): Uint8Array {
   const canonical = canonMessage(plan.desc, json) as BufJsonValue;
   const registry = envoyRegistry();
   let message;
