@@ -60,6 +60,9 @@ export interface StatusMetrics {
 const PROBE_CONCURRENCY = 64;
 const KINGRESS_API = '/apis/networking.internal.knative.dev/v1alpha1';
 
+/** What a KIngress was found served as: its hash at its generation (the `verified` map's values). */
+const servedAs = (ir: Pick<IngressIR, 'hash' | 'generation'>): string => `${ir.hash}@${ir.generation}`;
+
 interface Probe {
   hash: string;
   generation: number;
@@ -132,7 +135,7 @@ export class IngressStatusWriter {
       public: lbStatus(gateway, 'ExternalIP'),
       private: lbStatus(gateway, 'ClusterLocal'),
     };
-    if (this.verified.get(key) === `${ir.hash}@${ir.generation}`) {
+    if (this.verified.get(key) === servedAs(ir)) {
       // every replica already served exactly this: (re)write Ready without probing again
       this.enqueue(key, ready);
       return;
@@ -158,7 +161,7 @@ export class IngressStatusWriter {
       const current = this.served.get(key);
       if (!ok || this.closed || !current) return;
       if (current.hash !== ir.hash || current.generation !== ir.generation) return;
-      this.verified.set(key, `${ir.hash}@${ir.generation}`);
+      this.verified.set(key, servedAs(ir));
       this.enqueue(key, ready);
     });
     if (this.readyFor(key)) return; // Ready for this generation: no flap to Unknown
