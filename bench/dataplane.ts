@@ -127,8 +127,9 @@ try {
   if (INGRESSES > 0) {
     const t0 = Date.now();
     await createMany(env.cp, 'bulk-', 0, INGRESSES, 'hello');
-    await waitReadyCount(env.rest, INGRESSES + 1, 600_000, async (ready) => {
+    await waitReadyCount(env.rest, INGRESSES + 1, 600_000, (ready) => {
       console.log(`bench dataplane progress ready=${ready}/${INGRESSES + 1} after_ms=${Date.now() - t0}`);
+      return Promise.resolve();
     });
     await new Promise((r) => setTimeout(r, 5000));
     const after = envoyRss();
