@@ -238,6 +238,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       onNack: (cb) => xds.onNack(cb),
       connections: () => xds.connections(),
       setRateLimitConfigs: (f, c) => xds.setRateLimitConfigs(f, c),
+      rateLimitServices: () => xds.rateLimitServices(),
     },
     runtime,
     gatewayConfig: (obj) => gatewayConfig(obj, o.log),

@@ -6,7 +6,7 @@ import {
   CONDITION_KNATIVE_CONFIGURED,
   VISIBILITIES,
 } from './knativegateway-constants.ts';
-import { Obj, Str, Enum, Int, Arr } from './schema-builders.ts';
+import { Obj, Str, Enum, Int, Arr, Bool } from './schema-builders.ts';
 
 export const GatewayConditionSchema = Obj(
   "One aspect of the gateway's state, in the Kubernetes/Knative condition shape.",
@@ -79,6 +79,25 @@ export const FleetStatusSchema = Obj(
         windowSeconds: Int('Length of the window, in seconds.', { minimum: 0 }),
       },
       { required: ['requestsPerSecond', 'windowSeconds'] },
+    ),
+    rateLimitService: Obj(
+      "The fleet's rate-limit service (policy.rateLimitSharing Global) as kgw sees it: the instances " +
+        'connected to kgw for the limits, and the client certificate they connected with.',
+      {
+        connected: Int("Instances connected to kgw's xDS server for this fleet's limits.", { minimum: 0 }),
+        configVersion: Str('Version of the limits every connected instance acknowledged.'),
+        certificateNotAfter: Str(
+          'When the earliest-expiring client certificate of a connected instance expires (RFC 3339).',
+          { format: 'date-time' },
+        ),
+        restartNeeded: Bool(
+          'True when a connected instance still uses a client certificate past two thirds of its ' +
+            'lifetime. kgw has renewed the certificate in the Secret kgw-<gateway>-<fleet>-xds-client by ' +
+            'then, but envoyproxy/ratelimit reads it only when it starts: restart the service (a rolling ' +
+            'restart of its Deployment) before certificateNotAfter, or it cannot reconnect after that.',
+        ),
+      },
+      { required: ['connected'] },
     ),
   },
   { required: ['name', 'visibility'] },

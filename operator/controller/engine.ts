@@ -19,6 +19,7 @@ import type { Lookups } from '../translate/lookups.ts';
 import type { SnapshotInput } from '../xds/cache.ts';
 import type { TypeUrl } from '../xds/protos.ts';
 import type { AckEvent, ProxyInfo } from '../xds/types.ts';
+import type { RateLimitServiceInfo } from '../xds/rate-limit-configs.ts';
 import { GatewayReconciler, type GatewayReconcilerOptions } from './gateway-reconciler.ts';
 import type { GatewayConfig } from './gateways.ts';
 import { IngressPipeline } from './ingress-pipeline.ts';
@@ -47,6 +48,8 @@ export interface SnapshotSink {
   connections?(): ProxyInfo[];
   /** The RateLimitConfigs of a Global fleet's rate-limit service (complete set by name). */
   setRateLimitConfigs?(fleet: string, configs: ReadonlyMap<string, object>): unknown;
+  /** Connected rate-limit services of Global fleets (for the per-fleet status). */
+  rateLimitServices?(): RateLimitServiceInfo[];
 }
 
 export interface EngineOptions {
@@ -175,6 +178,7 @@ export class Engine {
       events,
       runtime: o.runtime,
       connections: () => o.xds.connections?.() ?? [],
+      rateLimitServices: () => o.xds.rateLimitServices?.() ?? [],
       ...(o.now ? { now: o.now } : {}),
       ...(o.traffic ? { traffic: o.traffic } : {}),
       view: {

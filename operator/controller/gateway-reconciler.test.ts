@@ -4,6 +4,7 @@
 // leave Knative's ConfigMaps alone (knative.configure: false), so nothing else is called.
 import type { KnativeGateway } from '../api/knativegateway.ts';
 import type { FleetDef, FleetRuntime } from '../fleets/runtime.ts';
+import type { EventRecorder } from '../kube/events.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import { newLogger } from '../log.ts';
 import { TYPE_ROUTE } from '../xds/protos.ts';
@@ -187,5 +188,91 @@ test('a follower neither applies fleets nor writes', async () => {
   r.kick();
   await new Promise((res) => setTimeout(res, 30));
   expect([runtime.applied, rest.writes]).toEqual([[], []]);
+  await r.stop();
+});
+
+test("a Global fleet's rate-limit service: connected instances, the limits they ACKed, and a restart asked for once its certificate is past renewal", async () => {
+  const global: KnativeGateway = {
+    metadata: { name: 'rl', generation: 1, creationTimestamp: '2026-01-01T00:00:00Z' },
+    spec: {
+      fleets: [
+        {
+          name: 'ext',
+          visibility: 'ExternalIP',
+          policy: {
+            rateLimitSharing: 'Global',
+            globalRateLimit: { service: { name: 'ratelimit', namespace: 'kgw-system', port: 8081 } },
+          },
+        },
+      ],
+      knative: { configure: false },
+    },
+  };
+  const rest = new FakeRest();
+  const events: [string, string, string][] = [];
+  // issued Dec 1 for 30 days: past two thirds (Dec 21) on the clock below
+  let services = [
+    {
+      fleet: 'rl/ext',
+      acked: 'v7',
+      certificateNotBefore: '2026-12-01T00:00:00.000Z',
+      certificateNotAfter: '2026-12-31T00:00:00.000Z',
+    },
+  ];
+  const r = new GatewayReconciler({
+    rest: rest as unknown as KubeRest,
+    log,
+    runtime: new FakeRuntime() as unknown as FleetRuntime,
+    connections: () => [],
+    rateLimitServices: () => services,
+    events: {
+      record: (_o: unknown, type: string, reason: string, message: string) =>
+        void events.push([type, reason, message]),
+    } as unknown as EventRecorder,
+    now: () => '2026-12-22T00:00:00Z',
+    retryMs: 5,
+    maxRetryMs: 20,
+    view: {
+      gateways: () => [global],
+      config: () => gatewayConfig(global as never, log),
+      problems: () => [],
+      fleetProblems: () => [],
+      staleness: () => undefined,
+    },
+  });
+  await r.start();
+  r.kick();
+  await waitUntil('the status', () => Promise.resolve(rest.writes.length === 1), BOUND);
+  const fleetOf = (i: number) =>
+    (rest.writes[i]?.body as { status: { fleets: { rateLimitService?: unknown }[] } }).status.fleets[0];
+  expect(fleetOf(0)?.rateLimitService).toEqual({
+    connected: 1,
+    configVersion: 'v7',
+    certificateNotAfter: '2026-12-31T00:00:00.000Z',
+    restartNeeded: true,
+  });
+  expect(events.filter(([, reason]) => reason === 'RateLimitServiceRestartNeeded')).toEqual([
+    [
+      'Warning',
+      'RateLimitServiceRestartNeeded',
+      'the rate-limit service of fleet ext still uses a client certificate that expires at 2026-12-31T00:00:00.000Z; kgw has renewed it in its Secret: restart the service to load it',
+    ],
+  ]);
+  // restarted with the renewed certificate: no restart needed
+  services = [
+    {
+      fleet: 'rl/ext',
+      acked: 'v7',
+      certificateNotBefore: '2026-12-21T00:00:00.000Z',
+      certificateNotAfter: '2027-01-20T00:00:00.000Z',
+    },
+  ];
+  r.kick();
+  await waitUntil('the second status', () => Promise.resolve(rest.writes.length === 2), BOUND);
+  expect(fleetOf(1)?.rateLimitService).toEqual({
+    connected: 1,
+    configVersion: 'v7',
+    certificateNotAfter: '2027-01-20T00:00:00.000Z',
+  });
   await r.stop();
 });

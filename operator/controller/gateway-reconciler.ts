@@ -20,6 +20,8 @@ import { WorkQueue } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
 import type { FleetProblem } from '../render/fleet.ts';
 import type { AckEvent, ProxyInfo } from '../xds/types.ts';
+import type { RateLimitServiceInfo } from '../xds/rate-limit-configs.ts';
+import { rateLimitServiceStatus } from './rate-limit-service-status.ts';
 import { canonicalJson, shortDigest } from './canonical.ts';
 import { DefaultCertificates } from './default-certificate.ts';
 import { FleetApplies, gatewayEventObject } from './fleet-applies.ts';
@@ -51,6 +53,8 @@ export interface GatewayReconcilerOptions {
   view: GatewayView;
   /** Connected Envoys (for the per-fleet status). */
   connections(): ProxyInfo[];
+  /** Connected rate-limit services of Global fleets (for the per-fleet status). */
+  rateLimitServices?(): RateLimitServiceInfo[];
   now?: () => string;
   /** Records Ready transitions, fleet applies and drift corrections as Events on the gateway. */
   events?: EventRecorder;
@@ -231,9 +235,25 @@ export class GatewayReconciler {
         );
     }
     if (drift !== undefined) events.record(gatewayEventObject(gw), 'Normal', 'DriftCorrected', drift);
+    for (const f of status.fleets ?? []) {
+      const was = gw.status?.fleets?.find((x) => x.name === f.name)?.rateLimitService?.restartNeeded === true;
+      if (f.rateLimitService?.restartNeeded === true && !was)
+        events.record(
+          gatewayEventObject(gw),
+          'Warning',
+          'RateLimitServiceRestartNeeded',
+          `the rate-limit service of fleet ${f.name} still uses a client certificate that expires at ` +
+            `${f.rateLimitService.certificateNotAfter ?? '?'}; kgw has renewed it in its Secret: restart ` +
+            'the service to load it',
+        );
+    }
   }
 
-  private observeFleet(def: FleetDef, proxies: ProxyInfo[]): FleetObservation {
+  private observeFleet(
+    def: FleetDef,
+    proxies: ProxyInfo[],
+    services: readonly RateLimitServiceInfo[],
+  ): FleetObservation {
     const mine = proxies.filter((p) => p.fleet === def.key);
     const acked = new Set(mine.map((p) => canonicalJson(p.acked)));
     const obs: FleetObservation = {
@@ -251,6 +271,12 @@ export class GatewayReconciler {
     if (nack) obs.lastNack = nack;
     const traffic = def.metrics.enabled ? this.traffic?.figures(def.key) : undefined;
     if (traffic) obs.traffic = traffic;
+    if (def.globalRateLimit)
+      obs.rateLimitService = rateLimitServiceStatus(
+        services,
+        def.key,
+        new Date((this.o.now ?? (() => new Date().toISOString()))()),
+      );
     return obs;
   }
 
@@ -308,6 +334,7 @@ export class GatewayReconciler {
       }
     }
     const proxies = this.o.connections();
+    const services = this.o.rateLimitServices?.() ?? [];
     const byKey = new Map(config?.fleets.map((f) => [f.key, f]) ?? []);
     const stale = view.staleness();
     const status = gatewayStatus(
@@ -315,7 +342,9 @@ export class GatewayReconciler {
       config,
       (k) => {
         const def = byKey.get(k);
-        return def ? this.observeFleet(def, proxies) : { replicas: 0, readyReplicas: 0, connectedProxies: 0 };
+        return def
+          ? this.observeFleet(def, proxies, services)
+          : { replicas: 0, readyReplicas: 0, connectedProxies: 0 };
       },
       {
         problems: view.problems(name),

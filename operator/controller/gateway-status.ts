@@ -30,6 +30,8 @@ export interface FleetObservation {
   configVersion?: string;
   lastNack?: FleetNack;
   traffic?: FleetTraffic;
+  /** A Global fleet's rate-limit service (rate-limit-service-status.ts). */
+  rateLimitService?: FleetStatus['rateLimitService'];
 }
 
 /** The KnativeConfigured condition as the Knative config writer reports it. */
@@ -116,6 +118,7 @@ export function gatewayStatus(
     if (o.configVersion !== undefined) fs.configVersion = o.configVersion;
     if (o.lastNack !== undefined) fs.lastNack = o.lastNack;
     if (o.traffic !== undefined) fs.traffic = o.traffic;
+    if (o.rateLimitService !== undefined) fs.rateLimitService = o.rateLimitService;
     return fs;
   });
   const measured = fleets.flatMap((f) => (f.traffic ? [f.traffic] : []));

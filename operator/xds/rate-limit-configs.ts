@@ -27,6 +27,19 @@ export interface RateLimitServiceInfo {
   acked?: string;
   /** The last NACK's error (cleared by the next ACK). */
   lastNack?: string;
+  /**
+   * When the client certificate it connected with expires (RFC 3339). envoyproxy/ratelimit reads it
+   * once at start: a certificate kgw renewed in the Secret is used only after a restart.
+   */
+  certificateNotAfter?: string;
+  /** When that certificate became valid (RFC 3339). */
+  certificateNotBefore?: string;
+}
+
+/** The validity of the client certificate a stream connected with (RFC 3339), when known. */
+export interface CertificateWindow {
+  notBefore?: string;
+  notAfter?: string;
 }
 
 /** One rate-limit service's stream. */
@@ -38,11 +51,18 @@ export class RateLimitStream {
   #lastNack: string | undefined;
   readonly #write: (bytes: Buffer) => void;
   readonly #configs: RateLimitConfigs;
+  readonly #certificate: CertificateWindow;
 
-  constructor(fleet: string, configs: RateLimitConfigs, write: (bytes: Buffer) => void) {
+  constructor(
+    fleet: string,
+    configs: RateLimitConfigs,
+    write: (bytes: Buffer) => void,
+    certificate: CertificateWindow = {},
+  ) {
     this.fleet = fleet;
     this.#configs = configs;
     this.#write = write;
+    this.#certificate = certificate;
   }
 
   /** A request of the stream (the first one included). */
@@ -85,6 +105,12 @@ export class RateLimitStream {
       fleet: this.fleet,
       ...(this.#acked !== undefined ? { acked: this.#acked } : {}),
       ...(this.#lastNack !== undefined ? { lastNack: this.#lastNack } : {}),
+      ...(this.#certificate.notAfter !== undefined
+        ? { certificateNotAfter: this.#certificate.notAfter }
+        : {}),
+      ...(this.#certificate.notBefore !== undefined
+        ? { certificateNotBefore: this.#certificate.notBefore }
+        : {}),
     };
   }
 }
@@ -142,15 +168,15 @@ export class RateLimitConfigs {
   }
 
   /** A new stream of a fleet's rate-limit service. */
-  open(fleet: string, write: (bytes: Buffer) => void): RateLimitStream {
-    const s = new RateLimitStream(fleet, this, write);
+  open(fleet: string, write: (bytes: Buffer) => void, certificate: CertificateWindow = {}): RateLimitStream {
+    const s = new RateLimitStream(fleet, this, write, certificate);
     let set = this.#streams.get(fleet);
     if (!set) {
       set = new Set();
       this.#streams.set(fleet, set);
     }
     set.add(s);
-    this.log.info({ fleet }, 'rate-limit service connected');
+    this.log.info({ fleet, certificateNotAfter: certificate.notAfter }, 'rate-limit service connected');
     return s;
   }
 

@@ -13,6 +13,7 @@ import { TYPE_SHORT, TYPE_URLS, envoyRegistry, type TypeUrl } from './protos.ts'
 import {
   RateLimitConfigs,
   TYPE_RATE_LIMIT_CONFIG,
+  type CertificateWindow,
   type RateLimitServiceInfo,
   type RateLimitStream,
 } from './rate-limit-configs.ts';
@@ -360,9 +361,13 @@ export class XdsServer {
       if (refused) return; // ignore what the refused stream still sends
       if (rls && rateLimit === undefined) {
         this.#drop(session);
-        rateLimit = this.#rateLimits.open(node?.id ?? '', (bytes) => {
-          if (!call.cancelled && !call.writableEnded) call.write(bytes);
-        });
+        rateLimit = this.#rateLimits.open(
+          node?.id ?? '',
+          (bytes) => {
+            if (!call.cancelled && !call.writableEnded) call.write(bytes);
+          },
+          certificateWindow(auth?.sslPeerCertificate),
+        );
         const stream = rateLimit;
         this.#rateLimitCalls.add(call);
         const closed = (): void => {
@@ -425,4 +430,17 @@ export class XdsServer {
     set?.delete(session);
     if (set?.size === 0) this.#byFleet.delete(fleet);
   }
+}
+
+/** A peer certificate's validity (`valid_from`/`valid_to`, e.g. `Jan  6 10:00:00 2027 GMT`) as RFC 3339. */
+export function certificateWindow(
+  cert: { valid_from?: string; valid_to?: string } | undefined,
+): CertificateWindow {
+  const iso = (s: string | undefined): string | undefined => {
+    const t = s === undefined || s === '' ? NaN : Date.parse(s);
+    return Number.isNaN(t) ? undefined : new Date(t).toISOString();
+  };
+  const notBefore = iso(cert?.valid_from);
+  const notAfter = iso(cert?.valid_to);
+  return { ...(notBefore ? { notBefore } : {}), ...(notAfter ? { notAfter } : {}) };
 }

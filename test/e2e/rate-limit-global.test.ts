@@ -275,6 +275,27 @@ async function awayFromMinuteEnd(): Promise<void> {
   if (s >= 40) await new Promise((r) => setTimeout(r, (61 - s) * 1000));
 }
 
+test("the KnativeGateway's status shows the fleet's rate-limit service and its client certificate", async () => {
+  // (no RoutePolicy yet: no limits sent, so no configVersion)
+  type Status = { fleets?: { name: string; rateLimitService?: Record<string, unknown> }[] };
+  const seen = await until('status.fleets[external].rateLimitService', 30_000, async () => {
+    const g = await env.rest.get<{ status?: Status }>(
+      '/apis/operator.kgw.dev/v1alpha1/knativegateways/default',
+    );
+    const s = g.status?.fleets?.find((f) => f.name === 'external')?.rateLimitService;
+    return s?.connected === 1 && s.certificateNotAfter !== undefined ? s : undefined;
+  });
+  // kgw's fleet client certificate (30 days), freshly issued: no restart needed
+  const left = Date.parse(String(seen.certificateNotAfter)) - Date.now();
+  expect(left).toBeGreaterThan(20 * 86_400_000);
+  expect(seen.restartNeeded).toBeUndefined();
+  // the cluster-local fleet is PerReplica: no rate-limit service in its status
+  const g = await env.rest.get<{ status?: Status }>(
+    '/apis/operator.kgw.dev/v1alpha1/knativegateways/default',
+  );
+  expect(g.status?.fleets?.find((f) => f.name === 'local')?.rateLimitService).toBeUndefined();
+}, 60_000);
+
 test('a key limited to 4 per minute: the fleet of 2 replicas answers exactly 4 times 200, then 429; another key has its own bucket', async () => {
   await createPolicy('quota', 'quota', {
     rules: [
