@@ -285,6 +285,8 @@ export const EXTERNAL_HOST_SUFFIX_PATTERN =
  * user sees the same text whether the API server or kgw itself rejects a spec.
  */
 export const MESSAGES = {
+  policyDefaultsFeature: 'set at least one of ipAccess, cors or rateLimit',
+  domainRuleFeature: 'set at least one of ipAccess or rateLimit',
   globalRateLimitService:
     'rateLimitSharing Global needs globalRateLimit.service: the rate-limit service that counts for the whole fleet',
   certificateDnsName: 'must be a DNS name, optionally with a leading wildcard label (*.example.com)',

@@ -5,7 +5,7 @@
 // the RoutePolicy schemas (api/routepolicy.ts), so one definition covers both.
 import type { Static } from '@sinclair/typebox';
 import { CorsSchema, IpAccessSchema, RATE_PERIODS, RateLimitSchema, type RatePeriod } from './routepolicy.ts';
-import { DNS1123_SUBDOMAIN_PATTERN, LIMITS } from './knativegateway-constants.ts';
+import { DNS1123_SUBDOMAIN_PATTERN, LIMITS, MESSAGES } from './knativegateway-constants.ts';
 import { Arr, Enum, Int, Obj, Str, cel, has } from './schema-builders.ts';
 
 export const GATEWAY_POLICY_LIMITS = { domains: 32, domainRules: 16 } as const;
@@ -43,7 +43,7 @@ export const GatewayPolicyDefaultsSchema = Obj(
     validations: [
       cel(
         'has(self.ipAccess) || has(self.cors) || has(self.rateLimit)',
-        'set at least one of ipAccess, cors or rateLimit',
+        MESSAGES.policyDefaultsFeature,
         (d: object) => has(d, 'ipAccess') || has(d, 'cors') || has(d, 'rateLimit'),
       ),
     ],
@@ -86,7 +86,7 @@ export const DomainRuleSchema = Obj(
     validations: [
       cel(
         'has(self.ipAccess) || has(self.rateLimit)',
-        'set at least one of ipAccess or rateLimit',
+        MESSAGES.domainRuleFeature,
         (r: object) => has(r, 'ipAccess') || has(r, 'rateLimit'),
       ),
     ],

@@ -226,7 +226,8 @@ export const CorsSchema = Type.Object(
     ),
     allowCredentials: Type.Optional(
       Type.Boolean({
-        description: 'Let browsers send cookies and credentials (Access-Control-Allow-Credentials).',
+        description:
+          'Let browsers send cookies and credentials (Access-Control-Allow-Credentials). Defaults to false.',
         default: false,
       }),
     ),
@@ -364,10 +365,13 @@ export const RateLimitSchema = Type.Object(
       'x-kubernetes-list-map-keys': ['name'],
     }),
     responseHeaders: Type.Optional(
-      Enum('Send x-ratelimit-limit, -remaining and -reset (IETF draft 03, the default), or Off.', {
-        enum: ['DraftVersion03', 'Off'] as const,
-        default: 'DraftVersion03',
-      }),
+      Enum(
+        'Send x-ratelimit-limit, -remaining and -reset (IETF draft 03), or Off. Defaults to DraftVersion03.',
+        {
+          enum: ['DraftVersion03', 'Off'] as const,
+          default: 'DraftVersion03',
+        },
+      ),
     ),
   },
   {
