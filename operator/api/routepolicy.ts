@@ -96,12 +96,9 @@ export const SecretRefSchema = Type.Object(
   { description: 'A Secret in the namespace of the RoutePolicy.', additionalProperties: false },
 );
 
-const credentialsFromSchema = (description: string) =>
+const credentialsFromSchema = (description: string, item: string) =>
   Type.Array(
-    Type.Object(
-      { secretRef: SecretRefSchema },
-      { description: 'A Secret holding client credentials.', additionalProperties: false },
-    ),
+    Type.Object({ secretRef: SecretRefSchema }, { description: item, additionalProperties: false }),
     { description, minItems: 1, maxItems: POLICY_LIMITS.credentialSecrets },
   );
 
@@ -118,6 +115,7 @@ export const ApiKeyAuthSchema = Type.Object(
       'Secrets whose data maps a client name to its key (data: {<client>: <key>}). A client ' +
         'may appear once across all of them, and a key may belong to one client. An unknown ' +
         'key gets 401.',
+      'A Secret holding client credentials.',
     ),
     allowedClients: Type.Optional(
       Type.Array(name('A client name (a key of a credentials Secret).'), {
@@ -161,6 +159,7 @@ export const BasicAuthSchema = Type.Object(
         'filter accepts, {SHA}), never the password. Such a hash of a short or common password is ' +
         'quickly cracked, so kgw keeps Envoy\u2019s configuration private (mutual-TLS xDS; ' +
         'Envoy\u2019s admin interface is a private socket); use long random passwords.',
+      'A Secret holding users and their passwords.',
     ),
     realm: Type.Optional(
       Type.String({
