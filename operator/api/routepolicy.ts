@@ -128,10 +128,22 @@ export const ApiKeyAuthSchema = Type.Object(
       }),
     ),
     forwardClientHeader: Type.Optional(
-      headerName(
-        `Request header that tells the backend which client called (default ${DEFAULT_CLIENT_HEADER}). ` +
-          'kgw removes it from client requests on the policy\u2019s hosts, so it cannot be forged.',
-      ),
+      Type.String({
+        description:
+          `Request header that tells the backend which client called (default ${DEFAULT_CLIENT_HEADER}). ` +
+          'kgw removes it from client requests on the policy\u2019s hosts, so it cannot be forged. ' +
+          `${BASIC_AUTH_USER_HEADER} is basic auth\u2019s and cannot be used.`,
+        minLength: 1,
+        maxLength: 128,
+        pattern: HEADER_NAME,
+        'x-kubernetes-validations': [
+          cel(
+            `self != '${BASIC_AUTH_USER_HEADER}'`,
+            `${BASIC_AUTH_USER_HEADER} names basic auth's user: pick another header`,
+            (h: string) => h !== BASIC_AUTH_USER_HEADER,
+          ),
+        ],
+      }),
     ),
     hideCredentials: Type.Optional(
       Type.Boolean({

@@ -151,6 +151,11 @@ const CEL_REJECTIONS: [string, unknown, string][] = [
     { ...target, apiKeyAuth: { ...keys, keySources: [{}] } },
     'set exactly one of header or query',
   ],
+  [
+    "basic auth's user header as the API-key client header",
+    { ...target, apiKeyAuth: { ...keys, forwardClientHeader: 'x-kgw-user' } },
+    "x-kgw-user names basic auth's user: pick another header",
+  ],
   ['an empty ipAccess', { ...target, ipAccess: {} }, 'set at least one allow or deny range'],
   ['a range that is no CIDR', { ...target, ipAccess: { allow: ['198.51.100.7/33'] } }, CIDR],
   [
@@ -280,6 +285,10 @@ describe('RoutePolicy CRD on a real kube-apiserver', () => {
       },
     ],
     ['basic auth alone, without a realm', { ...target, basicAuth: users }],
+    [
+      'basic auth and API keys, the client header another x-kgw-… name',
+      { ...target, basicAuth: users, apiKeyAuth: { ...keys, forwardClientHeader: 'x-kgw-user-id' } },
+    ],
     [
       'basic auth with a realm of printable ASCII (64 characters, spaces, quotes other than ")',
       {
