@@ -355,8 +355,8 @@ export function resolvePolicies(world: PolicyWorld): PolicyResolution {
       continue;
     }
 
-    // credentials (fail closed: a broken Secret leaves the hosts refusing every request)
-    // (API-key auth and basic auth each only on the hosts where it is in force; the first problem is reported)
+    // credentials (fail closed: a broken Secret leaves the hosts refusing every request); with both
+    // apiKeyAuth and basicAuth broken, the status names the first
     let credentials: { client: string; key: string }[] = [];
     let users: BasicAuthUser[] = [];
     const secretNames = [
