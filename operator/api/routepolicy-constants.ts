@@ -19,13 +19,20 @@ export type TargetKind = (typeof TARGET_KINDS)[number];
 /** Header kgw sets to the authenticated API-key client by default (removed from client requests). */
 export const DEFAULT_CLIENT_HEADER = 'x-kgw-consumer';
 
+/**
+ * Header kgw sets to the user that basic auth let through (removed from client requests). Fixed:
+ * Envoy's basic_auth filter takes it in the listener's filter config, not per host.
+ */
+export const BASIC_AUTH_USER_HEADER = 'x-kgw-user';
+
 export const POLICY_LIMITS = {
   targetRefs: 16,
   hosts: 64,
   keySources: 8,
   credentialSecrets: 16,
-  /** Clients across all credential Secrets of one policy. */
+  /** Clients (API keys) or users (basic auth) across all credential Secrets of one policy. */
   credentials: 1000,
+  basicAuthRealm: 64,
   allowedClients: 1000,
   cidrs: 256,
   corsOrigins: 64,
@@ -42,5 +49,12 @@ export const RATE_PERIODS = { Second: 1, Minute: 60, Hour: 3600, Day: 86_400 } a
 export type RatePeriod = keyof typeof RATE_PERIODS;
 
 /** The features a policy may set; two policies setting one feature on one target conflict. */
-export const POLICY_FEATURES = ['apiKeyAuth', 'ipAccess', 'cors', 'rateLimit', 'routing'] as const;
+export const POLICY_FEATURES = [
+  'apiKeyAuth',
+  'basicAuth',
+  'ipAccess',
+  'cors',
+  'rateLimit',
+  'routing',
+] as const;
 export type PolicyFeature = (typeof POLICY_FEATURES)[number];

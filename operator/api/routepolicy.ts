@@ -8,6 +8,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { isCidr } from './cel-cidr.ts';
 import {
+  BASIC_AUTH_USER_HEADER,
   DEFAULT_CLIENT_HEADER,
   KNATIVE_SERVING_GROUP,
   POLICY_FEATURES,
@@ -34,6 +35,9 @@ const QUERY_NAME = '^[A-Za-z0-9._~-]+$';
 const HTTP_METHOD = '^[A-Z]+$';
 /** `*`, or an origin `scheme://host[:port]` whose host may start with one `*.` label. */
 const ORIGIN = '^(\\*|[a-z][a-z0-9+.-]*://(\\*\\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?)$';
+
+/** Printable ASCII without `"` and `\\`: fits a quoted-string of WWW-Authenticate unescaped. */
+const REALM = '^[ !#-\\[\\]-~]+$';
 
 const headerName = (description: string) =>
   Type.String({ description, minLength: 1, maxLength: 128, pattern: HEADER_NAME });
@@ -92,6 +96,12 @@ export const SecretRefSchema = Type.Object(
   { description: 'A Secret in the namespace of the RoutePolicy.', additionalProperties: false },
 );
 
+const credentialsFromSchema = (description: string, item: string) =>
+  Type.Array(
+    Type.Object({ secretRef: SecretRefSchema }, { description: item, additionalProperties: false }),
+    { description, minItems: 1, maxItems: POLICY_LIMITS.credentialSecrets },
+  );
+
 export const ApiKeyAuthSchema = Type.Object(
   {
     keySources: Type.Array(KeySourceSchema, {
@@ -101,19 +111,11 @@ export const ApiKeyAuthSchema = Type.Object(
       minItems: 1,
       maxItems: POLICY_LIMITS.keySources,
     }),
-    credentialsFrom: Type.Array(
-      Type.Object(
-        { secretRef: SecretRefSchema },
-        { description: 'A Secret holding client credentials.', additionalProperties: false },
-      ),
-      {
-        description:
-          'Secrets whose data maps a client name to its key (data: {<client>: <key>}). A client ' +
-          'may appear once across all of them, and a key may belong to one client. An unknown ' +
-          'key gets 401.',
-        minItems: 1,
-        maxItems: POLICY_LIMITS.credentialSecrets,
-      },
+    credentialsFrom: credentialsFromSchema(
+      'Secrets whose data maps a client name to its key (data: {<client>: <key>}). A client ' +
+        'may appear once across all of them, and a key may belong to one client. An unknown ' +
+        'key gets 401.',
+      'A Secret holding client credentials.',
     ),
     allowedClients: Type.Optional(
       Type.Array(name('A client name (a key of a credentials Secret).'), {
@@ -126,10 +128,22 @@ export const ApiKeyAuthSchema = Type.Object(
       }),
     ),
     forwardClientHeader: Type.Optional(
-      headerName(
-        `Request header that tells the backend which client called (default ${DEFAULT_CLIENT_HEADER}). ` +
-          'kgw removes it from client requests on the policy\u2019s hosts, so it cannot be forged.',
-      ),
+      Type.String({
+        description:
+          `Request header that tells the backend which client called (default ${DEFAULT_CLIENT_HEADER}). ` +
+          'kgw removes it from client requests on the policy\u2019s hosts, so it cannot be forged. ' +
+          `${BASIC_AUTH_USER_HEADER} is basic auth\u2019s and cannot be used.`,
+        minLength: 1,
+        maxLength: 128,
+        pattern: HEADER_NAME,
+        'x-kubernetes-validations': [
+          cel(
+            `self != '${BASIC_AUTH_USER_HEADER}'`,
+            `${BASIC_AUTH_USER_HEADER} names basic auth's user: pick another header`,
+            (h: string) => h !== BASIC_AUTH_USER_HEADER,
+          ),
+        ],
+      }),
     ),
     hideCredentials: Type.Optional(
       Type.Boolean({
@@ -142,6 +156,43 @@ export const ApiKeyAuthSchema = Type.Object(
     description:
       'Require an API key on every request to the policy\u2019s hosts (401 without a valid key, 403 ' +
       'for a client not allowed). Knative\u2019s readiness probes and ACME HTTP-01 challenges are exempt.',
+    additionalProperties: false,
+  },
+);
+
+export const BasicAuthSchema = Type.Object(
+  {
+    credentialsFrom: credentialsFromSchema(
+      'Secrets whose data maps a user name to its password (data: {<user>: <password>}). A user ' +
+        'may appear once across all of them; users may share a password. A password must be ' +
+        'non-empty, without control characters (a trailing newline from --from-file is refused). ' +
+        'While a Secret is missing or invalid every request gets 401 (fails closed). kgw gives ' +
+        'Envoy an unsalted SHA-1 of each password (the only htpasswd form Envoy\u2019s basic_auth ' +
+        'filter accepts, {SHA}), never the password. Such a hash of a short or common password is ' +
+        'quickly cracked, so kgw keeps Envoy\u2019s configuration private (mutual-TLS xDS; ' +
+        'Envoy\u2019s admin interface is a private socket); use long random passwords.',
+      'A Secret holding users and their passwords.',
+    ),
+    realm: Type.Optional(
+      Type.String({
+        description:
+          'The realm of the WWW-Authenticate: Basic realm="<realm>" header of a 401 (what a browser ' +
+          'shows when it asks for credentials). Printable ASCII without " and \\. Default: the ' +
+          'request\u2019s URL, as Envoy does.',
+        minLength: 1,
+        maxLength: POLICY_LIMITS.basicAuthRealm,
+        pattern: REALM,
+      }),
+    ),
+  },
+  {
+    description:
+      'Require HTTP basic auth (RFC 7617) on every request to the policy\u2019s hosts: a request ' +
+      'without credentials, or with a wrong user or password, gets 401 with WWW-Authenticate. ' +
+      `The backend sees the user in the ${BASIC_AUTH_USER_HEADER} request header (kgw removes it ` +
+      'from client requests, so it cannot be forged) and the Authorization header unchanged. ' +
+      'Knative\u2019s readiness probes and ACME HTTP-01 challenges are exempt. Use it over HTTPS: ' +
+      'the password travels in every request.',
     additionalProperties: false,
   },
 );
@@ -404,6 +455,7 @@ export const RoutePolicySpecSchema = Type.Object(
       }),
     ),
     apiKeyAuth: Type.Optional(ApiKeyAuthSchema),
+    basicAuth: Type.Optional(BasicAuthSchema),
     ipAccess: Type.Optional(IpAccessSchema),
     cors: Type.Optional(CorsSchema),
     rateLimit: Type.Optional(RateLimitSchema),
@@ -414,8 +466,9 @@ export const RoutePolicySpecSchema = Type.Object(
     additionalProperties: false,
     'x-kubernetes-validations': [
       cel(
-        'has(self.apiKeyAuth) || has(self.ipAccess) || has(self.cors) || has(self.rateLimit) || has(self.routing)',
-        'set at least one of apiKeyAuth, ipAccess, cors, rateLimit or routing',
+        'has(self.apiKeyAuth) || has(self.basicAuth) || has(self.ipAccess) || has(self.cors) || ' +
+          'has(self.rateLimit) || has(self.routing)',
+        'set at least one of apiKeyAuth, basicAuth, ipAccess, cors, rateLimit or routing',
         (spec: object) => POLICY_FEATURES.some((f) => has(spec, f)),
       ),
     ],
@@ -425,6 +478,7 @@ export const RoutePolicySpecSchema = Type.Object(
 export type TargetRef = Static<typeof TargetRefSchema>;
 export type KeySource = Static<typeof KeySourceSchema>;
 export type ApiKeyAuth = Static<typeof ApiKeyAuthSchema>;
+export type BasicAuth = Static<typeof BasicAuthSchema>;
 export type IpAccess = Static<typeof IpAccessSchema>;
 export type Cors = Static<typeof CorsSchema>;
 export type RateLimit = Static<typeof RateLimitSchema>;

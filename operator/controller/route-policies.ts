@@ -43,6 +43,25 @@ export interface Programmed {
   message: string;
 }
 
+/**
+ * The credentials Secrets (`<ns>/<name>`) a policy names (apiKeyAuth's and basicAuth's
+ * credentialsFrom), read from any JSON: a policy the schema refuses still has its Secrets watched.
+ */
+export function credentialSecrets(p: { metadata: { namespace?: string }; spec?: unknown }): string[] {
+  const ns = p.metadata.namespace ?? '';
+  const spec = p.spec as
+    Partial<Record<'apiKeyAuth' | 'basicAuth', { credentialsFrom?: unknown }>> | undefined;
+  const out = new Set<string>();
+  for (const from of [spec?.apiKeyAuth?.credentialsFrom, spec?.basicAuth?.credentialsFrom]) {
+    if (!Array.isArray(from)) continue;
+    for (const c of from as { secretRef?: { name?: unknown } }[]) {
+      const name = c?.secretRef?.name;
+      if (typeof name === 'string' && name !== '') out.add(`${ns}/${name}`);
+    }
+  }
+  return [...out];
+}
+
 /** What the controller reads of the referenced Secrets (kube/referenced-secrets.ts). */
 export interface PolicySecrets {
   get(ns: string, name: string): { data?: Record<string, string> } | undefined;
@@ -168,16 +187,7 @@ export class RoutePolicies {
   private wanted(): Set<string> {
     if (this.wantedCache) return this.wantedCache;
     const out = new Set<string>();
-    for (const p of this.policies.store.values()) {
-      const ns = p.metadata.namespace ?? '';
-      const from: unknown = (p.spec as { apiKeyAuth?: { credentialsFrom?: unknown } } | undefined)?.apiKeyAuth
-        ?.credentialsFrom;
-      if (!Array.isArray(from)) continue;
-      for (const c of from as { secretRef?: { name?: unknown } }[]) {
-        const name = c?.secretRef?.name;
-        if (typeof name === 'string' && name !== '') out.add(`${ns}/${name}`);
-      }
-    }
+    for (const p of this.policies.store.values()) for (const k of credentialSecrets(p)) out.add(k);
     this.wantedCache = out;
     return out;
   }

@@ -50,10 +50,15 @@ const keys = {
   keySources: [{ header: 'x-ca-key' }],
   credentialsFrom: [{ secretRef: { name: 'consumers' } }],
 };
+const users = { credentialsFrom: [{ secretRef: { name: 'users' } }] };
 
 /** A spec breaking each CEL rule, and the rule's message. */
 const CEL_REJECTIONS: [string, unknown, string][] = [
-  ['no feature', { ...target }, 'set at least one of apiKeyAuth, ipAccess, cors, rateLimit or routing'],
+  [
+    'no feature',
+    { ...target },
+    'set at least one of apiKeyAuth, basicAuth, ipAccess, cors, rateLimit or routing',
+  ],
   [
     'a routing rule matching nothing',
     { ...target, routing: { rules: [{ to: { revision: 'hello-00002' } }] } },
@@ -145,6 +150,11 @@ const CEL_REJECTIONS: [string, unknown, string][] = [
     'a key source with neither',
     { ...target, apiKeyAuth: { ...keys, keySources: [{}] } },
     'set exactly one of header or query',
+  ],
+  [
+    "basic auth's user header as the API-key client header",
+    { ...target, apiKeyAuth: { ...keys, forwardClientHeader: 'x-kgw-user' } },
+    "x-kgw-user names basic auth's user: pick another header",
   ],
   ['an empty ipAccess', { ...target, ipAccess: {} }, 'set at least one allow or deny range'],
   ['a range that is no CIDR', { ...target, ipAccess: { allow: ['198.51.100.7/33'] } }, CIDR],
@@ -274,6 +284,21 @@ describe('RoutePolicy CRD on a real kube-apiserver', () => {
         },
       },
     ],
+    ['basic auth alone, without a realm', { ...target, basicAuth: users }],
+    [
+      'basic auth and API keys, the client header another x-kgw-… name',
+      { ...target, basicAuth: users, apiKeyAuth: { ...keys, forwardClientHeader: 'x-kgw-user-id' } },
+    ],
+    [
+      'basic auth with a realm of printable ASCII (64 characters, spaces, quotes other than ")',
+      {
+        ...target,
+        basicAuth: {
+          ...users,
+          realm: "Team A's API ~ <admin> [v1] {x} #!$%&()*+,-./:;=?@^_`|" + 'x'.repeat(10),
+        },
+      },
+    ],
     [
       'a rule without a key, for the whole host',
       { ...target, rateLimit: { rules: [{ name: 'a', requests: 5, per: 'Minute' }] } },
@@ -312,6 +337,14 @@ describe('RoutePolicy CRD on a real kube-apiserver', () => {
       { ...target, routing: { rules: [{ headers: { a: 'b\nc' }, to: { tag: 't' } }] } },
     ],
     ['a routing rule without to', { ...target, routing: { rules: [{ headers: { a: 'b' } }] } }],
+    ['basic auth without credentialsFrom', { ...target, basicAuth: { realm: 'r' } }],
+    ['basic auth with no Secret', { ...target, basicAuth: { credentialsFrom: [] } }],
+    ['a realm with a double quote', { ...target, basicAuth: { ...users, realm: 'a"b' } }],
+    ['a realm with a backslash', { ...target, basicAuth: { ...users, realm: 'a\\b' } }],
+    ['a realm with a line break', { ...target, basicAuth: { ...users, realm: 'a\nb' } }],
+    ['a realm with non-ASCII', { ...target, basicAuth: { ...users, realm: 'caf\u00e9' } }],
+    ['an empty realm', { ...target, basicAuth: { ...users, realm: '' } }],
+    ['a realm of 65 characters', { ...target, basicAuth: { ...users, realm: 'x'.repeat(65) } }],
   ])('schema: %s is rejected by the API server and by the operator check', async (_what, spec) => {
     expect(await rejection(kc, policy(spec))).not.toBe('');
     expect(schemaProblems(RoutePolicySpecSchema, structuredClone(spec), 'spec')).not.toEqual([]);

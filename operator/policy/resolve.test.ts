@@ -488,3 +488,132 @@ test("a gateway's rate ceiling lowers the buckets over it on the hosts it serves
   expect(ingressView({ metadata: { name: 'x' } }, ceiling).rateCeiling).toBe(ceiling);
   expect(ingressView({ metadata: { name: 'x' } }).rateCeiling).toBeUndefined();
 });
+
+describe('basicAuth', () => {
+  const basic = { credentialsFrom: [{ secretRef: { name: 'users' } }], realm: 'team-a' };
+  const secrets = {
+    'team-a/users': { bob: 'bob-secret', alice: 'alice-secret', carol: 'alice-secret' },
+  };
+
+  test('is attached to every host with the users sorted, each password only as its SHA-1', () => {
+    const r = resolvePolicies(world([policy('p', { basicAuth: basic })], secrets));
+    expect(r.outcomes.get('team-a/p')).toMatchObject({
+      accepted: true,
+      message: 'in force on 6 hosts',
+      secrets: ['team-a/users'],
+    });
+    const expected = {
+      policy: 'team-a/p',
+      users: [
+        { user: 'alice', sha1: 'KusvaLb24DJ0ziPMVrqjntyCRkM=' },
+        { user: 'bob', sha1: 'Md7yGSbrVBY29morDdFNHvcmrxg=' },
+        { user: 'carol', sha1: 'KusvaLb24DJ0ziPMVrqjntyCRkM=' }, // users may share a password
+      ],
+      realm: 'team-a',
+    };
+    for (const host of HELLO_HOSTS)
+      expect(r.attached.get('team-a/hello')?.get(host)?.basicAuth).toEqual(expected);
+    expect(r.attached.get('team-a/api.example.com')?.get('api.example.com')?.basicAuth).toEqual(expected);
+    expect(JSON.stringify([...r.attached.values()].map((m) => [...m.values()]))).not.toContain('secret');
+  });
+
+  test('a missing or bad Secret fails closed: the hosts get basic auth with no user', () => {
+    const missing = resolvePolicies(world([policy('p', { basicAuth: basic })], {}));
+    expect(missing.outcomes.get('team-a/p')).toMatchObject({
+      accepted: false,
+      reason: 'SecretNotFound',
+      message: 'basicAuth: Secret team-a/users not found; its hosts refuse every request until it is fixed',
+    });
+    expect(missing.attached.get('team-a/hello')?.get('hello.team-a')?.basicAuth).toEqual({
+      policy: 'team-a/p',
+      users: [],
+      realm: 'team-a',
+    });
+
+    const bad = resolvePolicies(
+      world([policy('p', { basicAuth: basic })], { 'team-a/users': { alice: 'pw\n' } }),
+    );
+    expect(bad.outcomes.get('team-a/p')).toMatchObject({
+      reason: 'InvalidSecret',
+      message:
+        'basicAuth: Secret team-a/users: the password of user alice has control characters (a trailing newline from --from-file?); its hosts refuse every request until it is fixed',
+    });
+    expect(bad.attached.get('team-a/hello')?.get('hello.team-a')?.basicAuth?.users).toEqual([]);
+  });
+
+  test("another policy's broken Secret leaves this policy's hosts alone", () => {
+    const r = resolvePolicies(
+      world([policy('p', { basicAuth: basic })], secrets, {
+        ingresses: [routeIngress('team-a', 'other', ['other.team-a.example.com'])],
+      }),
+    );
+    const other = resolvePolicies(
+      world(
+        [
+          policy('p', { basicAuth: basic }),
+          {
+            ...policy('q', { basicAuth: { credentialsFrom: [{ secretRef: { name: 'gone' } }] } }),
+            spec: {
+              targetRefs: [{ group: 'serving.knative.dev', kind: 'Service', name: 'other' }],
+              basicAuth: { credentialsFrom: [{ secretRef: { name: 'gone' } }] },
+            },
+          },
+        ],
+        secrets,
+        { ingresses: [routeIngress('team-a', 'other', ['other.team-a.example.com'])] },
+      ),
+    );
+    expect(other.outcomes.get('team-a/q')).toMatchObject({ reason: 'SecretNotFound' });
+    expect(other.attached.get('team-a/other')?.get('other.team-a.example.com')?.basicAuth?.users).toEqual([]);
+    expect(other.attached.get('team-a/hello')).toEqual(r.attached.get('team-a/hello'));
+    expect(other.outcomes.get('team-a/p')).toMatchObject({ accepted: true });
+  });
+
+  test('two policies setting basicAuth on one host: the older wins, the newer is Conflicted', () => {
+    const r = resolvePolicies(
+      world(
+        [
+          policy(
+            'newer',
+            { basicAuth: { ...basic, realm: 'newer' }, cors: { allowOrigins: ['*'] } },
+            '2026-12-02T00:00:00Z',
+          ),
+          policy('older', { basicAuth: basic }, '2026-12-01T00:00:00Z'),
+        ],
+        secrets,
+      ),
+    );
+    expect(r.outcomes.get('team-a/older')).toMatchObject({ accepted: true });
+    expect(r.outcomes.get('team-a/newer')).toMatchObject({
+      accepted: false,
+      reason: 'Conflicted',
+      message: 'basicAuth on hello.team-a.example.com is set by the older RoutePolicy team-a/older',
+    });
+    const host = r.attached.get('team-a/hello')?.get('hello.team-a');
+    expect(host?.basicAuth?.policy).toBe('team-a/older');
+    expect(host?.basicAuth?.realm).toBe('team-a');
+    expect(host?.cors?.policy).toBe('team-a/newer');
+  });
+
+  test('beside apiKeyAuth: both on the hosts, both Secrets read', () => {
+    const r = resolvePolicies(
+      world([policy('p', { basicAuth: basic, apiKeyAuth: keyAuth })], {
+        ...secrets,
+        'team-a/consumers': { consumer1: 'k1', consumer2: 'k2' },
+      }),
+    );
+    expect(r.outcomes.get('team-a/p')).toMatchObject({
+      accepted: true,
+      secrets: ['team-a/consumers', 'team-a/users'],
+    });
+    const host = r.attached.get('team-a/hello')?.get('hello.team-a');
+    expect(host?.basicAuth?.users).toHaveLength(3);
+    expect(host?.apiKeyAuth?.credentials).toHaveLength(2);
+  });
+
+  test('a realm with a quote is Invalid (the schema) and attaches nothing', () => {
+    const r = resolvePolicies(world([policy('p', { basicAuth: { ...basic, realm: 'a"b' } })], secrets));
+    expect(r.outcomes.get('team-a/p')).toMatchObject({ accepted: false, reason: 'Invalid' });
+    expect(r.attached.size).toBe(0);
+  });
+});

@@ -8,7 +8,8 @@
 //   it — optionally narrowed by spec.hosts;
 // - two policies setting one feature on one host: the older (creation time, then name) wins, the
 //   other reports Conflicted;
-// - API-key auth fails closed: with its Secrets missing or invalid the hosts refuse every request.
+// - API-key and basic auth fail closed: with their Secrets missing or invalid the hosts refuse every
+//   request.
 // - routing (gray release) applies to the hosts of a Route's own KIngress; a rule naming a revision
 //   or tag that KIngress does not route to is left out (fails open) and reported
 //   (RevisionNotRouted); translate/ingress.ts uses the policy's rules in place of the annotation's.
@@ -34,7 +35,7 @@ import {
   type RoutedTargets,
   type RoutingRule,
 } from '../translate/routing-rules.ts';
-import { readCredentials, type SecretData } from './credentials.ts';
+import { readBasicAuthUsers, readCredentials, type BasicAuthUser, type SecretData } from './credentials.ts';
 import { corsIR, ipAccessIR, rateLimitIR } from './features.ts';
 
 export const LABEL_ROUTE = 'serving.knative.dev/route';
@@ -249,6 +250,7 @@ function hostFeatures(
   spec: RoutePolicySpec,
   key: string,
   credentials: { client: string; key: string }[],
+  users: BasicAuthUser[],
 ): HostPolicyIR {
   const out: HostPolicyIR = {};
   const a = spec.apiKeyAuth;
@@ -264,6 +266,8 @@ function hostFeatures(
       hideCredentials: a.hideCredentials ?? false,
     };
   }
+  const b = spec.basicAuth;
+  if (b) out.basicAuth = { policy: key, users, ...(b.realm !== undefined ? { realm: b.realm } : {}) };
   if (spec.ipAccess) out.ipAccess = ipAccessIR(key, spec.ipAccess);
   if (spec.rateLimit) out.rateLimit = rateLimitIR(key, spec.rateLimit);
   if (spec.cors) out.cors = corsIR(key, spec.cors);
@@ -351,18 +355,31 @@ export function resolvePolicies(world: PolicyWorld): PolicyResolution {
       continue;
     }
 
-    // credentials (fail closed: a broken Secret leaves the hosts refusing every request)
+    // credentials (fail closed: a broken Secret leaves the hosts refusing every request); with both
+    // apiKeyAuth and basicAuth broken, the status names the first
     let credentials: { client: string; key: string }[] = [];
+    let users: BasicAuthUser[] = [];
+    const secretNames = [
+      ...(spec.apiKeyAuth?.credentialsFrom ?? []),
+      ...(spec.basicAuth?.credentialsFrom ?? []),
+    ].map((c) => c.secretRef.name);
+    outcome.secrets = [...new Set(secretNames)].map((n) => `${ns}/${n}`);
     if (spec.apiKeyAuth) {
       const names = spec.apiKeyAuth.credentialsFrom.map((c) => c.secretRef.name);
-      outcome.secrets = [...new Set(names)].map((n) => `${ns}/${n}`);
       const creds = readCredentials(ns, names, (n) => world.secret(ns, n));
       if (creds.ok) credentials = creds.credentials;
       else reject(creds.reason, `${creds.message}; its hosts refuse every request until it is fixed`);
     }
+    if (spec.basicAuth) {
+      const names = spec.basicAuth.credentialsFrom.map((c) => c.secretRef.name);
+      const read = readBasicAuthUsers(ns, names, (n) => world.secret(ns, n));
+      if (read.ok) users = read.users;
+      else if (outcome.accepted)
+        reject(read.reason, `basicAuth: ${read.message}; its hosts refuse every request until it is fixed`);
+    }
 
     // features per slot: the older policy keeps a slot
-    const features = hostFeatures(spec, key, credentials);
+    const features = hostFeatures(spec, key, credentials, users);
     const lost = new Map<PolicyFeature, { winner: string; host: string }>();
     const ingressKeys = new Set<string>();
     const routingProblems = new Set<string>();
@@ -404,6 +421,7 @@ export function resolvePolicies(world: PolicyWorld): PolicyResolution {
         const there = hosts.get(slot.host) ?? {};
         // one assignment per feature: the union type of the IR makes a loop over keys untyped
         if (feature === 'apiKeyAuth' && features.apiKeyAuth) there.apiKeyAuth = features.apiKeyAuth;
+        if (feature === 'basicAuth' && features.basicAuth) there.basicAuth = features.basicAuth;
         if (feature === 'ipAccess' && features.ipAccess) there.ipAccess = features.ipAccess;
         if (feature === 'cors' && features.cors) there.cors = features.cors;
         if (feature === 'rateLimit' && features.rateLimit) {

@@ -3,6 +3,8 @@ import {
   EXEMPT_ROUTE_FILTERS,
   FILTER,
   hostPolicyFilters,
+  htpasswd,
+  NO_USERS,
   originMatcher,
   policyHttpFilters,
 } from './policy.ts';
@@ -13,9 +15,16 @@ test('the HCM carries the policy filters once, disabled, in order', () => {
     [FILTER.cors, true],
     [FILTER.rbac, true],
     [FILTER.headerMutation, true],
+    [FILTER.basicAuth, true],
     [FILTER.apiKeyAuth, true],
     [FILTER.localRateLimit, true],
   ]);
+  // basic_auth: the user header is per connection manager; Envoy needs users there even disabled
+  expect(policyHttpFilters().find((f) => f.name === FILTER.basicAuth)?.typed_config).toEqual({
+    '@type': 'type.googleapis.com/envoy.extensions.filters.http.basic_auth.v3.BasicAuth',
+    users: { inline_string: '# users are set per host\n' },
+    forward_username_header: 'x-kgw-user',
+  });
 });
 
 test('origins: exact, any, and one wildcard label', () => {
@@ -103,6 +112,85 @@ test('per-host filter config: api keys with forwarding, the identity header remo
 test('fail closed: no credentials → no credentials field (every key unknown: 401)', () => {
   const cfg = hostPolicyFilters({ apiKeyAuth: { ...policy.apiKeyAuth!, credentials: [] } });
   expect(cfg[FILTER.apiKeyAuth]).not.toHaveProperty('credentials');
+});
+
+const basic: HostPolicyIR['basicAuth'] = {
+  policy: 'team-a/basic',
+  // sha1('alice-secret'), sha1('bob-secret'), base64
+  users: [
+    { user: 'alice', sha1: 'KusvaLb24DJ0ziPMVrqjntyCRkM=' },
+    { user: 'bob', sha1: 'Md7yGSbrVBY29morDdFNHvcmrxg=' },
+  ],
+  realm: 'team-a',
+};
+
+test('per-host basic auth: {SHA} htpasswd lines, the realm, and x-kgw-user removed from requests', () => {
+  const cfg = hostPolicyFilters({ basicAuth: basic });
+  expect(cfg[FILTER.basicAuth]).toEqual({
+    '@type': 'type.googleapis.com/envoy.extensions.filters.http.basic_auth.v3.BasicAuthPerRoute',
+    users: {
+      inline_string: 'alice:{SHA}KusvaLb24DJ0ziPMVrqjntyCRkM=\nbob:{SHA}Md7yGSbrVBY29morDdFNHvcmrxg=\n',
+    },
+    realm: 'team-a',
+  });
+  expect(cfg[FILTER.headerMutation]).toEqual({
+    '@type': 'type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute',
+    mutations: { request_mutations: [{ remove: 'x-kgw-user' }] },
+  });
+  expect(Object.keys(cfg)).toEqual([FILTER.headerMutation, FILTER.basicAuth]);
+  // without a realm, Envoy's default
+  expect(
+    hostPolicyFilters({ basicAuth: { ...basic, realm: undefined } })[FILTER.basicAuth],
+  ).not.toHaveProperty('realm');
+});
+
+test('basic auth beside API keys and Off rate-limit headers on a Global fleet: one header_mutation for all', () => {
+  const cfg = hostPolicyFilters(
+    {
+      basicAuth: basic,
+      apiKeyAuth: policy.apiKeyAuth!,
+      rateLimit: {
+        policy: 'team-a/rl',
+        responseHeaders: false,
+        rules: [{ name: 'a', limits: [], each: { requests: 1, seconds: 1 } }],
+      },
+    },
+    'Global',
+    'a.example.com',
+  );
+  expect(cfg[FILTER.headerMutation]).toMatchObject({
+    mutations: {
+      request_mutations: [{ remove: 'x-kgw-user' }, { remove: 'x-kgw-consumer' }],
+      response_mutations: [
+        { remove: 'x-ratelimit-limit' },
+        { remove: 'x-ratelimit-remaining' },
+        { remove: 'x-ratelimit-reset' },
+      ],
+    },
+  });
+  // an API-key header named like basic auth's is removed once
+  const same = hostPolicyFilters({
+    basicAuth: basic,
+    apiKeyAuth: { ...policy.apiKeyAuth!, forwardHeader: 'x-kgw-user' },
+  });
+  expect(same[FILTER.headerMutation]).toMatchObject({
+    mutations: { request_mutations: [{ remove: 'x-kgw-user' }] },
+  });
+});
+
+test('basic auth fails closed: no users → an htpasswd without users (every request 401)', () => {
+  expect(htpasswd({ policy: 'p', users: [] })).toBe(NO_USERS);
+  expect(hostPolicyFilters({ basicAuth: { ...basic, users: [] } })[FILTER.basicAuth]).toMatchObject({
+    users: { inline_string: NO_USERS },
+  });
+  expect(NO_USERS).toMatch(/^#[^\n]*\n$/); // one comment line: Envoy reads no user from it
+});
+
+test('exempt routes switch basic auth off too', () => {
+  expect(EXEMPT_ROUTE_FILTERS).toHaveProperty([FILTER.basicAuth], {
+    '@type': 'type.googleapis.com/envoy.config.route.v3.FilterConfig',
+    disabled: true,
+  });
 });
 
 test('a host with a policy: probe copies, ACME paths and the redirect are exempt; other routes are not', () => {

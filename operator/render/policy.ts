@@ -6,12 +6,14 @@
 // turns Ready, and a challenge must reach cert-manager's solver.
 //
 // Filter order: cors (answers preflights before anything can refuse them) → rbac (IP rules: 403
-// before credentials are looked at) → header_mutation (removes the client-identity header from
-// client requests, so it cannot be forged) → api_key_auth (401/403; sets that header) →
-// local_ratelimit (429; refused requests are not counted) → ratelimit (fleets whose limits are Global
-// only: asks the rate-limit service, global-rate-limit.ts) → router.
+// before credentials are looked at) → header_mutation (removes the client-identity headers from
+// client requests, so they cannot be forged) → basic_auth (401; sets x-kgw-user) → api_key_auth
+// (401/403; sets its client header) → local_ratelimit (429; refused requests are not counted) →
+// ratelimit (fleets whose limits are Global only: asks the rate-limit service,
+// global-rate-limit.ts) → router.
 import type {
   ApiKeyAuthIR,
+  BasicAuthIR,
   BucketIR,
   CorsIR,
   HostPolicyIR,
@@ -19,6 +21,7 @@ import type {
   RateLimitIR,
 } from '../translate/ir.ts';
 import { HEADER_PROBE } from '../api/kingress.ts';
+import { BASIC_AUTH_USER_HEADER } from '../api/routepolicy-constants.ts';
 import type { RateLimitSharing } from '../api/knativegateway-constants.ts';
 import { regexEscape } from '../translate/routing-rules.ts';
 import {
@@ -33,6 +36,7 @@ export const FILTER = {
   cors: 'envoy.filters.http.cors',
   rbac: 'envoy.filters.http.rbac',
   headerMutation: 'envoy.filters.http.header_mutation',
+  basicAuth: 'envoy.filters.http.basic_auth',
   apiKeyAuth: 'envoy.filters.http.api_key_auth',
   localRateLimit: 'envoy.filters.http.local_ratelimit',
   rateLimit: RATE_LIMIT_FILTER,
@@ -45,6 +49,8 @@ export const POLICY_TYPES = {
   rbacPerRoute: `${TYPE_PREFIX}envoy.extensions.filters.http.rbac.v3.RBACPerRoute`,
   headerMutation: `${TYPE_PREFIX}envoy.extensions.filters.http.header_mutation.v3.HeaderMutation`,
   headerMutationPerRoute: `${TYPE_PREFIX}envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute`,
+  basicAuth: `${TYPE_PREFIX}envoy.extensions.filters.http.basic_auth.v3.BasicAuth`,
+  basicAuthPerRoute: `${TYPE_PREFIX}envoy.extensions.filters.http.basic_auth.v3.BasicAuthPerRoute`,
   apiKeyAuth: `${TYPE_PREFIX}envoy.extensions.filters.http.api_key_auth.v3.ApiKeyAuth`,
   apiKeyAuthPerRoute: `${TYPE_PREFIX}envoy.extensions.filters.http.api_key_auth.v3.ApiKeyAuthPerRoute`,
   filterConfig: `${TYPE_PREFIX}envoy.config.route.v3.FilterConfig`,
@@ -62,6 +68,16 @@ export function policyHttpFilters(
     { name: FILTER.cors, typed_config: { '@type': POLICY_TYPES.cors }, disabled: true },
     { name: FILTER.rbac, typed_config: { '@type': POLICY_TYPES.rbac }, disabled: true },
     { name: FILTER.headerMutation, typed_config: { '@type': POLICY_TYPES.headerMutation }, disabled: true },
+    {
+      name: FILTER.basicAuth,
+      typed_config: {
+        '@type': POLICY_TYPES.basicAuth,
+        // Envoy requires users here even with the filter disabled; a comment line is none
+        users: { inline_string: '# users are set per host\n' },
+        forward_username_header: BASIC_AUTH_USER_HEADER,
+      },
+      disabled: true,
+    },
     { name: FILTER.apiKeyAuth, typed_config: { '@type': POLICY_TYPES.apiKeyAuth }, disabled: true },
     {
       name: FILTER.localRateLimit,
@@ -72,11 +88,18 @@ export function policyHttpFilters(
   ];
 }
 
+/**
+ * An htpasswd list without users (a comment line: Envoy refuses an empty DataSource at filter level);
+ * with it every request gets 401.
+ */
+export const NO_USERS = '# no users: every request gets 401\n';
+
 const disabled: Json = { '@type': POLICY_TYPES.filterConfig, disabled: true };
 
 /** Route-level config that switches auth, IP rules and rate limits off (probe copies, ACME, redirects). */
 export const EXEMPT_ROUTE_FILTERS: Json = Object.freeze({
   [FILTER.rbac]: disabled,
+  [FILTER.basicAuth]: disabled,
   [FILTER.apiKeyAuth]: disabled,
   [FILTER.localRateLimit]: disabled,
 });
@@ -182,20 +205,38 @@ export const RATE_LIMIT_RESPONSE_HEADERS = [
 ];
 
 /**
- * The host's header_mutation: the client-identity header removed from requests (API-key auth), and
- * on a Global fleet the x-ratelimit-* headers from responses when the policy turned them Off (the
- * ratelimit filter adds them for every host of the connection manager).
+ * The host's header_mutation: the client-identity headers removed from requests (API-key auth's,
+ * basic auth's x-kgw-user), and on a Global fleet the x-ratelimit-* headers from responses when the
+ * policy turned them Off (the ratelimit filter adds them for every host of the connection manager).
  */
-function headerMutation(a: ApiKeyAuthIR | undefined, removeRateLimitHeaders: boolean): Json | undefined {
-  if (!a && !removeRateLimitHeaders) return undefined;
+function headerMutation(
+  a: ApiKeyAuthIR | undefined,
+  b: BasicAuthIR | undefined,
+  removeRateLimitHeaders: boolean,
+): Json | undefined {
+  const remove = [...new Set([...(b ? [BASIC_AUTH_USER_HEADER] : []), ...(a ? [a.forwardHeader] : [])])];
+  if (remove.length === 0 && !removeRateLimitHeaders) return undefined;
   return {
     '@type': POLICY_TYPES.headerMutationPerRoute,
     mutations: {
-      ...(a ? { request_mutations: [{ remove: a.forwardHeader }] } : {}),
+      ...(remove.length > 0 ? { request_mutations: remove.map((h) => ({ remove: h })) } : {}),
       ...(removeRateLimitHeaders
         ? { response_mutations: RATE_LIMIT_RESPONSE_HEADERS.map((h) => ({ remove: h })) }
         : {}),
     },
+  };
+}
+
+/** A host's users as Envoy's htpasswd (`<user>:{SHA}<base64 sha1>` lines), or NO_USERS. */
+export function htpasswd(b: BasicAuthIR): string {
+  return b.users.length > 0 ? b.users.map((u) => `${u.user}:{SHA}${u.sha1}\n`).join('') : NO_USERS;
+}
+
+function basicAuthPerRoute(b: BasicAuthIR): Json {
+  return {
+    '@type': POLICY_TYPES.basicAuthPerRoute,
+    users: { inline_string: htpasswd(b) },
+    ...(b.realm !== undefined ? { realm: b.realm } : {}),
   };
 }
 
@@ -304,9 +345,11 @@ export function hostPolicyFilters(
   if (ipLayers.length > 0) out[FILTER.rbac] = rbacPerRoute(ipLayers);
   const mutation = headerMutation(
     p.apiKeyAuth,
+    p.basicAuth,
     sharing === 'Global' && p.rateLimit !== undefined && !p.rateLimit.responseHeaders,
   );
   if (mutation) out[FILTER.headerMutation] = mutation;
+  if (p.basicAuth) out[FILTER.basicAuth] = basicAuthPerRoute(p.basicAuth);
   if (p.apiKeyAuth) out[FILTER.apiKeyAuth] = apiKeyAuthPerRoute(p.apiKeyAuth);
   if (p.rateLimit && sharing === 'Global') out[FILTER.rateLimit] = rateLimitPerRoute(p.rateLimit, host);
   else if (p.rateLimit) out[FILTER.localRateLimit] = localRateLimit(p.rateLimit, sharing);

@@ -72,6 +72,18 @@ export interface ApiKeyAuthIR {
   hideCredentials: boolean;
 }
 
+/** HTTP basic auth on a host (RoutePolicy basicAuth), users read from its Secrets. */
+export interface BasicAuthIR {
+  /** `<ns>/<policy>` that set it. */
+  policy: string;
+  /**
+   * Sorted by user; each password only as base64 of its SHA-1 (Envoy's `{SHA}` htpasswd form, the
+   * plaintext is never kept). Empty when the Secrets are missing or invalid: every request gets 401.
+   */
+  users: { user: string; sha1: string }[];
+  realm?: string;
+}
+
 export interface IpAccessIR {
   policy: string;
   allow: string[];
@@ -112,6 +124,7 @@ export interface RateLimitIR {
 /** The RoutePolicy features in force on one host (each from the oldest policy that sets it). */
 export interface HostPolicyIR {
   apiKeyAuth?: ApiKeyAuthIR;
+  basicAuth?: BasicAuthIR;
   ipAccess?: IpAccessIR;
   cors?: CorsIR;
   rateLimit?: RateLimitIR;

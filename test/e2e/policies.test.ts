@@ -2,7 +2,8 @@
 // key, 403 for a client not allowed, 200 with the caller named to the backend), on every host
 // Knative gives a Service — external, tag, cluster-local and a DomainMapping — with Knative's probes
 // still passing; IP rules (403); CORS; a missing Secret failing closed for its own hosts only; two
-// policies on one feature (the older wins); status Accepted/Programmed with the hosts covered.
+// policies on one feature (the older wins); status Accepted/Programmed with the hosts covered; HTTP
+// basic auth (401 with WWW-Authenticate, the user named to the backend, failing closed).
 import { httpRequest, type HttpResponse } from '../backends/client.ts';
 import {
   INGRESS_CLASS_ANNOTATION,
@@ -369,4 +370,99 @@ describe('two policies on one feature', () => {
     expect(res.headers['access-control-allow-origin']).toBe('https://two.example.com');
     await deletePolicy('second');
   }, 60_000);
+});
+
+describe('basic auth', () => {
+  const basic = (user: string, password: string) => ({
+    authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+  });
+  const seenUser = (r: HttpResponse) =>
+    r.json<{ request: { headers: Record<string, string[]> } }>().request.headers['X-Kgw-User'];
+
+  beforeAll(async () => {
+    await secret('users', { alice: 'alice-secret', bob: 'bob: spaces, and ünïcode' });
+  });
+
+  test('no or wrong credentials → 401 with the realm; right → 200, the backend sees the user (a forged one replaced)', async () => {
+    await createPolicy('basic', {
+      basicAuth: { credentialsFrom: [{ secretRef: { name: 'users' } }], realm: 'team-a hello' },
+    });
+    await waitPolicy('basic', { Accepted: 'True', Programmed: 'True' });
+    const none = await get(HOST);
+    expect(none.status).toBe(401);
+    expect(none.headers['www-authenticate']).toBe('Basic realm="team-a hello"');
+    expect((await get(HOST, basic('alice', 'wrong'))).status).toBe(401);
+    expect((await get(HOST, basic('mallory', 'alice-secret'))).status).toBe(401);
+    expect((await get(HOST, { authorization: 'Bearer alice-secret' })).status).toBe(401);
+    const ok = await get(HOST, { ...basic('alice', 'alice-secret'), 'x-kgw-user': 'mallory' });
+    expect(ok.status).toBe(200);
+    expect(seenUser(ok)).toEqual(['alice']);
+    // a password with a colon, spaces and UTF-8 (RFC 7617: the user ends at the first colon)
+    const bob = await get(HOST, basic('bob', 'bob: spaces, and ünïcode'));
+    expect(bob.status).toBe(200);
+    expect(seenUser(bob)).toEqual(['bob']);
+    // a forged user without credentials is no way in
+    expect((await get(HOST, { 'x-kgw-user': 'alice' })).status).toBe(401);
+  }, 60_000);
+
+  test("every host of the Service is covered; Knative's probes still pass and the KIngresses stay Ready", async () => {
+    await createPolicy('basic', { basicAuth: { credentialsFrom: [{ secretRef: { name: 'users' } }] } });
+    await waitPolicy('basic', { Accepted: 'True', Programmed: 'True' });
+    for (const [host, at] of [
+      [TAG_HOST, gw],
+      [DM_HOST, gw],
+      [LOCAL_HOST, local],
+    ] as const) {
+      const denied = await get(host, {}, '/', at);
+      expect(denied.status).toBe(401);
+      // without a realm, Envoy's default: the request's URL
+      expect(denied.headers['www-authenticate']).toBe(`Basic realm="http://${host}/"`);
+      expect((await get(host, basic('alice', 'alice-secret'), '/', at)).status).toBe(200);
+    }
+    expect((await get(`hello.${OTHER}.example.com`)).status).toBe(200);
+    expect((await get(HOST, PROBE)).status).toBe(200);
+    expect((await get(HOST, { 'K-Network-Hash': 'override' })).status).toBe(401);
+    await waitReady(env, 'hello', NS);
+    await waitReady(env, DM_HOST, NS);
+  }, 60_000);
+
+  test('a missing Secret fails closed (401, SecretNotFound) for its own hosts only; the Secret appears → it works', async () => {
+    const otherPolicies = `/apis/policy.kgw.dev/v1alpha1/namespaces/${OTHER}/routepolicies`;
+    await env.rest.request('POST', `/api/v1/namespaces/${OTHER}/secrets`, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'users', namespace: OTHER },
+      stringData: { carol: 'carol-secret' },
+    });
+    await env.rest.request('POST', otherPolicies, {
+      apiVersion: 'policy.kgw.dev/v1alpha1',
+      kind: 'RoutePolicy',
+      metadata: { name: 'basic', namespace: OTHER },
+      spec: {
+        targetRefs: [{ kind: 'Service', name: 'hello' }],
+        basicAuth: { credentialsFrom: [{ secretRef: { name: 'users' } }] },
+      },
+    });
+    try {
+      await createPolicy('late', { basicAuth: { credentialsFrom: [{ secretRef: { name: 'late-users' } }] } });
+      const p = await waitPolicy('late', { Accepted: 'False', reason: 'SecretNotFound' });
+      expect(p.status?.conditions?.find((c) => c.type === 'Accepted')?.message).toBe(
+        `basicAuth: Secret ${NS}/late-users not found; its hosts refuse every request until it is fixed`,
+      );
+      await until(401, () => get(HOST, basic('alice', 'alice-secret')));
+      expect((await get(DM_HOST, basic('alice', 'alice-secret'))).status).toBe(401);
+      expect((await get(HOST, PROBE)).status).toBe(200);
+      // the other namespace's policy and users are untouched
+      const carol = await until(200, () => get(`hello.${OTHER}.example.com`, basic('carol', 'carol-secret')));
+      expect(seenUser(carol)).toEqual(['carol']);
+      expect((await get(`hello.${OTHER}.example.com`)).status).toBe(401);
+      await secret('late-users', { dave: 'dave-secret' });
+      await waitPolicy('late', { Accepted: 'True' });
+      await until(200, () => get(HOST, basic('dave', 'dave-secret')));
+      expect((await get(HOST, basic('alice', 'alice-secret'))).status).toBe(401);
+    } finally {
+      await env.rest.request('DELETE', `${otherPolicies}/basic`);
+    }
+    await until(200, () => get(`hello.${OTHER}.example.com`));
+  }, 90_000);
 });
