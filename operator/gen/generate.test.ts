@@ -262,7 +262,7 @@ describe('KnativeGateway CRD', () => {
       if (s.items) walkRp(s.items);
     };
     for (const feature of [IpAccessSchema, CorsSchema, RateLimitSchema])
-      walkRp(kubeSchema(feature) as Schema);
+      walkRp(kubeSchema(feature));
     const known = new Set<string>([...Object.values(MESSAGES), ...routePolicy]);
     expect(all.filter((m) => !known.has(m))).toEqual([]);
     expect(new Set(all).size).toBeGreaterThanOrEqual(18);
