@@ -261,8 +261,7 @@ describe('KnativeGateway CRD', () => {
       for (const v of Object.values(s.properties ?? {})) walkRp(v);
       if (s.items) walkRp(s.items);
     };
-    for (const feature of [IpAccessSchema, CorsSchema, RateLimitSchema])
-      walkRp(kubeSchema(feature));
+    for (const feature of [IpAccessSchema, CorsSchema, RateLimitSchema]) walkRp(kubeSchema(feature));
     const known = new Set<string>([...Object.values(MESSAGES), ...routePolicy]);
     expect(all.filter((m) => !known.has(m))).toEqual([]);
     expect(new Set(all).size).toBeGreaterThanOrEqual(18);
