@@ -10,7 +10,8 @@
 // each serves xDS on its own socket, every Envoy knows all sockets (xdsPeers) and fails over; a
 // new leader adopts the Envoy replicas the previous one started.
 import { mkdirSync, rmSync } from 'node:fs';
-import http from 'node:http';
+import type { Server } from 'node:http';
+import { http } from './node-http.ts';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from './controller/engine.ts';
@@ -267,7 +268,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   });
   certificates.start();
   let elector: LeaderElector | undefined;
-  let metrics: http.Server | undefined;
+  let metrics: Server | undefined;
   if (o.metricsPort !== undefined && m) {
     xds.onNack((e) => m.nack(e.fleet));
     metrics = await startMetricsServer(o.metricsPort, m.registry);
@@ -393,7 +394,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
 }
 
 /** /healthz: the process serves; /readyz: caches synced (the engine started) and webhooks serving. */
-function startHealth(port: number, ready: () => boolean): Promise<http.Server> {
+function startHealth(port: number, ready: () => boolean): Promise<Server> {
   const server = http.createServer((req, res) => {
     const ok = req.url === '/healthz' || (req.url === '/readyz' && ready());
     res.writeHead(ok ? 200 : req.url === '/readyz' ? 503 : 404, { 'content-type': 'text/plain' });
