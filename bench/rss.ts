@@ -107,7 +107,35 @@ process.on('SIGWINCH', () => {
   const spaces = v8.getHeapSpaceStatistics().map((s) => s.space_name.replace('_space', '') + '=' + mib(s.space_size) + '/' + mib(s.space_used_size)).join(' ');
   process.stderr.write('bench rss v8 physical=' + mib(h.total_physical_size) + ' malloced=' + mib(h.malloced_memory) + ' peak_malloced=' + mib(h.peak_malloced_memory) + ' external=' + mib(m.external) + ' array_buffers=' + mib(m.arrayBuffers) + ' ' + spaces + '\\n');
 });
+// SIGURG starts V8's sampling heap profiler, garbage included; the next SIGURG writes the profile
+let session;
+process.on('SIGURG', async () => {
+  const { Session } = await import('node:inspector/promises');
+  if (!session) {
+    session = new Session();
+    session.connect();
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    return;
+  }
+  const { profile } = await session.post('HeapProfiler.stopSampling');
+  session.disconnect();
+  session = undefined;
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(process.env.KGW_BENCH_ALLOC_PROFILE_FILE, JSON.stringify(profile));
+});
+// SIGPWR: a full, memory-reducing GC (needs --expose-gc in KGW_BENCH_NODE_FLAGS): what V8 could give back
+process.on('SIGPWR', () => globalThis.gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' }));
 `;
+
+/**
+ * KGW_BENCH_ALLOC_PROFILE_S=<s> (with KGW_BENCH_V8_REPORT=1): after each N's last reading, what the
+ * operator allocates over that many idle seconds, garbage included (V8's sampling heap profiler),
+ * written to <work dir>/alloc-<n>.heapprofile (the path is printed; KGW_BENCH_KEEP_LOG=1 keeps it).
+ * KGW_BENCH_FORCE_GC=1 (with --expose-gc in KGW_BENCH_NODE_FLAGS): one more reading after a full
+ * memory-reducing GC.
+ */
+const allocProfileS = Number(process.env.KGW_BENCH_ALLOC_PROFILE_S ?? 0);
+const forceGc = process.env.KGW_BENCH_FORCE_GC === '1';
 
 /** Heap snapshots: the operator writes one on SIGUSR2 into this directory (its cwd). */
 const snapshotDir = process.env.KGW_BENCH_HEAPSNAPSHOT_DIR;
@@ -325,6 +353,7 @@ try {
           jemalloc !== undefined
             ? {
                 ...process.env,
+                KGW_BENCH_ALLOC_PROFILE_FILE: join(workDir, 'alloc.heapprofile'),
                 LD_PRELOAD: jemalloc,
                 MALLOC_CONF: process.env.MALLOC_CONF ?? OPERATOR_MALLOC_CONF,
               }
@@ -411,6 +440,21 @@ try {
       console.log(`bench rss n=${n} settled_after_s=${settleS} ${await reading(pid)}`);
     }
     await heapSnapshot(operator, `n=${n}`);
+    if (v8Report && allocProfileS > 0 && pid > 0) {
+      const file = join(workDir, 'alloc.heapprofile');
+      process.kill(pid, 'SIGURG');
+      await new Promise((r) => setTimeout(r, allocProfileS * 1000));
+      process.kill(pid, 'SIGURG');
+      await new Promise((r) => setTimeout(r, 3000));
+      const kept = join(tmpdir(), `kgw-bench-rss-alloc-${n}-${process.pid}.heapprofile`);
+      writeFileSync(kept, readFileSync(file));
+      console.log(`bench rss n=${n} idle allocation profile over ${allocProfileS} s: ${kept}`);
+    }
+    if (v8Report && forceGc && pid > 0) {
+      process.kill(pid, 'SIGPWR');
+      await new Promise((r) => setTimeout(r, 5000));
+      console.log(`bench rss n=${n} after_full_gc ${await reading(pid)}`);
+    }
   }
   if (have > 0) {
     // Restart with every KIngress Ready: time from the new process's start to the first route
