@@ -11,6 +11,7 @@
 // new leader adopts the Envoy replicas the previous one started.
 import { mkdirSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { IdleGc } from './idle-gc.ts';
 import { http } from './node-http.ts';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -351,6 +352,9 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       .catch((err: unknown) => o.log.error({ err: String(err) }, 'rotating xDS certificates failed'));
   }, XDS_CERT_CHECK_MS);
   rotation.unref();
+  // one full GC when the operator goes quiet after a burst (idle-gc.ts; needs node --expose-gc)
+  const idleGc = new IdleGc({ log: o.log.child({ component: 'idle-gc' }) });
+  idleGc.start();
   o.log.info(
     {
       runtime: o.runtime,
@@ -374,6 +378,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       const drainMs = o.webhook ? (o.webhook.drainMs ?? (o.runtime === 'kubernetes' ? 5000 : 0)) : 0;
       const drained = new Promise((r) => setTimeout(r, drainMs));
       clearInterval(rotation);
+      idleGc.stop();
       await elector?.stop({ release: true });
       await engine.stop();
       await claims.stop();

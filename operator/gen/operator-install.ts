@@ -34,7 +34,7 @@ export const OPERATOR_UID = 65532;
  * way): a small young generation, and jemalloc preloaded with a short decay, background purging
  * and two arenas, so native memory freed after a burst goes back to the system (bench/README.md).
  */
-export const OPERATOR_NODE_OPTIONS = '--max-semi-space-size=8';
+export const OPERATOR_NODE_OPTIONS = '--max-semi-space-size=8 --expose-gc';
 export const OPERATOR_JEMALLOC = '/usr/local/lib/libjemalloc.so.2';
 export const OPERATOR_MALLOC_CONF = 'background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:2';
 
