@@ -9,8 +9,8 @@
 // The GC function is V8's (`node --expose-gc`, which the image passes: OPERATOR_NODE_OPTIONS);
 // without it this does nothing. Busy and quiet come from the event loop's utilization (the share
 // of time it ran callbacks), sampled every `intervalMs`: a GC needs `minBusyMs` of event-loop
-// time since the last one and `quietIntervals` quiet samples in a row, so it never runs during
-// work and at most once per burst.
+// time since the last one (the start-up always counts as enough) and `quietIntervals` quiet
+// samples in a row, so it never runs during work and at most once per burst.
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Logger } from './log.ts';
 
@@ -61,9 +61,10 @@ export class IdleGc {
       return;
     }
     if (this.timer) return;
-    // the event-loop time since the process started: the start-up (imports, first lists and
-    // sync) is a burst too
-    this.busyMs += this.delta().active;
+    // the start-up (imports, compiling, first lists and sync) is a burst too, however short: it
+    // leaves garbage and the code of what ran once (bench/rss.ts idle: heap 40/45 MiB used/total)
+    this.delta();
+    this.busyMs = Math.max(this.busyMs, this.o.minBusyMs ?? 2000);
     this.timer = setInterval(() => this.sample(), this.o.intervalMs ?? 5000);
     this.timer.unref();
   }
