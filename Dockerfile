@@ -35,11 +35,15 @@ RUN apt-get update \
 FROM node:24.21.0-trixie-slim
 # A small young generation: with V8's default (up to 128 MiB here) the operator's RSS at 1k
 # KIngresses is ~420 MiB instead of ~280 MiB (bench/rss.ts), for no measurable speed gain.
-# jemalloc: purge freed pages after 1 s from a background thread, two arenas (operator-install.ts).
+# jemalloc: purge freed pages after 1 s from a background thread, one arena and no thread caches
+# (operator-install.ts; vs two arenas with caches: idle 113-114 -> 110 MiB, 1k 136-137 -> 131 MiB,
+# translate.ts/encode.ts at 10k not slower).
+# --expose-gc: the operator runs one full GC when it goes quiet after a burst (operator/idle-gc.ts;
+# bench/rss.ts at 1k KIngresses, settled: 191-221 -> 137 MiB).
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--max-semi-space-size=8 \
+    NODE_OPTIONS="--max-semi-space-size=8 --expose-gc" \
     LD_PRELOAD=/usr/local/lib/libjemalloc.so.2 \
-    MALLOC_CONF=background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:2
+    MALLOC_CONF=background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:1,tcache:false
 WORKDIR /app
 COPY --from=jemalloc /libjemalloc.so.2 /usr/local/lib/libjemalloc.so.2
 COPY package.json ./

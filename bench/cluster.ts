@@ -156,3 +156,124 @@ export function rssOf(pid: number): number {
 export function rssParts(pid: number): string {
   return `rss_anon_mib=${statusMib(pid, 'RssAnon').toFixed(0)} rss_file_mib=${statusMib(pid, 'RssFile').toFixed(0)}`;
 }
+
+/** How many objects of each kind `createUnrelated` makes (2,000 in all). */
+export const UNRELATED = { namespaces: 10, secrets: 600, configMaps: 600, pods: 500, services: 150 };
+
+/**
+ * A realistic cluster around kgw: objects it must not hold, in UNRELATED.namespaces app
+ * namespaces (`bench-app-<i>`): Secrets with 2-4 KB of data each, ConfigMaps with ~1-2 KB, Pods
+ * (Pending: the apiserver has no nodes), and Services with one EndpointSlice each (kgw watches
+ * every Service and EndpointSlice of the cluster; Secrets as metadata only; ConfigMaps and Pods
+ * not at all). Every object gets the managedFields the apiserver records on a create. Returns
+ * how many objects of each kind were created (bounded: one request per object, 8 in flight).
+ */
+export async function createUnrelated(rest: KubeRest): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {
+    secrets: 0,
+    configMaps: 0,
+    pods: 0,
+    services: 0,
+    endpointSlices: 0,
+  };
+  const nsOf = (i: number) => `bench-app-${i % UNRELATED.namespaces}`;
+  for (let i = 0; i < UNRELATED.namespaces; i++) {
+    const ns = nsOf(i);
+    await rest.request('POST', '/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: ns },
+    });
+    // the ServiceAccount admission plugin wants the default account, which no controller makes here
+    await rest.request('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: 'default' },
+    });
+  }
+  // deterministic filler (the bench must not depend on randomness for its sizes)
+  const filler = (i: number, bytes: number) =>
+    Buffer.alloc(bytes, `${i}-kgw-bench-filler-`).toString('base64');
+  const labels = (i: number) => ({ app: `app-${i}`, 'app.kubernetes.io/part-of': 'bench-unrelated' });
+  const jobs: (() => Promise<void>)[] = [];
+  for (let i = 0; i < UNRELATED.secrets; i++) {
+    const ns = nsOf(i);
+    jobs.push(async () => {
+      await rest.request('POST', `/api/v1/namespaces/${ns}/secrets`, {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: `secret-${i}`, labels: labels(i) },
+        type: 'Opaque',
+        data: { 'tls.crt': filler(i, 1500 + (i % 3) * 500), 'tls.key': filler(i + 1, 700) },
+      });
+      counts.secrets!++;
+    });
+  }
+  for (let i = 0; i < UNRELATED.configMaps; i++) {
+    const ns = nsOf(i);
+    jobs.push(async () => {
+      await rest.request('POST', `/api/v1/namespaces/${ns}/configmaps`, {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: `config-${i}`, labels: labels(i) },
+        data: { 'app.yaml': filler(i, 800 + (i % 4) * 300), LOG_LEVEL: 'info' },
+      });
+      counts.configMaps!++;
+    });
+  }
+  for (let i = 0; i < UNRELATED.pods; i++) {
+    const ns = nsOf(i);
+    jobs.push(async () => {
+      await rest.request('POST', `/api/v1/namespaces/${ns}/pods`, {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: `app-${i}`, labels: labels(i) },
+        spec: {
+          automountServiceAccountToken: false,
+          containers: [
+            {
+              name: 'app',
+              image: `registry.example.com/app-${i % 40}:1.${i % 7}`,
+              ports: [{ containerPort: 8080 }],
+              env: [{ name: 'CONFIG', value: `config-${i}` }],
+              resources: { requests: { cpu: '100m', memory: '128Mi' } },
+            },
+          ],
+        },
+      });
+      counts.pods!++;
+    });
+  }
+  for (let i = 0; i < UNRELATED.services; i++) {
+    const ns = nsOf(i);
+    jobs.push(async () => {
+      await rest.request('POST', `/api/v1/namespaces/${ns}/services`, {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: `app-${i}`, labels: labels(i) },
+        spec: { selector: { app: `app-${i}` }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+      });
+      counts.services!++;
+      await rest.request('POST', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { name: `app-${i}-1`, labels: { 'kubernetes.io/service-name': `app-${i}` } },
+        addressType: 'IPv4',
+        ports: [{ name: 'http', port: 8080 }],
+        endpoints: [0, 1, 2].map((k) => ({
+          addresses: [`10.${(i >> 8) & 255}.${i & 255}.${k + 10}`],
+          conditions: { ready: true },
+          targetRef: { kind: 'Pod', namespace: ns, name: `app-${(i + k) % UNRELATED.pods}` },
+        })),
+      });
+      counts.endpointSlices!++;
+    });
+  }
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let j = next++; j < jobs.length; j = next++) await jobs[j]!();
+    }),
+  );
+  return counts;
+}

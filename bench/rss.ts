@@ -13,8 +13,26 @@
 //   KGW_BENCH_FLEET_METRICS=1 gives the fleets their stats listeners (fleets[].metrics, issue 12):
 //   what the operator pays for it (the per-fleet traffic sampler's scrapes; it keeps no
 //   per-Service series) shows as the difference to a run without.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+//   Before the operator starts, the bench creates 2,000 objects kgw must not hold (cluster.ts
+//   createUnrelated: Secrets, ConfigMaps, Pods, Services with EndpointSlices in app namespaces),
+//   as a real cluster has; KGW_BENCH_UNRELATED=0 leaves them out.
+//   The operator runs compiled (tsc -p tsconfig.build.json into a temp dir, as the image's dist/):
+//   node's type stripping of the sources costs ~25 MiB RSS. KGW_BENCH_OPERATOR=ts runs the sources.
+//   KGW_BENCH_NODE_FLAGS adds node flags (space-separated) after the image's, to try V8 flags.
+//   KGW_BENCH_HEAPSNAPSHOT_DIR=<dir>: after each N's last reading the operator writes a heap
+//   snapshot there (--heapsnapshot-signal=SIGUSR2), for Chrome DevTools' Memory tab.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import {
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -29,7 +47,7 @@ import { startControlPlane } from '../test/env/control-plane.ts';
 import { killSavedReplicas, localOperatorArgs, OPERATOR_CLI } from '../test/env/operator-cli.ts';
 import { applyManifests } from '../test/env/manifests.ts';
 import { jemallocLib } from '../test/env/paths.ts';
-import { createMany, rssOf, rssParts, waitReadyCount } from './cluster.ts';
+import { createMany, createUnrelated, rssOf, rssParts, waitReadyCount } from './cluster.ts';
 import { sizes } from './fixtures.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -50,11 +68,99 @@ async function memoryBreakdown(): Promise<string> {
 }
 /** One reading of the operator's memory: RSS, its anon/file split and the /metrics breakdown. */
 async function reading(pid: number): Promise<string> {
+  if (v8Report && pid > 0) process.kill(pid, 'SIGWINCH');
   return `operator_rss_mib=${rssOf(pid).toFixed(0)} ${rssParts(pid)} ${await memoryBreakdown()}`;
 }
 
 /** jemalloc, preloaded as the image does (Dockerfile); KGW_BENCH_ALLOCATOR=glibc measures without it. */
 const jemalloc = process.env.KGW_BENCH_ALLOCATOR === 'glibc' ? undefined : jemallocLib();
+
+/**
+ * The operator as the image has it: the sources compiled by tsc into `<dir>/dist` (the Dockerfile's
+ * build stage), with this checkout's node_modules; returns the path of its cli.js.
+ */
+function buildOperator(dir: string): string {
+  const out = join(dir, 'dist');
+  execFileSync(
+    process.execPath,
+    [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', out],
+    {
+      stdio: 'inherit',
+    },
+  );
+  writeFileSync(join(out, 'package.json'), JSON.stringify({ type: 'module' }));
+  symlinkSync(join(root, 'node_modules'), join(out, 'node_modules'));
+  return join(out, 'operator', 'cli.js');
+}
+
+/**
+ * KGW_BENCH_V8_REPORT=1: a preload (node --import, plain JS so nothing is type-stripped) makes the
+ * operator print, at each reading (SIGWINCH), V8's spaces (size/used MiB), its malloced memory
+ * and external memory to stderr: what of the RSS is V8's heap and what is not.
+ */
+const v8Report = process.env.KGW_BENCH_V8_REPORT === '1';
+const V8_REPORT_JS = `import v8 from 'node:v8';
+process.on('SIGWINCH', () => {
+  const mib = (b) => (b / 1048576).toFixed(1);
+  const h = v8.getHeapStatistics();
+  const m = process.memoryUsage();
+  const spaces = v8.getHeapSpaceStatistics().map((s) => s.space_name.replace('_space', '') + '=' + mib(s.space_size) + '/' + mib(s.space_used_size)).join(' ');
+  process.stderr.write('bench rss v8 physical=' + mib(h.total_physical_size) + ' malloced=' + mib(h.malloced_memory) + ' peak_malloced=' + mib(h.peak_malloced_memory) + ' external=' + mib(m.external) + ' array_buffers=' + mib(m.arrayBuffers) + ' ' + spaces + '\\n');
+});
+// SIGURG starts V8's sampling heap profiler, garbage included; the next SIGURG writes the profile
+let session;
+process.on('SIGURG', async () => {
+  const { Session } = await import('node:inspector/promises');
+  if (!session) {
+    session = new Session();
+    session.connect();
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    return;
+  }
+  const { profile } = await session.post('HeapProfiler.stopSampling');
+  session.disconnect();
+  session = undefined;
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(process.env.KGW_BENCH_ALLOC_PROFILE_FILE, JSON.stringify(profile));
+});
+// SIGPWR: a full, memory-reducing GC (needs --expose-gc in KGW_BENCH_NODE_FLAGS): what V8 could give back
+process.on('SIGPWR', () => globalThis.gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' }));
+`;
+
+/**
+ * KGW_BENCH_ALLOC_PROFILE_S=<s> (with KGW_BENCH_V8_REPORT=1): after each N's last reading, what the
+ * operator allocates over that many idle seconds, garbage included (V8's sampling heap profiler),
+ * written to <work dir>/alloc-<n>.heapprofile (the path is printed; KGW_BENCH_KEEP_LOG=1 keeps it).
+ * KGW_BENCH_FORCE_GC=1 (with --expose-gc in KGW_BENCH_NODE_FLAGS): one more reading after a full
+ * memory-reducing GC.
+ */
+const allocProfileS = Number(process.env.KGW_BENCH_ALLOC_PROFILE_S ?? 0);
+const forceGc = process.env.KGW_BENCH_FORCE_GC === '1';
+
+/** Heap snapshots: the operator writes one on SIGUSR2 into this directory (its cwd). */
+const snapshotDir = process.env.KGW_BENCH_HEAPSNAPSHOT_DIR;
+
+/** Sends SIGUSR2 and waits (bounded) until a new snapshot file has stopped growing. */
+async function heapSnapshot(proc: ChildProcess, label: string): Promise<void> {
+  if (!snapshotDir || !proc.pid) return;
+  const before = new Set(readdirSync(snapshotDir));
+  proc.kill('SIGUSR2');
+  let size = -1;
+  for (let i = 0; i < 240; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    const file = readdirSync(snapshotDir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
+    if (!file) continue;
+    const now = statSync(join(snapshotDir, file)).size;
+    if (now > 0 && now === size) {
+      console.log(
+        `bench rss heap snapshot ${label}: ${join(snapshotDir, file)} (${(now / 1048576).toFixed(0)} MiB)`,
+      );
+      return;
+    }
+    size = now;
+  }
+  console.log(`bench rss heap snapshot ${label}: none within 120 s`);
+}
 
 /** Seconds to wait after the first reading at each N for the settled one (0: none). */
 const settleS = Number(process.env.KGW_BENCH_SETTLE_S ?? 60);
@@ -190,6 +296,20 @@ let failed = true;
 try {
   const kc = cp.kubeConfig();
   const rest = new KubeRest(kc);
+  const cli = process.env.KGW_BENCH_OPERATOR === 'ts' ? OPERATOR_CLI : buildOperator(workDir);
+  if (process.env.KGW_BENCH_UNRELATED !== '0') {
+    const t0 = Date.now();
+    const counts = await createUnrelated(rest);
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    console.log(
+      `bench rss unrelated_objects=${total} ${Object.entries(counts)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')} create_ms=${Date.now() - t0}`,
+    );
+  }
+  if (snapshotDir) mkdirSync(snapshotDir, { recursive: true });
+  const v8ReportFile = join(workDir, 'v8-report.mjs');
+  if (v8Report) writeFileSync(v8ReportFile, V8_REPORT_JS);
   await applyManifests(kc, [join(root, 'test/env/crds/knative'), knativeGatewayCrd()]);
   await ensureNamespace(rest, TEST_NAMESPACE);
   const fleetMetrics = process.env.KGW_BENCH_FLEET_METRICS === '1';
@@ -204,8 +324,11 @@ try {
       process.execPath,
       [
         // as the image runs it (Dockerfile ENV)
-        OPERATOR_NODE_OPTIONS,
-        OPERATOR_CLI,
+        ...OPERATOR_NODE_OPTIONS.split(' '),
+        ...(process.env.KGW_BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== ''),
+        ...(snapshotDir ? ['--heapsnapshot-signal=SIGUSR2'] : []),
+        ...(v8Report ? ['--import', v8ReportFile] : []),
+        cli,
         ...localOperatorArgs({
           kubeconfig: cp.kubeconfigPath,
           workDir,
@@ -225,10 +348,12 @@ try {
       ],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
+        ...(snapshotDir ? { cwd: snapshotDir } : {}),
         env:
           jemalloc !== undefined
             ? {
                 ...process.env,
+                KGW_BENCH_ALLOC_PROFILE_FILE: join(workDir, 'alloc.heapprofile'),
                 LD_PRELOAD: jemalloc,
                 MALLOC_CONF: process.env.MALLOC_CONF ?? OPERATOR_MALLOC_CONF,
               }
@@ -290,8 +415,15 @@ try {
   let pid = operator.pid ?? 0;
   console.log(
     `bench rss n=0 allocator=${jemalloc !== undefined ? 'jemalloc' : 'glibc'} ` +
-      `fleet_metrics=${fleetMetrics ? 'on' : 'off'} ${await reading(pid)}`,
+      `fleet_metrics=${fleetMetrics ? 'on' : 'off'} operator=${cli === OPERATOR_CLI ? 'ts' : 'compiled'} ` +
+      `node_flags=${JSON.stringify(process.env.KGW_BENCH_NODE_FLAGS ?? '')} ${await reading(pid)}`,
   );
+  if (settleS > 0) {
+    // idle settles too (start-up garbage collected by the memory reducer)
+    await new Promise((r) => setTimeout(r, Math.min(settleS, 30) * 1000));
+    console.log(`bench rss n=0 settled_after_s=${Math.min(settleS, 30)} ${await reading(pid)}`);
+  }
+  await heapSnapshot(operator, 'n=0');
   let have = 0;
   for (const n of sizes([1000, 10000])) {
     const t0 = Date.now();
@@ -306,6 +438,22 @@ try {
     if (settleS > 0) {
       await new Promise((r) => setTimeout(r, settleS * 1000));
       console.log(`bench rss n=${n} settled_after_s=${settleS} ${await reading(pid)}`);
+    }
+    await heapSnapshot(operator, `n=${n}`);
+    if (v8Report && allocProfileS > 0 && pid > 0) {
+      const file = join(workDir, 'alloc.heapprofile');
+      process.kill(pid, 'SIGURG');
+      await new Promise((r) => setTimeout(r, allocProfileS * 1000));
+      process.kill(pid, 'SIGURG');
+      await new Promise((r) => setTimeout(r, 3000));
+      const kept = join(tmpdir(), `kgw-bench-rss-alloc-${n}-${process.pid}.heapprofile`);
+      writeFileSync(kept, readFileSync(file));
+      console.log(`bench rss n=${n} idle allocation profile over ${allocProfileS} s: ${kept}`);
+    }
+    if (v8Report && forceGc && pid > 0) {
+      process.kill(pid, 'SIGPWR');
+      await new Promise((r) => setTimeout(r, 5000));
+      console.log(`bench rss n=${n} after_full_gc ${await reading(pid)}`);
     }
   }
   if (have > 0) {

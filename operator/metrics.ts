@@ -2,7 +2,8 @@
 // are read from the engine and the xDS server when scraped, so nothing is updated on hot paths;
 // only NACKs, time-to-ready and probe failures are counted as they happen. docs/observability.md
 // describes each, and the dashboard and alerts built on them (deploy/observability/).
-import http from 'node:http';
+import type { Server } from 'node:http';
+import { http } from './node-http.ts';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StatusMetrics } from './controller/ingress-status.ts';
 import { PROBE_FAILURES } from './status/prober.ts';
@@ -194,7 +195,7 @@ export function metricsRegistry(src: MetricsSources): OperatorMetrics {
   };
 }
 
-export function startMetricsServer(port: number, registry: Registry, host = '0.0.0.0'): Promise<http.Server> {
+export function startMetricsServer(port: number, registry: Registry, host = '0.0.0.0'): Promise<Server> {
   const server = http.createServer((req, res) => {
     if (req.url !== '/metrics') {
       res.writeHead(404).end();

@@ -10,7 +10,9 @@
 // each serves xDS on its own socket, every Envoy knows all sockets (xdsPeers) and fails over; a
 // new leader adopts the Envoy replicas the previous one started.
 import { mkdirSync, rmSync } from 'node:fs';
-import http from 'node:http';
+import type { Server } from 'node:http';
+import { IdleGc } from './idle-gc.ts';
+import { http } from './node-http.ts';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from './controller/engine.ts';
@@ -268,7 +270,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   });
   certificates.start();
   let elector: LeaderElector | undefined;
-  let metrics: http.Server | undefined;
+  let metrics: Server | undefined;
   if (o.metricsPort !== undefined && m) {
     xds.onNack((e) => m.nack(e.fleet));
     metrics = await startMetricsServer(o.metricsPort, m.registry);
@@ -351,6 +353,9 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       .catch((err: unknown) => o.log.error({ err: String(err) }, 'rotating xDS certificates failed'));
   }, XDS_CERT_CHECK_MS);
   rotation.unref();
+  // one full GC when the operator goes quiet after a burst (idle-gc.ts; needs node --expose-gc)
+  const idleGc = new IdleGc({ log: o.log.child({ component: 'idle-gc' }) });
+  idleGc.start();
   o.log.info(
     {
       runtime: o.runtime,
@@ -374,6 +379,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       const drainMs = o.webhook ? (o.webhook.drainMs ?? (o.runtime === 'kubernetes' ? 5000 : 0)) : 0;
       const drained = new Promise((r) => setTimeout(r, drainMs));
       clearInterval(rotation);
+      idleGc.stop();
       await elector?.stop({ release: true });
       await engine.stop();
       await claims.stop();
@@ -394,7 +400,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
 }
 
 /** /healthz: the process serves; /readyz: caches synced (the engine started) and webhooks serving. */
-function startHealth(port: number, ready: () => boolean): Promise<http.Server> {
+function startHealth(port: number, ready: () => boolean): Promise<Server> {
   const server = http.createServer((req, res) => {
     const ok = req.url === '/healthz' || (req.url === '/readyz' && ready());
     res.writeHead(ok ? 200 : req.url === '/readyz' ? 503 : 404, { 'content-type': 'text/plain' });

@@ -6,7 +6,7 @@ import type { EndpointSlice, Service } from '../api/core.ts';
 import type { KIngress } from '../api/kingress.ts';
 import type { Logger } from '../log.ts';
 import { ReferencedSecrets } from '../kube/referenced-secrets.ts';
-import { Reflector, type KubeObject, type ReflectorEvent } from '../kube/reflector.ts';
+import { Reflector, withoutManagedFields, type KubeObject, type ReflectorEvent } from '../kube/reflector.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { Lookups } from '../translate/lookups.ts';
 
@@ -41,7 +41,10 @@ export class ClusterWatch {
 
   constructor(o: ClusterWatchOptions) {
     this.o = o;
-    const mk = <T extends KubeObject>(path: string) => new Reflector<T>(o.rest, { path, log: o.log });
+    // nothing reads the managedFields of these objects (every KIngress, Service and EndpointSlice
+    // of the cluster): the stores keep the objects without them
+    const mk = <T extends KubeObject>(path: string) =>
+      new Reflector<T>(o.rest, { path, log: o.log, transform: withoutManagedFields });
     this.ingresses = mk(KINGRESS_PATH);
     this.gateways = mk(GATEWAY_PATH);
     this.services = mk('/api/v1/services');

@@ -10,7 +10,7 @@
 // write only when a figure changes. A replica that restarted (its counters went down) counts from
 // zero, as Prometheus's rate() does; one that did not answer is left out of that window. Figures
 // need two samples, so they appear one window after a fleet starts.
-import http from 'node:http';
+import { http } from '../node-http.ts';
 import { METRICS_PATH, type FleetTraffic } from '../api/knativegateway.ts';
 import { parseSamples } from '../fleets/prometheus-text.ts';
 import type { Replica } from '../fleets/runtime.ts';

@@ -7,7 +7,7 @@
 // becomes leader takes over), or after release() (this replica stopped leading). Envoy keeps its
 // last config and reconnects to xDS, so none of these interrupts traffic. Envoy's stderr goes to
 // <workDir>/<replica>.log, never to a pipe, so a replica outlives the process that started it.
-import http from 'node:http';
+import { http } from '../node-http.ts';
 import {
   closeSync,
   existsSync,

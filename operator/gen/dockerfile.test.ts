@@ -65,7 +65,10 @@ describe('Dockerfile', () => {
   });
 
   test('Node options and jemalloc (preloaded, copied from the jemalloc stage) as operator-install.ts says', () => {
-    expect(args('ENV').map((e) => e.split(/\s+/))).toEqual([
+    // KEY=value pairs; a value with spaces is quoted (NODE_OPTIONS)
+    const pairs = (e: string) =>
+      [...e.matchAll(/(\w+)=("[^"]*"|\S+)/g)].map((m) => `${m[1]}=${m[2]!.replace(/^"|"$/g, '')}`);
+    expect(args('ENV').map(pairs)).toEqual([
       [
         'NODE_ENV=production',
         `NODE_OPTIONS=${OPERATOR_NODE_OPTIONS}`,

@@ -31,12 +31,14 @@ export const OPERATOR_UID = 65532;
 
 /**
  * How the image runs Node (the Dockerfile's ENV must match; bench/rss.ts runs the operator the same
- * way): a small young generation, and jemalloc preloaded with a short decay, background purging
- * and two arenas, so native memory freed after a burst goes back to the system (bench/README.md).
+ * way): a small young generation, gc() for the idle GC (idle-gc.ts), and jemalloc preloaded with a
+ * short decay, background purging, one arena and no thread caches, so native memory freed after a
+ * burst goes back to the system and little is cached per thread (bench/README.md, Memory).
  */
-export const OPERATOR_NODE_OPTIONS = '--max-semi-space-size=8';
+export const OPERATOR_NODE_OPTIONS = '--max-semi-space-size=8 --expose-gc';
 export const OPERATOR_JEMALLOC = '/usr/local/lib/libjemalloc.so.2';
-export const OPERATOR_MALLOC_CONF = 'background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:2';
+export const OPERATOR_MALLOC_CONF =
+  'background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:1,tcache:false';
 
 /** Envoy release the fleets run (same as the one the tests use, test/env/versions.env). */
 export const ENVOY_VERSION = '1.40.0';

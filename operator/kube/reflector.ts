@@ -49,6 +49,18 @@ export function objectKey(o: KubeObject): string {
   return `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 }
 
+/**
+ * A transform for reflectors none of whose readers looks at `metadata.managedFields` (the
+ * apiserver's record of which client owns which field, on every object: ~700 of the ~1,900 bytes
+ * of a KIngress's JSON, 360 of a Service's ~900): a copy without it. A copy, not `delete`, so
+ * the object keeps a fast (non-dictionary) shape.
+ */
+export function withoutManagedFields<T extends KubeObject>(obj: T): T {
+  if (!('managedFields' in obj.metadata)) return obj;
+  const { managedFields: _, ...metadata } = obj.metadata;
+  return { ...obj, metadata };
+}
+
 export const MIN_BACKOFF_MS = 200;
 export const MAX_BACKOFF_MS = 30_000;
 /** A watch that delivered an event or stayed open this long was healthy: the backoff starts over. */

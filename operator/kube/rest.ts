@@ -1,7 +1,7 @@
 // A small Kubernetes REST client on node:https, configured from a client-node KubeConfig. It does
 // exactly what kgw needs — JSON requests, merge/apply patches and line-delimited watch streams —
 // with explicit timeouts, so reconnect and backoff policy stay in kgw's hands (see reflector.ts).
-import http from 'node:http';
+import { http } from '../node-http.ts';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeConnection } from './config.ts';

@@ -7,7 +7,7 @@
 // A fleet whose listeners expect PROXY protocol closes connections that do not start with a
 // PROXY header, so probes to it send one first: version 2 with the LOCAL command, which says
 // "a connection of the proxy's own, such as a health check" and leaves the addresses as they are.
-import http from 'node:http';
+import { http } from '../node-http.ts';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';

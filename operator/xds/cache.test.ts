@@ -1,4 +1,4 @@
-import { SnapshotCache } from './cache.ts';
+import { CachedResource, SnapshotCache } from './cache.ts';
 import { TrackedMap } from '../render/tracked-map.ts';
 import { decodeResource } from './protojson.ts';
 import { TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER } from './protos.ts';
@@ -29,6 +29,32 @@ describe('SnapshotCache', () => {
     expect(second).toMatchObject({ generation: 2, changed: [TYPE_CLUSTER] });
     expect(cache.get('f')?.types.get(TYPE_LISTENER)?.resources.has('http')).toBe(true);
     expect(cache.get('f')?.types.get(TYPE_CLUSTER)?.resources.get('a')?.version).toBe(a?.version);
+  });
+
+  it("holds a resource's encoding once: bytes become a view of the wire chunk built from them", () => {
+    const encoded = (name = 'a') => {
+      const cache = new SnapshotCache();
+      cache.set('f', { [TYPE_CLUSTER]: byName([staticCluster(name)]) });
+      return cache.get('f')!.types.get(TYPE_CLUSTER)!.resources.get(name)!;
+    };
+    // a name of 200 bytes takes a two-byte length on the wire
+    for (const name of ['a', 'x'.repeat(200)]) {
+      for (const chunkOf of [(r: CachedResource) => r.deltaChunk, (r: CachedResource) => r.sotwChunk]) {
+        const r = encoded(name);
+        const copy = Buffer.from(r.bytes);
+        const chunk = chunkOf(r);
+        expect(r.bytes.buffer === chunk.buffer).toBe(true); // a view, no second copy
+        expect(r.bytes.equals(copy)).toBe(true);
+        expect(decodeResource(TYPE_CLUSTER, r.bytes)).toMatchObject({ name, type: 'STATIC' });
+      }
+    }
+    // an identical resource re-encoded from a new object takes over the chunks, and views them too
+    const before = encoded();
+    const chunk = before.deltaChunk;
+    const again = new CachedResource(TYPE_CLUSTER, 'a', staticCluster('a'), Buffer.from(before.bytes));
+    again.adoptChunks(before);
+    expect(again.deltaChunk).toBe(chunk);
+    expect(again.bytes.buffer === chunk.buffer).toBe(true);
   });
 
   it('reports no change (and keeps the generation) when content is equal, in any order', () => {

@@ -24,7 +24,7 @@ export class CachedResource {
   readonly typeUrl: TypeUrl;
   readonly name: string;
   readonly version: string;
-  readonly bytes: Buffer;
+  #bytes: Buffer;
   /** The JSON this was encoded from; the same object passed again is not re-encoded. */
   readonly source: ResourceJson;
   /** For clusters of type EDS: the ClusterLoadAssignment name Envoy will ask for. */
@@ -36,7 +36,7 @@ export class CachedResource {
     this.typeUrl = typeUrl;
     this.name = name;
     this.source = source;
-    this.bytes = bytes;
+    this.#bytes = bytes;
     this.version = shortHash(bytes);
     this.edsName = typeUrl === TYPE_CLUSTER ? edsNameOf(name, source) : undefined;
   }
@@ -46,19 +46,55 @@ export class CachedResource {
     if (other.version !== this.version || other.name !== this.name) return;
     this.#sotw ??= other.#sotw;
     this.#delta ??= other.#delta;
+    if (this.#delta)
+      this.shareBytes(this.#delta, this.#delta.length - nameFieldLength(this.name) - this.#bytes.length);
+    else if (this.#sotw) this.shareBytes(this.#sotw, this.#sotw.length - this.#bytes.length);
+  }
+
+  /** The encoded resource (a view into a wire chunk once one is built: see shareBytes). */
+  get bytes(): Buffer {
+    return this.#bytes;
   }
 
   /** The resource as a DiscoveryResponse `resources` entry (built on first use, then reused). */
   get sotwChunk(): Buffer {
-    this.#sotw ??= sotwChunk(this.typeUrl, this.bytes);
-    return this.#sotw;
+    if (this.#sotw) return this.#sotw;
+    // an Any: the encoded resource is its last field
+    const chunk = sotwChunk(this.typeUrl, this.#bytes);
+    this.#sotw = this.shareBytes(chunk, chunk.length - this.#bytes.length);
+    return chunk;
   }
 
   /** The resource as a DeltaDiscoveryResponse `resources` entry (name + version + Any). */
   get deltaChunk(): Buffer {
-    this.#delta ??= deltaChunk(this.typeUrl, this.name, this.version, this.bytes);
-    return this.#delta;
+    if (this.#delta) return this.#delta;
+    // fields in number order: version (1), the Any (2, its value last), then name (3)
+    const chunk = deltaChunk(this.typeUrl, this.name, this.version, this.#bytes);
+    this.#delta = this.shareBytes(chunk, chunk.length - nameFieldLength(this.name) - this.#bytes.length);
+    return chunk;
   }
+
+  /**
+   * Both wire chunks embed the encoded resource: once a chunk is built, `bytes` becomes a view of
+   * it (where it was found, byte for byte), so a cached resource holds its encoding once, not
+   * twice (at 1k KIngresses ~1 MiB, at 10k ~11 MiB less).
+   */
+  private shareBytes(chunk: Buffer, at: number): Buffer {
+    const n = this.#bytes.length;
+    if (chunk.buffer === this.#bytes.buffer || at < 0) return chunk;
+    const view = chunk.subarray(at, at + n);
+    if (view.length === n && view.equals(this.#bytes)) this.#bytes = view;
+    return chunk;
+  }
+}
+
+/** Bytes of a Resource's `name` field (3, length-delimited) on the wire; none when empty. */
+function nameFieldLength(name: string): number {
+  const n = Buffer.byteLength(name);
+  if (n === 0) return 0;
+  let varint = 1;
+  for (let v = n; v >= 0x80; v >>>= 7) varint++;
+  return 1 + varint + n;
 }
 
 function edsNameOf(name: string, source: ResourceJson): string | undefined {
