@@ -126,14 +126,18 @@ test('SharedEvenly: each of 2 replicas admits 2 of a limit of 4 (the fleet 4); P
       return Promise.resolve(undefined); // replicas.json not written yet
     }
   });
-  // every SharedEvenly Envoy counts both replicas as members; PerReplica Envoys have no such cluster
+  // every SharedEvenly Envoy counts both replicas as members; PerReplica Envoys have no such cluster.
+  // A replica is recorded when it is started, before its Envoy has opened its admin socket (CI once
+  // saw ENOENT here): until it answers, it has not been asked.
+  const membersOf = (r: { adminSocket: string }) => members(r.adminSocket).catch(() => undefined);
   const want = shared.map((r) => `${r.address}:${DEFAULT_LISTENER_PORTS.ExternalIP.http}`).sort();
   for (const r of shared) {
     await poll(`${r.id} knows both members`, async () =>
-      JSON.stringify(await members(r.adminSocket)) === JSON.stringify(want) ? true : undefined,
+      JSON.stringify(await membersOf(r)) === JSON.stringify(want) ? true : undefined,
     );
   }
-  for (const r of perReplica) expect(await members(r.adminSocket)).toEqual([]);
+  for (const r of perReplica)
+    expect(await poll(`${r.id} answers on its admin socket`, () => membersOf(r))).toEqual([]);
 
   await env.rest.request('POST', POLICIES, {
     apiVersion: 'policy.kgw.dev/v1alpha1',
