@@ -130,17 +130,6 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Fields of a type in field-number order, and each field's oneof (by index), worked out once. */
-const numberOrder = new WeakMap<DescMessage, Map<string, number>>();
-function orderOf(desc: DescMessage): Map<string, number> {
-  let m = numberOrder.get(desc);
-  if (!m) {
-    m = new Map(desc.fields.map((f) => [f.name, f.number]));
-    numberOrder.set(desc, m);
-  }
-  return m;
-}
-
 let busy = false;
 const shared = new Writer();
 
@@ -180,28 +169,25 @@ function writeMessageBody(w: Writer, plan: TypePlan, json: unknown): void {
 }
 
 function writeFields(w: Writer, plan: TypePlan, json: Record<string, unknown>, skipType: boolean): void {
-  const order = orderOf(plan.desc);
-  const keys: string[] = [];
+  const fields: DescField[] = [];
   let sorted = true;
-  let last = -1;
   for (const key in json) {
     if (json[key] === undefined || (skipType && key === '@type')) continue;
-    const no = order.get(key);
-    if (no === undefined) throw UNHANDLED; // unknown (bufbuild's path names it)
-    if (no < last) sorted = false;
-    last = no;
-    keys.push(key);
+    const f = plan.fields.get(key);
+    if (f === undefined) throw UNHANDLED; // unknown (bufbuild's path names it)
+    const prev = fields[fields.length - 1];
+    if (prev !== undefined && f.number < prev.number) sorted = false;
+    fields.push(f);
   }
-  if (!sorted) keys.sort((a, b) => (order.get(a) as number) - (order.get(b) as number));
+  if (!sorted) fields.sort((a, b) => a.number - b.number);
   let oneofs: Set<unknown> | undefined;
-  for (const key of keys) {
-    const f = plan.fields.get(key) as DescField;
+  for (const f of fields) {
     if (f.oneof) {
       oneofs ??= new Set();
       if (oneofs.has(f.oneof)) throw UNHANDLED; // two members of one oneof
       oneofs.add(f.oneof);
     }
-    writeField(w, f, json[key]);
+    writeField(w, f, json[f.name]);
   }
 }
 
