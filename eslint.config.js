@@ -15,6 +15,12 @@ export default tseslint.config(
         'error',
         { allowNumber: true, allowBoolean: true },
       ],
+      // One string order everywhere (operator/order.ts): localeCompare depends on ICU's collation
+      // and maps its data into the operator's memory.
+      'no-restricted-properties': [
+        'error',
+        { property: 'localeCompare', message: 'sort with byCodePoint from operator/order.ts' },
+      ],
     },
   },
 );

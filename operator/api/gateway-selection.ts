@@ -9,20 +9,17 @@
 // - Knative is configured by the oldest served gateway with knative.configure (the default).
 import type { KnativeGateway } from './knativegateway.ts';
 import { validateGatewaySpec, withGatewayDefaults } from './knativegateway.ts';
+import { byCodePoint } from '../order.ts';
 
 interface Aged {
   metadata: { name: string; creationTimestamp?: string | undefined };
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /** Oldest first: creation time, then name. */
 export function olderFirst(a: Aged, b: Aged): number {
   return (
-    cmp(a.metadata.creationTimestamp ?? '', b.metadata.creationTimestamp ?? '') ||
-    cmp(a.metadata.name, b.metadata.name)
+    byCodePoint(a.metadata.creationTimestamp ?? '', b.metadata.creationTimestamp ?? '') ||
+    byCodePoint(a.metadata.name, b.metadata.name)
   );
 }
 

@@ -19,6 +19,7 @@ import {
   type KnativeGateway,
   type ResolvedGatewaySpec,
 } from './knativegateway.ts';
+import { byCodePoint } from '../order.ts';
 
 export const CONFIG_NETWORK = 'config-network';
 export const CONFIG_DOMAIN = 'config-domain';
@@ -115,5 +116,5 @@ export function knativeConfigDrift(
       if (key !== EXAMPLE_KEY && !(key in desired.data)) out.push({ key, actual: got });
     }
   }
-  return out.sort((a, b) => a.key.localeCompare(b.key));
+  return out.sort((a, b) => byCodePoint(a.key, b.key));
 }

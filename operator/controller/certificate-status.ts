@@ -15,6 +15,7 @@ import {
   SOLVER_LABEL,
   type SolverService,
 } from './certificate-mapping.ts';
+import { byCodePoint } from '../order.ts';
 
 // ---------------------------------------------------------------------------------------------
 // cert-manager Certificate → KCertificate status (pure)
@@ -237,7 +238,7 @@ export function http01Challenges(
       });
     }
   }
-  out.sort((a, b) => a.url.localeCompare(b.url));
+  out.sort((a, b) => byCodePoint(a.url, b.url));
   return out;
 }
 

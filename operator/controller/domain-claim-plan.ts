@@ -25,6 +25,7 @@ import {
 } from '../api/knativegateway.ts';
 import { INGRESS_CLASS_ANNOTATION, type ObjectMeta } from '../api/kingress.ts';
 import { resolveGateways } from '../api/gateway-selection.ts';
+import { byCodePoint } from '../order.ts';
 
 export const DOMAIN_MAPPINGS_PATH = '/apis/serving.knative.dev/v1beta1/domainmappings';
 export const CLAIMS_PATH = '/apis/networking.internal.knative.dev/v1alpha1/clusterdomainclaims';
@@ -107,17 +108,12 @@ function isKgwClaim(c: ClusterDomainClaim): boolean {
   return c.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY_KGW;
 }
 
-/** Code-point order (localeCompare would depend on the collation, e.g. for '~' below). */
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /** Oldest first: creationTimestamp, then namespace, then name. */
 function olderFirst(a: DomainMapping, b: DomainMapping): number {
   return (
-    cmp(a.metadata.creationTimestamp ?? '', b.metadata.creationTimestamp ?? '') ||
-    cmp(a.metadata.namespace ?? '', b.metadata.namespace ?? '') ||
-    cmp(a.metadata.name, b.metadata.name)
+    byCodePoint(a.metadata.creationTimestamp ?? '', b.metadata.creationTimestamp ?? '') ||
+    byCodePoint(a.metadata.namespace ?? '', b.metadata.namespace ?? '') ||
+    byCodePoint(a.metadata.name, b.metadata.name)
   );
 }
 
@@ -253,7 +249,7 @@ export function claimPlan(input: ClaimPlanInput): ClaimPlan {
   const ctx = context(input);
   const plan: ClaimPlan = { create: [], delete: [], verdicts: new Map(), withdraw: [] };
   const byDomain = groupByDomain(input.mappings);
-  for (const domain of [...byDomain.keys()].sort(cmp)) {
+  for (const domain of [...byDomain.keys()].sort(byCodePoint)) {
     const mappings = byDomain.get(domain) ?? [];
     const r = evaluateDomain(ctx, domain, mappings);
     for (const [k, v] of r.verdicts) plan.verdicts.set(k, v);
@@ -264,7 +260,7 @@ export function claimPlan(input: ClaimPlanInput): ClaimPlan {
         plan.withdraw.push(mappingKey(dm));
     }
   }
-  for (const c of [...input.claims].sort((a, b) => cmp(a.metadata.name, b.metadata.name))) {
+  for (const c of [...input.claims].sort((a, b) => byCodePoint(a.metadata.name, b.metadata.name))) {
     if (!isKgwClaim(c) || c.metadata.deletionTimestamp !== undefined) continue;
     const used = (byDomain.get(c.metadata.name) ?? []).some(
       (dm) => dm.metadata.namespace === c.spec?.namespace,

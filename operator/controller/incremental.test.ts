@@ -23,6 +23,7 @@ import { mulberry32, pick } from '../../test/support/prng.ts';
 import { RESOURCE_KINDS } from '../render/assembler.ts';
 import { IncrementalGateway } from './incremental.ts';
 import { backendData } from '../translate/backend-data.ts';
+import { byCodePoint } from '../order.ts';
 
 const validCert = loadCase(join(goldenDir, 'tls-redirect.yaml')).secrets[0]!;
 
@@ -156,7 +157,7 @@ function randomSpec(rnd: () => number, namespace: string): IngressSpec {
 
 /** Maps sorted by name (the order of a map keyed by resource name carries no meaning). */
 function byName(m: ReadonlyMap<string, unknown>): [string, unknown][] {
-  return [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return [...m].sort(([a], [b]) => byCodePoint(a, b));
 }
 
 function canonical(r: FleetResources): Record<string, unknown> {

@@ -18,6 +18,7 @@ import { rbacDoc } from './rbac.ts';
 import { releaseManifest } from './release.ts';
 import { fullSampleKnativeGateway, sampleKnativeGateway } from './sample.ts';
 import type { PackagingFile } from './yaml-docs.ts';
+import { byCodePoint } from '../order.ts';
 
 export interface GeneratedFile {
   /** Path relative to the output root, with '/' separators. */
@@ -146,7 +147,7 @@ export function generateAll(): GeneratedFile[] {
     if (seen.has(f.path)) throw new Error(`two generators produce ${f.path}`);
     seen.add(f.path);
   }
-  return files.sort((a, b) => a.path.localeCompare(b.path));
+  return files.sort((a, b) => byCodePoint(a.path, b.path));
 }
 
 /** The repository root: the nearest ancestor of this module holding kgw's package.json. */

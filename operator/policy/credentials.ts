@@ -3,6 +3,7 @@
 // password). Pure: the caller passes the Secrets' decoded data.
 import { createHash } from 'node:crypto';
 import { POLICY_LIMITS } from '../api/routepolicy.ts';
+import { byCodePoint } from '../order.ts';
 
 export interface Credential {
   client: string;
@@ -40,7 +41,7 @@ export function readCredentials(
       return { ok: false, reason: 'SecretNotFound', message: `Secret ${namespace}/${name} not found` };
     }
     const where = `Secret ${namespace}/${name}`;
-    for (const [client, key] of Object.entries(s.data).sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [client, key] of Object.entries(s.data).sort(([a], [b]) => byCodePoint(a, b))) {
       const bad = (what: string): CredentialsResult => ({
         ok: false,
         reason: 'InvalidSecret',
@@ -121,7 +122,7 @@ export function readBasicAuthUsers(
       return { ok: false, reason: 'SecretNotFound', message: `Secret ${namespace}/${name} not found` };
     }
     const where = `Secret ${namespace}/${name}`;
-    for (const [user, password] of Object.entries(s.data).sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [user, password] of Object.entries(s.data).sort(([a], [b]) => byCodePoint(a, b))) {
       const bad = (what: string): BasicAuthUsersResult => ({
         ok: false,
         reason: 'InvalidSecret',

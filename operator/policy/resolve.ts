@@ -37,6 +37,7 @@ import {
 } from '../translate/routing-rules.ts';
 import { readBasicAuthUsers, readCredentials, type BasicAuthUser, type SecretData } from './credentials.ts';
 import { corsIR, ipAccessIR, rateLimitIR } from './features.ts';
+import { byCodePoint } from '../order.ts';
 
 export const LABEL_ROUTE = 'serving.knative.dev/route';
 export const LABEL_DOMAIN_MAPPING_UID = 'serving.knative.dev/domainMappingUID';
@@ -149,7 +150,7 @@ export function olderFirst(a: RoutePolicy, b: RoutePolicy): number {
   const ta = a.metadata.creationTimestamp ?? '';
   const tb = b.metadata.creationTimestamp ?? '';
   if (ta !== tb) return ta < tb ? -1 : 1;
-  return policyKey(a).localeCompare(policyKey(b));
+  return byCodePoint(policyKey(a), policyKey(b));
 }
 
 interface Index {
@@ -470,5 +471,5 @@ export function resolvePolicies(world: PolicyWorld): PolicyResolution {
 /** A fingerprint of what is attached to one KIngress (to tell which KIngresses to translate again). */
 export function attachmentFingerprint(hosts: ReadonlyMap<string, HostPolicyIR> | undefined): string {
   if (!hosts || hosts.size === 0) return '';
-  return JSON.stringify([...hosts].sort(([a], [b]) => a.localeCompare(b)));
+  return JSON.stringify([...hosts].sort(([a], [b]) => byCodePoint(a, b)));
 }

@@ -22,6 +22,7 @@ import type { BucketIR, ClusterIR, RateLimitIR } from '../translate/ir.ts';
 import { TYPE_PREFIX, type Json } from './types.ts';
 
 import { RATE_LIMIT_CLUSTER } from '../translate/rate-limit-service.ts';
+import { byCodePoint } from '../order.ts';
 
 export { RATE_LIMIT_CLUSTER };
 export const RATE_LIMIT_FILTER = 'envoy.filters.http.ratelimit';
@@ -156,5 +157,5 @@ export function rateLimitConfigs(limits: Iterable<RateLimitIR>): Map<string, Jso
     const domain = rateLimitDomain(r.policy);
     if (!out.has(domain)) out.set(domain, rateLimitConfig(r));
   }
-  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return new Map([...out].sort(([a], [b]) => byCodePoint(a, b)));
 }

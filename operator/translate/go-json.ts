@@ -8,6 +8,7 @@ import type {
   IngressSpec,
   IngressTLS,
 } from '../api/kingress.ts';
+import { byCodePoint } from '../order.ts';
 
 /** Characters that need escaping (or Unicode care) in Go's encoding; anything else is copied. */
 // eslint-disable-next-line no-control-regex
@@ -53,7 +54,7 @@ function optStrings(list: string[] | undefined): string | undefined {
 
 function sortedKeys(m: Record<string, unknown>): string[] {
   // Go sorts map keys by their UTF-8 bytes; for ASCII header names this equals code-unit order.
-  return Object.keys(m).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return Object.keys(m).sort(byCodePoint);
 }
 
 /** omitempty map[string]string */

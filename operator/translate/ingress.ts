@@ -42,6 +42,7 @@ import {
   tagHosts,
   type RoutingRule,
 } from './routing-rules.ts';
+import { byCodePoint } from '../order.ts';
 
 class Problem extends Error {
   readonly problem: TranslateProblem;
@@ -165,7 +166,7 @@ function routingRoutes(
         headers: [
           ...Object.keys(p.headers ?? {}).map((h) => ({ name: h, exact: p.headers?.[h]?.exact ?? '' })),
           ...rule.headers.map((h) => ({ name: h.name, exact: h.value })),
-        ].sort((a, b) => a.name.localeCompare(b.name)),
+        ].sort((a, b) => byCodePoint(a.name, b.name)),
         ...(rule.cookies.length > 0 ? { cookies: rule.cookies } : {}),
       });
     });

@@ -1,3 +1,4 @@
+import { byCodePoint } from '../order.ts';
 // Gray release by header or cookie (Alibaba ALB's Knative annotations, ingress-nginx canary-by-header
 // and canary-by-cookie): rules that send requests carrying given headers or cookies to one revision
 // or tag the Route already routes to (or to the Route's own split) — never to anything else. They
@@ -79,7 +80,7 @@ function pairs(
     }
     out.push({ name: what === 'headers' ? name.toLowerCase() : name, value });
   }
-  return out.sort((a, b) => a.name.localeCompare(b.name));
+  return out.sort((a, b) => byCodePoint(a.name, b.name));
 }
 
 /** What a rule names, as the annotation and a RoutePolicy's `to` write it. */

@@ -13,6 +13,7 @@ import { ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf
 import { FeatureSet_FieldPresence } from '@bufbuild/protobuf/wkt';
 import { planOf, type TypePlan } from './protojson-plan.ts';
 import { findType, typeNameOfUrl } from './protos.ts';
+import { byCodePoint } from '../order.ts';
 
 /** Thrown inside the encoder for a form it leaves to bufbuild; never escapes fastEncode. */
 class Unhandled extends Error {}
@@ -256,7 +257,7 @@ function writeField(w: Writer, f: DescField, value: unknown): void {
     }
     case 'map': {
       if (!isObject(value) || f.mapKey !== ScalarType.STRING) throw UNHANDLED;
-      const keys = Object.keys(value).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const keys = Object.keys(value).sort(byCodePoint);
       for (const k of keys) {
         const v = value[k];
         if (v === undefined) continue;
@@ -407,7 +408,7 @@ function writePlain(w: Writer, typeName: string, json: unknown): void {
 
 function writeStruct(w: Writer, json: unknown): void {
   if (!isObject(json)) throw UNHANDLED;
-  const keys = Object.keys(json).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const keys = Object.keys(json).sort(byCodePoint);
   for (const k of keys) {
     const v = json[k];
     if (v === undefined) continue;

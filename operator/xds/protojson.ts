@@ -31,6 +31,7 @@ import { assemble, type Split } from './protojson-assemble.ts';
 import { fastEncode } from './protojson-fast.ts';
 import { planOf, type TypePlan } from './protojson-plan.ts';
 import { ENVOY_API, envoyRegistry, findType, messageType, typeNameOfUrl } from './protos.ts';
+import { byCodePoint } from '../order.ts';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
@@ -300,7 +301,7 @@ function canonKeys(
     values.push(v);
   }
   if (sorted && !changed) return obj;
-  const order = keys.map((k, i) => [k, values[i]] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const order = keys.map((k, i) => [k, values[i]] as const).sort(([a], [b]) => byCodePoint(a, b));
   const out: Record<string, unknown> = {};
   for (const [k, v] of order) if (v !== undefined) out[k] = v;
   return out;

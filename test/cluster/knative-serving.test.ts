@@ -33,6 +33,7 @@ import { NODE_IP, startCluster, type Cluster, type StopReport } from './cluster.
 import { builtImages, ensureImages, knativeArtifacts, type KnativeArtifacts } from './images.ts';
 import { clusterStartFigure, getOrUndefined, kubectlWith, run, steadyLoad } from './harness.ts';
 import { installCertManager } from './cert-manager.ts';
+import { byCodePoint } from '../../operator/order.ts';
 import {
   fleetAddresses,
   GATEWAY_PATH,
@@ -782,7 +783,7 @@ describe("Knative's ingress conformance suite against kgw", () => {
       if (log !== undefined && log !== '') writeFileSync(log, r.stdout + r.stderr);
       const results = conformanceResults(r.stdout);
       const lines = [...results.entries()]
-        .sort(([a], [b]) => a.localeCompare(b))
+        .sort(([a], [b]) => byCodePoint(a, b))
         .map(([name, res]) => `${res} ${name}`);
       fig(`conformance (exit ${r.code}, ${Date.now() - t0} ms):\n  ${lines.join('\n  ')}`);
       const failed = [...results.entries()].filter(([, res]) => res === 'FAIL').map(([n]) => n);
