@@ -115,11 +115,17 @@ export function waitGatewayReady(
   );
 }
 
-/** Resolves a `domainInternal` (svc.ns.svc.<domain>) to an endpoint address and target port. */
+/**
+ * Resolves a `domainInternal` (svc.ns.svc.<domain>) to an endpoint address and target port. The
+ * fleet's EndpointSlice is written on its own (by the local runtime, or by Kubernetes from Pod
+ * readiness), so it may trail the KIngress's Ready by a moment: polled every 200 ms, at most
+ * `timeoutMs` (a loaded CI once resolved too early).
+ */
 export async function resolveGateway(
   kube: KubeAccess,
   domainInternal: string,
   servicePort = 80,
+  timeoutMs = 30_000,
 ): Promise<{ address: string; port: number }> {
   const [svc, ns] = domainInternal.split('.');
   const service = await kube.rest.get<{
@@ -127,17 +133,21 @@ export async function resolveGateway(
   }>(`/api/v1/namespaces/${ns}/services/${svc}`);
   const sp = service.spec.ports.find((p) => p.port === servicePort);
   if (!sp) throw new Error(`${domainInternal} has no port ${servicePort}`);
-  const slices = await kube.rest.get<{
-    items: { endpoints?: { addresses: string[] }[]; ports?: { name?: string; port: number }[] }[];
-  }>(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, {
-    labelSelector: `kubernetes.io/service-name=${svc}`,
-  });
-  for (const s of slices.items) {
-    const p = s.ports?.find((x) => x.name === sp.name);
-    const a = s.endpoints?.[0]?.addresses[0];
-    if (p && a) return { address: a, port: p.port };
-  }
-  throw new Error(`${domainInternal} has no ready endpoints`);
+  const deadline = Date.now() + timeoutMs;
+  do {
+    const slices = await kube.rest.get<{
+      items: { endpoints?: { addresses: string[] }[]; ports?: { name?: string; port: number }[] }[];
+    }>(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, {
+      labelSelector: `kubernetes.io/service-name=${svc}`,
+    });
+    for (const s of slices.items) {
+      const p = s.ports?.find((x) => x.name === sp.name);
+      const a = s.endpoints?.[0]?.addresses[0];
+      if (p && a) return { address: a, port: p.port };
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  } while (Date.now() < deadline);
+  throw new Error(`${domainInternal} has no ready endpoints after ${timeoutMs} ms`);
 }
 
 /** The Envoy address and port of the public fleet the KIngress's status names. */
