@@ -151,6 +151,7 @@ export class Reflector<T extends KubeObject> {
   }
 
   private async list(): Promise<void> {
+    const firstList = this.rv === '' && this.store.size === 0;
     const items: T[] = [];
     let cont: string | undefined;
     let rv = '';
@@ -167,6 +168,11 @@ export class Reflector<T extends KubeObject> {
           fieldSelector: this.opts.fieldSelector,
           limit: this.opts.limit ?? 500,
           continue: cont,
+          // The first list of an empty store is served from the API server's watch cache, as
+          // client-go's informers do (at 10k KIngresses about 1 s instead of ~5 s of paged etcd
+          // reads). It may lag etcd by the cache's delay; the watch from its resourceVersion
+          // replays what followed. A relist reads etcd (the store must never step back in time).
+          ...(cont === undefined && firstList ? { resourceVersion: '0' } : {}),
         },
         this.abort.signal,
         this.opts.metadataOnly ? METADATA_LIST : undefined,
