@@ -4,7 +4,15 @@ import net, { type AddressInfo } from 'node:net';
 import { jest } from '@jest/globals';
 import { HEADER_HASH } from '../api/kingress.ts';
 import { createCa, issueCertificate } from '../pki/ca.ts';
-import { PROXY_V2_LOCAL, ProbeLimiter, probeAll, probeOnce, probeResult } from './prober.ts';
+import {
+  closeProbeConnections,
+  PROBE_IDLE_MS,
+  PROXY_V2_LOCAL,
+  ProbeLimiter,
+  probeAll,
+  probeOnce,
+  probeResult,
+} from './prober.ts';
 
 describe('ProbeLimiter', () => {
   test('runs at most max tasks at once, first come first served', async () => {
@@ -183,5 +191,63 @@ describe('probe failures', () => {
     }
     // nothing listens there any more
     expect(await probeResult(t, 'h1', 500)).toBe('error');
+  });
+});
+
+describe('probe connections', () => {
+  test('plain-HTTP probes to a replica reuse one connection; one Envoy closes (draining) is not reused', async () => {
+    let connections = 0;
+    let closeNext = false;
+    const server = http.createServer((_req, res) => {
+      const close = closeNext;
+      closeNext = false;
+      res.writeHead(200, { [HEADER_HASH]: 'h1', ...(close ? { Connection: 'close' } : {}) });
+      res.end();
+    });
+    server.on('connection', () => connections++);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const t = (host: string) => ({ address: '127.0.0.1', port, host, tls: false });
+    try {
+      // sequential probes of several hosts on one replica: one connection (a connect each before)
+      for (const host of ['a.example.com', 'b.example.com', 'c.example.com', 'a.example.com'])
+        expect(await probeResult(t(host), 'h1')).toBe('ok');
+      expect(connections).toBe(1);
+      // a listener being drained answers with Connection: close; the next probe connects anew
+      closeNext = true;
+      expect(await probeResult(t('a.example.com'), 'h1')).toBe('ok');
+      expect(await probeResult(t('b.example.com'), 'h1')).toBe('ok');
+      expect(connections).toBe(2);
+    } finally {
+      closeProbeConnections();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  test('idle probe connections close after PROBE_IDLE_MS', async () => {
+    const closed: number[] = [];
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { [HEADER_HASH]: 'h1' });
+      res.end();
+    });
+    server.keepAliveTimeout = 60_000;
+    server.on('connection', (s: net.Socket) => s.on('close', () => closed.push(Date.now())));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const at = Date.now();
+      expect(await probeResult({ address: '127.0.0.1', port, host: 'a.example.com', tls: false }, 'h1')).toBe(
+        'ok',
+      );
+      for (let i = 0; i < 100 && closed.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(closed).toHaveLength(1);
+      // closed by the prober's idle timeout, not kept for the server's (Node's default is 5 s too,
+      // so the server's is raised here)
+      expect((closed[0] ?? 0) - at).toBeGreaterThanOrEqual(PROBE_IDLE_MS - 100);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });

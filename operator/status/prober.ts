@@ -37,6 +37,24 @@ function proxiedConnection(t: ProbeTarget): net.Socket {
   return secure;
 }
 
+/**
+ * Plain-HTTP probes reuse their connections (one pool per replica address and port). A connect per
+ * probe was the operator's largest CPU cost at scale: 10k KIngresses on 3 replicas are ~25k probes,
+ * and their connects took ~20 s of the operator's CPU (profile in bench/README.md). Reuse does not
+ * weaken the contract: Envoy picks the route table per request, so a probe on an older connection
+ * still sees the newest routes; a connection of a listener being drained is closed by Envoy
+ * (`Connection: close`) and not reused. Idle connections close after PROBE_IDLE_MS, well inside
+ * Envoy's idle timeout. TLS probes (a pool per SNI name would not be reused) and PROXY-protocol
+ * probes keep a connection each.
+ */
+export const PROBE_IDLE_MS = 4000;
+const probeAgent = new http.Agent({ keepAlive: true, timeout: PROBE_IDLE_MS, scheduling: 'lifo' });
+
+/** Drops the pooled idle probe connections (tests; and a stopping operator leaves none behind). */
+export function closeProbeConnections(): void {
+  probeAgent.destroy();
+}
+
 export type ProbeVerdict = 'ok' | 'retry';
 
 /**
@@ -47,7 +65,7 @@ export type ProbeVerdict = 'ok' | 'retry';
 export type ProbeFailure = 'error' | 'status' | 'hash';
 export const PROBE_FAILURES: readonly ProbeFailure[] = ['error', 'status', 'hash'];
 
-/** One probe request (1 s timeout, no keep-alive, certificate not verified, SNI = host). */
+/** One probe request (1 s timeout, certificate not verified, SNI = host; see probeAgent on reuse). */
 export async function probeOnce(t: ProbeTarget, hash: string, timeoutMs = 1000): Promise<ProbeVerdict> {
   return (await probeResult(t, hash, timeoutMs)) === 'ok' ? 'ok' : 'retry';
 }
@@ -61,7 +79,9 @@ export function probeResult(t: ProbeTarget, hash: string, timeoutMs = 1000): Pro
       path: '/healthz',
       method: 'GET',
       // createConnection is used only without an agent (and never pools either way).
-      ...(t.proxyProtocol ? { createConnection: () => proxiedConnection(t) } : { agent: false }),
+      ...(t.proxyProtocol
+        ? { createConnection: () => proxiedConnection(t) }
+        : { agent: t.tls ? false : probeAgent }),
       timeout: timeoutMs,
       headers: {
         Host: t.host,
