@@ -274,6 +274,41 @@ async function probeFigures(rest: KubeRest, name: string): Promise<string> {
   return `probes_per_s_idle=${(idle / 10).toFixed(1)} probes_per_change=${change}`;
 }
 
+/**
+ * Where a restart's time went: milliseconds from `spawnedAt` (epoch) to the first line in the
+ * operator's log at or after it carrying each milestone message (the previous process has exited
+ * by then; absent milestones are left out).
+ */
+function restartMilestones(file: string, spawnedAt: number): string {
+  const milestones = ['xDS server listening', 'caches synced', 'first push ready', 'became leader'];
+  const seen = new Map<string, number>();
+  const phases: Record<string, number> = {};
+  let first: number | undefined;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.startsWith('{')) continue;
+    let rec: { time?: number; msg?: string } & Record<string, unknown>;
+    try {
+      rec = JSON.parse(line) as typeof rec;
+    } catch {
+      continue;
+    }
+    if (rec.time === undefined || rec.time < spawnedAt) continue;
+    first ??= rec.time;
+    if (rec.msg !== undefined && milestones.includes(rec.msg) && !seen.has(rec.msg)) {
+      seen.set(rec.msg, rec.time);
+      for (const [k, v] of Object.entries(rec)) if (k.endsWith('Ms') && typeof v === 'number') phases[k] = v;
+    }
+  }
+  const parts = [`first_log_line_ms=${first === undefined ? 'none' : first - spawnedAt}`];
+  for (const m of milestones) {
+    const t = seen.get(m);
+    if (t !== undefined) parts.push(`${m.replace(/ /g, '_').toLowerCase()}_ms=${t - spawnedAt}`);
+  }
+  // the engine's own phases (list, policies, secrets, gateways, hostOwners, firstFlush)
+  for (const [k, v] of Object.entries(phases)) parts.push(`${k}=${v}`);
+  return parts.join(' ');
+}
+
 /** Milliseconds from `t0` until the operator's /metrics shows route-table bytes sent to an Envoy. */
 async function untilRdsSent(t0: number, timeoutMs: number): Promise<number> {
   for (let i = 0; performance.now() - t0 < timeoutMs && i < 100_000; i++) {
@@ -428,11 +463,13 @@ try {
   for (const n of sizes([1000, 10000])) {
     const t0 = Date.now();
     await createMany(cp, 'rss-', have, n, 'bench');
+    // the API server's share: every KIngress created (32 POSTs in flight), Ready or not
+    const createdMs = Date.now() - t0;
     have = n;
     await waitReadyCount(rest, n, 600_000, readyProgress(n));
     const readyMs = Date.now() - t0;
     await new Promise((r) => setTimeout(r, 5000));
-    console.log(`bench rss n=${n} all_ready_ms=${readyMs} ${await reading(pid)}`);
+    console.log(`bench rss n=${n} created_ms=${createdMs} all_ready_ms=${readyMs} ${await reading(pid)}`);
     console.log(`bench rss n=${n} ${await probeFigures(rest, 'rss-0')}`);
     // V8's memory reducer shrinks the heap only after some idle seconds: the settled figure
     if (settleS > 0) {
@@ -465,6 +502,7 @@ try {
     operator.kill('SIGTERM');
     await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);
     const t0 = performance.now();
+    const spawnedAt = Date.now();
     operator = operatorProc();
     pid = operator.pid ?? 0;
     const firstPushMs = await untilRdsSent(t0, 120_000);
@@ -476,6 +514,7 @@ try {
       `bench rss restart n=${have} restart_to_first_rds_ms=${firstPushMs.toFixed(0)} ` +
         `status_rewritten=${rewritten} of=${versions.size} probes_in_first_10s=${restartProbes}`,
     );
+    console.log(`bench rss restart n=${have} ${restartMilestones(logFile, spawnedAt)}`);
   }
   const holdS = Number(process.env.KGW_BENCH_HOLD_S ?? 0);
   if (holdS > 0) {

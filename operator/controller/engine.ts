@@ -255,30 +255,46 @@ export class Engine {
   }
 
   async start(): Promise<void> {
+    // Each phase's milliseconds go into the two start-up log lines (a restart at scale is seconds:
+    // these say where they went).
+    const phases: Record<string, number> = {};
+    let mark = performance.now();
+    const phase = (name: string): void => {
+      const now = performance.now();
+      phases[`${name}Ms`] = Math.round(now - mark);
+      mark = now;
+    };
     this.cluster.start();
     this.policies.start();
     await this.cluster.synced();
+    phase('list');
     // RoutePolicies and their credentials before anything is pushed (bounded: a cluster without
     // the RoutePolicy CRD still starts): auth must not arrive a push after the routes it guards.
     await this.policies.synced();
     await this.secrets.prefetch(this.policies.wantedSecrets());
+    phase('policies');
     // The Secrets KIngresses and gateways reference are fetched before anything is pushed: a first
     // snapshot without them would take TLS away from hosts the Envoys are serving.
     await this.secrets.prefetch(this.referencedSecretsAtStart());
+    phase('secrets');
     await this.gatewaysRec.start();
+    phase('gateways');
     if (this.o.hostOwners?.synced) {
       let timer: NodeJS.Timeout | undefined;
       const bound = new Promise<void>((r) => (timer = setTimeout(r, HOST_OWNERS_WAIT_MS)));
       await Promise.race([this.o.hostOwners.synced, bound]);
       clearTimeout(timer);
+      phase('hostOwners');
     }
     this.log.info(
-      { ingresses: this.ingresses.store.size, gateways: this.gateways.store.size },
+      { ingresses: this.ingresses.store.size, gateways: this.gateways.store.size, ...phases },
       'caches synced',
     );
     this.flushes.open();
     await this.flushes.flushNow();
     this.o.xds.markSynced();
+    phase('firstFlush');
+    this.log.info({ ingresses: this.ingresses.store.size, ms: phases.firstFlushMs }, 'first push ready');
   }
 
   /** Secrets (`<ns>/<name>`) the cached KIngresses and gateways reference. */
