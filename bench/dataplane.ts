@@ -23,7 +23,7 @@ import {
   waitReady,
 } from '../test/e2e/harness.ts';
 import { benchSpec, createMany, rssOf, waitReadyCount } from './cluster.ts';
-import { fmt, percentile } from './fixtures.ts';
+import { fixedRate, fmt, percentile } from './fixtures.ts';
 
 const { values } = parseArgs({
   options: {
@@ -54,22 +54,13 @@ try {
   /** N requests at RATE per second (at most 64 in flight), alternating direct and through Envoy. */
   async function latency(): Promise<{ direct: number[]; envoy: number[]; bad: number }> {
     const out = { direct: [] as number[], envoy: [] as number[], bad: 0 };
-    const t0 = performance.now();
-    const inflight = new Set<Promise<void>>();
-    for (let i = 0; i < N; i++) {
-      const wait = t0 + (i * 1000) / RATE - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      while (inflight.size >= 64) await Promise.race(inflight);
+    await fixedRate(N, RATE, async (i) => {
       const viaEnvoy = i % 2 === 1;
-      const p = (async () => {
-        const s = performance.now();
-        const res = await via(viaEnvoy);
-        (viaEnvoy ? out.envoy : out.direct).push(performance.now() - s);
-        if (res.status !== 200) out.bad++;
-      })().finally(() => inflight.delete(p));
-      inflight.add(p);
-    }
-    await Promise.all(inflight);
+      const s = performance.now();
+      const res = await via(viaEnvoy);
+      (viaEnvoy ? out.envoy : out.direct).push(performance.now() - s);
+      if (res.status !== 200) out.bad++;
+    });
     out.direct.sort((a, b) => a - b);
     out.envoy.sort((a, b) => a - b);
     return out;

@@ -131,3 +131,26 @@ export function sizes(defaults: number[]): number[] {
   const args = process.argv.slice(2).filter((a) => /^\d+$/.test(a));
   return args.length > 0 ? args.map(Number) : defaults;
 }
+
+/**
+ * `n` calls of `send(i)` at `rate` per second, each started on its slot (open loop: a slow answer
+ * does not delay the next request), at most `maxInFlight` at once; resolves when all have ended.
+ * Latency figures of the dataplane and policy benches come from this one loop.
+ */
+export async function fixedRate(
+  n: number,
+  rate: number,
+  send: (i: number) => Promise<void>,
+  maxInFlight = 64,
+): Promise<void> {
+  const t0 = performance.now();
+  const inflight = new Set<Promise<void>>();
+  for (let i = 0; i < n; i++) {
+    const wait = t0 + (i * 1000) / rate - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    while (inflight.size >= maxInFlight) await Promise.race(inflight);
+    const p: Promise<void> = send(i).finally(() => inflight.delete(p));
+    inflight.add(p);
+  }
+  await Promise.all(inflight);
+}

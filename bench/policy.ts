@@ -16,7 +16,7 @@ import {
   startTestBackend,
   waitReady,
 } from '../test/e2e/harness.ts';
-import { fmt, percentile } from './fixtures.ts';
+import { fixedRate, fmt, percentile } from './fixtures.ts';
 
 const { values } = parseArgs({
   options: { rate: { type: 'string', default: '200' }, requests: { type: 'string', default: '2000' } },
@@ -84,29 +84,19 @@ try {
   async function phase(key: Record<string, string>): Promise<{ plain: number[]; policy: number[] }> {
     const out = { plain: [] as number[], policy: [] as number[] };
     let bad = 0;
-    const t0 = performance.now();
-    const inflight = new Set<Promise<void>>();
-    for (let i = 0; i < N; i++) {
-      const due = t0 + (i * 1000) / RATE;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      while (inflight.size >= 64) await Promise.race(inflight);
+    await fixedRate(N, RATE, async (i) => {
       const withPolicy = i % 2 === 1;
-      const p = (async () => {
-        const s = performance.now();
-        const res = await httpRequest({
-          address: gw.address,
-          port: gw.port,
-          host: withPolicy ? HOST : PLAIN,
-          headers: withPolicy ? key : {},
-          timeoutMs: 10_000,
-        });
-        (withPolicy ? out.policy : out.plain).push(performance.now() - s);
-        if (res.status !== 200) bad++;
-      })().finally(() => inflight.delete(p));
-      inflight.add(p);
-    }
-    await Promise.all(inflight);
+      const s = performance.now();
+      const res = await httpRequest({
+        address: gw.address,
+        port: gw.port,
+        host: withPolicy ? HOST : PLAIN,
+        headers: withPolicy ? key : {},
+        timeoutMs: 10_000,
+      });
+      (withPolicy ? out.policy : out.plain).push(performance.now() - s);
+      if (res.status !== 200) bad++;
+    });
     if (bad > 0) console.log(`bench policy: ${bad} of ${N} answers were not 200`);
     out.plain.sort((a, b) => a - b);
     out.policy.sort((a, b) => a - b);
