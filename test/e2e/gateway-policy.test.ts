@@ -20,6 +20,7 @@ import {
   startEnv,
   startTestBackend,
   waitReady,
+  waitRoutePolicy,
   type Env,
 } from './harness.ts';
 
@@ -97,22 +98,8 @@ async function until(status: number, host: string, timeoutMs = 20_000): Promise<
 }
 
 /** Polls (bounded) until the policy is Accepted and Programmed at its generation. */
-async function programmed(name: string, timeoutMs = 30_000): Promise<RoutePolicy> {
-  const deadline = Date.now() + timeoutMs;
-  let last: RoutePolicy | undefined;
-  while (Date.now() < deadline) {
-    last = await env.rest.get<RoutePolicy>(`${POLICIES}/${name}`);
-    const c = (t: string) => last?.status?.conditions?.find((x) => x.type === t)?.status;
-    if (
-      last.status?.observedGeneration === last.metadata.generation &&
-      c('Accepted') === 'True' &&
-      c('Programmed') === 'True'
-    )
-      return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`RoutePolicy ${name} not Programmed: ${JSON.stringify(last?.status)}`);
-}
+const programmed = (name: string): Promise<RoutePolicy> =>
+  waitRoutePolicy(env, NS, name, { Accepted: 'True', Programmed: 'True' });
 
 beforeAll(async () => {
   env = await startEnv({ gateway });

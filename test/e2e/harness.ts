@@ -17,6 +17,7 @@ import { readSavedReplicas, type SavedReplica } from '../../operator/fleets/loca
 import { LocalNetwork } from '../../operator/fleets/network.ts';
 import { ensureNamespace } from '../../operator/fleets/publish.ts';
 import { sampleKnativeGateway } from '../../operator/gen/sample.ts';
+import type { RoutePolicy } from '../../operator/api/routepolicy.ts';
 import { KubeRest } from '../../operator/kube/rest.ts';
 import { newLogger, type Logger } from '../../operator/log.ts';
 import { startOperator, type OperatorOptions, type RunningOperator } from '../../operator/run.ts';
@@ -244,6 +245,41 @@ async function startParts(opts: EnvOptions, teardown: Teardown): Promise<Env> {
 /** Polls `check` every 200 ms for at most `ms` until it returns a value (waitUntil, test/env/proc.ts). */
 export const until = <T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> =>
   waitUntil(what, check, { timeoutMs: ms, intervalMs: 200 });
+
+/** What a RoutePolicy's conditions must say (undefined: anything). */
+export interface PolicyWant {
+  Accepted?: string;
+  Programmed?: string;
+  /** The Accepted condition's reason. */
+  reason?: string;
+}
+
+/** Polls (every 200 ms, at most `timeoutMs`) until the RoutePolicy's status at its generation matches. */
+export async function waitRoutePolicy(
+  kube: { rest: KubeRest },
+  namespace: string,
+  name: string,
+  want: PolicyWant,
+  timeoutMs = 30_000,
+): Promise<RoutePolicy> {
+  let last: RoutePolicy | undefined;
+  const path = `/apis/policy.kgw.dev/v1alpha1/namespaces/${namespace}/routepolicies/${name}`;
+  try {
+    return await until(`RoutePolicy ${namespace}/${name} ${JSON.stringify(want)}`, timeoutMs, async () => {
+      const p = await kube.rest.get<RoutePolicy>(path);
+      last = p;
+      const c = (t: string) => p.status?.conditions?.find((x) => x.type === t);
+      const ok =
+        p.status?.observedGeneration === p.metadata.generation &&
+        (want.Accepted === undefined || c('Accepted')?.status === want.Accepted) &&
+        (want.Programmed === undefined || c('Programmed')?.status === want.Programmed) &&
+        (want.reason === undefined || c('Accepted')?.reason === want.reason);
+      return ok ? p : undefined;
+    });
+  } catch (err) {
+    throw new Error(`${String(err)}; last status: ${JSON.stringify(last?.status)}`);
+  }
+}
 
 /** The Envoy replicas the operator's local runtime runs, of one fleet (`<gateway>/<fleet>`) or all. */
 export function fleetReplicas(env: Env, fleet?: string): SavedReplica[] {

@@ -21,7 +21,9 @@ import {
   startEnv,
   startTestBackend,
   waitReady,
+  waitRoutePolicy,
   type Env,
+  type PolicyWant,
 } from './harness.ts';
 
 const NS = 'team-a';
@@ -76,28 +78,8 @@ async function secret(name: string, data: Record<string, string>): Promise<void>
 }
 
 /** Polls (bounded) until the policy's conditions match. */
-async function waitPolicy(
-  name: string,
-  want: { Accepted?: string; Programmed?: string; reason?: string },
-  timeoutMs = 30_000,
-): Promise<RoutePolicy> {
-  const deadline = Date.now() + timeoutMs;
-  let last: RoutePolicy | undefined;
-  while (Date.now() < deadline) {
-    last = await env.rest.get<RoutePolicy>(`${POLICIES}/${name}`);
-    const c = (t: string) => last?.status?.conditions?.find((x) => x.type === t);
-    const ok =
-      last.status?.observedGeneration === last.metadata.generation &&
-      (want.Accepted === undefined || c('Accepted')?.status === want.Accepted) &&
-      (want.Programmed === undefined || c('Programmed')?.status === want.Programmed) &&
-      (want.reason === undefined || c('Accepted')?.reason === want.reason);
-    if (ok) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(
-    `RoutePolicy ${NS}/${name}: ${JSON.stringify(want)} not reached: ${JSON.stringify(last?.status)}`,
-  );
-}
+const waitPolicy = (name: string, want: PolicyWant, timeoutMs?: number): Promise<RoutePolicy> =>
+  waitRoutePolicy(env, NS, name, want, timeoutMs);
 
 /** Polls (bounded) until a request answers `status` (configuration reaches Envoy asynchronously). */
 async function until(
