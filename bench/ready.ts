@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import type { KIngress } from '../operator/api/kingress.ts';
 import { newLogger } from '../operator/log.ts';
 import { isReady } from '../operator/status/conditions.ts';
-import { TYPE_ROUTE } from '../operator/xds/protos.ts';
+import { TYPE_ROUTE, TYPE_VHOST } from '../operator/xds/protos.ts';
 import { httpRequest } from '../test/backends/client.ts';
 import { createIngress, getIngress, publicGateway, startEnv, startTestBackend } from '../test/e2e/harness.ts';
 import { benchSpec, createMany, memory, waitReadyCount } from './cluster.ts';
@@ -35,11 +35,21 @@ try {
       `process_rss_mib=${m.rss.toFixed(0)} heap_mib=${m.heap.toFixed(0)}`,
   );
 
-  // Bench-only instrumentation: when each Envoy replica ACKs a route table (RDS).
+  // Bench-only instrumentation: when each Envoy replica ACKs routes (a route table, or on a delta
+  // fleet the new virtual hosts over VHDS).
   const xds = env.operator.xds;
   let rdsAcks = new Map<string, number>();
   xds.onAck((e) => {
-    if (e.typeUrl === TYPE_ROUTE && !rdsAcks.has(e.nodeId)) rdsAcks.set(e.nodeId, performance.now());
+    if ((e.typeUrl === TYPE_ROUTE || e.typeUrl === TYPE_VHOST) && !rdsAcks.has(e.nodeId))
+      rdsAcks.set(e.nodeId, performance.now());
+  });
+  // with BENCH_DEBUG: every ACK of the current round, by type (short name) and node
+  let ackLog: string[] = [];
+  xds.onAck((e) => {
+    if (process.env.BENCH_DEBUG)
+      ackLog.push(
+        `${e.typeUrl.split('.').at(-1)}@${e.nodeId.split('/').at(-1)}:${Math.round(performance.now() - t0)}`,
+      );
   });
   let seenAt = 0;
   env.operator.engine.ingresses.onEvent((e) => {
@@ -53,6 +63,7 @@ try {
     const name = `new-${i}`;
     const host = `${name}.bench.example.com`;
     rdsAcks = new Map();
+    ackLog = [];
     seenAt = 0;
     const c0 = { ...env.operator.engine.counters };
     t0 = performance.now();
@@ -74,6 +85,7 @@ try {
           flushMs: c1.flushMs - c0.flushMs,
           pushMs: c1.pushMs - c0.pushMs,
           acks: [...rdsAcks.values()].map((t) => Math.round(t - t0)),
+          all: ackLog,
           ready: Math.round(performance.now() - t0),
         }),
       );
