@@ -50,7 +50,10 @@ function proxiedConnection(t: ProbeTarget): net.Socket {
 export const PROBE_IDLE_MS = 4000;
 const probeAgent = new http.Agent({ keepAlive: true, timeout: PROBE_IDLE_MS, scheduling: 'lifo' });
 
-/** Drops the pooled idle probe connections (tests; and a stopping operator leaves none behind). */
+/**
+ * Drops the pooled probe connections (tests). The operator does not need it: a pooled socket is
+ * unreferenced while idle, so it never keeps the process alive, and it closes after PROBE_IDLE_MS.
+ */
 export function closeProbeConnections(): void {
   probeAgent.destroy();
 }
