@@ -1,6 +1,6 @@
 // Benchmark (prints figures, asserts nothing), issue 11 item 4: what a kgw fleet costs on the data
 // path and in Envoy's memory. Real kube-apiserver + etcd, the operator in this process, real Envoy
-// fleets (delta xDS, route tables as VHDS vhosts) and a real backend (the e2e harness):
+// fleets (delta xDS, route tables as scoped routes) and a real backend (the e2e harness):
 // - latency: requests at a fixed rate, alternating between the backend directly and the same
 //   backend through an Envoy of the external fleet (so both see the same machine load): p50/p99 of
 //   each and what Envoy adds;

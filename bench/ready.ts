@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import type { KIngress } from '../operator/api/kingress.ts';
 import { newLogger } from '../operator/log.ts';
 import { isReady } from '../operator/status/conditions.ts';
-import { TYPE_ROUTE, TYPE_VHOST } from '../operator/xds/protos.ts';
+import { TYPE_ROUTE, TYPE_SCOPED_ROUTE } from '../operator/xds/protos.ts';
 import { httpRequest } from '../test/backends/client.ts';
 import { createIngress, getIngress, publicGateway, startEnv, startTestBackend } from '../test/e2e/harness.ts';
 import { benchSpec, createMany, memory, waitReadyCount } from './cluster.ts';
@@ -36,11 +36,11 @@ try {
   );
 
   // Bench-only instrumentation: when each Envoy replica ACKs routes (a route table, or on a delta
-  // fleet the new virtual hosts over VHDS).
+  // fleet the new scopes over SRDS).
   const xds = env.operator.xds;
   let rdsAcks = new Map<string, number>();
   xds.onAck((e) => {
-    if ((e.typeUrl === TYPE_ROUTE || e.typeUrl === TYPE_VHOST) && !rdsAcks.has(e.nodeId))
+    if ((e.typeUrl === TYPE_ROUTE || e.typeUrl === TYPE_SCOPED_ROUTE) && !rdsAcks.has(e.nodeId))
       rdsAcks.set(e.nodeId, performance.now());
   });
   // with BENCH_DEBUG: every ACK of the current round, by type (short name) and node

@@ -5,8 +5,8 @@
 //   spec      one KIngress spec change (a split's header: new probe hash, new routes)
 //   endpoint  one EndpointSlice change of a Service in use (must send EDS only)
 //   policy    a RoutePolicy (API keys + a rate limit) attached to one KIngress's hosts
-// for delta and state-of-the-world streams. Delta streams get the route tables as VHDS vhosts (as
-// kgw's fleets on delta xDS do): a change sends the vhosts it touches; SotW streams get whole route
+// for delta and state-of-the-world streams. Delta streams get the route tables as scoped routes (as
+// kgw's fleets on delta xDS do): a change sends the scopes it touches; SotW streams get whole route
 // tables. Also the server-side setSnapshot time (encoding).
 //   node bench/xds-bytes.ts [N ...]      (default 1000 10000)
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -27,7 +27,7 @@ import {
   TYPE_ROUTE,
   TYPE_SHORT,
   TYPE_URLS,
-  TYPE_VHOST,
+  TYPE_SCOPED_ROUTE,
   type TypeUrl,
 } from '../operator/xds/protos.ts';
 import { XdsServer } from '../operator/xds/server.ts';
@@ -62,11 +62,11 @@ const CHANGES = Number(process.env.KGW_BENCH_CHANGES ?? 10);
 
 /**
  * Drives one stream like Envoy until it is closed: ACK every response, follow CDS with EDS names
- * and LDS with RDS names.
+ * and LDS with RDS names (SotW) or an SRDS subscription with no names (delta: scoped listeners).
  */
 async function drive(
   c: AdsClient,
-  state: { eds: Set<string>; rds: Set<string>; vhds: boolean; closed: boolean },
+  state: { eds: Set<string>; rds: Set<string>; scoped: boolean; closed: boolean },
 ): Promise<void> {
   for (let i = 0; i < 100_000 && !state.closed; i++) {
     let r: AdsResponse;
@@ -82,23 +82,22 @@ async function drive(
       for (const n of fresh) state.eds.add(n);
       if (fresh.length > 0) c.subscribe(TYPE_ENDPOINT, isDelta(r) ? fresh : [...state.eds]);
     }
-    if (r.type_url === TYPE_LISTENER) {
+    if (r.type_url === TYPE_LISTENER && isDelta(r)) {
+      // scoped listeners: Envoy subscribes to SRDS with no names (all scopes), once
+      if (!state.scoped) c.subscribe(TYPE_SCOPED_ROUTE);
+      state.scoped = true;
+    } else if (r.type_url === TYPE_LISTENER) {
       // kgw's listeners name their route configuration after themselves (http, https).
       const fresh = names.filter((n) => !state.rds.has(n));
       for (const n of fresh) state.rds.add(n);
-      if (fresh.length > 0) c.subscribe(TYPE_ROUTE, isDelta(r) ? fresh : [...state.rds]);
-    }
-    if (r.type_url === TYPE_ROUTE && isDelta(r) && !state.vhds) {
-      // a route configuration naming vhds: Envoy subscribes to VHDS with no names (all vhosts)
-      state.vhds = true;
-      c.subscribe(TYPE_VHOST);
+      if (fresh.length > 0) c.subscribe(TYPE_ROUTE, [...state.rds]);
     }
   }
 }
 
 /** Resolves once the stream has ACKed the fleet's current version of every type, then a quiet spell. */
 async function settled(server: XdsServer, nodeId: string): Promise<void> {
-  for (const t of [TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE, TYPE_VHOST] as TypeUrl[]) {
+  for (const t of [TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE, TYPE_SCOPED_ROUTE] as TypeUrl[]) {
     const v = server.snapshotVersion(FLEET, t);
     if (v === undefined) continue;
     const match = (e: AckEvent) => e.nodeId === nodeId && (e.version === v || e.version.startsWith(`${v}+`));
@@ -130,7 +129,7 @@ for (const n of sizes([1000, 10000])) {
   let gen = 2;
   let endpointRound = 0;
   for (const mode of ['delta', 'sotw'] as const) {
-    const fleets = FLEETS.map((f) => ({ ...f, opts: { ...f.opts, vhds: mode === 'delta' } }));
+    const fleets = FLEETS.map((f) => ({ ...f, opts: { ...f.opts, scoped: mode === 'delta' } }));
     const gw = new IncrementalGateway(fleets, lookups);
     for (let i = 0; i < n; i++) {
       const r = translateIngress(ingress(i), lookups);
@@ -147,7 +146,7 @@ for (const n of sizes([1000, 10000])) {
     const initialPush = push(gw.flush().fleets);
     server.markSynced();
     const c = new AdsClient(`unix:${join(dir, 'xds.sock')}`, mode, { id: `bench-${mode}`, cluster: FLEET });
-    const state = { eds: new Set<string>(), rds: new Set<string>(), vhds: false, closed: false };
+    const state = { eds: new Set<string>(), rds: new Set<string>(), scoped: false, closed: false };
     const t0 = process.hrtime.bigint();
     const before = server.stats();
     c.subscribe(TYPE_CLUSTER);

@@ -230,7 +230,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     rest,
     log: o.log.child({ component: 'engine' }),
     // Envoys of the kubernetes runtime always speak delta; the local runtime's may speak SotW
-    vhds: !(o.runtime === 'local' && o.xdsProtocol === 'sotw'),
+    scoped: !(o.runtime === 'local' && o.xdsProtocol === 'sotw'),
     hostOwners: claims.hostOwners(),
     xds: {
       setSnapshot: (f, r) => xds.setSnapshot(f, o.snapshotFilter ? o.snapshotFilter(f, r) : r),

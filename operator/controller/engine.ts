@@ -56,8 +56,8 @@ export interface EngineOptions {
   rest: KubeRest;
   log: Logger;
   xds: SnapshotSink;
-  /** The Envoys speak delta xDS: route tables go as VHDS vhosts (render/vhds.ts). */
-  vhds?: boolean;
+  /** The Envoys speak delta xDS: route tables go as scoped routes (render/scoped.ts). */
+  scoped?: boolean;
   runtime: FleetRuntime;
   /** KnativeGateway → gateway config (defaults applied); undefined when the object is invalid. */
   gatewayConfig(obj: KubeObject): GatewayConfig | undefined;
@@ -225,7 +225,7 @@ export class Engine {
       log: o.log,
       xds: o.xds,
       lookups: this.lookups,
-      ...(o.vhds === true ? { vhds: true } : {}),
+      ...(o.scoped === true ? { scoped: true } : {}),
       ...(o.hostOwners ? { hostOwners: o.hostOwners } : {}),
       ingress: (k) => this.ingresses.store.get(k),
       deps: this.deps,

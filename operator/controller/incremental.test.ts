@@ -176,12 +176,12 @@ const fleets: { key: string; opts: FleetRenderOptions }[] = [
   // Default certificates: one that comes and goes (and is also a KIngress certificate), one invalid.
   { key: 'external-default', opts: { ...goldenFleets.external!, defaultCertificate: { secret: 'a/cert2' } } },
   { key: 'local-default', opts: { ...goldenFleets.local!, defaultCertificate: { secret: 'a/bad' } } },
-  // VHDS (delta fleets): every vhost its own resource, kept up to date one KIngress at a time
+  // scoped (delta fleets): every exact host its own scope, kept up to date one KIngress at a time
   {
-    key: 'external-vhds',
-    opts: { ...goldenFleets.external!, defaultCertificate: { secret: 'a/cert2' }, vhds: true },
+    key: 'external-scoped',
+    opts: { ...goldenFleets.external!, defaultCertificate: { secret: 'a/cert2' }, scoped: true },
   },
-  { key: 'local-vhds', opts: { ...goldenFleets.local!, vhds: true } },
+  { key: 'local-scoped', opts: { ...goldenFleets.local!, scoped: true } },
 ];
 
 describe('IncrementalGateway', () => {
@@ -193,15 +193,15 @@ describe('IncrementalGateway', () => {
     expect([...gw.fleetProblems()].map(([k, p]) => [k, p.map((x) => x.reason)])).toEqual([
       ['external-default', ['SecretNotFound']],
       ['local-default', ['SecretNotFound']],
-      ['external-vhds', ['SecretNotFound']],
+      ['external-scoped', ['SecretNotFound']],
     ]);
     world.secrets.set('a/cert2', { ...validCert, metadata: { name: 'cert2', namespace: 'a' } });
     gw.refreshSecrets(['a/cert2']);
     const { fleets: changed } = gw.flush();
-    expect([...changed.keys()]).toEqual(['external-default', 'external-vhds']);
+    expect([...changed.keys()]).toEqual(['external-default', 'external-scoped']);
     expect(Object.keys(changed.get('external-default')!).sort()).toEqual(['listeners', 'routes', 'secrets']);
-    // with VHDS the https route configuration comes with its vhosts (none here: no KIngress yet)
-    expect(Object.keys(changed.get('external-vhds')!).sort()).toEqual(['listeners', 'routes', 'secrets']);
+    // scoped: no route configuration comes with the https listener (and no scope: no KIngress yet)
+    expect(Object.keys(changed.get('external-scoped')!).sort()).toEqual(['listeners', 'secrets']);
     expect([...gw.fleetProblems().keys()]).toEqual(['local-default']);
   });
 

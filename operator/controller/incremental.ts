@@ -21,7 +21,7 @@ import {
   TYPE_ENDPOINT,
   TYPE_LISTENER,
   TYPE_ROUTE,
-  TYPE_VHOST,
+  TYPE_SCOPED_ROUTE,
   TYPE_SECRET,
   type TypeUrl,
 } from '../xds/protos.ts';
@@ -29,7 +29,7 @@ import {
 const TYPE_OF: Record<ResourceKind, TypeUrl> = {
   listeners: TYPE_LISTENER,
   routes: TYPE_ROUTE,
-  vhosts: TYPE_VHOST,
+  scopes: TYPE_SCOPED_ROUTE,
   clusters: TYPE_CLUSTER,
   endpoints: TYPE_ENDPOINT,
   secrets: TYPE_SECRET,

@@ -13,7 +13,7 @@ import { translateIngress } from '../translate/ingress.ts';
 import type { IngressIR, TranslateProblem, TranslateResult } from '../translate/ir.ts';
 import type { Lookups } from '../translate/lookups.ts';
 import type { SnapshotInput } from '../xds/cache.ts';
-import { TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE, TYPE_VHOST, type TypeUrl } from '../xds/protos.ts';
+import { TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE, TYPE_SCOPED_ROUTE, type TypeUrl } from '../xds/protos.ts';
 import type { AckEvent } from '../xds/types.ts';
 import { SECRET_REF, specRefs, type DependencyIndex } from './dependencies.ts';
 import { encodeProblem } from './encode-check.ts';
@@ -61,8 +61,8 @@ export interface IngressPipelineOptions {
   wake(): void;
   /** Work counters shared with the engine (pushes and push time are counted here). */
   counters: { pushes: number; pushMs: number };
-  /** The fleets' Envoys speak delta xDS: their vhosts go over VHDS (render/vhds.ts). */
-  vhds?: boolean;
+  /** The fleets' Envoys speak delta xDS: their route tables go as scoped routes (render/scoped.ts). */
+  scoped?: boolean;
 }
 
 interface IngressState {
@@ -93,7 +93,7 @@ export interface PolicyState {
 }
 
 /** Resource types a KIngress change can alter (NACKs of these are attributed to KIngresses). */
-const ATTRIBUTED_TYPES: TypeUrl[] = [TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE, TYPE_VHOST];
+const ATTRIBUTED_TYPES: TypeUrl[] = [TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE, TYPE_SCOPED_ROUTE];
 
 export class IngressPipeline {
   private readonly o: IngressPipelineOptions;
@@ -133,7 +133,7 @@ export class IngressPipeline {
             key: def.key,
             opts: {
               visibility: def.visibility,
-              ...(this.o.vhds === true ? { vhds: true } : {}),
+              ...(this.o.scoped === true ? { scoped: true } : {}),
               httpPort: def.ports.http,
               httpsPort: def.ports.https,
               accessLog: def.accessLog,

@@ -1,8 +1,8 @@
-// A policy is Programmed on a VHDS fleet only once every Envoy acknowledged the route
-// configurations and the vhosts; on a SotW fleet the route configurations say it all.
+// A policy is Programmed on a scoped fleet once every Envoy acknowledged the scoped route
+// configurations (where the hosts' route tables are); on a SotW fleet, the route configurations.
 import { programmedVerdict } from '../policy/programmed.ts';
 import type { PolicyOutcome } from '../policy/resolve.ts';
-import { TYPE_ROUTE, TYPE_VHOST, type TypeUrl } from '../xds/protos.ts';
+import { TYPE_ROUTE, TYPE_SCOPED_ROUTE, type TypeUrl } from '../xds/protos.ts';
 import { routeAcks } from './route-acks.ts';
 
 const outcome: PolicyOutcome = {
@@ -31,15 +31,16 @@ function verdict(versions: Partial<Record<TypeUrl, string>>, acked: Partial<Reco
   });
 }
 
-test('VHDS fleet: Programmed once every Envoy acknowledged both the route configurations and the vhosts', () => {
-  const versions = { [TYPE_ROUTE]: 'r1', [TYPE_VHOST]: 'v2' };
-  expect(verdict(versions, [{ [TYPE_ROUTE]: 'r1', [TYPE_VHOST]: 'v2' }]).reason).toBe('Programmed');
-  // the policy lives in a vhost: the route configuration alone is not enough
-  expect(verdict(versions, [{ [TYPE_ROUTE]: 'r1', [TYPE_VHOST]: 'v1' }]).message).toBe(
-    '0 of 1 Envoys of fleet g/external acknowledged the configuration',
+test('scoped fleet: Programmed once every Envoy acknowledged the scoped route configurations', () => {
+  const versions = { [TYPE_SCOPED_ROUTE]: 's2' };
+  expect(verdict(versions, [{ [TYPE_SCOPED_ROUTE]: 's2' }, { [TYPE_SCOPED_ROUTE]: 's2' }]).reason).toBe(
+    'Programmed',
   );
-  expect(verdict(versions, [{ [TYPE_ROUTE]: 'r1' }]).reason).toBe('Pending');
-  expect(verdict(versions, [{ [TYPE_VHOST]: 'v2' }]).reason).toBe('Pending');
+  expect(verdict(versions, [{ [TYPE_SCOPED_ROUTE]: 's2' }, { [TYPE_SCOPED_ROUTE]: 's1' }]).message).toBe(
+    '1 of 2 Envoys of fleet g/external acknowledged the configuration',
+  );
+  // a route configuration version does not count on a scoped fleet
+  expect(verdict(versions, [{ [TYPE_ROUTE]: 's2' }]).reason).toBe('Pending');
 });
 
 test('SotW fleet (no vhosts): the route configuration version, with its +subset suffix', () => {

@@ -12,6 +12,7 @@ import { mulberry32 } from '../../test/support/prng.ts';
 import type { KIngress } from '../api/kingress.ts';
 import { FleetAssembler } from './assembler.ts';
 import { renderFleet, type FleetResources } from './fleet.ts';
+import type { Json } from './types.ts';
 import {
   caseFleets,
   caseLookups,
@@ -27,7 +28,7 @@ function sortedMaps(r: FleetResources) {
   return {
     listeners: [...r.listeners],
     routes: [...r.routes],
-    vhosts: sorted(r.vhosts),
+    scopes: sorted(r.scopes),
     clusters: sorted(r.clusters),
     endpoints: sorted(r.endpoints),
     secrets: sorted(r.secrets),
@@ -60,7 +61,7 @@ describe('FleetAssembler', () => {
     for (const fleet of Object.values(caseFleets(objs))) {
       for (const opts of [
         fleet,
-        { ...fleet, vhds: true },
+        { ...fleet, scoped: true },
         { ...fleet, rateLimitSharing: 'SharedEvenly' as const },
       ]) {
         const a = new FleetAssembler(opts, backendData(lookups));
@@ -208,14 +209,14 @@ describe('FleetAssembler', () => {
     expect(empty.clusters.size + empty.endpoints.size + empty.secrets.size).toBe(0);
   });
 
-  test('VHDS: a spec change sends its vhosts only; the route configurations stay as they are', () => {
+  test('scoped: a spec change sends its scopes only; there are no route configurations', () => {
     const objs = loadCase(join(goldenDir, 'dispatch.yaml'));
     const lookups = lookupsFromObjects(objs);
     const irs: IngressIR[] = objs.ingresses.flatMap((i) => {
       const r = translateIngress(i, lookups);
       return r.ok ? [r.ir] : [];
     });
-    const a = new FleetAssembler({ ...goldenFleets.external!, vhds: true }, backendData(lookups));
+    const a = new FleetAssembler({ ...goldenFleets.external!, scoped: true }, backendData(lookups));
     for (const ir of irs) a.set(ir);
     const first = a.take();
     expect(Object.keys(first).sort()).toEqual([
@@ -223,33 +224,64 @@ describe('FleetAssembler', () => {
       'endpoints',
       'listeners',
       'routes',
+      'scopes',
       'secrets',
-      'vhosts',
     ]);
-    expect(first.routes?.get('http')).toEqual({
-      name: 'http',
-      vhds: { config_source: { ads: {}, resource_api_version: 'V3' } },
-    });
-    const before = new Map(a.resources().vhosts);
+    expect(first.routes?.size).toBe(0);
+    const before = new Map(a.resources().scopes);
     expect(before.size).toBeGreaterThan(1);
 
     const { changed, res } = specChange(objs.ingresses[0]!, lookups);
     a.set(res.ir);
-    expect(Object.keys(a.take())).toEqual(['vhosts']);
-    const after = a.resources().vhosts;
+    expect(Object.keys(a.take())).toEqual(['scopes']);
+    const after = a.resources().scopes;
     const touched = [...after].filter(([n, v]) => before.get(n) !== v).map(([n]) => n);
-    // only the changed KIngress's vhosts are new objects (the xDS cache encodes and sends only those)
+    // only the changed KIngress's scopes are new objects (the xDS cache encodes and sends only those)
     const owner = `${changed.metadata.namespace}~${changed.metadata.name}~`;
     expect(touched.length).toBeGreaterThan(0);
     for (const n of touched) expect(n).toMatch(new RegExp(`^https?/${owner}`));
     expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
 
-    // A deleted KIngress takes its vhosts away; the last one leaves no vhost at all.
+    // A deleted KIngress takes its scopes away; the last one leaves none.
     a.delete(res.ir.key);
-    expect(Object.keys(a.take())).toContain('vhosts');
-    expect([...a.resources().vhosts.keys()].some((n) => n.includes(owner))).toBe(false);
+    expect(Object.keys(a.take())).toContain('scopes');
+    expect([...a.resources().scopes.keys()].some((n) => n.includes(owner))).toBe(false);
     for (const ir of irs) a.delete(ir.key);
-    expect(a.resources().vhosts.size).toBe(0);
-    expect([...a.resources().routes.keys()]).toEqual(['http']);
+    expect(a.resources().scopes.size).toBe(0);
+    expect(a.resources().routes.size).toBe(0);
+  });
+
+  test('scoped: wildcard hosts share one wildcard scope per listener, rebuilt when one changes', () => {
+    const objs = loadCase(join(goldenDir, 'dispatch.yaml'));
+    const lookups = lookupsFromObjects(objs);
+    const base = objs.ingresses[0]!;
+    const wild = (name: string, host: string): IngressIR => {
+      const ing = structuredClone(base);
+      ing.metadata.name = name;
+      for (const r of ing.spec.rules ?? []) r.hosts = [host];
+      const res = translateIngress(ing, lookups);
+      if (!res.ok) throw new Error(`translation failed: ${JSON.stringify(res)}`);
+      return res.ir;
+    };
+    const a = new FleetAssembler({ ...goldenFleets.external!, scoped: true }, backendData(lookups));
+    a.set(wild('w1', '*.apps.example.com'));
+    a.take();
+    const scope = a.resources().scopes.get('http/*');
+    expect(scope?.key).toEqual({ fragments: [{ string_key: 'http' }, { string_key: '*' }] });
+    const domains = () =>
+      (
+        (a.resources().scopes.get('http/*')?.route_configuration as { virtual_hosts: Json[] })
+          .virtual_hosts ?? []
+      ).map((v) => (v.domains as string[])[0]);
+    expect(domains()).toEqual(['*.apps.example.com']);
+    a.set(wild('w2', '*.example.com'));
+    expect(Object.keys(a.take())).toEqual(['scopes']);
+    expect(domains()).toEqual(['*.apps.example.com', '*.example.com']);
+    a.delete(`${base.metadata.namespace}/w1`);
+    a.take();
+    expect(domains()).toEqual(['*.example.com']);
+    a.delete(`${base.metadata.namespace}/w2`);
+    a.take();
+    expect(a.resources().scopes.has('http/*')).toBe(false);
   });
 });

@@ -35,13 +35,13 @@ import { deleteUser, lastUser, setUser, userOf, type ClusterSlot } from './clust
 import { KeyOrder } from './key-order.ts';
 import { TrackedMap } from './tracked-map.ts';
 import type { Json } from './types.ts';
-import { asVhdsVhost, vhdsRouteConfig } from './vhds.ts';
+import { asScope, isWildcardVhost, wildcardScope, wildcardScopeName } from './scoped.ts';
 
 export type ResourceKind = keyof FleetResources;
 export const RESOURCE_KINDS: readonly ResourceKind[] = [
   'listeners',
   'routes',
-  'vhosts',
+  'scopes',
   'clusters',
   'endpoints',
   'secrets',
@@ -118,10 +118,13 @@ export class FleetAssembler {
   // The live outputs (see take()).
   private readonly listeners = new TrackedMap<Json>();
   private readonly routes = new TrackedMap<Json>();
-  /** VHDS fleets (opts.vhds): every vhost of the route tables, by VHDS name (vhds.ts). */
-  private readonly vhosts = new TrackedMap<Json>();
-  /** VHDS fleets: the https vhosts are in `vhosts` (the HTTPS listener exists). */
-  private httpsVhostsOn = false;
+  /** Scoped fleets (opts.scoped): the scopes of the route tables, by name (scoped.ts). */
+  private readonly scopes = new TrackedMap<Json>();
+  /** Scoped fleets: the https vhosts are in `scopes` (the HTTPS listener exists). */
+  private httpsScopesOn = false;
+  /** Scoped fleets: the vhosts of wildcard hosts per listener, by vhost name (one scope each listener). */
+  private readonly wildcards = new Map<string, Map<string, Json>>();
+  private readonly wildcardsDirty = new Set<string>();
   private readonly clusters = new TrackedMap<Json>();
   private readonly endpoints = new TrackedMap<Json>();
   private readonly secrets = new TrackedMap<Json>();
@@ -132,7 +135,7 @@ export class FleetAssembler {
   private chainsKey = '';
 
   constructor(opts: FleetRenderOptions, data: BackendData) {
-    if (!opts.vhds) this.changed.delete('vhosts'); // whole route tables: no VHDS type at all
+    if (!opts.scoped) this.changed.delete('scopes'); // whole route tables: no SRDS type at all
     this.opts = opts;
     this.data = data;
     this.listeners.set(HTTP_ROUTE_CONFIG, renderHttpListener(opts));
@@ -199,9 +202,9 @@ export class FleetAssembler {
     } else {
       this.routesDirty = true;
     }
-    if (this.opts.vhds && (old?.http !== entry.http || old.https !== entry.https)) {
-      this.updateVhosts(old, false);
-      this.updateVhosts(entry, true);
+    if (this.opts.scoped && (old?.http !== entry.http || old.https !== entry.https)) {
+      this.updateScopes(old, false);
+      this.updateScopes(entry, true);
     }
     this.entries.set(ir.key, entry);
     if (old) this.order.replace(old, entry);
@@ -219,7 +222,7 @@ export class FleetAssembler {
     this.httpCount -= old.http.length;
     this.httpsCount -= old.https.length;
     if (old.http.length > 0) this.routesDirty = true;
-    if (this.opts.vhds) this.updateVhosts(old, false);
+    if (this.opts.scoped) this.updateScopes(old, false);
     this.updateClusters(key, old.clusters, undefined);
     this.updateTls(old, undefined);
   }
@@ -279,7 +282,7 @@ export class FleetAssembler {
     return {
       listeners: this.listeners,
       routes: this.routes,
-      vhosts: this.vhosts,
+      scopes: this.scopes,
       clusters: this.clusters,
       endpoints: this.endpoints,
       secrets: this.secrets,
@@ -309,9 +312,9 @@ export class FleetAssembler {
         }
       }
     }
-    if (this.opts.vhds) {
+    if (this.opts.scoped) {
       this.routesDirty = false;
-      this.assembleVhds();
+      this.assembleScopes();
     } else if (this.routesDirty) {
       this.routesDirty = false;
       // The one O(all KIngresses) step of a change: copying references, ~0.2 ms at 10k.
@@ -334,49 +337,64 @@ export class FleetAssembler {
   }
 
   /**
-   * VHDS: the two route configurations name `vhds` and carry no vhosts; the https one (and the
-   * https vhosts) exist while the HTTPS listener does. A vhost itself is added and removed by
-   * set/delete (updateVhosts), so a change costs O(that KIngress).
+   * Scoped: no route configurations of their own; the https scopes exist while the HTTPS listener
+   * does. An exact host's scope is added and removed by set/delete (updateScopes), so a change
+   * costs O(that KIngress); a listener's wildcard scope is rebuilt when one of its vhosts changed.
    */
-  private assembleVhds(): void {
+  private assembleScopes(): void {
     const withHttps = this.listeners.has(HTTPS_ROUTE_CONFIG);
-    if (withHttps !== this.httpsVhostsOn) {
-      this.httpsVhostsOn = withHttps;
-      for (const e of this.entries.values()) this.putVhosts(HTTPS_ROUTE_CONFIG, e.https, withHttps);
+    if (withHttps !== this.httpsScopesOn) {
+      this.httpsScopesOn = withHttps;
+      for (const e of this.entries.values()) this.putScopes(HTTPS_ROUTE_CONFIG, e.https, withHttps);
     }
-    let changed = false;
-    if (!this.routes.has(HTTP_ROUTE_CONFIG)) {
-      this.routes.set(HTTP_ROUTE_CONFIG, vhdsRouteConfig(HTTP_ROUTE_CONFIG));
-      changed = true;
+    for (const listener of this.wildcardsDirty) {
+      const scope = wildcardScope(listener, [...(this.wildcards.get(listener)?.values() ?? [])]);
+      const name = wildcardScopeName(listener);
+      if (scope) this.scopes.set(name, scope);
+      else this.scopes.delete(name);
+      this.changed.add('scopes');
     }
-    if (withHttps !== this.routes.has(HTTPS_ROUTE_CONFIG)) {
-      if (withHttps) this.routes.set(HTTPS_ROUTE_CONFIG, vhdsRouteConfig(HTTPS_ROUTE_CONFIG));
-      else this.routes.delete(HTTPS_ROUTE_CONFIG);
-      changed = true;
-    }
-    if (changed) this.changed.add('routes');
+    this.wildcardsDirty.clear();
   }
 
-  /** Adds (or removes) the VHDS vhosts of one KIngress. */
-  private updateVhosts(e: Entry | undefined, add: boolean): void {
+  /** Adds (or removes) the scopes of one KIngress. */
+  private updateScopes(e: Entry | undefined, add: boolean): void {
     if (!e) return;
-    this.putVhosts(HTTP_ROUTE_CONFIG, e.http, add);
-    if (this.httpsVhostsOn) this.putVhosts(HTTPS_ROUTE_CONFIG, e.https, add);
+    this.putScopes(HTTP_ROUTE_CONFIG, e.http, add);
+    if (this.httpsScopesOn) this.putScopes(HTTPS_ROUTE_CONFIG, e.https, add);
   }
 
-  private putVhosts(routeConfig: string, list: readonly Json[], add: boolean): void {
+  private putScopes(listener: string, list: readonly Json[], add: boolean): void {
     for (const vh of list) {
-      const v = asVhdsVhost(routeConfig, vh);
+      if (isWildcardVhost(vh)) {
+        this.putWildcard(listener, vh, add);
+        continue;
+      }
+      const v = asScope(listener, vh);
       const name = String(v.name);
       if (add) {
-        if (this.vhosts.get(name) === v) continue;
-        this.vhosts.set(name, v);
+        if (this.scopes.get(name) === v) continue;
+        this.scopes.set(name, v);
       } else {
-        if (this.vhosts.get(name) !== v) continue;
-        this.vhosts.delete(name);
+        if (this.scopes.get(name) !== v) continue;
+        this.scopes.delete(name);
       }
-      this.changed.add('vhosts');
+      this.changed.add('scopes');
     }
+  }
+
+  private putWildcard(listener: string, vh: Json, add: boolean): void {
+    let byName = this.wildcards.get(listener);
+    if (!byName) this.wildcards.set(listener, (byName = new Map<string, Json>()));
+    const name = String(vh.name);
+    if (add) {
+      if (byName.get(name) === vh) return;
+      byName.set(name, vh);
+    } else {
+      if (byName.get(name) !== vh) return;
+      byName.delete(name);
+    }
+    this.wildcardsDirty.add(listener);
   }
 
   private updateClusters(key: string, before: ClusterIR[] | undefined, after: ClusterIR[] | undefined): void {

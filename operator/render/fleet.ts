@@ -24,7 +24,7 @@ import {
 import type { RateLimitSharing } from './policy.ts';
 import { renderSecret } from './secret.ts';
 import type { Json } from './types.ts';
-import { splitRouteTables } from './vhds.ts';
+import { scopesOf } from './scoped.ts';
 import { renderTracingCluster, TRACING_CLUSTER } from './tracing.ts';
 import { RATE_LIMIT_CLUSTER } from './global-rate-limit.ts';
 import { renderVirtualHost } from './vhost.ts';
@@ -38,11 +38,6 @@ export interface FleetRenderOptions extends ListenerOptions {
    * fallback chain and is reported by defaultCertificateProblem / FleetAssembler.problems().
    */
   defaultCertificate?: { secret: string };
-  /**
-   * The route tables' virtual hosts go as VHDS resources (vhds.ts), so a change sends only the
-   * vhosts it touches; for fleets whose Envoys speak delta xDS. Off: whole route tables (SotW).
-   */
-  vhds?: boolean;
   /**
    * How the fleet's rate limits count across its Envoys (policy.ts RateLimitSharing; default
    * PerReplica). SharedEvenly needs the bootstrap's fleet-members cluster (bootstrap.ts); Global
@@ -90,8 +85,8 @@ export function servableDefaultCertificate(opts: FleetRenderOptions, data: Backe
 export interface FleetResources {
   listeners: Map<string, Json>;
   routes: Map<string, Json>;
-  /** VHDS virtual hosts (`<route configuration>/<vhost>`); empty unless the fleet uses VHDS. */
-  vhosts: Map<string, Json>;
+  /** Scoped route configurations (scoped.ts, `<listener>/<vhost>`); empty unless the fleet is scoped. */
+  scopes: Map<string, Json>;
   clusters: Map<string, Json>;
   endpoints: Map<string, Json>;
   secrets: Map<string, Json>;
@@ -203,11 +198,11 @@ export function renderFleet(opts: FleetRenderOptions, irs: IngressIR[], data: Ba
     }
   }
   const clusterIRs = fleetClusters(irs, opts.visibility);
-  const tables = opts.vhds ? splitRouteTables(routes) : { routes, vhosts: new Map<string, Json>() };
+  const scoped = opts.scoped === true;
   return {
     listeners,
-    routes: tables.routes,
-    vhosts: tables.vhosts,
+    routes: scoped ? new Map<string, Json>() : routes,
+    scopes: scoped ? scopesOf(routes) : new Map<string, Json>(),
     clusters: new Map([
       ...clusterIRs.map((c): [string, Json] => [c.name, renderCluster(c)]),
       ...(opts.tracing ? [[TRACING_CLUSTER, renderTracingCluster(opts.tracing)] as [string, Json]] : []),

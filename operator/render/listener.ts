@@ -18,6 +18,7 @@ import type { TlsIR } from '../translate/ir.ts';
 import { renderAccessLog } from './access-log.ts';
 import type { GlobalRateLimitOptions } from './global-rate-limit.ts';
 import { policyHttpFilters } from './policy.ts';
+import { renderRouteKeyFilter, renderRouteKeyMutation, renderScopedRoutes } from './scoped.ts';
 import { renderHcmTracing, type TracingOptions } from './tracing.ts';
 import { ADS_SOURCE, T, type Json } from './types.ts';
 
@@ -36,6 +37,11 @@ export interface ListenerOptions {
   tracing?: TracingOptions;
   /** The rate-limit service of a fleet whose rate limits are Global (global-rate-limit.ts). */
   globalRateLimit?: GlobalRateLimitOptions;
+  /**
+   * Route tables as scoped routes (scoped.ts), so a change sends and rebuilds only the hosts it
+   * touches; for fleets whose Envoys speak delta xDS. Off: whole route tables over RDS (SotW).
+   */
+  scoped?: boolean;
 }
 
 const ESCAPED_SLASHES: Readonly<Record<EscapedSlashesAction, string>> = {
@@ -78,9 +84,12 @@ export function renderHcm(statPrefix: string, routeConfig: string, opts: Listene
     typed_config: {
       '@type': T.hcm,
       stat_prefix: statPrefix,
-      rds: { route_config_name: routeConfig, config_source: ADS_SOURCE },
+      ...(opts.scoped === true
+        ? { scoped_routes: renderScopedRoutes(), early_header_mutation_extensions: renderRouteKeyMutation() }
+        : { rds: { route_config_name: routeConfig, config_source: ADS_SOURCE } }),
       // RoutePolicy filters, disabled until a host's policy enables them (render/policy.ts)
       http_filters: [
+        ...(opts.scoped === true ? [renderRouteKeyFilter()] : []),
         ...policyHttpFilters(opts.globalRateLimit),
         { name: 'envoy.filters.http.router', typed_config: { '@type': T.router } },
       ],

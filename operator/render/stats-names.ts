@@ -6,14 +6,14 @@
 //   its requests under `vhost.<vhost>.route.<namespace>~<service>.` (upstream_rq_<code>,
 //   upstream_rq_<class>xx, upstream_rq_time, …). Every route of one Service in one vhost shares
 //   these counters.
-// - Vhost names have no dots (`<ns>/<name>/<host>`, `.` → `_`; with VHDS, vhds.ts,
+// - Vhost names have no dots (`<ns>/<name>/<host>`, `.` → `_`; in a scope, scoped.ts,
 //   `http/<ns>~<name>~<host>`), so Envoy's default `envoy.virtual_host_name` tag takes the whole
 //   name instead of cutting at the host's first dot.
 // - A cluster (`<ns>/<service>:<port>`) is counted as `kgw~<ns>~<service>~<port>` (alt_stat_name).
 //
 // With the tags below (after Envoy's defaults) the per-Service series read, for example,
 //   envoy_vhost_route_upstream_rq_xx{envoy_response_code_class="5", kgw_namespace="default",
-//     kgw_service="hello", envoy_virtual_host="http/default~hello~hello_default_example_com" (VHDS), …}
+//     kgw_service="hello", envoy_virtual_host="http/default~hello~hello_default_example_com" (scoped), …}
 //   envoy_cluster_upstream_rq_time_bucket{kgw_namespace="default", kgw_revision="hello-00001", …}
 // and the scrape adds fleet (`<gateway>/<fleet>`, as in the operator's metrics) and kgw_visibility
 // from the pod's labels.

@@ -116,7 +116,7 @@ describe('SnapshotCache', () => {
   it('rejects an unknown type URL', () => {
     const cache = new SnapshotCache();
     const input = {
-      'type.googleapis.com/envoy.config.route.v3.ScopedRouteConfiguration': new Map(),
+      'type.googleapis.com/envoy.config.route.v3.VirtualHost': new Map(),
     } as never;
     expect(() => cache.set('f', input)).toThrow('unsupported type URL');
   });

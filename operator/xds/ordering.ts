@@ -1,8 +1,9 @@
 // Make-before-break rules of the xDS server, as pure functions over a per-type view of one proxy.
 //
-// Push order on a stream: CDS → EDS → SDS, then LDS → RDS → VHDS.
-//  * Adding (make): listeners and routes (route configurations and their VHDS virtual hosts) of the current snapshot are held until the proxy has
-//    settled its clusters (no CDS response in flight, nothing new to send) and has subscribed to and
+// Push order on a stream: CDS → EDS → SDS, then LDS → RDS → SRDS.
+//  * Adding (make): listeners and routes (route configurations, or scoped route configurations) of
+//    the current snapshot are held until the proxy has settled its clusters (no CDS response in
+//    flight, nothing new to send) and has subscribed to and
 //    settled the ClusterLoadAssignments of the EDS clusters it accepted, so a route never points at a
 //    cluster that Envoy has not finished warming. A NACK settles too (waiting would not help), and
 //    the server releases held listeners/routes after `orderingTimeoutMs` in any case.
@@ -11,7 +12,7 @@
 //  * Removing (break): a cluster, load assignment or secret that leaves the snapshot keeps being
 //    served to a proxy that has it until the proxy has ACKed the snapshot generation that dropped
 //    it for every type that can reference it:
-//      cluster         ← listeners, routes and virtual hosts
+//      cluster         ← listeners, route configurations and scoped route configurations
 //      load assignment ← clusters (with no retained cluster left)
 //      secret          ← listeners and clusters (with no retained cluster left)
 //    Listeners and routes themselves are removed at once; they are the referencing side.
@@ -20,7 +21,7 @@ import {
   TYPE_ENDPOINT,
   TYPE_LISTENER,
   TYPE_ROUTE,
-  TYPE_VHOST,
+  TYPE_SCOPED_ROUTE,
   TYPE_SECRET,
   type TypeUrl,
 } from './protos.ts';
@@ -65,7 +66,7 @@ export function mayRemove(typeUrl: TypeUrl, since: number, viewOf: ViewOf): bool
       return (
         ackedSince(viewOf(TYPE_LISTENER), since) &&
         ackedSince(viewOf(TYPE_ROUTE), since) &&
-        ackedSince(viewOf(TYPE_VHOST), since)
+        ackedSince(viewOf(TYPE_SCOPED_ROUTE), since)
       );
     case TYPE_ENDPOINT: {
       const clusters = viewOf(TYPE_CLUSTER);

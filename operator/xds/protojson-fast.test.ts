@@ -11,7 +11,7 @@ import {
   TYPE_LISTENER,
   TYPE_ROUTE,
   TYPE_SECRET,
-  TYPE_VHOST,
+  TYPE_SCOPED_ROUTE,
   messageType,
   typeNameOfUrl,
 } from './protos.ts';
@@ -22,11 +22,13 @@ test('every resource of every golden case: the same bytes as bufbuild, and none 
   let resources = 0;
   const leftOver: string[] = [];
   for (const name of goldenCases(readdirSync(goldenDir))) {
-    for (const { fleet, res } of renderCaseFleets(loadCase(join(goldenDir, `${name}.yaml`)))) {
+    const objs = loadCase(join(goldenDir, `${name}.yaml`));
+    // whole route tables (SotW fleets) and scoped ones (delta fleets: SRDS, scoped listeners)
+    for (const { fleet, res } of [...renderCaseFleets(objs), ...renderCaseFleets(objs, { scoped: true })]) {
       const sets = [
         [TYPE_LISTENER, res.listeners],
         [TYPE_ROUTE, res.routes],
-        [TYPE_VHOST, res.vhosts],
+        [TYPE_SCOPED_ROUTE, res.scopes],
         [TYPE_CLUSTER, res.clusters],
         [TYPE_ENDPOINT, res.endpoints],
         [TYPE_SECRET, res.secrets],

@@ -15,16 +15,16 @@ export const TYPE_CLUSTER = 'type.googleapis.com/envoy.config.cluster.v3.Cluster
 export const TYPE_ENDPOINT = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
 export const TYPE_SECRET = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
 /**
- * VHDS: the virtual hosts of a route configuration that names `vhds`, one resource each, named
- * `<route configuration>/<vhost>` (Envoy files a vhost under the name before its last `/`). Delta
- * xDS only; a change to one KIngress sends only its vhosts, not the whole route table.
+ * SRDS: scoped route configurations, one per exact host and listener plus one per listener for
+ * wildcard hosts, each with its route configuration inline (render/scoped.ts). Envoy subscribes
+ * with no names. Delta xDS only; a change to one KIngress sends only its scopes.
  */
-export const TYPE_VHOST = 'type.googleapis.com/envoy.config.route.v3.VirtualHost';
+export const TYPE_SCOPED_ROUTE = 'type.googleapis.com/envoy.config.route.v3.ScopedRouteConfiguration';
 
 export type TypeUrl =
   | typeof TYPE_LISTENER
   | typeof TYPE_ROUTE
-  | typeof TYPE_VHOST
+  | typeof TYPE_SCOPED_ROUTE
   | typeof TYPE_CLUSTER
   | typeof TYPE_ENDPOINT
   | typeof TYPE_SECRET;
@@ -36,14 +36,14 @@ export const TYPE_URLS: readonly TypeUrl[] = [
   TYPE_SECRET,
   TYPE_LISTENER,
   TYPE_ROUTE,
-  TYPE_VHOST,
+  TYPE_SCOPED_ROUTE,
 ];
 
 /** Short names for logs and stats keys. */
 export const TYPE_SHORT: Record<TypeUrl, string> = {
   [TYPE_LISTENER]: 'LDS',
   [TYPE_ROUTE]: 'RDS',
-  [TYPE_VHOST]: 'VHDS',
+  [TYPE_SCOPED_ROUTE]: 'SRDS',
   [TYPE_CLUSTER]: 'CDS',
   [TYPE_ENDPOINT]: 'EDS',
   [TYPE_SECRET]: 'SDS',
@@ -78,6 +78,8 @@ export const ANY_TYPES: readonly string[] = [
   'envoy.extensions.http.original_ip_detection.xff.v3.XffConfig',
   'envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig',
   'envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig',
+  'envoy.extensions.filters.http.lua.v3.Lua',
+  'envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation',
   'xds.type.v3.TypedStruct',
 ];
 

@@ -147,7 +147,6 @@ describe('patched snapshots are read in O(the change), with the results of a ful
     f.setNames(st.names, st.wildcard);
     f.sent = new Map(st.sent);
     f.retained = new Map(st.retained);
-    f.gate = st.gate;
     return f;
   }
   const view = (m: ReadonlyMap<string, { version: string }>) =>

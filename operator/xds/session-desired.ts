@@ -62,21 +62,20 @@ export function noteDeltaSent(st: TypeState, sentRevBefore: number, removed: rea
  */
 export function desiredOf(st: TypeState, ts: TypeSnapshot): Desired {
   const m = st.desiredMemo;
-  const sameState =
-    m !== undefined && m.subRev === st.subRev && m.retainedRev === st.retainedRev && m.gateRev === st.gateRev;
+  const sameState = m !== undefined && m.subRev === st.subRev && m.retainedRev === st.retainedRev;
   if (sameState && m.ts === ts) return m.value;
   const value =
     sameState && ts.patchOf !== undefined && ts.patchOf.seq === m.ts.seq
       ? patchDesired(st, ts, m.value, ts.patchOf.names)
       : fullDesired(st, ts);
-  st.desiredMemo = { ts, subRev: st.subRev, retainedRev: st.retainedRev, gateRev: st.gateRev, value };
+  st.desiredMemo = { ts, subRev: st.subRev, retainedRev: st.retainedRev, value };
   return value;
 }
 
 let desiredIds = 0;
 
 function wants(st: TypeState, name: string): boolean {
-  return st.wildcard ? !st.gate || st.gate(name) : st.names.has(name);
+  return st.wildcard || st.names.has(name);
 }
 
 function fullDesired(st: TypeState, ts: TypeSnapshot): Desired {

@@ -3,7 +3,7 @@
 // and the memos that keep a pump with nothing new to send O(1). Data only; session.ts and
 // session-desired.ts act on it.
 import type { CachedResource, TypeSnapshot } from './cache.ts';
-import { TYPE_CLUSTER, TYPE_LISTENER, TYPE_VHOST, type TypeUrl } from './protos.ts';
+import { TYPE_CLUSTER, TYPE_LISTENER, TYPE_SCOPED_ROUTE, type TypeUrl } from './protos.ts';
 import type { AckEvent, NackInfo } from './types.ts';
 
 export interface Entry {
@@ -80,13 +80,6 @@ export class TypeState {
    * what Envoy really has, innocent resources of the rejected response included.
    */
   holdFor: TypeSnapshot | undefined;
-  /**
-   * Which resources of a wildcard subscription the proxy can take now (undefined: all), and a
-   * revision that changes with it. VHDS: a vhost only once its route configuration was sent, since
-   * Envoy drops vhosts for a route configuration it does not have yet.
-   */
-  gate: ((name: string) => boolean) | undefined;
-  gateRev = 0;
   /** Resources to send again even though unchanged (load assignments of modified clusters). */
   resend = new Set<string>();
   ackedGeneration = 0;
@@ -94,8 +87,7 @@ export class TypeState {
   lastNack: NackInfo | undefined;
   retained = new Map<string, Retained>();
   retainedRev = 0;
-  desiredMemo:
-    { ts: TypeSnapshot; subRev: number; retainedRev: number; gateRev: number; value: Desired } | undefined;
+  desiredMemo: { ts: TypeSnapshot; subRev: number; retainedRev: number; value: Desired } | undefined;
   workMemo: { desired: Desired; sentRev: number; value: DeltaWork } | undefined;
   adoptMemo: { ts: TypeSnapshot; sentRev: number; subRev: number } | undefined;
 
@@ -116,9 +108,8 @@ export class TypeState {
   }
 }
 
-// Envoy subscribes to VHDS with no names: every vhost of the fleet (it files each under its route
-// configuration by the name's prefix).
-export const WILDCARD_TYPES: readonly TypeUrl[] = [TYPE_LISTENER, TYPE_CLUSTER, TYPE_VHOST];
+// Envoy subscribes to SRDS with no names: every scope of the fleet (render/scoped.ts).
+export const WILDCARD_TYPES: readonly TypeUrl[] = [TYPE_LISTENER, TYPE_CLUSTER, TYPE_SCOPED_ROUTE];
 
 export function* resourcesOf(desired: Desired): Iterable<CachedResource> {
   for (const e of desired.entries.values()) if (e.res) yield e.res;

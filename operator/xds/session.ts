@@ -16,7 +16,7 @@ import {
   TYPE_ENDPOINT,
   TYPE_LISTENER,
   TYPE_ROUTE,
-  TYPE_VHOST,
+  TYPE_SCOPED_ROUTE,
   TYPE_SECRET,
   TYPE_SHORT,
   TYPE_URLS,
@@ -303,13 +303,12 @@ export class Session {
       return;
     }
     const gen = snap.generation;
-    this.#gateVhosts();
     for (const t of RETAINED_TYPES) adoptRemoved(this.#types.get(t), snap.types.get(t), gen);
     for (const t of TYPE_URLS) this.#refreshAcked(t, snap, gen);
     const viewOf = (t: TypeUrl): TypeView => this.#view(t, snap);
     for (const t of RETAINED_TYPES) this.#dropRetained(t, viewOf);
     for (const t of [TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_SECRET] as const) this.#maybeSend(t, snap);
-    const lr = [TYPE_LISTENER, TYPE_ROUTE, TYPE_VHOST] as const;
+    const lr = [TYPE_LISTENER, TYPE_ROUTE, TYPE_SCOPED_ROUTE] as const;
     if (this.#gateForced || listenersMayGo(viewOf, this.#edsCovered(snap))) {
       this.#gateForced = false;
       this.#release();
@@ -335,16 +334,6 @@ export class Session {
       this.pump();
     }, this.#host.orderingTimeoutMs);
     this.#holdTimer.unref();
-  }
-
-  /** VHDS: a vhost (`<route configuration>/<vhost>`) goes only after its route configuration. */
-  #gateVhosts(): void {
-    const vh = this.#types.get(TYPE_VHOST);
-    if (!vh) return;
-    const rds = this.#types.get(TYPE_ROUTE);
-    const sent = rds?.sent;
-    vh.gate = (name) => sent?.has(name.slice(0, name.lastIndexOf('/'))) === true;
-    vh.gateRev = rds ? rds.sentRev + 1 : 0;
   }
 
   #release(): void {

@@ -1,19 +1,19 @@
 // Fault injection for NACKs. kgw refuses at translation everything it knows Envoy would reject, so
 // tests that need Envoy to reject a configuration start the operator with this snapshot filter
-// (OperatorOptions.snapshotFilter): route tables, and VHDS vhosts (delta fleets send the vhosts
-// apart from their route tables), that carry the header value POISON get a copy in which it is
+// (OperatorOptions.snapshotFilter): route tables, and scoped route configurations (delta fleets
+// send each host's routes as a scope), that carry the header value POISON get a copy in which it is
 // replaced by a value over Envoy's 16 KiB header limit, which the real Envoy refuses.
 import type { SnapshotInput } from '../../operator/xds/cache.ts';
-import { TYPE_ROUTE, TYPE_VHOST, type TypeUrl } from '../../operator/xds/protos.ts';
+import { TYPE_ROUTE, TYPE_SCOPED_ROUTE, type TypeUrl } from '../../operator/xds/protos.ts';
 
 /** A header value kgw accepts and the filter below makes Envoy reject. */
 export const POISON = 'kgw-test-nack-poison';
 const OVERSIZED = 'x'.repeat(20_000);
 
-/** Route tables and vhosts that carry POISON get a copy with the oversized value (never mutated). */
+/** Route tables and scopes that carry POISON get a copy with the oversized value (never mutated). */
 export function poison(_fleet: string, resources: SnapshotInput): SnapshotInput {
   const out: SnapshotInput = { ...resources };
-  for (const t of [TYPE_ROUTE, TYPE_VHOST] as TypeUrl[]) {
+  for (const t of [TYPE_ROUTE, TYPE_SCOPED_ROUTE] as TypeUrl[]) {
     const given = resources[t];
     if (!given) continue;
     const copy = new Map<string, object>();

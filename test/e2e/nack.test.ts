@@ -154,7 +154,7 @@ test('a burst with one KIngress Envoy rejects: only that one is rejected, the ot
   const ready = await Promise.all(good.map((n) => waitReady(env, n)));
   const rejected = await waitReason(env, bad, 'EnvoyRejected');
   expect(rejected.status?.conditions?.find((c) => c.type === 'Ready')?.message).toMatch(
-    /rejected the (VHDS|RDS) update/, // delta fleets send vhosts apart (VHDS), SotW fleets whole tables
+    /rejected the (SRDS|RDS) update/, // delta fleets send each host's scope (SRDS), SotW fleets whole tables
   );
   const gw = await publicGateway(env, ready[0]!);
   for (const n of good) {

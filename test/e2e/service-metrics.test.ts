@@ -108,7 +108,7 @@ test('requests are counted per Knative Service, status class, revision and visib
   });
   expect(total(hist, 'envoy_vhost_route_upstream_rq_time_bucket', { ...svc, le: '+Inf' })).toBe(11);
   expect(total(hist, 'envoy_cluster_upstream_rq_time_count', rev('hello-00001'))).toBeGreaterThanOrEqual(6);
-  // the vhost keeps its host, written without dots, in its route configuration (VHDS: `http/…`)
+  // the vhost keeps its host, written without dots, named after its scope (`http/…`)
   expect(
     new Set(select(ext, 'envoy_vhost_route_upstream_rq_total', svc).map((s) => s.labels.envoy_virtual_host)),
   ).toEqual(new Set([`http/${TEST_NAMESPACE}~hello~hello_serving-tests_example_com`]));

@@ -241,7 +241,11 @@ export function renderCase(objs: Objects): Record<string, unknown> {
 }
 
 /** The rendered resources of every golden fleet for one case. */
-export function renderCaseFleets(objs: Objects): { fleet: string; res: FleetResources }[] {
+/** Every fleet of a case rendered whole (renderFleet), with `extra` options (e.g. scoped) on each. */
+export function renderCaseFleets(
+  objs: Objects,
+  extra: Partial<FleetRenderOptions> = {},
+): { fleet: string; res: FleetResources }[] {
   const lookups = caseLookups(objs);
   const candidates: Candidate[] = objs.ingresses
     .filter((i) => hasClass(i, KGW_INGRESS_CLASS))
@@ -252,7 +256,7 @@ export function renderCaseFleets(objs: Objects): { fleet: string; res: FleetReso
   const { accepted } = resolveConflicts(candidates);
   return Object.entries(caseFleets(objs)).map(([fleet, opts]) => ({
     fleet,
-    res: renderFleet(opts, accepted, backendData(lookups)),
+    res: renderFleet({ ...opts, ...extra }, accepted, backendData(lookups)),
   }));
 }
 

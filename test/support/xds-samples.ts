@@ -29,6 +29,19 @@ export const ANY_SAMPLES: Record<string, Record<string, unknown>> = {
     transport_api_version: 'V3',
   },
   'envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute': { disabled: true },
+  'envoy.extensions.filters.http.lua.v3.Lua': {
+    default_source_code: { inline_string: 'function envoy_on_request(h) end\n' },
+  },
+  'envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation': {
+    mutations: [
+      {
+        append: {
+          header: { key: 'x-kgw-route-key', value: '%REQ(:authority)%' },
+          append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
+        },
+      },
+    ],
+  },
   'envoy.config.route.v3.FilterConfig': {
     config: { '@type': url('envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute'), disabled: true },
     is_optional: true,

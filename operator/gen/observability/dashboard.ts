@@ -145,7 +145,7 @@ export function dashboardRows(): RowDef[] {
         },
         {
           title: 'xDS bytes sent per second',
-          description: 'Bytes of xDS responses, by resource type (LDS, RDS, VHDS, CDS, EDS, SDS).',
+          description: 'Bytes of xDS responses, by resource type (LDS, RDS, SRDS, CDS, EDS, SDS).',
           unit: 'Bps',
           targets: [t('sum by (type) (rate(kgw_xds_sent_bytes_total[$__rate_interval]))', '{{type}}')],
         },

@@ -48,6 +48,9 @@ import (
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/http/original_ip_detection/xff/v3"
+	// Scoped route tables (render/scoped.ts): the route key header and the host-case fallback.
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/lua/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/http/early_header_mutation/header_mutation/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/network/dns_resolver/cares/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/request_id/uuid/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/raw_buffer/v3"
@@ -88,6 +91,7 @@ var rootPackages = []string{
 	"envoy.extensions.filters.http.health_check.v3",
 	"envoy.extensions.filters.http.jwt_authn.v3",
 	"envoy.extensions.filters.http.local_ratelimit.v3",
+	"envoy.extensions.filters.http.lua.v3",
 	"envoy.extensions.filters.http.ratelimit.v3",
 	"envoy.extensions.filters.http.rbac.v3",
 	"envoy.extensions.filters.http.router.v3",
@@ -95,6 +99,7 @@ var rootPackages = []string{
 	"envoy.extensions.filters.listener.proxy_protocol.v3",
 	"envoy.extensions.filters.listener.tls_inspector.v3",
 	"envoy.extensions.filters.network.http_connection_manager.v3",
+	"envoy.extensions.http.early_header_mutation.header_mutation.v3",
 	"envoy.extensions.http.original_ip_detection.xff.v3",
 	"envoy.extensions.network.dns_resolver.cares.v3",
 	"envoy.extensions.request_id.uuid.v3",
