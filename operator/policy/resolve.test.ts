@@ -177,6 +177,29 @@ test('spec.hosts narrows; hosts that are not the targets are reported, never add
   expect([...(r.attached.get('team-a/hello')?.keys() ?? [])]).toEqual(['hello.team-a.example.com']);
 });
 
+test('a wildcard host among the targets: in force, and the status says it refuses requests on delta fleets', () => {
+  const r = resolvePolicies(
+    world(
+      [
+        policy('p', {
+          cors: { allowOrigins: ['*'] },
+          targetRefs: [{ group: 'serving.knative.dev', kind: 'Route', name: 'wild' }],
+        }),
+      ],
+      undefined,
+      {
+        ingresses: [routeIngress('team-a', 'wild', ['*.apps.example.com', 'wild.team-a.example.com'])],
+      },
+    ),
+  );
+  const o = r.outcomes.get('team-a/p')!;
+  expect(o.accepted).toBe(true);
+  expect(o.message).toBe(
+    'in force on 2 hosts; *.apps.example.com: a wildcard host with a policy refuses requests (403) on ' +
+      'fleets whose Envoys speak delta xDS, since its filters cannot run there (docs/policies.md)',
+  );
+});
+
 test('two policies setting one feature on one host: the older wins, the newer is Conflicted but keeps its other features', () => {
   const r = resolvePolicies(
     world([

@@ -452,6 +452,12 @@ export function resolvePolicies(world: PolicyWorld): PolicyResolution {
         `routing replaces the ${ROUTING_RULES_ANNOTATION} annotation of ${list([...overridden].sort())}`,
       );
     for (const [ceiling, rules] of lowered) notes.push(`rateLimit over ${ceiling}: ${list(rules)}`);
+    const wildcards = [...new Set(slots.map((s) => s.host).filter((h) => h.startsWith('*.')))].sort();
+    if (wildcards.length > 0)
+      notes.push(
+        `${list(wildcards)}: a wildcard host with a policy refuses requests (403) on fleets whose Envoys ` +
+          `speak delta xDS, since its filters cannot run there (docs/policies.md)`,
+      );
     if (routingProblems.size > 0) {
       const message = list([...routingProblems]);
       if (outcome.accepted) reject('RevisionNotRouted', message);
