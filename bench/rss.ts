@@ -309,13 +309,16 @@ function restartMilestones(file: string, spawnedAt: number): string {
   return parts.join(' ');
 }
 
-/** Milliseconds from `t0` until the operator's /metrics shows route-table bytes sent to an Envoy. */
-async function untilRdsSent(t0: number, timeoutMs: number): Promise<number> {
+/**
+ * Milliseconds from `t0` until the operator's /metrics shows route-table bytes sent to an Envoy:
+ * scopes (SRDS) on delta fleets, route configurations (RDS) on SotW ones.
+ */
+async function untilRoutesSent(t0: number, timeoutMs: number): Promise<number> {
   for (let i = 0; performance.now() - t0 < timeoutMs && i < 100_000; i++) {
     const text = await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)
       .then((r) => r.text())
       .catch(() => '');
-    const m = /^kgw_xds_sent_bytes_total\{type="RDS"\} ([0-9.e+]+)$/m.exec(text);
+    const m = /^kgw_xds_sent_bytes_total\{type="S?RDS"\} ([0-9.e+]+)$/m.exec(text);
     if (m?.[1] && Number(m[1]) > 0) return performance.now() - t0;
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -505,13 +508,13 @@ try {
     const spawnedAt = Date.now();
     operator = operatorProc();
     pid = operator.pid ?? 0;
-    const firstPushMs = await untilRdsSent(t0, 120_000);
+    const firstPushMs = await untilRoutesSent(t0, 120_000);
     await new Promise((r) => setTimeout(r, 10_000));
     const after = await kingressVersions(rest);
     const restartProbes = await metricValue('kgw_probes_total');
     const rewritten = [...versions].filter(([k, v]) => after.get(k) !== v).length;
     console.log(
-      `bench rss restart n=${have} restart_to_first_rds_ms=${firstPushMs.toFixed(0)} ` +
+      `bench rss restart n=${have} restart_to_first_routes_ms=${firstPushMs.toFixed(0)} ` +
         `status_rewritten=${rewritten} of=${versions.size} probes_in_first_10s=${restartProbes}`,
     );
     console.log(`bench rss restart n=${have} ${restartMilestones(logFile, spawnedAt)}`);

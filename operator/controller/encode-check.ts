@@ -32,28 +32,30 @@ function blame(vh: VirtualHostIR, err: unknown): { what: string; detail: string 
 export function encodeProblem(ir: IngressIR): TranslateProblem | undefined {
   const vhost = messageType('envoy.config.route.v3.VirtualHost');
   const cluster = messageType(typeNameOfUrl(TYPE_CLUSTER));
+  // what failed, told from the error, for the vhost or cluster being encoded
+  let culprit: (err: unknown) => { what: string; detail: string } = (err) => ({
+    what: 'KIngress',
+    detail: String(err),
+  });
   let failed: { what: string; detail: string } | undefined;
-  outer: for (const v of [ir.external, ir.local]) {
-    for (const vh of v.vhosts) {
-      try {
+  try {
+    for (const v of [ir.external, ir.local]) {
+      for (const vh of v.vhosts) {
+        culprit = (err) => blame(vh, err);
         // routes in IR order (plainHttp false); the redirect form adds only the redirect route
         encodeMessage(vhost, renderVirtualHost(vh, false));
         if (vh.redirectHttp) encodeMessage(vhost, renderVirtualHost(vh, true));
-      } catch (err) {
-        failed = blame(vh, err);
-        break outer;
       }
     }
-  }
-  if (!failed) {
     for (const c of ir.clusters) {
-      try {
-        encodeMessage(cluster, renderCluster(c));
-      } catch (err) {
-        failed = { what: `cluster ${c.name}`, detail: err instanceof Error ? err.message : String(err) };
-        break;
-      }
+      culprit = (err) => ({
+        what: `cluster ${c.name}`,
+        detail: err instanceof Error ? err.message : String(err),
+      });
+      encodeMessage(cluster, renderCluster(c));
     }
+  } catch (err) {
+    failed = culprit(err);
   }
   if (!failed) return undefined;
   return {

@@ -11,6 +11,7 @@ import type { KnativeGateway } from '../../operator/api/knativegateway.ts';
 import type { KubeRest } from '../../operator/kube/rest.ts';
 import { isReady } from '../../operator/status/conditions.ts';
 import { withDefaults } from '../../operator/translate/defaults.ts';
+import { waitUntil } from './proc.ts';
 
 /** Whatever reaches the API server: the e2e Env, the demo's own objects. */
 export interface KubeAccess {
@@ -133,21 +134,23 @@ export async function resolveGateway(
   }>(`/api/v1/namespaces/${ns}/services/${svc}`);
   const sp = service.spec.ports.find((p) => p.port === servicePort);
   if (!sp) throw new Error(`${domainInternal} has no port ${servicePort}`);
-  const deadline = Date.now() + timeoutMs;
-  do {
-    const slices = await kube.rest.get<{
-      items: { endpoints?: { addresses: string[] }[]; ports?: { name?: string; port: number }[] }[];
-    }>(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, {
-      labelSelector: `kubernetes.io/service-name=${svc}`,
-    });
-    for (const s of slices.items) {
-      const p = s.ports?.find((x) => x.name === sp.name);
-      const a = s.endpoints?.[0]?.addresses[0];
-      if (p && a) return { address: a, port: p.port };
-    }
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  } while (Date.now() < deadline);
-  throw new Error(`${domainInternal} has no ready endpoints after ${timeoutMs} ms`);
+  return waitUntil(
+    `ready endpoints of ${domainInternal}`,
+    async () => {
+      const slices = await kube.rest.get<{
+        items: { endpoints?: { addresses: string[] }[]; ports?: { name?: string; port: number }[] }[];
+      }>(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, {
+        labelSelector: `kubernetes.io/service-name=${svc}`,
+      });
+      for (const s of slices.items) {
+        const p = s.ports?.find((x) => x.name === sp.name);
+        const a = s.endpoints?.[0]?.addresses[0];
+        if (p && a) return { address: a, port: p.port };
+      }
+      return undefined;
+    },
+    { timeoutMs, intervalMs: POLL_MS, retryIf: () => false },
+  );
 }
 
 /** The Envoy address and port of the public fleet the KIngress's status names. */
