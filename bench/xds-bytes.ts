@@ -96,8 +96,10 @@ async function drive(
 }
 
 /** Resolves once the stream has ACKed the fleet's current version of every type, then a quiet spell. */
-async function settled(server: XdsServer, nodeId: string): Promise<void> {
-  for (const t of [TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE, TYPE_SCOPED_ROUTE] as TypeUrl[]) {
+async function settled(server: XdsServer, nodeId: string, mode: 'delta' | 'sotw'): Promise<void> {
+  // delta streams take the route tables as scopes (SRDS), SotW ones as route configurations
+  const routes = mode === 'delta' ? TYPE_SCOPED_ROUTE : TYPE_ROUTE;
+  for (const t of [TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, routes] as TypeUrl[]) {
     const v = server.snapshotVersion(FLEET, t);
     if (v === undefined) continue;
     const match = (e: AckEvent) => e.nodeId === nodeId && (e.version === v || e.version.startsWith(`${v}+`));
@@ -152,7 +154,7 @@ for (const n of sizes([1000, 10000])) {
     c.subscribe(TYPE_CLUSTER);
     c.subscribe(TYPE_LISTENER);
     const driving = drive(c, state);
-    await settled(server, c.node.id);
+    await settled(server, c.node.id, mode);
     const initial = diff(before, server.stats());
     const initialMs = ms(t0) - QUIET_MS;
     console.log(
@@ -174,7 +176,7 @@ for (const n of sizes([1000, 10000])) {
       const fleetsChanged = gw.flush().fleets;
       flushMs.push(ms(tf));
       specMs.push(push(fleetsChanged));
-      await settled(server, c.node.id);
+      await settled(server, c.node.id, mode);
       if (k === 0) spec = diff(s0, server.stats());
     }
     console.log(
@@ -196,7 +198,7 @@ for (const n of sizes([1000, 10000])) {
     ]);
     gw.refreshEndpoints(['ns7/app7-2']);
     const epPush = push(gw.flush().fleets);
-    await settled(server, c.node.id);
+    await settled(server, c.node.id, mode);
     const ep = diff(s0, server.stats());
     console.log(
       `bench xds n=${n} mode=${mode} change=endpoint bytes=${ep.total} ${ep.byType} responses=${ep.responses} ` +
@@ -208,7 +210,7 @@ for (const n of sizes([1000, 10000])) {
     const withPolicy = translateIngress(ingress(7, gen7), lookups);
     if (withPolicy.ok) gw.set(withPolicy.ir, CREATED);
     const policyPush = push(gw.flush().fleets);
-    await settled(server, c.node.id);
+    await settled(server, c.node.id, mode);
     const pol = diff(s0, server.stats());
     console.log(
       `bench xds n=${n} mode=${mode} change=policy-${policyOn ? 'attached' : 'removed'} bytes=${pol.total} ${pol.byType} ` +

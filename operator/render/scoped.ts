@@ -125,20 +125,25 @@ export function renderRouteKeyFilter(): Json {
   };
 }
 
+// Parts every scope has, shared (never mutated): one copy instead of one per host.
 const DISABLE_ROUTE_KEY_FILTER: Json = {
   [ROUTE_KEY_FILTER]: { '@type': FILTER_CONFIG, disabled: true },
 };
+const REMOVE_ROUTE_KEY: readonly string[] = [ROUTE_KEY_HEADER];
+const listenerFragments = new Map<string, Json>();
 
 function scope(name: string, listener: string, key: string, vhosts: Json[], routeKeyFilter: boolean): Json {
+  let first = listenerFragments.get(listener);
+  if (!first) listenerFragments.set(listener, (first = { string_key: listener }));
   return {
     name,
     route_configuration: {
       name,
       virtual_hosts: vhosts,
-      request_headers_to_remove: [ROUTE_KEY_HEADER],
+      request_headers_to_remove: REMOVE_ROUTE_KEY,
       ...(routeKeyFilter ? {} : { typed_per_filter_config: DISABLE_ROUTE_KEY_FILTER }),
     },
-    key: { fragments: [{ string_key: listener }, { string_key: key }] },
+    key: { fragments: [first, { string_key: key }] },
   };
 }
 

@@ -157,3 +157,42 @@ test('header values reach the backend as written: % is not an Envoy format strin
     '%%',
   ]);
 });
+
+test("the scope key is Envoy's: a client's route-key header chooses no host and never reaches the backend", async () => {
+  await startTestBackend(env, { name: 'keyed' });
+  await startTestBackend(env, { name: 'victim' });
+  const ing = await createReady(env, 'keyed', {
+    rules: [rule(['keyed.example.com'], [{ splits: [split('keyed')] }])],
+  });
+  await createReady(env, 'victim', {
+    rules: [rule(['victim.example.com'], [{ splits: [split('victim')] }])],
+  });
+  const gw = await publicGateway(env, ing);
+  const res = await httpRequest({
+    address: gw.address,
+    port: gw.port,
+    host: 'keyed.example.com',
+    headers: { 'x-kgw-route-key': 'victim.example.com', 'x-forwarded-proto': 'https' },
+  });
+  expect(res.status).toBe(200);
+  const seen = res.json<{ host: { suffix: string }; request: { headers: Record<string, string[]> } }>();
+  expect(seen.host.suffix).toBe('keyed');
+  const names = Object.keys(seen.request.headers).map((h) => h.toLowerCase());
+  expect(names).not.toContain('x-kgw-route-key');
+  // an unknown host with the key header of a real one finds nothing
+  const stray = await httpRequest({
+    address: gw.address,
+    port: gw.port,
+    host: 'stray.example.com',
+    headers: { 'x-kgw-route-key': 'victim.example.com' },
+  });
+  expect(stray.status).toBe(404);
+  // an upper-case Host is redirected to the lower-case one, not served under another key
+  const upper = await httpRequest({
+    address: gw.address,
+    port: gw.port,
+    host: 'Keyed.Example.com',
+    path: '/a?b=1',
+  });
+  expect([upper.status, upper.headers.location]).toEqual([308, 'http://keyed.example.com/a?b=1']);
+});
