@@ -85,7 +85,10 @@ export function renderHcm(statPrefix: string, routeConfig: string, opts: Listene
       '@type': T.hcm,
       stat_prefix: statPrefix,
       ...(opts.scoped === true
-        ? { scoped_routes: renderScopedRoutes(), early_header_mutation_extensions: renderRouteKeyMutation() }
+        ? {
+            scoped_routes: renderScopedRoutes(),
+            early_header_mutation_extensions: renderRouteKeyMutation(routeConfig),
+          }
         : { rds: { route_config_name: routeConfig, config_source: ADS_SOURCE } }),
       // RoutePolicy filters, disabled until a host's policy enables them (render/policy.ts)
       http_filters: [

@@ -4,6 +4,7 @@
 import {
   asScope,
   isWildcardVhost,
+  LISTENER_HEADER,
   NEEDS_FILTERS,
   ROUTE_KEY_FILTER,
   ROUTE_KEY_HEADER,
@@ -35,7 +36,7 @@ describe('scoped routes', () => {
       route_configuration: {
         name: 'https/ns~a~a_example_com',
         virtual_hosts: [{ ...v, name: 'https/ns~a~a_example_com' }],
-        request_headers_to_remove: [ROUTE_KEY_HEADER],
+        request_headers_to_remove: [LISTENER_HEADER, ROUTE_KEY_HEADER],
         typed_per_filter_config: {
           [ROUTE_KEY_FILTER]: {
             '@type': 'type.googleapis.com/envoy.config.route.v3.FilterConfig',

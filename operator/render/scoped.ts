@@ -6,11 +6,13 @@
 // Delta xDS only.
 //
 // How Envoy picks the scope of a request (renderScopedRoutes):
-// - the HTTP connection manager's early header mutation copies the Host into ROUTE_KEY_HEADER,
-//   overwriting whatever the client sent there, before any route is looked up;
-// - the scope key is [x-forwarded-proto, that header up to a `:`]: Envoy sets x-forwarded-proto
-//   from the connection (the edge has no trusted hops unless clientIP says so), so the plain and
-//   the TLS listener share one set of scopes and one subscription, each finding its own;
+// - the HTTP connection manager's early header mutation, before any route is looked up, writes
+//   its listener's name (`http`, `https`) into LISTENER_HEADER and copies the Host into
+//   ROUTE_KEY_HEADER, overwriting whatever the client sent in either;
+// - the scope key is [listener, Host up to a `:`], so the plain and the TLS listener share one set
+//   of scopes and one subscription (the same scoped_routes), each finding its own. (Not
+//   x-forwarded-proto: behind a load balancer that ends TLS and is trusted (clientIP), it says
+//   `https` on the plain listener, which may have no TLS scopes at all.);
 // - a host with no scope of its own (upper case, a wildcard host, unknown) finds no route: then,
 //   and only then, the route-key filter (a few lines of Lua) runs. An upper-case Host is answered
 //   308 to the lower-case one; any other host is looked up in the listener's wildcard scope
@@ -27,7 +29,9 @@
 import { byCodePoint } from '../order.ts';
 import { ADS_SOURCE, TYPE_PREFIX, type Json } from './types.ts';
 
-/** The request header the scope key is read from (set by Envoy; removed before the backend). */
+/** The request header the scope key's listener part is read from (set by Envoy; removed before the backend). */
+export const LISTENER_HEADER = 'x-kgw-listener';
+/** The request header the scope key's host part is read from (set by Envoy; removed before the backend). */
 export const ROUTE_KEY_HEADER = 'x-kgw-route-key';
 /** The HTTP filter that handles hosts without a scope of their own. */
 export const ROUTE_KEY_FILTER = 'kgw.route-key';
@@ -63,13 +67,13 @@ export function isWildcardVhost(vhost: Json): boolean {
   return hostOf(vhost).includes('*');
 }
 
-/** The HCM's `scoped_routes`: one shared set of scopes over ADS, keyed [scheme, host]. */
+/** The HCM's `scoped_routes`: one shared set of scopes over ADS, keyed [listener, host]. */
 export function renderScopedRoutes(): Json {
   return {
     name: SCOPED_ROUTES_NAME,
     scope_key_builder: {
       fragments: [
-        { header_value_extractor: { name: 'x-forwarded-proto', index: 0 } },
+        { header_value_extractor: { name: LISTENER_HEADER, index: 0 } },
         { header_value_extractor: { name: ROUTE_KEY_HEADER, element_separator: ':', index: 0 } },
       ],
     },
@@ -78,21 +82,22 @@ export function renderScopedRoutes(): Json {
   };
 }
 
-/** The HCM's early header mutation: the route key is the Host, whatever the client sent. */
-export function renderRouteKeyMutation(): Json[] {
+const overwrite = (key: string, value: string): Json => ({
+  append: { header: { key, value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
+});
+
+/**
+ * The early header mutation of listener `listener`'s HCM: the scope key is this listener and the
+ * Host, whatever the client sent (`%` in a listener name would be a format string: kgw's are
+ * `http` and `https`).
+ */
+export function renderRouteKeyMutation(listener: string): Json[] {
   return [
     {
       name: 'kgw.route-key',
       typed_config: {
         '@type': EARLY_HEADER_MUTATION,
-        mutations: [
-          {
-            append: {
-              header: { key: ROUTE_KEY_HEADER, value: '%REQ(:authority)%' },
-              append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
-            },
-          },
-        ],
+        mutations: [overwrite(LISTENER_HEADER, listener), overwrite(ROUTE_KEY_HEADER, '%REQ(:authority)%')],
       },
     },
   ];
@@ -129,7 +134,7 @@ export function renderRouteKeyFilter(): Json {
 const DISABLE_ROUTE_KEY_FILTER: Json = {
   [ROUTE_KEY_FILTER]: { '@type': FILTER_CONFIG, disabled: true },
 };
-const REMOVE_ROUTE_KEY: readonly string[] = [ROUTE_KEY_HEADER];
+const REMOVE_ROUTE_KEY: readonly string[] = [LISTENER_HEADER, ROUTE_KEY_HEADER];
 const listenerFragments = new Map<string, Json>();
 
 function scope(name: string, listener: string, key: string, vhosts: Json[], routeKeyFilter: boolean): Json {
@@ -151,7 +156,7 @@ const scopes = new WeakMap<Json, Map<string, Json>>();
 
 /**
  * The scope of exact-host vhost `vhost` on listener `listener` (`http` or `https`, which is also
- * the scheme of its key), memoised per vhost object and listener, so an unchanged vhost is the
+ * the first part of its key), memoised per vhost object and listener, so an unchanged vhost is the
  * same object at every flush and the xDS cache does not encode it again.
  */
 export function asScope(listener: string, vhost: Json): Json {

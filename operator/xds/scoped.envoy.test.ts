@@ -1,7 +1,7 @@
 // Scoped routes against a real Envoy (the pinned binary from test/env) over delta ADS, with the
 // connection manager, scopes and route-key filter that render/scoped.ts writes: Envoy subscribes
 // to SRDS with no names; a request finds its exact host's scope; a change sends only that scope;
-// the key is the Host whatever the client sends in the key header or X-Forwarded-Proto; an
+// the key is the listener and the Host whatever the client sends in the key headers; an
 // upper-case Host is redirected to the lower-case one; other hosts go to the wildcard scope, and
 // a wildcard vhost with policy filters is refused rather than served without them. Listeners bind
 // 127.0.0.1; nothing is proxied (direct responses).
@@ -19,6 +19,7 @@ import {
   renderScopedRoutes,
   ROUTE_KEY_FILTER,
   ROUTE_KEY_HEADER,
+  LISTENER_HEADER,
   wildcardScope,
 } from '../render/scoped.ts';
 import { T, TYPE_PREFIX, type Json } from '../render/types.ts';
@@ -58,12 +59,14 @@ function scopedListener(port: number): Json {
               '@type': T.hcm,
               stat_prefix: 'http',
               scoped_routes: renderScopedRoutes(),
-              early_header_mutation_extensions: renderRouteKeyMutation(),
+              early_header_mutation_extensions: renderRouteKeyMutation('http'),
               http_filters: [
                 renderRouteKeyFilter(),
                 { name: 'envoy.filters.http.router', typed_config: { '@type': T.router } },
               ],
               use_remote_address: true,
+              // a trusted hop: Envoy keeps the client's X-Forwarded-Proto, as behind a load balancer
+              xff_num_trusted_hops: 1,
             },
           },
         ],
@@ -138,8 +141,9 @@ test('scoped routes over delta ADS: host scopes, O(change) updates, the route ke
   expect(await httpGet(port, 'b.example.com:8080')).toBe('200 b1');
   expect(server.connections(FLEET)[0]?.mode).toBe('delta');
 
-  // The key is Envoy's: the client's key header and X-Forwarded-Proto choose nothing.
+  // The key is Envoy's: the client's key headers choose nothing, X-Forwarded-Proto neither.
   expect(await httpGet(port, 'b.example.com', { [ROUTE_KEY_HEADER]: 'a.example.com' })).toBe('200 b1');
+  expect(await httpGet(port, 'b.example.com', { [LISTENER_HEADER]: 'https' })).toBe('200 b1');
   expect(await httpGet(port, 'b.example.com', { 'x-forwarded-proto': 'https' })).toBe('200 b1');
   expect(await httpGet(port, 'nowhere.example.net', { [ROUTE_KEY_HEADER]: 'a.example.com' })).toBe('200 any');
 

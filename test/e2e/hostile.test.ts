@@ -172,13 +172,18 @@ test("the scope key is Envoy's: a client's route-key header chooses no host and 
     address: gw.address,
     port: gw.port,
     host: 'keyed.example.com',
-    headers: { 'x-kgw-route-key': 'victim.example.com', 'x-forwarded-proto': 'https' },
+    headers: {
+      'x-kgw-route-key': 'victim.example.com',
+      'x-kgw-listener': 'https',
+      'x-forwarded-proto': 'https',
+    },
   });
   expect(res.status).toBe(200);
   const seen = res.json<{ host: { suffix: string }; request: { headers: Record<string, string[]> } }>();
   expect(seen.host.suffix).toBe('keyed');
   const names = Object.keys(seen.request.headers).map((h) => h.toLowerCase());
   expect(names).not.toContain('x-kgw-route-key');
+  expect(names).not.toContain('x-kgw-listener');
   // an unknown host with the key header of a real one finds nothing
   const stray = await httpRequest({
     address: gw.address,
