@@ -280,7 +280,7 @@ async function probeFigures(rest: KubeRest, name: string): Promise<string> {
  * by then; absent milestones are left out).
  */
 function restartMilestones(file: string, spawnedAt: number): string {
-  const milestones = ['xDS server listening', 'caches synced', 'first push ready', 'became leader'];
+  const milestones = ['xDS server listening', 'caches synced', 'first push ready', SERVING, 'became leader'];
   const seen = new Map<string, number>();
   const phases: Record<string, number> = {};
   let first: number | undefined;
@@ -302,27 +302,43 @@ function restartMilestones(file: string, spawnedAt: number): string {
   const parts = [`first_log_line_ms=${first === undefined ? 'none' : first - spawnedAt}`];
   for (const m of milestones) {
     const t = seen.get(m);
-    if (t !== undefined) parts.push(`${m.replace(/ /g, '_').toLowerCase()}_ms=${t - spawnedAt}`);
+    if (t !== undefined)
+      parts.push(`${m === SERVING ? 'serving' : m.replace(/ /g, '_').toLowerCase()}_ms=${t - spawnedAt}`);
   }
   // the engine's own phases (list, policies, secrets, gateways, hostOwners, firstFlush)
   for (const [k, v] of Object.entries(phases)) parts.push(`${k}=${v}`);
   return parts.join(' ');
 }
 
+const SERVING = 'xDS server synced; serving snapshots';
+
 /**
- * Milliseconds from `t0` until the operator's /metrics shows route-table bytes sent to an Envoy:
- * scopes (SRDS) on delta fleets, route configurations (RDS) on SotW ones.
+ * Milliseconds from `spawnedAt` (epoch) until the restarted operator's log says its xDS server
+ * serves its first full snapshot: from then on every Envoy that (re)connects gets the current
+ * configuration at once. Envoys that already have it get nothing: over delta xDS they report the
+ * versions they hold, so "first bytes sent" is no milestone of a restart (none may be sent).
  */
-async function untilRoutesSent(t0: number, timeoutMs: number): Promise<number> {
-  for (let i = 0; performance.now() - t0 < timeoutMs && i < 100_000; i++) {
-    const text = await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)
-      .then((r) => r.text())
-      .catch(() => '');
-    const m = /^kgw_xds_sent_bytes_total\{type="S?RDS"\} ([0-9.e+]+)$/m.exec(text);
-    if (m?.[1] && Number(m[1]) > 0) return performance.now() - t0;
-    await new Promise((r) => setTimeout(r, 20));
+async function untilServing(file: string, spawnedAt: number, timeoutMs: number): Promise<number> {
+  for (let i = 0; Date.now() - spawnedAt < timeoutMs && i < 100_000; i++) {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      if (!line.includes(SERVING)) continue;
+      const rec = JSON.parse(line) as { time?: number };
+      if (rec.time !== undefined && rec.time >= spawnedAt) return rec.time - spawnedAt;
+    }
+    await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`no route table sent within ${timeoutMs} ms of the restart`);
+  throw new Error(`the restarted operator did not serve a snapshot within ${timeoutMs} ms`);
+}
+
+/** Route-table bytes (RDS and SRDS) the operator has sent, from its /metrics. */
+async function routeBytesSent(): Promise<number> {
+  const text = await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)
+    .then((r) => r.text())
+    .catch(() => '');
+  let sum = 0;
+  for (const m of text.matchAll(/^kgw_xds_sent_bytes_total\{type="S?RDS"\} ([0-9.e+]+)$/gm))
+    sum += Number(m[1]);
+  return sum;
 }
 
 const cp = await startControlPlane({ log });
@@ -497,24 +513,25 @@ try {
     }
   }
   if (have > 0) {
-    // Restart with every KIngress Ready: time from the new process's start to the first route
-    // table sent to an Envoy (it adopts the running replicas), and how many KIngress statuses it
-    // rewrote although nothing changed (resourceVersions before and after, 10 s after that push).
+    // Restart with every KIngress Ready: time from the new process's start to serving its first
+    // full snapshot (it adopts the running replicas), the route-table bytes it then sent (0 when
+    // the Envoys already had it all), and how many KIngress statuses it rewrote although nothing
+    // changed (resourceVersions before and after, 10 s after it serves).
     const versions = await kingressVersions(rest);
     const exited = new Promise((r) => operator.once('exit', r));
     operator.kill('SIGTERM');
     await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);
-    const t0 = performance.now();
     const spawnedAt = Date.now();
     operator = operatorProc();
     pid = operator.pid ?? 0;
-    const firstPushMs = await untilRoutesSent(t0, 120_000);
+    const servingMs = await untilServing(logFile, spawnedAt, 120_000);
     await new Promise((r) => setTimeout(r, 10_000));
+    const routeBytes = await routeBytesSent();
     const after = await kingressVersions(rest);
     const restartProbes = await metricValue('kgw_probes_total');
     const rewritten = [...versions].filter(([k, v]) => after.get(k) !== v).length;
     console.log(
-      `bench rss restart n=${have} restart_to_first_routes_ms=${firstPushMs.toFixed(0)} ` +
+      `bench rss restart n=${have} restart_to_serving_ms=${servingMs} route_bytes_sent=${routeBytes} ` +
         `status_rewritten=${rewritten} of=${versions.size} probes_in_first_10s=${restartProbes}`,
     );
     console.log(`bench rss restart n=${have} ${restartMilestones(logFile, spawnedAt)}`);
