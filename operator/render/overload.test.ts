@@ -15,7 +15,8 @@ import {
   renderBootstrap,
   type BootstrapOptions,
 } from './bootstrap.ts';
-import { T, type Json } from './types.ts';
+import type { Json } from './types.ts';
+import { loopbackListener } from '../../test/support/ads-envoy.ts';
 
 const base: BootstrapOptions = {
   nodeId: 'n1',
@@ -94,33 +95,10 @@ async function stats(envoy: EnvoyProcess): Promise<Map<string, string>> {
 
 /** A static listener on 127.0.0.1:port answering every request 200. */
 function okListener(port: number): Json {
-  return {
-    name: 'ok',
-    address: { socket_address: { address: '127.0.0.1', port_value: port } },
-    filter_chains: [
-      {
-        filters: [
-          {
-            name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type': T.hcm,
-              stat_prefix: 'ok',
-              route_config: {
-                virtual_hosts: [
-                  {
-                    name: 'ok',
-                    domains: ['*'],
-                    routes: [{ match: { prefix: '/' }, direct_response: { status: 200 } }],
-                  },
-                ],
-              },
-              http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': T.router } }],
-            },
-          },
-        ],
-      },
-    ],
-  };
+  const route = { match: { prefix: '/' }, direct_response: { status: 200 } };
+  return loopbackListener('ok', port, {
+    route_config: { virtual_hosts: [{ name: 'ok', domains: ['*'], routes: [route] }] },
+  });
 }
 
 function get(port: number): Promise<number> {

@@ -110,7 +110,8 @@ const ROUTE_KEY_LUA = `function envoy_on_request(h)
   local host = headers:get(":authority") or ""
   local lower = string.lower(host)
   if lower ~= host then
-    local scheme = headers:get("x-forwarded-proto") or "http"
+    local scheme = headers:get("x-forwarded-proto")
+    if scheme ~= "https" then scheme = "http" end
     h:respond({[":status"] = "308", ["location"] = scheme .. "://" .. lower .. (headers:get(":path") or "/")}, "")
     return
   end

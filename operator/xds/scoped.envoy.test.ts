@@ -22,10 +22,10 @@ import {
   LISTENER_HEADER,
   wildcardScope,
 } from '../render/scoped.ts';
-import { T, TYPE_PREFIX, type Json } from '../render/types.ts';
+import { TYPE_PREFIX, type Json } from '../render/types.ts';
 import { byName } from '../../test/support/xds-samples.ts';
 import { XdsServer } from './server.ts';
-import { adsBootstrap } from '../../test/support/ads-envoy.ts';
+import { adsBootstrap, loopbackListener } from '../../test/support/ads-envoy.ts';
 
 const FLEET = 'gateway';
 
@@ -47,32 +47,14 @@ function vh(domain: string, text: string, extra: Json = {}): Json {
 
 /** The plain listener as render/listener.ts writes it for a scoped fleet (fewer edge settings). */
 function scopedListener(port: number): Json {
-  return {
-    name: 'http',
-    address: { socket_address: { address: '127.0.0.1', port_value: port } },
-    filter_chains: [
-      {
-        filters: [
-          {
-            name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type': T.hcm,
-              stat_prefix: 'http',
-              scoped_routes: renderScopedRoutes(),
-              early_header_mutation_extensions: renderRouteKeyMutation('http'),
-              http_filters: [
-                renderRouteKeyFilter(),
-                { name: 'envoy.filters.http.router', typed_config: { '@type': T.router } },
-              ],
-              use_remote_address: true,
-              // a trusted hop: Envoy keeps the client's X-Forwarded-Proto, as behind a load balancer
-              xff_num_trusted_hops: 1,
-            },
-          },
-        ],
-      },
-    ],
+  const hcm = {
+    scoped_routes: renderScopedRoutes(),
+    early_header_mutation_extensions: renderRouteKeyMutation('http'),
+    use_remote_address: true,
+    // a trusted hop: Envoy keeps the client's X-Forwarded-Proto, as behind a load balancer
+    xff_num_trusted_hops: 1,
   };
+  return loopbackListener('http', port, hcm, [renderRouteKeyFilter()]);
 }
 
 function httpGet(port: number, host: string, headers: Record<string, string> = {}): Promise<string> {
@@ -149,6 +131,13 @@ test('scoped routes over delta ADS: host scopes, O(change) updates, the route ke
 
   // Upper case: a redirect to the lower-case host (with port, path and query), never served as is.
   expect(await httpGet(port, 'B.Example.COM:8080')).toBe('308  -> http://b.example.com:8080/p?q=1');
+  // the scheme as a (trusted) load balancer says, http or https only
+  expect(await httpGet(port, 'B.example.com', { 'x-forwarded-proto': 'https' })).toBe(
+    '308  -> https://b.example.com/p?q=1',
+  );
+  expect(await httpGet(port, 'B.example.com', { 'x-forwarded-proto': 'javascript' })).toBe(
+    '308  -> http://b.example.com/p?q=1',
+  );
   // Wildcard hosts: Envoy's domain matching among the wildcard scope's vhosts.
   expect(await httpGet(port, 'x.apps.example.com')).toBe('200 apps');
   expect(await httpGet(port, 'nowhere.example.net')).toBe('200 any');

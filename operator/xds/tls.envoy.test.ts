@@ -14,6 +14,7 @@ import { renderBootstrap, renderXdsTlsSdsFiles, XDS_CLUSTER } from '../render/bo
 import { TYPE_CLUSTER, TYPE_LISTENER } from './protos.ts';
 import { byName, staticCluster } from '../../test/support/xds-samples.ts';
 import { XdsServer } from './server.ts';
+import { loopbackListener } from '../../test/support/ads-envoy.ts';
 
 const SERVER_NAME = 'kgw-xds.kgw.test';
 const FLEET = 'gw/edge';
@@ -21,47 +22,10 @@ const OTHER_FLEET = 'gw/internal';
 
 /** A listener on 127.0.0.1:0 answering `body` (inline routes: no RDS needed). */
 function listener(name: string, body: string): Record<string, unknown> {
-  return {
-    name,
-    address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
-    filter_chains: [
-      {
-        filters: [
-          {
-            name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type':
-                'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-              stat_prefix: name,
-              route_config: {
-                name,
-                virtual_hosts: [
-                  {
-                    name,
-                    domains: ['*'],
-                    routes: [
-                      {
-                        match: { prefix: '/' },
-                        direct_response: { status: 200, body: { inline_string: body } },
-                      },
-                    ],
-                  },
-                ],
-              },
-              http_filters: [
-                {
-                  name: 'envoy.filters.http.router',
-                  typed_config: {
-                    '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
-                  },
-                },
-              ],
-            },
-          },
-        ],
-      },
-    ],
-  };
+  const route = { match: { prefix: '/' }, direct_response: { status: 200, body: { inline_string: body } } };
+  return loopbackListener(name, 0, {
+    route_config: { name, virtual_hosts: [{ name, domains: ['*'], routes: [route] }] },
+  });
 }
 
 async function stat(envoy: EnvoyProcess, name: string): Promise<number> {

@@ -45,10 +45,23 @@ export function adsBootstrap(
   };
 }
 
-/** Listener `routeConfig` on 127.0.0.1:`port` with the route configuration of that name over RDS. */
-export function rdsListener(port: number, routeConfig = 'http'): Record<string, unknown> {
+const ROUTER = {
+  name: 'envoy.filters.http.router',
+  typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
+};
+
+/**
+ * Listener `name` on 127.0.0.1:`port` with one HTTP connection manager: `hcm`'s fields (its route
+ * source, filters before the router, edge settings) over a stat prefix and the router.
+ */
+export function loopbackListener(
+  name: string,
+  port: number,
+  hcm: Record<string, unknown>,
+  filters: Record<string, unknown>[] = [],
+): Record<string, unknown> {
   return {
-    name: routeConfig,
+    name,
     address: { socket_address: { address: '127.0.0.1', port_value: port } },
     filter_chains: [
       {
@@ -58,20 +71,18 @@ export function rdsListener(port: number, routeConfig = 'http'): Record<string, 
             typed_config: {
               '@type':
                 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-              stat_prefix: 'http',
-              rds: { config_source: ADS, route_config_name: routeConfig },
-              http_filters: [
-                {
-                  name: 'envoy.filters.http.router',
-                  typed_config: {
-                    '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
-                  },
-                },
-              ],
+              stat_prefix: name,
+              ...hcm,
+              http_filters: [...filters, ROUTER],
             },
           },
         ],
       },
     ],
   };
+}
+
+/** Listener `routeConfig` on 127.0.0.1:`port` with the route configuration of that name over RDS. */
+export function rdsListener(port: number, routeConfig = 'http'): Record<string, unknown> {
+  return loopbackListener(routeConfig, port, { rds: { config_source: ADS, route_config_name: routeConfig } });
 }
