@@ -10,7 +10,7 @@
 //   its listener's name (`http`, `https`) into LISTENER_HEADER and copies the Host into
 //   ROUTE_KEY_HEADER, overwriting whatever the client sent in either;
 // - the scope key is [listener, Host up to a `:`], so the plain and the TLS listener share one set
-//   of scopes and one subscription (the same scoped_routes), each finding its own. (Not
+//   of scopes (the same scoped_routes), each finding its own. (Not
 //   x-forwarded-proto: behind a load balancer that ends TLS and is trusted (clientIP), it says
 //   `https` on the plain listener, which may have no TLS scopes at all.);
 // - a host with no scope of its own (upper case, a wildcard host, unknown) finds no route: then,
