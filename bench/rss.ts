@@ -16,12 +16,12 @@
 //   Before the operator starts, the bench creates 2,000 objects kgw must not hold (cluster.ts
 //   createUnrelated: Secrets, ConfigMaps, Pods, Services with EndpointSlices in app namespaces),
 //   as a real cluster has; KGW_BENCH_UNRELATED=0 leaves them out.
-//   The operator runs compiled (tsc -p tsconfig.build.json into a temp dir, as the image's dist/):
-//   node's type stripping of the sources costs ~25 MiB RSS. KGW_BENCH_OPERATOR=ts runs the sources.
+//   The operator runs as the image's bundle (operator/gen/image-bundle.ts into a temp dir): the
+//   sources type-stripped by node cost ~45 MiB more RSS. KGW_BENCH_OPERATOR=ts runs the sources.
 //   KGW_BENCH_NODE_FLAGS adds node flags (space-separated) after the image's, to try V8 flags.
 //   KGW_BENCH_HEAPSNAPSHOT_DIR=<dir>: after each N's last reading the operator writes a heap
 //   snapshot there (--heapsnapshot-signal=SIGUSR2), for Chrome DevTools' Memory tab.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import {
   createWriteStream,
   mkdirSync,
@@ -30,7 +30,6 @@ import {
   readFileSync,
   rmSync,
   statSync,
-  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,6 +39,7 @@ import { OPERATOR_NAMESPACE } from '../operator/api/install.ts';
 import { LocalNetwork } from '../operator/fleets/network.ts';
 import { KubeRest } from '../operator/kube/rest.ts';
 import { newLogger } from '../operator/log.ts';
+import { bundleOperator } from '../operator/gen/image-bundle.ts';
 import { knativeGatewayCrd } from '../operator/gen/knativegateway-crd.ts';
 import { OPERATOR_MALLOC_CONF, OPERATOR_NODE_OPTIONS } from '../operator/gen/operator-install.ts';
 import { ensureNamespace, gatewayWithMetrics, sampleGateway, TEST_NAMESPACE } from '../test/e2e/harness.ts';
@@ -75,22 +75,9 @@ async function reading(pid: number): Promise<string> {
 /** jemalloc, preloaded as the image does (Dockerfile); KGW_BENCH_ALLOCATOR=glibc measures without it. */
 const jemalloc = process.env.KGW_BENCH_ALLOCATOR === 'glibc' ? undefined : jemallocLib();
 
-/**
- * The operator as the image has it: the sources compiled by tsc into `<dir>/dist` (the Dockerfile's
- * build stage), with this checkout's node_modules; returns the path of its cli.js.
- */
-function buildOperator(dir: string): string {
-  const out = join(dir, 'dist');
-  execFileSync(
-    process.execPath,
-    [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', out],
-    {
-      stdio: 'inherit',
-    },
-  );
-  writeFileSync(join(out, 'package.json'), JSON.stringify({ type: 'module' }));
-  symlinkSync(join(root, 'node_modules'), join(out, 'node_modules'));
-  return join(out, 'operator', 'cli.js');
+/** The operator as the image has it: the bundle the Dockerfile's build stage makes; returns its path. */
+async function buildOperator(dir: string): Promise<string> {
+  return (await bundleOperator(join(dir, 'dist'))).file;
 }
 
 /**
@@ -350,7 +337,7 @@ let failed = true;
 try {
   const kc = cp.kubeConfig();
   const rest = new KubeRest(kc);
-  const cli = process.env.KGW_BENCH_OPERATOR === 'ts' ? OPERATOR_CLI : buildOperator(workDir);
+  const cli = process.env.KGW_BENCH_OPERATOR === 'ts' ? OPERATOR_CLI : await buildOperator(workDir);
   if (process.env.KGW_BENCH_UNRELATED !== '0') {
     const t0 = Date.now();
     const counts = await createUnrelated(rest);
@@ -469,7 +456,7 @@ try {
   let pid = operator.pid ?? 0;
   console.log(
     `bench rss n=0 allocator=${jemalloc !== undefined ? 'jemalloc' : 'glibc'} ` +
-      `fleet_metrics=${fleetMetrics ? 'on' : 'off'} operator=${cli === OPERATOR_CLI ? 'ts' : 'compiled'} ` +
+      `fleet_metrics=${fleetMetrics ? 'on' : 'off'} operator=${cli === OPERATOR_CLI ? 'ts' : 'bundled'} ` +
       `node_flags=${JSON.stringify(process.env.KGW_BENCH_NODE_FLAGS ?? '')} ${await reading(pid)}`,
   );
   if (settleS > 0) {

@@ -358,7 +358,7 @@ build_kgw() {
   ensure_loaded node
   [ -f "$ca_bundle" ] || die "no CA bundle at $ca_bundle"
   printf 'cafile=/etc/ssl/certs/ca-certificates.crt\n' >"$npmrc"
-  log "  buildah bud of $repo/Dockerfile (npm install, tsc, npm install --omit=dev, apt-get libjemalloc2; about 3 min)"
+  log "  buildah bud of $repo/Dockerfile (npm install, tsc and the esbuild bundle, apt-get libjemalloc2; about 3 min)"
   # RUN steps see the host CA bundle and an npmrc naming it (for a TLS-intercepting proxy); neither
   # ends up in the image. Each Dockerfile step is one progress line.
   set +e

@@ -218,15 +218,17 @@ describe('the images run', () => {
     expect(c.run(['id', 'node']).stdout).toMatch(/^uid=1000\(node\) gid=1000\(node\)/);
   }, 120_000);
 
-  test('kgw: node dist/operator/cli.js --help, as uid 65532', () => {
+  test('kgw: node dist/kgw.mjs --help, as uid 65532, no node_modules', () => {
     const c = from('kgw');
     expect(c.user()).toBe('65532:65532');
     // the CLI has no --help of its own: an unknown command prints the usage and exits 2
-    const r = c.run(['node', 'dist/operator/cli.js', '--help']);
+    const r = c.run(['node', 'dist/kgw.mjs', '--help']);
     expect(r.stderr + r.stdout).toMatch(/Usage:\s+kgw operator/);
     expect(r.status).toBe(2);
-    // the compiled operator loads all its modules (an import error would exit 1)
+    // the bundle loads (an import error would exit 1); its dependencies are inside it
     expect(r.stderr + r.stdout).not.toMatch(/ERR_MODULE_NOT_FOUND|SyntaxError/);
+    expect(c.run(['test', '-e', '/app/node_modules']).status).not.toBe(0);
+    expect(c.run(['test', '-s', '/app/dist/THIRD_PARTY_LICENSES']).status).toBe(0);
     // what the Dockerfile preloads
     expect(c.run(['test', '-f', '/usr/local/lib/libjemalloc.so.2']).status).toBe(0);
   }, 180_000);
