@@ -46,6 +46,32 @@ function qs(q: Query | undefined): string {
   return s ? `?${s}` : '';
 }
 
+/**
+ * A promise's resolve/reject that let go of it once one is called. Node's https agent keeps the
+ * request that opened a keep-alive TLS connection reachable for as long as the connection lives
+ * (the socket's 'session' listener); from the request, its listeners, and through them whatever they
+ * capture. Capturing the resolving functions kept the settled promise, and so the whole response,
+ * alive: the first LIST on each connection (every KIngress, at start-up) stayed in memory.
+ */
+function settleOnce<T>(
+  resolve: (v: T) => void,
+  reject: (e: unknown) => void,
+): { resolve: (v: T) => void; reject: (e: unknown) => void } {
+  let fns: [(v: T) => void, (e: unknown) => void] | undefined = [resolve, reject];
+  return {
+    resolve(v) {
+      const f = fns;
+      fns = undefined;
+      f?.[0](v);
+    },
+    reject(e) {
+      const f = fns;
+      fns = undefined;
+      f?.[1](e);
+    },
+  };
+}
+
 export class KubeRest {
   private readonly auth: (opts: https.RequestOptions) => Promise<void>;
   private readonly server: URL;
@@ -143,13 +169,15 @@ export class KubeRest {
       ...(accept ? { Accept: accept } : {}),
     });
     opts.timeout = 30_000;
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<T>((resolvePromise, rejectPromise) => {
+      const { resolve, reject } = settleOnce(resolvePromise, rejectPromise);
       if (signal?.aborted) return reject(new Error(`aborted: ${method} ${path}`));
       const req = this.transport().request(opts, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
+          chunks.length = 0; // the response object outlives this (see settleOnce)
           let parsed: unknown = text;
           try {
             parsed = text ? JSON.parse(text) : undefined;
