@@ -61,7 +61,12 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function post(path: string, body: string, caPem = ca.certPem): Promise<{ status: number; json: unknown }> {
+function post(
+  path: string,
+  body: string,
+  caPem = ca.certPem,
+  extra: { method?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; json: unknown }> {
   return new Promise((resolve, reject) => {
     const req = https.request(
       {
@@ -69,10 +74,14 @@ function post(path: string, body: string, caPem = ca.certPem): Promise<{ status:
         port: server.port,
         servername: 'localhost',
         path,
-        method: 'POST',
+        method: extra.method ?? 'POST',
         ca: caPem,
         agent: false, // a new connection (and handshake) per request
-        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+        headers: {
+          'Content-Type': 'application/json',
+          'Content-Length': Buffer.byteLength(body),
+          ...extra.headers,
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -217,6 +226,43 @@ describe('webhook server', () => {
     expect((await post('/nope', '{}')).status).toBe(404);
     const huge = JSON.stringify({ pad: 'x'.repeat(9 * 1024 * 1024) });
     expect((await post('/validate/kingress', huge)).status).toBe(413);
+    // only POST; a query string (the apiserver adds ?timeout=10s) is not part of the path
+    expect((await post('/validate/kingress', '', ca.certPem, { method: 'GET' })).status).toBe(404);
+    const review = kingressReview(goodSpec);
+    expect((await post('/validate/kingress?timeout=10s', review)).json).toMatchObject({
+      response: { allowed: true },
+    });
+    // no body parser for compressed bodies; a body that is not typed JSON is not read as a review
+    const gzip = await post('/validate/kingress', review, ca.certPem, {
+      headers: { 'Content-Encoding': 'gzip' },
+    });
+    expect(gzip.status).toBe(415);
+    const text = await post('/validate/kingress', review, ca.certPem, {
+      headers: { 'Content-Type': 'text/plain' },
+    });
+    expect(text.status).toBe(400);
+  });
+
+  test('a client that leaves mid-body disturbs nothing', async () => {
+    await new Promise<void>((resolve, reject) => {
+      const s = tls.connect(
+        { host: '127.0.0.1', port: server.port, servername: 'localhost', ca: ca.certPem },
+        () => {
+          s.write(
+            'POST /validate/kingress HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n' +
+              'Content-Length: 1000\r\n\r\n{"apiVersion":',
+            () => {
+              s.destroy();
+              resolve();
+            },
+          );
+        },
+      );
+      s.on('error', reject);
+    });
+    expect((await post('/validate/kingress', kingressReview(goodSpec))).json).toMatchObject({
+      response: { allowed: true },
+    });
   });
 
   test('a swapped certificate is served without a restart; a bad pair is ignored', async () => {

@@ -1,8 +1,9 @@
-// The admission webhook server: express over node:https, one POST route per webhook of
-// webhooks.ts. Express is only transport: it decodes the AdmissionReview, calls a pure
-// validator with the cached lookups and encodes the answer.
+// The admission webhook server: node:https, one POST path per webhook of webhooks.ts. The server
+// is only transport: it reads the AdmissionReview (JSON, bounded), calls a pure validator with the
+// cached lookups and encodes the answer.
 //   - malformed reviews (not JSON, wrong kind/apiVersion, no uid) → HTTP 400, a body over the limit
-//     → 413: the apiserver then applies the webhook's failure policy;
+//     → 413, a compressed body → 415, another path or method → 404: the apiserver then applies the
+//     webhook's failure policy;
 //   - a validator that throws → allowed=false naming the error (fail closed), logged;
 //   - nothing writes: dry-run requests get the same answer as real ones and cause nothing.
 //
@@ -16,11 +17,11 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import express, { type NextFunction, type Request, type Response } from 'express';
 import { WEBHOOK_CERT_DIR } from '../operator/api/install.ts';
 import { WEBHOOKS } from './webhooks.ts';
 import type { Logger } from '../operator/log.ts';
@@ -64,8 +65,8 @@ export interface WebhookServerOptions {
   certCheckIntervalMs?: number;
   /** How long start waits for a loadable certificate pair in certDir (default 120 s). */
   certWaitMs?: number;
-  /** JSON body limit (default 8mb: an object and its old version, each up to ~1.5 MB in etcd). */
-  bodyLimit?: string;
+  /** JSON body limit in bytes (default 8 MiB: an object and its old version, each up to ~1.5 MB in etcd). */
+  bodyLimit?: number;
   /** Override validators by webhook name (tests). */
   validators?: Readonly<Record<string, Validator>>;
 }
@@ -126,6 +127,58 @@ function withRequestMeta(o: unknown, req: AdmissionRequest): unknown {
   return { ...(o as Record<string, unknown>), metadata: { ...meta, ...fill } };
 }
 
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+type Body = { ok: true; value: unknown } | { ok: false; status: number; error: string };
+
+/**
+ * The request's JSON body, at most `limit` bytes. A body that is not JSON-typed reads as undefined
+ * (the AdmissionReview check then names what is missing); a larger one is read to its end and
+ * dropped, so the client gets its 413 instead of a reset connection.
+ */
+function readJson(req: IncomingMessage, limit: number): Promise<Body> {
+  return new Promise((resolve, reject) => {
+    const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+    if (encoding !== 'identity') {
+      req.resume();
+      resolve({ ok: false, status: 415, error: `content-encoding ${encoding} is not supported` });
+      return;
+    }
+    const declared = Number(req.headers['content-length'] ?? 0);
+    let size = 0;
+    let tooLarge = declared > limit;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) tooLarge = true;
+      if (!tooLarge) chunks.push(c);
+    });
+    req.on('error', reject);
+    // a client gone mid-body: settle, so nothing waits on it (its answer goes nowhere)
+    req.on('close', () => {
+      if (!req.complete) resolve({ ok: false, status: 400, error: 'request aborted' });
+    });
+    req.on('end', () => {
+      if (tooLarge) return resolve({ ok: false, status: 413, error: 'body too large' });
+      if (!/\bjson\b/i.test(req.headers['content-type'] ?? ''))
+        return resolve({ ok: true, value: undefined });
+      try {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ ok: true, value: text === '' ? undefined : (JSON.parse(text) as unknown) });
+      } catch {
+        resolve({ ok: false, status: 400, error: 'body is not valid JSON' });
+      }
+    });
+  });
+}
+
 export async function startWebhookServer(o: WebhookServerOptions): Promise<WebhookServer> {
   const log = o.log;
   const certDir = o.certDir ?? WEBHOOK_CERT_DIR;
@@ -149,71 +202,72 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
     }
   }
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.use(express.json({ limit: o.bodyLimit ?? '8mb' }));
+  const limit = o.bodyLimit ?? 8 * 1024 * 1024;
+  const routes = new Map<string, { name: string; validate: Validator }>();
   for (const w of WEBHOOKS) {
     const validate = validators[w.name];
-    if (!validate) continue;
-    app.post(w.path, (req: Request, res: Response) => {
-      const parsed = parseAdmissionReview(req.body);
-      if ('error' in parsed) {
-        log.warn({ path: w.path, err: parsed.error }, 'malformed AdmissionReview');
-        res.status(400).json({ error: parsed.error });
-        return;
-      }
-      const review = parsed.review;
-      const r = review.request as AdmissionRequest;
-      const ctx = {
-        webhook: w.name,
-        uid: r.uid,
-        operation: r.operation,
-        kind: r.kind.kind,
-        namespace: r.namespace,
-        name: r.name,
-        dryRun: r.dryRun === true,
-      };
-      let verdict: Verdict;
-      if (r.operation !== 'CREATE' && r.operation !== 'UPDATE') verdict = { allowed: true };
-      else {
-        try {
-          verdict = validate(withRequestMeta(r.object, r), r.oldObject ?? undefined, o.lookups);
-        } catch (err) {
-          log.error({ ...ctx, err }, 'validator failed; denying');
-          verdict = deny(
-            `kgw could not validate this object: ${err instanceof Error ? err.message : String(err)}`,
-          );
-        }
-      }
-      if (!verdict.allowed) log.info({ ...ctx, message: verdict.message }, 'admission denied');
-      else log.debug({ ...ctx, warnings: verdict.warnings }, 'admission allowed');
-      res
-        .status(200)
-        .json(reviewResponse({ apiVersion: review.apiVersion, kind: review.kind, request: r }, verdict));
-    });
+    if (validate) routes.set(w.path, { name: w.name, validate });
   }
-  app.use((_req: Request, res: Response) => {
-    res.status(404).json({ error: 'not found' });
-  });
-  // express needs the four-argument signature to treat this as the error handler
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const e = err as { status?: number; statusCode?: number; type?: string; message?: string };
-    const status = e.status ?? e.statusCode ?? 500;
-    const message =
-      e.type === 'entity.parse.failed'
-        ? 'body is not valid JSON'
-        : e.type === 'entity.too.large'
-          ? 'body too large'
-          : (e.message ?? 'error');
-    if (status >= 500) log.error({ err, path: req.path }, 'webhook request failed');
-    else log.warn({ path: req.path, status, err: message }, 'bad webhook request');
-    res.status(status).json({ error: message });
-  });
+
+  /** The AdmissionReview answer for a review of webhook `name`; 400 for a malformed review. */
+  const review = (name: string, validate: Validator, body: unknown): { status: number; body: unknown } => {
+    const parsed = parseAdmissionReview(body);
+    if ('error' in parsed) return { status: 400, body: { error: parsed.error } };
+    const r = parsed.review.request as AdmissionRequest;
+    const ctx = {
+      webhook: name,
+      uid: r.uid,
+      operation: r.operation,
+      kind: r.kind.kind,
+      namespace: r.namespace,
+      name: r.name,
+      dryRun: r.dryRun === true,
+    };
+    let verdict: Verdict;
+    if (r.operation !== 'CREATE' && r.operation !== 'UPDATE') verdict = { allowed: true };
+    else {
+      try {
+        verdict = validate(withRequestMeta(r.object, r), r.oldObject ?? undefined, o.lookups);
+      } catch (err) {
+        log.error({ ...ctx, err }, 'validator failed; denying');
+        verdict = deny(
+          `kgw could not validate this object: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    }
+    if (!verdict.allowed) log.info({ ...ctx, message: verdict.message }, 'admission denied');
+    else log.debug({ ...ctx, warnings: verdict.warnings }, 'admission allowed');
+    const { apiVersion, kind } = parsed.review;
+    return { status: 200, body: reviewResponse({ apiVersion, kind, request: r }, verdict) };
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    const route = req.method === 'POST' ? routes.get(path) : undefined;
+    if (!route) {
+      req.resume();
+      return sendJson(res, 404, { error: 'not found' });
+    }
+    const body = await readJson(req, limit);
+    if (!body.ok) {
+      log.warn({ path, status: body.status, err: body.error }, 'bad webhook request');
+      return sendJson(res, body.status, { error: body.error });
+    }
+    const answer = review(route.name, route.validate, body.value);
+    if (answer.status === 400)
+      log.warn({ path, err: (answer.body as { error: string }).error }, 'malformed AdmissionReview');
+    sendJson(res, answer.status, answer.body);
+  };
 
   const server = https.createServer(
     { cert: current.cert, key: current.key, minVersion: 'TLSv1.2' },
-    // express's app is a request listener
-    app as unknown as (req: unknown, res: unknown) => void,
+    (req, res) => {
+      handle(req, res).catch((err: unknown) => {
+        log.error({ err, path: req.url }, 'webhook request failed');
+        if (!res.headersSent) sendJson(res, 500, { error: 'error' });
+        else res.destroy();
+      });
+    },
   );
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
