@@ -81,9 +81,9 @@ export async function bundleOperator(
   });
   const packageDirs = bundledPackages(res.metafile);
   writeFileSync(join(outDir, LICENSES_FILE), licenses(packageDirs));
-  const bytes =
-    res.metafile.outputs[Object.keys(res.metafile.outputs).find((o) => o.endsWith(BUNDLE_FILE)) ?? '']?.bytes;
-  return { file, bytes: bytes ?? 0, packages: packageDirs.length };
+  const output = Object.entries(res.metafile.outputs).find(([path]) => path.endsWith(BUNDLE_FILE))?.[1];
+  if (output === undefined) throw new Error(`esbuild reported no ${BUNDLE_FILE} among its outputs`);
+  return { file, bytes: output.bytes, packages: packageDirs.length };
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
