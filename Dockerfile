@@ -2,7 +2,7 @@
 #   docker build -t kgw .
 # Stages: `build` type-checks the shipped sources (tsc -p tsconfig.build.json) and bundles the
 # operator with its dependencies into one file, dist/kgw.mjs (operator/gen/image-bundle.ts: at 1k
-# KIngresses 7 MiB less RSS than ~400 separately loaded modules, bench/README.md); `jemalloc`
+# KIngresses 7 MiB less RSS than ~1,000 separately loaded modules, bench/README.md); `jemalloc`
 # fetches the allocator library; the final stage holds only the bundle, its source map, the bundled
 # packages' licences and the library. No node_modules in the image.
 #

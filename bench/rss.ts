@@ -17,7 +17,8 @@
 //   createUnrelated: Secrets, ConfigMaps, Pods, Services with EndpointSlices in app namespaces),
 //   as a real cluster has; KGW_BENCH_UNRELATED=0 leaves them out.
 //   The operator runs as the image's bundle (operator/gen/image-bundle.ts into a temp dir): the
-//   sources type-stripped by node cost ~45 MiB more RSS. KGW_BENCH_OPERATOR=ts runs the sources.
+//   sources type-stripped by node cost more RSS (~25 MiB more than tsc's output did, which the bundle
+//   undercuts by another 6-7). KGW_BENCH_OPERATOR=ts runs the sources.
 //   KGW_BENCH_NODE_FLAGS adds node flags (space-separated) after the image's, to try V8 flags.
 //   KGW_BENCH_HEAPSNAPSHOT_DIR=<dir>: after each N's last reading the operator writes a heap
 //   snapshot there (--heapsnapshot-signal=SIGUSR2), for Chrome DevTools' Memory tab.
