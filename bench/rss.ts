@@ -262,6 +262,9 @@ async function probeFigures(rest: KubeRest, name: string): Promise<string> {
   return `probes_per_s_idle=${(idle / 10).toFixed(1)} probes_per_change=${change}`;
 }
 
+/** The operator's log line when its xDS server serves its first full snapshot. */
+const SERVING = 'xDS server synced; serving snapshots';
+
 /**
  * Where a restart's time went: milliseconds from `spawnedAt` (epoch) to the first line in the
  * operator's log at or after it carrying each milestone message (the previous process has exited
@@ -296,26 +299,6 @@ function restartMilestones(file: string, spawnedAt: number): string {
   // the engine's own phases (list, policies, secrets, gateways, hostOwners, firstFlush)
   for (const [k, v] of Object.entries(phases)) parts.push(`${k}=${v}`);
   return parts.join(' ');
-}
-
-const SERVING = 'xDS server synced; serving snapshots';
-
-/**
- * Milliseconds from `spawnedAt` (epoch) until the restarted operator's log says its xDS server
- * serves its first full snapshot: from then on every Envoy that (re)connects gets the current
- * configuration at once. Envoys that already have it get nothing: over delta xDS they report the
- * versions they hold, so "first bytes sent" is no milestone of a restart (none may be sent).
- */
-async function untilServing(file: string, spawnedAt: number, timeoutMs: number): Promise<number> {
-  for (let i = 0; Date.now() - spawnedAt < timeoutMs && i < 100_000; i++) {
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      if (!line.includes(SERVING)) continue;
-      const rec = JSON.parse(line) as { time?: number };
-      if (rec.time !== undefined && rec.time >= spawnedAt) return rec.time - spawnedAt;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`the restarted operator did not serve a snapshot within ${timeoutMs} ms`);
 }
 
 /** Route-table bytes (RDS and SRDS) the operator has sent, from its /metrics. */
@@ -512,7 +495,17 @@ try {
     const spawnedAt = Date.now();
     operator = operatorProc();
     pid = operator.pid ?? 0;
-    const servingMs = await untilServing(logFile, spawnedAt, 120_000);
+    // until its log says the xDS server serves its first full snapshot: from then on every Envoy
+    // that (re)connects gets the current configuration at once. Envoys that already have it get
+    // nothing (over delta xDS they report the versions they hold), so "first bytes sent" is no
+    // milestone of a restart.
+    const serving = await waitForLine(
+      operator,
+      'served snapshot after the restart',
+      (l) => l.includes(SERVING),
+      120_000,
+    );
+    const servingMs = (JSON.parse(serving) as { time: number }).time - spawnedAt;
     await new Promise((r) => setTimeout(r, 10_000));
     const routeBytes = await routeBytesSent();
     const after = await kingressVersions(rest);
