@@ -209,10 +209,18 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
     if (validate) routes.set(w.path, { name: w.name, validate });
   }
 
-  /** The AdmissionReview answer for a review of webhook `name`; 400 for a malformed review. */
-  const review = (name: string, validate: Validator, body: unknown): { status: number; body: unknown } => {
+  /** The AdmissionReview answer for a review sent to `path` (webhook `name`); 400 for a malformed one. */
+  const review = (
+    path: string,
+    name: string,
+    validate: Validator,
+    body: unknown,
+  ): { status: number; body: unknown } => {
     const parsed = parseAdmissionReview(body);
-    if ('error' in parsed) return { status: 400, body: { error: parsed.error } };
+    if ('error' in parsed) {
+      log.warn({ path, err: parsed.error }, 'malformed AdmissionReview');
+      return { status: 400, body: { error: parsed.error } };
+    }
     const r = parsed.review.request as AdmissionRequest;
     const ctx = {
       webhook: name,
@@ -253,9 +261,7 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
       log.warn({ path, status: body.status, err: body.error }, 'bad webhook request');
       return sendJson(res, body.status, { error: body.error });
     }
-    const answer = review(route.name, route.validate, body.value);
-    if (answer.status === 400)
-      log.warn({ path, err: (answer.body as { error: string }).error }, 'malformed AdmissionReview');
+    const answer = review(path, route.name, route.validate, body.value);
     sendJson(res, answer.status, answer.body);
   };
 
