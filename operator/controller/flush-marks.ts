@@ -123,13 +123,13 @@ export class FlushMarks {
   }
 
   private readersOf(refs: readonly string[]): boolean {
-    let any = false;
+    let found = false;
     for (const r of refs) {
       for (const k of this.o.deps.usersOf(r)) {
         this.ingresses.add(k);
-        any = true;
+        found = true;
       }
     }
-    return any;
+    return found;
   }
 }

@@ -190,7 +190,10 @@ function rbacPerRoute(layers: IpAccessIR[]): Json {
       rules: {
         // ALLOW is proto3's default enum value: left out (canonical form)
         policies: {
-          [layers.map((l) => l.policy).join('+')]: { permissions: [{ any: true }], principals: [principal] },
+          [layers.map((l) => l.policy).join('+')]: {
+            permissions: [{ any: true }], // any: Envoy's RBAC Permission field (every request), not a type
+            principals: [principal],
+          },
         },
       },
     },

@@ -128,7 +128,8 @@ interface Types {
   response: DescMessage;
   deltaRequest: DescMessage;
   deltaResponse: DescMessage;
-  any: DescMessage;
+  /** google.protobuf.Any */
+  anyMessage: DescMessage;
   resource: DescMessage;
   /** Field number of `resources` in DiscoveryResponse and in DeltaDiscoveryResponse. */
   sotwResourcesNo: number;
@@ -149,7 +150,7 @@ function t(): Types {
     response,
     deltaRequest: messageType(`${DISCOVERY}.DeltaDiscoveryRequest`),
     deltaResponse,
-    any: messageType('google.protobuf.Any'),
+    anyMessage: messageType('google.protobuf.Any'),
     resource: messageType(`${DISCOVERY}.Resource`),
     sotwResourcesNo: resourcesNo(response),
     deltaResourcesNo: resourcesNo(deltaResponse),
@@ -214,14 +215,18 @@ function field(no: number, message: Uint8Array): Buffer {
 
 /** `resources` entry of a DiscoveryResponse: an Any. */
 export function sotwChunk(typeUrl: string, bytes: Buffer): Buffer {
-  const { any, sotwResourcesNo } = t();
-  return field(sotwResourcesNo, toBinary(any, create(any, { typeUrl, value: bytes })));
+  const { anyMessage, sotwResourcesNo } = t();
+  return field(sotwResourcesNo, toBinary(anyMessage, create(anyMessage, { typeUrl, value: bytes })));
 }
 
 /** `resources` entry of a DeltaDiscoveryResponse: a Resource. */
 export function deltaChunk(typeUrl: string, name: string, version: string, bytes: Buffer): Buffer {
-  const { any, resource, deltaResourcesNo } = t();
-  const message = create(resource, { name, version, resource: create(any, { typeUrl, value: bytes }) });
+  const { anyMessage, resource, deltaResourcesNo } = t();
+  const message = create(resource, {
+    name,
+    version,
+    resource: create(anyMessage, { typeUrl, value: bytes }),
+  });
   return field(deltaResourcesNo, toBinary(resource, message));
 }
 
